@@ -1,0 +1,206 @@
+// Package config holds sensorhub's configuration: the built-in defaults, the
+// loading of one YAML file over them, and its validation.
+package config
+
+import (
+	"time"
+
+	"github.com/dustin/go-humanize"
+)
+
+// Config is the whole configuration. The zero value is not useful: start from
+// Default() or Load().
+type Config struct {
+	// Timezone is the zone of the devices' zone-less Time and of day
+	// boundaries in queries.
+	Timezone string `yaml:"timezone"`
+	// Customers are the tenants whose messages are accepted.
+	Customers []string `yaml:"customers"`
+	// DataDir holds the embedded queue's and store's files.
+	DataDir string `yaml:"data_dir"`
+
+	Log     Log                `yaml:"log"`
+	HTTP    HTTP               `yaml:"http"`
+	MQTT    MQTT               `yaml:"mqtt"`
+	Queue   Queue              `yaml:"queue"`
+	Store   Store              `yaml:"store"`
+	Ingest  Ingest             `yaml:"ingest"`
+	Sensors map[string]*Sensor `yaml:"sensors"`
+}
+
+// Log sets how sensorhub logs.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// HTTP is the web server: API, health, metrics.
+type HTTP struct {
+	Listen string `yaml:"listen"`
+	// MaxBody limits the size of a POST /api/v1/ingest body.
+	MaxBody ByteSize `yaml:"max_body"`
+}
+
+// MQTT is where devices' messages come from.
+type MQTT struct {
+	// Broker is "builtin" for the broker inside sensorhub, or the URL of an
+	// external one: tcp://host:1883, ssl://host:8883, ws://, wss://.
+	Broker string `yaml:"broker"`
+	// Listen is the built-in broker's TCP address.
+	Listen string `yaml:"listen"`
+	// Topics are the filters the gateway takes messages from.
+	Topics []string `yaml:"topics"`
+	// QoS is the subscription QoS for an external broker: 0 or 1.
+	QoS      int    `yaml:"qos"`
+	ClientID string `yaml:"client_id"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// CleanSession false (the default) keeps a persistent session, so the
+	// broker holds messages for sensorhub while it restarts.
+	CleanSession bool    `yaml:"clean_session"`
+	TLS          TLS     `yaml:"tls"`
+	Builtin      Builtin `yaml:"builtin"`
+}
+
+// TLS configures the connection to an ssl:// broker.
+type TLS struct {
+	CAFile             string `yaml:"ca_file"`
+	CertFile           string `yaml:"cert_file"`
+	KeyFile            string `yaml:"key_file"`
+	ServerName         string `yaml:"server_name"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+// Builtin tunes the built-in broker.
+type Builtin struct {
+	// MaxPendingWrites is how many messages the broker queues for one slow
+	// subscriber before it drops; set high so that nothing is dropped.
+	MaxPendingWrites int32 `yaml:"max_pending_writes"`
+	// MaxInflight is the number of unacknowledged QoS 1 messages per client.
+	MaxInflight uint16 `yaml:"max_inflight"`
+	// MaxPacket is the largest MQTT packet accepted.
+	MaxPacket ByteSize `yaml:"max_packet"`
+}
+
+// Queue is the durable buffer between gateway and ingest.
+type Queue struct {
+	// Engine is "embedded" (NATS JetStream inside sensorhub, files under
+	// data_dir) or "nats" (an external NATS server at URL).
+	Engine string `yaml:"engine"`
+	URL    string `yaml:"url"`
+	// Prefix names the streams: <PREFIX>_RAW, <PREFIX>_READINGS, and the
+	// subjects <prefix>.raw, <prefix>.readings.
+	Prefix string `yaml:"prefix"`
+	// RawMaxAge and RawMaxBytes bound the raw stream's retention, which is
+	// what can be replayed.
+	RawMaxAge   time.Duration `yaml:"raw_max_age"`
+	RawMaxBytes ByteSize      `yaml:"raw_max_bytes"`
+	// ReadingsMaxAge bounds the readings stream's retention.
+	ReadingsMaxAge time.Duration `yaml:"readings_max_age"`
+}
+
+// Store is where readings and rejected messages are kept.
+type Store struct {
+	// Engine is "sqlite".
+	Engine string `yaml:"engine"`
+	// Path is the SQLite file; empty means <data_dir>/sensorhub.db.
+	Path string `yaml:"path"`
+}
+
+// Ingest tunes decoding and batching.
+type Ingest struct {
+	// MaxPayload is the largest payload decoded; larger ones are rejected.
+	MaxPayload ByteSize `yaml:"max_payload"`
+	// BatchSize is the most messages written in one transaction.
+	BatchSize int `yaml:"batch_size"`
+	// BatchWait is how long ingest waits to fill a batch.
+	BatchWait time.Duration `yaml:"batch_wait"`
+}
+
+// Sensor describes one sensor kind.
+type Sensor struct {
+	Match Match `yaml:"match"`
+	// Keep lists the payload fields stored; empty keeps every measurement.
+	Keep []string `yaml:"keep,omitempty"`
+	// Rename maps payload field names to stored names.
+	Rename map[string]string `yaml:"rename,omitempty"`
+	// Units gives default units for fields whose payload carries none.
+	Units map[string]string `yaml:"units,omitempty"`
+}
+
+// Match selects the payloads of a sensor kind, by a field's value, a topic
+// filter, or both.
+type Match struct {
+	Field  string `yaml:"field,omitempty"`
+	Equals string `yaml:"equals,omitempty"`
+	Topic  string `yaml:"topic,omitempty"`
+}
+
+// ByteSize is a size in bytes written as "64KiB", "10GB" or a plain number.
+type ByteSize int64
+
+// UnmarshalYAML reads a human-readable size.
+func (b *ByteSize) UnmarshalText(text []byte) error {
+	n, err := humanize.ParseBytes(string(text))
+	if err != nil {
+		return err
+	}
+	*b = ByteSize(n)
+	return nil
+}
+
+// MarshalText writes the size in IEC units.
+func (b ByteSize) MarshalText() ([]byte, error) {
+	return []byte(humanize.IBytes(uint64(b))), nil
+}
+
+// Default returns the built-in configuration: the three sensor kinds, the
+// customer finemeca and the zone Europe/Brussels, with the built-in broker,
+// embedded queue and SQLite store.
+func Default() *Config {
+	return &Config{
+		Timezone:  "Europe/Brussels",
+		Customers: []string{"finemeca"},
+		DataDir:   "./data",
+		Log:       Log{Level: "info", Format: "text"},
+		HTTP:      HTTP{Listen: "127.0.0.1:8080", MaxBody: 8 << 20},
+		MQTT: MQTT{
+			Broker:   "builtin",
+			Listen:   ":1883",
+			Topics:   []string{"finemeca/#"},
+			QoS:      1,
+			ClientID: "sensorhub-gateway",
+			Builtin: Builtin{
+				MaxPendingWrites: 1 << 20,
+				MaxInflight:      65535,
+				MaxPacket:        16 << 20,
+			},
+		},
+		Queue: Queue{
+			Engine:         "embedded",
+			Prefix:         "sensorhub",
+			RawMaxAge:      7 * 24 * time.Hour,
+			RawMaxBytes:    10 << 30,
+			ReadingsMaxAge: 24 * time.Hour,
+		},
+		Store:  Store{Engine: "sqlite"},
+		Ingest: Ingest{MaxPayload: 64 << 10, BatchSize: 500, BatchWait: 50 * time.Millisecond},
+		Sensors: map[string]*Sensor{
+			"air": {
+				Match: Match{Field: "Mod", Equals: "air"},
+				Keep:  []string{"Pres", "OpenPres"},
+				Units: map[string]string{"Pres": "bar", "OpenPres": "bar"},
+			},
+			"centrale": {
+				Match: Match{Field: "Mod", Equals: "centrale"},
+				Keep:  []string{"U1", "U2", "U3", "I1", "I2", "I3", "P", "PF", "E"},
+				Units: map[string]string{"U1": "V", "U2": "V", "U3": "V", "I1": "A", "I2": "A", "I3": "A", "P": "kW", "E": "kWh"},
+			},
+			"devicev01": {
+				Match: Match{Field: "Mod", Equals: "weath"},
+				Keep:  []string{"Temp", "Pres", "Hum"},
+				Units: map[string]string{"Temp": "C", "Pres": "hPa", "Hum": "%"},
+			},
+		},
+	}
+}

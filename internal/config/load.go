@@ -1,0 +1,160 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// File is a loaded configuration with where it came from, so that
+// validation errors can name the line of the offending field.
+type File struct {
+	Path string
+	root *yaml.Node
+}
+
+// Load reads the YAML file at path over the defaults, expands ${ENV}
+// references, and validates the result. An empty path gives the defaults.
+func Load(path string) (*Config, error) {
+	cfg := Default()
+	f := &File{Path: path}
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read config: %w", err)
+		}
+		if f, err = Parse(path, data, cfg); err != nil {
+			return nil, err
+		}
+	}
+	if err := cfg.Validate(f); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
+
+// ExpandEnv replaces ${NAME} with the environment variable NAME and
+// ${NAME:-default} with its value or the default. An unset variable with no
+// default is an error naming it and its line: a secret silently empty is
+// worse than a refusal to start.
+func ExpandEnv(data []byte) ([]byte, error) {
+	var errs []error
+	out := envRef.ReplaceAllFunc(data, func(m []byte) []byte {
+		sub := envRef.FindSubmatch(m)
+		if v, ok := os.LookupEnv(string(sub[1])); ok {
+			return []byte(v)
+		}
+		if sub[2] != nil {
+			return sub[3]
+		}
+		line := 1 + bytes.Count(data[:bytes.Index(data, m)], []byte("\n"))
+		errs = append(errs, fmt.Errorf("line %d: environment variable %s is not set (write ${%s:-default} to give a default)", line, sub[1], sub[1]))
+		return m
+	})
+	return out, errors.Join(errs...)
+}
+
+// Parse decodes YAML data over cfg strictly: an unknown key is an error
+// naming the key and its line.
+func Parse(name string, data []byte, cfg *Config) (*File, error) {
+	data, err := ExpandEnv(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	f := &File{Path: name, root: &yaml.Node{}}
+	if err := yaml.Unmarshal(data, f.root); err != nil {
+		return nil, fmt.Errorf("%s: %s", name, cleanYAMLError(err))
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: %s", name, cleanYAMLError(err))
+	}
+	return f, nil
+}
+
+var unknownField = regexp.MustCompile(`field (\S+) not found in type config\.(\w+)`)
+
+// sectionOf names, for a user, the part of the file a config type decodes.
+var sectionOf = map[string]string{
+	"Config": "the top level", "Log": "log", "HTTP": "http", "MQTT": "mqtt", "TLS": "mqtt.tls",
+	"Builtin": "mqtt.builtin", "Queue": "queue", "Store": "store", "Ingest": "ingest",
+	"Sensor": "a sensor", "Match": "a sensor's match",
+}
+
+func cleanYAMLError(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	msg = strings.TrimPrefix(msg, "unmarshal errors:\n")
+	var lines []string
+	for _, l := range strings.Split(msg, "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" {
+			continue
+		}
+		l = unknownField.ReplaceAllStringFunc(l, func(m string) string {
+			sub := unknownField.FindStringSubmatch(m)
+			where := sectionOf[sub[2]]
+			if where == "" {
+				where = sub[2]
+			}
+			return fmt.Sprintf("unknown key %q in %s", sub[1], where)
+		})
+		lines = append(lines, l)
+	}
+	return strings.Join(lines, "; ")
+}
+
+// Line returns the line of the value at a dotted path such as
+// "sensors.air.match.field", or 0 when the file does not set it.
+func (f *File) Line(path string) int {
+	if f == nil || f.root == nil || len(f.root.Content) == 0 {
+		return 0
+	}
+	n := f.root.Content[0]
+	line := 0
+	for _, key := range strings.Split(path, ".") {
+		switch n.Kind {
+		case yaml.MappingNode:
+			found := false
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == key {
+					line, n, found = n.Content[i].Line, n.Content[i+1], true
+					break
+				}
+			}
+			if !found {
+				return line
+			}
+		case yaml.SequenceNode:
+			i, err := strconv.Atoi(key)
+			if err != nil || i < 0 || i >= len(n.Content) {
+				return line
+			}
+			n = n.Content[i]
+			line = n.Line
+		default:
+			return line
+		}
+	}
+	return line
+}
+
+// Marshal writes the configuration as YAML that Load accepts.
+func (c *Config) Marshal() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(c); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), enc.Close()
+}

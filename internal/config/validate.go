@@ -1,0 +1,251 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sensorhub/sensorhub/internal/reading"
+)
+
+// FieldError is one problem in the configuration, with the dotted path of
+// the field and, when the file sets it, its line.
+type FieldError struct {
+	File  string
+	Line  int
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s: %s", e.File, e.Line, e.Field, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.Field, e.Msg)
+}
+
+type validator struct {
+	f    *File
+	errs []error
+}
+
+func (v *validator) add(field, format string, args ...any) {
+	e := &FieldError{Field: field, Msg: fmt.Sprintf(format, args...), Line: v.f.Line(field)}
+	if v.f != nil {
+		e.File = v.f.Path
+	}
+	v.errs = append(v.errs, e)
+}
+
+// Validate checks the whole configuration and returns every problem found,
+// each naming its field (and line, when f is the file it came from).
+func (c *Config) Validate(f *File) error {
+	v := &validator{f: f}
+	if _, err := time.LoadLocation(c.Timezone); err != nil || c.Timezone == "" {
+		v.add("timezone", "unknown time zone %q (use an IANA name such as Europe/Brussels)", c.Timezone)
+	}
+	if len(c.Customers) == 0 {
+		v.add("customers", "at least one customer is needed: messages of other customers are rejected")
+	}
+	for i, cu := range c.Customers {
+		if strings.TrimSpace(cu) == "" {
+			v.add(fmt.Sprintf("customers.%d", i), "empty customer name")
+		}
+	}
+	if c.DataDir == "" {
+		v.add("data_dir", "must not be empty")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		v.add("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		v.add("log.format", "%q is not one of text, json", c.Log.Format)
+	}
+	v.address("http.listen", c.HTTP.Listen)
+	if c.HTTP.MaxBody <= 0 {
+		v.add("http.max_body", "must be positive")
+	}
+	c.validateMQTT(v)
+	switch c.Queue.Engine {
+	case "embedded":
+	case "nats":
+		if c.Queue.URL == "" {
+			v.add("queue.url", "required when queue.engine is nats (for example nats://127.0.0.1:4222)")
+		}
+	default:
+		v.add("queue.engine", "%q is not one of embedded, nats", c.Queue.Engine)
+	}
+	if c.Queue.Prefix == "" || strings.ContainsAny(c.Queue.Prefix, ".*> \t") {
+		v.add("queue.prefix", "%q must be a non-empty word without '.', '*', '>' or spaces", c.Queue.Prefix)
+	}
+	if c.Queue.RawMaxAge < time.Minute {
+		v.add("queue.raw_max_age", "%s is too short to replay anything (at least 1m)", c.Queue.RawMaxAge)
+	}
+	if c.Queue.ReadingsMaxAge < time.Minute {
+		v.add("queue.readings_max_age", "%s is too short (at least 1m)", c.Queue.ReadingsMaxAge)
+	}
+	if c.Store.Engine != "sqlite" {
+		v.add("store.engine", "%q is not one of sqlite", c.Store.Engine)
+	}
+	if c.Ingest.MaxPayload < 256 {
+		v.add("ingest.max_payload", "%d bytes is too small for a device message (at least 256)", c.Ingest.MaxPayload)
+	}
+	if c.Ingest.BatchSize < 1 || c.Ingest.BatchSize > 10000 {
+		v.add("ingest.batch_size", "%d is out of range 1..10000", c.Ingest.BatchSize)
+	}
+	if c.Ingest.BatchWait <= 0 || c.Ingest.BatchWait > 10*time.Second {
+		v.add("ingest.batch_wait", "%s is out of range (0s, 10s]", c.Ingest.BatchWait)
+	}
+	c.validateSensors(v)
+	return errors.Join(v.errs...)
+}
+
+func (v *validator) address(field, addr string) {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		v.add(field, "%q is not a host:port address", addr)
+	}
+}
+
+func (c *Config) validateMQTT(v *validator) {
+	m := c.MQTT
+	if m.Broker == "builtin" {
+		v.address("mqtt.listen", m.Listen)
+	} else {
+		u, err := url.Parse(m.Broker)
+		switch {
+		case err != nil || u.Host == "":
+			v.add("mqtt.broker", "%q is neither builtin nor a broker URL such as tcp://host:1883", m.Broker)
+		case u.Scheme != "tcp" && u.Scheme != "ssl" && u.Scheme != "tls" && u.Scheme != "mqtt" && u.Scheme != "mqtts" && u.Scheme != "ws" && u.Scheme != "wss":
+			v.add("mqtt.broker", "scheme %q is not one of tcp, ssl, tls, mqtt, mqtts, ws, wss", u.Scheme)
+		}
+		if m.ClientID == "" && !m.CleanSession {
+			v.add("mqtt.client_id", "a persistent session (clean_session: false) needs a fixed client_id")
+		}
+	}
+	if len(m.Topics) == 0 {
+		v.add("mqtt.topics", "at least one topic filter is needed")
+	}
+	for i, t := range m.Topics {
+		if !validFilter(t) {
+			v.add(fmt.Sprintf("mqtt.topics.%d", i), "%q is not a valid MQTT topic filter", t)
+		}
+	}
+	if m.QoS != 0 && m.QoS != 1 {
+		v.add("mqtt.qos", "%d is not 0 or 1", m.QoS)
+	}
+	if (m.TLS.CertFile == "") != (m.TLS.KeyFile == "") {
+		v.add("mqtt.tls", "cert_file and key_file go together")
+	}
+	if m.Builtin.MaxInflight == 0 {
+		v.add("mqtt.builtin.max_inflight", "must be positive")
+	}
+	if m.Builtin.MaxPendingWrites <= 0 {
+		v.add("mqtt.builtin.max_pending_writes", "must be positive")
+	}
+}
+
+func validFilter(f string) bool {
+	if f == "" {
+		return false
+	}
+	parts := strings.Split(f, "/")
+	for i, p := range parts {
+		if strings.Contains(p, "#") && (p != "#" || i != len(parts)-1) {
+			return false
+		}
+		if strings.Contains(p, "+") && p != "+" {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Config) validateSensors(v *validator) {
+	if len(c.Sensors) == 0 {
+		v.add("sensors", "at least one sensor kind is needed")
+	}
+	for _, name := range c.SensorNames() {
+		s := c.Sensors[name]
+		at := "sensors." + name
+		if s == nil {
+			v.add(at, "empty sensor definition")
+			continue
+		}
+		if strings.ContainsAny(name, ".*> \t/") {
+			v.add(at, "sensor name %q must not contain '.', '*', '>', '/' or spaces", name)
+		}
+		m := s.Match
+		if m.Field == "" && m.Topic == "" {
+			v.add(at+".match", "give field (with equals) or topic, or both")
+		}
+		if m.Field != "" && m.Equals == "" {
+			v.add(at+".match.equals", "required with match.field")
+		}
+		if m.Topic != "" && !validFilter(m.Topic) {
+			v.add(at+".match.topic", "%q is not a valid MQTT topic filter", m.Topic)
+		}
+		seen := map[string]bool{}
+		for i, k := range s.Keep {
+			if k == "" || seen[k] {
+				v.add(fmt.Sprintf("%s.keep.%d", at, i), "empty or repeated field %q", k)
+			}
+			seen[k] = true
+		}
+	}
+}
+
+// SensorNames returns the sensor kinds in a stable order.
+func (c *Config) SensorNames() []string {
+	names := make([]string, 0, len(c.Sensors))
+	for n := range c.Sensors {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Location returns the configured time zone; Validate has checked it.
+func (c *Config) Location() *time.Location {
+	loc, err := time.LoadLocation(c.Timezone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// StorePath is the SQLite file's path.
+func (c *Config) StorePath() string {
+	if c.Store.Path != "" {
+		return c.Store.Path
+	}
+	return filepath.Join(c.DataDir, "sensorhub.db")
+}
+
+// Decoder builds the payload decoder that this configuration describes.
+func (c *Config) Decoder() *reading.Decoder {
+	d := &reading.Decoder{
+		Location:   c.Location(),
+		Customers:  map[string]bool{},
+		MaxPayload: int(c.Ingest.MaxPayload),
+	}
+	for _, cu := range c.Customers {
+		d.Customers[cu] = true
+	}
+	for _, name := range c.SensorNames() {
+		s := c.Sensors[name]
+		d.Profiles = append(d.Profiles, reading.Profile{
+			Name: name, MatchField: s.Match.Field, MatchEquals: s.Match.Equals, MatchTopic: s.Match.Topic,
+			Keep: s.Keep, Rename: s.Rename, Units: s.Units,
+		})
+	}
+	return d
+}

@@ -1,0 +1,336 @@
+// Package jetstream is the queue on NATS JetStream: embedded in the
+// sensorhub process with its files under the data directory, or an external
+// NATS server (or cluster) reached by URL.
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sensorhub/sensorhub/internal/queue"
+)
+
+// Options configures the queue's streams.
+type Options struct {
+	// Prefix names the streams (<PREFIX>_RAW, <PREFIX>_READINGS) and their
+	// subjects (<prefix>.raw.>, <prefix>.readings.>).
+	Prefix         string
+	RawMaxAge      time.Duration
+	RawMaxBytes    int64
+	ReadingsMaxAge time.Duration
+	Replicas       int
+	Logger         *slog.Logger
+}
+
+// Queue is a queue.Queue on JetStream.
+type Queue struct {
+	opts     Options
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	embedded *server.Server
+	log      *slog.Logger
+}
+
+// StartEmbedded starts a NATS server with JetStream inside this process,
+// storing under dir, and opens the queue on it. The server listens on no
+// port unless listen is given ("127.0.0.1:4222", or "127.0.0.1:-1" for any).
+func StartEmbedded(ctx context.Context, dir, listen string, opts Options) (*Queue, error) {
+	so := &server.Options{
+		ServerName: "sensorhub-embedded",
+		JetStream:  true,
+		StoreDir:   dir,
+		DontListen: listen == "",
+		NoSigs:     true,
+		NoLog:      true,
+		// A message larger than the ingest limit is still kept in the raw
+		// stream, to be rejected with its reason.
+		MaxPayload: 16 << 20,
+	}
+	if listen != "" {
+		host, port, err := splitHostPort(listen)
+		if err != nil {
+			return nil, err
+		}
+		so.Host, so.Port = host, port
+	}
+	ns, err := server.NewServer(so)
+	if err != nil {
+		return nil, fmt.Errorf("embedded NATS: %w", err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		ns.Shutdown()
+		return nil, errors.New("embedded NATS: not ready after 30s")
+	}
+	nc, err := nats.Connect("", nats.InProcessServer(ns), nats.Name("sensorhub"), nats.MaxReconnects(-1))
+	if err != nil {
+		ns.Shutdown()
+		return nil, fmt.Errorf("embedded NATS: connect: %w", err)
+	}
+	q, err := open(ctx, nc, opts)
+	if err != nil {
+		nc.Close()
+		ns.Shutdown()
+		return nil, err
+	}
+	q.embedded = ns
+	return q, nil
+}
+
+// ClientURL returns the URL other processes use to reach the embedded
+// server, or "" when it does not listen.
+func (q *Queue) ClientURL() string {
+	if q.embedded == nil || q.embedded.Addr() == nil {
+		return ""
+	}
+	return q.embedded.ClientURL()
+}
+
+// Connect opens the queue on an external NATS server or cluster; url may
+// list several servers separated by commas.
+func Connect(ctx context.Context, url string, opts Options) (*Queue, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	nc, err := nats.Connect(url,
+		nats.Name("sensorhub"),
+		nats.MaxReconnects(-1),
+		nats.RetryOnFailedConnect(false),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			log.Warn("NATS disconnected", "url", url, "err", err)
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			log.Info("NATS reconnected", "url", c.ConnectedUrlRedacted())
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
+	}
+	q, err := open(ctx, nc, opts)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return q, nil
+}
+
+func open(ctx context.Context, nc *nats.Conn, opts Options) (*Queue, error) {
+	if opts.Prefix == "" {
+		opts.Prefix = "sensorhub"
+	}
+	if opts.Replicas < 1 {
+		opts.Replicas = 1
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		return nil, fmt.Errorf("JetStream: %w", err)
+	}
+	q := &Queue{opts: opts, nc: nc, js: js, log: log}
+	streams := []jetstream.StreamConfig{
+		{
+			Name:        q.streamName(queue.Raw),
+			Description: "sensorhub raw messages from devices, retained for replay",
+			Subjects:    []string{q.subject(queue.Raw) + ".>"},
+			Storage:     jetstream.FileStorage,
+			Retention:   jetstream.LimitsPolicy,
+			MaxAge:      opts.RawMaxAge,
+			MaxBytes:    nonZero(opts.RawMaxBytes),
+			Discard:     jetstream.DiscardOld,
+			Duplicates:  2 * time.Minute,
+			Replicas:    opts.Replicas,
+		},
+		{
+			Name:        q.streamName(queue.Readings),
+			Description: "sensorhub decoded readings for alerting and live updates",
+			Subjects:    []string{q.subject(queue.Readings) + ".>"},
+			Storage:     jetstream.FileStorage,
+			Retention:   jetstream.LimitsPolicy,
+			MaxAge:      opts.ReadingsMaxAge,
+			Discard:     jetstream.DiscardOld,
+			Duplicates:  2 * time.Minute,
+			Replicas:    opts.Replicas,
+		},
+	}
+	for _, sc := range streams {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return nil, fmt.Errorf("JetStream stream %s: %w", sc.Name, err)
+		}
+	}
+	return q, nil
+}
+
+func nonZero(n int64) int64 {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
+func (q *Queue) streamName(s queue.Stream) string {
+	return strings.ToUpper(q.opts.Prefix) + "_" + strings.ToUpper(string(s))
+}
+
+func (q *Queue) subject(s queue.Stream) string {
+	return q.opts.Prefix + "." + string(s)
+}
+
+// Publish publishes all messages asynchronously and waits until JetStream
+// has acknowledged each one.
+func (q *Queue) Publish(ctx context.Context, msgs ...queue.Message) error {
+	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
+	for _, m := range msgs {
+		subj := q.subject(m.Stream) + "."
+		if m.Subject != "" {
+			subj += m.Subject
+		} else {
+			subj += "_"
+		}
+		opts := []jetstream.PublishOpt{jetstream.WithStallWait(5 * time.Second)}
+		if m.ID != "" {
+			opts = append(opts, jetstream.WithMsgID(m.ID))
+		}
+		f, err := q.js.PublishAsync(subj, m.Data, opts...)
+		if err != nil {
+			return fmt.Errorf("publish to %s: %w", subj, err)
+		}
+		futures = append(futures, f)
+	}
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return fmt.Errorf("publish to %s: %w", f.Msg().Subject, err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Consumer opens a durable pull consumer shared by every process that uses
+// the same group name.
+func (q *Queue) Consumer(ctx context.Context, s queue.Stream, group string) (queue.Consumer, error) {
+	c, err := q.js.CreateOrUpdateConsumer(ctx, q.streamName(s), jetstream.ConsumerConfig{
+		Durable:       group,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       30 * time.Second,
+		MaxAckPending: 20000,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		MaxDeliver:    -1,
+		Replicas:      q.opts.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("JetStream consumer %s on %s: %w", group, q.streamName(s), err)
+	}
+	return &consumer{c: c}, nil
+}
+
+// Ping checks the connection and that JetStream answers.
+func (q *Queue) Ping(ctx context.Context) error {
+	if !q.nc.IsConnected() {
+		return fmt.Errorf("NATS: not connected (%s)", q.nc.Status())
+	}
+	if _, err := q.js.AccountInfo(ctx); err != nil {
+		return fmt.Errorf("JetStream: %w", err)
+	}
+	return nil
+}
+
+// DeleteStreams removes the queue's streams; tests use it to clean up an
+// external server.
+func (q *Queue) DeleteStreams(ctx context.Context) error {
+	var errs []error
+	for _, s := range []queue.Stream{queue.Raw, queue.Readings} {
+		if err := q.js.DeleteStream(ctx, q.streamName(s)); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close waits briefly for outstanding publishes, then closes the connection
+// and, when embedded, shuts the server down.
+func (q *Queue) Close() error {
+	select {
+	case <-q.js.PublishAsyncComplete():
+	case <-time.After(5 * time.Second):
+	}
+	q.nc.Close()
+	if q.embedded != nil {
+		q.embedded.Shutdown()
+		q.embedded.WaitForShutdown()
+	}
+	return nil
+}
+
+type consumer struct {
+	c jetstream.Consumer
+}
+
+func (c *consumer) Fetch(ctx context.Context, max int, wait time.Duration) ([]queue.Delivery, error) {
+	fctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	batch, err := c.c.Fetch(max, jetstream.FetchContext(fctx))
+	if err != nil {
+		if ctx.Err() == nil && fctx.Err() != nil {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var out []queue.Delivery
+	for m := range batch.Messages() {
+		out = append(out, delivery{m})
+	}
+	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+		return out, err
+	}
+	return out, nil
+}
+
+func (c *consumer) Pending(ctx context.Context) (uint64, error) {
+	info, err := c.c.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.NumPending + uint64(info.NumAckPending), nil
+}
+
+func (c *consumer) Close() error { return nil }
+
+type delivery struct{ m jetstream.Msg }
+
+func (d delivery) Data() []byte    { return d.m.Data() }
+func (d delivery) Subject() string { return d.m.Subject() }
+
+func (d delivery) Ack(ctx context.Context) error { return d.m.Ack() }
+
+func (d delivery) Nak(ctx context.Context, delay time.Duration) error {
+	return d.m.NakWithDelay(delay)
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("embedded NATS listen address %q: %w", addr, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return "", 0, fmt.Errorf("embedded NATS listen address %q: bad port", addr)
+	}
+	return host, port, nil
+}

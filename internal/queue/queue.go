@@ -1,0 +1,77 @@
+// Package queue is the durable buffer between sensorhub's stages. Two
+// streams flow through it: raw envelopes from the gateway to ingest, and
+// decoded readings from ingest to alerting and live updates.
+package queue
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Stream names a stream of the queue.
+type Stream string
+
+const (
+	// Raw carries reading.Envelope values from the gateway to ingest. It is
+	// retained by age and size so that messages can be replayed.
+	Raw Stream = "raw"
+	// Readings carries decoded readings from ingest to downstream consumers.
+	Readings Stream = "readings"
+)
+
+// ErrClosed is returned by a queue used after Close.
+var ErrClosed = errors.New("queue: closed")
+
+// Message is one message to publish.
+type Message struct {
+	Stream Stream
+	// Subject refines the stream (such as customer.sensor.device); it may be
+	// empty.
+	Subject string
+	// ID, when set, lets the queue drop a duplicate of a message published
+	// shortly before with the same ID.
+	ID   string
+	Data []byte
+}
+
+// Publisher puts messages on the queue.
+type Publisher interface {
+	// Publish returns nil only once the queue has durably stored every
+	// message; on error some may have been stored, and publishing them again
+	// is safe because every consumer is idempotent.
+	Publish(ctx context.Context, msgs ...Message) error
+}
+
+// Delivery is a message taken from the queue. It is redelivered unless
+// acknowledged.
+type Delivery interface {
+	Data() []byte
+	Subject() string
+	// Ack tells the queue the message is done with, for good.
+	Ack(ctx context.Context) error
+	// Nak asks for redelivery after delay.
+	Nak(ctx context.Context, delay time.Duration) error
+}
+
+// Consumer takes messages from one stream for one durable group: processes
+// sharing a group share the messages.
+type Consumer interface {
+	// Fetch returns up to max messages, waiting at most wait for the first.
+	// It returns an empty slice, not an error, when none came in time.
+	Fetch(ctx context.Context, max int, wait time.Duration) ([]Delivery, error)
+	// Pending is how many messages wait to be delivered to the group.
+	Pending(ctx context.Context) (uint64, error)
+	Close() error
+}
+
+// Queue is a queue engine.
+type Queue interface {
+	Publisher
+	// Consumer opens the durable consumer group on stream; it is created if
+	// needed, and starts at the first message the stream holds.
+	Consumer(ctx context.Context, stream Stream, group string) (Consumer, error)
+	// Ping reports whether the queue is reachable.
+	Ping(ctx context.Context) error
+	Close() error
+}

@@ -1,0 +1,268 @@
+// Package queuetest is the conformance suite that every queue backend passes.
+package queuetest
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/sensorhub/sensorhub/internal/queue"
+)
+
+// Opener opens a fresh, empty queue for one subtest. Reopen, when not nil,
+// opens a second handle on the same queue (as another process would).
+type Opener func(t *testing.T) (q queue.Queue, reopen func() queue.Queue)
+
+// Run runs the suite against the backend that open makes.
+func Run(t *testing.T, open Opener) {
+	t.Run("PublishThenConsume", func(t *testing.T) { testPublishConsume(t, open) })
+	t.Run("UnackedIsRedelivered", func(t *testing.T) { testRedelivery(t, open) })
+	t.Run("GroupSharesMessages", func(t *testing.T) { testGroupShares(t, open) })
+	t.Run("StreamsAreSeparate", func(t *testing.T) { testStreamsSeparate(t, open) })
+	t.Run("DuplicateIDStoredOnce", func(t *testing.T) { testDuplicateID(t, open) })
+	t.Run("Pending", func(t *testing.T) { testPending(t, open) })
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func publishN(t *testing.T, q queue.Queue, s queue.Stream, n int) []string {
+	t.Helper()
+	var msgs []queue.Message
+	var want []string
+	for i := 0; i < n; i++ {
+		d := fmt.Sprintf("msg-%04d", i)
+		want = append(want, d)
+		msgs = append(msgs, queue.Message{Stream: s, Subject: "finemeca.air.201", Data: []byte(d)})
+	}
+	if err := q.Publish(ctx(t), msgs...); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	return want
+}
+
+// drain fetches until n messages came or the time is up, acking each.
+func drain(t *testing.T, c queue.Consumer, n int, ack bool) []string {
+	t.Helper()
+	var got []string
+	deadline := time.Now().Add(15 * time.Second)
+	for len(got) < n && time.Now().Before(deadline) {
+		ds, err := c.Fetch(ctx(t), n-len(got), 500*time.Millisecond)
+		if err != nil {
+			t.Fatalf("fetch: %v", err)
+		}
+		for _, d := range ds {
+			got = append(got, string(d.Data()))
+			if ack {
+				if err := d.Ack(ctx(t)); err != nil {
+					t.Fatalf("ack: %v", err)
+				}
+			}
+		}
+	}
+	return got
+}
+
+// none asserts that nothing more is delivered for a while.
+func none(t *testing.T, c queue.Consumer) {
+	t.Helper()
+	ds, err := c.Fetch(ctx(t), 10, 700*time.Millisecond)
+	if err != nil {
+		t.Fatalf("fetch: %v", err)
+	}
+	if len(ds) != 0 {
+		t.Fatalf("got %d more messages, want none (first %q)", len(ds), ds[0].Data())
+	}
+}
+
+func sameSet(t *testing.T, got, want []string) {
+	t.Helper()
+	g := append([]string(nil), got...)
+	sort.Strings(g)
+	if len(g) != len(want) {
+		t.Fatalf("got %d messages, want %d", len(g), len(want))
+	}
+	for i := range g {
+		if g[i] != want[i] {
+			t.Fatalf("message %d: got %q, want %q", i, g[i], want[i])
+		}
+	}
+}
+
+func testPublishConsume(t *testing.T, open Opener) {
+	q, _ := open(t)
+	want := publishN(t, q, queue.Raw, 250)
+	c, err := q.Consumer(ctx(t), queue.Raw, "ingest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	got := drain(t, c, len(want), true)
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("message %d: got %q, want %q (order must be kept for one consumer)", i, got[i], want[i])
+		}
+	}
+	none(t, c)
+}
+
+func testRedelivery(t *testing.T, open Opener) {
+	q, reopen := open(t)
+	want := publishN(t, q, queue.Raw, 5)
+	c, err := q.Consumer(ctx(t), queue.Raw, "ingest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := c.Fetch(ctx(t), 5, 5*time.Second)
+	if err != nil || len(ds) == 0 {
+		t.Fatalf("fetch: %d messages, %v", len(ds), err)
+	}
+	// Ack the first, nak the rest: the rest come back, the first does not.
+	if err := ds[0].Ack(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds[1:] {
+		if err := d.Nak(ctx(t), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close()
+	// A consumer opened again, possibly on a second connection, gets every
+	// message that was not acknowledged.
+	q2 := q
+	if reopen != nil {
+		q2 = reopen()
+	}
+	c2, err := q2.Consumer(ctx(t), queue.Raw, "ingest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	got := drain(t, c2, len(want)-1, true)
+	rest := map[string]bool{}
+	for _, g := range got {
+		rest[g] = true
+	}
+	if rest[string(ds[0].Data())] {
+		t.Fatalf("acknowledged message %q was delivered again", ds[0].Data())
+	}
+	if len(rest) != len(want)-1 {
+		t.Fatalf("redelivered %d distinct messages, want %d", len(rest), len(want)-1)
+	}
+}
+
+func testGroupShares(t *testing.T, open Opener) {
+	q, _ := open(t)
+	want := publishN(t, q, queue.Raw, 200)
+	c1, err := q.Consumer(ctx(t), queue.Raw, "ingest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := q.Consumer(ctx(t), queue.Raw, "ingest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c1.Close()
+	defer c2.Close()
+	var got []string
+	deadline := time.Now().Add(15 * time.Second)
+	for len(got) < len(want) && time.Now().Before(deadline) {
+		for _, c := range []queue.Consumer{c1, c2} {
+			ds, err := c.Fetch(ctx(t), 25, 200*time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range ds {
+				got = append(got, string(d.Data()))
+				d.Ack(ctx(t))
+			}
+		}
+	}
+	sameSet(t, got, want)
+	none(t, c1)
+	none(t, c2)
+}
+
+func testStreamsSeparate(t *testing.T, open Opener) {
+	q, _ := open(t)
+	raw := publishN(t, q, queue.Raw, 3)
+	if err := q.Publish(ctx(t), queue.Message{Stream: queue.Readings, Data: []byte("reading")}); err != nil {
+		t.Fatal(err)
+	}
+	cr, err := q.Consumer(ctx(t), queue.Readings, "alert")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cr.Close()
+	got := drain(t, cr, 1, true)
+	if len(got) != 1 || got[0] != "reading" {
+		t.Fatalf("readings stream gave %q, want [reading]", got)
+	}
+	none(t, cr)
+	c, err := q.Consumer(ctx(t), queue.Raw, "ingest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sameSet(t, drain(t, c, 3, true), raw)
+	// A second group on the same stream gets every message too.
+	c3, err := q.Consumer(ctx(t), queue.Raw, "replay")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c3.Close()
+	sameSet(t, drain(t, c3, 3, true), raw)
+}
+
+func testDuplicateID(t *testing.T, open Opener) {
+	q, _ := open(t)
+	m := queue.Message{Stream: queue.Readings, ID: "finemeca/air/201/1651471200000/1", Data: []byte("r1")}
+	for i := 0; i < 3; i++ {
+		if err := q.Publish(ctx(t), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := q.Consumer(ctx(t), queue.Readings, "alert")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	got := drain(t, c, 1, true)
+	if len(got) != 1 {
+		t.Fatalf("got %d messages, want 1", len(got))
+	}
+	none(t, c)
+}
+
+func testPending(t *testing.T, open Opener) {
+	q, _ := open(t)
+	publishN(t, q, queue.Raw, 7)
+	c, err := q.Consumer(ctx(t), queue.Raw, "ingest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	n, err := c.Pending(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 7 {
+		t.Fatalf("pending = %d before any fetch, want 7", n)
+	}
+	drain(t, c, 7, true)
+	deadline := time.Now().Add(5 * time.Second)
+	for n != 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		if n, err = c.Pending(ctx(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n != 0 {
+		t.Fatalf("pending = %d after all were acked, want 0", n)
+	}
+}

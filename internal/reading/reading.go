@@ -1,0 +1,128 @@
+// Package reading defines the Reading, the one shape that every stage after
+// the gateway speaks, the Envelope in which the gateway wraps raw messages, and
+// the decoding of device payloads into readings.
+package reading
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Flags set on a reading by decoding.
+const (
+	// FlagTimeFromReceive marks a reading whose Time was missing or
+	// unparseable, so the receive time was used instead.
+	FlagTimeFromReceive = "time_from_receive"
+	// FlagFieldRejectedPrefix, followed by a field name, marks a field that
+	// was present but not a finite number and was left out.
+	FlagFieldRejectedPrefix = "field_rejected:"
+)
+
+// NoMsgCount is the MsgCount of a reading whose payload carried none.
+const NoMsgCount int64 = -1
+
+// Envelope is what the gateway publishes to the raw stream: the payload bytes
+// exactly as received, with where and when they arrived. The gateway never
+// parses the payload.
+type Envelope struct {
+	Topic    string    `json:"topic"`
+	Payload  []byte    `json:"payload"`
+	Received time.Time `json:"received"`
+	// Source says which entry point took the message: "mqtt" or "http".
+	Source string `json:"source"`
+}
+
+// Marshal encodes the envelope for the queue.
+func (e Envelope) Marshal() ([]byte, error) { return json.Marshal(e) }
+
+// UnmarshalEnvelope decodes an envelope taken from the queue.
+func UnmarshalEnvelope(b []byte) (Envelope, error) {
+	var e Envelope
+	if err := json.Unmarshal(b, &e); err != nil {
+		return Envelope{}, fmt.Errorf("decode envelope: %w", err)
+	}
+	return e, nil
+}
+
+// Reading is one decoded device message.
+type Reading struct {
+	Customer string    `json:"customer"`
+	Sensor   string    `json:"sensor"`
+	Device   string    `json:"device"`
+	Name     string    `json:"name,omitempty"`
+	Gateway  string    `json:"gateway,omitempty"`
+	Time     time.Time `json:"time"`
+	Received time.Time `json:"received"`
+
+	Fields  map[string]float64 `json:"fields"`
+	Units   map[string]string  `json:"units,omitempty"`
+	Strings map[string]string  `json:"strings,omitempty"`
+
+	RSSI     *float64 `json:"rssi,omitempty"`
+	SNR      *float64 `json:"snr,omitempty"`
+	MsgCount int64    `json:"msg_count"`
+	Length   *float64 `json:"length,omitempty"`
+
+	Flags []string `json:"flags,omitempty"`
+}
+
+// Key identifies a reading: writing two readings with the same key stores
+// one. It is (customer, sensor, device, time, msgCount).
+func (r *Reading) Key() string {
+	return r.Customer + "/" + r.Sensor + "/" + r.Device + "/" +
+		strconv.FormatInt(r.Time.UnixMilli(), 10) + "/" + strconv.FormatInt(r.MsgCount, 10)
+}
+
+// HasFlag reports whether the reading carries flag f.
+func (r *Reading) HasFlag(f string) bool {
+	for _, g := range r.Flags {
+		if g == f {
+			return true
+		}
+	}
+	return false
+}
+
+// Subject returns the queue subject token path for this reading's device,
+// with characters that NATS reserves replaced.
+func (r *Reading) Subject() string {
+	return subjectToken(r.Customer) + "." + subjectToken(r.Sensor) + "." + subjectToken(r.Device)
+}
+
+func subjectToken(s string) string {
+	if s == "" {
+		return "_"
+	}
+	return strings.Map(func(c rune) rune {
+		switch c {
+		case '.', '*', '>', ' ', '\t', '\r', '\n':
+			return '_'
+		}
+		return c
+	}, s)
+}
+
+// Rejected is a message that could not become a reading, kept with the
+// reason so that nothing is lost and it can be replayed after a fix.
+type Rejected struct {
+	ID       int64     `json:"id"`
+	Topic    string    `json:"topic"`
+	Payload  []byte    `json:"-"`
+	Reason   string    `json:"reason"`
+	Received time.Time `json:"received"`
+	Source   string    `json:"source"`
+	Customer string    `json:"customer,omitempty"`
+}
+
+// MarshalJSON shows the payload as text when it is valid UTF-8, which it is
+// for nearly every device message.
+func (r Rejected) MarshalJSON() ([]byte, error) {
+	type plain Rejected
+	return json.Marshal(struct {
+		plain
+		Payload string `json:"payload"`
+	}{plain(r), strings.ToValidUTF8(string(r.Payload), "\uFFFD")})
+}

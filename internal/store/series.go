@@ -1,0 +1,215 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Aggregations that a series query accepts.
+var Aggregations = []string{"avg", "min", "max", "sum", "count", "first", "last", "increase"}
+
+// Step is a bucket width: a fixed duration, or a number of calendar days
+// in the configured zone (days of 23 or 25 hours included).
+type Step struct {
+	Dur  time.Duration
+	Days int
+}
+
+// ParseStep reads "" (no bucketing), a Go duration such as "15m", or "Nd"
+// such as "1d".
+func ParseStep(s string) (Step, error) {
+	if s == "" {
+		return Step{}, nil
+	}
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		if d, err := strconv.Atoi(n); err == nil {
+			if d < 1 {
+				return Step{}, fmt.Errorf("step %q: days must be at least 1", s)
+			}
+			return Step{Days: d}, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return Step{}, fmt.Errorf("step %q is neither a duration (30s, 15m, 1h) nor a number of days (1d)", s)
+	}
+	if d < time.Second {
+		return Step{}, fmt.Errorf("step %q is below 1s", s)
+	}
+	return Step{Dur: d}, nil
+}
+
+// IsZero reports whether no bucketing was asked for.
+func (s Step) IsZero() bool { return s.Dur == 0 && s.Days == 0 }
+
+// SeriesQuery asks for one field of one device, bucketed by Step with Agg.
+type SeriesQuery struct {
+	DeviceKey
+	Field    string
+	From, To time.Time
+	Step     Step
+	Agg      string
+}
+
+// Series is the answer of a series query.
+type Series struct {
+	Field  string  `json:"field"`
+	Unit   string  `json:"unit"`
+	Agg    string  `json:"agg,omitempty"`
+	Step   string  `json:"step,omitempty"`
+	Points []Point `json:"points"`
+}
+
+// MarshalJSON writes a point as [unix milliseconds, value].
+func (p Point) MarshalJSON() ([]byte, error) {
+	return []byte("[" + strconv.FormatInt(p.Time.UnixMilli(), 10) + "," +
+		strconv.FormatFloat(p.Value, 'g', -1, 64) + "]"), nil
+}
+
+// QuerySeries answers a series query from the store's raw points. Buckets
+// with no point are left out; each bucket is stamped with its start.
+func QuerySeries(ctx context.Context, s Store, q SeriesQuery, loc *time.Location) (Series, error) {
+	pts, unit, err := s.Points(ctx, RawQuery{DeviceKey: q.DeviceKey, Field: q.Field, From: q.From, To: q.To})
+	if err != nil {
+		return Series{}, err
+	}
+	out := Series{Field: q.Field, Unit: unit, Points: pts}
+	if q.Step.IsZero() && q.Agg == "" {
+		return out, nil
+	}
+	if q.Agg == "" {
+		q.Agg = "avg"
+	}
+	out.Agg = q.Agg
+	var prev *Point
+	if q.Agg == "increase" {
+		// The increase up to the first point in range comes from the point
+		// before it, counted in the later point's bucket.
+		p, ok, err := s.PointBefore(ctx, q.DeviceKey, q.Field, q.From)
+		if err != nil {
+			return Series{}, err
+		}
+		if ok {
+			prev = &p
+		}
+	}
+	bucket := q.Step.bucketer(q.From, loc)
+	out.Points = Aggregate(pts, prev, bucket, q.Agg)
+	return out, nil
+}
+
+// bucketer returns the function that maps a time to its bucket's start.
+func (s Step) bucketer(from time.Time, loc *time.Location) func(time.Time) time.Time {
+	switch {
+	case s.Days > 0:
+		fy, fm, fd := from.In(loc).Date()
+		origin := civilDay(fy, fm, fd)
+		return func(t time.Time) time.Time {
+			y, m, d := t.In(loc).Date()
+			n := civilDay(y, m, d) - origin
+			n -= ((n % s.Days) + s.Days) % s.Days
+			return time.Date(fy, fm, fd+n, 0, 0, 0, 0, loc)
+		}
+	case s.Dur > 0:
+		return func(t time.Time) time.Time { return t.Truncate(s.Dur) }
+	default:
+		// An aggregation without a step makes one bucket of the range.
+		return func(time.Time) time.Time { return from }
+	}
+}
+
+// civilDay numbers calendar days, whatever the zone's day lengths.
+func civilDay(y int, m time.Month, d int) int {
+	return int(time.Date(y, m, d, 12, 0, 0, 0, time.UTC).Unix() / 86400)
+}
+
+// Aggregate reduces time-ordered points into buckets. prev, when not nil,
+// is the point just before the first, which "increase" needs.
+func Aggregate(pts []Point, prev *Point, bucket func(time.Time) time.Time, agg string) []Point {
+	out := []Point{}
+	var cur time.Time
+	var acc accumulator
+	started := false
+	for i := range pts {
+		p := pts[i]
+		b := bucket(p.Time)
+		if !started || !b.Equal(cur) {
+			if started {
+				out = append(out, Point{Time: cur, Value: acc.result(agg)})
+			}
+			cur, acc, started = b, accumulator{}, true
+		}
+		acc.add(p.Value, prev)
+		prev = &pts[i]
+	}
+	if started {
+		out = append(out, Point{Time: cur, Value: acc.result(agg)})
+	}
+	return out
+}
+
+type accumulator struct {
+	n                         int
+	sum, min, max, first, last float64
+	increase                  float64
+}
+
+func (a *accumulator) add(v float64, prev *Point) {
+	if a.n == 0 {
+		a.min, a.max, a.first = v, v, v
+	}
+	a.n++
+	a.sum += v
+	a.min = math.Min(a.min, v)
+	a.max = math.Max(a.max, v)
+	a.last = v
+	if prev != nil {
+		a.increase += CounterIncrease(prev.Value, v)
+	}
+}
+
+// CounterIncrease is how much a counter grew from prev to v: a counter that
+// went down has restarted from zero, so its new value is the increase.
+func CounterIncrease(prev, v float64) float64 {
+	if v >= prev {
+		return v - prev
+	}
+	return v
+}
+
+func (a *accumulator) result(agg string) float64 {
+	var v float64
+	switch agg {
+	case "avg":
+		v = a.sum / float64(a.n)
+	case "min":
+		v = a.min
+	case "max":
+		v = a.max
+	case "sum":
+		v = a.sum
+	case "count":
+		return float64(a.n)
+	case "first":
+		return a.first
+	case "last":
+		return a.last
+	case "increase":
+		v = a.increase
+	}
+	return round(v)
+}
+
+// round drops the noise that float sums leave (190.60000000000582) by
+// keeping 12 significant digits.
+func round(v float64) float64 {
+	r, err := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 12, 64), 64)
+	if err != nil {
+		return v
+	}
+	return r
+}

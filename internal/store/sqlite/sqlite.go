@@ -1,0 +1,472 @@
+// Package sqlite is the store in one SQLite file (modernc.org/sqlite, pure
+// Go), in WAL mode. Values live in a narrow table keyed by device, field and
+// time, so a per-device, per-field time-range query is one index range scan.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/sensorhub/sensorhub/internal/reading"
+	"github.com/sensorhub/sensorhub/internal/store"
+)
+
+// schema is applied in order; schema_version records how far a file got.
+var schema = []string{
+	`CREATE TABLE devices (
+		id        INTEGER PRIMARY KEY,
+		customer  TEXT NOT NULL,
+		sensor    TEXT NOT NULL,
+		device    TEXT NOT NULL,
+		name      TEXT NOT NULL DEFAULT '',
+		gateway   TEXT NOT NULL DEFAULT '',
+		last_seen INTEGER NOT NULL DEFAULT 0,
+		last_time INTEGER NOT NULL DEFAULT 0,
+		readings  INTEGER NOT NULL DEFAULT 0,
+		msg_count INTEGER NOT NULL DEFAULT -1,
+		lost      INTEGER NOT NULL DEFAULT 0,
+		rssi      REAL,
+		snr       REAL,
+		UNIQUE (customer, sensor, device)
+	);
+	CREATE TABLE fields (
+		id   INTEGER PRIMARY KEY,
+		name TEXT NOT NULL UNIQUE
+	);
+	CREATE TABLE device_fields (
+		device_id INTEGER NOT NULL,
+		field_id  INTEGER NOT NULL,
+		unit      TEXT NOT NULL DEFAULT '',
+		PRIMARY KEY (device_id, field_id)
+	) WITHOUT ROWID;
+	CREATE TABLE readings (
+		device_id INTEGER NOT NULL,
+		time      INTEGER NOT NULL,
+		msg_count INTEGER NOT NULL,
+		received  INTEGER NOT NULL,
+		doc       TEXT NOT NULL,
+		PRIMARY KEY (device_id, time, msg_count)
+	) WITHOUT ROWID;
+	CREATE TABLE points (
+		device_id INTEGER NOT NULL,
+		field_id  INTEGER NOT NULL,
+		time      INTEGER NOT NULL,
+		msg_count INTEGER NOT NULL,
+		value     REAL NOT NULL,
+		PRIMARY KEY (device_id, field_id, time, msg_count)
+	) WITHOUT ROWID;
+	CREATE TABLE rejected (
+		id       INTEGER PRIMARY KEY,
+		received INTEGER NOT NULL,
+		topic    TEXT NOT NULL,
+		source   TEXT NOT NULL,
+		customer TEXT NOT NULL DEFAULT '',
+		reason   TEXT NOT NULL,
+		payload  BLOB NOT NULL
+	);
+	CREATE INDEX rejected_received ON rejected (received);`,
+}
+
+// Store is a store.Store in a SQLite file.
+type Store struct {
+	db *sql.DB
+	// mu serialises writers: SQLite has one writer at a time, and waiting
+	// here is cheaper than retrying on SQLITE_BUSY.
+	mu      sync.Mutex
+	devices map[store.DeviceKey]int64
+	fields  map[string]int64
+}
+
+// Open opens (creating if needed) the SQLite store at path and brings its
+// schema up to date.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(4)
+	s := &Store{db: db, devices: map[store.DeviceKey]int64{}, fields: map[string]int64{}}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return err
+	}
+	var v int
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v); err != nil {
+		return err
+	}
+	if v > len(schema) {
+		return fmt.Errorf("schema version %d is newer than this sensorhub knows (%d): upgrade sensorhub", v, len(schema))
+	}
+	for i := v; i < len(schema); i++ {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, schema[i]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %d: %w", i+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, i+1); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// Write stores the batch in one transaction.
+func (s *Store) Write(ctx context.Context, b store.Batch) (store.WriteResult, error) {
+	var res store.WriteResult
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return res, fmt.Errorf("store: begin: %w", err)
+	}
+	defer tx.Rollback()
+	// Ids learnt inside a transaction that rolls back must be forgotten.
+	newDevices := map[store.DeviceKey]int64{}
+	newFields := map[string]int64{}
+
+	if len(b.Readings) > 0 {
+		insReading, err := tx.PrepareContext(ctx, `INSERT INTO readings (device_id, time, msg_count, received, doc) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+		if err != nil {
+			return res, err
+		}
+		insPoint, err := tx.PrepareContext(ctx, `INSERT INTO points (device_id, field_id, time, msg_count, value) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+		if err != nil {
+			return res, err
+		}
+		insUnit, err := tx.PrepareContext(ctx, `INSERT INTO device_fields (device_id, field_id, unit) VALUES (?, ?, ?)
+			ON CONFLICT (device_id, field_id) DO UPDATE SET unit = excluded.unit WHERE excluded.unit != '' AND excluded.unit != device_fields.unit`)
+		if err != nil {
+			return res, err
+		}
+		updDevice, err := tx.PrepareContext(ctx, `UPDATE devices SET
+				readings  = readings + 1,
+				last_seen = MAX(last_seen, ?2),
+				lost      = lost + CASE WHEN ?3 > last_time AND ?4 >= 0 AND msg_count >= 0 AND ?4 > msg_count + 1
+				                        THEN ?4 - msg_count - 1 ELSE 0 END,
+				msg_count = CASE WHEN ?3 > last_time AND ?4 >= 0 THEN ?4 ELSE msg_count END,
+				name      = CASE WHEN ?3 > last_time AND ?5 != '' THEN ?5 ELSE name END,
+				gateway   = CASE WHEN ?3 > last_time AND ?6 != '' THEN ?6 ELSE gateway END,
+				rssi      = CASE WHEN ?3 > last_time AND ?7 IS NOT NULL THEN ?7 ELSE rssi END,
+				snr       = CASE WHEN ?3 > last_time AND ?8 IS NOT NULL THEN ?8 ELSE snr END,
+				last_time = MAX(last_time, ?3)
+			WHERE id = ?1`)
+		if err != nil {
+			return res, err
+		}
+		for i := range b.Readings {
+			r := &b.Readings[i]
+			dev, err := s.deviceID(ctx, tx, store.DeviceKey{Customer: r.Customer, Sensor: r.Sensor, Device: r.Device}, newDevices)
+			if err != nil {
+				return res, err
+			}
+			doc, err := json.Marshal(r)
+			if err != nil {
+				return res, err
+			}
+			t := r.Time.UnixMilli()
+			out, err := insReading.ExecContext(ctx, dev, t, r.MsgCount, r.Received.UnixMilli(), doc)
+			if err != nil {
+				return res, fmt.Errorf("store: reading %s: %w", r.Key(), err)
+			}
+			if n, _ := out.RowsAffected(); n == 0 {
+				res.Duplicates++
+				continue
+			}
+			res.Stored++
+			for name, v := range r.Fields {
+				fid, err := s.fieldID(ctx, tx, name, newFields)
+				if err != nil {
+					return res, err
+				}
+				if _, err := insPoint.ExecContext(ctx, dev, fid, t, r.MsgCount, v); err != nil {
+					return res, fmt.Errorf("store: point %s of %s: %w", name, r.Key(), err)
+				}
+				if _, err := insUnit.ExecContext(ctx, dev, fid, r.Units[name]); err != nil {
+					return res, err
+				}
+			}
+			if _, err := updDevice.ExecContext(ctx, dev, r.Received.UnixMilli(), t, r.MsgCount, r.Name, r.Gateway, r.RSSI, r.SNR); err != nil {
+				return res, fmt.Errorf("store: device %s: %w", r.Device, err)
+			}
+		}
+	}
+	if len(b.Rejected) > 0 {
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO rejected (received, topic, source, customer, reason, payload) VALUES (?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return res, err
+		}
+		for _, rj := range b.Rejected {
+			if _, err := ins.ExecContext(ctx, rj.Received.UnixMilli(), rj.Topic, rj.Source, rj.Customer, rj.Reason, rj.Payload); err != nil {
+				return res, fmt.Errorf("store: rejected message: %w", err)
+			}
+			res.Rejected++
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return store.WriteResult{}, fmt.Errorf("store: commit: %w", err)
+	}
+	for k, v := range newDevices {
+		s.devices[k] = v
+	}
+	for k, v := range newFields {
+		s.fields[k] = v
+	}
+	return res, nil
+}
+
+func (s *Store) deviceID(ctx context.Context, tx *sql.Tx, k store.DeviceKey, pending map[store.DeviceKey]int64) (int64, error) {
+	if id, ok := s.devices[k]; ok {
+		return id, nil
+	}
+	if id, ok := pending[k]; ok {
+		return id, nil
+	}
+	var id int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO devices (customer, sensor, device) VALUES (?, ?, ?)
+		ON CONFLICT (customer, sensor, device) DO UPDATE SET device = excluded.device RETURNING id`,
+		k.Customer, k.Sensor, k.Device).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("store: device %s/%s/%s: %w", k.Customer, k.Sensor, k.Device, err)
+	}
+	pending[k] = id
+	return id, nil
+}
+
+func (s *Store) fieldID(ctx context.Context, tx *sql.Tx, name string, pending map[string]int64) (int64, error) {
+	if id, ok := s.fields[name]; ok {
+		return id, nil
+	}
+	if id, ok := pending[name]; ok {
+		return id, nil
+	}
+	var id int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO fields (name) VALUES (?)
+		ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id`, name).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("store: field %s: %w", name, err)
+	}
+	pending[name] = id
+	return id, nil
+}
+
+// lookupDevice finds a device's id without creating it.
+func (s *Store) lookupDevice(ctx context.Context, k store.DeviceKey) (int64, error) {
+	s.mu.Lock()
+	id, ok := s.devices[k]
+	s.mu.Unlock()
+	if ok {
+		return id, nil
+	}
+	err := s.db.QueryRowContext(ctx, `SELECT id FROM devices WHERE customer = ? AND sensor = ? AND device = ?`,
+		k.Customer, k.Sensor, k.Device).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, store.ErrNotFound
+	}
+	return id, err
+}
+
+// Devices lists devices.
+func (s *Store) Devices(ctx context.Context, f store.DeviceFilter) ([]store.Device, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT customer, sensor, device, name, gateway, last_seen, last_time,
+			readings, msg_count, lost, rssi, snr
+		FROM devices
+		WHERE (?1 = '' OR customer = ?1) AND (?2 = '' OR sensor = ?2) AND readings > 0
+		ORDER BY customer, sensor, device`, f.Customer, f.Sensor)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []store.Device{}
+	for rows.Next() {
+		var d store.Device
+		var seen, last int64
+		if err := rows.Scan(&d.Customer, &d.Sensor, &d.Device, &d.Name, &d.Gateway, &seen, &last,
+			&d.Readings, &d.MsgCount, &d.Lost, &d.RSSI, &d.SNR); err != nil {
+			return nil, err
+		}
+		d.LastSeen = time.UnixMilli(seen).UTC()
+		d.LastTime = time.UnixMilli(last).UTC()
+		if d.Lost+d.Readings > 0 {
+			d.LossRatio = float64(d.Lost) / float64(d.Lost+d.Readings)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// Latest returns the newest reading of a device.
+func (s *Store) Latest(ctx context.Context, k store.DeviceKey) (reading.Reading, error) {
+	var r reading.Reading
+	id, err := s.lookupDevice(ctx, k)
+	if err != nil {
+		return r, err
+	}
+	var doc string
+	err = s.db.QueryRowContext(ctx, `SELECT doc FROM readings WHERE device_id = ? ORDER BY time DESC, msg_count DESC LIMIT 1`, id).Scan(&doc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, store.ErrNotFound
+	}
+	if err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal([]byte(doc), &r); err != nil {
+		return r, fmt.Errorf("store: decode reading: %w", err)
+	}
+	return r, nil
+}
+
+// Points returns one field's values in [From, To).
+func (s *Store) Points(ctx context.Context, q store.RawQuery) ([]store.Point, string, error) {
+	id, err := s.lookupDevice(ctx, q.DeviceKey)
+	if err != nil {
+		return nil, "", err
+	}
+	var fid int64
+	var unit string
+	err = s.db.QueryRowContext(ctx, `SELECT df.field_id, df.unit FROM device_fields df JOIN fields f ON f.id = df.field_id
+		WHERE df.device_id = ? AND f.name = ?`, id, q.Field).Scan(&fid, &unit)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, "", store.ErrNotFound
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT time, value FROM points
+		WHERE device_id = ? AND field_id = ? AND time >= ? AND time < ? ORDER BY time, msg_count`,
+		id, fid, q.From.UnixMilli(), q.To.UnixMilli())
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	pts := []store.Point{}
+	for rows.Next() {
+		var t int64
+		var v float64
+		if err := rows.Scan(&t, &v); err != nil {
+			return nil, "", err
+		}
+		pts = append(pts, store.Point{Time: time.UnixMilli(t).UTC(), Value: v})
+	}
+	return pts, unit, rows.Err()
+}
+
+// PointBefore returns the newest value of field before t.
+func (s *Store) PointBefore(ctx context.Context, k store.DeviceKey, field string, t time.Time) (store.Point, bool, error) {
+	id, err := s.lookupDevice(ctx, k)
+	if err != nil {
+		return store.Point{}, false, err
+	}
+	var ms int64
+	var v float64
+	err = s.db.QueryRowContext(ctx, `SELECT p.time, p.value FROM points p JOIN fields f ON f.id = p.field_id
+		WHERE p.device_id = ? AND f.name = ? AND p.time < ? ORDER BY p.time DESC, p.msg_count DESC LIMIT 1`,
+		id, field, t.UnixMilli()).Scan(&ms, &v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Point{}, false, nil
+	}
+	if err != nil {
+		return store.Point{}, false, err
+	}
+	return store.Point{Time: time.UnixMilli(ms).UTC(), Value: v}, true, nil
+}
+
+func rejectedWhere(f store.RejectedFilter) (string, []any) {
+	var conds []string
+	var args []any
+	if f.Customer != "" {
+		conds, args = append(conds, "customer = ?"), append(args, f.Customer)
+	}
+	if f.Reason != "" {
+		conds, args = append(conds, "instr(reason, ?) > 0"), append(args, f.Reason)
+	}
+	if f.Topic != "" {
+		conds, args = append(conds, "topic = ?"), append(args, f.Topic)
+	}
+	if !f.From.IsZero() {
+		conds, args = append(conds, "received >= ?"), append(args, f.From.UnixMilli())
+	}
+	if !f.To.IsZero() {
+		conds, args = append(conds, "received < ?"), append(args, f.To.UnixMilli())
+	}
+	if f.BeforeID > 0 {
+		conds, args = append(conds, "id < ?"), append(args, f.BeforeID)
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// Rejected lists rejected messages, newest first.
+func (s *Store) Rejected(ctx context.Context, f store.RejectedFilter) ([]reading.Rejected, error) {
+	where, args := rejectedWhere(f)
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, received, topic, source, customer, reason, payload FROM rejected`+
+		where+` ORDER BY id DESC LIMIT `+fmt.Sprint(limit), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []reading.Rejected{}
+	for rows.Next() {
+		var r reading.Rejected
+		var ms int64
+		if err := rows.Scan(&r.ID, &ms, &r.Topic, &r.Source, &r.Customer, &r.Reason, &r.Payload); err != nil {
+			return nil, err
+		}
+		r.Received = time.UnixMilli(ms).UTC()
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// CountRejected counts rejected messages.
+func (s *Store) CountRejected(ctx context.Context, f store.RejectedFilter) (int64, error) {
+	where, args := rejectedWhere(f)
+	var n int64
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM rejected`+where, args...).Scan(&n)
+	return n, err
+}

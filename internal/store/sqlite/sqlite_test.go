@@ -1,0 +1,47 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/sensorhub/sensorhub/internal/store"
+	"github.com/sensorhub/sensorhub/internal/store/sqlite"
+	"github.com/sensorhub/sensorhub/internal/store/storetest"
+)
+
+func open(t *testing.T) store.Store {
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "sensorhub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) { storetest.Run(t, open) }
+
+func TestReopenKeepsData(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sensorhub.db")
+	s, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := storetest.Payloads(t, "air.jsonl")
+	if _, err := s.Write(context.Background(), store.Batch{Readings: rs}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	res, err := s.Write(context.Background(), store.Batch{Readings: rs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Duplicates != 4 || res.Stored != 0 {
+		t.Fatalf("rewrite after reopen: %+v, want 4 duplicates", res)
+	}
+}

@@ -1,0 +1,111 @@
+// Package store defines where readings and rejected messages are kept, and
+// the queries that the API answers from them.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/sensorhub/sensorhub/internal/reading"
+)
+
+// ErrNotFound is returned when the device or series asked for does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Batch is what one ingest transaction writes.
+type Batch struct {
+	Readings []reading.Reading
+	Rejected []reading.Rejected
+}
+
+// WriteResult says what a write did.
+type WriteResult struct {
+	// Stored is how many readings were new.
+	Stored int
+	// Duplicates is how many readings were already stored (same identity).
+	Duplicates int
+	// Rejected is how many rejected messages were kept.
+	Rejected int
+}
+
+// DeviceKey names one device.
+type DeviceKey struct {
+	Customer, Sensor, Device string
+}
+
+// Device is a device as the API lists it.
+type Device struct {
+	Customer string    `json:"customer"`
+	Sensor   string    `json:"sensor"`
+	Device   string    `json:"device"`
+	Name     string    `json:"name"`
+	Gateway  string    `json:"gateway"`
+	LastSeen time.Time `json:"last_seen"`
+	// LastTime is the device time of its newest reading.
+	LastTime time.Time `json:"last_time"`
+	// Readings is how many readings are stored.
+	Readings int64 `json:"readings"`
+	// MsgCount is the newest msgCount seen; Lost counts the messages that
+	// gaps in msgCount show missing; LossRatio is Lost/(Lost+Readings).
+	MsgCount  int64    `json:"msg_count"`
+	Lost      int64    `json:"lost"`
+	LossRatio float64  `json:"loss_ratio"`
+	RSSI      *float64 `json:"rssi"`
+	SNR       *float64 `json:"snr"`
+}
+
+// DeviceFilter narrows a device list; empty fields match all.
+type DeviceFilter struct {
+	Customer, Sensor string
+}
+
+// Point is one value of a series at a time.
+type Point struct {
+	Time  time.Time
+	Value float64
+}
+
+// RawQuery asks for the stored values of one field of one device in
+// [From, To), oldest first.
+type RawQuery struct {
+	DeviceKey
+	Field    string
+	From, To time.Time
+}
+
+// RejectedFilter narrows the rejected list; zero fields match all.
+type RejectedFilter struct {
+	Customer string
+	Reason   string // substring of the reason
+	Topic    string
+	From, To time.Time
+	Limit    int
+	// BeforeID pages backwards: only messages with a smaller ID.
+	BeforeID int64
+}
+
+// Store keeps readings and rejected messages.
+type Store interface {
+	// Write stores a batch in one transaction: all of it or nothing. A
+	// reading whose identity (customer, sensor, device, time, msgCount) is
+	// already stored is counted as a duplicate and not stored again.
+	Write(ctx context.Context, b Batch) (WriteResult, error)
+	// Devices lists devices, ordered by customer, sensor and device.
+	Devices(ctx context.Context, f DeviceFilter) ([]Device, error)
+	// Latest returns the device's newest reading (by device time). It
+	// returns ErrNotFound for an unknown device.
+	Latest(ctx context.Context, k DeviceKey) (reading.Reading, error)
+	// Points returns one field's values in a time range, oldest first, and
+	// the unit of the newest of them; ErrNotFound for an unknown device.
+	Points(ctx context.Context, q RawQuery) ([]Point, string, error)
+	// PointBefore returns the newest value of the field before t, if any.
+	PointBefore(ctx context.Context, k DeviceKey, field string, t time.Time) (Point, bool, error)
+	// Rejected lists rejected messages, newest first.
+	Rejected(ctx context.Context, f RejectedFilter) ([]reading.Rejected, error)
+	// CountRejected counts the rejected messages the filter matches.
+	CountRejected(ctx context.Context, f RejectedFilter) (int64, error)
+	// Ping reports whether the store can be used.
+	Ping(ctx context.Context) error
+	Close() error
+}

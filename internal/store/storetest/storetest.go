@@ -1,0 +1,299 @@
+// Package storetest is the conformance suite that every store backend passes.
+package storetest
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/reading"
+	"github.com/sensorhub/sensorhub/internal/store"
+)
+
+// Run runs the suite; open returns a new, empty store for each subtest.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	t.Run("LatestAndUnits", func(t *testing.T) { testLatest(t, open(t)) })
+	t.Run("DuplicatesStoredOnce", func(t *testing.T) { testDuplicates(t, open(t)) })
+	t.Run("LateReadingKeepsLatest", func(t *testing.T) { testLate(t, open(t)) })
+	t.Run("Devices", func(t *testing.T) { testDevices(t, open(t)) })
+	t.Run("Points", func(t *testing.T) { testPoints(t, open(t)) })
+	t.Run("DailyIncrease", func(t *testing.T) { testDailyIncrease(t, open(t)) })
+	t.Run("Aggregations", func(t *testing.T) { testAggregations(t, open(t)) })
+	t.Run("Rejected", func(t *testing.T) { testRejected(t, open(t)) })
+}
+
+var loc, _ = time.LoadLocation("Europe/Brussels")
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// Payloads decodes a file of testdata/payloads with the default
+// configuration.
+func Payloads(t testing.TB, name string) []reading.Reading {
+	t.Helper()
+	_, here, _, _ := runtime.Caller(0)
+	f, err := os.Open(filepath.Join(filepath.Dir(here), "..", "..", "..", "testdata", "payloads", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dec := config.Default().Decoder()
+	var out []reading.Reading
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		r, err := dec.Decode(reading.Envelope{Topic: "finemeca/test", Payload: sc.Bytes(), Received: time.Now(), Source: "test"})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func write(t *testing.T, s store.Store, b store.Batch) store.WriteResult {
+	t.Helper()
+	res, err := s.Write(ctx(t), b)
+	if err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	return res
+}
+
+func key(r reading.Reading) store.DeviceKey {
+	return store.DeviceKey{Customer: r.Customer, Sensor: r.Sensor, Device: r.Device}
+}
+
+func testLatest(t *testing.T, s store.Store) {
+	rs := Payloads(t, "devicev01.jsonl")
+	write(t, s, store.Batch{Readings: rs})
+	got, err := s.Latest(ctx(t), key(rs[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := time.Date(2022, 4, 17, 21, 54, 41, 0, time.UTC)
+	if !got.Time.Equal(want) {
+		t.Errorf("latest time %s, want %s", got.Time, want)
+	}
+	if got.Fields["Temp"] != 14.62 || got.Fields["Hum"] != 61 || got.Fields["Pres"] != 1013 {
+		t.Errorf("latest fields %v, want Temp 14.62, Hum 61, Pres 1013", got.Fields)
+	}
+	if got.Units["Temp"] != "C" || got.Units["Hum"] != "%" {
+		t.Errorf("latest units %v", got.Units)
+	}
+	if got.MsgCount != 237 || got.RSSI == nil || *got.RSSI != -51 {
+		t.Errorf("latest msgCount %d rssi %v", got.MsgCount, got.RSSI)
+	}
+	if _, err := s.Latest(ctx(t), store.DeviceKey{Customer: "finemeca", Sensor: "devicev01", Device: "nope"}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("latest of unknown device: %v, want ErrNotFound", err)
+	}
+}
+
+func testDuplicates(t *testing.T, s store.Store) {
+	rs := Payloads(t, "air.jsonl")
+	res := write(t, s, store.Batch{Readings: append(rs, rs[1])})
+	if res.Stored != 4 || res.Duplicates != 1 {
+		t.Fatalf("first write: %+v, want 4 stored, 1 duplicate", res)
+	}
+	res = write(t, s, store.Batch{Readings: rs})
+	if res.Stored != 0 || res.Duplicates != 4 {
+		t.Fatalf("second write: %+v, want 0 stored, 4 duplicates", res)
+	}
+	pts, _, err := s.Points(ctx(t), store.RawQuery{DeviceKey: key(rs[0]), Field: "Pres",
+		From: time.Unix(0, 0), To: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pts) != 4 {
+		t.Fatalf("%d Pres points after duplicate writes, want 4", len(pts))
+	}
+	devs, err := s.Devices(ctx(t), store.DeviceFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(devs) != 1 || devs[0].Readings != 4 {
+		t.Fatalf("devices %+v, want one with 4 readings", devs)
+	}
+}
+
+func testLate(t *testing.T, s store.Store) {
+	rs := Payloads(t, "air.jsonl")
+	write(t, s, store.Batch{Readings: rs[2:]})
+	write(t, s, store.Batch{Readings: rs[:2]})
+	got, err := s.Latest(ctx(t), key(rs[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.MsgCount != 5 || got.Fields["Pres"] != 5.72 {
+		t.Fatalf("latest after late readings: msgCount %d Pres %v, want 5 and 5.72", got.MsgCount, got.Fields["Pres"])
+	}
+	devs, _ := s.Devices(ctx(t), store.DeviceFilter{})
+	if len(devs) != 1 || devs[0].MsgCount != 5 {
+		t.Fatalf("devices %+v, want msg_count 5", devs)
+	}
+}
+
+func testDevices(t *testing.T, s store.Store) {
+	var all []reading.Reading
+	for _, f := range []string{"air.jsonl", "centrale.jsonl", "devicev01.jsonl"} {
+		all = append(all, Payloads(t, f)...)
+	}
+	write(t, s, store.Batch{Readings: all})
+	devs, err := s.Devices(ctx(t), store.DeviceFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(devs) != 3 {
+		t.Fatalf("%d devices, want 3", len(devs))
+	}
+	air := devs[0]
+	if air.Sensor != "air" || air.Device != "201" || air.Name != "air-line-1" || air.Gateway != "170" {
+		t.Errorf("first device %+v, want air 201 air-line-1 on gateway 170", air)
+	}
+	if air.MsgCount != 5 || air.Lost != 1 || math.Abs(air.LossRatio-0.2) > 1e-9 {
+		t.Errorf("air msg_count %d lost %d ratio %v, want 5, 1, 0.2", air.MsgCount, air.Lost, air.LossRatio)
+	}
+	if air.RSSI == nil || *air.RSSI != -64 || air.SNR == nil || *air.SNR != 6 {
+		t.Errorf("air rssi/snr %v/%v, want -64/6", air.RSSI, air.SNR)
+	}
+	if air.LastSeen.IsZero() || !air.LastTime.Equal(time.Date(2022, 5, 2, 6, 1, 30, 0, time.UTC)) {
+		t.Errorf("air last_seen %s last_time %s", air.LastSeen, air.LastTime)
+	}
+	// The sample skips from msgCount 881 to 3760 (2878 missing), then the
+	// meter restarted (3760 -> 3): a restart is no loss.
+	if c := devs[1]; c.Sensor != "centrale" || c.Lost != 3760-881-1 || c.MsgCount != 3 {
+		t.Errorf("centrale %+v, want lost 2878 and msg_count 3", c)
+	}
+	only, err := s.Devices(ctx(t), store.DeviceFilter{Sensor: "devicev01"})
+	if err != nil || len(only) != 1 || only[0].Device != "100" {
+		t.Errorf("filter by sensor: %+v, %v", only, err)
+	}
+	none, err := s.Devices(ctx(t), store.DeviceFilter{Customer: "other"})
+	if err != nil || len(none) != 0 {
+		t.Errorf("filter by other customer: %+v, %v", none, err)
+	}
+}
+
+func testPoints(t *testing.T, s store.Store) {
+	rs := Payloads(t, "air.jsonl")
+	write(t, s, store.Batch{Readings: rs})
+	k := key(rs[0])
+	from := time.Date(2022, 5, 2, 6, 0, 30, 0, time.UTC)
+	to := time.Date(2022, 5, 2, 6, 1, 30, 0, time.UTC)
+	pts, unit, err := s.Points(ctx(t), store.RawQuery{DeviceKey: k, Field: "Pres", From: from, To: to})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if unit != "bar" {
+		t.Errorf("unit %q, want bar", unit)
+	}
+	if len(pts) != 2 || pts[0].Value != 6.40 || pts[1].Value != 5.91 || !pts[0].Time.Equal(from) {
+		t.Fatalf("points in [from,to): %+v, want 6.40 at from then 5.91", pts)
+	}
+	if _, _, err := s.Points(ctx(t), store.RawQuery{DeviceKey: k, Field: "Nope", From: from, To: to}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unknown field: %v, want ErrNotFound", err)
+	}
+	p, ok, err := s.PointBefore(ctx(t), k, "Pres", from)
+	if err != nil || !ok || p.Value != 6.42 {
+		t.Errorf("point before: %+v %v %v, want 6.42", p, ok, err)
+	}
+}
+
+func testDailyIncrease(t *testing.T, s store.Store) {
+	rs := Payloads(t, "centrale.jsonl")
+	write(t, s, store.Batch{Readings: rs})
+	step, _ := store.ParseStep("1d")
+	got, err := store.QuerySeries(ctx(t), s, store.SeriesQuery{
+		DeviceKey: key(rs[0]), Field: "E", Agg: "increase", Step: step,
+		From: time.Date(2022, 5, 3, 0, 0, 0, 0, loc), To: time.Date(2022, 5, 5, 0, 0, 0, 0, loc),
+	}, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Unit != "kWh" {
+		t.Errorf("unit %q, want kWh", got.Unit)
+	}
+	want := []store.Point{
+		{Time: time.Date(2022, 5, 3, 0, 0, 0, 0, loc), Value: 190.6},
+		{Time: time.Date(2022, 5, 4, 0, 0, 0, 0, loc), Value: 12.5},
+	}
+	if len(got.Points) != len(want) {
+		t.Fatalf("points %v, want %v", got.Points, want)
+	}
+	for i := range want {
+		if !got.Points[i].Time.Equal(want[i].Time) || got.Points[i].Value != want[i].Value {
+			t.Errorf("day %d: %v %v, want %v %v", i, got.Points[i].Time, got.Points[i].Value, want[i].Time, want[i].Value)
+		}
+	}
+}
+
+func testAggregations(t *testing.T, s store.Store) {
+	rs := Payloads(t, "air.jsonl")
+	write(t, s, store.Batch{Readings: rs})
+	step, _ := store.ParseStep("1m")
+	want := map[string][]float64{
+		// Buckets 08:00 (6.42, 6.40) and 08:01 (5.91, 5.72), local time.
+		"avg": {6.41, 5.815}, "min": {6.40, 5.72}, "max": {6.42, 5.91}, "sum": {12.82, 11.63},
+		"count": {2, 2}, "first": {6.42, 5.91}, "last": {6.40, 5.72},
+		// Pres only falls, and a fall reads as a counter restart from zero.
+		"increase": {6.40, 11.63},
+	}
+	for _, agg := range store.Aggregations {
+		got, err := store.QuerySeries(ctx(t), s, store.SeriesQuery{DeviceKey: key(rs[0]), Field: "Pres", Agg: agg, Step: step,
+			From: time.Date(2022, 5, 2, 0, 0, 0, 0, loc), To: time.Date(2022, 5, 3, 0, 0, 0, 0, loc)}, loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Points) != 2 {
+			t.Fatalf("%s: %d buckets, want 2", agg, len(got.Points))
+		}
+		for i, w := range want[agg] {
+			if math.Abs(got.Points[i].Value-w) > 1e-9 {
+				t.Errorf("%s bucket %d = %v, want %v", agg, i, got.Points[i].Value, w)
+			}
+		}
+		if !got.Points[1].Time.Equal(time.Date(2022, 5, 2, 8, 1, 0, 0, loc)) {
+			t.Errorf("%s: second bucket at %s, want 08:01 local", agg, got.Points[1].Time.In(loc))
+		}
+	}
+}
+
+func testRejected(t *testing.T, s store.Store) {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	rj := []reading.Rejected{
+		{Topic: "finemeca/a", Payload: []byte("{bad"), Reason: "invalid JSON: unexpected EOF", Received: now.Add(-time.Minute), Source: "mqtt"},
+		{Topic: "intruder/x", Payload: []byte(`{"Customer":"intruder"}`), Reason: `unknown customer "intruder"`, Received: now, Source: "http", Customer: "intruder"},
+	}
+	res := write(t, s, store.Batch{Rejected: rj})
+	if res.Rejected != 2 {
+		t.Fatalf("write result %+v, want 2 rejected", res)
+	}
+	got, err := s.Rejected(ctx(t), store.RejectedFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Topic != "intruder/x" || string(got[1].Payload) != "{bad" || !got[1].Received.Equal(rj[0].Received) {
+		t.Fatalf("rejected %+v, want both, newest first, payload kept", got)
+	}
+	byReason, _ := s.Rejected(ctx(t), store.RejectedFilter{Reason: "invalid JSON"})
+	if len(byReason) != 1 || byReason[0].Topic != "finemeca/a" {
+		t.Errorf("filter by reason: %+v", byReason)
+	}
+	byTopic, _ := s.Rejected(ctx(t), store.RejectedFilter{Topic: "intruder/x"})
+	if len(byTopic) != 1 || byTopic[0].Customer != "intruder" {
+		t.Errorf("filter by topic: %+v", byTopic)
+	}
+	n, err := s.CountRejected(ctx(t), store.RejectedFilter{From: now})
+	if err != nil || n != 1 {
+		t.Errorf("count since now: %d %v, want 1", n, err)
+	}
+}

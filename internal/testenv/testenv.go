@@ -1,0 +1,89 @@
+// Package testenv gives tests the addresses of the real services they run
+// against, and fails (never skips) a test whose service is not there.
+package testenv
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// NATSURL is the external NATS server with JetStream
+// (SENSORHUB_TEST_NATS_URL, default nats://127.0.0.1:4222).
+func NATSURL(t testing.TB) string {
+	return require(t, "SENSORHUB_TEST_NATS_URL", "nats://127.0.0.1:4222", "NATS server (nats-server -js)")
+}
+
+// MosquittoURL is the external Mosquitto broker
+// (SENSORHUB_TEST_MQTT_URL, default tcp://127.0.0.1:1883).
+func MosquittoURL(t testing.TB) string {
+	return require(t, "SENSORHUB_TEST_MQTT_URL", "tcp://127.0.0.1:1883", "Mosquitto")
+}
+
+func require(t testing.TB, env, def, what string) string {
+	t.Helper()
+	u := os.Getenv(env)
+	if u == "" {
+		u = def
+	}
+	host := u
+	if p, err := url.Parse(u); err == nil && p.Host != "" {
+		host = p.Host
+	}
+	c, err := net.DialTimeout("tcp", host, 3*time.Second)
+	if err != nil {
+		t.Fatalf("%s is needed at %s (set %s to move it; .ci/run starts it): %v", what, u, env, err)
+	}
+	c.Close()
+	return u
+}
+
+var seq atomic.Int64
+
+// Unique returns a name unique to this test run, usable as a queue prefix
+// or MQTT topic level on a shared server.
+func Unique(t testing.TB) string {
+	name := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, t.Name())
+	if len(name) > 40 {
+		name = name[len(name)-40:]
+	}
+	return fmt.Sprintf("t%d_%d_%s", os.Getpid(), seq.Add(1), name)
+}
+
+// FreeAddr returns a loopback address with a port that was free a moment ago.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// Eventually polls cond every interval until it returns nil or total has
+// passed, then fails the test with cond's last error.
+func Eventually(t testing.TB, total, interval time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(total)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %v", total, err)
+		}
+		time.Sleep(interval)
+	}
+}
