@@ -153,9 +153,9 @@ func Aggregate(pts []Point, prev *Point, bucket func(time.Time) time.Time, agg s
 }
 
 type accumulator struct {
-	n                         int
+	n                          int
 	sum, min, max, first, last float64
-	increase                  float64
+	increase                   float64
 }
 
 func (a *accumulator) add(v float64, prev *Point) {
