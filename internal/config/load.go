@@ -23,21 +23,33 @@ type File struct {
 // Load reads the YAML file at path over the defaults, expands ${ENV}
 // references, and validates the result. An empty path gives the defaults.
 func Load(path string) (*Config, error) {
-	cfg := Default()
-	f := &File{Path: path}
-	if path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("read config: %w", err)
-		}
-		if f, err = Parse(path, data, cfg); err != nil {
-			return nil, err
-		}
+	cfg, f, err := LoadFile(path)
+	if err != nil {
+		return nil, err
 	}
 	if err := cfg.Validate(f); err != nil {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// LoadFile reads the YAML file at path over the defaults without validating,
+// for a caller that changes the result (command-line flags) before
+// validating it.
+func LoadFile(path string) (*Config, *File, error) {
+	cfg := Default()
+	if path == "" {
+		return cfg, &File{}, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read config: %w", err)
+	}
+	f, err := Parse(path, data, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, f, nil
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)

@@ -1,0 +1,200 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/sensorhub/sensorhub/internal/reading"
+)
+
+// ClientOptions configures the connection to an external broker.
+type ClientOptions struct {
+	Broker       string // tcp://host:1883, ssl://host:8883, ws://, wss://
+	ClientID     string
+	Username     string
+	Password     string
+	CleanSession bool
+	Topics       []string
+	QoS          byte
+	TLS          *tls.Config
+}
+
+// Client subscribes to an external MQTT broker and forwards its messages.
+type Client struct {
+	c         paho.Client
+	fw        *Forwarder
+	log       *slog.Logger
+	in        chan paho.Message
+	ctx       context.Context
+	cancel    context.CancelFunc
+	done      chan struct{}
+	connected atomic.Bool
+	opts      ClientOptions
+	closeOnce sync.Once
+}
+
+// TLSConfig builds the TLS settings for an ssl:// broker from files.
+func TLSConfig(caFile, certFile, keyFile, serverName string, insecure bool) (*tls.Config, error) {
+	cfg := &tls.Config{ServerName: serverName, InsecureSkipVerify: insecure, MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("mqtt.tls.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("mqtt.tls.ca_file: no PEM certificate in %s", caFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("mqtt.tls.cert_file/key_file: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+// Connect connects to the broker and subscribes. Messages are acknowledged
+// to the broker (QoS 1) only after the queue has them, in the order they
+// came. The client reconnects by itself when the connection drops.
+func Connect(ctx context.Context, fw *Forwarder, opts ClientOptions, log *slog.Logger) (*Client, error) {
+	cl := &Client{fw: fw, log: log, in: make(chan paho.Message, 4096), done: make(chan struct{}), opts: opts}
+	cl.ctx, cl.cancel = context.WithCancel(context.Background())
+	po := paho.NewClientOptions().
+		AddBroker(opts.Broker).
+		SetClientID(opts.ClientID).
+		SetUsername(opts.Username).
+		SetPassword(opts.Password).
+		SetCleanSession(opts.CleanSession).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(2 * time.Second).
+		SetMaxReconnectInterval(30 * time.Second).
+		SetKeepAlive(30 * time.Second).
+		SetOrderMatters(true).
+		// Acks are sent by the forwarder once the queue has the message.
+		SetAutoAckDisabled(true).
+		SetResumeSubs(true).
+		SetDefaultPublishHandler(cl.receive).
+		SetOnConnectHandler(cl.onConnect).
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			cl.connected.Store(false)
+			log.Warn("MQTT connection lost, reconnecting", "broker", opts.Broker, "err", err)
+		}).
+		SetReconnectingHandler(func(_ paho.Client, _ *paho.ClientOptions) {
+			log.Info("MQTT reconnecting", "broker", opts.Broker)
+		})
+	if opts.TLS != nil {
+		po.SetTLSConfig(opts.TLS)
+	}
+	cl.c = paho.NewClient(po)
+	go cl.forward()
+	tok := cl.c.Connect()
+	select {
+	case <-tok.Done():
+		if err := tok.Error(); err != nil {
+			cl.Close()
+			return nil, fmt.Errorf("MQTT broker %s: %w", opts.Broker, err)
+		}
+	case <-ctx.Done():
+		cl.Close()
+		return nil, ctx.Err()
+	case <-time.After(10 * time.Second):
+		// ConnectRetry keeps trying in the background; start anyway and
+		// let /readyz report the broker as down.
+		log.Warn("MQTT broker not reachable yet, still trying", "broker", opts.Broker)
+	}
+	return cl, nil
+}
+
+func (cl *Client) onConnect(c paho.Client) {
+	filters := map[string]byte{}
+	for _, t := range cl.opts.Topics {
+		filters[t] = cl.opts.QoS
+	}
+	tok := c.SubscribeMultiple(filters, nil)
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		cl.log.Error("MQTT subscribe failed", "broker", cl.opts.Broker, "topics", cl.opts.Topics, "err", tok.Error())
+		return
+	}
+	cl.connected.Store(true)
+	cl.log.Info("MQTT connected and subscribed", "broker", cl.opts.Broker, "topics", cl.opts.Topics, "qos", cl.opts.QoS)
+}
+
+// receive is paho's handler: it only queues the message; paho waits when
+// the channel is full, which holds the broker back instead of dropping.
+func (cl *Client) receive(_ paho.Client, m paho.Message) {
+	select {
+	case cl.in <- m:
+	case <-cl.ctx.Done():
+	}
+}
+
+// forward takes what has arrived, puts it on the queue in one batch, then
+// acknowledges each message in arrival order.
+func (cl *Client) forward() {
+	defer close(cl.done)
+	batch := make([]paho.Message, 0, 512)
+	envs := make([]reading.Envelope, 0, 512)
+	for {
+		batch, envs = batch[:0], envs[:0]
+		select {
+		case m := <-cl.in:
+			batch = append(batch, m)
+		case <-cl.ctx.Done():
+			return
+		}
+	fill:
+		for len(batch) < cap(batch) {
+			select {
+			case m := <-cl.in:
+				batch = append(batch, m)
+			default:
+				break fill
+			}
+		}
+		now := time.Now().UTC()
+		for _, m := range batch {
+			envs = append(envs, reading.Envelope{Topic: m.Topic(), Payload: m.Payload(), Received: now, Source: "mqtt"})
+		}
+		if err := cl.fw.Forward(cl.ctx, envs...); err != nil {
+			// Shutting down: unacknowledged, the broker sends them again.
+			return
+		}
+		for _, m := range batch {
+			m.Ack()
+		}
+	}
+}
+
+// Ready reports whether the client is connected and subscribed.
+func (cl *Client) Ready() error {
+	if !cl.connected.Load() || !cl.c.IsConnectionOpen() {
+		return errors.New("MQTT broker " + cl.opts.Broker + ": not connected")
+	}
+	return nil
+}
+
+// Close stops forwarding and disconnects; messages not yet on the queue
+// stay unacknowledged and the broker delivers them again.
+func (cl *Client) Close() error {
+	cl.closeOnce.Do(func() {
+		cl.cancel()
+		<-cl.done
+		cl.c.Disconnect(250)
+	})
+	return nil
+}

@@ -1,0 +1,81 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/sensorhub/sensorhub/internal/httpjson"
+	"github.com/sensorhub/sensorhub/internal/reading"
+)
+
+// HTTPIngest serves POST /api/v1/ingest?topic=: the body is one JSON
+// object, or JSON lines, as a device would publish them over MQTT. Every
+// message goes to the queue as it is, invalid ones included, so that ingest
+// keeps them with a reason; the answer comes once the queue has them all.
+type HTTPIngest struct {
+	Forwarder *Forwarder
+	MaxBody   int64
+}
+
+// DefaultHTTPTopic is the topic given to messages posted without one.
+const DefaultHTTPTopic = "http/ingest"
+
+func (h *HTTPIngest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		httpjson.Error(w, http.StatusMethodNotAllowed, "use POST with one JSON object or JSON lines")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.MaxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			httpjson.Error(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes (http.max_body); send fewer lines per request", h.MaxBody))
+			return
+		}
+		httpjson.Error(w, http.StatusBadRequest, "reading body: "+err.Error())
+		return
+	}
+	topic := r.URL.Query().Get("topic")
+	if topic == "" {
+		topic = DefaultHTTPTopic
+	}
+	now := time.Now().UTC()
+	var envs []reading.Envelope
+	for _, msg := range SplitMessages(body) {
+		envs = append(envs, reading.Envelope{Topic: topic, Payload: msg, Received: now, Source: "http"})
+	}
+	if len(envs) == 0 {
+		httpjson.Error(w, http.StatusBadRequest, "empty body: send one JSON object or JSON lines")
+		return
+	}
+	if err := h.Forwarder.Forward(r.Context(), envs...); err != nil {
+		httpjson.Error(w, http.StatusServiceUnavailable, "queue unavailable, nothing was taken: "+err.Error())
+		return
+	}
+	httpjson.Write(w, http.StatusAccepted, map[string]any{"accepted": len(envs), "topic": topic})
+}
+
+// SplitMessages splits a body into messages: the whole body when it is one
+// JSON value (even spread over lines), otherwise each non-empty line.
+func SplitMessages(body []byte) [][]byte {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return nil
+	}
+	if json.Valid(trimmed) {
+		return [][]byte{trimmed}
+	}
+	var out [][]byte
+	for _, line := range bytes.Split(trimmed, []byte("\n")) {
+		if line = bytes.TrimSpace(line); len(line) > 0 {
+			out = append(out, line)
+		}
+	}
+	return out
+}

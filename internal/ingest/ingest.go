@@ -1,0 +1,215 @@
+// Package ingest consumes raw envelopes from the queue, decodes them into
+// readings, writes them to the store in batches, publishes them to the
+// readings stream, and only then acknowledges them. A message that cannot be
+// decoded is stored as rejected, with its reason, and acknowledged: never
+// lost, never retried forever.
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/sensorhub/sensorhub/internal/logx"
+	"github.com/sensorhub/sensorhub/internal/metrics"
+	"github.com/sensorhub/sensorhub/internal/queue"
+	"github.com/sensorhub/sensorhub/internal/reading"
+	"github.com/sensorhub/sensorhub/internal/store"
+)
+
+// Group is the durable consumer group that ingest processes share.
+const Group = "ingest"
+
+// Ingester runs the ingest stage.
+type Ingester struct {
+	Decoder   *reading.Decoder
+	Store     store.Store
+	Publisher queue.Publisher
+	Metrics   *metrics.Metrics
+	Log       *slog.Logger
+	BatchSize int
+	BatchWait time.Duration
+
+	limiter *logx.Limiter
+}
+
+// Run consumes c until ctx is done. A batch in progress when ctx ends is
+// not acknowledged, so the queue delivers it again to the next ingestor.
+func (in *Ingester) Run(ctx context.Context, c queue.Consumer) error {
+	in.limiter = logx.NewLimiter(in.Log, 10*time.Second)
+	go in.watchLag(ctx, c)
+	var failures int
+	for ctx.Err() == nil {
+		ds, err := c.Fetch(ctx, in.BatchSize, in.BatchWait)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			failures++
+			in.Log.Warn("ingest: fetch from queue failed, retrying", "err", err, "attempt", failures)
+			sleep(ctx, backoff(failures))
+			continue
+		}
+		failures = 0
+		if len(ds) == 0 {
+			continue
+		}
+		if err := in.handle(ctx, ds); err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// handle decodes, stores, publishes and acks one batch. It retries the
+// store and the queue until they accept or ctx ends: back-pressure, not loss.
+func (in *Ingester) handle(ctx context.Context, ds []queue.Delivery) error {
+	envs := make([]reading.Envelope, len(ds))
+	for i, d := range ds {
+		env, err := reading.UnmarshalEnvelope(d.Data())
+		if err != nil {
+			// Not written by a sensorhub gateway: keep the bytes as they are.
+			env = reading.Envelope{Topic: d.Subject(), Payload: d.Data(), Received: time.Now(), Source: "queue"}
+		}
+		envs[i] = env
+	}
+	batch := in.Decode(ctx, envs)
+	if err := in.Commit(ctx, batch); err != nil {
+		return err
+	}
+	for _, d := range ds {
+		if err := d.Ack(ctx); err != nil {
+			// The message comes again and is found already stored.
+			in.Log.Warn("ingest: ack failed; the message will be redelivered and stored once", "err", err)
+		}
+	}
+	in.Metrics.BatchSize.Observe(float64(len(ds)))
+	return nil
+}
+
+// Decode turns envelopes into a batch of readings and rejected messages.
+func (in *Ingester) Decode(ctx context.Context, envs []reading.Envelope) store.Batch {
+	var b store.Batch
+	for _, env := range envs {
+		r, err := in.Decoder.Decode(env)
+		if err != nil {
+			var rj *reading.RejectError
+			reason := err.Error()
+			customer := ""
+			if errors.As(err, &rj) {
+				customer = rj.Customer
+			}
+			b.Rejected = append(b.Rejected, reading.Rejected{
+				Topic: env.Topic, Payload: env.Payload, Reason: reason,
+				Received: env.Received.UTC(), Source: env.Source, Customer: customer,
+			})
+			in.limiter.Log(ctx, slog.LevelWarn, "reject:"+env.Topic, "message rejected",
+				"topic", env.Topic, "source", env.Source, "reason", reason)
+			continue
+		}
+		if len(r.Flags) > 0 {
+			in.limiter.Log(ctx, slog.LevelWarn, "flags:"+r.Key()[:strings.LastIndex(r.Key(), "/")],
+				"reading stored with problems", "customer", r.Customer, "sensor", r.Sensor, "device", r.Device,
+				"flags", strings.Join(r.Flags, ","))
+		}
+		b.Readings = append(b.Readings, r)
+	}
+	return b
+}
+
+// Commit writes the batch to the store, then publishes its readings to the
+// readings stream, retrying each until it succeeds or ctx ends.
+func (in *Ingester) Commit(ctx context.Context, b store.Batch) error {
+	var res store.WriteResult
+	err := retry(ctx, in.Log, "write to store", func() error {
+		start := time.Now()
+		var err error
+		res, err = in.Store.Write(ctx, b)
+		in.Metrics.StoreWrite.Observe(time.Since(start).Seconds())
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	in.Metrics.Stored.Add(float64(res.Stored))
+	in.Metrics.Duplicates.Add(float64(res.Duplicates))
+	for _, rj := range b.Rejected {
+		in.Metrics.Rejected.WithLabelValues(reasonClass(rj.Reason)).Inc()
+	}
+	if len(b.Readings) == 0 || in.Publisher == nil {
+		return nil
+	}
+	msgs := make([]queue.Message, 0, len(b.Readings))
+	for i := range b.Readings {
+		r := &b.Readings[i]
+		data, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("ingest: encode reading %s: %w", r.Key(), err)
+		}
+		// The reading's identity as message ID lets the queue drop the copy
+		// that a redelivered raw message would publish again.
+		msgs = append(msgs, queue.Message{Stream: queue.Readings, Subject: r.Subject(), ID: r.Key(), Data: data})
+	}
+	return retry(ctx, in.Log, "publish readings", func() error { return in.Publisher.Publish(ctx, msgs...) })
+}
+
+// reasonClass is the first words of a reason, before any detail, so the
+// metric's label set stays small.
+func reasonClass(reason string) string {
+	if i := strings.IndexAny(reason, ":\"0123456789"); i > 0 {
+		reason = reason[:i]
+	}
+	return strings.TrimSpace(reason)
+}
+
+func (in *Ingester) watchLag(ctx context.Context, c queue.Consumer) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := c.Pending(ctx); err == nil {
+				in.Metrics.QueueLag.Set(float64(n))
+			}
+		}
+	}
+}
+
+// retry calls f until it succeeds or ctx ends, with bounded exponential
+// backoff, logging each failure.
+func retry(ctx context.Context, log *slog.Logger, what string, f func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		log.Error("ingest: "+what+" failed, retrying; nothing is acknowledged until it succeeds", "err", err, "attempt", attempt)
+		sleep(ctx, backoff(attempt))
+	}
+}
+
+func backoff(attempt int) time.Duration {
+	d := 100 * time.Millisecond << min(attempt, 6)
+	return min(d, 5*time.Second)
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

@@ -1,0 +1,75 @@
+// Package metrics holds sensorhub's Prometheus metrics. One Metrics value is
+// made at start-up and passed to the stages that count.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics are the counters, gauges and histograms of one process.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	// Received counts messages the gateway put on the queue, by source.
+	Received *prometheus.CounterVec
+	// GatewayErrors counts failed attempts to put a message on the queue.
+	GatewayErrors *prometheus.CounterVec
+	// Stored counts readings written to the store.
+	Stored prometheus.Counter
+	// Duplicates counts readings that were already stored.
+	Duplicates prometheus.Counter
+	// Rejected counts rejected messages, by a short reason class.
+	Rejected *prometheus.CounterVec
+	// QueueLag is how many raw messages wait for ingest.
+	QueueLag prometheus.Gauge
+	// StoreWrite times one batch write.
+	StoreWrite prometheus.Histogram
+	// BatchSize is the number of messages per ingest batch.
+	BatchSize prometheus.Histogram
+}
+
+// New registers sensorhub's metrics and the Go runtime's on a new registry.
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: r,
+		Received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sensorhub_messages_received_total",
+			Help: "Messages received from devices and put on the queue, by source (mqtt, http).",
+		}, []string{"source"}),
+		GatewayErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sensorhub_gateway_queue_errors_total",
+			Help: "Failed attempts to put a received message on the queue (retried, never dropped).",
+		}, []string{"source"}),
+		Stored: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sensorhub_messages_stored_total",
+			Help: "Readings written to the store.",
+		}),
+		Duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sensorhub_messages_duplicate_total",
+			Help: "Readings received again after they were stored (stored once).",
+		}),
+		Rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sensorhub_messages_rejected_total",
+			Help: "Messages rejected and kept with their reason, by reason class.",
+		}, []string{"reason"}),
+		QueueLag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sensorhub_queue_lag_messages",
+			Help: "Raw messages on the queue not yet ingested.",
+		}),
+		StoreWrite: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "sensorhub_store_write_seconds",
+			Help:    "Time to write one batch to the store.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		BatchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "sensorhub_ingest_batch_messages",
+			Help:    "Messages per ingest batch.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 14),
+		}),
+	}
+	r.MustRegister(m.Received, m.GatewayErrors, m.Stored, m.Duplicates, m.Rejected, m.QueueLag, m.StoreWrite, m.BatchSize,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}

@@ -1,0 +1,295 @@
+// Package web serves sensorhub's HTTP API, health and metrics endpoints.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sensorhub/sensorhub/internal/httpjson"
+	"github.com/sensorhub/sensorhub/internal/store"
+)
+
+// Check is a named readiness check; it returns nil when the dependency is
+// usable.
+type Check struct {
+	Name string
+	Fn   func(ctx context.Context) error
+}
+
+// Server is the HTTP API.
+type Server struct {
+	Store    store.Store
+	Location *time.Location
+	// Ingest serves POST /api/v1/ingest; nil when this process runs no
+	// gateway.
+	Ingest   http.Handler
+	Checks   []Check
+	Registry *prometheus.Registry
+	Log      *slog.Logger
+}
+
+// Handler returns the routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/devices", s.devices)
+	mux.HandleFunc("GET /api/v1/series", s.series)
+	mux.HandleFunc("GET /api/v1/latest", s.latest)
+	mux.HandleFunc("GET /api/v1/rejected", s.rejected)
+	if s.Ingest != nil {
+		mux.Handle("/api/v1/ingest", s.Ingest)
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", s.ready)
+	if s.Registry != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+	}
+	mux.HandleFunc("GET /{$}", s.index)
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	return mux
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	var problems []string
+	for _, c := range s.Checks {
+		if err := c.Fn(ctx); err != nil {
+			problems = append(problems, c.Name+": "+err.Error())
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if len(problems) > 0 {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, strings.Join(problems, "\n"))
+		return
+	}
+	fmt.Fprintln(w, "ready")
+}
+
+func (s *Server) devices(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	devs, err := s.Store.Devices(r.Context(), store.DeviceFilter{Customer: q.Get("customer"), Sensor: q.Get("sensor")})
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, devs)
+}
+
+// resolve finds the one device that the customer, sensor and device
+// parameters name; customer and sensor may be left out when unambiguous.
+func (s *Server) resolve(w http.ResponseWriter, r *http.Request) (store.DeviceKey, bool) {
+	q := r.URL.Query()
+	id := q.Get("device")
+	if id == "" {
+		writeError(w, http.StatusBadRequest, "the device parameter is required (the device's idDevice)")
+		return store.DeviceKey{}, false
+	}
+	devs, err := s.Store.Devices(r.Context(), store.DeviceFilter{Customer: q.Get("customer"), Sensor: q.Get("sensor")})
+	if err != nil {
+		s.internal(w, r, err)
+		return store.DeviceKey{}, false
+	}
+	var found []store.DeviceKey
+	for _, d := range devs {
+		if d.Device == id {
+			found = append(found, store.DeviceKey{Customer: d.Customer, Sensor: d.Sensor, Device: d.Device})
+		}
+	}
+	switch len(found) {
+	case 0:
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no device %q%s", id, describeFilter(q.Get("customer"), q.Get("sensor"))))
+		return store.DeviceKey{}, false
+	case 1:
+		return found[0], true
+	}
+	var where []string
+	for _, k := range found {
+		where = append(where, k.Customer+"/"+k.Sensor)
+	}
+	writeError(w, http.StatusBadRequest, fmt.Sprintf("device %q exists as %s: give customer and sensor", id, strings.Join(where, ", ")))
+	return store.DeviceKey{}, false
+}
+
+func describeFilter(customer, sensor string) string {
+	var parts []string
+	if customer != "" {
+		parts = append(parts, "customer "+customer)
+	}
+	if sensor != "" {
+		parts = append(parts, "sensor "+sensor)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " for " + strings.Join(parts, ", ")
+}
+
+func (s *Server) latest(w http.ResponseWriter, r *http.Request) {
+	k, ok := s.resolve(w, r)
+	if !ok {
+		return
+	}
+	rd, err := s.Store.Latest(r.Context(), k)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "no reading yet for device "+k.Device)
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if rd.Flags == nil {
+		rd.Flags = []string{}
+	}
+	if rd.Units == nil {
+		rd.Units = map[string]string{}
+	}
+	writeJSON(w, rd)
+}
+
+// parseTime reads RFC 3339 or Unix milliseconds.
+func parseTime(s string) (time.Time, error) {
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.UnixMilli(ms).UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is neither RFC 3339 (2022-05-03T00:00:00+02:00) nor Unix milliseconds", s)
+	}
+	return t, nil
+}
+
+// timeRange reads from and to; to defaults to now, from to 24 hours before.
+func timeRange(r *http.Request) (time.Time, time.Time, error) {
+	q := r.URL.Query()
+	to := time.Now().UTC()
+	if v := q.Get("to"); v != "" {
+		t, err := parseTime(v)
+		if err != nil {
+			return time.Time{}, time.Time{}, fmt.Errorf("to: %w", err)
+		}
+		to = t
+	}
+	from := to.Add(-24 * time.Hour)
+	if v := q.Get("from"); v != "" {
+		t, err := parseTime(v)
+		if err != nil {
+			return time.Time{}, time.Time{}, fmt.Errorf("from: %w", err)
+		}
+		from = t
+	}
+	if !from.Before(to) {
+		return time.Time{}, time.Time{}, errors.New("from must be before to")
+	}
+	return from, to, nil
+}
+
+func (s *Server) series(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	field := q.Get("field")
+	if field == "" {
+		writeError(w, http.StatusBadRequest, "the field parameter is required (such as Temp, Pres, E)")
+		return
+	}
+	agg := q.Get("agg")
+	if agg != "" && !slices.Contains(store.Aggregations, agg) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("agg %q is not one of %s", agg, strings.Join(store.Aggregations, ", ")))
+		return
+	}
+	step, err := store.ParseStep(q.Get("step"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	from, to, err := timeRange(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if step.Dur > 0 && to.Sub(from)/step.Dur > 100000 {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("step %s over this range gives more than 100000 buckets: choose a larger step", q.Get("step")))
+		return
+	}
+	k, ok := s.resolve(w, r)
+	if !ok {
+		return
+	}
+	out, err := store.QuerySeries(r.Context(), s.Store, store.SeriesQuery{DeviceKey: k, Field: field, From: from, To: to, Step: step, Agg: agg}, s.Location)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("device %s has no field %q", k.Device, field))
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out.Step = q.Get("step")
+	writeJSON(w, out)
+}
+
+func (s *Server) rejected(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := store.RejectedFilter{Customer: q.Get("customer"), Reason: q.Get("reason"), Topic: q.Get("topic"), Limit: 100}
+	var err error
+	if v := q.Get("from"); v != "" {
+		if f.From, err = parseTime(v); err != nil {
+			writeError(w, http.StatusBadRequest, "from: "+err.Error())
+			return
+		}
+	}
+	if v := q.Get("to"); v != "" {
+		if f.To, err = parseTime(v); err != nil {
+			writeError(w, http.StatusBadRequest, "to: "+err.Error())
+			return
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 || f.Limit > 1000 {
+			writeError(w, http.StatusBadRequest, "limit must be a number from 1 to 1000")
+			return
+		}
+	}
+	if v := q.Get("before"); v != "" {
+		if f.BeforeID, err = strconv.ParseInt(v, 10, 64); err != nil {
+			writeError(w, http.StatusBadRequest, "before must be a rejected message id")
+			return
+		}
+	}
+	list, err := s.Store.Rejected(r.Context(), f)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	f.BeforeID, f.Limit = 0, 0
+	total, err := s.Store.CountRejected(r.Context(), f)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, map[string]any{"total": total, "rejected": list})
+}
+
+func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
+	s.Log.Error("API request failed", "path", r.URL.Path, "query", r.URL.RawQuery, "err", err)
+	writeError(w, http.StatusInternalServerError, "internal error: "+err.Error())
+}
+
+func writeJSON(w http.ResponseWriter, v any) { httpjson.Write(w, http.StatusOK, v) }
+
+func writeError(w http.ResponseWriter, code int, msg string) { httpjson.Error(w, code, msg) }
