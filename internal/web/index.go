@@ -3,8 +3,8 @@ package web
 import (
 	"html/template"
 	"net/http"
-	"strconv"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/store"
@@ -39,7 +39,6 @@ th{background:#f3f6f9}code{background:#f3f6f9;padding:0 .3rem}.muted{color:#6778
 </tbody></table>
 <p class="muted">API: <code>/api/v1/devices</code>, <code>/api/v1/series</code>, <code>/api/v1/latest</code>, <code>/api/v1/rejected</code>, <code>/metrics</code>, <code>/readyz</code>.</p>
 </body></html>`))
-
 
 func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	devs, err := s.Store.Devices(r.Context(), store.DeviceFilter{})

@@ -1,0 +1,102 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sensorhub/sensorhub/internal/config"
+)
+
+func TestDefaultIsValid(t *testing.T) {
+	cfg, err := config.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Timezone != "Europe/Brussels" || cfg.Customers[0] != "finemeca" || len(cfg.Sensors) != 3 {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+	if cfg.Sensors["devicev01"].Match.Equals != "weath" || cfg.MQTT.Broker != "builtin" || cfg.Queue.RawMaxAge != 7*24*time.Hour {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+}
+
+// TestInvalidFiles checks that each file under testdata/ is refused with an
+// error that names the field and its line.
+func TestInvalidFiles(t *testing.T) {
+	cases := map[string][]string{
+		"unknown_key.yaml":  {"line 4", `unknown key "topicz" in mqtt`},
+		"bad_timezone.yaml": {"bad_timezone.yaml:2", "timezone", "Europe/Bruxelles"},
+		"bad_broker.yaml":   {"bad_broker.yaml:2", "mqtt.broker", `scheme "http"`},
+		"missing_env.yaml":  {"line 4", "SENSORHUB_TEST_UNSET_PASSWORD is not set"},
+		"bad_sensor.yaml":   {"bad_sensor.yaml:3: sensors.boiler.match.equals", "bad_sensor.yaml:5: sensors.boiler.keep.1", `repeated field "T"`},
+		"bad_duration.yaml": {"line 2", "7 days"},
+		"bad_type.yaml":     {"line 2", "many"},
+	}
+	for file, wants := range cases {
+		t.Run(file, func(t *testing.T) {
+			_, err := config.Load(filepath.Join("testdata", file))
+			if err == nil {
+				t.Fatal("loaded without error")
+			}
+			for _, w := range wants {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestEnvExpansion(t *testing.T) {
+	t.Setenv("SENSORHUB_TEST_PW", "s3cr$t")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	os.WriteFile(path, []byte("mqtt:\n  broker: tcp://b:1883\n  password: ${SENSORHUB_TEST_PW}\n  username: ${SENSORHUB_TEST_USER:-sensorhub}\n"), 0o600)
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MQTT.Password != "s3cr$t" || cfg.MQTT.Username != "sensorhub" {
+		t.Fatalf("password %q username %q", cfg.MQTT.Password, cfg.MQTT.Username)
+	}
+}
+
+func TestFileMergesOverDefaults(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(path, []byte("customers: [finemeca, acme]\nsensors:\n  boiler:\n    match: {topic: \"acme/boiler/#\"}\n"), 0o600)
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Customers) != 2 || cfg.Sensors["boiler"] == nil || cfg.Sensors["air"] == nil {
+		t.Fatalf("merged sensors %v customers %v: a file adds sensors beside the defaults", cfg.SensorNames(), cfg.Customers)
+	}
+}
+
+// TestMarshalRoundTrip checks that `sensorhub config` prints a file that
+// loads back to the same configuration.
+func TestMarshalRoundTrip(t *testing.T) {
+	cfg := config.Default()
+	cfg.MQTT.Broker = "ssl://broker:8883"
+	cfg.Ingest.MaxPayload = 128 << 10
+	out, err := cfg.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(path, out, 0o600)
+	back, err := config.Load(path)
+	if err != nil {
+		t.Fatalf("printed configuration does not load: %v\n%s", err, out)
+	}
+	again, _ := back.Marshal()
+	if string(again) != string(out) {
+		t.Fatalf("round trip differs:\n%s\n---\n%s", out, again)
+	}
+	if back.Ingest.MaxPayload != 128<<10 || back.Queue.RawMaxAge != 7*24*time.Hour || !strings.Contains(string(out), "raw_max_age: 168h0m0s") {
+		t.Fatalf("values lost in the round trip:\n%s", out)
+	}
+}
