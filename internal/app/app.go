@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -50,11 +51,14 @@ type App struct {
 	cancel  context.CancelFunc
 	done    []chan struct{}
 	closers []func() error
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Start starts every stage. On error, what was started is stopped again.
-func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger) (a *App, err error) {
-	a = &App{Config: cfg, Log: log, Metrics: metrics.New()}
+func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger) (_ *App, err error) {
+	a := &App{Config: cfg, Log: log, Metrics: metrics.New()}
 	runCtx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	defer func() {
@@ -211,6 +215,11 @@ func (a *App) MQTTAddr() string {
 // Close stops the stages in reverse order: no new messages in, let ingest
 // finish its batch, then close the store and the queue.
 func (a *App) Close() error {
+	a.closeOnce.Do(func() { a.closeErr = a.close() })
+	return a.closeErr
+}
+
+func (a *App) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if a.httpSrv != nil {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -68,6 +69,16 @@ type Series struct {
 func (p Point) MarshalJSON() ([]byte, error) {
 	return []byte("[" + strconv.FormatInt(p.Time.UnixMilli(), 10) + "," +
 		strconv.FormatFloat(p.Value, 'g', -1, 64) + "]"), nil
+}
+
+// UnmarshalJSON reads a point written by MarshalJSON.
+func (p *Point) UnmarshalJSON(b []byte) error {
+	var pair [2]float64
+	if err := json.Unmarshal(b, &pair); err != nil {
+		return fmt.Errorf("point: want [ms, value]: %w", err)
+	}
+	p.Time, p.Value = time.UnixMilli(int64(pair[0])).UTC(), pair[1]
+	return nil
 }
 
 // QuerySeries answers a series query from the store's raw points. Buckets

@@ -1,0 +1,363 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sensorhub/sensorhub/internal/app"
+	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/queue/jetstream"
+	"github.com/sensorhub/sensorhub/internal/reading"
+	"github.com/sensorhub/sensorhub/internal/store"
+	"github.com/sensorhub/sensorhub/internal/testenv"
+)
+
+// queueEngines are the queues every end-to-end test runs on.
+var queueEngines = []string{"embedded", "nats"}
+
+func start(t *testing.T, engine string, opts app.Options, mutate func(*config.Config)) *app.App {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.MQTT.Listen = "127.0.0.1:0"
+	cfg.Queue.Prefix = testenv.Unique(t)
+	if engine == "nats" {
+		cfg.Queue.Engine = "nats"
+		cfg.Queue.URL = testenv.NATSURL(t)
+	}
+	if mutate != nil {
+		mutate(cfg)
+	}
+	if err := cfg.Validate(nil); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	a, err := app.Start(context.Background(), cfg, opts, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if q, ok := a.Queue.(*jetstream.Queue); ok && engine == "nats" {
+			q.DeleteStreams(context.Background())
+		}
+		a.Close()
+	})
+	return a
+}
+
+func getJSON(t *testing.T, a *app.App, path string, v any) int {
+	t.Helper()
+	resp, err := http.Get("http://" + a.HTTPAddr() + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if v != nil && resp.StatusCode == http.StatusOK {
+		if err := json.Unmarshal(body, v); err != nil {
+			t.Fatalf("%s: %v: %s", path, err, body)
+		}
+	}
+	return resp.StatusCode
+}
+
+func payloadLines(t *testing.T, name string) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "payloads", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSpace(string(b)), "\n")
+}
+
+// mosquittoPub publishes each line as one message at QoS 1 with the
+// standalone mosquitto_pub client.
+func mosquittoPub(t *testing.T, addr, topic string, lines ...string) {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command("mosquitto_pub", "-h", host, "-p", port, "-q", "1", "-t", topic, "-l")
+	cmd.Stdin = strings.NewReader(strings.Join(lines, "\n") + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mosquitto_pub: %v: %s (install the mosquitto-clients package)", err, out)
+	}
+}
+
+func TestMosquittoPubToBuiltinBroker(t *testing.T) {
+	for _, engine := range queueEngines {
+		t.Run(engine, func(t *testing.T) {
+			a := start(t, engine, app.Options{}, nil)
+			last := payloadLines(t, "devicev01.jsonl")[3]
+			sent := time.Now()
+			mosquittoPub(t, a.MQTTAddr(), "finemeca/devicev01/100", last)
+			var got reading.Reading
+			testenv.Eventually(t, 10*time.Second, 20*time.Millisecond, func() error {
+				if code := getJSON(t, a, "/api/v1/latest?device=100", &got); code != http.StatusOK {
+					return fmt.Errorf("latest: HTTP %d", code)
+				}
+				return nil
+			})
+			t.Logf("visible in /api/v1/latest %s after mosquitto_pub started", time.Since(sent).Round(time.Millisecond))
+			if got.Fields["Temp"] != 14.62 || got.Fields["Hum"] != 61 {
+				t.Errorf("fields %v, want Temp 14.62 and Hum 61", got.Fields)
+			}
+			if want := time.Date(2022, 4, 17, 21, 54, 41, 0, time.UTC); !got.Time.Equal(want) {
+				t.Errorf("time %s, want %s", got.Time, want)
+			}
+			if got.Sensor != "devicev01" || got.Customer != "finemeca" || got.Units["Temp"] != "C" {
+				t.Errorf("reading %+v", got)
+			}
+		})
+	}
+}
+
+type rejectedList struct {
+	Total    int64 `json:"total"`
+	Rejected []struct {
+		Topic   string `json:"topic"`
+		Reason  string `json:"reason"`
+		Payload string `json:"payload"`
+	} `json:"rejected"`
+}
+
+// TestBadPayloadsOverMQTT publishes every line of bad.jsonl, the duplicate
+// twice, and checks that each ends as its _expect says.
+func TestBadPayloadsOverMQTT(t *testing.T) {
+	for _, engine := range queueEngines {
+		t.Run(engine, func(t *testing.T) {
+			a := start(t, engine, app.Options{}, nil)
+			var raws, wantReject []string
+			var duplicate string
+			for _, l := range payloadLines(t, "bad.jsonl") {
+				var c struct {
+					Expect string `json:"_expect"`
+					Raw    string `json:"raw"`
+				}
+				if err := json.Unmarshal([]byte(l), &c); err != nil {
+					t.Fatal(err)
+				}
+				raws = append(raws, c.Raw)
+				if r, ok := strings.CutPrefix(c.Expect, "reject: "); ok {
+					wantReject = append(wantReject, r)
+				}
+				if strings.Contains(c.Expect, "duplicate") {
+					duplicate = c.Raw
+				}
+			}
+			mosquittoPub(t, a.MQTTAddr(), "finemeca/devicev01/100", append(raws, duplicate)...)
+
+			var rj rejectedList
+			testenv.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
+				getJSON(t, a, "/api/v1/rejected", &rj)
+				if int(rj.Total) < len(wantReject) {
+					return fmt.Errorf("%d rejected, want %d", rj.Total, len(wantReject))
+				}
+				return nil
+			})
+			if int(rj.Total) != len(wantReject) {
+				t.Fatalf("%d rejected, want %d: %+v", rj.Total, len(wantReject), rj.Rejected)
+			}
+			for _, want := range wantReject {
+				found := false
+				for _, r := range rj.Rejected {
+					if strings.HasPrefix(r.Reason, want) && r.Topic == "finemeca/devicev01/100" && r.Payload != "" {
+						found = true
+					}
+				}
+				if !found {
+					t.Errorf("no rejected message with reason %q (got %+v)", want, rj.Rejected)
+				}
+			}
+			// Five accepted lines, the duplicate twice: five readings.
+			var devs []store.Device
+			testenv.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
+				getJSON(t, a, "/api/v1/devices", &devs)
+				if len(devs) != 1 || devs[0].Readings < 5 {
+					return fmt.Errorf("devices %+v, want device 100 with 5 readings", devs)
+				}
+				return nil
+			})
+			if devs[0].Readings != 5 {
+				t.Fatalf("device 100 has %d readings, want 5 (the duplicate stored once)", devs[0].Readings)
+			}
+			var series store.Series
+			getJSON(t, a, "/api/v1/series?device=100&field=Temp&from=2022-04-17T00:00:00Z&to=2022-04-18T00:00:00Z", &series)
+			var temps []float64
+			for _, p := range series.Points {
+				temps = append(temps, p.Value)
+			}
+			// "warm" and "NaN" left out; "14.5" parsed; 14.62 once.
+			if fmt.Sprint(temps) != "[14.5 14.62]" {
+				t.Errorf("Temp points of 17 April %v, want [14.5 14.62]", temps)
+			}
+		})
+	}
+}
+
+func TestHTTPIngest(t *testing.T) {
+	for _, engine := range queueEngines {
+		t.Run(engine, func(t *testing.T) {
+			a := start(t, engine, app.Options{}, nil)
+			body := strings.Join(payloadLines(t, "air.jsonl"), "\n") + "\n{not json\n"
+			resp, err := http.Post("http://"+a.HTTPAddr()+"/api/v1/ingest?topic="+url.QueryEscape("finemeca/air/201"), "application/x-ndjson", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ack struct{ Accepted int }
+			json.NewDecoder(resp.Body).Decode(&ack)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusAccepted || ack.Accepted != 5 {
+				t.Fatalf("ingest: HTTP %d accepted %d, want 202 and 5", resp.StatusCode, ack.Accepted)
+			}
+			var devs []store.Device
+			testenv.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
+				getJSON(t, a, "/api/v1/devices?sensor=air", &devs)
+				if len(devs) != 1 || devs[0].Readings != 4 {
+					return fmt.Errorf("devices %+v, want air 201 with 4 readings", devs)
+				}
+				return nil
+			})
+			if devs[0].Lost != 1 || devs[0].MsgCount != 5 {
+				t.Errorf("air 201 lost %d msg_count %d, want 1 and 5", devs[0].Lost, devs[0].MsgCount)
+			}
+			var rj rejectedList
+			testenv.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
+				getJSON(t, a, "/api/v1/rejected?reason=invalid+JSON", &rj)
+				if rj.Total != 1 {
+					return fmt.Errorf("%d rejected, want the one invalid line", rj.Total)
+				}
+				return nil
+			})
+			// One object spread over several lines is one message.
+			resp, err = http.Post("http://"+a.HTTPAddr()+"/api/v1/ingest", "application/json",
+				strings.NewReader("{\n \"Customer\": \"finemeca\",\n \"idDevice\": 9, \"Mod\": \"air\", \"Pres\": 6.2\n}"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			testenv.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
+				var r reading.Reading
+				if code := getJSON(t, a, "/api/v1/latest?device=9", &r); code != http.StatusOK || r.Fields["Pres"] != 6.2 {
+					return fmt.Errorf("latest of device 9: HTTP %d %v", code, r.Fields)
+				}
+				return nil
+			})
+		})
+	}
+}
+
+func TestAPIErrors(t *testing.T) {
+	a := start(t, "embedded", app.Options{}, nil)
+	cases := map[string]int{
+		"/api/v1/latest":                                     http.StatusBadRequest,
+		"/api/v1/latest?device=404":                          http.StatusNotFound,
+		"/api/v1/series?device=1":                            http.StatusBadRequest,
+		"/api/v1/series?device=1&field=T&agg=median":         http.StatusBadRequest,
+		"/api/v1/series?device=1&field=T&step=fortnight":     http.StatusBadRequest,
+		"/api/v1/series?device=1&field=T&from=yesterday":     http.StatusBadRequest,
+		"/api/v1/nope":                                       http.StatusNotFound,
+		"/api/v1/rejected?limit=0":                           http.StatusBadRequest,
+		"/healthz":                                           http.StatusOK,
+		"/readyz":                                            http.StatusOK,
+		"/metrics":                                           http.StatusOK,
+		"/api/v1/series?device=1&field=T&step=1s&from=0&to=": http.StatusBadRequest,
+	}
+	for path, want := range cases {
+		resp, err := http.Get("http://" + a.HTTPAddr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s: HTTP %d, want %d: %s", path, resp.StatusCode, want, body)
+		}
+		if want >= 400 && !strings.Contains(string(body), `"error"`) {
+			t.Errorf("%s: error answer without an error text: %s", path, body)
+		}
+	}
+	resp, _ := http.Get("http://" + a.HTTPAddr() + "/metrics")
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, m := range []string{"sensorhub_messages_stored_total", "sensorhub_queue_lag_messages", "sensorhub_store_write_seconds"} {
+		if !strings.Contains(string(b), m) {
+			t.Errorf("/metrics lacks %s", m)
+		}
+	}
+}
+
+func TestDemoShowsAllKinds(t *testing.T) {
+	a := start(t, "embedded", app.Options{Demo: true, DemoInterval: 300 * time.Millisecond}, nil)
+	testenv.Eventually(t, 30*time.Second, 100*time.Millisecond, func() error {
+		var devs []store.Device
+		getJSON(t, a, "/api/v1/devices", &devs)
+		kinds := map[string]bool{}
+		for _, d := range devs {
+			if time.Since(d.LastSeen) < time.Minute {
+				kinds[d.Sensor] = true
+			}
+		}
+		if !kinds["air"] || !kinds["centrale"] || !kinds["devicev01"] {
+			return fmt.Errorf("recent kinds %v, want air, centrale and devicev01", kinds)
+		}
+		return nil
+	})
+}
+
+func TestTakenPortsAreClearErrors(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for flag, mutate := range map[string]func(*config.Config){
+		"--http":        func(c *config.Config) { c.HTTP.Listen = ln.Addr().String() },
+		"--mqtt-listen": func(c *config.Config) { c.MQTT.Listen = ln.Addr().String() },
+	} {
+		cfg := config.Default()
+		cfg.DataDir = t.TempDir()
+		cfg.HTTP.Listen, cfg.MQTT.Listen = "127.0.0.1:0", "127.0.0.1:0"
+		mutate(cfg)
+		_, err := app.Start(context.Background(), cfg, app.Options{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err == nil || !strings.Contains(err.Error(), flag) || !strings.Contains(err.Error(), "in use") {
+			t.Errorf("port taken for %s: error %v, want one naming %s", flag, err, flag)
+		}
+	}
+}
+
+func TestRestartKeepsData(t *testing.T) {
+	dir := t.TempDir()
+	mutate := func(c *config.Config) { c.DataDir = dir }
+	a := start(t, "embedded", app.Options{}, mutate)
+	mosquittoPub(t, a.MQTTAddr(), "finemeca/air/201", payloadLines(t, "air.jsonl")...)
+	testenv.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
+		var devs []store.Device
+		getJSON(t, a, "/api/v1/devices", &devs)
+		if len(devs) != 1 || devs[0].Readings != 4 {
+			return fmt.Errorf("devices %+v", devs)
+		}
+		return nil
+	})
+	a.Close()
+	b := start(t, "embedded", app.Options{}, mutate)
+	var devs []store.Device
+	getJSON(t, b, "/api/v1/devices", &devs)
+	if len(devs) != 1 || devs[0].Readings != 4 {
+		t.Fatalf("after restart: %+v, want air 201 with its 4 readings", devs)
+	}
+}
