@@ -228,7 +228,9 @@ func (q *Queue) Consumer(ctx context.Context, s queue.Stream, group string) (que
 	c, err := q.js.CreateOrUpdateConsumer(ctx, q.streamName(s), jetstream.ConsumerConfig{
 		Durable:       group,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       30 * time.Second,
+		// A message delivered to an ingestor that died comes back after
+		// AckWait; batches take milliseconds, so this can be short.
+		AckWait:       10 * time.Second,
 		MaxAckPending: 20000,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		MaxDeliver:    -1,

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/sensorhub/sensorhub/internal/queue/jetstream"
+	"github.com/sensorhub/sensorhub/internal/store"
+	"github.com/sensorhub/sensorhub/internal/testenv"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sensorhub-bin")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "sensorhub")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build sensorhub: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func TestCheckCommand(t *testing.T) {
+	out, err := exec.Command(binary, "check", "--config", "../../internal/config/testdata/unknown_key.yaml").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), `line 4: unknown key "topicz" in mqtt`) {
+		t.Errorf("check of a bad file: %v: %s", err, out)
+	}
+	cfg := filepath.Join(t.TempDir(), "c.yaml")
+	printed, err := exec.Command(binary, "config").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(cfg, printed, 0o600)
+	out, err = exec.Command(binary, "check", "--config", cfg).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "ok" {
+		t.Errorf("check of the printed configuration: %v: %s", err, out)
+	}
+	for _, f := range []string{"../../deploy/sensorhub.yaml"} {
+		if _, err := os.Stat(f); err != nil {
+			continue
+		}
+		if out, err := exec.Command(binary, "check", "--config", f).CombinedOutput(); err != nil {
+			t.Errorf("%s: %v: %s", f, err, out)
+		}
+	}
+}
+
+// TestKillDuringFlow publishes to the real Mosquitto while sensorhub is
+// killed with SIGKILL and started again: every message that Mosquitto
+// acknowledged to the publisher is stored exactly once.
+func TestKillDuringFlow(t *testing.T) {
+	for _, engine := range []string{"embedded", "nats"} {
+		t.Run(engine, func(t *testing.T) { testKillDuringFlow(t, engine) })
+	}
+}
+
+func testKillDuringFlow(t *testing.T, engine string) {
+	brokerURL := testenv.MosquittoURL(t)
+	prefix := testenv.Unique(t)
+	dir := t.TempDir()
+	httpAddr := testenv.FreeAddr(t)
+	queueCfg := "queue: {engine: embedded, prefix: " + prefix + "}"
+	if engine == "nats" {
+		natsURL := testenv.NATSURL(t)
+		queueCfg = "queue: {engine: nats, url: \"" + natsURL + "\", prefix: " + prefix + "}"
+		t.Cleanup(func() {
+			q, err := jetstream.Connect(context.Background(), natsURL, jetstream.Options{Prefix: prefix, RawMaxAge: time.Hour, ReadingsMaxAge: time.Hour})
+			if err == nil {
+				q.DeleteStreams(context.Background())
+				q.Close()
+			}
+		})
+	}
+	cfgPath := filepath.Join(dir, "sensorhub.yaml")
+	clientID := "sensorhub-" + prefix
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`
+data_dir: %s
+http: {listen: "%s"}
+mqtt:
+  broker: %s
+  client_id: %s
+  topics: ["%s/#"]
+  qos: 1
+%s
+`, filepath.Join(dir, "data"), httpAddr, brokerURL, clientID, prefix, queueCfg)), 0o600)
+	t.Cleanup(func() { clearSession(brokerURL, clientID) })
+
+	var logs bytes.Buffer
+	var logMu sync.Mutex
+	startSensorhub := func() *exec.Cmd {
+		cmd := exec.Command(binary, "run", "--config", cfgPath)
+		w := &lockedWriter{w: &logs, mu: &logMu}
+		cmd.Stdout, cmd.Stderr = w, w
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
+			resp, err := http.Get("http://" + httpAddr + "/readyz")
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				return fmt.Errorf("readyz %d", resp.StatusCode)
+			}
+			return nil
+		})
+		return cmd
+	}
+	proc := startSensorhub()
+	defer func() {
+		proc.Process.Signal(syscall.SIGTERM)
+		proc.Wait()
+		if t.Failed() {
+			logMu.Lock()
+			t.Logf("sensorhub logs:\n%s", logs.String())
+			logMu.Unlock()
+		}
+	}()
+
+	// The publisher stays below Mosquitto's default max_queued_messages
+	// (1000) for the time sensorhub is down: past it, Mosquitto itself
+	// drops messages for a disconnected subscriber.
+	const total = 2000
+	pub := paho.NewClient(paho.NewClientOptions().AddBroker(brokerURL).SetClientID("pub-" + prefix).SetCleanSession(true))
+	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publisher connect: %v", tok.Error())
+	}
+	defer pub.Disconnect(100)
+	acked := make(chan int, total)
+	pubDone := make(chan struct{})
+	go func() {
+		defer close(pubDone)
+		base := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+		for i := 1; i <= total; i++ {
+			msg := fmt.Sprintf(`{"Customer":"finemeca","idGateway":1,"idDevice":900,"Time":"%s","msgCount":%d,"Mod":"weath","Temp":%d}`,
+				base.Add(time.Duration(i)*time.Second).Format("2006-01-02 15:04:05"), i, i)
+			tok := pub.Publish(prefix+"/devicev01/900", 1, false, msg)
+			if tok.WaitTimeout(10*time.Second) && tok.Error() == nil {
+				acked <- i
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+
+	stored := func() int64 {
+		var devs []store.Device
+		resp, err := http.Get("http://" + httpAddr + "/api/v1/devices")
+		if err != nil {
+			return -1
+		}
+		defer resp.Body.Close()
+		json.NewDecoder(resp.Body).Decode(&devs)
+		if len(devs) == 0 {
+			return 0
+		}
+		return devs[0].Readings
+	}
+	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
+		if n := stored(); n < 400 {
+			return fmt.Errorf("%d stored before the kill, want 400", n)
+		}
+		return nil
+	})
+	before := stored()
+	if err := proc.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	proc.Wait()
+	t.Logf("killed with at least %d stored", before)
+	proc = startSensorhub()
+	<-pubDone
+	close(acked)
+	var ackedCount int
+	for range acked {
+		ackedCount++
+	}
+	if ackedCount < total*9/10 {
+		t.Fatalf("only %d of %d publishes were acknowledged by Mosquitto", ackedCount, total)
+	}
+	testenv.Eventually(t, 60*time.Second, 100*time.Millisecond, func() error {
+		if n := stored(); n < int64(ackedCount) {
+			return fmt.Errorf("%d stored, want %d acknowledged by the broker", n, ackedCount)
+		}
+		return nil
+	})
+	// Exactly once: every Temp value (= msgCount) once, and nothing more.
+	var series store.Series
+	resp, err := http.Get("http://" + httpAddr + "/api/v1/series?device=900&field=Temp&from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.NewDecoder(resp.Body).Decode(&series)
+	resp.Body.Close()
+	seen := map[float64]int{}
+	for _, p := range series.Points {
+		seen[p.Value]++
+	}
+	for v, n := range seen {
+		if n != 1 {
+			t.Errorf("value %v stored %d times", v, n)
+		}
+	}
+	if len(series.Points) < ackedCount || stored() != int64(len(series.Points)) {
+		t.Errorf("%d points, %d readings, %d acknowledged", len(series.Points), stored(), ackedCount)
+	}
+}
+
+type lockedWriter struct {
+	w  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// clearSession removes the persistent session the test left in Mosquitto.
+func clearSession(brokerURL, clientID string) {
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(brokerURL).SetClientID(clientID).SetCleanSession(true))
+	if tok := c.Connect(); tok.WaitTimeout(5*time.Second) && tok.Error() == nil {
+		c.Disconnect(100)
+	}
+}
