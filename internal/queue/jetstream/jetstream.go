@@ -226,8 +226,8 @@ func (q *Queue) Publish(ctx context.Context, msgs ...queue.Message) error {
 // the same group name.
 func (q *Queue) Consumer(ctx context.Context, s queue.Stream, group string) (queue.Consumer, error) {
 	c, err := q.js.CreateOrUpdateConsumer(ctx, q.streamName(s), jetstream.ConsumerConfig{
-		Durable:       group,
-		AckPolicy:     jetstream.AckExplicitPolicy,
+		Durable:   group,
+		AckPolicy: jetstream.AckExplicitPolicy,
 		// A message delivered to an ingestor that died comes back after
 		// AckWait; batches take milliseconds, so this can be short.
 		AckWait:       10 * time.Second,
