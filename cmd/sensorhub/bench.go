@@ -1,9 +1,60 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"io"
+	"os"
+	"os/signal"
+
+	"github.com/sensorhub/sensorhub/internal/bench"
+	"github.com/sensorhub/sensorhub/internal/config"
 )
 
 func cmdBench(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench", stderr)
+	cfgPath := fs.String("config", "", "configuration to measure (default: built-in broker, embedded queue, SQLite)")
+	broker := fs.String("broker", "", "measure through this external broker (tcp://127.0.0.1:1883) instead of the built-in one")
+	natsURL := fs.String("nats", "", "use this external NATS server as the queue instead of the embedded one")
+	n := fs.Int("n", 20000, "messages to publish")
+	qos := fs.Int("qos", 1, "publisher QoS (0 or 1)")
+	devices := fs.Int("devices", 100, "devices the messages are spread over")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, f, err := config.LoadFile(*cfgPath)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "sensorhub-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cfg.DataDir, cfg.Store.Path = dir, ""
+	cfg.HTTP.Listen, cfg.MQTT.Listen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Queue.Prefix = fmt.Sprintf("sensorhub_bench_%d", os.Getpid())
+	cfg.MQTT.ClientID = cfg.Queue.Prefix
+	cfg.MQTT.CleanSession = true
+	if *broker != "" {
+		cfg.MQTT.Broker = *broker
+	}
+	if cfg.MQTT.Broker != "builtin" {
+		cfg.MQTT.Topics = []string{cfg.Customers[0] + "/bench"}
+	}
+	if *natsURL != "" {
+		cfg.Queue.Engine, cfg.Queue.URL = "nats", *natsURL
+	}
+	if err := cfg.Validate(f); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	o := bench.Options{Config: cfg, N: *n, QoS: byte(*qos), Devices: *devices}
+	res, err := bench.Run(ctx, o)
+	if err != nil {
+		return err
+	}
+	res.Report(stdout, o)
 	return nil
 }

@@ -284,16 +284,31 @@ type consumer struct {
 	c jetstream.Consumer
 }
 
+// Fetch takes what is waiting at once; only when nothing is does it wait,
+// up to wait, for a batch to fill: a busy queue is drained in large batches
+// without waiting, and a quiet one answers within wait.
 func (c *consumer) Fetch(ctx context.Context, max int, wait time.Duration) ([]queue.Delivery, error) {
+	batch, err := c.c.FetchNoWait(max)
+	if err != nil {
+		return nil, err
+	}
+	out, err := collect(batch)
+	if len(out) > 0 || err != nil {
+		return out, err
+	}
 	fctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	batch, err := c.c.Fetch(max, jetstream.FetchContext(fctx))
+	batch, err = c.c.Fetch(max, jetstream.FetchContext(fctx))
 	if err != nil {
 		if ctx.Err() == nil && fctx.Err() != nil {
 			return nil, nil
 		}
 		return nil, err
 	}
+	return collect(batch)
+}
+
+func collect(batch jetstream.MessageBatch) ([]queue.Delivery, error) {
 	var out []queue.Delivery
 	for m := range batch.Messages() {
 		out = append(out, delivery{m})

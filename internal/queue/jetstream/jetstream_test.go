@@ -57,3 +57,40 @@ func TestExternalNATS(t *testing.T) {
 		}
 	})
 }
+
+func benchQueue(b *testing.B) *jetstream.Queue {
+	q, err := jetstream.StartEmbedded(context.Background(), b.TempDir(), "", jetstream.Options{Prefix: "bench", RawMaxAge: time.Hour, ReadingsMaxAge: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { q.Close() })
+	return q
+}
+
+// BenchmarkPublishOne is the gateway's cost per message when each waits for
+// the queue before it is acknowledged.
+func BenchmarkPublishOne(b *testing.B) {
+	q := benchQueue(b)
+	msg := queue.Message{Stream: queue.Raw, Subject: "mqtt", Data: make([]byte, 300)}
+	for b.Loop() {
+		if err := q.Publish(context.Background(), msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPublishBatch100 publishes 100 messages per call; ns/op is per
+// message.
+func BenchmarkPublishBatch100(b *testing.B) {
+	q := benchQueue(b)
+	msgs := make([]queue.Message, 100)
+	for i := range msgs {
+		msgs[i] = queue.Message{Stream: queue.Raw, Subject: "mqtt", Data: make([]byte, 300)}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i += 100 {
+		if err := q.Publish(context.Background(), msgs...); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

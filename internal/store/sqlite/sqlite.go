@@ -50,14 +50,17 @@ var schema = []string{
 		unit      TEXT NOT NULL DEFAULT '',
 		PRIMARY KEY (device_id, field_id)
 	) WITHOUT ROWID;
+	-- A rowid table: its rows carry the whole reading as JSON, too large
+	-- for a WITHOUT ROWID b-tree.
 	CREATE TABLE readings (
+		id        INTEGER PRIMARY KEY,
 		device_id INTEGER NOT NULL,
 		time      INTEGER NOT NULL,
 		msg_count INTEGER NOT NULL,
 		received  INTEGER NOT NULL,
 		doc       TEXT NOT NULL,
-		PRIMARY KEY (device_id, time, msg_count)
-	) WITHOUT ROWID;
+		UNIQUE (device_id, time, msg_count)
+	);
 	CREATE TABLE points (
 		device_id INTEGER NOT NULL,
 		field_id  INTEGER NOT NULL,
@@ -86,6 +89,9 @@ type Store struct {
 	mu      sync.Mutex
 	devices map[store.DeviceKey]int64
 	fields  map[string]int64
+	// units caches each device field's stored unit, to write it only when
+	// it changes.
+	units map[unitKey]string
 }
 
 // Open opens (creating if needed) the SQLite store at path and brings its
@@ -99,13 +105,16 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(ON)")
+	// A larger page cache keeps the index pages of recent data in memory
+	// instead of re-reading them on every batch.
+	q.Add("_pragma", "cache_size(-65536)")
 	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
-	s := &Store{db: db, devices: map[store.DeviceKey]int64{}, fields: map[string]int64{}}
+	s := &Store{db: db, devices: map[store.DeviceKey]int64{}, fields: map[string]int64{}, units: map[unitKey]string{}}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: %s: %w", path, err)
@@ -163,33 +172,18 @@ func (s *Store) Write(ctx context.Context, b store.Batch) (store.WriteResult, er
 	// Ids learnt inside a transaction that rolls back must be forgotten.
 	newDevices := map[store.DeviceKey]int64{}
 	newFields := map[string]int64{}
+	newUnits := map[unitKey]string{}
+	// fresh holds, per device, the readings this batch stored, in order.
+	fresh := map[int64][]*reading.Reading{}
 
 	if len(b.Readings) > 0 {
 		insReading, err := tx.PrepareContext(ctx, `INSERT INTO readings (device_id, time, msg_count, received, doc) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
 		if err != nil {
 			return res, err
 		}
-		insPoint, err := tx.PrepareContext(ctx, `INSERT INTO points (device_id, field_id, time, msg_count, value) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
-		if err != nil {
-			return res, err
-		}
+		var points []any
 		insUnit, err := tx.PrepareContext(ctx, `INSERT INTO device_fields (device_id, field_id, unit) VALUES (?, ?, ?)
 			ON CONFLICT (device_id, field_id) DO UPDATE SET unit = excluded.unit WHERE excluded.unit != '' AND excluded.unit != device_fields.unit`)
-		if err != nil {
-			return res, err
-		}
-		updDevice, err := tx.PrepareContext(ctx, `UPDATE devices SET
-				readings  = readings + 1,
-				last_seen = MAX(last_seen, ?2),
-				lost      = lost + CASE WHEN ?3 > last_time AND ?4 >= 0 AND msg_count >= 0 AND ?4 > msg_count + 1
-				                        THEN ?4 - msg_count - 1 ELSE 0 END,
-				msg_count = CASE WHEN ?3 > last_time AND ?4 >= 0 THEN ?4 ELSE msg_count END,
-				name      = CASE WHEN ?3 > last_time AND ?5 != '' THEN ?5 ELSE name END,
-				gateway   = CASE WHEN ?3 > last_time AND ?6 != '' THEN ?6 ELSE gateway END,
-				rssi      = CASE WHEN ?3 > last_time AND ?7 IS NOT NULL THEN ?7 ELSE rssi END,
-				snr       = CASE WHEN ?3 > last_time AND ?8 IS NOT NULL THEN ?8 ELSE snr END,
-				last_time = MAX(last_time, ?3)
-			WHERE id = ?1`)
 		if err != nil {
 			return res, err
 		}
@@ -218,15 +212,23 @@ func (s *Store) Write(ctx context.Context, b store.Batch) (store.WriteResult, er
 				if err != nil {
 					return res, err
 				}
-				if _, err := insPoint.ExecContext(ctx, dev, fid, t, r.MsgCount, v); err != nil {
-					return res, fmt.Errorf("store: point %s of %s: %w", name, r.Key(), err)
-				}
-				if _, err := insUnit.ExecContext(ctx, dev, fid, r.Units[name]); err != nil {
-					return res, err
+				points = append(points, dev, fid, t, r.MsgCount, v)
+				uk := unitKey{dev, fid}
+				if u, known := s.units[uk]; !known || (u != r.Units[name] && r.Units[name] != "") {
+					if _, err := insUnit.ExecContext(ctx, dev, fid, r.Units[name]); err != nil {
+						return res, err
+					}
+					newUnits[uk] = r.Units[name]
 				}
 			}
-			if _, err := updDevice.ExecContext(ctx, dev, r.Received.UnixMilli(), t, r.MsgCount, r.Name, r.Gateway, r.RSSI, r.SNR); err != nil {
-				return res, fmt.Errorf("store: device %s: %w", r.Device, err)
+			fresh[dev] = append(fresh[dev], r)
+		}
+		if err := insertPoints(ctx, tx, points); err != nil {
+			return res, err
+		}
+		for dev, rs := range fresh {
+			if err := updateDevice(ctx, tx, dev, rs); err != nil {
+				return res, err
 			}
 		}
 	}
@@ -251,7 +253,91 @@ func (s *Store) Write(ctx context.Context, b store.Batch) (store.WriteResult, er
 	for k, v := range newFields {
 		s.fields[k] = v
 	}
+	for k, v := range newUnits {
+		if v != "" || s.units[k] == "" {
+			s.units[k] = v
+		}
+	}
 	return res, nil
+}
+
+// pointsPerInsert bounds one multi-row INSERT, well under SQLite's limit of
+// 32766 parameters.
+const pointsPerInsert = 1000
+
+// insertPoints writes points, given as flat (device, field, time,
+// msgCount, value) groups, with multi-row INSERTs: one statement for many
+// rows costs far less than one each.
+func insertPoints(ctx context.Context, tx *sql.Tx, flat []any) error {
+	const cols = 5
+	for len(flat) > 0 {
+		n := min(len(flat)/cols, pointsPerInsert)
+		var q strings.Builder
+		q.WriteString("INSERT INTO points (device_id, field_id, time, msg_count, value) VALUES ")
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString("(?,?,?,?,?)")
+		}
+		q.WriteString(" ON CONFLICT DO NOTHING")
+		if _, err := tx.ExecContext(ctx, q.String(), flat[:n*cols]...); err != nil {
+			return fmt.Errorf("store: points: %w", err)
+		}
+		flat = flat[n*cols:]
+	}
+	return nil
+}
+
+type unitKey struct{ device, field int64 }
+
+// updateDevice folds a batch's new readings of one device into its row:
+// count, last seen, and, from readings newer than any before, the newest
+// msgCount, the messages its gaps show lost, name, gateway and radio.
+func updateDevice(ctx context.Context, tx *sql.Tx, dev int64, rs []*reading.Reading) error {
+	var d struct {
+		lastSeen, lastTime, msgCount, lost int64
+		name, gateway                      string
+		rssi, snr                          sql.NullFloat64
+	}
+	err := tx.QueryRowContext(ctx, `SELECT last_seen, last_time, msg_count, lost, name, gateway, rssi, snr FROM devices WHERE id = ?`, dev).
+		Scan(&d.lastSeen, &d.lastTime, &d.msgCount, &d.lost, &d.name, &d.gateway, &d.rssi, &d.snr)
+	if err != nil {
+		return fmt.Errorf("store: device %d: %w", dev, err)
+	}
+	for _, r := range rs {
+		d.lastSeen = max(d.lastSeen, r.Received.UnixMilli())
+		t := r.Time.UnixMilli()
+		if t <= d.lastTime {
+			continue // a late reading: stored, but it says nothing of now
+		}
+		d.lastTime = t
+		if r.MsgCount >= 0 {
+			if d.msgCount >= 0 && r.MsgCount > d.msgCount+1 {
+				d.lost += r.MsgCount - d.msgCount - 1
+			}
+			d.msgCount = r.MsgCount
+		}
+		if r.Name != "" {
+			d.name = r.Name
+		}
+		if r.Gateway != "" {
+			d.gateway = r.Gateway
+		}
+		if r.RSSI != nil {
+			d.rssi = sql.NullFloat64{Float64: *r.RSSI, Valid: true}
+		}
+		if r.SNR != nil {
+			d.snr = sql.NullFloat64{Float64: *r.SNR, Valid: true}
+		}
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE devices SET readings = readings + ?, last_seen = ?, last_time = ?, msg_count = ?, lost = ?,
+		name = ?, gateway = ?, rssi = ?, snr = ? WHERE id = ?`,
+		len(rs), d.lastSeen, d.lastTime, d.msgCount, d.lost, d.name, d.gateway, d.rssi, d.snr, dev)
+	if err != nil {
+		return fmt.Errorf("store: device %d: %w", dev, err)
+	}
+	return nil
 }
 
 func (s *Store) deviceID(ctx context.Context, tx *sql.Tx, k store.DeviceKey, pending map[store.DeviceKey]int64) (int64, error) {

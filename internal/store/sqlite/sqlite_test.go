@@ -1,7 +1,11 @@
 package sqlite_test
 
 import (
+	"strconv"
+	"time"
+
 	"context"
+	"github.com/sensorhub/sensorhub/internal/reading"
 	"path/filepath"
 	"testing"
 
@@ -43,5 +47,32 @@ func TestReopenKeepsData(t *testing.T) {
 	}
 	if res.Duplicates != 4 || res.Stored != 0 {
 		t.Fatalf("rewrite after reopen: %+v, want 4 duplicates", res)
+	}
+}
+
+// BenchmarkWriteBatch writes batches of 500 devicev01 readings (3 fields
+// each); ns/op is per reading.
+func BenchmarkWriteBatch(b *testing.B) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "sensorhub.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	tmpl := storetest.Payloads(b, "devicev01.jsonl")[3]
+	const batch = 500
+	rs := make([]reading.Reading, batch)
+	b.ResetTimer()
+	for i := 0; i < b.N; i += batch {
+		for j := range rs {
+			r := tmpl
+			n := i + j
+			r.Device = strconv.Itoa(n % 100)
+			r.Time = tmpl.Time.Add(time.Duration(n) * time.Second)
+			r.MsgCount = int64(n)
+			rs[j] = r
+		}
+		if _, err := s.Write(context.Background(), store.Batch{Readings: rs}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
