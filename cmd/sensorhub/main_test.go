@@ -54,10 +54,11 @@ func TestCheckCommand(t *testing.T) {
 	if err != nil || strings.TrimSpace(string(out)) != "ok" {
 		t.Errorf("check of the printed configuration: %v: %s", err, out)
 	}
-	for _, f := range []string{"../../deploy/sensorhub.yaml"} {
-		if _, err := os.Stat(f); err != nil {
-			continue
-		}
+	examples, _ := filepath.Glob("../../examples/*.yaml")
+	if len(examples) == 0 {
+		t.Fatal("no example configuration under examples/")
+	}
+	for _, f := range examples {
 		if out, err := exec.Command(binary, "check", "--config", f).CombinedOutput(); err != nil {
 			t.Errorf("%s: %v: %s", f, err, out)
 		}

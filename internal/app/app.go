@@ -44,6 +44,7 @@ type App struct {
 	Queue   queue.Queue
 	Store   store.Store
 
+	fw      *gateway.Forwarder
 	broker  *gateway.Broker
 	client  *gateway.Client
 	httpSrv *http.Server
@@ -113,6 +114,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 	})
 
 	fw := &gateway.Forwarder{Publisher: q, Metrics: a.Metrics, Log: log.With("stage", "gateway")}
+	a.fw = fw
 	checks := []web.Check{{Name: "queue", Fn: q.Ping}, {Name: "store", Fn: st.Ping}}
 	brokerURL := cfg.MQTT.Broker
 	if cfg.MQTT.Broker == "builtin" {
@@ -200,6 +202,9 @@ func (a *App) goRun(f func()) {
 		f()
 	}()
 }
+
+// Forwarded is how many messages the gateway has put on the queue.
+func (a *App) Forwarded() int64 { return a.fw.Forwarded() }
 
 // HTTPAddr is the address the API listens on.
 func (a *App) HTTPAddr() string { return a.httpLn.Addr().String() }

@@ -103,9 +103,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	defer pub.Disconnect(100)
 	topic := cfg.Customers[0] + "/bench"
 	start := time.Now()
-	if err := publishAll(pub, topic, payloads, o.QoS); err != nil {
+	if err := publishAll(pub, topic, payloads, o.QoS, a.Forwarded); err != nil {
 		return res, err
 	}
+	lastProgress, last := time.Now(), int64(-1)
 	for {
 		n, err := storedCount(ctx, a.Store)
 		if err != nil {
@@ -114,6 +115,12 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		res.Stored = n
 		if n >= int64(o.N) {
 			break
+		}
+		if n != last {
+			lastProgress, last = time.Now(), n
+		}
+		if time.Since(lastProgress) > 30*time.Second {
+			return res, fmt.Errorf("stalled: %d of %d stored, %d taken by the gateway (a broker that drops messages, such as Mosquitto past max_queued_messages, loses the rest)", n, o.N, a.Forwarded())
 		}
 		if ctx.Err() != nil {
 			return res, ctx.Err()
@@ -145,9 +152,15 @@ func connect(url, id string) (paho.Client, error) {
 	return c, nil
 }
 
+// maxAhead is how far the publisher may run ahead of the subscriber.
+// Mosquitto with its default max_queued_messages (1000) drops messages for
+// a subscriber far behind, which would measure loss, not speed; 800 ahead
+// was seen to trigger it, 400 not.
+const maxAhead = 400
+
 // publishAll publishes with a window of outstanding QoS 1 messages, as a
-// busy radio gateway does.
-func publishAll(c paho.Client, topic string, payloads [][]byte, qos byte) error {
+// busy radio gateway does, never more than maxAhead ahead of taken().
+func publishAll(c paho.Client, topic string, payloads [][]byte, qos byte, taken func() int64) error {
 	window := make(chan paho.Token, 256)
 	errc := make(chan error, 1)
 	go func() {
@@ -162,7 +175,13 @@ func publishAll(c paho.Client, topic string, payloads [][]byte, qos byte) error 
 		}
 		close(errc)
 	}()
-	for _, p := range payloads {
+	for i, p := range payloads {
+		for wait := time.Now(); int64(i)-taken() > maxAhead; {
+			if time.Since(wait) > 30*time.Second {
+				return fmt.Errorf("stalled: %d published, %d taken by the subscriber", i, taken())
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
 		window <- c.Publish(topic, qos, false, p)
 	}
 	close(window)
@@ -192,7 +211,7 @@ func rawRate(ctx context.Context, url string, payloads [][]byte, qos byte) (floa
 	}
 	defer pub.Disconnect(100)
 	start := time.Now()
-	if err := publishAll(pub, topic, payloads, qos); err != nil {
+	if err := publishAll(pub, topic, payloads, qos, got.Load); err != nil {
 		return 0, err
 	}
 	select {

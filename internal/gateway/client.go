@@ -38,7 +38,9 @@ type Client struct {
 	ctx       context.Context
 	cancel    context.CancelFunc
 	done      chan struct{}
-	connected atomic.Bool
+	connected  atomic.Bool
+	subscribed chan struct{}
+	subOnce    sync.Once
 	opts      ClientOptions
 	closeOnce sync.Once
 }
@@ -71,7 +73,8 @@ func TLSConfig(caFile, certFile, keyFile, serverName string, insecure bool) (*tl
 // to the broker (QoS 1) only after the queue has them, in the order they
 // came. The client reconnects by itself when the connection drops.
 func Connect(ctx context.Context, fw *Forwarder, opts ClientOptions, log *slog.Logger) (*Client, error) {
-	cl := &Client{fw: fw, log: log, in: make(chan paho.Message, 4096), done: make(chan struct{}), opts: opts}
+	cl := &Client{fw: fw, log: log, in: make(chan paho.Message, 4096), done: make(chan struct{}), opts: opts,
+		subscribed: make(chan struct{})}
 	cl.ctx, cl.cancel = context.WithCancel(context.Background())
 	po := paho.NewClientOptions().
 		AddBroker(opts.Broker).
@@ -109,6 +112,13 @@ func Connect(ctx context.Context, fw *Forwarder, opts ClientOptions, log *slog.L
 			cl.Close()
 			return nil, fmt.Errorf("MQTT broker %s: %w", opts.Broker, err)
 		}
+		// Start only once subscribed, so that what is published after
+		// start-up is received.
+		select {
+		case <-cl.subscribed:
+		case <-time.After(10 * time.Second):
+			log.Warn("MQTT subscription not confirmed yet", "broker", opts.Broker)
+		}
 	case <-ctx.Done():
 		cl.Close()
 		return nil, ctx.Err()
@@ -131,6 +141,7 @@ func (cl *Client) onConnect(c paho.Client) {
 		return
 	}
 	cl.connected.Store(true)
+	cl.subOnce.Do(func() { close(cl.subscribed) })
 	cl.log.Info("MQTT connected and subscribed", "broker", cl.opts.Broker, "topics", cl.opts.Topics, "qos", cl.opts.QoS)
 }
 
@@ -143,39 +154,44 @@ func (cl *Client) receive(_ paho.Client, m paho.Message) {
 	}
 }
 
-// forward takes what has arrived, puts it on the queue in one batch, then
-// acknowledges each message in arrival order.
+// forward puts each message on the queue as soon as it arrives, several
+// at once, and acknowledges them to the broker in arrival order, each once
+// the queue has it. Brokers send only a few unacknowledged messages at a
+// time (Mosquitto: 20), so acknowledging early keeps the flow going.
 func (cl *Client) forward() {
 	defer close(cl.done)
-	batch := make([]paho.Message, 0, 512)
-	envs := make([]reading.Envelope, 0, 512)
+	type pending struct {
+		m    paho.Message
+		done chan error
+	}
+	order := make(chan pending, 1024)
+	acked := make(chan struct{})
+	go func() {
+		defer close(acked)
+		for p := range order {
+			if err := <-p.done; err != nil {
+				continue // shutting down: unacknowledged, the broker sends it again
+			}
+			p.m.Ack()
+		}
+	}()
+	defer func() {
+		close(order)
+		<-acked
+	}()
 	for {
-		batch, envs = batch[:0], envs[:0]
 		select {
 		case m := <-cl.in:
-			batch = append(batch, m)
+			p := pending{m: m, done: make(chan error, 1)}
+			env := reading.Envelope{Topic: m.Topic(), Payload: m.Payload(), Received: time.Now().UTC(), Source: "mqtt"}
+			go func() { p.done <- cl.fw.Forward(cl.ctx, env) }()
+			select {
+			case order <- p:
+			case <-cl.ctx.Done():
+				return
+			}
 		case <-cl.ctx.Done():
 			return
-		}
-	fill:
-		for len(batch) < cap(batch) {
-			select {
-			case m := <-cl.in:
-				batch = append(batch, m)
-			default:
-				break fill
-			}
-		}
-		now := time.Now().UTC()
-		for _, m := range batch {
-			envs = append(envs, reading.Envelope{Topic: m.Topic(), Payload: m.Payload(), Received: now, Source: "mqtt"})
-		}
-		if err := cl.fw.Forward(cl.ctx, envs...); err != nil {
-			// Shutting down: unacknowledged, the broker sends them again.
-			return
-		}
-		for _, m := range batch {
-			m.Ack()
 		}
 	}
 }

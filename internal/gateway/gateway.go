@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/metrics"
@@ -20,7 +21,12 @@ type Forwarder struct {
 	Publisher queue.Publisher
 	Metrics   *metrics.Metrics
 	Log       *slog.Logger
+
+	forwarded atomic.Int64
 }
+
+// Forwarded is how many messages the queue has taken so far.
+func (f *Forwarder) Forwarded() int64 { return f.forwarded.Load() }
 
 // Forward publishes the envelopes to the raw stream and returns once the
 // queue has all of them. It retries with bounded backoff while the queue is
@@ -55,5 +61,6 @@ func (f *Forwarder) Forward(ctx context.Context, envs ...reading.Envelope) error
 		}
 	}
 	f.Metrics.Received.WithLabelValues(envs[0].Source).Add(float64(len(envs)))
+	f.forwarded.Add(int64(len(envs)))
 	return nil
 }

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Runs sensorhub's whole test suite against real services. On a Debian
+# machine it installs (as root) and starts what the tests need: Mosquitto
+# with its standalone clients and a NATS server with JetStream. A service
+# that cannot be had fails the run; no test is skipped for want of one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+command -v mosquitto >/dev/null || need_pkgs+=(mosquitto)
+command -v mosquitto_pub >/dev/null || need_pkgs+=(mosquitto-clients)
+command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || need_pkgs+=(nats-server)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "test.sh: missing ${need_pkgs[*]}; run as root or: sudo apt-get install -y ${need_pkgs[*]}" >&2
+    exit 1
+  fi
+  echo "test.sh: installing ${need_pkgs[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_port() {
+  for _ in $(seq 1 100); do
+    listening "$1" && return 0
+    sleep 0.1
+  done
+  echo "test.sh: $2 did not start on 127.0.0.1:$1" >&2
+  exit 1
+}
+
+if ! listening 1883; then
+  echo "test.sh: starting Mosquitto on 127.0.0.1:1883"
+  conf=/etc/mosquitto/mosquitto.conf
+  if [ -f "$conf" ] && grep -q '^listener' "$conf"; then
+    mosquitto -d -c "$conf"
+  else
+    tmp=$(mktemp -d)
+    printf 'listener 1883 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\n' "$tmp" > "$tmp/mosquitto.conf"
+    mosquitto -d -c "$tmp/mosquitto.conf"
+  fi
+  wait_port 1883 Mosquitto
+fi
+
+if ! listening 4222; then
+  echo "test.sh: starting NATS with JetStream on 127.0.0.1:4222"
+  nats=$(command -v nats-server || echo /usr/sbin/nats-server)
+  store=${NATS_STORE_DIR:-/var/lib/nats-server}
+  mkdir -p "$store" 2>/dev/null || store=$(mktemp -d)
+  start-stop-daemon --start --oknodo --background --exec "$nats" -- \
+    -a 127.0.0.1 -p 4222 -js -sd "$store" -l "${TMPDIR:-/tmp}/sensorhub-test-nats.log"
+  wait_port 4222 "NATS server"
+fi
+
+export SENSORHUB_TEST_MQTT_URL=${SENSORHUB_TEST_MQTT_URL:-tcp://127.0.0.1:1883}
+export SENSORHUB_TEST_NATS_URL=${SENSORHUB_TEST_NATS_URL:-nats://127.0.0.1:4222}
+
+go vet ./...
+go test -count=1 -timeout 15m "$@" ./...
