@@ -31,18 +31,18 @@ type ClientOptions struct {
 
 // Client subscribes to an external MQTT broker and forwards its messages.
 type Client struct {
-	c         paho.Client
-	fw        *Forwarder
-	log       *slog.Logger
-	in        chan paho.Message
-	ctx       context.Context
-	cancel    context.CancelFunc
-	done      chan struct{}
+	c          paho.Client
+	fw         *Forwarder
+	log        *slog.Logger
+	in         chan paho.Message
+	ctx        context.Context
+	cancel     context.CancelFunc
+	done       chan struct{}
 	connected  atomic.Bool
 	subscribed chan struct{}
 	subOnce    sync.Once
-	opts      ClientOptions
-	closeOnce sync.Once
+	opts       ClientOptions
+	closeOnce  sync.Once
 }
 
 // TLSConfig builds the TLS settings for an ssl:// broker from files.
