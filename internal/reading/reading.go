@@ -4,6 +4,7 @@
 package reading
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -115,6 +116,15 @@ type Rejected struct {
 	Received time.Time `json:"received"`
 	Source   string    `json:"source"`
 	Customer string    `json:"customer,omitempty"`
+}
+
+// Digest identifies a rejected message by what was received, where and
+// when, so that a redelivered copy is kept once.
+func (r *Rejected) Digest() []byte {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d\x00%s\x00%s\x00", r.Received.UnixNano(), r.Source, r.Topic)
+	h.Write(r.Payload)
+	return h.Sum(nil)
 }
 
 // MarshalJSON shows the payload as text when it is valid UTF-8, which it is

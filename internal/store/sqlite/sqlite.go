@@ -76,7 +76,9 @@ var schema = []string{
 		source   TEXT NOT NULL,
 		customer TEXT NOT NULL DEFAULT '',
 		reason   TEXT NOT NULL,
-		payload  BLOB NOT NULL
+		payload  BLOB NOT NULL,
+		-- the same message delivered again is kept once
+		digest   BLOB NOT NULL UNIQUE
 	);
 	CREATE INDEX rejected_received ON rejected (received);`,
 }
@@ -233,15 +235,19 @@ func (s *Store) Write(ctx context.Context, b store.Batch) (store.WriteResult, er
 		}
 	}
 	if len(b.Rejected) > 0 {
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO rejected (received, topic, source, customer, reason, payload) VALUES (?, ?, ?, ?, ?, ?)`)
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO rejected (received, topic, source, customer, reason, payload, digest)
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING`)
 		if err != nil {
 			return res, err
 		}
 		for _, rj := range b.Rejected {
-			if _, err := ins.ExecContext(ctx, rj.Received.UnixMilli(), rj.Topic, rj.Source, rj.Customer, rj.Reason, rj.Payload); err != nil {
+			out, err := ins.ExecContext(ctx, rj.Received.UnixMilli(), rj.Topic, rj.Source, rj.Customer, rj.Reason, rj.Payload, rj.Digest())
+			if err != nil {
 				return res, fmt.Errorf("store: rejected message: %w", err)
 			}
-			res.Rejected++
+			if n, _ := out.RowsAffected(); n > 0 {
+				res.Rejected++
+			}
 		}
 	}
 	if err := tx.Commit(); err != nil {

@@ -277,6 +277,10 @@ func testRejected(t *testing.T, s store.Store) {
 	if res.Rejected != 2 {
 		t.Fatalf("write result %+v, want 2 rejected", res)
 	}
+	// A redelivered copy of a rejected message is kept once.
+	if res := write(t, s, store.Batch{Rejected: rj[:1]}); res.Rejected != 0 {
+		t.Fatalf("rewrite of a rejected message: %+v, want it kept once", res)
+	}
 	got, err := s.Rejected(ctx(t), store.RejectedFilter{})
 	if err != nil {
 		t.Fatal(err)
