@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -105,6 +106,13 @@ func cmdRun(args []string, stderr io.Writer) error {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	log := logx.New(stderr, cfg.Log.Format, cfg.Log.Level)
+	if *demo && *mqttAddr == "" && f.Line("mqtt.listen") == 0 && cfg.MQTT.Broker == "builtin" && !free(cfg.MQTT.Listen) {
+		// Port 1883 is often held by a broker already installed; the demo
+		// runs anyway, on a free port, and says so.
+		cfg.MQTT.Listen = "127.0.0.1:0"
+		log.Warn("demo: the MQTT port is in use (another broker?); the built-in broker takes a free port instead, see 'built-in MQTT broker listening' below, or choose one with --mqtt-listen",
+			"port_in_use", ":1883")
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a, err := app.Start(ctx, cfg, app.Options{Demo: *demo, DemoInterval: *demoEvery}, log)
@@ -154,4 +162,14 @@ func cmdConfig(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprint(stdout, "# sensorhub configuration: the defaults merged with the given file.\n# Edit and pass with --config; unknown keys are errors.\n")
 	_, err = stdout.Write(out)
 	return err
+}
+
+// free reports whether addr can be listened on now.
+func free(addr string) bool {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return false
+	}
+	ln.Close()
+	return true
 }

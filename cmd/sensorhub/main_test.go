@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -62,6 +63,45 @@ func TestCheckCommand(t *testing.T) {
 		if out, err := exec.Command(binary, "check", "--config", f).CombinedOutput(); err != nil {
 			t.Errorf("%s: %v: %s", f, err, out)
 		}
+	}
+}
+
+// TestDemoWhenMQTTPortTaken runs the README's demo command while another
+// broker holds port 1883: it still starts, on another port, and says so.
+func TestDemoWhenMQTTPortTaken(t *testing.T) {
+	if ln, err := net.Listen("tcp", ":1883"); err == nil {
+		defer ln.Close() // nothing held it: hold it as another broker would
+	}
+	httpAddr := testenv.FreeAddr(t)
+	var out lockedWriter
+	out.w, out.mu = &bytes.Buffer{}, &sync.Mutex{}
+	cmd := exec.Command(binary, "run", "--demo", "--demo-interval", "200ms", "--data", t.TempDir(), "--http", httpAddr)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	testenv.Eventually(t, 30*time.Second, 100*time.Millisecond, func() error {
+		resp, err := http.Get("http://" + httpAddr + "/api/v1/devices")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var devs []store.Device
+		json.NewDecoder(resp.Body).Decode(&devs)
+		if len(devs) < 6 {
+			return fmt.Errorf("%d demo devices", len(devs))
+		}
+		return nil
+	})
+	out.mu.Lock()
+	logs := out.w.String()
+	out.mu.Unlock()
+	if !strings.Contains(logs, "demo: the MQTT port is in use") || !strings.Contains(logs, "built-in MQTT broker listening") {
+		t.Errorf("the log does not say where the broker went:\n%s", logs)
 	}
 }
 
