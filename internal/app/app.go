@@ -146,8 +146,14 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 		checks = append(checks, web.Check{Name: "mqtt", Fn: func(context.Context) error { return a.client.Ready() }})
 	}
 
+	hub := web.NewHub(log.With("stage", "web"))
+	a.goRun(func() {
+		if err := q.Tail(runCtx, queue.Readings, hub.Publish); err != nil {
+			log.Error("live updates stopped", "err", err)
+		}
+	})
 	api := &web.Server{
-		Store: st, Location: cfg.Location(), Checks: checks, Registry: a.Metrics.Registry, Log: log.With("stage", "web"),
+		Hub: hub, Store: st, Location: cfg.Location(), Checks: checks, Registry: a.Metrics.Registry, Log: log.With("stage", "web"),
 		Ingest: &gateway.HTTPIngest{Forwarder: fw, MaxBody: int64(cfg.HTTP.MaxBody)},
 	}
 	a.httpSrv = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}

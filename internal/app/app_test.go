@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -360,4 +361,50 @@ func TestRestartKeepsData(t *testing.T) {
 	if len(devs) != 1 || devs[0].Readings != 4 {
 		t.Fatalf("after restart: %+v, want air 201 with its 4 readings", devs)
 	}
+}
+
+func TestStreamDeliversNewReadings(t *testing.T) {
+	a := start(t, "embedded", app.Options{}, nil)
+	resp, err := http.Get("http://" + a.HTTPAddr() + "/api/v1/stream?device=100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("content type %q", ct)
+	}
+	events := make(chan string, 10)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		var event string
+		for sc.Scan() {
+			line := sc.Text()
+			if e, ok := strings.CutPrefix(line, "event: "); ok {
+				event = e
+			}
+			if d, ok := strings.CutPrefix(line, "data: "); ok && event == "reading" {
+				events <- d
+			}
+		}
+		close(events)
+	}()
+	// The air reading is for another device: only device 100 comes.
+	lines := payloadLines(t, "devicev01.jsonl")
+	testenv.Eventually(t, 10*time.Second, 300*time.Millisecond, func() error {
+		mosquittoPub(t, a.MQTTAddr(), "finemeca/air/201", payloadLines(t, "air.jsonl")[0])
+		mosquittoPub(t, a.MQTTAddr(), "finemeca/devicev01/100", lines[3])
+		select {
+		case d := <-events:
+			var r reading.Reading
+			if err := json.Unmarshal([]byte(d), &r); err != nil {
+				t.Fatal(err)
+			}
+			if r.Device != "100" || r.Fields["Temp"] != 14.62 {
+				t.Fatalf("event %s, want device 100 with Temp 14.62", d)
+			}
+			return nil
+		case <-time.After(300 * time.Millisecond):
+			return fmt.Errorf("no reading event yet")
+		}
+	})
 }

@@ -75,3 +75,12 @@ type Queue interface {
 	Ping(ctx context.Context) error
 	Close() error
 }
+
+// Tailer is implemented by queues that can hand the new messages of a
+// stream to a live subscriber that keeps no state on the queue, such as the
+// web server's live updates.
+type Tailer interface {
+	// Tail calls fn with each message published to stream from now on,
+	// until ctx ends. fn must not block.
+	Tail(ctx context.Context, stream Stream, fn func(data []byte)) error
+}

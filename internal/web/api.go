@@ -32,7 +32,9 @@ type Server struct {
 	Location *time.Location
 	// Ingest serves POST /api/v1/ingest; nil when this process runs no
 	// gateway.
-	Ingest   http.Handler
+	Ingest http.Handler
+	// Hub serves the live stream; nil when this process has none.
+	Hub      *Hub
 	Checks   []Check
 	Registry *prometheus.Registry
 	Log      *slog.Logger
@@ -45,6 +47,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/series", s.series)
 	mux.HandleFunc("GET /api/v1/latest", s.latest)
 	mux.HandleFunc("GET /api/v1/rejected", s.rejected)
+	if s.Hub != nil {
+		mux.Handle("GET /api/v1/stream", s.Hub)
+	}
 	if s.Ingest != nil {
 		mux.Handle("/api/v1/ingest", s.Ingest)
 	}

@@ -351,3 +351,21 @@ func splitHostPort(addr string) (string, int, error) {
 	}
 	return host, port, nil
 }
+
+// Tail delivers the stream's new messages to fn through an ordered,
+// ephemeral consumer, until ctx ends.
+func (q *Queue) Tail(ctx context.Context, s queue.Stream, fn func(data []byte)) error {
+	c, err := q.js.OrderedConsumer(ctx, q.streamName(s), jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverNewPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("JetStream tail of %s: %w", q.streamName(s), err)
+	}
+	cc, err := c.Consume(func(m jetstream.Msg) { fn(m.Data()) })
+	if err != nil {
+		return fmt.Errorf("JetStream tail of %s: %w", q.streamName(s), err)
+	}
+	<-ctx.Done()
+	cc.Stop()
+	return nil
+}

@@ -23,6 +23,60 @@ func Run(t *testing.T, open Opener) {
 	t.Run("StreamsAreSeparate", func(t *testing.T) { testStreamsSeparate(t, open) })
 	t.Run("DuplicateIDStoredOnce", func(t *testing.T) { testDuplicateID(t, open) })
 	t.Run("Pending", func(t *testing.T) { testPending(t, open) })
+	t.Run("Tail", func(t *testing.T) { testTail(t, open) })
+}
+
+// testTail checks the optional Tailer: only messages published after the
+// tail started arrive, each once, in order.
+func testTail(t *testing.T, open Opener) {
+	q, _ := open(t)
+	tl, ok := q.(queue.Tailer)
+	if !ok {
+		t.Skip("this queue has no live tail")
+	}
+	publish := func(d string) {
+		if err := q.Publish(ctx(t), queue.Message{Stream: queue.Readings, Subject: "a.b.c", Data: []byte(d)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish("before")
+	got := make(chan string, 10)
+	c, cancel := context.WithCancel(ctx(t))
+	defer cancel()
+	go tl.Tail(c, queue.Readings, func(d []byte) { got <- string(d) })
+	// The tail starts asynchronously: publish until the first arrives.
+	var first string
+	deadline := time.After(10 * time.Second)
+	for first == "" {
+		publish("probe")
+		select {
+		case first = <-got:
+		case <-time.After(200 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("tail delivered nothing")
+		}
+	}
+	if first != "probe" {
+		t.Fatalf("first tailed message %q, want a message published after the tail started", first)
+	}
+	for len(got) > 0 {
+		<-got
+	}
+	publish("one")
+	publish("two")
+	for _, want := range []string{"one", "two"} {
+		var d string
+		for d == "" || d == "probe" {
+			select {
+			case d = <-got:
+			case <-time.After(5 * time.Second):
+				t.Fatalf("tail did not deliver %q", want)
+			}
+		}
+		if d != want {
+			t.Fatalf("tail delivered %q, want %q", d, want)
+		}
+	}
 }
 
 func ctx(t *testing.T) context.Context {

@@ -1,0 +1,125 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Hub fans readings out to the clients of GET /api/v1/stream. Publishing
+// never waits for a client: one whose buffer is full is dropped, and its
+// browser reconnects, so a slow client cannot slow ingestion.
+type Hub struct {
+	log     *slog.Logger
+	mu      sync.Mutex
+	clients map[*streamClient]struct{}
+	// Buffer is how many events a client may lag behind before it is
+	// dropped.
+	Buffer int
+}
+
+type streamClient struct {
+	customer, sensor, device string
+	events                   chan []byte
+	dropped                  chan struct{}
+}
+
+// NewHub returns an empty hub.
+func NewHub(log *slog.Logger) *Hub {
+	return &Hub{log: log, clients: map[*streamClient]struct{}{}, Buffer: 256}
+}
+
+// Clients is how many clients are connected.
+func (h *Hub) Clients() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.clients)
+}
+
+// Publish hands a reading, as the JSON of the readings stream, to every
+// client whose filter it matches.
+func (h *Hub) Publish(data []byte) {
+	var r struct{ Customer, Sensor, Device string }
+	if err := json.Unmarshal(data, &r); err != nil {
+		h.log.Warn("live updates: undecodable reading", "err", err)
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.clients {
+		if (c.customer != "" && c.customer != r.Customer) || (c.sensor != "" && c.sensor != r.Sensor) || (c.device != "" && c.device != r.Device) {
+			continue
+		}
+		select {
+		case c.events <- data:
+		default:
+			delete(h.clients, c)
+			close(c.dropped)
+		}
+	}
+}
+
+func (h *Hub) add(c *streamClient) {
+	h.mu.Lock()
+	h.clients[c] = struct{}{}
+	h.mu.Unlock()
+}
+
+func (h *Hub) remove(c *streamClient) {
+	h.mu.Lock()
+	delete(h.clients, c)
+	h.mu.Unlock()
+}
+
+// heartbeat is how often an idle stream sends a comment, so that proxies
+// keep it open and clients notice a dead server.
+const heartbeat = 15 * time.Second
+
+// ServeHTTP serves GET /api/v1/stream?customer=&sensor=&device= as
+// Server-Sent Events: one "reading" event per new reading.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	c := &streamClient{
+		customer: q.Get("customer"), sensor: q.Get("sensor"), device: q.Get("device"),
+		events: make(chan []byte, h.Buffer), dropped: make(chan struct{}),
+	}
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	// Browsers retry after this many milliseconds when the stream ends.
+	fmt.Fprint(w, "retry: 2000\n: connected\n\n")
+	if err := rc.Flush(); err != nil {
+		return
+	}
+	h.add(c)
+	defer h.remove(c)
+	tick := time.NewTicker(heartbeat)
+	defer tick.Stop()
+	for {
+		var err error
+		rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		select {
+		case <-r.Context().Done():
+			return
+		case <-c.dropped:
+			fmt.Fprint(w, "event: dropped\ndata: {\"reason\":\"this client fell behind; reconnect\"}\n\n")
+			rc.Flush()
+			return
+		case data := <-c.events:
+			_, err = fmt.Fprintf(w, "event: reading\ndata: %s\n\n", data)
+		case <-tick.C:
+			_, err = fmt.Fprint(w, ": ping\n\n")
+		}
+		if err == nil {
+			err = rc.Flush()
+		}
+		if err != nil {
+			return
+		}
+	}
+}
