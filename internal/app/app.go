@@ -22,6 +22,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/metrics"
 	"github.com/sensorhub/sensorhub/internal/queue"
 	"github.com/sensorhub/sensorhub/internal/queue/jetstream"
+	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/sim"
 	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/store/sqlite"
@@ -153,7 +154,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 		}
 	})
 	api := &web.Server{
-		Hub: hub, Store: st, Location: cfg.Location(), Checks: checks, Registry: a.Metrics.Registry, Log: log.With("stage", "web"),
+		Hub: hub, Store: st, Config: cfg, Location: cfg.Location(), Checks: checks, Registry: a.Metrics.Registry, Log: log.With("stage", "web"),
 		Ingest: &gateway.HTTPIngest{Forwarder: fw, MaxBody: int64(cfg.HTTP.MaxBody)},
 	}
 	a.httpSrv = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
@@ -170,6 +171,9 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 			Broker: brokerURL, Customer: cfg.Customers[0], Location: cfg.Location(),
 			Interval: opts.DemoInterval, LossRate: 0.02, Seed: uint64(time.Now().UnixNano()),
 		}, sim.Devices(), log.With("stage", "demo"))
+		if err := a.demoHistory(ctx, s, in); err != nil {
+			return nil, err
+		}
 		a.goRun(func() {
 			if err := s.Run(runCtx); err != nil {
 				log.Error("demo simulator stopped", "err", err)
@@ -177,6 +181,28 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 		})
 	}
 	return a, nil
+}
+
+// demoHistory gives an empty demo store the last 7 days of the simulated
+// devices, decoded and stored as ingest would, so that the dashboards have
+// something to show at once.
+func (a *App) demoHistory(ctx context.Context, s *sim.Simulator, in *ingest.Ingester) error {
+	devs, err := a.Store.Devices(ctx, store.DeviceFilter{})
+	if err != nil || len(devs) > 0 {
+		return err
+	}
+	now := time.Now()
+	topics, payloads := s.History(now.Add(-7*24*time.Hour), now.Add(-time.Minute), 5*time.Minute)
+	envs := make([]reading.Envelope, len(payloads))
+	for i := range payloads {
+		envs[i] = reading.Envelope{Topic: topics[i], Payload: payloads[i], Received: now, Source: "demo"}
+	}
+	b := in.Decode(ctx, envs)
+	if _, err := a.Store.Write(ctx, b); err != nil {
+		return fmt.Errorf("demo history: %w", err)
+	}
+	a.Log.Info("demo: stored 7 days of simulated history", "readings", len(b.Readings))
+	return nil
 }
 
 func mqttTLS(cfg *config.Config) (*tls.Config, error) {

@@ -126,6 +126,44 @@ type Sensor struct {
 	Rename map[string]string `yaml:"rename,omitempty"`
 	// Units gives default units for fields whose payload carries none.
 	Units map[string]string `yaml:"units,omitempty"`
+	// Dashboard is the sensor kind's dashboard.
+	Dashboard Dashboard `yaml:"dashboard"`
+}
+
+// Dashboard is a page of panels for one sensor kind.
+type Dashboard struct {
+	Title  string  `yaml:"title" json:"title"`
+	Panels []Panel `yaml:"panels" json:"panels"`
+}
+
+// PanelTypes are the kinds of panel a dashboard can show.
+var PanelTypes = []string{"line", "bar", "gauge", "stat", "table", "pie"}
+
+// Panel is one chart or figure of a dashboard.
+type Panel struct {
+	Title string `yaml:"title" json:"title"`
+	// Type is one of PanelTypes.
+	Type string `yaml:"type" json:"type"`
+	// Fields are the reading fields shown.
+	Fields []string `yaml:"fields" json:"fields"`
+	// Agg aggregates each bucket (avg by default; increase for counters).
+	Agg string `yaml:"agg,omitempty" json:"agg,omitempty"`
+	// Aggs, for a table, are the aggregations shown side by side.
+	Aggs []string `yaml:"aggs,omitempty" json:"aggs,omitempty"`
+	// Step is the bucket width; empty chooses one from the time range.
+	Step string `yaml:"step,omitempty" json:"step,omitempty"`
+	Unit string `yaml:"unit,omitempty" json:"unit,omitempty"`
+	// Threshold names a field drawn as a limit: the gauge's mark, a line
+	// chart's dashed line, and the level below which a period is marked.
+	Threshold string `yaml:"threshold,omitempty" json:"threshold,omitempty"`
+	// MarkBelow shades the periods where the first field is below
+	// Threshold (an air leak).
+	MarkBelow string `yaml:"mark_below,omitempty" json:"mark_below,omitempty"`
+	// Min and Max bound a gauge.
+	Min float64 `yaml:"min,omitempty" json:"min,omitempty"`
+	Max float64 `yaml:"max,omitempty" json:"max,omitempty"`
+	// Wide panels take the whole row.
+	Wide bool `yaml:"wide,omitempty" json:"wide,omitempty"`
 }
 
 // Match selects the payloads of a sensor kind, by a field's value, a topic
@@ -190,16 +228,38 @@ func Default() *Config {
 				Match: Match{Field: "Mod", Equals: "air"},
 				Keep:  []string{"Pres", "OpenPres"},
 				Units: map[string]string{"Pres": "bar", "OpenPres": "bar"},
+				Dashboard: Dashboard{Title: "Compressed air", Panels: []Panel{
+					{Title: "Line pressure", Type: "gauge", Fields: []string{"Pres"}, Threshold: "OpenPres", Min: 0, Max: 10, Unit: "bar"},
+					{Title: "Pressure and opening pressure", Type: "line", Fields: []string{"Pres", "OpenPres"}, Threshold: "OpenPres", MarkBelow: "leak", Unit: "bar"},
+					{Title: "Leaks per day", Type: "table", Fields: []string{"Pres"}, Threshold: "OpenPres", MarkBelow: "leak", Step: "1d"},
+					{Title: "Pressure, daily min / avg / max", Type: "table", Fields: []string{"Pres"}, Aggs: []string{"min", "avg", "max"}, Step: "1d", Unit: "bar"},
+				}},
 			},
 			"centrale": {
 				Match: Match{Field: "Mod", Equals: "centrale"},
 				Keep:  []string{"U1", "U2", "U3", "I1", "I2", "I3", "P", "PF", "E"},
 				Units: map[string]string{"U1": "V", "U2": "V", "U3": "V", "I1": "A", "I2": "A", "I3": "A", "P": "kW", "E": "kWh"},
+				Dashboard: Dashboard{Title: "Power meter", Panels: []Panel{
+					{Title: "Power now", Type: "stat", Fields: []string{"P"}, Unit: "kW"},
+					{Title: "Power", Type: "line", Fields: []string{"P"}, Unit: "kW"},
+					{Title: "Daily consumption", Type: "bar", Fields: []string{"E"}, Agg: "increase", Step: "1d", Unit: "kWh", Wide: true},
+					{Title: "Voltage per phase", Type: "line", Fields: []string{"U1", "U2", "U3"}, Unit: "V"},
+					{Title: "Current per phase", Type: "line", Fields: []string{"I1", "I2", "I3"}, Unit: "A"},
+					{Title: "Power factor", Type: "line", Fields: []string{"PF"}},
+					{Title: "Current share per phase", Type: "pie", Fields: []string{"I1", "I2", "I3"}, Unit: "A"},
+				}},
 			},
 			"devicev01": {
 				Match: Match{Field: "Mod", Equals: "weath"},
 				Keep:  []string{"Temp", "Pres", "Hum"},
 				Units: map[string]string{"Temp": "C", "Pres": "hPa", "Hum": "%"},
+				Dashboard: Dashboard{Title: "Weather", Panels: []Panel{
+					{Title: "Temperature now", Type: "stat", Fields: []string{"Temp"}, Unit: "°C"},
+					{Title: "Temperature", Type: "line", Fields: []string{"Temp"}, Unit: "°C"},
+					{Title: "Pressure", Type: "line", Fields: []string{"Pres"}, Unit: "hPa"},
+					{Title: "Humidity", Type: "line", Fields: []string{"Hum"}, Unit: "%"},
+					{Title: "Temperature, daily min / avg / max", Type: "table", Fields: []string{"Temp"}, Aggs: []string{"min", "avg", "max"}, Step: "1d", Unit: "°C", Wide: true},
+				}},
 			},
 		},
 	}

@@ -6,11 +6,13 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/reading"
+	"github.com/sensorhub/sensorhub/internal/store"
 )
 
 // FieldError is one problem in the configuration, with the dotted path of
@@ -192,6 +194,23 @@ func (c *Config) validateSensors(v *validator) {
 		}
 		if m.Topic != "" && !validFilter(m.Topic) {
 			v.add(at+".match.topic", "%q is not a valid MQTT topic filter", m.Topic)
+		}
+		for i, p := range s.Dashboard.Panels {
+			at := fmt.Sprintf("%s.dashboard.panels.%d", at, i)
+			if !slices.Contains(PanelTypes, p.Type) {
+				v.add(at+".type", "%q is not one of %s", p.Type, strings.Join(PanelTypes, ", "))
+			}
+			if len(p.Fields) == 0 {
+				v.add(at+".fields", "a panel shows at least one field")
+			}
+			for j, a := range append([]string{p.Agg}, p.Aggs...) {
+				if a != "" && !slices.Contains(store.Aggregations, a) {
+					v.add(fmt.Sprintf("%s.aggs.%d", at, j), "%q is not one of %s", a, strings.Join(store.Aggregations, ", "))
+				}
+			}
+			if _, err := store.ParseStep(p.Step); err != nil {
+				v.add(at+".step", "%v", err)
+			}
 		}
 		seen := map[string]bool{}
 		for i, k := range s.Keep {

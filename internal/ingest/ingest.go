@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/logx"
@@ -34,13 +35,18 @@ type Ingester struct {
 	BatchSize int
 	BatchWait time.Duration
 
-	limiter *logx.Limiter
+	limiterOnce sync.Once
+	limiter     *logx.Limiter
+}
+
+func (in *Ingester) logLimited(ctx context.Context, key, msg string, args ...any) {
+	in.limiterOnce.Do(func() { in.limiter = logx.NewLimiter(in.Log, 10*time.Second) })
+	in.limiter.Log(ctx, slog.LevelWarn, key, msg, args...)
 }
 
 // Run consumes c until ctx is done. A batch in progress when ctx ends is
 // not acknowledged, so the queue delivers it again to the next ingestor.
 func (in *Ingester) Run(ctx context.Context, c queue.Consumer) error {
-	in.limiter = logx.NewLimiter(in.Log, 10*time.Second)
 	go in.watchLag(ctx, c)
 	var failures int
 	for ctx.Err() == nil {
@@ -110,12 +116,12 @@ func (in *Ingester) Decode(ctx context.Context, envs []reading.Envelope) store.B
 				Topic: env.Topic, Payload: env.Payload, Reason: reason,
 				Received: env.Received.UTC(), Source: env.Source, Customer: customer,
 			})
-			in.limiter.Log(ctx, slog.LevelWarn, "reject:"+env.Topic, "message rejected",
+			in.logLimited(ctx, "reject:"+env.Topic, "message rejected",
 				"topic", env.Topic, "source", env.Source, "reason", reason)
 			continue
 		}
 		if len(r.Flags) > 0 {
-			in.limiter.Log(ctx, slog.LevelWarn, "flags:"+r.Key()[:strings.LastIndex(r.Key(), "/")],
+			in.logLimited(ctx, "flags:"+r.Customer+"/"+r.Sensor+"/"+r.Device,
 				"reading stored with problems", "customer", r.Customer, "sensor", r.Sensor, "device", r.Device,
 				"flags", strings.Join(r.Flags, ","))
 		}

@@ -214,3 +214,21 @@ func round(v float64, digits int) float64 {
 	p := math.Pow(10, float64(digits))
 	return math.Round(v*p) / p
 }
+
+// History returns the messages the devices would have sent every step from
+// from to to, advancing their state, so that a demo starts with days of
+// data behind it. The payloads are what the devices publish.
+func (s *Simulator) History(from, to time.Time, step time.Duration) (topics []string, payloads [][]byte) {
+	live := s.opts.Interval
+	s.opts.Interval = step
+	defer func() { s.opts.Interval = live }()
+	for t := from; t.Before(to); t = t.Add(step) {
+		for _, d := range s.devices {
+			topic, p := s.Next(d, t)
+			if p != nil {
+				topics, payloads = append(topics, topic), append(payloads, p)
+			}
+		}
+	}
+	return topics, payloads
+}

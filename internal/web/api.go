@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/httpjson"
 	"github.com/sensorhub/sensorhub/internal/store"
 )
@@ -30,6 +31,8 @@ type Check struct {
 type Server struct {
 	Store    store.Store
 	Location *time.Location
+	// Config gives the dashboards; without it no page is served.
+	Config *config.Config
 	// Ingest serves POST /api/v1/ingest; nil when this process runs no
 	// gateway.
 	Ingest http.Handler
@@ -61,7 +64,9 @@ func (s *Server) Handler() http.Handler {
 	if s.Registry != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
 	}
-	mux.HandleFunc("GET /{$}", s.index)
+	if s.Config != nil {
+		(&Pages{Store: s.Store, Config: s.Config, Location: s.Location, Server: s}).routes(mux)
+	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path)
 	})

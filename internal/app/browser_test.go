@@ -1,0 +1,189 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sensorhub/sensorhub/internal/app"
+	"github.com/sensorhub/sensorhub/internal/browser"
+	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/testenv"
+)
+
+func startBrowser(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel, err := browser.Start(context.Background(), 1280, 900)
+	if err != nil {
+		t.Fatalf("%v (scripts/test.sh installs Debian's chromium)", err)
+	}
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func eval[T any](t *testing.T, ctx context.Context, js string) T {
+	t.Helper()
+	v, err := browser.Eval[T](ctx, js)
+	if err != nil {
+		t.Fatalf("evaluate %q: %v", js, err)
+	}
+	return v
+}
+
+// panelsJS describes what each panel of a dashboard shows: a chart with
+// its number of points, a table with its rows, a figure, or a message.
+const panelsJS = `[...document.querySelectorAll("[data-panel]")].map((p) => {
+  const c = p.querySelector(".chart");
+  if (c && echarts.getInstanceByDom(c)) {
+    const o = echarts.getInstanceByDom(c).getOption();
+    return "chart:" + o.series.reduce((n, s) => n + (s.data ? s.data.length : 0), 0);
+  }
+  if (p.querySelector("tbody")) return "table:" + p.querySelectorAll("tbody tr").length;
+  if (p.querySelector(".stat")) return "stat:" + p.querySelector(".stat").textContent.trim();
+  const s = p.querySelector(".state");
+  return "state:" + (s ? s.textContent : "");
+})`
+
+func TestDashboardsDrawTheirPanels(t *testing.T) {
+	a := start(t, "embedded", app.Options{Demo: true, DemoInterval: time.Hour}, nil)
+	ctx := startBrowser(t)
+	base := "http://" + a.HTTPAddr()
+	for _, kind := range []string{"air", "centrale", "devicev01"} {
+		t.Run(kind, func(t *testing.T) {
+			if err := browser.Navigate(ctx, base+"/d/"+kind+"?range=7d"); err != nil {
+				t.Fatal(err)
+			}
+			var panels []string
+			testenv.Eventually(t, 20*time.Second, 200*time.Millisecond, func() error {
+				panels = eval[[]string](t, ctx, panelsJS)
+				for _, p := range panels {
+					if strings.HasPrefix(p, "state:") {
+						return fmt.Errorf("panels %v", panels)
+					}
+				}
+				return nil
+			})
+			want := len(config.Default().Sensors[kind].Dashboard.Panels)
+			if len(panels) != want {
+				t.Fatalf("%d panels, want %d", len(panels), want)
+			}
+			for i, p := range panels {
+				if p == "chart:0" || p == "table:0" || p == "stat:" {
+					t.Errorf("panel %d shows no data: %s", i, p)
+				}
+			}
+			t.Logf("%s: %v", kind, panels)
+		})
+	}
+}
+
+// firstPointJS is the time of the oldest point of the first line chart.
+const firstPointJS = `(() => {
+  const c = [...document.querySelectorAll(".chart")].map((c) => echarts.getInstanceByDom(c)).find((i) => i && i.getOption().series[0].type === "line");
+  if (!c) return 0;
+  const d = c.getOption().series[0].data;
+  return d.length ? d[0][0] : 0;
+})()`
+
+func TestTimeRangeChangesTheData(t *testing.T) {
+	a := start(t, "embedded", app.Options{Demo: true, DemoInterval: time.Hour}, nil)
+	ctx := startBrowser(t)
+	if err := browser.Navigate(ctx, "http://"+a.HTTPAddr()+"/d/devicev01?device=100&range=24h"); err != nil {
+		t.Fatal(err)
+	}
+	var first float64
+	testenv.Eventually(t, 20*time.Second, 200*time.Millisecond, func() error {
+		if first = eval[float64](t, ctx, firstPointJS); first == 0 {
+			return fmt.Errorf("no line chart drawn")
+		}
+		return nil
+	})
+	dayAgo := float64(time.Now().Add(-20 * time.Hour).UnixMilli())
+	if first > dayAgo {
+		t.Fatalf("24 h range starts at %v, want data from about a day ago", time.UnixMilli(int64(first)))
+	}
+	eval[bool](t, ctx, `document.querySelector('[data-range="1h"]').click(), true`)
+	testenv.Eventually(t, 20*time.Second, 200*time.Millisecond, func() error {
+		first = eval[float64](t, ctx, firstPointJS)
+		if first < float64(time.Now().Add(-61*time.Minute).UnixMilli()) {
+			return fmt.Errorf("after choosing 1h the chart starts at %v", time.UnixMilli(int64(first)))
+		}
+		return nil
+	})
+	if q := eval[string](t, ctx, `location.search`); !strings.Contains(q, "range=1h") || !strings.Contains(q, "device=100") {
+		t.Errorf("URL %q does not encode the selection", q)
+	}
+}
+
+func TestLivePageShowsPublishedValue(t *testing.T) {
+	dir := t.TempDir()
+	httpAddr := testenv.FreeAddr(t)
+	mutate := func(c *config.Config) { c.DataDir, c.HTTP.Listen = dir, httpAddr }
+	a := start(t, "embedded", app.Options{}, mutate)
+	loc := config.Default().Location()
+	publish := func(a *app.App, pres float64) {
+		mosquittoPub(t, a.MQTTAddr(), "finemeca/air/201", fmt.Sprintf(
+			`{"Customer":"finemeca","idGateway":170,"idDevice":201,"Time":"%s","msgCount":%d,"Mod":"air","Pres":%v,"Pres-U":"bar","OpenPres":6.0,"OpenPres-U":"bar"}`,
+			time.Now().In(loc).Format("2006-01-02 15:04:05.000"), time.Now().UnixMilli(), pres))
+	}
+	publish(a, 6.4)
+	ctx := startBrowser(t)
+	if err := browser.Navigate(ctx, "http://"+httpAddr+"/live/air/201"); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
+		if s := eval[string](t, ctx, `document.getElementById("live").textContent`); s != "live" {
+			return fmt.Errorf("badge %q", s)
+		}
+		return nil
+	})
+	flashes := func() float64 {
+		return eval[float64](t, ctx, `+(document.getElementById("r-Pres").dataset.flashes || 0)`)
+	}
+	waitValue := func(want string) time.Duration {
+		start := time.Now()
+		testenv.Eventually(t, 10*time.Second, 20*time.Millisecond, func() error {
+			if s := eval[string](t, ctx, `document.querySelector('[data-field="Pres"]').textContent`); !strings.Contains(s, want) {
+				return fmt.Errorf("Pres shows %q, want %s", s, want)
+			}
+			return nil
+		})
+		return time.Since(start)
+	}
+	waitValue("6.4")
+	before := flashes()
+	sent := time.Now()
+	publish(a, 4.321)
+	waitValue("4.321")
+	t.Logf("value on the live page %s after mosquitto_pub started", time.Since(sent).Round(time.Millisecond))
+	if flashes() <= before {
+		t.Error("the new value did not flash")
+	}
+	if s := eval[string](t, ctx, `document.getElementById("status").textContent`); s != "LEAK" {
+		t.Errorf("status %q with Pres below OpenPres, want LEAK", s)
+	}
+
+	// Stop the server and start it again: the page reconnects by itself.
+	eval[bool](t, ctx, `window.sensorhubMarker = true`)
+	a.Close()
+	testenv.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
+		if s := eval[string](t, ctx, `document.getElementById("live").textContent`); !strings.Contains(s, "lost") {
+			return fmt.Errorf("badge %q while the server is down", s)
+		}
+		return nil
+	})
+	b := start(t, "embedded", app.Options{}, mutate)
+	testenv.Eventually(t, 20*time.Second, 100*time.Millisecond, func() error {
+		if s := eval[string](t, ctx, `document.getElementById("live").textContent`); s != "live" {
+			return fmt.Errorf("badge %q after the restart", s)
+		}
+		return nil
+	})
+	publish(b, 5.55)
+	waitValue("5.55")
+	if !eval[bool](t, ctx, `window.sensorhubMarker === true`) {
+		t.Error("the page was reloaded")
+	}
+}

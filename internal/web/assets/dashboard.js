@@ -1,0 +1,353 @@
+// sensorhub dashboard: draws the panels of one sensor kind for one device
+// from /api/v1/series and /api/v1/latest, and keeps them live from the
+// /api/v1/stream Server-Sent Events while the range ends now.
+(function () {
+  "use strict";
+  const cfg = JSON.parse(document.getElementById("config").textContent);
+  const zone = cfg.zone;
+  const fmtTime = new Intl.DateTimeFormat("en-GB", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+  const fmtDay = new Intl.DateTimeFormat("en-GB", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" });
+  const fmtShort = new Intl.DateTimeFormat("en-GB", { timeZone: zone, month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false });
+  const rangeMs = { "1h": 3600e3, "24h": 86400e3, "7d": 7 * 86400e3, "30d": 30 * 86400e3 };
+  const rangeText = { "1h": "the last hour", "24h": "the last 24 h", "7d": "the last 7 days", "30d": "the last 30 days" };
+  const colors = ["#0b6bcb", "#e07b00", "#1a9b5b", "#8a4bd6", "#d23b3b", "#00a3a3"];
+  const charts = {};
+  const panelData = {};
+  let es = null;
+
+  // The selection lives in the URL so that a view can be shared.
+  const params = new URLSearchParams(location.search);
+  const state = {
+    device: params.get("device") || cfg.device,
+    customer: params.get("customer") || cfg.customer,
+    range: params.get("range") || (params.get("from") ? "custom" : "24h"),
+    from: params.get("from"),
+    to: params.get("to"),
+  };
+
+  function window_() {
+    if (state.range === "custom" && state.from) {
+      const from = new Date(state.from).getTime();
+      const to = state.to ? new Date(state.to).getTime() : Date.now();
+      return { from, to, live: !state.to, text: "from " + fmtTime.format(from) + " to " + fmtTime.format(to) };
+    }
+    const ms = rangeMs[state.range] || rangeMs["24h"];
+    const to = Date.now();
+    return { from: to - ms, to, live: true, text: rangeText[state.range] || rangeText["24h"] };
+  }
+
+  // autoStep keeps a chart near 400 points whatever the range.
+  function autoStep(spanMs) {
+    if (spanMs <= 2 * 3600e3) return "";
+    const steps = [["1m", 60e3], ["5m", 300e3], ["15m", 900e3], ["30m", 1800e3], ["1h", 3600e3], ["2h", 7200e3], ["6h", 21600e3], ["12h", 43200e3]];
+    for (const [s, ms] of steps) if (spanMs / ms <= 400) return s;
+    return "1d";
+  }
+
+  function api(path, q) {
+    const u = new URLSearchParams(q);
+    return fetch(path + "?" + u.toString()).then(async (r) => {
+      if (r.status === 404) return null;
+      if (!r.ok) throw new Error((await r.json().catch(() => ({}))).error || r.statusText);
+      return r.json();
+    });
+  }
+
+  function series(field, w, step, agg) {
+    const q = { customer: state.customer, sensor: cfg.sensor, device: state.device, field, from: new Date(w.from).toISOString(), to: new Date(w.to).toISOString() };
+    if (step) q.step = step;
+    if (agg) q.agg = agg;
+    return api("/api/v1/series", q).then((s) => (s ? s.points : []));
+  }
+
+  function latest() {
+    return api("/api/v1/latest", { customer: state.customer, sensor: cfg.sensor, device: state.device });
+  }
+
+  function body(i) { return document.querySelector('[data-panel="' + i + '"] .body'); }
+
+  function message(i, text) {
+    if (charts[i]) { charts[i].dispose(); delete charts[i]; }
+    body(i).innerHTML = "";
+    const d = document.createElement("div");
+    d.className = "state";
+    d.textContent = text;
+    body(i).appendChild(d);
+  }
+
+  function chartIn(i) {
+    if (charts[i]) return charts[i];
+    body(i).innerHTML = '<div class="chart" role="img"></div>';
+    const el = body(i).firstChild;
+    el.setAttribute("aria-label", cfg.panels[i].title);
+    charts[i] = echarts.init(el, null, { renderer: "canvas" });
+    return charts[i];
+  }
+
+  function round(v) { return Math.round(v * 1000) / 1000; }
+
+  const timeAxis = {
+    type: "time",
+    axisLabel: { formatter: (v) => fmtShort.format(v).replace(",", ""), hideOverlap: true },
+  };
+
+  function tooltip(unit) {
+    return {
+      trigger: "axis",
+      formatter: (ps) => {
+        const t = fmtTime.format(ps[0].value[0]);
+        return t + "<br>" + ps.map((p) => p.marker + p.seriesName + ": <b>" + round(p.value[1]) + "</b> " + (unit || "")).join("<br>");
+      },
+    };
+  }
+
+  // belowPeriods finds the spans where a is below b (an air leak).
+  function belowPeriods(a, b) {
+    const lim = new Map(b.map((p) => [p[0], p[1]]));
+    const out = [];
+    let start = null;
+    let last = null;
+    for (const [t, v] of a) {
+      const l = lim.has(t) ? lim.get(t) : (last && last.l);
+      if (l === undefined || l === null) continue;
+      if (v < l && start === null) start = t;
+      if (v >= l && start !== null) { out.push([start, t]); start = null; }
+      last = { t, l };
+    }
+    if (start !== null) out.push([start, a[a.length - 1][0]]);
+    return out;
+  }
+
+  async function drawLine(i, p, w, kind) {
+    const step = p.step || autoStep(w.to - w.from);
+    const agg = p.agg || (step ? "avg" : "");
+    const data = await Promise.all(p.fields.map((f) => series(f, w, step, agg)));
+    panelData[i] = { fields: p.fields, rows: data };
+    if (data.every((d) => d.length === 0)) return message(i, "No data for device " + state.device + " in " + w.text + ".");
+    const ch = chartIn(i);
+    const s = p.fields.map((f, k) => {
+      const item = { name: f, type: kind, data: data[k], showSymbol: data[k].length < 60, color: colors[k % colors.length], animation: false };
+      if (kind === "bar") item.barMaxWidth = 40;
+      if (f === p.threshold) { item.lineStyle = { type: "dashed", width: 2 }; item.color = "#d23b3b"; item.step = "end"; }
+      return item;
+    });
+    if (p.mark_below && p.threshold && p.fields.length > 1) {
+      const k = p.fields.indexOf(p.threshold);
+      const periods = belowPeriods(data[0], data[k] || []);
+      s[0].markArea = { silent: true, itemStyle: { color: "rgba(210,59,59,0.14)" }, data: periods.map(([a, b]) => [{ xAxis: a, name: "leak" }, { xAxis: b }]) };
+    }
+    ch.setOption({
+      grid: { left: 50, right: 16, top: 30, bottom: 28 },
+      legend: { show: p.fields.length > 1, top: 0 },
+      xAxis: kind === "bar" ? Object.assign({}, timeAxis, { axisLabel: { formatter: (v) => fmtDay.format(v) } }) : timeAxis,
+      yAxis: { type: "value", scale: kind !== "bar", name: p.unit || "" },
+      tooltip: tooltip(p.unit),
+      series: s,
+    }, true);
+  }
+
+  async function drawLatest(i, p, w, r) {
+    r = r || (await latest());
+    if (!r || p.fields.every((f) => r.fields[f] === undefined)) return message(i, "No data for device " + state.device + " yet.");
+    panelData[i] = { fields: p.fields, rows: p.fields.map((f) => [[new Date(r.time).getTime(), r.fields[f]]]) };
+    const v = r.fields[p.fields[0]];
+    if (p.type === "stat") {
+      if (charts[i]) { charts[i].dispose(); delete charts[i]; }
+      const age = Math.max(0, Math.round((Date.now() - new Date(r.received || r.time).getTime()) / 1000));
+      body(i).innerHTML = "";
+      const big = document.createElement("div");
+      big.className = "stat";
+      big.textContent = round(v) + " ";
+      const u = document.createElement("small");
+      u.textContent = p.unit || (r.units && r.units[p.fields[0]]) || "";
+      big.appendChild(u);
+      const a = document.createElement("div");
+      a.className = "age";
+      a.dataset.time = r.received || r.time;
+      a.textContent = "at " + fmtTime.format(new Date(r.time)) + " · " + age + " s ago";
+      body(i).append(big, a);
+      return;
+    }
+    const ch = chartIn(i);
+    if (p.type === "gauge") {
+      const lim = p.threshold ? r.fields[p.threshold] : undefined;
+      const max = p.max || Math.max(v * 1.5, 1);
+      const min = p.min || 0;
+      const stops = lim === undefined ? [[1, "#1a9b5b"]] : [[(lim - min) / (max - min), "#d23b3b"], [1, "#1a9b5b"]];
+      ch.setOption({
+        series: [{
+          type: "gauge", min, max, animation: false, radius: "95%",
+          axisLine: { lineStyle: { width: 16, color: stops } },
+          pointer: { width: 5 }, detail: { formatter: (x) => round(x) + " " + (p.unit || ""), fontSize: 22, offsetCenter: [0, "65%"] },
+          title: { offsetCenter: [0, "88%"], fontSize: 12, color: "#5f6f80" },
+          data: [{ value: v, name: lim === undefined ? "" : p.threshold + " " + round(lim) + " " + (p.unit || "") }],
+        }],
+      }, true);
+    } else if (p.type === "pie") {
+      ch.setOption({
+        tooltip: { trigger: "item", formatter: (x) => x.name + ": " + round(x.value) + " " + (p.unit || "") + " (" + x.percent + "%)" },
+        legend: { bottom: 0 },
+        series: [{ type: "pie", radius: ["35%", "70%"], animation: false, data: p.fields.filter((f) => r.fields[f] !== undefined).map((f) => ({ name: f, value: r.fields[f] })) }],
+      }, true);
+    }
+  }
+
+  function table(i, head, rows) {
+    if (charts[i]) { charts[i].dispose(); delete charts[i]; }
+    const t = document.createElement("table");
+    const tr = document.createElement("tr");
+    head.forEach((h, k) => { const th = document.createElement("th"); th.textContent = h; if (k) th.className = "num"; tr.appendChild(th); });
+    const thead = document.createElement("thead");
+    thead.appendChild(tr);
+    const tb = document.createElement("tbody");
+    rows.forEach((r) => {
+      const row = document.createElement("tr");
+      r.forEach((c, k) => { const td = document.createElement("td"); td.textContent = c; if (k) td.className = "num"; row.appendChild(td); });
+      tb.appendChild(row);
+    });
+    t.append(thead, tb);
+    body(i).innerHTML = "";
+    body(i).appendChild(t);
+  }
+
+  async function drawTable(i, p, w) {
+    const step = p.step || "1d";
+    if (p.mark_below && p.threshold) {
+      // Leaks per day: how many times the pressure went below the limit,
+      // and for how long, day by day in the configured zone.
+      const [a, b] = await Promise.all([series(p.fields[0], w), series(p.threshold, w)]);
+      panelData[i] = { fields: [p.fields[0], p.threshold], rows: [a, b] };
+      if (a.length === 0) return message(i, "No data for device " + state.device + " in " + w.text + ".");
+      const days = new Map();
+      for (const [s, e] of belowPeriods(a, b)) {
+        const d = fmtDay.format(s);
+        const x = days.get(d) || { n: 0, ms: 0 };
+        x.n++; x.ms += e - s;
+        days.set(d, x);
+      }
+      for (const [t] of a) { const d = fmtDay.format(t); if (!days.has(d)) days.set(d, { n: 0, ms: 0 }); }
+      const rows = [...days.entries()].sort().reverse().map(([d, x]) => [d, String(x.n), (x.ms / 60000).toFixed(1) + " min"]);
+      return table(i, ["Day", "Leaks", "Time in leak"], rows);
+    }
+    const aggs = p.aggs && p.aggs.length ? p.aggs : [p.agg || "avg"];
+    const data = await Promise.all(aggs.map((a) => series(p.fields[0], w, step, a)));
+    panelData[i] = { fields: aggs.map((a) => p.fields[0] + " " + a), rows: data };
+    if (data[0].length === 0) return message(i, "No data for device " + state.device + " in " + w.text + ".");
+    const rows = data[0].map((pt, k) => [step.endsWith("d") ? fmtDay.format(pt[0]) : fmtTime.format(pt[0])].concat(data.map((d) => (d[k] ? String(round(d[k][1])) : "")))).reverse();
+    table(i, ["Time"].concat(aggs), rows);
+  }
+
+  function drawPanel(i, w, r) {
+    const p = cfg.panels[i];
+    let job;
+    if (p.type === "line" || p.type === "bar") job = drawLine(i, p, w, p.type);
+    else if (p.type === "table") job = drawTable(i, p, w);
+    else job = drawLatest(i, p, w, r);
+    return job.catch((e) => message(i, "Could not load: " + e.message));
+  }
+
+  function drawAll() {
+    const w = window_();
+    if (!state.device) {
+      cfg.panels.forEach((_, i) => message(i, "No " + cfg.sensor + " device has sent anything yet."));
+      return;
+    }
+    cfg.panels.forEach((_, i) => { if (!charts[i]) message(i, "Loading…"); drawPanel(i, w); });
+  }
+
+  // Live updates: latest-value panels change at once, charts are redrawn
+  // at most every 2 s.
+  let redraw = null;
+  function onReading(r) {
+    const w = window_();
+    cfg.panels.forEach((p, i) => { if (p.type === "stat" || p.type === "gauge" || p.type === "pie") drawPanel(i, w, r); });
+    if (!redraw) redraw = setTimeout(() => {
+      redraw = null;
+      const w = window_();
+      cfg.panels.forEach((p, i) => { if (p.type === "line" || p.type === "bar" || p.type === "table") drawPanel(i, w); });
+    }, 2000);
+  }
+
+  const badge = document.getElementById("live");
+  function setBadge(cls, text) { badge.className = "badge " + cls; badge.textContent = text; }
+
+  function connect() {
+    if (es) { es.close(); es = null; }
+    const w = window_();
+    if (!w.live || !state.device) { setBadge("", "paused (the range does not end now)"); return; }
+    const q = new URLSearchParams({ customer: state.customer, sensor: cfg.sensor, device: state.device });
+    es = new EventSource("/api/v1/stream?" + q.toString());
+    es.onopen = () => setBadge("live", "live");
+    es.onerror = () => setBadge("lost", "connection lost, reconnecting…");
+    es.addEventListener("reading", (e) => onReading(JSON.parse(e.data)));
+    es.addEventListener("dropped", () => { es.close(); setTimeout(connect, 1000); });
+  }
+
+  function pushURL() {
+    const q = new URLSearchParams({ device: state.device || "", customer: state.customer || "" });
+    if (state.range === "custom") { if (state.from) q.set("from", state.from); if (state.to) q.set("to", state.to); }
+    else q.set("range", state.range);
+    history.replaceState(null, "", location.pathname + "?" + q.toString());
+    document.querySelectorAll(".ranges a").forEach((a) => a.classList.toggle("active", a.dataset.range === state.range));
+  }
+
+  function localInput(ms) {
+    // datetime-local wants the wall time; show it in the configured zone.
+    const parts = Object.fromEntries(new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false }).formatToParts(ms).map((x) => [x.type, x.value]));
+    return parts.year + "-" + parts.month + "-" + parts.day + "T" + (parts.hour === "24" ? "00" : parts.hour) + ":" + parts.minute;
+  }
+
+  function fromInput(v) {
+    // Read a wall time of the configured zone as an instant.
+    if (!v) return null;
+    const guess = new Date(v + "Z").getTime();
+    const shown = new Date(localInput(guess) + "Z").getTime();
+    return new Date(guess - (shown - guess)).toISOString();
+  }
+
+  function apply() {
+    pushURL();
+    const w = window_();
+    document.getElementById("from").value = localInput(w.from);
+    document.getElementById("to").value = localInput(w.to);
+    cfg.panels.forEach((_, i) => message(i, "Loading…"));
+    drawAll();
+    connect();
+  }
+
+  document.querySelectorAll(".ranges a").forEach((a) => a.addEventListener("click", (e) => {
+    e.preventDefault();
+    state.range = a.dataset.range; state.from = null; state.to = null;
+    apply();
+  }));
+  document.getElementById("apply").addEventListener("click", () => {
+    state.range = "custom";
+    state.from = fromInput(document.getElementById("from").value);
+    state.to = fromInput(document.getElementById("to").value);
+    apply();
+  });
+  document.getElementById("device").addEventListener("change", (e) => {
+    const o = e.target.selectedOptions[0];
+    state.device = o.value; state.customer = o.dataset.customer;
+    apply();
+  });
+  document.querySelectorAll(".csv").forEach((b) => b.addEventListener("click", () => {
+    const i = b.closest("[data-panel]").dataset.panel;
+    const d = panelData[i];
+    if (!d) return;
+    const times = [...new Set(d.rows.flat().map((p) => p[0]))].sort((a, b) => a - b);
+    const maps = d.rows.map((r) => new Map(r.map((p) => [p[0], p[1]])));
+    const lines = [["time (" + zone + ")", "time (UTC)"].concat(d.fields).join(",")];
+    for (const t of times) lines.push([fmtTime.format(t).replace(",", ""), new Date(t).toISOString()].concat(maps.map((m) => (m.has(t) ? m.get(t) : ""))).join(","));
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(new Blob([lines.join("\n") + "\n"], { type: "text/csv" }));
+    a.download = cfg.sensor + "-" + state.device + "-" + cfg.panels[i].title.replace(/\W+/g, "-").toLowerCase() + ".csv";
+    a.click();
+  }));
+  setInterval(() => document.querySelectorAll(".age[data-time]").forEach((a) => {
+    const s = Math.max(0, Math.round((Date.now() - new Date(a.dataset.time).getTime()) / 1000));
+    a.textContent = a.textContent.replace(/· \d+ s ago$/, "· " + s + " s ago");
+  }), 1000);
+  window.addEventListener("resize", () => Object.values(charts).forEach((c) => c.resize()));
+  apply();
+})();

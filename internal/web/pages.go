@@ -1,0 +1,238 @@
+package web
+
+import (
+	"embed"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/store"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed assets
+var assetFS embed.FS
+
+var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
+
+// SilentAfter is how long without a message makes a device count as
+// silent on the overview.
+const SilentAfter = 10 * time.Minute
+
+// Ranges are the quick time ranges of a dashboard.
+var Ranges = []string{"1h", "24h", "7d", "30d"}
+
+// Pages serves the web pages.
+type Pages struct {
+	Store    store.Store
+	Config   *config.Config
+	Location *time.Location
+	Server   *Server
+}
+
+type page struct {
+	Title, Nav, Zone string
+	Kinds            []string
+}
+
+func (p *Pages) page(title, nav string) page {
+	return page{Title: title, Nav: nav, Zone: p.Location.String(), Kinds: p.Config.SensorNames()}
+}
+
+func (p *Pages) render(w http.ResponseWriter, r *http.Request, name string, data any) {
+	var buf strings.Builder
+	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
+		p.Server.internal(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write([]byte(buf.String()))
+}
+
+// routes adds the pages and assets to mux.
+func (p *Pages) routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /{$}", p.overview)
+	mux.HandleFunc("GET /d/{sensor}", p.dashboard)
+	mux.HandleFunc("GET /live/{sensor}/{device}", p.live)
+	mux.HandleFunc("GET /rejected", p.rejected)
+	sub, _ := fs.Sub(assetFS, "assets")
+	files := http.FileServerFS(sub)
+	mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		files.ServeHTTP(w, r)
+	})))
+}
+
+type deviceRow struct {
+	Dev                         store.Device
+	Silent                      bool
+	Ago, LastSeenText, LossText string
+	RSSIText, SNRText, Values   string
+}
+
+func (p *Pages) localTime(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.In(p.Location).Format("2006-01-02 15:04:05")
+}
+
+// Ago says how long ago t was, in the largest sensible unit.
+func Ago(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%d s ago", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%d min ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h ago", int(d.Hours()))
+	}
+	return fmt.Sprintf("%d days ago", int(d.Hours()/24))
+}
+
+func num(f *float64) string {
+	if f == nil {
+		return "–"
+	}
+	return strconv.FormatFloat(*f, 'f', -1, 64)
+}
+
+func (p *Pages) overview(w http.ResponseWriter, r *http.Request) {
+	devs, err := p.Store.Devices(r.Context(), store.DeviceFilter{})
+	if err != nil {
+		p.Server.internal(w, r, err)
+		return
+	}
+	rejected, err := p.Store.CountRejected(r.Context(), store.RejectedFilter{})
+	if err != nil {
+		p.Server.internal(w, r, err)
+		return
+	}
+	data := struct {
+		page
+		Devices                []deviceRow
+		Silent, Lost, Rejected int64
+		SilentAfter            string
+	}{page: p.page("Overview", "overview"), Rejected: rejected, SilentAfter: "10 min"}
+	now := time.Now()
+	for _, d := range devs {
+		row := deviceRow{Dev: d, Silent: now.Sub(d.LastSeen) > SilentAfter, Ago: Ago(now.Sub(d.LastSeen)),
+			LastSeenText: p.localTime(d.LastSeen), LossText: strconv.FormatFloat(d.LossRatio*100, 'f', 1, 64) + "%",
+			RSSIText: num(d.RSSI) + " dBm", SNRText: num(d.SNR) + " dB"}
+		if row.Silent {
+			data.Silent++
+		}
+		data.Lost += d.Lost
+		if latest, err := p.Store.Latest(r.Context(), store.DeviceKey{Customer: d.Customer, Sensor: d.Sensor, Device: d.Device}); err == nil {
+			names := make([]string, 0, len(latest.Fields))
+			for k := range latest.Fields {
+				names = append(names, k)
+			}
+			sort.Strings(names)
+			var parts []string
+			for _, k := range names {
+				parts = append(parts, k+" "+strconv.FormatFloat(latest.Fields[k], 'f', -1, 64)+" "+latest.Units[k])
+			}
+			row.Values = strings.Join(parts, " · ")
+		}
+		data.Devices = append(data.Devices, row)
+	}
+	p.render(w, r, "overview.html", data)
+}
+
+func (p *Pages) rejected(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := store.RejectedFilter{Reason: q.Get("reason"), Limit: 100}
+	f.BeforeID, _ = strconv.ParseInt(q.Get("before"), 10, 64)
+	list, err := p.Store.Rejected(r.Context(), f)
+	if err != nil {
+		p.Server.internal(w, r, err)
+		return
+	}
+	total, err := p.Store.CountRejected(r.Context(), store.RejectedFilter{Reason: f.Reason})
+	if err != nil {
+		p.Server.internal(w, r, err)
+		return
+	}
+	type item struct{ Time, Reason, Topic, Source, Payload string }
+	data := struct {
+		page
+		Items  []item
+		Total  int64
+		Reason string
+		Next   int64
+	}{page: p.page("Rejected messages", "rejected"), Total: total, Reason: f.Reason}
+	for _, rj := range list {
+		data.Items = append(data.Items, item{Time: p.localTime(rj.Received), Reason: rj.Reason, Topic: rj.Topic, Source: rj.Source,
+			Payload: strings.ToValidUTF8(string(rj.Payload), "\uFFFD")})
+	}
+	if len(list) == f.Limit {
+		data.Next = list[len(list)-1].ID
+	}
+	p.render(w, r, "rejected.html", data)
+}
+
+func (p *Pages) dashboard(w http.ResponseWriter, r *http.Request) {
+	sensor := r.PathValue("sensor")
+	sc, ok := p.Config.Sensors[sensor]
+	if !ok {
+		http.Error(w, "no sensor kind "+sensor, http.StatusNotFound)
+		return
+	}
+	devs, err := p.Store.Devices(r.Context(), store.DeviceFilter{Sensor: sensor})
+	if err != nil {
+		p.Server.internal(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	device, customer := q.Get("device"), q.Get("customer")
+	if device == "" && len(devs) > 0 {
+		device, customer = devs[0].Device, devs[0].Customer
+	}
+	if customer == "" {
+		for _, d := range devs {
+			if d.Device == device {
+				customer = d.Customer
+			}
+		}
+	}
+	dash := sc.Dashboard
+	if dash.Title == "" {
+		dash.Title = sensor
+	}
+	cfg, _ := json.Marshal(map[string]any{
+		"sensor": sensor, "customer": customer, "device": device, "zone": p.Location.String(),
+		"panels": dash.Panels, "ranges": Ranges,
+	})
+	p.render(w, r, "dashboard.html", struct {
+		page
+		Sensor, Device, Customer string
+		Devices                  []store.Device
+		Dashboard                config.Dashboard
+		Ranges                   []string
+		JSON                     template.JS
+	}{p.page(dash.Title, sensor), sensor, device, customer, devs, dash, Ranges, template.JS(cfg)})
+}
+
+func (p *Pages) live(w http.ResponseWriter, r *http.Request) {
+	sensor, device := r.PathValue("sensor"), r.PathValue("device")
+	customer := r.URL.Query().Get("customer")
+	if customer == "" && len(p.Config.Customers) == 1 {
+		customer = p.Config.Customers[0]
+	}
+	cfg, _ := json.Marshal(map[string]any{"sensor": sensor, "customer": customer, "device": device, "zone": p.Location.String()})
+	p.render(w, r, "live.html", struct {
+		page
+		Sensor, Device, Customer string
+		JSON                     template.JS
+	}{p.page("Live "+sensor+" "+device, ""), sensor, device, customer, template.JS(cfg)})
+}
