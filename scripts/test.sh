@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs sensorhub's whole test suite against real services. On a Debian
 # machine it installs (as root) and starts what the tests need: Mosquitto
-# with its standalone clients and a NATS server with JetStream. A service
+# with its standalone clients, a NATS server with JetStream, and Chromium
+# for the page tests. A service
 # that cannot be had fails the run; no test is skipped for want of one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,7 @@ need_pkgs=()
 command -v mosquitto >/dev/null || need_pkgs+=(mosquitto)
 command -v mosquitto_pub >/dev/null || need_pkgs+=(mosquitto-clients)
 command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || need_pkgs+=(nats-server)
+command -v chromium >/dev/null || [ -n "${SENSORHUB_CHROMIUM:-}" ] || need_pkgs+=(chromium)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test.sh: missing ${need_pkgs[*]}; run as root or: sudo apt-get install -y ${need_pkgs[*]}" >&2
