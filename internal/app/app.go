@@ -91,7 +91,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 	a.Queue = q
 	a.closers = append(a.closers, q.Close)
 
-	st, err := sqlite.Open(ctx, cfg.StorePath())
+	st, err := sqlite.Open(ctx, cfg.StorePath(), cfg.Location())
 	if err != nil {
 		return nil, err
 	}

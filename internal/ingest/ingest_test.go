@@ -61,7 +61,7 @@ func TestStoreOutageHoldsMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer q.Close()
-	sq, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "s.db"))
+	sq, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "s.db"), time.UTC)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,6 +44,40 @@ func ParseStep(s string) (Step, error) {
 	return Step{Dur: d}, nil
 }
 
+// autoSteps are the steps AutoStep chooses from.
+var autoSteps = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute,
+	time.Hour, 2 * time.Hour, 6 * time.Hour, 12 * time.Hour}
+
+// AutoStep chooses the step for a chart of the range: raw points up to two
+// hours, then the smallest step that gives at most 400 buckets.
+func AutoStep(from, to time.Time) Step {
+	span := to.Sub(from)
+	if span <= 2*time.Hour {
+		return Step{}
+	}
+	for _, d := range autoSteps {
+		if span/d <= 400 {
+			return Step{Dur: d}
+		}
+	}
+	return Step{Days: 1}
+}
+
+// String writes the step as ParseStep reads it.
+func (s Step) String() string {
+	switch {
+	case s.Days > 0:
+		return strconv.Itoa(s.Days) + "d"
+	case s.Dur > 0 && s.Dur%time.Hour == 0:
+		return strconv.Itoa(int(s.Dur/time.Hour)) + "h"
+	case s.Dur > 0 && s.Dur%time.Minute == 0:
+		return strconv.Itoa(int(s.Dur/time.Minute)) + "m"
+	case s.Dur > 0:
+		return s.Dur.String()
+	}
+	return ""
+}
+
 // IsZero reports whether no bucketing was asked for.
 func (s Step) IsZero() bool { return s.Dur == 0 && s.Days == 0 }
 
@@ -84,6 +118,23 @@ func (p *Point) UnmarshalJSON(b []byte) error {
 // QuerySeries answers a series query from the store's raw points. Buckets
 // with no point are left out; each bucket is stamped with its start.
 func QuerySeries(ctx context.Context, s Store, q SeriesQuery, loc *time.Location) (Series, error) {
+	if !q.Step.IsZero() {
+		if q.Agg == "" {
+			q.Agg = "avg"
+		}
+		pts, unit, ok, err := seriesFromRollups(ctx, s, q, loc)
+		if err != nil {
+			return Series{}, err
+		}
+		if ok {
+			return Series{Field: q.Field, Unit: unit, Agg: q.Agg, Points: pts}, nil
+		}
+	}
+	return QuerySeriesRaw(ctx, s, q, loc)
+}
+
+// QuerySeriesRaw answers a series query from raw points only.
+func QuerySeriesRaw(ctx context.Context, s Store, q SeriesQuery, loc *time.Location) (Series, error) {
 	pts, unit, err := s.Points(ctx, RawQuery{DeviceKey: q.DeviceKey, Field: q.Field, From: q.From, To: q.To})
 	if err != nil {
 		return Series{}, err

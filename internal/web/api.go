@@ -222,13 +222,19 @@ func (s *Server) series(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("agg %q is not one of %s", agg, strings.Join(store.Aggregations, ", ")))
 		return
 	}
-	step, err := store.ParseStep(q.Get("step"))
+	from, to, err := timeRange(r)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	from, to, err := timeRange(r)
-	if err != nil {
+	var step store.Step
+	if q.Get("step") == "auto" {
+		// About 400 points whatever the range, from the kept aggregates.
+		step = store.AutoStep(from, to)
+		if step.IsZero() && agg != "" {
+			step = store.Step{Dur: time.Minute}
+		}
+	} else if step, err = store.ParseStep(q.Get("step")); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
@@ -249,7 +255,7 @@ func (s *Server) series(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	out.Step = q.Get("step")
+	out.Step = step.String()
 	writeJSON(w, out)
 }
 

@@ -81,11 +81,29 @@ var schema = []string{
 		digest   BLOB NOT NULL UNIQUE
 	);
 	CREATE INDEX rejected_received ON rejected (received);`,
+	// Aggregates per minute (res 0), hour (1) and day (2), kept as data
+	// arrives so that long ranges are answered without reading every point.
+	`CREATE TABLE rollups (
+		device_id INTEGER NOT NULL,
+		field_id  INTEGER NOT NULL,
+		res       INTEGER NOT NULL,
+		bucket    INTEGER NOT NULL,
+		n         INTEGER NOT NULL,
+		sum       REAL NOT NULL,
+		min       REAL NOT NULL,
+		max       REAL NOT NULL,
+		first_t   INTEGER NOT NULL,
+		first     REAL NOT NULL,
+		last_t    INTEGER NOT NULL,
+		last      REAL NOT NULL,
+		PRIMARY KEY (device_id, field_id, res, bucket)
+	) WITHOUT ROWID;`,
 }
 
 // Store is a store.Store in a SQLite file.
 type Store struct {
-	db *sql.DB
+	db  *sql.DB
+	loc *time.Location
 	// mu serialises writers: SQLite has one writer at a time, and waiting
 	// here is cheaper than retrying on SQLITE_BUSY.
 	mu      sync.Mutex
@@ -97,8 +115,8 @@ type Store struct {
 }
 
 // Open opens (creating if needed) the SQLite store at path and brings its
-// schema up to date.
-func Open(ctx context.Context, path string) (*Store, error) {
+// schema up to date. Day aggregates start at midnight in loc.
+func Open(ctx context.Context, path string, loc *time.Location) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
@@ -116,7 +134,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
-	s := &Store{db: db, devices: map[store.DeviceKey]int64{}, fields: map[string]int64{}, units: map[unitKey]string{}}
+	s := &Store{db: db, loc: loc, devices: map[store.DeviceKey]int64{}, fields: map[string]int64{}, units: map[unitKey]string{}}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: %s: %w", path, err)
@@ -226,6 +244,9 @@ func (s *Store) Write(ctx context.Context, b store.Batch) (store.WriteResult, er
 			fresh[dev] = append(fresh[dev], r)
 		}
 		if err := insertPoints(ctx, tx, points); err != nil {
+			return res, err
+		}
+		if err := s.addRollups(ctx, tx, points); err != nil {
 			return res, err
 		}
 		for dev, rs := range fresh {

@@ -15,7 +15,7 @@ import (
 )
 
 func open(t *testing.T) store.Store {
-	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "sensorhub.db"))
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "sensorhub.db"), storetest.Location)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +27,7 @@ func TestConformance(t *testing.T) { storetest.Run(t, open) }
 
 func TestReopenKeepsData(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sensorhub.db")
-	s, err := sqlite.Open(context.Background(), path)
+	s, err := sqlite.Open(context.Background(), path, storetest.Location)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	s, err = sqlite.Open(context.Background(), path)
+	s, err = sqlite.Open(context.Background(), path, storetest.Location)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestReopenKeepsData(t *testing.T) {
 // BenchmarkWriteBatch writes batches of 500 devicev01 readings (3 fields
 // each); ns/op is per reading.
 func BenchmarkWriteBatch(b *testing.B) {
-	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "sensorhub.db"))
+	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "sensorhub.db"), storetest.Location)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -74,5 +74,33 @@ func BenchmarkWriteBatch(b *testing.B) {
 		if _, err := s.Write(context.Background(), store.Batch{Readings: rs}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkSeries30Days is a 30-day chart of one device reporting every
+// 30 s (86,400 readings), step chosen automatically (2h), answered from the
+// kept aggregates and, as the baseline, from the raw points.
+func BenchmarkSeries30Days(b *testing.B) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "sensorhub.db"), storetest.Location)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	k := storetest.LoadDays(b, s, 30, 30*time.Second)
+	to := time.Now()
+	from := to.Add(-30 * 24 * time.Hour)
+	q := store.SeriesQuery{DeviceKey: k, Field: "Temp", From: from, To: to, Step: store.AutoStep(from, to), Agg: "avg"}
+	for _, c := range []struct {
+		name string
+		run  func(context.Context, store.Store, store.SeriesQuery, *time.Location) (store.Series, error)
+	}{{"rollups", store.QuerySeries}, {"raw", store.QuerySeriesRaw}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				out, err := c.run(context.Background(), s, q, storetest.Location)
+				if err != nil || len(out.Points) < 300 {
+					b.Fatalf("%d points, %v", len(out.Points), err)
+				}
+			}
+		})
 	}
 }

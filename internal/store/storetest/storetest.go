@@ -27,9 +27,57 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("DailyIncrease", func(t *testing.T) { testDailyIncrease(t, open(t)) })
 	t.Run("Aggregations", func(t *testing.T) { testAggregations(t, open(t)) })
 	t.Run("Rejected", func(t *testing.T) { testRejected(t, open(t)) })
+	t.Run("RollupsMatchRaw", func(t *testing.T) { testRollupsMatchRaw(t, open(t)) })
 }
 
-var loc, _ = time.LoadLocation("Europe/Brussels")
+// testRollupsMatchRaw writes a week of readings every 7 minutes, over the
+// autumn change of time, in two overlapping writes, and checks that every
+// aggregation at every step gives what the raw points give.
+func testRollupsMatchRaw(t *testing.T, s store.Store) {
+	base := Payloads(t, "devicev01.jsonl")[3]
+	start := time.Date(2022, 10, 27, 13, 3, 0, 0, time.UTC)
+	var rs []reading.Reading
+	for i := 0; i < 7*24*60/7; i++ {
+		r := base
+		r.Time = start.Add(time.Duration(i) * 7 * time.Minute)
+		r.MsgCount = int64(i)
+		r.Fields = map[string]float64{"Temp": float64((i*37)%101) / 7, "E": float64(i) * 1.5}
+		rs = append(rs, r)
+	}
+	write(t, s, store.Batch{Readings: rs[:800]})
+	write(t, s, store.Batch{Readings: rs[700:]}) // 100 duplicates
+	k := key(base)
+	from := time.Date(2022, 10, 28, 5, 17, 31, 0, loc)
+	to := time.Date(2022, 11, 2, 19, 44, 0, 0, loc)
+	for _, st := range []string{"1m", "5m", "1h", "3h", "1d", "2d"} {
+		step, _ := store.ParseStep(st)
+		for _, agg := range store.Aggregations {
+			q := store.SeriesQuery{DeviceKey: k, Field: "Temp", From: from, To: to, Step: step, Agg: agg}
+			got, err := store.QuerySeries(ctx(t), s, q, loc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := store.QuerySeriesRaw(ctx(t), s, q, loc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got.Points) != len(want.Points) || len(got.Points) == 0 {
+				t.Fatalf("step %s agg %s: %d points, raw gives %d", st, agg, len(got.Points), len(want.Points))
+			}
+			for i := range want.Points {
+				g, w := got.Points[i], want.Points[i]
+				if !g.Time.Equal(w.Time) || math.Abs(g.Value-w.Value) > 1e-9*math.Max(1, math.Abs(w.Value)) {
+					t.Fatalf("step %s agg %s bucket %d: %v %v, raw gives %v %v", st, agg, i, g.Time, g.Value, w.Time, w.Value)
+				}
+			}
+		}
+	}
+}
+
+// Location is the zone the suite queries in; open stores with it.
+var Location, _ = time.LoadLocation("Europe/Brussels")
+
+var loc = Location
 
 func ctx(t *testing.T) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -300,4 +348,34 @@ func testRejected(t *testing.T, s store.Store) {
 	if err != nil || n != 1 {
 		t.Errorf("count since now: %d %v, want 1", n, err)
 	}
+}
+
+// LoadDays writes days of readings of one devicev01 device every interval,
+// ending now, and returns the device; benchmarks use it.
+func LoadDays(tb testing.TB, s store.Store, days int, interval time.Duration) store.DeviceKey {
+	tb.Helper()
+	base := Payloads(tb, "devicev01.jsonl")[3]
+	end := time.Now().UTC().Truncate(time.Second)
+	start := end.Add(-time.Duration(days) * 24 * time.Hour)
+	batch := make([]reading.Reading, 0, 1000)
+	n := 0
+	for t := start; t.Before(end); t = t.Add(interval) {
+		r := base
+		r.Time = t
+		r.MsgCount = int64(n)
+		hour := float64(t.Hour()) + float64(t.Minute())/60
+		r.Fields = map[string]float64{"Temp": 12 + 6*math.Sin(hour/24*2*math.Pi), "Pres": 1013, "Hum": 60}
+		batch = append(batch, r)
+		n++
+		if len(batch) == cap(batch) {
+			if _, err := s.Write(context.Background(), store.Batch{Readings: batch}); err != nil {
+				tb.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	if _, err := s.Write(context.Background(), store.Batch{Readings: batch}); err != nil {
+		tb.Fatal(err)
+	}
+	return key(base)
 }
