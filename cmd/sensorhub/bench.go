@@ -19,6 +19,8 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	n := fs.Int("n", 20000, "messages to publish")
 	qos := fs.Int("qos", 1, "publisher QoS (0 or 1)")
 	devices := fs.Int("devices", 100, "devices the messages are spread over")
+	rate := fs.Int("rate", 0, "publish at this many messages/s in the end-to-end runs (0: as fast as possible)")
+	streams := fs.Int("sse-clients", 0, "also measure with this many clients on /api/v1/stream")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -50,7 +52,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	o := bench.Options{Config: cfg, N: *n, QoS: byte(*qos), Devices: *devices}
+	o := bench.Options{Config: cfg, N: *n, QoS: byte(*qos), Devices: *devices, SSEClients: *streams, Rate: *rate}
 	res, err := bench.Run(ctx, o)
 	if err != nil {
 		return err

@@ -4,10 +4,13 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -32,7 +35,13 @@ type Options struct {
 	QoS byte
 	// Devices spreads the messages over this many devices.
 	Devices int
-	Log     *slog.Logger
+	// SSEClients, when positive, adds a run with that many clients
+	// reading /api/v1/stream.
+	SSEClients int
+	// Rate paces the end-to-end publisher, in messages/s; 0 is as fast as
+	// it can.
+	Rate int
+	Log  *slog.Logger
 }
 
 // Result is what a run measured.
@@ -41,6 +50,10 @@ type Result struct {
 	RawRate    float64 // broker publish -> subscriber, messages/s
 	StoredRate float64 // publish -> stored in the store, messages/s
 	Stored     int64
+	// StreamRate is StoredRate with Options.SSEClients on the live stream,
+	// each following one device; StreamAllRate with each taking every
+	// reading.
+	StreamRate, StreamAllRate float64
 }
 
 // Ratio is the end-to-end rate as a share of the raw broker rate.
@@ -49,11 +62,22 @@ func (r Result) Ratio() float64 { return r.StoredRate / r.RawRate }
 // Report writes the result for a person.
 func (r Result) Report(w io.Writer, o Options) {
 	fmt.Fprintf(w, "messages            %d (QoS %d, %d devices)\n", r.N, o.QoS, o.Devices)
+	if o.Rate > 0 {
+		fmt.Fprintf(w, "publish rate        %d msg/s (end to end runs)\n", o.Rate)
+	}
 	fmt.Fprintf(w, "broker              %s\n", o.Config.MQTT.Broker)
 	fmt.Fprintf(w, "queue / store       %s / %s\n", o.Config.Queue.Engine, o.Config.Store.Engine)
 	fmt.Fprintf(w, "raw broker pub/sub  %10.0f msg/s\n", r.RawRate)
 	fmt.Fprintf(w, "stored end to end   %10.0f msg/s (%d stored)\n", r.StoredRate, r.Stored)
-	fmt.Fprintf(w, "ratio               %10.2f\n", r.Ratio())
+	if o.Rate > 0 {
+		fmt.Fprintf(w, "ratio               %10.2f (paced publisher: compare the stream runs, not capacity)\n", r.Ratio())
+	} else {
+		fmt.Fprintf(w, "ratio               %10.2f\n", r.Ratio())
+	}
+	if o.SSEClients > 0 {
+		fmt.Fprintf(w, "with %d streams, one device each   %10.0f msg/s, ratio to none %.2f\n", o.SSEClients, r.StreamRate, r.StreamRate/r.StoredRate)
+		fmt.Fprintf(w, "with %d streams, every reading     %10.0f msg/s, ratio to none %.2f\n", o.SSEClients, r.StreamAllRate, r.StreamAllRate/r.StoredRate)
+	}
 }
 
 // Run measures the raw broker rate, then the end-to-end rate.
@@ -86,49 +110,100 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	res.RawRate = raw
 
-	a, err := app.Start(ctx, cfg, app.Options{}, o.Log)
-	if err != nil {
+	stored, n, err := endToEnd(ctx, o, cfg, "plain", payloads, 0)
+	res.StoredRate, res.Stored = stored, n
+	if err != nil || o.SSEClients == 0 {
 		return res, err
 	}
+	if res.StreamRate, _, err = endToEnd(ctx, o, cfg, "stream", payloads, o.SSEClients); err != nil {
+		return res, err
+	}
+	res.StreamAllRate, _, err = endToEnd(ctx, o, cfg, "streamall", payloads, -o.SSEClients)
+	return res, err
+}
+
+// endToEnd starts sensorhub in a fresh data directory, with clients
+// connected to the live stream, publishes the payloads and times them
+// until stored. Positive clients each follow one device, as a dashboard
+// does; negative ones each take every reading.
+func endToEnd(ctx context.Context, o Options, base *config.Config, name string, payloads [][]byte, clients int) (float64, int64, error) {
+	cfg := *base
+	cfg.DataDir = filepath.Join(base.DataDir, name)
+	cfg.Queue.Prefix = base.Queue.Prefix + "_" + name
+	a, err := app.Start(ctx, &cfg, app.Options{}, o.Log)
+	if err != nil {
+		return 0, 0, err
+	}
 	defer a.Close()
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var events atomic.Int64
+	for i := 0; i < clients || i < -clients; i++ {
+		url := "http://" + a.HTTPAddr() + "/api/v1/stream"
+		if clients > 0 {
+			url += fmt.Sprintf("?device=%d", 10000+i%o.Devices)
+		}
+		go streamClient(sctx, url, &events)
+	}
 	target := cfg.MQTT.Broker
 	if target == "builtin" {
 		target = "tcp://" + a.MQTTAddr()
 	}
-	// Warm up: one message through the whole path before timing.
 	pub, err := connect(target, "sensorhub-bench-pub")
 	if err != nil {
-		return res, err
+		return 0, 0, err
 	}
 	defer pub.Disconnect(100)
 	topic := cfg.Customers[0] + "/bench"
 	start := time.Now()
-	if err := publishAll(pub, topic, payloads, o.QoS, a.Forwarded); err != nil {
-		return res, err
+	if err := publishAll(pub, topic, payloads, o.QoS, o.Rate, a.Forwarded); err != nil {
+		return 0, 0, err
 	}
 	lastProgress, last := time.Now(), int64(-1)
 	for {
 		n, err := storedCount(ctx, a.Store)
 		if err != nil {
-			return res, err
+			return 0, n, err
 		}
-		res.Stored = n
-		if n >= int64(o.N) {
-			break
+		if n >= int64(len(payloads)) {
+			rate := float64(len(payloads)) / time.Since(start).Seconds()
+			if clients != 0 {
+				o.Log.Info("bench: stream clients", "clients", clients, "events", events.Load())
+			}
+			return rate, n, nil
 		}
 		if n != last {
 			lastProgress, last = time.Now(), n
 		}
 		if time.Since(lastProgress) > 30*time.Second {
-			return res, fmt.Errorf("stalled: %d of %d stored, %d taken by the gateway (a broker that drops messages, such as Mosquitto past max_queued_messages, loses the rest)", n, o.N, a.Forwarded())
+			return 0, n, fmt.Errorf("stalled: %d of %d stored, %d taken by the gateway (a broker that drops messages, such as Mosquitto past max_queued_messages, loses the rest)", n, len(payloads), a.Forwarded())
 		}
 		if ctx.Err() != nil {
-			return res, ctx.Err()
+			return 0, n, ctx.Err()
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	res.StoredRate = float64(o.N) / time.Since(start).Seconds()
-	return res, nil
+}
+
+// streamClient reads the live stream as a browser would, reconnecting
+// when dropped, and counts the reading events.
+func streamClient(ctx context.Context, url string, events *atomic.Int64) {
+	for ctx.Err() == nil {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			if sc.Text() == "event: reading" {
+				events.Add(1)
+			}
+		}
+		resp.Body.Close()
+	}
 }
 
 func makePayloads(customer string, n, devices int) [][]byte {
@@ -160,7 +235,7 @@ const maxAhead = 400
 
 // publishAll publishes with a window of outstanding QoS 1 messages, as a
 // busy radio gateway does, never more than maxAhead ahead of taken().
-func publishAll(c paho.Client, topic string, payloads [][]byte, qos byte, taken func() int64) error {
+func publishAll(c paho.Client, topic string, payloads [][]byte, qos byte, rate int, taken func() int64) error {
 	window := make(chan paho.Token, 256)
 	errc := make(chan error, 1)
 	go func() {
@@ -175,7 +250,13 @@ func publishAll(c paho.Client, topic string, payloads [][]byte, qos byte, taken 
 		}
 		close(errc)
 	}()
+	start := time.Now()
 	for i, p := range payloads {
+		if rate > 0 {
+			if ahead := time.Duration(i)*time.Second/time.Duration(rate) - time.Since(start); ahead > 0 {
+				time.Sleep(ahead)
+			}
+		}
 		for wait := time.Now(); int64(i)-taken() > maxAhead; {
 			if time.Since(wait) > 30*time.Second {
 				return fmt.Errorf("stalled: %d published, %d taken by the subscriber", i, taken())
@@ -211,7 +292,7 @@ func rawRate(ctx context.Context, url string, payloads [][]byte, qos byte) (floa
 	}
 	defer pub.Disconnect(100)
 	start := time.Now()
-	if err := publishAll(pub, topic, payloads, qos, got.Load); err != nil {
+	if err := publishAll(pub, topic, payloads, qos, 0, got.Load); err != nil {
 		return 0, err
 	}
 	select {

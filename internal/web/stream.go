@@ -111,7 +111,12 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			rc.Flush()
 			return
 		case data := <-c.events:
+			// Write what else is waiting too, and flush once: one write per
+			// burst, not per reading, keeps many clients cheap.
 			_, err = fmt.Fprintf(w, "event: reading\ndata: %s\n\n", data)
+			for more := len(c.events); more > 0 && err == nil; more-- {
+				_, err = fmt.Fprintf(w, "event: reading\ndata: %s\n\n", <-c.events)
+			}
 		case <-tick.C:
 			_, err = fmt.Fprint(w, ": ping\n\n")
 		}
