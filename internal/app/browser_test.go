@@ -115,6 +115,28 @@ func TestTimeRangeChangesTheData(t *testing.T) {
 	if q := eval[string](t, ctx, `location.search`); !strings.Contains(q, "range=1h") || !strings.Contains(q, "device=100") {
 		t.Errorf("URL %q does not encode the selection", q)
 	}
+
+	// CSV export of the temperature panel: catch the file the page makes.
+	eval[bool](t, ctx, `(() => {
+		window.csvOut = "";
+		URL.createObjectURL = (blob) => { blob.text().then((t) => { window.csvOut = t; }); return "data:text/csv,"; };
+		document.querySelector('[aria-label="Temperature"] .csv').click();
+		return true;
+	})()`)
+	var csv string
+	testenv.Eventually(t, 5*time.Second, 50*time.Millisecond, func() error {
+		if csv = eval[string](t, ctx, `window.csvOut`); csv == "" {
+			return fmt.Errorf("no CSV made")
+		}
+		return nil
+	})
+	lines := strings.Split(strings.TrimSpace(csv), "\n")
+	if lines[0] != "time (Europe/Brussels),time (UTC),Temp" || len(lines) < 2 {
+		t.Fatalf("CSV starts %q with %d lines", lines[0], len(lines))
+	}
+	if f := strings.Split(lines[1], ","); len(f) != 3 || !strings.HasSuffix(f[1], "Z") || f[2] == "" {
+		t.Errorf("CSV row %q, want local time, UTC time and a value", lines[1])
+	}
 }
 
 func TestLivePageShowsPublishedValue(t *testing.T) {
