@@ -79,16 +79,7 @@ func (s *Store) addRollups(ctx context.Context, tx *sql.Tx, flat []any) error {
 
 // Rollups returns the kept aggregates of one field at res.
 func (s *Store) Rollups(ctx context.Context, q store.RawQuery, res store.Resolution) ([]store.Bucket, error) {
-	id, err := s.lookupDevice(ctx, q.DeviceKey)
-	if err != nil {
-		return nil, err
-	}
-	var fid int64
-	err = s.db.QueryRowContext(ctx, `SELECT df.field_id FROM device_fields df JOIN fields f ON f.id = df.field_id
-		WHERE df.device_id = ? AND f.name = ?`, id, q.Field).Scan(&fid)
-	if err == sql.ErrNoRows {
-		return nil, store.ErrNotFound
-	}
+	id, fid, _, err := s.lookupField(ctx, q.DeviceKey, q.Field)
 	if err != nil {
 		return nil, err
 	}

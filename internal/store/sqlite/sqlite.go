@@ -418,6 +418,20 @@ func (s *Store) lookupDevice(ctx context.Context, k store.DeviceKey) (int64, err
 	return id, err
 }
 
+// lookupField finds a device's field: the ids that key its points and its
+// unit; ErrNotFound when the device never sent it.
+func (s *Store) lookupField(ctx context.Context, k store.DeviceKey, field string) (dev, fid int64, unit string, err error) {
+	if dev, err = s.lookupDevice(ctx, k); err != nil {
+		return 0, 0, "", err
+	}
+	err = s.db.QueryRowContext(ctx, `SELECT df.field_id, df.unit FROM device_fields df JOIN fields f ON f.id = df.field_id
+		WHERE df.device_id = ? AND f.name = ?`, dev, field).Scan(&fid, &unit)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, "", store.ErrNotFound
+	}
+	return dev, fid, unit, err
+}
+
 // Devices lists devices.
 func (s *Store) Devices(ctx context.Context, f store.DeviceFilter) ([]store.Device, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT customer, sensor, device, name, gateway, last_seen, last_time,
@@ -470,17 +484,7 @@ func (s *Store) Latest(ctx context.Context, k store.DeviceKey) (reading.Reading,
 
 // Points returns one field's values in [From, To).
 func (s *Store) Points(ctx context.Context, q store.RawQuery) ([]store.Point, string, error) {
-	id, err := s.lookupDevice(ctx, q.DeviceKey)
-	if err != nil {
-		return nil, "", err
-	}
-	var fid int64
-	var unit string
-	err = s.db.QueryRowContext(ctx, `SELECT df.field_id, df.unit FROM device_fields df JOIN fields f ON f.id = df.field_id
-		WHERE df.device_id = ? AND f.name = ?`, id, q.Field).Scan(&fid, &unit)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, "", store.ErrNotFound
-	}
+	id, fid, unit, err := s.lookupField(ctx, q.DeviceKey, q.Field)
 	if err != nil {
 		return nil, "", err
 	}
