@@ -158,6 +158,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 		Ingest: &gateway.HTTPIngest{Forwarder: fw, MaxBody: int64(cfg.HTTP.MaxBody)},
 	}
 	a.httpSrv = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	a.httpSrv.RegisterOnShutdown(hub.Close)
 	a.goRun(func() {
 		if err := a.httpSrv.Serve(a.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("HTTP server stopped", "err", err)

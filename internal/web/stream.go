@@ -19,6 +19,15 @@ type Hub struct {
 	// Buffer is how many events a client may lag behind before it is
 	// dropped.
 	Buffer int
+
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+// Close ends every stream, so that a server shutting down does not wait
+// for its live clients; they reconnect to the next one.
+func (h *Hub) Close() {
+	h.closeOnce.Do(func() { close(h.closed) })
 }
 
 type streamClient struct {
@@ -29,7 +38,7 @@ type streamClient struct {
 
 // NewHub returns an empty hub.
 func NewHub(log *slog.Logger) *Hub {
-	return &Hub{log: log, clients: map[*streamClient]struct{}{}, Buffer: 256}
+	return &Hub{log: log, clients: map[*streamClient]struct{}{}, Buffer: 256, closed: make(chan struct{})}
 }
 
 // Clients is how many clients are connected.
@@ -105,6 +114,8 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
 		select {
 		case <-r.Context().Done():
+			return
+		case <-h.closed:
 			return
 		case <-c.dropped:
 			fmt.Fprint(w, "event: dropped\ndata: {\"reason\":\"this client fell behind; reconnect\"}\n\n")
