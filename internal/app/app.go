@@ -154,7 +154,10 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 		}
 	})
 	api := &web.Server{
-		Hub: hub, Store: st, Config: cfg, Location: cfg.Location(), Checks: checks, Registry: a.Metrics.Registry, Log: log.With("stage", "web"),
+		Hub: hub, Store: st, Config: cfg,
+		Replay: func(ctx context.Context, f store.RejectedFilter) (int, error) {
+			return gateway.ReplayRejected(ctx, st, fw, f)
+		}, Location: cfg.Location(), Checks: checks, Registry: a.Metrics.Registry, Log: log.With("stage", "web"),
 		Ingest: &gateway.HTTPIngest{Forwarder: fw, MaxBody: int64(cfg.HTTP.MaxBody)},
 	}
 	a.httpSrv = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}

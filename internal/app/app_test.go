@@ -408,3 +408,92 @@ func TestStreamDeliversNewReadings(t *testing.T) {
 		}
 	})
 }
+
+// TestReplayAfterConfigurationFix: messages of a customer not yet
+// configured are rejected; once it is added, a replay turns them into
+// readings, once, and a second replay changes nothing.
+func TestReplayAfterConfigurationFix(t *testing.T) {
+	dir := t.TempDir()
+	topics := []string{"finemeca/#", "acme/#"}
+	a := start(t, "embedded", app.Options{}, func(c *config.Config) { c.DataDir, c.MQTT.Topics = dir, topics })
+	var lines []string
+	for i := 1; i <= 5; i++ {
+		lines = append(lines, fmt.Sprintf(`{"Customer":"acme","idGateway":9,"idDevice":77,"Time":"2022-05-02 08:0%d:00","msgCount":%d,"Mod":"air","Pres":6.%d,"OpenPres":6}`, i, i, i))
+	}
+	mosquittoPub(t, a.MQTTAddr(), "acme/air/77", lines...)
+	var rj rejectedList
+	testenv.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
+		getJSON(t, a, "/api/v1/rejected?reason=unknown+customer", &rj)
+		if rj.Total != 5 {
+			return fmt.Errorf("%d rejected, want 5", rj.Total)
+		}
+		return nil
+	})
+	// A replay before the fix rejects them again: still 5, not 10.
+	resp, err := http.Post("http://"+a.HTTPAddr()+"/api/v1/rejected/replay", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	testenv.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
+		resp, err := http.Get("http://" + a.HTTPAddr() + "/metrics")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if !strings.Contains(string(b), `sensorhub_messages_rejected_total{reason="unknown customer"} 10`) {
+			return fmt.Errorf("the replayed messages were not rejected again yet")
+		}
+		return nil
+	})
+	getJSON(t, a, "/api/v1/rejected", &rj)
+	if rj.Total != 5 {
+		t.Fatalf("%d rejected after a replay without the fix, want the same 5", rj.Total)
+	}
+	a.Close()
+
+	fixed := func(c *config.Config) {
+		c.DataDir, c.MQTT.Topics = dir, topics
+		c.Customers = append(c.Customers, "acme")
+	}
+	b := start(t, "embedded", app.Options{}, fixed)
+	replay := func() int {
+		resp, err := http.Post("http://"+b.HTTPAddr()+"/api/v1/rejected/replay?reason=unknown+customer", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out struct{ Replayed int }
+		json.NewDecoder(resp.Body).Decode(&out)
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("replay: HTTP %d", resp.StatusCode)
+		}
+		return out.Replayed
+	}
+	if n := replay(); n != 5 {
+		t.Fatalf("replayed %d, want 5", n)
+	}
+	readings := func() int64 {
+		var devs []store.Device
+		getJSON(t, b, "/api/v1/devices?customer=acme", &devs)
+		if len(devs) == 0 {
+			return 0
+		}
+		return devs[0].Readings
+	}
+	testenv.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
+		getJSON(t, b, "/api/v1/rejected", &rj)
+		if n := readings(); n != 5 || rj.Total != 0 {
+			return fmt.Errorf("%d acme readings and %d rejected, want 5 and 0", n, rj.Total)
+		}
+		return nil
+	})
+	if n := replay(); n != 0 {
+		t.Fatalf("second replay queued %d, want 0", n)
+	}
+	time.Sleep(300 * time.Millisecond) // let anything a wrong replay queued arrive
+	if n := readings(); n != 5 {
+		t.Fatalf("%d acme readings after the second replay, want 5", n)
+	}
+}

@@ -120,6 +120,9 @@ func (in *Ingester) Decode(ctx context.Context, envs []reading.Envelope) store.B
 				"topic", env.Topic, "source", env.Source, "reason", reason)
 			continue
 		}
+		if env.ReplayOf > 0 {
+			b.Resolved = append(b.Resolved, env.ReplayOf)
+		}
 		if len(r.Flags) > 0 {
 			in.logLimited(ctx, "flags:"+r.Customer+"/"+r.Sensor+"/"+r.Device,
 				"reading stored with problems", "customer", r.Customer, "sensor", r.Sensor, "device", r.Device,

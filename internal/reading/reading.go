@@ -34,6 +34,9 @@ type Envelope struct {
 	Received time.Time `json:"received"`
 	// Source says which entry point took the message: "mqtt" or "http".
 	Source string `json:"source"`
+	// ReplayOf is the ID of the rejected message this envelope replays:
+	// once it becomes a reading, the rejected message is removed.
+	ReplayOf int64 `json:"replay_of,omitempty"`
 }
 
 // Marshal encodes the envelope for the queue.
@@ -122,7 +125,7 @@ type Rejected struct {
 // when, so that a redelivered copy is kept once.
 func (r *Rejected) Digest() []byte {
 	h := sha256.New()
-	fmt.Fprintf(h, "%d\x00%s\x00%s\x00", r.Received.UnixNano(), r.Source, r.Topic)
+	fmt.Fprintf(h, "%d\x00%s\x00%s\x00", r.Received.UnixMilli(), r.Source, r.Topic)
 	h.Write(r.Payload)
 	return h.Sum(nil)
 }

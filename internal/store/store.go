@@ -17,6 +17,9 @@ var ErrNotFound = errors.New("not found")
 type Batch struct {
 	Readings []reading.Reading
 	Rejected []reading.Rejected
+	// Resolved are IDs of rejected messages that a replay turned into
+	// readings of this batch; they are removed with it.
+	Resolved []int64
 }
 
 // WriteResult says what a write did.

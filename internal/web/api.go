@@ -36,6 +36,9 @@ type Server struct {
 	// Ingest serves POST /api/v1/ingest; nil when this process runs no
 	// gateway.
 	Ingest http.Handler
+	// Replay puts the rejected messages a filter matches back through
+	// ingest; nil when this process cannot.
+	Replay func(ctx context.Context, f store.RejectedFilter) (int, error)
 	// Hub serves the live stream; nil when this process has none.
 	Hub      *Hub
 	Checks   []Check
@@ -50,6 +53,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/series", s.series)
 	mux.HandleFunc("GET /api/v1/latest", s.latest)
 	mux.HandleFunc("GET /api/v1/rejected", s.rejected)
+	if s.Replay != nil {
+		mux.HandleFunc("POST /api/v1/rejected/replay", s.replay)
+	}
 	if s.Hub != nil {
 		mux.Handle("GET /api/v1/stream", s.Hub)
 	}
@@ -259,22 +265,50 @@ func (s *Server) series(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, out)
 }
 
-func (s *Server) rejected(w http.ResponseWriter, r *http.Request) {
+// rejectedFilter reads customer, reason, topic, from and to.
+func rejectedFilter(w http.ResponseWriter, r *http.Request) (store.RejectedFilter, bool) {
 	q := r.URL.Query()
-	f := store.RejectedFilter{Customer: q.Get("customer"), Reason: q.Get("reason"), Topic: q.Get("topic"), Limit: 100}
+	f := store.RejectedFilter{Customer: q.Get("customer"), Reason: q.Get("reason"), Topic: q.Get("topic")}
 	var err error
 	if v := q.Get("from"); v != "" {
 		if f.From, err = parseTime(v); err != nil {
 			writeError(w, http.StatusBadRequest, "from: "+err.Error())
-			return
+			return f, false
 		}
 	}
 	if v := q.Get("to"); v != "" {
 		if f.To, err = parseTime(v); err != nil {
 			writeError(w, http.StatusBadRequest, "to: "+err.Error())
-			return
+			return f, false
 		}
 	}
+	return f, true
+}
+
+// replay serves POST /api/v1/rejected/replay: every rejected message the
+// filter matches (all without one) goes through ingest again.
+func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
+	f, ok := rejectedFilter(w, r)
+	if !ok {
+		return
+	}
+	n, err := s.Replay(r.Context(), f)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	s.Log.Info("rejected messages replayed", "count", n, "reason", f.Reason, "topic", f.Topic)
+	httpjson.Write(w, http.StatusAccepted, map[string]int{"replayed": n})
+}
+
+func (s *Server) rejected(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f, ok := rejectedFilter(w, r)
+	if !ok {
+		return
+	}
+	f.Limit = 100
+	var err error
 	if v := q.Get("limit"); v != "" {
 		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 || f.Limit > 1000 {
 			writeError(w, http.StatusBadRequest, "limit must be a number from 1 to 1000")

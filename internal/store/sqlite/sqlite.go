@@ -256,8 +256,10 @@ func (s *Store) Write(ctx context.Context, b store.Batch) (store.WriteResult, er
 		}
 	}
 	if len(b.Rejected) > 0 {
+		// A message rejected again (a replay) keeps its row, with the new
+		// reason.
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO rejected (received, topic, source, customer, reason, payload, digest)
-			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING`)
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO UPDATE SET reason = excluded.reason WHERE reason != excluded.reason`)
 		if err != nil {
 			return res, err
 		}
@@ -269,6 +271,11 @@ func (s *Store) Write(ctx context.Context, b store.Batch) (store.WriteResult, er
 			if n, _ := out.RowsAffected(); n > 0 {
 				res.Rejected++
 			}
+		}
+	}
+	for _, id := range b.Resolved {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM rejected WHERE id = ?`, id); err != nil {
+			return res, fmt.Errorf("store: resolve rejected %d: %w", id, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {

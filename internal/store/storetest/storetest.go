@@ -348,6 +348,13 @@ func testRejected(t *testing.T, s store.Store) {
 	if err != nil || n != 1 {
 		t.Errorf("count since now: %d %v, want 1", n, err)
 	}
+	// A replay that turned the first into a reading removes it with the
+	// reading's batch.
+	write(t, s, store.Batch{Readings: Payloads(t, "air.jsonl")[:1], Resolved: []int64{got[1].ID}})
+	left, _ := s.Rejected(ctx(t), store.RejectedFilter{})
+	if len(left) != 1 || left[0].ID != got[0].ID {
+		t.Errorf("after resolving %d: %+v, want only %d left", got[1].ID, left, got[0].ID)
+	}
 }
 
 // LoadDays writes days of readings of one devicev01 device every interval,
