@@ -125,7 +125,7 @@ type Rejected struct {
 // when, so that a redelivered copy is kept once.
 func (r *Rejected) Digest() []byte {
 	h := sha256.New()
-	fmt.Fprintf(h, "%d\x00%s\x00%s\x00", r.Received.UnixMilli(), r.Source, r.Topic)
+	fmt.Fprintf(h, "%d\x00%s\x00%s\x00", r.Received.UnixNano(), r.Source, r.Topic)
 	h.Write(r.Payload)
 	return h.Sum(nil)
 }

@@ -71,7 +71,7 @@ var schema = []string{
 	) WITHOUT ROWID;
 	CREATE TABLE rejected (
 		id       INTEGER PRIMARY KEY,
-		received INTEGER NOT NULL,
+		received INTEGER NOT NULL, -- Unix nanoseconds: a replay must see the same message
 		topic    TEXT NOT NULL,
 		source   TEXT NOT NULL,
 		customer TEXT NOT NULL DEFAULT '',
@@ -264,7 +264,7 @@ func (s *Store) Write(ctx context.Context, b store.Batch) (store.WriteResult, er
 			return res, err
 		}
 		for _, rj := range b.Rejected {
-			out, err := ins.ExecContext(ctx, rj.Received.UnixMilli(), rj.Topic, rj.Source, rj.Customer, rj.Reason, rj.Payload, rj.Digest())
+			out, err := ins.ExecContext(ctx, rj.Received.UnixNano(), rj.Topic, rj.Source, rj.Customer, rj.Reason, rj.Payload, rj.Digest())
 			if err != nil {
 				return res, fmt.Errorf("store: rejected message: %w", err)
 			}
@@ -547,10 +547,10 @@ func rejectedWhere(f store.RejectedFilter) (string, []any) {
 		conds, args = append(conds, "topic = ?"), append(args, f.Topic)
 	}
 	if !f.From.IsZero() {
-		conds, args = append(conds, "received >= ?"), append(args, f.From.UnixMilli())
+		conds, args = append(conds, "received >= ?"), append(args, f.From.UnixNano())
 	}
 	if !f.To.IsZero() {
-		conds, args = append(conds, "received < ?"), append(args, f.To.UnixMilli())
+		conds, args = append(conds, "received < ?"), append(args, f.To.UnixNano())
 	}
 	if f.BeforeID > 0 {
 		conds, args = append(conds, "id < ?"), append(args, f.BeforeID)
@@ -577,11 +577,11 @@ func (s *Store) Rejected(ctx context.Context, f store.RejectedFilter) ([]reading
 	out := []reading.Rejected{}
 	for rows.Next() {
 		var r reading.Rejected
-		var ms int64
-		if err := rows.Scan(&r.ID, &ms, &r.Topic, &r.Source, &r.Customer, &r.Reason, &r.Payload); err != nil {
+		var ns int64
+		if err := rows.Scan(&r.ID, &ns, &r.Topic, &r.Source, &r.Customer, &r.Reason, &r.Payload); err != nil {
 			return nil, err
 		}
-		r.Received = time.UnixMilli(ms).UTC()
+		r.Received = time.Unix(0, ns).UTC()
 		out = append(out, r)
 	}
 	return out, rows.Err()
