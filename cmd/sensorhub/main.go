@@ -27,6 +27,8 @@ Usage:
                                    run every stage in this process
   sensorhub check --config FILE    validate a configuration file and print what is wrong, or ok
   sensorhub config [--config FILE] print the effective configuration (defaults merged with FILE)
+  sensorhub replay --from TIME [--to TIME] [--sensor KIND] [--url http://127.0.0.1:8080]
+                                   decode again the retained raw messages of a time range
   sensorhub bench [flags]          measure end-to-end stored messages/s against the raw broker rate
   sensorhub version                print the version
 
@@ -52,6 +54,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdCheck(args[1:], stdout, stderr)
 	case "config":
 		err = cmdConfig(args[1:], stdout, stderr)
+	case "replay":
+		err = cmdReplay(args[1:], stdout, stderr)
 	case "bench":
 		err = cmdBench(args[1:], stdout, stderr)
 	case "version":

@@ -157,6 +157,9 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 		Hub: hub, Store: st, Config: cfg,
 		Replay: func(ctx context.Context, f store.RejectedFilter) (int, error) {
 			return gateway.ReplayRejected(ctx, st, fw, f)
+		},
+		ReplayRaw: func(ctx context.Context, from, to time.Time, sensor string) (any, error) {
+			return in.Replay(ctx, q, from, to, sensor)
 		}, Location: cfg.Location(), Checks: checks, Registry: a.Metrics.Registry, Log: log.With("stage", "web"),
 		Ingest: &gateway.HTTPIngest{Forwarder: fw, MaxBody: int64(cfg.HTTP.MaxBody)},
 	}

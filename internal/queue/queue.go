@@ -84,3 +84,11 @@ type Tailer interface {
 	// until ctx ends. fn must not block.
 	Tail(ctx context.Context, stream Stream, fn func(data []byte)) error
 }
+
+// Reader is implemented by queues that keep a stream's messages and can
+// read them again, for a replay.
+type Reader interface {
+	// Read calls fn, in order, with each message of stream stored in
+	// [from, to), and stops at the first error fn returns.
+	Read(ctx context.Context, stream Stream, from, to time.Time, fn func(data []byte) error) error
+}

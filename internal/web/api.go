@@ -39,6 +39,9 @@ type Server struct {
 	// Replay puts the rejected messages a filter matches back through
 	// ingest; nil when this process cannot.
 	Replay func(ctx context.Context, f store.RejectedFilter) (int, error)
+	// ReplayRaw decodes again the raw stream in a time range; nil when this
+	// process cannot.
+	ReplayRaw func(ctx context.Context, from, to time.Time, sensor string) (any, error)
 	// Hub serves the live stream; nil when this process has none.
 	Hub      *Hub
 	Checks   []Check
@@ -55,6 +58,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/rejected", s.rejected)
 	if s.Replay != nil {
 		mux.HandleFunc("POST /api/v1/rejected/replay", s.replay)
+	}
+	if s.ReplayRaw != nil {
+		mux.HandleFunc("POST /api/v1/replay", s.replayRaw)
 	}
 	if s.Hub != nil {
 		mux.Handle("GET /api/v1/stream", s.Hub)
@@ -299,6 +305,32 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 	}
 	s.Log.Info("rejected messages replayed", "count", n, "reason", f.Reason, "topic", f.Topic)
 	httpjson.Write(w, http.StatusAccepted, map[string]int{"replayed": n})
+}
+
+// replayRaw serves POST /api/v1/replay?from=&to=&sensor=: the retained raw
+// messages received in the range are decoded again and stored.
+func (s *Server) replayRaw(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("from") == "" {
+		writeError(w, http.StatusBadRequest, "from is required (RFC 3339 or Unix milliseconds)")
+		return
+	}
+	from, to, err := timeRange(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	sensor := r.URL.Query().Get("sensor")
+	if sensor != "" && s.Config != nil && s.Config.Sensors[sensor] == nil {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("no sensor kind %q in the configuration", sensor))
+		return
+	}
+	res, err := s.ReplayRaw(r.Context(), from, to, sensor)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	s.Log.Info("raw stream replayed", "from", from, "to", to, "sensor", sensor, "result", res)
+	writeJSON(w, res)
 }
 
 func (s *Server) rejected(w http.ResponseWriter, r *http.Request) {

@@ -369,3 +369,47 @@ func (q *Queue) Tail(ctx context.Context, s queue.Stream, fn func(data []byte)) 
 	cc.Stop()
 	return nil
 }
+
+// Read reads the stream's messages stored in [from, to) through an
+// ordered, ephemeral consumer.
+func (q *Queue) Read(ctx context.Context, s queue.Stream, from, to time.Time, fn func(data []byte) error) error {
+	c, err := q.js.OrderedConsumer(ctx, q.streamName(s), jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartTimePolicy,
+		OptStartTime:  &from,
+	})
+	if err != nil {
+		return fmt.Errorf("JetStream read of %s: %w", q.streamName(s), err)
+	}
+	for {
+		batch, err := c.Fetch(500, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			return err
+		}
+		got := 0
+		for m := range batch.Messages() {
+			got++
+			meta, err := m.Metadata()
+			if err != nil {
+				return err
+			}
+			if !meta.Timestamp.Before(to) {
+				return nil
+			}
+			if err := fn(m.Data()); err != nil {
+				return err
+			}
+			if meta.NumPending == 0 {
+				return nil
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+			return err
+		}
+		if got == 0 {
+			return nil // nothing more stored
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}

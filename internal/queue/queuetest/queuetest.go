@@ -24,6 +24,38 @@ func Run(t *testing.T, open Opener) {
 	t.Run("DuplicateIDStoredOnce", func(t *testing.T) { testDuplicateID(t, open) })
 	t.Run("Pending", func(t *testing.T) { testPending(t, open) })
 	t.Run("Tail", func(t *testing.T) { testTail(t, open) })
+	t.Run("ReadRange", func(t *testing.T) { testRead(t, open) })
+}
+
+// testRead checks the optional Reader: the messages stored in a time
+// range, in order, and only those.
+func testRead(t *testing.T, open Opener) {
+	q, _ := open(t)
+	rd, ok := q.(queue.Reader)
+	if !ok {
+		t.Skip("this queue cannot read a stream again")
+	}
+	publishN(t, q, queue.Raw, 3)
+	time.Sleep(20 * time.Millisecond)
+	from := time.Now()
+	want := []string{"later-0", "later-1", "later-2"}
+	for _, d := range want {
+		if err := q.Publish(ctx(t), queue.Message{Stream: queue.Raw, Data: []byte(d)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(20 * time.Millisecond)
+	to := time.Now()
+	if err := q.Publish(ctx(t), queue.Message{Stream: queue.Raw, Data: []byte("after")}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if err := rd.Read(ctx(t), queue.Raw, from, to, func(d []byte) error { got = append(got, string(d)); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("read %q, want %q", got, want)
+	}
 }
 
 // testTail checks the optional Tailer: only messages published after the
