@@ -105,7 +105,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 		return nil, err
 	}
 	in := &ingest.Ingester{
-		Decoder: cfg.Decoder(), Store: st, Publisher: q, Metrics: a.Metrics, Log: log.With("stage", "ingest"),
+		Decoder: cfg.Decoder(), Formulas: cfg.Formulas(), Store: st, Publisher: q, Metrics: a.Metrics, Log: log.With("stage", "ingest"),
 		BatchSize: cfg.Ingest.BatchSize, BatchWait: cfg.Ingest.BatchWait,
 	}
 	a.goRun(func() {

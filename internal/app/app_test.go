@@ -236,6 +236,17 @@ func TestHTTPIngest(t *testing.T) {
 			if devs[0].Lost != 1 || devs[0].MsgCount != 5 {
 				t.Errorf("air 201 lost %d msg_count %d, want 1 and 5", devs[0].Lost, devs[0].MsgCount)
 			}
+			// The built-in air kind derives leak = Pres < OpenPres: the third
+			// and fourth readings are a leak.
+			var leak store.Series
+			getJSON(t, a, "/api/v1/series?device=201&field=leak&from=2022-05-02T00:00:00Z&to=2022-05-03T00:00:00Z", &leak)
+			var flags []float64
+			for _, p := range leak.Points {
+				flags = append(flags, p.Value)
+			}
+			if fmt.Sprint(flags) != "[0 0 1 1]" {
+				t.Errorf("leak %v, want [0 0 1 1]", flags)
+			}
 			var rj rejectedList
 			testenv.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
 				getJSON(t, a, "/api/v1/rejected?reason=invalid+JSON", &rj)

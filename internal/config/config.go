@@ -126,6 +126,10 @@ type Sensor struct {
 	Rename map[string]string `yaml:"rename,omitempty"`
 	// Units gives default units for fields whose payload carries none.
 	Units map[string]string `yaml:"units,omitempty"`
+	// Derive adds fields computed by formula (expr-lang/expr) from the
+	// reading and the device's previous reading: delta(F), rate(F),
+	// increase(F), prev(F), since_prev().
+	Derive map[string]string `yaml:"derive,omitempty"`
 	// Dashboard is the sensor kind's dashboard.
 	Dashboard Dashboard `yaml:"dashboard"`
 }
@@ -225,9 +229,10 @@ func Default() *Config {
 		Ingest: Ingest{MaxPayload: 64 << 10, BatchSize: 500, BatchWait: 50 * time.Millisecond},
 		Sensors: map[string]*Sensor{
 			"air": {
-				Match: Match{Field: "Mod", Equals: "air"},
-				Keep:  []string{"Pres", "OpenPres"},
-				Units: map[string]string{"Pres": "bar", "OpenPres": "bar"},
+				Match:  Match{Field: "Mod", Equals: "air"},
+				Keep:   []string{"Pres", "OpenPres"},
+				Units:  map[string]string{"Pres": "bar", "OpenPres": "bar"},
+				Derive: map[string]string{"leak": "Pres < OpenPres"},
 				Dashboard: Dashboard{Title: "Compressed air", Panels: []Panel{
 					{Title: "Line pressure", Type: "gauge", Fields: []string{"Pres"}, Threshold: "OpenPres", Min: 0, Max: 10, Unit: "bar"},
 					{Title: "Pressure and opening pressure", Type: "line", Fields: []string{"Pres", "OpenPres"}, Threshold: "OpenPres", MarkBelow: "leak", Unit: "bar"},

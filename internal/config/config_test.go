@@ -34,6 +34,7 @@ func TestInvalidFiles(t *testing.T) {
 		"bad_sensor.yaml":   {"bad_sensor.yaml:3: sensors.boiler.match.equals", "bad_sensor.yaml:5: sensors.boiler.keep.1", `repeated field "T"`},
 		"bad_duration.yaml": {"line 2", "7 days"},
 		"bad_type.yaml":     {"line 2", "many"},
+		"bad_derive.yaml":   {"bad_derive.yaml:5: sensors.air.derive", "derive leak", "Pressure"},
 		"bad_panel.yaml":    {"bad_panel.yaml:6: sensors.boiler.dashboard.panels.0.type", `"donut"`, `"median"`},
 	}
 	for file, wants := range cases {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sensorhub/sensorhub/internal/derive"
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
 )
@@ -212,6 +213,9 @@ func (c *Config) validateSensors(v *validator) {
 				v.add(at+".step", "%v", err)
 			}
 		}
+		if _, err := derive.Compile(s.Derive, s.storedFields()); err != nil {
+			v.add(at+".derive", "%v", err)
+		}
 		seen := map[string]bool{}
 		for i, k := range s.Keep {
 			if k == "" || seen[k] {
@@ -220,6 +224,31 @@ func (c *Config) validateSensors(v *validator) {
 			seen[k] = true
 		}
 	}
+}
+
+// storedFields are the names a reading of the kind carries, after renames;
+// nil when the kind keeps every field.
+func (s *Sensor) storedFields() []string {
+	var out []string
+	for _, k := range s.Keep {
+		if to, ok := s.Rename[k]; ok {
+			k = to
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+// Formulas compiles every sensor kind's derived fields; Validate has
+// checked that they compile.
+func (c *Config) Formulas() map[string]derive.Set {
+	out := map[string]derive.Set{}
+	for name, s := range c.Sensors {
+		if set, err := derive.Compile(s.Derive, s.storedFields()); err == nil && len(set) > 0 {
+			out[name] = set
+		}
+	}
+	return out
 }
 
 // SensorNames returns the sensor kinds in a stable order.

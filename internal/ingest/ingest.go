@@ -11,10 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/sensorhub/sensorhub/internal/derive"
 	"github.com/sensorhub/sensorhub/internal/logx"
 	"github.com/sensorhub/sensorhub/internal/metrics"
 	"github.com/sensorhub/sensorhub/internal/queue"
@@ -27,7 +29,9 @@ const Group = "ingest"
 
 // Ingester runs the ingest stage.
 type Ingester struct {
-	Decoder   *reading.Decoder
+	Decoder *reading.Decoder
+	// Formulas are the derived fields per sensor kind.
+	Formulas  map[string]derive.Set
 	Store     store.Store
 	Publisher queue.Publisher
 	Metrics   *metrics.Metrics
@@ -87,6 +91,9 @@ func (in *Ingester) handle(ctx context.Context, ds []queue.Delivery) error {
 		envs[i] = env
 	}
 	batch := in.Decode(ctx, envs)
+	if err := retry(ctx, in.Log, "read previous readings", func() error { return in.Derive(ctx, batch.Readings) }); err != nil {
+		return err
+	}
 	if err := in.Commit(ctx, batch); err != nil {
 		return err
 	}
@@ -131,6 +138,50 @@ func (in *Ingester) Decode(ctx context.Context, envs []reading.Envelope) store.B
 		b.Readings = append(b.Readings, r)
 	}
 	return b
+}
+
+// Derive adds the derived fields to the readings. Each is computed from
+// the device's reading just before it in time, from this batch or from the
+// store, so that a restart, a second ingestor or a late reading gives the
+// same values; a late reading never moves another reading's state.
+func (in *Ingester) Derive(ctx context.Context, rs []reading.Reading) error {
+	if len(in.Formulas) == 0 {
+		return nil
+	}
+	// In time order per device, so that a reading's predecessor in the
+	// batch is derived before it.
+	idx := make([]int, 0, len(rs))
+	for i := range rs {
+		if in.Formulas[rs[i].Sensor] != nil {
+			idx = append(idx, i)
+		}
+	}
+	sort.SliceStable(idx, func(a, b int) bool {
+		ra, rb := &rs[idx[a]], &rs[idx[b]]
+		if ka, kb := ra.Customer+"/"+ra.Sensor+"/"+ra.Device, rb.Customer+"/"+rb.Sensor+"/"+rb.Device; ka != kb {
+			return ka < kb
+		}
+		return ra.Time.Before(rb.Time)
+	})
+	for n, i := range idx {
+		r := &rs[i]
+		var prev *derive.Prev
+		if n > 0 {
+			if p := &rs[idx[n-1]]; p.Customer == r.Customer && p.Sensor == r.Sensor && p.Device == r.Device && p.Time.Before(r.Time) {
+				prev = &derive.Prev{Time: p.Time, Fields: p.Fields}
+			}
+		}
+		k := store.DeviceKey{Customer: r.Customer, Sensor: r.Sensor, Device: r.Device}
+		stored, ok, err := in.Store.ReadingBefore(ctx, k, r.Time)
+		if err != nil {
+			return err
+		}
+		if ok && (prev == nil || stored.Time.After(prev.Time)) {
+			prev = &derive.Prev{Time: stored.Time, Fields: stored.Fields}
+		}
+		in.Formulas[r.Sensor].Apply(r, prev)
+	}
+	return nil
 }
 
 // Commit writes the batch to the store, then publishes its readings to the
@@ -242,6 +293,9 @@ func (in *Ingester) Replay(ctx context.Context, rd queue.Reader, from, to time.T
 	flush := func() error {
 		b := in.Decode(ctx, envs)
 		envs = envs[:0]
+		if err := in.Derive(ctx, b.Readings); err != nil {
+			return err
+		}
 		if sensor != "" {
 			kept := b.Readings[:0]
 			for _, r := range b.Readings {

@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"math"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/derive"
 	"github.com/sensorhub/sensorhub/internal/gateway"
 	"github.com/sensorhub/sensorhub/internal/ingest"
 	"github.com/sensorhub/sensorhub/internal/metrics"
@@ -20,6 +23,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/store/sqlite"
+	"github.com/sensorhub/sensorhub/internal/store/storetest"
 	"github.com/sensorhub/sensorhub/internal/testenv"
 )
 
@@ -142,5 +146,51 @@ func TestStoreOutageHoldsMessages(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("ingest returned %v on shutdown", err)
+	}
+}
+
+// TestDerivedFromPreviousReading: increase(E) comes from the device's
+// previous reading, in the same batch or stored before, also when a
+// reading arrives late.
+func TestDerivedFromPreviousReading(t *testing.T) {
+	set, err := derive.Compile(map[string]string{"kwh": "increase(E)"}, []string{"E"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := storetest.Payloads(t, "centrale.jsonl")
+	want := []float64{0.1, 190.5, 12.5} // the first reading has no previous one
+	// In order, and with the third reading arriving after the fourth: the
+	// late one still gets its own predecessor, and the fourth (a meter
+	// restart) is 12.5 either way.
+	for _, order := range [][]int{{0, 1, 2, 3}, {0, 1, 3, 2}} {
+		ctx := context.Background()
+		sq, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "s.db"), time.UTC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := &ingest.Ingester{Formulas: map[string]derive.Set{"centrale": set}, Store: sq}
+		for _, i := range order { // one delivery each
+			b := []reading.Reading{rs[i]}
+			b[0].Fields = maps.Clone(rs[i].Fields)
+			if err := in.Derive(ctx, b); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := sq.Write(ctx, store.Batch{Readings: b}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		pts, _, err := sq.Points(ctx, store.RawQuery{DeviceKey: store.DeviceKey{Customer: "finemeca", Sensor: "centrale", Device: "301"},
+			Field: "kwh", From: time.Unix(0, 0), To: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []float64
+		for _, p := range pts {
+			got = append(got, math.Round(p.Value*1000)/1000)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("order %v: kwh %v, want %v", order, got, want)
+		}
+		sq.Close()
 	}
 }

@@ -102,6 +102,9 @@ type Store interface {
 	// Points returns one field's values in a time range, oldest first, and
 	// the unit of the newest of them; ErrNotFound for an unknown device.
 	Points(ctx context.Context, q RawQuery) ([]Point, string, error)
+	// ReadingBefore returns the device's newest reading older than t, if
+	// any: the previous reading that derived fields are computed from.
+	ReadingBefore(ctx context.Context, k DeviceKey, t time.Time) (reading.Reading, bool, error)
 	// PointBefore returns the newest value of the field before t, if any.
 	PointBefore(ctx context.Context, k DeviceKey, field string, t time.Time) (Point, bool, error)
 	// Rejected lists rejected messages, newest first.

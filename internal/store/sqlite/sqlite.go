@@ -468,6 +468,31 @@ func (s *Store) Devices(ctx context.Context, f store.DeviceFilter) ([]store.Devi
 	return out, rows.Err()
 }
 
+// ReadingBefore returns the device's newest reading older than t.
+func (s *Store) ReadingBefore(ctx context.Context, k store.DeviceKey, t time.Time) (reading.Reading, bool, error) {
+	var r reading.Reading
+	id, err := s.lookupDevice(ctx, k)
+	if errors.Is(err, store.ErrNotFound) {
+		return r, false, nil
+	}
+	if err != nil {
+		return r, false, err
+	}
+	var doc string
+	err = s.db.QueryRowContext(ctx, `SELECT doc FROM readings WHERE device_id = ? AND time < ? ORDER BY time DESC, msg_count DESC LIMIT 1`,
+		id, t.UnixMilli()).Scan(&doc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, false, nil
+	}
+	if err != nil {
+		return r, false, err
+	}
+	if err := json.Unmarshal([]byte(doc), &r); err != nil {
+		return r, false, fmt.Errorf("store: decode reading: %w", err)
+	}
+	return r, true, nil
+}
+
 // Latest returns the newest reading of a device.
 func (s *Store) Latest(ctx context.Context, k store.DeviceKey) (reading.Reading, error) {
 	var r reading.Reading

@@ -254,6 +254,16 @@ func testPoints(t *testing.T, s store.Store) {
 	if err != nil || !ok || p.Value != 6.42 {
 		t.Errorf("point before: %+v %v %v, want 6.42", p, ok, err)
 	}
+	r, ok, err := s.ReadingBefore(ctx(t), k, to)
+	if err != nil || !ok || r.MsgCount != 3 || r.Fields["Pres"] != 5.91 {
+		t.Errorf("reading before %s: msgCount %d %v %v, want the third reading", to, r.MsgCount, ok, err)
+	}
+	if _, ok, err := s.ReadingBefore(ctx(t), k, rs[0].Time); ok || err != nil {
+		t.Errorf("reading before the first: found %v, %v", ok, err)
+	}
+	if _, ok, err := s.ReadingBefore(ctx(t), store.DeviceKey{Customer: "x", Sensor: "y", Device: "z"}, to); ok || err != nil {
+		t.Errorf("reading before, unknown device: found %v, %v", ok, err)
+	}
 }
 
 func testDailyIncrease(t *testing.T, s store.Store) {

@@ -1,0 +1,90 @@
+package derive_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sensorhub/sensorhub/internal/derive"
+	"github.com/sensorhub/sensorhub/internal/reading"
+)
+
+func TestFormulas(t *testing.T) {
+	set, err := derive.Compile(map[string]string{
+		"leak":     "Pres < OpenPres",
+		"kwh":      "increase(E)",
+		"dE":       "delta(E)",
+		"power":    "rate(E) * 3600",
+		"lastE":    "prev(E)",
+		"interval": "since_prev()",
+		"margin":   "Pres - OpenPres",
+		"zleak2":   "leak * 2", // sees the derived fields before it
+	}, []string{"Pres", "OpenPres", "E"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2022, 5, 3, 10, 0, 0, 0, time.UTC)
+	r := reading.Reading{Time: t0.Add(30 * time.Second), Fields: map[string]float64{"Pres": 5.9, "OpenPres": 6, "E": 12.5}}
+	set.Apply(&r, &derive.Prev{Time: t0, Fields: map[string]float64{"E": 48402.3}})
+	want := map[string]float64{"leak": 1, "kwh": 12.5, "dE": 12.5 - 48402.3, "lastE": 48402.3, "interval": 30, "zleak2": 2}
+	for k, v := range want {
+		if got, ok := r.Fields[k]; !ok || got != v {
+			t.Errorf("%s = %v (%v), want %v", k, got, ok, v)
+		}
+	}
+	if m := r.Fields["margin"]; m > -0.0999 || m < -0.1001 {
+		t.Errorf("margin = %v", m)
+	}
+	if p := r.Fields["power"]; p != (12.5-48402.3)/30*3600 {
+		t.Errorf("power = %v", p)
+	}
+	if len(r.Flags) != 0 {
+		t.Errorf("flags %v", r.Flags)
+	}
+}
+
+func TestFailingFormulaFlagsOnlyItsField(t *testing.T) {
+	set, err := derive.Compile(map[string]string{"kwh": "increase(E)", "double": "E * 2"}, []string{"E"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := reading.Reading{Time: time.Now(), Fields: map[string]float64{"E": 3}}
+	set.Apply(&r, nil) // the device's first reading: no previous one
+	if _, ok := r.Fields["kwh"]; ok || !r.HasFlag("derive_error:kwh") {
+		t.Errorf("fields %v flags %v, want kwh left out and flagged", r.Fields, r.Flags)
+	}
+	if r.Fields["double"] != 6 || r.Fields["E"] != 3 {
+		t.Errorf("fields %v: the other formula and the reading must stay", r.Fields)
+	}
+}
+
+func TestCompileErrorsNameTheField(t *testing.T) {
+	_, err := derive.Compile(map[string]string{"leak": "Pressure < OpenPres", "ok": "Pres * 2"}, []string{"Pres", "OpenPres"})
+	if err == nil || !strings.Contains(err.Error(), "derive leak") || !strings.Contains(err.Error(), "Pressure") {
+		t.Fatalf("error %v, want one naming leak and Pressure", err)
+	}
+	if _, err := derive.Compile(map[string]string{"bad": "Pres +"}, nil); err == nil {
+		t.Fatal("a syntax error compiled")
+	}
+}
+
+func benchSet(b *testing.B, n int) {
+	formulas := map[string]string{}
+	for i := 0; i < n; i++ {
+		formulas["d"+string(rune('a'+i%26))+string(rune('a'+i/26))] = "increase(E) * 2 + P / 3"
+	}
+	set, err := derive.Compile(formulas, []string{"E", "P"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	prev := &derive.Prev{Time: time.Now(), Fields: map[string]float64{"E": 100, "P": 3}}
+	for b.Loop() {
+		r := reading.Reading{Time: prev.Time.Add(time.Minute), Fields: map[string]float64{"E": 101, "P": 4}}
+		set.Apply(&r, prev)
+	}
+}
+
+// BenchmarkApply is the cost per reading of 0, 5 and 20 derived fields.
+func BenchmarkApply0(b *testing.B)  { benchSet(b, 0) }
+func BenchmarkApply5(b *testing.B)  { benchSet(b, 5) }
+func BenchmarkApply20(b *testing.B) { benchSet(b, 20) }
