@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -170,6 +171,15 @@ func newEnv(r *reading.Reading, prev *Prev) map[string]any {
 		return (v - p) / s, err
 	}
 	return env
+}
+
+// Clear removes from r what Apply added: the derived fields and their
+// error flags.
+func (s Set) Clear(r *reading.Reading) {
+	for _, f := range s {
+		delete(r.Fields, f.Name)
+		r.Flags = slices.DeleteFunc(r.Flags, func(fl string) bool { return fl == FlagErrorPrefix+f.Name })
+	}
 }
 
 // Apply adds the derived fields to r, given the device's previous reading

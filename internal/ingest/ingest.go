@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
@@ -91,7 +92,7 @@ func (in *Ingester) handle(ctx context.Context, ds []queue.Delivery) error {
 		envs[i] = env
 	}
 	batch := in.Decode(ctx, envs)
-	if err := retry(ctx, in.Log, "read previous readings", func() error { return in.Derive(ctx, batch.Readings) }); err != nil {
+	if err := retry(ctx, in.Log, "read previous readings", func() error { return in.Derive(ctx, &batch) }); err != nil {
 		return err
 	}
 	if err := in.Commit(ctx, batch); err != nil {
@@ -140,11 +141,15 @@ func (in *Ingester) Decode(ctx context.Context, envs []reading.Envelope) store.B
 	return b
 }
 
-// Derive adds the derived fields to the readings. Each is computed from
-// the device's reading just before it in time, from this batch or from the
-// store, so that a restart, a second ingestor or a late reading gives the
-// same values; a late reading never moves another reading's state.
-func (in *Ingester) Derive(ctx context.Context, rs []reading.Reading) error {
+// Derive adds the derived fields to the batch's readings. Each is computed
+// from the device's reading just before it in time, from this batch or
+// from the store, so that a restart, a second ingestor or a late reading
+// gives the same values. When a reading arrives after its successor was
+// stored, the successor is derived again from it (b.Rederived), so that
+// the stored values end as if all had come in order.
+func (in *Ingester) Derive(ctx context.Context, b *store.Batch) error {
+	b.Rederived = nil
+	rs := b.Readings
 	if len(in.Formulas) == 0 {
 		return nil
 	}
@@ -163,13 +168,20 @@ func (in *Ingester) Derive(ctx context.Context, rs []reading.Reading) error {
 		}
 		return ra.Time.Before(rb.Time)
 	})
+	// before is the newest reading of the batch, of the same device, older
+	// than the one being derived (a duplicate has the same time).
+	var before, last *reading.Reading
 	for n, i := range idx {
 		r := &rs[i]
+		if last == nil || last.Customer != r.Customer || last.Sensor != r.Sensor || last.Device != r.Device {
+			before = nil
+		} else if last.Time.Before(r.Time) {
+			before = last
+		}
+		last = r
 		var prev *derive.Prev
-		if n > 0 {
-			if p := &rs[idx[n-1]]; p.Customer == r.Customer && p.Sensor == r.Sensor && p.Device == r.Device && p.Time.Before(r.Time) {
-				prev = &derive.Prev{Time: p.Time, Fields: p.Fields}
-			}
+		if before != nil {
+			prev = &derive.Prev{Time: before.Time, Fields: before.Fields}
 		}
 		k := store.DeviceKey{Customer: r.Customer, Sensor: r.Sensor, Device: r.Device}
 		stored, ok, err := in.Store.ReadingBefore(ctx, k, r.Time)
@@ -179,7 +191,25 @@ func (in *Ingester) Derive(ctx context.Context, rs []reading.Reading) error {
 		if ok && (prev == nil || stored.Time.After(prev.Time)) {
 			prev = &derive.Prev{Time: stored.Time, Fields: stored.Fields}
 		}
-		in.Formulas[r.Sensor].Apply(r, prev)
+		set := in.Formulas[r.Sensor]
+		set.Apply(r, prev)
+		next, ok, err := in.Store.ReadingAfter(ctx, k, r.Time)
+		if err != nil {
+			return err
+		}
+		if ok && n+1 < len(idx) {
+			if nx := &rs[idx[n+1]]; nx.Customer == r.Customer && nx.Sensor == r.Sensor && nx.Device == r.Device && nx.Time.Before(next.Time) {
+				ok = false // the batch's next reading comes first: it is the successor
+			}
+		}
+		if ok {
+			before := maps.Clone(next.Fields)
+			set.Clear(&next)
+			set.Apply(&next, &derive.Prev{Time: r.Time, Fields: r.Fields})
+			if !maps.Equal(before, next.Fields) {
+				b.Rederived = append(b.Rederived, next)
+			}
+		}
 	}
 	return nil
 }
@@ -293,7 +323,7 @@ func (in *Ingester) Replay(ctx context.Context, rd queue.Reader, from, to time.T
 	flush := func() error {
 		b := in.Decode(ctx, envs)
 		envs = envs[:0]
-		if err := in.Derive(ctx, b.Readings); err != nil {
+		if err := in.Derive(ctx, &b); err != nil {
 			return err
 		}
 		if sensor != "" {

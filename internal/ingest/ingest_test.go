@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -170,12 +171,12 @@ func TestDerivedFromPreviousReading(t *testing.T) {
 		}
 		in := &ingest.Ingester{Formulas: map[string]derive.Set{"centrale": set}, Store: sq}
 		for _, i := range order { // one delivery each
-			b := []reading.Reading{rs[i]}
-			b[0].Fields = maps.Clone(rs[i].Fields)
-			if err := in.Derive(ctx, b); err != nil {
+			b := store.Batch{Readings: []reading.Reading{rs[i]}}
+			b.Readings[0].Fields = maps.Clone(rs[i].Fields)
+			if err := in.Derive(ctx, &b); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := sq.Write(ctx, store.Batch{Readings: b}); err != nil {
+			if _, err := sq.Write(ctx, b); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -192,5 +193,97 @@ func TestDerivedFromPreviousReading(t *testing.T) {
 			t.Errorf("order %v: kwh %v, want %v", order, got, want)
 		}
 		sq.Close()
+	}
+}
+
+// TestDerivedIsOrderIndependent is a property test: whatever the order of
+// delivery, duplicates and batch sizes, the stored derived values and the
+// daily consumption are those of an in-order delivery.
+func TestDerivedIsOrderIndependent(t *testing.T) {
+	set, err := derive.Compile(map[string]string{"kwh": "increase(E)", "dt": "since_prev()"}, []string{"E"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, _ := time.LoadLocation("Europe/Brussels")
+	base := storetest.Payloads(t, "centrale.jsonl")[0]
+	var series []reading.Reading
+	e := 1000.0
+	for i := 0; i < 240; i++ {
+		r := base
+		r.Time = time.Date(2022, 5, 2, 0, 0, 0, 0, loc).Add(time.Duration(i)*37*time.Minute + time.Duration(i%7)*time.Minute)
+		r.MsgCount = int64(i)
+		e += float64(i%5) * 0.7
+		if i == 150 {
+			e = 3 // the meter restarts
+		}
+		r.Fields = map[string]float64{"E": e}
+		series = append(series, r)
+	}
+	k := store.DeviceKey{Customer: base.Customer, Sensor: base.Sensor, Device: base.Device}
+	deliver := func(t *testing.T, msgs []reading.Reading, batch func() int) (map[int64]float64, []store.Point) {
+		ctx := context.Background()
+		sq, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "s.db"), loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sq.Close()
+		in := &ingest.Ingester{Formulas: map[string]derive.Set{"centrale": set}, Store: sq}
+		for len(msgs) > 0 {
+			n := min(batch(), len(msgs))
+			b := store.Batch{}
+			for _, m := range msgs[:n] {
+				m.Fields = maps.Clone(m.Fields)
+				b.Readings = append(b.Readings, m)
+			}
+			msgs = msgs[n:]
+			if err := in.Derive(ctx, &b); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := sq.Write(ctx, b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out := map[int64]float64{}
+		for _, f := range []string{"kwh", "dt"} {
+			pts, _, err := sq.Points(ctx, store.RawQuery{DeviceKey: k, Field: f, From: time.Unix(0, 0), To: time.Now()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range pts {
+				out[p.Time.UnixMilli()*10+int64(len(f))] = math.Round(p.Value*1e6) / 1e6
+			}
+		}
+		step, _ := store.ParseStep("1d")
+		days, err := store.QuerySeries(ctx, sq, store.SeriesQuery{DeviceKey: k, Field: "kwh", Agg: "sum", Step: step,
+			From: time.Date(2022, 5, 1, 0, 0, 0, 0, loc), To: time.Date(2022, 5, 10, 0, 0, 0, 0, loc)}, loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out, days.Points
+	}
+	want, wantDays := deliver(t, series, func() int { return 50 })
+	if len(want) != 2*(len(series)-1) {
+		t.Fatalf("in order: %d derived values, want %d", len(want), 2*(len(series)-1))
+	}
+	for seed := uint64(1); seed <= 15; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 42))
+		msgs := append([]reading.Reading(nil), series...)
+		for i := 0; i < 40; i++ { // duplicates
+			msgs = append(msgs, series[rng.IntN(len(series))])
+		}
+		rng.Shuffle(len(msgs), func(i, j int) { msgs[i], msgs[j] = msgs[j], msgs[i] })
+		got, gotDays := deliver(t, msgs, func() int { return 1 + rng.IntN(20) })
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			for key, v := range want {
+				if got[key] != v {
+					t.Errorf("seed %d: derived value at %d is %v, in order %v", seed, key, got[key], v)
+					break
+				}
+			}
+			t.Fatalf("seed %d: %d derived values, in order %d", seed, len(got), len(want))
+		}
+		if fmt.Sprint(gotDays) != fmt.Sprint(wantDays) {
+			t.Fatalf("seed %d: daily kwh %v, in order %v", seed, gotDays, wantDays)
+		}
 	}
 }

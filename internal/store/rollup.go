@@ -59,8 +59,8 @@ func BucketStart(t time.Time, res Resolution, loc *time.Location) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, loc)
 }
 
-// nextBucket is the start of the bucket after the one starting at b.
-func nextBucket(b time.Time, res Resolution, loc *time.Location) time.Time {
+// NextBucket is the start of the bucket after the one starting at b.
+func NextBucket(b time.Time, res Resolution, loc *time.Location) time.Time {
 	switch res {
 	case Minute:
 		return b.Add(time.Minute)
@@ -82,7 +82,7 @@ func seriesFromRollups(ctx context.Context, s Store, q SeriesQuery, loc *time.Lo
 	}
 	inner := BucketStart(q.From, res, loc)
 	if inner.Before(q.From) {
-		inner = nextBucket(inner, res, loc)
+		inner = NextBucket(inner, res, loc)
 	}
 	end := BucketStart(q.To, res, loc)
 	if !inner.Before(end) {

@@ -20,6 +20,9 @@ type Batch struct {
 	// Resolved are IDs of rejected messages that a replay turned into
 	// readings of this batch; they are removed with it.
 	Resolved []int64
+	// Rederived are readings already stored whose derived fields changed
+	// (a late reading arrived just before them): their fields are replaced.
+	Rederived []reading.Reading
 }
 
 // WriteResult says what a write did.
@@ -105,6 +108,8 @@ type Store interface {
 	// ReadingBefore returns the device's newest reading older than t, if
 	// any: the previous reading that derived fields are computed from.
 	ReadingBefore(ctx context.Context, k DeviceKey, t time.Time) (reading.Reading, bool, error)
+	// ReadingAfter returns the device's oldest reading newer than t, if any.
+	ReadingAfter(ctx context.Context, k DeviceKey, t time.Time) (reading.Reading, bool, error)
 	// PointBefore returns the newest value of the field before t, if any.
 	PointBefore(ctx context.Context, k DeviceKey, field string, t time.Time) (Point, bool, error)
 	// Rejected lists rejected messages, newest first.

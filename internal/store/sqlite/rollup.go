@@ -3,9 +3,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"time"
 
+	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
 )
 
@@ -101,4 +103,52 @@ func (s *Store) Rollups(ctx context.Context, q store.RawQuery, res store.Resolut
 		out = append(out, b)
 	}
 	return out, rows.Err()
+}
+
+// rederive replaces the fields of a stored reading, its points, and the
+// aggregates of the buckets that hold it, rebuilt from the points.
+func (s *Store) rederive(ctx context.Context, tx *sql.Tx, r *reading.Reading, devs map[store.DeviceKey]int64, fields map[string]int64) error {
+	dev, err := s.deviceID(ctx, tx, store.DeviceKey{Customer: r.Customer, Sensor: r.Sensor, Device: r.Device}, devs)
+	if err != nil {
+		return err
+	}
+	doc, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	t := r.Time.UnixMilli()
+	if _, err := tx.ExecContext(ctx, `UPDATE readings SET doc = ? WHERE device_id = ? AND time = ? AND msg_count = ?`, doc, dev, t, r.MsgCount); err != nil {
+		return fmt.Errorf("store: rederive %s: %w", r.Key(), err)
+	}
+	for name, v := range r.Fields {
+		fid, err := s.fieldID(ctx, tx, name, fields)
+		if err != nil {
+			return err
+		}
+		out, err := tx.ExecContext(ctx, `INSERT INTO points (device_id, field_id, time, msg_count, value) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT DO UPDATE SET value = excluded.value WHERE value != excluded.value`, dev, fid, t, r.MsgCount, v)
+		if err != nil {
+			return fmt.Errorf("store: rederive %s: %w", r.Key(), err)
+		}
+		if n, _ := out.RowsAffected(); n == 0 {
+			continue // unchanged
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO device_fields (device_id, field_id, unit) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+			dev, fid, r.Units[name]); err != nil {
+			return err
+		}
+		for _, res := range resolutions {
+			start := store.BucketStart(r.Time, res, s.loc)
+			end := store.NextBucket(start, res, s.loc)
+			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO rollups (device_id, field_id, res, bucket, n, sum, min, max, first_t, first, last_t, last)
+				SELECT ?1, ?2, ?3, ?4, COUNT(*), SUM(value), MIN(value), MAX(value),
+					MIN(time), (SELECT value FROM points WHERE device_id = ?1 AND field_id = ?2 AND time >= ?4 AND time < ?5 ORDER BY time, msg_count LIMIT 1),
+					MAX(time), (SELECT value FROM points WHERE device_id = ?1 AND field_id = ?2 AND time >= ?4 AND time < ?5 ORDER BY time DESC, msg_count DESC LIMIT 1)
+				FROM points WHERE device_id = ?1 AND field_id = ?2 AND time >= ?4 AND time < ?5`,
+				dev, fid, int(res), start.UnixMilli(), end.UnixMilli()); err != nil {
+				return fmt.Errorf("store: rebuild aggregates of %s: %w", r.Key(), err)
+			}
+		}
+	}
+	return nil
 }

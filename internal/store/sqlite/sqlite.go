@@ -273,6 +273,11 @@ func (s *Store) Write(ctx context.Context, b store.Batch) (store.WriteResult, er
 			}
 		}
 	}
+	for i := range b.Rederived {
+		if err := s.rederive(ctx, tx, &b.Rederived[i], newDevices, newFields); err != nil {
+			return res, err
+		}
+	}
 	for _, id := range b.Resolved {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM rejected WHERE id = ?`, id); err != nil {
 			return res, fmt.Errorf("store: resolve rejected %d: %w", id, err)
@@ -470,6 +475,15 @@ func (s *Store) Devices(ctx context.Context, f store.DeviceFilter) ([]store.Devi
 
 // ReadingBefore returns the device's newest reading older than t.
 func (s *Store) ReadingBefore(ctx context.Context, k store.DeviceKey, t time.Time) (reading.Reading, bool, error) {
+	return s.readingNear(ctx, k, `time < ? ORDER BY time DESC, msg_count DESC`, t)
+}
+
+// ReadingAfter returns the device's oldest reading newer than t.
+func (s *Store) ReadingAfter(ctx context.Context, k store.DeviceKey, t time.Time) (reading.Reading, bool, error) {
+	return s.readingNear(ctx, k, `time > ? ORDER BY time, msg_count`, t)
+}
+
+func (s *Store) readingNear(ctx context.Context, k store.DeviceKey, where string, t time.Time) (reading.Reading, bool, error) {
 	var r reading.Reading
 	id, err := s.lookupDevice(ctx, k)
 	if errors.Is(err, store.ErrNotFound) {
@@ -479,8 +493,7 @@ func (s *Store) ReadingBefore(ctx context.Context, k store.DeviceKey, t time.Tim
 		return r, false, err
 	}
 	var doc string
-	err = s.db.QueryRowContext(ctx, `SELECT doc FROM readings WHERE device_id = ? AND time < ? ORDER BY time DESC, msg_count DESC LIMIT 1`,
-		id, t.UnixMilli()).Scan(&doc)
+	err = s.db.QueryRowContext(ctx, `SELECT doc FROM readings WHERE device_id = ? AND `+where+` LIMIT 1`, id, t.UnixMilli()).Scan(&doc)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, false, nil
 	}

@@ -28,6 +28,47 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Aggregations", func(t *testing.T) { testAggregations(t, open(t)) })
 	t.Run("Rejected", func(t *testing.T) { testRejected(t, open(t)) })
 	t.Run("RollupsMatchRaw", func(t *testing.T) { testRollupsMatchRaw(t, open(t)) })
+	t.Run("DailyIncreaseAcrossDST", func(t *testing.T) { testDailyIncreaseDST(t, open(t)) })
+}
+
+// testDailyIncreaseDST: a counter that grows by exactly 1 an hour gives 23
+// on the spring day of Europe/Brussels, 25 on the autumn day, 24 on others.
+func testDailyIncreaseDST(t *testing.T, s store.Store) {
+	base := Payloads(t, "centrale.jsonl")[0]
+	start := time.Date(2022, 3, 25, 0, 0, 0, 0, loc)
+	end := time.Date(2022, 11, 2, 0, 0, 0, 0, loc)
+	var rs []reading.Reading
+	for i, ts := 0, start; ts.Before(end); i, ts = i+1, ts.Add(time.Hour) {
+		r := base
+		r.Time, r.MsgCount = ts, int64(i)
+		r.Fields = map[string]float64{"E": float64(i)}
+		rs = append(rs, r)
+	}
+	write(t, s, store.Batch{Readings: rs})
+	step, _ := store.ParseStep("1d")
+	got, err := store.QuerySeries(ctx(t), s, store.SeriesQuery{DeviceKey: key(base), Field: "E", Agg: "increase", Step: step,
+		From: time.Date(2022, 3, 26, 0, 0, 0, 0, loc), To: time.Date(2022, 11, 1, 0, 0, 0, 0, loc)}, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Points) != 220 {
+		t.Fatalf("%d days, want 220", len(got.Points))
+	}
+	for _, p := range got.Points {
+		want := 24.0
+		switch day := p.Time.In(loc).Format("2006-01-02"); day {
+		case "2022-03-27":
+			want = 23
+		case "2022-10-30":
+			want = 25
+		}
+		if p.Value != want {
+			t.Errorf("%s: %v, want %v", p.Time.In(loc).Format("2006-01-02"), p.Value, want)
+		}
+		if h, m, _ := p.Time.In(loc).Clock(); h != 0 || m != 0 {
+			t.Errorf("day bucket at %s, want local midnight", p.Time.In(loc))
+		}
+	}
 }
 
 // testRollupsMatchRaw writes a week of readings every 7 minutes, over the
