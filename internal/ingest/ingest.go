@@ -192,6 +192,7 @@ func (in *Ingester) Derive(ctx context.Context, b *store.Batch) error {
 			prev = &derive.Prev{Time: stored.Time, Fields: stored.Fields}
 		}
 		set := in.Formulas[r.Sensor]
+		set.Clear(r) // a retried batch starts again from the decoded fields
 		set.Apply(r, prev)
 		next, ok, err := in.Store.ReadingAfter(ctx, k, r.Time)
 		if err != nil {
