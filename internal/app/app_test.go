@@ -247,6 +247,16 @@ func TestHTTPIngest(t *testing.T) {
 			if fmt.Sprint(flags) != "[0 0 1 1]" {
 				t.Errorf("leak %v, want [0 0 1 1]", flags)
 			}
+			// Message loss and radio as series: one message of five lost.
+			var loss, rssi store.Series
+			getJSON(t, a, "/api/v1/series?device=201&field=_loss_ratio&from=2022-05-02T00:00:00Z&to=2022-05-03T00:00:00Z&step=1d", &loss)
+			if len(loss.Points) != 1 || loss.Points[0].Value != 0.2 {
+				t.Errorf("_loss_ratio %v, want one day at 0.2", loss.Points)
+			}
+			getJSON(t, a, "/api/v1/series?device=201&field=_rssi&from=2022-05-02T00:00:00Z&to=2022-05-03T00:00:00Z&step=1d&agg=min", &rssi)
+			if len(rssi.Points) != 1 || rssi.Points[0].Value != -64 || rssi.Unit != "dBm" {
+				t.Errorf("daily min _rssi %v %q, want -64 dBm", rssi.Points, rssi.Unit)
+			}
 			var rj rejectedList
 			testenv.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
 				getJSON(t, a, "/api/v1/rejected?reason=invalid+JSON", &rj)

@@ -213,7 +213,7 @@ func (c *Config) validateSensors(v *validator) {
 				v.add(at+".step", "%v", err)
 			}
 		}
-		if _, err := derive.Compile(s.Derive, s.storedFields()); err != nil {
+		if _, err := derive.Compile(s.formulas(), s.storedFields()); err != nil {
 			v.add(at+".derive", "%v", err)
 		}
 		seen := map[string]bool{}
@@ -229,7 +229,10 @@ func (c *Config) validateSensors(v *validator) {
 // storedFields are the names a reading of the kind carries, after renames;
 // nil when the kind keeps every field.
 func (s *Sensor) storedFields() []string {
-	var out []string
+	if len(s.Keep) == 0 {
+		return nil
+	}
+	out := []string{reading.FieldRSSI, reading.FieldSNR, reading.FieldMsgCount}
 	for _, k := range s.Keep {
 		if to, ok := s.Rename[k]; ok {
 			k = to
@@ -244,9 +247,22 @@ func (s *Sensor) storedFields() []string {
 func (c *Config) Formulas() map[string]derive.Set {
 	out := map[string]derive.Set{}
 	for name, s := range c.Sensors {
-		if set, err := derive.Compile(s.Derive, s.storedFields()); err == nil && len(set) > 0 {
+		if set, err := derive.Compile(s.formulas(), s.storedFields()); err == nil && len(set) > 0 {
 			out[name] = set
 		}
+	}
+	return out
+}
+
+// lostFormula counts the messages a msgCount gap shows lost; a drop (a
+// restart) or a repeat loses nothing.
+const lostFormula = `has_prev() && _msg_count > prev(_msg_count) ? _msg_count - prev(_msg_count) - 1 : 0`
+
+// formulas are the kind's derived fields with the built-in ones.
+func (s *Sensor) formulas() map[string]string {
+	out := map[string]string{reading.FieldLost: lostFormula}
+	for k, v := range s.Derive {
+		out[k] = v
 	}
 	return out
 }

@@ -135,6 +135,7 @@ func newEnv(r *reading.Reading, prev *Prev) map[string]any {
 		return s, nil
 	}
 	env["prev"] = before
+	env["has_prev"] = func() bool { return r == nil || prev != nil }
 	env["since_prev"] = seconds
 	env["delta"] = func(name string) (float64, error) {
 		v, err := value(name)

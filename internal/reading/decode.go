@@ -128,6 +128,19 @@ func (d *Decoder) Decode(env Envelope) (Reading, error) {
 	r.RSSI = optNumber(obj["RSSI"])
 	r.SNR = optNumber(obj["SNR"])
 	r.Length = optNumber(obj["Length"])
+	// Radio metadata is also kept as fields, to be charted, aggregated and
+	// used in formulas like any measurement.
+	if r.RSSI != nil {
+		r.Fields[FieldRSSI] = *r.RSSI
+		r.setUnit(FieldRSSI, "dBm")
+	}
+	if r.SNR != nil {
+		r.Fields[FieldSNR] = *r.SNR
+		r.setUnit(FieldSNR, "dB")
+	}
+	if r.MsgCount != NoMsgCount {
+		r.Fields[FieldMsgCount] = float64(r.MsgCount)
+	}
 
 	for _, name := range p.fieldsOf(obj) {
 		raw := obj[name]

@@ -22,6 +22,18 @@ const (
 	FlagFieldRejectedPrefix = "field_rejected:"
 )
 
+// Fields that every reading with radio metadata carries.
+const (
+	FieldRSSI     = "_rssi"
+	FieldSNR      = "_snr"
+	FieldMsgCount = "_msg_count"
+	// FieldLost is how many messages the msgCount gap before this reading
+	// shows lost (0 after a restart or a repeat); derived at ingest.
+	FieldLost = "_lost"
+	// FieldLossRatio is the series lost / (lost + received) per bucket.
+	FieldLossRatio = "_loss_ratio"
+)
+
 // NoMsgCount is the MsgCount of a reading whose payload carried none.
 const NoMsgCount int64 = -1
 

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sensorhub/sensorhub/internal/reading"
 )
 
 // Aggregations that a series query accepts.
@@ -105,6 +107,27 @@ func (p Point) MarshalJSON() ([]byte, error) {
 		strconv.FormatFloat(p.Value, 'g', -1, 64) + "]"), nil
 }
 
+// lossRatio is, per bucket, the messages lost over those expected: the sum
+// of _lost over itself plus the readings received.
+func lossRatio(ctx context.Context, s Store, q SeriesQuery, loc *time.Location) (Series, error) {
+	q.Field = reading.FieldLost
+	q.Agg = "sum"
+	lost, err := QuerySeries(ctx, s, q, loc)
+	if err != nil {
+		return Series{}, err
+	}
+	q.Agg = "count"
+	got, err := QuerySeries(ctx, s, q, loc)
+	if err != nil {
+		return Series{}, err
+	}
+	out := Series{Field: reading.FieldLossRatio, Agg: "ratio", Points: make([]Point, len(lost.Points))}
+	for i, p := range lost.Points {
+		out.Points[i] = Point{Time: p.Time, Value: round(p.Value / (p.Value + got.Points[i].Value))}
+	}
+	return out, nil
+}
+
 // UnmarshalJSON reads a point written by MarshalJSON.
 func (p *Point) UnmarshalJSON(b []byte) error {
 	var pair [2]float64
@@ -118,6 +141,9 @@ func (p *Point) UnmarshalJSON(b []byte) error {
 // QuerySeries answers a series query from the store's raw points. Buckets
 // with no point are left out; each bucket is stamped with its start.
 func QuerySeries(ctx context.Context, s Store, q SeriesQuery, loc *time.Location) (Series, error) {
+	if q.Field == reading.FieldLossRatio {
+		return lossRatio(ctx, s, q, loc)
+	}
 	if !q.Step.IsZero() {
 		if q.Agg == "" {
 			q.Agg = "avg"
