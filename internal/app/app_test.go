@@ -247,6 +247,20 @@ func TestHTTPIngest(t *testing.T) {
 			if fmt.Sprint(flags) != "[0 0 1 1]" {
 				t.Errorf("leak %v, want [0 0 1 1]", flags)
 			}
+			// Leak figures: one leak of 30 s, the air lost from the decay.
+			var rep struct {
+				Days []struct {
+					Day     string
+					Leaks   int
+					Seconds float64
+					LostNm3 float64 `json:"lost_nm3"`
+					Cost    float64
+				}
+			}
+			getJSON(t, a, "/api/v1/leaks?device=201&from=2022-05-02T00:00:00Z&to=2022-05-03T00:00:00Z", &rep)
+			if len(rep.Days) != 1 || rep.Days[0].Day != "2022-05-02" || rep.Days[0].Leaks != 1 || rep.Days[0].Seconds != 30 || rep.Days[0].Cost <= 0 {
+				t.Errorf("leaks %+v, want one leak of 30 s on 2022-05-02 with a cost", rep.Days)
+			}
 			// Message loss and radio as series: one message of five lost.
 			var loss, rssi store.Series
 			getJSON(t, a, "/api/v1/series?device=201&field=_loss_ratio&from=2022-05-02T00:00:00Z&to=2022-05-03T00:00:00Z&step=1d", &loss)

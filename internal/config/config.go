@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/dustin/go-humanize"
+
+	"github.com/sensorhub/sensorhub/internal/leak"
 )
 
 // Config is the whole configuration. The zero value is not useful: start from
@@ -130,8 +132,31 @@ type Sensor struct {
 	// reading and the device's previous reading: delta(F), rate(F),
 	// increase(F), prev(F), since_prev().
 	Derive map[string]string `yaml:"derive,omitempty"`
+	// Leak, for an air-leak detector, gives the installation figures that
+	// turn pressure decay into air lost and its cost.
+	Leak *Leak `yaml:"leak,omitempty"`
 	// Dashboard is the sensor kind's dashboard.
 	Dashboard Dashboard `yaml:"dashboard"`
+}
+
+// Leak configures the leak figures of an air sensor kind.
+type Leak struct {
+	// Pressure and Opening name the line pressure and opening pressure
+	// fields; below the opening pressure, the line leaks.
+	Pressure string `yaml:"pressure"`
+	Opening  string `yaml:"opening"`
+	// The installation, for every device of the kind...
+	leak.Params `yaml:",inline"`
+	// ...unless a device has its own.
+	Devices map[string]leak.Params `yaml:"devices,omitempty"`
+}
+
+// For returns the installation figures of one device.
+func (l *Leak) For(device string) leak.Params {
+	if p, ok := l.Devices[device]; ok {
+		return p
+	}
+	return l.Params
 }
 
 // Dashboard is a page of panels for one sensor kind.
@@ -233,6 +258,8 @@ func Default() *Config {
 				Keep:   []string{"Pres", "OpenPres"},
 				Units:  map[string]string{"Pres": "bar", "OpenPres": "bar"},
 				Derive: map[string]string{"leak": "Pres < OpenPres"},
+				Leak: &Leak{Pressure: "Pres", Opening: "OpenPres",
+					Params: leak.Params{VolumeL: 500, CostPerNm3: 0.02, AtmosphericBar: 1.01325}},
 				Dashboard: Dashboard{Title: "Compressed air", Panels: []Panel{
 					{Title: "Line pressure", Type: "gauge", Fields: []string{"Pres"}, Threshold: "OpenPres", Min: 0, Max: 10, Unit: "bar"},
 					{Title: "Pressure and opening pressure", Type: "line", Fields: []string{"Pres", "OpenPres"}, Threshold: "OpenPres", MarkBelow: "leak", Unit: "bar"},

@@ -216,6 +216,19 @@ func (c *Config) validateSensors(v *validator) {
 		if _, err := derive.Compile(s.formulas(), s.storedFields()); err != nil {
 			v.add(at+".derive", "%v", err)
 		}
+		if l := s.Leak; l != nil {
+			if l.Pressure == "" || l.Opening == "" {
+				v.add(at+".leak", "pressure and opening name the fields compared")
+			}
+			for dev, p := range l.Devices {
+				if p.VolumeL <= 0 || p.AtmosphericBar <= 0 || p.CostPerNm3 < 0 {
+					v.add(at+".leak.devices."+dev, "volume_l and atmospheric_bar must be positive, cost_per_nm3 not negative")
+				}
+			}
+			if l.VolumeL <= 0 || l.AtmosphericBar <= 0 || l.CostPerNm3 < 0 {
+				v.add(at+".leak", "volume_l and atmospheric_bar must be positive, cost_per_nm3 not negative")
+			}
+		}
 		seen := map[string]bool{}
 		for i, k := range s.Keep {
 			if k == "" || seen[k] {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/httpjson"
+	"github.com/sensorhub/sensorhub/internal/leak"
 	"github.com/sensorhub/sensorhub/internal/store"
 )
 
@@ -56,6 +57,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/series", s.series)
 	mux.HandleFunc("GET /api/v1/latest", s.latest)
 	mux.HandleFunc("GET /api/v1/rejected", s.rejected)
+	mux.HandleFunc("GET /api/v1/leaks", s.leaks)
 	if s.Replay != nil {
 		mux.HandleFunc("POST /api/v1/rejected/replay", s.replay)
 	}
@@ -305,6 +307,46 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 	}
 	s.Log.Info("rejected messages replayed", "count", n, "reason", f.Reason, "topic", f.Topic)
 	httpjson.Write(w, http.StatusAccepted, map[string]int{"replayed": n})
+}
+
+// leaks serves GET /api/v1/leaks?customer=&sensor=&device=&from=&to=: per
+// day, the leaks of an air line, the air lost and its cost.
+func (s *Server) leaks(w http.ResponseWriter, r *http.Request) {
+	from, to, err := timeRange(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	k, ok := s.resolve(w, r)
+	if !ok {
+		return
+	}
+	var lc *config.Leak
+	if s.Config != nil && s.Config.Sensors[k.Sensor] != nil {
+		lc = s.Config.Sensors[k.Sensor].Leak
+	}
+	if lc == nil {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("sensor kind %s has no leak settings (sensors.%s.leak)", k.Sensor, k.Sensor))
+		return
+	}
+	var series [2][]store.Point
+	for i, f := range []string{lc.Pressure, lc.Opening} {
+		pts, _, err := s.Store.Points(r.Context(), store.RawQuery{DeviceKey: k, Field: f, From: from, To: to})
+		if errors.Is(err, store.ErrNotFound) {
+			writeError(w, http.StatusNotFound, fmt.Sprintf("device %s has no field %q", k.Device, f))
+			return
+		}
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		// The opening pressure in force at the start of the range comes first.
+		if p, ok, err := s.Store.PointBefore(r.Context(), k, f, from); i == 1 && err == nil && ok {
+			pts = append([]store.Point{p}, pts...)
+		}
+		series[i] = pts
+	}
+	writeJSON(w, leak.Analyze(series[0], series[1], s.Location, lc.For(k.Device)))
 }
 
 // replayRaw serves POST /api/v1/replay?from=&to=&sensor=: the retained raw

@@ -206,21 +206,21 @@
   async function drawTable(i, p, w) {
     const step = p.step || "1d";
     if (p.mark_below && p.threshold) {
-      // Leaks per day: how many times the pressure went below the limit,
-      // and for how long, day by day in the configured zone.
-      const [a, b] = await Promise.all([series(p.fields[0], w), series(p.threshold, w)]);
-      panelData[i] = { fields: [p.fields[0], p.threshold], rows: [a, b] };
-      if (a.length === 0) return message(i, "No data for device " + state.device + " in " + w.text + ".");
-      const days = new Map();
-      for (const [s, e] of belowPeriods(a, b)) {
-        const d = fmtDay.format(s);
-        const x = days.get(d) || { n: 0, ms: 0 };
-        x.n++; x.ms += e - s;
-        days.set(d, x);
-      }
-      for (const [t] of a) { const d = fmtDay.format(t); if (!days.has(d)) days.set(d, { n: 0, ms: 0 }); }
-      const rows = [...days.entries()].sort().reverse().map(([d, x]) => [d, String(x.n), (x.ms / 60000).toFixed(1) + " min"]);
-      return table(i, ["Day", "Leaks", "Time in leak"], rows);
+      // Leaks per day from the server: how many, how long, the air lost
+      // (pressure decay) and what it costs.
+      const rep = await api("/api/v1/leaks", { customer: state.customer, sensor: cfg.sensor, device: state.device, from: new Date(w.from).toISOString(), to: new Date(w.to).toISOString() });
+      if (!rep) return message(i, "No leak settings for " + cfg.sensor + ".");
+      panelData[i] = { fields: ["leaks", "seconds in leak", "lost Nm3", "cost"], rows: ["leaks", "seconds", "lost_nm3", "cost"].map((k) => rep.days.map((d) => [new Date(d.start).getTime(), d[k]])) };
+      if (rep.days.length === 0) return message(i, "No leak for device " + state.device + " in " + w.text + ".");
+      const rows = rep.days.slice().reverse().map((d) => [fmtDay.format(new Date(d.start)), String(d.leaks), (d.seconds / 60).toFixed(1) + " min",
+        d.lost_nm3.toFixed(3) + " Nm³", d.flow_nl_min.toFixed(0) + " NL/min", d.cost.toFixed(2)]);
+      table(i, ["Day", "Leaks", "Time in leak", "Air lost", "Mean flow", "Cost"], rows);
+      const note = document.createElement("p");
+      note.className = "age";
+      note.textContent = "Estimated cost " + rep.cost.toFixed(2) + " over " + w.text + ", " + rep.cost_per_year.toFixed(0) + " a year at this rate (" +
+        rep.params.volume_l + " L installation, " + rep.params.cost_per_nm3 + " per Nm³).";
+      body(i).appendChild(note);
+      return;
     }
     const aggs = p.aggs && p.aggs.length ? p.aggs : [p.agg || "avg"];
     const data = await Promise.all(aggs.map((a) => series(p.fields[0], w, step, a)));

@@ -1,0 +1,129 @@
+// Package leak turns an air line's pressure and opening pressure into leak
+// figures: how many leaks, how long, how much air and what it costs, with
+// the pressure-decay method.
+package leak
+
+import (
+	"sort"
+	"time"
+
+	"github.com/sensorhub/sensorhub/internal/store"
+)
+
+// Params describe an installation.
+type Params struct {
+	// VolumeL is the volume of the tank and line, in litres.
+	VolumeL float64 `yaml:"volume_l" json:"volume_l"`
+	// CostPerNm3 is the cost of one normal cubic metre of compressed air.
+	CostPerNm3 float64 `yaml:"cost_per_nm3" json:"cost_per_nm3"`
+	// AtmosphericBar is the atmospheric pressure, in bar.
+	AtmosphericBar float64 `yaml:"atmospheric_bar" json:"atmospheric_bar"`
+}
+
+// Day is the leak figures of one day in the configured zone.
+type Day struct {
+	Day   string    `json:"day"`
+	Start time.Time `json:"start"`
+	// Leaks counts the leaks that started that day.
+	Leaks int `json:"leaks"`
+	// Seconds is the time spent below the opening pressure.
+	Seconds float64 `json:"seconds"`
+	// LostNm3 is the air lost, estimated from the pressure decay.
+	LostNm3 float64 `json:"lost_nm3"`
+	// FlowNlMin is the mean leak flow while leaking, normal litres a minute.
+	FlowNlMin float64 `json:"flow_nl_min"`
+	Cost      float64 `json:"cost"`
+}
+
+// Report is the figures of a time range.
+type Report struct {
+	Params Params  `json:"params"`
+	Days   []Day   `json:"days"`
+	Cost   float64 `json:"cost"`
+	// CostPerYear extrapolates the mean daily cost of the range.
+	CostPerYear float64 `json:"cost_per_year"`
+}
+
+type period struct {
+	before     store.Point // the last point above the opening pressure, if any
+	start, end time.Time
+	minPres    float64
+	hasBefore  bool
+}
+
+// Analyze finds the leaks in time-ordered pressure and opening pressure
+// points. A leak lasts from the first point below the opening pressure to
+// the first one back at or above it (or the last point). The air lost is
+// the pressure-decay estimate V x dP / Patm, dP from the last point before
+// the leak to the lowest point in it.
+func Analyze(pres, open []store.Point, loc *time.Location, p Params) Report {
+	var periods []period
+	var cur *period
+	var last store.Point
+	hasLast := false
+	oi := 0
+	limit, haveLimit := 0.0, false
+	for _, pt := range pres {
+		for oi < len(open) && !open[oi].Time.After(pt.Time) {
+			limit, haveLimit = open[oi].Value, true
+			oi++
+		}
+		if !haveLimit {
+			continue
+		}
+		below := pt.Value < limit
+		switch {
+		case below && cur == nil:
+			cur = &period{start: pt.Time, end: pt.Time, minPres: pt.Value, before: last, hasBefore: hasLast}
+		case below:
+			cur.end = pt.Time
+			cur.minPres = min(cur.minPres, pt.Value)
+		case cur != nil:
+			cur.end = pt.Time
+			periods = append(periods, *cur)
+			cur = nil
+		}
+		if !below {
+			last, hasLast = pt, true
+		}
+	}
+	if cur != nil {
+		periods = append(periods, *cur)
+	}
+	days := map[string]*Day{}
+	for _, per := range periods {
+		y, m, d := per.start.In(loc).Date()
+		start := time.Date(y, m, d, 0, 0, 0, 0, loc)
+		key := start.Format("2006-01-02")
+		day := days[key]
+		if day == nil {
+			day = &Day{Day: key, Start: start}
+			days[key] = day
+		}
+		day.Leaks++
+		day.Seconds += per.end.Sub(per.start).Seconds()
+		if per.hasBefore && p.AtmosphericBar > 0 {
+			dp := per.before.Value - per.minPres
+			day.LostNm3 += p.VolumeL * dp / p.AtmosphericBar / 1000
+		}
+	}
+	r := Report{Params: p, Days: []Day{}}
+	for _, d := range days {
+		if d.Seconds > 0 {
+			d.FlowNlMin = d.LostNm3 * 1000 / (d.Seconds / 60)
+		}
+		d.Cost = d.LostNm3 * p.CostPerNm3
+		r.Cost += d.Cost
+		r.Days = append(r.Days, *d)
+	}
+	sort.Slice(r.Days, func(i, j int) bool { return r.Days[i].Start.Before(r.Days[j].Start) })
+	if len(pres) > 1 {
+		span := pres[len(pres)-1].Time.Sub(pres[0].Time).Hours() / 24
+		if span >= 1 {
+			r.CostPerYear = r.Cost / span * 365
+		} else {
+			r.CostPerYear = r.Cost * 365
+		}
+	}
+	return r
+}
