@@ -263,7 +263,7 @@ func Default() *Config {
 				Dashboard: Dashboard{Title: "Compressed air", Panels: []Panel{
 					{Title: "Line pressure", Type: "gauge", Fields: []string{"Pres"}, Threshold: "OpenPres", Min: 0, Max: 10, Unit: "bar"},
 					{Title: "Pressure and opening pressure", Type: "line", Fields: []string{"Pres", "OpenPres"}, Threshold: "OpenPres", MarkBelow: "leak", Unit: "bar"},
-					{Title: "Leaks per day", Type: "table", Fields: []string{"Pres"}, Threshold: "OpenPres", MarkBelow: "leak", Step: "1d"},
+					{Title: "Leaks per day", Type: "table", Fields: []string{"Pres"}, Threshold: "OpenPres", MarkBelow: "leak", Step: "1d", Wide: true},
 					{Title: "Pressure, daily min / avg / max", Type: "table", Fields: []string{"Pres"}, Aggs: []string{"min", "avg", "max"}, Step: "1d", Unit: "bar"},
 				}},
 			},
