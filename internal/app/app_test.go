@@ -532,3 +532,49 @@ func TestReplayAfterConfigurationFix(t *testing.T) {
 		t.Fatalf("%d acme readings after the second replay, want 5", n)
 	}
 }
+
+// TestDailyConsumptionGolden: the power meter's daily consumption through
+// the API, from testdata/payloads/centrale.jsonl, in Europe/Brussels days.
+func TestDailyConsumptionGolden(t *testing.T) {
+	a := start(t, "embedded", app.Options{}, nil)
+	body := strings.Join(payloadLines(t, "centrale.jsonl"), "\n")
+	resp, err := http.Post("http://"+a.HTTPAddr()+"/api/v1/ingest", "application/x-ndjson", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	q := "/api/v1/series?device=301&field=E&step=1d&agg=increase&from=" + url.QueryEscape("2022-05-03T00:00:00+02:00") + "&to=" + url.QueryEscape("2022-05-05T00:00:00+02:00")
+	var s store.Series
+	testenv.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
+		s = store.Series{}
+		if code := getJSON(t, a, q, &s); code != http.StatusOK || len(s.Points) != 2 {
+			return fmt.Errorf("HTTP %d, %d points", code, len(s.Points))
+		}
+		return nil
+	})
+	loc := config.Default().Location()
+	if s.Points[0].Value != 190.6 || s.Points[1].Value != 12.5 || s.Unit != "kWh" ||
+		!s.Points[0].Time.Equal(time.Date(2022, 5, 3, 0, 0, 0, 0, loc)) || !s.Points[1].Time.Equal(time.Date(2022, 5, 4, 0, 0, 0, 0, loc)) {
+		t.Errorf("daily consumption %v %s, want 190.6 kWh on 3 May and 12.5 on 4 May", s.Points, s.Unit)
+	}
+	// The meter's restart is told apart from loss.
+	var restart store.Series
+	getJSON(t, a, "/api/v1/series?device=301&field=_restart&from=2022-05-01T00:00:00Z&to=2022-05-05T00:00:00Z", &restart)
+	var flags []float64
+	for _, p := range restart.Points {
+		flags = append(flags, p.Value)
+	}
+	if fmt.Sprint(flags) != "[0 0 0 1]" {
+		t.Errorf("_restart %v, want [0 0 0 1]", flags)
+	}
+	// increase is for declared counters.
+	resp, err = http.Get("http://" + a.HTTPAddr() + "/api/v1/series?device=301&field=P&agg=increase&step=1d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "sensors.centrale.counters") {
+		t.Errorf("increase of P: HTTP %d %s, want 400 naming the counters setting", resp.StatusCode, b)
+	}
+}

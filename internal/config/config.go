@@ -132,6 +132,9 @@ type Sensor struct {
 	// reading and the device's previous reading: delta(F), rate(F),
 	// increase(F), prev(F), since_prev().
 	Derive map[string]string `yaml:"derive,omitempty"`
+	// Counters are monotonic counter fields (an energy meter's E): they
+	// restart from zero, and agg=increase gives their increase per bucket.
+	Counters []string `yaml:"counters,omitempty"`
 	// Leak, for an air-leak detector, gives the installation figures that
 	// turn pressure decay into air lost and its cost.
 	Leak *Leak `yaml:"leak,omitempty"`
@@ -268,9 +271,10 @@ func Default() *Config {
 				}},
 			},
 			"centrale": {
-				Match: Match{Field: "Mod", Equals: "centrale"},
-				Keep:  []string{"U1", "U2", "U3", "I1", "I2", "I3", "P", "PF", "E"},
-				Units: map[string]string{"U1": "V", "U2": "V", "U3": "V", "I1": "A", "I2": "A", "I3": "A", "P": "kW", "E": "kWh"},
+				Match:    Match{Field: "Mod", Equals: "centrale"},
+				Keep:     []string{"U1", "U2", "U3", "I1", "I2", "I3", "P", "PF", "E"},
+				Counters: []string{"E"},
+				Units:    map[string]string{"U1": "V", "U2": "V", "U3": "V", "I1": "A", "I2": "A", "I3": "A", "P": "kW", "E": "kWh"},
 				Dashboard: Dashboard{Title: "Power meter", Panels: []Panel{
 					{Title: "Power now", Type: "stat", Fields: []string{"P"}, Unit: "kW"},
 					{Title: "Power", Type: "line", Fields: []string{"P"}, Unit: "kW"},

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -229,6 +230,11 @@ func (c *Config) validateSensors(v *validator) {
 				v.add(at+".leak", "volume_l and atmospheric_bar must be positive, cost_per_nm3 not negative")
 			}
 		}
+		for i, c := range s.Counters {
+			if f := s.storedFields(); f != nil && !slices.Contains(f, c) && s.Derive[c] == "" {
+				v.add(fmt.Sprintf("%s.counters.%d", at, i), "%q is neither kept nor derived", c)
+			}
+		}
 		seen := map[string]bool{}
 		for i, k := range s.Keep {
 			if k == "" || seen[k] {
@@ -255,6 +261,12 @@ func (s *Sensor) storedFields() []string {
 	return out
 }
 
+// IsCounter reports whether field is a declared counter of the sensor kind.
+func (c *Config) IsCounter(sensor, field string) bool {
+	s := c.Sensors[sensor]
+	return s != nil && slices.Contains(s.Counters, field)
+}
+
 // Formulas compiles every sensor kind's derived fields; Validate has
 // checked that they compile.
 func (c *Config) Formulas() map[string]derive.Set {
@@ -271,9 +283,17 @@ func (c *Config) Formulas() map[string]derive.Set {
 // restart) or a repeat loses nothing.
 const lostFormula = `has_prev() && _msg_count > prev(_msg_count) ? _msg_count - prev(_msg_count) - 1 : 0`
 
+// builtinFormulas tell apart, from msgCount, lost messages, restarts (a
+// drop) and repeats (the same count again).
+var builtinFormulas = map[string]string{
+	reading.FieldLost:    lostFormula,
+	reading.FieldRestart: `has_prev() && _msg_count < prev(_msg_count) ? 1 : 0`,
+	reading.FieldRepeat:  `has_prev() && _msg_count == prev(_msg_count) ? 1 : 0`,
+}
+
 // formulas are the kind's derived fields with the built-in ones.
 func (s *Sensor) formulas() map[string]string {
-	out := map[string]string{reading.FieldLost: lostFormula}
+	out := maps.Clone(builtinFormulas)
 	for k, v := range s.Derive {
 		out[k] = v
 	}

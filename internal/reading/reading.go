@@ -30,6 +30,10 @@ const (
 	// FieldLost is how many messages the msgCount gap before this reading
 	// shows lost (0 after a restart or a repeat); derived at ingest.
 	FieldLost = "_lost"
+	// FieldRestart is 1 on a reading whose msgCount dropped: the device
+	// restarted. FieldRepeat is 1 when msgCount did not move: a repeat.
+	FieldRestart = "_restart"
+	FieldRepeat  = "_repeat"
 	// FieldLossRatio is the series lost / (lost + received) per bucket.
 	FieldLossRatio = "_loss_ratio"
 )

@@ -260,6 +260,10 @@ func (s *Server) series(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if agg == "increase" && s.Config != nil && !s.Config.IsCounter(k.Sensor, field) && !strings.HasPrefix(field, "_") {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("agg=increase needs a counter: declare %s in sensors.%s.counters", field, k.Sensor))
+		return
+	}
 	out, err := store.QuerySeries(r.Context(), s.Store, store.SeriesQuery{DeviceKey: k, Field: field, From: from, To: to, Step: step, Agg: agg}, s.Location)
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("device %s has no field %q", k.Device, field))
