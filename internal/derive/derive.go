@@ -15,6 +15,7 @@ import (
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/sensorhub/sensorhub/internal/reading"
+	"github.com/sensorhub/sensorhub/internal/store"
 )
 
 // FlagErrorPrefix, followed by a derived field's name, marks a reading on
@@ -137,34 +138,23 @@ func newEnv(r *reading.Reading, prev *Prev) map[string]any {
 	env["prev"] = before
 	env["has_prev"] = func() bool { return r == nil || prev != nil }
 	env["since_prev"] = seconds
-	env["delta"] = func(name string) (float64, error) {
-		v, err := value(name)
-		if err != nil {
-			return 0, err
+	// both reads a field in this reading and the previous one.
+	both := func(name string) (v, p float64, err error) {
+		if v, err = value(name); err == nil {
+			p, err = before(name)
 		}
-		p, err := before(name)
+		return v, p, err
+	}
+	env["delta"] = func(name string) (float64, error) {
+		v, p, err := both(name)
 		return v - p, err
 	}
 	env["increase"] = func(name string) (float64, error) {
-		v, err := value(name)
-		if err != nil {
-			return 0, err
-		}
-		p, err := before(name)
-		if err != nil {
-			return 0, err
-		}
-		if v < p {
-			return v, nil // the counter restarted from zero
-		}
-		return v - p, nil
+		v, p, err := both(name)
+		return store.CounterIncrease(p, v), err
 	}
 	env["rate"] = func(name string) (float64, error) {
-		v, err := value(name)
-		if err != nil {
-			return 0, err
-		}
-		p, err := before(name)
+		v, p, err := both(name)
 		if err != nil {
 			return 0, err
 		}
