@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 
 	"github.com/sensorhub/sensorhub/internal/bench"
 	"github.com/sensorhub/sensorhub/internal/config"
@@ -21,8 +22,20 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	devices := fs.Int("devices", 100, "devices the messages are spread over")
 	rate := fs.Int("rate", 0, "publish at this many messages/s in the end-to-end runs (0: as fast as possible)")
 	streams := fs.Int("sse-clients", 0, "also measure with this many clients on /api/v1/stream")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	cfg, f, err := config.LoadFile(*cfgPath)
 	if err != nil {

@@ -564,8 +564,8 @@ func TestDailyConsumptionGolden(t *testing.T) {
 	for _, p := range restart.Points {
 		flags = append(flags, p.Value)
 	}
-	if fmt.Sprint(flags) != "[0 0 0 1]" {
-		t.Errorf("_restart %v, want [0 0 0 1]", flags)
+	if fmt.Sprint(flags) != "[1]" || !restart.Points[0].Time.Equal(time.Date(2022, 5, 4, 4, 0, 0, 0, time.UTC)) {
+		t.Errorf("_restart %v, want 1 at the fourth reading only", restart.Points)
 	}
 	// increase is for declared counters.
 	resp, err = http.Get("http://" + a.HTTPAddr() + "/api/v1/series?device=301&field=P&agg=increase&step=1d")

@@ -181,7 +181,7 @@ func endToEnd(ctx context.Context, o Options, base *config.Config, name string, 
 		if ctx.Err() != nil {
 			return 0, n, ctx.Err()
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -287,8 +287,9 @@ const lostFormula = `has_prev() && _msg_count > prev(_msg_count) ? _msg_count - 
 // drop) and repeats (the same count again).
 var builtinFormulas = map[string]string{
 	reading.FieldLost:    lostFormula,
-	reading.FieldRestart: `has_prev() && _msg_count < prev(_msg_count) ? 1 : 0`,
-	reading.FieldRepeat:  `has_prev() && _msg_count == prev(_msg_count) ? 1 : 0`,
+	// Rare events: stored only where they happen.
+	reading.FieldRestart: `has_prev() && _msg_count < prev(_msg_count) ? 1 : nil`,
+	reading.FieldRepeat:  `has_prev() && _msg_count == prev(_msg_count) ? 1 : nil`,
 }
 
 // formulas are the kind's derived fields with the built-in ones.

@@ -88,8 +88,9 @@ func (fieldNames) Visit(node *ast.Node) {
 
 // Prev is the device's reading just before the one being derived.
 type Prev struct {
-	Time   time.Time
-	Fields map[string]float64
+	Time     time.Time
+	MsgCount int64
+	Fields   map[string]float64
 }
 
 func newEnv(r *reading.Reading, prev *Prev) map[string]any {
@@ -98,10 +99,16 @@ func newEnv(r *reading.Reading, prev *Prev) map[string]any {
 		for k, v := range r.Fields {
 			env[k] = v
 		}
+		if r.MsgCount != reading.NoMsgCount {
+			env[reading.FieldMsgCount] = float64(r.MsgCount)
+		}
 	}
 	value := func(name string) (float64, error) {
 		if r == nil {
 			return 0, nil
+		}
+		if name == reading.FieldMsgCount && r.MsgCount != reading.NoMsgCount {
+			return float64(r.MsgCount), nil
 		}
 		v, ok := r.Fields[name]
 		if !ok {
@@ -115,6 +122,9 @@ func newEnv(r *reading.Reading, prev *Prev) map[string]any {
 		}
 		if prev == nil {
 			return 0, errors.New("no previous reading of this device")
+		}
+		if name == reading.FieldMsgCount && prev.MsgCount != reading.NoMsgCount {
+			return float64(prev.MsgCount), nil
 		}
 		v, ok := prev.Fields[name]
 		if !ok {
@@ -174,7 +184,7 @@ func (s Set) Clear(r *reading.Reading) {
 }
 
 // Apply adds the derived fields to r, given the device's previous reading
-// (nil when there is none). A formula that fails leaves its field out and
+// (nil when there is none). A formula that gives nil adds nothing. A formula that fails leaves its field out and
 // flags the reading; the reading is always kept.
 func (s Set) Apply(r *reading.Reading, prev *Prev) {
 	if len(s) == 0 {
@@ -183,6 +193,9 @@ func (s Set) Apply(r *reading.Reading, prev *Prev) {
 	env := newEnv(r, prev)
 	for _, f := range s {
 		out, err := expr.Run(f.prog, env)
+		if err == nil && out == nil {
+			continue // nil: no value on this reading
+		}
 		v, ok := number(out)
 		if err != nil || !ok || math.IsNaN(v) || math.IsInf(v, 0) {
 			r.Flags = append(r.Flags, FlagErrorPrefix+f.Name)

@@ -181,7 +181,7 @@ func (in *Ingester) Derive(ctx context.Context, b *store.Batch) error {
 		last = r
 		var prev *derive.Prev
 		if before != nil {
-			prev = &derive.Prev{Time: before.Time, Fields: before.Fields}
+			prev = &derive.Prev{Time: before.Time, MsgCount: before.MsgCount, Fields: before.Fields}
 		}
 		k := store.DeviceKey{Customer: r.Customer, Sensor: r.Sensor, Device: r.Device}
 		stored, ok, err := in.Store.ReadingBefore(ctx, k, r.Time)
@@ -189,7 +189,7 @@ func (in *Ingester) Derive(ctx context.Context, b *store.Batch) error {
 			return err
 		}
 		if ok && (prev == nil || stored.Time.After(prev.Time)) {
-			prev = &derive.Prev{Time: stored.Time, Fields: stored.Fields}
+			prev = &derive.Prev{Time: stored.Time, MsgCount: stored.MsgCount, Fields: stored.Fields}
 		}
 		set := in.Formulas[r.Sensor]
 		set.Clear(r) // a retried batch starts again from the decoded fields
@@ -206,7 +206,7 @@ func (in *Ingester) Derive(ctx context.Context, b *store.Batch) error {
 		if ok {
 			before := maps.Clone(next.Fields)
 			set.Clear(&next)
-			set.Apply(&next, &derive.Prev{Time: r.Time, Fields: r.Fields})
+			set.Apply(&next, &derive.Prev{Time: r.Time, MsgCount: r.MsgCount, Fields: r.Fields})
 			if !maps.Equal(before, next.Fields) {
 				b.Rederived = append(b.Rederived, next)
 			}

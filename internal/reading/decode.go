@@ -138,9 +138,6 @@ func (d *Decoder) Decode(env Envelope) (Reading, error) {
 		r.Fields[FieldSNR] = *r.SNR
 		r.setUnit(FieldSNR, "dB")
 	}
-	if r.MsgCount != NoMsgCount {
-		r.Fields[FieldMsgCount] = float64(r.MsgCount)
-	}
 
 	for _, name := range p.fieldsOf(obj) {
 		raw := obj[name]

@@ -26,6 +26,8 @@ const (
 const (
 	FieldRSSI     = "_rssi"
 	FieldSNR      = "_snr"
+	// FieldMsgCount is msgCount as formulas see it (not stored as a field:
+	// the reading carries it).
 	FieldMsgCount = "_msg_count"
 	// FieldLost is how many messages the msgCount gap before this reading
 	// shows lost (0 after a restart or a repeat); derived at ingest.

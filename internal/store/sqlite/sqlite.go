@@ -112,6 +112,9 @@ type Store struct {
 	// units caches each device field's stored unit, to write it only when
 	// it changes.
 	units map[unitKey]string
+	stmts struct {
+		pointsMany, pointsOne, before, after *sql.Stmt
+	}
 }
 
 // Open opens (creating if needed) the SQLite store at path and brings its
@@ -136,6 +139,10 @@ func Open(ctx context.Context, path string, loc *time.Location) (*Store, error) 
 	db.SetMaxOpenConns(4)
 	s := &Store{db: db, loc: loc, devices: map[store.DeviceKey]int64{}, fields: map[string]int64{}, units: map[unitKey]string{}}
 	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: %s: %w", path, err)
+	}
+	if err := s.prepare(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: %s: %w", path, err)
 	}
@@ -243,7 +250,7 @@ func (s *Store) Write(ctx context.Context, b store.Batch) (store.WriteResult, er
 			}
 			fresh[dev] = append(fresh[dev], r)
 		}
-		if err := insertPoints(ctx, tx, points); err != nil {
+		if err := s.insertPoints(ctx, tx, points); err != nil {
 			return res, err
 		}
 		if err := s.addRollups(ctx, tx, points); err != nil {
@@ -300,27 +307,35 @@ func (s *Store) Write(ctx context.Context, b store.Batch) (store.WriteResult, er
 	return res, nil
 }
 
-// pointsPerInsert bounds one multi-row INSERT, well under SQLite's limit of
-// 32766 parameters.
-const pointsPerInsert = 1000
+// pointsPerInsert is the rows of the prepared multi-row INSERT; the rest
+// of a batch goes one row at a time. One statement for many rows costs far
+// less than one each, and preparing it once saves parsing it every batch.
+const pointsPerInsert = 200
+
+func pointsInsert(rows int) string {
+	var q strings.Builder
+	q.WriteString("INSERT INTO points (device_id, field_id, time, msg_count, value) VALUES ")
+	for i := 0; i < rows; i++ {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteString("(?,?,?,?,?)")
+	}
+	q.WriteString(" ON CONFLICT DO NOTHING")
+	return q.String()
+}
 
 // insertPoints writes points, given as flat (device, field, time,
-// msgCount, value) groups, with multi-row INSERTs: one statement for many
-// rows costs far less than one each.
-func insertPoints(ctx context.Context, tx *sql.Tx, flat []any) error {
+// msgCount, value) groups.
+func (s *Store) insertPoints(ctx context.Context, tx *sql.Tx, flat []any) error {
 	const cols = 5
+	many, one := tx.StmtContext(ctx, s.stmts.pointsMany), tx.StmtContext(ctx, s.stmts.pointsOne)
 	for len(flat) > 0 {
-		n := min(len(flat)/cols, pointsPerInsert)
-		var q strings.Builder
-		q.WriteString("INSERT INTO points (device_id, field_id, time, msg_count, value) VALUES ")
-		for i := 0; i < n; i++ {
-			if i > 0 {
-				q.WriteByte(',')
-			}
-			q.WriteString("(?,?,?,?,?)")
+		stmt, n := many, pointsPerInsert
+		if len(flat) < pointsPerInsert*cols {
+			stmt, n = one, 1
 		}
-		q.WriteString(" ON CONFLICT DO NOTHING")
-		if _, err := tx.ExecContext(ctx, q.String(), flat[:n*cols]...); err != nil {
+		if _, err := stmt.ExecContext(ctx, flat[:n*cols]...); err != nil {
 			return fmt.Errorf("store: points: %w", err)
 		}
 		flat = flat[n*cols:]
@@ -475,15 +490,34 @@ func (s *Store) Devices(ctx context.Context, f store.DeviceFilter) ([]store.Devi
 
 // ReadingBefore returns the device's newest reading older than t.
 func (s *Store) ReadingBefore(ctx context.Context, k store.DeviceKey, t time.Time) (reading.Reading, bool, error) {
-	return s.readingNear(ctx, k, `time < ? ORDER BY time DESC, msg_count DESC`, t)
+	return s.readingNear(ctx, k, s.stmts.before, t)
 }
 
 // ReadingAfter returns the device's oldest reading newer than t.
 func (s *Store) ReadingAfter(ctx context.Context, k store.DeviceKey, t time.Time) (reading.Reading, bool, error) {
-	return s.readingNear(ctx, k, `time > ? ORDER BY time, msg_count`, t)
+	return s.readingNear(ctx, k, s.stmts.after, t)
 }
 
-func (s *Store) readingNear(ctx context.Context, k store.DeviceKey, where string, t time.Time) (reading.Reading, bool, error) {
+// prepare prepares the statements of the hot paths once.
+func (s *Store) prepare(ctx context.Context) error {
+	var err error
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		q    string
+	}{
+		{&s.stmts.pointsMany, pointsInsert(pointsPerInsert)},
+		{&s.stmts.pointsOne, pointsInsert(1)},
+		{&s.stmts.before, `SELECT doc FROM readings WHERE device_id = ? AND time < ? ORDER BY time DESC, msg_count DESC LIMIT 1`},
+		{&s.stmts.after, `SELECT doc FROM readings WHERE device_id = ? AND time > ? ORDER BY time, msg_count LIMIT 1`},
+	} {
+		if *p.stmt, err = s.db.PrepareContext(ctx, p.q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) readingNear(ctx context.Context, k store.DeviceKey, stmt *sql.Stmt, t time.Time) (reading.Reading, bool, error) {
 	var r reading.Reading
 	id, err := s.lookupDevice(ctx, k)
 	if errors.Is(err, store.ErrNotFound) {
@@ -493,7 +527,7 @@ func (s *Store) readingNear(ctx context.Context, k store.DeviceKey, where string
 		return r, false, err
 	}
 	var doc string
-	err = s.db.QueryRowContext(ctx, `SELECT doc FROM readings WHERE device_id = ? AND `+where+` LIMIT 1`, id, t.UnixMilli()).Scan(&doc)
+	err = stmt.QueryRowContext(ctx, id, t.UnixMilli()).Scan(&doc)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, false, nil
 	}
