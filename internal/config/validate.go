@@ -286,7 +286,7 @@ const lostFormula = `has_prev() && _msg_count > prev(_msg_count) ? _msg_count - 
 // builtinFormulas tell apart, from msgCount, lost messages, restarts (a
 // drop) and repeats (the same count again).
 var builtinFormulas = map[string]string{
-	reading.FieldLost:    lostFormula,
+	reading.FieldLost: lostFormula,
 	// Rare events: stored only where they happen.
 	reading.FieldRestart: `has_prev() && _msg_count < prev(_msg_count) ? 1 : nil`,
 	reading.FieldRepeat:  `has_prev() && _msg_count == prev(_msg_count) ? 1 : nil`,

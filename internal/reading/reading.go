@@ -24,8 +24,8 @@ const (
 
 // Fields that every reading with radio metadata carries.
 const (
-	FieldRSSI     = "_rssi"
-	FieldSNR      = "_snr"
+	FieldRSSI = "_rssi"
+	FieldSNR  = "_snr"
 	// FieldMsgCount is msgCount as formulas see it (not stored as a field:
 	// the reading carries it).
 	FieldMsgCount = "_msg_count"
