@@ -294,7 +294,7 @@ func Default() *Config {
 					{Title: "Temperature", Type: "line", Fields: []string{"Temp"}, Unit: "°C"},
 					{Title: "Pressure", Type: "line", Fields: []string{"Pres"}, Unit: "hPa"},
 					{Title: "Humidity", Type: "line", Fields: []string{"Hum"}, Unit: "%"},
-					{Title: "Temperature, daily min / avg / max", Type: "table", Fields: []string{"Temp"}, Aggs: []string{"min", "avg", "max"}, Step: "1d", Unit: "°C", Wide: true},
+					{Title: "Daily min / avg / max", Type: "table", Fields: []string{"Temp", "Pres", "Hum"}, Aggs: []string{"min", "avg", "max"}, Step: "1d", Wide: true},
 				}},
 			},
 		},

@@ -222,12 +222,16 @@
       body(i).appendChild(note);
       return;
     }
+    // One column per field and aggregation, one row per bucket.
     const aggs = p.aggs && p.aggs.length ? p.aggs : [p.agg || "avg"];
-    const data = await Promise.all(aggs.map((a) => series(p.fields[0], w, step, a)));
-    panelData[i] = { fields: aggs.map((a) => p.fields[0] + " " + a), rows: data };
-    if (data[0].length === 0) return message(i, "No data for device " + state.device + " in " + w.text + ".");
-    const rows = data[0].map((pt, k) => [step.endsWith("d") ? fmtDay.format(pt[0]) : fmtTime.format(pt[0])].concat(data.map((d) => (d[k] ? String(round(d[k][1])) : "")))).reverse();
-    table(i, ["Time"].concat(aggs), rows);
+    const cols = p.fields.flatMap((f) => aggs.map((a) => [f, a]));
+    const data = await Promise.all(cols.map(([f, a]) => series(f, w, step, a)));
+    panelData[i] = { fields: cols.map(([f, a]) => f + " " + a), rows: data };
+    const times = [...new Set(data.flat().map((pt) => pt[0]))].sort((a, b) => b - a);
+    if (times.length === 0) return message(i, "No data for device " + state.device + " in " + w.text + ".");
+    const maps = data.map((d) => new Map(d.map((pt) => [pt[0], pt[1]])));
+    const rows = times.map((t) => [step.endsWith("d") ? fmtDay.format(t) : fmtTime.format(t)].concat(maps.map((m) => (m.has(t) ? String(round(m.get(t))) : ""))));
+    table(i, ["Time"].concat(cols.map(([f, a]) => (p.fields.length > 1 ? f + " " : "") + a)), rows);
   }
 
   function drawPanel(i, w, r) {
