@@ -21,14 +21,15 @@ import (
 
 func main() {
 	out := flag.String("out", "docs/screenshots", "directory for the PNG files")
+	width := flag.Int("width", 1440, "browser width in CSS pixels (390 for a phone)")
 	flag.Parse()
-	if err := run(*out); err != nil {
+	if err := run(*out, *width); err != nil {
 		fmt.Fprintln(os.Stderr, "screenshots:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out string) error {
+func run(out string, width int) error {
 	dir, err := os.MkdirTemp("", "sensorhub-screenshots")
 	if err != nil {
 		return err
@@ -44,7 +45,7 @@ func run(out string) error {
 	}
 	defer a.Close()
 	time.Sleep(3 * time.Second) // a few live readings after the history
-	bctx, cancel, err := browser.Start(ctx, 1440, 1000)
+	bctx, cancel, err := browser.Start(ctx, width, 1000)
 	if err != nil {
 		return err
 	}
