@@ -122,7 +122,7 @@ func (p *Pages) overview(w http.ResponseWriter, r *http.Request) {
 		Devices                []deviceRow
 		Silent, Lost, Rejected int64
 		SilentAfter            string
-	}{page: p.page("Overview", "overview"), Rejected: rejected, SilentAfter: "10 min"}
+	}{page: p.page("Overview", "overview"), Rejected: rejected, SilentAfter: fmt.Sprintf("%d min", int(SilentAfter.Minutes()))}
 	now := time.Now()
 	for _, d := range devs {
 		row := deviceRow{Dev: d, Silent: now.Sub(d.LastSeen) > SilentAfter, Ago: Ago(now.Sub(d.LastSeen)),
