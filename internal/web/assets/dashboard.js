@@ -127,7 +127,8 @@
     if (p.mark_below && p.threshold && p.fields.length > 1) {
       const k = p.fields.indexOf(p.threshold);
       const periods = belowPeriods(data[0], data[k] || []);
-      s[0].markArea = { silent: true, itemStyle: { color: "rgba(210,59,59,0.14)" }, data: periods.map(([a, b]) => [{ xAxis: a, name: "leak" }, { xAxis: b }]) };
+      // Name the shaded periods only while few enough to be read.
+      s[0].markArea = { silent: true, label: { show: periods.length <= 4 }, itemStyle: { color: "rgba(210,59,59,0.14)" }, data: periods.map(([a, b]) => [{ xAxis: a, name: "leak" }, { xAxis: b }]) };
     }
     ch.setOption({
       grid: { left: 50, right: 16, top: 30, bottom: 28 },
