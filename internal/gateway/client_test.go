@@ -1,0 +1,154 @@
+package gateway_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sensorhub/sensorhub/internal/gateway"
+	"github.com/sensorhub/sensorhub/internal/metrics"
+	"github.com/sensorhub/sensorhub/internal/queue"
+	"github.com/sensorhub/sensorhub/internal/queue/jetstream"
+	"github.com/sensorhub/sensorhub/internal/reading"
+	"github.com/sensorhub/sensorhub/internal/testenv"
+)
+
+// writeCerts makes a CA and a server certificate for 127.0.0.1.
+func writeCerts(t *testing.T, dir string) (ca, cert, key string) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sensorhub test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	srvTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature}
+	caCert, _ := x509.ParseCertificate(caDER)
+	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, caCert, &srvKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(srvKey)
+	ca, cert, key = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "server.pem"), filepath.Join(dir, "server.key")
+	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o644)
+	os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srvDER}), 0o644)
+	os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+	return ca, cert, key
+}
+
+// TestClientOverTLS runs a real Mosquitto with a TLS listener and checks
+// that the gateway's client, trusting the CA file, takes its messages.
+func TestClientOverTLS(t *testing.T) {
+	mosquitto, err := exec.LookPath("mosquitto")
+	if err != nil {
+		if _, err2 := os.Stat("/usr/sbin/mosquitto"); err2 != nil {
+			t.Fatal("mosquitto is needed (scripts/test.sh installs it)")
+		}
+		mosquitto = "/usr/sbin/mosquitto"
+	}
+	dir := t.TempDir()
+	ca, cert, key := writeCerts(t, dir)
+	addr := testenv.FreeAddr(t)
+	_, port, _ := net.SplitHostPort(addr)
+	conf := filepath.Join(dir, "mosquitto.conf")
+	settings := fmt.Sprintf("listener %s 127.0.0.1\nallow_anonymous true\ncafile %s\ncertfile %s\nkeyfile %s\n", port, ca, cert, key)
+	if os.Getuid() == 0 {
+		settings += "user root\n" // as root, Mosquitto would switch to a user that cannot read the test's files
+	}
+	os.WriteFile(conf, []byte(settings), 0o644)
+	cmd := exec.Command(mosquitto, "-c", conf)
+	var logs strings.Builder
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("mosquitto: %s", logs.String())
+		}
+	}()
+	testenv.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+
+	ctx := context.Background()
+	q, err := jetstream.StartEmbedded(ctx, t.TempDir(), "", jetstream.Options{Prefix: "tls", RawMaxAge: time.Hour, ReadingsMaxAge: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	fw := &gateway.Forwarder{Publisher: q, Metrics: metrics.New(), Log: log}
+	tlsCfg, err := gateway.TLSConfig(ca, "", "", "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := gateway.Connect(ctx, fw, gateway.ClientOptions{Broker: "ssl://" + addr, ClientID: testenv.Unique(t),
+		CleanSession: true, Topics: []string{"finemeca/#"}, QoS: 1, TLS: tlsCfg}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.Ready(); err != nil {
+		t.Fatal(err)
+	}
+	pub := exec.Command("mosquitto_pub", "-h", "127.0.0.1", "-p", port, "--cafile", ca, "-q", "1", "-t", "finemeca/air/201", "-m", `{"Customer":"finemeca"}`)
+	if out, err := pub.CombinedOutput(); err != nil {
+		t.Fatalf("mosquitto_pub over TLS: %v: %s", err, out)
+	}
+	c, err := q.Consumer(ctx, queue.Raw, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := c.Fetch(ctx, 1, 10*time.Second)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("fetch: %d messages, %v", len(ds), err)
+	}
+	env, err := reading.UnmarshalEnvelope(ds[0].Data())
+	if err != nil || env.Topic != "finemeca/air/201" || string(env.Payload) != `{"Customer":"finemeca"}` || env.Source != "mqtt" {
+		t.Fatalf("envelope %+v, %v", env, err)
+	}
+
+	// A client that does not trust the CA is refused.
+	bad, err := gateway.TLSConfig("", "", "", "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	cl2, err := gateway.Connect(cctx, fw, gateway.ClientOptions{Broker: "ssl://" + addr, ClientID: testenv.Unique(t),
+		CleanSession: true, Topics: []string{"finemeca/#"}, QoS: 1, TLS: bad}, log)
+	if err == nil {
+		defer cl2.Close()
+		if cl2.Ready() == nil {
+			t.Fatal("a client without the CA connected over TLS")
+		}
+	}
+}
