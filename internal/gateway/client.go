@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -27,6 +28,9 @@ type ClientOptions struct {
 	Topics       []string
 	QoS          byte
 	TLS          *tls.Config
+	// ConnectWait is how long Connect waits for the broker before it goes
+	// on and keeps trying in the background (default 10s).
+	ConnectWait time.Duration
 }
 
 // Client subscribes to an external MQTT broker and forwards its messages.
@@ -116,7 +120,7 @@ func Connect(ctx context.Context, fw *Forwarder, opts ClientOptions, log *slog.L
 		// start-up is received.
 		select {
 		case <-cl.subscribed:
-		case <-time.After(10 * time.Second):
+		case <-time.After(cmp.Or(opts.ConnectWait, 10*time.Second)):
 			log.Warn("MQTT subscription not confirmed yet", "broker", opts.Broker)
 		}
 	case <-ctx.Done():

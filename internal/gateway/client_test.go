@@ -72,7 +72,12 @@ func TestClientOverTLS(t *testing.T) {
 	addr := testenv.FreeAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
 	conf := filepath.Join(dir, "mosquitto.conf")
-	settings := fmt.Sprintf("listener %s 127.0.0.1\nallow_anonymous true\ncafile %s\ncertfile %s\nkeyfile %s\n", port, ca, cert, key)
+	passwords := filepath.Join(dir, "passwords")
+	if out, err := exec.Command("mosquitto_passwd", "-c", "-b", passwords, "sensorhub", "s3cret").CombinedOutput(); err != nil {
+		t.Fatalf("mosquitto_passwd: %v: %s", err, out)
+	}
+	settings := fmt.Sprintf("listener %s 127.0.0.1\nallow_anonymous false\npassword_file %s\ncafile %s\ncertfile %s\nkeyfile %s\n",
+		port, passwords, ca, cert, key)
 	if os.Getuid() == 0 {
 		settings += "user root\n" // as root, Mosquitto would switch to a user that cannot read the test's files
 	}
@@ -111,7 +116,7 @@ func TestClientOverTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	cl, err := gateway.Connect(ctx, fw, gateway.ClientOptions{Broker: "ssl://" + addr, ClientID: testenv.Unique(t),
-		CleanSession: true, Topics: []string{"finemeca/#"}, QoS: 1, TLS: tlsCfg}, log)
+		Username: "sensorhub", Password: "s3cret", CleanSession: true, Topics: []string{"finemeca/#"}, QoS: 1, TLS: tlsCfg}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +124,8 @@ func TestClientOverTLS(t *testing.T) {
 	if err := cl.Ready(); err != nil {
 		t.Fatal(err)
 	}
-	pub := exec.Command("mosquitto_pub", "-h", "127.0.0.1", "-p", port, "--cafile", ca, "-q", "1", "-t", "finemeca/air/201", "-m", `{"Customer":"finemeca"}`)
+	pub := exec.Command("mosquitto_pub", "-h", "127.0.0.1", "-p", port, "--cafile", ca, "-u", "sensorhub", "-P", "s3cret",
+		"-q", "1", "-t", "finemeca/air/201", "-m", `{"Customer":"finemeca"}`)
 	if out, err := pub.CombinedOutput(); err != nil {
 		t.Fatalf("mosquitto_pub over TLS: %v: %s", err, out)
 	}
@@ -136,19 +142,27 @@ func TestClientOverTLS(t *testing.T) {
 		t.Fatalf("envelope %+v, %v", env, err)
 	}
 
-	// A client that does not trust the CA is refused.
-	bad, err := gateway.TLSConfig("", "", "", "", false)
+	// A client that does not trust the CA, and one with a wrong password,
+	// are refused.
+	untrusted, err := gateway.TLSConfig("", "", "", "", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	cl2, err := gateway.Connect(cctx, fw, gateway.ClientOptions{Broker: "ssl://" + addr, ClientID: testenv.Unique(t),
-		CleanSession: true, Topics: []string{"finemeca/#"}, QoS: 1, TLS: bad}, log)
-	if err == nil {
-		defer cl2.Close()
-		if cl2.Ready() == nil {
-			t.Fatal("a client without the CA connected over TLS")
+	for name, o := range map[string]gateway.ClientOptions{
+		"untrusted CA":   {Username: "sensorhub", Password: "s3cret", TLS: untrusted},
+		"wrong password": {Username: "sensorhub", Password: "guess", TLS: tlsCfg},
+	} {
+		o.Broker, o.ClientID, o.CleanSession, o.Topics, o.QoS = "ssl://"+addr, testenv.Unique(t), true, []string{"finemeca/#"}, 1
+		o.ConnectWait = 2 * time.Second
+		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		cl2, err := gateway.Connect(cctx, fw, o, log)
+		cancel()
+		if err == nil {
+			ready := cl2.Ready()
+			cl2.Close()
+			if ready == nil {
+				t.Errorf("%s: the client connected", name)
+			}
 		}
 	}
 }
