@@ -126,7 +126,7 @@ func Connect(ctx context.Context, fw *Forwarder, opts ClientOptions, log *slog.L
 	case <-ctx.Done():
 		cl.Close()
 		return nil, ctx.Err()
-	case <-time.After(10 * time.Second):
+	case <-time.After(cmp.Or(opts.ConnectWait, 10*time.Second)):
 		// ConnectRetry keeps trying in the background; start anyway and
 		// let /readyz report the broker as down.
 		log.Warn("MQTT broker not reachable yet, still trying", "broker", opts.Broker)
