@@ -1,0 +1,109 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/wneessen/go-mail"
+)
+
+// Email sends events through an SMTP server (Amazon SES's SMTP interface
+// included), with a text and an HTML body.
+type Email struct {
+	Host     string
+	Port     int
+	Username string
+	Password string
+	From     string
+	To       []string
+	// TLS is "none", "starttls" or "tls".
+	TLS string
+	// Location shows times in the configured zone.
+	Location *time.Location
+}
+
+var textBody = template.Must(template.New("text").Parse(`{{.Ev.Message}}
+
+Rule:      {{.Ev.Rule}} ({{.Ev.Severity}}), {{.Ev.State}}
+Device:    {{.Ev.Sensor}} {{.Ev.Device}}{{with .Ev.Name}} ({{.}}){{end}}, customer {{.Ev.Customer}}
+Time:      {{.Time}}
+{{- with .Ev.Condition}}
+Condition: {{.}}{{end}}
+{{- range $k, $v := .Ev.Values}}
+{{$k}}: {{$v}}{{end}}
+{{with .Ev.URL}}
+Dashboard: {{.}}{{end}}
+`))
+
+var htmlBody = htmltemplate.Must(htmltemplate.New("html").Parse(`<!doctype html><html><body style="font-family:sans-serif">
+<h2 style="color:{{if eq .Ev.State "firing"}}#d23b3b{{else}}#1a9b5b{{end}}">{{.Ev.Message}}</h2>
+<table cellpadding="4">
+<tr><td>Rule</td><td><b>{{.Ev.Rule}}</b> ({{.Ev.Severity}}), {{.Ev.State}}</td></tr>
+<tr><td>Device</td><td>{{.Ev.Sensor}} {{.Ev.Device}}{{with .Ev.Name}} ({{.}}){{end}}, customer {{.Ev.Customer}}</td></tr>
+<tr><td>Time</td><td>{{.Time}}</td></tr>
+{{with .Ev.Condition}}<tr><td>Condition</td><td><code>{{.}}</code></td></tr>{{end}}
+{{range $k, $v := .Ev.Values}}<tr><td>{{$k}}</td><td>{{$v}}</td></tr>{{end}}
+</table>
+{{with .Ev.URL}}<p><a href="{{.}}">Open the device's dashboard</a></p>{{end}}
+</body></html>`))
+
+// Notify sends one message for ev. Connection failures and temporary (4xx)
+// SMTP answers are worth a retry.
+func (e *Email) Notify(ctx context.Context, ev Event) (bool, error) {
+	loc := e.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	data := struct {
+		Ev   Event
+		Time string
+	}{ev, ev.Time.In(loc).Format("2006-01-02 15:04:05 MST")}
+	var text, html strings.Builder
+	if err := textBody.Execute(&text, data); err != nil {
+		return false, err
+	}
+	if err := htmlBody.Execute(&html, data); err != nil {
+		return false, err
+	}
+	m := mail.NewMsg()
+	if err := m.From(e.From); err != nil {
+		return false, fmt.Errorf("e-mail from %q: %w", e.From, err)
+	}
+	if err := m.To(e.To...); err != nil {
+		return false, fmt.Errorf("e-mail to %v: %w", e.To, err)
+	}
+	m.Subject(fmt.Sprintf("[%s] %s: %s %s %s", strings.ToUpper(ev.State), ev.Rule, ev.Sensor, ev.Device, ev.Name))
+	m.SetDate()
+	m.SetBodyString(mail.TypeTextPlain, text.String())
+	m.AddAlternativeString(mail.TypeTextHTML, html.String())
+
+	opts := []mail.Option{mail.WithPort(e.Port), mail.WithTimeout(15 * time.Second)}
+	switch e.TLS {
+	case "tls":
+		opts = append(opts, mail.WithSSL())
+	case "starttls":
+		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
+	default:
+		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
+	}
+	if e.Username != "" {
+		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover), mail.WithUsername(e.Username), mail.WithPassword(e.Password))
+	}
+	c, err := mail.NewClient(e.Host, opts...)
+	if err != nil {
+		return false, fmt.Errorf("e-mail client: %w", err)
+	}
+	if err := c.DialAndSendWithContext(ctx, m); err != nil {
+		// A permanent SMTP refusal (5xx: unknown recipient, refused
+		// sender) will not change by sending again.
+		var se *mail.SendError
+		retry := !errors.As(err, &se) || se.ErrorCode() < 500 || se.ErrorCode() > 599
+		return retry, fmt.Errorf("e-mail through %s:%d: %w", e.Host, e.Port, err)
+	}
+	return false, nil
+}

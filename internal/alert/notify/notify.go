@@ -1,0 +1,74 @@
+// Package notify sends alert events to people and systems: e-mail through
+// SMTP, webhooks, with bounded retries. A notifier reports whether a failed
+// send is worth retrying, as Alertmanager's notifiers do.
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Event is one change of an alert that people are told about.
+type Event struct {
+	ID       string    `json:"id"`
+	Rule     string    `json:"rule"`
+	Severity string    `json:"severity"`
+	State    string    `json:"state"` // firing or resolved
+	Customer string    `json:"customer"`
+	Sensor   string    `json:"sensor"`
+	Device   string    `json:"device"`
+	Name     string    `json:"device_name,omitempty"`
+	Time     time.Time `json:"time"`
+	// Values are the reading's fields that the rule looked at.
+	Values map[string]float64 `json:"values,omitempty"`
+	// Condition is the rule's expression, such as "Pres < OpenPres".
+	Condition string `json:"condition,omitempty"`
+	Message   string `json:"message"`
+	// URL is the device's dashboard.
+	URL string `json:"url,omitempty"`
+}
+
+// Notifier sends events somewhere.
+type Notifier interface {
+	// Notify sends ev. On error, retry says whether sending again may
+	// succeed (a timeout, a server error) or not (a refused address).
+	Notify(ctx context.Context, ev Event) (retry bool, err error)
+}
+
+// Backoff bounds the retries of Send.
+type Backoff struct {
+	Attempts int
+	First    time.Duration
+	Max      time.Duration
+}
+
+// DefaultBackoff tries 6 times over about half a minute.
+var DefaultBackoff = Backoff{Attempts: 6, First: time.Second, Max: 15 * time.Second}
+
+// Send notifies with retries and exponential backoff, and gives up on an
+// error that is not worth retrying, after the last attempt, or when ctx
+// ends. It returns how many attempts were made.
+func Send(ctx context.Context, n Notifier, ev Event, b Backoff, log *slog.Logger) (int, error) {
+	delay := b.First
+	for attempt := 1; ; attempt++ {
+		retry, err := n.Notify(ctx, ev)
+		if err == nil {
+			return attempt, nil
+		}
+		if !retry || attempt >= b.Attempts {
+			return attempt, fmt.Errorf("notify %s of %s/%s after %d attempts: %w", ev.Rule, ev.Sensor, ev.Device, attempt, err)
+		}
+		log.Warn("notification failed, retrying", "rule", ev.Rule, "device", ev.Device, "attempt", attempt, "in", delay, "err", err)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return attempt, errors.Join(err, ctx.Err())
+		case <-t.C:
+		}
+		delay = min(delay*2, b.Max)
+	}
+}
