@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -542,23 +543,11 @@ func (s *Store) readingNear(ctx context.Context, k store.DeviceKey, stmt *sql.St
 
 // Latest returns the newest reading of a device.
 func (s *Store) Latest(ctx context.Context, k store.DeviceKey) (reading.Reading, error) {
-	var r reading.Reading
-	id, err := s.lookupDevice(ctx, k)
-	if err != nil {
-		return r, err
+	r, ok, err := s.readingNear(ctx, k, s.stmts.before, time.UnixMilli(math.MaxInt64))
+	if err == nil && !ok {
+		err = store.ErrNotFound
 	}
-	var doc string
-	err = s.db.QueryRowContext(ctx, `SELECT doc FROM readings WHERE device_id = ? ORDER BY time DESC, msg_count DESC LIMIT 1`, id).Scan(&doc)
-	if errors.Is(err, sql.ErrNoRows) {
-		return r, store.ErrNotFound
-	}
-	if err != nil {
-		return r, err
-	}
-	if err := json.Unmarshal([]byte(doc), &r); err != nil {
-		return r, fmt.Errorf("store: decode reading: %w", err)
-	}
-	return r, nil
+	return r, err
 }
 
 // Points returns one field's values in [From, To).
