@@ -8,8 +8,15 @@
   const fmtTime = new Intl.DateTimeFormat("en-GB", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
   const fmtDay = new Intl.DateTimeFormat("en-GB", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" });
   const fmtShort = new Intl.DateTimeFormat("en-GB", { timeZone: zone, month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false });
-  const rangeMs = { "1h": 3600e3, "24h": 86400e3, "7d": 7 * 86400e3, "30d": 30 * 86400e3 };
-  const rangeText = { "1h": "the last hour", "24h": "the last 24 h", "7d": "the last 7 days", "30d": "the last 30 days" };
+  // The quick ranges come from the server ("1h", "24h", "7d", "30d").
+  const rangeMs = {};
+  const rangeText = {};
+  for (const r of cfg.ranges) {
+    const n = parseInt(r, 10);
+    const days = r.endsWith("d");
+    rangeMs[r] = n * (days ? 86400e3 : 3600e3);
+    rangeText[r] = "the last " + n + (days ? " days" : " h");
+  }
   const colors = ["#0b6bcb", "#e07b00", "#1a9b5b", "#8a4bd6", "#d23b3b", "#00a3a3"];
   const charts = {};
   const panelData = {};
