@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sensorhub/sensorhub/internal/alert"
+	"github.com/sensorhub/sensorhub/internal/alert/notify"
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/gateway"
 	"github.com/sensorhub/sensorhub/internal/ingest"
@@ -147,6 +149,10 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 		checks = append(checks, web.Check{Name: "mqtt", Fn: func(context.Context) error { return a.client.Ready() }})
 	}
 
+	if err := a.startAlerts(ctx, runCtx, q); err != nil {
+		return nil, err
+	}
+
 	hub := web.NewHub(log.With("stage", "web"))
 	a.goRun(func() {
 		if err := q.Tail(runCtx, queue.Readings, hub.Publish); err != nil {
@@ -188,6 +194,49 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 		})
 	}
 	return a, nil
+}
+
+// startAlerts starts the alert stage on the readings stream.
+func (a *App) startAlerts(ctx, runCtx context.Context, q queue.Queue) error {
+	cfg := a.Config
+	cons, err := q.Consumer(ctx, queue.Readings, alert.Group)
+	if err != nil {
+		return err
+	}
+	log := a.Log.With("stage", "alert")
+	e := &alert.Engine{
+		Rules: cfg.Rules(), Store: a.Store, Notifiers: Notifiers(cfg, q), Always: []string{config.QueueNotifier},
+		Backoff: notify.DefaultBackoff, Every: cfg.Alerts.EvaluateEvery, Location: cfg.Location(), PublicURL: cfg.PublicURL,
+		Metrics: a.Metrics, Log: log,
+	}
+	if err := e.Load(ctx); err != nil {
+		return err
+	}
+	a.goRun(func() {
+		if err := e.Run(runCtx, cons); err != nil {
+			log.Error("alerts stopped", "err", err)
+		}
+	})
+	return nil
+}
+
+// Notifiers builds the configured notifiers and the queue's.
+func Notifiers(cfg *config.Config, pub queue.Publisher) map[string]notify.Notifier {
+	out := map[string]notify.Notifier{config.QueueNotifier: &notify.Queue{Publisher: pub}}
+	for name, n := range cfg.Alerts.Notifiers {
+		switch n.Type {
+		case "email":
+			out[name] = &notify.Email{Host: n.Host, Port: n.Port, Username: n.Username, Password: n.Password,
+				From: n.From, To: n.To, TLS: n.TLS, Location: cfg.Location()}
+		case "webhook":
+			timeout := n.Timeout
+			if timeout == 0 {
+				timeout = 10 * time.Second
+			}
+			out[name] = &notify.Webhook{URL: n.URL, Secret: n.Secret, Client: &http.Client{Timeout: timeout}}
+		}
+	}
+	return out
 }
 
 // demoHistory gives an empty demo store the last 7 days of the simulated

@@ -209,3 +209,47 @@ func TestLivePageShowsPublishedValue(t *testing.T) {
 		t.Error("the page was reloaded")
 	}
 }
+
+// TestAlertsPage: a firing alert shows on the alerts page, linked from its
+// device on the overview, and its button acknowledges it.
+func TestAlertsPage(t *testing.T) {
+	a := start(t, "embedded", app.Options{}, func(c *config.Config) { c.Alerts.EvaluateEvery = 100 * time.Millisecond })
+	t0 := time.Now().Truncate(time.Second)
+	mosquittoPub(t, a.MQTTAddr(), "finemeca/air/201",
+		airLine(t0, 1, 5.9), airLine(t0.Add(30*time.Second), 2, 5.8), airLine(t0.Add(60*time.Second), 3, 5.7))
+	testenv.Eventually(t, 20*time.Second, 50*time.Millisecond, func() error {
+		if got := alertsIn(t, a, "state=firing"); len(got) != 1 {
+			return fmt.Errorf("firing %+v", got)
+		}
+		return nil
+	})
+	ctx := startBrowser(t)
+	base := "http://" + a.HTTPAddr()
+	if err := browser.Navigate(ctx, base+"/"); err != nil {
+		t.Fatal(err)
+	}
+	link := eval[string](t, ctx, `[...document.querySelectorAll("a")].filter((a) => a.textContent.startsWith("alerts")).map((a) => a.textContent.trim() + " " + a.getAttribute("href")).join("|")`)
+	if link != "alerts 1 /alerts?state=all&sensor=air&device=201&customer=finemeca" {
+		t.Fatalf("the device's alerts link on the overview: %q", link)
+	}
+	if err := browser.Navigate(ctx, base+"/alerts?state=all&sensor=air&device=201&customer=finemeca"); err != nil {
+		t.Fatal(err)
+	}
+	row := eval[string](t, ctx, `document.querySelector("tr[data-alert]").innerText`)
+	for _, want := range []string{"firing", "air-leak", "critical", "air 201", "line pressure 5.7 bar is below the opening pressure 6 bar"} {
+		if !strings.Contains(row, want) {
+			t.Errorf("the alert's row lacks %q: %q", want, row)
+		}
+	}
+	eval[bool](t, ctx, `(() => { const f = document.querySelector("form.ack"); f.by.value = "maintenance"; f.comment.value = "valve closed"; f.querySelector("button").click(); return true })()`)
+	testenv.Eventually(t, 10*time.Second, 100*time.Millisecond, func() error {
+		got, err := browser.Eval[string](ctx, `document.querySelector("tr[data-alert]").innerText`)
+		if err != nil || !strings.Contains(got, "maintenance") || !strings.Contains(got, "valve closed") {
+			return fmt.Errorf("row %q, %v", got, err)
+		}
+		return nil
+	})
+	if got := alertsIn(t, a, "state=firing"); len(got) != 1 || got[0].AckedBy != "maintenance" {
+		t.Fatalf("after the button: %+v", got)
+	}
+}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/dustin/go-humanize"
 
+	"github.com/sensorhub/sensorhub/internal/alert"
 	"github.com/sensorhub/sensorhub/internal/leak"
 )
 
@@ -20,6 +21,9 @@ type Config struct {
 	Customers []string `yaml:"customers"`
 	// DataDir holds the embedded queue's and store's files.
 	DataDir string `yaml:"data_dir"`
+	// PublicURL is where people reach the web pages, for the links in
+	// alert notifications, such as https://sensorhub.example.com.
+	PublicURL string `yaml:"public_url"`
 
 	Log     Log                `yaml:"log"`
 	HTTP    HTTP               `yaml:"http"`
@@ -28,7 +32,50 @@ type Config struct {
 	Store   Store              `yaml:"store"`
 	Ingest  Ingest             `yaml:"ingest"`
 	Sensors map[string]*Sensor `yaml:"sensors"`
+	Alerts  Alerts             `yaml:"alerts"`
 }
+
+// Alerts are the alert rules and who they tell.
+type Alerts struct {
+	// EvaluateEvery is how often silences, pending alerts and repeats are
+	// checked; readings are evaluated as they come.
+	EvaluateEvery time.Duration `yaml:"evaluate_every"`
+	// Notify are the notifiers of rules that name none.
+	Notify []string `yaml:"notify"`
+	// Notifiers by name.
+	Notifiers map[string]*Notifier `yaml:"notifiers"`
+	// Rules replace the built-in ones when the file gives any.
+	Rules []alert.RuleSpec `yaml:"rules"`
+}
+
+// Notifier is an e-mail or webhook destination of alerts.
+type Notifier struct {
+	// Type is email or webhook.
+	Type string `yaml:"type"`
+
+	// E-mail through SMTP (Amazon SES's SMTP interface included).
+	Host     string   `yaml:"host,omitempty"`
+	Port     int      `yaml:"port,omitempty"`
+	Username string   `yaml:"username,omitempty"`
+	Password string   `yaml:"password,omitempty"`
+	From     string   `yaml:"from,omitempty"`
+	To       []string `yaml:"to,omitempty"`
+	// TLS is none, starttls or tls.
+	TLS string `yaml:"tls,omitempty"`
+
+	// Webhook: a JSON POST to URL, signed with Secret when set.
+	URL    string `yaml:"url,omitempty"`
+	Secret string `yaml:"secret,omitempty"`
+	// Timeout bounds one webhook request.
+	Timeout time.Duration `yaml:"timeout,omitempty"`
+}
+
+// NotifierTypes are the kinds of notifier.
+var NotifierTypes = []string{"email", "webhook"}
+
+// QueueNotifier is the built-in notifier that publishes every alert event
+// to the queue's alerts stream.
+const QueueNotifier = "queue"
 
 // Log sets how sensorhub logs.
 type Log struct {
@@ -255,6 +302,7 @@ func Default() *Config {
 		},
 		Store:  Store{Engine: "sqlite"},
 		Ingest: Ingest{MaxPayload: 64 << 10, BatchSize: 500, BatchWait: 50 * time.Millisecond},
+		Alerts: Alerts{EvaluateEvery: 10 * time.Second, Notifiers: map[string]*Notifier{}, Rules: DefaultRules()},
 		Sensors: map[string]*Sensor{
 			"air": {
 				Match:  Match{Field: "Mod", Equals: "air"},
@@ -297,6 +345,35 @@ func Default() *Config {
 					{Title: "Daily min / avg / max", Type: "table", Fields: []string{"Temp", "Pres", "Hum"}, Aggs: []string{"min", "avg", "max"}, Step: "1d", Wide: true},
 				}},
 			},
+		},
+	}
+}
+
+// DefaultRules are the built-in alert rules.
+func DefaultRules() []alert.RuleSpec {
+	return []alert.RuleSpec{
+		{
+			Name: "air-leak", Sensor: "air", When: "Pres < OpenPres", ClearWhen: "Pres >= OpenPres + 0.05",
+			For: time.Minute, Severity: "critical",
+			Message: `{{if eq .State "firing"}}Air leak on {{.Name}} ({{.Device}}): line pressure {{.Values.Pres}} bar is below the opening pressure {{.Values.OpenPres}} bar` +
+				`{{else}}Air leak on {{.Name}} ({{.Device}}) is over: line pressure {{.Values.Pres}} bar{{end}}`,
+		},
+		{
+			Name: "device-silent", Sensor: alert.AnySensor, NoDataFor: 30 * time.Minute, Severity: "warning",
+			Message: `{{if eq .State "firing"}}{{.Sensor}} {{.Name}} ({{.Device}}) has sent nothing for {{.NoDataFor}}` +
+				`{{else}}{{.Sensor}} {{.Name}} ({{.Device}}) sends again{{end}}`,
+		},
+		{
+			Name: "message-loss", Sensor: alert.AnySensor, When: "_loss_ratio > 0.1", ClearWhen: "_loss_ratio < 0.05",
+			For: 10 * time.Minute, Severity: "warning",
+			Message: `{{if eq .State "firing"}}{{.Sensor}} {{.Name}} ({{.Device}}) lost {{printf "%.0f" (index .Values "_loss_ratio" | percent)}}% of its messages over the last hour` +
+				`{{else}}{{.Sensor}} {{.Name}} ({{.Device}}) no longer loses messages{{end}}`,
+		},
+		{
+			Name: "weak-signal", Sensor: alert.AnySensor, When: "_rssi < -115 || _snr < -10", ClearWhen: "_rssi > -110 && _snr > -7",
+			For: 30 * time.Minute, Severity: "info",
+			Message: `{{if eq .State "firing"}}Weak radio signal from {{.Sensor}} {{.Name}} ({{.Device}}): RSSI {{.Values._rssi}} dBm, SNR {{.Values._snr}} dB` +
+				`{{else}}Radio signal of {{.Sensor}} {{.Name}} ({{.Device}}) is good again{{end}}`,
 		},
 	}
 }

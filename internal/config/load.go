@@ -89,18 +89,80 @@ func Parse(name string, data []byte, cfg *Config) (*File, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: %s", name, cleanYAMLError(err))
+		msg := cleanYAMLError(err)
+		if m := errLine.FindStringSubmatch(msg); m != nil && !strings.Contains(msg, "unknown key") {
+			line, _ := strconv.Atoi(m[1])
+			if p := f.pathAt(line); p != "" {
+				msg = strings.Replace(msg, m[0], m[0]+" "+p+":", 1)
+			}
+		}
+		return nil, fmt.Errorf("%s: %s", name, msg)
 	}
 	return f, nil
 }
 
-var unknownField = regexp.MustCompile(`field (\S+) not found in type config\.(\w+)`)
+var errLine = regexp.MustCompile(`^line (\d+):`)
+
+// pathAt names the setting on a line as a dotted path, and the alert rule
+// it belongs to, if any: "alerts.rules.0.for (rule \"air-leak\")".
+func (f *File) pathAt(line int) string {
+	if f.root == nil || len(f.root.Content) == 0 {
+		return ""
+	}
+	var path []string
+	rule := ""
+	for n := f.root.Content[0]; n != nil; {
+		var next *yaml.Node
+		switch n.Kind {
+		case yaml.MappingNode:
+			inRule := len(path) == 3 && path[0] == "alerts" && path[1] == "rules"
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				if inRule && k.Value == "name" {
+					rule = v.Value
+				}
+				if next == nil && k.Line == line {
+					path = append(path, k.Value)
+				} else if next == nil && v.Kind != yaml.ScalarNode && v.Line <= line && line <= lastLine(v) {
+					path, next = append(path, k.Value), v
+				}
+			}
+		case yaml.SequenceNode:
+			for i, v := range n.Content {
+				if next == nil && v.Line <= line && line <= lastLine(v) {
+					path, next = append(path, strconv.Itoa(i)), v
+				}
+			}
+		}
+		n = next
+	}
+	if len(path) == 0 {
+		return ""
+	}
+	out := strings.Join(path, ".")
+	if rule != "" {
+		out += fmt.Sprintf(" (rule %q)", rule)
+	}
+	return out
+}
+
+// lastLine is the last line a node spans.
+func lastLine(n *yaml.Node) int {
+	l := n.Line
+	for _, c := range n.Content {
+		l = max(l, lastLine(c))
+	}
+	return l
+}
+
+var unknownField = regexp.MustCompile(`field (\S+) not found in type \w+\.(\w+)`)
 
 // sectionOf names, for a user, the part of the file a config type decodes.
 var sectionOf = map[string]string{
 	"Config": "the top level", "Log": "log", "HTTP": "http", "MQTT": "mqtt", "TLS": "mqtt.tls",
 	"Builtin": "mqtt.builtin", "Queue": "queue", "Store": "store", "Ingest": "ingest",
 	"Sensor": "a sensor", "Match": "a sensor's match",
+	"Alerts": "alerts", "Notifier": "a notifier", "RuleSpec": "an alert rule",
 }
 
 func cleanYAMLError(err error) string {

@@ -110,6 +110,7 @@ func (c *Config) Validate(f *File) error {
 		v.add("ingest.batch_wait", "%s is out of range (0s, 10s]", c.Ingest.BatchWait)
 	}
 	c.validateSensors(v)
+	c.validateAlerts(v)
 	return errors.Join(v.errs...)
 }
 

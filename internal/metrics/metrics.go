@@ -27,6 +27,11 @@ type Metrics struct {
 	StoreWrite prometheus.Histogram
 	// BatchSize is the number of messages per ingest batch.
 	BatchSize prometheus.Histogram
+	// AlertEvalErrors counts rule evaluations that failed on a reading, by
+	// rule.
+	AlertEvalErrors *prometheus.CounterVec
+	// Notifications counts alert notifications by notifier and outcome.
+	Notifications *prometheus.CounterVec
 }
 
 // New registers sensorhub's metrics and the Go runtime's on a new registry.
@@ -68,8 +73,16 @@ func New() *Metrics {
 			Help:    "Messages per ingest batch.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 14),
 		}),
+		AlertEvalErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sensorhub_alert_eval_errors_total",
+			Help: "Rule evaluations that failed on a reading (a field missing or of the wrong kind), by rule.",
+		}, []string{"rule"}),
+		Notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sensorhub_alert_notifications_total",
+			Help: "Alert notifications by notifier and outcome (sent, failed).",
+		}, []string{"notifier", "status"}),
 	}
-	r.MustRegister(m.Received, m.GatewayErrors, m.Stored, m.Duplicates, m.Rejected, m.QueueLag, m.StoreWrite, m.BatchSize,
+	r.MustRegister(m.AlertEvalErrors, m.Notifications, m.Received, m.GatewayErrors, m.Stored, m.Duplicates, m.Rejected, m.QueueLag, m.StoreWrite, m.BatchSize,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

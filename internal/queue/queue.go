@@ -1,6 +1,7 @@
 // Package queue is the durable buffer between sensorhub's stages. Two
 // streams flow through it: raw envelopes from the gateway to ingest, and
-// decoded readings from ingest to alerting and live updates.
+// decoded readings from ingest to alerting and live updates; a third
+// carries alert events out.
 package queue
 
 import (
@@ -18,6 +19,9 @@ const (
 	Raw Stream = "raw"
 	// Readings carries decoded readings from ingest to downstream consumers.
 	Readings Stream = "readings"
+	// Alerts carries alert events (firing, repeat, resolved) for other
+	// systems, as the alert stage's built-in notifier publishes them.
+	Alerts Stream = "alerts"
 )
 
 // ErrClosed is returned by a queue used after Close.

@@ -116,6 +116,7 @@ type Store interface {
 	Rejected(ctx context.Context, f RejectedFilter) ([]reading.Rejected, error)
 	// CountRejected counts the rejected messages the filter matches.
 	CountRejected(ctx context.Context, f RejectedFilter) (int64, error)
+	AlertStore
 	// Ping reports whether the store can be used.
 	Ping(ctx context.Context) error
 	Close() error

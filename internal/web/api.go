@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,6 +59,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/latest", s.latest)
 	mux.HandleFunc("GET /api/v1/rejected", s.rejected)
 	mux.HandleFunc("GET /api/v1/leaks", s.leaks)
+	mux.HandleFunc("GET /api/v1/alerts", s.alerts)
+	mux.HandleFunc("GET /api/v1/alerts/{id}", s.alertDetail)
+	mux.HandleFunc("POST /api/v1/alerts/{id}/ack", s.ack)
 	if s.Replay != nil {
 		mux.HandleFunc("POST /api/v1/rejected/replay", s.replay)
 	}
@@ -385,19 +389,8 @@ func (s *Server) rejected(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f.Limit = 100
-	var err error
-	if v := q.Get("limit"); v != "" {
-		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 || f.Limit > 1000 {
-			writeError(w, http.StatusBadRequest, "limit must be a number from 1 to 1000")
-			return
-		}
-	}
-	if v := q.Get("before"); v != "" {
-		if f.BeforeID, err = strconv.ParseInt(v, 10, 64); err != nil {
-			writeError(w, http.StatusBadRequest, "before must be a rejected message id")
-			return
-		}
+	if f.Limit, f.BeforeID, ok = paging(w, q, "a rejected message id"); !ok {
+		return
 	}
 	list, err := s.Store.Rejected(r.Context(), f)
 	if err != nil {
@@ -411,6 +404,26 @@ func (s *Server) rejected(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, map[string]any{"total": total, "rejected": list})
+}
+
+// paging reads the limit (default 100) and before (an id, to page
+// backwards) parameters of a list.
+func paging(w http.ResponseWriter, q url.Values, idName string) (limit int, before int64, ok bool) {
+	limit = 100
+	var err error
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 1000 {
+			writeError(w, http.StatusBadRequest, "limit must be a number from 1 to 1000")
+			return 0, 0, false
+		}
+	}
+	if v := q.Get("before"); v != "" {
+		if before, err = strconv.ParseInt(v, 10, 64); err != nil {
+			writeError(w, http.StatusBadRequest, "before must be "+idName)
+			return 0, 0, false
+		}
+	}
+	return limit, before, true
 }
 
 func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {

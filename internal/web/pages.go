@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -64,6 +65,7 @@ func (p *Pages) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /d/{sensor}", p.dashboard)
 	mux.HandleFunc("GET /live/{sensor}/{device}", p.live)
 	mux.HandleFunc("GET /rejected", p.rejected)
+	mux.HandleFunc("GET /alerts", p.alerts)
 	sub, _ := fs.Sub(assetFS, "assets")
 	files := http.FileServerFS(sub)
 	mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -77,6 +79,8 @@ type deviceRow struct {
 	Silent                      bool
 	Ago, LastSeenText, LossText string
 	RSSIText, SNRText, Values   string
+	// Firing counts the device's firing alerts.
+	Firing int
 }
 
 func (p *Pages) localTime(t time.Time) string {
@@ -122,10 +126,22 @@ func (p *Pages) overview(w http.ResponseWriter, r *http.Request) {
 		Devices                []deviceRow
 		Silent, Lost, Rejected int64
 		SilentAfter            string
+		Firing                 int
 	}{page: p.page("Overview", "overview"), Rejected: rejected, SilentAfter: fmt.Sprintf("%d min", int(SilentAfter.Minutes()))}
+	firing, err := p.Store.Alerts(r.Context(), store.AlertFilter{State: "firing", Limit: 10000})
+	if err != nil {
+		p.Server.internal(w, r, err)
+		return
+	}
+	data.Firing = len(firing)
+	firingOf := map[store.DeviceKey]int{}
+	for _, a := range firing {
+		firingOf[a.DeviceKey]++
+	}
 	now := time.Now()
 	for _, d := range devs {
 		row := deviceRow{Dev: d, Silent: now.Sub(d.LastSeen) > SilentAfter, Ago: Ago(now.Sub(d.LastSeen)),
+			Firing:       firingOf[store.DeviceKey{Customer: d.Customer, Sensor: d.Sensor, Device: d.Device}],
 			LastSeenText: p.localTime(d.LastSeen), LossText: strconv.FormatFloat(d.LossRatio*100, 'f', 1, 64) + "%",
 			RSSIText: num(d.RSSI) + " dBm", SNRText: num(d.SNR) + " dB"}
 		if row.Silent {
@@ -179,6 +195,83 @@ func (p *Pages) rejected(w http.ResponseWriter, r *http.Request) {
 		data.Next = list[len(list)-1].ID
 	}
 	p.render(w, r, "rejected.html", data)
+}
+
+func (p *Pages) alerts(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	state := q.Get("state")
+	if !slices.Contains(alertStates, state) {
+		state = "firing"
+	}
+	f := store.AlertFilter{Rule: q.Get("rule"), Limit: 100,
+		DeviceKey: store.DeviceKey{Customer: q.Get("customer"), Sensor: q.Get("sensor"), Device: q.Get("device")}}
+	if state != "all" {
+		f.State = state
+	}
+	f.BeforeID, _ = strconv.ParseInt(q.Get("before"), 10, 64)
+	list, err := p.Store.Alerts(r.Context(), f)
+	if err != nil {
+		p.Server.internal(w, r, err)
+		return
+	}
+	firing, err := p.Store.Alerts(r.Context(), store.AlertFilter{State: "firing", Limit: 1000})
+	if err != nil {
+		p.Server.internal(w, r, err)
+		return
+	}
+	type item struct {
+		A                        store.Alert
+		Started, Resolved, Acked string
+	}
+	type logItem struct {
+		N             store.Notification
+		Created, Done string
+	}
+	type detail struct {
+		ID  int64
+		Log []logItem
+	}
+	data := struct {
+		page
+		Items         []item
+		State         string
+		States, Rules []string
+		Filter        store.AlertFilter
+		Firing        int
+		Next          int64
+		Detail        *detail
+	}{page: p.page("Alerts", "alerts"), State: state, States: alertStates, Filter: f, Firing: len(firing)}
+	for _, rule := range p.Config.Alerts.Rules {
+		data.Rules = append(data.Rules, rule.Name)
+	}
+	at := func(t *time.Time) string {
+		if t == nil {
+			return ""
+		}
+		return p.localTime(*t)
+	}
+	for _, a := range list {
+		data.Items = append(data.Items, item{A: a, Started: p.localTime(a.Started), Resolved: at(a.Resolved), Acked: at(a.AckedAt)})
+	}
+	if len(list) == f.Limit {
+		data.Next = list[len(list)-1].ID
+	}
+	if id, err := strconv.ParseInt(q.Get("id"), 10, 64); err == nil {
+		log, err := p.Store.Notifications(r.Context(), id)
+		if err != nil {
+			p.Server.internal(w, r, err)
+			return
+		}
+		data.Detail = &detail{ID: id}
+		for _, n := range log {
+			done := ""
+			if !n.Done.IsZero() {
+				done = p.localTime(n.Done)
+			}
+			data.Detail.Log = append(data.Detail.Log, logItem{N: n, Created: p.localTime(n.Created), Done: done})
+		}
+	}
+	p.render(w, r, "alerts.html", data)
 }
 
 func (p *Pages) dashboard(w http.ResponseWriter, r *http.Request) {

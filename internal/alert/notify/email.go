@@ -27,7 +27,14 @@ type Email struct {
 	Location *time.Location
 }
 
-var textBody = template.Must(template.New("text").Parse(`{{.Ev.Message}}
+// funcs help the bodies write figures for people.
+var funcs = map[string]any{
+	"duration": func(seconds float64) string {
+		return time.Duration(seconds * float64(time.Second)).Round(time.Second).String()
+	},
+}
+
+var textBody = template.Must(template.New("text").Funcs(funcs).Parse(`{{.Ev.Message}}
 
 Rule:      {{.Ev.Rule}} ({{.Ev.Severity}}), {{.Ev.State}}
 Device:    {{.Ev.Sensor}} {{.Ev.Device}}{{with .Ev.Name}} ({{.}}){{end}}, customer {{.Ev.Customer}}
@@ -35,20 +42,34 @@ Time:      {{.Time}}
 {{- with .Ev.Condition}}
 Condition: {{.}}{{end}}
 {{- range $k, $v := .Ev.Values}}
-{{$k}}: {{$v}}{{end}}
+{{$k}}: {{$v}}{{with index $.Ev.Units $k}} {{.}}{{end}}{{end}}
+{{- with .Ev.Leak}}
+
+Leak, estimated from the pressure decay ({{printf "%.0f" .VolumeL}} l installation):
+Time below opening pressure: {{duration .Seconds}}
+Air lost:  {{printf "%.3f" .LostNm3}} Nm3 ({{printf "%.2f" .Cost}} at {{.CostPerNm3}} per Nm3)
+Flow:      {{printf "%.1f" .FlowNlMin}} Nl/min
+If it goes on: {{printf "%.2f" .CostPerDay}} per day, {{printf "%.0f" .CostPerYear}} per year{{end}}
 {{with .Ev.URL}}
 Dashboard: {{.}}{{end}}
 `))
 
-var htmlBody = htmltemplate.Must(htmltemplate.New("html").Parse(`<!doctype html><html><body style="font-family:sans-serif">
+var htmlBody = htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).Parse(`<!doctype html><html><body style="font-family:sans-serif">
 <h2 style="color:{{if eq .Ev.State "firing"}}#d23b3b{{else}}#1a9b5b{{end}}">{{.Ev.Message}}</h2>
 <table cellpadding="4">
 <tr><td>Rule</td><td><b>{{.Ev.Rule}}</b> ({{.Ev.Severity}}), {{.Ev.State}}</td></tr>
 <tr><td>Device</td><td>{{.Ev.Sensor}} {{.Ev.Device}}{{with .Ev.Name}} ({{.}}){{end}}, customer {{.Ev.Customer}}</td></tr>
 <tr><td>Time</td><td>{{.Time}}</td></tr>
 {{with .Ev.Condition}}<tr><td>Condition</td><td><code>{{.}}</code></td></tr>{{end}}
-{{range $k, $v := .Ev.Values}}<tr><td>{{$k}}</td><td>{{$v}}</td></tr>{{end}}
+{{range $k, $v := .Ev.Values}}<tr><td>{{$k}}</td><td>{{$v}}{{with index $.Ev.Units $k}} {{.}}{{end}}</td></tr>{{end}}
 </table>
+{{with .Ev.Leak}}<h3>Leak, estimated from the pressure decay</h3>
+<table cellpadding="4">
+<tr><td>Time below opening pressure</td><td>{{duration .Seconds}}</td></tr>
+<tr><td>Air lost</td><td>{{printf "%.3f" .LostNm3}} Nm³ ({{printf "%.2f" .Cost}} at {{.CostPerNm3}} per Nm³)</td></tr>
+<tr><td>Flow</td><td>{{printf "%.1f" .FlowNlMin}} Nl/min</td></tr>
+<tr><td>If it goes on</td><td><b>{{printf "%.2f" .CostPerDay}} per day, {{printf "%.0f" .CostPerYear}} per year</b></td></tr>
+</table>{{end}}
 {{with .Ev.URL}}<p><a href="{{.}}">Open the device's dashboard</a></p>{{end}}
 </body></html>`))
 
@@ -77,7 +98,11 @@ func (e *Email) Notify(ctx context.Context, ev Event) (bool, error) {
 	if err := m.To(e.To...); err != nil {
 		return false, fmt.Errorf("e-mail to %v: %w", e.To, err)
 	}
-	m.Subject(fmt.Sprintf("[%s] %s: %s %s %s", strings.ToUpper(ev.State), ev.Rule, ev.Sensor, ev.Device, ev.Name))
+	state := strings.ToUpper(ev.State)
+	if ev.Repeat {
+		state += ", REPEAT"
+	}
+	m.Subject(fmt.Sprintf("[%s] %s: %s %s %s", state, ev.Rule, ev.Sensor, ev.Device, ev.Name))
 	m.SetDate()
 	m.SetBodyString(mail.TypeTextPlain, text.String())
 	m.AddAlternativeString(mail.TypeTextHTML, html.String())

@@ -13,10 +13,12 @@ import (
 
 // Event is one change of an alert that people are told about.
 type Event struct {
-	ID       string    `json:"id"`
-	Rule     string    `json:"rule"`
-	Severity string    `json:"severity"`
-	State    string    `json:"state"` // firing or resolved
+	ID       string `json:"id"`
+	Rule     string `json:"rule"`
+	Severity string `json:"severity"`
+	State    string `json:"state"` // firing or resolved
+	// Repeat marks a reminder of an alert still firing.
+	Repeat   bool      `json:"repeat,omitempty"`
 	Customer string    `json:"customer"`
 	Sensor   string    `json:"sensor"`
 	Device   string    `json:"device"`
@@ -24,11 +26,32 @@ type Event struct {
 	Time     time.Time `json:"time"`
 	// Values are the reading's fields that the rule looked at.
 	Values map[string]float64 `json:"values,omitempty"`
+	Units  map[string]string  `json:"units,omitempty"`
 	// Condition is the rule's expression, such as "Pres < OpenPres".
 	Condition string `json:"condition,omitempty"`
 	Message   string `json:"message"`
 	// URL is the device's dashboard.
 	URL string `json:"url,omitempty"`
+	// Leak, for an air-leak alert, estimates the air lost from the
+	// pressure decay and what it costs.
+	Leak *Leak `json:"leak,omitempty"`
+}
+
+// Leak is an air leak's figures: over the alert so far (firing) or all of
+// it (resolved).
+type Leak struct {
+	// Seconds is the time below the opening pressure.
+	Seconds float64 `json:"seconds"`
+	// LostNm3 is the air lost, in normal cubic metres.
+	LostNm3 float64 `json:"lost_nm3"`
+	// FlowNlMin is the mean leak flow, in normal litres a minute.
+	FlowNlMin float64 `json:"flow_nl_min"`
+	Cost      float64 `json:"cost"`
+	// CostPerDay and CostPerYear are what the leak costs if it goes on.
+	CostPerDay  float64 `json:"cost_per_day"`
+	CostPerYear float64 `json:"cost_per_year"`
+	VolumeL     float64 `json:"volume_l"`
+	CostPerNm3  float64 `json:"cost_per_nm3"`
 }
 
 // Notifier sends events somewhere.

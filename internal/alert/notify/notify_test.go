@@ -9,23 +9,17 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/mail"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
 	"github.com/sensorhub/sensorhub/internal/alert/notify"
+	"github.com/sensorhub/sensorhub/internal/testenv"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -41,72 +35,20 @@ func leakEvent() notify.Event {
 	}
 }
 
-// smtpServer is a real SMTP server in the test that keeps what it gets.
-type smtpServer struct {
-	mu   sync.Mutex
-	msgs []string
-	rcpt []string
-	// refuse makes the next n messages fail with a temporary error.
-	refuse atomic.Int32
-}
-
-func (s *smtpServer) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{s: s}, nil }
-
-type session struct{ s *smtpServer }
-
-func (x *session) Reset()        {}
-func (x *session) Logout() error { return nil }
-func (x *session) Mail(string, *smtp.MailOptions) error {
-	if x.s.refuse.Add(-1) >= 0 {
-		return &smtp.SMTPError{Code: 451, Message: "try again later"}
-	}
-	return nil
-}
-func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	x.s.mu.Lock()
-	x.s.rcpt = append(x.s.rcpt, to)
-	x.s.mu.Unlock()
-	return nil
-}
-func (x *session) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	x.s.mu.Lock()
-	x.s.msgs = append(x.s.msgs, string(b))
-	x.s.mu.Unlock()
-	return err
-}
-
-func startSMTP(t *testing.T) (*smtpServer, string, int) {
-	be := &smtpServer{}
-	srv := smtp.NewServer(be)
-	srv.Domain = "localhost"
-	srv.AllowInsecureAuth = true
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	host, port, _ := net.SplitHostPort(ln.Addr().String())
-	p, _ := strconv.Atoi(port)
-	return be, host, p
-}
-
 func TestEmail(t *testing.T) {
-	be, host, port := startSMTP(t)
-	be.refuse.Store(1) // the first attempt gets a temporary refusal
+	srv := testenv.StartSMTP(t)
+	srv.Refuse.Store(1) // the first attempt gets a temporary refusal
 	loc, _ := time.LoadLocation("Europe/Brussels")
-	e := &notify.Email{Host: host, Port: port, From: "sensorhub@example.com", To: []string{"ops@example.com"}, TLS: "none", Location: loc}
+	e := &notify.Email{Host: srv.Host, Port: srv.Port, From: "sensorhub@example.com", To: []string{"ops@example.com"}, TLS: "none", Location: loc}
 	n, err := notify.Send(context.Background(), e, leakEvent(), notify.Backoff{Attempts: 3, First: 10 * time.Millisecond, Max: 50 * time.Millisecond}, quiet)
 	if err != nil || n != 2 {
 		t.Fatalf("send: %d attempts, %v; want 2 attempts and success", n, err)
 	}
-	be.mu.Lock()
-	defer be.mu.Unlock()
-	if len(be.msgs) != 1 || len(be.rcpt) != 1 || be.rcpt[0] != "ops@example.com" {
-		t.Fatalf("%d messages to %v, want one to ops@example.com", len(be.msgs), be.rcpt)
+	msgs, rcpt := srv.Messages(t), srv.Recipients()
+	if len(msgs) != 1 || len(rcpt) != 1 || rcpt[0] != "ops@example.com" {
+		t.Fatalf("%d messages to %v, want one to ops@example.com", len(msgs), rcpt)
 	}
-	m := decodeMail(t, be.msgs[0])
+	m := msgs[0]
 	for _, want := range []string{
 		"Subject: [FIRING] air-leak: air 201 air-line-1", "multipart/alternative", "text/plain", "text/html",
 		"2022-05-02 08:01:30 CEST", "Pres: 5.72", "OpenPres: 6", "Pres < OpenPres", "http://sensorhub.example/d/air?device=201",
@@ -180,42 +122,4 @@ func TestWebhookClientErrorIsNotRetried(t *testing.T) {
 	if errors.Is(err, context.Canceled) {
 		t.Error("not a cancellation")
 	}
-}
-
-// decodeMail returns the subject, the content types and the decoded text
-// of every part of a MIME message.
-func decodeMail(t *testing.T, raw string) string {
-	t.Helper()
-	msg, err := mail.ReadMessage(strings.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out strings.Builder
-	out.WriteString("Subject: " + msg.Header.Get("Subject") + "\n")
-	var walk func(ct string, enc string, body io.Reader)
-	walk = func(ct, enc string, body io.Reader) {
-		mt, params, err := mime.ParseMediaType(ct)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out.WriteString(mt + "\n")
-		if strings.HasPrefix(mt, "multipart/") {
-			mr := multipart.NewReader(body, params["boundary"])
-			for {
-				p, err := mr.NextRawPart()
-				if err != nil {
-					return
-				}
-				walk(p.Header.Get("Content-Type"), p.Header.Get("Content-Transfer-Encoding"), p)
-			}
-		}
-		if strings.EqualFold(enc, "quoted-printable") {
-			body = quotedprintable.NewReader(body)
-		}
-		b, _ := io.ReadAll(body)
-		out.Write(b)
-		out.WriteString("\n")
-	}
-	walk(msg.Header.Get("Content-Type"), msg.Header.Get("Content-Transfer-Encoding"), msg.Body)
-	return out.String()
 }

@@ -22,8 +22,9 @@ import (
 
 // Options configures the queue's streams.
 type Options struct {
-	// Prefix names the streams (<PREFIX>_RAW, <PREFIX>_READINGS) and their
-	// subjects (<prefix>.raw.>, <prefix>.readings.>).
+	// Prefix names the streams (<PREFIX>_RAW, <PREFIX>_READINGS,
+	// <PREFIX>_ALERTS) and their subjects (<prefix>.raw.>, ...). The alerts
+	// stream is kept as long as the raw one.
 	Prefix         string
 	RawMaxAge      time.Duration
 	RawMaxBytes    int64
@@ -141,30 +142,17 @@ func open(ctx context.Context, nc *nats.Conn, opts Options) (*Queue, error) {
 		return nil, fmt.Errorf("JetStream: %w", err)
 	}
 	q := &Queue{opts: opts, nc: nc, js: js, log: log}
+	stream := func(st queue.Stream, desc string, maxAge time.Duration, maxBytes int64) jetstream.StreamConfig {
+		return jetstream.StreamConfig{
+			Name: q.streamName(st), Description: desc, Subjects: []string{q.subject(st) + ".>"},
+			Storage: jetstream.FileStorage, Retention: jetstream.LimitsPolicy, Discard: jetstream.DiscardOld,
+			MaxAge: maxAge, MaxBytes: nonZero(maxBytes), Duplicates: 2 * time.Minute, Replicas: opts.Replicas,
+		}
+	}
 	streams := []jetstream.StreamConfig{
-		{
-			Name:        q.streamName(queue.Raw),
-			Description: "sensorhub raw messages from devices, retained for replay",
-			Subjects:    []string{q.subject(queue.Raw) + ".>"},
-			Storage:     jetstream.FileStorage,
-			Retention:   jetstream.LimitsPolicy,
-			MaxAge:      opts.RawMaxAge,
-			MaxBytes:    nonZero(opts.RawMaxBytes),
-			Discard:     jetstream.DiscardOld,
-			Duplicates:  2 * time.Minute,
-			Replicas:    opts.Replicas,
-		},
-		{
-			Name:        q.streamName(queue.Readings),
-			Description: "sensorhub decoded readings for alerting and live updates",
-			Subjects:    []string{q.subject(queue.Readings) + ".>"},
-			Storage:     jetstream.FileStorage,
-			Retention:   jetstream.LimitsPolicy,
-			MaxAge:      opts.ReadingsMaxAge,
-			Discard:     jetstream.DiscardOld,
-			Duplicates:  2 * time.Minute,
-			Replicas:    opts.Replicas,
-		},
+		stream(queue.Raw, "sensorhub raw messages from devices, retained for replay", opts.RawMaxAge, opts.RawMaxBytes),
+		stream(queue.Readings, "sensorhub decoded readings for alerting and live updates", opts.ReadingsMaxAge, 0),
+		stream(queue.Alerts, "sensorhub alert events: firing, repeat, resolved", opts.RawMaxAge, 0),
 	}
 	for _, sc := range streams {
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
@@ -257,7 +245,7 @@ func (q *Queue) Ping(ctx context.Context) error {
 // external server.
 func (q *Queue) DeleteStreams(ctx context.Context) error {
 	var errs []error
-	for _, s := range []queue.Stream{queue.Raw, queue.Readings} {
+	for _, s := range []queue.Stream{queue.Raw, queue.Readings, queue.Alerts} {
 		if err := q.js.DeleteStream(ctx, q.streamName(s)); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 			errs = append(errs, err)
 		}

@@ -99,6 +99,49 @@ var schema = []string{
 		last      REAL NOT NULL,
 		PRIMARY KEY (device_id, field_id, res, bucket)
 	) WITHOUT ROWID;`,
+	// The alert stage: a state machine per rule and device, the alerts it
+	// fired, and the notifications to send and sent.
+	`CREATE TABLE alert_states (
+		rule     TEXT NOT NULL,
+		customer TEXT NOT NULL,
+		sensor   TEXT NOT NULL,
+		device   TEXT NOT NULL,
+		machine  TEXT NOT NULL,
+		alert_id INTEGER NOT NULL DEFAULT 0,
+		PRIMARY KEY (rule, customer, sensor, device)
+	) WITHOUT ROWID;
+	CREATE TABLE alerts (
+		id          INTEGER PRIMARY KEY,
+		rule        TEXT NOT NULL,
+		customer    TEXT NOT NULL,
+		sensor      TEXT NOT NULL,
+		device      TEXT NOT NULL,
+		name        TEXT NOT NULL DEFAULT '',
+		severity    TEXT NOT NULL,
+		state       TEXT NOT NULL,
+		started     INTEGER NOT NULL,
+		resolved    INTEGER,
+		message     TEXT NOT NULL,
+		vals        TEXT NOT NULL DEFAULT '{}',
+		acked_by    TEXT NOT NULL DEFAULT '',
+		acked_at    INTEGER,
+		ack_comment TEXT NOT NULL DEFAULT ''
+	);
+	CREATE INDEX alerts_state ON alerts (state, id);
+	CREATE TABLE notifications (
+		id       INTEGER PRIMARY KEY,
+		alert_id INTEGER NOT NULL REFERENCES alerts (id),
+		kind     TEXT NOT NULL,
+		notifier TEXT NOT NULL,
+		event    TEXT NOT NULL,
+		status   TEXT NOT NULL,
+		attempts INTEGER NOT NULL DEFAULT 0,
+		error    TEXT NOT NULL DEFAULT '',
+		created  INTEGER NOT NULL,
+		done     INTEGER
+	);
+	CREATE INDEX notifications_alert ON notifications (alert_id);
+	CREATE INDEX notifications_pending ON notifications (notifier, id) WHERE status = 'pending';`,
 }
 
 // Store is a store.Store in a SQLite file.

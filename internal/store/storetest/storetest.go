@@ -29,6 +29,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Rejected", func(t *testing.T) { testRejected(t, open(t)) })
 	t.Run("RollupsMatchRaw", func(t *testing.T) { testRollupsMatchRaw(t, open(t)) })
 	t.Run("DailyIncreaseAcrossDST", func(t *testing.T) { testDailyIncreaseDST(t, open(t)) })
+	t.Run("Alerts", func(t *testing.T) { testAlerts(t, open(t)) })
+	t.Run("AlertChangesAreAtomic", func(t *testing.T) { testAlertsAtomic(t, open(t)) })
 }
 
 // testDailyIncreaseDST: a counter that grows by exactly 1 an hour gives 23

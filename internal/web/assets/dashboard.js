@@ -334,6 +334,8 @@
   document.getElementById("device").addEventListener("change", (e) => {
     const o = e.target.selectedOptions[0];
     state.device = o.value; state.customer = o.dataset.customer;
+    const q = new URLSearchParams({ state: "all", sensor: cfg.sensor, device: state.device, customer: state.customer });
+    document.getElementById("device-alerts").href = "/alerts?" + q.toString();
     apply();
   });
   document.querySelectorAll(".csv").forEach((b) => b.addEventListener("click", () => {

@@ -1,0 +1,179 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sensorhub/sensorhub/internal/alert"
+	"github.com/sensorhub/sensorhub/internal/leak"
+)
+
+// NotifierNames are the configured notifiers' names, sorted.
+func (c *Config) NotifierNames() []string {
+	names := []string{}
+	for n := range c.Alerts.Notifiers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// knownFields are the fields a rule on sensor may read; nil when a kind
+// keeps every field of its payloads.
+func (c *Config) knownFields(sensor string) []string {
+	kinds := []string{sensor}
+	if sensor == alert.AnySensor {
+		kinds = c.SensorNames()
+	}
+	var out []string
+	for _, k := range kinds {
+		s := c.Sensors[k]
+		if s == nil {
+			continue
+		}
+		stored := s.storedFields()
+		if stored == nil {
+			return nil
+		}
+		out = append(out, stored...)
+		for f := range s.formulas() {
+			out = append(out, f)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Rules compiles the alert rules; Validate has checked that they compile.
+// A rule on a kind with leak figures gets them in its notifications.
+func (c *Config) Rules() []*alert.Rule {
+	var out []*alert.Rule
+	for _, spec := range c.Alerts.Rules {
+		if len(spec.Notify) == 0 {
+			spec.Notify = c.Alerts.Notify
+		}
+		r, err := alert.Compile(spec, c.knownFields(spec.Sensor), c.NotifierNames())
+		if err != nil {
+			continue
+		}
+		if s := c.Sensors[spec.Sensor]; s != nil && s.Leak != nil && r.When != "" {
+			l := s.Leak
+			r.Leak = &alert.LeakSpec{Pressure: l.Pressure, Opening: l.Opening, Params: func(device string) leak.Params { return l.For(device) }}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func (c *Config) validateAlerts(v *validator) {
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.add("public_url", "%q is not an http:// or https:// URL", c.PublicURL)
+		}
+		c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	}
+	a := c.Alerts
+	if a.EvaluateEvery < 100*time.Millisecond || a.EvaluateEvery > time.Hour {
+		v.add("alerts.evaluate_every", "%s is out of range [100ms, 1h]", a.EvaluateEvery)
+	}
+	names := c.NotifierNames()
+	for i, n := range a.Notify {
+		if !slices.Contains(names, n) {
+			v.add(fmt.Sprintf("alerts.notify.%d", i), "unknown notifier %q (alerts.notifiers has: %s)", n, strings.Join(names, ", "))
+		}
+	}
+	for _, name := range names {
+		c.validateNotifier(v, name, a.Notifiers[name])
+	}
+	seen := map[string]bool{}
+	for i, spec := range a.Rules {
+		at := fmt.Sprintf("alerts.rules.%d", i)
+		switch {
+		case spec.Name == "" || strings.ContainsAny(spec.Name, "/ \t"):
+			v.add(at+".name", "%q: a rule needs a name without '/' or spaces", spec.Name)
+		case seen[spec.Name]:
+			v.add(at+".name", "rule %q is defined twice", spec.Name)
+		}
+		seen[spec.Name] = true
+		if spec.Sensor != alert.AnySensor && c.Sensors[spec.Sensor] == nil {
+			v.add(at+".sensor", "rule %q: unknown sensor kind %q (use one of %s, or *)", spec.Name, spec.Sensor, strings.Join(c.SensorNames(), ", "))
+			continue
+		}
+		if len(spec.Notify) == 0 {
+			spec.Notify = a.Notify
+		}
+		_, err := alert.Compile(spec, c.knownFields(spec.Sensor), names)
+		var multi interface{ Unwrap() []error }
+		if errors.As(err, &multi) {
+			for _, e := range multi.Unwrap() {
+				var re *alert.RuleError
+				if errors.As(e, &re) {
+					v.add(at+"."+re.Field, "rule %q: %s", spec.Name, re.Msg)
+				} else {
+					v.add(at, "rule %q: %v", spec.Name, e)
+				}
+			}
+		}
+	}
+}
+
+func (c *Config) validateNotifier(v *validator, name string, n *Notifier) {
+	at := "alerts.notifiers." + name
+	if name == QueueNotifier {
+		v.add(at, "the name %q is taken by the built-in notifier that publishes every alert to the queue", name)
+	}
+	if n == nil {
+		v.add(at, "empty notifier")
+		return
+	}
+	switch n.Type {
+	case "email":
+		if n.Host == "" {
+			v.add(at+".host", "the SMTP server's host name is required")
+		}
+		switch n.TLS {
+		case "":
+			n.TLS = "starttls"
+		case "none", "starttls", "tls":
+		default:
+			v.add(at+".tls", "%q is not one of none, starttls, tls", n.TLS)
+		}
+		if n.Port == 0 {
+			n.Port = map[string]int{"none": 25, "starttls": 587, "tls": 465}[n.TLS]
+		}
+		if n.Port < 1 || n.Port > 65535 {
+			v.add(at+".port", "%d is not a TCP port", n.Port)
+		}
+		if _, err := mail.ParseAddress(n.From); err != nil {
+			v.add(at+".from", "%q is not an e-mail address", n.From)
+		}
+		if len(n.To) == 0 {
+			v.add(at+".to", "at least one recipient is needed")
+		}
+		for i, to := range n.To {
+			if _, err := mail.ParseAddress(to); err != nil {
+				v.add(fmt.Sprintf("%s.to.%d", at, i), "%q is not an e-mail address", to)
+			}
+		}
+		if n.Password != "" && n.Username == "" {
+			v.add(at+".username", "a password is given without a username")
+		}
+	case "webhook":
+		u, err := url.Parse(n.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.add(at+".url", "%q is not an http:// or https:// URL", n.URL)
+		}
+		if n.Timeout < 0 {
+			v.add(at+".timeout", "must not be negative")
+		}
+	default:
+		v.add(at+".type", "%q is not one of %s", n.Type, strings.Join(NotifierTypes, ", "))
+	}
+}
