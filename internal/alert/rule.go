@@ -12,6 +12,8 @@ import (
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/vm"
+
+	"github.com/sensorhub/sensorhub/internal/reading"
 )
 
 // Severities are the severities a rule can have.
@@ -22,7 +24,7 @@ const AnySensor = "*"
 
 // FieldLossRatio, in a rule's expression, is the device's message loss
 // ratio over the last hour.
-const FieldLossRatio = "_loss_ratio"
+const FieldLossRatio = reading.FieldLossRatio
 
 // LossWindow is the window of FieldLossRatio.
 const LossWindow = time.Hour

@@ -53,9 +53,11 @@ type Device struct {
 	// Readings is how many readings are stored.
 	Readings int64 `json:"readings"`
 	// MsgCount is the newest msgCount seen; Lost counts the messages that
-	// gaps in msgCount show missing; LossRatio is Lost/(Lost+Readings).
+	// gaps in msgCount show missing; Expected is what the device sent as
+	// msgCount shows it (Readings+Lost); LossRatio is Lost/Expected.
 	MsgCount  int64    `json:"msg_count"`
 	Lost      int64    `json:"lost"`
+	Expected  int64    `json:"expected"`
 	LossRatio float64  `json:"loss_ratio"`
 	RSSI      *float64 `json:"rssi"`
 	SNR       *float64 `json:"snr"`

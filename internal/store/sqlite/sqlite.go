@@ -524,8 +524,9 @@ func (s *Store) Devices(ctx context.Context, f store.DeviceFilter) ([]store.Devi
 		}
 		d.LastSeen = time.UnixMilli(seen).UTC()
 		d.LastTime = time.UnixMilli(last).UTC()
-		if d.Lost+d.Readings > 0 {
-			d.LossRatio = float64(d.Lost) / float64(d.Lost+d.Readings)
+		d.Expected = d.Lost + d.Readings
+		if d.Expected > 0 {
+			d.LossRatio = float64(d.Lost) / float64(d.Expected)
 		}
 		out = append(out, d)
 	}

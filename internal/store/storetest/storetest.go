@@ -250,8 +250,8 @@ func testDevices(t *testing.T, s store.Store) {
 	if air.Sensor != "air" || air.Device != "201" || air.Name != "air-line-1" || air.Gateway != "170" {
 		t.Errorf("first device %+v, want air 201 air-line-1 on gateway 170", air)
 	}
-	if air.MsgCount != 5 || air.Lost != 1 || math.Abs(air.LossRatio-0.2) > 1e-9 {
-		t.Errorf("air msg_count %d lost %d ratio %v, want 5, 1, 0.2", air.MsgCount, air.Lost, air.LossRatio)
+	if air.MsgCount != 5 || air.Lost != 1 || air.Expected != 5 || math.Abs(air.LossRatio-0.2) > 1e-9 {
+		t.Errorf("air msg_count %d lost %d expected %d ratio %v, want 5, 1, 5, 0.2", air.MsgCount, air.Lost, air.Expected, air.LossRatio)
 	}
 	if air.RSSI == nil || *air.RSSI != -64 || air.SNR == nil || *air.SNR != 6 {
 		t.Errorf("air rssi/snr %v/%v, want -64/6", air.RSSI, air.SNR)
