@@ -81,7 +81,8 @@ func (e *Engine) now() time.Time {
 }
 
 // Load reads the saved states and the devices' last-seen times. Run calls
-// it; a test or benchmark that calls Process directly calls it first.
+// it when it was not called before; a test or benchmark that calls Process
+// directly calls it first.
 func (e *Engine) Load(ctx context.Context) error {
 	if e.Log == nil {
 		e.Log = slog.Default()
@@ -131,23 +132,24 @@ func (e *Engine) Load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("alert: load devices: %w", err)
 	}
+	names := map[store.DeviceKey]string{}
 	for _, d := range devs {
 		k := store.DeviceKey{Customer: d.Customer, Sensor: d.Sensor, Device: d.Device}
-		e.lastSeen[k] = d.LastSeen
-		for ak, en := range e.states {
-			if ak.DeviceKey == k {
-				en.name = d.Name
-			}
-		}
+		e.lastSeen[k], names[k] = d.LastSeen, d.Name
+	}
+	for ak, en := range e.states {
+		en.name = names[ak.DeviceKey]
 	}
 	return nil
 }
 
-// Run loads the saved state, starts the senders, and evaluates readings
-// from cons and the timer until ctx ends.
+// Run loads the saved state (unless Load was called), starts the senders,
+// and evaluates readings from cons and the timer until ctx ends.
 func (e *Engine) Run(ctx context.Context, cons queue.Consumer) error {
-	if err := e.Load(ctx); err != nil {
-		return err
+	if e.states == nil {
+		if err := e.Load(ctx); err != nil {
+			return err
+		}
 	}
 	e.startSenders(ctx)
 	defer e.senders.Wait()
@@ -382,6 +384,16 @@ func (e *Engine) change(ctx context.Context, rule *Rule, ak store.AlertKey, en *
 	}
 	m, _ := json.Marshal(en.Alert)
 	c := store.AlertChange{State: store.AlertState{AlertKey: ak, Machine: m, AlertID: en.alertID}}
+	opened := before.State != Firing && en.State == Firing
+	if before.State == Firing && en.State != Firing {
+		c.Resolve = &t
+		e.Log.Info("alert resolved", "rule", rule.Name, "sensor", ak.Sensor, "device", ak.Device)
+	}
+	if !opened && act == None {
+		// Pending and back, or resolved without telling anyone: only the
+		// state is saved.
+		return c, true
+	}
 	state := "firing"
 	if en.State == Resolved {
 		state = "resolved"
@@ -399,15 +411,15 @@ func (e *Engine) change(ctx context.Context, rule *Rule, ak store.AlertKey, en *
 		Device: ak.Device, Name: en.name, Values: ev.Values, Units: ev.Units,
 		Time: t.In(e.Location).Format("2006-01-02 15:04:05 MST"), NoDataFor: rule.Timing.NoDataFor,
 	})
-	switch {
-	case before.State != Firing && en.State == Firing:
+	if opened {
 		c.Open = &store.Alert{Name: en.name, Severity: rule.Severity, Started: t, Message: ev.Message, Values: ev.Values}
-		ev.Leak = e.leakFigures(ctx, rule, ak.DeviceKey, t.Add(-rule.Timing.For), t)
 		e.Log.Info("alert firing", "rule", rule.Name, "sensor", ak.Sensor, "device", ak.Device, "values", ev.Values)
-	case before.State == Firing && en.State != Firing:
-		c.Resolve = &t
+	}
+	switch act {
+	case NotifyFiring:
+		ev.Leak = e.leakFigures(ctx, rule, ak.DeviceKey, t.Add(-rule.Timing.For), t)
+	case NotifyResolved:
 		ev.Leak = e.leakFigures(ctx, rule, ak.DeviceKey, before.Since.Add(-rule.Timing.For), t)
-		e.Log.Info("alert resolved", "rule", rule.Name, "sensor", ak.Sensor, "device", ak.Device)
 	}
 	if act != None {
 		data, _ := json.Marshal(ev)
