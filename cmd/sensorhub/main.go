@@ -25,6 +25,9 @@ const usage = `sensorhub: industrial IoT telemetry (MQTT in, durable queue, stor
 Usage:
   sensorhub run [--config FILE] [--data DIR] [--http ADDR] [--mqtt-listen ADDR] [--demo]
                                    run every stage in this process
+  sensorhub gateway|ingest|alert|web [--config FILE] [--http ADDR]
+                                   run one stage (a split deployment: the processes share
+                                   a NATS or ActiveMQ queue and a store)
   sensorhub check --config FILE    validate a configuration file and print what is wrong, or ok
   sensorhub config [--config FILE] print the effective configuration (defaults merged with FILE)
   sensorhub replay --from TIME [--to TIME] [--sensor KIND] [--url http://127.0.0.1:8080]
@@ -49,7 +52,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var err error
 	switch args[0] {
 	case "run":
-		err = cmdRun(args[1:], stderr)
+		err = cmdRun(args[1:], stderr, nil)
+	case app.RoleGateway, app.RoleIngest, app.RoleAlert, app.RoleWeb:
+		err = cmdRun(args[1:], stderr, []string{args[0]})
 	case "check":
 		return cmdCheck(args[1:], stdout, stderr)
 	case "config":
@@ -82,14 +87,22 @@ func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-func cmdRun(args []string, stderr io.Writer) error {
-	fs := newFlags("run", stderr)
+// cmdRun runs the given roles, or all of them.
+func cmdRun(args []string, stderr io.Writer, roles []string) error {
+	name := "run"
+	if len(roles) == 1 {
+		name = roles[0]
+	}
+	fs := newFlags(name, stderr)
 	cfgPath := fs.String("config", "", "configuration file (YAML); the built-in defaults when empty")
 	data := fs.String("data", "", "data directory (default ./data, or data_dir in the configuration)")
 	httpAddr := fs.String("http", "", "HTTP address for the API and pages (default 127.0.0.1:8080)")
 	mqttAddr := fs.String("mqtt-listen", "", "built-in MQTT broker address (default :1883)")
-	demo := fs.Bool("demo", false, "run simulated devices of the three sensor kinds")
-	demoEvery := fs.Duration("demo-interval", 5*time.Second, "time between two readings of one demo device")
+	demo, demoEvery := new(bool), new(time.Duration)
+	if roles == nil {
+		demo = fs.Bool("demo", false, "run simulated devices of the three sensor kinds")
+		demoEvery = fs.Duration("demo-interval", 5*time.Second, "time between two readings of one demo device")
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -119,7 +132,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a, err := app.Start(ctx, cfg, app.Options{Demo: *demo, DemoInterval: *demoEvery}, log)
+	a, err := app.Start(ctx, cfg, app.Options{Roles: roles, Demo: *demo, DemoInterval: *demoEvery}, log)
 	if err != nil {
 		return err
 	}

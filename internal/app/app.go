@@ -12,6 +12,8 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -19,25 +21,44 @@ import (
 	"github.com/sensorhub/sensorhub/internal/alert"
 	"github.com/sensorhub/sensorhub/internal/alert/notify"
 	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/elastic"
 	"github.com/sensorhub/sensorhub/internal/gateway"
 	"github.com/sensorhub/sensorhub/internal/ingest"
 	"github.com/sensorhub/sensorhub/internal/metrics"
 	"github.com/sensorhub/sensorhub/internal/queue"
 	"github.com/sensorhub/sensorhub/internal/queue/jetstream"
+	"github.com/sensorhub/sensorhub/internal/queue/stomp"
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/sim"
 	"github.com/sensorhub/sensorhub/internal/store"
+	"github.com/sensorhub/sensorhub/internal/store/postgres"
 	"github.com/sensorhub/sensorhub/internal/store/sqlite"
 	"github.com/sensorhub/sensorhub/internal/web"
 )
 
+// The roles a process can run: each is one stage of the data path, and
+// together they are the whole of sensorhub.
+const (
+	RoleGateway = "gateway"
+	RoleIngest  = "ingest"
+	RoleAlert   = "alert"
+	RoleWeb     = "web"
+)
+
+// Roles are all the roles, in data-path order.
+var Roles = []string{RoleGateway, RoleIngest, RoleAlert, RoleWeb}
+
 // Options are what the command line adds to the configuration.
 type Options struct {
+	// Roles are the stages this process runs; none means all of them.
+	Roles []string
 	// Demo runs the device simulator against the broker.
 	Demo bool
 	// DemoInterval is the time between two readings of one demo device.
 	DemoInterval time.Duration
 }
+
+func (o Options) has(role string) bool { return len(o.Roles) == 0 || slices.Contains(o.Roles, role) }
 
 // App is a running sensorhub.
 type App struct {
@@ -45,7 +66,8 @@ type App struct {
 	Log     *slog.Logger
 	Metrics *metrics.Metrics
 	Queue   queue.Queue
-	Store   store.Store
+	// Store is nil in a process that runs only the gateway.
+	Store store.Store
 
 	fw      *gateway.Forwarder
 	broker  *gateway.Broker
@@ -60,8 +82,12 @@ type App struct {
 	closeErr  error
 }
 
-// Start starts every stage. On error, what was started is stopped again.
+// Start starts the stages the options ask for. On error, what was started
+// is stopped again.
 func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger) (_ *App, err error) {
+	if err := checkRoles(cfg, opts); err != nil {
+		return nil, err
+	}
 	a := &App{Config: cfg, Log: log, Metrics: metrics.New()}
 	runCtx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
@@ -76,108 +102,99 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 	if a.httpLn, err = listen(cfg.HTTP.Listen, "--http", "http.listen"); err != nil {
 		return nil, err
 	}
-	qopts := jetstream.Options{
-		Prefix: cfg.Queue.Prefix, RawMaxAge: cfg.Queue.RawMaxAge, RawMaxBytes: int64(cfg.Queue.RawMaxBytes),
-		ReadingsMaxAge: cfg.Queue.ReadingsMaxAge, Logger: log,
-	}
-	var q *jetstream.Queue
-	switch cfg.Queue.Engine {
-	case "nats":
-		q, err = jetstream.Connect(ctx, cfg.Queue.URL, qopts)
-	default:
-		q, err = jetstream.StartEmbedded(ctx, filepath.Join(cfg.DataDir, "queue"), "", qopts)
-	}
+	q, err := OpenQueue(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
 	a.Queue = q
 	a.closers = append(a.closers, q.Close)
+	checks := []web.Check{{Name: "queue", Fn: q.Ping}}
 
-	st, err := sqlite.Open(ctx, cfg.StorePath(), cfg.Location())
-	if err != nil {
-		return nil, err
+	if opts.has(RoleIngest) || opts.has(RoleAlert) || opts.has(RoleWeb) {
+		if a.Store, err = OpenStore(ctx, cfg, log); err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, a.Store.Close)
+		checks = append(checks, web.Check{Name: "store", Fn: a.Store.Ping})
 	}
-	a.Store = st
-	a.closers = append(a.closers, st.Close)
-
+	var in *ingest.Ingester
+	if a.Store != nil {
+		in = &ingest.Ingester{
+			Decoder: cfg.Decoder(), Formulas: cfg.Formulas(), Store: a.Store, Publisher: q, Metrics: a.Metrics, Log: log.With("stage", "ingest"),
+			BatchSize: cfg.Ingest.BatchSize, BatchWait: cfg.Ingest.BatchWait,
+		}
+	}
 	// Ingest before the gateway, so that what the gateway queues is taken
 	// at once.
-	cons, err := q.Consumer(ctx, queue.Raw, ingest.Group)
-	if err != nil {
-		return nil, err
-	}
-	in := &ingest.Ingester{
-		Decoder: cfg.Decoder(), Formulas: cfg.Formulas(), Store: st, Publisher: q, Metrics: a.Metrics, Log: log.With("stage", "ingest"),
-		BatchSize: cfg.Ingest.BatchSize, BatchWait: cfg.Ingest.BatchWait,
-	}
-	a.goRun(func() {
-		if err := in.Run(runCtx, cons); err != nil {
-			log.Error("ingest stopped", "err", err)
+	if opts.has(RoleIngest) {
+		cons, err := q.Consumer(ctx, queue.Raw, ingest.Group)
+		if err != nil {
+			return nil, err
 		}
-	})
+		a.goRun(func() {
+			if err := in.Run(runCtx, cons); err != nil {
+				log.Error("ingest stopped", "err", err)
+			}
+		})
+		if err := a.startElasticsearch(ctx, runCtx, q, &checks); err != nil {
+			return nil, err
+		}
+	}
 
 	fw := &gateway.Forwarder{Publisher: q, Metrics: a.Metrics, Log: log.With("stage", "gateway")}
 	a.fw = fw
-	checks := []web.Check{{Name: "queue", Fn: q.Ping}, {Name: "store", Fn: st.Ping}}
 	brokerURL := cfg.MQTT.Broker
-	if cfg.MQTT.Broker == "builtin" {
-		a.broker, err = gateway.StartBroker(fw, gateway.BrokerOptions{
-			Listen: cfg.MQTT.Listen, Topics: cfg.MQTT.Topics,
-			MaxPendingWrites: cfg.MQTT.Builtin.MaxPendingWrites, MaxInflight: cfg.MQTT.Builtin.MaxInflight,
-			MaxPacket: uint32(cfg.MQTT.Builtin.MaxPacket),
-		}, log.With("stage", "gateway"))
-		if errors.Is(err, gateway.ErrAddressInUse) {
-			return nil, fmt.Errorf("%w: another MQTT broker probably runs there; choose a free port with --mqtt-listen ADDR (or mqtt.listen), or use it with mqtt.broker: tcp://%s", err, cfg.MQTT.Listen)
-		}
-		if err != nil {
+	if opts.has(RoleGateway) {
+		if brokerURL, err = a.startGateway(ctx, fw, &checks); err != nil {
 			return nil, err
 		}
-		brokerURL = "tcp://" + a.broker.Addr().String()
-		log.Info("built-in MQTT broker listening (anonymous access)", "addr", a.broker.Addr().String(), "topics", cfg.MQTT.Topics)
-	} else {
-		tlsCfg, err := mqttTLS(cfg)
-		if err != nil {
+	}
+	if opts.has(RoleAlert) {
+		if err := a.startAlerts(ctx, runCtx, q); err != nil {
 			return nil, err
 		}
-		a.client, err = gateway.Connect(ctx, fw, gateway.ClientOptions{
-			Broker: cfg.MQTT.Broker, ClientID: cfg.MQTT.ClientID, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password,
-			CleanSession: cfg.MQTT.CleanSession, Topics: cfg.MQTT.Topics, QoS: byte(cfg.MQTT.QoS), TLS: tlsCfg,
-		}, log.With("stage", "gateway"))
-		if err != nil {
-			return nil, err
-		}
-		checks = append(checks, web.Check{Name: "mqtt", Fn: func(context.Context) error { return a.client.Ready() }})
 	}
 
-	if err := a.startAlerts(ctx, runCtx, q); err != nil {
-		return nil, err
+	api := &web.Server{Location: cfg.Location(), Checks: checks, Registry: a.Metrics.Registry, Log: log.With("stage", "web")}
+	if opts.has(RoleGateway) {
+		api.Ingest = &gateway.HTTPIngest{Forwarder: fw, MaxBody: int64(cfg.HTTP.MaxBody)}
 	}
-
-	hub := web.NewHub(log.With("stage", "web"))
-	a.goRun(func() {
-		if err := q.Tail(runCtx, queue.Readings, hub.Publish); err != nil {
-			log.Error("live updates stopped", "err", err)
+	if opts.has(RoleWeb) {
+		hub := web.NewHub(log.With("stage", "web"))
+		if tl, ok := q.(queue.Tailer); ok {
+			a.goRun(func() {
+				if err := tl.Tail(runCtx, queue.Readings, hub.Publish); err != nil {
+					log.Error("live updates stopped", "err", err)
+				}
+			})
+			api.Hub = hub
 		}
-	})
-	api := &web.Server{
-		Hub: hub, Store: st, Config: cfg,
-		Replay: func(ctx context.Context, f store.RejectedFilter) (int, error) {
+		st := a.Store
+		api.Store, api.Config = st, cfg
+		api.Replay = func(ctx context.Context, f store.RejectedFilter) (int, error) {
 			return gateway.ReplayRejected(ctx, st, fw, f)
-		},
-		ReplayRaw: func(ctx context.Context, from, to time.Time, sensor string) (any, error) {
-			return in.Replay(ctx, q, from, to, sensor)
-		}, Location: cfg.Location(), Checks: checks, Registry: a.Metrics.Registry, Log: log.With("stage", "web"),
-		Ingest: &gateway.HTTPIngest{Forwarder: fw, MaxBody: int64(cfg.HTTP.MaxBody)},
+		}
+		if rd, ok := q.(queue.Reader); ok {
+			api.ReplayRaw = func(ctx context.Context, from, to time.Time, sensor string) (any, error) {
+				return in.Replay(ctx, rd, from, to, sensor)
+			}
+		}
 	}
 	a.httpSrv = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	a.httpSrv.RegisterOnShutdown(hub.Close)
+	if api.Hub != nil {
+		a.httpSrv.RegisterOnShutdown(api.Hub.Close)
+	}
 	a.goRun(func() {
 		if err := a.httpSrv.Serve(a.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("HTTP server stopped", "err", err)
 		}
 	})
-	log.Info("sensorhub running", "http", "http://"+a.httpLn.Addr().String(), "mqtt", brokerURL,
-		"queue", cfg.Queue.Engine, "store", cfg.StorePath(), "timezone", cfg.Timezone)
+	roles := opts.Roles
+	if len(roles) == 0 {
+		roles = Roles
+	}
+	log.Info("sensorhub running", "roles", strings.Join(roles, ","), "http", "http://"+a.httpLn.Addr().String(), "mqtt", brokerURL,
+		"queue", cfg.Queue.Engine, "store", cfg.StoreName(), "timezone", cfg.Timezone)
 
 	if opts.Demo {
 		s := sim.New(sim.Options{
@@ -194,6 +211,120 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 		})
 	}
 	return a, nil
+}
+
+// checkRoles refuses what cannot work: an unknown role, the demo without
+// every role, and split roles on the queue that lives inside one process.
+func checkRoles(cfg *config.Config, opts Options) error {
+	for _, r := range opts.Roles {
+		if !slices.Contains(Roles, r) {
+			return fmt.Errorf("unknown role %q: the roles are %s", r, strings.Join(Roles, ", "))
+		}
+	}
+	split := len(opts.Roles) > 0 && len(opts.Roles) < len(Roles)
+	if split && opts.Demo {
+		return errors.New("--demo runs every role in one process: use sensorhub run --demo")
+	}
+	if split && cfg.Queue.Engine == "embedded" {
+		return errors.New("queue.engine: embedded lives inside one process; processes running separate roles " +
+			"(" + strings.Join(opts.Roles, ", ") + ") share a queue server: set queue.engine to nats (queue.url or queue.urls) or activemq")
+	}
+	return nil
+}
+
+// OpenQueue opens the configured queue engine.
+func OpenQueue(ctx context.Context, cfg *config.Config, log *slog.Logger) (queue.Queue, error) {
+	qopts := jetstream.Options{
+		Prefix: cfg.Queue.Prefix, RawMaxAge: cfg.Queue.RawMaxAge, RawMaxBytes: int64(cfg.Queue.RawMaxBytes),
+		ReadingsMaxAge: cfg.Queue.ReadingsMaxAge, Replicas: cfg.Queue.Replicas, Logger: log,
+		Username: cfg.Queue.Username, Password: cfg.Queue.Password,
+	}
+	switch cfg.Queue.Engine {
+	case "nats":
+		return jetstream.Connect(ctx, strings.Join(cfg.QueueURLs(), ","), qopts)
+	case "activemq":
+		return stomp.Dial(ctx, cfg.Queue.URL, stomp.Options{
+			Prefix: cfg.Queue.Prefix, Username: cfg.Queue.Username, Password: cfg.Queue.Password, Logger: log,
+		})
+	}
+	return jetstream.StartEmbedded(ctx, filepath.Join(cfg.DataDir, "queue"), "", qopts)
+}
+
+// OpenStore opens the configured store engine.
+func OpenStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store.Store, error) {
+	if cfg.Store.Engine == "postgres" {
+		return postgres.Open(ctx, cfg.Store.URL, cfg.Location(), log)
+	}
+	return sqlite.Open(ctx, cfg.StorePath(), cfg.Location())
+}
+
+// startGateway starts the built-in broker or connects to the configured
+// one, and returns the broker's URL.
+func (a *App) startGateway(ctx context.Context, fw *gateway.Forwarder, checks *[]web.Check) (string, error) {
+	cfg, log := a.Config, a.Log
+	if cfg.MQTT.Broker != "builtin" {
+		tlsCfg, err := mqttTLS(cfg)
+		if err != nil {
+			return "", err
+		}
+		topics := cfg.MQTT.Topics
+		if g := cfg.MQTT.ShareGroup; g != "" {
+			topics = make([]string, len(cfg.MQTT.Topics))
+			for i, t := range cfg.MQTT.Topics {
+				topics[i] = "$share/" + g + "/" + t
+			}
+		}
+		a.client, err = gateway.Connect(ctx, fw, gateway.ClientOptions{
+			Broker: cfg.MQTT.Broker, ClientID: cfg.MQTT.ClientID, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password,
+			CleanSession: cfg.MQTT.CleanSession, Topics: topics, QoS: byte(cfg.MQTT.QoS), TLS: tlsCfg,
+		}, log.With("stage", "gateway"))
+		if err != nil {
+			return "", err
+		}
+		*checks = append(*checks, web.Check{Name: "mqtt", Fn: func(context.Context) error { return a.client.Ready() }})
+		return cfg.MQTT.Broker, nil
+	}
+	var err error
+	a.broker, err = gateway.StartBroker(fw, gateway.BrokerOptions{
+		Listen: cfg.MQTT.Listen, Topics: cfg.MQTT.Topics,
+		MaxPendingWrites: cfg.MQTT.Builtin.MaxPendingWrites, MaxInflight: cfg.MQTT.Builtin.MaxInflight,
+		MaxPacket: uint32(cfg.MQTT.Builtin.MaxPacket),
+	}, log.With("stage", "gateway"))
+	if errors.Is(err, gateway.ErrAddressInUse) {
+		return "", fmt.Errorf("%w: another MQTT broker probably runs there; choose a free port with --mqtt-listen ADDR (or mqtt.listen), or use it with mqtt.broker: tcp://%s", err, cfg.MQTT.Listen)
+	}
+	if err != nil {
+		return "", err
+	}
+	log.Info("built-in MQTT broker listening (anonymous access)", "addr", a.broker.Addr().String(), "topics", cfg.MQTT.Topics)
+	return "tcp://" + a.broker.Addr().String(), nil
+}
+
+// startElasticsearch starts the Elasticsearch writer when the
+// configuration names a cluster.
+func (a *App) startElasticsearch(ctx, runCtx context.Context, q queue.Queue, checks *[]web.Check) error {
+	es := a.Config.Elasticsearch
+	if len(es.URLs) == 0 {
+		return nil
+	}
+	log := a.Log.With("stage", "elasticsearch")
+	w, err := elastic.New(elastic.Options{URLs: es.URLs, Username: es.Username, Password: es.Password, APIKey: es.APIKey,
+		Index: es.Index, FlushBytes: int(es.FlushBytes), FlushInterval: es.FlushInterval, Location: a.Config.Location(),
+		Registry: a.Metrics.Registry, Log: log})
+	if err != nil {
+		return err
+	}
+	cons, err := q.Consumer(ctx, queue.Readings, elastic.Group)
+	if err != nil {
+		return err
+	}
+	*checks = append(*checks, web.Check{Name: "elasticsearch", Fn: w.Ping})
+	a.goRun(func() {
+		if err := w.Run(runCtx, cons); err != nil {
+			log.Error("Elasticsearch writer stopped", "err", err)
+		}
+	})
+	return nil
 }
 
 // startAlerts starts the alert stage on the readings stream.

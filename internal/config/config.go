@@ -33,6 +33,8 @@ type Config struct {
 	Ingest  Ingest             `yaml:"ingest"`
 	Sensors map[string]*Sensor `yaml:"sensors"`
 	Alerts  Alerts             `yaml:"alerts"`
+
+	Elasticsearch Elasticsearch `yaml:"elasticsearch"`
 }
 
 // Alerts are the alert rules and who they tell.
@@ -107,8 +109,13 @@ type MQTT struct {
 	// CleanSession false (the default) keeps a persistent session, so the
 	// broker holds messages for sensorhub while it restarts.
 	CleanSession bool    `yaml:"clean_session"`
-	TLS          TLS     `yaml:"tls"`
-	Builtin      Builtin `yaml:"builtin"`
+	// ShareGroup, with an external broker, subscribes through the shared
+	// subscription $share/<group>/<topic>: gateways of one group share the
+	// messages instead of each getting all of them. Each gateway then needs
+	// its own client_id (such as sensorhub-${HOSTNAME}).
+	ShareGroup string  `yaml:"share_group,omitempty"`
+	TLS        TLS     `yaml:"tls"`
+	Builtin    Builtin `yaml:"builtin"`
 }
 
 // TLS configures the connection to an ssl:// broker.
@@ -134,9 +141,18 @@ type Builtin struct {
 // Queue is the durable buffer between gateway and ingest.
 type Queue struct {
 	// Engine is "embedded" (NATS JetStream inside sensorhub, files under
-	// data_dir) or "nats" (an external NATS server at URL).
+	// data_dir), "nats" (an external NATS server or cluster at URL or URLs)
+	// or "activemq" (an ActiveMQ broker over STOMP at URL,
+	// stomp://host:61613 or stomp+ssl://host:61614).
 	Engine string `yaml:"engine"`
 	URL    string `yaml:"url"`
+	// URLs are the servers of a NATS cluster; the client reconnects to
+	// another when one goes away.
+	URLs     []string `yaml:"urls,omitempty"`
+	Username string   `yaml:"username,omitempty"`
+	Password string   `yaml:"password,omitempty"`
+	// Replicas is how many NATS cluster nodes keep each stream (1, 3 or 5).
+	Replicas int `yaml:"replicas"`
 	// Prefix names the streams: <PREFIX>_RAW, <PREFIX>_READINGS, and the
 	// subjects <prefix>.raw, <prefix>.readings.
 	Prefix string `yaml:"prefix"`
@@ -150,10 +166,29 @@ type Queue struct {
 
 // Store is where readings and rejected messages are kept.
 type Store struct {
-	// Engine is "sqlite".
+	// Engine is "sqlite" or "postgres".
 	Engine string `yaml:"engine"`
 	// Path is the SQLite file; empty means <data_dir>/sensorhub.db.
 	Path string `yaml:"path"`
+	// URL is the PostgreSQL database,
+	// postgres://user:password@host:5432/sensorhub?sslmode=require.
+	URL string `yaml:"url,omitempty"`
+}
+
+// Elasticsearch is an additional sink beside the store: every reading is
+// indexed as one document, for Kibana users.
+type Elasticsearch struct {
+	// URLs of the cluster's nodes; none turns the sink off.
+	URLs     []string `yaml:"urls"`
+	Username string   `yaml:"username,omitempty"`
+	Password string   `yaml:"password,omitempty"`
+	APIKey   string   `yaml:"api_key,omitempty"`
+	// Index names the index of a reading from {customer}, {sensor},
+	// {yyyy}, {MM}, {M}, {dd}, {d} of its time in the configured zone.
+	Index string `yaml:"index"`
+	// FlushBytes and FlushInterval bound a bulk request.
+	FlushBytes    ByteSize      `yaml:"flush_bytes"`
+	FlushInterval time.Duration `yaml:"flush_interval"`
 }
 
 // Ingest tunes decoding and batching.
@@ -299,9 +334,12 @@ func Default() *Config {
 			RawMaxAge:      7 * 24 * time.Hour,
 			RawMaxBytes:    10 << 30,
 			ReadingsMaxAge: 24 * time.Hour,
+			Replicas:       1,
 		},
 		Store:  Store{Engine: "sqlite"},
 		Ingest: Ingest{MaxPayload: 64 << 10, BatchSize: 500, BatchWait: 50 * time.Millisecond},
+		Elasticsearch: Elasticsearch{Index: "{customer}-{sensor}-data-{yyyy}-{M}-{d}", FlushBytes: 5 << 20,
+			FlushInterval: time.Second},
 		Alerts: Alerts{EvaluateEvery: 10 * time.Second, Notifiers: map[string]*Notifier{}, Rules: DefaultRules()},
 		Sensors: map[string]*Sensor{
 			"air": {

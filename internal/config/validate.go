@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/derive"
+	"github.com/sensorhub/sensorhub/internal/elastic"
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
 )
@@ -82,11 +83,29 @@ func (c *Config) Validate(f *File) error {
 	switch c.Queue.Engine {
 	case "embedded":
 	case "nats":
-		if c.Queue.URL == "" {
-			v.add("queue.url", "required when queue.engine is nats (for example nats://127.0.0.1:4222)")
+		if c.Queue.URL == "" && len(c.Queue.URLs) == 0 {
+			v.add("queue.url", "required when queue.engine is nats (for example nats://127.0.0.1:4222), or queue.urls for a cluster")
+		}
+		natsURL := func(at, u string) {
+			if p, err := url.Parse(u); err != nil || (p.Scheme != "nats" && p.Scheme != "tls") || p.Host == "" {
+				v.add(at, "%q is not a nats://host:port or tls://host:port URL", u)
+			}
+		}
+		if c.Queue.URL != "" {
+			natsURL("queue.url", c.Queue.URL)
+		}
+		for i, u := range c.Queue.URLs {
+			natsURL(fmt.Sprintf("queue.urls.%d", i), u)
+		}
+	case "activemq":
+		if p, err := url.Parse(c.Queue.URL); err != nil || (p.Scheme != "stomp" && p.Scheme != "stomp+ssl") || p.Host == "" {
+			v.add("queue.url", "%q is not a stomp://host:61613 or stomp+ssl://host:61614 URL (required when queue.engine is activemq)", c.Queue.URL)
 		}
 	default:
-		v.add("queue.engine", "%q is not one of embedded, nats", c.Queue.Engine)
+		v.add("queue.engine", "%q is not one of embedded, nats, activemq", c.Queue.Engine)
+	}
+	if c.Queue.Replicas != 1 && c.Queue.Replicas != 3 && c.Queue.Replicas != 5 {
+		v.add("queue.replicas", "%d is not one of 1, 3, 5", c.Queue.Replicas)
 	}
 	if c.Queue.Prefix == "" || strings.ContainsAny(c.Queue.Prefix, ".*> \t") {
 		v.add("queue.prefix", "%q must be a non-empty word without '.', '*', '>' or spaces", c.Queue.Prefix)
@@ -97,9 +116,16 @@ func (c *Config) Validate(f *File) error {
 	if c.Queue.ReadingsMaxAge < time.Minute {
 		v.add("queue.readings_max_age", "%s is too short (at least 1m)", c.Queue.ReadingsMaxAge)
 	}
-	if c.Store.Engine != "sqlite" {
-		v.add("store.engine", "%q is not one of sqlite", c.Store.Engine)
+	switch c.Store.Engine {
+	case "sqlite":
+	case "postgres":
+		if p, err := url.Parse(c.Store.URL); err != nil || (p.Scheme != "postgres" && p.Scheme != "postgresql") {
+			v.add("store.url", "%q is not a postgres://user:password@host:5432/database URL (required when store.engine is postgres)", c.Store.URL)
+		}
+	default:
+		v.add("store.engine", "%q is not one of sqlite, postgres", c.Store.Engine)
 	}
+	c.validateElasticsearch(v)
 	if c.Ingest.MaxPayload < 256 {
 		v.add("ingest.max_payload", "%d bytes is too small for a device message (at least 256)", c.Ingest.MaxPayload)
 	}
@@ -319,6 +345,48 @@ func (c *Config) Location() *time.Location {
 		return time.UTC
 	}
 	return loc
+}
+
+// QueueURLs are the NATS servers to connect to.
+func (c *Config) QueueURLs() []string {
+	var out []string
+	if c.Queue.URL != "" {
+		out = append(out, c.Queue.URL)
+	}
+	return append(out, c.Queue.URLs...)
+}
+
+func (c *Config) validateElasticsearch(v *validator) {
+	es := c.Elasticsearch
+	for i, u := range es.URLs {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			v.add(fmt.Sprintf("elasticsearch.urls.%d", i), "%q is not an http(s)://host:9200 URL", u)
+		}
+	}
+	if len(es.URLs) == 0 {
+		return
+	}
+	if err := elastic.CheckIndex(es.Index); err != nil {
+		v.add("elasticsearch.index", "%v", err)
+	}
+	if es.FlushBytes < 1<<10 {
+		v.add("elasticsearch.flush_bytes", "%d bytes is too small (at least 1KiB)", es.FlushBytes)
+	}
+	if es.FlushInterval <= 0 {
+		v.add("elasticsearch.flush_interval", "must be positive")
+	}
+}
+
+// StoreName says where the store is, for the log: the SQLite file, or
+// the PostgreSQL server and database (without the password).
+func (c *Config) StoreName() string {
+	if c.Store.Engine == "postgres" {
+		if u, err := url.Parse(c.Store.URL); err == nil {
+			return "postgres://" + u.Host + u.Path
+		}
+		return "postgres"
+	}
+	return c.StorePath()
 }
 
 // StorePath is the SQLite file's path.

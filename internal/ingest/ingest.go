@@ -69,7 +69,7 @@ func (in *Ingester) Run(ctx context.Context, c queue.Consumer) error {
 		if len(ds) == 0 {
 			continue
 		}
-		if err := in.handle(ctx, ds); err != nil {
+		if err := in.finish(ctx, ds); err != nil {
 			if ctx.Err() != nil {
 				break
 			}
@@ -77,6 +77,29 @@ func (in *Ingester) Run(ctx context.Context, c queue.Consumer) error {
 		}
 	}
 	return nil
+}
+
+// drainTime is how long a batch taken before a shutdown may go on storing.
+const drainTime = 10 * time.Second
+
+// finish handles a batch even when a shutdown begins meanwhile, for up to
+// drainTime; a batch it could not store is handed back to the queue at
+// once, for another ingestor, instead of waiting for the ack deadline.
+func (in *Ingester) finish(ctx context.Context, ds []queue.Delivery) error {
+	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(drainTime, cancel) })
+	defer stop()
+	err := in.handle(bctx, ds)
+	if err != nil && ctx.Err() != nil {
+		in.Log.Warn("ingest: shutting down before a batch was stored; it goes back to the queue", "messages", len(ds), "err", err)
+		nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		for _, d := range ds {
+			d.Nak(nctx, 0)
+		}
+	}
+	return err
 }
 
 // handle decodes, stores, publishes and acks one batch. It retries the

@@ -3,6 +3,7 @@
 package testenv
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/url"
@@ -11,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // NATSURL is the external NATS server with JetStream
@@ -86,4 +89,54 @@ func Eventually(t testing.TB, total, interval time.Duration, cond func() error) 
 		}
 		time.Sleep(interval)
 	}
+}
+
+// PostgresURL is the external PostgreSQL server's database
+// (SENSORHUB_TEST_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/test).
+func PostgresURL(t testing.TB) string {
+	return require(t, "SENSORHUB_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL")
+}
+
+// PostgresSchema creates a schema of its own for the test on the external
+// PostgreSQL server, dropped when the test ends, and returns a URL whose
+// connections use it.
+func PostgresSchema(t testing.TB) string {
+	t.Helper()
+	base := PostgresURL(t)
+	name := strings.ToLower(Unique(t))
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CREATE SCHEMA `+pgx.Identifier{name}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, `DROP SCHEMA `+pgx.Identifier{name}.Sanitize()+` CASCADE`); err != nil {
+			t.Error(err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", name)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// ActiveMQURL is the external ActiveMQ broker's STOMP address
+// (SENSORHUB_TEST_STOMP_URL, default stomp://127.0.0.1:61613;
+// scripts/activemq.sh starts one).
+func ActiveMQURL(t testing.TB) string {
+	return require(t, "SENSORHUB_TEST_STOMP_URL", "stomp://127.0.0.1:61613", "ActiveMQ (scripts/activemq.sh)")
 }

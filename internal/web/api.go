@@ -54,6 +54,17 @@ type Server struct {
 // Handler returns the routes.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
+	s.probes(mux)
+	if s.Ingest != nil {
+		mux.Handle("/api/v1/ingest", s.Ingest)
+	}
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	if s.Store == nil {
+		// A process without the web role serves its probes and metrics.
+		return mux
+	}
 	mux.HandleFunc("GET /api/v1/devices", s.devices)
 	mux.HandleFunc("GET /api/v1/series", s.series)
 	mux.HandleFunc("GET /api/v1/latest", s.latest)
@@ -71,9 +82,15 @@ func (s *Server) Handler() http.Handler {
 	if s.Hub != nil {
 		mux.Handle("GET /api/v1/stream", s.Hub)
 	}
-	if s.Ingest != nil {
-		mux.Handle("/api/v1/ingest", s.Ingest)
+	if s.Config != nil {
+		(&Pages{Store: s.Store, Config: s.Config, Location: s.Location, Server: s}).routes(mux)
 	}
+	return mux
+}
+
+// probes are the health, readiness and metrics endpoints every process
+// serves.
+func (s *Server) probes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
@@ -82,13 +99,6 @@ func (s *Server) Handler() http.Handler {
 	if s.Registry != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
 	}
-	if s.Config != nil {
-		(&Pages{Store: s.Store, Config: s.Config, Location: s.Location, Server: s}).routes(mux)
-	}
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path)
-	})
-	return mux
 }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {

@@ -30,7 +30,9 @@ type Options struct {
 	RawMaxBytes    int64
 	ReadingsMaxAge time.Duration
 	Replicas       int
-	Logger         *slog.Logger
+	// Username and Password log in to an external NATS server.
+	Username, Password string
+	Logger             *slog.Logger
 }
 
 // Queue is a queue.Queue on JetStream.
@@ -104,8 +106,13 @@ func Connect(ctx context.Context, url string, opts Options) (*Queue, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	auth := nats.UserInfo(opts.Username, opts.Password)
+	if opts.Username == "" {
+		auth = func(*nats.Options) error { return nil }
+	}
 	nc, err := nats.Connect(url,
 		nats.Name("sensorhub"),
+		auth,
 		nats.MaxReconnects(-1),
 		nats.RetryOnFailedConnect(false),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {

@@ -11,48 +11,11 @@ import (
 	"github.com/sensorhub/sensorhub/internal/store"
 )
 
-type rollupKey struct {
-	device, field int64
-	res           store.Resolution
-	bucket        int64
-}
-
-type rollupAgg struct {
-	n                          int64
-	sum, min, max, first, last float64
-	firstT, lastT              int64
-}
-
-var resolutions = []store.Resolution{store.Minute, store.Hour, store.Day}
-
-// addRollups folds new points, given as flat (device, field, time,
-// msgCount, value) groups, into the minute, hour and day aggregates: first
-// in memory, then one upsert per bucket the batch touched.
-func (s *Store) addRollups(ctx context.Context, tx *sql.Tx, flat []any) error {
-	aggs := map[rollupKey]*rollupAgg{}
-	var order []rollupKey
-	for i := 0; i < len(flat); i += 5 {
-		dev, fid, t, v := flat[i].(int64), flat[i+1].(int64), flat[i+2].(int64), flat[i+4].(float64)
-		for _, res := range resolutions {
-			k := rollupKey{dev, fid, res, store.BucketStart(time.UnixMilli(t), res, s.loc).UnixMilli()}
-			a := aggs[k]
-			if a == nil {
-				a = &rollupAgg{min: v, max: v, first: v, last: v, firstT: t, lastT: t}
-				aggs[k] = a
-				order = append(order, k)
-			}
-			a.n++
-			a.sum += v
-			a.min, a.max = min(a.min, v), max(a.max, v)
-			if t < a.firstT {
-				a.first, a.firstT = v, t
-			}
-			if t >= a.lastT {
-				a.last, a.lastT = v, t
-			}
-		}
-	}
-	if len(order) == 0 {
+// addRollups folds new points into the minute, hour and day aggregates:
+// first in memory, then one upsert per bucket the batch touched.
+func (s *Store) addRollups(ctx context.Context, tx *sql.Tx, pts []store.StoredPoint) error {
+	aggs := store.FoldRollups(pts, s.loc)
+	if len(aggs) == 0 {
 		return nil
 	}
 	up, err := tx.PrepareContext(ctx, `INSERT INTO rollups (device_id, field_id, res, bucket, n, sum, min, max, first_t, first, last_t, last)
@@ -70,9 +33,8 @@ func (s *Store) addRollups(ctx context.Context, tx *sql.Tx, flat []any) error {
 		return err
 	}
 	defer up.Close()
-	for _, k := range order {
-		a := aggs[k]
-		if _, err := up.ExecContext(ctx, k.device, k.field, int(k.res), k.bucket, a.n, a.sum, a.min, a.max, a.firstT, a.first, a.lastT, a.last); err != nil {
+	for _, a := range aggs {
+		if _, err := up.ExecContext(ctx, a.Device, a.Field, int(a.Res), a.Bucket, a.N, a.Sum, a.Min, a.Max, a.FirstT, a.First, a.LastT, a.Last); err != nil {
 			return fmt.Errorf("store: rollup: %w", err)
 		}
 	}
@@ -137,7 +99,7 @@ func (s *Store) rederive(ctx context.Context, tx *sql.Tx, r *reading.Reading, de
 			dev, fid, r.Units[name]); err != nil {
 			return err
 		}
-		for _, res := range resolutions {
+		for _, res := range store.Resolutions {
 			start := store.BucketStart(r.Time, res, s.loc)
 			end := store.NextBucket(start, res, s.loc)
 			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO rollups (device_id, field_id, res, bucket, n, sum, min, max, first_t, first, last_t, last)

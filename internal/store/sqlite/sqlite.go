@@ -252,7 +252,7 @@ func (s *Store) Write(ctx context.Context, b store.Batch) (store.WriteResult, er
 		if err != nil {
 			return res, err
 		}
-		var points []any
+		var points []store.StoredPoint
 		insUnit, err := tx.PrepareContext(ctx, `INSERT INTO device_fields (device_id, field_id, unit) VALUES (?, ?, ?)
 			ON CONFLICT (device_id, field_id) DO UPDATE SET unit = excluded.unit WHERE excluded.unit != '' AND excluded.unit != device_fields.unit`)
 		if err != nil {
@@ -283,7 +283,7 @@ func (s *Store) Write(ctx context.Context, b store.Batch) (store.WriteResult, er
 				if err != nil {
 					return res, err
 				}
-				points = append(points, dev, fid, t, r.MsgCount, v)
+				points = append(points, store.StoredPoint{Device: dev, Field: fid, Time: t, MsgCount: r.MsgCount, Value: v})
 				uk := unitKey{dev, fid}
 				if u, known := s.units[uk]; !known || (u != r.Units[name] && r.Units[name] != "") {
 					if _, err := insUnit.ExecContext(ctx, dev, fid, r.Units[name]); err != nil {
@@ -369,10 +369,13 @@ func pointsInsert(rows int) string {
 	return q.String()
 }
 
-// insertPoints writes points, given as flat (device, field, time,
-// msgCount, value) groups.
-func (s *Store) insertPoints(ctx context.Context, tx *sql.Tx, flat []any) error {
+// insertPoints writes new points.
+func (s *Store) insertPoints(ctx context.Context, tx *sql.Tx, pts []store.StoredPoint) error {
 	const cols = 5
+	flat := make([]any, 0, len(pts)*cols)
+	for _, p := range pts {
+		flat = append(flat, p.Device, p.Field, p.Time, p.MsgCount, p.Value)
+	}
 	many, one := tx.StmtContext(ctx, s.stmts.pointsMany), tx.StmtContext(ctx, s.stmts.pointsOne)
 	for len(flat) > 0 {
 		stmt, n := many, pointsPerInsert
@@ -389,49 +392,18 @@ func (s *Store) insertPoints(ctx context.Context, tx *sql.Tx, flat []any) error 
 
 type unitKey struct{ device, field int64 }
 
-// updateDevice folds a batch's new readings of one device into its row:
-// count, last seen, and, from readings newer than any before, the newest
-// msgCount, the messages its gaps show lost, name, gateway and radio.
+// updateDevice folds a batch's new readings of one device into its row.
 func updateDevice(ctx context.Context, tx *sql.Tx, dev int64, rs []*reading.Reading) error {
-	var d struct {
-		lastSeen, lastTime, msgCount, lost int64
-		name, gateway                      string
-		rssi, snr                          sql.NullFloat64
-	}
+	var d store.DeviceRow
 	err := tx.QueryRowContext(ctx, `SELECT last_seen, last_time, msg_count, lost, name, gateway, rssi, snr FROM devices WHERE id = ?`, dev).
-		Scan(&d.lastSeen, &d.lastTime, &d.msgCount, &d.lost, &d.name, &d.gateway, &d.rssi, &d.snr)
+		Scan(&d.LastSeen, &d.LastTime, &d.MsgCount, &d.Lost, &d.Name, &d.Gateway, &d.RSSI, &d.SNR)
 	if err != nil {
 		return fmt.Errorf("store: device %d: %w", dev, err)
 	}
-	for _, r := range rs {
-		d.lastSeen = max(d.lastSeen, r.Received.UnixMilli())
-		t := r.Time.UnixMilli()
-		if t <= d.lastTime {
-			continue // a late reading: stored, but it says nothing of now
-		}
-		d.lastTime = t
-		if r.MsgCount >= 0 {
-			if d.msgCount >= 0 && r.MsgCount > d.msgCount+1 {
-				d.lost += r.MsgCount - d.msgCount - 1
-			}
-			d.msgCount = r.MsgCount
-		}
-		if r.Name != "" {
-			d.name = r.Name
-		}
-		if r.Gateway != "" {
-			d.gateway = r.Gateway
-		}
-		if r.RSSI != nil {
-			d.rssi = sql.NullFloat64{Float64: *r.RSSI, Valid: true}
-		}
-		if r.SNR != nil {
-			d.snr = sql.NullFloat64{Float64: *r.SNR, Valid: true}
-		}
-	}
+	d.Fold(rs)
 	_, err = tx.ExecContext(ctx, `UPDATE devices SET readings = readings + ?, last_seen = ?, last_time = ?, msg_count = ?, lost = ?,
 		name = ?, gateway = ?, rssi = ?, snr = ? WHERE id = ?`,
-		len(rs), d.lastSeen, d.lastTime, d.msgCount, d.lost, d.name, d.gateway, d.rssi, d.snr, dev)
+		len(rs), d.LastSeen, d.LastTime, d.MsgCount, d.Lost, d.Name, d.Gateway, d.RSSI, d.SNR, dev)
 	if err != nil {
 		return fmt.Errorf("store: device %d: %w", dev, err)
 	}

@@ -1,0 +1,116 @@
+package store
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/sensorhub/sensorhub/internal/reading"
+)
+
+// The bookkeeping that SQL stores share: what a batch changes in a device's
+// row and in the kept aggregates, worked out in memory so that each backend
+// only reads and writes rows.
+
+// DeviceRow is the kept summary of a device that readings fold into.
+type DeviceRow struct {
+	// LastSeen and LastTime are Unix milliseconds of the newest receive
+	// time and device time; MsgCount is -1 before any.
+	LastSeen, LastTime, MsgCount, Lost int64
+	Name, Gateway                      string
+	RSSI, SNR                          *float64
+}
+
+// Fold adds a batch's new readings of the device, in order: last seen
+// from all of them, and from readings newer than any before, the newest
+// msgCount, the messages its gaps show lost, name, gateway and radio.
+func (d *DeviceRow) Fold(rs []*reading.Reading) {
+	for _, r := range rs {
+		d.LastSeen = max(d.LastSeen, r.Received.UnixMilli())
+		t := r.Time.UnixMilli()
+		if t <= d.LastTime {
+			continue // a late reading: stored, but it says nothing of now
+		}
+		d.LastTime = t
+		if r.MsgCount >= 0 {
+			if d.MsgCount >= 0 && r.MsgCount > d.MsgCount+1 {
+				d.Lost += r.MsgCount - d.MsgCount - 1
+			}
+			d.MsgCount = r.MsgCount
+		}
+		if r.Name != "" {
+			d.Name = r.Name
+		}
+		if r.Gateway != "" {
+			d.Gateway = r.Gateway
+		}
+		if r.RSSI != nil {
+			d.RSSI = r.RSSI
+		}
+		if r.SNR != nil {
+			d.SNR = r.SNR
+		}
+	}
+}
+
+// StoredPoint is one new value of a device's field, keyed by the ids a
+// store gave the device and the field; Time is Unix milliseconds.
+type StoredPoint struct {
+	Device, Field, Time, MsgCount int64
+	Value                         float64
+}
+
+// RollupKey names one kept aggregate; Bucket is its start in Unix
+// milliseconds.
+type RollupKey struct {
+	Device, Field int64
+	Res           Resolution
+	Bucket        int64
+}
+
+// RollupAgg is an aggregate to merge into the kept one: counts and sums
+// add, minimum and maximum fold, first and last go to the earliest and
+// latest point (times in Unix milliseconds).
+type RollupAgg struct {
+	RollupKey
+	N                          int64
+	Sum, Min, Max, First, Last float64
+	FirstT, LastT              int64
+}
+
+// Resolutions are the bucket widths stores keep aggregates at.
+var Resolutions = []Resolution{Minute, Hour, Day}
+
+// FoldRollups folds new points into one aggregate per bucket of every
+// resolution they touch, ordered by key: a store that upserts them in this
+// order takes row locks in the same order in every transaction.
+func FoldRollups(pts []StoredPoint, loc *time.Location) []RollupAgg {
+	idx := map[RollupKey]int{}
+	var out []RollupAgg
+	for _, p := range pts {
+		for _, res := range Resolutions {
+			k := RollupKey{p.Device, p.Field, res, BucketStart(time.UnixMilli(p.Time), res, loc).UnixMilli()}
+			i, ok := idx[k]
+			if !ok {
+				i = len(out)
+				idx[k] = i
+				out = append(out, RollupAgg{RollupKey: k, Min: p.Value, Max: p.Value, First: p.Value, Last: p.Value, FirstT: p.Time, LastT: p.Time})
+			}
+			a := &out[i]
+			a.N++
+			a.Sum += p.Value
+			a.Min, a.Max = min(a.Min, p.Value), max(a.Max, p.Value)
+			if p.Time < a.FirstT {
+				a.First, a.FirstT = p.Value, p.Time
+			}
+			if p.Time >= a.LastT {
+				a.Last, a.LastT = p.Value, p.Time
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b RollupAgg) int {
+		return cmp.Or(cmp.Compare(a.Device, b.Device), cmp.Compare(a.Field, b.Field),
+			cmp.Compare(a.Res, b.Res), cmp.Compare(a.Bucket, b.Bucket))
+	})
+	return out
+}

@@ -1,0 +1,22 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/sensorhub/sensorhub/internal/store"
+	"github.com/sensorhub/sensorhub/internal/store/postgres"
+	"github.com/sensorhub/sensorhub/internal/store/storetest"
+	"github.com/sensorhub/sensorhub/internal/testenv"
+)
+
+func open(t *testing.T) store.Store {
+	s, err := postgres.Open(context.Background(), testenv.PostgresSchema(t), storetest.Location, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) { storetest.Run(t, open) }
