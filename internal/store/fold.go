@@ -114,3 +114,55 @@ func FoldRollups(pts []StoredPoint, loc *time.Location) []RollupAgg {
 	})
 	return out
 }
+
+// Conds are the conditions of a SQL WHERE clause, each written with ?
+// placeholders, and their arguments in order.
+type Conds struct {
+	Where []string
+	Args  []any
+}
+
+func (c *Conds) add(cond string, arg any) {
+	c.Where, c.Args = append(c.Where, cond), append(c.Args, arg)
+}
+
+// RejectedConds are the conditions of a rejected-message filter; contains
+// is the dialect's "reason holds ?" test.
+func RejectedConds(f RejectedFilter, contains string) Conds {
+	var c Conds
+	if f.Customer != "" {
+		c.add("customer = ?", f.Customer)
+	}
+	if f.Reason != "" {
+		c.add(contains, f.Reason)
+	}
+	if f.Topic != "" {
+		c.add("topic = ?", f.Topic)
+	}
+	if !f.From.IsZero() {
+		c.add("received >= ?", f.From.UnixNano())
+	}
+	if !f.To.IsZero() {
+		c.add("received < ?", f.To.UnixNano())
+	}
+	if f.BeforeID > 0 {
+		c.add("id < ?", f.BeforeID)
+	}
+	return c
+}
+
+// AlertConds are the conditions of an alert filter.
+func AlertConds(f AlertFilter) Conds {
+	var c Conds
+	for _, col := range []struct{ name, v string }{
+		{"state", f.State}, {"rule", f.Rule}, {"customer", f.Customer}, {"sensor", f.Sensor}, {"device", f.Device},
+	} {
+		if col.v != "" {
+			c.add(col.name+" = ?", col.v)
+		}
+	}
+	if f.BeforeID > 0 {
+		c.add("id < ?", f.BeforeID)
+	}
+	return c
+}

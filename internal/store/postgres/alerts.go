@@ -117,19 +117,7 @@ func nanos(ns *int64) *time.Time {
 
 // Alerts lists alerts, newest first.
 func (s *Store) Alerts(ctx context.Context, f store.AlertFilter) ([]store.Alert, error) {
-	var conds []string
-	var args []any
-	for _, c := range []struct{ col, v string }{
-		{"state", f.State}, {"rule", f.Rule}, {"customer", f.Customer}, {"sensor", f.Sensor}, {"device", f.Device},
-	} {
-		if c.v != "" {
-			conds, args = append(conds, c.col+" = ?"), append(args, c.v)
-		}
-	}
-	if f.BeforeID > 0 {
-		conds, args = append(conds, "id < ?"), append(args, f.BeforeID)
-	}
-	w, args := where(conds, args)
+	w, args := where(store.AlertConds(f))
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100

@@ -833,18 +833,18 @@ func (s *Store) Rollups(ctx context.Context, q store.RawQuery, res store.Resolut
 
 // where joins conditions written with ? into a WHERE clause with numbered
 // placeholders.
-func where(conds []string, args []any) (string, []any) {
-	if len(conds) == 0 {
+func where(c store.Conds) (string, []any) {
+	if len(c.Where) == 0 {
 		return "", nil
 	}
 	var b strings.Builder
 	b.WriteString(" WHERE ")
 	n := 0
-	for i, c := range conds {
+	for i, cond := range c.Where {
 		if i > 0 {
 			b.WriteString(" AND ")
 		}
-		for _, r := range c {
+		for _, r := range cond {
 			if r == '?' {
 				n++
 				fmt.Fprintf(&b, "$%d", n)
@@ -853,31 +853,11 @@ func where(conds []string, args []any) (string, []any) {
 			b.WriteRune(r)
 		}
 	}
-	return b.String(), args
+	return b.String(), c.Args
 }
 
 func rejectedWhere(f store.RejectedFilter) (string, []any) {
-	var conds []string
-	var args []any
-	if f.Customer != "" {
-		conds, args = append(conds, "customer = ?"), append(args, f.Customer)
-	}
-	if f.Reason != "" {
-		conds, args = append(conds, "strpos(reason, ?) > 0"), append(args, f.Reason)
-	}
-	if f.Topic != "" {
-		conds, args = append(conds, "topic = ?"), append(args, f.Topic)
-	}
-	if !f.From.IsZero() {
-		conds, args = append(conds, "received >= ?"), append(args, f.From.UnixNano())
-	}
-	if !f.To.IsZero() {
-		conds, args = append(conds, "received < ?"), append(args, f.To.UnixNano())
-	}
-	if f.BeforeID > 0 {
-		conds, args = append(conds, "id < ?"), append(args, f.BeforeID)
-	}
-	return where(conds, args)
+	return where(store.RejectedConds(f, "strpos(reason, ?) > 0"))
 }
 
 // Rejected lists rejected messages, newest first.

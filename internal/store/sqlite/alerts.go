@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/store"
@@ -119,22 +118,7 @@ func scanAlert(row interface{ Scan(...any) error }) (store.Alert, error) {
 
 // Alerts lists alerts, newest first.
 func (s *Store) Alerts(ctx context.Context, f store.AlertFilter) ([]store.Alert, error) {
-	var conds []string
-	var args []any
-	for _, c := range []struct{ col, v string }{
-		{"state", f.State}, {"rule", f.Rule}, {"customer", f.Customer}, {"sensor", f.Sensor}, {"device", f.Device},
-	} {
-		if c.v != "" {
-			conds, args = append(conds, c.col+" = ?"), append(args, c.v)
-		}
-	}
-	if f.BeforeID > 0 {
-		conds, args = append(conds, "id < ?"), append(args, f.BeforeID)
-	}
-	where := ""
-	if len(conds) > 0 {
-		where = " WHERE " + strings.Join(conds, " AND ")
-	}
+	where, args := where(store.AlertConds(f))
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100

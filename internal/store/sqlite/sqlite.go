@@ -612,30 +612,14 @@ func (s *Store) PointBefore(ctx context.Context, k store.DeviceKey, field string
 }
 
 func rejectedWhere(f store.RejectedFilter) (string, []any) {
-	var conds []string
-	var args []any
-	if f.Customer != "" {
-		conds, args = append(conds, "customer = ?"), append(args, f.Customer)
-	}
-	if f.Reason != "" {
-		conds, args = append(conds, "instr(reason, ?) > 0"), append(args, f.Reason)
-	}
-	if f.Topic != "" {
-		conds, args = append(conds, "topic = ?"), append(args, f.Topic)
-	}
-	if !f.From.IsZero() {
-		conds, args = append(conds, "received >= ?"), append(args, f.From.UnixNano())
-	}
-	if !f.To.IsZero() {
-		conds, args = append(conds, "received < ?"), append(args, f.To.UnixNano())
-	}
-	if f.BeforeID > 0 {
-		conds, args = append(conds, "id < ?"), append(args, f.BeforeID)
-	}
-	if len(conds) == 0 {
+	return where(store.RejectedConds(f, "instr(reason, ?) > 0"))
+}
+
+func where(c store.Conds) (string, []any) {
+	if len(c.Where) == 0 {
 		return "", nil
 	}
-	return " WHERE " + strings.Join(conds, " AND "), args
+	return " WHERE " + strings.Join(c.Where, " AND "), c.Args
 }
 
 // Rejected lists rejected messages, newest first.
