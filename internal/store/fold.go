@@ -23,13 +23,20 @@ type DeviceRow struct {
 
 // Fold adds a batch's new readings of the device, in order: last seen
 // from all of them, and from readings newer than any before, the newest
-// msgCount, the messages its gaps show lost, name, gateway and radio.
+// msgCount, the messages its gaps show lost, name, gateway and radio. A
+// late reading that fills a gap counted lost is found again: readings
+// that several gateways and ingestors pass on in parallel arrive out of
+// order without any being lost.
 func (d *DeviceRow) Fold(rs []*reading.Reading) {
 	for _, r := range rs {
 		d.LastSeen = max(d.LastSeen, r.Received.UnixMilli())
 		t := r.Time.UnixMilli()
 		if t <= d.LastTime {
-			continue // a late reading: stored, but it says nothing of now
+			// A late reading: stored, but it says nothing of now.
+			if r.MsgCount >= 0 && r.MsgCount < d.MsgCount && d.Lost > 0 {
+				d.Lost--
+			}
+			continue
 		}
 		d.LastTime = t
 		if r.MsgCount >= 0 {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -139,4 +140,47 @@ func PostgresSchema(t testing.TB) string {
 // scripts/activemq.sh starts one).
 func ActiveMQURL(t testing.TB) string {
 	return require(t, "SENSORHUB_TEST_STOMP_URL", "stomp://127.0.0.1:61613", "ActiveMQ (scripts/activemq.sh)")
+}
+
+// StartMosquitto starts a Mosquitto broker of the test's own on a free
+// loopback port, with conf added to its configuration, until the test
+// ends, and returns its tcp:// URL.
+func StartMosquitto(t testing.TB, conf string) string {
+	t.Helper()
+	bin, err := exec.LookPath("mosquitto")
+	if err != nil {
+		if bin, err = exec.LookPath("/usr/sbin/mosquitto"); err != nil {
+			t.Fatal("mosquitto is needed (apt-get install mosquitto; .ci/run installs it)")
+		}
+	}
+	addr := FreeAddr(t)
+	host, port, _ := net.SplitHostPort(addr)
+	dir := t.TempDir()
+	path := dir + "/mosquitto.conf"
+	full := fmt.Sprintf("listener %s %s\nallow_anonymous true\npersistence false\n%s\n", port, host, conf)
+	if err := os.WriteFile(path, []byte(full), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-c", path)
+	log, _ := os.Create(dir + "/mosquitto.log")
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			out, _ := os.ReadFile(dir + "/mosquitto.log")
+			t.Logf("mosquitto log:\n%s", out)
+		}
+	})
+	Eventually(t, 10*time.Second, 20*time.Millisecond, func() error {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+	return "tcp://" + addr
 }

@@ -1,0 +1,30 @@
+package store
+
+import (
+	"testing"
+	"time"
+
+	"github.com/sensorhub/sensorhub/internal/reading"
+)
+
+// TestFoldOutOfOrder: messages 1, 2, 5 then 3 and 4 late lose nothing; a
+// message that never comes stays lost.
+func TestFoldOutOfOrder(t *testing.T) {
+	base := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
+	r := func(n int64) *reading.Reading {
+		return &reading.Reading{Time: base.Add(time.Duration(n) * time.Minute), MsgCount: n, Received: base}
+	}
+	d := DeviceRow{MsgCount: -1}
+	d.Fold([]*reading.Reading{r(1), r(2), r(5)})
+	if d.Lost != 2 || d.MsgCount != 5 {
+		t.Fatalf("after 1, 2, 5: lost %d, msgCount %d; want 2, 5", d.Lost, d.MsgCount)
+	}
+	d.Fold([]*reading.Reading{r(3), r(4)})
+	if d.Lost != 0 || d.MsgCount != 5 {
+		t.Fatalf("after 3 and 4 came late: lost %d, msgCount %d; want 0, 5", d.Lost, d.MsgCount)
+	}
+	d.Fold([]*reading.Reading{r(8), r(6)})
+	if d.Lost != 1 || d.MsgCount != 8 {
+		t.Fatalf("after 8, then 6 late: lost %d, msgCount %d; want 1 (7 never came), 8", d.Lost, d.MsgCount)
+	}
+}
