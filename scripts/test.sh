@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs sensorhub's whole test suite against real services. On a Debian
 # machine it installs (as root) and starts what the tests need: Mosquitto
-# with its standalone clients, a NATS server with JetStream, and Chromium
-# for the page tests. A service
-# that cannot be had fails the run; no test is skipped for want of one.
+# with its standalone clients, a NATS server with JetStream, PostgreSQL,
+# ActiveMQ (STOMP) and Chromium for the page tests. A service that cannot
+# be had fails the run; no test is skipped for want of one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +12,8 @@ command -v mosquitto >/dev/null || need_pkgs+=(mosquitto)
 command -v mosquitto_pub >/dev/null || need_pkgs+=(mosquitto-clients)
 command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || need_pkgs+=(nats-server)
 command -v chromium >/dev/null || [ -n "${SENSORHUB_CHROMIUM:-}" ] || need_pkgs+=(chromium)
+[ -n "${SENSORHUB_TEST_POSTGRES_URL:-}" ] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_pkgs+=(postgresql)
+[ -n "${SENSORHUB_TEST_STOMP_URL:-}" ] || [ -f /usr/share/activemq/bin/activemq.jar ] || need_pkgs+=(activemq)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test.sh: missing ${need_pkgs[*]}; run as root or: sudo apt-get install -y ${need_pkgs[*]}" >&2
@@ -55,6 +57,27 @@ if ! listening 4222; then
   start-stop-daemon --start --oknodo --background --exec "$nats" -- \
     -a 127.0.0.1 -p 4222 -js -sd "$store" -l "${TMPDIR:-/tmp}/sensorhub-test-nats.log"
   wait_port 4222 "NATS server"
+fi
+
+if [ -z "${SENSORHUB_TEST_POSTGRES_URL:-}" ]; then
+  if ! listening 5432; then
+    echo "test.sh: starting PostgreSQL on 127.0.0.1:5432"
+    version=$(ls /etc/postgresql | sort -n | tail -1)
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start
+    wait_port 5432 PostgreSQL
+  fi
+  # A role and database of the tests' own; each test works in a schema of
+  # its own in it and drops it.
+  su postgres -c "psql -qtAc \"SELECT 1 FROM pg_roles WHERE rolname = 'sensorhub_test'\"" | grep -q 1 ||
+    su postgres -c "psql -qc \"CREATE ROLE sensorhub_test LOGIN PASSWORD 'sensorhub_test'\""
+  su postgres -c "psql -qtAc \"SELECT 1 FROM pg_database WHERE datname = 'sensorhub_test'\"" | grep -q 1 ||
+    su postgres -c "psql -qc \"CREATE DATABASE sensorhub_test OWNER sensorhub_test\""
+  export SENSORHUB_TEST_POSTGRES_URL=postgres://sensorhub_test:sensorhub_test@127.0.0.1:5432/sensorhub_test?sslmode=disable
+fi
+
+if [ -z "${SENSORHUB_TEST_STOMP_URL:-}" ]; then
+  ./scripts/activemq.sh
+  export SENSORHUB_TEST_STOMP_URL=stomp://127.0.0.1:61613
 fi
 
 export SENSORHUB_TEST_MQTT_URL=${SENSORHUB_TEST_MQTT_URL:-tcp://127.0.0.1:1883}

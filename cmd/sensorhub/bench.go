@@ -22,6 +22,9 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	devices := fs.Int("devices", 100, "devices the messages are spread over")
 	rate := fs.Int("rate", 0, "publish at this many messages/s in the end-to-end runs (0: as fast as possible)")
 	streams := fs.Int("sse-clients", 0, "also measure with this many clients on /api/v1/stream")
+	ingestors := fs.Int("split", 0, "measure the split deployment instead: one gateway process and this many ingest processes\n"+
+		"on the configured external broker, NATS queue and PostgreSQL store (--broker, --nats, --postgres)")
+	pgURL := fs.String("postgres", "", "use this PostgreSQL database as the store (a schema of the run's own is created and dropped)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -49,6 +52,8 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	cfg.DataDir, cfg.Store.Path = dir, ""
 	cfg.HTTP.Listen, cfg.MQTT.Listen = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Queue.Prefix = fmt.Sprintf("sensorhub_bench_%d", os.Getpid())
+	// A run's raw stream never needs the default reservation of 10GiB.
+	cfg.Queue.RawMaxBytes = 1 << 30
 	cfg.MQTT.ClientID = cfg.Queue.Prefix
 	cfg.MQTT.CleanSession = true
 	if *broker != "" {
@@ -60,12 +65,23 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	if *natsURL != "" {
 		cfg.Queue.Engine, cfg.Queue.URL = "nats", *natsURL
 	}
+	if *pgURL != "" {
+		cfg.Store.Engine, cfg.Store.URL = "postgres", *pgURL
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	if *ingestors > 0 && (cfg.MQTT.Broker == "builtin" || cfg.Queue.Engine == "embedded") {
+		return fmt.Errorf("--split runs separate processes: give an external broker (--broker), queue (--nats) and store (--postgres)")
+	}
 	if err := cfg.Validate(f); err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	o := bench.Options{Config: cfg, N: *n, QoS: byte(*qos), Devices: *devices, SSEClients: *streams, Rate: *rate}
+	o := bench.Options{Config: cfg, N: *n, QoS: byte(*qos), Devices: *devices, SSEClients: *streams, Rate: *rate,
+		Ingestors: *ingestors, Binary: exe}
 	res, err := bench.Run(ctx, o)
 	if err != nil {
 		return err

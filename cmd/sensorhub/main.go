@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -33,6 +34,7 @@ Usage:
   sensorhub replay --from TIME [--to TIME] [--sensor KIND] [--url http://127.0.0.1:8080]
                                    decode again the retained raw messages of a time range
   sensorhub bench [flags]          measure end-to-end stored messages/s against the raw broker rate
+  sensorhub health [--url URL]     exit 0 when the sensorhub at URL answers /healthz (container health checks)
   sensorhub version                print the version
 
 Run 'sensorhub COMMAND --help' for a command's flags.
@@ -63,6 +65,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdReplay(args[1:], stdout, stderr)
 	case "bench":
 		err = cmdBench(args[1:], stdout, stderr)
+	case "health":
+		err = cmdHealth(args[1:], stderr)
 	case "version":
 		fmt.Fprintln(stdout, "sensorhub", version)
 	case "help", "-h", "--help":
@@ -189,4 +193,24 @@ func free(addr string) bool {
 	}
 	ln.Close()
 	return true
+}
+
+// cmdHealth asks a running sensorhub's /healthz, for container health
+// checks in images that have no shell or curl.
+func cmdHealth(args []string, stderr io.Writer) error {
+	fs := newFlags("health", stderr)
+	u := fs.String("url", "http://127.0.0.1:8080/healthz", "health URL of the sensorhub to ask")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(*u)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", *u, resp.Status)
+	}
+	return nil
 }

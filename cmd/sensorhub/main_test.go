@@ -122,7 +122,7 @@ func testKillDuringFlow(t *testing.T, engine string) {
 	queueCfg := "queue: {engine: embedded, prefix: " + prefix + "}"
 	if engine == "nats" {
 		natsURL := testenv.NATSURL(t)
-		queueCfg = "queue: {engine: nats, url: \"" + natsURL + "\", prefix: " + prefix + "}"
+		queueCfg = "queue: {engine: nats, url: \"" + natsURL + "\", prefix: " + prefix + ", raw_max_bytes: 256MiB}"
 		t.Cleanup(func() {
 			q, err := jetstream.Connect(context.Background(), natsURL, jetstream.Options{Prefix: prefix, RawMaxAge: time.Hour, ReadingsMaxAge: time.Hour})
 			if err == nil {

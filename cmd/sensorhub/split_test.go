@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,8 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -20,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/sensorhub/sensorhub/internal/metrics"
 	"github.com/sensorhub/sensorhub/internal/queue/jetstream"
 	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/testenv"
@@ -74,23 +72,13 @@ func (r *role) stop(sig syscall.Signal) {
 	r.cmd = nil
 }
 
-// metric sums a counter's series from the process's /metrics.
+// metric sums a counter's series on the process's /metrics.
 func (r *role) metric(name string) float64 {
-	resp, err := http.Get("http://" + r.http + "/metrics")
+	v, err := metrics.Scrape(context.Background(), r.http, name)
 	if err != nil {
-		return -1
+		r.t.Errorf("%s: %v", r.name, err)
 	}
-	defer resp.Body.Close()
-	var sum float64
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) == 2 && (f[0] == name || strings.HasPrefix(f[0], name+"{")) {
-			v, _ := strconv.ParseFloat(f[1], 64)
-			sum += v
-		}
-	}
-	return sum
+	return v
 }
 
 // TestSplitRoles runs sensorhub as separate processes, two gateways
@@ -125,7 +113,7 @@ mqtt:
   share_group: sensorhub
   topics: ["%s/#"]
   qos: 1
-queue: {engine: nats, urls: ["%s"], prefix: %s}
+queue: {engine: nats, urls: ["%s"], prefix: %s, raw_max_bytes: 256MiB}
 store: {engine: postgres, url: "%s"}
 `, mqttURL, prefix, natsURL, prefix, pgURL)), 0o600)
 
@@ -238,4 +226,3 @@ store: {engine: postgres, url: "%s"}
 	t.Logf("gateways received %v + %v; ingest-2 stored %v, ingest-1 (restarted) %v", g1, g2,
 		ing2.metric("sensorhub_messages_stored_total"), ing1.metric("sensorhub_messages_stored_total"))
 }
-

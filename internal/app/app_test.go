@@ -38,6 +38,8 @@ func start(t *testing.T, engine string, opts app.Options, mutate func(*config.Co
 	if engine == "nats" {
 		cfg.Queue.Engine = "nats"
 		cfg.Queue.URL = testenv.NATSURL(t)
+		// A raw stream reserves its maximum size on the shared server.
+		cfg.Queue.RawMaxBytes = 256 << 20
 	}
 	if mutate != nil {
 		mutate(cfg)

@@ -41,7 +41,12 @@ type Options struct {
 	// Rate paces the end-to-end publisher, in messages/s; 0 is as fast as
 	// it can.
 	Rate int
-	Log  *slog.Logger
+	// Ingestors, when positive, measures the split deployment instead:
+	// Binary run as one gateway and this many ingestors, separate
+	// processes on the configured external broker, queue and store.
+	Ingestors int
+	Binary    string
+	Log       *slog.Logger
 }
 
 // Result is what a run measured.
@@ -67,6 +72,9 @@ func (r Result) Report(w io.Writer, o Options) {
 	}
 	fmt.Fprintf(w, "broker              %s\n", o.Config.MQTT.Broker)
 	fmt.Fprintf(w, "queue / store       %s / %s\n", o.Config.Queue.Engine, o.Config.Store.Engine)
+	if o.Ingestors > 0 {
+		fmt.Fprintf(w, "processes           1 gateway, %d ingestor(s)\n", o.Ingestors)
+	}
 	fmt.Fprintf(w, "raw broker pub/sub  %10.0f msg/s\n", r.RawRate)
 	fmt.Fprintf(w, "stored end to end   %10.0f msg/s (%d stored)\n", r.StoredRate, r.Stored)
 	if o.Rate > 0 {
@@ -110,6 +118,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	res.RawRate = raw
 
+	if o.Ingestors > 0 {
+		res.StoredRate, res.Stored, err = endToEndSplit(ctx, o, cfg, payloads)
+		return res, err
+	}
 	stored, n, err := endToEnd(ctx, o, cfg, "plain", payloads, 0)
 	res.StoredRate, res.Stored = stored, n
 	if err != nil || o.SSEClients == 0 {
@@ -134,6 +146,7 @@ func endToEnd(ctx context.Context, o Options, base *config.Config, name string, 
 	if err != nil {
 		return 0, 0, err
 	}
+	defer dropStreams(&cfg)
 	defer a.Close()
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -159,24 +172,30 @@ func endToEnd(ctx context.Context, o Options, base *config.Config, name string, 
 	if err := publishAll(pub, topic, payloads, o.QoS, o.Rate, a.Forwarded); err != nil {
 		return 0, 0, err
 	}
+	rate, n, err := waitStored(ctx, a.Store, len(payloads), start, a.Forwarded)
+	if err == nil && clients != 0 {
+		o.Log.Info("bench: stream clients", "clients", clients, "events", events.Load())
+	}
+	return rate, n, err
+}
+
+// waitStored waits until want readings are stored and returns the rate
+// since start; it gives up when nothing more is stored for 30s.
+func waitStored(ctx context.Context, st store.Store, want int, start time.Time, taken func() int64) (float64, int64, error) {
 	lastProgress, last := time.Now(), int64(-1)
 	for {
-		n, err := storedCount(ctx, a.Store)
+		n, err := storedCount(ctx, st)
 		if err != nil {
 			return 0, n, err
 		}
-		if n >= int64(len(payloads)) {
-			rate := float64(len(payloads)) / time.Since(start).Seconds()
-			if clients != 0 {
-				o.Log.Info("bench: stream clients", "clients", clients, "events", events.Load())
-			}
-			return rate, n, nil
+		if n >= int64(want) {
+			return float64(want) / time.Since(start).Seconds(), n, nil
 		}
 		if n != last {
 			lastProgress, last = time.Now(), n
 		}
 		if time.Since(lastProgress) > 30*time.Second {
-			return 0, n, fmt.Errorf("stalled: %d of %d stored, %d taken by the gateway (a broker that drops messages, such as Mosquitto past max_queued_messages, loses the rest)", n, len(payloads), a.Forwarded())
+			return 0, n, fmt.Errorf("stalled: %d of %d stored, %d taken by the gateway (a broker that drops messages, such as Mosquitto past max_queued_messages, loses the rest)", n, want, taken())
 		}
 		if ctx.Err() != nil {
 			return 0, n, ctx.Err()

@@ -108,7 +108,7 @@ type MQTT struct {
 	Password string `yaml:"password"`
 	// CleanSession false (the default) keeps a persistent session, so the
 	// broker holds messages for sensorhub while it restarts.
-	CleanSession bool    `yaml:"clean_session"`
+	CleanSession bool `yaml:"clean_session"`
 	// ShareGroup, with an external broker, subscribes through the shared
 	// subscription $share/<group>/<topic>: gateways of one group share the
 	// messages instead of each getting all of them. Each gateway then needs

@@ -191,6 +191,10 @@ func (in *Ingester) Derive(ctx context.Context, b *store.Batch) error {
 		}
 		return ra.Time.Before(rb.Time)
 	})
+	stored, err := in.neighbours(ctx, rs, idx)
+	if err != nil {
+		return err
+	}
 	// before is the newest reading of the batch, of the same device, older
 	// than the one being derived (a duplicate has the same time).
 	var before, last *reading.Reading
@@ -206,20 +210,16 @@ func (in *Ingester) Derive(ctx context.Context, b *store.Batch) error {
 		if before != nil {
 			prev = &derive.Prev{Time: before.Time, MsgCount: before.MsgCount, Fields: before.Fields}
 		}
-		k := store.DeviceKey{Customer: r.Customer, Sensor: r.Sensor, Device: r.Device}
-		stored, ok, err := in.Store.ReadingBefore(ctx, k, r.Time)
-		if err != nil {
-			return err
-		}
-		if ok && (prev == nil || stored.Time.After(prev.Time)) {
-			prev = &derive.Prev{Time: stored.Time, MsgCount: stored.MsgCount, Fields: stored.Fields}
+		if sb := stored[n].Before; sb != nil && (prev == nil || sb.Time.After(prev.Time)) {
+			prev = &derive.Prev{Time: sb.Time, MsgCount: sb.MsgCount, Fields: sb.Fields}
 		}
 		set := in.Formulas[r.Sensor]
 		set.Clear(r) // a retried batch starts again from the decoded fields
 		set.Apply(r, prev)
-		next, ok, err := in.Store.ReadingAfter(ctx, k, r.Time)
-		if err != nil {
-			return err
+		var next reading.Reading
+		ok := stored[n].After != nil
+		if ok {
+			next = *stored[n].After
 		}
 		if ok && n+1 < len(idx) {
 			if nx := &rs[idx[n+1]]; nx.Customer == r.Customer && nx.Sensor == r.Sensor && nx.Device == r.Device && nx.Time.Before(next.Time) {
@@ -236,6 +236,37 @@ func (in *Ingester) Derive(ctx context.Context, b *store.Batch) error {
 		}
 	}
 	return nil
+}
+
+// neighbours finds the stored readings around each of rs[idx], in one
+// round trip when the store can.
+func (in *Ingester) neighbours(ctx context.Context, rs []reading.Reading, idx []int) ([]store.Neighbours, error) {
+	qs := make([]store.NeighbourQuery, len(idx))
+	for n, i := range idx {
+		r := &rs[i]
+		qs[n] = store.NeighbourQuery{DeviceKey: store.DeviceKey{Customer: r.Customer, Sensor: r.Sensor, Device: r.Device}, Time: r.Time}
+	}
+	if nr, ok := in.Store.(store.NeighbourReader); ok {
+		return nr.Neighbours(ctx, qs)
+	}
+	out := make([]store.Neighbours, len(qs))
+	for n, q := range qs {
+		before, ok, err := in.Store.ReadingBefore(ctx, q.DeviceKey, q.Time)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out[n].Before = &before
+		}
+		after, ok, err := in.Store.ReadingAfter(ctx, q.DeviceKey, q.Time)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out[n].After = &after
+		}
+	}
+	return out, nil
 }
 
 // Commit writes the batch to the store, then publishes its readings to the

@@ -3,8 +3,14 @@
 package metrics
 
 import (
+	"context"
+	"fmt"
+	"net/http"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // Metrics are the counters, gauges and histograms of one process.
@@ -85,4 +91,40 @@ func New() *Metrics {
 	r.MustRegister(m.AlertEvalErrors, m.Notifications, m.Received, m.GatewayErrors, m.Stored, m.Duplicates, m.Rejected, m.QueueLag, m.StoreWrite, m.BatchSize,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// Scrape sums the series of one metric on the /metrics page of the
+// sensorhub whose HTTP server is at addr (host:port).
+func Scrape(ctx context.Context, addr, name string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("%s/metrics: %s", addr, resp.Status)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return 0, fmt.Errorf("%s/metrics: %w", addr, err)
+	}
+	var sum float64
+	if mf := families[name]; mf != nil {
+		for _, m := range mf.GetMetric() {
+			switch {
+			case m.GetCounter() != nil:
+				sum += m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				sum += m.GetGauge().GetValue()
+			case m.GetUntyped() != nil:
+				sum += m.GetUntyped().GetValue()
+			}
+		}
+	}
+	return sum, nil
 }

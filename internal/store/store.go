@@ -123,3 +123,23 @@ type Store interface {
 	Ping(ctx context.Context) error
 	Close() error
 }
+
+// NeighbourQuery asks for a device's stored readings just before and just
+// after a time.
+type NeighbourQuery struct {
+	DeviceKey
+	Time time.Time
+}
+
+// Neighbours are a reading's stored neighbours; nil where there is none.
+type Neighbours struct {
+	Before, After *reading.Reading
+}
+
+// NeighbourReader is implemented by stores that answer many
+// ReadingBefore and ReadingAfter questions in one round trip, for a store
+// on a server.
+type NeighbourReader interface {
+	// Neighbours answers each query, in order.
+	Neighbours(ctx context.Context, qs []NeighbourQuery) ([]Neighbours, error)
+}

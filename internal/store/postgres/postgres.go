@@ -891,3 +891,56 @@ func (s *Store) CountRejected(ctx context.Context, f store.RejectedFilter) (int6
 	err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM rejected`+w, args...).Scan(&n)
 	return n, err
 }
+
+// Neighbours finds the stored readings around each query's time, all in
+// one query.
+func (s *Store) Neighbours(ctx context.Context, qs []store.NeighbourQuery) ([]store.Neighbours, error) {
+	out := make([]store.Neighbours, len(qs))
+	devs := make([]int64, 0, len(qs))
+	times := make([]time.Time, 0, len(qs))
+	pos := make([]int, 0, len(qs))
+	for i, q := range qs {
+		id, err := s.lookupDevice(ctx, q.DeviceKey)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // a new device has no neighbours
+		}
+		if err != nil {
+			return nil, err
+		}
+		devs, times, pos = append(devs, id), append(times, q.Time), append(pos, i)
+	}
+	if len(devs) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT x.i, b.doc, a.doc
+		FROM unnest($1::bigint[], $2::timestamptz[]) WITH ORDINALITY AS x(d, t, i)
+		LEFT JOIN LATERAL (SELECT doc FROM readings WHERE device_id = x.d AND time < x.t ORDER BY time DESC, msg_count DESC LIMIT 1) b ON true
+		LEFT JOIN LATERAL (SELECT doc FROM readings WHERE device_id = x.d AND time > x.t ORDER BY time, msg_count LIMIT 1) a ON true`,
+		devs, times)
+	if err != nil {
+		return nil, fmt.Errorf("store: neighbours: %w", err)
+	}
+	var i int64
+	var before, after []byte
+	_, err = pgx.ForEachRow(rows, []any{&i, &before, &after}, func() error {
+		n := &out[pos[i-1]]
+		for _, d := range []struct {
+			doc []byte
+			to  **reading.Reading
+		}{{before, &n.Before}, {after, &n.After}} {
+			if d.doc == nil {
+				continue
+			}
+			var r reading.Reading
+			if err := json.Unmarshal(d.doc, &r); err != nil {
+				return fmt.Errorf("store: decode reading: %w", err)
+			}
+			*d.to = &r
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: neighbours: %w", err)
+	}
+	return out, nil
+}

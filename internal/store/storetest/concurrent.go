@@ -86,3 +86,62 @@ func testConcurrentWriters(t *testing.T, s store.Store) {
 		t.Fatalf("hourly sums from aggregates %v, from raw values %v", got.Points, raw.Points)
 	}
 }
+
+// testNeighbours: a store's batched neighbour lookup answers as
+// ReadingBefore and ReadingAfter do, query by query.
+func testNeighbours(t *testing.T, s store.Store) {
+	nr, ok := s.(store.NeighbourReader)
+	if !ok {
+		t.Skip("this store answers neighbour questions one by one")
+	}
+	rs := Payloads(t, "devicev01.jsonl")
+	write(t, s, store.Batch{Readings: rs})
+	k := key(rs[0])
+	var qs []store.NeighbourQuery
+	for _, r := range rs {
+		qs = append(qs, store.NeighbourQuery{DeviceKey: key(r), Time: r.Time},
+			store.NeighbourQuery{DeviceKey: key(r), Time: r.Time.Add(time.Second)})
+	}
+	qs = append(qs, store.NeighbourQuery{DeviceKey: k, Time: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)},
+		store.NeighbourQuery{DeviceKey: k, Time: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)},
+		store.NeighbourQuery{DeviceKey: store.DeviceKey{Customer: "finemeca", Sensor: "air", Device: "nobody"}, Time: rs[0].Time})
+	got, err := nr.Neighbours(ctx(t), qs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(qs) {
+		t.Fatalf("%d answers to %d questions", len(got), len(qs))
+	}
+	keyOf := func(r *reading.Reading) string {
+		if r == nil {
+			return "none"
+		}
+		return r.Key()
+	}
+	found := 0
+	for i, q := range qs {
+		var want store.Neighbours
+		if b, ok, err := s.ReadingBefore(ctx(t), q.DeviceKey, q.Time); err != nil {
+			t.Fatal(err)
+		} else if ok {
+			want.Before = &b
+			found++
+		}
+		if a, ok, err := s.ReadingAfter(ctx(t), q.DeviceKey, q.Time); err != nil {
+			t.Fatal(err)
+		} else if ok {
+			want.After = &a
+			found++
+		}
+		if keyOf(got[i].Before) != keyOf(want.Before) || keyOf(got[i].After) != keyOf(want.After) {
+			t.Errorf("question %d (%s at %s): before %s after %s, want %s and %s", i, q.Device, q.Time,
+				keyOf(got[i].Before), keyOf(got[i].After), keyOf(want.Before), keyOf(want.After))
+		}
+		if got[i].Before != nil && fmt.Sprint(got[i].Before.Fields) != fmt.Sprint(want.Before.Fields) {
+			t.Errorf("question %d: fields %v, want %v", i, got[i].Before.Fields, want.Before.Fields)
+		}
+	}
+	if found < len(rs) {
+		t.Fatalf("only %d neighbours found at all", found)
+	}
+}
