@@ -86,6 +86,9 @@ export SENSORHUB_TEST_NATS_URL=${SENSORHUB_TEST_NATS_URL:-nats://127.0.0.1:4222}
 go vet ./...
 go test -count=1 -timeout 15m "$@" ./...
 if [ $# -eq 0 ]; then
-  # A bounded fuzzing run of payload decoding on every full run.
-  go test -run '^$' -fuzz FuzzDecode -fuzztime "${SENSORHUB_FUZZTIME:-30s}" ./internal/reading/
+  # A bounded fuzzing run of each fuzz target on every full run: payload
+  # decoding, configuration loading, formula compilation.
+  for target in FuzzDecode:./internal/reading/ FuzzLoad:./internal/config/ FuzzCompile:./internal/derive/; do
+    go test -run '^$' -fuzz "^${target%%:*}\$" -fuzztime "${SENSORHUB_FUZZTIME:-30s}" "${target#*:}"
+  done
 fi

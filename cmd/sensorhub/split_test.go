@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -180,6 +181,22 @@ store: {engine: postgres, url: "%s"}
 	t.Logf("ingest-1 killed with %d readings stored", count(`SELECT count(*) FROM readings`))
 	time.Sleep(500 * time.Millisecond)
 	ing1.start()
+	// A graceful stop of the other ingestor finishes or hands back its
+	// batch: nothing is lost or stored twice either.
+	testenv.Eventually(t, 60*time.Second, 10*time.Millisecond, func() error {
+		if n := count(`SELECT count(*) FROM readings`); n < 8000 {
+			return fmt.Errorf("%d readings stored before the stop", n)
+		}
+		return nil
+	})
+	ing2.stop(syscall.SIGTERM)
+	ing2.mu.Lock()
+	stopped := strings.Contains(ing2.logs.String(), "shutting down")
+	ing2.mu.Unlock()
+	if !stopped {
+		t.Errorf("ingest-2 did not shut down gracefully on SIGTERM")
+	}
+	ing2.start()
 
 	if err := pub.Wait(); err != nil {
 		t.Fatalf("mosquitto_pub: %v\n%s", err, pubOut.String())

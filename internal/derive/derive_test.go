@@ -1,6 +1,8 @@
 package derive_test
 
 import (
+	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -88,3 +90,41 @@ func benchSet(b *testing.B, n int) {
 func BenchmarkApply0(b *testing.B)  { benchSet(b, 0) }
 func BenchmarkApply5(b *testing.B)  { benchSet(b, 5) }
 func BenchmarkApply20(b *testing.B) { benchSet(b, 20) }
+
+// FuzzCompile compiles formulas as a configuration would give them and
+// applies what compiles to readings: nothing panics, a formula that does
+// not compile gets an error that names it, and a formula that fails on a
+// reading flags it instead of storing a value that is not a number.
+func FuzzCompile(f *testing.F) {
+	for _, s := range []string{
+		"Pres < OpenPres", "Pres < OpenPres ? 1 : 0", "increase(E)", "rate(E) * 3600", "delta(E)", "prev(P)",
+		"since_prev()", "has_prev() && _msg_count > prev(_msg_count) ? _msg_count - prev(_msg_count) - 1 : 0",
+		"has_prev() && _msg_count < prev(_msg_count) ? 1 : nil", "(U1 + U2 + U3) / 3", "P / (U1 * I1)",
+		"Pres <", "nosuch + 1", "E / 0", "1e308 * 10", `"text"`, "[1, 2]", "len(Pres)",
+	} {
+		f.Add(s)
+	}
+	known := []string{"Pres", "OpenPres", "E", "P", "U1", "U2", "U3", "I1", "_msg_count", "_rssi", "_snr"}
+	base := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, formula string) {
+		set, err := derive.Compile(map[string]string{"x": formula}, known)
+		if err != nil {
+			if !strings.Contains(err.Error(), "derive x") {
+				t.Fatalf("compile error that does not name the formula: %v", err)
+			}
+			return
+		}
+		for _, prev := range []*derive.Prev{nil, {Time: base.Add(-time.Minute), MsgCount: 4, Fields: map[string]float64{"E": 10, "P": 1}}} {
+			r := &reading.Reading{Time: base, MsgCount: 5, Fields: map[string]float64{"Pres": 5.7, "OpenPres": 6, "E": 9, "P": 0, "U1": 230, "U2": 0, "U3": -1, "I1": 0}}
+			set.Apply(r, prev)
+			v, ok := r.Fields["x"]
+			flagged := slices.Contains(r.Flags, derive.FlagErrorPrefix+"x")
+			if ok && (math.IsNaN(v) || math.IsInf(v, 0)) {
+				t.Fatalf("%q stored %v", formula, v)
+			}
+			if ok && flagged {
+				t.Fatalf("%q both stored %v and flagged the reading", formula, v)
+			}
+		}
+	})
+}
