@@ -155,7 +155,8 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 		}
 	}
 
-	api := &web.Server{Location: cfg.Location(), Checks: checks, Registry: a.Metrics.Registry, Log: log.With("stage", "web")}
+	api := &web.Server{Location: cfg.Location(), Checks: checks, Registry: a.Metrics.Registry, Log: log.With("stage", "web"),
+		Roles: opts.Roles}
 	if opts.has(RoleGateway) {
 		api.Ingest = &gateway.HTTPIngest{Forwarder: fw, MaxBody: int64(cfg.HTTP.MaxBody)}
 	}
@@ -193,8 +194,14 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 	if len(roles) == 0 {
 		roles = Roles
 	}
-	log.Info("sensorhub running", "roles", strings.Join(roles, ","), "http", "http://"+a.httpLn.Addr().String(), "mqtt", brokerURL,
-		"queue", cfg.Queue.Engine, "store", cfg.StoreName(), "timezone", cfg.Timezone)
+	attrs := []any{"roles", strings.Join(roles, ","), "http", "http://" + a.httpLn.Addr().String(), "queue", cfg.Queue.Engine}
+	if opts.has(RoleGateway) {
+		attrs = append(attrs, "mqtt", brokerURL)
+	}
+	if a.Store != nil {
+		attrs = append(attrs, "store", cfg.StoreName())
+	}
+	log.Info("sensorhub running", append(attrs, "timezone", cfg.Timezone)...)
 
 	if opts.Demo {
 		s := sim.New(sim.Options{

@@ -49,6 +49,9 @@ type Server struct {
 	Checks   []Check
 	Registry *prometheus.Registry
 	Log      *slog.Logger
+	// Roles are the roles of this process, for the error a process
+	// without the web role gives to an API request; none means all.
+	Roles []string
 }
 
 // Handler returns the routes.
@@ -59,7 +62,11 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("/api/v1/ingest", s.Ingest)
 	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path)
+		msg := "no such API endpoint: " + r.Method + " " + r.URL.Path
+		if s.Store == nil {
+			msg += " (this process runs " + strings.Join(s.Roles, ", ") + "; the API and pages are served by sensorhub web)"
+		}
+		writeError(w, http.StatusNotFound, msg)
 	})
 	if s.Store == nil {
 		// A process without the web role serves its probes and metrics.
