@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -12,9 +13,12 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 	_ "time/tzdata" // the configured zone must load on hosts without tzdata
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/sensorhub/sensorhub/internal/app"
 	"github.com/sensorhub/sensorhub/internal/config"
@@ -34,6 +38,7 @@ Usage:
   sensorhub replay --from TIME [--to TIME] [--sensor KIND] [--url http://127.0.0.1:8080]
                                    decode again the retained raw messages of a time range
   sensorhub bench [flags]          measure end-to-end stored messages/s against the raw broker rate
+  sensorhub hash-password          read a password on standard input, print its bcrypt hash (for password_hash)
   sensorhub health [--url URL]     exit 0 when the sensorhub at URL answers /healthz (container health checks)
   sensorhub version                print the version
 
@@ -65,6 +70,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdReplay(args[1:], stdout, stderr)
 	case "bench":
 		err = cmdBench(args[1:], stdout, stderr)
+	case "hash-password":
+		err = cmdHashPassword(os.Stdin, stdout)
 	case "health":
 		err = cmdHealth(args[1:], stderr)
 	case "version":
@@ -127,6 +134,12 @@ func cmdRun(args []string, stderr io.Writer, roles []string) error {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	log := logx.New(stderr, cfg.Log.Format, cfg.Log.Level)
+	if *demo && cfg.MQTT.Broker == "builtin" && !cfg.MQTT.Builtin.AllowAnonymous {
+		// The simulated devices, and anyone trying the demo with
+		// mosquitto_pub, connect without a login.
+		cfg.MQTT.Builtin.AllowAnonymous = true
+		log.Warn("demo: the built-in MQTT broker accepts anonymous clients; outside a demo, give it users (mqtt.builtin.users)")
+	}
 	if *demo && *mqttAddr == "" && f.Line("mqtt.listen") == 0 && cfg.MQTT.Broker == "builtin" && !free(cfg.MQTT.Listen) {
 		// Port 1883 is often held by a broker already installed; the demo
 		// runs anyway, on a free port, and says so.
@@ -213,4 +226,23 @@ func cmdHealth(args []string, stderr io.Writer) error {
 		return fmt.Errorf("%s: %s", *u, resp.Status)
 	}
 	return nil
+}
+
+// cmdHashPassword prints the bcrypt hash of the password on the first line
+// of in, for the password_hash of a configured login.
+func cmdHashPassword(in io.Reader, stdout io.Writer) error {
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if len(pw) < 8 {
+		return errors.New("hash-password: give a password of at least 8 characters on standard input")
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
+	if err != nil {
+		return fmt.Errorf("hash-password: %w", err)
+	}
+	_, err = fmt.Fprintln(stdout, string(hash))
+	return err
 }

@@ -289,7 +289,9 @@ func clearSession(brokerURL, clientID string) {
 // was stored is found again as duplicates, nothing is stored twice.
 func TestReplayCommand(t *testing.T) {
 	httpAddr := testenv.FreeAddr(t)
-	cmd := exec.Command(binary, "run", "--data", t.TempDir(), "--http", httpAddr, "--mqtt-listen", "127.0.0.1:0")
+	cfgPath := filepath.Join(t.TempDir(), "sensorhub.yaml")
+	os.WriteFile(cfgPath, []byte("mqtt: {builtin: {allow_anonymous: true}}\n"), 0o600)
+	cmd := exec.Command(binary, "run", "--config", cfgPath, "--data", t.TempDir(), "--http", httpAddr, "--mqtt-listen", "127.0.0.1:0")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

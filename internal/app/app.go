@@ -228,6 +228,10 @@ func checkRoles(cfg *config.Config, opts Options) error {
 			return fmt.Errorf("unknown role %q: the roles are %s", r, strings.Join(Roles, ", "))
 		}
 	}
+	if b := cfg.MQTT.Builtin; opts.has(RoleGateway) && cfg.MQTT.Broker == "builtin" && !b.AllowAnonymous && len(b.Users) == 0 {
+		return errors.New("mqtt.builtin: the built-in broker has no users and anonymous access is off, so no device could publish: " +
+			"add mqtt.builtin.users (sensorhub hash-password makes a password_hash), or set mqtt.builtin.allow_anonymous: true on a closed network")
+	}
 	split := len(opts.Roles) > 0 && len(opts.Roles) < len(Roles)
 	if split && opts.Demo {
 		return errors.New("--demo runs every role in one process: use sensorhub run --demo")
@@ -291,19 +295,39 @@ func (a *App) startGateway(ctx context.Context, fw *gateway.Forwarder, checks *[
 		*checks = append(*checks, web.Check{Name: "mqtt", Fn: func(context.Context) error { return a.client.Ready() }})
 		return cfg.MQTT.Broker, nil
 	}
-	var err error
-	a.broker, err = gateway.StartBroker(fw, gateway.BrokerOptions{
+	b := cfg.MQTT.Builtin
+	bopts := gateway.BrokerOptions{
 		Listen: cfg.MQTT.Listen, Topics: cfg.MQTT.Topics,
-		MaxPendingWrites: cfg.MQTT.Builtin.MaxPendingWrites, MaxInflight: cfg.MQTT.Builtin.MaxInflight,
-		MaxPacket: uint32(cfg.MQTT.Builtin.MaxPacket),
-	}, log.With("stage", "gateway"))
+		MaxPendingWrites: b.MaxPendingWrites, MaxInflight: b.MaxInflight, MaxPacket: uint32(b.MaxPacket),
+		AllowAnonymous: b.AllowAnonymous,
+	}
+	for _, u := range cfg.BrokerUsers() {
+		bopts.Users = append(bopts.Users, gateway.BrokerUser{Username: u.Username, PasswordHash: u.PasswordHash, Customer: u.Customer, Topics: u.Topics})
+	}
+	if b.TLS.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(b.TLS.CertFile, b.TLS.KeyFile)
+		if err != nil {
+			return "", fmt.Errorf("mqtt.builtin.tls: %w", err)
+		}
+		bopts.TLSListen, bopts.TLS = b.TLS.Listen, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	var err error
+	a.broker, err = gateway.StartBroker(fw, bopts, log.With("stage", "gateway"))
 	if errors.Is(err, gateway.ErrAddressInUse) {
 		return "", fmt.Errorf("%w: another MQTT broker probably runs there; choose a free port with --mqtt-listen ADDR (or mqtt.listen), or use it with mqtt.broker: tcp://%s", err, cfg.MQTT.Listen)
 	}
 	if err != nil {
 		return "", err
 	}
-	log.Info("built-in MQTT broker listening (anonymous access)", "addr", a.broker.Addr().String(), "topics", cfg.MQTT.Topics)
+	access := fmt.Sprintf("%d users", len(b.Users))
+	if b.AllowAnonymous {
+		access += ", anonymous clients allowed"
+	}
+	attrs := []any{"addr", a.broker.Addr().String(), "topics", cfg.MQTT.Topics, "access", access}
+	if a.broker.TLSAddr() != nil {
+		attrs = append(attrs, "tls_addr", a.broker.TLSAddr().String())
+	}
+	log.Info("built-in MQTT broker listening", attrs...)
 	return "tcp://" + a.broker.Addr().String(), nil
 }
 

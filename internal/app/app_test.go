@@ -35,6 +35,7 @@ func start(t *testing.T, engine string, opts app.Options, mutate func(*config.Co
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.MQTT.Listen = "127.0.0.1:0"
 	cfg.Queue.Prefix = testenv.Unique(t)
+	cfg.MQTT.Builtin.AllowAnonymous = true
 	if engine == "nats" {
 		cfg.Queue.Engine = "nats"
 		cfg.Queue.URL = testenv.NATSURL(t)
@@ -370,6 +371,7 @@ func TestTakenPortsAreClearErrors(t *testing.T) {
 		cfg := config.Default()
 		cfg.DataDir = t.TempDir()
 		cfg.HTTP.Listen, cfg.MQTT.Listen = "127.0.0.1:0", "127.0.0.1:0"
+		cfg.MQTT.Builtin.AllowAnonymous = true
 		mutate(cfg)
 		_, err := app.Start(context.Background(), cfg, app.Options{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err == nil || !strings.Contains(err.Error(), flag) || !strings.Contains(err.Error(), "in use") {

@@ -105,7 +105,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if brokerURL == "builtin" {
 		b, err := gateway.StartBroker(&gateway.Forwarder{Metrics: metrics.New(), Log: o.Log},
 			gateway.BrokerOptions{Listen: "127.0.0.1:0", MaxPendingWrites: cfg.MQTT.Builtin.MaxPendingWrites,
-				MaxInflight: cfg.MQTT.Builtin.MaxInflight, MaxPacket: uint32(cfg.MQTT.Builtin.MaxPacket)}, o.Log)
+				MaxInflight: cfg.MQTT.Builtin.MaxInflight, MaxPacket: uint32(cfg.MQTT.Builtin.MaxPacket), AllowAnonymous: true}, o.Log)
 		if err != nil {
 			return res, err
 		}

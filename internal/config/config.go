@@ -136,6 +136,32 @@ type Builtin struct {
 	MaxInflight uint16 `yaml:"max_inflight"`
 	// MaxPacket is the largest MQTT packet accepted.
 	MaxPacket ByteSize `yaml:"max_packet"`
+	// AllowAnonymous lets clients connect without a username; off unless
+	// set (the demo sets it).
+	AllowAnonymous bool `yaml:"allow_anonymous"`
+	// Users are the broker's logins.
+	Users []BrokerUser `yaml:"users,omitempty"`
+	// TLS adds a listener for MQTT over TLS.
+	TLS BrokerTLS `yaml:"tls,omitempty"`
+}
+
+// BrokerUser is a login of the built-in broker.
+type BrokerUser struct {
+	Username string `yaml:"username"`
+	// PasswordHash is a bcrypt hash: sensorhub hash-password makes one.
+	PasswordHash string `yaml:"password_hash"`
+	// Customer is the only customer the user may send for.
+	Customer string `yaml:"customer"`
+	// Topics are the topic filters the user may publish and subscribe to;
+	// by default <customer>/#.
+	Topics []string `yaml:"topics,omitempty"`
+}
+
+// BrokerTLS is the built-in broker's TLS listener.
+type BrokerTLS struct {
+	Listen   string `yaml:"listen,omitempty"`
+	CertFile string `yaml:"cert_file,omitempty"`
+	KeyFile  string `yaml:"key_file,omitempty"`
 }
 
 // Queue is the durable buffer between gateway and ingest.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"maps"
@@ -11,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/sensorhub/sensorhub/internal/derive"
 	"github.com/sensorhub/sensorhub/internal/elastic"
@@ -182,6 +185,13 @@ func (c *Config) validateMQTT(v *validator) {
 	if m.Builtin.MaxPendingWrites <= 0 {
 		v.add("mqtt.builtin.max_pending_writes", "must be positive")
 	}
+	c.validateBrokerUsers(v)
+	if t := m.Builtin.TLS; t != (BrokerTLS{}) {
+		v.address("mqtt.builtin.tls.listen", t.Listen)
+		if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
+			v.add("mqtt.builtin.tls.cert_file", "cannot load the certificate and key (cert_file, key_file): %v", err)
+		}
+	}
 }
 
 func validFilter(f string) bool {
@@ -345,6 +355,44 @@ func (c *Config) Location() *time.Location {
 		return time.UTC
 	}
 	return loc
+}
+
+func (c *Config) validateBrokerUsers(v *validator) {
+	seen := map[string]bool{}
+	for i, u := range c.MQTT.Builtin.Users {
+		at := fmt.Sprintf("mqtt.builtin.users.%d", i)
+		switch {
+		case u.Username == "":
+			v.add(at+".username", "empty username")
+		case seen[u.Username]:
+			v.add(at+".username", "%q is given twice", u.Username)
+		}
+		seen[u.Username] = true
+		if _, err := bcrypt.Cost([]byte(u.PasswordHash)); err != nil {
+			v.add(at+".password_hash", "not a bcrypt hash (make one with: sensorhub hash-password): %v", err)
+		}
+		if !slices.Contains(c.Customers, u.Customer) {
+			v.add(at+".customer", "%q is not one of customers %v", u.Customer, c.Customers)
+		}
+		for j, t := range u.Topics {
+			if !validFilter(t) {
+				v.add(fmt.Sprintf("%s.topics.%d", at, j), "%q is not a topic filter", t)
+			}
+		}
+	}
+}
+
+// BrokerUsers are the built-in broker's logins, each with its topics (by
+// default, its customer's).
+func (c *Config) BrokerUsers() []BrokerUser {
+	out := make([]BrokerUser, len(c.MQTT.Builtin.Users))
+	for i, u := range c.MQTT.Builtin.Users {
+		if len(u.Topics) == 0 {
+			u.Topics = []string{u.Customer + "/#"}
+		}
+		out[i] = u
+	}
+	return out
 }
 
 // QueueURLs are the NATS servers to connect to.

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,7 +13,6 @@ import (
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 
@@ -27,15 +27,23 @@ type BrokerOptions struct {
 	MaxPendingWrites int32
 	MaxInflight      uint16
 	MaxPacket        uint32
+	// AllowAnonymous lets clients connect without a username.
+	AllowAnonymous bool
+	// Users are the logins, each kept to its topics and its customer.
+	Users []BrokerUser
+	// TLSListen, with TLS, adds an MQTT-over-TLS listener.
+	TLSListen string
+	TLS       *tls.Config
 }
 
 // Broker is the MQTT broker built into sensorhub. Devices connect to it
 // directly; every message on a configured topic goes to the queue before the
 // publisher gets its PUBACK.
 type Broker struct {
-	server *mqtt.Server
-	hook   *forwardHook
-	addr   net.Addr
+	server  *mqtt.Server
+	hook    *forwardHook
+	addr    net.Addr
+	tlsAddr net.Addr
 }
 
 // ErrAddressInUse is returned when the broker's port is taken.
@@ -54,10 +62,14 @@ func StartBroker(fw *Forwarder, opts BrokerOptions, log *slog.Logger) (*Broker, 
 		Logger:                 log.With("component", "mqtt-broker"),
 		SysTopicResendInterval: 30,
 	})
-	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
+	ah := &authHook{users: map[string]BrokerUser{}, anonymous: opts.AllowAnonymous, log: log}
+	for _, u := range opts.Users {
+		ah.users[u.Username] = u
+	}
+	if err := srv.AddHook(ah, nil); err != nil {
 		return nil, err
 	}
-	hook := &forwardHook{fw: fw, topics: mqtt.NewTopicsIndex(), log: log}
+	hook := &forwardHook{fw: fw, topics: mqtt.NewTopicsIndex(), auth: ah, log: log}
 	hook.ctx, hook.cancel = context.WithCancel(context.Background())
 	for i, t := range opts.Topics {
 		hook.topics.Subscribe("sensorhub", packets.Subscription{Filter: t, Identifier: i + 1})
@@ -79,6 +91,22 @@ func StartBroker(fw *Forwarder, opts BrokerOptions, log *slog.Logger) (*Broker, 
 		return nil, err
 	}
 	b := &Broker{server: srv, hook: hook, addr: ln.Addr()}
+	if opts.TLS != nil {
+		tln, err := tls.Listen("tcp", opts.TLSListen, opts.TLS)
+		if err != nil {
+			ln.Close()
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return nil, fmt.Errorf("built-in MQTT broker (TLS): %s: %w", opts.TLSListen, ErrAddressInUse)
+			}
+			return nil, fmt.Errorf("built-in MQTT broker (TLS): %w", err)
+		}
+		if err := srv.AddListener(listeners.NewNet("mqtts", tln)); err != nil {
+			ln.Close()
+			tln.Close()
+			return nil, err
+		}
+		b.tlsAddr = tln.Addr()
+	}
 	go func() {
 		if err := srv.Serve(); err != nil {
 			log.Error("built-in MQTT broker stopped", "err", err)
@@ -90,6 +118,9 @@ func StartBroker(fw *Forwarder, opts BrokerOptions, log *slog.Logger) (*Broker, 
 // Addr is the address the broker listens on.
 func (b *Broker) Addr() net.Addr { return b.addr }
 
+// TLSAddr is the address of the TLS listener, or nil.
+func (b *Broker) TLSAddr() net.Addr { return b.tlsAddr }
+
 // Close stops the broker; publishers still waiting for the queue get no
 // acknowledgement and will send again.
 func (b *Broker) Close() error {
@@ -99,6 +130,7 @@ func (b *Broker) Close() error {
 
 type forwardHook struct {
 	mqtt.HookBase
+	auth   *authHook
 	fw     *Forwarder
 	topics *mqtt.TopicsIndex
 	log    *slog.Logger
@@ -118,7 +150,8 @@ func (h *forwardHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 	if strings.HasPrefix(pk.TopicName, "$") || len(h.topics.Subscribers(pk.TopicName).Subscriptions) == 0 {
 		return pk, nil
 	}
-	env := reading.Envelope{Topic: pk.TopicName, Payload: bytes.Clone(pk.Payload), Received: time.Now().UTC(), Source: "mqtt"}
+	env := reading.Envelope{Topic: pk.TopicName, Payload: bytes.Clone(pk.Payload), Received: time.Now().UTC(), Source: "mqtt",
+		Customer: h.auth.customerOf(cl)}
 	if err := h.fw.Forward(h.ctx, env); err != nil {
 		// No PUBACK: the client sends the message again when it reconnects.
 		h.log.Warn("built-in broker: message not taken, the client will resend it", "client", cl.ID, "topic", pk.TopicName, "err", err)

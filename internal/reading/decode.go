@@ -83,6 +83,12 @@ func (d *Decoder) Decode(env Envelope) (Reading, error) {
 	if !ok || customer == "" {
 		return Reading{}, reject("missing customer: the payload has no \"Customer\" field")
 	}
+	if env.Customer != "" && customer != env.Customer {
+		// Kept under the sender's customer: the other one never sent it.
+		e := reject("customer %q refused: this sender may only send for %q", customer, env.Customer)
+		e.Customer = env.Customer
+		return Reading{}, e
+	}
 	if !d.Customers[customer] {
 		e := reject("unknown customer %q: add it to customers in the configuration", customer)
 		e.Customer = customer

@@ -52,6 +52,10 @@ type Envelope struct {
 	Received time.Time `json:"received"`
 	// Source says which entry point took the message: "mqtt" or "http".
 	Source string `json:"source"`
+	// Customer, when set, is the only customer the sender may send for
+	// (an MQTT login's or an ingest token's): a payload naming another is
+	// rejected.
+	Customer string `json:"customer,omitempty"`
 	// ReplayOf is the ID of the rejected message this envelope replays:
 	// once it becomes a reading, the rejected message is removed.
 	ReplayOf int64 `json:"replay_of,omitempty"`
