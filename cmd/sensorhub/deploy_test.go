@@ -47,7 +47,8 @@ func TestComposeConfigs(t *testing.T) {
 				}
 				cmd := exec.Command(binary, "check", "--config", host)
 				cmd.Env = append(os.Environ(), "HOSTNAME=sensorhub-test", "POSTGRES_PASSWORD=secret",
-					"MQTT_PASSWORD_HASH=$2a$10$6vA0TAVoIBUVRqwLEy6tVejmwy4Kr7moa22Z35.dZyQUXMnhk6pu.")
+					"MQTT_PASSWORD_HASH=$2a$10$6vA0TAVoIBUVRqwLEy6tVejmwy4Kr7moa22Z35.dZyQUXMnhk6pu.",
+					"SENSORHUB_ADMIN_PASSWORD_HASH=$2a$10$6vA0TAVoIBUVRqwLEy6tVejmwy4Kr7moa22Z35.dZyQUXMnhk6pu.")
 				out, err := cmd.CombinedOutput()
 				if err != nil || strings.TrimSpace(string(out)) != "ok" {
 					t.Errorf("%s: service %s: sensorhub check --config %s: %v\n%s", compose, name, parts[0], err, out)

@@ -38,6 +38,8 @@ Usage:
   sensorhub replay --from TIME [--to TIME] [--sensor KIND] [--url http://127.0.0.1:8080]
                                    decode again the retained raw messages of a time range
   sensorhub bench [flags]          measure end-to-end stored messages/s against the raw broker rate
+  sensorhub user add|passwd|del|list ...   manage the users of the pages and API (sensorhub user for help)
+  sensorhub token add|revoke|list ...      manage API tokens
   sensorhub hash-password          read a password on standard input, print its bcrypt hash (for password_hash)
   sensorhub health [--url URL]     exit 0 when the sensorhub at URL answers /healthz (container health checks)
   sensorhub version                print the version
@@ -70,6 +72,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdReplay(args[1:], stdout, stderr)
 	case "bench":
 		err = cmdBench(args[1:], stdout, stderr)
+	case "user":
+		err = cmdUser(args[1:], os.Stdin, stdout, stderr)
+	case "token":
+		err = cmdToken(args[1:], stdout, stderr)
 	case "hash-password":
 		err = cmdHashPassword(os.Stdin, stdout)
 	case "health":

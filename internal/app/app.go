@@ -20,6 +20,7 @@ import (
 
 	"github.com/sensorhub/sensorhub/internal/alert"
 	"github.com/sensorhub/sensorhub/internal/alert/notify"
+	"github.com/sensorhub/sensorhub/internal/auth"
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/elastic"
 	"github.com/sensorhub/sensorhub/internal/gateway"
@@ -157,11 +158,24 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 
 	api := &web.Server{Location: cfg.Location(), Checks: checks, Registry: a.Metrics.Registry, Log: log.With("stage", "web"),
 		Roles: opts.Roles}
+	if cfg.AuthOn() {
+		dir, err := auth.NewDirectory(cfg.Auth.Users, cfg.Auth.UsersFile, cfg.Customers, log.With("stage", "web"))
+		if err != nil {
+			return nil, err
+		}
+		if dir.Empty() {
+			log.Warn("no users yet: nobody can log in; add one with sensorhub user add --file " + cfg.Auth.UsersFile)
+		}
+		secure := cfg.HTTP.TLS.CertFile != "" || cfg.HTTP.TrustProxyHeaders
+		api.Access = &web.Access{Dir: dir, Sessions: web.NewSessions(cfg.Auth.SessionLifetime, cfg.Auth.SessionIdle, secure),
+			TrustProxy: cfg.HTTP.TrustProxyHeaders, LoginsPerMinute: cfg.Auth.LoginsPerMinute, Log: log.With("stage", "web")}
+	}
 	if opts.has(RoleGateway) {
 		api.Ingest = &gateway.HTTPIngest{Forwarder: fw, MaxBody: int64(cfg.HTTP.MaxBody)}
 	}
 	if opts.has(RoleWeb) {
 		hub := web.NewHub(log.With("stage", "web"))
+		hub.MaxPerUser = cfg.HTTP.MaxStreamsPerUser
 		if tl, ok := q.(queue.Tailer); ok {
 			a.goRun(func() {
 				if err := tl.Tail(runCtx, queue.Readings, hub.Publish); err != nil {
@@ -186,7 +200,11 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 		a.httpSrv.RegisterOnShutdown(api.Hub.Close)
 	}
 	a.goRun(func() {
-		if err := a.httpSrv.Serve(a.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		serve := func() error { return a.httpSrv.Serve(a.httpLn) }
+		if t := cfg.HTTP.TLS; t.CertFile != "" {
+			serve = func() error { return a.httpSrv.ServeTLS(a.httpLn, t.CertFile, t.KeyFile) }
+		}
+		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("HTTP server stopped", "err", err)
 		}
 	})
@@ -194,7 +212,14 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 	if len(roles) == 0 {
 		roles = Roles
 	}
-	attrs := []any{"roles", strings.Join(roles, ","), "http", "http://" + a.httpLn.Addr().String(), "queue", cfg.Queue.Engine}
+	scheme := "http://"
+	if cfg.HTTP.TLS.CertFile != "" {
+		scheme = "https://"
+	}
+	attrs := []any{"roles", strings.Join(roles, ","), "http", scheme + a.httpLn.Addr().String(), "queue", cfg.Queue.Engine}
+	if !cfg.AuthOn() {
+		attrs = append(attrs, "access", "no users: everyone who reaches it is an admin (loopback only)")
+	}
 	if opts.has(RoleGateway) {
 		attrs = append(attrs, "mqtt", brokerURL)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/sensorhub/sensorhub/internal/alert"
+	"github.com/sensorhub/sensorhub/internal/auth"
 	"github.com/sensorhub/sensorhub/internal/leak"
 )
 
@@ -33,6 +34,7 @@ type Config struct {
 	Ingest  Ingest             `yaml:"ingest"`
 	Sensors map[string]*Sensor `yaml:"sensors"`
 	Alerts  Alerts             `yaml:"alerts"`
+	Auth    Auth               `yaml:"auth"`
 
 	Elasticsearch Elasticsearch `yaml:"elasticsearch"`
 }
@@ -90,6 +92,34 @@ type HTTP struct {
 	Listen string `yaml:"listen"`
 	// MaxBody limits the size of a POST /api/v1/ingest body.
 	MaxBody ByteSize `yaml:"max_body"`
+	// TLS serves HTTPS with these certificate and key files.
+	TLS HTTPTLS `yaml:"tls,omitempty"`
+	// TrustProxyHeaders takes the client's address from X-Forwarded-For,
+	// behind a reverse proxy that sets it (and serves HTTPS).
+	TrustProxyHeaders bool `yaml:"trust_proxy_headers"`
+	// MaxStreamsPerUser bounds the live streams one user has open.
+	MaxStreamsPerUser int `yaml:"max_streams_per_user"`
+}
+
+// HTTPTLS are the web server's certificate and key files.
+type HTTPTLS struct {
+	CertFile string `yaml:"cert_file,omitempty"`
+	KeyFile  string `yaml:"key_file,omitempty"`
+}
+
+// Auth are the web server's and API's users and sessions.
+type Auth struct {
+	// Users are logins given in the configuration.
+	Users []auth.User `yaml:"users,omitempty"`
+	// UsersFile holds more users and the API tokens, managed with
+	// 'sensorhub user' and 'sensorhub token', read again when it changes.
+	UsersFile string `yaml:"users_file,omitempty"`
+	// SessionLifetime ends a session this long after login;
+	// SessionIdle after this long without a request.
+	SessionLifetime time.Duration `yaml:"session_lifetime"`
+	SessionIdle     time.Duration `yaml:"session_idle"`
+	// LoginsPerMinute bounds the login attempts of one client address.
+	LoginsPerMinute int `yaml:"logins_per_minute"`
 }
 
 // MQTT is where devices' messages come from.
@@ -341,7 +371,8 @@ func Default() *Config {
 		Customers: []string{"finemeca"},
 		DataDir:   "./data",
 		Log:       Log{Level: "info", Format: "text"},
-		HTTP:      HTTP{Listen: "127.0.0.1:8080", MaxBody: 8 << 20},
+		HTTP:      HTTP{Listen: "127.0.0.1:8080", MaxBody: 8 << 20, MaxStreamsPerUser: 20},
+		Auth:      Auth{SessionLifetime: 12 * time.Hour, SessionIdle: time.Hour, LoginsPerMinute: 5},
 		MQTT: MQTT{
 			Broker:   "builtin",
 			Listen:   ":1883",

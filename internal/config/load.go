@@ -163,6 +163,8 @@ var sectionOf = map[string]string{
 	"Builtin": "mqtt.builtin", "Queue": "queue", "Store": "store", "Ingest": "ingest",
 	"Sensor": "a sensor", "Match": "a sensor's match",
 	"Alerts": "alerts", "Notifier": "a notifier", "RuleSpec": "an alert rule",
+	"Auth": "auth", "User": "a user", "HTTPTLS": "http.tls", "BrokerUser": "a broker user", "BrokerTLS": "mqtt.builtin.tls",
+	"Elasticsearch": "elasticsearch",
 }
 
 func cleanYAMLError(err error) string {

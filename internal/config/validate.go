@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/sensorhub/sensorhub/internal/auth"
 	"github.com/sensorhub/sensorhub/internal/derive"
 	"github.com/sensorhub/sensorhub/internal/elastic"
 	"github.com/sensorhub/sensorhub/internal/reading"
@@ -79,6 +80,7 @@ func (c *Config) Validate(f *File) error {
 		v.add("log.format", "%q is not one of text, json", c.Log.Format)
 	}
 	v.address("http.listen", c.HTTP.Listen)
+	c.validateAuth(v)
 	if c.HTTP.MaxBody <= 0 {
 		v.add("http.max_body", "must be positive")
 	}
@@ -394,6 +396,69 @@ func (c *Config) BrokerUsers() []BrokerUser {
 	}
 	return out
 }
+
+func (c *Config) validateAuth(v *validator) {
+	a := c.Auth
+	names := map[string]bool{}
+	for i, u := range a.Users {
+		if err := u.Check(c.Customers); err != nil {
+			v.add(fmt.Sprintf("auth.users.%d", i), "%v", strings.ReplaceAll(err.Error(), "\n", "; "))
+		}
+		names[u.Username] = true
+	}
+	users := len(a.Users)
+	if a.UsersFile != "" {
+		f, err := auth.LoadFile(a.UsersFile)
+		if err != nil {
+			v.add("auth.users_file", "%v", err)
+		} else {
+			for i, u := range f.Users {
+				if err := u.Check(c.Customers); err != nil {
+					v.add("auth.users_file", "%s, user %d (%s): %v", a.UsersFile, i+1, u.Username, strings.ReplaceAll(err.Error(), "\n", "; "))
+				}
+				if names[u.Username] {
+					v.add("auth.users_file", "user %q is also in auth.users", u.Username)
+				}
+			}
+			users += len(f.Users)
+		}
+	}
+	if users == 0 && !loopback(c.HTTP.Listen) {
+		v.add("http.listen", "%q is reachable from other machines, and without users everyone who reaches it is an admin: "+
+			"add users (auth.users, or auth.users_file with sensorhub user add), or listen on 127.0.0.1", c.HTTP.Listen)
+	}
+	if a.SessionLifetime <= 0 || a.SessionIdle <= 0 {
+		v.add("auth.session_lifetime", "session_lifetime and session_idle must be positive")
+	}
+	if a.LoginsPerMinute < 1 {
+		v.add("auth.logins_per_minute", "must be at least 1")
+	}
+	if t := c.HTTP.TLS; t != (HTTPTLS{}) {
+		if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
+			v.add("http.tls.cert_file", "cannot load the certificate and key (cert_file, key_file): %v", err)
+		}
+	}
+	if c.HTTP.MaxStreamsPerUser < 1 {
+		v.add("http.max_streams_per_user", "must be at least 1")
+	}
+}
+
+// loopback reports whether addr listens on the loopback interface only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return true // reported as a bad address
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// AuthOn reports whether the web server asks who is there: users are
+// configured, or a users file is.
+func (c *Config) AuthOn() bool { return len(c.Auth.Users) > 0 || c.Auth.UsersFile != "" }
 
 // QueueURLs are the NATS servers to connect to.
 func (c *Config) QueueURLs() []string {

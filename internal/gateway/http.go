@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,20 @@ import (
 // object, or JSON lines, as a device would publish them over MQTT. Every
 // message goes to the queue as it is, invalid ones included, so that ingest
 // keeps them with a reason; the answer comes once the queue has them all.
+type customerKey struct{}
+
+// WithCustomer binds the messages of a request to one customer (that of
+// the ingest token that sent them): a message naming another is rejected.
+func WithCustomer(ctx context.Context, customer string) context.Context {
+	return context.WithValue(ctx, customerKey{}, customer)
+}
+
+// BoundCustomer is the customer a request's messages are bound to, or "".
+func BoundCustomer(ctx context.Context) string {
+	c, _ := ctx.Value(customerKey{}).(string)
+	return c
+}
+
 type HTTPIngest struct {
 	Forwarder *Forwarder
 	MaxBody   int64
@@ -50,7 +65,8 @@ func (h *HTTPIngest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for i, msg := range SplitMessages(body) {
 		// A nanosecond apart, in order: two identical lines of one request
 		// are two messages, not one delivered twice.
-		envs = append(envs, reading.Envelope{Topic: topic, Payload: msg, Received: now.Add(time.Duration(i)), Source: "http"})
+		envs = append(envs, reading.Envelope{Topic: topic, Payload: msg, Received: now.Add(time.Duration(i)), Source: "http",
+			Customer: BoundCustomer(r.Context())})
 	}
 	if len(envs) == 0 {
 		httpjson.Error(w, http.StatusBadRequest, "empty body: send one JSON object or JSON lines")

@@ -89,7 +89,9 @@ type AlertFilter struct {
 	State string // firing or resolved
 	Rule  string
 	DeviceKey
-	Limit int
+	// Customers, when not nil, keeps only alerts of these customers.
+	Customers []string
+	Limit     int
 	// BeforeID pages backwards: only alerts with a smaller ID.
 	BeforeID int64
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/reading"
@@ -133,6 +134,21 @@ func (c *Conds) add(cond string, arg any) {
 	c.Where, c.Args = append(c.Where, cond), append(c.Args, arg)
 }
 
+// in keeps rows whose customer is one of customers, when not nil.
+func (c *Conds) in(customers []string) {
+	if customers == nil {
+		return
+	}
+	if len(customers) == 0 {
+		c.Where = append(c.Where, "1 = 0")
+		return
+	}
+	c.Where = append(c.Where, "customer IN (?"+strings.Repeat(", ?", len(customers)-1)+")")
+	for _, cu := range customers {
+		c.Args = append(c.Args, cu)
+	}
+}
+
 // RejectedConds are the conditions of a rejected-message filter; contains
 // is the dialect's "reason holds ?" test.
 func RejectedConds(f RejectedFilter, contains string) Conds {
@@ -155,6 +171,7 @@ func RejectedConds(f RejectedFilter, contains string) Conds {
 	if f.BeforeID > 0 {
 		c.add("id < ?", f.BeforeID)
 	}
+	c.in(f.Customers)
 	return c
 }
 
@@ -171,5 +188,6 @@ func AlertConds(f AlertFilter) Conds {
 	if f.BeforeID > 0 {
 		c.add("id < ?", f.BeforeID)
 	}
+	c.in(f.Customers)
 	return c
 }

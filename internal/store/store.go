@@ -85,10 +85,12 @@ type RawQuery struct {
 // RejectedFilter narrows the rejected list; zero fields match all.
 type RejectedFilter struct {
 	Customer string
-	Reason   string // substring of the reason
-	Topic    string
-	From, To time.Time
-	Limit    int
+	// Customers, when not nil, keeps only messages of these customers.
+	Customers []string
+	Reason    string // substring of the reason
+	Topic     string
+	From, To  time.Time
+	Limit     int
 	// BeforeID pages backwards: only messages with a smaller ID.
 	BeforeID int64
 }

@@ -44,4 +44,3 @@ func WriteCerts(t testing.TB, dir string) (ca, cert, key string) {
 	os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
 	return ca, cert, key
 }
-

@@ -20,7 +20,8 @@ var alertStates = []string{"firing", "resolved", "all"}
 func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := store.AlertFilter{State: q.Get("state"), Rule: q.Get("rule"),
-		DeviceKey: store.DeviceKey{Customer: q.Get("customer"), Sensor: q.Get("sensor"), Device: q.Get("device")}}
+		DeviceKey: store.DeviceKey{Customer: q.Get("customer"), Sensor: q.Get("sensor"), Device: q.Get("device")},
+		Customers: principalOf(r).Customers}
 	if f.State != "" && !slices.Contains(alertStates, f.State) {
 		writeError(w, http.StatusBadRequest, "state must be one of "+strings.Join(alertStates, ", "))
 		return
@@ -56,13 +57,8 @@ func (s *Server) alertDetail(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	a, err := s.Store.Alert(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "no alert "+strconv.FormatInt(id, 10))
-		return
-	}
-	if err != nil {
-		s.internal(w, r, err)
+	a, ok := s.visibleAlert(w, r, id)
+	if !ok {
 		return
 	}
 	log, err := s.Store.Notifications(r.Context(), id)
@@ -71,6 +67,21 @@ func (s *Server) alertDetail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, map[string]any{"alert": a, "notifications": log})
+}
+
+// visibleAlert finds an alert the principal may see: one of another
+// customer is not found.
+func (s *Server) visibleAlert(w http.ResponseWriter, r *http.Request, id int64) (store.Alert, bool) {
+	a, err := s.Store.Alert(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !principalOf(r).Sees(a.Customer)) {
+		writeError(w, http.StatusNotFound, "no alert "+strconv.FormatInt(id, 10))
+		return a, false
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return a, false
+	}
+	return a, true
 }
 
 // ackRequest is the body of POST /api/v1/alerts/{id}/ack.
@@ -93,7 +104,16 @@ func (s *Server) ack(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, `the body must be JSON such as {"by": "name", "comment": "why"}: `+err.Error())
 		return
 	}
+	if _, ok := s.visibleAlert(w, r, id); !ok {
+		return
+	}
+	if forbidViewer(w, r, "acknowledge alerts") {
+		return
+	}
 	req.By = strings.TrimSpace(req.By)
+	if s.Access != nil {
+		req.By = principalOf(r).Name // who is logged in, not who the body says
+	}
 	if req.By == "" {
 		writeError(w, http.StatusBadRequest, "by (who acknowledges) is required")
 		return

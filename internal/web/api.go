@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/gateway"
 	"github.com/sensorhub/sensorhub/internal/httpjson"
 	"github.com/sensorhub/sensorhub/internal/leak"
 	"github.com/sensorhub/sensorhub/internal/store"
@@ -52,6 +53,9 @@ type Server struct {
 	// Roles are the roles of this process, for the error a process
 	// without the web role gives to an API request; none means all.
 	Roles []string
+	// Access guards everything but the probes; nil serves everyone as an
+	// admin (a server without users, on loopback).
+	Access *Access
 }
 
 // Handler returns the routes.
@@ -59,7 +63,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	s.probes(mux)
 	if s.Ingest != nil {
-		mux.Handle("/api/v1/ingest", s.Ingest)
+		mux.Handle("/api/v1/ingest", s.ingest())
 	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		msg := "no such API endpoint: " + r.Method + " " + r.URL.Path
@@ -69,8 +73,9 @@ func (s *Server) Handler() http.Handler {
 		writeError(w, http.StatusNotFound, msg)
 	})
 	if s.Store == nil {
-		// A process without the web role serves its probes and metrics.
-		return mux
+		// A process without the web role serves its probes, metrics and
+		// ingest.
+		return s.guard(mux)
 	}
 	mux.HandleFunc("GET /api/v1/devices", s.devices)
 	mux.HandleFunc("GET /api/v1/series", s.series)
@@ -92,7 +97,40 @@ func (s *Server) Handler() http.Handler {
 	if s.Config != nil {
 		(&Pages{Store: s.Store, Config: s.Config, Location: s.Location, Server: s}).routes(mux)
 	}
-	return mux
+	return s.guard(mux)
+}
+
+func (s *Server) guard(h http.Handler) http.Handler {
+	if s.Access != nil {
+		return s.Access.wrap(h)
+	}
+	return h
+}
+
+// ingest lets admins and operators send messages for any customer, and an
+// ingest token for its own customer only.
+func (s *Server) ingest() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := principalOf(r)
+		switch {
+		case p.IngestOnly:
+			r = r.WithContext(gateway.WithCustomer(r.Context(), p.Customers[0]))
+		case !p.Acts():
+			writeError(w, http.StatusForbidden, "a viewer cannot send messages: use an ingest token")
+			return
+		}
+		s.Ingest.ServeHTTP(w, r)
+	})
+}
+
+// forbidViewer refuses a change to a principal that may not act, and
+// says so.
+func forbidViewer(w http.ResponseWriter, r *http.Request, what string) bool {
+	if principalOf(r).Acts() {
+		return false
+	}
+	writeError(w, http.StatusForbidden, "a viewer cannot "+what)
+	return true
 }
 
 // probes are the health, readiness and metrics endpoints every process
@@ -126,9 +164,23 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, "ready")
 }
 
+// visibleDevices lists the devices a filter matches that the request's
+// principal may see.
+func (s *Server) visibleDevices(r *http.Request, f store.DeviceFilter) ([]store.Device, error) {
+	devs, err := s.Store.Devices(r.Context(), f)
+	if err != nil {
+		return nil, err
+	}
+	p := principalOf(r)
+	if p.All() {
+		return devs, nil
+	}
+	return slices.DeleteFunc(devs, func(d store.Device) bool { return !p.Sees(d.Customer) }), nil
+}
+
 func (s *Server) devices(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	devs, err := s.Store.Devices(r.Context(), store.DeviceFilter{Customer: q.Get("customer"), Sensor: q.Get("sensor")})
+	devs, err := s.visibleDevices(r, store.DeviceFilter{Customer: q.Get("customer"), Sensor: q.Get("sensor")})
 	if err != nil {
 		s.internal(w, r, err)
 		return
@@ -145,7 +197,9 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request) (store.DeviceKe
 		writeError(w, http.StatusBadRequest, "the device parameter is required (the device's idDevice)")
 		return store.DeviceKey{}, false
 	}
-	devs, err := s.Store.Devices(r.Context(), store.DeviceFilter{Customer: q.Get("customer"), Sensor: q.Get("sensor")})
+	// A device of a customer the principal may not see does not exist for
+	// it: 404, whatever the parameters say.
+	devs, err := s.visibleDevices(r, store.DeviceFilter{Customer: q.Get("customer"), Sensor: q.Get("sensor")})
 	if err != nil {
 		s.internal(w, r, err)
 		return store.DeviceKey{}, false
@@ -301,7 +355,8 @@ func (s *Server) series(w http.ResponseWriter, r *http.Request) {
 // rejectedFilter reads customer, reason, topic, from and to.
 func rejectedFilter(w http.ResponseWriter, r *http.Request) (store.RejectedFilter, bool) {
 	q := r.URL.Query()
-	f := store.RejectedFilter{Customer: q.Get("customer"), Reason: q.Get("reason"), Topic: q.Get("topic")}
+	f := store.RejectedFilter{Customer: q.Get("customer"), Reason: q.Get("reason"), Topic: q.Get("topic"),
+		Customers: principalOf(r).Customers}
 	var err error
 	if v := q.Get("from"); v != "" {
 		if f.From, err = parseTime(v); err != nil {
@@ -321,6 +376,9 @@ func rejectedFilter(w http.ResponseWriter, r *http.Request) (store.RejectedFilte
 // replay serves POST /api/v1/rejected/replay: every rejected message the
 // filter matches (all without one) goes through ingest again.
 func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
+	if forbidViewer(w, r, "replay messages") {
+		return
+	}
 	f, ok := rejectedFilter(w, r)
 	if !ok {
 		return
@@ -377,6 +435,9 @@ func (s *Server) leaks(w http.ResponseWriter, r *http.Request) {
 // replayRaw serves POST /api/v1/replay?from=&to=&sensor=: the retained raw
 // messages received in the range are decoded again and stored.
 func (s *Server) replayRaw(w http.ResponseWriter, r *http.Request) {
+	if forbidViewer(w, r, "replay messages") {
+		return
+	}
 	if r.URL.Query().Get("from") == "" {
 		writeError(w, http.StatusBadRequest, "from is required (RFC 3339 or Unix milliseconds)")
 		return

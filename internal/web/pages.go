@@ -43,19 +43,31 @@ type Pages struct {
 type page struct {
 	Title, Nav, Zone string
 	Kinds            []string
+	// User and CSRF are the logged-in user and the session's CSRF token,
+	// for the log-out form and the pages' scripts; empty without users.
+	User, CSRF string
 }
 
-func (p *Pages) page(title, nav string) page {
-	return page{Title: title, Nav: nav, Zone: p.Location.String(), Kinds: p.Config.SensorNames()}
+func (p *Pages) page(r *http.Request, title, nav string) page {
+	pg := page{Title: title, Nav: nav, Zone: p.Location.String(), Kinds: p.Config.SensorNames()}
+	if a := p.Server.Access; a != nil {
+		pg.User, pg.CSRF = principalOf(r).Name, a.csrfToken(r)
+	}
+	return pg
 }
 
 func (p *Pages) render(w http.ResponseWriter, r *http.Request, name string, data any) {
+	p.renderStatus(w, r, http.StatusOK, name, data)
+}
+
+func (p *Pages) renderStatus(w http.ResponseWriter, r *http.Request, code int, name string, data any) {
 	var buf strings.Builder
 	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
 		p.Server.internal(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
 	w.Write([]byte(buf.String()))
 }
 
@@ -66,6 +78,10 @@ func (p *Pages) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /live/{sensor}/{device}", p.live)
 	mux.HandleFunc("GET /rejected", p.rejected)
 	mux.HandleFunc("GET /alerts", p.alerts)
+	if a := p.Server.Access; a != nil {
+		mux.HandleFunc("/login", a.login(p))
+		mux.HandleFunc("POST /logout", a.logout)
+	}
 	sub, _ := fs.Sub(assetFS, "assets")
 	files := http.FileServerFS(sub)
 	mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -111,12 +127,13 @@ func num(f *float64) string {
 }
 
 func (p *Pages) overview(w http.ResponseWriter, r *http.Request) {
-	devs, err := p.Store.Devices(r.Context(), store.DeviceFilter{})
+	who := principalOf(r)
+	devs, err := p.Server.visibleDevices(r, store.DeviceFilter{})
 	if err != nil {
 		p.Server.internal(w, r, err)
 		return
 	}
-	rejected, err := p.Store.CountRejected(r.Context(), store.RejectedFilter{})
+	rejected, err := p.Store.CountRejected(r.Context(), store.RejectedFilter{Customers: who.Customers})
 	if err != nil {
 		p.Server.internal(w, r, err)
 		return
@@ -127,8 +144,8 @@ func (p *Pages) overview(w http.ResponseWriter, r *http.Request) {
 		Silent, Lost, Rejected int64
 		SilentAfter            string
 		Firing                 int
-	}{page: p.page("Overview", "overview"), Rejected: rejected, SilentAfter: fmt.Sprintf("%d min", int(SilentAfter.Minutes()))}
-	firing, err := p.Store.Alerts(r.Context(), store.AlertFilter{State: "firing", Limit: 10000})
+	}{page: p.page(r, "Overview", "overview"), Rejected: rejected, SilentAfter: fmt.Sprintf("%d min", int(SilentAfter.Minutes()))}
+	firing, err := p.Store.Alerts(r.Context(), store.AlertFilter{State: "firing", Limit: 10000, Customers: who.Customers})
 	if err != nil {
 		p.Server.internal(w, r, err)
 		return
@@ -167,14 +184,15 @@ func (p *Pages) overview(w http.ResponseWriter, r *http.Request) {
 
 func (p *Pages) rejected(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := store.RejectedFilter{Reason: q.Get("reason"), Limit: 100}
+	customers := principalOf(r).Customers
+	f := store.RejectedFilter{Reason: q.Get("reason"), Limit: 100, Customers: customers}
 	f.BeforeID, _ = strconv.ParseInt(q.Get("before"), 10, 64)
 	list, err := p.Store.Rejected(r.Context(), f)
 	if err != nil {
 		p.Server.internal(w, r, err)
 		return
 	}
-	total, err := p.Store.CountRejected(r.Context(), store.RejectedFilter{Reason: f.Reason})
+	total, err := p.Store.CountRejected(r.Context(), store.RejectedFilter{Reason: f.Reason, Customers: customers})
 	if err != nil {
 		p.Server.internal(w, r, err)
 		return
@@ -186,7 +204,7 @@ func (p *Pages) rejected(w http.ResponseWriter, r *http.Request) {
 		Total  int64
 		Reason string
 		Next   int64
-	}{page: p.page("Rejected messages", "rejected"), Total: total, Reason: f.Reason}
+	}{page: p.page(r, "Rejected messages", "rejected"), Total: total, Reason: f.Reason}
 	for _, rj := range list {
 		data.Items = append(data.Items, item{Time: p.localTime(rj.Received), Reason: rj.Reason, Topic: rj.Topic, Source: rj.Source,
 			Payload: strings.ToValidUTF8(string(rj.Payload), "\uFFFD")})
@@ -203,7 +221,8 @@ func (p *Pages) alerts(w http.ResponseWriter, r *http.Request) {
 	if !slices.Contains(alertStates, state) {
 		state = "firing"
 	}
-	f := store.AlertFilter{Rule: q.Get("rule"), Limit: 100,
+	customers := principalOf(r).Customers
+	f := store.AlertFilter{Rule: q.Get("rule"), Limit: 100, Customers: customers,
 		DeviceKey: store.DeviceKey{Customer: q.Get("customer"), Sensor: q.Get("sensor"), Device: q.Get("device")}}
 	if state != "all" {
 		f.State = state
@@ -214,7 +233,7 @@ func (p *Pages) alerts(w http.ResponseWriter, r *http.Request) {
 		p.Server.internal(w, r, err)
 		return
 	}
-	firing, err := p.Store.Alerts(r.Context(), store.AlertFilter{State: "firing", Limit: 1000})
+	firing, err := p.Store.Alerts(r.Context(), store.AlertFilter{State: "firing", Limit: 1000, Customers: customers})
 	if err != nil {
 		p.Server.internal(w, r, err)
 		return
@@ -240,7 +259,7 @@ func (p *Pages) alerts(w http.ResponseWriter, r *http.Request) {
 		Firing        int
 		Next          int64
 		Detail        *detail
-	}{page: p.page("Alerts", "alerts"), State: state, States: alertStates, Filter: f, Firing: len(firing)}
+	}{page: p.page(r, "Alerts", "alerts"), State: state, States: alertStates, Filter: f, Firing: len(firing)}
 	for _, rule := range p.Config.Alerts.Rules {
 		data.Rules = append(data.Rules, rule.Name)
 	}
@@ -257,6 +276,9 @@ func (p *Pages) alerts(w http.ResponseWriter, r *http.Request) {
 		data.Next = list[len(list)-1].ID
 	}
 	if id, err := strconv.ParseInt(q.Get("id"), 10, 64); err == nil {
+		if _, ok := p.Server.visibleAlert(w, r, id); !ok {
+			return
+		}
 		log, err := p.Store.Notifications(r.Context(), id)
 		if err != nil {
 			p.Server.internal(w, r, err)
@@ -281,7 +303,7 @@ func (p *Pages) dashboard(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no sensor kind "+sensor, http.StatusNotFound)
 		return
 	}
-	devs, err := p.Store.Devices(r.Context(), store.DeviceFilter{Sensor: sensor})
+	devs, err := p.Server.visibleDevices(r, store.DeviceFilter{Sensor: sensor})
 	if err != nil {
 		p.Server.internal(w, r, err)
 		return
@@ -291,11 +313,11 @@ func (p *Pages) dashboard(w http.ResponseWriter, r *http.Request) {
 	if device == "" && len(devs) > 0 {
 		device, customer = devs[0].Device, devs[0].Customer
 	}
-	if customer == "" {
-		for _, d := range devs {
-			if d.Device == device {
-				customer = d.Customer
-			}
+	if device != "" {
+		var ok bool
+		if customer, ok = visible(devs, customer, device); !ok {
+			http.Error(w, "no device "+device+" of kind "+sensor, http.StatusNotFound)
+			return
 		}
 	}
 	dash := sc.Dashboard
@@ -313,19 +335,36 @@ func (p *Pages) dashboard(w http.ResponseWriter, r *http.Request) {
 		Dashboard                config.Dashboard
 		Ranges                   []string
 		JSON                     template.JS
-	}{p.page(dash.Title, sensor), sensor, device, customer, devs, dash, Ranges, template.JS(cfg)})
+	}{p.page(r, dash.Title, sensor), sensor, device, customer, devs, dash, Ranges, template.JS(cfg)})
 }
 
 func (p *Pages) live(w http.ResponseWriter, r *http.Request) {
 	sensor, device := r.PathValue("sensor"), r.PathValue("device")
-	customer := r.URL.Query().Get("customer")
-	if customer == "" && len(p.Config.Customers) == 1 {
-		customer = p.Config.Customers[0]
+	devs, err := p.Server.visibleDevices(r, store.DeviceFilter{Sensor: sensor})
+	if err != nil {
+		p.Server.internal(w, r, err)
+		return
+	}
+	customer, ok := visible(devs, r.URL.Query().Get("customer"), device)
+	if !ok {
+		http.Error(w, "no device "+device+" of kind "+sensor, http.StatusNotFound)
+		return
 	}
 	cfg, _ := json.Marshal(map[string]any{"sensor": sensor, "customer": customer, "device": device, "zone": p.Location.String()})
 	p.render(w, r, "live.html", struct {
 		page
 		Sensor, Device, Customer string
 		JSON                     template.JS
-	}{p.page("Live "+sensor+" "+device, ""), sensor, device, customer, template.JS(cfg)})
+	}{p.page(r, "Live "+sensor+" "+device, ""), sensor, device, customer, template.JS(cfg)})
+}
+
+// visible finds a device among those the principal sees, and its
+// customer; the customer, when given, must be its.
+func visible(devs []store.Device, customer, device string) (string, bool) {
+	for _, d := range devs {
+		if d.Device == device && (customer == "" || d.Customer == customer) {
+			return d.Customer, true
+		}
+	}
+	return "", false
 }

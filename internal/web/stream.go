@@ -1,6 +1,8 @@
 package web
 
 import (
+	"github.com/sensorhub/sensorhub/internal/auth"
+
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -19,6 +21,9 @@ type Hub struct {
 	// Buffer is how many events a client may lag behind before it is
 	// dropped.
 	Buffer int
+	// MaxPerUser bounds the live streams one user (or token) has open at
+	// once; 0 is no bound.
+	MaxPerUser int
 
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -31,6 +36,7 @@ func (h *Hub) Close() {
 }
 
 type streamClient struct {
+	who                      *auth.Principal
 	customer, sensor, device string
 	events                   chan []byte
 	dropped                  chan struct{}
@@ -59,7 +65,7 @@ func (h *Hub) Publish(data []byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for c := range h.clients {
-		if (c.customer != "" && c.customer != r.Customer) || (c.sensor != "" && c.sensor != r.Sensor) || (c.device != "" && c.device != r.Device) {
+		if !c.who.Sees(r.Customer) || (c.customer != "" && c.customer != r.Customer) || (c.sensor != "" && c.sensor != r.Sensor) || (c.device != "" && c.device != r.Device) {
 			continue
 		}
 		select {
@@ -71,10 +77,23 @@ func (h *Hub) Publish(data []byte) {
 	}
 }
 
-func (h *Hub) add(c *streamClient) {
+// add adds a client, unless its principal already has MaxPerUser.
+func (h *Hub) add(c *streamClient) bool {
 	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.MaxPerUser > 0 {
+		n := 0
+		for o := range h.clients {
+			if o.who.Name == c.who.Name {
+				n++
+			}
+		}
+		if n >= h.MaxPerUser {
+			return false
+		}
+	}
 	h.clients[c] = struct{}{}
-	h.mu.Unlock()
+	return true
 }
 
 func (h *Hub) remove(c *streamClient) {
@@ -92,9 +111,15 @@ const heartbeat = 15 * time.Second
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	c := &streamClient{
+		who:      principalOf(r),
 		customer: q.Get("customer"), sensor: q.Get("sensor"), device: q.Get("device"),
 		events: make(chan []byte, h.Buffer), dropped: make(chan struct{}),
 	}
+	if !h.add(c) {
+		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("%s already has %d live streams open (http.max_streams_per_user)", c.who.Name, h.MaxPerUser))
+		return
+	}
+	defer h.remove(c)
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
@@ -105,8 +130,6 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := rc.Flush(); err != nil {
 		return
 	}
-	h.add(c)
-	defer h.remove(c)
 	tick := time.NewTicker(heartbeat)
 	defer tick.Stop()
 	for {

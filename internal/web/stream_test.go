@@ -4,13 +4,15 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+
+	"github.com/sensorhub/sensorhub/internal/auth"
 )
 
 func TestHubDropsClientThatFallsBehind(t *testing.T) {
 	h := NewHub(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	h.Buffer = 4
-	slow := &streamClient{events: make(chan []byte, h.Buffer), dropped: make(chan struct{})}
-	other := &streamClient{device: "201", events: make(chan []byte, h.Buffer), dropped: make(chan struct{})}
+	slow := &streamClient{who: auth.Open, events: make(chan []byte, h.Buffer), dropped: make(chan struct{})}
+	other := &streamClient{who: auth.Open, device: "201", events: make(chan []byte, h.Buffer), dropped: make(chan struct{})}
 	h.add(slow)
 	h.add(other)
 	for i := 0; i < 10; i++ {

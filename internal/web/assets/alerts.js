@@ -9,7 +9,10 @@ document.querySelectorAll("form.ack").forEach((form) => {
     try {
       const resp = await fetch(`/api/v1/alerts/${form.dataset.id}/ack`, {
         method: "POST",
-        headers: { "Content-Type": "application/json" },
+        headers: {
+          "Content-Type": "application/json",
+          "X-CSRF-Token": document.querySelector('meta[name="csrf-token"]')?.content ?? "",
+        },
         body: JSON.stringify({ by: data.get("by"), comment: data.get("comment") }),
       });
       if (!resp.ok) {

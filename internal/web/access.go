@@ -1,0 +1,236 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"golang.org/x/time/rate"
+
+	"github.com/sensorhub/sensorhub/internal/auth"
+)
+
+// Access guards the web server: logins with sessions (scs) for people,
+// API tokens for programs and devices, CSRF tokens on every state-changing
+// request a session makes, and a limit on login attempts.
+type Access struct {
+	Dir      *auth.Directory
+	Sessions *scs.SessionManager
+	// TrustProxy takes the client's address and scheme from the
+	// X-Forwarded-For and X-Forwarded-Proto headers of a reverse proxy.
+	TrustProxy bool
+	// LoginsPerMinute bounds the login attempts of one client address.
+	LoginsPerMinute int
+	Log             *slog.Logger
+
+	mu       sync.Mutex
+	limiters map[string]*limiter
+}
+
+type limiter struct {
+	*rate.Limiter
+	seen time.Time
+}
+
+// NewSessions makes the session manager: cookies that scripts cannot read
+// (HttpOnly), sent to this site only (SameSite Lax), over HTTPS only when
+// secure, that expire after lifetime, or after idle without a request.
+func NewSessions(lifetime, idle time.Duration, secure bool) *scs.SessionManager {
+	sm := scs.New()
+	sm.Lifetime, sm.IdleTimeout = lifetime, idle
+	sm.Cookie.Name = "sensorhub_session"
+	sm.Cookie.HttpOnly = true
+	sm.Cookie.SameSite = http.SameSiteLaxMode
+	sm.Cookie.Secure = secure
+	sm.Cookie.Persist = false
+	return sm
+}
+
+type principalKey struct{}
+
+// principalOf is who makes the request: the open principal when the
+// server has no users.
+func principalOf(r *http.Request) *auth.Principal {
+	if p, ok := r.Context().Value(principalKey{}).(*auth.Principal); ok {
+		return p
+	}
+	return auth.Open
+}
+
+// open paths need no login.
+func open(path string) bool {
+	return path == "/healthz" || path == "/readyz" || path == "/metrics" || path == "/login" ||
+		strings.HasPrefix(path, "/assets/")
+}
+
+const (
+	sessionUser = "user"
+	sessionCSRF = "csrf"
+)
+
+// wrap puts the guard in front of next.
+func (a *Access) wrap(next http.Handler) http.Handler {
+	guard := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h := r.Header.Get("Authorization"); h != "" {
+			secret, ok := strings.CutPrefix(h, "Bearer ")
+			p, known := a.Dir.Token(strings.TrimSpace(secret))
+			if !ok || !known {
+				writeError(w, http.StatusUnauthorized, "unknown or revoked API token")
+				return
+			}
+			if p.IngestOnly && r.URL.Path != "/api/v1/ingest" && !open(r.URL.Path) {
+				writeError(w, http.StatusForbidden, "this token may only send messages (POST /api/v1/ingest)")
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+			return
+		}
+		name := a.Sessions.GetString(r.Context(), sessionUser)
+		p, ok := a.Dir.User(name)
+		if name == "" || !ok {
+			if open(r.URL.Path) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			if strings.HasPrefix(r.URL.Path, "/api/") {
+				writeError(w, http.StatusUnauthorized, "log in, or give an API token: Authorization: Bearer <token>")
+				return
+			}
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		if !safe(r.Method) && r.URL.Path != "/login" && !a.validCSRF(r) {
+			writeError(w, http.StatusForbidden, "missing or wrong CSRF token: reload the page")
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+	})
+	// Browsers' own cross-origin checks come first; sessions around all.
+	return a.Sessions.LoadAndSave(http.NewCrossOriginProtection().Handler(guard))
+}
+
+func safe(method string) bool {
+	return method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
+}
+
+// validCSRF compares the request's CSRF token, from the X-CSRF-Token
+// header or the csrf_token form field, with the session's.
+func (a *Access) validCSRF(r *http.Request) bool {
+	want := a.Sessions.GetString(r.Context(), sessionCSRF)
+	got := r.Header.Get("X-CSRF-Token")
+	if got == "" {
+		got = r.PostFormValue("csrf_token")
+	}
+	return want != "" && subtle.ConstantTimeCompare([]byte(want), []byte(got)) == 1
+}
+
+// csrfToken is the session's CSRF token, for pages to put in forms and
+// scripts in their requests.
+func (a *Access) csrfToken(r *http.Request) string {
+	if a == nil {
+		return ""
+	}
+	return a.Sessions.GetString(r.Context(), sessionCSRF)
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// clientIP is the request's client address, from the proxy's header when
+// trusted.
+func (a *Access) clientIP(r *http.Request) string {
+	if a.TrustProxy {
+		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+			first, _, _ := strings.Cut(xff, ",")
+			return strings.TrimSpace(first)
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// allowLogin spends one login attempt of the client's address.
+func (a *Access) allowLogin(ip string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.limiters == nil {
+		a.limiters = map[string]*limiter{}
+	}
+	now := time.Now()
+	for k, l := range a.limiters {
+		if now.Sub(l.seen) > 10*time.Minute {
+			delete(a.limiters, k)
+		}
+	}
+	l := a.limiters[ip]
+	if l == nil {
+		per := max(a.LoginsPerMinute, 1)
+		l = &limiter{Limiter: rate.NewLimiter(rate.Every(time.Minute/time.Duration(per)), per)}
+		a.limiters[ip] = l
+	}
+	l.seen = now
+	return l.Allow()
+}
+
+// login serves GET and POST /login.
+func (a *Access) login(p *Pages) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		next := r.FormValue("next")
+		if u, err := url.Parse(next); err != nil || next == "" || u.IsAbs() || u.Host != "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+			next = "/"
+		}
+		data := struct {
+			Title, Next, Error, Username string
+		}{Title: "Log in", Next: next}
+		if r.Method == http.MethodPost {
+			data.Username = r.PostFormValue("username")
+			if !a.allowLogin(a.clientIP(r)) {
+				a.Log.Warn("login attempts refused: too many from one address", "ip", a.clientIP(r), "user", data.Username)
+				w.Header().Set("Retry-After", "60")
+				data.Error = "Too many login attempts: wait a minute."
+				p.renderStatus(w, r, http.StatusTooManyRequests, "login.html", data)
+				return
+			}
+			pr, err := a.Dir.Login(data.Username, r.PostFormValue("password"))
+			if err != nil {
+				a.Log.Warn("login failed", "ip", a.clientIP(r), "user", data.Username)
+				data.Error = "Wrong username or password."
+				p.renderStatus(w, r, http.StatusUnauthorized, "login.html", data)
+				return
+			}
+			// A new session token on login: a token planted before cannot
+			// be used after.
+			if err := a.Sessions.RenewToken(r.Context()); err != nil {
+				p.Server.internal(w, r, err)
+				return
+			}
+			a.Sessions.Put(r.Context(), sessionUser, pr.Name)
+			a.Sessions.Put(r.Context(), sessionCSRF, randomToken())
+			a.Log.Info("logged in", "user", pr.Name, "role", pr.Role, "ip", a.clientIP(r))
+			http.Redirect(w, r, next, http.StatusSeeOther)
+			return
+		}
+		p.renderStatus(w, r, http.StatusOK, "login.html", data)
+	}
+}
+
+// logout serves POST /logout.
+func (a *Access) logout(w http.ResponseWriter, r *http.Request) {
+	a.Sessions.Destroy(r.Context())
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
