@@ -3,12 +3,15 @@ package app_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -423,5 +426,33 @@ func TestTokens(t *testing.T) {
 	})
 	if code, _ := gw.do("POST", "/api/v1/ingest?topic=finemeca/air", `{"Customer":"finemeca"}`); code == 401 || code == 403 {
 		t.Errorf("the other token was revoked too: %d", code)
+	}
+}
+
+// TestHTTPS: with http.tls the web server speaks HTTPS only, and its
+// session cookie is HTTPS-only, HttpOnly and SameSite.
+func TestHTTPS(t *testing.T) {
+	ca, cert, key := testenv.WriteCerts(t, t.TempDir())
+	fx := accessFixture(t, func(c *config.Config) { c.HTTP.TLS = config.HTTPTLS{CertFile: cert, KeyFile: key} })
+	pool := x509.NewCertPool()
+	pem, _ := os.ReadFile(ca)
+	pool.AppendCertsFromPEM(pem)
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	base := "https://" + fx.a.HTTPAddr()
+	if resp, err := http.Get("http://" + fx.a.HTTPAddr() + "/healthz"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			t.Error("plain HTTP answered with TLS configured")
+		}
+	}
+	resp, err := hc.PostForm(base+"/login", url.Values{"username": {"root"}, "password": {"root-password"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cookie := resp.Header.Get("Set-Cookie")
+	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(cookie, "Secure") || !strings.Contains(cookie, "HttpOnly") || !strings.Contains(cookie, "SameSite=Lax") {
+		t.Errorf("login over HTTPS: %d, cookie %q", resp.StatusCode, cookie)
 	}
 }

@@ -251,6 +251,11 @@ type Elasticsearch struct {
 type Ingest struct {
 	// MaxPayload is the largest payload decoded; larger ones are rejected.
 	MaxPayload ByteSize `yaml:"max_payload"`
+	// MaxDepth, MaxFields and MaxTopic bound a message's JSON nesting, its
+	// number of fields and its topic's length; beyond, it is rejected.
+	MaxDepth  int `yaml:"max_depth"`
+	MaxFields int `yaml:"max_fields"`
+	MaxTopic  int `yaml:"max_topic"`
 	// BatchSize is the most messages written in one transaction.
 	BatchSize int `yaml:"batch_size"`
 	// BatchWait is how long ingest waits to fill a batch.
@@ -394,7 +399,7 @@ func Default() *Config {
 			Replicas:       1,
 		},
 		Store:  Store{Engine: "sqlite"},
-		Ingest: Ingest{MaxPayload: 64 << 10, BatchSize: 500, BatchWait: 50 * time.Millisecond},
+		Ingest: Ingest{MaxPayload: 64 << 10, MaxDepth: 8, MaxFields: 256, MaxTopic: 256, BatchSize: 500, BatchWait: 50 * time.Millisecond},
 		Elasticsearch: Elasticsearch{Index: "{customer}-{sensor}-data-{yyyy}-{M}-{d}", FlushBytes: 5 << 20,
 			FlushInterval: time.Second},
 		Alerts: Alerts{EvaluateEvery: 10 * time.Second, Notifiers: map[string]*Notifier{}, Rules: DefaultRules()},

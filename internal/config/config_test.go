@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sensorhub/sensorhub/internal/auth"
 	"github.com/sensorhub/sensorhub/internal/config"
 )
 
@@ -111,5 +112,30 @@ func TestMarshalRoundTrip(t *testing.T) {
 	}
 	if back.Ingest.MaxPayload != 128<<10 || back.Queue.RawMaxAge != 7*24*time.Hour || !strings.Contains(string(out), "raw_max_age: 168h0m0s") {
 		t.Fatalf("values lost in the round trip:\n%s", out)
+	}
+}
+
+// TestNoOpenListener: without users, everyone who reaches the web server
+// is an admin, so it may only listen on loopback.
+func TestNoOpenListener(t *testing.T) {
+	for _, tc := range []struct {
+		listen string
+		users  bool
+		ok     bool
+	}{
+		{"127.0.0.1:8080", false, true}, {"localhost:8080", false, true}, {"[::1]:8080", false, true},
+		{":8080", false, false}, {"0.0.0.0:8080", false, false}, {"192.168.1.10:8080", false, false},
+		{":8080", true, true},
+	} {
+		cfg := config.Default()
+		cfg.HTTP.Listen = tc.listen
+		if tc.users {
+			cfg.Auth.Users = []auth.User{{Username: "admin", Role: auth.RoleAdmin,
+				PasswordHash: "$2a$10$6vA0TAVoIBUVRqwLEy6tVejmwy4Kr7moa22Z35.dZyQUXMnhk6pu."}}
+		}
+		err := cfg.Validate(nil)
+		if tc.ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), "http.listen") && !strings.Contains(err.Error(), "without users")) {
+			t.Errorf("listen %s, users %v: %v", tc.listen, tc.users, err)
+		}
 	}
 }

@@ -131,6 +131,14 @@ func (c *Config) Validate(f *File) error {
 		v.add("store.engine", "%q is not one of sqlite, postgres", c.Store.Engine)
 	}
 	c.validateElasticsearch(v)
+	for _, l := range []struct {
+		name     string
+		v, least int
+	}{{"ingest.max_depth", c.Ingest.MaxDepth, 1}, {"ingest.max_fields", c.Ingest.MaxFields, 8}, {"ingest.max_topic", c.Ingest.MaxTopic, 16}} {
+		if l.v < l.least {
+			v.add(l.name, "%d is too small (at least %d)", l.v, l.least)
+		}
+	}
 	if c.Ingest.MaxPayload < 256 {
 		v.add("ingest.max_payload", "%d bytes is too small for a device message (at least 256)", c.Ingest.MaxPayload)
 	}
@@ -516,6 +524,9 @@ func (c *Config) Decoder() *reading.Decoder {
 		Location:   c.Location(),
 		Customers:  map[string]bool{},
 		MaxPayload: int(c.Ingest.MaxPayload),
+		MaxDepth:   c.Ingest.MaxDepth,
+		MaxFields:  c.Ingest.MaxFields,
+		MaxTopic:   c.Ingest.MaxTopic,
 	}
 	for _, cu := range c.Customers {
 		d.Customers[cu] = true

@@ -38,6 +38,9 @@ type Decoder struct {
 	Customers  map[string]bool
 	Profiles   []Profile
 	MaxPayload int
+	// MaxDepth, MaxFields and MaxTopic, when positive, bound the JSON
+	// nesting, the fields of the object and the topic's length.
+	MaxDepth, MaxFields, MaxTopic int
 }
 
 // RejectError is returned by Decode for a message that cannot become a
@@ -74,9 +77,20 @@ func (d *Decoder) Decode(env Envelope) (Reading, error) {
 	if d.MaxPayload > 0 && len(env.Payload) > d.MaxPayload {
 		return Reading{}, reject("payload too large: %d bytes, the limit is %d (ingest.max_payload)", len(env.Payload), d.MaxPayload)
 	}
+	if d.MaxTopic > 0 && len(env.Topic) > d.MaxTopic {
+		return Reading{}, reject("topic too long: %d bytes, the limit is %d (ingest.max_topic)", len(env.Topic), d.MaxTopic)
+	}
 	obj, err := parseObject(env.Payload)
 	if err != nil {
 		return Reading{}, err
+	}
+	if d.MaxFields > 0 && len(obj) > d.MaxFields {
+		return Reading{}, reject("too many fields: %d, the limit is %d (ingest.max_fields)", len(obj), d.MaxFields)
+	}
+	if d.MaxDepth > 0 {
+		if n := depth(obj); n > d.MaxDepth {
+			return Reading{}, reject("JSON nested too deep: %d levels, the limit is %d (ingest.max_depth)", n, d.MaxDepth)
+		}
 	}
 
 	customer, ok := text(obj["Customer"])
@@ -203,6 +217,24 @@ func parseObject(payload []byte) (map[string]any, error) {
 		return nil, reject("not a JSON object: the payload is %s", jsonKind(v))
 	}
 	return obj, nil
+}
+
+// depth is how deeply objects and arrays nest in v; a flat object is 1.
+func depth(v any) int {
+	n := 0
+	switch x := v.(type) {
+	case map[string]any:
+		for _, e := range x {
+			n = max(n, depth(e))
+		}
+	case []any:
+		for _, e := range x {
+			n = max(n, depth(e))
+		}
+	default:
+		return 0
+	}
+	return n + 1
 }
 
 func jsonKind(v any) string {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -262,6 +263,40 @@ func BenchmarkRawUnmarshal(b *testing.B) {
 		var m map[string]any
 		if err := json.Unmarshal(payload, &m); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestLimits: a message nested too deep, with too many fields, or on too
+// long a topic is rejected with a reason that names the setting; one at
+// the limits is taken.
+func TestLimits(t *testing.T) {
+	dec := config.Default().Decoder()
+	base := `"Customer":"finemeca","idDevice":201,"Mod":"air","Pres":6.1`
+	nested := func(n int) string { return strings.Repeat(`{"a":`, n-1) + `1` + strings.Repeat(`}`, n-1) }
+	fields := func(n int) string {
+		var b strings.Builder
+		for i := range n - 4 {
+			fmt.Fprintf(&b, `,"F%d":%d`, i, i)
+		}
+		return b.String()
+	}
+	for _, tc := range []struct {
+		name, topic, payload, reason string
+	}{
+		{"depth at the limit", "finemeca/air/201", `{` + base + `,"x":` + nested(8) + `}`, ""},
+		{"too deep", "finemeca/air/201", `{` + base + `,"x":` + nested(9) + `}`, "JSON nested too deep: 9 levels, the limit is 8 (ingest.max_depth)"},
+		{"fields at the limit", "finemeca/air/201", `{` + base + fields(256) + `}`, ""},
+		{"too many fields", "finemeca/air/201", `{` + base + fields(257) + `}`, "too many fields: 257, the limit is 256 (ingest.max_fields)"},
+		{"topic at the limit", strings.Repeat("t", 256), `{` + base + `}`, ""},
+		{"topic too long", strings.Repeat("t", 257), `{` + base + `}`, "topic too long: 257 bytes, the limit is 256 (ingest.max_topic)"},
+	} {
+		_, err := dec.Decode(reading.Envelope{Topic: tc.topic, Payload: []byte(tc.payload), Received: received})
+		switch {
+		case tc.reason == "" && err != nil:
+			t.Errorf("%s: rejected: %v", tc.name, err)
+		case tc.reason != "" && (err == nil || err.Error() != tc.reason):
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.reason)
 		}
 	}
 }
