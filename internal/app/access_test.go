@@ -20,6 +20,7 @@ import (
 
 	"github.com/sensorhub/sensorhub/internal/app"
 	"github.com/sensorhub/sensorhub/internal/auth"
+	"github.com/sensorhub/sensorhub/internal/browser"
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/queue"
 	"github.com/sensorhub/sensorhub/internal/reading"
@@ -455,4 +456,44 @@ func TestHTTPS(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(cookie, "Secure") || !strings.Contains(cookie, "HttpOnly") || !strings.Contains(cookie, "SameSite=Lax") {
 		t.Errorf("login over HTTPS: %d, cookie %q", resp.StatusCode, cookie)
 	}
+}
+
+// TestLoginInBrowser: in headless Chromium, a page asks for a login; the
+// login form leads back to it; the alerts page's Acknowledge button works
+// with the session's CSRF token and records who is logged in; logging out
+// leads to the login page again.
+func TestLoginInBrowser(t *testing.T) {
+	fx := accessFixture(t, nil)
+	ctx := startBrowser(t)
+	base := "http://" + fx.a.HTTPAddr()
+	if err := browser.Navigate(ctx, base+"/alerts?state=firing"); err != nil {
+		t.Fatal(err)
+	}
+	if path := eval[string](t, ctx, `location.pathname + location.search`); !strings.HasPrefix(path, "/login?next=") {
+		t.Fatalf("a page without login: at %s, want the login page", path)
+	}
+	eval[bool](t, ctx, `(() => { const f = document.querySelector("form"); f.username.value = "olga"; f.password.value = "olga-password"; f.submit(); return true })()`)
+	testenv.Eventually(t, 10*time.Second, 100*time.Millisecond, func() error {
+		got, err := browser.Eval[string](ctx, `location.pathname + " " + (document.querySelector(".user")?.textContent ?? "")`)
+		if err != nil || got != "/alerts olga" {
+			return fmt.Errorf("after login: %q %v", got, err)
+		}
+		return nil
+	})
+	eval[bool](t, ctx, `(() => { const f = document.querySelector("tr[data-alert='`+fmt.Sprint(fx.finemecaID)+`'] form.ack"); f.by.value = "someone else"; f.comment.value = "valve closed"; f.querySelector("button").click(); return true })()`)
+	testenv.Eventually(t, 10*time.Second, 100*time.Millisecond, func() error {
+		a, err := fx.a.Store.Alert(context.Background(), fx.finemecaID)
+		if err != nil || a.AckedBy != "olga" || a.AckComment != "valve closed" {
+			return fmt.Errorf("alert after the button: %+v %v", a, err)
+		}
+		return nil
+	})
+	eval[bool](t, ctx, `(() => { document.querySelector("form.logout button").click(); return true })()`)
+	testenv.Eventually(t, 10*time.Second, 100*time.Millisecond, func() error {
+		got, err := browser.Eval[string](ctx, `location.pathname`)
+		if err != nil || got != "/login" {
+			return fmt.Errorf("after logout: %q %v", got, err)
+		}
+		return nil
+	})
 }
