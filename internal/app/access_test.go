@@ -497,3 +497,50 @@ func TestLoginInBrowser(t *testing.T) {
 		return nil
 	})
 }
+
+// TestStreamsPerUser: one user has at most http.max_streams_per_user live
+// streams open; the next is refused with 429 until one closes.
+func TestStreamsPerUser(t *testing.T) {
+	fx := accessFixture(t, func(c *config.Config) { c.HTTP.MaxStreamsPerUser = 2 })
+	root := newClient(t, fx.a)
+	if root.login("root", "root-password") != http.StatusSeeOther {
+		t.Fatal("login")
+	}
+	open := func() (*http.Response, context.CancelFunc) {
+		ctx, cancel := context.WithCancel(context.Background())
+		req, _ := http.NewRequestWithContext(ctx, "GET", root.base+"/api/v1/stream", nil)
+		resp, err := root.http.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, cancel
+	}
+	var cancels []context.CancelFunc
+	defer func() {
+		for _, c := range cancels {
+			c()
+		}
+	}()
+	for i := range 2 {
+		resp, cancel := open()
+		cancels = append(cancels, cancel)
+		if resp.StatusCode != 200 {
+			t.Fatalf("stream %d: %d", i+1, resp.StatusCode)
+		}
+	}
+	resp, cancel := open()
+	body, _ := io.ReadAll(resp.Body)
+	cancel()
+	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(string(body), "max_streams_per_user") {
+		t.Fatalf("third stream: %d %s", resp.StatusCode, body)
+	}
+	cancels[0]()
+	testenv.Eventually(t, 5*time.Second, 50*time.Millisecond, func() error {
+		resp, cancel := open()
+		cancels = append(cancels, cancel)
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("after closing one: %d", resp.StatusCode)
+		}
+		return nil
+	})
+}

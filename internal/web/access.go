@@ -198,6 +198,7 @@ func (a *Access) login(p *Pages) http.HandlerFunc {
 			Title, Next, Error, Username string
 		}{Title: "Log in", Next: next}
 		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 			data.Username = r.PostFormValue("username")
 			if !a.allowLogin(a.clientIP(r)) {
 				a.Log.Warn("login attempts refused: too many from one address", "ip", a.clientIP(r), "user", data.Username)
