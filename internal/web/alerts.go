@@ -18,6 +18,9 @@ var alertStates = []string{"firing", "resolved", "all"}
 // alerts answers GET /api/v1/alerts: alerts newest first, filtered by
 // state, rule, customer, sensor and device.
 func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
+	if hiddenCustomer(w, r) {
+		return
+	}
 	q := r.URL.Query()
 	f := store.AlertFilter{State: q.Get("state"), Rule: q.Get("rule"),
 		DeviceKey: store.DeviceKey{Customer: q.Get("customer"), Sensor: q.Get("sensor"), Device: q.Get("device")},

@@ -178,7 +178,22 @@ func (s *Server) visibleDevices(r *http.Request, f store.DeviceFilter) ([]store.
 	return slices.DeleteFunc(devs, func(d store.Device) bool { return !p.Sees(d.Customer) }), nil
 }
 
+// hiddenCustomer answers 404 to a request that names, in its customer
+// parameter, a customer its principal may not see: for it, there is no
+// such customer.
+func hiddenCustomer(w http.ResponseWriter, r *http.Request) bool {
+	c := r.URL.Query().Get("customer")
+	if c == "" || principalOf(r).Sees(c) {
+		return false
+	}
+	writeError(w, http.StatusNotFound, "no customer "+c)
+	return true
+}
+
 func (s *Server) devices(w http.ResponseWriter, r *http.Request) {
+	if hiddenCustomer(w, r) {
+		return
+	}
 	q := r.URL.Query()
 	devs, err := s.visibleDevices(r, store.DeviceFilter{Customer: q.Get("customer"), Sensor: q.Get("sensor")})
 	if err != nil {
@@ -354,6 +369,9 @@ func (s *Server) series(w http.ResponseWriter, r *http.Request) {
 
 // rejectedFilter reads customer, reason, topic, from and to.
 func rejectedFilter(w http.ResponseWriter, r *http.Request) (store.RejectedFilter, bool) {
+	if hiddenCustomer(w, r) {
+		return store.RejectedFilter{}, false
+	}
 	q := r.URL.Query()
 	f := store.RejectedFilter{Customer: q.Get("customer"), Reason: q.Get("reason"), Topic: q.Get("topic"),
 		Customers: principalOf(r).Customers}

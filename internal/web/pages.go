@@ -216,6 +216,9 @@ func (p *Pages) rejected(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Pages) alerts(w http.ResponseWriter, r *http.Request) {
+	if hiddenCustomer(w, r) {
+		return
+	}
 	q := r.URL.Query()
 	state := q.Get("state")
 	if !slices.Contains(alertStates, state) {

@@ -109,6 +109,9 @@ const heartbeat = 15 * time.Second
 // ServeHTTP serves GET /api/v1/stream?customer=&sensor=&device= as
 // Server-Sent Events: one "reading" event per new reading.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if hiddenCustomer(w, r) {
+		return
+	}
 	q := r.URL.Query()
 	c := &streamClient{
 		who:      principalOf(r),
