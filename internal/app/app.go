@@ -279,8 +279,14 @@ func OpenQueue(ctx context.Context, cfg *config.Config, log *slog.Logger) (queue
 	case "nats":
 		return jetstream.Connect(ctx, strings.Join(cfg.QueueURLs(), ","), qopts)
 	case "activemq":
+		// Only the groups that will read: ActiveMQ keeps every message of a
+		// group's queue until it is read.
+		groups := map[queue.Stream][]string{queue.Raw: {ingest.Group}, queue.Readings: {alert.Group}}
+		if len(cfg.Elasticsearch.URLs) > 0 {
+			groups[queue.Readings] = append(groups[queue.Readings], elastic.Group)
+		}
 		return stomp.Dial(ctx, cfg.Queue.URL, stomp.Options{
-			Prefix: cfg.Queue.Prefix, Username: cfg.Queue.Username, Password: cfg.Queue.Password, Logger: log,
+			Prefix: cfg.Queue.Prefix, Username: cfg.Queue.Username, Password: cfg.Queue.Password, Groups: groups, Logger: log,
 		})
 	}
 	return jetstream.StartEmbedded(ctx, filepath.Join(cfg.DataDir, "queue"), "", qopts)

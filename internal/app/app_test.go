@@ -36,6 +36,9 @@ func start(t *testing.T, engine string, opts app.Options, mutate func(*config.Co
 	cfg.MQTT.Listen = "127.0.0.1:0"
 	cfg.Queue.Prefix = testenv.Unique(t)
 	cfg.MQTT.Builtin.AllowAnonymous = true
+	if engine == "activemq" {
+		cfg.Queue.Engine, cfg.Queue.URL = "activemq", testenv.ActiveMQURL(t)
+	}
 	if engine == "nats" {
 		cfg.Queue.Engine = "nats"
 		cfg.Queue.URL = testenv.NATSURL(t)

@@ -29,12 +29,6 @@ import (
 	"github.com/sensorhub/sensorhub/internal/queue"
 )
 
-// DefaultGroups are the consumer groups of sensorhub's stages, created when
-// the queue opens.
-var DefaultGroups = map[queue.Stream][]string{
-	queue.Raw:      {"ingest"},
-	queue.Readings: {"alert", "elasticsearch"},
-}
 
 // Options configure the queue.
 type Options struct {
@@ -42,7 +36,9 @@ type Options struct {
 	Prefix   string
 	Username string
 	Password string
-	// Groups are created at open, per stream; nil means DefaultGroups.
+	// Groups are the consumer groups created at open, per stream, so that
+	// they get every message from then on. A group that is never read
+	// keeps its messages on the broker: give only those that will read.
 	Groups map[queue.Stream][]string
 	// Prefetch is how many unacknowledged messages the broker hands one
 	// consumer ahead of time; default 500.
@@ -79,9 +75,6 @@ func Dial(ctx context.Context, rawURL string, opts Options) (*Queue, error) {
 	}
 	if opts.Prefix == "" {
 		opts.Prefix = "sensorhub"
-	}
-	if opts.Groups == nil {
-		opts.Groups = DefaultGroups
 	}
 	if opts.Prefetch <= 0 {
 		opts.Prefetch = 500
