@@ -300,7 +300,7 @@ func TestViewerSeesOnlyItsCustomer(t *testing.T) {
 // login attempts of one address are limited; no login, no data.
 func TestCSRFSessionsAndLogins(t *testing.T) {
 	fx := accessFixture(t, func(c *config.Config) {
-		c.Auth.SessionIdle = 2 * time.Second
+		c.Auth.SessionIdle = 3 * time.Second
 		c.Auth.LoginsPerMinute = 5
 	})
 	anon := newClient(t, fx.a)
@@ -341,7 +341,7 @@ func TestCSRFSessionsAndLogins(t *testing.T) {
 		t.Fatal("operator login again")
 	}
 	// Idle past session_idle: the session is over.
-	time.Sleep(2500 * time.Millisecond)
+	time.Sleep(3500 * time.Millisecond)
 	if code, _ := olga.do("GET", "/api/v1/devices", ""); code != 401 {
 		t.Errorf("after the idle time: %d, want 401", code)
 	}
