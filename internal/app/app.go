@@ -392,7 +392,14 @@ func (a *App) startElasticsearch(ctx, runCtx context.Context, q queue.Queue, che
 // startAlerts starts the alert stage on the readings stream.
 func (a *App) startAlerts(ctx, runCtx context.Context, q queue.Queue) error {
 	cfg := a.Config
-	cons, err := q.Consumer(ctx, queue.Readings, alert.Group)
+	// On its first run, the alert stage starts at new readings: the
+	// readings the stream already holds are past, and would notify old
+	// events.
+	open := q.Consumer
+	if fn, ok := q.(queue.FromNow); ok {
+		open = fn.ConsumerFromNow
+	}
+	cons, err := open(ctx, queue.Readings, alert.Group)
 	if err != nil {
 		return err
 	}

@@ -96,3 +96,14 @@ type Reader interface {
 	// [from, to), and stops at the first error fn returns.
 	Read(ctx context.Context, stream Stream, from, to time.Time, fn func(data []byte) error) error
 }
+
+// FromNow is implemented by queues that can start a new consumer group at
+// the messages published from now on, for a stage that must not act on
+// the past when it first runs (the alert stage would notify old events).
+type FromNow interface {
+	// ConsumerFromNow opens the durable consumer group on stream as
+	// Consumer does; a group that does not exist yet starts with the
+	// messages published from now on. An existing group goes on where it
+	// was, so that nothing published while it was away is missed.
+	ConsumerFromNow(ctx context.Context, stream Stream, group string) (Consumer, error)
+}

@@ -220,6 +220,25 @@ func (q *Queue) Publish(ctx context.Context, msgs ...queue.Message) error {
 // Consumer opens a durable pull consumer shared by every process that uses
 // the same group name.
 func (q *Queue) Consumer(ctx context.Context, s queue.Stream, group string) (queue.Consumer, error) {
+	return q.consumer(ctx, s, group, jetstream.DeliverAllPolicy)
+}
+
+// ConsumerFromNow opens a durable pull consumer that, when it is new,
+// starts with the messages published from now on.
+func (q *Queue) ConsumerFromNow(ctx context.Context, s queue.Stream, group string) (queue.Consumer, error) {
+	policy := jetstream.DeliverNewPolicy
+	existing, err := q.js.Consumer(ctx, q.streamName(s), group)
+	switch {
+	case err == nil:
+		// Where an existing group starts cannot change: keep it.
+		policy = existing.CachedInfo().Config.DeliverPolicy
+	case !errors.Is(err, jetstream.ErrConsumerNotFound):
+		return nil, fmt.Errorf("JetStream consumer %s on %s: %w", group, q.streamName(s), err)
+	}
+	return q.consumer(ctx, s, group, policy)
+}
+
+func (q *Queue) consumer(ctx context.Context, s queue.Stream, group string, policy jetstream.DeliverPolicy) (queue.Consumer, error) {
 	c, err := q.js.CreateOrUpdateConsumer(ctx, q.streamName(s), jetstream.ConsumerConfig{
 		Durable:   group,
 		AckPolicy: jetstream.AckExplicitPolicy,
@@ -227,7 +246,7 @@ func (q *Queue) Consumer(ctx context.Context, s queue.Stream, group string) (que
 		// AckWait; batches take milliseconds, so this can be short.
 		AckWait:       10 * time.Second,
 		MaxAckPending: 20000,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
+		DeliverPolicy: policy,
 		MaxDeliver:    -1,
 		Replicas:      q.opts.Replicas,
 	})

@@ -25,6 +25,40 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Pending", func(t *testing.T) { testPending(t, open) })
 	t.Run("Tail", func(t *testing.T) { testTail(t, open) })
 	t.Run("ReadRange", func(t *testing.T) { testRead(t, open) })
+	t.Run("FromNow", func(t *testing.T) { testFromNow(t, open) })
+}
+
+// testFromNow checks the optional FromNow: a new group skips what the
+// stream held; the same group, opened again, gets what came meanwhile.
+func testFromNow(t *testing.T, open Opener) {
+	q, _ := open(t)
+	fn, ok := q.(queue.FromNow)
+	if !ok {
+		t.Skip("this queue starts every group at the first message it holds")
+	}
+	publishN(t, q, queue.Readings, 3)
+	c, err := fn.ConsumerFromNow(ctx(t), queue.Readings, "late")
+	if err != nil {
+		t.Fatal(err)
+	}
+	none(t, c)
+	for _, d := range []string{"new-1", "new-2"} {
+		if err := q.Publish(ctx(t), queue.Message{Stream: queue.Readings, Data: []byte(d)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sameSet(t, drain(t, c, 2, true), []string{"new-1", "new-2"})
+	c.Close()
+	if err := q.Publish(ctx(t), queue.Message{Stream: queue.Readings, Data: []byte("while-away")}); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := fn.ConsumerFromNow(ctx(t), queue.Readings, "late")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	sameSet(t, drain(t, c2, 1, true), []string{"while-away"})
+	none(t, c2)
 }
 
 // testRead checks the optional Reader: the messages stored in a time

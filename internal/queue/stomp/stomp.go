@@ -238,6 +238,13 @@ func (q *Queue) Consumer(ctx context.Context, s queue.Stream, group string) (que
 	return c, nil
 }
 
+// ConsumerFromNow is Consumer: a group's queue only gets the messages
+// published after it exists, and one that exists keeps what came while
+// its readers were away.
+func (q *Queue) ConsumerFromNow(ctx context.Context, s queue.Stream, group string) (queue.Consumer, error) {
+	return q.Consumer(ctx, s, group)
+}
+
 // Ping checks the publishing connection with a receipt-confirmed send to a
 // destination no one reads.
 func (q *Queue) Ping(ctx context.Context) error {
