@@ -42,16 +42,10 @@ func testFromNow(t *testing.T, open Opener) {
 		t.Fatal(err)
 	}
 	none(t, c)
-	for _, d := range []string{"new-1", "new-2"} {
-		if err := q.Publish(ctx(t), queue.Message{Stream: queue.Readings, Data: []byte(d)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	publishEach(t, q, queue.Readings, "new-1", "new-2")
 	sameSet(t, drain(t, c, 2, true), []string{"new-1", "new-2"})
 	c.Close()
-	if err := q.Publish(ctx(t), queue.Message{Stream: queue.Readings, Data: []byte("while-away")}); err != nil {
-		t.Fatal(err)
-	}
+	publishEach(t, q, queue.Readings, "while-away")
 	c2, err := fn.ConsumerFromNow(ctx(t), queue.Readings, "late")
 	if err != nil {
 		t.Fatal(err)
@@ -73,11 +67,7 @@ func testRead(t *testing.T, open Opener) {
 	time.Sleep(20 * time.Millisecond)
 	from := time.Now()
 	want := []string{"later-0", "later-1", "later-2"}
-	for _, d := range want {
-		if err := q.Publish(ctx(t), queue.Message{Stream: queue.Raw, Data: []byte(d)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	publishEach(t, q, queue.Raw, want...)
 	time.Sleep(20 * time.Millisecond)
 	to := time.Now()
 	if err := q.Publish(ctx(t), queue.Message{Stream: queue.Raw, Data: []byte("after")}); err != nil {
@@ -149,6 +139,16 @@ func ctx(t *testing.T) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return c
+}
+
+// publishEach publishes each message on its own.
+func publishEach(t *testing.T, q queue.Queue, s queue.Stream, data ...string) {
+	t.Helper()
+	for _, d := range data {
+		if err := q.Publish(ctx(t), queue.Message{Stream: s, Data: []byte(d)}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func publishN(t *testing.T, q queue.Queue, s queue.Stream, n int) []string {

@@ -29,7 +29,6 @@ import (
 	"github.com/sensorhub/sensorhub/internal/queue"
 )
 
-
 // Options configure the queue.
 type Options struct {
 	// Prefix names the destinations.
