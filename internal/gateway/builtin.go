@@ -40,10 +40,12 @@ type BrokerOptions struct {
 // directly; every message on a configured topic goes to the queue before the
 // publisher gets its PUBACK.
 type Broker struct {
-	server  *mqtt.Server
-	hook    *forwardHook
-	addr    net.Addr
-	tlsAddr net.Addr
+	server    *mqtt.Server
+	hook      *forwardHook
+	addr      net.Addr
+	tlsAddr   net.Addr
+	listeners []net.Listener
+	log       *slog.Logger
 }
 
 // ErrAddressInUse is returned when the broker's port is taken.
@@ -90,7 +92,7 @@ func StartBroker(fw *Forwarder, opts BrokerOptions, log *slog.Logger) (*Broker, 
 		ln.Close()
 		return nil, err
 	}
-	b := &Broker{server: srv, hook: hook, addr: ln.Addr()}
+	b := &Broker{server: srv, hook: hook, addr: ln.Addr(), listeners: []net.Listener{ln}, log: log}
 	if opts.TLS != nil {
 		tln, err := tls.Listen("tcp", opts.TLSListen, opts.TLS)
 		if err != nil {
@@ -106,6 +108,7 @@ func StartBroker(fw *Forwarder, opts BrokerOptions, log *slog.Logger) (*Broker, 
 			return nil, err
 		}
 		b.tlsAddr = tln.Addr()
+		b.listeners = append(b.listeners, tln)
 	}
 	go func() {
 		if err := srv.Serve(); err != nil {
@@ -125,7 +128,23 @@ func (b *Broker) TLSAddr() net.Addr { return b.tlsAddr }
 // acknowledgement and will send again.
 func (b *Broker) Close() error {
 	b.hook.cancel()
-	return b.server.Close()
+	// No new connection first: a client that reconnects at once (as paho
+	// does) between mochi disconnecting the clients and closing its
+	// listeners would be left connected, and mochi would wait for it.
+	for _, ln := range b.listeners {
+		ln.Close()
+	}
+	done := make(chan struct{})
+	go func() {
+		b.server.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		b.log.Warn("built-in MQTT broker: clients still connected after 10s; stopping without them")
+	}
+	return nil
 }
 
 type forwardHook struct {
