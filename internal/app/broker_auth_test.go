@@ -102,6 +102,16 @@ func TestBrokerLoginsAndACL(t *testing.T) {
 		}
 		return nil
 	})
+	// Failed logins of one address are limited: five a minute (one was
+	// spent above), then even the right password is refused.
+	for i := range 4 {
+		if _, ok := pub(t, "-h", host, "-p", port, "-u", "acme-gw", "-P", "guess", "-t", "acme/air/7", "-m", msg("acme", 10+i)); ok {
+			t.Fatalf("wrong password %d accepted", i)
+		}
+	}
+	if out, ok := pub(t, "-h", host, "-p", port, "-u", "acme-gw", "-P", "gw-password", "-t", "acme/air/7", "-m", msg("acme", 20)); ok {
+		t.Errorf("after five failed logins in a minute, the right password was accepted: %q", out)
+	}
 	rj, err := a.Store.Rejected(t.Context(), store.RejectedFilter{Customer: "acme"})
 	if err != nil {
 		t.Fatal(err)
