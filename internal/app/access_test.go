@@ -549,3 +549,44 @@ func TestStreamsPerUser(t *testing.T) {
 		return nil
 	})
 }
+
+// TestSessionsSurviveRestart: sessions are kept in the store (SQLite or
+// PostgreSQL), so a restart of the web server logs nobody out (and web
+// processes on one store share them).
+func TestSessionsSurviveRestart(t *testing.T) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			dir := t.TempDir()
+			pg := ""
+			if engine == "postgres" {
+				pg = testenv.PostgresSchema(t)
+			}
+			same := func(c *config.Config) {
+				c.DataDir = dir
+				if pg != "" {
+					c.Store.Engine, c.Store.URL = "postgres", pg
+				}
+			}
+			fx := accessFixture(t, same)
+			c := newClient(t, fx.a)
+			if c.login("olga", "olga-password") != http.StatusSeeOther {
+				t.Fatal("login")
+			}
+			if err := fx.a.Close(); err != nil {
+				t.Fatal(err)
+			}
+			again := start(t, "embedded", app.Options{}, func(cfg *config.Config) {
+				same(cfg)
+				cfg.Customers = []string{"finemeca", "acme"}
+				cfg.Auth.UsersFile = fx.usersFile
+			})
+			c.base = "http://" + again.HTTPAddr()
+			if code, body := c.do("GET", "/api/v1/devices", ""); code != 200 || !strings.Contains(body, `"201"`) {
+				t.Fatalf("the session after a restart: %d %s", code, body)
+			}
+			if code, _ := c.post("/api/v1/alerts/"+fmt.Sprint(fx.finemecaID)+"/ack", `{"comment":"x"}`); code != 200 {
+				t.Errorf("ack with the session's CSRF token after the restart: %d", code)
+			}
+		})
+	}
+}

@@ -18,6 +18,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/alexedwards/scs/pgxstore"
+	"github.com/alexedwards/scs/sqlite3store"
+	"github.com/alexedwards/scs/v2"
+
 	"github.com/sensorhub/sensorhub/internal/alert"
 	"github.com/sensorhub/sensorhub/internal/alert/notify"
 	"github.com/sensorhub/sensorhub/internal/auth"
@@ -167,7 +171,9 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 			log.Warn("no users yet: nobody can log in; add one with sensorhub user add --file " + cfg.Auth.UsersFile)
 		}
 		secure := cfg.HTTP.TLS.CertFile != "" || cfg.HTTP.TrustProxyHeaders
-		api.Access = &web.Access{Dir: dir, Sessions: web.NewSessions(cfg.Auth.SessionLifetime, cfg.Auth.SessionIdle, secure),
+		sessions := web.NewSessions(cfg.Auth.SessionLifetime, cfg.Auth.SessionIdle, secure)
+		a.keepSessions(sessions)
+		api.Access = &web.Access{Dir: dir, Sessions: sessions,
 			TrustProxy: cfg.HTTP.TrustProxyHeaders, LoginsPerMinute: cfg.Auth.LoginsPerMinute, Log: log.With("stage", "web")}
 	}
 	if opts.has(RoleGateway) {
@@ -298,6 +304,22 @@ func OpenStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store
 		return postgres.Open(ctx, cfg.Store.URL, cfg.Location(), log)
 	}
 	return sqlite.Open(ctx, cfg.StorePath(), cfg.Location())
+}
+
+// keepSessions keeps the web sessions in the store's database, so that a
+// restart logs nobody out and every web process knows every session; a
+// process without a store keeps them in memory.
+func (a *App) keepSessions(sm *scs.SessionManager) {
+	switch st := a.Store.(type) {
+	case *sqlite.Store:
+		ss := sqlite3store.New(st.DB())
+		sm.Store = ss
+		a.closers = append(a.closers, func() error { ss.StopCleanup(); return nil })
+	case *postgres.Store:
+		ss := pgxstore.New(st.Pool())
+		sm.Store = ss
+		a.closers = append(a.closers, func() error { ss.StopCleanup(); return nil })
+	}
 }
 
 // startGateway starts the built-in broker or connects to the configured

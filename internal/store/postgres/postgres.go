@@ -139,6 +139,14 @@ var schema = []string{
 	);
 	CREATE INDEX notifications_alert ON notifications (alert_id);
 	CREATE INDEX notifications_pending ON notifications (notifier, id) WHERE status = 'pending';`,
+	// Web sessions, as the session library (scs pgxstore) keeps them: shared
+	// by every web process.
+	`CREATE TABLE sessions (
+		token  TEXT PRIMARY KEY,
+		data   BYTEA NOT NULL,
+		expiry TIMESTAMPTZ NOT NULL
+	);
+	CREATE INDEX sessions_expiry_idx ON sessions (expiry);`,
 }
 
 // migrationLock is the advisory lock that keeps two processes starting at
@@ -226,6 +234,9 @@ func (s *Store) migrate(ctx context.Context) error {
 
 // Close closes the connections.
 func (s *Store) Close() error { s.pool.Close(); return nil }
+
+// Pool is the connection pool, for the web sessions kept in the database.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }

@@ -142,6 +142,13 @@ var schema = []string{
 	);
 	CREATE INDEX notifications_alert ON notifications (alert_id);
 	CREATE INDEX notifications_pending ON notifications (notifier, id) WHERE status = 'pending';`,
+	// Web sessions, as the session library (scs sqlite3store) keeps them.
+	`CREATE TABLE sessions (
+		token  TEXT PRIMARY KEY,
+		data   BLOB NOT NULL,
+		expiry REAL NOT NULL
+	);
+	CREATE INDEX sessions_expiry_idx ON sessions (expiry);`,
 }
 
 // Store is a store.Store in a SQLite file.
@@ -226,6 +233,9 @@ func (s *Store) migrate(ctx context.Context) error {
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
+
+// DB is the database, for the web sessions kept in it.
+func (s *Store) DB() *sql.DB { return s.db }
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
