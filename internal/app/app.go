@@ -174,7 +174,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 		sessions := web.NewSessions(cfg.Auth.SessionLifetime, cfg.Auth.SessionIdle, secure)
 		a.keepSessions(sessions)
 		api.Access = &web.Access{Dir: dir, Sessions: sessions,
-			TrustProxy: cfg.HTTP.TrustProxyHeaders, LoginsPerMinute: cfg.Auth.LoginsPerMinute, Log: log.With("stage", "web")}
+			TrustProxy: cfg.HTTP.TrustProxyHeaders, Logins: &auth.AddressLimits{PerMinute: cfg.Auth.LoginsPerMinute}, Log: log.With("stage", "web")}
 	}
 	if opts.has(RoleGateway) {
 		api.Ingest = &gateway.HTTPIngest{Forwarder: fw, MaxBody: int64(cfg.HTTP.MaxBody)}

@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"log/slog"
 	"net"
-	"sync"
-	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/packets"
 	"golang.org/x/crypto/bcrypt"
-	"golang.org/x/time/rate"
+
+	shauth "github.com/sensorhub/sensorhub/internal/auth"
 )
 
 // BrokerUser is a login of the built-in broker, for the devices or radio
@@ -36,11 +35,10 @@ type authHook struct {
 	anonymous bool
 	log       *slog.Logger
 
-	// failures bounds the failed logins of one address: past
-	// failedLoginsPerMinute, its logins are refused without checking the
-	// password, which costs a bcrypt comparison each.
-	mu       sync.Mutex
-	failures map[string]*rate.Limiter
+	// failures bounds the failed logins of one address: past five a
+	// minute, its logins are refused without checking the password,
+	// which costs a bcrypt comparison each.
+	failures shauth.AddressLimits
 }
 
 const failedLoginsPerMinute = 5
@@ -61,39 +59,23 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 		}
 		return h.anonymous
 	}
-	l := h.limiter(cl.Net.Remote)
-	if l.Tokens() < 1 {
+	host, _, err := net.SplitHostPort(cl.Net.Remote)
+	if err != nil {
+		host = cl.Net.Remote
+	}
+	if h.failures.Exhausted(host) {
 		h.log.Warn("built-in broker: login refused: too many failed logins from this address in a minute", "user", name,
 			"remote", cl.Net.Remote)
 		return false
 	}
 	u, ok := h.users[name]
 	if !ok || bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), pk.Connect.Password) != nil {
-		l.Allow() // spend one failure
+		h.failures.Allow(host) // spend one failure
 		h.log.Warn("built-in broker: login refused: unknown user or wrong password", "user", name, "client", cl.ID,
 			"remote", cl.Net.Remote)
 		return false
 	}
 	return true
-}
-
-// limiter is the failed-login limiter of a remote address.
-func (h *authHook) limiter(remote string) *rate.Limiter {
-	host, _, err := net.SplitHostPort(remote)
-	if err != nil {
-		host = remote
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.failures == nil || len(h.failures) > 10000 {
-		h.failures = map[string]*rate.Limiter{} // a flood of addresses: start again
-	}
-	l := h.failures[host]
-	if l == nil {
-		l = rate.NewLimiter(rate.Every(time.Minute/failedLoginsPerMinute), failedLoginsPerMinute)
-		h.failures[host] = l
-	}
-	return l
 }
 
 // OnACLCheck keeps a user to its topic filters.

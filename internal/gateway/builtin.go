@@ -16,6 +16,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 
+	shauth "github.com/sensorhub/sensorhub/internal/auth"
 	"github.com/sensorhub/sensorhub/internal/reading"
 )
 
@@ -64,7 +65,8 @@ func StartBroker(fw *Forwarder, opts BrokerOptions, log *slog.Logger) (*Broker, 
 		Logger:                 log.With("component", "mqtt-broker"),
 		SysTopicResendInterval: 30,
 	})
-	ah := &authHook{users: map[string]BrokerUser{}, anonymous: opts.AllowAnonymous, log: log}
+	ah := &authHook{users: map[string]BrokerUser{}, anonymous: opts.AllowAnonymous, log: log,
+		failures: shauth.AddressLimits{PerMinute: failedLoginsPerMinute}}
 	for _, u := range opts.Users {
 		ah.users[u.Username] = u
 	}

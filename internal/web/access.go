@@ -10,11 +10,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
-	"golang.org/x/time/rate"
 
 	"github.com/sensorhub/sensorhub/internal/auth"
 )
@@ -28,17 +26,9 @@ type Access struct {
 	// TrustProxy takes the client's address and scheme from the
 	// X-Forwarded-For and X-Forwarded-Proto headers of a reverse proxy.
 	TrustProxy bool
-	// LoginsPerMinute bounds the login attempts of one client address.
-	LoginsPerMinute int
-	Log             *slog.Logger
-
-	mu       sync.Mutex
-	limiters map[string]*limiter
-}
-
-type limiter struct {
-	*rate.Limiter
-	seen time.Time
+	// Logins bounds the login attempts of one client address.
+	Logins *auth.AddressLimits
+	Log    *slog.Logger
 }
 
 // NewSessions makes the session manager: cookies that scripts cannot read
@@ -164,29 +154,6 @@ func (a *Access) clientIP(r *http.Request) string {
 	return host
 }
 
-// allowLogin spends one login attempt of the client's address.
-func (a *Access) allowLogin(ip string) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.limiters == nil {
-		a.limiters = map[string]*limiter{}
-	}
-	now := time.Now()
-	for k, l := range a.limiters {
-		if now.Sub(l.seen) > 10*time.Minute {
-			delete(a.limiters, k)
-		}
-	}
-	l := a.limiters[ip]
-	if l == nil {
-		per := max(a.LoginsPerMinute, 1)
-		l = &limiter{Limiter: rate.NewLimiter(rate.Every(time.Minute/time.Duration(per)), per)}
-		a.limiters[ip] = l
-	}
-	l.seen = now
-	return l.Allow()
-}
-
 // login serves GET and POST /login.
 func (a *Access) login(p *Pages) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -200,7 +167,7 @@ func (a *Access) login(p *Pages) http.HandlerFunc {
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 			data.Username = r.PostFormValue("username")
-			if !a.allowLogin(a.clientIP(r)) {
+			if !a.Logins.Allow(a.clientIP(r)) {
 				a.Log.Warn("login attempts refused: too many from one address", "ip", a.clientIP(r), "user", data.Username)
 				w.Header().Set("Retry-After", "60")
 				data.Error = "Too many login attempts: wait a minute."
