@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -13,14 +12,12 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 	_ "time/tzdata" // the configured zone must load on hosts without tzdata
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/sensorhub/sensorhub/internal/app"
+	"github.com/sensorhub/sensorhub/internal/auth"
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/logx"
 )
@@ -237,18 +234,14 @@ func cmdHealth(args []string, stderr io.Writer) error {
 // cmdHashPassword prints the bcrypt hash of the password on the first line
 // of in, for the password_hash of a configured login.
 func cmdHashPassword(in io.Reader, stdout io.Writer) error {
-	line, err := bufio.NewReader(in).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
+	pw, err := readPassword(in)
+	if err != nil {
 		return err
 	}
-	pw := strings.TrimRight(line, "\r\n")
-	if len(pw) < 8 {
-		return errors.New("hash-password: give a password of at least 8 characters on standard input")
-	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
+	hash, err := auth.HashPassword(pw)
 	if err != nil {
-		return fmt.Errorf("hash-password: %w", err)
+		return fmt.Errorf("hash-password: %w: give it on standard input", err)
 	}
-	_, err = fmt.Fprintln(stdout, string(hash))
+	_, err = fmt.Fprintln(stdout, hash)
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sensorhub/sensorhub/internal/auth"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // TestUserAndTokenCommands manages a users file as an operator would:
@@ -70,5 +71,24 @@ func TestUserAndTokenCommands(t *testing.T) {
 	f, _ = auth.LoadFile(file)
 	if len(f.Users) != 0 || len(f.Tokens) != 0 {
 		t.Errorf("after user del: %+v", f)
+	}
+}
+
+// TestHashPassword: the printed hash is a bcrypt hash of the password
+// given on standard input; a short one is refused.
+func TestHashPassword(t *testing.T) {
+	cmd := exec.Command(binary, "hash-password")
+	cmd.Stdin = strings.NewReader("gw-password\n")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bcrypt.CompareHashAndPassword([]byte(strings.TrimSpace(string(out))), []byte("gw-password")); err != nil {
+		t.Errorf("hash %q: %v", out, err)
+	}
+	cmd = exec.Command(binary, "hash-password")
+	cmd.Stdin = strings.NewReader("short\n")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "at least 8 characters") {
+		t.Errorf("a short password: %v %s", err, out)
 	}
 }
