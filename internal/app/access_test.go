@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -234,31 +233,9 @@ func TestViewerSeesOnlyItsCustomer(t *testing.T) {
 
 	// The live stream: alice, asking for acme's device, gets nothing of
 	// it; finemeca's readings reach her.
-	events := func(c *client, query string) (<-chan string, context.CancelFunc) {
-		ctx, cancel := context.WithCancel(context.Background())
-		req, _ := http.NewRequestWithContext(ctx, "GET", c.base+"/api/v1/stream"+query, nil)
-		resp, err := c.http.Do(req)
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("stream: %v %v", err, resp)
-		}
-		out := make(chan string, 100)
-		go func() {
-			defer resp.Body.Close()
-			sc := bufio.NewScanner(resp.Body)
-			for sc.Scan() {
-				if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
-					out <- d
-				}
-			}
-		}()
-		return out, cancel
-	}
-	aliceAcme, stop1 := events(alice, "?sensor=air&device=901")
-	defer stop1()
-	aliceAll, stop2 := events(alice, "")
-	defer stop2()
-	rootAcme, stop3 := events(root, "?customer=acme")
-	defer stop3()
+	aliceAcme := liveReadings(t, alice.http, alice.base+"/api/v1/stream?sensor=air&device=901")
+	aliceAll := liveReadings(t, alice.http, alice.base+"/api/v1/stream")
+	rootAcme := liveReadings(t, root.http, root.base+"/api/v1/stream?customer=acme")
 	publish := func(customer, device string, n int) {
 		r := reading.Reading{Customer: customer, Sensor: "air", Device: device, Time: time.Now(), MsgCount: int64(100 + n),
 			Fields: map[string]float64{"Pres": 7}}

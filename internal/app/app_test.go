@@ -405,18 +405,24 @@ func TestRestartKeepsData(t *testing.T) {
 	}
 }
 
-func TestStreamDeliversNewReadings(t *testing.T) {
-	a := start(t, "embedded", app.Options{}, nil)
-	resp, err := http.Get("http://" + a.HTTPAddr() + "/api/v1/stream?device=100")
+// liveReadings opens a live stream until the test ends and gives the data
+// of each of its reading events.
+func liveReadings(t *testing.T, hc *http.Client, url string) <-chan string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
-		t.Fatalf("content type %q", ct)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+		resp.Body.Close()
+		t.Fatalf("stream %s: %s, content type %q", url, resp.Status, resp.Header.Get("Content-Type"))
 	}
-	events := make(chan string, 10)
+	events := make(chan string, 100)
 	go func() {
+		defer resp.Body.Close()
 		sc := bufio.NewScanner(resp.Body)
 		var event string
 		for sc.Scan() {
@@ -430,6 +436,12 @@ func TestStreamDeliversNewReadings(t *testing.T) {
 		}
 		close(events)
 	}()
+	return events
+}
+
+func TestStreamDeliversNewReadings(t *testing.T) {
+	a := start(t, "embedded", app.Options{}, nil)
+	events := liveReadings(t, http.DefaultClient, "http://"+a.HTTPAddr()+"/api/v1/stream?device=100")
 	// The air reading is for another device: only device 100 comes.
 	lines := payloadLines(t, "devicev01.jsonl")
 	testenv.Eventually(t, 10*time.Second, 300*time.Millisecond, func() error {

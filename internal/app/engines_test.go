@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -30,23 +29,8 @@ func TestOriginalEngines(t *testing.T) {
 		c.Alerts.EvaluateEvery = 100 * time.Millisecond
 		c.Alerts.Rules = []alert.RuleSpec{{Name: "low-pressure", Sensor: "air", When: "Pres < OpenPres", Severity: "warning"}}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+a.HTTPAddr()+"/api/v1/stream?device=201", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	live := make(chan string, 10)
-	go func() {
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
-				live <- d
-			}
-		}
-	}()
+	ctx := context.Background()
+	live := liveReadings(t, http.DefaultClient, "http://"+a.HTTPAddr()+"/api/v1/stream?device=201")
 	t0 := time.Now().Truncate(time.Second)
 	mosquittoPub(t, a.MQTTAddr(), "finemeca/air/201", airLine(t0, 1, 6.2), airLine(t0.Add(30*time.Second), 2, 5.7))
 	testenv.Eventually(t, 20*time.Second, 50*time.Millisecond, func() error {
