@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -24,18 +23,10 @@ import (
 // TestClientOverTLS runs a real Mosquitto with a TLS listener and checks
 // that the gateway's client, trusting the CA file, takes its messages.
 func TestClientOverTLS(t *testing.T) {
-	mosquitto, err := exec.LookPath("mosquitto")
-	if err != nil {
-		if _, err2 := os.Stat("/usr/sbin/mosquitto"); err2 != nil {
-			t.Fatal("mosquitto is needed (scripts/test.sh installs it)")
-		}
-		mosquitto = "/usr/sbin/mosquitto"
-	}
 	dir := t.TempDir()
 	ca, cert, key := testenv.WriteCerts(t, dir)
 	addr := testenv.FreeAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
-	conf := filepath.Join(dir, "mosquitto.conf")
 	passwords := filepath.Join(dir, "passwords")
 	if out, err := exec.Command("mosquitto_passwd", "-c", "-b", passwords, "sensorhub", "s3cret").CombinedOutput(); err != nil {
 		t.Fatalf("mosquitto_passwd: %v: %s", err, out)
@@ -45,27 +36,7 @@ func TestClientOverTLS(t *testing.T) {
 	if os.Getuid() == 0 {
 		settings += "user root\n" // as root, Mosquitto would switch to a user that cannot read the test's files
 	}
-	os.WriteFile(conf, []byte(settings), 0o644)
-	cmd := exec.Command(mosquitto, "-c", conf)
-	var logs strings.Builder
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("mosquitto: %s", logs.String())
-		}
-	}()
-	testenv.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-		}
-		return err
-	})
+	testenv.RunMosquitto(t, addr, settings)
 
 	ctx := context.Background()
 	q, err := jetstream.StartEmbedded(ctx, t.TempDir(), "", jetstream.Options{Prefix: "tls", RawMaxAge: time.Hour, ReadingsMaxAge: time.Hour})

@@ -147,18 +147,26 @@ func ActiveMQURL(t testing.TB) string {
 // ends, and returns its tcp:// URL.
 func StartMosquitto(t testing.TB, conf string) string {
 	t.Helper()
+	addr := FreeAddr(t)
+	host, port, _ := net.SplitHostPort(addr)
+	RunMosquitto(t, addr, fmt.Sprintf("listener %s %s\nallow_anonymous true\npersistence false\n%s\n", port, host, conf))
+	return "tcp://" + addr
+}
+
+// RunMosquitto runs Mosquitto with the configuration conf until the test
+// ends, once it accepts connections at addr; its log is shown if the test
+// fails.
+func RunMosquitto(t testing.TB, addr, conf string) {
+	t.Helper()
 	bin, err := exec.LookPath("mosquitto")
 	if err != nil {
 		if bin, err = exec.LookPath("/usr/sbin/mosquitto"); err != nil {
 			t.Fatal("mosquitto is needed (apt-get install mosquitto; .ci/run installs it)")
 		}
 	}
-	addr := FreeAddr(t)
-	host, port, _ := net.SplitHostPort(addr)
 	dir := t.TempDir()
 	path := dir + "/mosquitto.conf"
-	full := fmt.Sprintf("listener %s %s\nallow_anonymous true\npersistence false\n%s\n", port, host, conf)
-	if err := os.WriteFile(path, []byte(full), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-c", path)
@@ -182,5 +190,4 @@ func StartMosquitto(t testing.TB, conf string) string {
 		}
 		return err
 	})
-	return "tcp://" + addr
 }
