@@ -247,8 +247,7 @@ func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 // for them; an id without readings is harmless.
 func (s *Store) Write(ctx context.Context, b store.Batch) (store.WriteResult, error) {
 	var res store.WriteResult
-	all := append(append([]reading.Reading(nil), b.Readings...), b.Rederived...)
-	if err := s.ensure(ctx, all); err != nil {
+	if err := s.ensure(ctx, b.Readings, b.Rederived); err != nil {
 		return res, err
 	}
 	// Readings are inserted in key order, so that two writers of
@@ -560,7 +559,7 @@ func (s *Store) rederive(ctx context.Context, tx pgx.Tx, r *reading.Reading) err
 
 // ensure creates what a batch's readings need before it is written: the
 // month partitions of their times, and the ids of their devices and fields.
-func (s *Store) ensure(ctx context.Context, rs []reading.Reading) error {
+func (s *Store) ensure(ctx context.Context, batches ...[]reading.Reading) error {
 	var months []time.Time
 	var devs []store.DeviceKey
 	var fields []string
@@ -568,22 +567,24 @@ func (s *Store) ensure(ctx context.Context, rs []reading.Reading) error {
 	seenField := map[string]bool{}
 	seenMonth := map[time.Time]bool{}
 	s.mu.Lock()
-	for i := range rs {
-		r := &rs[i]
-		m := monthOf(r.Time)
-		if !s.months[m] && !seenMonth[m] {
-			seenMonth[m] = true
-			months = append(months, m)
-		}
-		k := store.DeviceKey{Customer: r.Customer, Sensor: r.Sensor, Device: r.Device}
-		if _, ok := s.devices[k]; !ok && !seenDev[k] {
-			seenDev[k] = true
-			devs = append(devs, k)
-		}
-		for name := range r.Fields {
-			if _, ok := s.fields[name]; !ok && !seenField[name] {
-				seenField[name] = true
-				fields = append(fields, name)
+	for _, rs := range batches {
+		for i := range rs {
+			r := &rs[i]
+			m := monthOf(r.Time)
+			if !s.months[m] && !seenMonth[m] {
+				seenMonth[m] = true
+				months = append(months, m)
+			}
+			k := store.DeviceKey{Customer: r.Customer, Sensor: r.Sensor, Device: r.Device}
+			if _, ok := s.devices[k]; !ok && !seenDev[k] {
+				seenDev[k] = true
+				devs = append(devs, k)
+			}
+			for name := range r.Fields {
+				if _, ok := s.fields[name]; !ok && !seenField[name] {
+					seenField[name] = true
+					fields = append(fields, name)
+				}
 			}
 		}
 	}
