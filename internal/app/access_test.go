@@ -456,8 +456,9 @@ func TestLoginInBrowser(t *testing.T) {
 	}
 	eval[bool](t, ctx, `(() => { const f = document.querySelector("form"); f.username.value = "olga"; f.password.value = "olga-password"; f.submit(); return true })()`)
 	testenv.Eventually(t, 10*time.Second, 100*time.Millisecond, func() error {
-		got, err := browser.Eval[string](ctx, `location.pathname + " " + (document.querySelector(".user")?.textContent ?? "")`)
-		if err != nil || got != "/alerts olga" {
+		// Loaded, with its scripts: the Acknowledge button's handler is set.
+		got, err := browser.Eval[string](ctx, `document.readyState + " " + location.pathname + " " + (document.querySelector(".user")?.textContent ?? "")`)
+		if err != nil || got != "complete /alerts olga" {
 			return fmt.Errorf("after login: %q %v", got, err)
 		}
 		return nil
