@@ -471,6 +471,14 @@ func TestLoginInBrowser(t *testing.T) {
 		}
 		return nil
 	})
+	// The page reloads after the acknowledgement: log out from the new one.
+	testenv.Eventually(t, 10*time.Second, 100*time.Millisecond, func() error {
+		got, err := browser.Eval[string](ctx, `document.readyState + " " + document.querySelector("tr[data-alert='`+fmt.Sprint(fx.finemecaID)+`']").innerText`)
+		if err != nil || !strings.HasPrefix(got, "complete ") || !strings.Contains(got, "olga") {
+			return fmt.Errorf("the page after the acknowledgement: %q %v", got, err)
+		}
+		return nil
+	})
 	eval[bool](t, ctx, `(() => { document.querySelector("form.logout button").click(); return true })()`)
 	testenv.Eventually(t, 10*time.Second, 100*time.Millisecond, func() error {
 		got, err := browser.Eval[string](ctx, `location.pathname`)
