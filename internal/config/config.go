@@ -256,6 +256,10 @@ type Ingest struct {
 	MaxDepth  int `yaml:"max_depth"`
 	MaxFields int `yaml:"max_fields"`
 	MaxTopic  int `yaml:"max_topic"`
+	// MaxClockSkew is how far ahead of its receive time a reading's Time
+	// may be: a device clock further in the future is not believed, and
+	// the reading takes its receive time, flagged time_in_future.
+	MaxClockSkew time.Duration `yaml:"max_clock_skew"`
 	// BatchSize is the most messages written in one transaction.
 	BatchSize int `yaml:"batch_size"`
 	// BatchWait is how long ingest waits to fill a batch.
@@ -349,6 +353,10 @@ type Match struct {
 	Topic  string `yaml:"topic,omitempty"`
 }
 
+// MaxPayloadLimit is the largest ingest.max_payload: a message that size,
+// in its envelope, still fits in one queue message.
+const MaxPayloadLimit = 8 << 20
+
 // ByteSize is a size in bytes written as "64KiB", "10GB" or a plain number.
 type ByteSize int64
 
@@ -361,6 +369,9 @@ func (b *ByteSize) UnmarshalText(text []byte) error {
 	*b = ByteSize(n)
 	return nil
 }
+
+// String is the size in IEC units, such as 64 KiB.
+func (b ByteSize) String() string { return humanize.IBytes(uint64(b)) }
 
 // MarshalText writes the size in IEC units.
 func (b ByteSize) MarshalText() ([]byte, error) {
@@ -399,7 +410,7 @@ func Default() *Config {
 			Replicas:       1,
 		},
 		Store:  Store{Engine: "sqlite"},
-		Ingest: Ingest{MaxPayload: 64 << 10, MaxDepth: 8, MaxFields: 256, MaxTopic: 256, BatchSize: 500, BatchWait: 50 * time.Millisecond},
+		Ingest: Ingest{MaxPayload: 64 << 10, MaxDepth: 8, MaxFields: 256, MaxTopic: 256, MaxClockSkew: time.Hour, BatchSize: 500, BatchWait: 50 * time.Millisecond},
 		Elasticsearch: Elasticsearch{Index: "{customer}-{sensor}-data-{yyyy}-{M}-{d}", FlushBytes: 5 << 20,
 			FlushInterval: time.Second},
 		Alerts: Alerts{EvaluateEvery: 10 * time.Second, Notifiers: map[string]*Notifier{}, Rules: DefaultRules()},

@@ -142,6 +142,12 @@ func (c *Config) Validate(f *File) error {
 	if c.Ingest.MaxPayload < 256 {
 		v.add("ingest.max_payload", "%d bytes is too small for a device message (at least 256)", c.Ingest.MaxPayload)
 	}
+	if c.Ingest.MaxPayload > MaxPayloadLimit {
+		v.add("ingest.max_payload", "%s is more than the queue carries (at most %s)", c.Ingest.MaxPayload, ByteSize(MaxPayloadLimit))
+	}
+	if c.Ingest.MaxClockSkew < time.Minute {
+		v.add("ingest.max_clock_skew", "%s is too short for devices' clocks (at least 1m)", c.Ingest.MaxClockSkew)
+	}
 	if c.Ingest.BatchSize < 1 || c.Ingest.BatchSize > 10000 {
 		v.add("ingest.batch_size", "%d is out of range 1..10000", c.Ingest.BatchSize)
 	}
@@ -527,6 +533,8 @@ func (c *Config) Decoder() *reading.Decoder {
 		MaxDepth:   c.Ingest.MaxDepth,
 		MaxFields:  c.Ingest.MaxFields,
 		MaxTopic:   c.Ingest.MaxTopic,
+
+		MaxClockSkew: c.Ingest.MaxClockSkew,
 	}
 	for _, cu := range c.Customers {
 		d.Customers[cu] = true

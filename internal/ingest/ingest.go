@@ -2,22 +2,29 @@
 // readings, writes them to the store in batches, publishes them to the
 // readings stream, and only then acknowledges them. A message that cannot be
 // decoded is stored as rejected, with its reason, and acknowledged: never
-// lost, never retried forever.
+// lost, never retried forever. A message the store or the queue refuses
+// while it takes the others is poison: it is found, set aside as rejected
+// with the refusal, and everything else goes on.
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
-	"sort"
+	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
+	"github.com/sensorhub/sensorhub/internal/backoff"
 	"github.com/sensorhub/sensorhub/internal/derive"
+	"github.com/sensorhub/sensorhub/internal/health"
 	"github.com/sensorhub/sensorhub/internal/logx"
 	"github.com/sensorhub/sensorhub/internal/metrics"
 	"github.com/sensorhub/sensorhub/internal/queue"
@@ -39,6 +46,9 @@ type Ingester struct {
 	Log       *slog.Logger
 	BatchSize int
 	BatchWait time.Duration
+	// Progress follows the batches: one held longer than its stall bound
+	// (a store or queue that takes nothing) makes the stage not ready.
+	Progress *health.Progress
 
 	limiterOnce sync.Once
 	limiter     *logx.Limiter
@@ -52,6 +62,9 @@ func (in *Ingester) logLimited(ctx context.Context, key, msg string, args ...any
 // Run consumes c until ctx is done. A batch in progress when ctx ends is
 // not acknowledged, so the queue delivers it again to the next ingestor.
 func (in *Ingester) Run(ctx context.Context, c queue.Consumer) error {
+	if in.Progress == nil {
+		in.Progress = &health.Progress{}
+	}
 	go in.watchLag(ctx, c)
 	var failures int
 	for ctx.Err() == nil {
@@ -62,14 +75,17 @@ func (in *Ingester) Run(ctx context.Context, c queue.Consumer) error {
 			}
 			failures++
 			in.Log.Warn("ingest: fetch from queue failed, retrying", "err", err, "attempt", failures)
-			sleep(ctx, backoff(failures))
+			backoff.Sleep(ctx, backoff.Default.Delay(failures))
 			continue
 		}
 		failures = 0
 		if len(ds) == 0 {
 			continue
 		}
-		if err := in.finish(ctx, ds); err != nil {
+		in.Progress.Begin()
+		err = in.finish(ctx, ds)
+		in.Progress.End(err == nil)
+		if err != nil {
 			if ctx.Err() != nil {
 				break
 			}
@@ -103,7 +119,7 @@ func (in *Ingester) finish(ctx context.Context, ds []queue.Delivery) error {
 }
 
 // handle decodes, stores, publishes and acks one batch. It retries the
-// store and the queue until they accept or ctx ends: back-pressure, not loss.
+// store and the queue while they are away: back-pressure, not loss.
 func (in *Ingester) handle(ctx context.Context, ds []queue.Delivery) error {
 	envs := make([]reading.Envelope, len(ds))
 	for i, d := range ds {
@@ -114,11 +130,16 @@ func (in *Ingester) handle(ctx context.Context, ds []queue.Delivery) error {
 		}
 		envs[i] = env
 	}
-	batch := in.Decode(ctx, envs)
-	if err := retry(ctx, in.Log, "read previous readings", func() error { return in.Derive(ctx, &batch) }); err != nil {
+	var stored []reading.Reading
+	err := in.retry(ctx, "write to store", func() error {
+		var err error
+		stored, err = in.write(ctx, envs)
+		return err
+	})
+	if err != nil {
 		return err
 	}
-	if err := in.Commit(ctx, batch); err != nil {
+	if err := in.publish(ctx, stored); err != nil {
 		return err
 	}
 	for _, d := range ds {
@@ -138,17 +159,13 @@ func (in *Ingester) Decode(ctx context.Context, envs []reading.Envelope) store.B
 		r, err := in.Decoder.Decode(env)
 		if err != nil {
 			var rj *reading.RejectError
-			reason := err.Error()
 			customer := ""
 			if errors.As(err, &rj) {
 				customer = rj.Customer
 			}
-			b.Rejected = append(b.Rejected, reading.Rejected{
-				Topic: env.Topic, Payload: env.Payload, Reason: reason,
-				Received: env.Received.UTC(), Source: env.Source, Customer: customer,
-			})
+			b.Rejected = append(b.Rejected, rejected(env, err.Error(), customer))
 			in.logLimited(ctx, "reject:"+env.Topic, "message rejected",
-				"topic", env.Topic, "source", env.Source, "reason", reason)
+				"topic", env.Topic, "source", env.Source, "reason", err.Error())
 			continue
 		}
 		if env.ReplayOf > 0 {
@@ -164,122 +181,140 @@ func (in *Ingester) Decode(ctx context.Context, envs []reading.Envelope) store.B
 	return b
 }
 
-// Derive adds the derived fields to the batch's readings. Each is computed
-// from the device's reading just before it in time, from this batch or
-// from the store, so that a restart, a second ingestor or a late reading
-// gives the same values. When a reading arrives after its successor was
-// stored, the successor is derived again from it (b.Rederived), so that
-// the stored values end as if all had come in order.
-func (in *Ingester) Derive(ctx context.Context, b *store.Batch) error {
-	b.Rederived = nil
-	rs := b.Readings
-	if len(in.Formulas) == 0 {
-		return nil
+// rejected keeps env with its reason under customer, and the sender's
+// binding, so that a replay holds it to the same customer. Its topic and
+// reason are made text every store keeps (valid UTF-8 without NUL): the
+// payload, kept as bytes, is what was received.
+func rejected(env reading.Envelope, reason, customer string) reading.Rejected {
+	return reading.Rejected{
+		Topic: storable(env.Topic), Payload: env.Payload, Reason: storable(reason),
+		Received: env.Received.UTC(), Source: storable(env.Source), Customer: storable(customer), Binding: env.Customer,
 	}
-	// In time order per device, so that a reading's predecessor in the
-	// batch is derived before it.
-	idx := make([]int, 0, len(rs))
-	for i := range rs {
-		if in.Formulas[rs[i].Sensor] != nil {
-			idx = append(idx, i)
-		}
+}
+
+func storable(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
+		return s
 	}
-	sort.SliceStable(idx, func(a, b int) bool {
-		ra, rb := &rs[idx[a]], &rs[idx[b]]
-		if ka, kb := ra.Customer+"/"+ra.Sensor+"/"+ra.Device, rb.Customer+"/"+rb.Sensor+"/"+rb.Device; ka != kb {
-			return ka < kb
-		}
-		return ra.Time.Before(rb.Time)
-	})
-	stored, err := in.neighbours(ctx, rs, idx)
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// prepare decodes envelopes and derives the readings' fields: the batch to
+// write. The store it reads from being away is an outage.
+func (in *Ingester) prepare(ctx context.Context, envs []reading.Envelope) (store.Batch, error) {
+	b := in.Decode(ctx, envs)
+	if err := in.chooseRepeatedHour(ctx, b.Readings); err != nil {
+		return b, store.Unavailable(fmt.Errorf("read previous readings: %w", err))
+	}
+	if err := in.Derive(ctx, &b); err != nil {
+		return b, store.Unavailable(fmt.Errorf("read previous readings: %w", err))
+	}
+	return b, nil
+}
+
+// write stores the envelopes in one transaction and returns the readings
+// stored. When the store refuses the batch for a reason that is not an
+// outage, it finds the messages the store refuses alone and sets them
+// aside as rejected, with the refusal, and stores the others.
+func (in *Ingester) write(ctx context.Context, envs []reading.Envelope) ([]reading.Reading, error) {
+	b, err := in.prepare(ctx, envs)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	// before is the newest reading of the batch, of the same device, older
-	// than the one being derived (a duplicate has the same time).
-	var before, last *reading.Reading
-	for n, i := range idx {
-		r := &rs[i]
-		if last == nil || last.Customer != r.Customer || last.Sensor != r.Sensor || last.Device != r.Device {
-			before = nil
-		} else if last.Time.Before(r.Time) {
-			before = last
-		}
-		last = r
-		var prev *derive.Prev
-		if before != nil {
-			prev = &derive.Prev{Time: before.Time, MsgCount: before.MsgCount, Fields: before.Fields}
-		}
-		if sb := stored[n].Before; sb != nil && (prev == nil || sb.Time.After(prev.Time)) {
-			prev = &derive.Prev{Time: sb.Time, MsgCount: sb.MsgCount, Fields: sb.Fields}
-		}
-		set := in.Formulas[r.Sensor]
-		set.Clear(r) // a retried batch starts again from the decoded fields
-		set.Apply(r, prev)
-		var next reading.Reading
-		ok := stored[n].After != nil
-		if ok {
-			next = *stored[n].After
-		}
-		if ok && n+1 < len(idx) {
-			if nx := &rs[idx[n+1]]; nx.Customer == r.Customer && nx.Sensor == r.Sensor && nx.Device == r.Device && nx.Time.Before(next.Time) {
-				ok = false // the batch's next reading comes first: it is the successor
-			}
-		}
-		if ok {
-			before := maps.Clone(next.Fields)
-			set.Clear(&next)
-			set.Apply(&next, &derive.Prev{Time: r.Time, MsgCount: r.MsgCount, Fields: r.Fields})
-			if !maps.Equal(before, next.Fields) {
-				b.Rederived = append(b.Rederived, next)
-			}
-		}
+	if err = in.commit(ctx, b); err == nil {
+		return b.Readings, nil
 	}
-	return nil
-}
-
-// neighbours finds the stored readings around each of rs[idx], in one
-// round trip when the store can.
-func (in *Ingester) neighbours(ctx context.Context, rs []reading.Reading, idx []int) ([]store.Neighbours, error) {
-	qs := make([]store.NeighbourQuery, len(idx))
-	for n, i := range idx {
-		r := &rs[i]
-		qs[n] = store.NeighbourQuery{DeviceKey: store.DeviceKey{Customer: r.Customer, Sensor: r.Sensor, Device: r.Device}, Time: r.Time}
+	if store.IsUnavailable(err) || ctx.Err() != nil {
+		return nil, err
 	}
-	if nr, ok := in.Store.(store.NeighbourReader); ok {
-		return nr.Neighbours(ctx, qs)
+	if perr := in.Store.Ping(ctx); perr != nil {
+		return nil, store.Unavailable(perr)
 	}
-	out := make([]store.Neighbours, len(qs))
-	for n, q := range qs {
-		before, ok, err := in.Store.ReadingBefore(ctx, q.DeviceKey, q.Time)
-		if err != nil {
+	in.Log.Warn("ingest: the store refused a batch; looking for the messages it refuses", "messages", len(envs), "err", err)
+	stored, poison, err := in.isolate(ctx, envs, err)
+	if err != nil {
+		return nil, err
+	}
+	if len(poison) == len(envs) && len(envs) > 1 {
+		// Refusing every message is not about any of them.
+		return nil, store.Unavailable(fmt.Errorf("the store refuses every message of the batch: %w", poison[0].err))
+	}
+	for _, p := range poison {
+		if err := in.setAside(ctx, p.env, p.err); err != nil {
 			return nil, err
 		}
-		if ok {
-			out[n].Before = &before
-		}
-		after, ok, err := in.Store.ReadingAfter(ctx, q.DeviceKey, q.Time)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			out[n].After = &after
-		}
 	}
-	return out, nil
+	return stored, nil
 }
 
-// Commit writes the batch to the store, then publishes its readings to the
-// readings stream, retrying each until it succeeds or ctx ends.
-func (in *Ingester) Commit(ctx context.Context, b store.Batch) error {
-	var res store.WriteResult
-	err := retry(ctx, in.Log, "write to store", func() error {
-		start := time.Now()
-		var err error
-		res, err = in.Store.Write(ctx, b)
-		in.Metrics.StoreWrite.Observe(time.Since(start).Seconds())
-		return err
-	})
+type poisoned struct {
+	env reading.Envelope
+	err error
+}
+
+// isolate writes envs in halves, and a half the store refuses in halves
+// again, down to single messages; a message refused alone, twice, is
+// poison. It returns the readings stored and the poison.
+func (in *Ingester) isolate(ctx context.Context, envs []reading.Envelope, cause error) ([]reading.Reading, []poisoned, error) {
+	if len(envs) == 1 {
+		// Once more, alone: a refusal that holds is about this message.
+		b, err := in.prepare(ctx, envs)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err = in.commit(ctx, b); err == nil {
+			return b.Readings, nil, nil
+		}
+		if store.IsUnavailable(err) || ctx.Err() != nil {
+			return nil, nil, err
+		}
+		return nil, []poisoned{{envs[0], err}}, nil
+	}
+	var stored []reading.Reading
+	var poison []poisoned
+	half := len(envs) / 2
+	for _, part := range [][]reading.Envelope{envs[:half], envs[half:]} {
+		b, err := in.prepare(ctx, part)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err = in.commit(ctx, b); err == nil {
+			stored = append(stored, b.Readings...)
+			continue
+		}
+		if store.IsUnavailable(err) || ctx.Err() != nil {
+			return nil, nil, err
+		}
+		s, p, err := in.isolate(ctx, part, err)
+		if err != nil {
+			return nil, nil, err
+		}
+		stored, poison = append(stored, s...), append(poison, p...)
+	}
+	return stored, poison, nil
+}
+
+// setAside keeps a message the store refused as rejected, with the
+// refusal, under the customer it names.
+func (in *Ingester) setAside(ctx context.Context, env reading.Envelope, cause error) error {
+	customer := env.Customer
+	if r, err := in.Decoder.Decode(env); err == nil {
+		customer = r.Customer
+	}
+	rj := rejected(env, "the store refused this message: "+cause.Error(), customer)
+	in.Log.Error("ingest: a message the store refuses is set aside as rejected; the others are stored",
+		"topic", rj.Topic, "source", env.Source, "customer", customer, "err", cause)
+	in.Metrics.Poison.WithLabelValues("ingest").Inc()
+	// A replayed message is the same rejected message: it stays, with the
+	// new reason.
+	return in.commit(ctx, store.Batch{Rejected: []reading.Rejected{rj}})
+}
+
+// commit writes a batch and counts what it did.
+func (in *Ingester) commit(ctx context.Context, b store.Batch) error {
+	start := time.Now()
+	res, err := in.Store.Write(ctx, b)
+	in.Metrics.StoreWrite.Observe(time.Since(start).Seconds())
 	if err != nil {
 		return err
 	}
@@ -288,21 +323,189 @@ func (in *Ingester) Commit(ctx context.Context, b store.Batch) error {
 	for _, rj := range b.Rejected {
 		in.Metrics.Rejected.WithLabelValues(reasonClass(rj.Reason)).Inc()
 	}
-	if len(b.Readings) == 0 || in.Publisher == nil {
+	return nil
+}
+
+// chooseRepeatedHour sets the time of each reading whose zone-less Time
+// falls in the hour repeated when clocks go back: the second instant when
+// the device had already passed the first one (its newest reading before
+// the second instant is not older than the first, and was sent before
+// this one, by msgCount or else by receive order), the first otherwise.
+// So the repeated hour is read in the order the device sent it.
+func (in *Ingester) chooseRepeatedHour(ctx context.Context, rs []reading.Reading) error {
+	var qs []store.NeighbourQuery
+	var idx []int
+	for i := range rs {
+		if r := &rs[i]; !r.TimeLater.IsZero() {
+			qs = append(qs, store.NeighbourQuery{DeviceKey: keyOf(r), Time: r.TimeLater, Seq: math.MinInt64})
+			idx = append(idx, i)
+		}
+	}
+	if len(qs) == 0 {
 		return nil
 	}
-	msgs := make([]queue.Message, 0, len(b.Readings))
-	for i := range b.Readings {
-		r := &b.Readings[i]
+	stored, err := in.Store.Neighbours(ctx, qs)
+	if err != nil {
+		return err
+	}
+	for n, i := range idx {
+		r := &rs[i]
+		prev := stored[n].Before
+		// The batch's readings before this one, in receive order, already
+		// have their time.
+		for j := range i {
+			o := &rs[j]
+			if keyOf(o) == keyOf(r) && o.Time.Before(r.TimeLater) && (prev == nil || o.Time.After(prev.Time)) {
+				prev = o
+			}
+		}
+		if prev != nil && !prev.Time.Before(r.Time) && sentBefore(prev, r) {
+			r.Time = r.TimeLater
+		}
+		r.TimeLater = time.Time{}
+	}
+	return nil
+}
+
+func sentBefore(a, b *reading.Reading) bool {
+	if a.MsgCount >= 0 && b.MsgCount >= 0 {
+		return a.MsgCount < b.MsgCount
+	}
+	return a.Received.Before(b.Received)
+}
+
+func keyOf(r *reading.Reading) store.DeviceKey {
+	return store.DeviceKey{Customer: r.Customer, Sensor: r.Sensor, Device: r.Device}
+}
+
+// position orders a device's readings: by time, then Seq (msgCount).
+func position(a, b *reading.Reading) int {
+	return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.Seq(), b.Seq()))
+}
+
+// Derive adds the derived fields to the batch's readings. Each is computed
+// from the device's reading just before it (by time, then msgCount), from
+// this batch or from the store, so that a restart, a second ingestor or a
+// late reading gives the same values. When a reading arrives after its
+// successor was stored, the successor is derived again from it
+// (b.Rederived), so that the stored values end as if all had come in
+// order.
+func (in *Ingester) Derive(ctx context.Context, b *store.Batch) error {
+	b.Rederived = nil
+	rs := b.Readings
+	if len(in.Formulas) == 0 {
+		return nil
+	}
+	// In order per device, so that a reading's predecessor in the batch is
+	// derived before it.
+	idx := make([]int, 0, len(rs))
+	for i := range rs {
+		if in.Formulas[rs[i].Sensor] != nil {
+			idx = append(idx, i)
+		}
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		ra, rb := &rs[a], &rs[b]
+		return cmp.Or(cmp.Compare(ra.Customer, rb.Customer), cmp.Compare(ra.Sensor, rb.Sensor), cmp.Compare(ra.Device, rb.Device),
+			position(ra, rb))
+	})
+	qs := make([]store.NeighbourQuery, len(idx))
+	for n, i := range idx {
+		qs[n] = store.NeighbourQuery{DeviceKey: keyOf(&rs[i]), Time: rs[i].Time, Seq: rs[i].Seq()}
+	}
+	stored, err := in.Store.Neighbours(ctx, qs)
+	if err != nil {
+		return err
+	}
+	// before is the newest reading of the batch, of the same device,
+	// before the one being derived (a duplicate has the same position).
+	var before, last *reading.Reading
+	for n, i := range idx {
+		r := &rs[i]
+		if last == nil || keyOf(last) != keyOf(r) {
+			before = nil
+		} else if position(last, r) < 0 {
+			before = last
+		}
+		last = r
+		var prev *derive.Prev
+		if before != nil {
+			prev = &derive.Prev{Time: before.Time, MsgCount: before.MsgCount, Fields: before.Fields}
+		}
+		if sb := stored[n].Before; sb != nil && (before == nil || position(sb, before) > 0) {
+			prev = &derive.Prev{Time: sb.Time, MsgCount: sb.MsgCount, Fields: sb.Fields}
+		}
+		set := in.Formulas[r.Sensor]
+		set.Clear(r) // a retried batch starts again from the decoded fields
+		set.Apply(r, prev)
+		next := stored[n].After
+		if next != nil && n+1 < len(idx) {
+			if nx := &rs[idx[n+1]]; keyOf(nx) == keyOf(r) && position(nx, next) < 0 {
+				next = nil // the batch's next reading comes first: it is the successor
+			}
+		}
+		if next != nil {
+			nr := *next
+			was := maps.Clone(nr.Fields)
+			set.Clear(&nr)
+			set.Apply(&nr, &derive.Prev{Time: r.Time, MsgCount: r.MsgCount, Fields: r.Fields})
+			if !maps.Equal(was, nr.Fields) {
+				b.Rederived = append(b.Rederived, nr)
+			}
+		}
+	}
+	return nil
+}
+
+// publish puts the stored readings on the readings stream, retrying while
+// the queue is away. A reading the queue refuses for what it is (too large
+// for it) stays stored: it is left off the stream, which only feeds
+// alerts and live pages, and logged.
+func (in *Ingester) publish(ctx context.Context, rs []reading.Reading) error {
+	if len(rs) == 0 || in.Publisher == nil {
+		return nil
+	}
+	msgs := make([]queue.Message, 0, len(rs))
+	for i := range rs {
+		r := &rs[i]
 		data, err := json.Marshal(r)
 		if err != nil {
-			return fmt.Errorf("ingest: encode reading %s: %w", r.Key(), err)
+			in.Log.Error("ingest: a stored reading cannot be encoded for the readings stream", "reading", r.Key(), "err", err)
+			continue
 		}
 		// The reading's identity as message ID lets the queue drop the copy
 		// that a redelivered raw message would publish again.
 		msgs = append(msgs, queue.Message{Stream: queue.Readings, Subject: r.Subject(), ID: r.Key(), Data: data})
 	}
-	return retry(ctx, in.Log, "publish readings", func() error { return in.Publisher.Publish(ctx, msgs...) })
+	return in.retry(ctx, "publish readings", func() error {
+		err := in.Publisher.Publish(ctx, msgs...)
+		if !errors.Is(err, queue.ErrRefused) {
+			return err
+		}
+		for _, m := range msgs {
+			err := in.Publisher.Publish(ctx, m)
+			if errors.Is(err, queue.ErrRefused) {
+				in.Log.Error("ingest: the queue refuses a stored reading; it is left off the readings stream", "reading", m.ID, "err", err)
+				in.Metrics.Poison.WithLabelValues("ingest").Inc()
+				continue
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// retry calls f until it succeeds or ctx ends, with the one backoff,
+// logging each failure and telling the stage's progress why it waits.
+func (in *Ingester) retry(ctx context.Context, what string, f func() error) error {
+	return backoff.Default.Retry(ctx, f, func(err error, attempt int) {
+		if in.Progress != nil {
+			in.Progress.Failed(fmt.Errorf("%s: %w", what, err))
+		}
+		in.Log.Error("ingest: "+what+" failed, retrying; nothing is acknowledged until it succeeds", "err", err, "attempt", attempt)
+	}, nil)
 }
 
 // reasonClass is the first words of a reason, before any detail, so the
@@ -329,36 +532,6 @@ func (in *Ingester) watchLag(ctx context.Context, c queue.Consumer) {
 	}
 }
 
-// retry calls f until it succeeds or ctx ends, with bounded exponential
-// backoff, logging each failure.
-func retry(ctx context.Context, log *slog.Logger, what string, f func() error) error {
-	for attempt := 1; ; attempt++ {
-		err := f()
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		log.Error("ingest: "+what+" failed, retrying; nothing is acknowledged until it succeeds", "err", err, "attempt", attempt)
-		sleep(ctx, backoff(attempt))
-	}
-}
-
-func backoff(attempt int) time.Duration {
-	d := 100 * time.Millisecond << min(attempt, 6)
-	return min(d, 5*time.Second)
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-}
-
 // ReplayResult says what a replay of the raw stream did.
 type ReplayResult struct {
 	Messages   int `json:"messages"`
@@ -376,9 +549,9 @@ func (in *Ingester) Replay(ctx context.Context, rd queue.Reader, from, to time.T
 	var res ReplayResult
 	var envs []reading.Envelope
 	flush := func() error {
-		b := in.Decode(ctx, envs)
+		b, err := in.prepare(ctx, envs)
 		envs = envs[:0]
-		if err := in.Derive(ctx, &b); err != nil {
+		if err != nil {
 			return err
 		}
 		if sensor != "" {

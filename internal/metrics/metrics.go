@@ -27,6 +27,9 @@ type Metrics struct {
 	Duplicates prometheus.Counter
 	// Rejected counts rejected messages, by a short reason class.
 	Rejected *prometheus.CounterVec
+	// Poison counts messages set aside because the store or the queue
+	// refused them alone while taking the others, by stage.
+	Poison *prometheus.CounterVec
 	// QueueLag is how many raw messages wait for ingest.
 	QueueLag prometheus.Gauge
 	// StoreWrite times one batch write.
@@ -65,6 +68,10 @@ func New() *Metrics {
 			Name: "sensorhub_messages_rejected_total",
 			Help: "Messages rejected and kept with their reason, by reason class.",
 		}, []string{"reason"}),
+		Poison: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sensorhub_poison_messages_total",
+			Help: "Messages that the store or the queue refused alone while it took the others, set aside with the reason, by stage.",
+		}, []string{"stage"}),
 		QueueLag: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "sensorhub_queue_lag_messages",
 			Help: "Raw messages on the queue not yet ingested.",
@@ -88,7 +95,7 @@ func New() *Metrics {
 			Help: "Alert notifications by notifier and outcome (sent, failed).",
 		}, []string{"notifier", "status"}),
 	}
-	r.MustRegister(m.AlertEvalErrors, m.Notifications, m.Received, m.GatewayErrors, m.Stored, m.Duplicates, m.Rejected, m.QueueLag, m.StoreWrite, m.BatchSize,
+	r.MustRegister(m.AlertEvalErrors, m.Notifications, m.Received, m.GatewayErrors, m.Stored, m.Duplicates, m.Rejected, m.Poison, m.QueueLag, m.StoreWrite, m.BatchSize,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

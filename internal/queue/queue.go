@@ -27,6 +27,21 @@ const (
 // ErrClosed is returned by a queue used after Close.
 var ErrClosed = errors.New("queue: closed")
 
+// ErrRefused is wrapped by a Publish error when the queue refuses a message
+// for what it is (larger than it takes, a subject it does not take), not
+// because it is away: publishing that message again fails again.
+var ErrRefused = errors.New("queue: message refused")
+
+// ErrNoAck is wrapped by a Publish error when the queue did not say within
+// AckTimeout whether it has the messages: they may or may not be stored,
+// and publishing them again is safe.
+var ErrNoAck = errors.New("queue: no acknowledgement")
+
+// AckTimeout bounds the wait for the queue to acknowledge a publish: a
+// queue that says nothing (its disk full, a cluster without a leader) is
+// away, and the publisher holds its messages and tries again.
+const AckTimeout = 10 * time.Second
+
 // Message is one message to publish.
 type Message struct {
 	Stream Stream

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Profile says how the payloads of one sensor kind become readings.
@@ -41,7 +44,31 @@ type Decoder struct {
 	// MaxDepth, MaxFields and MaxTopic, when positive, bound the JSON
 	// nesting, the fields of the object and the topic's length.
 	MaxDepth, MaxFields, MaxTopic int
+	// MaxClockSkew is how far ahead of its receive time a reading's Time
+	// may be; a later one is replaced by the receive time and flagged
+	// (DefaultMaxClockSkew when zero).
+	MaxClockSkew time.Duration
 }
+
+// DefaultMaxClockSkew is how far in the future a device's clock may be
+// before its Time is not believed.
+const DefaultMaxClockSkew = time.Hour
+
+// Limits on identities: what every store and the queue's subjects take.
+const (
+	// MaxIDLength bounds idDevice and idGateway, in bytes.
+	MaxIDLength = 128
+	// MaxNameLength bounds the device's name and field names, in bytes.
+	MaxNameLength = 256
+)
+
+// MinTime is the earliest reading time believed: a device clock before the
+// Unix epoch has not been set.
+var MinTime = time.Unix(0, 0).UTC()
+
+// maxExactInt is the largest integer a JSON number (a float64) holds
+// exactly: a msgCount beyond it is not a count.
+const maxExactInt = 1 << 53
 
 // RejectError is returned by Decode for a message that cannot become a
 // reading. Reason is meant for the person reading the rejected list.
@@ -74,11 +101,27 @@ var timeLayouts = []string{
 // must be rejected; fields that are present but unusable do not reject the
 // message: they are left out and flagged on the reading.
 func (d *Decoder) Decode(env Envelope) (Reading, error) {
+	r, err := d.decode(env)
+	var rj *RejectError
+	if errors.As(err, &rj) && env.Customer != "" {
+		// A bound sender's message is its customer's, whatever it names.
+		rj.Customer = env.Customer
+	}
+	return r, err
+}
+
+func (d *Decoder) decode(env Envelope) (Reading, error) {
+	if env.Size > len(env.Payload) {
+		return Reading{}, reject("payload too large: %d bytes, the limit is %d (ingest.max_payload); its first %d bytes are kept", env.Size, d.MaxPayload, len(env.Payload))
+	}
 	if d.MaxPayload > 0 && len(env.Payload) > d.MaxPayload {
 		return Reading{}, reject("payload too large: %d bytes, the limit is %d (ingest.max_payload)", len(env.Payload), d.MaxPayload)
 	}
 	if d.MaxTopic > 0 && len(env.Topic) > d.MaxTopic {
 		return Reading{}, reject("topic too long: %d bytes, the limit is %d (ingest.max_topic)", len(env.Topic), d.MaxTopic)
+	}
+	if !utf8.ValidString(env.Topic) || strings.ContainsRune(env.Topic, 0) {
+		return Reading{}, reject("topic is not valid UTF-8 text or holds a NUL character")
 	}
 	obj, err := parseObject(env.Payload)
 	if err != nil {
@@ -92,6 +135,9 @@ func (d *Decoder) Decode(env Envelope) (Reading, error) {
 			return Reading{}, reject("JSON nested too deep: %d levels, the limit is %d (ingest.max_depth)", n, d.MaxDepth)
 		}
 	}
+	if err := checkText(obj); err != nil {
+		return Reading{}, err
+	}
 
 	customer, ok := text(obj["Customer"])
 	if !ok || customer == "" {
@@ -99,9 +145,7 @@ func (d *Decoder) Decode(env Envelope) (Reading, error) {
 	}
 	if env.Customer != "" && customer != env.Customer {
 		// Kept under the sender's customer: the other one never sent it.
-		e := reject("customer %q refused: this sender may only send for %q", customer, env.Customer)
-		e.Customer = env.Customer
-		return Reading{}, e
+		return Reading{}, reject("customer %q refused: this sender may only send for %q", customer, env.Customer)
 	}
 	if !d.Customers[customer] {
 		e := reject("unknown customer %q: add it to customers in the configuration", customer)
@@ -113,6 +157,10 @@ func (d *Decoder) Decode(env Envelope) (Reading, error) {
 		e := reject("missing device identity: the payload has no \"idDevice\" field")
 		e.Customer = customer
 		return Reading{}, e
+	}
+	if err := checkID("idDevice", device, MaxIDLength); err != nil {
+		err.Customer = customer
+		return Reading{}, err
 	}
 	p := d.profileFor(env.Topic, obj)
 	if p == nil {
@@ -132,18 +180,28 @@ func (d *Decoder) Decode(env Envelope) (Reading, error) {
 	}
 	r.Name, _ = text(obj["Device"])
 	r.Gateway, _ = text(obj["idGateway"])
+	for _, id := range []struct {
+		key, v string
+		max    int
+	}{{"Device", r.Name, MaxNameLength}, {"idGateway", r.Gateway, MaxIDLength}} {
+		if err := checkID(id.key, id.v, id.max); err != nil {
+			err.Customer = customer
+			return Reading{}, err
+		}
+	}
 	if mod, ok := text(obj["Mod"]); ok && mod != "" {
 		r.Strings = map[string]string{"Mod": mod}
 	}
-	if t, ok := d.parseTime(obj["Time"]); ok {
-		r.Time = t
-	} else {
-		r.Time = r.Received
-		r.Flags = append(r.Flags, FlagTimeFromReceive)
-	}
-	r.Time = r.Time.Truncate(time.Millisecond)
-	if v, ok := number(obj["msgCount"]); ok && v >= 0 && v == math.Trunc(v) {
+	d.setTime(&r, obj["Time"])
+	switch v, ok := number(obj["msgCount"]); {
+	case ok && v >= 0 && v <= maxExactInt && v == math.Trunc(v):
 		r.MsgCount = int64(v)
+	case !absent(obj["msgCount"]):
+		// Not a count: the reading is kept without it, and says so.
+		r.Flags = append(r.Flags, FlagFieldRejectedPrefix+"msgCount")
+	}
+	if r.MsgCount == NoMsgCount {
+		r.Digest = PayloadDigest(env.Payload)
 	}
 	r.RSSI = optNumber(obj["RSSI"])
 	r.SNR = optNumber(obj["SNR"])
@@ -168,6 +226,11 @@ func (d *Decoder) Decode(env Envelope) (Reading, error) {
 		if to, ok := p.Rename[name]; ok {
 			stored = to
 		}
+		if len(stored) > MaxNameLength {
+			e := reject("field name too long: %d bytes, the limit is %d", len(stored), MaxNameLength)
+			e.Customer = customer
+			return Reading{}, e
+		}
 		v, ok := number(raw)
 		if !ok {
 			if s, isText := raw.(string); isText && len(p.Keep) == 0 && !looksNumeric(s) {
@@ -188,6 +251,91 @@ func (d *Decoder) Decode(env Envelope) (Reading, error) {
 		}
 	}
 	return r, nil
+}
+
+// setTime sets the reading's time from the payload's Time: the receive
+// time, flagged, when it is missing, unparseable, before 1970 or further
+// ahead of the receive time than the clock skew allows, so that one wrong
+// clock cannot put a device's newest reading in the far future.
+func (d *Decoder) setTime(r *Reading, v any) {
+	t, later, ok := d.parseTime(v)
+	if !ok {
+		r.Time = r.Received.Truncate(time.Millisecond)
+		r.Flags = append(r.Flags, FlagTimeFromReceive)
+		return
+	}
+	skew := d.MaxClockSkew
+	if skew <= 0 {
+		skew = DefaultMaxClockSkew
+	}
+	var flag string
+	switch {
+	case t.Before(MinTime):
+		flag = FlagTimeTooOld
+	case t.After(r.Received.Add(skew)):
+		flag = FlagTimeInFuture
+	}
+	if flag != "" {
+		r.Time = r.Received.Truncate(time.Millisecond)
+		r.Flags = append(r.Flags, FlagTimeFromReceive, flag)
+		if r.Strings == nil {
+			r.Strings = map[string]string{}
+		}
+		r.Strings["Time"] = timeText(v)
+		return
+	}
+	r.Time = t.Truncate(time.Millisecond)
+	if !later.IsZero() && !later.After(r.Received.Add(skew)) {
+		r.TimeLater = later.Truncate(time.Millisecond)
+	}
+}
+
+// timeText is the payload's Time as text, for a reading that keeps it.
+func timeText(v any) string {
+	s, _ := text(v)
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	return s
+}
+
+// checkText rejects a payload with a NUL character in a key or a text
+// value: no store keeps one in text.
+func checkText(v any) *RejectError {
+	switch x := v.(type) {
+	case string:
+		if strings.ContainsRune(x, 0) {
+			return reject("a text value holds a NUL character (\\u0000)")
+		}
+	case map[string]any:
+		for k, e := range x {
+			if strings.ContainsRune(k, 0) {
+				return reject("a field name holds a NUL character (\\u0000)")
+			}
+			if err := checkText(e); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if err := checkText(e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkID rejects an identity that is too long or holds control
+// characters, which no queue subject or device list takes.
+func checkID(key, v string, limit int) *RejectError {
+	if len(v) > limit {
+		return reject("%s too long: %d bytes, the limit is %d", key, len(v), limit)
+	}
+	if strings.ContainsFunc(v, unicode.IsControl) {
+		return reject("%s holds control characters: %q", key, v)
+	}
+	return nil
 }
 
 func (r *Reading) setUnit(field, unit string) {
@@ -301,30 +449,66 @@ func unitOf(obj map[string]any, field string) string {
 	return ""
 }
 
-func (d *Decoder) parseTime(v any) (time.Time, bool) {
-	switch t := v.(type) {
+// parseTime reads Time: a zone-less local time in the configured zone, RFC
+// 3339, or a Unix time in seconds, milliseconds, microseconds or
+// nanoseconds. A local time in the hour that is repeated when clocks go
+// back names two instants: later is the second, zero otherwise.
+func (d *Decoder) parseTime(v any) (t, later time.Time, ok bool) {
+	switch x := v.(type) {
 	case string:
-		t = strings.TrimSpace(t)
+		x = strings.TrimSpace(x)
 		for _, layout := range timeLayouts {
-			if ts, err := time.ParseInLocation(layout, t, d.Location); err == nil {
-				return ts.UTC(), true
+			if ts, err := time.ParseInLocation(layout, x, d.Location); err == nil {
+				early, late := instants(ts)
+				return early.UTC(), late, true
 			}
 		}
-		if ts, err := time.Parse(time.RFC3339Nano, t); err == nil {
-			return ts.UTC(), true
+		if ts, err := time.Parse(time.RFC3339Nano, x); err == nil {
+			return ts.UTC(), time.Time{}, true
 		}
 	case json.Number:
-		// Unix time, in seconds or milliseconds.
-		f, err := t.Float64()
-		if err != nil || f <= 0 || math.IsInf(f, 0) {
-			return time.Time{}, false
+		f, err := x.Float64()
+		if err != nil || f <= 0 || math.IsInf(f, 0) || f >= math.MaxInt64 {
+			return time.Time{}, time.Time{}, false
 		}
-		if f < 1e11 {
-			return time.UnixMilli(int64(f * 1000)).UTC(), true
+		// The magnitude tells the unit: seconds until the year 5138,
+		// milliseconds, microseconds, then nanoseconds.
+		switch {
+		case f < 1e11:
+			return time.UnixMilli(int64(f * 1000)).UTC(), time.Time{}, true
+		case f < 1e14:
+			return time.UnixMilli(int64(f)).UTC(), time.Time{}, true
+		case f < 1e17:
+			return time.UnixMicro(int64(f)).UTC(), time.Time{}, true
 		}
-		return time.UnixMilli(int64(f)).UTC(), true
+		return time.Unix(0, int64(f)).UTC(), time.Time{}, true
 	}
-	return time.Time{}, false
+	return time.Time{}, time.Time{}, false
+}
+
+// instants returns the instants a local wall-clock time names: itself, and
+// when the zone repeats that time (clocks going back), the later one too.
+func instants(t time.Time) (time.Time, time.Time) {
+	loc := t.Location()
+	wall := time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
+	var found []time.Time
+	// The offsets in force shortly before and after: a repeated hour lies
+	// between two of them.
+	for _, probe := range []time.Time{t.Add(-3 * time.Hour), t.Add(3 * time.Hour)} {
+		_, off := probe.In(loc).Zone()
+		u := wall.Add(-time.Duration(off) * time.Second)
+		if l := u.In(loc); l.Hour() == t.Hour() && l.Minute() == t.Minute() && l.Day() == t.Day() && !slices.ContainsFunc(found, u.Equal) {
+			found = append(found, u)
+		}
+	}
+	if len(found) < 2 {
+		return t, time.Time{}
+	}
+	early, late := found[0], found[1]
+	if late.Before(early) {
+		early, late = late, early
+	}
+	return early, late.UTC()
 }
 
 // absent reports whether a value means "no value": JSON null or "NULL".

@@ -300,3 +300,141 @@ func TestLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestPoisonInputs: values that no store or queue takes are rejected with a
+// reason, or replaced and flagged, at decode time, so that no message can
+// halt ingestion further on.
+func TestPoisonInputs(t *testing.T) {
+	base := `"Customer":"finemeca","Mod":"weath","Temp":1`
+	for _, tc := range []struct {
+		name, payload, reason string
+	}{
+		{"NUL in the name", `{` + base + `,"idDevice":7,"Device":"name\u0000x"}`, "a text value holds a NUL character"},
+		{"NUL in a key", `{` + base + `,"idDevice":7,"T\u0000":1}`, "a field name holds a NUL character"},
+		{"idDevice of 5000 characters", `{` + base + `,"idDevice":"` + strings.Repeat("d", 5000) + `"}`, "idDevice too long: 5000 bytes, the limit is 128"},
+		{"control character in idDevice", `{` + base + `,"idDevice":"a\nb"}`, `idDevice holds control characters: "a\nb"`},
+		{"name too long", `{` + base + `,"idDevice":7,"Device":"` + strings.Repeat("n", 300) + `"}`, "Device too long: 300 bytes, the limit is 256"},
+		{"gateway too long", `{` + base + `,"idDevice":7,"idGateway":"` + strings.Repeat("g", 200) + `"}`, "idGateway too long: 200 bytes, the limit is 128"},
+	} {
+		_, err := decode(t, tc.payload)
+		if err == nil || !strings.HasPrefix(err.Error(), tc.reason) {
+			t.Errorf("%s: %v, want a rejection starting %q", tc.name, err, tc.reason)
+		}
+	}
+	dec := config.Default().Decoder()
+	_, err := dec.Decode(reading.Envelope{Topic: "finemeca/\x00x", Payload: []byte(`{` + base + `,"idDevice":7}`), Received: received})
+	if err == nil || !strings.Contains(err.Error(), "NUL") {
+		t.Errorf("topic with a NUL: %v, want a rejection", err)
+	}
+}
+
+// TestTimesOutOfRange: a Time no store can keep (past year 9999 or before
+// year 1 in UTC), before 1970 or further ahead than the clock skew allows
+// is replaced by the receive time and flagged, the device's text kept; Unix
+// microseconds and nanoseconds are read as such.
+func TestTimesOutOfRange(t *testing.T) {
+	for _, tc := range []struct {
+		time string
+		want time.Time // zero: replaced by the receive time
+		flag string
+	}{
+		{`1717200000000000`, time.UnixMicro(1717200000000000), ""},
+		{`1717200000000000000`, time.Unix(0, 1717200000000000000), ""},
+		{`1717200000123`, time.UnixMilli(1717200000123), ""},
+		{`"9999-12-31T23:59:59-01:00"`, time.Time{}, reading.FlagTimeInFuture},
+		{`"0000-01-01 00:00:00"`, time.Time{}, reading.FlagTimeTooOld},
+		{`"0001-01-01 00:00:00"`, time.Time{}, reading.FlagTimeTooOld},
+		{`"1969-12-31 23:00:00"`, time.Time{}, reading.FlagTimeTooOld},
+		{`"2099-01-01 00:00:00"`, time.Time{}, reading.FlagTimeInFuture},
+		{`1e300`, time.Time{}, ""},
+		// Within the skew: believed.
+		{`"2026-01-02 04:30:00"`, time.Date(2026, 1, 2, 3, 30, 0, 0, time.UTC), ""},
+	} {
+		r, err := decode(t, `{"Customer":"finemeca","idDevice":7,"Mod":"weath","Temp":1,"Time":`+tc.time+`}`)
+		if err != nil {
+			t.Errorf("%s: rejected: %v", tc.time, err)
+			continue
+		}
+		if tc.want.IsZero() {
+			if !r.Time.Equal(received) || !r.HasFlag(reading.FlagTimeFromReceive) || (tc.flag != "" && !r.HasFlag(tc.flag)) {
+				t.Errorf("%s: time %s flags %v, want the receive time flagged %s", tc.time, r.Time, r.Flags, tc.flag)
+			}
+			if tc.flag != "" && r.Strings["Time"] != strings.Trim(tc.time, `"`) {
+				t.Errorf("%s: kept %q", tc.time, r.Strings["Time"])
+			}
+			if _, err := json.Marshal(r); err != nil {
+				t.Errorf("%s: %v", tc.time, err)
+			}
+			continue
+		}
+		if !r.Time.Equal(tc.want) || len(r.Flags) != 0 {
+			t.Errorf("%s: time %s flags %v, want %s", tc.time, r.Time, r.Flags, tc.want)
+		}
+	}
+}
+
+// TestMsgCountOutOfRange: a msgCount that is not a whole count a float64
+// holds exactly is left out and flagged, never wrapped around.
+func TestMsgCountOutOfRange(t *testing.T) {
+	for _, mc := range []string{`1e30`, `-3`, `2.5`, `"many"`} {
+		r, err := decode(t, `{"Customer":"finemeca","idDevice":7,"Mod":"weath","Temp":1,"msgCount":`+mc+`}`)
+		if err != nil {
+			t.Fatalf("%s: %v", mc, err)
+		}
+		if r.MsgCount != reading.NoMsgCount || !r.HasFlag("field_rejected:msgCount") {
+			t.Errorf("msgCount %s: got %d flags %v, want none and flagged", mc, r.MsgCount, r.Flags)
+		}
+	}
+	r, _ := decode(t, `{"Customer":"finemeca","idDevice":7,"Mod":"weath","Temp":1,"msgCount":9007199254740992}`)
+	if r.MsgCount != 1<<53 || r.HasFlag("field_rejected:msgCount") {
+		t.Errorf("2^53: %d %v", r.MsgCount, r.Flags)
+	}
+}
+
+// TestIdentityWithoutMsgCount: readings with neither Time nor msgCount
+// received in one millisecond keep apart when their content differs, and
+// a repeated delivery keeps the identity of the first.
+func TestIdentityWithoutMsgCount(t *testing.T) {
+	a, _ := decode(t, `{"Customer":"finemeca","idDevice":7,"Mod":"weath","Temp":1}`)
+	b, _ := decode(t, `{"Customer":"finemeca","idDevice":7,"Mod":"weath","Temp":2}`)
+	a2, _ := decode(t, `{"Customer":"finemeca","idDevice":7,"Mod":"weath","Temp":1}`)
+	if a.Key() == b.Key() {
+		t.Errorf("different readings share the key %s", a.Key())
+	}
+	if a.Key() != a2.Key() {
+		t.Errorf("a repeated delivery has another key: %s, %s", a.Key(), a2.Key())
+	}
+	if a.Seq() >= reading.NoMsgCount || a.MsgCount != reading.NoMsgCount {
+		t.Errorf("seq %d msgCount %d", a.Seq(), a.MsgCount)
+	}
+	c, _ := decode(t, `{"Customer":"finemeca","idDevice":7,"Mod":"weath","Temp":1,"msgCount":4}`)
+	if c.Seq() != 4 || c.Digest != 0 {
+		t.Errorf("with a msgCount: seq %d digest %d", c.Seq(), c.Digest)
+	}
+}
+
+// TestRepeatedHour: a zone-less time in the hour repeated when clocks go
+// back names two instants; both are given for ingest to choose from.
+func TestRepeatedHour(t *testing.T) {
+	dec := config.Default().Decoder()
+	at := func(local string) reading.Reading {
+		r, err := dec.Decode(reading.Envelope{Topic: "finemeca/x", Received: time.Date(2024, 10, 27, 3, 0, 0, 0, time.UTC),
+			Payload: []byte(`{"Customer":"finemeca","idDevice":7,"Mod":"weath","Temp":1,"Time":"` + local + `"}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	r := at("2024-10-27 02:30:00")
+	if want := time.Date(2024, 10, 27, 0, 30, 0, 0, time.UTC); !r.Time.Equal(want) {
+		t.Errorf("02:30: time %s, want the first instant %s", r.Time, want)
+	}
+	if want := time.Date(2024, 10, 27, 1, 30, 0, 0, time.UTC); !r.TimeLater.Equal(want) {
+		t.Errorf("02:30: later %s, want %s", r.TimeLater, want)
+	}
+	for _, local := range []string{"2024-10-27 01:59:00", "2024-10-27 03:00:00", "2024-03-31 02:30:00"} {
+		if r := at(local); !r.TimeLater.IsZero() {
+			t.Errorf("%s is not repeated, got a later instant %s", local, r.TimeLater)
+		}
+	}
+}

@@ -5,6 +5,7 @@ package reading
 
 import (
 	"crypto/sha256"
+	"hash/fnv"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -20,6 +21,12 @@ const (
 	// FlagFieldRejectedPrefix, followed by a field name, marks a field that
 	// was present but not a finite number and was left out.
 	FlagFieldRejectedPrefix = "field_rejected:"
+	// FlagTimeInFuture and FlagTimeTooOld, with FlagTimeFromReceive, mark
+	// a reading whose Time was not believed: further ahead of its receive
+	// time than ingest.max_clock_skew, or before 1970. The device's text is
+	// kept in Strings["Time"].
+	FlagTimeInFuture = "time_in_future"
+	FlagTimeTooOld   = "time_too_old"
 )
 
 // Fields that every reading with radio metadata carries.
@@ -59,6 +66,10 @@ type Envelope struct {
 	// ReplayOf is the ID of the rejected message this envelope replays:
 	// once it becomes a reading, the rejected message is removed.
 	ReplayOf int64 `json:"replay_of,omitempty"`
+	// Size, when larger than the payload, is the size of the message the
+	// gateway received: it was over ingest.max_payload, and only its first
+	// bytes travel, to be kept with the rejection.
+	Size int `json:"size,omitempty"`
 }
 
 // Marshal encodes the envelope for the queue.
@@ -93,13 +104,42 @@ type Reading struct {
 	Length   *float64 `json:"length,omitempty"`
 
 	Flags []string `json:"flags,omitempty"`
+
+	// Digest tells apart, in a reading without msgCount, messages of one
+	// device at one time whose content differs: a digest of the payload,
+	// 0 when the reading has a msgCount.
+	Digest int64 `json:"digest,omitempty"`
+	// TimeLater, when set, is the second instant that a zone-less Time in
+	// the hour repeated when clocks go back names; ingest chooses between
+	// Time and TimeLater from the device's previous readings.
+	TimeLater time.Time `json:"-"`
+}
+
+// Seq orders a device's readings of one time and, with the time, tells
+// them apart: the msgCount, or for a reading without one the digest of its
+// payload (negative, so never a msgCount).
+func (r *Reading) Seq() int64 {
+	if r.MsgCount == NoMsgCount && r.Digest != 0 {
+		return r.Digest
+	}
+	return r.MsgCount
 }
 
 // Key identifies a reading: writing two readings with the same key stores
-// one. It is (customer, sensor, device, time, msgCount).
+// one. It is (customer, sensor, device, time, Seq): a repeated delivery of
+// a message has the key of the first, and readings whose content differs
+// never share one.
 func (r *Reading) Key() string {
 	return r.Customer + "/" + r.Sensor + "/" + r.Device + "/" +
-		strconv.FormatInt(r.Time.UnixMilli(), 10) + "/" + strconv.FormatInt(r.MsgCount, 10)
+		strconv.FormatInt(r.Time.UnixMilli(), 10) + "/" + strconv.FormatInt(r.Seq(), 10)
+}
+
+// PayloadDigest is the Digest of a reading decoded from payload: negative
+// and below NoMsgCount.
+func PayloadDigest(payload []byte) int64 {
+	h := fnv.New64a()
+	h.Write(payload)
+	return -int64(h.Sum64()>>2) - 2
 }
 
 // HasFlag reports whether the reading carries flag f.
@@ -141,6 +181,10 @@ type Rejected struct {
 	Received time.Time `json:"received"`
 	Source   string    `json:"source"`
 	Customer string    `json:"customer,omitempty"`
+	// Binding is the only customer the sender could send for (its MQTT
+	// login's or ingest token's), when it had one: a replay is held to it
+	// again, whatever the payload names.
+	Binding string `json:"binding,omitempty"`
 }
 
 // Digest identifies a rejected message by what was received, where and

@@ -32,7 +32,9 @@ func (d *DeviceRow) Fold(rs []*reading.Reading) {
 	for _, r := range rs {
 		d.LastSeen = max(d.LastSeen, r.Received.UnixMilli())
 		t := r.Time.UnixMilli()
-		if t <= d.LastTime {
+		// Readings of one time (a device's clock in whole seconds) follow
+		// each other in msgCount order.
+		if t < d.LastTime || t == d.LastTime && (r.MsgCount < 0 || r.MsgCount <= d.MsgCount) {
 			// A late reading: stored, but it says nothing of now.
 			if r.MsgCount >= 0 && r.MsgCount < d.MsgCount && d.Lost > 0 {
 				d.Lost--
@@ -62,10 +64,11 @@ func (d *DeviceRow) Fold(rs []*reading.Reading) {
 }
 
 // StoredPoint is one new value of a device's field, keyed by the ids a
-// store gave the device and the field; Time is Unix milliseconds.
+// store gave the device and the field; Time is Unix milliseconds and Seq
+// the reading's (reading.Reading.Seq).
 type StoredPoint struct {
-	Device, Field, Time, MsgCount int64
-	Value                         float64
+	Device, Field, Time, Seq int64
+	Value                    float64
 }
 
 // RollupKey names one kept aggregate; Bucket is its start in Unix

@@ -28,3 +28,22 @@ func TestFoldOutOfOrder(t *testing.T) {
 		t.Fatalf("after 8, then 6 late: lost %d, msgCount %d; want 1 (7 never came), 8", d.Lost, d.MsgCount)
 	}
 }
+
+// TestFoldOneSecondApart: six messages, two per second, from a device
+// whose clock has whole seconds: none lost, the newest msgCount is 6.
+func TestFoldOneSecondApart(t *testing.T) {
+	base := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
+	var rs []*reading.Reading
+	for n := int64(1); n <= 6; n++ {
+		rs = append(rs, &reading.Reading{Time: base.Add(time.Duration((n-1)/2) * time.Second), MsgCount: n, Received: base})
+	}
+	for _, batches := range [][][]*reading.Reading{{rs}, {rs[:1], rs[1:3], rs[3:]}} {
+		d := DeviceRow{MsgCount: -1}
+		for _, b := range batches {
+			d.Fold(b)
+		}
+		if d.Lost != 0 || d.MsgCount != 6 {
+			t.Errorf("%d batches: lost %d, msgCount %d; want 0, 6", len(batches), d.Lost, d.MsgCount)
+		}
+	}
+}

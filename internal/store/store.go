@@ -109,11 +109,10 @@ type Store interface {
 	// Points returns one field's values in a time range, oldest first, and
 	// the unit of the newest of them; ErrNotFound for an unknown device.
 	Points(ctx context.Context, q RawQuery) ([]Point, string, error)
-	// ReadingBefore returns the device's newest reading older than t, if
-	// any: the previous reading that derived fields are computed from.
-	ReadingBefore(ctx context.Context, k DeviceKey, t time.Time) (reading.Reading, bool, error)
-	// ReadingAfter returns the device's oldest reading newer than t, if any.
-	ReadingAfter(ctx context.Context, k DeviceKey, t time.Time) (reading.Reading, bool, error)
+	// Neighbours answers each query, in order: the device's stored
+	// readings just before and just after a position. Derived fields are
+	// computed from the reading before.
+	Neighbours(ctx context.Context, qs []NeighbourQuery) ([]Neighbours, error)
 	// PointBefore returns the newest value of the field before t, if any.
 	PointBefore(ctx context.Context, k DeviceKey, field string, t time.Time) (Point, bool, error)
 	// Rejected lists rejected messages, newest first.
@@ -127,10 +126,12 @@ type Store interface {
 }
 
 // NeighbourQuery asks for a device's stored readings just before and just
-// after a time.
+// after a position: a time and, among readings of that time, a Seq
+// (reading.Reading.Seq).
 type NeighbourQuery struct {
 	DeviceKey
 	Time time.Time
+	Seq  int64
 }
 
 // Neighbours are a reading's stored neighbours; nil where there is none.
@@ -138,10 +139,26 @@ type Neighbours struct {
 	Before, After *reading.Reading
 }
 
-// NeighbourReader is implemented by stores that answer many
-// ReadingBefore and ReadingAfter questions in one round trip, for a store
-// on a server.
-type NeighbourReader interface {
-	// Neighbours answers each query, in order.
-	Neighbours(ctx context.Context, qs []NeighbourQuery) ([]Neighbours, error)
+
+// unavailable wraps an error that says the store cannot be used now.
+type unavailable struct{ err error }
+
+func (u unavailable) Error() string { return u.err.Error() }
+func (u unavailable) Unwrap() error { return u.err }
+
+// Unavailable marks err as an outage: the store cannot be used now (a
+// connection lost, a disk full, a lock held too long), and the same write
+// will work later. An error not so marked may be about the data written.
+func Unavailable(err error) error {
+	if err == nil || IsUnavailable(err) {
+		return err
+	}
+	return unavailable{err}
+}
+
+// IsUnavailable reports whether err is an outage of the store, or ends
+// with a context's end.
+func IsUnavailable(err error) bool {
+	var u unavailable
+	return errors.As(err, &u) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }

@@ -31,6 +31,10 @@ func (s *Store) AlertStates(ctx context.Context) ([]store.AlertState, error) {
 
 // SaveAlerts saves the changes in one transaction.
 func (s *Store) SaveAlerts(ctx context.Context, changes []store.AlertChange) error {
+	return classify(s.saveAlerts(ctx, changes))
+}
+
+func (s *Store) saveAlerts(ctx context.Context, changes []store.AlertChange) error {
 	if len(changes) == 0 {
 		return nil
 	}

@@ -246,6 +246,11 @@ func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 // short transactions, so that concurrent writers do not wait on each other
 // for them; an id without readings is harmless.
 func (s *Store) Write(ctx context.Context, b store.Batch) (store.WriteResult, error) {
+	res, err := s.write(ctx, b)
+	return res, classify(err)
+}
+
+func (s *Store) write(ctx context.Context, b store.Batch) (store.WriteResult, error) {
 	var res store.WriteResult
 	if err := s.ensure(ctx, b.Readings, b.Rederived); err != nil {
 		return res, err
@@ -255,7 +260,7 @@ func (s *Store) Write(ctx context.Context, b store.Batch) (store.WriteResult, er
 	rs := slices.Clone(b.Readings)
 	slices.SortStableFunc(rs, func(a, b reading.Reading) int {
 		return cmp.Or(cmp.Compare(a.Customer, b.Customer), cmp.Compare(a.Sensor, b.Sensor), cmp.Compare(a.Device, b.Device),
-			a.Time.Compare(b.Time), cmp.Compare(a.MsgCount, b.MsgCount))
+			a.Time.Compare(b.Time), cmp.Compare(a.Seq(), b.Seq()))
 	})
 	newUnits := map[unitKey]string{}
 	err := retry(ctx, func() error {
@@ -333,7 +338,7 @@ func (s *Store) writeReadings(ctx context.Context, tx pgx.Tx, rs []reading.Readi
 	for i := range rs {
 		r := &rs[i]
 		devs[i] = s.deviceIDOf(r)
-		times[i], counts[i], received[i] = r.Time.Truncate(time.Millisecond), r.MsgCount, r.Received
+		times[i], counts[i], received[i] = r.Time.Truncate(time.Millisecond), r.Seq(), r.Received
 		doc, err := json.Marshal(r)
 		if err != nil {
 			return err
@@ -366,7 +371,7 @@ func (s *Store) writeReadings(ctx context.Context, tx pgx.Tx, rs []reading.Readi
 	var unitName []string
 	for i := range rs {
 		r := &rs[i]
-		k := readingKey{devs[i], times[i].UnixMilli(), r.MsgCount}
+		k := readingKey{devs[i], times[i].UnixMilli(), r.Seq()}
 		if !inserted[k] {
 			res.Duplicates++
 			continue
@@ -375,8 +380,8 @@ func (s *Store) writeReadings(ctx context.Context, tx pgx.Tx, rs []reading.Readi
 		res.Stored++
 		for name, v := range r.Fields {
 			fid := s.fieldIDOf(name)
-			pts = append(pts, store.StoredPoint{Device: devs[i], Field: fid, Time: k.time, MsgCount: r.MsgCount, Value: v})
-			copyRows = append(copyRows, []any{devs[i], fid, times[i], r.MsgCount, v})
+			pts = append(pts, store.StoredPoint{Device: devs[i], Field: fid, Time: k.time, Seq: r.Seq(), Value: v})
+			copyRows = append(copyRows, []any{devs[i], fid, times[i], r.Seq(), v})
 			uk := unitKey{devs[i], fid}
 			s.mu.Lock()
 			u, known := s.units[uk]
@@ -520,14 +525,14 @@ func (s *Store) rederive(ctx context.Context, tx pgx.Tx, r *reading.Reading) err
 		return err
 	}
 	t := r.Time.Truncate(time.Millisecond)
-	if _, err := tx.Exec(ctx, `UPDATE readings SET doc = $1 WHERE device_id = $2 AND time = $3 AND msg_count = $4`, doc, dev, t, r.MsgCount); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE readings SET doc = $1 WHERE device_id = $2 AND time = $3 AND msg_count = $4`, doc, dev, t, r.Seq()); err != nil {
 		return fmt.Errorf("store: rederive %s: %w", r.Key(), err)
 	}
 	for name, v := range r.Fields {
 		fid := s.fieldIDOf(name)
 		ct, err := tx.Exec(ctx, `INSERT INTO points AS p (device_id, field_id, time, msg_count, value) VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (device_id, field_id, time, msg_count) DO UPDATE SET value = excluded.value WHERE p.value != excluded.value`,
-			dev, fid, t, r.MsgCount, v)
+			dev, fid, t, r.Seq(), v)
 		if err != nil {
 			return fmt.Errorf("store: rederive %s: %w", r.Key(), err)
 		}
@@ -740,16 +745,6 @@ func (s *Store) Devices(ctx context.Context, f store.DeviceFilter) ([]store.Devi
 	return out, err
 }
 
-// ReadingBefore returns the device's newest reading older than t.
-func (s *Store) ReadingBefore(ctx context.Context, k store.DeviceKey, t time.Time) (reading.Reading, bool, error) {
-	return s.readingNear(ctx, k, `SELECT doc FROM readings WHERE device_id = $1 AND time < $2 ORDER BY time DESC, msg_count DESC LIMIT 1`, t)
-}
-
-// ReadingAfter returns the device's oldest reading newer than t.
-func (s *Store) ReadingAfter(ctx context.Context, k store.DeviceKey, t time.Time) (reading.Reading, bool, error) {
-	return s.readingNear(ctx, k, `SELECT doc FROM readings WHERE device_id = $1 AND time > $2 ORDER BY time, msg_count LIMIT 1`, t)
-}
-
 func (s *Store) readingNear(ctx context.Context, k store.DeviceKey, q string, t time.Time) (reading.Reading, bool, error) {
 	var r reading.Reading
 	id, err := s.lookupDevice(ctx, k)
@@ -904,12 +899,13 @@ func (s *Store) CountRejected(ctx context.Context, f store.RejectedFilter) (int6
 	return n, err
 }
 
-// Neighbours finds the stored readings around each query's time, all in
-// one query.
+// Neighbours finds the stored readings around each query's position, all
+// in one query.
 func (s *Store) Neighbours(ctx context.Context, qs []store.NeighbourQuery) ([]store.Neighbours, error) {
 	out := make([]store.Neighbours, len(qs))
 	devs := make([]int64, 0, len(qs))
 	times := make([]time.Time, 0, len(qs))
+	seqs := make([]int64, 0, len(qs))
 	pos := make([]int, 0, len(qs))
 	for i, q := range qs {
 		id, err := s.lookupDevice(ctx, q.DeviceKey)
@@ -919,16 +915,16 @@ func (s *Store) Neighbours(ctx context.Context, qs []store.NeighbourQuery) ([]st
 		if err != nil {
 			return nil, err
 		}
-		devs, times, pos = append(devs, id), append(times, q.Time), append(pos, i)
+		devs, times, seqs, pos = append(devs, id), append(times, q.Time), append(seqs, q.Seq), append(pos, i)
 	}
 	if len(devs) == 0 {
 		return out, nil
 	}
 	rows, err := s.pool.Query(ctx, `SELECT x.i, b.doc, a.doc
-		FROM unnest($1::bigint[], $2::timestamptz[]) WITH ORDINALITY AS x(d, t, i)
-		LEFT JOIN LATERAL (SELECT doc FROM readings WHERE device_id = x.d AND time < x.t ORDER BY time DESC, msg_count DESC LIMIT 1) b ON true
-		LEFT JOIN LATERAL (SELECT doc FROM readings WHERE device_id = x.d AND time > x.t ORDER BY time, msg_count LIMIT 1) a ON true`,
-		devs, times)
+		FROM unnest($1::bigint[], $2::timestamptz[], $3::bigint[]) WITH ORDINALITY AS x(d, t, s, i)
+		LEFT JOIN LATERAL (SELECT doc FROM readings WHERE device_id = x.d AND (time, msg_count) < (x.t, x.s) ORDER BY time DESC, msg_count DESC LIMIT 1) b ON true
+		LEFT JOIN LATERAL (SELECT doc FROM readings WHERE device_id = x.d AND (time, msg_count) > (x.t, x.s) ORDER BY time, msg_count LIMIT 1) a ON true`,
+		devs, times, seqs)
 	if err != nil {
 		return nil, fmt.Errorf("store: neighbours: %w", err)
 	}

@@ -79,7 +79,7 @@ func (s *Store) rederive(ctx context.Context, tx *sql.Tx, r *reading.Reading, de
 		return err
 	}
 	t := r.Time.UnixMilli()
-	if _, err := tx.ExecContext(ctx, `UPDATE readings SET doc = ? WHERE device_id = ? AND time = ? AND msg_count = ?`, doc, dev, t, r.MsgCount); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE readings SET doc = ? WHERE device_id = ? AND time = ? AND msg_count = ?`, doc, dev, t, r.Seq()); err != nil {
 		return fmt.Errorf("store: rederive %s: %w", r.Key(), err)
 	}
 	for name, v := range r.Fields {
@@ -88,7 +88,7 @@ func (s *Store) rederive(ctx context.Context, tx *sql.Tx, r *reading.Reading, de
 			return err
 		}
 		out, err := tx.ExecContext(ctx, `INSERT INTO points (device_id, field_id, time, msg_count, value) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT DO UPDATE SET value = excluded.value WHERE value != excluded.value`, dev, fid, t, r.MsgCount, v)
+			ON CONFLICT DO UPDATE SET value = excluded.value WHERE value != excluded.value`, dev, fid, t, r.Seq(), v)
 		if err != nil {
 			return fmt.Errorf("store: rederive %s: %w", r.Key(), err)
 		}

@@ -242,6 +242,11 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 // Write stores the batch in one transaction.
 func (s *Store) Write(ctx context.Context, b store.Batch) (store.WriteResult, error) {
+	res, err := s.write(ctx, b)
+	return res, classify(err)
+}
+
+func (s *Store) write(ctx context.Context, b store.Batch) (store.WriteResult, error) {
 	var res store.WriteResult
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -279,7 +284,7 @@ func (s *Store) Write(ctx context.Context, b store.Batch) (store.WriteResult, er
 				return res, err
 			}
 			t := r.Time.UnixMilli()
-			out, err := insReading.ExecContext(ctx, dev, t, r.MsgCount, r.Received.UnixMilli(), doc)
+			out, err := insReading.ExecContext(ctx, dev, t, r.Seq(), r.Received.UnixMilli(), doc)
 			if err != nil {
 				return res, fmt.Errorf("store: reading %s: %w", r.Key(), err)
 			}
@@ -293,7 +298,7 @@ func (s *Store) Write(ctx context.Context, b store.Batch) (store.WriteResult, er
 				if err != nil {
 					return res, err
 				}
-				points = append(points, store.StoredPoint{Device: dev, Field: fid, Time: t, MsgCount: r.MsgCount, Value: v})
+				points = append(points, store.StoredPoint{Device: dev, Field: fid, Time: t, Seq: r.Seq(), Value: v})
 				uk := unitKey{dev, fid}
 				if u, known := s.units[uk]; !known || (u != r.Units[name] && r.Units[name] != "") {
 					if _, err := insUnit.ExecContext(ctx, dev, fid, r.Units[name]); err != nil {
@@ -384,7 +389,7 @@ func (s *Store) insertPoints(ctx context.Context, tx *sql.Tx, pts []store.Stored
 	const cols = 5
 	flat := make([]any, 0, len(pts)*cols)
 	for _, p := range pts {
-		flat = append(flat, p.Device, p.Field, p.Time, p.MsgCount, p.Value)
+		flat = append(flat, p.Device, p.Field, p.Time, p.Seq, p.Value)
 	}
 	many, one := tx.StmtContext(ctx, s.stmts.pointsMany), tx.StmtContext(ctx, s.stmts.pointsOne)
 	for len(flat) > 0 {
@@ -515,14 +520,24 @@ func (s *Store) Devices(ctx context.Context, f store.DeviceFilter) ([]store.Devi
 	return out, rows.Err()
 }
 
-// ReadingBefore returns the device's newest reading older than t.
-func (s *Store) ReadingBefore(ctx context.Context, k store.DeviceKey, t time.Time) (reading.Reading, bool, error) {
-	return s.readingNear(ctx, k, s.stmts.before, t)
-}
-
-// ReadingAfter returns the device's oldest reading newer than t.
-func (s *Store) ReadingAfter(ctx context.Context, k store.DeviceKey, t time.Time) (reading.Reading, bool, error) {
-	return s.readingNear(ctx, k, s.stmts.after, t)
+// Neighbours finds the stored readings around each query's position.
+func (s *Store) Neighbours(ctx context.Context, qs []store.NeighbourQuery) ([]store.Neighbours, error) {
+	out := make([]store.Neighbours, len(qs))
+	for i, q := range qs {
+		for _, n := range []struct {
+			stmt *sql.Stmt
+			to   **reading.Reading
+		}{{s.stmts.before, &out[i].Before}, {s.stmts.after, &out[i].After}} {
+			r, ok, err := s.readingNear(ctx, q.DeviceKey, n.stmt, q.Time, q.Seq)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				*n.to = &r
+			}
+		}
+	}
+	return out, nil
 }
 
 // prepare prepares the statements of the hot paths once.
@@ -534,8 +549,8 @@ func (s *Store) prepare(ctx context.Context) error {
 	}{
 		{&s.stmts.pointsMany, pointsInsert(pointsPerInsert)},
 		{&s.stmts.pointsOne, pointsInsert(1)},
-		{&s.stmts.before, `SELECT doc FROM readings WHERE device_id = ? AND time < ? ORDER BY time DESC, msg_count DESC LIMIT 1`},
-		{&s.stmts.after, `SELECT doc FROM readings WHERE device_id = ? AND time > ? ORDER BY time, msg_count LIMIT 1`},
+		{&s.stmts.before, `SELECT doc FROM readings WHERE device_id = ? AND (time, msg_count) < (?, ?) ORDER BY time DESC, msg_count DESC LIMIT 1`},
+		{&s.stmts.after, `SELECT doc FROM readings WHERE device_id = ? AND (time, msg_count) > (?, ?) ORDER BY time, msg_count LIMIT 1`},
 	} {
 		if *p.stmt, err = s.db.PrepareContext(ctx, p.q); err != nil {
 			return err
@@ -544,7 +559,7 @@ func (s *Store) prepare(ctx context.Context) error {
 	return nil
 }
 
-func (s *Store) readingNear(ctx context.Context, k store.DeviceKey, stmt *sql.Stmt, t time.Time) (reading.Reading, bool, error) {
+func (s *Store) readingNear(ctx context.Context, k store.DeviceKey, stmt *sql.Stmt, t time.Time, seq int64) (reading.Reading, bool, error) {
 	var r reading.Reading
 	id, err := s.lookupDevice(ctx, k)
 	if errors.Is(err, store.ErrNotFound) {
@@ -554,7 +569,7 @@ func (s *Store) readingNear(ctx context.Context, k store.DeviceKey, stmt *sql.St
 		return r, false, err
 	}
 	var doc string
-	err = stmt.QueryRowContext(ctx, id, t.UnixMilli()).Scan(&doc)
+	err = stmt.QueryRowContext(ctx, id, t.UnixMilli(), seq).Scan(&doc)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, false, nil
 	}
@@ -569,7 +584,7 @@ func (s *Store) readingNear(ctx context.Context, k store.DeviceKey, stmt *sql.St
 
 // Latest returns the newest reading of a device.
 func (s *Store) Latest(ctx context.Context, k store.DeviceKey) (reading.Reading, error) {
-	r, ok, err := s.readingNear(ctx, k, s.stmts.before, time.UnixMilli(math.MaxInt64))
+	r, ok, err := s.readingNear(ctx, k, s.stmts.before, time.UnixMilli(math.MaxInt64), math.MaxInt64)
 	if err == nil && !ok {
 		err = store.ErrNotFound
 	}

@@ -299,15 +299,20 @@ func testPoints(t *testing.T, s store.Store) {
 	if err != nil || !ok || p.Value != 6.42 {
 		t.Errorf("point before: %+v %v %v, want 6.42", p, ok, err)
 	}
-	r, ok, err := s.ReadingBefore(ctx(t), k, to)
-	if err != nil || !ok || r.MsgCount != 3 || r.Fields["Pres"] != 5.91 {
-		t.Errorf("reading before %s: msgCount %d %v %v, want the third reading", to, r.MsgCount, ok, err)
+	ns, err := s.Neighbours(ctx(t), []store.NeighbourQuery{
+		{DeviceKey: k, Time: to}, {DeviceKey: k, Time: rs[0].Time, Seq: rs[0].Seq()},
+		{DeviceKey: store.DeviceKey{Customer: "x", Sensor: "y", Device: "z"}, Time: to}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, ok, err := s.ReadingBefore(ctx(t), k, rs[0].Time); ok || err != nil {
-		t.Errorf("reading before the first: found %v, %v", ok, err)
+	if r := ns[0].Before; r == nil || r.MsgCount != 3 || r.Fields["Pres"] != 5.91 {
+		t.Errorf("reading before %s: %+v, want the third reading", to, r)
 	}
-	if _, ok, err := s.ReadingBefore(ctx(t), store.DeviceKey{Customer: "x", Sensor: "y", Device: "z"}, to); ok || err != nil {
-		t.Errorf("reading before, unknown device: found %v, %v", ok, err)
+	if ns[1].Before != nil {
+		t.Errorf("reading before the first: found %+v", ns[1].Before)
+	}
+	if ns[2].Before != nil || ns[2].After != nil {
+		t.Errorf("neighbours of an unknown device: found %+v", ns[2])
 	}
 }
 
