@@ -5,9 +5,9 @@ package reading
 
 import (
 	"crypto/sha256"
-	"hash/fnv"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"strings"
 	"time"

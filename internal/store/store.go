@@ -139,7 +139,6 @@ type Neighbours struct {
 	Before, After *reading.Reading
 }
 
-
 // unavailable wraps an error that says the store cannot be used now.
 type unavailable struct{ err error }
 
