@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/alert/notify"
+	"github.com/sensorhub/sensorhub/internal/backoff"
+	"github.com/sensorhub/sensorhub/internal/health"
 	"github.com/sensorhub/sensorhub/internal/leak"
 	"github.com/sensorhub/sensorhub/internal/metrics"
 	"github.com/sensorhub/sensorhub/internal/queue"
@@ -52,6 +54,9 @@ type Engine struct {
 	Log       *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Progress follows the batches of readings: one whose changes cannot
+	// be saved for longer than its stall bound makes the stage not ready.
+	Progress *health.Progress
 
 	rules    map[string]*Rule
 	states   map[store.AlertKey]*entry
@@ -151,20 +156,26 @@ func (e *Engine) Run(ctx context.Context, cons queue.Consumer) error {
 			return err
 		}
 	}
+	if e.Progress == nil {
+		e.Progress = &health.Progress{}
+	}
 	e.startSenders(ctx)
 	defer e.senders.Wait()
 	wait := min(time.Second, e.Every)
 	lastTick := time.Time{}
+	var failures int
 	for ctx.Err() == nil {
 		ds, err := cons.Fetch(ctx, 500, wait)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
 			}
+			failures++
 			e.Log.Warn("fetching readings failed, retrying", "err", err)
-			pause(ctx, time.Second)
+			backoff.Sleep(ctx, backoff.Default.Delay(failures))
 			continue
 		}
+		e.Progress.Begin()
 		rs := make([]reading.Reading, 0, len(ds))
 		for _, d := range ds {
 			var r reading.Reading
@@ -179,17 +190,26 @@ func (e *Engine) Run(ctx context.Context, cons queue.Consumer) error {
 			lastTick = now
 			changes = append(changes, e.Tick(ctx, now)...)
 		}
-		if err := e.Save(ctx, changes); err != nil {
-			e.Log.Error("saving alert states failed; the readings will be evaluated again", "err", err)
+		err = e.Save(ctx, changes)
+		if err != nil && !store.IsUnavailable(err) && ctx.Err() == nil {
+			err = e.saveEach(ctx, changes, err)
+		}
+		if err != nil {
+			failures++
+			e.Progress.Failed(fmt.Errorf("saving alert states: %w", err))
+			e.Progress.End(false)
+			e.Log.Error("saving alert states failed; the readings will be evaluated again", "err", err, "attempt", failures)
 			for _, d := range ds {
 				d.Nak(ctx, time.Second)
 			}
 			if err := e.Load(ctx); err != nil {
 				e.Log.Error("reloading alert states failed", "err", err)
 			}
-			pause(ctx, time.Second)
+			backoff.Sleep(ctx, backoff.Default.Delay(failures))
 			continue
 		}
+		failures = 0
+		e.Progress.End(true)
 		for _, d := range ds {
 			if err := d.Ack(ctx); err != nil && ctx.Err() == nil {
 				e.Log.Warn("acknowledging a reading failed; it will be evaluated again", "err", err)
@@ -199,12 +219,38 @@ func (e *Engine) Run(ctx context.Context, cons queue.Consumer) error {
 	return nil
 }
 
-// pause waits d, or less if ctx ends.
-func pause(ctx context.Context, d time.Duration) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
+// saveEach saves changes one by one after the store refused them
+// together for a reason that is not an outage: a change it refuses alone
+// is set aside (logged and counted, the state reloaded from the store),
+// so that one rule on one device never stops alerting for the others.
+func (e *Engine) saveEach(ctx context.Context, changes []store.AlertChange, cause error) error {
+	e.Log.Warn("the store refused the alert changes of a batch; saving them one by one", "changes", len(changes), "err", cause)
+	dropped := 0
+	for i := range changes {
+		err := e.Save(ctx, changes[i:i+1])
+		if err == nil {
+			continue
+		}
+		if store.IsUnavailable(err) || ctx.Err() != nil {
+			return err
+		}
+		if dropped++; dropped == len(changes) && len(changes) > 1 {
+			// Refusing every change is not about any of them.
+			return store.Unavailable(fmt.Errorf("the store refuses every alert change: %w", err))
+		}
+		c := changes[i].State
+		e.Log.Error("an alert change the store refuses is set aside; alerting goes on", "rule", c.Rule, "customer", c.Customer,
+			"sensor", c.Sensor, "device", c.Device, "err", err)
+		if e.Metrics != nil {
+			e.Metrics.Poison.WithLabelValues("alert").Inc()
+		}
 	}
+	if dropped > 0 {
+		// What was set aside never happened for the store: the state goes
+		// on from what it kept.
+		return e.Load(ctx)
+	}
+	return nil
 }
 
 // Save saves the changes and wakes the senders of their notifications.

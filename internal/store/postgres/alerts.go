@@ -42,6 +42,15 @@ func (s *Store) saveAlerts(ctx context.Context, changes []store.AlertChange) err
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		for i, c := range changes {
 			st := c.State
+			if c.Open == nil && st.AlertID == 0 {
+				// The alert this key has open, which an earlier change of
+				// the same evaluation may have opened.
+				err := tx.QueryRow(ctx, `SELECT alert_id FROM alert_states WHERE rule = $1 AND customer = $2 AND sensor = $3 AND device = $4`,
+					st.Rule, st.Customer, st.Sensor, st.Device).Scan(&st.AlertID)
+				if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+					return fmt.Errorf("store: alert state: %w", err)
+				}
+			}
 			if c.Open != nil {
 				a := c.Open
 				vals, _ := json.Marshal(a.Values)
@@ -62,6 +71,9 @@ func (s *Store) saveAlerts(ctx context.Context, changes []store.AlertChange) err
 			for _, n := range c.Notify {
 				if n.AlertID == 0 {
 					n.AlertID = st.AlertID
+				}
+				if n.AlertID == 0 {
+					return fmt.Errorf("store: a %s notification of %s for %s/%s refers to no alert", n.Kind, st.Rule, st.Sensor, st.Device)
 				}
 				if _, err := tx.Exec(ctx, `INSERT INTO notifications (alert_id, kind, notifier, event, status, created)
 					VALUES ($1, $2, $3, $4, 'pending', $5)`, n.AlertID, n.Kind, n.Notifier, string(n.Event), n.Created.UnixNano()); err != nil {
@@ -85,9 +97,7 @@ func (s *Store) saveAlerts(ctx context.Context, changes []store.AlertChange) err
 	}
 	// Only a committed alert's id is given back.
 	for i := range changes {
-		if changes[i].Open != nil {
-			changes[i].State.AlertID = ids[i]
-		}
+		changes[i].State.AlertID = ids[i]
 	}
 	return nil
 }

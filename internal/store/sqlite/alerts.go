@@ -47,8 +47,18 @@ func (s *Store) saveAlerts(ctx context.Context, changes []store.AlertChange) err
 		return fmt.Errorf("store: begin: %w", err)
 	}
 	defer tx.Rollback()
+	ids := make([]int64, len(changes))
 	for i, c := range changes {
 		st := c.State
+		if c.Open == nil && st.AlertID == 0 {
+			// The alert this key has open, which an earlier change of the
+			// same evaluation may have opened.
+			err := tx.QueryRowContext(ctx, `SELECT alert_id FROM alert_states WHERE rule = ? AND customer = ? AND sensor = ? AND device = ?`,
+				st.Rule, st.Customer, st.Sensor, st.Device).Scan(&st.AlertID)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("store: alert state: %w", err)
+			}
+		}
 		if c.Open != nil {
 			a := c.Open
 			vals, _ := json.Marshal(a.Values)
@@ -61,8 +71,8 @@ func (s *Store) saveAlerts(ctx context.Context, changes []store.AlertChange) err
 			if st.AlertID, err = res.LastInsertId(); err != nil {
 				return err
 			}
-			changes[i].State.AlertID = st.AlertID
 		}
+		ids[i] = st.AlertID
 		if c.Resolve != nil && st.AlertID != 0 {
 			if _, err := tx.ExecContext(ctx, `UPDATE alerts SET state = 'resolved', resolved = ? WHERE id = ?`,
 				c.Resolve.UnixNano(), st.AlertID); err != nil {
@@ -72,6 +82,9 @@ func (s *Store) saveAlerts(ctx context.Context, changes []store.AlertChange) err
 		for _, n := range c.Notify {
 			if n.AlertID == 0 {
 				n.AlertID = st.AlertID
+			}
+			if n.AlertID == 0 {
+				return fmt.Errorf("store: a %s notification of %s for %s/%s refers to no alert", n.Kind, st.Rule, st.Sensor, st.Device)
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (alert_id, kind, notifier, event, status, created)
 				VALUES (?, ?, ?, ?, 'pending', ?)`, n.AlertID, n.Kind, n.Notifier, string(n.Event), n.Created.UnixNano()); err != nil {
@@ -90,6 +103,10 @@ func (s *Store) saveAlerts(ctx context.Context, changes []store.AlertChange) err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: commit alerts: %w", err)
+	}
+	// Only a committed alert's id is given back.
+	for i := range changes {
+		changes[i].State.AlertID = ids[i]
 	}
 	return nil
 }

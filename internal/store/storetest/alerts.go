@@ -153,3 +153,58 @@ func testAlertsAtomic(t *testing.T, s store.Store) {
 		t.Errorf("alerts after a failed save: %+v", got)
 	}
 }
+
+// testFireAndResolveTogether: an alert opened and resolved by changes
+// saved together (a gateway's buffered leak, already over, in one batch)
+// is stored resolved, with both notifications attached to it, although
+// the resolving change was made before the alert had an id.
+func testFireAndResolveTogether(t *testing.T, s store.Store) {
+	c := ctx(t)
+	t0 := time.Date(2022, 5, 2, 8, 1, 0, 0, time.UTC)
+	end := t0.Add(90 * time.Second)
+	changes := []store.AlertChange{
+		{
+			State:  store.AlertState{AlertKey: leakKey, Machine: json.RawMessage(`{"state":"firing"}`)},
+			Open:   &store.Alert{Name: "air-line-1", Severity: "critical", Started: t0, Message: "Air leak"},
+			Notify: []store.Notification{{Kind: "firing", Notifier: "mail", Event: json.RawMessage(`{}`), Created: t0}},
+		},
+		{
+			State:   store.AlertState{AlertKey: leakKey, Machine: json.RawMessage(`{"state":"resolved"}`)},
+			Resolve: &end,
+			Notify:  []store.Notification{{Kind: "resolved", Notifier: "mail", Event: json.RawMessage(`{}`), Created: end}},
+		},
+	}
+	if err := s.SaveAlerts(c, changes); err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.Alerts(c, store.AlertFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 1 || all[0].State != "resolved" || all[0].Resolved == nil || !all[0].Resolved.Equal(end) {
+		t.Fatalf("alerts %+v, want one, resolved at %s", all, end)
+	}
+	ns, err := s.Notifications(c, all[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ns) != 2 || ns[0].Kind != "firing" || ns[1].Kind != "resolved" {
+		t.Fatalf("notifications %+v, want firing then resolved", ns)
+	}
+	if changes[0].State.AlertID != all[0].ID || changes[1].State.AlertID != all[0].ID {
+		t.Errorf("ids given back %d and %d, want %d", changes[0].State.AlertID, changes[1].State.AlertID, all[0].ID)
+	}
+	states, _ := s.AlertStates(c)
+	if len(states) != 1 || states[0].AlertID != 0 {
+		t.Errorf("states %+v, want the resolved state without an alert", states)
+	}
+	// A notification that names no alert is refused, and the whole save
+	// with it: nothing half-saved.
+	bad := []store.AlertChange{{
+		State:  store.AlertState{AlertKey: store.AlertKey{Rule: "weak-signal", DeviceKey: leakKey.DeviceKey}, Machine: json.RawMessage(`{}`)},
+		Notify: []store.Notification{{Kind: "resolved", Notifier: "mail", Event: json.RawMessage(`{}`), Created: end}},
+	}}
+	if err := s.SaveAlerts(c, bad); err == nil || store.IsUnavailable(err) {
+		t.Errorf("a notification of no alert: %v, want a refusal about the change", err)
+	}
+}

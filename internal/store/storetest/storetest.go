@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("DailyIncreaseAcrossDST", func(t *testing.T) { testDailyIncreaseDST(t, open(t)) })
 	t.Run("Alerts", func(t *testing.T) { testAlerts(t, open(t)) })
 	t.Run("AlertChangesAreAtomic", func(t *testing.T) { testAlertsAtomic(t, open(t)) })
+	t.Run("FireAndResolveTogether", func(t *testing.T) { testFireAndResolveTogether(t, open(t)) })
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrentWriters(t, open(t)) })
 	t.Run("Neighbours", func(t *testing.T) { testNeighbours(t, open(t)) })
 }
