@@ -28,6 +28,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/elastic"
 	"github.com/sensorhub/sensorhub/internal/gateway"
+	"github.com/sensorhub/sensorhub/internal/health"
 	"github.com/sensorhub/sensorhub/internal/ingest"
 	"github.com/sensorhub/sensorhub/internal/metrics"
 	"github.com/sensorhub/sensorhub/internal/queue"
@@ -113,6 +114,9 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 	}
 	a.Queue = q
 	a.closers = append(a.closers, q.Close)
+	if err := checkQueueCarries(cfg, q); err != nil {
+		return nil, err
+	}
 	checks := []web.Check{{Name: "queue", Fn: q.Ping}}
 
 	if opts.has(RoleIngest) || opts.has(RoleAlert) || opts.has(RoleWeb) {
@@ -126,7 +130,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 	if a.Store != nil {
 		in = &ingest.Ingester{
 			Decoder: cfg.Decoder(), Formulas: cfg.Formulas(), Store: a.Store, Publisher: q, Metrics: a.Metrics, Log: log.With("stage", "ingest"),
-			BatchSize: cfg.Ingest.BatchSize, BatchWait: cfg.Ingest.BatchWait,
+			BatchSize: cfg.Ingest.BatchSize, BatchWait: cfg.Ingest.BatchWait, Progress: &health.Progress{},
 		}
 	}
 	// Ingest before the gateway, so that what the gateway queues is taken
@@ -136,6 +140,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 		if err != nil {
 			return nil, err
 		}
+		checks = append(checks, web.Check{Name: "ingest", Fn: in.Progress.Check})
 		a.goRun(func() {
 			if err := in.Run(runCtx, cons); err != nil {
 				log.Error("ingest stopped", "err", err)
@@ -146,16 +151,18 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 		}
 	}
 
-	fw := &gateway.Forwarder{Publisher: q, Metrics: a.Metrics, Log: log.With("stage", "gateway")}
+	fw := &gateway.Forwarder{Publisher: q, Metrics: a.Metrics, Log: log.With("stage", "gateway"),
+		MaxPayload: int(cfg.Ingest.MaxPayload), Progress: &health.Progress{}}
 	a.fw = fw
 	brokerURL := cfg.MQTT.Broker
 	if opts.has(RoleGateway) {
+		checks = append(checks, web.Check{Name: "gateway", Fn: fw.Progress.Check})
 		if brokerURL, err = a.startGateway(ctx, fw, &checks); err != nil {
 			return nil, err
 		}
 	}
 	if opts.has(RoleAlert) {
-		if err := a.startAlerts(ctx, runCtx, q); err != nil {
+		if err := a.startAlerts(ctx, runCtx, q, &checks); err != nil {
 			return nil, err
 		}
 	}
@@ -298,6 +305,25 @@ func OpenQueue(ctx context.Context, cfg *config.Config, log *slog.Logger) (queue
 	return jetstream.StartEmbedded(ctx, filepath.Join(cfg.DataDir, "queue"), "", qopts)
 }
 
+// checkQueueCarries refuses a queue that cannot carry the largest message
+// ingest takes: a larger one would be refused by the queue for good
+// instead of kept rejected.
+func checkQueueCarries(cfg *config.Config, q queue.Queue) error {
+	mq, ok := q.(interface{ MaxMessage() int64 })
+	if !ok {
+		return nil
+	}
+	// The payload travels base64-encoded in the envelope's JSON, beside a
+	// topic whose characters may each take six bytes escaped.
+	need := 4*((int64(cfg.Ingest.MaxPayload)+2)/3) + 6*int64(cfg.Ingest.MaxTopic) + 512
+	if max := mq.MaxMessage(); max > 0 && need > max {
+		return fmt.Errorf("ingest.max_payload: %s does not fit in one message of the queue, which takes at most %s "+
+			"(a message travels base64-encoded with its topic): lower ingest.max_payload to %s or raise the NATS server's max_payload",
+			cfg.Ingest.MaxPayload, config.ByteSize(max), config.ByteSize((max-6*int64(cfg.Ingest.MaxTopic)-512)*3/4))
+	}
+	return nil
+}
+
 // OpenStore opens the configured store engine.
 func OpenStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store.Store, error) {
 	if cfg.Store.Engine == "postgres" {
@@ -412,7 +438,7 @@ func (a *App) startElasticsearch(ctx, runCtx context.Context, q queue.Queue, che
 }
 
 // startAlerts starts the alert stage on the readings stream.
-func (a *App) startAlerts(ctx, runCtx context.Context, q queue.Queue) error {
+func (a *App) startAlerts(ctx, runCtx context.Context, q queue.Queue, checks *[]web.Check) error {
 	cfg := a.Config
 	// On its first run, the alert stage starts at new readings: the
 	// readings the stream already holds are past, and would notify old
@@ -429,11 +455,12 @@ func (a *App) startAlerts(ctx, runCtx context.Context, q queue.Queue) error {
 	e := &alert.Engine{
 		Rules: cfg.Rules(), Store: a.Store, Notifiers: Notifiers(cfg, q), Always: []string{config.QueueNotifier},
 		Backoff: notify.DefaultBackoff, Every: cfg.Alerts.EvaluateEvery, Location: cfg.Location(), PublicURL: cfg.PublicURL,
-		Metrics: a.Metrics, Log: log,
+		Metrics: a.Metrics, Log: log, Progress: &health.Progress{},
 	}
 	if err := e.Load(ctx); err != nil {
 		return err
 	}
+	*checks = append(*checks, web.Check{Name: "alert", Fn: e.Progress.Check})
 	a.goRun(func() {
 		if err := e.Run(runCtx, cons); err != nil {
 			log.Error("alerts stopped", "err", err)

@@ -164,7 +164,10 @@ type Builtin struct {
 	MaxPendingWrites int32 `yaml:"max_pending_writes"`
 	// MaxInflight is the number of unacknowledged QoS 1 messages per client.
 	MaxInflight uint16 `yaml:"max_inflight"`
-	// MaxPacket is the largest MQTT packet accepted.
+	// MaxPacket is the largest MQTT packet accepted; a larger one is
+	// refused at the broker. A message under it but over
+	// ingest.max_payload is kept rejected as too large, with its first
+	// bytes.
 	MaxPacket ByteSize `yaml:"max_packet"`
 	// AllowAnonymous lets clients connect without a username; off unless
 	// set (the demo sets it).
@@ -398,7 +401,7 @@ func Default() *Config {
 			Builtin: Builtin{
 				MaxPendingWrites: 1 << 20,
 				MaxInflight:      65535,
-				MaxPacket:        16 << 20,
+				MaxPacket:        1 << 20,
 			},
 		},
 		Queue: Queue{

@@ -198,6 +198,9 @@ func (c *Config) validateMQTT(v *validator) {
 	if m.Builtin.MaxInflight == 0 {
 		v.add("mqtt.builtin.max_inflight", "must be positive")
 	}
+	if p := m.Builtin.MaxPacket; p < 1<<10 || p > 256<<20 {
+		v.add("mqtt.builtin.max_packet", "%s is out of range 1 KiB..256 MiB", p)
+	}
 	if m.Builtin.MaxPendingWrites <= 0 {
 		v.add("mqtt.builtin.max_pending_writes", "must be positive")
 	}

@@ -6,11 +6,13 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
-	"time"
 
+	"github.com/sensorhub/sensorhub/internal/backoff"
+	"github.com/sensorhub/sensorhub/internal/health"
 	"github.com/sensorhub/sensorhub/internal/metrics"
 	"github.com/sensorhub/sensorhub/internal/queue"
 	"github.com/sensorhub/sensorhub/internal/reading"
@@ -21,6 +23,13 @@ type Forwarder struct {
 	Publisher queue.Publisher
 	Metrics   *metrics.Metrics
 	Log       *slog.Logger
+	// MaxPayload is ingest.max_payload: of a larger message only the first
+	// MaxPayload bytes travel, with its size, to be kept rejected as too
+	// large; no message is too large for the queue.
+	MaxPayload int
+	// Progress follows the messages waiting for the queue: one held longer
+	// than its stall bound makes the gateway not ready.
+	Progress *health.Progress
 
 	forwarded atomic.Int64
 }
@@ -30,35 +39,45 @@ func (f *Forwarder) Forwarded() int64 { return f.forwarded.Load() }
 
 // Forward publishes the envelopes to the raw stream and returns once the
 // queue has all of them. It retries with bounded backoff while the queue is
-// unreachable, holding the sender back, and gives up only when ctx ends.
+// unreachable, holding the sender back, and gives up only when ctx ends or
+// the queue refuses the messages for what they are.
 func (f *Forwarder) Forward(ctx context.Context, envs ...reading.Envelope) error {
 	if len(envs) == 0 {
 		return nil
 	}
 	msgs := make([]queue.Message, len(envs))
 	for i, env := range envs {
+		if f.MaxPayload > 0 && len(env.Payload) > f.MaxPayload {
+			env.Size, env.Payload = len(env.Payload), env.Payload[:f.MaxPayload]
+		}
 		data, err := env.Marshal()
 		if err != nil {
 			return fmt.Errorf("gateway: envelope: %w", err)
 		}
 		msgs[i] = queue.Message{Stream: queue.Raw, Subject: env.Source, Data: data}
 	}
-	for attempt := 1; ; attempt++ {
-		err := f.Publisher.Publish(ctx, msgs...)
-		if err == nil {
-			break
-		}
+	if f.Progress != nil {
+		f.Progress.Begin()
+	}
+	err := backoff.Default.Retry(ctx, func() error { return f.Publisher.Publish(ctx, msgs...) },
+		func(err error, attempt int) {
+			f.Metrics.GatewayErrors.WithLabelValues(envs[0].Source).Inc()
+			if f.Progress != nil {
+				f.Progress.Failed(fmt.Errorf("queue: %w", err))
+			}
+			f.Log.Error("gateway: queue unavailable, holding messages and retrying", "err", err, "messages", len(envs), "attempt", attempt)
+		},
+		func(err error) bool { return errors.Is(err, queue.ErrRefused) })
+	if f.Progress != nil {
+		f.Progress.End(err == nil)
+	}
+	if err != nil {
 		f.Metrics.GatewayErrors.WithLabelValues(envs[0].Source).Inc()
-		if ctx.Err() != nil {
-			return fmt.Errorf("gateway: queue unavailable, %d messages not acknowledged to their senders: %w", len(envs), err)
+		if errors.Is(err, queue.ErrRefused) {
+			f.Log.Error("gateway: the queue refuses these messages; they are not acknowledged to their senders", "err", err, "messages", len(envs))
+			return fmt.Errorf("gateway: the queue refuses %d messages: %w", len(envs), err)
 		}
-		f.Log.Error("gateway: queue unavailable, holding messages and retrying", "err", err, "messages", len(envs), "attempt", attempt)
-		t := time.NewTimer(min(100*time.Millisecond<<min(attempt, 6), 5*time.Second))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-		case <-t.C:
-		}
+		return fmt.Errorf("gateway: queue unavailable, %d messages not acknowledged to their senders: %w", len(envs), err)
 	}
 	f.Metrics.Received.WithLabelValues(envs[0].Source).Add(float64(len(envs)))
 	f.forwarded.Add(int64(len(envs)))

@@ -185,8 +185,11 @@ func (q *Queue) subject(s queue.Stream) string {
 }
 
 // Publish publishes all messages asynchronously and waits until JetStream
-// has acknowledged each one.
+// has acknowledged each one, at most queue.AckTimeout.
 func (q *Queue) Publish(ctx context.Context, msgs ...queue.Message) error {
+	ctx, cancel := context.WithTimeoutCause(ctx, queue.AckTimeout,
+		fmt.Errorf("%w from JetStream within %s", queue.ErrNoAck, queue.AckTimeout))
+	defer cancel()
 	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
 	for _, m := range msgs {
 		subj := q.subject(m.Stream) + "."
@@ -201,7 +204,7 @@ func (q *Queue) Publish(ctx context.Context, msgs ...queue.Message) error {
 		}
 		f, err := q.js.PublishAsync(subj, m.Data, opts...)
 		if err != nil {
-			return fmt.Errorf("publish to %s: %w", subj, err)
+			return fmt.Errorf("publish to %s: %w", subj, refused(err))
 		}
 		futures = append(futures, f)
 	}
@@ -209,13 +212,27 @@ func (q *Queue) Publish(ctx context.Context, msgs ...queue.Message) error {
 		select {
 		case <-f.Ok():
 		case err := <-f.Err():
-			return fmt.Errorf("publish to %s: %w", f.Msg().Subject, err)
+			return fmt.Errorf("publish to %s: %w", f.Msg().Subject, refused(err))
 		case <-ctx.Done():
-			return ctx.Err()
+			return context.Cause(ctx)
 		}
 	}
 	return nil
 }
+
+// refused marks the errors that are about the message, not the server,
+// with queue.ErrRefused.
+func refused(err error) error {
+	var apiErr *jetstream.APIError
+	if errors.Is(err, nats.ErrMaxPayload) || errors.Is(err, nats.ErrBadSubject) || errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum) ||
+		errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum {
+		return fmt.Errorf("%w: %w", queue.ErrRefused, err)
+	}
+	return err
+}
+
+// MaxMessage is the largest message the server takes.
+func (q *Queue) MaxMessage() int64 { return q.nc.MaxPayload() }
 
 // Consumer opens a durable pull consumer shared by every process that uses
 // the same group name.

@@ -125,7 +125,7 @@ func (q *Queue) dial(ctx context.Context) (*stomp.Conn, error) {
 		stomp.ConnOpt.HeartBeat(10*time.Second, 10*time.Second),
 		stomp.ConnOpt.Host("/"),
 		stomp.ConnOpt.MsgSendTimeout(30 * time.Second),
-		stomp.ConnOpt.RcvReceiptTimeout(30 * time.Second),
+		stomp.ConnOpt.RcvReceiptTimeout(queue.AckTimeout),
 		stomp.ConnOpt.Logger(quietLogger{}),
 	}
 	if q.opts.Username != "" {

@@ -1,0 +1,158 @@
+package app_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sensorhub/sensorhub/internal/app"
+	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/reading"
+	"github.com/sensorhub/sensorhub/internal/store"
+	"github.com/sensorhub/sensorhub/internal/testenv"
+)
+
+// postIngest posts body to /api/v1/ingest on topic and returns the status.
+func postIngest(t *testing.T, a *app.App, topic, body string) int {
+	t.Helper()
+	resp, err := http.Post("http://"+a.HTTPAddr()+"/api/v1/ingest?topic="+url.QueryEscape(topic), "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// storeEngines are the stores the poison tests run on.
+func storeEngines(t *testing.T) map[string]func(*config.Config) {
+	return map[string]func(*config.Config){
+		"sqlite": nil,
+		"postgres": func(c *config.Config) {
+			c.Store.Engine, c.Store.URL = "postgres", testenv.PostgresSchema(t)
+		},
+	}
+}
+
+// TestPoisonMessagesHaltNothing: each message that once halted ingestion
+// for everyone (a time out of every store's range, an idDevice too long
+// for a queue subject, a NUL in a name or a topic) is rejected or stored
+// with its time flagged, and the message after it is stored, on both
+// stores; /readyz stays ready.
+func TestPoisonMessagesHaltNothing(t *testing.T) {
+	for name, mutate := range storeEngines(t) {
+		t.Run(name, func(t *testing.T) {
+			a := start(t, "embedded", app.Options{}, mutate)
+			good := func(n int) string {
+				return fmt.Sprintf(`{"Customer":"finemeca","idDevice":300,"Mod":"weath","Time":"2024-05-02 08:%02d:00","msgCount":%d,"Temp":%d}`, n, n, n)
+			}
+			poison := []struct{ topic, body string }{
+				{"finemeca/x", `{"Customer":"finemeca","idDevice":301,"Mod":"weath","Time":1717200000000000,"Temp":1}`},
+				{"finemeca/x", `{"Customer":"finemeca","idDevice":302,"Mod":"weath","Time":"9999-12-31T23:59:59-01:00","Temp":1}`},
+				{"finemeca/x", `{"Customer":"finemeca","idDevice":303,"Mod":"weath","Time":"0000-01-01 00:00:00","Temp":1}`},
+				{"finemeca/x", `{"Customer":"finemeca","idDevice":304,"Mod":"weath","Time":"0001-01-01 00:00:00","Temp":1}`},
+				{"finemeca/x", `{"Customer":"finemeca","idDevice":"` + strings.Repeat("d", 5000) + `","Mod":"weath","Temp":1}`},
+				{"finemeca/x", `{"Customer":"finemeca","idDevice":305,"Device":"name\u0000x","Mod":"weath","Temp":1}`},
+				{"finemeca/x\x00y", `{"Customer":"finemeca","idDevice":306,"Mod":"weath","Temp":1}`},
+				{"finemeca/x", `{"Customer":"finemeca","idDevice":307,"Mod":"weath","msgCount":1e30,"Temp":1}`},
+			}
+			for i, p := range poison {
+				if code := postIngest(t, a, p.topic, p.body); code != http.StatusAccepted && code != http.StatusBadRequest {
+					t.Fatalf("poison %d: HTTP %d", i, code)
+				}
+				if code := postIngest(t, a, "finemeca/devicev01/300", good(i)); code != http.StatusAccepted {
+					t.Fatalf("after poison %d: HTTP %d", i, code)
+				}
+			}
+			var devs []store.Device
+			testenv.Eventually(t, 20*time.Second, 50*time.Millisecond, func() error {
+				getJSON(t, a, "/api/v1/devices?sensor=devicev01", &devs)
+				for _, d := range devs {
+					if d.Device == "300" && d.Readings == int64(len(poison)) {
+						return nil
+					}
+				}
+				return fmt.Errorf("devices %+v, want 300 with %d readings", devs, len(poison))
+			})
+			byID := map[string]store.Device{}
+			for _, d := range devs {
+				byID[d.Device] = d
+			}
+			// Microseconds are read as such; the other times are replaced.
+			var r reading.Reading
+			if getJSON(t, a, "/api/v1/latest?device=301", &r); !r.Time.Equal(time.UnixMicro(1717200000000000)) {
+				t.Errorf("microsecond time read as %s", r.Time)
+			}
+			for _, id := range []string{"302", "303", "304"} {
+				r = reading.Reading{}
+				if getJSON(t, a, "/api/v1/latest?device="+id, &r); !r.HasFlag(reading.FlagTimeFromReceive) || time.Since(r.Time) > time.Minute {
+					t.Errorf("device %s: time %s flags %v, want the receive time, flagged", id, r.Time, r.Flags)
+				}
+			}
+			if d, ok := byID["307"]; !ok || d.MsgCount != -1 {
+				t.Errorf("msgCount 1e30: device %+v, want stored without a msgCount", d)
+			}
+			var rj rejectedList
+			getJSON(t, a, "/api/v1/rejected", &rj)
+			var reasons []string
+			for _, x := range rj.Rejected {
+				reasons = append(reasons, x.Reason)
+			}
+			all := strings.Join(reasons, "\n")
+			for _, want := range []string{"idDevice too long: 5000 bytes", "a text value holds a NUL character"} {
+				if !strings.Contains(all, want) {
+					t.Errorf("no rejection %q among %q", want, reasons)
+				}
+			}
+			if code := getJSON(t, a, "/readyz", nil); code != http.StatusOK {
+				t.Errorf("/readyz: HTTP %d", code)
+			}
+		})
+	}
+}
+
+// TestMessageOverPayloadLimitOverMQTT: a 12 MiB message under the built-in
+// broker's packet limit is kept rejected as too large, with its first
+// bytes, and acknowledged; one over the packet limit is refused at the
+// broker; the messages after them are stored.
+func TestMessageOverPayloadLimitOverMQTT(t *testing.T) {
+	a := start(t, "embedded", app.Options{}, func(c *config.Config) { c.MQTT.Builtin.MaxPacket = 16 << 20 })
+	host, port, _ := net.SplitHostPort(a.MQTTAddr())
+	big := `{"Customer":"finemeca","idDevice":400,"Mod":"weath","Pad":"` + strings.Repeat("x", 12<<20) + `"}`
+	for range 3 {
+		cmd := exec.Command("mosquitto_pub", "-h", host, "-p", port, "-q", "1", "-t", "finemeca/devicev01/400", "-s")
+		cmd.Stdin = strings.NewReader(big)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("mosquitto_pub of 12 MiB: %v: %s", err, out)
+		}
+	}
+	huge := bytes.Repeat([]byte("y"), 17<<20)
+	cmd := exec.Command("mosquitto_pub", "-h", host, "-p", port, "-q", "1", "-t", "finemeca/devicev01/400", "-s")
+	cmd.Stdin = bytes.NewReader(huge)
+	cmd.CombinedOutput() // refused: the broker closes the connection
+	mosquittoPub(t, a.MQTTAddr(), "finemeca/devicev01/401", `{"Customer":"finemeca","idDevice":401,"Mod":"weath","msgCount":1,"Temp":1}`)
+	var rj rejectedList
+	testenv.Eventually(t, 20*time.Second, 50*time.Millisecond, func() error {
+		getJSON(t, a, "/api/v1/rejected", &rj)
+		if rj.Total != 3 {
+			return fmt.Errorf("%d rejected, want the three 12 MiB messages", rj.Total)
+		}
+		var r reading.Reading
+		if code := getJSON(t, a, "/api/v1/latest?device=401", &r); code != http.StatusOK {
+			return fmt.Errorf("the message after them: HTTP %d", code)
+		}
+		return nil
+	})
+	for _, x := range rj.Rejected {
+		if !strings.HasPrefix(x.Reason, fmt.Sprintf("payload too large: %d bytes, the limit is 65536", len(big))) || len(x.Payload) != 64<<10 {
+			t.Errorf("rejected %q with %d bytes kept, want too large with its first 64 KiB", x.Reason, len(x.Payload))
+		}
+	}
+}
