@@ -21,6 +21,7 @@ import (
 	"github.com/alexedwards/scs/pgxstore"
 	"github.com/alexedwards/scs/sqlite3store"
 	"github.com/alexedwards/scs/v2"
+	"golang.org/x/net/netutil"
 
 	"github.com/sensorhub/sensorhub/internal/alert"
 	"github.com/sensorhub/sensorhub/internal/alert/notify"
@@ -208,7 +209,12 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 			}
 		}
 	}
-	a.httpSrv = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// Every connection is bounded in time and in number, so that idle or
+	// slow clients cannot hold the process' file descriptors; live
+	// streams lift the write and read deadlines for themselves.
+	a.httpSrv = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+	a.httpLn = netutil.LimitListener(a.httpLn, cfg.HTTP.MaxConnections)
 	if api.Hub != nil {
 		a.httpSrv.RegisterOnShutdown(api.Hub.Close)
 	}
@@ -398,6 +404,7 @@ func (a *App) startGateway(ctx context.Context, fw *gateway.Forwarder, checks *[
 	if err != nil {
 		return "", err
 	}
+	*checks = append(*checks, web.Check{Name: "mqtt", Fn: a.broker.Check})
 	access := fmt.Sprintf("%d users", len(b.Users))
 	if b.AllowAnonymous {
 		access += ", anonymous clients allowed"

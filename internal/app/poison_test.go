@@ -156,3 +156,32 @@ func TestMessageOverPayloadLimitOverMQTT(t *testing.T) {
 		}
 	}
 }
+
+// TestSilentConnectionsCannotHoldTheServer: connections that send nothing
+// are closed after the header timeout, so that with every connection the
+// server serves at once taken by them, a client still gets its answer.
+func TestSilentConnectionsCannotHoldTheServer(t *testing.T) {
+	t.Parallel()
+	a := start(t, "embedded", app.Options{}, func(c *config.Config) { c.HTTP.MaxConnections = 16 })
+	var silent []net.Conn
+	for range 16 {
+		c, err := net.Dial("tcp", a.HTTPAddr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		silent = append(silent, c)
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	started := time.Now()
+	resp, err := client.Get("http://" + a.HTTPAddr() + "/healthz")
+	if err != nil {
+		t.Fatalf("with every connection taken by silent clients: %v", err)
+	}
+	resp.Body.Close()
+	t.Logf("answered after %s", time.Since(started).Round(100*time.Millisecond))
+	silent[0].SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := silent[0].Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("a silent connection: read %v, want it closed by the server", err)
+	}
+}

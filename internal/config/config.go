@@ -99,6 +99,9 @@ type HTTP struct {
 	TrustProxyHeaders bool `yaml:"trust_proxy_headers"`
 	// MaxStreamsPerUser bounds the live streams one user has open.
 	MaxStreamsPerUser int `yaml:"max_streams_per_user"`
+	// MaxConnections bounds the connections served at once; more wait
+	// until one closes.
+	MaxConnections int `yaml:"max_connections"`
 }
 
 // HTTPTLS are the web server's certificate and key files.
@@ -390,7 +393,7 @@ func Default() *Config {
 		Customers: []string{"finemeca"},
 		DataDir:   "./data",
 		Log:       Log{Level: "info", Format: "text"},
-		HTTP:      HTTP{Listen: "127.0.0.1:8080", MaxBody: 8 << 20, MaxStreamsPerUser: 20},
+		HTTP:      HTTP{Listen: "127.0.0.1:8080", MaxBody: 8 << 20, MaxStreamsPerUser: 20, MaxConnections: 512},
 		Auth:      Auth{SessionLifetime: 12 * time.Hour, SessionIdle: time.Hour, LoginsPerMinute: 5},
 		MQTT: MQTT{
 			Broker:   "builtin",

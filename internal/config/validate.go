@@ -458,6 +458,9 @@ func (c *Config) validateAuth(v *validator) {
 	if c.HTTP.MaxStreamsPerUser < 1 {
 		v.add("http.max_streams_per_user", "must be at least 1")
 	}
+	if c.HTTP.MaxConnections < 16 {
+		v.add("http.max_connections", "%d is too few (at least 16)", c.HTTP.MaxConnections)
+	}
 }
 
 // loopback reports whether addr listens on the loopback interface only.

@@ -45,7 +45,7 @@ type Broker struct {
 	hook      *forwardHook
 	addr      net.Addr
 	tlsAddr   net.Addr
-	listeners []net.Listener
+	listeners []*keepAccepting
 	log       *slog.Logger
 }
 
@@ -89,12 +89,12 @@ func StartBroker(fw *Forwarder, opts BrokerOptions, log *slog.Logger) (*Broker, 
 		}
 		return nil, fmt.Errorf("built-in MQTT broker: %w", err)
 	}
-	tcp := listeners.NewNet("mqtt", ln)
-	if err := srv.AddListener(tcp); err != nil {
+	kl := &keepAccepting{Listener: ln, name: "mqtt", log: log}
+	if err := srv.AddListener(listeners.NewNet("mqtt", kl)); err != nil {
 		ln.Close()
 		return nil, err
 	}
-	b := &Broker{server: srv, hook: hook, addr: ln.Addr(), listeners: []net.Listener{ln}, log: log}
+	b := &Broker{server: srv, hook: hook, addr: ln.Addr(), listeners: []*keepAccepting{kl}, log: log}
 	if opts.TLS != nil {
 		tln, err := tls.Listen("tcp", opts.TLSListen, opts.TLS)
 		if err != nil {
@@ -104,13 +104,14 @@ func StartBroker(fw *Forwarder, opts BrokerOptions, log *slog.Logger) (*Broker, 
 			}
 			return nil, fmt.Errorf("built-in MQTT broker (TLS): %w", err)
 		}
-		if err := srv.AddListener(listeners.NewNet("mqtts", tln)); err != nil {
+		tkl := &keepAccepting{Listener: tln, name: "mqtts", log: log}
+		if err := srv.AddListener(listeners.NewNet("mqtts", tkl)); err != nil {
 			ln.Close()
 			tln.Close()
 			return nil, err
 		}
 		b.tlsAddr = tln.Addr()
-		b.listeners = append(b.listeners, tln)
+		b.listeners = append(b.listeners, tkl)
 	}
 	go func() {
 		if err := srv.Serve(); err != nil {
@@ -122,6 +123,15 @@ func StartBroker(fw *Forwarder, opts BrokerOptions, log *slog.Logger) (*Broker, 
 
 // Addr is the address the broker listens on.
 func (b *Broker) Addr() net.Addr { return b.addr }
+
+// Check returns an error while a listener cannot accept connections.
+func (b *Broker) Check(context.Context) error {
+	var errs []error
+	for _, l := range b.listeners {
+		errs = append(errs, l.Check())
+	}
+	return errors.Join(errs...)
+}
 
 // TLSAddr is the address of the TLS listener, or nil.
 func (b *Broker) TLSAddr() net.Addr { return b.tlsAddr }

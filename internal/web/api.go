@@ -470,6 +470,8 @@ func (s *Server) replayRaw(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("no sensor kind %q in the configuration", sensor))
 		return
 	}
+	// A long range takes long: the server's write deadline is not for it.
+	http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	res, err := s.ReplayRaw(r.Context(), from, to, sensor)
 	if err != nil {
 		s.internal(w, r, err)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -36,7 +37,10 @@ func (h *Hub) Close() {
 }
 
 type streamClient struct {
-	who                      *auth.Principal
+	who *auth.Principal
+	// owner is whom MaxPerUser counts for: the user or token, or without
+	// users the client's address.
+	owner                    string
 	customer, sensor, device string
 	events                   chan []byte
 	dropped                  chan struct{}
@@ -84,7 +88,7 @@ func (h *Hub) add(c *streamClient) bool {
 	if h.MaxPerUser > 0 {
 		n := 0
 		for o := range h.clients {
-			if o.who.Name == c.who.Name {
+			if o.owner == c.owner {
 				n++
 			}
 		}
@@ -102,6 +106,20 @@ func (h *Hub) remove(c *streamClient) {
 	h.mu.Unlock()
 }
 
+// streamOwner is whom a live stream counts for: its user or token, or on a
+// server without users, where everyone is the same principal, the client
+// address.
+func streamOwner(r *http.Request) string {
+	if p := principalOf(r); p != auth.Open {
+		return p.Name
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	return host
+}
+
 // heartbeat is how often an idle stream sends a comment, so that proxies
 // keep it open and clients notice a dead server.
 const heartbeat = 15 * time.Second
@@ -115,15 +133,18 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	c := &streamClient{
 		who:      principalOf(r),
+		owner:    streamOwner(r),
 		customer: q.Get("customer"), sensor: q.Get("sensor"), device: q.Get("device"),
 		events: make(chan []byte, h.Buffer), dropped: make(chan struct{}),
 	}
 	if !h.add(c) {
-		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("%s already has %d live streams open (http.max_streams_per_user)", c.who.Name, h.MaxPerUser))
+		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("%s already has %d live streams open (http.max_streams_per_user)", c.owner, h.MaxPerUser))
 		return
 	}
 	defer h.remove(c)
 	rc := http.NewResponseController(w)
+	// A stream lasts: the server's read deadline is not for it.
+	rc.SetReadDeadline(time.Time{})
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no")

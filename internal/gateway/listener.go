@@ -1,0 +1,68 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+)
+
+// keepAccepting is a listener that outlives accept errors (a process out
+// of file descriptors, a connection reset before it was accepted): it
+// waits and tries again, as net/http's server does, and only Close ends
+// it. While accepts fail, Check says so.
+type keepAccepting struct {
+	net.Listener
+	name string
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	failing error
+	since   time.Time
+	logged  time.Time
+}
+
+func (l *keepAccepting) Accept() (net.Conn, error) {
+	delay := 5 * time.Millisecond
+	for {
+		c, err := l.Listener.Accept()
+		if err == nil {
+			l.mu.Lock()
+			if l.failing != nil {
+				l.log.Info("built-in MQTT broker accepts connections again", "listener", l.name)
+			}
+			l.failing = nil
+			l.mu.Unlock()
+			return c, nil
+		}
+		if errors.Is(err, net.ErrClosed) {
+			return nil, err
+		}
+		now := time.Now()
+		l.mu.Lock()
+		if l.failing == nil {
+			l.since = now
+		}
+		l.failing = err
+		if now.Sub(l.logged) >= 10*time.Second {
+			l.logged = now
+			l.log.Error("built-in MQTT broker cannot accept connections; retrying", "listener", l.name, "err", err, "retry_in", delay)
+		}
+		l.mu.Unlock()
+		time.Sleep(delay)
+		delay = min(2*delay, time.Second)
+	}
+}
+
+// Check returns an error while accepting connections has failed for more
+// than a second.
+func (l *keepAccepting) Check() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.failing != nil && time.Since(l.since) > time.Second {
+		return fmt.Errorf("%s listener %s cannot accept connections for %s: %v", l.name, l.Addr(), time.Since(l.since).Round(time.Second), l.failing)
+	}
+	return nil
+}
