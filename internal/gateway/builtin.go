@@ -183,7 +183,9 @@ func (h *forwardHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 	}
 	env := reading.Envelope{Topic: pk.TopicName, Payload: bytes.Clone(pk.Payload), Received: time.Now().UTC(), Source: "mqtt",
 		Customer: h.auth.customerOf(cl)}
-	if err := h.fw.Forward(h.ctx, env); err != nil {
+	ctx, cancel := context.WithTimeout(h.ctx, SenderWait)
+	defer cancel()
+	if err := h.fw.Forward(ctx, env); err != nil {
 		// No PUBACK: the client sends the message again when it reconnects.
 		h.log.Warn("built-in broker: message not taken, the client will resend it", "client", cl.ID, "topic", pk.TopicName, "err", err)
 		return pk, packets.ErrRejectPacket

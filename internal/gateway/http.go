@@ -37,6 +37,11 @@ type HTTPIngest struct {
 	MaxBody   int64
 }
 
+// SenderWait bounds how long a sender is held while the queue does not
+// take its messages: then it is told so (HTTP 503, or no MQTT
+// acknowledgement) and sends again later.
+const SenderWait = 30 * time.Second
+
 // DefaultHTTPTopic is the topic given to messages posted without one.
 const DefaultHTTPTopic = "http/ingest"
 
@@ -72,8 +77,11 @@ func (h *HTTPIngest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusBadRequest, "empty body: send one JSON object or JSON lines")
 		return
 	}
-	if err := h.Forwarder.Forward(r.Context(), envs...); err != nil {
-		httpjson.Error(w, http.StatusServiceUnavailable, "queue unavailable, nothing was taken: "+err.Error())
+	ctx, cancel := context.WithTimeout(r.Context(), SenderWait)
+	defer cancel()
+	if err := h.Forwarder.Forward(ctx, envs...); err != nil {
+		w.Header().Set("Retry-After", "30")
+		httpjson.Error(w, http.StatusServiceUnavailable, "queue unavailable, nothing was taken; send again later: "+err.Error())
 		return
 	}
 	httpjson.Write(w, http.StatusAccepted, map[string]any{"accepted": len(envs), "topic": topic})

@@ -191,3 +191,42 @@ func RunMosquitto(t testing.TB, addr, conf string) {
 		return err
 	})
 }
+
+// SmallDisk mounts a filesystem of its own of size bytes (tmpfs) for the
+// test, unmounted when it ends, and returns its directory: a disk that
+// fills for real. It needs root, as .ci/run has.
+func SmallDisk(t testing.TB, size int64) string {
+	t.Helper()
+	if os.Getuid() != 0 {
+		t.Fatal("a test of a full disk mounts a small filesystem and needs root (run ./scripts/test.sh as root, as .ci/run does)")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount a %d-byte tmpfs on %s: %v: %s", size, dir, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// Fill writes a file of zeros into dir until the disk is full, and returns
+// its path: removing it gives the space back.
+func Fill(t testing.TB, dir string) string {
+	t.Helper()
+	path := dir + "/filler"
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			break
+		}
+	}
+	return path
+}

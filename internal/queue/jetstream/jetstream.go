@@ -41,6 +41,7 @@ type Queue struct {
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	embedded *server.Server
+	watch    *watcher
 	log      *slog.Logger
 }
 
@@ -58,6 +59,11 @@ func StartEmbedded(ctx context.Context, dir, listen string, opts Options) (*Queu
 		// A message larger than the ingest limit is still kept in the raw
 		// stream, to be rejected with its reason.
 		MaxPayload: 16 << 20,
+		// No share of the disk reserved at start: the embedded queue
+		// starts on a small disk, and one that fills holds messages back
+		// (the watcher restarts JetStream when there is room again).
+		JetStreamMaxStore: embeddedMaxStore,
+		JetStreamMaxMemory: embeddedMaxMemory,
 	}
 	if listen != "" {
 		host, port, err := splitHostPort(listen)
@@ -87,8 +93,16 @@ func StartEmbedded(ctx context.Context, dir, listen string, opts Options) (*Queu
 		return nil, err
 	}
 	q.embedded = ns
+	q.watchEmbedded(dir)
 	return q, nil
 }
+
+// The embedded server's limits: no share of the disk is reserved, and the
+// memory is only for its own bookkeeping (every stream is on disk).
+const (
+	embeddedMaxStore  = 1 << 50
+	embeddedMaxMemory = 256 << 20
+)
 
 // ClientURL returns the URL other processes use to reach the embedded
 // server, or "" when it does not listen.
@@ -273,8 +287,12 @@ func (q *Queue) consumer(ctx context.Context, s queue.Stream, group string, poli
 	return &consumer{c: c}, nil
 }
 
-// Ping checks the connection and that JetStream answers.
+// Ping checks the connection and that JetStream answers and, embedded,
+// that it can store messages.
 func (q *Queue) Ping(ctx context.Context) error {
+	if err := q.pingEmbedded(ctx); err != nil {
+		return err
+	}
 	if !q.nc.IsConnected() {
 		return fmt.Errorf("NATS: not connected (%s)", q.nc.Status())
 	}
@@ -304,6 +322,9 @@ func (q *Queue) Close() error {
 	case <-time.After(5 * time.Second):
 	}
 	q.nc.Close()
+	if q.watch != nil {
+		q.watch.close()
+	}
 	if q.embedded != nil {
 		q.embedded.Shutdown()
 		q.embedded.WaitForShutdown()

@@ -1,0 +1,141 @@
+package app_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/sensorhub/sensorhub/internal/app"
+	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/store"
+	"github.com/sensorhub/sensorhub/internal/testenv"
+)
+
+// TestFullDiskHoldsAndResumes: on a real small disk (a tmpfs of its own),
+// a publisher keeps sending numbered QoS 1 messages while the disk fills.
+// sensorhub starts on it although the raw stream may grow larger than
+// the disk, stops acknowledging when the disk is full, says so in
+// /readyz, and once space is freed resumes by itself: every message the
+// broker acknowledged is stored, and none twice.
+func TestFullDiskHoldsAndResumes(t *testing.T) {
+	disk := testenv.SmallDisk(t, 96<<20)
+	a := start(t, "embedded", app.Options{}, func(c *config.Config) {
+		c.DataDir = disk
+		c.Queue.RawMaxBytes = 10 << 30 // more than the disk has
+	})
+	opts := paho.NewClientOptions().AddBroker("tcp://" + a.MQTTAddr()).SetClientID(testenv.Unique(t)).
+		SetCleanSession(false).SetAutoReconnect(true).SetWriteTimeout(5 * time.Second)
+	cl := paho.NewClient(opts)
+	if tok := cl.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	defer cl.Disconnect(100)
+
+	var mu sync.Mutex
+	acked := map[int]bool{}
+	stop := make(chan struct{})
+	sent := make(chan struct{})
+	pad := strings.Repeat("p", 2000) // messages that fill a disk
+	go func() {
+		defer close(sent)
+		for n := 1; ; n++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			msg := fmt.Sprintf(`{"Customer":"finemeca","idDevice":500,"Mod":"weath","msgCount":%d,"Temp":%d,"Note":%q}`, n, n, pad)
+			tok := cl.Publish("finemeca/devicev01/500", 1, false, msg)
+			if tok.WaitTimeout(2*time.Second) && tok.Error() == nil {
+				mu.Lock()
+				acked[n] = true
+				mu.Unlock()
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	ackedCount := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked)
+	}
+	testenv.Eventually(t, 20*time.Second, 50*time.Millisecond, func() error {
+		if n := ackedCount(); n < 200 {
+			return fmt.Errorf("%d acknowledged", n)
+		}
+		return nil
+	})
+	filler := testenv.Fill(t, disk)
+	var why string
+	testenv.Eventually(t, 60*time.Second, 200*time.Millisecond, func() error {
+		resp, err := http.Get("http://" + a.HTTPAddr() + "/readyz")
+		if err != nil {
+			return err
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			return fmt.Errorf("/readyz: HTTP %d %s while the disk is full", resp.StatusCode, body)
+		}
+		why = string(body)
+		return nil
+	})
+	t.Logf("/readyz with the disk full: %s", why)
+	if !strings.Contains(why, "no space left on device") {
+		t.Errorf("/readyz does not say the disk is full: %s", why)
+	}
+	before := ackedCount()
+	time.Sleep(3 * time.Second)
+	if gained := ackedCount() - before; gained > 50 {
+		t.Errorf("%d messages acknowledged in 3 s with the disk full", gained)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 90*time.Second, 200*time.Millisecond, func() error {
+		if code := getJSON(t, a, "/readyz", nil); code != http.StatusOK {
+			return fmt.Errorf("/readyz: HTTP %d after the space came back", code)
+		}
+		if n := ackedCount(); n < before+200 {
+			return fmt.Errorf("%d acknowledged, %d before the space came back", n, before)
+		}
+		return nil
+	})
+	close(stop)
+	<-sent
+	mu.Lock()
+	want := len(acked)
+	mu.Unlock()
+	k := "device=500&field=Temp&from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z"
+	testenv.Eventually(t, 60*time.Second, 200*time.Millisecond, func() error {
+		var s store.Series
+		if code := getJSON(t, a, "/api/v1/series?"+k, &s); code != http.StatusOK {
+			return fmt.Errorf("series: HTTP %d", code)
+		}
+		seen := map[int]int{}
+		for _, p := range s.Points {
+			seen[int(p.Value)]++
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for n := range acked {
+			if seen[n] == 0 {
+				return fmt.Errorf("message %d was acknowledged and is not stored (%d of %d stored)", n, len(seen), want)
+			}
+		}
+		for n, c := range seen {
+			if c > 1 {
+				return fmt.Errorf("message %d stored %d times", n, c)
+			}
+		}
+		return nil
+	})
+	t.Logf("%d messages acknowledged, all stored once", want)
+}
