@@ -62,7 +62,7 @@ func StartEmbedded(ctx context.Context, dir, listen string, opts Options) (*Queu
 		// No share of the disk reserved at start: the embedded queue
 		// starts on a small disk, and one that fills holds messages back
 		// (the watcher restarts JetStream when there is room again).
-		JetStreamMaxStore: embeddedMaxStore,
+		JetStreamMaxStore:  embeddedMaxStore,
 		JetStreamMaxMemory: embeddedMaxMemory,
 	}
 	if listen != "" {
