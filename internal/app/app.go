@@ -168,7 +168,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 		}
 	}
 
-	api := &web.Server{Location: cfg.Location(), Checks: checks, Registry: a.Metrics.Registry, Log: log.With("stage", "web"),
+	api := &web.Server{Location: cfg.Location(), Checks: checks, Registry: a.Metrics.Registry, Log: log.With("stage", "web"), PublicURL: cfg.PublicURL,
 		Roles: opts.Roles}
 	if cfg.AuthOn() {
 		dir, err := auth.NewDirectory(cfg.Auth.Users, cfg.Auth.UsersFile, cfg.Customers, log.With("stage", "web"))

@@ -253,3 +253,34 @@ func TestAlertsPage(t *testing.T) {
 		t.Fatalf("after the button: %+v", got)
 	}
 }
+
+// TestPagesPassTheirContentSecurityPolicy: every page, with its charts
+// drawn and its live updates running, does nothing its policy refuses (no
+// inline script, no style or resource from elsewhere).
+func TestPagesPassTheirContentSecurityPolicy(t *testing.T) {
+	a := start(t, "embedded", app.Options{Demo: true, DemoInterval: time.Second}, nil)
+	ctx := startBrowser(t)
+	if err := browser.WatchCSP(ctx); err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + a.HTTPAddr()
+	for _, path := range []string{"/", "/d/air?range=7d", "/d/centrale?range=7d", "/d/devicev01?range=24h", "/live/air/201", "/live/centrale/301", "/alerts?state=all", "/rejected"} {
+		if err := browser.Navigate(ctx, base+path); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1500 * time.Millisecond) // charts drawn, live events in
+		v, err := browser.CSPViolations(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(v) > 0 {
+			t.Errorf("%s: the policy refused %v", path, v)
+		}
+	}
+	// The check works: an inline script is refused.
+	eval[bool](t, ctx, `(() => { const s = document.createElement("script"); s.textContent = "window.pwned = 1"; document.body.appendChild(s); return true })()`)
+	time.Sleep(200 * time.Millisecond)
+	if v, _ := browser.CSPViolations(ctx); len(v) == 0 || eval[bool](t, ctx, `window.pwned === 1`) {
+		t.Errorf("an inline script ran or went unnoticed: %v", v)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -76,4 +77,23 @@ func Screenshot(ctx context.Context) ([]byte, error) {
 // Navigate loads url in the tab.
 func Navigate(ctx context.Context, url string) error {
 	return chromedp.Do(ctx, chromedp.Navigate(url))
+}
+
+// violationsJS collects, in every page the tab loads from now on, what
+// its Content-Security-Policy refused.
+const violationsJS = `window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolations.push(e.violatedDirective + " " + (e.blockedURI || "inline") + " " + (e.sourceFile || "") + ":" + e.lineNumber);
+});`
+
+// WatchCSP makes every page loaded afterwards record the resources and
+// scripts its Content-Security-Policy refuses; CSPViolations reads them.
+func WatchCSP(ctx context.Context) error {
+	_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: violationsJS})
+	return err
+}
+
+// CSPViolations are what the current page's policy refused so far.
+func CSPViolations(ctx context.Context) ([]string, error) {
+	return Eval[[]string](ctx, `window.__cspViolations || []`)
 }

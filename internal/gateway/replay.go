@@ -23,11 +23,11 @@ func ReplayRejected(ctx context.Context, st store.Store, fw *Forwarder, f store.
 		}
 		envs := make([]reading.Envelope, len(list))
 		for i, rj := range list {
-			// Bound to the customer it was kept under: a message refused
-			// because its sender may not send for the customer it names
-			// is refused again.
+			// Held to its sender's binding again: a message of acme's
+			// token stays acme's, whatever it names and whatever limit
+			// it was rejected on.
 			envs[i] = reading.Envelope{Topic: rj.Topic, Payload: rj.Payload, Received: rj.Received, Source: rj.Source,
-				ReplayOf: rj.ID, Customer: rj.Customer}
+				ReplayOf: rj.ID, Customer: rj.Binding}
 		}
 		if err := fw.Forward(ctx, envs...); err != nil {
 			return total, err

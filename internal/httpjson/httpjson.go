@@ -3,17 +3,26 @@
 package httpjson
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 )
 
-// Write answers v as JSON with status code.
+// Write answers v as JSON with status code. An answer that cannot be
+// encoded (a value JSON cannot carry) is a 500 that says so, never an empty
+// success.
 func Write(w http.ResponseWriter, code int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		code = http.StatusInternalServerError
+		buf.Reset()
+		enc.Encode(map[string]string{"error": "internal error: the answer holds a value JSON cannot carry"})
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.Encode(v)
+	w.Write(buf.Bytes())
 }
 
 // Error answers {"error": msg} with status code.

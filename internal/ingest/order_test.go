@@ -121,10 +121,7 @@ func TestDistinctReadingsWithoutTimeOrCount(t *testing.T) {
 		envs = append(envs, reading.Envelope{Topic: "finemeca/x", Payload: []byte(l), Received: now.Add(time.Duration(i)), Source: "http"})
 	}
 	for range 2 {
-		if err := p.fw.Forward(context.Background(), envs...); err != nil {
-			t.Fatal(err)
-		}
-		p.drain(t)
+		p.forward(t, envs)
 	}
 	devs, _ := p.st.Devices(context.Background(), store.DeviceFilter{})
 	if len(devs) != 1 || devs[0].Readings != 3 {

@@ -82,20 +82,39 @@ func (p *pipeline) send(t *testing.T, topic string, payloads ...string) {
 	for i, pl := range payloads {
 		envs[i] = reading.Envelope{Topic: topic, Payload: []byte(pl), Received: now.Add(time.Duration(i)), Source: "http"}
 	}
+	p.forward(t, envs)
+}
+
+// forward puts envs on the queue and waits until ingest has acknowledged
+// them.
+func (p *pipeline) forward(t *testing.T, envs []reading.Envelope) {
+	t.Helper()
+	want := p.acked(t) + len(envs)
 	if err := p.fw.Forward(context.Background(), envs...); err != nil {
 		t.Fatal(err)
 	}
-	p.drain(t)
-}
-
-func (p *pipeline) drain(t *testing.T) {
-	t.Helper()
 	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
-		if n, err := p.cons.Pending(context.Background()); err != nil || n != 0 {
-			return fmt.Errorf("%d raw messages still pending (%v)", n, err)
+		if n := p.acked(t); n < want {
+			return fmt.Errorf("%d messages acknowledged, want %d", n, want)
 		}
 		return nil
 	})
+}
+
+// acked is how many messages ingest has acknowledged: the sum of its
+// batch sizes.
+func (p *pipeline) acked(t *testing.T) int {
+	t.Helper()
+	mfs, err := p.in.Metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "sensorhub_ingest_batch_messages" {
+			return int(mf.GetMetric()[0].GetHistogram().GetSampleSum())
+		}
+	}
+	return 0
 }
 
 // refusing is a store that refuses, for an unforeseen reason, every batch
@@ -163,13 +182,13 @@ func TestPoisonMessageSetAside(t *testing.T) {
 	}
 	// And the next message is stored.
 	p.send(t, "finemeca/devicev01", `{"Customer":"finemeca","idDevice":100,"Mod":"weath","Time":"2024-05-02 09:00:00","msgCount":99,"Temp":1}`)
-	if _, err := p.st.Latest(ctx, store.DeviceKey{Customer: "finemeca", Sensor: "devicev01", Device: "100"}); err != nil {
-		t.Fatal(err)
-	}
-	r, _ := p.st.Latest(ctx, store.DeviceKey{Customer: "finemeca", Sensor: "devicev01", Device: "100"})
-	if r.MsgCount != 99 {
-		t.Errorf("after the poison: newest msgCount %d, want 99", r.MsgCount)
-	}
+	testenv.Eventually(t, 10*time.Second, 20*time.Millisecond, func() error {
+		r, err := p.st.Latest(ctx, store.DeviceKey{Customer: "finemeca", Sensor: "devicev01", Device: "100"})
+		if err != nil || r.MsgCount != 99 {
+			return fmt.Errorf("after the poison: newest msgCount %d (%v), want 99", r.MsgCount, err)
+		}
+		return nil
+	})
 }
 
 // refusingAll is a store that refuses everything with an error it does
@@ -205,6 +224,7 @@ func TestRefusingEverythingIsAnOutage(t *testing.T) {
 	for i, pl := range payloads {
 		envs = append(envs, reading.Envelope{Topic: "finemeca/x", Payload: []byte(pl), Received: now.Add(time.Duration(i)), Source: "http"})
 	}
+	want := p.acked(t) + len(envs)
 	if err := p.fw.Forward(context.Background(), envs...); err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +239,12 @@ func TestRefusingEverythingIsAnOutage(t *testing.T) {
 		t.Fatalf("%d messages rejected while the store refused everything", n)
 	}
 	ra.on.Store(false)
-	p.drain(t)
+	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
+		if n := p.acked(t); n < want {
+			return fmt.Errorf("%d messages acknowledged, want %d", n, want)
+		}
+		return nil
+	})
 	if err := p.in.Progress.Check(context.Background()); err != nil {
 		t.Errorf("after the store came back: %v", err)
 	}

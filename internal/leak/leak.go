@@ -4,6 +4,7 @@
 package leak
 
 import (
+	"math"
 	"sort"
 	"time"
 
@@ -33,6 +34,9 @@ type Day struct {
 	// FlowNlMin is the mean leak flow while leaking, normal litres a minute.
 	FlowNlMin float64 `json:"flow_nl_min"`
 	Cost      float64 `json:"cost"`
+	// Unestimated counts the leaks whose air lost could not be estimated:
+	// pressures so far out of range that the figures overflow.
+	Unestimated int `json:"unestimated,omitempty"`
 }
 
 // Report is the figures of a time range.
@@ -104,7 +108,12 @@ func Analyze(pres, open []store.Point, loc *time.Location, p Params) Report {
 		day.Seconds += per.end.Sub(per.start).Seconds()
 		if per.hasBefore && p.AtmosphericBar > 0 {
 			dp := per.before.Value - per.minPres
-			day.LostNm3 += p.VolumeL * dp / p.AtmosphericBar / 1000
+			lost := day.LostNm3 + p.VolumeL*dp/p.AtmosphericBar/1000
+			if finite(lost) && finite(lost*p.CostPerNm3) && finite(lost*1000) {
+				day.LostNm3 = lost
+			} else {
+				day.Unestimated++
+			}
 		}
 	}
 	r := Report{Params: p, Days: []Day{}}
@@ -113,7 +122,12 @@ func Analyze(pres, open []store.Point, loc *time.Location, p Params) Report {
 			d.FlowNlMin = d.LostNm3 * 1000 / (d.Seconds / 60)
 		}
 		d.Cost = d.LostNm3 * p.CostPerNm3
-		r.Cost += d.Cost
+		if !finite(d.FlowNlMin) {
+			d.FlowNlMin = 0
+		}
+		if finite(r.Cost + d.Cost) {
+			r.Cost += d.Cost
+		}
 		r.Days = append(r.Days, *d)
 	}
 	sort.Slice(r.Days, func(i, j int) bool { return r.Days[i].Start.Before(r.Days[j].Start) })
@@ -124,6 +138,12 @@ func Analyze(pres, open []store.Point, loc *time.Location, p Params) Report {
 		} else {
 			r.CostPerYear = r.Cost * 365
 		}
+		if !finite(r.CostPerYear) {
+			r.CostPerYear = 0
+		}
 	}
 	return r
 }
+
+// finite reports whether v is a number JSON can carry.
+func finite(v float64) bool { return !math.IsInf(v, 0) && !math.IsNaN(v) }

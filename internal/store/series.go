@@ -22,16 +22,21 @@ type Step struct {
 	Days int
 }
 
+// MaxStepDays is the longest step: about ten years.
+const MaxStepDays = 3660
+
 // ParseStep reads "" (no bucketing), a Go duration such as "15m", or "Nd"
-// such as "1d".
+// such as "1d". A duration of whole days is that many days (168h is 7d):
+// buckets longer than a day start at midnight in the zone, from the
+// range's first day, never long before the range.
 func ParseStep(s string) (Step, error) {
 	if s == "" {
 		return Step{}, nil
 	}
 	if n, ok := strings.CutSuffix(s, "d"); ok {
 		if d, err := strconv.Atoi(n); err == nil {
-			if d < 1 {
-				return Step{}, fmt.Errorf("step %q: days must be at least 1", s)
+			if d < 1 || d > MaxStepDays {
+				return Step{}, fmt.Errorf("step %q: days must be from 1 to %d", s, MaxStepDays)
 			}
 			return Step{Days: d}, nil
 		}
@@ -42,6 +47,12 @@ func ParseStep(s string) (Step, error) {
 	}
 	if d < time.Second {
 		return Step{}, fmt.Errorf("step %q is below 1s", s)
+	}
+	if d > 24*time.Hour {
+		if d%(24*time.Hour) != 0 {
+			return Step{}, fmt.Errorf("step %q: a step longer than a day is a whole number of days (such as 7d)", s)
+		}
+		return ParseStep(strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d")
 	}
 	return Step{Dur: d}, nil
 }

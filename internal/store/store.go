@@ -37,7 +37,9 @@ type WriteResult struct {
 
 // DeviceKey names one device.
 type DeviceKey struct {
-	Customer, Sensor, Device string
+	Customer string `json:"customer"`
+	Sensor   string `json:"sensor"`
+	Device   string `json:"device"`
 }
 
 // Device is a device as the API lists it.

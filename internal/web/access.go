@@ -47,6 +47,22 @@ func NewSessions(lifetime, idle time.Duration, secure bool) *scs.SessionManager 
 
 type principalKey struct{}
 
+type validKey struct{}
+
+func withPrincipal(ctx context.Context, p *auth.Principal, valid func() bool) context.Context {
+	return context.WithValue(context.WithValue(ctx, principalKey{}, p), validKey{}, valid)
+}
+
+// stillAllowed reports, for a request that lasts (a live stream), whether
+// what let it in still holds: its token not revoked, its session not
+// ended by a logout, its user not removed.
+func stillAllowed(r *http.Request) bool {
+	if valid, ok := r.Context().Value(validKey{}).(func() bool); ok {
+		return valid()
+	}
+	return true
+}
+
 // principalOf is who makes the request: the open principal when the
 // server has no users.
 func principalOf(r *http.Request) *auth.Principal {
@@ -81,7 +97,9 @@ func (a *Access) wrap(next http.Handler) http.Handler {
 				writeError(w, http.StatusForbidden, "this token may only send messages (POST /api/v1/ingest)")
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+			secret = strings.TrimSpace(secret)
+			valid := func() bool { _, ok := a.Dir.Token(secret); return ok }
+			next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), p, valid)))
 			return
 		}
 		name := a.Sessions.GetString(r.Context(), sessionUser)
@@ -102,7 +120,15 @@ func (a *Access) wrap(next http.Handler) http.Handler {
 			writeError(w, http.StatusForbidden, "missing or wrong CSRF token: reload the page")
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+		token := a.Sessions.Token(r.Context())
+		valid := func() bool {
+			if _, ok := a.Dir.User(name); !ok {
+				return false
+			}
+			_, found, err := a.Sessions.Store.Find(token)
+			return err != nil || found // a store that cannot answer ends nothing
+		}
+		next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), p, valid)))
 	})
 	// Browsers' own cross-origin checks come first; sessions around all.
 	return a.Sessions.LoadAndSave(http.NewCrossOriginProtection().Handler(guard))
@@ -138,13 +164,16 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// clientIP is the request's client address, from the proxy's header when
-// trusted.
+// clientIP is the request's client address. Behind a trusted proxy it is
+// the address the proxy saw, the last entry of X-Forwarded-For: the ones
+// before it are what the client itself claims.
 func (a *Access) clientIP(r *http.Request) string {
 	if a.TrustProxy {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			first, _, _ := strings.Cut(xff, ",")
-			return strings.TrimSpace(first)
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+			hops := strings.Split(xff[len(xff)-1], ",")
+			if last := strings.TrimSpace(hops[len(hops)-1]); last != "" {
+				return last
+			}
 		}
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
@@ -157,10 +186,7 @@ func (a *Access) clientIP(r *http.Request) string {
 // login serves GET and POST /login.
 func (a *Access) login(p *Pages) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		next := r.FormValue("next")
-		if u, err := url.Parse(next); err != nil || next == "" || u.IsAbs() || u.Host != "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
-			next = "/"
-		}
+		next := safeNext(r.FormValue("next"))
 		data := struct {
 			Title, Next, Error, Username string
 		}{Title: "Log in", Next: next}

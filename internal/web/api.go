@@ -56,6 +56,9 @@ type Server struct {
 	// Access guards everything but the probes; nil serves everyone as an
 	// admin (a server without users, on loopback).
 	Access *Access
+	// PublicURL is where people reach the pages; without users, its host
+	// is the one name beside the loopback ones the server answers to.
+	PublicURL string
 }
 
 // Handler returns the routes.
@@ -65,13 +68,7 @@ func (s *Server) Handler() http.Handler {
 	if s.Ingest != nil {
 		mux.Handle("/api/v1/ingest", s.ingest())
 	}
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		msg := "no such API endpoint: " + r.Method + " " + r.URL.Path
-		if s.Store == nil {
-			msg += " (this process runs " + strings.Join(s.Roles, ", ") + "; the API and pages are served by sensorhub web)"
-		}
-		writeError(w, http.StatusNotFound, msg)
-	})
+	mux.HandleFunc(apiFallback, s.apiNotFound(mux))
 	if s.Store == nil {
 		// A process without the web role serves its probes, metrics and
 		// ingest.
@@ -102,9 +99,11 @@ func (s *Server) Handler() http.Handler {
 
 func (s *Server) guard(h http.Handler) http.Handler {
 	if s.Access != nil {
-		return s.Access.wrap(h)
+		h = s.Access.wrap(h)
+	} else {
+		h = s.openGuard(h)
 	}
-	return h
+	return withSecurityHeaders(h)
 }
 
 // ingest lets admins and operators send messages for any customer, and an
@@ -522,11 +521,6 @@ func paging(w http.ResponseWriter, q url.Values, idName string) (limit int, befo
 		}
 	}
 	return limit, before, true
-}
-
-func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
-	s.Log.Error("API request failed", "path", r.URL.Path, "query", r.URL.RawQuery, "err", err)
-	writeError(w, http.StatusInternalServerError, "internal error: "+err.Error())
 }
 
 func writeJSON(w http.ResponseWriter, v any) { httpjson.Write(w, http.StatusOK, v) }

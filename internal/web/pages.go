@@ -85,6 +85,11 @@ func (p *Pages) routes(mux *http.ServeMux) {
 	sub, _ := fs.Sub(assetFS, "assets")
 	files := http.FileServerFS(sub)
 	mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") {
+			// Files only: a folder's listing is nobody's business.
+			writeError(w, http.StatusNotFound, "no such asset")
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		files.ServeHTTP(w, r)
 	})))

@@ -156,6 +156,8 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	tick := time.NewTicker(heartbeat)
 	defer tick.Stop()
+	recheck := time.NewTicker(time.Second)
+	defer recheck.Stop()
 	for {
 		var err error
 		rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
@@ -175,6 +177,13 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			for more := len(c.events); more > 0 && err == nil; more-- {
 				_, err = fmt.Fprintf(w, "event: reading\ndata: %s\n\n", <-c.events)
 			}
+		case <-recheck.C:
+			if !stillAllowed(r) {
+				fmt.Fprint(w, "event: ended\ndata: {\"reason\":\"logged out, or access revoked\"}\n\n")
+				rc.Flush()
+				return
+			}
+			continue
 		case <-tick.C:
 			_, err = fmt.Fprint(w, ": ping\n\n")
 		}

@@ -147,6 +147,12 @@ var schema = []string{
 		expiry TIMESTAMPTZ NOT NULL
 	);
 	CREATE INDEX sessions_expiry_idx ON sessions (expiry);`,
+	// The customer a rejected message's sender was bound to (its MQTT login's
+	// or ingest token's): a replay is held to it again. Of the messages
+	// kept before, those refused for naming another customer were bound to
+	// the one they were kept under.
+	`ALTER TABLE rejected ADD COLUMN binding TEXT NOT NULL DEFAULT '';
+	UPDATE rejected SET binding = customer WHERE reason LIKE 'customer % refused: this sender may only send for %';`,
 }
 
 // migrationLock is the advisory lock that keeps two processes starting at
@@ -501,10 +507,10 @@ func (s *Store) writeRejected(ctx context.Context, tx pgx.Tx, rjs []reading.Reje
 	for _, rj := range rjs {
 		// A message rejected again (a replay) keeps its row, with the new
 		// reason.
-		batch.Queue(`INSERT INTO rejected AS r (received, topic, source, customer, reason, payload, digest)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)
+		batch.Queue(`INSERT INTO rejected AS r (received, topic, source, customer, reason, payload, digest, binding)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 			ON CONFLICT (digest) DO UPDATE SET reason = excluded.reason WHERE r.reason != excluded.reason`,
-			rj.Received.UnixNano(), rj.Topic, rj.Source, rj.Customer, rj.Reason, rj.Payload, rj.Digest()).
+			rj.Received.UnixNano(), rj.Topic, rj.Source, rj.Customer, rj.Reason, rj.Payload, rj.Digest(), rj.Binding).
 			Exec(func(ct pgconn.CommandTag) error {
 				res.Rejected += int(ct.RowsAffected())
 				return nil
@@ -874,7 +880,7 @@ func (s *Store) Rejected(ctx context.Context, f store.RejectedFilter) ([]reading
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, received, topic, source, customer, reason, payload FROM rejected`+
+	rows, err := s.pool.Query(ctx, `SELECT id, received, topic, source, customer, reason, payload, binding FROM rejected`+
 		w+` ORDER BY id DESC LIMIT `+fmt.Sprint(limit), args...)
 	if err != nil {
 		return nil, err
@@ -882,7 +888,7 @@ func (s *Store) Rejected(ctx context.Context, f store.RejectedFilter) ([]reading
 	out := []reading.Rejected{}
 	var r reading.Rejected
 	var ns int64
-	_, err = pgx.ForEachRow(rows, []any{&r.ID, &ns, &r.Topic, &r.Source, &r.Customer, &r.Reason, &r.Payload}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&r.ID, &ns, &r.Topic, &r.Source, &r.Customer, &r.Reason, &r.Payload, &r.Binding}, func() error {
 		r.Received = time.Unix(0, ns).UTC()
 		out = append(out, r)
 		r.Payload = nil

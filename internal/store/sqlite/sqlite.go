@@ -149,6 +149,12 @@ var schema = []string{
 		expiry REAL NOT NULL
 	);
 	CREATE INDEX sessions_expiry_idx ON sessions (expiry);`,
+	// The customer a rejected message's sender was bound to (its MQTT login's
+	// or ingest token's): a replay is held to it again. Of the messages
+	// kept before, those refused for naming another customer were bound to
+	// the one they were kept under.
+	`ALTER TABLE rejected ADD COLUMN binding TEXT NOT NULL DEFAULT '';
+	UPDATE rejected SET binding = customer WHERE reason LIKE 'customer % refused: this sender may only send for %';`,
 }
 
 // Store is a store.Store in a SQLite file.
@@ -324,13 +330,13 @@ func (s *Store) write(ctx context.Context, b store.Batch) (store.WriteResult, er
 	if len(b.Rejected) > 0 {
 		// A message rejected again (a replay) keeps its row, with the new
 		// reason.
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO rejected (received, topic, source, customer, reason, payload, digest)
-			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO UPDATE SET reason = excluded.reason WHERE reason != excluded.reason`)
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO rejected (received, topic, source, customer, reason, payload, digest, binding)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO UPDATE SET reason = excluded.reason WHERE reason != excluded.reason`)
 		if err != nil {
 			return res, err
 		}
 		for _, rj := range b.Rejected {
-			out, err := ins.ExecContext(ctx, rj.Received.UnixNano(), rj.Topic, rj.Source, rj.Customer, rj.Reason, rj.Payload, rj.Digest())
+			out, err := ins.ExecContext(ctx, rj.Received.UnixNano(), rj.Topic, rj.Source, rj.Customer, rj.Reason, rj.Payload, rj.Digest(), rj.Binding)
 			if err != nil {
 				return res, fmt.Errorf("store: rejected message: %w", err)
 			}
@@ -654,7 +660,7 @@ func (s *Store) Rejected(ctx context.Context, f store.RejectedFilter) ([]reading
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, received, topic, source, customer, reason, payload FROM rejected`+
+	rows, err := s.db.QueryContext(ctx, `SELECT id, received, topic, source, customer, reason, payload, binding FROM rejected`+
 		where+` ORDER BY id DESC LIMIT `+fmt.Sprint(limit), args...)
 	if err != nil {
 		return nil, err
@@ -664,7 +670,7 @@ func (s *Store) Rejected(ctx context.Context, f store.RejectedFilter) ([]reading
 	for rows.Next() {
 		var r reading.Rejected
 		var ns int64
-		if err := rows.Scan(&r.ID, &ns, &r.Topic, &r.Source, &r.Customer, &r.Reason, &r.Payload); err != nil {
+		if err := rows.Scan(&r.ID, &ns, &r.Topic, &r.Source, &r.Customer, &r.Reason, &r.Payload, &r.Binding); err != nil {
 			return nil, err
 		}
 		r.Received = time.Unix(0, ns).UTC()
