@@ -36,7 +36,7 @@ type pipeline struct {
 	in   *ingest.Ingester
 }
 
-func startPipeline(t *testing.T, cfg *config.Config, batch int, wrap func(store.Store) store.Store) *pipeline {
+func startPipeline(t testing.TB, cfg *config.Config, batch int, wrap func(store.Store) store.Store) *pipeline {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	q, err := jetstream.StartEmbedded(ctx, t.TempDir(), "", jetstream.Options{Prefix: "t", RawMaxAge: time.Hour, ReadingsMaxAge: time.Hour})
@@ -103,7 +103,7 @@ func (p *pipeline) forward(t *testing.T, envs []reading.Envelope) {
 
 // acked is how many messages ingest has acknowledged: the sum of its
 // batch sizes.
-func (p *pipeline) acked(t *testing.T) int {
+func (p *pipeline) acked(t testing.TB) int {
 	t.Helper()
 	mfs, err := p.in.Metrics.Registry.Gather()
 	if err != nil {
