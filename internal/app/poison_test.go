@@ -185,3 +185,37 @@ func TestSilentConnectionsCannotHoldTheServer(t *testing.T) {
 		t.Errorf("a silent connection: read %v, want it closed by the server", err)
 	}
 }
+
+// TestFutureClockDoesNotFreezeDevice: one reading dated 2099 (a device
+// clock gone wrong) takes its receive time, flagged; the device's later
+// readings are its newest, its msgCount moves on, and its rules fire.
+func TestFutureClockDoesNotFreezeDevice(t *testing.T) {
+	a := start(t, "embedded", app.Options{}, func(c *config.Config) { c.Alerts.EvaluateEvery = 100 * time.Millisecond })
+	t0 := time.Now().Truncate(time.Second)
+	mosquittoPub(t, a.MQTTAddr(), "finemeca/air/201", strings.Replace(airLine(t0, 1, 6.4), t0.In(a.Config.Location()).Format("2006-01-02"), "2099-01-01", 1))
+	time.Sleep(200 * time.Millisecond)
+	mosquittoPub(t, a.MQTTAddr(), "finemeca/air/201",
+		airLine(t0.Add(time.Second), 2, 5.9), airLine(t0.Add(31*time.Second), 3, 5.8), airLine(t0.Add(61*time.Second), 4, 5.7))
+	testenv.Eventually(t, 20*time.Second, 50*time.Millisecond, func() error {
+		var r reading.Reading
+		if code := getJSON(t, a, "/api/v1/latest?device=201", &r); code != http.StatusOK || r.MsgCount != 4 || r.Fields["Pres"] != 5.7 {
+			return fmt.Errorf("latest: HTTP %d msgCount %d", code, r.MsgCount)
+		}
+		var devs []store.Device
+		getJSON(t, a, "/api/v1/devices?sensor=air", &devs)
+		if len(devs) != 1 || devs[0].MsgCount != 4 || devs[0].LastTime.Year() == 2099 {
+			return fmt.Errorf("devices %+v", devs)
+		}
+		if got := alertsIn(t, a, "state=firing"); len(got) != 1 {
+			return fmt.Errorf("firing %+v, want the leak", got)
+		}
+		return nil
+	})
+	var rs store.Series
+	getJSON(t, a, "/api/v1/series?device=201&field=Pres&from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z", &rs)
+	for _, p := range rs.Points {
+		if p.Time.Year() > t0.Year()+1 {
+			t.Errorf("a point stored in %d", p.Time.Year())
+		}
+	}
+}

@@ -24,6 +24,7 @@ type Progress struct {
 
 	mu      sync.Mutex
 	pending int
+	waiting uint64
 	last    time.Time
 	lastErr error
 }
@@ -58,6 +59,17 @@ func (p *Progress) End(ok bool) {
 	}
 }
 
+// Waiting says how many messages wait for the stage on its queue: waiting
+// work that the stage does not take is held work too.
+func (p *Progress) Waiting(n uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.waiting == 0 && p.pending == 0 && n > 0 {
+		p.last = p.now()
+	}
+	p.waiting = n
+}
+
 // Failed records why the work in hand has not finished yet.
 func (p *Progress) Failed(err error) {
 	p.mu.Lock()
@@ -74,7 +86,7 @@ func (p *Progress) Check(context.Context) error {
 	if stall <= 0 {
 		stall = DefaultStall
 	}
-	if p.pending == 0 {
+	if p.pending == 0 && p.waiting == 0 {
 		return nil
 	}
 	idle := p.now().Sub(p.last)
@@ -82,6 +94,9 @@ func (p *Progress) Check(context.Context) error {
 		return nil
 	}
 	msg := fmt.Sprintf("no progress for %s with work in hand", idle.Round(time.Second))
+	if p.waiting > 0 {
+		msg += fmt.Sprintf(" (%d messages waiting)", p.waiting)
+	}
 	if p.lastErr != nil {
 		msg += ": " + p.lastErr.Error()
 	}

@@ -527,6 +527,7 @@ func (in *Ingester) watchLag(ctx context.Context, c queue.Consumer) {
 		case <-t.C:
 			if n, err := c.Pending(ctx); err == nil {
 				in.Metrics.QueueLag.Set(float64(n))
+				in.Progress.Waiting(n)
 			}
 		}
 	}
