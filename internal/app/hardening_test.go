@@ -199,15 +199,7 @@ func TestLoginLimitBehindProxy(t *testing.T) {
 // token's revocation, and of its session's logout.
 func TestStreamsEndWithTheirAccess(t *testing.T) {
 	fx := accessFixture(t, nil)
-	f, err := auth.LoadFile(fx.usersFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret, tok, _ := auth.NewToken("root", "", "wall display", time.Now())
-	f.Tokens = append(f.Tokens, tok)
-	if err := f.Save(fx.usersFile); err != nil {
-		t.Fatal(err)
-	}
+	secret, f := fx.addToken(t, "root", "", "wall display")
 	display := newClient(t, fx.a)
 	display.token = secret
 	olga := newClient(t, fx.a)
@@ -362,15 +354,7 @@ func clientFrom(local string) *http.Client {
 func TestReplayKeepsTheSendersBinding(t *testing.T) {
 	dir := t.TempDir()
 	fx := accessFixture(t, func(c *config.Config) { c.DataDir, c.Ingest.MaxTopic = dir, 16 })
-	f, err := auth.LoadFile(fx.usersFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret, tok, _ := auth.NewToken("", "acme", "acme gateway", time.Now())
-	f.Tokens = append(f.Tokens, tok)
-	if err := f.Save(fx.usersFile); err != nil {
-		t.Fatal(err)
-	}
+	secret, _ := fx.addToken(t, "", "acme", "acme gateway")
 	gw := newClient(t, fx.a)
 	gw.token = secret
 	body := `{"Customer":"finemeca","idDevice":777,"Mod":"air","Time":"2026-05-01 12:00:00","msgCount":1,"Pres":6.1,"OpenPres":6}`
@@ -415,4 +399,23 @@ func TestReplayKeepsTheSendersBinding(t *testing.T) {
 	if _, err := again.Store.Latest(context.Background(), store.DeviceKey{Customer: "finemeca", Sensor: "air", Device: "777"}); err == nil {
 		t.Error("acme's message became a finemeca reading on replay")
 	}
+}
+
+// addToken adds an API token to the users file (of user, or an ingest
+// token of customer) and returns its secret and the file as saved.
+func (fx *fixture) addToken(t *testing.T, user, customer, note string) (string, *auth.File) {
+	t.Helper()
+	f, err := auth.LoadFile(fx.usersFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, tok, err := auth.NewToken(user, customer, note, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Tokens = append(f.Tokens, tok)
+	if err := f.Save(fx.usersFile); err != nil {
+		t.Fatal(err)
+	}
+	return secret, f
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"maps"
 	"math"
 	"math/rand/v2"
@@ -16,11 +14,8 @@ import (
 
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/derive"
-	"github.com/sensorhub/sensorhub/internal/gateway"
 	"github.com/sensorhub/sensorhub/internal/ingest"
-	"github.com/sensorhub/sensorhub/internal/metrics"
 	"github.com/sensorhub/sensorhub/internal/queue"
-	"github.com/sensorhub/sensorhub/internal/queue/jetstream"
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/store/sqlite"
@@ -59,34 +54,17 @@ func envelopes(n int) []reading.Envelope {
 // acknowledged or lost; once it works, every message is stored once, and
 // a second delivery of the same messages changes nothing.
 func TestStoreOutageHoldsMessages(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	q, err := jetstream.StartEmbedded(ctx, t.TempDir(), "", jetstream.Options{Prefix: "t", RawMaxAge: time.Hour, ReadingsMaxAge: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
-	sq, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "s.db"), time.UTC)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sq.Close()
-	st := &flakyStore{Store: sq}
-	st.failures.Store(3)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	m := metrics.New()
-	fw := &gateway.Forwarder{Publisher: q, Metrics: m, Log: log}
+	ctx := context.Background()
+	var st *flakyStore
+	p := startPipeline(t, config.Default(), 20, func(s store.Store) store.Store {
+		st = &flakyStore{Store: s}
+		st.failures.Store(3)
+		return st
+	})
+	q, sq, fw, cons := p.q, p.st, p.fw, p.cons
 	if err := fw.Forward(ctx, envelopes(50)...); err != nil {
 		t.Fatal(err)
 	}
-	cons, err := q.Consumer(ctx, queue.Raw, ingest.Group)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := &ingest.Ingester{Decoder: config.Default().Decoder(), Store: st, Publisher: q, Metrics: m, Log: log,
-		BatchSize: 20, BatchWait: 20 * time.Millisecond}
-	done := make(chan error)
-	go func() { done <- in.Run(ctx, cons) }()
 
 	count := func() (int64, int64) {
 		devs, _ := sq.Devices(ctx, store.DeviceFilter{})
@@ -143,10 +121,6 @@ func TestStoreOutageHoldsMessages(t *testing.T) {
 	}
 	if seen != 45 {
 		t.Errorf("readings stream has %d messages, want 45", seen)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("ingest returned %v on shutdown", err)
 	}
 }
 
