@@ -109,17 +109,23 @@ func TestDemoWhenMQTTPortTaken(t *testing.T) {
 // killed with SIGKILL and started again: every message that Mosquitto
 // acknowledged to the publisher is stored exactly once.
 func TestKillDuringFlow(t *testing.T) {
-	for _, engine := range []string{"embedded", "nats"} {
+	for _, engine := range []string{"embedded", "nats", "compacting"} {
 		t.Run(engine, func(t *testing.T) { testKillDuringFlow(t, engine) })
 	}
 }
 
+// testKillDuringFlow runs on the embedded queue, on NATS, or (compacting)
+// with the store folding every 16 readings into chunks, so that the kill
+// comes in the middle of compaction as likely as not.
 func testKillDuringFlow(t *testing.T, engine string) {
 	brokerURL := testenv.MosquittoURL(t)
 	prefix := testenv.Unique(t)
 	dir := t.TempDir()
 	httpAddr := testenv.FreeAddr(t)
 	queueCfg := "queue: {engine: embedded, prefix: " + prefix + "}"
+	if engine == "compacting" {
+		queueCfg += "\nstore: {compact_rows: 16}"
+	}
 	if engine == "nats" {
 		natsURL := testenv.NATSURL(t)
 		queueCfg = "queue: {engine: nats, url: \"" + natsURL + "\", prefix: " + prefix + ", raw_max_bytes: 256MiB}"

@@ -14,6 +14,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/store/sqlite"
+	"github.com/sensorhub/sensorhub/internal/store/sqlstore"
 )
 
 // newEngine runs rules on a real SQLite store, without the queue: the test
@@ -25,7 +26,7 @@ func newEngine(tb testing.TB, specs ...alert.RuleSpec) (*alert.Engine, store.Sto
 	if err := cfg.Validate(nil); err != nil {
 		tb.Fatal(err)
 	}
-	st, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "s.db"), time.UTC)
+	st, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "s.db"), sqlstore.Options{Location: time.UTC})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/store/sqlite"
+	"github.com/sensorhub/sensorhub/internal/store/sqlstore"
 	"github.com/sensorhub/sensorhub/internal/testenv"
 )
 
@@ -84,7 +85,7 @@ func TestAlertChangeRefusedSetAside(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer q.Close()
-	sq, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "s.db"), time.UTC)
+	sq, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "s.db"), sqlstore.Options{Location: time.UTC})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/alexedwards/scs/pgxstore"
+	"github.com/alexedwards/scs/postgresstore"
 	"github.com/alexedwards/scs/sqlite3store"
 	"github.com/alexedwards/scs/v2"
 	"golang.org/x/net/netutil"
@@ -40,6 +40,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/store/postgres"
 	"github.com/sensorhub/sensorhub/internal/store/sqlite"
+	"github.com/sensorhub/sensorhub/internal/store/sqlstore"
 	"github.com/sensorhub/sensorhub/internal/web"
 )
 
@@ -121,9 +122,11 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 	checks := []web.Check{{Name: "queue", Fn: q.Ping}}
 
 	if opts.has(RoleIngest) || opts.has(RoleAlert) || opts.has(RoleWeb) {
-		if a.Store, err = OpenStore(ctx, cfg, log); err != nil {
+		st, err := OpenStore(ctx, cfg, opts.has(RoleIngest), log)
+		if err != nil {
 			return nil, err
 		}
+		a.Store = st
 		a.closers = append(a.closers, a.Store.Close)
 		checks = append(checks, web.Check{Name: "store", Fn: a.Store.Ping})
 	}
@@ -330,28 +333,36 @@ func checkQueueCarries(cfg *config.Config, q queue.Queue) error {
 	return nil
 }
 
-// OpenStore opens the configured store engine.
-func OpenStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store.Store, error) {
+// OpenStore opens the configured store engine; with compact, this process
+// folds recent readings into chunks (the process that ingests does).
+func OpenStore(ctx context.Context, cfg *config.Config, compact bool, log *slog.Logger) (*sqlstore.Store, error) {
+	opts := sqlstore.Options{Location: cfg.Location(), Log: log.With("stage", "store"), Compact: compact,
+		CompactRows: cfg.Store.CompactRows, CompactAge: cfg.Store.CompactAge}
 	if cfg.Store.Engine == "postgres" {
-		return postgres.Open(ctx, cfg.Store.URL, cfg.Location(), log)
+		return postgres.Open(ctx, cfg.Store.URL, opts)
 	}
-	return sqlite.Open(ctx, cfg.StorePath(), cfg.Location())
+	return sqlite.Open(ctx, cfg.StorePath(), opts)
 }
 
 // keepSessions keeps the web sessions in the store's database, so that a
 // restart logs nobody out and every web process knows every session; a
 // process without a store keeps them in memory.
 func (a *App) keepSessions(sm *scs.SessionManager) {
-	switch st := a.Store.(type) {
-	case *sqlite.Store:
-		ss := sqlite3store.New(st.DB())
-		sm.Store = ss
-		a.closers = append(a.closers, func() error { ss.StopCleanup(); return nil })
-	case *postgres.Store:
-		ss := pgxstore.New(st.Pool())
-		sm.Store = ss
-		a.closers = append(a.closers, func() error { ss.StopCleanup(); return nil })
+	st, ok := a.Store.(*sqlstore.Store)
+	if !ok {
+		return
 	}
+	var ss interface {
+		scs.Store
+		StopCleanup()
+	}
+	if a.Config.Store.Engine == "postgres" {
+		ss = postgresstore.New(st.DB())
+	} else {
+		ss = sqlite3store.New(st.DB())
+	}
+	sm.Store = ss
+	a.closers = append(a.closers, func() error { ss.StopCleanup(); return nil })
 }
 
 // startGateway starts the built-in broker or connects to the configured

@@ -72,7 +72,7 @@ func endToEndSplit(ctx context.Context, o Options, base *config.Config, payloads
 			return 0, 0, fmt.Errorf("%s process: %w\n%s", role, err, logs.String())
 		}
 	}
-	st, err := app.OpenStore(ctx, &cfg, o.Log)
+	st, err := app.OpenStore(ctx, &cfg, false, o.Log)
 	if err != nil {
 		return 0, 0, err
 	}

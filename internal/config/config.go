@@ -235,6 +235,11 @@ type Store struct {
 	// URL is the PostgreSQL database,
 	// postgres://user:password@host:5432/sensorhub?sslmode=require.
 	URL string `yaml:"url,omitempty"`
+	// CompactRows and CompactAge fold a device's day of recent readings
+	// into its compressed chunk once it has this many, or the oldest was
+	// received this long ago.
+	CompactRows int           `yaml:"compact_rows"`
+	CompactAge  time.Duration `yaml:"compact_age"`
 }
 
 // Elasticsearch is an additional sink beside the store: every reading is
@@ -415,7 +420,7 @@ func Default() *Config {
 			ReadingsMaxAge: 24 * time.Hour,
 			Replicas:       1,
 		},
-		Store:  Store{Engine: "sqlite"},
+		Store:  Store{Engine: "sqlite", CompactRows: 1024, CompactAge: 15 * time.Minute},
 		Ingest: Ingest{MaxPayload: 64 << 10, MaxDepth: 8, MaxFields: 256, MaxTopic: 256, MaxClockSkew: time.Hour, BatchSize: 500, BatchWait: 50 * time.Millisecond},
 		Elasticsearch: Elasticsearch{Index: "{customer}-{sensor}-data-{yyyy}-{M}-{d}", FlushBytes: 5 << 20,
 			FlushInterval: time.Second},

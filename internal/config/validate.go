@@ -130,6 +130,12 @@ func (c *Config) Validate(f *File) error {
 	default:
 		v.add("store.engine", "%q is not one of sqlite, postgres", c.Store.Engine)
 	}
+	if c.Store.CompactRows < 1 || c.Store.CompactRows > 1<<15 {
+		v.add("store.compact_rows", "%d is out of range 1..32768", c.Store.CompactRows)
+	}
+	if c.Store.CompactAge < time.Second {
+		v.add("store.compact_age", "%s is too short (at least 1s)", c.Store.CompactAge)
+	}
 	c.validateElasticsearch(v)
 	for _, l := range []struct {
 		name     string

@@ -19,6 +19,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/store/sqlite"
+	"github.com/sensorhub/sensorhub/internal/store/sqlstore"
 	"github.com/sensorhub/sensorhub/internal/store/storetest"
 	"github.com/sensorhub/sensorhub/internal/testenv"
 )
@@ -139,7 +140,7 @@ func TestDerivedFromPreviousReading(t *testing.T) {
 	// restart) is 12.5 either way.
 	for _, order := range [][]int{{0, 1, 2, 3}, {0, 1, 3, 2}} {
 		ctx := context.Background()
-		sq, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "s.db"), time.UTC)
+		sq, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "s.db"), sqlstore.Options{Location: time.UTC})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -196,7 +197,7 @@ func TestDerivedIsOrderIndependent(t *testing.T) {
 	k := store.DeviceKey{Customer: base.Customer, Sensor: base.Sensor, Device: base.Device}
 	deliver := func(t *testing.T, msgs []reading.Reading, batch func() int) (map[int64]float64, []store.Point) {
 		ctx := context.Background()
-		sq, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "s.db"), loc)
+		sq, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "s.db"), sqlstore.Options{Location: loc})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/store/sqlite"
+	"github.com/sensorhub/sensorhub/internal/store/sqlstore"
 	"github.com/sensorhub/sensorhub/internal/testenv"
 )
 
@@ -30,7 +31,7 @@ import (
 // formulas.
 type pipeline struct {
 	q    *jetstream.Queue
-	st   *sqlite.Store
+	st   *sqlstore.Store
 	fw   *gateway.Forwarder
 	cons queue.Consumer
 	in   *ingest.Ingester
@@ -43,7 +44,7 @@ func startPipeline(t testing.TB, cfg *config.Config, batch int, wrap func(store.
 	if err != nil {
 		t.Fatal(err)
 	}
-	sq, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "s.db"), cfg.Location())
+	sq, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "s.db"), sqlstore.Options{Location: cfg.Location(), Compact: true, CompactRows: 64})
 	if err != nil {
 		t.Fatal(err)
 	}

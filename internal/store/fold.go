@@ -1,10 +1,7 @@
 package store
 
 import (
-	"cmp"
-	"slices"
 	"strings"
-	"time"
 
 	"github.com/sensorhub/sensorhub/internal/reading"
 )
@@ -61,69 +58,6 @@ func (d *DeviceRow) Fold(rs []*reading.Reading) {
 			d.SNR = r.SNR
 		}
 	}
-}
-
-// StoredPoint is one new value of a device's field, keyed by the ids a
-// store gave the device and the field; Time is Unix milliseconds and Seq
-// the reading's (reading.Reading.Seq).
-type StoredPoint struct {
-	Device, Field, Time, Seq int64
-	Value                    float64
-}
-
-// RollupKey names one kept aggregate; Bucket is its start in Unix
-// milliseconds.
-type RollupKey struct {
-	Device, Field int64
-	Res           Resolution
-	Bucket        int64
-}
-
-// RollupAgg is an aggregate to merge into the kept one: counts and sums
-// add, minimum and maximum fold, first and last go to the earliest and
-// latest point (times in Unix milliseconds).
-type RollupAgg struct {
-	RollupKey
-	N                          int64
-	Sum, Min, Max, First, Last float64
-	FirstT, LastT              int64
-}
-
-// Resolutions are the bucket widths stores keep aggregates at.
-var Resolutions = []Resolution{Minute, Hour, Day}
-
-// FoldRollups folds new points into one aggregate per bucket of every
-// resolution they touch, ordered by key: a store that upserts them in this
-// order takes row locks in the same order in every transaction.
-func FoldRollups(pts []StoredPoint, loc *time.Location) []RollupAgg {
-	idx := map[RollupKey]int{}
-	var out []RollupAgg
-	for _, p := range pts {
-		for _, res := range Resolutions {
-			k := RollupKey{p.Device, p.Field, res, BucketStart(time.UnixMilli(p.Time), res, loc).UnixMilli()}
-			i, ok := idx[k]
-			if !ok {
-				i = len(out)
-				idx[k] = i
-				out = append(out, RollupAgg{RollupKey: k, Min: p.Value, Max: p.Value, First: p.Value, Last: p.Value, FirstT: p.Time, LastT: p.Time})
-			}
-			a := &out[i]
-			a.N++
-			a.Sum += p.Value
-			a.Min, a.Max = min(a.Min, p.Value), max(a.Max, p.Value)
-			if p.Time < a.FirstT {
-				a.First, a.FirstT = p.Value, p.Time
-			}
-			if p.Time >= a.LastT {
-				a.Last, a.LastT = p.Value, p.Time
-			}
-		}
-	}
-	slices.SortFunc(out, func(a, b RollupAgg) int {
-		return cmp.Or(cmp.Compare(a.Device, b.Device), cmp.Compare(a.Field, b.Field),
-			cmp.Compare(a.Res, b.Res), cmp.Compare(a.Bucket, b.Bucket))
-	})
-	return out
 }
 
 // Conds are the conditions of a SQL WHERE clause, each written with ?

@@ -159,7 +159,7 @@ func QuerySeries(ctx context.Context, s Store, q SeriesQuery, loc *time.Location
 		if q.Agg == "" {
 			q.Agg = "avg"
 		}
-		pts, unit, ok, err := seriesFromRollups(ctx, s, q, loc)
+		pts, unit, ok, err := seriesFromDays(ctx, s, q, loc)
 		if err != nil {
 			return Series{}, err
 		}

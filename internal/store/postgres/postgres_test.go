@@ -3,15 +3,17 @@ package postgres_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/store/postgres"
+	"github.com/sensorhub/sensorhub/internal/store/sqlstore"
 	"github.com/sensorhub/sensorhub/internal/store/storetest"
 	"github.com/sensorhub/sensorhub/internal/testenv"
 )
 
-func open(t *testing.T) store.Store {
-	s, err := postgres.Open(context.Background(), testenv.PostgresSchema(t), storetest.Location, nil)
+func open(t *testing.T, loc *time.Location) store.Store {
+	s, err := postgres.Open(context.Background(), testenv.PostgresSchema(t), sqlstore.Options{Location: loc})
 	if err != nil {
 		t.Fatal(err)
 	}

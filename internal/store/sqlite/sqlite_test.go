@@ -1,21 +1,21 @@
 package sqlite_test
 
 import (
+	"context"
+	"path/filepath"
 	"strconv"
+	"testing"
 	"time"
 
-	"context"
 	"github.com/sensorhub/sensorhub/internal/reading"
-	"path/filepath"
-	"testing"
-
 	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/store/sqlite"
+	"github.com/sensorhub/sensorhub/internal/store/sqlstore"
 	"github.com/sensorhub/sensorhub/internal/store/storetest"
 )
 
-func open(t *testing.T) store.Store {
-	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "sensorhub.db"), storetest.Location)
+func open(t *testing.T, loc *time.Location) store.Store {
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "sensorhub.db"), sqlstore.Options{Location: loc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +27,7 @@ func TestConformance(t *testing.T) { storetest.Run(t, open) }
 
 func TestReopenKeepsData(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sensorhub.db")
-	s, err := sqlite.Open(context.Background(), path, storetest.Location)
+	s, err := sqlite.Open(context.Background(), path, sqlstore.Options{Location: storetest.Location, Compact: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,8 +35,8 @@ func TestReopenKeepsData(t *testing.T) {
 	if _, err := s.Write(context.Background(), store.Batch{Readings: rs}); err != nil {
 		t.Fatal(err)
 	}
-	s.Close()
-	s, err = sqlite.Open(context.Background(), path, storetest.Location)
+	s.Close() // folds the recent readings into chunks
+	s, err = sqlite.Open(context.Background(), path, sqlstore.Options{Location: storetest.Location})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestReopenKeepsData(t *testing.T) {
 // BenchmarkWriteBatch writes batches of 500 devicev01 readings (3 fields
 // each); ns/op is per reading.
 func BenchmarkWriteBatch(b *testing.B) {
-	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "sensorhub.db"), storetest.Location)
+	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "sensorhub.db"), sqlstore.Options{Location: storetest.Location, Compact: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -78,26 +78,34 @@ func BenchmarkWriteBatch(b *testing.B) {
 }
 
 // BenchmarkSeries30Days is a 30-day chart of one device reporting every
-// 30 s (86,400 readings), step chosen automatically (2h), answered from the
-// kept aggregates and, as the baseline, from the raw points.
+// 30 s (86,400 readings): step chosen automatically (2h), one bucket a
+// day from the chunks' summaries, and every point.
 func BenchmarkSeries30Days(b *testing.B) {
-	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "sensorhub.db"), storetest.Location)
+	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "sensorhub.db"), sqlstore.Options{Location: storetest.Location})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
 	k := storetest.LoadDays(b, s, 30, 30*time.Second)
+	if err := s.Compact(context.Background()); err != nil {
+		b.Fatal(err)
+	}
 	to := time.Now()
 	from := to.Add(-30 * 24 * time.Hour)
-	q := store.SeriesQuery{DeviceKey: k, Field: "Temp", From: from, To: to, Step: store.AutoStep(from, to), Agg: "avg"}
+	day, _ := store.ParseStep("1d")
 	for _, c := range []struct {
 		name string
-		run  func(context.Context, store.Store, store.SeriesQuery, *time.Location) (store.Series, error)
-	}{{"rollups", store.QuerySeries}, {"raw", store.QuerySeriesRaw}} {
+		q    store.SeriesQuery
+		min  int
+	}{
+		{"auto", store.SeriesQuery{DeviceKey: k, Field: "Temp", From: from, To: to, Step: store.AutoStep(from, to), Agg: "avg"}, 300},
+		{"days", store.SeriesQuery{DeviceKey: k, Field: "Temp", From: from, To: to, Step: day, Agg: "avg"}, 30},
+		{"points", store.SeriesQuery{DeviceKey: k, Field: "Temp", From: from, To: to}, 86000},
+	} {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
-				out, err := c.run(context.Background(), s, q, storetest.Location)
-				if err != nil || len(out.Points) < 300 {
+				out, err := store.QuerySeries(context.Background(), s, c.q, storetest.Location)
+				if err != nil || len(out.Points) < c.min {
 					b.Fatalf("%d points, %v", len(out.Points), err)
 				}
 			}

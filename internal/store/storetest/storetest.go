@@ -17,23 +17,52 @@ import (
 	"github.com/sensorhub/sensorhub/internal/store"
 )
 
+// Open opens a new, empty store whose days start at midnight in loc.
+type Open func(t *testing.T, loc *time.Location) store.Store
+
+// Compactor is a store that keeps recent readings apart from compacted
+// ones: Compact folds them together now.
+type Compactor interface {
+	Compact(ctx context.Context) error
+}
+
 // Run runs the suite; open returns a new, empty store for each subtest.
-func Run(t *testing.T, open func(t *testing.T) store.Store) {
-	t.Run("LatestAndUnits", func(t *testing.T) { testLatest(t, open(t)) })
-	t.Run("DuplicatesStoredOnce", func(t *testing.T) { testDuplicates(t, open(t)) })
-	t.Run("LateReadingKeepsLatest", func(t *testing.T) { testLate(t, open(t)) })
-	t.Run("Devices", func(t *testing.T) { testDevices(t, open(t)) })
-	t.Run("Points", func(t *testing.T) { testPoints(t, open(t)) })
-	t.Run("DailyIncrease", func(t *testing.T) { testDailyIncrease(t, open(t)) })
-	t.Run("Aggregations", func(t *testing.T) { testAggregations(t, open(t)) })
-	t.Run("Rejected", func(t *testing.T) { testRejected(t, open(t)) })
-	t.Run("RollupsMatchRaw", func(t *testing.T) { testRollupsMatchRaw(t, open(t)) })
-	t.Run("DailyIncreaseAcrossDST", func(t *testing.T) { testDailyIncreaseDST(t, open(t)) })
-	t.Run("Alerts", func(t *testing.T) { testAlerts(t, open(t)) })
-	t.Run("AlertChangesAreAtomic", func(t *testing.T) { testAlertsAtomic(t, open(t)) })
-	t.Run("FireAndResolveTogether", func(t *testing.T) { testFireAndResolveTogether(t, open(t)) })
-	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrentWriters(t, open(t)) })
-	t.Run("Neighbours", func(t *testing.T) { testNeighbours(t, open(t)) })
+// A store that compacts runs every case twice: as written, and with every
+// write compacted at once, so that both the recent readings and the
+// compacted ones answer the same.
+func Run(t *testing.T, open Open) {
+	cases := []struct {
+		name string
+		f    func(*testing.T, store.Store)
+	}{
+		{"LatestAndUnits", testLatest},
+		{"DuplicatesStoredOnce", testDuplicates},
+		{"LateReadingKeepsLatest", testLate},
+		{"Devices", testDevices},
+		{"Points", testPoints},
+		{"DailyIncrease", testDailyIncrease},
+		{"Aggregations", testAggregations},
+		{"Rejected", testRejected},
+		{"RollupsMatchRaw", testRollupsMatchRaw},
+		{"DailyIncreaseAcrossDST", testDailyIncreaseDST},
+		{"Alerts", testAlerts},
+		{"AlertChangesAreAtomic", testAlertsAtomic},
+		{"FireAndResolveTogether", testFireAndResolveTogether},
+		{"ConcurrentWriters", testConcurrentWriters},
+		{"Neighbours", testNeighbours},
+		{"LateReadingIntoChunk", testLateIntoChunk},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { c.f(t, open(t, Location)) })
+	}
+	if _, ok := open(t, Location).(Compactor); ok {
+		for _, c := range cases {
+			t.Run(c.name+"/compacted", func(t *testing.T) { c.f(t, compacting(open(t, Location))) })
+		}
+	}
+	for _, zone := range []string{"Asia/Kolkata", "Asia/Kathmandu", "America/St_Johns", "Europe/Brussels"} {
+		t.Run("DaysIn/"+zone, func(t *testing.T) { testDaysInZone(t, open, zone) })
+	}
 }
 
 // testDailyIncreaseDST: a counter that grows by exactly 1 an hour gives 23
@@ -152,6 +181,29 @@ func Payloads(t testing.TB, name string) []reading.Reading {
 		out = append(out, r)
 	}
 	return out
+}
+
+// compactingStore compacts after every write.
+type compactingStore struct {
+	store.Store
+}
+
+func compacting(s store.Store) store.Store { return compactingStore{s} }
+
+func (s compactingStore) Write(ctx context.Context, b store.Batch) (store.WriteResult, error) {
+	res, err := s.Store.Write(ctx, b)
+	if err == nil {
+		err = s.Store.(Compactor).Compact(ctx)
+	}
+	return res, err
+}
+
+func (s compactingStore) Days(ctx context.Context, q store.RawQuery) ([]store.Bucket, error) {
+	return s.Store.(store.DayReader).Days(ctx, q)
+}
+
+func (s compactingStore) Location() *time.Location {
+	return s.Store.(interface{ Location() *time.Location }).Location()
 }
 
 func write(t *testing.T, s store.Store, b store.Batch) store.WriteResult {

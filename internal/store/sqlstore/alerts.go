@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 
 // AlertStates returns every saved state machine.
 func (s *Store) AlertStates(ctx context.Context) ([]store.AlertState, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT rule, customer, sensor, device, machine, alert_id FROM alert_states`)
+	rows, err := s.query(ctx, s.db, `SELECT rule, customer, sensor, device, machine, alert_id FROM alert_states`)
 	if err != nil {
 		return nil, fmt.Errorf("store: alert states: %w", err)
 	}
@@ -31,29 +31,30 @@ func (s *Store) AlertStates(ctx context.Context) ([]store.AlertState, error) {
 	return out, rows.Err()
 }
 
-// SaveAlerts saves the changes in one transaction.
+// SaveAlerts saves the changes in one transaction. An alert's id is given
+// back once committed.
 func (s *Store) SaveAlerts(ctx context.Context, changes []store.AlertChange) error {
-	return classify(s.saveAlerts(ctx, changes))
-}
-
-func (s *Store) saveAlerts(ctx context.Context, changes []store.AlertChange) error {
 	if len(changes) == 0 {
 		return nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
-	}
-	defer tx.Rollback()
 	ids := make([]int64, len(changes))
+	err := s.tx(ctx, func(tx *sql.Tx) error { return s.saveAlerts(ctx, tx, changes, ids) })
+	if err != nil {
+		return err
+	}
+	for i := range changes {
+		changes[i].State.AlertID = ids[i]
+	}
+	return nil
+}
+
+func (s *Store) saveAlerts(ctx context.Context, tx *sql.Tx, changes []store.AlertChange, ids []int64) error {
 	for i, c := range changes {
 		st := c.State
 		if c.Open == nil && st.AlertID == 0 {
 			// The alert this key has open, which an earlier change of the
 			// same evaluation may have opened.
-			err := tx.QueryRowContext(ctx, `SELECT alert_id FROM alert_states WHERE rule = ? AND customer = ? AND sensor = ? AND device = ?`,
+			err := s.queryRow(ctx, tx, `SELECT alert_id FROM alert_states WHERE rule = ? AND customer = ? AND sensor = ? AND device = ?`,
 				st.Rule, st.Customer, st.Sensor, st.Device).Scan(&st.AlertID)
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("store: alert state: %w", err)
@@ -62,19 +63,16 @@ func (s *Store) saveAlerts(ctx context.Context, changes []store.AlertChange) err
 		if c.Open != nil {
 			a := c.Open
 			vals, _ := json.Marshal(a.Values)
-			res, err := tx.ExecContext(ctx, `INSERT INTO alerts (rule, customer, sensor, device, name, severity, state, started, message, vals)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				st.Rule, st.Customer, st.Sensor, st.Device, a.Name, a.Severity, "firing", a.Started.UnixNano(), a.Message, string(vals))
-			if err != nil {
+			if err := s.queryRow(ctx, tx, `INSERT INTO alerts (rule, customer, sensor, device, name, severity, state, started, message, vals)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+				st.Rule, st.Customer, st.Sensor, st.Device, a.Name, a.Severity, "firing", a.Started.UnixNano(), a.Message, string(vals)).
+				Scan(&st.AlertID); err != nil {
 				return fmt.Errorf("store: open alert: %w", err)
-			}
-			if st.AlertID, err = res.LastInsertId(); err != nil {
-				return err
 			}
 		}
 		ids[i] = st.AlertID
 		if c.Resolve != nil && st.AlertID != 0 {
-			if _, err := tx.ExecContext(ctx, `UPDATE alerts SET state = 'resolved', resolved = ? WHERE id = ?`,
+			if _, err := s.exec(ctx, tx, `UPDATE alerts SET state = 'resolved', resolved = ? WHERE id = ?`,
 				c.Resolve.UnixNano(), st.AlertID); err != nil {
 				return fmt.Errorf("store: resolve alert: %w", err)
 			}
@@ -86,7 +84,7 @@ func (s *Store) saveAlerts(ctx context.Context, changes []store.AlertChange) err
 			if n.AlertID == 0 {
 				return fmt.Errorf("store: a %s notification of %s for %s/%s refers to no alert", n.Kind, st.Rule, st.Sensor, st.Device)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (alert_id, kind, notifier, event, status, created)
+			if _, err := s.exec(ctx, tx, `INSERT INTO notifications (alert_id, kind, notifier, event, status, created)
 				VALUES (?, ?, ?, ?, 'pending', ?)`, n.AlertID, n.Kind, n.Notifier, string(n.Event), n.Created.UnixNano()); err != nil {
 				return fmt.Errorf("store: notification: %w", err)
 			}
@@ -94,19 +92,12 @@ func (s *Store) saveAlerts(ctx context.Context, changes []store.AlertChange) err
 		if c.Resolve != nil {
 			st.AlertID = 0
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO alert_states (rule, customer, sensor, device, machine, alert_id)
+		if _, err := s.exec(ctx, tx, `INSERT INTO alert_states (rule, customer, sensor, device, machine, alert_id)
 			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (rule, customer, sensor, device)
 			DO UPDATE SET machine = excluded.machine, alert_id = excluded.alert_id`,
 			st.Rule, st.Customer, st.Sensor, st.Device, string(st.Machine), st.AlertID); err != nil {
 			return fmt.Errorf("store: alert state: %w", err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: commit alerts: %w", err)
-	}
-	// Only a committed alert's id is given back.
-	for i := range changes {
-		changes[i].State.AlertID = ids[i]
 	}
 	return nil
 }
@@ -139,12 +130,12 @@ func scanAlert(row interface{ Scan(...any) error }) (store.Alert, error) {
 
 // Alerts lists alerts, newest first.
 func (s *Store) Alerts(ctx context.Context, f store.AlertFilter) ([]store.Alert, error) {
-	where, args := where(store.AlertConds(f))
+	w, args := where(store.AlertConds(f))
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+alertColumns+` FROM alerts`+where+` ORDER BY id DESC LIMIT `+fmt.Sprint(limit), args...)
+	rows, err := s.query(ctx, s.db, `SELECT `+alertColumns+` FROM alerts`+w+` ORDER BY id DESC LIMIT `+fmt.Sprint(limit), args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: alerts: %w", err)
 	}
@@ -162,7 +153,7 @@ func (s *Store) Alerts(ctx context.Context, f store.AlertFilter) ([]store.Alert,
 
 // Alert returns one alert.
 func (s *Store) Alert(ctx context.Context, id int64) (store.Alert, error) {
-	a, err := scanAlert(s.db.QueryRowContext(ctx, `SELECT `+alertColumns+` FROM alerts WHERE id = ?`, id))
+	a, err := scanAlert(s.queryRow(ctx, s.db, `SELECT `+alertColumns+` FROM alerts WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, store.ErrNotFound
 	}
@@ -171,10 +162,13 @@ func (s *Store) Alert(ctx context.Context, id int64) (store.Alert, error) {
 
 // AckAlert acknowledges a firing alert.
 func (s *Store) AckAlert(ctx context.Context, id int64, by, comment string, at time.Time) (store.Alert, error) {
-	s.mu.Lock()
-	res, err := s.db.ExecContext(ctx, `UPDATE alerts SET acked_by = ?, ack_comment = ?, acked_at = ? WHERE id = ? AND state = 'firing'`,
-		by, comment, at.UnixNano(), id)
-	s.mu.Unlock()
+	var res sql.Result
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		res, err = s.exec(ctx, tx, `UPDATE alerts SET acked_by = ?, ack_comment = ?, acked_at = ? WHERE id = ? AND state = 'firing'`,
+			by, comment, at.UnixNano(), id)
+		return err
+	})
 	if err != nil {
 		return store.Alert{}, fmt.Errorf("store: ack alert: %w", err)
 	}
@@ -213,7 +207,7 @@ func scanNotifications(rows *sql.Rows) ([]store.Notification, error) {
 
 // PendingNotifications returns a notifier's notifications still to send.
 func (s *Store) PendingNotifications(ctx context.Context, notifier string, limit int) ([]store.Notification, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+notificationColumns+` FROM notifications
+	rows, err := s.query(ctx, s.db, `SELECT `+notificationColumns+` FROM notifications
 		WHERE notifier = ? AND status = 'pending' ORDER BY id LIMIT ?`, notifier, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: pending notifications: %w", err)
@@ -223,14 +217,17 @@ func (s *Store) PendingNotifications(ctx context.Context, notifier string, limit
 
 // FinishNotification records the outcome of a send.
 func (s *Store) FinishNotification(ctx context.Context, n store.Notification) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var done any
 	if !n.Done.IsZero() {
 		done = n.Done.UnixNano()
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE notifications SET status = ?, attempts = ?, error = ?, done = ? WHERE id = ?`,
-		n.Status, n.Attempts, n.Error, done, n.ID)
+	var res sql.Result
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		res, err = s.exec(ctx, tx, `UPDATE notifications SET status = ?, attempts = ?, error = ?, done = ? WHERE id = ?`,
+			n.Status, n.Attempts, n.Error, done, n.ID)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("store: finish notification: %w", err)
 	}
@@ -242,7 +239,7 @@ func (s *Store) FinishNotification(ctx context.Context, n store.Notification) er
 
 // Notifications lists an alert's notifications, oldest first.
 func (s *Store) Notifications(ctx context.Context, alertID int64) ([]store.Notification, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+notificationColumns+` FROM notifications WHERE alert_id = ? ORDER BY id`, alertID)
+	rows, err := s.query(ctx, s.db, `SELECT `+notificationColumns+` FROM notifications WHERE alert_id = ? ORDER BY id`, alertID)
 	if err != nil {
 		return nil, fmt.Errorf("store: notifications: %w", err)
 	}

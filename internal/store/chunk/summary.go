@@ -1,0 +1,130 @@
+package chunk
+
+import (
+	"encoding/binary"
+	"math"
+	"sort"
+
+	"github.com/sensorhub/sensorhub/internal/reading"
+	"github.com/sensorhub/sensorhub/internal/store"
+)
+
+// Summary is what one field's values of a chunk add up to, in time order:
+// enough to answer any aggregation of a day without reading the values.
+type Summary struct {
+	N                          int64
+	Sum, Min, Max, First, Last float64
+	// Increase is the counter increase from the first value to the last,
+	// a value lower than the one before counting as a restart from zero.
+	Increase float64
+}
+
+// Add adds a value after those already added.
+func (s *Summary) Add(v float64) {
+	if s.N == 0 {
+		s.Min, s.Max, s.First = v, v, v
+	} else {
+		s.Increase += store.CounterIncrease(s.Last, v)
+	}
+	s.N++
+	s.Sum += v
+	s.Min, s.Max = math.Min(s.Min, v), math.Max(s.Max, v)
+	s.Last = v
+}
+
+// Summarize sums up each field of readings in time order.
+func Summarize(rs []reading.Reading) map[string]*Summary {
+	out := map[string]*Summary{}
+	for i := range rs {
+		for f, v := range rs[i].Fields {
+			s := out[f]
+			if s == nil {
+				s = &Summary{}
+				out[f] = s
+			}
+			s.Add(v)
+		}
+	}
+	return out
+}
+
+// EncodeSummaries encodes a chunk's summaries.
+func EncodeSummaries(sums map[string]*Summary) []byte {
+	names := make([]string, 0, len(sums))
+	for f := range sums {
+		names = append(names, f)
+	}
+	sort.Strings(names)
+	b := []byte{version}
+	b = binary.AppendUvarint(b, uint64(len(names)))
+	for _, f := range names {
+		s := sums[f]
+		b = appendString(b, f)
+		b = binary.AppendUvarint(b, uint64(s.N))
+		for _, v := range []float64{s.Sum, s.Min, s.Max, s.First, s.Last, s.Increase} {
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+		}
+	}
+	return b
+}
+
+// DecodeSummary finds one field's summary in encoded summaries; false when
+// the chunk has no value of it.
+func DecodeSummary(data []byte, field string) (Summary, bool, error) {
+	r := &reader{b: data}
+	if r.byte() != version {
+		return Summary{}, false, ErrCorrupt
+	}
+	for range r.count() {
+		f := r.string()
+		var s Summary
+		s.N = int64(r.uvarint())
+		vals := r.bytes(6 * 8)
+		if r.err != nil {
+			return Summary{}, false, r.err
+		}
+		if f != field {
+			continue
+		}
+		for i, p := range []*float64{&s.Sum, &s.Min, &s.Max, &s.First, &s.Last, &s.Increase} {
+			*p = math.Float64frombits(binary.LittleEndian.Uint64(vals[8*i:]))
+		}
+		return s, true, nil
+	}
+	return Summary{}, false, r.err
+}
+
+// EncodeRow encodes one reading as a recent row: the chunk's columns for
+// a single reading, not compressed.
+func EncodeRow(r *reading.Reading) ([]byte, error) {
+	return encodeBody([]reading.Reading{*r}, floatAuto)
+}
+
+// DecodeRow decodes a recent row.
+func DecodeRow(data []byte) (reading.Reading, error) {
+	var out reading.Reading
+	err := decodeBody(data, func(d *decoded) error {
+		if d.n != 1 {
+			return ErrCorrupt
+		}
+		out = d.readings()[0]
+		return nil
+	}, "")
+	return out, err
+}
+
+// RowField decodes one field of a recent row; false when it has none.
+func RowField(data []byte, field string) (float64, bool, error) {
+	var v float64
+	var ok bool
+	err := decodeBody(data, func(d *decoded) error {
+		if d.n != 1 {
+			return ErrCorrupt
+		}
+		if p := d.fields[field]; p != nil && p[0] != nil {
+			v, ok = *p[0], true
+		}
+		return nil
+	}, field)
+	return v, ok, err
+}

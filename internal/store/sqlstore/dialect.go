@@ -1,0 +1,85 @@
+// Package sqlstore is sensorhub's store on a SQL database, written once
+// for SQLite and PostgreSQL over a small dialect: placeholders, column
+// types, row locks, and how the engine tells an outage from bad data.
+//
+// Readings are kept as columns in compressed chunks (package chunk), one
+// or more per device and local day. A batch is written in one transaction
+// to a table of recent readings, each a compact uncompressed row; a
+// compactor folds them into the day's chunk in the background, in
+// transactions of one device and day, so that a crash at any point loses
+// and duplicates nothing. A recent row of the same identity as a chunk's
+// reading replaces it (a late reading re-derived its successor): queries
+// and compaction read the two together.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"strconv"
+	"strings"
+)
+
+// Dialect is what differs between the SQL engines.
+type Dialect struct {
+	// Name is "sqlite" or "postgres".
+	Name string
+	// Serial, Int, Real and Blob are the column types of an id, an
+	// integer, a float and bytes.
+	Serial, Int, Real, Blob string
+	// WithoutRowID ends a CREATE TABLE of small rows keyed by their
+	// primary key (SQLite).
+	WithoutRowID string
+	// ForUpdate ends a SELECT that locks the rows it reads until the
+	// transaction ends (PostgreSQL; SQLite has one writer at a time).
+	ForUpdate string
+	// Numbered placeholders ($1) instead of ?.
+	Numbered bool
+	// Contains is the condition "reason holds ?".
+	Contains string
+	// Sessions creates the web sessions' table as the session library of
+	// the engine keeps it.
+	Sessions string
+	// Classify marks the engine's errors that are outages.
+	Classify func(error) error
+	// Lock and Unlock hold the migration lock, on a connection of its own.
+	Lock, Unlock func(ctx context.Context, c *sql.Conn) error
+	// Legacy is the last schema version of the row layout.
+	Legacy int
+	// Reclaim gives the disk back the space of the dropped row layout.
+	Reclaim string
+	// Trim gives the disk back the space of deleted recent rows, after
+	// compaction (empty: the engine does it by itself).
+	Trim string
+}
+
+// rebind turns a query written with ? into the dialect's placeholders.
+func (d *Dialect) rebind(q string) string {
+	if !d.Numbered {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range q {
+		if c == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// ddl fills a schema written with {{SERIAL}}, {{INT}}, {{REAL}}, {{BLOB}}
+// and {{WITHOUT_ROWID}} for the dialect.
+func (d *Dialect) ddl(s string) string {
+	return strings.NewReplacer("{{SERIAL}}", d.Serial, "{{INT}}", d.Int, "{{REAL}}", d.Real, "{{BLOB}}", d.Blob,
+		"{{WITHOUT_ROWID}}", d.WithoutRowID, "{{SESSIONS}}", d.Sessions).Replace(s)
+}
+
+// placeholders is "(?, ?, ?), (?, ?, ?)": rows of n columns.
+func placeholders(rows, n int) string {
+	row := "(" + strings.Repeat("?, ", n-1) + "?)"
+	return strings.Repeat(row+", ", rows-1) + row
+}

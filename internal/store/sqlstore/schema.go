@@ -1,0 +1,233 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// The schema's versions. The row layout of earlier releases (a JSON
+// document per reading, a row per value, aggregates upserted per value)
+// stopped at legacySQLite or legacyPostgres; a database written by them
+// is converted to chunks at start-up.
+const (
+	versionConverting = 90  // chunk tables made, readings being converted
+	versionChunks     = 100 // readings in chunks: this release
+)
+
+// schema is the whole schema of this release, written once for both
+// engines.
+const schema = `
+CREATE TABLE devices (
+	id        {{SERIAL}},
+	customer  TEXT NOT NULL,
+	sensor    TEXT NOT NULL,
+	device    TEXT NOT NULL,
+	name      TEXT NOT NULL DEFAULT '',
+	gateway   TEXT NOT NULL DEFAULT '',
+	last_seen {{INT}} NOT NULL DEFAULT 0,
+	last_time {{INT}} NOT NULL DEFAULT 0,
+	readings  {{INT}} NOT NULL DEFAULT 0,
+	msg_count {{INT}} NOT NULL DEFAULT -1,
+	lost      {{INT}} NOT NULL DEFAULT 0,
+	rssi      {{REAL}},
+	snr       {{REAL}},
+	UNIQUE (customer, sensor, device)
+);
+CREATE TABLE fields (
+	id   {{SERIAL}},
+	name TEXT NOT NULL UNIQUE
+);
+CREATE TABLE device_fields (
+	device_id {{INT}} NOT NULL,
+	field_id  {{INT}} NOT NULL,
+	unit      TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (device_id, field_id)
+){{WITHOUT_ROWID}};
+CREATE TABLE rejected (
+	id       {{SERIAL}},
+	received {{INT}} NOT NULL, -- Unix nanoseconds: a replay must see the same message
+	topic    TEXT NOT NULL,
+	source   TEXT NOT NULL,
+	customer TEXT NOT NULL DEFAULT '',
+	reason   TEXT NOT NULL,
+	payload  {{BLOB}} NOT NULL,
+	digest   {{BLOB}} NOT NULL UNIQUE, -- the same message delivered again is kept once
+	binding  TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX rejected_received ON rejected (received);
+CREATE TABLE alert_states (
+	rule     TEXT NOT NULL,
+	customer TEXT NOT NULL,
+	sensor   TEXT NOT NULL,
+	device   TEXT NOT NULL,
+	machine  TEXT NOT NULL,
+	alert_id {{INT}} NOT NULL DEFAULT 0,
+	PRIMARY KEY (rule, customer, sensor, device)
+){{WITHOUT_ROWID}};
+CREATE TABLE alerts (
+	id          {{SERIAL}},
+	rule        TEXT NOT NULL,
+	customer    TEXT NOT NULL,
+	sensor      TEXT NOT NULL,
+	device      TEXT NOT NULL,
+	name        TEXT NOT NULL DEFAULT '',
+	severity    TEXT NOT NULL,
+	state       TEXT NOT NULL,
+	started     {{INT}} NOT NULL,
+	resolved    {{INT}},
+	message     TEXT NOT NULL,
+	vals        TEXT NOT NULL DEFAULT '{}',
+	acked_by    TEXT NOT NULL DEFAULT '',
+	acked_at    {{INT}},
+	ack_comment TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX alerts_state ON alerts (state, id);
+CREATE TABLE notifications (
+	id       {{SERIAL}},
+	alert_id {{INT}} NOT NULL REFERENCES alerts (id),
+	kind     TEXT NOT NULL,
+	notifier TEXT NOT NULL,
+	event    TEXT NOT NULL,
+	status   TEXT NOT NULL,
+	attempts {{INT}} NOT NULL DEFAULT 0,
+	error    TEXT NOT NULL DEFAULT '',
+	created  {{INT}} NOT NULL,
+	done     {{INT}}
+);
+CREATE INDEX notifications_alert ON notifications (alert_id);
+CREATE INDEX notifications_pending ON notifications (notifier, id) WHERE status = 'pending';
+{{SESSIONS}};
+` + chunkSchema
+
+// chunkSchema is what the chunk layout adds to the tables earlier
+// releases had.
+const chunkSchema = `
+-- The newest reading's position and the reading itself, for its page and
+-- the formulas of the next; compacted is the newest time in chunks.
+ALTER TABLE devices ADD COLUMN last_seq {{INT}} NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN latest {{BLOB}};
+ALTER TABLE devices ADD COLUMN compacted {{INT}} NOT NULL DEFAULT 0;
+-- Readings not yet folded into chunks, one compact row each; day is the
+-- local day the compactor groups them by.
+CREATE TABLE recent (
+	device_id {{INT}} NOT NULL,
+	time      {{INT}} NOT NULL,
+	seq       {{INT}} NOT NULL,
+	day       {{INT}} NOT NULL,
+	received  {{INT}} NOT NULL,
+	data      {{BLOB}} NOT NULL,
+	PRIMARY KEY (device_id, time, seq)
+){{WITHOUT_ROWID}};
+CREATE INDEX recent_day ON recent (device_id, day);
+-- A device's readings of one local day (or part of one), as compressed
+-- columns, with each field's summary of them; summary comes first, so
+-- that reading it does not read the data.
+CREATE TABLE chunks (
+	id         {{SERIAL}},
+	device_id  {{INT}} NOT NULL,
+	first_time {{INT}} NOT NULL,
+	last_time  {{INT}} NOT NULL,
+	n          {{INT}} NOT NULL,
+	summary    {{BLOB}} NOT NULL,
+	data       {{BLOB}} NOT NULL
+);
+CREATE INDEX chunks_device_time ON chunks (device_id, first_time);
+`
+
+// migrate brings the schema up to this release: a new database gets it
+// whole; one of the row layout is converted.
+func (s *Store) migrate(ctx context.Context) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := s.d.Lock(ctx, conn); err != nil {
+		return err
+	}
+	defer s.d.Unlock(context.WithoutCancel(ctx), conn)
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return err
+	}
+	var v int
+	if err := conn.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v); err != nil {
+		return err
+	}
+	switch {
+	case v == 0:
+		return s.inTx(ctx, conn, func(tx *sql.Tx) error {
+			if err := execAll(ctx, tx, s.d.ddl(schema)); err != nil {
+				return fmt.Errorf("create the schema: %w", err)
+			}
+			return s.setVersion(ctx, tx, versionChunks)
+		})
+	case v > versionChunks:
+		return fmt.Errorf("schema version %d is newer than this sensorhub knows (%d): upgrade sensorhub", v, versionChunks)
+	case v < versionConverting:
+		if err := s.upgradeLegacy(ctx, conn, v); err != nil {
+			return err
+		}
+		fallthrough
+	case v == versionConverting:
+		return s.convert(ctx, conn)
+	}
+	return nil
+}
+
+func (s *Store) setVersion(ctx context.Context, tx *sql.Tx, v int) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM schema_version`); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO schema_version (version) VALUES (?)`), v)
+	return err
+}
+
+func (s *Store) inTx(ctx context.Context, conn *sql.Conn, f func(tx *sql.Tx) error) error {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := f(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// execAll runs the statements of a script, one by one (a driver may take
+// only one statement a call).
+func execAll(ctx context.Context, tx *sql.Tx, script string) error {
+	for _, stmt := range splitStatements(script) {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("%w: %s", err, stmt)
+		}
+	}
+	return nil
+}
+
+// splitStatements splits a script at the semicolons that end its lines,
+// leaving out comments.
+func splitStatements(script string) []string {
+	var out []string
+	var cur []byte
+	for _, line := range splitLines(script) {
+		if trimmed := trimSpace(line); trimmed == "" || len(trimmed) >= 2 && trimmed[:2] == "--" {
+			continue
+		}
+		cur = append(cur, line...)
+		cur = append(cur, '\n')
+		if t := trimSpace(line); t[len(t)-1] == ';' {
+			out = append(out, string(cur))
+			cur = nil
+		}
+	}
+	if len(trimSpace(string(cur))) > 0 {
+		out = append(out, string(cur))
+	}
+	return out
+}
+
+var errLegacyTooOld = errors.New("the database was written by a release older than the one before this: " +
+	"start that release once to bring it up to date, then this one")

@@ -1,0 +1,154 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sensorhub/sensorhub/internal/store"
+)
+
+// Options tune a store.
+type Options struct {
+	// Location is the zone whose midnights end the chunks' days.
+	Location *time.Location
+	Log      *slog.Logger
+	// Compact runs the compactor in this process: the process that writes
+	// (ingest) does; one that only reads does not.
+	Compact bool
+	// CompactRows and CompactAge fold a device's day of recent readings
+	// into its chunk once it has this many, or its oldest was received
+	// this long ago.
+	CompactRows int
+	CompactAge  time.Duration
+}
+
+// Store is a store.Store on a SQL database.
+type Store struct {
+	db   *sql.DB
+	d    *Dialect
+	loc  *time.Location
+	log  *slog.Logger
+	opts Options
+
+	// mu serialises this process' writers: SQLite has one writer at a
+	// time, and waiting here is cheaper than retrying when it is busy.
+	mu sync.Mutex
+	// ids caches the ids of devices and fields, and units known written.
+	idMu    sync.Mutex
+	devices map[store.DeviceKey]int64
+	fields  map[string]int64
+	units   map[unitKey]string
+
+	chunks *chunkCache
+
+	compactor *compactor
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+type unitKey struct{ device, field int64 }
+
+// Open opens the store on db, brings its schema up to date (converting a
+// database of the row layout), and starts the compactor when asked.
+func Open(ctx context.Context, db *sql.DB, d *Dialect, opts Options) (*Store, error) {
+	if opts.Location == nil {
+		opts.Location = time.UTC
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.CompactRows <= 0 {
+		opts.CompactRows = 1024
+	}
+	if opts.CompactAge <= 0 {
+		opts.CompactAge = 15 * time.Minute
+	}
+	s := &Store{db: db, d: d, loc: opts.Location, log: opts.Log, opts: opts,
+		devices: map[store.DeviceKey]int64{}, fields: map[string]int64{}, units: map[unitKey]string{},
+		chunks: newChunkCache(256)}
+	if err := s.migrate(ctx); err != nil {
+		return nil, fmt.Errorf("store: %s: %w", d.Name, err)
+	}
+	if opts.Compact {
+		s.compactor = s.startCompactor()
+	}
+	return s, nil
+}
+
+// Location is the zone whose midnights start the chunks' days.
+func (s *Store) Location() *time.Location { return s.loc }
+
+// DB is the database, for the web sessions kept in it.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// Close stops the compactor, which first folds every recent reading into
+// chunks, and closes the database.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		var err error
+		if s.compactor != nil {
+			err = s.compactor.stop()
+		}
+		s.closeErr = errors.Join(err, s.db.Close())
+	})
+	return s.closeErr
+}
+
+// q rebinds a query for the dialect.
+func (s *Store) q(query string) string { return s.d.rebind(query) }
+
+// exec and the helpers below run a query with the dialect's placeholders
+// on a transaction or the database.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (s *Store) exec(ctx context.Context, q querier, query string, args ...any) (sql.Result, error) {
+	return q.ExecContext(ctx, s.q(query), args...)
+}
+
+func (s *Store) query(ctx context.Context, q querier, query string, args ...any) (*sql.Rows, error) {
+	return q.QueryContext(ctx, s.q(query), args...)
+}
+
+func (s *Store) queryRow(ctx context.Context, q querier, query string, args ...any) *sql.Row {
+	return q.QueryRowContext(ctx, s.q(query), args...)
+}
+
+// tx runs f in a transaction of this process' one writer, committed when
+// f returns nil; the engine's outages are marked as such.
+func (s *Store) tx(ctx context.Context, f func(tx *sql.Tx) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return s.d.Classify(fmt.Errorf("store: begin: %w", err))
+	}
+	defer tx.Rollback()
+	if err := f(tx); err != nil {
+		return s.d.Classify(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return s.d.Classify(fmt.Errorf("store: commit: %w", err))
+	}
+	return nil
+}
+
+// inList is "(?, ?, ?)" for n values.
+func inList(n int) string { return "(" + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + ")" }
+
+// trimSpace and splitLines serve the schema scripts.
+func trimSpace(s string) string    { return strings.TrimSpace(s) }
+func splitLines(s string) []string { return strings.Split(s, "\n") }
