@@ -88,10 +88,6 @@ func (s *Store) convert(ctx context.Context, conn *sql.Conn) error {
 func (s *Store) convertDevice(ctx context.Context, conn *sql.Conn, dev int64) (int, error) {
 	n := 0
 	err := s.inTx(ctx, conn, func(tx *sql.Tx) error {
-		rows, err := s.query(ctx, tx, `SELECT doc FROM readings WHERE device_id = ? ORDER BY time, msg_count`, dev)
-		if err != nil {
-			return err
-		}
 		var day []reading.Reading
 		var newest *reading.Reading
 		var compacted int64
@@ -113,28 +109,52 @@ func (s *Store) convertDevice(ctx context.Context, conn *sql.Conn, dev int64) (i
 			newest, day = &r, nil
 			return nil
 		}
-		for rows.Next() {
-			var doc string
-			if err := rows.Scan(&doc); err != nil {
-				rows.Close()
+		// A page at a time, in order: a connection reads one result at a
+		// time, and the chunks are written between pages.
+		var after struct {
+			time  any
+			count int64
+		}
+		for {
+			query, args := `SELECT time, msg_count, doc FROM readings WHERE device_id = ? ORDER BY time, msg_count LIMIT 5000`, []any{dev}
+			if after.time != nil {
+				query = `SELECT time, msg_count, doc FROM readings WHERE device_id = ? AND (time > ? OR time = ? AND msg_count > ?)
+					ORDER BY time, msg_count LIMIT 5000`
+				args = append(args, after.time, after.time, after.count)
+			}
+			rows, err := s.query(ctx, tx, query, args...)
+			if err != nil {
 				return err
 			}
-			var r reading.Reading
-			if err := json.Unmarshal([]byte(doc), &r); err != nil {
-				rows.Close()
-				return fmt.Errorf("a reading's document: %w", err)
-			}
-			if len(day) > 0 && dayOf(r.Time, s.loc) != dayOf(day[0].Time, s.loc) {
-				if err := flush(); err != nil {
+			var page []reading.Reading
+			for rows.Next() {
+				var doc string
+				if err := rows.Scan(&after.time, &after.count, &doc); err != nil {
 					rows.Close()
 					return err
 				}
+				var r reading.Reading
+				if err := json.Unmarshal([]byte(doc), &r); err != nil {
+					rows.Close()
+					return fmt.Errorf("a reading's document: %w", err)
+				}
+				page = append(page, r)
 			}
-			day = append(day, r)
-			n++
-		}
-		if err := rows.Close(); err != nil {
-			return err
+			if err := rows.Close(); err != nil {
+				return err
+			}
+			for _, r := range page {
+				if len(day) > 0 && dayOf(r.Time, s.loc) != dayOf(day[0].Time, s.loc) {
+					if err := flush(); err != nil {
+						return err
+					}
+				}
+				day = append(day, r)
+				n++
+			}
+			if len(page) < 5000 {
+				break
+			}
 		}
 		if err := flush(); err != nil {
 			return err
