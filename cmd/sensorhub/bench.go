@@ -10,6 +10,7 @@ import (
 
 	"github.com/sensorhub/sensorhub/internal/bench"
 	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/logx"
 )
 
 func cmdBench(args []string, stdout, stderr io.Writer) error {
@@ -26,6 +27,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		"on the configured external broker, NATS queue and PostgreSQL store (--broker, --nats, --postgres)")
 	pgURL := fs.String("postgres", "", "use this PostgreSQL database as the store (a schema of the run's own is created and dropped)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	logLevel := fs.String("log", "", "show the measured sensorhub's log lines of this level and above (warn, info, debug) on stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -84,6 +86,9 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	o := bench.Options{Config: cfg, N: *n, QoS: byte(*qos), Devices: *devices, SSEClients: *streams, Rate: *rate,
 		Ingestors: *ingestors, Binary: exe}
+	if *logLevel != "" {
+		o.Log = logx.New(os.Stderr, "text", *logLevel)
+	}
 	res, err := bench.Run(ctx, o)
 	if err != nil {
 		return err

@@ -178,12 +178,12 @@ func (e *Engine) Run(ctx context.Context, cons queue.Consumer) error {
 		e.Progress.Begin()
 		rs := make([]reading.Reading, 0, len(ds))
 		for _, d := range ds {
-			var r reading.Reading
-			if err := json.Unmarshal(d.Data(), &r); err != nil {
-				e.Log.Error("reading on the readings stream cannot be decoded; skipped", "subject", d.Subject(), "err", err)
+			batch, err := reading.UnmarshalReadings(d.Data())
+			if err != nil {
+				e.Log.Error("a message of the readings stream cannot be decoded; skipped", "subject", d.Subject(), "err", err)
 				continue
 			}
-			rs = append(rs, r)
+			rs = append(rs, batch...)
 		}
 		changes := e.Process(ctx, rs)
 		if now := e.now(); now.Sub(lastTick) >= e.Every {

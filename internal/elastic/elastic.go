@@ -137,14 +137,19 @@ func (w *Writer) Run(ctx context.Context, cons queue.Consumer) error {
 		}
 		rs := make([]reading.Reading, 0, len(ds))
 		keep := make([]queue.Delivery, 0, len(ds))
+		// from[i] is the delivery that brought rs[i].
+		var from []int
 		for _, d := range ds {
-			var r reading.Reading
-			if err := json.Unmarshal(d.Data(), &r); err != nil {
-				w.log.Error("reading on the readings stream cannot be decoded; not indexed", "subject", d.Subject(), "err", err)
+			batch, err := reading.UnmarshalReadings(d.Data())
+			if err != nil {
+				w.log.Error("a message of the readings stream cannot be decoded; not indexed", "subject", d.Subject(), "err", err)
 				d.Ack(ctx)
 				continue
 			}
-			rs, keep = append(rs, r), append(keep, d)
+			for range batch {
+				from = append(from, len(keep))
+			}
+			rs, keep = append(rs, batch...), append(keep, d)
 		}
 		again, err := w.Index(ctx, rs)
 		if err != nil {
@@ -157,9 +162,11 @@ func (w *Writer) Run(ctx context.Context, cons queue.Consumer) error {
 			backoff = w.wait(ctx, backoff, "Elasticsearch bulk request failed; the readings wait in the queue", err)
 			continue
 		}
+		// A message with a reading to index again goes back whole: the
+		// others are indexed again under the same ids.
 		retry := map[int]bool{}
 		for _, i := range again {
-			retry[i] = true
+			retry[from[i]] = true
 		}
 		for i, d := range keep {
 			if retry[i] {

@@ -60,10 +60,16 @@ func StartBroker(fw *Forwarder, opts BrokerOptions, log *slog.Logger) (*Broker, 
 	caps.MaximumClientWritesPending = opts.MaxPendingWrites
 	caps.MaximumInflight = opts.MaxInflight
 	caps.MaximumPacketSize = opts.MaxPacket
+	// QoS 2 is taken as QoS 1: a message is acknowledged once the queue
+	// has it, which is what QoS 2's second round trip would add.
+	caps.MaximumQos = 1
 	srv := mqtt.New(&mqtt.Options{
 		Capabilities:           caps,
 		Logger:                 log.With("component", "mqtt-broker"),
 		SysTopicResendInterval: 30,
+		// The broker's own client hands on, to MQTT subscribers, the
+		// messages acknowledged once queued.
+		InlineClient: true,
 	})
 	ah := &authHook{users: map[string]BrokerUser{}, anonymous: opts.AllowAnonymous, log: log,
 		failures: shauth.AddressLimits{PerMinute: failedLoginsPerMinute}}
@@ -73,8 +79,9 @@ func StartBroker(fw *Forwarder, opts BrokerOptions, log *slog.Logger) (*Broker, 
 	if err := srv.AddHook(ah, nil); err != nil {
 		return nil, err
 	}
-	hook := &forwardHook{fw: fw, topics: mqtt.NewTopicsIndex(), auth: ah, log: log}
+	hook := &forwardHook{fw: fw, topics: mqtt.NewTopicsIndex(), auth: ah, log: log, srv: srv, in: make(chan queued, batchQueue)}
 	hook.ctx, hook.cancel = context.WithCancel(context.Background())
+	go hook.forward()
 	for i, t := range opts.Topics {
 		hook.topics.Subscribe("sensorhub", packets.Subscription{Filter: t, Identifier: i + 1})
 	}
@@ -163,11 +170,27 @@ type forwardHook struct {
 	mqtt.HookBase
 	auth   *authHook
 	fw     *Forwarder
+	srv    *mqtt.Server
 	topics *mqtt.TopicsIndex
 	log    *slog.Logger
 	ctx    context.Context
 	cancel context.CancelFunc
+	in     chan queued
 }
+
+// queued is a message waiting to be put on the queue, and what to do once
+// it is (or is not).
+type queued struct {
+	env  reading.Envelope
+	done func(error)
+}
+
+// batchQueue and batchMax bound the messages waiting for the queue and
+// the messages put on it in one round trip.
+const (
+	batchQueue = 8192
+	batchMax   = 1000
+)
 
 func (h *forwardHook) ID() string { return "sensorhub-gateway" }
 
@@ -175,20 +198,99 @@ func (h *forwardHook) Provides(b byte) bool {
 	return b == mqtt.OnPublish
 }
 
-// OnPublish runs before the broker acknowledges the message, so a QoS 1
-// publisher gets its PUBACK only after the queue has the message.
+// OnPublish hands the message to the forwarder. A QoS 1 message is
+// acknowledged (PUBACK) only once the queue has it, and then handed on to
+// the broker's subscribers; meanwhile the client may send more, which go
+// to the queue together: one round trip for many messages, not one each.
+// A QoS 0 message holds its client until the queue has it.
 func (h *forwardHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
-	if strings.HasPrefix(pk.TopicName, "$") || len(h.topics.Subscribers(pk.TopicName).Subscriptions) == 0 {
+	if cl.Net.Inline || strings.HasPrefix(pk.TopicName, "$") || len(h.topics.Subscribers(pk.TopicName).Subscriptions) == 0 {
 		return pk, nil
 	}
 	env := reading.Envelope{Topic: pk.TopicName, Payload: bytes.Clone(pk.Payload), Received: time.Now().UTC(), Source: "mqtt",
 		Customer: h.auth.customerOf(cl)}
-	ctx, cancel := context.WithTimeout(h.ctx, SenderWait)
-	defer cancel()
-	if err := h.fw.Forward(ctx, env); err != nil {
+	notTaken := func(err error) {
 		// No PUBACK: the client sends the message again when it reconnects.
 		h.log.Warn("built-in broker: message not taken, the client will resend it", "client", cl.ID, "topic", pk.TopicName, "err", err)
-		return pk, packets.ErrRejectPacket
 	}
-	return pk, nil
+	if pk.FixedHeader.Qos == 0 {
+		done := make(chan error, 1)
+		if !h.enqueue(queued{env, func(err error) { done <- err }}) {
+			return pk, packets.ErrRejectPacket
+		}
+		if err := <-done; err != nil {
+			notTaken(err)
+			return pk, packets.ErrRejectPacket
+		}
+		return pk, nil
+	}
+	h.enqueue(queued{env, func(err error) {
+		if err != nil {
+			notTaken(err)
+			return
+		}
+		ack := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: pk.PacketID,
+			ReasonCode: packets.CodeSuccess.Code, Created: time.Now().Unix()}
+		if err := cl.WritePacket(ack); err != nil {
+			h.log.Debug("built-in broker: acknowledging a message", "client", cl.ID, "err", err)
+		}
+		if pk.FixedHeader.Retain || len(h.srv.Topics.Subscribers(pk.TopicName).Subscriptions) > 0 {
+			h.srv.Publish(pk.TopicName, pk.Payload, pk.FixedHeader.Retain, 1)
+		}
+	}})
+	// Acknowledged above once queued: the broker does not acknowledge it,
+	// nor hand it on, itself.
+	return pk, packets.ErrRejectPacket
+}
+
+// enqueue hands a message to the forwarder, waiting while SenderWait
+// allows when it has too many; false when the broker stops first.
+func (h *forwardHook) enqueue(q queued) bool {
+	select {
+	case h.in <- q:
+		return true
+	case <-h.ctx.Done():
+		return false
+	}
+}
+
+// forward puts the waiting messages on the queue, as many at once as are
+// waiting, and tells each sender in the order they came.
+func (h *forwardHook) forward() {
+	batch := make([]queued, 0, batchMax)
+	envs := make([]reading.Envelope, 0, batchMax)
+	for {
+		select {
+		case q := <-h.in:
+			batch = append(batch[:0], q)
+		case <-h.ctx.Done():
+			for {
+				select {
+				case q := <-h.in:
+					q.done(h.ctx.Err())
+				default:
+					return
+				}
+			}
+		}
+	more:
+		for len(batch) < batchMax {
+			select {
+			case q := <-h.in:
+				batch = append(batch, q)
+			default:
+				break more
+			}
+		}
+		envs = envs[:0]
+		for _, q := range batch {
+			envs = append(envs, q.env)
+		}
+		ctx, cancel := context.WithTimeout(h.ctx, SenderWait)
+		err := h.fw.Forward(ctx, envs...)
+		cancel()
+		for _, q := range batch {
+			q.done(err)
+		}
+	}
 }

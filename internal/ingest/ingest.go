@@ -10,13 +10,15 @@ package ingest
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"maps"
 	"math"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -59,19 +61,54 @@ func (in *Ingester) logLimited(ctx context.Context, key, msg string, args ...any
 	in.limiter.Log(ctx, slog.LevelWarn, key, msg, args...)
 }
 
-// Run consumes c until ctx is done. A batch in progress when ctx ends is
-// not acknowledged, so the queue delivers it again to the next ingestor.
+// Run consumes c until ctx is done. While one batch is written, the next
+// is taken from the queue and decoded, on every core. A batch in progress
+// when ctx ends is not acknowledged, so the queue delivers it again to the
+// next ingestor.
 func (in *Ingester) Run(ctx context.Context, c queue.Consumer) error {
 	if in.Progress == nil {
 		in.Progress = &health.Progress{}
 	}
 	go in.watchLag(ctx, c)
+	fctx, stopFetch := context.WithCancel(ctx)
+	defer stopFetch()
+	ahead := make(chan *batch)
+	go in.fetch(fctx, c, ahead)
+	for b := range ahead {
+		in.Progress.Begin()
+		err := in.finish(ctx, b)
+		in.Progress.End(err == nil)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			return err
+		}
+	}
+	stopFetch()
+	for b := range ahead {
+		giveBack(ctx, b.ds)
+	}
+	return nil
+}
+
+// batch is a batch of deliveries, their envelopes and what they decode to.
+type batch struct {
+	ds      []queue.Delivery
+	envs    []reading.Envelope
+	decoded store.Batch
+}
+
+// fetch takes batches from c and decodes them, one ahead of the writer,
+// until ctx ends.
+func (in *Ingester) fetch(ctx context.Context, c queue.Consumer, out chan<- *batch) {
+	defer close(out)
 	var failures int
 	for ctx.Err() == nil {
 		ds, err := c.Fetch(ctx, in.BatchSize, in.BatchWait)
 		if err != nil {
 			if ctx.Err() != nil {
-				break
+				return
 			}
 			failures++
 			in.Log.Warn("ingest: fetch from queue failed, retrying", "err", err, "attempt", failures)
@@ -82,45 +119,28 @@ func (in *Ingester) Run(ctx context.Context, c queue.Consumer) error {
 		if len(ds) == 0 {
 			continue
 		}
-		in.Progress.Begin()
-		err = in.finish(ctx, ds)
-		in.Progress.End(err == nil)
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			return err
+		b := &batch{ds: ds, envs: envelopes(ds)}
+		b.decoded = in.decodeAll(ctx, b.envs)
+		select {
+		case out <- b:
+		case <-ctx.Done():
+			giveBack(ctx, ds)
+			return
 		}
 	}
-	return nil
 }
 
-// drainTime is how long a batch taken before a shutdown may go on storing.
-const drainTime = 10 * time.Second
-
-// finish handles a batch even when a shutdown begins meanwhile, for up to
-// drainTime; a batch it could not store is handed back to the queue at
-// once, for another ingestor, instead of waiting for the ack deadline.
-func (in *Ingester) finish(ctx context.Context, ds []queue.Delivery) error {
-	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+// giveBack hands deliveries back to the queue at once, for another
+// ingestor, instead of waiting for the ack deadline.
+func giveBack(ctx context.Context, ds []queue.Delivery) {
+	nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
-	stop := context.AfterFunc(ctx, func() { time.AfterFunc(drainTime, cancel) })
-	defer stop()
-	err := in.handle(bctx, ds)
-	if err != nil && ctx.Err() != nil {
-		in.Log.Warn("ingest: shutting down before a batch was stored; it goes back to the queue", "messages", len(ds), "err", err)
-		nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		defer cancel()
-		for _, d := range ds {
-			d.Nak(nctx, 0)
-		}
+	for _, d := range ds {
+		d.Nak(nctx, 0)
 	}
-	return err
 }
 
-// handle decodes, stores, publishes and acks one batch. It retries the
-// store and the queue while they are away: back-pressure, not loss.
-func (in *Ingester) handle(ctx context.Context, ds []queue.Delivery) error {
+func envelopes(ds []queue.Delivery) []reading.Envelope {
 	envs := make([]reading.Envelope, len(ds))
 	for i, d := range ds {
 		env, err := reading.UnmarshalEnvelope(d.Data())
@@ -130,10 +150,59 @@ func (in *Ingester) handle(ctx context.Context, ds []queue.Delivery) error {
 		}
 		envs[i] = env
 	}
+	return envs
+}
+
+// decodeAll decodes envelopes on every core, keeping their order.
+func (in *Ingester) decodeAll(ctx context.Context, envs []reading.Envelope) store.Batch {
+	parts := min(runtime.GOMAXPROCS(0), len(envs)/64)
+	if parts < 2 {
+		return in.Decode(ctx, envs)
+	}
+	out := make([]store.Batch, parts)
+	var wg sync.WaitGroup
+	for i := range parts {
+		lo, hi := i*len(envs)/parts, (i+1)*len(envs)/parts
+		wg.Go(func() { out[i] = in.Decode(ctx, envs[lo:hi]) })
+	}
+	wg.Wait()
+	var b store.Batch
+	for _, p := range out {
+		b.Readings = append(b.Readings, p.Readings...)
+		b.Rejected = append(b.Rejected, p.Rejected...)
+		b.Resolved = append(b.Resolved, p.Resolved...)
+	}
+	return b
+}
+
+// drainTime is how long a batch taken before a shutdown may go on storing.
+const drainTime = 10 * time.Second
+
+// finish handles a batch even when a shutdown begins meanwhile, for up to
+// drainTime; a batch it could not store is handed back to the queue at
+// once, for another ingestor, instead of waiting for the ack deadline.
+func (in *Ingester) finish(ctx context.Context, b *batch) error {
+	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(drainTime, cancel) })
+	defer stop()
+	err := in.handle(bctx, b)
+	if err != nil && ctx.Err() != nil {
+		in.Log.Warn("ingest: shutting down before a batch was stored; it goes back to the queue", "messages", len(b.ds), "err", err)
+		giveBack(ctx, b.ds)
+	}
+	return err
+}
+
+// handle stores, publishes and acks one batch. It retries the store and
+// the queue while they are away: back-pressure, not loss.
+func (in *Ingester) handle(ctx context.Context, b *batch) error {
 	var stored []reading.Reading
+	decoded := &b.decoded
 	err := in.retry(ctx, "write to store", func() error {
 		var err error
-		stored, err = in.write(ctx, envs)
+		stored, err = in.write(ctx, b.envs, decoded)
+		decoded = nil // a batch tried again is decoded again
 		return err
 	})
 	if err != nil {
@@ -142,13 +211,13 @@ func (in *Ingester) handle(ctx context.Context, ds []queue.Delivery) error {
 	if err := in.publish(ctx, stored); err != nil {
 		return err
 	}
-	for _, d := range ds {
+	for _, d := range b.ds {
 		if err := d.Ack(ctx); err != nil {
 			// The message comes again and is found already stored.
 			in.Log.Warn("ingest: ack failed; the message will be redelivered and stored once", "err", err)
 		}
 	}
-	in.Metrics.BatchSize.Observe(float64(len(ds)))
+	in.Metrics.BatchSize.Observe(float64(len(b.ds)))
 	return nil
 }
 
@@ -199,10 +268,16 @@ func storable(s string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
-// prepare decodes envelopes and derives the readings' fields: the batch to
-// write. The store it reads from being away is an outage.
-func (in *Ingester) prepare(ctx context.Context, envs []reading.Envelope) (store.Batch, error) {
-	b := in.Decode(ctx, envs)
+// prepare decodes envelopes (unless decoded already) and derives the
+// readings' fields: the batch to write. The store it reads from being away
+// is an outage.
+func (in *Ingester) prepare(ctx context.Context, envs []reading.Envelope, decoded *store.Batch) (store.Batch, error) {
+	var b store.Batch
+	if decoded != nil {
+		b = *decoded
+	} else {
+		b = in.Decode(ctx, envs)
+	}
 	if err := in.chooseRepeatedHour(ctx, b.Readings); err != nil {
 		return b, store.Unavailable(fmt.Errorf("read previous readings: %w", err))
 	}
@@ -216,8 +291,8 @@ func (in *Ingester) prepare(ctx context.Context, envs []reading.Envelope) (store
 // stored. When the store refuses the batch for a reason that is not an
 // outage, it finds the messages the store refuses alone and sets them
 // aside as rejected, with the refusal, and stores the others.
-func (in *Ingester) write(ctx context.Context, envs []reading.Envelope) ([]reading.Reading, error) {
-	b, err := in.prepare(ctx, envs)
+func (in *Ingester) write(ctx context.Context, envs []reading.Envelope, decoded *store.Batch) ([]reading.Reading, error) {
+	b, err := in.prepare(ctx, envs, decoded)
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +333,7 @@ type poisoned struct {
 func (in *Ingester) isolate(ctx context.Context, envs []reading.Envelope, cause error) ([]reading.Reading, []poisoned, error) {
 	if len(envs) == 1 {
 		// Once more, alone: a refusal that holds is about this message.
-		b, err := in.prepare(ctx, envs)
+		b, err := in.prepare(ctx, envs, nil)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -274,7 +349,7 @@ func (in *Ingester) isolate(ctx context.Context, envs []reading.Envelope, cause 
 	var poison []poisoned
 	half := len(envs) / 2
 	for _, part := range [][]reading.Envelope{envs[:half], envs[half:]} {
-		b, err := in.prepare(ctx, part)
+		b, err := in.prepare(ctx, part, nil)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -445,8 +520,10 @@ func (in *Ingester) Derive(ctx context.Context, b *store.Batch) error {
 			}
 		}
 		if next != nil {
+			// A copy: the store may hand the same reading to others.
 			nr := *next
-			was := maps.Clone(nr.Fields)
+			nr.Fields, nr.Flags = maps.Clone(next.Fields), slices.Clone(next.Flags)
+			was := next.Fields
 			set.Clear(&nr)
 			set.Apply(&nr, &derive.Prev{Time: r.Time, MsgCount: r.MsgCount, Fields: r.Fields})
 			if !maps.Equal(was, nr.Fields) {
@@ -457,26 +534,49 @@ func (in *Ingester) Derive(ctx context.Context, b *store.Batch) error {
 	return nil
 }
 
+// streamBytes bounds one message of the readings stream: readings go in
+// messages of about this size, each one a JSON array.
+const streamBytes = 256 << 10
+
 // publish puts the stored readings on the readings stream, retrying while
-// the queue is away. A reading the queue refuses for what it is (too large
-// for it) stays stored: it is left off the stream, which only feeds
-// alerts and live pages, and logged.
+// the queue is away: a few messages a batch, each of many readings. A
+// reading the queue refuses for what it is (larger than it takes) stays
+// stored: it is left off the stream, which only feeds alerts and live
+// pages, and logged.
 func (in *Ingester) publish(ctx context.Context, rs []reading.Reading) error {
 	if len(rs) == 0 || in.Publisher == nil {
 		return nil
 	}
-	msgs := make([]queue.Message, 0, len(rs))
+	var msgs []queue.Message
+	var part []reading.Reading
+	size := 0
+	flush := func() {
+		if len(part) == 0 {
+			return
+		}
+		data, err := reading.MarshalReadings(part)
+		if err != nil {
+			in.Log.Error("ingest: stored readings cannot be encoded for the readings stream", "err", err)
+		} else {
+			// The readings' identities as message ID let the queue drop
+			// the copy that a redelivered batch would publish again.
+			h := fnv.New64a()
+			for i := range part {
+				h.Write([]byte(part[i].Key()))
+			}
+			msgs = append(msgs, queue.Message{Stream: queue.Readings, Subject: part[0].Subject(), ID: strconv.FormatUint(h.Sum64(), 16), Data: data})
+		}
+		part, size = nil, 0
+	}
 	for i := range rs {
 		r := &rs[i]
-		data, err := json.Marshal(r)
-		if err != nil {
-			in.Log.Error("ingest: a stored reading cannot be encoded for the readings stream", "reading", r.Key(), "err", err)
-			continue
+		n := 200 + 40*len(r.Fields)
+		if size+n > streamBytes {
+			flush()
 		}
-		// The reading's identity as message ID lets the queue drop the copy
-		// that a redelivered raw message would publish again.
-		msgs = append(msgs, queue.Message{Stream: queue.Readings, Subject: r.Subject(), ID: r.Key(), Data: data})
+		part, size = append(part, *r), size+n
 	}
+	flush()
 	return in.retry(ctx, "publish readings", func() error {
 		err := in.Publisher.Publish(ctx, msgs...)
 		if !errors.Is(err, queue.ErrRefused) {
@@ -485,7 +585,7 @@ func (in *Ingester) publish(ctx context.Context, rs []reading.Reading) error {
 		for _, m := range msgs {
 			err := in.Publisher.Publish(ctx, m)
 			if errors.Is(err, queue.ErrRefused) {
-				in.Log.Error("ingest: the queue refuses a stored reading; it is left off the readings stream", "reading", m.ID, "err", err)
+				in.Log.Error("ingest: the queue refuses a message of stored readings; they are left off the readings stream", "bytes", len(m.Data), "err", err)
 				in.Metrics.Poison.WithLabelValues("ingest").Inc()
 				continue
 			}
@@ -550,7 +650,7 @@ func (in *Ingester) Replay(ctx context.Context, rd queue.Reader, from, to time.T
 	var res ReplayResult
 	var envs []reading.Envelope
 	flush := func() error {
-		b, err := in.prepare(ctx, envs)
+		b, err := in.prepare(ctx, envs, nil)
 		envs = envs[:0]
 		if err != nil {
 			return err

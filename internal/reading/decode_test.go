@@ -438,3 +438,27 @@ func TestRepeatedHour(t *testing.T) {
 		}
 	}
 }
+
+// TestEnvelopeRoundTrip: an envelope comes back from the queue as it went
+// in, in its binary form and in the JSON of earlier releases.
+func TestEnvelopeRoundTrip(t *testing.T) {
+	e := reading.Envelope{Topic: "finemeca/air/201", Payload: []byte("{\"a\":1}\x00\xff"), Received: time.Date(2026, 1, 2, 3, 4, 5, 6789, time.UTC),
+		Source: "mqtt", Customer: "acme", ReplayOf: 42, Size: 70000}
+	b, err := e.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := reading.UnmarshalEnvelope(b)
+	if err != nil || fmt.Sprint(got) != fmt.Sprint(e) {
+		t.Fatalf("binary: %+v (%v), want %+v", got, err, e)
+	}
+	old, _ := json.Marshal(e)
+	if got, err := reading.UnmarshalEnvelope(old); err != nil || fmt.Sprint(got) != fmt.Sprint(e) {
+		t.Fatalf("JSON of earlier releases: %+v (%v)", got, err)
+	}
+	for cut := range len(b) {
+		if _, err := reading.UnmarshalEnvelope(b[:cut]); err == nil {
+			t.Fatalf("an envelope cut at %d of %d decoded", cut, len(b))
+		}
+	}
+}

@@ -4,7 +4,10 @@
 package reading
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -72,15 +75,77 @@ type Envelope struct {
 	Size int `json:"size,omitempty"`
 }
 
-// Marshal encodes the envelope for the queue.
-func (e Envelope) Marshal() ([]byte, error) { return json.Marshal(e) }
+// envelopeMagic starts an envelope in its binary form; earlier releases
+// wrote JSON, which a raw stream may still hold (it starts with '{').
+const envelopeMagic = 0xE5
 
-// UnmarshalEnvelope decodes an envelope taken from the queue.
+// Marshal encodes the envelope for the queue: each part length-prefixed,
+// the payload as it is (no base64, no escaping).
+func (e Envelope) Marshal() ([]byte, error) {
+	b := make([]byte, 0, len(e.Payload)+len(e.Topic)+len(e.Source)+len(e.Customer)+40)
+	b = append(b, envelopeMagic, 1)
+	for _, s := range []string{e.Topic, e.Source, e.Customer} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	b = binary.AppendUvarint(b, uint64(len(e.Payload)))
+	b = append(b, e.Payload...)
+	b = binary.AppendVarint(b, e.Received.UnixNano())
+	b = binary.AppendVarint(b, e.ReplayOf)
+	b = binary.AppendUvarint(b, uint64(e.Size))
+	return b, nil
+}
+
+var errEnvelope = errors.New("decode envelope: cut short or not an envelope")
+
+// UnmarshalEnvelope decodes an envelope taken from the queue, in its
+// binary form or the JSON of earlier releases.
 func UnmarshalEnvelope(b []byte) (Envelope, error) {
 	var e Envelope
-	if err := json.Unmarshal(b, &e); err != nil {
-		return Envelope{}, fmt.Errorf("decode envelope: %w", err)
+	if len(b) > 0 && b[0] == '{' {
+		if err := json.Unmarshal(b, &e); err != nil {
+			return Envelope{}, fmt.Errorf("decode envelope: %w", err)
+		}
+		return e, nil
 	}
+	if len(b) < 2 || b[0] != envelopeMagic || b[1] != 1 {
+		return Envelope{}, errEnvelope
+	}
+	b = b[2:]
+	next := func() ([]byte, bool) {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n > uint64(len(b)-k) {
+			return nil, false
+		}
+		v := b[k : k+int(n)]
+		b = b[k+int(n):]
+		return v, true
+	}
+	var parts [4][]byte
+	for i := range parts {
+		v, ok := next()
+		if !ok {
+			return Envelope{}, errEnvelope
+		}
+		parts[i] = v
+	}
+	e.Topic, e.Source, e.Customer = string(parts[0]), string(parts[1]), string(parts[2])
+	e.Payload = bytes.Clone(parts[3])
+	recv, k := binary.Varint(b)
+	if k <= 0 {
+		return Envelope{}, errEnvelope
+	}
+	b = b[k:]
+	e.Received = time.Unix(0, recv).UTC()
+	if e.ReplayOf, k = binary.Varint(b); k <= 0 {
+		return Envelope{}, errEnvelope
+	}
+	b = b[k:]
+	size, k := binary.Uvarint(b)
+	if k <= 0 || size > 1<<40 {
+		return Envelope{}, errEnvelope
+	}
+	e.Size = int(size)
 	return e, nil
 }
 
@@ -204,4 +269,25 @@ func (r Rejected) MarshalJSON() ([]byte, error) {
 		plain
 		Payload string `json:"payload"`
 	}{plain(r), strings.ToValidUTF8(string(r.Payload), "\uFFFD")})
+}
+
+// MarshalReadings encodes readings as one message of the readings stream:
+// a JSON array.
+func MarshalReadings(rs []Reading) ([]byte, error) { return json.Marshal(rs) }
+
+// UnmarshalReadings decodes a message of the readings stream: an array of
+// readings, or one reading as earlier releases published them.
+func UnmarshalReadings(b []byte) ([]Reading, error) {
+	if len(b) > 0 && b[0] == '[' {
+		var rs []Reading
+		if err := json.Unmarshal(b, &rs); err != nil {
+			return nil, fmt.Errorf("decode readings: %w", err)
+		}
+		return rs, nil
+	}
+	var r Reading
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("decode reading: %w", err)
+	}
+	return []Reading{r}, nil
 }

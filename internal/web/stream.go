@@ -58,9 +58,27 @@ func (h *Hub) Clients() int {
 	return len(h.clients)
 }
 
-// Publish hands a reading, as the JSON of the readings stream, to every
-// client whose filter it matches.
+// Publish hands the readings of a message of the readings stream, each as
+// its JSON, to every client whose filter it matches.
 func (h *Hub) Publish(data []byte) {
+	if h.Clients() == 0 {
+		return // nobody to decode it for
+	}
+	var raw []json.RawMessage
+	if len(data) > 0 && data[0] == '[' {
+		if err := json.Unmarshal(data, &raw); err != nil {
+			h.log.Warn("live updates: undecodable readings", "err", err)
+			return
+		}
+	} else {
+		raw = []json.RawMessage{data}
+	}
+	for _, one := range raw {
+		h.publish(one)
+	}
+}
+
+func (h *Hub) publish(data []byte) {
 	var r struct{ Customer, Sensor, Device string }
 	if err := json.Unmarshal(data, &r); err != nil {
 		h.log.Warn("live updates: undecodable reading", "err", err)

@@ -81,7 +81,7 @@ func StartEmbedded(ctx context.Context, dir, listen string, opts Options) (*Queu
 		ns.Shutdown()
 		return nil, errors.New("embedded NATS: not ready after 30s")
 	}
-	nc, err := nats.Connect("", nats.InProcessServer(ns), nats.Name("sensorhub"), nats.MaxReconnects(-1))
+	nc, err := nats.Connect("", nats.InProcessServer(ns), nats.Name("sensorhub"), nats.MaxReconnects(-1), asyncErrors(opts.Logger))
 	if err != nil {
 		ns.Shutdown()
 		return nil, fmt.Errorf("embedded NATS: connect: %w", err)
@@ -135,6 +135,7 @@ func Connect(ctx context.Context, url string, opts Options) (*Queue, error) {
 		nats.ReconnectHandler(func(c *nats.Conn) {
 			log.Info("NATS reconnected", "url", c.ConnectedUrlRedacted())
 		}),
+		asyncErrors(log),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
@@ -145,6 +146,21 @@ func Connect(ctx context.Context, url string, opts Options) (*Queue, error) {
 		return nil, err
 	}
 	return q, nil
+}
+
+// asyncErrors logs what the connection reports on its own, such as a
+// subscription too slow to keep up.
+func asyncErrors(log *slog.Logger) nats.Option {
+	if log == nil {
+		log = slog.Default()
+	}
+	return nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+		subject := ""
+		if sub != nil {
+			subject = sub.Subject
+		}
+		log.Warn("NATS: asynchronous error", "subject", subject, "err", err)
+	})
 }
 
 func open(ctx context.Context, nc *nats.Conn, opts Options) (*Queue, error) {
@@ -338,23 +354,21 @@ type consumer struct {
 
 // Fetch takes what is waiting at once; only when nothing is does it wait,
 // up to wait, for a batch to fill: a busy queue is drained in large batches
-// without waiting, and a quiet one answers within wait.
-func (c *consumer) Fetch(ctx context.Context, max int, wait time.Duration) ([]queue.Delivery, error) {
-	batch, err := c.c.FetchNoWait(max)
+// without waiting, and a quiet one answers within wait. The wait is the
+// server's to end (it says so after the last message it sent), so that no
+// message is sent to a request its client has already given up, which
+// would come back only after the ack deadline.
+func (c *consumer) Fetch(ctx context.Context, n int, wait time.Duration) ([]queue.Delivery, error) {
+	batch, err := c.c.FetchNoWait(n)
 	if err != nil {
 		return nil, err
 	}
 	out, err := collect(batch)
-	if len(out) > 0 || err != nil {
+	if len(out) > 0 || err != nil || ctx.Err() != nil {
 		return out, err
 	}
-	fctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	batch, err = c.c.Fetch(max, jetstream.FetchContext(fctx))
+	batch, err = c.c.Fetch(n, jetstream.FetchMaxWait(max(wait, 10*time.Millisecond)))
 	if err != nil {
-		if ctx.Err() == nil && fctx.Err() != nil {
-			return nil, nil
-		}
 		return nil, err
 	}
 	return collect(batch)

@@ -113,18 +113,17 @@ func DecodeRow(data []byte) (reading.Reading, error) {
 	return out, err
 }
 
-// RowField decodes one field of a recent row; false when it has none.
-func RowField(data []byte, field string) (float64, bool, error) {
-	var v float64
-	var ok bool
+// EncodeRows encodes readings, in order of time then Seq, as an
+// uncompressed chunk body: a write's new readings of a device, kept so
+// until they are compacted.
+func EncodeRows(rs []reading.Reading) ([]byte, error) { return encodeBody(rs, floatAuto) }
+
+// DecodeRows decodes what EncodeRows encoded.
+func DecodeRows(data []byte) ([]reading.Reading, error) {
+	var out []reading.Reading
 	err := decodeBody(data, func(d *decoded) error {
-		if d.n != 1 {
-			return ErrCorrupt
-		}
-		if p := d.fields[field]; p != nil && p[0] != nil {
-			v, ok = *p[0], true
-		}
+		out = d.readings()
 		return nil
-	}, field)
-	return v, ok, err
+	}, "")
+	return out, err
 }

@@ -1,11 +1,9 @@
 package sqlstore
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -112,7 +110,7 @@ func (s *Store) Compact(ctx context.Context) error {
 // CompactAge ago. It returns how many days it folded.
 func (s *Store) compact(ctx context.Context, all bool) (int, error) {
 	type group struct{ dev, day, n, oldest int64 }
-	rows, err := s.query(ctx, s.db, `SELECT device_id, day, COUNT(*), MIN(received) FROM recent GROUP BY device_id, day`)
+	rows, err := s.query(ctx, s.db, `SELECT device_id, day, SUM(n), MIN(received) FROM recent GROUP BY device_id, day`)
 	if err != nil {
 		return 0, err
 	}
@@ -150,67 +148,48 @@ type newChunk struct {
 	data        []byte
 }
 
-// compactDay folds a device's recent readings of one local day into the
+// compactDay folds a device's recent rows of one local day into the
 // chunks of that day, in one transaction: the day's chunks are decoded,
-// the recent rows merged in (replacing readings of the same identity),
-// and the whole written again as new chunks, the rows deleted.
+// the recent rows merged in, in the order they were written (a later
+// reading replaces one of the same identity), the whole written again as
+// new chunks, and the rows deleted.
 func (s *Store) compactDay(ctx context.Context, dev, day int64) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		var compacted int64
-		if err := s.queryRow(ctx, tx, `SELECT compacted FROM devices WHERE id = ?`+s.d.ForUpdate, dev).Scan(&compacted); err != nil {
+		var id int64
+		if err := s.queryRow(ctx, tx, `SELECT id FROM devices WHERE id = ?`+s.d.ForUpdate, dev).Scan(&id); err != nil {
 			return err
+		}
+		start, end := dayBounds(day, s.loc)
+		olds, err := s.ids(ctx, tx, `SELECT id FROM chunks WHERE device_id = ? AND first_time < ? AND last_time >= ?`, dev, end, start)
+		if err != nil {
+			return err
+		}
+		recent, err := s.ids(ctx, tx, `SELECT id FROM recent WHERE device_id = ? AND day = ? ORDER BY id`, dev, day)
+		if err != nil {
+			return err
+		}
+		if len(recent) == 0 {
+			return nil
 		}
 		byKey := map[rowKey]reading.Reading{}
-		start, end := dayBounds(day, s.loc)
-		rows, err := s.query(ctx, tx, `SELECT id, data FROM chunks WHERE device_id = ? AND first_time < ? AND last_time >= ?`, dev, end, start)
-		if err != nil {
-			return err
-		}
-		var old []any
-		for rows.Next() {
-			var id int64
-			var data []byte
-			if err := rows.Scan(&id, &data); err != nil {
-				rows.Close()
-				return err
+		for _, ids := range []struct {
+			table string
+			ids   []int64
+			rows  func([]byte) ([]reading.Reading, error)
+		}{{"chunks", olds, chunk.Decode}, {"recent", recent, chunk.DecodeRows}} {
+			for _, id := range ids.ids {
+				var data []byte
+				if err := s.queryRow(ctx, tx, `SELECT data FROM `+ids.table+` WHERE id = ?`, id).Scan(&data); err != nil {
+					return err
+				}
+				rs, err := ids.rows(data)
+				if err != nil {
+					return fmt.Errorf("%s %d: %w", ids.table, id, err)
+				}
+				for i := range rs {
+					byKey[keyOf(dev, &rs[i])] = rs[i]
+				}
 			}
-			rs, err := chunk.Decode(data)
-			if err != nil {
-				rows.Close()
-				return fmt.Errorf("chunk %d: %w", id, err)
-			}
-			for i := range rs {
-				byKey[keyOf(dev, &rs[i])] = rs[i]
-			}
-			old = append(old, id)
-		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-		rows, err = s.query(ctx, tx, `SELECT data FROM recent WHERE device_id = ? AND day = ?`, dev, day)
-		if err != nil {
-			return err
-		}
-		n := 0
-		for rows.Next() {
-			var data []byte
-			if err := rows.Scan(&data); err != nil {
-				rows.Close()
-				return err
-			}
-			r, err := chunk.DecodeRow(data)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			byKey[keyOf(dev, &r)] = r // replaces the chunk's
-			n++
-		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-		if n == 0 {
-			return nil
 		}
 		rs := make([]reading.Reading, 0, len(byKey))
 		for _, r := range byKey {
@@ -220,22 +199,27 @@ func (s *Store) compactDay(ctx context.Context, dev, day int64) error {
 		if err != nil {
 			return err
 		}
-		if len(old) > 0 {
-			if _, err := s.exec(ctx, tx, `DELETE FROM chunks WHERE id IN `+inList(len(old)), old...); err != nil {
-				return err
+		for _, del := range []struct {
+			table string
+			ids   []int64
+		}{{"chunks", olds}, {"recent", recent}} {
+			for i := 0; i < len(del.ids); i += 500 {
+				part := del.ids[i:min(i+500, len(del.ids))]
+				args := make([]any, len(part))
+				for j, id := range part {
+					args[j] = id
+				}
+				if _, err := s.exec(ctx, tx, `DELETE FROM `+del.table+` WHERE id IN `+inList(len(part)), args...); err != nil {
+					return err
+				}
 			}
 		}
 		for _, c := range chunks {
 			if err := s.insertChunk(ctx, tx, dev, c); err != nil {
 				return err
 			}
-			compacted = max(compacted, c.last)
 		}
-		if _, err := s.exec(ctx, tx, `DELETE FROM recent WHERE device_id = ? AND day = ?`, dev, day); err != nil {
-			return err
-		}
-		_, err = s.exec(ctx, tx, `UPDATE devices SET compacted = ? WHERE id = ?`, compacted, dev)
-		return err
+		return nil
 	})
 }
 
@@ -251,9 +235,7 @@ func (s *Store) insertChunk(ctx context.Context, tx *sql.Tx, dev int64, c newChu
 // buildChunks orders a device's readings and cuts them into chunks: one
 // per local day, or more when a day has more than a chunk holds.
 func (s *Store) buildChunks(rs []reading.Reading) ([]newChunk, error) {
-	slices.SortFunc(rs, func(a, b reading.Reading) int {
-		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.Seq(), b.Seq()))
-	})
+	sortReadings(rs)
 	var out []newChunk
 	for i := 0; i < len(rs); {
 		day := dayOf(rs[i].Time, s.loc)

@@ -4,12 +4,13 @@
 //
 // Readings are kept as columns in compressed chunks (package chunk), one
 // or more per device and local day. A batch is written in one transaction
-// to a table of recent readings, each a compact uncompressed row; a
-// compactor folds them into the day's chunk in the background, in
-// transactions of one device and day, so that a crash at any point loses
-// and duplicates nothing. A recent row of the same identity as a chunk's
-// reading replaces it (a late reading re-derived its successor): queries
-// and compaction read the two together.
+// to a table of recent readings, a row per device and day holding its new
+// readings as an uncompressed chunk body; a compactor folds them into the
+// day's chunk in the background, in transactions of one device and day, so
+// that a crash at any point loses and duplicates nothing. A later recent
+// row replaces what an earlier one or a chunk holds of the same identity
+// (a late reading re-derived its successor): queries and compaction read
+// them together.
 package sqlstore
 
 import (

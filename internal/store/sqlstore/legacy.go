@@ -90,7 +90,6 @@ func (s *Store) convertDevice(ctx context.Context, conn *sql.Conn, dev int64) (i
 	err := s.inTx(ctx, conn, func(tx *sql.Tx) error {
 		var day []reading.Reading
 		var newest *reading.Reading
-		var compacted int64
 		flush := func() error {
 			if len(day) == 0 {
 				return nil
@@ -103,7 +102,6 @@ func (s *Store) convertDevice(ctx context.Context, conn *sql.Conn, dev int64) (i
 				if err := s.insertChunk(ctx, tx, dev, c); err != nil {
 					return err
 				}
-				compacted = max(compacted, c.last)
 			}
 			r := day[len(day)-1]
 			newest, day = &r, nil
@@ -164,8 +162,8 @@ func (s *Store) convertDevice(ctx context.Context, conn *sql.Conn, dev int64) (i
 			if err != nil {
 				return err
 			}
-			if _, err := s.exec(ctx, tx, `UPDATE devices SET latest = ?, last_seq = ?, compacted = ? WHERE id = ?`,
-				latest, newest.Seq(), compacted, dev); err != nil {
+			if _, err := s.exec(ctx, tx, `UPDATE devices SET latest = ?, last_seq = ? WHERE id = ?`,
+				latest, newest.Seq(), dev); err != nil {
 				return err
 			}
 		}

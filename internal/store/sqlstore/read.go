@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"container/list"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"math"
@@ -17,84 +16,97 @@ import (
 	"github.com/sensorhub/sensorhub/internal/store/chunk"
 )
 
-// chunkCache keeps the decoded readings of the chunks read last, so that
-// late readings of one day, which each look into that day's chunk, decode
-// it once. A chunk is never changed, only replaced under a new id.
-type chunkCache struct {
+// partCache keeps the decoded readings of the chunks and recent rows read
+// last, so that late readings of one day, which each look into that day's
+// chunk, decode it once. A part is never changed, only replaced under a
+// new id.
+type partCache struct {
 	mu    sync.Mutex
 	max   int
 	order *list.List
-	items map[int64]*list.Element
+	items map[partID]*list.Element
 }
 
-type cachedChunk struct {
-	id int64
+// partID names a chunk or a recent row.
+type partID struct {
+	recent bool
+	id     int64
+}
+
+type cachedPart struct {
+	id partID
 	rs []reading.Reading
 }
 
-func newChunkCache(max int) *chunkCache {
-	return &chunkCache{max: max, order: list.New(), items: map[int64]*list.Element{}}
+func newPartCache(max int) *partCache {
+	return &partCache{max: max, order: list.New(), items: map[partID]*list.Element{}}
 }
 
-func (c *chunkCache) get(id int64, data func() ([]byte, error)) ([]reading.Reading, error) {
+func (c *partCache) get(id partID, load func() ([]reading.Reading, error)) ([]reading.Reading, error) {
 	c.mu.Lock()
 	if e, ok := c.items[id]; ok {
 		c.order.MoveToFront(e)
 		c.mu.Unlock()
-		return e.Value.(*cachedChunk).rs, nil
+		return e.Value.(*cachedPart).rs, nil
 	}
 	c.mu.Unlock()
-	b, err := data()
+	rs, err := load()
 	if err != nil {
 		return nil, err
-	}
-	rs, err := chunk.Decode(b)
-	if err != nil {
-		return nil, fmt.Errorf("store: chunk %d: %w", id, err)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.items[id]; !ok {
-		c.items[id] = c.order.PushFront(&cachedChunk{id: id, rs: rs})
+		c.items[id] = c.order.PushFront(&cachedPart{id: id, rs: rs})
 		for c.order.Len() > c.max {
-			old := c.order.Remove(c.order.Back()).(*cachedChunk)
+			old := c.order.Remove(c.order.Back()).(*cachedPart)
 			delete(c.items, old.id)
 		}
 	}
 	return rs, nil
 }
 
-// chunkReadings decodes a chunk by id, through the cache.
-func (s *Store) chunkReadings(ctx context.Context, q querier, id int64) ([]reading.Reading, error) {
-	return s.chunks.get(id, func() ([]byte, error) {
+// part decodes a chunk or a recent row by id, through the cache.
+func (s *Store) part(ctx context.Context, q querier, id partID) ([]reading.Reading, error) {
+	return s.parts.get(id, func() ([]reading.Reading, error) {
 		var data []byte
-		err := s.queryRow(ctx, q, `SELECT data FROM chunks WHERE id = ?`, id).Scan(&data)
-		return data, err
+		table, decode := "chunks", chunk.Decode
+		if id.recent {
+			table, decode = "recent", chunk.DecodeRows
+		}
+		if err := s.queryRow(ctx, q, `SELECT data FROM `+table+` WHERE id = ?`, id.id).Scan(&data); err != nil {
+			return nil, err
+		}
+		rs, err := decode(data)
+		if err != nil {
+			return nil, fmt.Errorf("store: %s %d: %w", table, id.id, err)
+		}
+		return rs, nil
 	})
 }
 
-// inChunks reports whether a reading of this identity is in a chunk.
-func (s *Store) inChunks(ctx context.Context, q querier, k rowKey) (bool, error) {
-	ids, err := s.chunkIDs(ctx, q, `SELECT id FROM chunks WHERE device_id = ? AND first_time <= ? AND last_time >= ?`, k.dev, k.time, k.time)
-	if err != nil {
-		return false, err
-	}
-	for _, id := range ids {
-		rs, err := s.chunkReadings(ctx, q, id)
+// stored reports whether a reading of this identity is stored: in a
+// chunk or a recent row that spans its time.
+func (s *Store) stored(ctx context.Context, q querier, k rowKey) (bool, error) {
+	for _, table := range []string{"chunks", "recent"} {
+		ids, err := s.ids(ctx, q, `SELECT id FROM `+table+` WHERE device_id = ? AND first_time <= ? AND last_time >= ?`, k.dev, k.time, k.time)
 		if err != nil {
 			return false, err
 		}
-		i, found := slices.BinarySearchFunc(rs, k, func(r reading.Reading, k rowKey) int {
-			return cmp.Or(cmp.Compare(r.Time.UnixMilli(), k.time), cmp.Compare(r.Seq(), k.seq))
-		})
-		if found && i < len(rs) {
-			return true, nil
+		for _, id := range ids {
+			rs, err := s.part(ctx, q, partID{table == "recent", id})
+			if err != nil {
+				return false, err
+			}
+			if _, found := slices.BinarySearchFunc(rs, k, func(r reading.Reading, k rowKey) int { return position(&r, k.time, k.seq) }); found {
+				return true, nil
+			}
 		}
 	}
 	return false, nil
 }
 
-func (s *Store) chunkIDs(ctx context.Context, q querier, query string, args ...any) ([]int64, error) {
+func (s *Store) ids(ctx context.Context, q querier, query string, args ...any) ([]int64, error) {
 	rows, err := s.query(ctx, q, query, args...)
 	if err != nil {
 		return nil, err
@@ -180,15 +192,14 @@ func (s *Store) Devices(ctx context.Context, f store.DeviceFilter) ([]store.Devi
 
 // Neighbours finds the stored readings around each query's position. A
 // position after the device's newest, as nearly every new reading's is,
-// is answered from the device's row; others look into the recent rows and
-// the chunks around it.
+// is answered from the device's row (read for all the batch's devices at
+// once, its reading decoded once while it stays the newest); others look
+// into the recent rows and the chunks around it.
 func (s *Store) Neighbours(ctx context.Context, qs []store.NeighbourQuery) ([]store.Neighbours, error) {
 	out := make([]store.Neighbours, len(qs))
-	type newest struct {
-		time, seq int64
-		r         *reading.Reading
-	}
-	newestOf := map[int64]*newest{}
+	devOf := make([]int64, len(qs))
+	var ids []any
+	seen := map[int64]bool{}
 	for i, q := range qs {
 		dev, err := s.lookupDevice(ctx, q.DeviceKey)
 		if errors.Is(err, store.ErrNotFound) {
@@ -197,121 +208,195 @@ func (s *Store) Neighbours(ctx context.Context, qs []store.NeighbourQuery) ([]st
 		if err != nil {
 			return nil, err
 		}
-		n, ok := newestOf[dev]
-		if !ok {
-			n = &newest{}
+		devOf[i] = dev
+		if !seen[dev] {
+			seen[dev] = true
+			ids = append(ids, dev)
+		}
+	}
+	newest := map[int64]*reading.Reading{}
+	if len(ids) > 0 {
+		rows, err := s.query(ctx, s.db, `SELECT id, last_time, last_seq, latest FROM devices WHERE id IN `+inList(len(ids)), ids...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id, t, seq int64
 			var data []byte
-			if err := s.queryRow(ctx, s.db, `SELECT last_time, last_seq, latest FROM devices WHERE id = ?`, dev).Scan(&n.time, &n.seq, &data); err != nil {
+			if err := rows.Scan(&id, &t, &seq, &data); err != nil {
+				rows.Close()
 				return nil, err
 			}
 			if data != nil {
-				r, err := chunk.DecodeRow(data)
+				r, err := s.latestOf(id, t, seq, data)
 				if err != nil {
-					return nil, fmt.Errorf("store: newest reading of %s: %w", q.Device, err)
+					rows.Close()
+					return nil, err
 				}
-				r = withKey(r, q.DeviceKey)
-				n.r = &r
+				newest[id] = r
 			}
-			newestOf[dev] = n
 		}
-		t := q.Time.UnixMilli()
-		if n.r == nil {
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
+	for i, q := range qs {
+		n := newest[devOf[i]]
+		if n == nil {
 			continue
 		}
-		if position(n.r, t, q.Seq) < 0 {
-			out[i].Before = n.r
+		if position(n, q.Time.UnixMilli(), q.Seq) < 0 {
+			r := withKey(*n, q.DeviceKey)
+			out[i].Before = &r
 			continue
 		}
-		if out[i], err = s.around(ctx, dev, q); err != nil {
+		var err error
+		if out[i], err = s.around(ctx, devOf[i], q); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
+// latestOf decodes a device's newest reading, once while it stays the
+// newest. The cache is bounded: a full one starts again.
+func (s *Store) latestOf(dev, t, seq int64, data []byte) (*reading.Reading, error) {
+	s.latestMu.Lock()
+	c, ok := s.latest[dev]
+	s.latestMu.Unlock()
+	if ok && c.time == t && c.seq == seq {
+		return c.r, nil
+	}
+	r, err := chunk.DecodeRow(data)
+	if err != nil {
+		return nil, fmt.Errorf("store: newest reading of device %d: %w", dev, err)
+	}
+	s.latestMu.Lock()
+	if len(s.latest) >= maxLatest {
+		clear(s.latest)
+	}
+	s.latest[dev] = cachedLatest{t, seq, &r}
+	s.latestMu.Unlock()
+	return &r, nil
+}
+
+// maxLatest bounds the newest readings kept decoded.
+const maxLatest = 20000
+
+type cachedLatest struct {
+	time, seq int64
+	r         *reading.Reading
+}
+
 // around finds a device's stored readings just before and after a
-// position, in recent rows and chunks; a recent row replaces a chunk's
-// reading of the same identity.
+// position, a later recent row replacing what an earlier one or a chunk
+// holds of the same identity. The nearest readings are in the parts
+// (chunks and recent rows) that span the position's time, or are the last
+// of the part that ends nearest before it, or the first of the part that
+// starts nearest after it.
 func (s *Store) around(ctx context.Context, dev int64, q store.NeighbourQuery) (store.Neighbours, error) {
 	t := q.Time.UnixMilli()
-	var n store.Neighbours
-	better := func(cur, cand *reading.Reading, before bool) bool {
-		if cur == nil {
-			return true
-		}
-		c := position(cand, cur.Time.UnixMilli(), cur.Seq())
-		return before && c > 0 || !before && c < 0
-	}
-	for _, side := range []struct {
-		before bool
-		recent string
-		chunks string
-		to     **reading.Reading
-	}{
-		{true, `SELECT data FROM recent WHERE device_id = ? AND (time < ? OR time = ? AND seq < ?) ORDER BY time DESC, seq DESC LIMIT 1`,
-			`SELECT id FROM chunks WHERE device_id = ? AND first_time <= ? ORDER BY last_time DESC LIMIT 3`, &n.Before},
-		{false, `SELECT data FROM recent WHERE device_id = ? AND (time > ? OR time = ? AND seq > ?) ORDER BY time, seq LIMIT 1`,
-			`SELECT id FROM chunks WHERE device_id = ? AND last_time >= ? ORDER BY first_time LIMIT 3`, &n.After},
-	} {
-		var data []byte
-		switch err := s.queryRow(ctx, s.db, side.recent, dev, t, t, q.Seq).Scan(&data); {
-		case errors.Is(err, sql.ErrNoRows):
-		case err != nil:
-			return n, err
-		default:
-			r, err := chunk.DecodeRow(data)
+	var parts []partID
+	for _, table := range []string{"chunks", "recent"} {
+		for _, query := range []struct {
+			sql  string
+			args []any
+		}{
+			{`SELECT id FROM ` + table + ` WHERE device_id = ? AND first_time <= ? AND last_time >= ?`, []any{dev, t, t}},
+			{`SELECT id FROM ` + table + ` WHERE device_id = ? AND last_time < ? ORDER BY last_time DESC LIMIT 1`, []any{dev, t}},
+			{`SELECT id FROM ` + table + ` WHERE device_id = ? AND first_time > ? ORDER BY first_time LIMIT 1`, []any{dev, t}},
+		} {
+			ids, err := s.ids(ctx, s.db, query.sql, query.args...)
 			if err != nil {
-				return n, err
+				return store.Neighbours{}, err
 			}
-			r = withKey(r, q.DeviceKey)
-			*side.to = &r
+			for _, id := range ids {
+				parts = append(parts, partID{table == "recent", id})
+			}
 		}
-		ids, err := s.chunkIDs(ctx, s.db, side.chunks, dev, t)
+	}
+	rs, err := s.merged(ctx, parts)
+	if err != nil {
+		return store.Neighbours{}, err
+	}
+	var n store.Neighbours
+	i, found := slices.BinarySearchFunc(rs, q, func(r reading.Reading, q store.NeighbourQuery) int { return position(&r, t, q.Seq) })
+	before, after := i-1, i
+	if found {
+		after++
+	}
+	for _, nb := range []struct {
+		i  int
+		to **reading.Reading
+	}{{before, &n.Before}, {after, &n.After}} {
+		if nb.i < 0 || nb.i >= len(rs) {
+			continue
+		}
+		// Its latest version: every part that spans its time.
+		r, err := s.version(ctx, dev, rs[nb.i])
 		if err != nil {
 			return n, err
 		}
-		for _, id := range ids {
-			rs, err := s.chunkReadings(ctx, s.db, id)
-			if err != nil {
-				return n, err
-			}
-			i, _ := slices.BinarySearchFunc(rs, q, func(r reading.Reading, q store.NeighbourQuery) int { return position(&r, t, q.Seq) })
-			// rs[i] is the first at or after the position.
-			j := i - 1
-			if !side.before {
-				j = i
-				if j < len(rs) && position(&rs[j], t, q.Seq) == 0 {
-					j++
-				}
-			}
-			if j < 0 || j >= len(rs) {
-				continue
-			}
-			if cand := withKey(rs[j], q.DeviceKey); better(*side.to, &cand, side.before) {
-				*side.to = &cand
-			}
-		}
-	}
-	// A chunk's reading that a recent row replaces is read as the row.
-	for _, p := range []**reading.Reading{&n.Before, &n.After} {
-		if *p == nil {
-			continue
-		}
-		var data []byte
-		err := s.queryRow(ctx, s.db, `SELECT data FROM recent WHERE device_id = ? AND time = ? AND seq = ?`,
-			dev, (*p).Time.UnixMilli(), (*p).Seq()).Scan(&data)
-		if err == nil {
-			r, err := chunk.DecodeRow(data)
-			if err != nil {
-				return n, err
-			}
-			r = withKey(r, q.DeviceKey)
-			*p = &r
-		} else if !errors.Is(err, sql.ErrNoRows) {
-			return n, err
-		}
+		r = withKey(r, q.DeviceKey)
+		*nb.to = &r
 	}
 	return n, nil
+}
+
+// version is the stored version of a reading: the one of the last part
+// that holds its identity.
+func (s *Store) version(ctx context.Context, dev int64, r reading.Reading) (reading.Reading, error) {
+	t := r.Time.UnixMilli()
+	var parts []partID
+	for _, table := range []string{"chunks", "recent"} {
+		ids, err := s.ids(ctx, s.db, `SELECT id FROM `+table+` WHERE device_id = ? AND first_time <= ? AND last_time >= ?`, dev, t, t)
+		if err != nil {
+			return r, err
+		}
+		for _, id := range ids {
+			parts = append(parts, partID{table == "recent", id})
+		}
+	}
+	rs, err := s.merged(ctx, parts)
+	if err != nil {
+		return r, err
+	}
+	if i, found := slices.BinarySearchFunc(rs, r, func(a, b reading.Reading) int { return position(&a, b.Time.UnixMilli(), b.Seq()) }); found {
+		return rs[i], nil
+	}
+	return r, nil
+}
+
+// merged reads parts and merges their readings in order, chunks first
+// then recent rows by id: a later part's reading replaces an earlier's of
+// the same identity.
+func (s *Store) merged(ctx context.Context, parts []partID) ([]reading.Reading, error) {
+	slices.SortFunc(parts, func(a, b partID) int {
+		if a.recent != b.recent {
+			if a.recent {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	parts = slices.Compact(parts)
+	byKey := map[rowKey]reading.Reading{}
+	for _, id := range parts {
+		rs, err := s.part(ctx, s.db, id)
+		if err != nil {
+			return nil, err
+		}
+		for i := range rs {
+			byKey[rowKey{0, rs[i].Time.UnixMilli(), rs[i].Seq()}] = rs[i]
+		}
+	}
+	out := make([]reading.Reading, 0, len(byKey))
+	for _, r := range byKey {
+		out = append(out, r)
+	}
+	sortReadings(out)
+	return out, nil
 }
 
 // fieldPoint is a value with its reading's position.
@@ -322,8 +407,32 @@ type fieldPoint struct {
 
 // fieldPoints reads one field's values of a device in [from, to) (Unix
 // milliseconds), from chunks and recent rows, in order; a recent row
-// replaces a chunk's value of the same identity.
+// replaces what a chunk or an earlier row holds of the same identity, with
+// its value or without one.
 func (s *Store) fieldPoints(ctx context.Context, dev int64, field string, from, to int64) ([]fieldPoint, error) {
+	// The recent rows first: few, and they say which chunk values are
+	// replaced.
+	ids, err := s.ids(ctx, s.db, `SELECT id FROM recent WHERE device_id = ? AND first_time < ? AND last_time >= ? ORDER BY id`, dev, to, from)
+	if err != nil {
+		return nil, err
+	}
+	type override struct {
+		value float64
+		ok    bool
+	}
+	overrides := map[rowKey]override{}
+	for _, id := range ids {
+		rs, err := s.part(ctx, s.db, partID{true, id})
+		if err != nil {
+			return nil, err
+		}
+		for i := range rs {
+			if t := rs[i].Time.UnixMilli(); t >= from && t < to {
+				v, ok := rs[i].Fields[field]
+				overrides[rowKey{0, t, rs[i].Seq()}] = override{v, ok}
+			}
+		}
+	}
 	rows, err := s.query(ctx, s.db, `SELECT data FROM chunks WHERE device_id = ? AND first_time < ? AND last_time >= ? ORDER BY first_time`, dev, to, from)
 	if err != nil {
 		return nil, err
@@ -341,73 +450,27 @@ func (s *Store) fieldPoints(ctx context.Context, dev int64, field string, from, 
 			return nil, err
 		}
 		for _, p := range pts {
-			if p.Time >= from && p.Time < to {
-				out = append(out, fieldPoint{p.Time, p.Seq, p.Value})
+			if p.Time < from || p.Time >= to {
+				continue
 			}
+			if _, replaced := overrides[rowKey{0, p.Time, p.Seq}]; replaced {
+				continue
+			}
+			out = append(out, fieldPoint{p.Time, p.Seq, p.Value})
 		}
 	}
 	if err := rows.Close(); err != nil {
 		return nil, err
 	}
-	recent, err := s.recentField(ctx, dev, field, `time >= ? AND time < ? ORDER BY time, seq`, from, to)
-	if err != nil {
-		return nil, err
-	}
-	return mergePoints(out, recent), nil
-}
-
-// recentField reads a field from the recent rows a condition selects:
-// every row, with ok false where the row has no value of the field (it
-// may replace a chunk's reading that has one).
-func (s *Store) recentField(ctx context.Context, dev int64, field, cond string, args ...any) ([]recentPoint, error) {
-	rows, err := s.query(ctx, s.db, `SELECT time, seq, data FROM recent WHERE device_id = ? AND `+cond, append([]any{dev}, args...)...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []recentPoint
-	for rows.Next() {
-		var p recentPoint
-		var data []byte
-		if err := rows.Scan(&p.time, &p.seq, &data); err != nil {
-			return nil, err
-		}
-		if p.value, p.ok, err = chunk.RowField(data, field); err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
-}
-
-type recentPoint struct {
-	fieldPoint
-	ok bool
-}
-
-// mergePoints merges chunk points and recent rows, both in order: a
-// recent row replaces the chunk's point of its identity, with its value
-// or without one.
-func mergePoints(chunked []fieldPoint, recent []recentPoint) []fieldPoint {
-	if len(recent) == 0 {
-		return chunked
-	}
-	slices.SortStableFunc(chunked, comparePoints)
-	out := make([]fieldPoint, 0, len(chunked)+len(recent))
-	i := 0
-	for _, r := range recent {
-		for i < len(chunked) && comparePoints(chunked[i], r.fieldPoint) < 0 {
-			out = append(out, chunked[i])
-			i++
-		}
-		if i < len(chunked) && comparePoints(chunked[i], r.fieldPoint) == 0 {
-			i++ // replaced
-		}
-		if r.ok {
-			out = append(out, r.fieldPoint)
+	for k, o := range overrides {
+		if o.ok {
+			out = append(out, fieldPoint{k.time, k.seq, o.value})
 		}
 	}
-	return append(out, chunked[i:]...)
+	if !slices.IsSortedFunc(out, comparePoints) {
+		slices.SortFunc(out, comparePoints)
+	}
+	return out, nil
 }
 
 func comparePoints(a, b fieldPoint) int {
@@ -497,7 +560,7 @@ func (s *Store) Days(ctx context.Context, q store.RawQuery) ([]store.Bucket, err
 	if err := rows.Close(); err != nil {
 		return nil, err
 	}
-	days, err := s.query(ctx, s.db, `SELECT DISTINCT day FROM recent WHERE device_id = ? AND time >= ? AND time < ?`, dev, from, to)
+	days, err := s.query(ctx, s.db, `SELECT DISTINCT day FROM recent WHERE device_id = ? AND first_time < ? AND last_time >= ?`, dev, to, from)
 	if err != nil {
 		return nil, err
 	}

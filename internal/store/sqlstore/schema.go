@@ -105,22 +105,24 @@ CREATE INDEX notifications_pending ON notifications (notifier, id) WHERE status 
 // releases had.
 const chunkSchema = `
 -- The newest reading's position and the reading itself, for its page and
--- the formulas of the next; compacted is the newest time in chunks.
+-- the formulas of the next.
 ALTER TABLE devices ADD COLUMN last_seq {{INT}} NOT NULL DEFAULT 0;
 ALTER TABLE devices ADD COLUMN latest {{BLOB}};
-ALTER TABLE devices ADD COLUMN compacted {{INT}} NOT NULL DEFAULT 0;
--- Readings not yet folded into chunks, one compact row each; day is the
--- local day the compactor groups them by.
+-- Readings not yet folded into chunks: a write's new readings of one
+-- device and local day, as one uncompressed chunk body; a later row
+-- replaces what an earlier row or a chunk holds of the same identity (a
+-- reading derived again). Rows only ever append.
 CREATE TABLE recent (
-	device_id {{INT}} NOT NULL,
-	time      {{INT}} NOT NULL,
-	seq       {{INT}} NOT NULL,
-	day       {{INT}} NOT NULL,
-	received  {{INT}} NOT NULL,
-	data      {{BLOB}} NOT NULL,
-	PRIMARY KEY (device_id, time, seq)
-){{WITHOUT_ROWID}};
-CREATE INDEX recent_day ON recent (device_id, day);
+	id         {{SERIAL}},
+	device_id  {{INT}} NOT NULL,
+	day        {{INT}} NOT NULL,
+	first_time {{INT}} NOT NULL,
+	last_time  {{INT}} NOT NULL,
+	n          {{INT}} NOT NULL,
+	received   {{INT}} NOT NULL,
+	data       {{BLOB}} NOT NULL
+);
+CREATE INDEX recent_device_time ON recent (device_id, first_time);
 -- A device's readings of one local day (or part of one), as compressed
 -- columns, with each field's summary of them; summary comes first, so
 -- that reading it does not read the data.

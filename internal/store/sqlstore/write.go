@@ -12,23 +12,18 @@ import (
 	"github.com/sensorhub/sensorhub/internal/store/chunk"
 )
 
-// rowsPerInsert is how many recent rows one INSERT takes.
-const rowsPerInsert = 200
-
 // deviceRow is a device's kept summary, as a write reads and updates it.
 type deviceRow struct {
 	store.DeviceRow
-	lastSeq   int64
-	latest    []byte
-	compacted int64
+	lastSeq int64
+	latest  []byte
 }
 
-// pending is a reading a write takes, encoded.
+// pending is a reading a write takes.
 type pending struct {
-	r    *reading.Reading
-	dev  int64
-	key  rowKey
-	data []byte
+	r   *reading.Reading
+	dev int64
+	key rowKey
 }
 
 type rowKey struct{ dev, time, seq int64 }
@@ -50,29 +45,16 @@ func (s *Store) Write(ctx context.Context, b store.Batch) (store.WriteResult, er
 	if err != nil {
 		return res, err
 	}
-	// Encoding is done before the transaction: the writer's time is for
-	// the database.
-	encode := func(rs []reading.Reading) ([]pending, error) {
+	keyed := func(rs []reading.Reading) []pending {
 		out := make([]pending, len(rs))
 		for i := range rs {
 			r := &rs[i]
-			data, err := chunk.EncodeRow(r)
-			if err != nil {
-				return nil, fmt.Errorf("store: reading %s: %w", r.Key(), err)
-			}
 			dev := ids[store.DeviceKey{Customer: r.Customer, Sensor: r.Sensor, Device: r.Device}]
-			out[i] = pending{r: r, dev: dev, key: keyOf(dev, r), data: data}
+			out[i] = pending{r: r, dev: dev, key: keyOf(dev, r)}
 		}
-		return out, nil
+		return out
 	}
-	fresh, err := encode(b.Readings)
-	if err != nil {
-		return res, err
-	}
-	rederived, err := encode(b.Rederived)
-	if err != nil {
-		return res, err
-	}
+	fresh, rederived := keyed(b.Readings), keyed(b.Rederived)
 	units, err := s.newUnits(ctx, fresh)
 	if err != nil {
 		return res, err
@@ -139,7 +121,7 @@ func (s *Store) lockDevices(ctx context.Context, tx *sql.Tx, batches ...[]pendin
 		return out, nil
 	}
 	slices.SortFunc(ids, func(a, b any) int { return cmp.Compare(a.(int64), b.(int64)) })
-	rows, err := s.query(ctx, tx, `SELECT id, last_seen, last_time, last_seq, msg_count, lost, name, gateway, rssi, snr, latest, compacted
+	rows, err := s.query(ctx, tx, `SELECT id, last_seen, last_time, last_seq, msg_count, lost, name, gateway, rssi, snr, latest
 		FROM devices WHERE id IN `+inList(len(ids))+` ORDER BY id`+s.d.ForUpdate, ids...)
 	if err != nil {
 		return nil, fmt.Errorf("store: devices: %w", err)
@@ -149,7 +131,7 @@ func (s *Store) lockDevices(ctx context.Context, tx *sql.Tx, batches ...[]pendin
 		var id int64
 		d := &deviceRow{}
 		if err := rows.Scan(&id, &d.LastSeen, &d.LastTime, &d.lastSeq, &d.MsgCount, &d.Lost, &d.Name, &d.Gateway,
-			&d.RSSI, &d.SNR, &d.latest, &d.compacted); err != nil {
+			&d.RSSI, &d.SNR, &d.latest); err != nil {
 			return nil, err
 		}
 		out[id] = d
@@ -157,11 +139,12 @@ func (s *Store) lockDevices(ctx context.Context, tx *sql.Tx, batches ...[]pendin
 	return out, rows.Err()
 }
 
-// insertRecent inserts the new readings as recent rows and returns those
-// that were new, in the batch's order. A reading already stored, as a
-// recent row or in a chunk, is a duplicate.
+// insertRecent writes the new readings as recent rows and returns those
+// that were new. A reading after the device's newest is new; one before it
+// may be stored already, in a chunk or a recent row: then it is a
+// duplicate.
 func (s *Store) insertRecent(ctx context.Context, tx *sql.Tx, ps []pending, devs map[int64]*deviceRow, res *store.WriteResult) ([]pending, error) {
-	var todo []pending
+	var stored []pending
 	first := map[rowKey]bool{}
 	for _, p := range ps {
 		if first[p.key] {
@@ -169,8 +152,8 @@ func (s *Store) insertRecent(ctx context.Context, tx *sql.Tx, ps []pending, devs
 			continue
 		}
 		first[p.key] = true
-		if d := devs[p.dev]; d != nil && p.key.time <= d.compacted {
-			in, err := s.inChunks(ctx, tx, p.key)
+		if d := devs[p.dev]; d != nil && d.latest != nil && !(p.key.time > d.LastTime || p.key.time == d.LastTime && p.key.seq > d.lastSeq) {
+			in, err := s.stored(ctx, tx, p.key)
 			if err != nil {
 				return nil, err
 			}
@@ -179,62 +162,87 @@ func (s *Store) insertRecent(ctx context.Context, tx *sql.Tx, ps []pending, devs
 				continue
 			}
 		}
-		todo = append(todo, p)
+		stored = append(stored, p)
+		res.Stored++
 	}
-	inserted := map[rowKey]bool{}
-	for start := 0; start < len(todo); start += rowsPerInsert {
-		part := todo[start:min(start+rowsPerInsert, len(todo))]
-		args := make([]any, 0, len(part)*6)
-		for _, p := range part {
-			args = append(args, p.dev, p.key.time, p.key.seq, dayOf(p.r.Time, s.loc), p.r.Received.UnixMilli(), p.data)
-		}
-		rows, err := s.query(ctx, tx, `INSERT INTO recent (device_id, time, seq, day, received, data) VALUES `+placeholders(len(part), 6)+`
-			ON CONFLICT (device_id, time, seq) DO NOTHING RETURNING device_id, time, seq`, args...)
-		if err != nil {
-			return nil, fmt.Errorf("store: readings: %w", err)
-		}
-		for rows.Next() {
-			var k rowKey
-			if err := rows.Scan(&k.dev, &k.time, &k.seq); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			inserted[k] = true
-		}
-		if err := rows.Close(); err != nil {
-			return nil, fmt.Errorf("store: readings: %w", err)
-		}
-	}
-	var stored []pending
-	for _, p := range todo {
-		if inserted[p.key] {
-			stored = append(stored, p)
-			res.Stored++
-		} else {
-			res.Duplicates++
-		}
-	}
-	return stored, nil
+	return stored, s.appendRecent(ctx, tx, stored)
 }
 
-// replaceRecent writes re-derived readings as recent rows that replace
-// what is stored under their identity, in a chunk or not.
+// replaceRecent writes re-derived readings as recent rows, which replace
+// what is stored under their identity.
 func (s *Store) replaceRecent(ctx context.Context, tx *sql.Tx, ps []pending, devs map[int64]*deviceRow) error {
 	last := map[rowKey]pending{}
 	for _, p := range ps {
 		last[p.key] = p
 	}
+	var rows []pending
 	for _, p := range last {
-		if _, err := s.exec(ctx, tx, `INSERT INTO recent (device_id, time, seq, day, received, data) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (device_id, time, seq) DO UPDATE SET data = excluded.data`,
-			p.dev, p.key.time, p.key.seq, dayOf(p.r.Time, s.loc), p.r.Received.UnixMilli(), p.data); err != nil {
-			return fmt.Errorf("store: rederive %s: %w", p.r.Key(), err)
-		}
+		rows = append(rows, p)
 		if d := devs[p.dev]; d != nil && d.LastTime == p.key.time && d.lastSeq == p.key.seq {
-			d.latest = p.data
+			latest, err := chunk.EncodeRow(p.r)
+			if err != nil {
+				return err
+			}
+			d.latest = latest
 		}
 	}
-	return nil
+	return s.appendRecent(ctx, tx, rows)
+}
+
+// recentPerInsert is how many recent rows one INSERT takes.
+const recentPerInsert = 100
+
+// appendRecent appends readings as recent rows: one per device and local
+// day, holding its readings in order.
+func (s *Store) appendRecent(ctx context.Context, tx *sql.Tx, ps []pending) error {
+	type group struct{ dev, day int64 }
+	byGroup := map[group][]reading.Reading{}
+	var order []group
+	for _, p := range ps {
+		g := group{p.dev, dayOf(p.r.Time, s.loc)}
+		if _, ok := byGroup[g]; !ok {
+			order = append(order, g)
+		}
+		byGroup[g] = append(byGroup[g], *p.r)
+	}
+	args := make([]any, 0, recentPerInsert*7)
+	flush := func() error {
+		if len(args) == 0 {
+			return nil
+		}
+		_, err := s.exec(ctx, tx, `INSERT INTO recent (device_id, day, first_time, last_time, n, received, data) VALUES `+placeholders(len(args)/7, 7), args...)
+		args = args[:0]
+		if err != nil {
+			return fmt.Errorf("store: readings: %w", err)
+		}
+		return nil
+	}
+	for _, g := range order {
+		rs := byGroup[g]
+		sortReadings(rs)
+		data, err := chunk.EncodeRows(rs)
+		if err != nil {
+			return fmt.Errorf("store: readings of device %d: %w", g.dev, err)
+		}
+		received := rs[0].Received.UnixMilli()
+		for i := range rs {
+			received = min(received, rs[i].Received.UnixMilli())
+		}
+		args = append(args, g.dev, g.day, rs[0].Time.UnixMilli(), rs[len(rs)-1].Time.UnixMilli(), len(rs), received, data)
+		if len(args) == recentPerInsert*7 {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}
+
+// sortReadings orders a device's readings by time, then Seq.
+func sortReadings(rs []reading.Reading) {
+	slices.SortStableFunc(rs, func(a, b reading.Reading) int {
+		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.Seq(), b.Seq()))
+	})
 }
 
 // updateDevices folds each device's new readings into its row: counts,
@@ -262,11 +270,19 @@ func (s *Store) updateDevices(ctx context.Context, tx *sql.Tx, devs map[int64]*d
 			return cmp.Or(cmp.Compare(a.key.time, b.key.time), cmp.Compare(a.key.seq, b.key.seq))
 		})
 		rs := make([]*reading.Reading, len(ps))
+		var newest *pending
 		for i, p := range ps {
 			rs[i] = p.r
-			if d.latest == nil || p.key.time > d.LastTime || p.key.time == d.LastTime && p.key.seq > d.lastSeq {
-				d.latest, d.lastSeq = p.data, p.key.seq
+			if d.latest == nil && newest == nil || p.key.time > d.LastTime || p.key.time == d.LastTime && p.key.seq > d.lastSeq {
+				newest = &ps[i]
 			}
+		}
+		if newest != nil {
+			latest, err := chunk.EncodeRow(newest.r)
+			if err != nil {
+				return err
+			}
+			d.latest, d.lastSeq = latest, newest.key.seq
 		}
 		// The newest time Fold keeps is the newest reading's, which the
 		// loop above found by position.
