@@ -28,8 +28,20 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	pgURL := fs.String("postgres", "", "use this PostgreSQL database as the store (a schema of the run's own is created and dropped)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	logLevel := fs.String("log", "", "show the measured sensorhub's log lines of this level and above (warn, info, debug) on stderr")
+	load := fs.String("load", "", "measure the store instead: post this file of messages (one a line) to HTTP ingest, then measure\n"+
+		"the store's size after a clean stop, the encodings of its chunks and the peak memory")
+	posters := fs.Int("posters", 0, "with --load, clients posting at once (default: one a core)")
+	meters := fs.String("gen-meters", "", "write the reference load to stdout instead: DEVICESxHOURS power meters every 30 s (100x24)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *meters != "" {
+		var devices int
+		var hours float64
+		if _, err := fmt.Sscanf(*meters, "%dx%g", &devices, &hours); err != nil || devices < 1 || hours <= 0 {
+			return fmt.Errorf("--gen-meters %q: want DEVICESxHOURS, such as 100x24", *meters)
+		}
+		return bench.Meters(stdout, devices, hours)
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -84,6 +96,15 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if *load != "" {
+		so := bench.StoreOptions{Config: cfg, Load: *load, Posters: *posters}
+		res, err := bench.Store(ctx, so)
+		if err != nil {
+			return err
+		}
+		res.Report(stdout, so)
+		return nil
+	}
 	o := bench.Options{Config: cfg, N: *n, QoS: byte(*qos), Devices: *devices, SSEClients: *streams, Rate: *rate,
 		Ingestors: *ingestors, Binary: exe}
 	if *logLevel != "" {

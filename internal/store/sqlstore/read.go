@@ -16,94 +16,150 @@ import (
 	"github.com/sensorhub/sensorhub/internal/store/chunk"
 )
 
-// partCache keeps the decoded readings of the chunks and recent rows read
-// last, so that late readings of one day, which each look into that day's
-// chunk, decode it once. A part is never changed, only replaced under a
-// new id.
-type partCache struct {
-	mu    sync.Mutex
-	max   int
-	order *list.List
-	items map[partID]*list.Element
-}
-
-// partID names a chunk or a recent row.
+// partID names a chunk or a recent row: a part of a device's readings.
 type partID struct {
 	recent bool
 	id     int64
 }
 
-type cachedPart struct {
-	id partID
-	rs []reading.Reading
+func (p partID) table() string {
+	if p.recent {
+		return "recent"
+	}
+	return "chunks"
 }
 
-func newPartCache(max int) *partCache {
-	return &partCache{max: max, order: list.New(), items: map[partID]*list.Element{}}
+// keyCache keeps the identities (time, Seq) of the parts read last, so
+// that the late readings of a day, which each are looked for in that
+// day's parts, decode each part once. A part is never changed, only
+// replaced under a new id. It holds at most max identities.
+type keyCache struct {
+	mu    sync.Mutex
+	max   int
+	n     int
+	order *list.List
+	items map[partID]*list.Element
 }
 
-func (c *partCache) get(id partID, load func() ([]reading.Reading, error)) ([]reading.Reading, error) {
-	c.mu.Lock()
-	if e, ok := c.items[id]; ok {
-		c.order.MoveToFront(e)
-		c.mu.Unlock()
-		return e.Value.(*cachedPart).rs, nil
-	}
-	c.mu.Unlock()
-	rs, err := load()
-	if err != nil {
-		return nil, err
-	}
+type cachedKeys struct {
+	id   partID
+	keys []rowKey
+}
+
+func newKeyCache(max int) *keyCache {
+	return &keyCache{max: max, order: list.New(), items: map[partID]*list.Element{}}
+}
+
+func (c *keyCache) get(id partID) ([]rowKey, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.items[id]; !ok {
-		c.items[id] = c.order.PushFront(&cachedPart{id: id, rs: rs})
-		for c.order.Len() > c.max {
-			old := c.order.Remove(c.order.Back()).(*cachedPart)
-			delete(c.items, old.id)
-		}
+	e, ok := c.items[id]
+	if !ok {
+		return nil, false
+	}
+	c.order.MoveToFront(e)
+	return e.Value.(*cachedKeys).keys, true
+}
+
+func (c *keyCache) put(id partID, keys []rowKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.items[id]; ok {
+		return
+	}
+	c.items[id] = c.order.PushFront(&cachedKeys{id, keys})
+	c.n += len(keys)
+	for c.n > c.max && c.order.Len() > 1 {
+		old := c.order.Remove(c.order.Back()).(*cachedKeys)
+		delete(c.items, old.id)
+		c.n -= len(old.keys)
+	}
+}
+
+// part decodes a chunk or a recent row.
+func (s *Store) part(ctx context.Context, q querier, id partID) ([]reading.Reading, error) {
+	var data []byte
+	if err := s.queryRow(ctx, q, `SELECT data FROM `+id.table()+` WHERE id = ?`, id.id).Scan(&data); err != nil {
+		return nil, err
+	}
+	decode := chunk.Decode
+	if id.recent {
+		decode = chunk.DecodeRows
+	}
+	rs, err := decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s %d: %w", id.table(), id.id, err)
 	}
 	return rs, nil
 }
 
-// part decodes a chunk or a recent row by id, through the cache.
-func (s *Store) part(ctx context.Context, q querier, id partID) ([]reading.Reading, error) {
-	return s.parts.get(id, func() ([]reading.Reading, error) {
-		var data []byte
-		table, decode := "chunks", chunk.Decode
-		if id.recent {
-			table, decode = "recent", chunk.DecodeRows
-		}
-		if err := s.queryRow(ctx, q, `SELECT data FROM `+table+` WHERE id = ?`, id.id).Scan(&data); err != nil {
-			return nil, err
-		}
-		rs, err := decode(data)
-		if err != nil {
-			return nil, fmt.Errorf("store: %s %d: %w", table, id.id, err)
-		}
-		return rs, nil
-	})
+// partKeys are a part's identities, in order, through the cache.
+func (s *Store) partKeys(ctx context.Context, q querier, id partID) ([]rowKey, error) {
+	if keys, ok := s.keys.get(id); ok {
+		return keys, nil
+	}
+	rs, err := s.part(ctx, q, id)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]rowKey, len(rs))
+	for i := range rs {
+		keys[i] = rowKey{0, rs[i].Time.UnixMilli(), rs[i].Seq()}
+	}
+	s.keys.put(id, keys)
+	return keys, nil
 }
 
-// stored reports whether a reading of this identity is stored: in a
-// chunk or a recent row that spans its time.
-func (s *Store) stored(ctx context.Context, q querier, k rowKey) (bool, error) {
-	for _, table := range []string{"chunks", "recent"} {
-		ids, err := s.ids(ctx, q, `SELECT id FROM `+table+` WHERE device_id = ? AND first_time <= ? AND last_time >= ?`, k.dev, k.time, k.time)
-		if err != nil {
-			return false, err
+// partsAround lists a device's parts (chunks and recent rows) that hold
+// readings in [lo, hi] (Unix milliseconds) and, with nearest, the parts
+// that end nearest before lo and start nearest after hi: those hold the
+// readings just around the range.
+func (s *Store) partsAround(ctx context.Context, q querier, dev, lo, hi int64, nearest bool) ([]partID, error) {
+	var parts []partID
+	for _, recent := range []bool{false, true} {
+		table := partID{recent: recent}.table()
+		type lookup struct {
+			sql  string
+			args []any
 		}
-		for _, id := range ids {
-			rs, err := s.part(ctx, q, partID{table == "recent", id})
+		queries := []lookup{{`SELECT id FROM ` + table + ` WHERE device_id = ? AND first_time <= ? AND last_time >= ?`, []any{dev, hi, lo}}}
+		if nearest {
+			queries = append(queries,
+				lookup{`SELECT id FROM ` + table + ` WHERE device_id = ? AND last_time < ? ORDER BY last_time DESC LIMIT 1`, []any{dev, lo}},
+				lookup{`SELECT id FROM ` + table + ` WHERE device_id = ? AND first_time > ? ORDER BY first_time LIMIT 1`, []any{dev, hi}})
+		}
+		for _, query := range queries {
+			ids, err := s.ids(ctx, q, query.sql, query.args...)
 			if err != nil {
-				return false, err
+				return nil, err
 			}
-			if _, found := slices.BinarySearchFunc(rs, k, func(r reading.Reading, k rowKey) int { return position(&r, k.time, k.seq) }); found {
-				return true, nil
+			for _, id := range ids {
+				parts = append(parts, partID{recent, id})
 			}
 		}
 	}
-	return false, nil
+	return parts, nil
+}
+
+// storedKeys is the set of a device's stored identities in [lo, hi].
+func (s *Store) storedKeys(ctx context.Context, q querier, dev, lo, hi int64) (map[rowKey]bool, error) {
+	parts, err := s.partsAround(ctx, q, dev, lo, hi, false)
+	if err != nil {
+		return nil, err
+	}
+	out := map[rowKey]bool{}
+	for _, id := range parts {
+		keys, err := s.partKeys(ctx, q, id)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range keys {
+			if k.time >= lo && k.time <= hi {
+				out[rowKey{dev, k.time, k.seq}] = true
+			}
+		}
+	}
+	return out, nil
 }
 
 func (s *Store) ids(ctx context.Context, q querier, query string, args ...any) ([]int64, error) {
@@ -240,6 +296,9 @@ func (s *Store) Neighbours(ctx context.Context, qs []store.NeighbourQuery) ([]st
 			return nil, err
 		}
 	}
+	// Positions not after the newest: per device, the parts around them,
+	// read once.
+	slow := map[int64][]int{}
 	for i, q := range qs {
 		n := newest[devOf[i]]
 		if n == nil {
@@ -250,8 +309,10 @@ func (s *Store) Neighbours(ctx context.Context, qs []store.NeighbourQuery) ([]st
 			out[i].Before = &r
 			continue
 		}
-		var err error
-		if out[i], err = s.around(ctx, devOf[i], q); err != nil {
+		slow[devOf[i]] = append(slow[devOf[i]], i)
+	}
+	for dev, idx := range slow {
+		if err := s.around(ctx, dev, qs, idx, out); err != nil {
 			return nil, err
 		}
 	}
@@ -288,59 +349,51 @@ type cachedLatest struct {
 	r         *reading.Reading
 }
 
-// around finds a device's stored readings just before and after a
-// position, a later recent row replacing what an earlier one or a chunk
-// holds of the same identity. The nearest readings are in the parts
-// (chunks and recent rows) that span the position's time, or are the last
-// of the part that ends nearest before it, or the first of the part that
-// starts nearest after it.
-func (s *Store) around(ctx context.Context, dev int64, q store.NeighbourQuery) (store.Neighbours, error) {
-	t := q.Time.UnixMilli()
-	var parts []partID
-	for _, table := range []string{"chunks", "recent"} {
-		for _, query := range []struct {
-			sql  string
-			args []any
-		}{
-			{`SELECT id FROM ` + table + ` WHERE device_id = ? AND first_time <= ? AND last_time >= ?`, []any{dev, t, t}},
-			{`SELECT id FROM ` + table + ` WHERE device_id = ? AND last_time < ? ORDER BY last_time DESC LIMIT 1`, []any{dev, t}},
-			{`SELECT id FROM ` + table + ` WHERE device_id = ? AND first_time > ? ORDER BY first_time LIMIT 1`, []any{dev, t}},
-		} {
-			ids, err := s.ids(ctx, s.db, query.sql, query.args...)
-			if err != nil {
-				return store.Neighbours{}, err
-			}
-			for _, id := range ids {
-				parts = append(parts, partID{table == "recent", id})
-			}
-		}
+// around finds a device's stored readings just before and after the
+// positions of qs[idx], from the parts around them, a later recent row
+// replacing what an earlier one or a chunk holds of the same identity.
+func (s *Store) around(ctx context.Context, dev int64, qs []store.NeighbourQuery, idx []int, out []store.Neighbours) error {
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+	for _, i := range idx {
+		t := qs[i].Time.UnixMilli()
+		lo, hi = min(lo, t), max(hi, t)
+	}
+	parts, err := s.partsAround(ctx, s.db, dev, lo, hi, true)
+	if err != nil {
+		return err
 	}
 	rs, err := s.merged(ctx, parts)
 	if err != nil {
-		return store.Neighbours{}, err
+		return err
 	}
-	var n store.Neighbours
-	i, found := slices.BinarySearchFunc(rs, q, func(r reading.Reading, q store.NeighbourQuery) int { return position(&r, t, q.Seq) })
-	before, after := i-1, i
-	if found {
-		after++
-	}
-	for _, nb := range []struct {
-		i  int
-		to **reading.Reading
-	}{{before, &n.Before}, {after, &n.After}} {
-		if nb.i < 0 || nb.i >= len(rs) {
-			continue
+	for _, i := range idx {
+		q := qs[i]
+		t := q.Time.UnixMilli()
+		j, found := slices.BinarySearchFunc(rs, q, func(r reading.Reading, q store.NeighbourQuery) int { return position(&r, t, q.Seq) })
+		before, after := j-1, j
+		if found {
+			after++
 		}
-		// Its latest version: every part that spans its time.
-		r, err := s.version(ctx, dev, rs[nb.i])
-		if err != nil {
-			return n, err
+		for _, nb := range []struct {
+			j  int
+			to **reading.Reading
+		}{{before, &out[i].Before}, {after, &out[i].After}} {
+			if nb.j < 0 || nb.j >= len(rs) {
+				continue
+			}
+			r := rs[nb.j]
+			if rt := r.Time.UnixMilli(); rt < lo || rt > hi {
+				// Outside the range read whole: its latest version is
+				// in every part that spans its time.
+				if r, err = s.version(ctx, dev, r); err != nil {
+					return err
+				}
+			}
+			r = withKey(r, q.DeviceKey)
+			*nb.to = &r
 		}
-		r = withKey(r, q.DeviceKey)
-		*nb.to = &r
 	}
-	return n, nil
+	return nil
 }
 
 // version is the stored version of a reading: the one of the last part
@@ -634,4 +687,23 @@ func mergeSummary(b *store.Bucket, s chunk.Summary) {
 	b.Min, b.Max = math.Min(b.Min, s.Min), math.Max(b.Max, s.Max)
 	b.Increase += s.Increase
 	b.Last = s.Last
+}
+
+// ForEachChunk calls fn with the readings of each chunk, for tools that
+// look at what the store keeps.
+func (s *Store) ForEachChunk(ctx context.Context, fn func(rs []reading.Reading) error) error {
+	ids, err := s.ids(ctx, s.db, `SELECT id FROM chunks ORDER BY id`)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		rs, err := s.part(ctx, s.db, partID{false, id})
+		if err != nil {
+			return err
+		}
+		if err := fn(rs); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -45,7 +45,7 @@ type Store struct {
 	fields  map[string]int64
 	units   map[unitKey]string
 
-	parts *partCache
+	keys *keyCache
 	// latest keeps devices' newest readings decoded, for the formulas of
 	// the next.
 	latestMu sync.Mutex
@@ -76,7 +76,7 @@ func Open(ctx context.Context, db *sql.DB, d *Dialect, opts Options) (*Store, er
 	}
 	s := &Store{db: db, d: d, loc: opts.Location, log: opts.Log, opts: opts,
 		devices: map[store.DeviceKey]int64{}, fields: map[string]int64{}, units: map[unitKey]string{},
-		parts: newPartCache(64), latest: map[int64]cachedLatest{}}
+		keys: newKeyCache(1 << 21), latest: map[int64]cachedLatest{}}
 	if err := s.migrate(ctx); err != nil {
 		return nil, fmt.Errorf("store: %s: %w", d.Name, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/sensorhub/sensorhub/internal/reading"
@@ -146,22 +147,33 @@ func (s *Store) lockDevices(ctx context.Context, tx *sql.Tx, batches ...[]pendin
 func (s *Store) insertRecent(ctx context.Context, tx *sql.Tx, ps []pending, devs map[int64]*deviceRow, res *store.WriteResult) ([]pending, error) {
 	var stored []pending
 	first := map[rowKey]bool{}
+	// Per device, the range of its readings not after its newest: those
+	// may be stored already.
+	type span struct{ lo, hi int64 }
+	old := map[int64]*span{}
 	for _, p := range ps {
-		if first[p.key] {
-			res.Duplicates++ // twice in the batch
+		if d := devs[p.dev]; d != nil && d.latest != nil && !(p.key.time > d.LastTime || p.key.time == d.LastTime && p.key.seq > d.lastSeq) {
+			if sp := old[p.dev]; sp == nil {
+				old[p.dev] = &span{p.key.time, p.key.time}
+			} else {
+				sp.lo, sp.hi = min(sp.lo, p.key.time), max(sp.hi, p.key.time)
+			}
+		}
+	}
+	known := map[rowKey]bool{}
+	for dev, sp := range old {
+		keys, err := s.storedKeys(ctx, tx, dev, sp.lo, sp.hi)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(known, keys)
+	}
+	for _, p := range ps {
+		if first[p.key] || known[p.key] {
+			res.Duplicates++
 			continue
 		}
 		first[p.key] = true
-		if d := devs[p.dev]; d != nil && d.latest != nil && !(p.key.time > d.LastTime || p.key.time == d.LastTime && p.key.seq > d.lastSeq) {
-			in, err := s.stored(ctx, tx, p.key)
-			if err != nil {
-				return nil, err
-			}
-			if in {
-				res.Duplicates++
-				continue
-			}
-		}
 		stored = append(stored, p)
 		res.Stored++
 	}
