@@ -48,7 +48,7 @@ type StoreResult struct {
 	Readings int
 	// Posters and Lines are the ones the run used.
 	Posters, Lines int
-	Elapsed  time.Duration
+	Elapsed        time.Duration
 	// Bytes is what the store takes once stopped cleanly: the SQLite file
 	// and its write-ahead log, or every table of the PostgreSQL schema.
 	Bytes int64
