@@ -62,9 +62,10 @@ func (in *Ingester) logLimited(ctx context.Context, key, msg string, args ...any
 }
 
 // Run consumes c until ctx is done. While one batch is written, the next
-// is taken from the queue and decoded, on every core. A batch in progress
-// when ctx ends is not acknowledged, so the queue delivers it again to the
-// next ingestor.
+// is taken from the queue and decoded, on every core, and the one before
+// is published to the readings stream and acknowledged. A batch in
+// progress when ctx ends is not acknowledged, so the queue delivers it
+// again to the next ingestor.
 func (in *Ingester) Run(ctx context.Context, c queue.Consumer) error {
 	if in.Progress == nil {
 		in.Progress = &health.Progress{}
@@ -74,29 +75,58 @@ func (in *Ingester) Run(ctx context.Context, c queue.Consumer) error {
 	defer stopFetch()
 	ahead := make(chan *batch)
 	go in.fetch(fctx, c, ahead)
+	written := make(chan *batch, 1)
+	delivered := make(chan struct{})
+	go func() {
+		defer close(delivered)
+		in.deliverAll(ctx, written)
+	}()
+	var err error
 	for b := range ahead {
 		in.Progress.Begin()
-		err := in.finish(ctx, b)
+		err = in.finish(ctx, b, in.handle)
 		in.Progress.End(err == nil)
 		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			return err
+			break
 		}
+		written <- b
 	}
+	close(written)
+	<-delivered
 	stopFetch()
 	for b := range ahead {
 		giveBack(ctx, b.ds)
 	}
-	return nil
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
 }
 
-// batch is a batch of deliveries, their envelopes and what they decode to.
+// deliverAll publishes and acknowledges the written batches in order. Once
+// one fails (the shutdown's drain time ran out), the rest go back to the
+// queue.
+func (in *Ingester) deliverAll(ctx context.Context, written <-chan *batch) {
+	var failed bool
+	for b := range written {
+		if failed {
+			giveBack(ctx, b.ds)
+			continue
+		}
+		in.Progress.Begin()
+		err := in.finish(ctx, b, in.deliver)
+		in.Progress.End(err == nil)
+		failed = err != nil
+	}
+}
+
+// batch is a batch of deliveries, their envelopes, what they decode to
+// and, once written, the readings stored.
 type batch struct {
 	ds      []queue.Delivery
 	envs    []reading.Envelope
 	decoded store.Batch
+	stored  []reading.Reading
 }
 
 // fetch takes batches from c and decodes them, one ahead of the writer,
@@ -178,37 +208,39 @@ func (in *Ingester) decodeAll(ctx context.Context, envs []reading.Envelope) stor
 // drainTime is how long a batch taken before a shutdown may go on storing.
 const drainTime = 10 * time.Second
 
-// finish handles a batch even when a shutdown begins meanwhile, for up to
-// drainTime; a batch it could not store is handed back to the queue at
-// once, for another ingestor, instead of waiting for the ack deadline.
-func (in *Ingester) finish(ctx context.Context, b *batch) error {
+// finish runs one step on a batch even when a shutdown begins meanwhile,
+// for up to drainTime; a batch it could not finish is handed back to the
+// queue at once, for another ingestor, instead of waiting for the ack
+// deadline.
+func (in *Ingester) finish(ctx context.Context, b *batch, step func(context.Context, *batch) error) error {
 	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(drainTime, cancel) })
 	defer stop()
-	err := in.handle(bctx, b)
+	err := step(bctx, b)
 	if err != nil && ctx.Err() != nil {
-		in.Log.Warn("ingest: shutting down before a batch was stored; it goes back to the queue", "messages", len(b.ds), "err", err)
+		in.Log.Warn("ingest: shutting down before a batch was done; it goes back to the queue", "messages", len(b.ds), "err", err)
 		giveBack(ctx, b.ds)
 	}
 	return err
 }
 
-// handle stores, publishes and acks one batch. It retries the store and
-// the queue while they are away: back-pressure, not loss.
+// handle stores one batch. It retries the store while it is away:
+// back-pressure, not loss.
 func (in *Ingester) handle(ctx context.Context, b *batch) error {
-	var stored []reading.Reading
 	decoded := &b.decoded
-	err := in.retry(ctx, "write to store", func() error {
+	return in.retry(ctx, "write to store", func() error {
 		var err error
-		stored, err = in.write(ctx, b.envs, decoded)
+		b.stored, err = in.write(ctx, b.envs, decoded)
 		decoded = nil // a batch tried again is decoded again
 		return err
 	})
-	if err != nil {
-		return err
-	}
-	if err := in.publish(ctx, stored); err != nil {
+}
+
+// deliver publishes a written batch's readings and acknowledges its
+// messages, retrying the queue while it is away.
+func (in *Ingester) deliver(ctx context.Context, b *batch) error {
+	if err := in.publish(ctx, b.stored); err != nil {
 		return err
 	}
 	for _, d := range b.ds {

@@ -22,3 +22,17 @@ func open(t *testing.T, loc *time.Location) store.Store {
 }
 
 func TestConformance(t *testing.T) { storetest.Run(t, open) }
+
+func TestTwoStoresOnOneDatabase(t *testing.T) {
+	url := testenv.PostgresSchema(t)
+	var two []store.Store
+	for range 2 {
+		s, err := postgres.Open(context.Background(), url, sqlstore.Options{Location: storetest.Location})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		two = append(two, s)
+	}
+	storetest.TwoStores(t, two[0], two[1])
+}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -111,34 +113,39 @@ func (s *Store) partKeys(ctx context.Context, q querier, id partID) ([]rowKey, e
 }
 
 // partsAround lists a device's parts (chunks and recent rows) that hold
-// readings in [lo, hi] (Unix milliseconds) and, with nearest, the parts
-// that end nearest before lo and start nearest after hi: those hold the
-// readings just around the range.
+// readings in [lo, hi] (Unix milliseconds) and, with nearest, every part
+// that ends last before lo or starts first after hi. Those hold every
+// version of the readings just around the range: a part that holds the
+// newest reading before lo either reaches into the range or ends at it.
 func (s *Store) partsAround(ctx context.Context, q querier, dev, lo, hi int64, nearest bool) ([]partID, error) {
-	var parts []partID
+	var terms []string
+	var args []any
 	for _, recent := range []bool{false, true} {
 		table := partID{recent: recent}.table()
-		type lookup struct {
-			sql  string
-			args []any
-		}
-		queries := []lookup{{`SELECT id FROM ` + table + ` WHERE device_id = ? AND first_time <= ? AND last_time >= ?`, []any{dev, hi, lo}}}
+		kind := strconv.FormatBool(recent)
+		terms = append(terms, `SELECT `+kind+`, id FROM `+table+` WHERE device_id = ? AND first_time <= ? AND last_time >= ?`)
+		args = append(args, dev, hi, lo)
 		if nearest {
-			queries = append(queries,
-				lookup{`SELECT id FROM ` + table + ` WHERE device_id = ? AND last_time < ? ORDER BY last_time DESC LIMIT 1`, []any{dev, lo}},
-				lookup{`SELECT id FROM ` + table + ` WHERE device_id = ? AND first_time > ? ORDER BY first_time LIMIT 1`, []any{dev, hi}})
-		}
-		for _, query := range queries {
-			ids, err := s.ids(ctx, q, query.sql, query.args...)
-			if err != nil {
-				return nil, err
-			}
-			for _, id := range ids {
-				parts = append(parts, partID{recent, id})
-			}
+			terms = append(terms,
+				`SELECT `+kind+`, id FROM `+table+` WHERE device_id = ? AND last_time = (SELECT MAX(last_time) FROM `+table+` WHERE device_id = ? AND last_time < ?)`,
+				`SELECT `+kind+`, id FROM `+table+` WHERE device_id = ? AND first_time = (SELECT MIN(first_time) FROM `+table+` WHERE device_id = ? AND first_time > ?)`)
+			args = append(args, dev, dev, lo, dev, dev, hi)
 		}
 	}
-	return parts, nil
+	rows, err := s.query(ctx, q, strings.Join(terms, " UNION ALL "), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var parts []partID
+	for rows.Next() {
+		var p partID
+		if err := rows.Scan(&p.recent, &p.id); err != nil {
+			return nil, err
+		}
+		parts = append(parts, p)
+	}
+	return parts, rows.Err()
 }
 
 // storedKeys is the set of a device's stored identities in [lo, hi].
@@ -271,15 +278,16 @@ func (s *Store) Neighbours(ctx context.Context, qs []store.NeighbourQuery) ([]st
 		}
 	}
 	newest := map[int64]*reading.Reading{}
+	version := map[int64]int64{}
 	if len(ids) > 0 {
-		rows, err := s.query(ctx, s.db, `SELECT id, last_time, last_seq, latest FROM devices WHERE id IN `+inList(len(ids)), ids...)
+		rows, err := s.query(ctx, s.db, `SELECT id, last_time, last_seq, latest, writes FROM devices WHERE id IN `+inList(len(ids)), ids...)
 		if err != nil {
 			return nil, err
 		}
 		for rows.Next() {
-			var id, t, seq int64
+			var id, t, seq, writes int64
 			var data []byte
-			if err := rows.Scan(&id, &t, &seq, &data); err != nil {
+			if err := rows.Scan(&id, &t, &seq, &data, &writes); err != nil {
 				rows.Close()
 				return nil, err
 			}
@@ -291,25 +299,37 @@ func (s *Store) Neighbours(ctx context.Context, qs []store.NeighbourQuery) ([]st
 				}
 				newest[id] = r
 			}
+			version[id] = writes
 		}
 		if err := rows.Close(); err != nil {
 			return nil, err
 		}
 	}
-	// Positions not after the newest: per device, the parts around them,
-	// read once.
+	// Positions not after the newest: from the device's tail, or per
+	// device from the parts around them, read once.
 	slow := map[int64][]int{}
 	for i, q := range qs {
-		n := newest[devOf[i]]
+		dev := devOf[i]
+		n := newest[dev]
 		if n == nil {
 			continue
 		}
-		if position(n, q.Time.UnixMilli(), q.Seq) < 0 {
+		t := q.Time.UnixMilli()
+		if position(n, t, q.Seq) < 0 {
 			r := withKey(*n, q.DeviceKey)
 			out[i].Before = &r
 			continue
 		}
-		slow[devOf[i]] = append(slow[devOf[i]], i)
+		if before, after, ok := s.tails.neighbours(dev, version[dev], t, q.Seq); ok {
+			for _, nb := range []struct{ from, to **reading.Reading }{{&before, &out[i].Before}, {&after, &out[i].After}} {
+				if *nb.from != nil {
+					r := withKey(**nb.from, q.DeviceKey)
+					*nb.to = &r
+				}
+			}
+			continue
+		}
+		slow[dev] = append(slow[dev], i)
 	}
 	for dev, idx := range slow {
 		if err := s.around(ctx, dev, qs, idx, out); err != nil {
@@ -382,42 +402,11 @@ func (s *Store) around(ctx context.Context, dev int64, qs []store.NeighbourQuery
 				continue
 			}
 			r := rs[nb.j]
-			if rt := r.Time.UnixMilli(); rt < lo || rt > hi {
-				// Outside the range read whole: its latest version is
-				// in every part that spans its time.
-				if r, err = s.version(ctx, dev, r); err != nil {
-					return err
-				}
-			}
 			r = withKey(r, q.DeviceKey)
 			*nb.to = &r
 		}
 	}
 	return nil
-}
-
-// version is the stored version of a reading: the one of the last part
-// that holds its identity.
-func (s *Store) version(ctx context.Context, dev int64, r reading.Reading) (reading.Reading, error) {
-	t := r.Time.UnixMilli()
-	var parts []partID
-	for _, table := range []string{"chunks", "recent"} {
-		ids, err := s.ids(ctx, s.db, `SELECT id FROM `+table+` WHERE device_id = ? AND first_time <= ? AND last_time >= ?`, dev, t, t)
-		if err != nil {
-			return r, err
-		}
-		for _, id := range ids {
-			parts = append(parts, partID{table == "recent", id})
-		}
-	}
-	rs, err := s.merged(ctx, parts)
-	if err != nil {
-		return r, err
-	}
-	if i, found := slices.BinarySearchFunc(rs, r, func(a, b reading.Reading) int { return position(&a, b.Time.UnixMilli(), b.Seq()) }); found {
-		return rs[i], nil
-	}
-	return r, nil
 }
 
 // merged reads parts and merges their readings in order, chunks first

@@ -108,6 +108,9 @@ const chunkSchema = `
 -- the formulas of the next.
 ALTER TABLE devices ADD COLUMN last_seq {{INT}} NOT NULL DEFAULT 0;
 ALTER TABLE devices ADD COLUMN latest {{BLOB}};
+-- Counted up by every write of the device's readings: a store that keeps
+-- some of them decoded knows whether they are still what is stored.
+ALTER TABLE devices ADD COLUMN writes {{INT}} NOT NULL DEFAULT 0;
 -- Readings not yet folded into chunks: a write's new readings of one
 -- device and local day, as one uncompressed chunk body; a later row
 -- replaces what an earlier row or a chunk holds of the same identity (a

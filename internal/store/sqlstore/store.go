@@ -50,6 +50,9 @@ type Store struct {
 	// the next.
 	latestMu sync.Mutex
 	latest   map[int64]cachedLatest
+	// tails keep devices' newest readings decoded, for readings that
+	// arrive a little late.
+	tails *tails
 
 	compactor *compactor
 
@@ -76,7 +79,7 @@ func Open(ctx context.Context, db *sql.DB, d *Dialect, opts Options) (*Store, er
 	}
 	s := &Store{db: db, d: d, loc: opts.Location, log: opts.Log, opts: opts,
 		devices: map[store.DeviceKey]int64{}, fields: map[string]int64{}, units: map[unitKey]string{},
-		keys: newKeyCache(1 << 21), latest: map[int64]cachedLatest{}}
+		keys: newKeyCache(1 << 21), latest: map[int64]cachedLatest{}, tails: newTails()}
 	if err := s.migrate(ctx); err != nil {
 		return nil, fmt.Errorf("store: %s: %w", d.Name, err)
 	}

@@ -18,6 +18,7 @@ type deviceRow struct {
 	store.DeviceRow
 	lastSeq int64
 	latest  []byte
+	writes  int64
 }
 
 // pending is a reading a write takes.
@@ -60,19 +61,27 @@ func (s *Store) Write(ctx context.Context, b store.Batch) (store.WriteResult, er
 	if err != nil {
 		return res, err
 	}
+	var before map[int64]deviceRow
+	var written []written
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		res = store.WriteResult{}
 		devs, err := s.lockDevices(ctx, tx, fresh, rederived)
 		if err != nil {
 			return err
 		}
-		stored, err := s.insertRecent(ctx, tx, fresh, devs, &res)
+		before = make(map[int64]deviceRow, len(devs))
+		for id, d := range devs {
+			before[id] = *d
+		}
+		stored, w, err := s.insertRecent(ctx, tx, fresh, devs, &res)
 		if err != nil {
 			return err
 		}
-		if err := s.replaceRecent(ctx, tx, rederived, devs); err != nil {
+		w2, err := s.replaceRecent(ctx, tx, rederived, devs)
+		if err != nil {
 			return err
 		}
+		written = append(w, w2...)
 		if err := s.updateDevices(ctx, tx, devs, stored, rederived); err != nil {
 			return err
 		}
@@ -97,6 +106,7 @@ func (s *Store) Write(ctx context.Context, b store.Batch) (store.WriteResult, er
 		s.units[k] = u
 	}
 	s.idMu.Unlock()
+	s.keepTails(before, written)
 	if s.compactor != nil && res.Stored > 0 {
 		s.compactor.poke(res.Stored)
 	}
@@ -122,7 +132,7 @@ func (s *Store) lockDevices(ctx context.Context, tx *sql.Tx, batches ...[]pendin
 		return out, nil
 	}
 	slices.SortFunc(ids, func(a, b any) int { return cmp.Compare(a.(int64), b.(int64)) })
-	rows, err := s.query(ctx, tx, `SELECT id, last_seen, last_time, last_seq, msg_count, lost, name, gateway, rssi, snr, latest
+	rows, err := s.query(ctx, tx, `SELECT id, last_seen, last_time, last_seq, msg_count, lost, name, gateway, rssi, snr, latest, writes
 		FROM devices WHERE id IN `+inList(len(ids))+` ORDER BY id`+s.d.ForUpdate, ids...)
 	if err != nil {
 		return nil, fmt.Errorf("store: devices: %w", err)
@@ -132,7 +142,7 @@ func (s *Store) lockDevices(ctx context.Context, tx *sql.Tx, batches ...[]pendin
 		var id int64
 		d := &deviceRow{}
 		if err := rows.Scan(&id, &d.LastSeen, &d.LastTime, &d.lastSeq, &d.MsgCount, &d.Lost, &d.Name, &d.Gateway,
-			&d.RSSI, &d.SNR, &d.latest); err != nil {
+			&d.RSSI, &d.SNR, &d.latest, &d.writes); err != nil {
 			return nil, err
 		}
 		out[id] = d
@@ -144,27 +154,33 @@ func (s *Store) lockDevices(ctx context.Context, tx *sql.Tx, batches ...[]pendin
 // that were new. A reading after the device's newest is new; one before it
 // may be stored already, in a chunk or a recent row: then it is a
 // duplicate.
-func (s *Store) insertRecent(ctx context.Context, tx *sql.Tx, ps []pending, devs map[int64]*deviceRow, res *store.WriteResult) ([]pending, error) {
+func (s *Store) insertRecent(ctx context.Context, tx *sql.Tx, ps []pending, devs map[int64]*deviceRow, res *store.WriteResult) ([]pending, []written, error) {
 	var stored []pending
 	first := map[rowKey]bool{}
-	// Per device, the range of its readings not after its newest: those
-	// may be stored already.
+	known := map[rowKey]bool{}
+	// Per device, the range of its readings not after its newest and not
+	// answered by its tail: those may be stored already.
 	type span struct{ lo, hi int64 }
 	old := map[int64]*span{}
 	for _, p := range ps {
-		if d := devs[p.dev]; d != nil && d.latest != nil && !(p.key.time > d.LastTime || p.key.time == d.LastTime && p.key.seq > d.lastSeq) {
-			if sp := old[p.dev]; sp == nil {
-				old[p.dev] = &span{p.key.time, p.key.time}
-			} else {
-				sp.lo, sp.hi = min(sp.lo, p.key.time), max(sp.hi, p.key.time)
-			}
+		d := devs[p.dev]
+		if d == nil || d.latest == nil || p.key.time > d.LastTime || p.key.time == d.LastTime && p.key.seq > d.lastSeq {
+			continue
+		}
+		if found, ok := s.tails.stored(p.dev, d.writes, p.key.time, p.key.seq); ok {
+			known[p.key] = found
+			continue
+		}
+		if sp := old[p.dev]; sp == nil {
+			old[p.dev] = &span{p.key.time, p.key.time}
+		} else {
+			sp.lo, sp.hi = min(sp.lo, p.key.time), max(sp.hi, p.key.time)
 		}
 	}
-	known := map[rowKey]bool{}
 	for dev, sp := range old {
 		keys, err := s.storedKeys(ctx, tx, dev, sp.lo, sp.hi)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		maps.Copy(known, keys)
 	}
@@ -177,12 +193,13 @@ func (s *Store) insertRecent(ctx context.Context, tx *sql.Tx, ps []pending, devs
 		stored = append(stored, p)
 		res.Stored++
 	}
-	return stored, s.appendRecent(ctx, tx, stored)
+	w, err := s.appendRecent(ctx, tx, stored)
+	return stored, w, err
 }
 
 // replaceRecent writes re-derived readings as recent rows, which replace
 // what is stored under their identity.
-func (s *Store) replaceRecent(ctx context.Context, tx *sql.Tx, ps []pending, devs map[int64]*deviceRow) error {
+func (s *Store) replaceRecent(ctx context.Context, tx *sql.Tx, ps []pending, devs map[int64]*deviceRow) ([]written, error) {
 	last := map[rowKey]pending{}
 	for _, p := range ps {
 		last[p.key] = p
@@ -193,7 +210,7 @@ func (s *Store) replaceRecent(ctx context.Context, tx *sql.Tx, ps []pending, dev
 		if d := devs[p.dev]; d != nil && d.LastTime == p.key.time && d.lastSeq == p.key.seq {
 			latest, err := chunk.EncodeRow(p.r)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			d.latest = latest
 		}
@@ -204,9 +221,15 @@ func (s *Store) replaceRecent(ctx context.Context, tx *sql.Tx, ps []pending, dev
 // recentPerInsert is how many recent rows one INSERT takes.
 const recentPerInsert = 100
 
+// written is a recent row a write appended: a device's readings, encoded.
+type written struct {
+	dev  int64
+	data []byte
+}
+
 // appendRecent appends readings as recent rows: one per device and local
 // day, holding its readings in order.
-func (s *Store) appendRecent(ctx context.Context, tx *sql.Tx, ps []pending) error {
+func (s *Store) appendRecent(ctx context.Context, tx *sql.Tx, ps []pending) ([]written, error) {
 	type group struct{ dev, day int64 }
 	byGroup := map[group][]reading.Reading{}
 	var order []group
@@ -229,13 +252,15 @@ func (s *Store) appendRecent(ctx context.Context, tx *sql.Tx, ps []pending) erro
 		}
 		return nil
 	}
+	var out []written
 	for _, g := range order {
 		rs := byGroup[g]
 		sortReadings(rs)
 		data, err := chunk.EncodeRows(rs)
 		if err != nil {
-			return fmt.Errorf("store: readings of device %d: %w", g.dev, err)
+			return nil, fmt.Errorf("store: readings of device %d: %w", g.dev, err)
 		}
+		out = append(out, written{g.dev, data})
 		received := rs[0].Received.UnixMilli()
 		for i := range rs {
 			received = min(received, rs[i].Received.UnixMilli())
@@ -243,11 +268,44 @@ func (s *Store) appendRecent(ctx context.Context, tx *sql.Tx, ps []pending) erro
 		args = append(args, g.dev, g.day, rs[0].Time.UnixMilli(), rs[len(rs)-1].Time.UnixMilli(), len(rs), received, data)
 		if len(args) == recentPerInsert*7 {
 			if err := flush(); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
-	return flush()
+	return out, flush()
+}
+
+// keepTails brings the devices' tails to what a write committed: the
+// recent rows written, decoded as any reader would read them, a later row
+// replacing an earlier one's reading of the same position.
+func (s *Store) keepTails(before map[int64]deviceRow, ws []written) {
+	byDev := map[int64][]reading.Reading{}
+	bad := map[int64]bool{}
+	for _, w := range ws {
+		rs, err := chunk.DecodeRows(w.data)
+		if err != nil {
+			// Not expected of what was just encoded; the store has it.
+			s.log.Warn("store: readings just written do not decode; they are read from the store", "device", w.dev, "err", err)
+			bad[w.dev] = true
+		}
+		byDev[w.dev] = append(byDev[w.dev], rs...)
+	}
+	for dev, rs := range byDev {
+		if bad[dev] {
+			s.tails.drop(dev)
+			continue
+		}
+		sortReadings(rs) // stable: of one position, the last written last
+		kept := rs[:0]
+		for i := range rs {
+			if i+1 < len(rs) && position(&rs[i], rs[i+1].Time.UnixMilli(), rs[i+1].Seq()) == 0 {
+				continue
+			}
+			kept = append(kept, rs[i])
+		}
+		d := before[dev]
+		s.tails.written(dev, d.writes, d.latest == nil, d.LastTime, d.lastSeq, kept)
+	}
 }
 
 // sortReadings orders a device's readings by time, then Seq.
@@ -300,7 +358,7 @@ func (s *Store) updateDevices(ctx context.Context, tx *sql.Tx, devs map[int64]*d
 		// loop above found by position.
 		d.Fold(rs)
 		_, err := s.exec(ctx, tx, `UPDATE devices SET readings = readings + ?, last_seen = ?, last_time = ?, last_seq = ?, msg_count = ?,
-			lost = ?, name = ?, gateway = ?, rssi = ?, snr = ?, latest = ? WHERE id = ?`,
+			lost = ?, name = ?, gateway = ?, rssi = ?, snr = ?, latest = ?, writes = writes + 1 WHERE id = ?`,
 			len(ps), d.LastSeen, d.LastTime, d.lastSeq, d.MsgCount, d.Lost, d.Name, d.Gateway, d.RSSI, d.SNR, d.latest, id)
 		if err != nil {
 			return fmt.Errorf("store: device %d: %w", id, err)

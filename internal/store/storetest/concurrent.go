@@ -149,3 +149,44 @@ func testNeighbours(t *testing.T, s store.Store) {
 		}
 	}
 }
+
+// TwoStores runs the cases of two stores on one database, as two
+// ingestors have: what one writes, the other reads, whatever either keeps
+// in memory.
+func TwoStores(t *testing.T, a, b store.Store) {
+	base := Payloads(t, "devicev01.jsonl")[3]
+	start := time.Date(2022, 10, 27, 13, 0, 0, 0, time.UTC)
+	at := func(i int, p float64) reading.Reading {
+		r := base
+		r.Device, r.Time, r.MsgCount = "shared", start.Add(time.Duration(i)*time.Minute), int64(i)
+		r.Fields = map[string]float64{"P": p}
+		return r
+	}
+	var rs []reading.Reading
+	for i := range 10 {
+		rs = append(rs, at(i, float64(i)))
+	}
+	write(t, a, store.Batch{Readings: rs})
+	// a knows 0..9 from its own write; b changes 8 (derived again) and adds 11.
+	write(t, b, store.Batch{Readings: []reading.Reading{at(11, 11)}, Rederived: []reading.Reading{at(8, 80)}})
+	q := store.NeighbourQuery{DeviceKey: key(rs[0]), Time: at(8, 0).Time.Add(30 * time.Second), Seq: 8}
+	got, err := a.Neighbours(ctx(t), []store.NeighbourQuery{q})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nb := got[0]; nb.Before == nil || nb.Before.Fields["P"] != 80 || nb.After == nil || nb.After.MsgCount != 9 {
+		t.Errorf("after the other store's write, neighbours of 8½ = %+v; want 8 with P 80, then 9", nb)
+	}
+	// 11, written by b, is a duplicate for a; 10 is new.
+	res := write(t, a, store.Batch{Readings: []reading.Reading{at(11, 11), at(10, 10)}})
+	if res.Stored != 1 || res.Duplicates != 1 {
+		t.Errorf("a writes 10 and b's 11: %+v; want 1 stored, 1 duplicate", res)
+	}
+	got, err = b.Neighbours(ctx(t), []store.NeighbourQuery{{DeviceKey: q.DeviceKey, Time: at(10, 0).Time.Add(time.Second), Seq: 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nb := got[0]; nb.Before == nil || nb.Before.MsgCount != 10 || nb.After == nil || nb.After.MsgCount != 11 {
+		t.Errorf("after a's write, b's neighbours of 10 = %+v; want 10, then 11", nb)
+	}
+}
