@@ -132,7 +132,7 @@ func (s *Store) compact(ctx context.Context, all bool) (int, error) {
 		if !all && g.n < int64(s.opts.CompactRows) && g.oldest > age {
 			continue
 		}
-		if err := s.compactDay(ctx, g.dev, g.day); err != nil {
+		if err := s.compactDay(ctx, g.dev, g.day, all); err != nil {
 			return done, fmt.Errorf("device %d, day %d: %w", g.dev, g.day, err)
 		}
 		done++
@@ -142,26 +142,31 @@ func (s *Store) compact(ctx context.Context, all bool) (int, error) {
 
 // newChunk is a chunk about to be written.
 type newChunk struct {
+	day         int64
 	first, last int64
 	rs          []reading.Reading
 	summary     []byte
 	data        []byte
 }
 
-// compactDay folds a device's recent rows of one local day into the
-// chunks of that day, in one transaction: the day's chunks are decoded,
-// the recent rows merged in, in the order they were written (a later
-// reading replaces one of the same identity), the whole written again as
-// new chunks, and the rows deleted.
-func (s *Store) compactDay(ctx context.Context, dev, day int64) error {
+// storedChunk is a chunk as its row tells it, without its data.
+type storedChunk struct{ id, first, last, n int64 }
+
+// compactDay folds a device's recent rows of one local day into chunks of
+// that day, in one transaction: the rows are decoded in the order they
+// were written (a later reading replaces one of the same identity) with
+// the chunks they overlap, and written again as new chunks, the rows
+// deleted. Chunks of a device never overlap in time.
+//
+// A chunk just before the new one in time that is not much larger joins
+// it, so that a day compacted a little at a time ends in a few chunks of
+// growing size and each reading is written again only a few times. With
+// whole, every chunk of the day joins. A device's earlier days left in
+// several chunks are each folded into one: they are over.
+func (s *Store) compactDay(ctx context.Context, dev, day int64, whole bool) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var id int64
 		if err := s.queryRow(ctx, tx, `SELECT id FROM devices WHERE id = ?`+s.d.ForUpdate, dev).Scan(&id); err != nil {
-			return err
-		}
-		start, end := dayBounds(day, s.loc)
-		olds, err := s.ids(ctx, tx, `SELECT id FROM chunks WHERE device_id = ? AND first_time < ? AND last_time >= ?`, dev, end, start)
-		if err != nil {
 			return err
 		}
 		recent, err := s.ids(ctx, tx, `SELECT id FROM recent WHERE device_id = ? AND day = ? ORDER BY id`, dev, day)
@@ -171,61 +176,161 @@ func (s *Store) compactDay(ctx context.Context, dev, day int64) error {
 		if len(recent) == 0 {
 			return nil
 		}
-		byKey := map[rowKey]reading.Reading{}
-		for _, ids := range []struct {
-			table string
-			ids   []int64
-			rows  func([]byte) ([]reading.Reading, error)
-		}{{"chunks", olds, chunk.Decode}, {"recent", recent, chunk.DecodeRows}} {
-			for _, id := range ids.ids {
-				var data []byte
-				if err := s.queryRow(ctx, tx, `SELECT data FROM `+ids.table+` WHERE id = ?`, id).Scan(&data); err != nil {
-					return err
-				}
-				rs, err := ids.rows(data)
-				if err != nil {
-					return fmt.Errorf("%s %d: %w", ids.table, id, err)
-				}
-				for i := range rs {
-					byKey[keyOf(dev, &rs[i])] = rs[i]
-				}
+		var rs []reading.Reading
+		for _, id := range recent {
+			part, err := s.readPart(ctx, tx, partID{true, id})
+			if err != nil {
+				return err
 			}
+			rs = append(rs, part...)
 		}
-		rs := make([]reading.Reading, 0, len(byKey))
-		for _, r := range byKey {
-			rs = append(rs, r)
+		lo, hi := rs[0].Time.UnixMilli(), rs[0].Time.UnixMilli()
+		for i := range rs {
+			lo, hi = min(lo, rs[i].Time.UnixMilli()), max(hi, rs[i].Time.UnixMilli())
 		}
-		chunks, err := s.buildChunks(rs)
+		chunks, err := s.dayChunks(ctx, tx, dev, day)
 		if err != nil {
 			return err
 		}
-		for _, del := range []struct {
-			table string
-			ids   []int64
-		}{{"chunks", olds}, {"recent", recent}} {
-			for i := 0; i < len(del.ids); i += 500 {
-				part := del.ids[i:min(i+500, len(del.ids))]
-				args := make([]any, len(part))
-				for j, id := range part {
-					args[j] = id
-				}
-				if _, err := s.exec(ctx, tx, `DELETE FROM `+del.table+` WHERE id IN `+inList(len(part)), args...); err != nil {
-					return err
-				}
+		// The chunks to write again: those the new readings overlap and,
+		// growing backwards, those not much larger than what is written.
+		join := map[int64]bool{}
+		n := int64(len(rs))
+		first := len(chunks) // the first chunk joined, or where the new one goes
+		for i, c := range chunks {
+			if whole || c.first <= hi && c.last >= lo {
+				join[c.id], n = true, n+c.n
+				first = min(first, i)
+			} else if c.last < lo {
+				first = i + 1
 			}
 		}
+		for first--; first >= 0 && chunks[first].n <= 2*n; first-- {
+			join[chunks[first].id], n = true, n+chunks[first].n
+		}
+		var olds []int64
 		for _, c := range chunks {
-			if err := s.insertChunk(ctx, tx, dev, c); err != nil {
-				return err
+			if join[c.id] {
+				olds = append(olds, c.id)
 			}
 		}
-		return nil
+		if err := s.rewrite(ctx, tx, dev, olds, recent, rs); err != nil {
+			return err
+		}
+		return s.foldOverDays(ctx, tx, dev, day)
 	})
 }
 
+// dayChunks lists a device's chunks of a local day, in order of time.
+func (s *Store) dayChunks(ctx context.Context, tx *sql.Tx, dev, day int64) ([]storedChunk, error) {
+	rows, err := s.query(ctx, tx, `SELECT id, first_time, last_time, n FROM chunks WHERE device_id = ? AND day = ? ORDER BY first_time`, dev, day)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []storedChunk
+	for rows.Next() {
+		var c storedChunk
+		if err := rows.Scan(&c.id, &c.first, &c.last, &c.n); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// foldOverDays folds each of a device's days before day that is in
+// several chunks into one.
+func (s *Store) foldOverDays(ctx context.Context, tx *sql.Tx, dev, day int64) error {
+	days, err := s.ids(ctx, tx, `SELECT day FROM chunks WHERE device_id = ? AND day < ? GROUP BY day HAVING COUNT(*) > 1`, dev, day)
+	if err != nil {
+		return err
+	}
+	for _, d := range days {
+		chunks, err := s.dayChunks(ctx, tx, dev, d)
+		if err != nil {
+			return err
+		}
+		olds := make([]int64, len(chunks))
+		for i, c := range chunks {
+			olds[i] = c.id
+		}
+		if err := s.rewrite(ctx, tx, dev, olds, nil, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rewrite replaces chunks and recent rows of a device by new chunks of
+// their readings, with rs (the recent rows' readings, in the order
+// written) replacing the chunks' readings of the same identity.
+func (s *Store) rewrite(ctx context.Context, tx *sql.Tx, dev int64, olds, recent []int64, rs []reading.Reading) error {
+	byKey := map[rowKey]reading.Reading{}
+	for _, id := range olds {
+		part, err := s.readPart(ctx, tx, partID{false, id})
+		if err != nil {
+			return err
+		}
+		for i := range part {
+			byKey[keyOf(dev, &part[i])] = part[i]
+		}
+	}
+	for i := range rs {
+		byKey[keyOf(dev, &rs[i])] = rs[i]
+	}
+	all := make([]reading.Reading, 0, len(byKey))
+	for _, r := range byKey {
+		all = append(all, r)
+	}
+	chunks, err := s.buildChunks(all)
+	if err != nil {
+		return err
+	}
+	for _, del := range []struct {
+		table string
+		ids   []int64
+	}{{"chunks", olds}, {"recent", recent}} {
+		for i := 0; i < len(del.ids); i += 500 {
+			part := del.ids[i:min(i+500, len(del.ids))]
+			args := make([]any, len(part))
+			for j, id := range part {
+				args[j] = id
+			}
+			if _, err := s.exec(ctx, tx, `DELETE FROM `+del.table+` WHERE id IN `+inList(len(part)), args...); err != nil {
+				return err
+			}
+		}
+	}
+	for _, c := range chunks {
+		if err := s.insertChunk(ctx, tx, dev, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readPart reads and decodes a chunk or a recent row, not from the cache
+// of readers: it is about to change.
+func (s *Store) readPart(ctx context.Context, tx *sql.Tx, id partID) ([]reading.Reading, error) {
+	var data []byte
+	if err := s.queryRow(ctx, tx, `SELECT data FROM `+id.table()+` WHERE id = ?`, id.id).Scan(&data); err != nil {
+		return nil, err
+	}
+	decode := chunk.Decode
+	if id.recent {
+		decode = chunk.DecodeRows
+	}
+	rs, err := decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s %d: %w", id.table(), id.id, err)
+	}
+	return rs, nil
+}
+
 func (s *Store) insertChunk(ctx context.Context, tx *sql.Tx, dev int64, c newChunk) error {
-	_, err := s.exec(ctx, tx, `INSERT INTO chunks (device_id, first_time, last_time, n, summary, data) VALUES (?, ?, ?, ?, ?, ?)`,
-		dev, c.first, c.last, len(c.rs), c.summary, c.data)
+	_, err := s.exec(ctx, tx, `INSERT INTO chunks (device_id, day, first_time, last_time, n, summary, data) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		dev, c.day, c.first, c.last, len(c.rs), c.summary, c.data)
 	if err != nil {
 		return fmt.Errorf("store: chunk: %w", err)
 	}
@@ -248,7 +353,7 @@ func (s *Store) buildChunks(rs []reading.Reading) ([]newChunk, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, newChunk{first: part[0].Time.UnixMilli(), last: part[len(part)-1].Time.UnixMilli(), rs: part,
+		out = append(out, newChunk{day: day, first: part[0].Time.UnixMilli(), last: part[len(part)-1].Time.UnixMilli(), rs: part,
 			summary: chunk.EncodeSummaries(chunk.Summarize(part)), data: data})
 		i = j
 	}

@@ -132,6 +132,7 @@ CREATE INDEX recent_device_time ON recent (device_id, first_time);
 CREATE TABLE chunks (
 	id         {{SERIAL}},
 	device_id  {{INT}} NOT NULL,
+	day        {{INT}} NOT NULL,
 	first_time {{INT}} NOT NULL,
 	last_time  {{INT}} NOT NULL,
 	n          {{INT}} NOT NULL,
@@ -139,6 +140,7 @@ CREATE TABLE chunks (
 	data       {{BLOB}} NOT NULL
 );
 CREATE INDEX chunks_device_time ON chunks (device_id, first_time);
+CREATE INDEX chunks_device_day ON chunks (device_id, day);
 `
 
 // migrate brings the schema up to this release: a new database gets it
