@@ -421,7 +421,7 @@ func Default() *Config {
 			Replicas:       1,
 		},
 		Store:  Store{Engine: "sqlite", CompactRows: 1024, CompactAge: 15 * time.Minute},
-		Ingest: Ingest{MaxPayload: 64 << 10, MaxDepth: 8, MaxFields: 256, MaxTopic: 256, MaxClockSkew: time.Hour, BatchSize: 500, BatchWait: 50 * time.Millisecond},
+		Ingest: Ingest{MaxPayload: 64 << 10, MaxDepth: 8, MaxFields: 256, MaxTopic: 256, MaxClockSkew: time.Hour, BatchSize: 1000, BatchWait: 50 * time.Millisecond},
 		Elasticsearch: Elasticsearch{Index: "{customer}-{sensor}-data-{yyyy}-{M}-{d}", FlushBytes: 5 << 20,
 			FlushInterval: time.Second},
 		Alerts: Alerts{EvaluateEvery: 10 * time.Second, Notifiers: map[string]*Notifier{}, Rules: DefaultRules()},

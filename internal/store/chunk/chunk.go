@@ -51,12 +51,15 @@ func Encode(rs []reading.Reading) ([]byte, error) {
 	return encoder.EncodeAll(body, make([]byte, 0, len(body)/4)), nil
 }
 
-// floatMode chooses the float encodings: floatAuto picks per column; the
-// others force one, to compare candidates.
+// floatMode chooses the float encodings: floatAuto picks per column;
+// floatQuick, for rows that are kept only until compacted, takes decimal
+// deltas or plain floats without weighing them; the others force one, to
+// compare candidates.
 type floatMode int
 
 const (
 	floatAuto floatMode = iota
+	floatQuick
 	forceDelta
 	forceXOR
 	forceRaw
@@ -284,9 +287,13 @@ func appendFloats(b []byte, vals []float64, mode floatMode) []byte {
 		}
 		return b
 	}
-	if scale, ints, ok := decimals(vals); ok && mode != forceXOR {
+	scale, ints, ok := decimals(vals)
+	if !ok && mode == floatQuick {
+		return appendFloats(b, vals, forceRaw)
+	}
+	if ok && mode != forceXOR {
 		delta := appendDelta(nil, ints)
-		if mode == forceDelta {
+		if mode == forceDelta || mode == floatQuick {
 			return append(append(b, floatDelta, byte(scale)), delta...)
 		}
 		offset := make([]byte, 0, len(delta))

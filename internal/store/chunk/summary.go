@@ -97,7 +97,7 @@ func DecodeSummary(data []byte, field string) (Summary, bool, error) {
 // EncodeRow encodes one reading as a recent row: the chunk's columns for
 // a single reading, not compressed.
 func EncodeRow(r *reading.Reading) ([]byte, error) {
-	return encodeBody([]reading.Reading{*r}, floatAuto)
+	return encodeBody([]reading.Reading{*r}, floatQuick)
 }
 
 // DecodeRow decodes a recent row.
@@ -116,7 +116,7 @@ func DecodeRow(data []byte) (reading.Reading, error) {
 // EncodeRows encodes readings, in order of time then Seq, as an
 // uncompressed chunk body: a write's new readings of a device, kept so
 // until they are compacted.
-func EncodeRows(rs []reading.Reading) ([]byte, error) { return encodeBody(rs, floatAuto) }
+func EncodeRows(rs []reading.Reading) ([]byte, error) { return encodeBody(rs, floatQuick) }
 
 // DecodeRows decodes what EncodeRows encoded.
 func DecodeRows(data []byte) ([]reading.Reading, error) {

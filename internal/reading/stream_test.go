@@ -1,0 +1,78 @@
+package reading
+
+import (
+	"encoding/json"
+	"math"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// streamReadings are readings with every kind of field a reading has, set
+// and unset, zero and not.
+func streamReadings() []Reading {
+	zero, rssi, length := 0.0, -71.5, 1e-7
+	brussels, _ := time.LoadLocation("Europe/Brussels")
+	return []Reading{
+		{Customer: "finemeca", Sensor: "centrale", Device: "m1", Name: "Compresseur \"2\" <atelier>", Gateway: "171",
+			Time: time.Date(2026, 10, 25, 2, 30, 0, 123456789, brussels), Received: time.Date(2026, 10, 25, 1, 30, 1, 0, time.UTC),
+			Fields:  map[string]float64{"U1": 230.4, "PF": 0.93, "E": 1234567.8, "tiny": 5e-324, "big": math.MaxFloat64, "neg": -0.0},
+			Units:   map[string]string{"E": "kWh", "U1": "V"},
+			Strings: map[string]string{"Mod": "centrale", "é": "\u00e9\u2028\x01"},
+			RSSI:    &rssi, SNR: &zero, Length: &length, MsgCount: 9007199254740991,
+			Flags: []string{"time_from_receive", "field_rejected:msgCount"}},
+		{Customer: "c", Sensor: "air", Device: "d", Time: time.Unix(0, 0).UTC(), Received: time.Unix(1, 0).UTC(),
+			Fields: map[string]float64{}, MsgCount: NoMsgCount, Digest: -42},
+	}
+}
+
+// The readings stream's messages decode to the readings encoded, and are
+// the JSON that encoding/json writes and reads: messages written by
+// earlier releases, and read by any JSON client of the stream.
+func TestReadingsStreamRoundTrip(t *testing.T) {
+	rs := streamReadings()
+	data, err := MarshalReadings(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	std, err := json.Marshal(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fromStd, fromOurs []Reading
+	if err := json.Unmarshal(data, &fromStd); err != nil {
+		t.Fatalf("encoding/json does not read a stream message: %v", err)
+	}
+	if fromOurs, err = UnmarshalReadings(std); err != nil {
+		t.Fatalf("a message encoding/json wrote does not decode: %v", err)
+	}
+	got, err := UnmarshalReadings(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, dec := range map[string][]Reading{"round trip": got, "encoding/json reading ours": fromStd, "ours reading encoding/json": fromOurs} {
+		if len(dec) != len(rs) {
+			t.Fatalf("%s: %d readings, want %d", name, len(dec), len(rs))
+		}
+		for i := range rs {
+			want, g := rs[i], dec[i]
+			if !want.Time.Equal(g.Time) || !want.Received.Equal(g.Received) {
+				t.Errorf("%s: reading %d times %v, %v; want %v, %v", name, i, g.Time, g.Received, want.Time, want.Received)
+			}
+			want.Time, want.Received, g.Time, g.Received = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+			if !reflect.DeepEqual(want, g) {
+				t.Errorf("%s: reading %d\n got %+v\nwant %+v", name, i, g, want)
+			}
+		}
+	}
+	one, err := json.Marshal(rs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := UnmarshalReadings(one); err != nil || len(got) != 1 || got[0].Device != "m1" {
+		t.Errorf("a message of one reading, as earlier releases published: %v, %v", got, err)
+	}
+	if _, err := UnmarshalReadings([]byte(`[{"fields": {"P": "x"}}]`)); err == nil {
+		t.Error("a message with a text value in fields decoded")
+	}
+}
