@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 	_ "time/tzdata" // the configured zone must load on hosts without tzdata
@@ -46,7 +47,17 @@ Run 'sensorhub COMMAND --help' for a command's flags.
 
 var version = "dev"
 
+// gcPercent is the garbage collector's target unless GOGC says otherwise.
+// sensorhub's live heap is small and bounded (its caches have limits);
+// collecting it when it has tripled rather than doubled gives end-to-end
+// rates about a fifth higher on two cores (BENCHMARKS.md) for a larger
+// resident set. GOMEMLIMIT, when set, bounds the whole.
+const gcPercent = 200
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

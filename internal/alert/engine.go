@@ -165,7 +165,8 @@ func (e *Engine) Run(ctx context.Context, cons queue.Consumer) error {
 	lastTick := time.Time{}
 	var failures int
 	for ctx.Err() == nil {
-		ds, err := cons.Fetch(ctx, 500, wait)
+		// Each message holds up to reading.StreamBytes of readings.
+		ds, err := cons.Fetch(ctx, 16, wait)
 		if err != nil {
 			if ctx.Err() != nil {
 				break

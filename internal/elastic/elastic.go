@@ -117,7 +117,8 @@ func New(opts Options) (*Writer, error) {
 // Run indexes the readings the consumer gives until ctx ends.
 func (w *Writer) Run(ctx context.Context, cons queue.Consumer) error {
 	backoff := time.Duration(0)
-	maxDocs := max(1, w.opts.FlushBytes/300)
+	// A message holds up to reading.StreamBytes of readings.
+	maxMsgs := max(1, w.opts.FlushBytes/reading.StreamBytes)
 	for ctx.Err() == nil {
 		if !w.template {
 			if err := w.PutTemplate(ctx); err != nil {
@@ -125,7 +126,7 @@ func (w *Writer) Run(ctx context.Context, cons queue.Consumer) error {
 				continue
 			}
 		}
-		ds, err := cons.Fetch(ctx, maxDocs, w.opts.FlushInterval)
+		ds, err := cons.Fetch(ctx, maxMsgs, w.opts.FlushInterval)
 		if err != nil {
 			if ctx.Err() == nil {
 				backoff = w.wait(ctx, backoff, "fetching readings failed", err)

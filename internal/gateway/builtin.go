@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -79,7 +81,7 @@ func StartBroker(fw *Forwarder, opts BrokerOptions, log *slog.Logger) (*Broker, 
 	if err := srv.AddHook(ah, nil); err != nil {
 		return nil, err
 	}
-	hook := &forwardHook{fw: fw, topics: mqtt.NewTopicsIndex(), auth: ah, log: log, srv: srv, in: make(chan queued, batchQueue)}
+	hook := &forwardHook{fw: fw, topics: mqtt.NewTopicsIndex(), forwarded: map[string]bool{}, auth: ah, log: log, srv: srv, in: make(chan queued, batchQueue)}
 	hook.ctx, hook.cancel = context.WithCancel(context.Background())
 	go hook.forward()
 	for i, t := range opts.Topics {
@@ -172,10 +174,14 @@ type forwardHook struct {
 	fw     *Forwarder
 	srv    *mqtt.Server
 	topics *mqtt.TopicsIndex
-	log    *slog.Logger
-	ctx    context.Context
-	cancel context.CancelFunc
-	in     chan queued
+	// forwarded remembers, per topic, whether the configured topics take
+	// it: the index's answer allocates, and a device keeps its topic.
+	forwardedMu sync.Mutex
+	forwarded   map[string]bool
+	log         *slog.Logger
+	ctx         context.Context
+	cancel      context.CancelFunc
+	in          chan queued
 }
 
 // queued is a message waiting to be put on the queue, and what to do once
@@ -204,7 +210,7 @@ func (h *forwardHook) Provides(b byte) bool {
 // to the queue together: one round trip for many messages, not one each.
 // A QoS 0 message holds its client until the queue has it.
 func (h *forwardHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
-	if cl.Net.Inline || strings.HasPrefix(pk.TopicName, "$") || len(h.topics.Subscribers(pk.TopicName).Subscriptions) == 0 {
+	if cl.Net.Inline || strings.HasPrefix(pk.TopicName, "$") || !h.takes(pk.TopicName) {
 		return pk, nil
 	}
 	env := reading.Envelope{Topic: pk.TopicName, Payload: bytes.Clone(pk.Payload), Received: time.Now().UTC(), Source: "mqtt",
@@ -234,13 +240,34 @@ func (h *forwardHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 		if err := cl.WritePacket(ack); err != nil {
 			h.log.Debug("built-in broker: acknowledging a message", "client", cl.ID, "err", err)
 		}
-		if pk.FixedHeader.Retain || len(h.srv.Topics.Subscribers(pk.TopicName).Subscriptions) > 0 {
+		if pk.FixedHeader.Retain || atomic.LoadInt64(&h.srv.Info.Subscriptions) > 0 && len(h.srv.Topics.Subscribers(pk.TopicName).Subscriptions) > 0 {
 			h.srv.Publish(pk.TopicName, pk.Payload, pk.FixedHeader.Retain, 1)
 		}
 	}})
 	// Acknowledged above once queued: the broker does not acknowledge it,
 	// nor hand it on, itself.
 	return pk, packets.ErrRejectPacket
+}
+
+// maxForwarded bounds the topics whose answer is remembered.
+const maxForwarded = 1 << 16
+
+// takes says whether the configured topics take a topic.
+func (h *forwardHook) takes(topic string) bool {
+	h.forwardedMu.Lock()
+	ok, known := h.forwarded[topic]
+	h.forwardedMu.Unlock()
+	if known {
+		return ok
+	}
+	ok = len(h.topics.Subscribers(topic).Subscriptions) > 0
+	h.forwardedMu.Lock()
+	if len(h.forwarded) >= maxForwarded {
+		clear(h.forwarded)
+	}
+	h.forwarded[topic] = ok
+	h.forwardedMu.Unlock()
+	return ok
 }
 
 // enqueue hands a message to the forwarder, waiting while SenderWait

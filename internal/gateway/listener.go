@@ -20,7 +20,8 @@ type keepAccepting struct {
 
 	mu      sync.Mutex
 	failing error
-	since   time.Time
+	since   time.Time // the first failure in a row
+	last    time.Time // the latest failure
 	logged  time.Time
 }
 
@@ -45,7 +46,7 @@ func (l *keepAccepting) Accept() (net.Conn, error) {
 		if l.failing == nil {
 			l.since = now
 		}
-		l.failing = err
+		l.failing, l.last = err, now
 		if now.Sub(l.logged) >= 10*time.Second {
 			l.logged = now
 			l.log.Error("built-in MQTT broker cannot accept connections; retrying", "listener", l.name, "err", err, "retry_in", delay)
@@ -57,11 +58,14 @@ func (l *keepAccepting) Accept() (net.Conn, error) {
 }
 
 // Check returns an error while accepting connections has failed for more
-// than a second.
+// than a second. Out of descriptors, an accept fails at once whether a
+// client waits or not, at least every second as retried; an accept that
+// waits longer without failing is a listener that works again, with no
+// client yet.
 func (l *keepAccepting) Check() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.failing != nil && time.Since(l.since) > time.Second {
+	if l.failing != nil && time.Since(l.since) > time.Second && time.Since(l.last) < 2*time.Second {
 		return fmt.Errorf("%s listener %s cannot accept connections for %s: %v", l.name, l.Addr(), time.Since(l.since).Round(time.Second), l.failing)
 	}
 	return nil

@@ -566,10 +566,6 @@ func (in *Ingester) Derive(ctx context.Context, b *store.Batch) error {
 	return nil
 }
 
-// streamBytes bounds one message of the readings stream: readings go in
-// messages of about this size, each one a JSON array.
-const streamBytes = 256 << 10
-
 // publish puts the stored readings on the readings stream, retrying while
 // the queue is away: a few messages a batch, each of many readings. A
 // reading the queue refuses for what it is (larger than it takes) stays
@@ -603,7 +599,7 @@ func (in *Ingester) publish(ctx context.Context, rs []reading.Reading) error {
 	for i := range rs {
 		r := &rs[i]
 		n := 200 + 40*len(r.Fields)
-		if size+n > streamBytes {
+		if size+n > reading.StreamBytes {
 			flush()
 		}
 		part, size = append(part, *r), size+n

@@ -273,6 +273,11 @@ func (r Rejected) MarshalJSON() ([]byte, error) {
 	}{plain(r), strings.ToValidUTF8(string(r.Payload), "\uFFFD")})
 }
 
+// StreamBytes bounds one message of the readings stream: readings go in
+// messages of about this size. A consumer takes a few such messages at a
+// time.
+const StreamBytes = 256 << 10
+
 // MarshalReadings encodes readings as one message of the readings stream:
 // a JSON array. The stream carries every stored reading to alerts and
 // live pages; github.com/goccy/go-json writes and reads it in about half
