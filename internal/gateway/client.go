@@ -158,44 +158,42 @@ func (cl *Client) receive(_ paho.Client, m paho.Message) {
 	}
 }
 
-// forward puts each message on the queue as soon as it arrives, several
-// at once, and acknowledges them to the broker in arrival order, each once
-// the queue has it. Brokers send only a few unacknowledged messages at a
-// time (Mosquitto: 20), so acknowledging early keeps the flow going.
+// forward puts the messages on the queue in the order they arrive, those
+// waiting together, and acknowledges each to the broker once the queue has
+// it. Brokers send only a few unacknowledged messages at a time
+// (Mosquitto: 20): they come on while one lot is put on the queue.
 func (cl *Client) forward() {
 	defer close(cl.done)
-	type pending struct {
-		m    paho.Message
-		done chan error
-	}
-	order := make(chan pending, 1024)
-	acked := make(chan struct{})
-	go func() {
-		defer close(acked)
-		for p := range order {
-			if err := <-p.done; err != nil {
-				continue // shutting down: unacknowledged, the broker sends it again
-			}
-			p.m.Ack()
-		}
-	}()
-	defer func() {
-		close(order)
-		<-acked
-	}()
+	ms := make([]paho.Message, 0, batchMax)
+	envs := make([]reading.Envelope, 0, batchMax)
 	for {
 		select {
 		case m := <-cl.in:
-			p := pending{m: m, done: make(chan error, 1)}
-			env := reading.Envelope{Topic: m.Topic(), Payload: m.Payload(), Received: time.Now().UTC(), Source: "mqtt"}
-			go func() { p.done <- cl.fw.Forward(cl.ctx, env) }()
-			select {
-			case order <- p:
-			case <-cl.ctx.Done():
-				return
-			}
+			ms = append(ms[:0], m)
 		case <-cl.ctx.Done():
 			return
+		}
+	more:
+		for len(ms) < batchMax {
+			select {
+			case m := <-cl.in:
+				ms = append(ms, m)
+			default:
+				break more
+			}
+		}
+		envs = envs[:0]
+		received := time.Now().UTC()
+		for _, m := range ms {
+			envs = append(envs, reading.Envelope{Topic: m.Topic(), Payload: m.Payload(), Received: received, Source: "mqtt"})
+		}
+		if err := cl.fw.Forward(cl.ctx, envs...); err != nil {
+			// Shutting down, or refused: unacknowledged, the broker sends
+			// them again.
+			continue
+		}
+		for _, m := range ms {
+			m.Ack()
 		}
 	}
 }

@@ -26,39 +26,76 @@ func (s *Store) deviceIDs(ctx context.Context, keys []store.DeviceKey) (map[stor
 		}
 	}
 	s.idMu.Unlock()
-	for _, k := range missing {
-		var id int64
-		err := s.queryRow(ctx, s.db, `INSERT INTO devices (customer, sensor, device) VALUES (?, ?, ?)
-			ON CONFLICT (customer, sensor, device) DO UPDATE SET device = excluded.device RETURNING id`,
-			k.Customer, k.Sensor, k.Device).Scan(&id)
-		if err != nil {
-			return nil, s.d.Classify(fmt.Errorf("store: device %s/%s/%s: %w", k.Customer, k.Sensor, k.Device, err))
-		}
-		out[k] = id
-		s.idMu.Lock()
-		s.devices[k] = id
-		s.idMu.Unlock()
+	if len(missing) == 0 {
+		return out, nil
 	}
+	// New devices in one transaction: a batch of new devices costs one
+	// commit, not one each.
+	made := make(map[store.DeviceKey]int64, len(missing))
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for _, k := range missing {
+			var id int64
+			err := s.queryRow(ctx, tx, `INSERT INTO devices (customer, sensor, device) VALUES (?, ?, ?)
+				ON CONFLICT (customer, sensor, device) DO UPDATE SET device = excluded.device RETURNING id`,
+				k.Customer, k.Sensor, k.Device).Scan(&id)
+			if err != nil {
+				return fmt.Errorf("store: device %s/%s/%s: %w", k.Customer, k.Sensor, k.Device, err)
+			}
+			made[k] = id
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.idMu.Lock()
+	for k, id := range made {
+		out[k] = id
+		s.devices[k] = id
+	}
+	s.idMu.Unlock()
 	return out, nil
 }
 
-// fieldID finds or makes a field's id.
-func (s *Store) fieldID(ctx context.Context, name string) (int64, error) {
+// fieldIDs finds or makes the ids of field names, those to make in one
+// transaction.
+func (s *Store) fieldIDs(ctx context.Context, names map[string]bool) (map[string]int64, error) {
+	out := make(map[string]int64, len(names))
+	var missing []string
 	s.idMu.Lock()
-	id, ok := s.fields[name]
-	s.idMu.Unlock()
-	if ok {
-		return id, nil
+	for name := range names {
+		if id, ok := s.fields[name]; ok {
+			out[name] = id
+		} else {
+			missing = append(missing, name)
+		}
 	}
-	err := s.queryRow(ctx, s.db, `INSERT INTO fields (name) VALUES (?)
-		ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id`, name).Scan(&id)
+	s.idMu.Unlock()
+	if len(missing) == 0 {
+		return out, nil
+	}
+	made := make(map[string]int64, len(missing))
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for _, name := range missing {
+			var id int64
+			if err := s.queryRow(ctx, tx, `INSERT INTO fields (name) VALUES (?)
+				ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id`, name).Scan(&id); err != nil {
+				return fmt.Errorf("store: field %s: %w", name, err)
+			}
+			made[name] = id
+		}
+		return nil
+	})
 	if err != nil {
-		return 0, s.d.Classify(fmt.Errorf("store: field %s: %w", name, err))
+		return nil, err
 	}
 	s.idMu.Lock()
-	s.fields[name] = id
+	for name, id := range made {
+		out[name] = id
+		s.fields[name] = id
+	}
 	s.idMu.Unlock()
-	return id, nil
+	return out, nil
 }
 
 // lookupDevice finds a device's id without making it: ErrNotFound.

@@ -370,18 +370,24 @@ func (s *Store) updateDevices(ctx context.Context, tx *sql.Tx, devs map[int64]*d
 // newUnits are the device fields whose unit is new or changed, with the
 // field ids made as needed.
 func (s *Store) newUnits(ctx context.Context, ps []pending) (map[unitKey]string, error) {
-	out := map[unitKey]string{}
+	names := map[string]bool{}
 	for _, p := range ps {
 		for name := range p.r.Fields {
-			fid, err := s.fieldID(ctx, name)
-			if err != nil {
-				return nil, err
-			}
-			k := unitKey{p.dev, fid}
+			names[name] = true
+		}
+	}
+	fids, err := s.fieldIDs(ctx, names)
+	if err != nil {
+		return nil, err
+	}
+	out := map[unitKey]string{}
+	s.idMu.Lock()
+	defer s.idMu.Unlock()
+	for _, p := range ps {
+		for name := range p.r.Fields {
+			k := unitKey{p.dev, fids[name]}
 			u := p.r.Units[name]
-			s.idMu.Lock()
 			known, ok := s.units[k]
-			s.idMu.Unlock()
 			if w, pendingUnit := out[k]; pendingUnit {
 				known, ok = w, true
 			}
