@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net/http"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -52,6 +54,9 @@ type StoreResult struct {
 	// Bytes is what the store takes once stopped cleanly: the SQLite file
 	// and its write-ahead log, or every table of the PostgreSQL schema.
 	Bytes int64
+	// Tables is Bytes table by table (with its indexes and TOAST), on
+	// PostgreSQL.
+	Tables map[string]int64
 	// PeakRSS is the process' peak resident memory, in bytes.
 	PeakRSS int64
 	// Encodings compares the encodings of chunks on the readings stored.
@@ -73,6 +78,11 @@ func (r StoreResult) Report(w io.Writer, o StoreOptions) {
 	fmt.Fprintf(w, "store               %s\n", o.Config.Store.Engine)
 	fmt.Fprintf(w, "HTTP ingest         %10.0f readings/s (%d posters, %d lines a request, %s until all stored)\n", r.Rate(), o.Posters, o.Lines, r.Elapsed.Round(time.Millisecond))
 	fmt.Fprintf(w, "store size          %10d bytes after a clean stop\n", r.Bytes)
+	for _, t := range slices.Sorted(maps.Keys(r.Tables)) {
+		if r.Tables[t] > 0 {
+			fmt.Fprintf(w, "  %-17s %10d bytes\n", t, r.Tables[t])
+		}
+	}
 	fmt.Fprintf(w, "bytes/device value  %10.3f\n", r.BytesPerValue())
 	fmt.Fprintf(w, "peak resident       %10.0f MiB\n", float64(r.PeakRSS)/(1<<20))
 	if len(r.Encodings) > 0 {
@@ -164,7 +174,7 @@ func Store(ctx context.Context, o StoreOptions) (StoreResult, error) {
 		return res, err
 	}
 	res.PeakRSS = peakRSS()
-	res.Bytes, err = storeBytes(ctx, cfg)
+	res.Bytes, res.Tables, err = storeBytes(ctx, cfg)
 	return res, err
 }
 
@@ -222,8 +232,9 @@ func post(ctx context.Context, url string, body []byte) error {
 	}
 }
 
-// storeBytes is what the store takes on disk.
-func storeBytes(ctx context.Context, cfg *config.Config) (int64, error) {
+// storeBytes is what the store takes on disk, and on PostgreSQL table by
+// table.
+func storeBytes(ctx context.Context, cfg *config.Config) (int64, map[string]int64, error) {
 	if cfg.Store.Engine != "postgres" {
 		var total int64
 		for _, suffix := range []string{"", "-wal"} {
@@ -231,17 +242,30 @@ func storeBytes(ctx context.Context, cfg *config.Config) (int64, error) {
 				total += st.Size()
 			}
 		}
-		return total, nil
+		return total, nil, nil
 	}
 	db, err := sql.Open("pgx", cfg.Store.URL)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer db.Close()
+	rows, err := db.QueryContext(ctx, `SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c
+		JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname = current_schema()`)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer rows.Close()
 	var total int64
-	err = db.QueryRowContext(ctx, `SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c
-		JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname = current_schema()`).Scan(&total)
-	return total, err
+	tables := map[string]int64{}
+	for rows.Next() {
+		var name string
+		var n int64
+		if err := rows.Scan(&name, &n); err != nil {
+			return 0, nil, err
+		}
+		tables[name], total = n, total+n
+	}
+	return total, tables, rows.Err()
 }
 
 // peakRSS is the process' peak resident memory.

@@ -57,6 +57,9 @@ func (c *compactor) run() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			_, err := c.s.compact(ctx, true)
 			c.s.trim(ctx)
+			if err == nil {
+				c.s.tidy(ctx)
+			}
 			cancel()
 			c.mu.Lock()
 			c.err = err
@@ -95,6 +98,16 @@ func (s *Store) trim(ctx context.Context) {
 	defer s.mu.Unlock()
 	if _, err := s.db.ExecContext(ctx, s.d.Trim); err != nil {
 		s.log.Warn("store: giving the space of compacted rows back", "err", err)
+	}
+}
+
+// tidy gives the disk back the space of deleted and updated rows, as the
+// engine keeps them, at a clean stop.
+func (s *Store) tidy(ctx context.Context) {
+	for _, q := range s.d.Tidy {
+		if _, err := s.db.ExecContext(ctx, q); err != nil {
+			s.log.Warn("store: giving the space of deleted rows back", "statement", q, "err", err)
+		}
 	}
 }
 

@@ -40,6 +40,10 @@ type Dialect struct {
 	// Sessions creates the web sessions' table as the session library of
 	// the engine keeps it.
 	Sessions string
+	// Tune is statements of the engine's own that end the schema (each
+	// ending with a semicolon), such as the room a table keeps in its
+	// pages for updates.
+	Tune string
 	// Classify marks the engine's errors that are outages.
 	Classify func(error) error
 	// Lock and Unlock hold the migration lock, on a connection of its own.
@@ -51,6 +55,10 @@ type Dialect struct {
 	// Trim gives the disk back the space of deleted recent rows, after
 	// compaction (empty: the engine does it by itself).
 	Trim string
+	// Tidy gives the disk back what the engine keeps of deleted and
+	// updated rows, at a clean stop once every reading is in chunks; each
+	// statement is run on its own.
+	Tidy []string
 }
 
 // rebind turns a query written with ? into the dialect's placeholders.
@@ -72,11 +80,11 @@ func (d *Dialect) rebind(q string) string {
 	return b.String()
 }
 
-// ddl fills a schema written with {{SERIAL}}, {{INT}}, {{REAL}}, {{BLOB}}
-// and {{WITHOUT_ROWID}} for the dialect.
+// ddl fills a schema written with {{SERIAL}}, {{INT}}, {{REAL}}, {{BLOB}},
+// {{WITHOUT_ROWID}}, {{SESSIONS}} and {{TUNE}} for the dialect.
 func (d *Dialect) ddl(s string) string {
 	return strings.NewReplacer("{{SERIAL}}", d.Serial, "{{INT}}", d.Int, "{{REAL}}", d.Real, "{{BLOB}}", d.Blob,
-		"{{WITHOUT_ROWID}}", d.WithoutRowID, "{{SESSIONS}}", d.Sessions).Replace(s)
+		"{{WITHOUT_ROWID}}", d.WithoutRowID, "{{SESSIONS}}", d.Sessions, "{{TUNE}}", d.Tune).Replace(s)
 }
 
 // placeholders is "(?, ?, ?), (?, ?, ?)": rows of n columns.

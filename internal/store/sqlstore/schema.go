@@ -141,6 +141,7 @@ CREATE TABLE chunks (
 );
 CREATE INDEX chunks_device_time ON chunks (device_id, first_time);
 CREATE INDEX chunks_device_day ON chunks (device_id, day);
+{{TUNE}}
 `
 
 // migrate brings the schema up to this release: a new database gets it
