@@ -28,7 +28,7 @@ import (
 // queueEngines are the queues every end-to-end test runs on.
 var queueEngines = []string{"embedded", "nats"}
 
-func start(t *testing.T, engine string, opts app.Options, mutate func(*config.Config)) *app.App {
+func start(t testing.TB, engine string, opts app.Options, mutate func(*config.Config)) *app.App {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()

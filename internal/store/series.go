@@ -196,9 +196,23 @@ func QuerySeriesRaw(ctx context.Context, s Store, q SeriesQuery, loc *time.Locat
 			prev = &p
 		}
 	}
-	bucket := q.Step.bucketer(q.From, loc)
-	out.Points = Aggregate(pts, prev, bucket, q.Agg)
+	out.Points = aggregate(pts, prev, q.Step.bucketer(q.From, loc), q.Step.following(loc), q.Agg)
 	return out, nil
+}
+
+// following returns the function that gives the start of the bucket after
+// the one that starts at a time: nil without a step.
+func (s Step) following(loc *time.Location) func(time.Time) time.Time {
+	switch {
+	case s.Days > 0:
+		return func(start time.Time) time.Time {
+			y, m, d := start.In(loc).Date()
+			return time.Date(y, m, d+s.Days, 0, 0, 0, 0, loc)
+		}
+	case s.Dur > 0:
+		return func(start time.Time) time.Time { return start.Add(s.Dur) }
+	}
+	return nil
 }
 
 // bucketer returns the function that maps a time to its bucket's start.
@@ -229,18 +243,33 @@ func civilDay(y int, m time.Month, d int) int {
 // Aggregate reduces time-ordered points into buckets. prev, when not nil,
 // is the point just before the first, which "increase" needs.
 func Aggregate(pts []Point, prev *Point, bucket func(time.Time) time.Time, agg string) []Point {
+	return aggregate(pts, prev, bucket, nil, agg)
+}
+
+// aggregate is Aggregate; with following, which gives the start of the
+// next bucket, a point before it is known to be in the current bucket
+// without working its bucket out.
+func aggregate(pts []Point, prev *Point, bucket, following func(time.Time) time.Time, agg string) []Point {
 	out := []Point{}
-	var cur time.Time
+	var cur, next time.Time
 	var acc accumulator
 	started := false
 	for i := range pts {
 		p := pts[i]
+		if started && following != nil && p.Time.Before(next) {
+			acc.add(p.Value, prev)
+			prev = &pts[i]
+			continue
+		}
 		b := bucket(p.Time)
 		if !started || !b.Equal(cur) {
 			if started {
 				out = append(out, Point{Time: cur, Value: acc.result(agg)})
 			}
 			cur, acc, started = b, accumulator{}, true
+			if following != nil {
+				next = following(b)
+			}
 		}
 		acc.add(p.Value, prev)
 		prev = &pts[i]

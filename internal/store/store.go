@@ -63,11 +63,16 @@ type Device struct {
 	LossRatio float64  `json:"loss_ratio"`
 	RSSI      *float64 `json:"rssi"`
 	SNR       *float64 `json:"snr"`
+	// Latest is the device's newest reading, with its units, when the
+	// filter asked for it. It is shared: read only.
+	Latest *reading.Reading `json:"-"`
 }
 
-// DeviceFilter narrows a device list; empty fields match all.
+// DeviceFilter narrows a device list; empty fields match all. With
+// Latest, each device comes with its newest reading.
 type DeviceFilter struct {
 	Customer, Sensor string
+	Latest           bool
 }
 
 // Point is one value of a series at a time.

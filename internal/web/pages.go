@@ -133,7 +133,7 @@ func num(f *float64) string {
 
 func (p *Pages) overview(w http.ResponseWriter, r *http.Request) {
 	who := principalOf(r)
-	devs, err := p.Server.visibleDevices(r, store.DeviceFilter{})
+	devs, err := p.Server.visibleDevices(r, store.DeviceFilter{Latest: true})
 	if err != nil {
 		p.Server.internal(w, r, err)
 		return
@@ -170,7 +170,7 @@ func (p *Pages) overview(w http.ResponseWriter, r *http.Request) {
 			data.Silent++
 		}
 		data.Lost += d.Lost
-		if latest, err := p.Store.Latest(r.Context(), store.DeviceKey{Customer: d.Customer, Sensor: d.Sensor, Device: d.Device}); err == nil {
+		if latest := d.Latest; latest != nil {
 			names := make([]string, 0, len(latest.Fields))
 			for k := range latest.Fields {
 				names = append(names, k)

@@ -452,7 +452,7 @@ func (d *decoded) readings() []reading.Reading {
 
 func (d *decoded) field(name string) []Point {
 	col := d.fields[name]
-	var out []Point
+	out := make([]Point, 0, len(col))
 	for i, v := range col {
 		if v != nil {
 			out = append(out, Point{Time: d.times[i], Seq: d.seq(i), Value: *v})
@@ -601,7 +601,24 @@ func (r *reader) strings(n int) []*string {
 	return out
 }
 
-// floats reads an optional float column; with skip, only past it.
+// skipStrings reads past an optional string column.
+func (r *reader) skipStrings(n int) {
+	present := r.presence(n)
+	dict := r.count()
+	for range dict {
+		r.bytes(r.uvarint())
+	}
+	if dict <= 1 {
+		return
+	}
+	for _, p := range present {
+		if p && r.err == nil {
+			r.uvarint()
+		}
+	}
+}
+
+// floats reads an optional float column; with skip, only past it (nil).
 func (r *reader) floats(n int, skip bool) []*float64 {
 	present := r.presence(n)
 	k := 0
@@ -610,12 +627,15 @@ func (r *reader) floats(n int, skip bool) []*float64 {
 			k++
 		}
 	}
+	var col *reader
+	if k > 0 {
+		col = &reader{b: r.bytes(r.uvarint())}
+	}
+	if skip || r.err != nil {
+		return nil
+	}
 	out := make([]*float64, n)
 	if k == 0 {
-		return out
-	}
-	col := &reader{b: r.bytes(r.uvarint())}
-	if skip || r.err != nil {
 		return out
 	}
 	vals := col.values(k)
@@ -718,14 +738,25 @@ func decodeBody(body []byte, fn func(*decoded) error, field string) (err error) 
 	d := &decoded{n: n, strings: map[string][]*string{}, fields: map[string][]*float64{}}
 	d.times = r.dod(n)
 	d.counts = r.delta(n)
-	d.recv = r.delta(n)
+	if field == "" {
+		d.recv = r.delta(n)
+	} else {
+		for range n {
+			r.varint() // a field's values do not need the receive times
+		}
+	}
 	d.digests = make([]int64, n)
 	for i, p := range r.presence(n) {
 		if p {
 			d.digests[i] = r.varint()
 		}
 	}
-	d.names, d.gateways = deref(r.strings(n)), deref(r.strings(n))
+	if field == "" {
+		d.names, d.gateways = deref(r.strings(n)), deref(r.strings(n))
+	} else {
+		r.skipStrings(n)
+		r.skipStrings(n)
+	}
 	d.lengths = r.floats(n, field != "")
 	d.flags = make([][]string, n)
 	row := 0

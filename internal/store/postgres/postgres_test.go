@@ -36,3 +36,15 @@ func TestTwoStoresOnOneDatabase(t *testing.T) {
 	}
 	storetest.TwoStores(t, two[0], two[1])
 }
+
+// BenchmarkQueries times the pages' queries: see storetest.BenchQueries.
+func BenchmarkQueries(b *testing.B) {
+	storetest.BenchQueries(b, func(b *testing.B) storetest.Compacted {
+		s, err := postgres.Open(context.Background(), testenv.PostgresSchema(b), sqlstore.Options{Location: storetest.Location})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		return s
+	})
+}

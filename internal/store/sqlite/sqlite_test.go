@@ -91,38 +91,14 @@ func BenchmarkWriteBatch(b *testing.B) {
 	}
 }
 
-// BenchmarkSeries30Days is a 30-day chart of one device reporting every
-// 30 s (86,400 readings): step chosen automatically (2h), one bucket a
-// day from the chunks' summaries, and every point.
-func BenchmarkSeries30Days(b *testing.B) {
-	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "sensorhub.db"), sqlstore.Options{Location: storetest.Location})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	k := storetest.LoadDays(b, s, 30, 30*time.Second)
-	if err := s.Compact(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	to := time.Now()
-	from := to.Add(-30 * 24 * time.Hour)
-	day, _ := store.ParseStep("1d")
-	for _, c := range []struct {
-		name string
-		q    store.SeriesQuery
-		min  int
-	}{
-		{"auto", store.SeriesQuery{DeviceKey: k, Field: "Temp", From: from, To: to, Step: store.AutoStep(from, to), Agg: "avg"}, 300},
-		{"days", store.SeriesQuery{DeviceKey: k, Field: "Temp", From: from, To: to, Step: day, Agg: "avg"}, 30},
-		{"points", store.SeriesQuery{DeviceKey: k, Field: "Temp", From: from, To: to}, 86000},
-	} {
-		b.Run(c.name, func(b *testing.B) {
-			for b.Loop() {
-				out, err := store.QuerySeries(context.Background(), s, c.q, storetest.Location)
-				if err != nil || len(out.Points) < c.min {
-					b.Fatalf("%d points, %v", len(out.Points), err)
-				}
-			}
-		})
-	}
+// BenchmarkQueries times the pages' queries: see storetest.BenchQueries.
+func BenchmarkQueries(b *testing.B) {
+	storetest.BenchQueries(b, func(b *testing.B) storetest.Compacted {
+		s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "sensorhub.db"), sqlstore.Options{Location: storetest.Location})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		return s
+	})
 }

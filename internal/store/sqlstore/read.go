@@ -223,23 +223,26 @@ func (s *Store) Latest(ctx context.Context, k store.DeviceKey) (reading.Reading,
 	return withKey(r, k), nil
 }
 
-// Devices lists devices.
+// Devices lists devices, with their newest readings when asked: those
+// and their units are read with the list, not a query each.
 func (s *Store) Devices(ctx context.Context, f store.DeviceFilter) ([]store.Device, error) {
-	rows, err := s.query(ctx, s.db, `SELECT customer, sensor, device, name, gateway, last_seen, last_time,
-			readings, msg_count, lost, rssi, snr
+	rows, err := s.query(ctx, s.db, `SELECT id, customer, sensor, device, name, gateway, last_seen, last_time,
+			readings, msg_count, lost, rssi, snr, last_seq, CASE WHEN ? THEN latest END
 		FROM devices
 		WHERE (? = '' OR customer = ?) AND (? = '' OR sensor = ?) AND readings > 0
-		ORDER BY customer, sensor, device`, f.Customer, f.Customer, f.Sensor, f.Sensor)
+		ORDER BY customer, sensor, device`, f.Latest, f.Customer, f.Customer, f.Sensor, f.Sensor)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	out := []store.Device{}
+	var ids []int64
 	for rows.Next() {
 		var d store.Device
-		var seen, last int64
-		if err := rows.Scan(&d.Customer, &d.Sensor, &d.Device, &d.Name, &d.Gateway, &seen, &last,
-			&d.Readings, &d.MsgCount, &d.Lost, &d.RSSI, &d.SNR); err != nil {
+		var id, seen, last, seq int64
+		var latest []byte
+		if err := rows.Scan(&id, &d.Customer, &d.Sensor, &d.Device, &d.Name, &d.Gateway, &seen, &last,
+			&d.Readings, &d.MsgCount, &d.Lost, &d.RSSI, &d.SNR, &seq, &latest); err != nil {
 			return nil, err
 		}
 		d.LastSeen = time.UnixMilli(seen).UTC()
@@ -248,7 +251,53 @@ func (s *Store) Devices(ctx context.Context, f store.DeviceFilter) ([]store.Devi
 		if d.Expected > 0 {
 			d.LossRatio = float64(d.Lost) / float64(d.Expected)
 		}
+		if latest != nil {
+			r, err := s.latestOf(id, last, seq, latest)
+			if err != nil {
+				return nil, err
+			}
+			d.Latest = r
+		}
 		out = append(out, d)
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil || !f.Latest {
+		return out, err
+	}
+	units, err := s.allUnits(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if out[i].Latest == nil {
+			continue
+		}
+		r := withKey(*out[i].Latest, store.DeviceKey{Customer: out[i].Customer, Sensor: out[i].Sensor, Device: out[i].Device})
+		r.Units = units[ids[i]]
+		out[i].Latest = &r
+	}
+	return out, nil
+}
+
+// allUnits is every device's units, by device id.
+func (s *Store) allUnits(ctx context.Context) (map[int64]map[string]string, error) {
+	rows, err := s.query(ctx, s.db, `SELECT df.device_id, f.name, df.unit FROM device_fields df JOIN fields f ON f.id = df.field_id
+		WHERE df.unit != ''`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64]map[string]string{}
+	for rows.Next() {
+		var dev int64
+		var f, u string
+		if err := rows.Scan(&dev, &f, &u); err != nil {
+			return nil, err
+		}
+		if out[dev] == nil {
+			out[dev] = map[string]string{}
+		}
+		out[dev][f] = u
 	}
 	return out, rows.Err()
 }
@@ -479,7 +528,8 @@ func (s *Store) fieldPoints(ctx context.Context, dev int64, field string, from, 
 	if err != nil {
 		return nil, err
 	}
-	var out []fieldPoint
+	var parts [][]chunk.Point
+	total := len(overrides)
 	for rows.Next() {
 		var data []byte
 		if err := rows.Scan(&data); err != nil {
@@ -491,6 +541,13 @@ func (s *Store) fieldPoints(ctx context.Context, dev int64, field string, from, 
 			rows.Close()
 			return nil, err
 		}
+		parts, total = append(parts, pts), total+len(pts)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	out := make([]fieldPoint, 0, total)
+	for _, pts := range parts {
 		for _, p := range pts {
 			if p.Time < from || p.Time >= to {
 				continue
@@ -500,9 +557,6 @@ func (s *Store) fieldPoints(ctx context.Context, dev int64, field string, from, 
 			}
 			out = append(out, fieldPoint{p.Time, p.Seq, p.Value})
 		}
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
 	}
 	for k, o := range overrides {
 		if o.ok {

@@ -242,6 +242,24 @@ func testLatest(t *testing.T, s store.Store) {
 	if _, err := s.Latest(ctx(t), store.DeviceKey{Customer: "finemeca", Sensor: "devicev01", Device: "nope"}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("latest of unknown device: %v, want ErrNotFound", err)
 	}
+	// The device list gives the same newest reading when asked, and only
+	// then.
+	for _, with := range []bool{true, false} {
+		devs, err := s.Devices(ctx(t), store.DeviceFilter{Customer: rs[0].Customer, Sensor: rs[0].Sensor, Latest: with})
+		if err != nil || len(devs) != 1 {
+			t.Fatalf("devices: %v, %v", devs, err)
+		}
+		l := devs[0].Latest
+		if !with {
+			if l != nil {
+				t.Errorf("the device list gave a newest reading unasked")
+			}
+			continue
+		}
+		if l == nil || !l.Time.Equal(want) || l.Fields["Temp"] != 14.62 || l.Units["Temp"] != "C" || l.Device != rs[0].Device || l.MsgCount != 237 {
+			t.Errorf("the device list's newest reading %+v; want the one Latest gives", l)
+		}
+	}
 }
 
 func testDuplicates(t *testing.T, s store.Store) {

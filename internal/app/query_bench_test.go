@@ -1,0 +1,48 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sensorhub/sensorhub/internal/app"
+	"github.com/sensorhub/sensorhub/internal/reading"
+	"github.com/sensorhub/sensorhub/internal/store"
+	"github.com/sensorhub/sensorhub/internal/store/storetest"
+)
+
+// BenchmarkOverview1000 is the overview page with 1,000 power meters, each
+// shown with its newest reading's values and units, on SQLite.
+func BenchmarkOverview1000(b *testing.B) {
+	a := start(b, "embedded", app.Options{}, nil)
+	base := storetest.Payloads(b, "centrale.jsonl")[0]
+	now := time.Now().UTC().Truncate(time.Second)
+	var rs []reading.Reading
+	for d := range 1000 {
+		for i := range 3 {
+			r := base
+			r.Device = fmt.Sprintf("m%04d", d)
+			r.Time, r.Received, r.MsgCount = now.Add(time.Duration(i-3)*30*time.Second), now, int64(i+1)
+			rs = append(rs, r)
+		}
+	}
+	if _, err := a.Store.Write(context.Background(), store.Batch{Readings: rs}); err != nil {
+		b.Fatal(err)
+	}
+	url := "http://" + a.HTTPAddr() + "/"
+	for b.Loop() {
+		resp, err := http.Get(url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "m0999") {
+			b.Fatalf("overview: HTTP %d, %d bytes without the last device", resp.StatusCode, len(body))
+		}
+	}
+}

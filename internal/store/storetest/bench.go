@@ -1,0 +1,81 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/sensorhub/sensorhub/internal/reading"
+	"github.com/sensorhub/sensorhub/internal/store"
+)
+
+// Compacted is a store that can fold what it has written into its
+// compacted form, as a clean stop does.
+type Compacted interface {
+	store.Store
+	Compactor
+}
+
+// BenchQueries times the queries of the pages against open's store, its
+// readings compacted: a 30-day chart of a device reporting every 30 s
+// (86,400 readings) with the step chosen for the chart, by day, and every
+// point; and a year of a meter's energy by day (agg=increase).
+func BenchQueries(b *testing.B, open func(b *testing.B) Compacted) {
+	s := open(b)
+	ctx := context.Background()
+	k := LoadDays(b, s, 30, 30*time.Second)
+	meter := loadCounter(b, s, 365, 10*time.Minute)
+	if err := s.Compact(ctx); err != nil {
+		b.Fatal(err)
+	}
+	to := time.Now()
+	from := to.Add(-30 * 24 * time.Hour)
+	day, _ := store.ParseStep("1d")
+	for _, c := range []struct {
+		name string
+		q    store.SeriesQuery
+		min  int
+	}{
+		{"30DaysAt30s/auto", store.SeriesQuery{DeviceKey: k, Field: "Temp", From: from, To: to, Step: store.AutoStep(from, to), Agg: "avg"}, 300},
+		{"30DaysAt30s/days", store.SeriesQuery{DeviceKey: k, Field: "Temp", From: from, To: to, Step: day, Agg: "avg"}, 30},
+		{"30DaysAt30s/points", store.SeriesQuery{DeviceKey: k, Field: "Temp", From: from, To: to}, 86000},
+		{"YearByDay/increase", store.SeriesQuery{DeviceKey: meter, Field: "E", From: to.Add(-365 * 24 * time.Hour), To: to, Step: day, Agg: "increase"}, 360},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				out, err := store.QuerySeries(ctx, s, c.q, Location)
+				if err != nil || len(out.Points) < c.min {
+					b.Fatalf("%d points, %v", len(out.Points), err)
+				}
+			}
+		})
+	}
+}
+
+// loadCounter writes days of a power meter's readings every interval up
+// to now, its energy counter E growing, and returns its key.
+func loadCounter(tb testing.TB, s store.Store, days int, interval time.Duration) store.DeviceKey {
+	tb.Helper()
+	base := Payloads(tb, "centrale.jsonl")[0]
+	base.Device = "year-meter"
+	end := time.Now().UTC().Truncate(time.Second)
+	batch := make([]reading.Reading, 0, 1000)
+	n := 0
+	for t := end.Add(-time.Duration(days) * 24 * time.Hour); t.Before(end); t = t.Add(interval) {
+		r := base
+		r.Time, r.MsgCount = t, int64(n+1)
+		r.Fields = map[string]float64{"E": 1000 + float64(n)*0.5, "P": 11 + float64(n%7)/10}
+		batch = append(batch, r)
+		n++
+		if len(batch) == cap(batch) {
+			if _, err := s.Write(context.Background(), store.Batch{Readings: batch}); err != nil {
+				tb.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	if _, err := s.Write(context.Background(), store.Batch{Readings: batch}); err != nil {
+		tb.Fatal(err)
+	}
+	return key(base)
+}
