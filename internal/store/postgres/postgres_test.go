@@ -39,12 +39,17 @@ func TestTwoStoresOnOneDatabase(t *testing.T) {
 
 // BenchmarkQueries times the pages' queries: see storetest.BenchQueries.
 func BenchmarkQueries(b *testing.B) {
-	storetest.BenchQueries(b, func(b *testing.B) storetest.Compacted {
-		s, err := postgres.Open(context.Background(), testenv.PostgresSchema(b), sqlstore.Options{Location: storetest.Location})
-		if err != nil {
-			b.Fatal(err)
+	storetest.BenchQueries(b, func(b *testing.B) (storetest.Compacted, func() store.Store) {
+		url := testenv.PostgresSchema(b)
+		open := func() *sqlstore.Store {
+			s, err := postgres.Open(context.Background(), url, sqlstore.Options{Location: storetest.Location})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return s
 		}
+		s := open()
 		b.Cleanup(func() { s.Close() })
-		return s
+		return s, func() store.Store { return open() }
 	})
 }

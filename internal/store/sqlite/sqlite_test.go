@@ -93,12 +93,17 @@ func BenchmarkWriteBatch(b *testing.B) {
 
 // BenchmarkQueries times the pages' queries: see storetest.BenchQueries.
 func BenchmarkQueries(b *testing.B) {
-	storetest.BenchQueries(b, func(b *testing.B) storetest.Compacted {
-		s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "sensorhub.db"), sqlstore.Options{Location: storetest.Location})
-		if err != nil {
-			b.Fatal(err)
+	storetest.BenchQueries(b, func(b *testing.B) (storetest.Compacted, func() store.Store) {
+		path := filepath.Join(b.TempDir(), "sensorhub.db")
+		open := func() *sqlstore.Store {
+			s, err := sqlite.Open(context.Background(), path, sqlstore.Options{Location: storetest.Location})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return s
 		}
+		s := open()
 		b.Cleanup(func() { s.Close() })
-		return s
+		return s, func() store.Store { return open() }
 	})
 }

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"cmp"
-	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/reading"
@@ -31,52 +29,6 @@ func (p partID) table() string {
 	return "chunks"
 }
 
-// keyCache keeps the identities (time, Seq) of the parts read last, so
-// that the late readings of a day, which each are looked for in that
-// day's parts, decode each part once. A part is never changed, only
-// replaced under a new id. It holds at most max identities.
-type keyCache struct {
-	mu    sync.Mutex
-	max   int
-	n     int
-	order *list.List
-	items map[partID]*list.Element
-}
-
-type cachedKeys struct {
-	id   partID
-	keys []rowKey
-}
-
-func newKeyCache(max int) *keyCache {
-	return &keyCache{max: max, order: list.New(), items: map[partID]*list.Element{}}
-}
-
-func (c *keyCache) get(id partID) ([]rowKey, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.items[id]
-	if !ok {
-		return nil, false
-	}
-	c.order.MoveToFront(e)
-	return e.Value.(*cachedKeys).keys, true
-}
-
-func (c *keyCache) put(id partID, keys []rowKey) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.items[id]; ok {
-		return
-	}
-	c.items[id] = c.order.PushFront(&cachedKeys{id, keys})
-	c.n += len(keys)
-	for c.n > c.max && c.order.Len() > 1 {
-		old := c.order.Remove(c.order.Back()).(*cachedKeys)
-		delete(c.items, old.id)
-		c.n -= len(old.keys)
-	}
-}
 
 // part decodes a chunk or a recent row.
 func (s *Store) part(ctx context.Context, q querier, id partID) ([]reading.Reading, error) {
@@ -490,6 +442,54 @@ func (s *Store) merged(ctx context.Context, parts []partID) ([]reading.Reading, 
 	return out, nil
 }
 
+// columnsOf reads one field's values from each of a device's chunks that
+// overlap [from, to), in order of time: from the chunks read last, kept
+// decoded, or from the database.
+func (s *Store) columnsOf(ctx context.Context, dev int64, field string, from, to int64) ([][]chunk.Point, error) {
+	ids, err := s.ids(ctx, s.db, `SELECT id FROM chunks WHERE device_id = ? AND first_time < ? AND last_time >= ? ORDER BY first_time`, dev, to, from)
+	if err != nil {
+		return nil, err
+	}
+	parts := make([][]chunk.Point, len(ids))
+	var missing []any
+	at := map[int64]int{}
+	for i, id := range ids {
+		if pts, ok := s.columns.get(column{id, field}); ok {
+			parts[i] = pts
+		} else {
+			missing = append(missing, id)
+			at[id] = i
+		}
+	}
+	for len(missing) > 0 {
+		some := missing[:min(len(missing), 500)]
+		missing = missing[len(some):]
+		rows, err := s.query(ctx, s.db, `SELECT id, data FROM chunks WHERE id IN `+inList(len(some)), some...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id int64
+			var data []byte
+			if err := rows.Scan(&id, &data); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			pts, err := chunk.Field(data, field)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store: chunk %d: %w", id, err)
+			}
+			s.columns.put(column{id, field}, pts)
+			parts[at[id]] = pts
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return parts, nil
+}
+
 // fieldPoint is a value with its reading's position.
 type fieldPoint struct {
 	time, seq int64
@@ -524,27 +524,13 @@ func (s *Store) fieldPoints(ctx context.Context, dev int64, field string, from, 
 			}
 		}
 	}
-	rows, err := s.query(ctx, s.db, `SELECT data FROM chunks WHERE device_id = ? AND first_time < ? AND last_time >= ? ORDER BY first_time`, dev, to, from)
+	parts, err := s.columnsOf(ctx, dev, field, from, to)
 	if err != nil {
 		return nil, err
 	}
-	var parts [][]chunk.Point
 	total := len(overrides)
-	for rows.Next() {
-		var data []byte
-		if err := rows.Scan(&data); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		pts, err := chunk.Field(data, field)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		parts, total = append(parts, pts), total+len(pts)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
+	for _, pts := range parts {
+		total += len(pts)
 	}
 	out := make([]fieldPoint, 0, total)
 	for _, pts := range parts {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/store"
+	"github.com/sensorhub/sensorhub/internal/store/chunk"
 )
 
 // Options tune a store.
@@ -45,7 +46,12 @@ type Store struct {
 	fields  map[string]int64
 	units   map[unitKey]string
 
-	keys *keyCache
+	// keys keeps the identities (time, Seq) of the parts read last, so
+	// that the late readings of a day, which each are looked for in that
+	// day's parts, decode each part once; columns keeps the fields' values
+	// of the chunks read last, for the charts that read them again.
+	keys    *lru[partID, []rowKey]
+	columns *lru[column, []chunk.Point]
 	// latest keeps devices' newest readings decoded, for the formulas of
 	// the next.
 	latestMu sync.Mutex
@@ -61,6 +67,12 @@ type Store struct {
 }
 
 type unitKey struct{ device, field int64 }
+
+// column names one field's values in a chunk.
+type column struct {
+	chunk int64
+	field string
+}
 
 // Open opens the store on db, brings its schema up to date (converting a
 // database of the row layout), and starts the compactor when asked.
@@ -79,7 +91,8 @@ func Open(ctx context.Context, db *sql.DB, d *Dialect, opts Options) (*Store, er
 	}
 	s := &Store{db: db, d: d, loc: opts.Location, log: opts.Log, opts: opts,
 		devices: map[store.DeviceKey]int64{}, fields: map[string]int64{}, units: map[unitKey]string{},
-		keys: newKeyCache(1 << 21), latest: map[int64]cachedLatest{}, tails: newTails()}
+		keys: newLRU[partID](1<<21, func(k []rowKey) int { return len(k) }),
+		columns: newLRU[column](1<<20, func(p []chunk.Point) int { return len(p) }), latest: map[int64]cachedLatest{}, tails: newTails()}
 	if err := s.migrate(ctx); err != nil {
 		return nil, fmt.Errorf("store: %s: %w", d.Name, err)
 	}
