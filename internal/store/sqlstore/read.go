@@ -29,7 +29,6 @@ func (p partID) table() string {
 	return "chunks"
 }
 
-
 // part decodes a chunk or a recent row.
 func (s *Store) part(ctx context.Context, q querier, id partID) ([]reading.Reading, error) {
 	var data []byte

@@ -91,7 +91,7 @@ func Open(ctx context.Context, db *sql.DB, d *Dialect, opts Options) (*Store, er
 	}
 	s := &Store{db: db, d: d, loc: opts.Location, log: opts.Log, opts: opts,
 		devices: map[store.DeviceKey]int64{}, fields: map[string]int64{}, units: map[unitKey]string{},
-		keys: newLRU[partID](1<<21, func(k []rowKey) int { return len(k) }),
+		keys:    newLRU[partID](1<<21, func(k []rowKey) int { return len(k) }),
 		columns: newLRU[column](1<<20, func(p []chunk.Point) int { return len(p) }), latest: map[int64]cachedLatest{}, tails: newTails()}
 	if err := s.migrate(ctx); err != nil {
 		return nil, fmt.Errorf("store: %s: %w", d.Name, err)
