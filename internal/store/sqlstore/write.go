@@ -327,6 +327,13 @@ func (s *Store) updateDevices(ctx context.Context, tx *sql.Tx, devs map[int64]*d
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
+	// One statement for every device's row, parsed once.
+	update, err := tx.PrepareContext(ctx, s.q(`UPDATE devices SET readings = readings + ?, last_seen = ?, last_time = ?, last_seq = ?, msg_count = ?,
+			lost = ?, name = ?, gateway = ?, rssi = ?, snr = ?, latest = ?, writes = writes + 1 WHERE id = ?`))
+	if err != nil {
+		return fmt.Errorf("store: devices: %w", err)
+	}
+	defer update.Close()
 	for _, id := range ids {
 		d, ps := devs[id], byDev[id]
 		changed := false
@@ -357,9 +364,7 @@ func (s *Store) updateDevices(ctx context.Context, tx *sql.Tx, devs map[int64]*d
 		// The newest time Fold keeps is the newest reading's, which the
 		// loop above found by position.
 		d.Fold(rs)
-		_, err := s.exec(ctx, tx, `UPDATE devices SET readings = readings + ?, last_seen = ?, last_time = ?, last_seq = ?, msg_count = ?,
-			lost = ?, name = ?, gateway = ?, rssi = ?, snr = ?, latest = ?, writes = writes + 1 WHERE id = ?`,
-			len(ps), d.LastSeen, d.LastTime, d.lastSeq, d.MsgCount, d.Lost, d.Name, d.Gateway, d.RSSI, d.SNR, d.latest, id)
+		_, err := update.ExecContext(ctx, len(ps), d.LastSeen, d.LastTime, d.lastSeq, d.MsgCount, d.Lost, d.Name, d.Gateway, d.RSSI, d.SNR, d.latest, id)
 		if err != nil {
 			return fmt.Errorf("store: device %d: %w", id, err)
 		}
