@@ -43,7 +43,6 @@ cat > "$work/mosquitto.conf" <<EOF
 listener $mport 127.0.0.1
 allow_anonymous true
 max_queued_messages 0
-max_inflight_messages 1000
 persistence false
 EOF
 mosquitto -c "$work/mosquitto.conf" > "$work/mosquitto.log" 2>&1 &

@@ -193,9 +193,18 @@ func TestFutureClockDoesNotFreezeDevice(t *testing.T) {
 	a := start(t, "embedded", app.Options{}, func(c *config.Config) { c.Alerts.EvaluateEvery = 100 * time.Millisecond })
 	t0 := time.Now().Truncate(time.Second)
 	mosquittoPub(t, a.MQTTAddr(), "finemeca/air/201", strings.Replace(airLine(t0, 1, 6.4), t0.In(a.Config.Location()).Format("2006-01-02"), "2099-01-01", 1))
-	time.Sleep(200 * time.Millisecond)
+	testenv.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
+		var r reading.Reading
+		if code := getJSON(t, a, "/api/v1/latest?device=201", &r); code != http.StatusOK {
+			return fmt.Errorf("the reading dated 2099: HTTP %d", code)
+		}
+		return nil
+	})
+	// The next readings come after the first's receive time, which it
+	// took: a minute below the opening pressure.
+	t1 := time.Now().Add(time.Second).Truncate(time.Second)
 	mosquittoPub(t, a.MQTTAddr(), "finemeca/air/201",
-		airLine(t0.Add(time.Second), 2, 5.9), airLine(t0.Add(31*time.Second), 3, 5.8), airLine(t0.Add(61*time.Second), 4, 5.7))
+		airLine(t1, 2, 5.9), airLine(t1.Add(30*time.Second), 3, 5.8), airLine(t1.Add(60*time.Second), 4, 5.7))
 	testenv.Eventually(t, 20*time.Second, 50*time.Millisecond, func() error {
 		var r reading.Reading
 		if code := getJSON(t, a, "/api/v1/latest?device=201", &r); code != http.StatusOK || r.MsgCount != 4 || r.Fields["Pres"] != 5.7 {
