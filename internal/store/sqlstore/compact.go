@@ -191,7 +191,7 @@ func (s *Store) compactDay(ctx context.Context, dev, day int64, whole bool) erro
 		}
 		var rs []reading.Reading
 		for _, id := range recent {
-			part, err := s.readPart(ctx, tx, partID{true, id})
+			part, err := s.part(ctx, tx, partID{true, id})
 			if err != nil {
 				return err
 			}
@@ -281,7 +281,7 @@ func (s *Store) foldOverDays(ctx context.Context, tx *sql.Tx, dev, day int64) er
 func (s *Store) rewrite(ctx context.Context, tx *sql.Tx, dev int64, olds, recent []int64, rs []reading.Reading) error {
 	byKey := map[rowKey]reading.Reading{}
 	for _, id := range olds {
-		part, err := s.readPart(ctx, tx, partID{false, id})
+		part, err := s.part(ctx, tx, partID{false, id})
 		if err != nil {
 			return err
 		}
@@ -321,24 +321,6 @@ func (s *Store) rewrite(ctx context.Context, tx *sql.Tx, dev int64, olds, recent
 		}
 	}
 	return nil
-}
-
-// readPart reads and decodes a chunk or a recent row, not from the cache
-// of readers: it is about to change.
-func (s *Store) readPart(ctx context.Context, tx *sql.Tx, id partID) ([]reading.Reading, error) {
-	var data []byte
-	if err := s.queryRow(ctx, tx, `SELECT data FROM `+id.table()+` WHERE id = ?`, id.id).Scan(&data); err != nil {
-		return nil, err
-	}
-	decode := chunk.Decode
-	if id.recent {
-		decode = chunk.DecodeRows
-	}
-	rs, err := decode(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s %d: %w", id.table(), id.id, err)
-	}
-	return rs, nil
 }
 
 func (s *Store) insertChunk(ctx context.Context, tx *sql.Tx, dev int64, c newChunk) error {

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
 )
 
@@ -75,24 +74,7 @@ func loadCounter(tb testing.TB, s store.Store, days int, interval time.Duration)
 	tb.Helper()
 	base := Payloads(tb, "centrale.jsonl")[0]
 	base.Device = "year-meter"
-	end := time.Now().UTC().Truncate(time.Second)
-	batch := make([]reading.Reading, 0, 1000)
-	n := 0
-	for t := end.Add(-time.Duration(days) * 24 * time.Hour); t.Before(end); t = t.Add(interval) {
-		r := base
-		r.Time, r.MsgCount = t, int64(n+1)
-		r.Fields = map[string]float64{"E": 1000 + float64(n)*0.5, "P": 11 + float64(n%7)/10}
-		batch = append(batch, r)
-		n++
-		if len(batch) == cap(batch) {
-			if _, err := s.Write(context.Background(), store.Batch{Readings: batch}); err != nil {
-				tb.Fatal(err)
-			}
-			batch = batch[:0]
-		}
-	}
-	if _, err := s.Write(context.Background(), store.Batch{Readings: batch}); err != nil {
-		tb.Fatal(err)
-	}
-	return key(base)
+	return loadEvery(tb, s, base, days, interval, func(n int, _ time.Time) map[string]float64 {
+		return map[string]float64{"E": 1000 + float64(n)*0.5, "P": 11 + float64(n%7)/10}
+	})
 }

@@ -492,17 +492,22 @@ func testRejected(t *testing.T, s store.Store) {
 // ending now, and returns the device; benchmarks use it.
 func LoadDays(tb testing.TB, s store.Store, days int, interval time.Duration) store.DeviceKey {
 	tb.Helper()
-	base := Payloads(tb, "devicev01.jsonl")[3]
+	return loadEvery(tb, s, Payloads(tb, "devicev01.jsonl")[3], days, interval, func(_ int, t time.Time) map[string]float64 {
+		hour := float64(t.Hour()) + float64(t.Minute())/60
+		return map[string]float64{"Temp": 12 + 6*math.Sin(hour/24*2*math.Pi), "Pres": 1013, "Hum": 60}
+	})
+}
+
+// loadEvery writes days of base's device's readings every interval up to
+// now, the nth at t with fields(n, t), and returns its key.
+func loadEvery(tb testing.TB, s store.Store, base reading.Reading, days int, interval time.Duration, fields func(n int, t time.Time) map[string]float64) store.DeviceKey {
+	tb.Helper()
 	end := time.Now().UTC().Truncate(time.Second)
-	start := end.Add(-time.Duration(days) * 24 * time.Hour)
 	batch := make([]reading.Reading, 0, 1000)
 	n := 0
-	for t := start; t.Before(end); t = t.Add(interval) {
+	for t := end.Add(-time.Duration(days) * 24 * time.Hour); t.Before(end); t = t.Add(interval) {
 		r := base
-		r.Time = t
-		r.MsgCount = int64(n)
-		hour := float64(t.Hour()) + float64(t.Minute())/60
-		r.Fields = map[string]float64{"Temp": 12 + 6*math.Sin(hour/24*2*math.Pi), "Pres": 1013, "Hum": 60}
+		r.Time, r.MsgCount, r.Fields = t, int64(n+1), fields(n, t)
 		batch = append(batch, r)
 		n++
 		if len(batch) == cap(batch) {
