@@ -20,6 +20,7 @@ import (
 
 	"github.com/sensorhub/sensorhub/internal/queue/jetstream"
 	"github.com/sensorhub/sensorhub/internal/store"
+	"github.com/sensorhub/sensorhub/internal/store/series"
 	"github.com/sensorhub/sensorhub/internal/testenv"
 )
 
@@ -251,7 +252,7 @@ mqtt:
 		return nil
 	})
 	// Exactly once: every Temp value (= msgCount) once, and nothing more.
-	var series store.Series
+	var series series.Series
 	resp, err := http.Get("http://" + httpAddr + "/api/v1/series?device=900&field=Temp&from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z")
 	if err != nil {
 		t.Fatal(err)

@@ -33,12 +33,21 @@ type LeakSpec struct {
 	Params            func(device string) leak.Params
 }
 
+// Store is what the alert stage needs of a store: its own state, alerts
+// and notifications, the devices it watches, and the values that the leak
+// figures and the loss ratio read.
+type Store interface {
+	store.AlertStore
+	Devices(ctx context.Context, f store.DeviceFilter) ([]store.Device, error)
+	Points(ctx context.Context, q store.RawQuery) ([]store.Point, string, error)
+}
+
 // Engine evaluates the rules on each reading of the readings stream and,
 // on a timer, on the passing of time; it saves every change with the
 // notifications it causes, and sends them.
 type Engine struct {
 	Rules []*Rule
-	Store store.Store
+	Store Store
 	// Notifiers by name; every event goes to each of its rule's.
 	Notifiers map[string]notify.Notifier
 	// Always are notifiers told of every event, such as the queue's

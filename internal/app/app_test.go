@@ -22,6 +22,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/queue/jetstream"
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
+	"github.com/sensorhub/sensorhub/internal/store/series"
 	"github.com/sensorhub/sensorhub/internal/testenv"
 )
 
@@ -202,7 +203,7 @@ func TestBadPayloadsOverMQTT(t *testing.T) {
 			if devs[0].Readings != 5 {
 				t.Fatalf("device 100 has %d readings, want 5 (the duplicate stored once)", devs[0].Readings)
 			}
-			var series store.Series
+			var series series.Series
 			getJSON(t, a, "/api/v1/series?device=100&field=Temp&from=2022-04-17T00:00:00Z&to=2022-04-18T00:00:00Z", &series)
 			var temps []float64
 			for _, p := range series.Points {
@@ -244,7 +245,7 @@ func TestHTTPIngest(t *testing.T) {
 			}
 			// The built-in air kind derives leak = Pres < OpenPres: the third
 			// and fourth readings are a leak.
-			var leak store.Series
+			var leak series.Series
 			getJSON(t, a, "/api/v1/series?device=201&field=leak&from=2022-05-02T00:00:00Z&to=2022-05-03T00:00:00Z", &leak)
 			var flags []float64
 			for _, p := range leak.Points {
@@ -268,7 +269,7 @@ func TestHTTPIngest(t *testing.T) {
 				t.Errorf("leaks %+v, want one leak of 30 s on 2022-05-02 with a cost", rep.Days)
 			}
 			// Message loss and radio as series: one message of five lost.
-			var loss, rssi store.Series
+			var loss, rssi series.Series
 			getJSON(t, a, "/api/v1/series?device=201&field=_loss_ratio&from=2022-05-02T00:00:00Z&to=2022-05-03T00:00:00Z&step=1d", &loss)
 			if len(loss.Points) != 1 || loss.Points[0].Value != 0.2 {
 				t.Errorf("_loss_ratio %v, want one day at 0.2", loss.Points)
@@ -563,9 +564,9 @@ func TestDailyConsumptionGolden(t *testing.T) {
 	}
 	resp.Body.Close()
 	q := "/api/v1/series?device=301&field=E&step=1d&agg=increase&from=" + url.QueryEscape("2022-05-03T00:00:00+02:00") + "&to=" + url.QueryEscape("2022-05-05T00:00:00+02:00")
-	var s store.Series
+	var s series.Series
 	testenv.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
-		s = store.Series{}
+		s = series.Series{}
 		if code := getJSON(t, a, q, &s); code != http.StatusOK || len(s.Points) != 2 {
 			return fmt.Errorf("HTTP %d, %d points", code, len(s.Points))
 		}
@@ -577,7 +578,7 @@ func TestDailyConsumptionGolden(t *testing.T) {
 		t.Errorf("daily consumption %v %s, want 190.6 kWh on 3 May and 12.5 on 4 May", s.Points, s.Unit)
 	}
 	// The meter's restart is told apart from loss.
-	var restart store.Series
+	var restart series.Series
 	getJSON(t, a, "/api/v1/series?device=301&field=_restart&from=2022-05-01T00:00:00Z&to=2022-05-05T00:00:00Z", &restart)
 	var flags []float64
 	for _, p := range restart.Points {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/sensorhub/sensorhub/internal/app"
 	"github.com/sensorhub/sensorhub/internal/config"
-	"github.com/sensorhub/sensorhub/internal/store"
+	"github.com/sensorhub/sensorhub/internal/store/series"
 	"github.com/sensorhub/sensorhub/internal/testenv"
 )
 
@@ -115,7 +115,7 @@ func TestFullDiskHoldsAndResumes(t *testing.T) {
 	mu.Unlock()
 	k := "device=500&field=Temp&from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z"
 	testenv.Eventually(t, 60*time.Second, 200*time.Millisecond, func() error {
-		var s store.Series
+		var s series.Series
 		if code := getJSON(t, a, "/api/v1/series?"+k, &s); code != http.StatusOK {
 			return fmt.Errorf("series: HTTP %d", code)
 		}

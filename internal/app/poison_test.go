@@ -16,6 +16,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
+	"github.com/sensorhub/sensorhub/internal/store/series"
 	"github.com/sensorhub/sensorhub/internal/testenv"
 )
 
@@ -220,7 +221,7 @@ func TestFutureClockDoesNotFreezeDevice(t *testing.T) {
 		}
 		return nil
 	})
-	var rs store.Series
+	var rs series.Series
 	getJSON(t, a, "/api/v1/series?device=201&field=Pres&from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z", &rs)
 	for _, p := range rs.Points {
 		if p.Time.Year() > t0.Year()+1 {

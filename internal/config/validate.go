@@ -19,7 +19,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/derive"
 	"github.com/sensorhub/sensorhub/internal/elastic"
 	"github.com/sensorhub/sensorhub/internal/reading"
-	"github.com/sensorhub/sensorhub/internal/store"
+	"github.com/sensorhub/sensorhub/internal/store/series"
 )
 
 // FieldError is one problem in the configuration, with the dotted path of
@@ -268,11 +268,11 @@ func (c *Config) validateSensors(v *validator) {
 				v.add(at+".fields", "a panel shows at least one field")
 			}
 			for j, a := range append([]string{p.Agg}, p.Aggs...) {
-				if a != "" && !slices.Contains(store.Aggregations, a) {
-					v.add(fmt.Sprintf("%s.aggs.%d", at, j), "%q is not one of %s", a, strings.Join(store.Aggregations, ", "))
+				if a != "" && !slices.Contains(series.Aggregations, a) {
+					v.add(fmt.Sprintf("%s.aggs.%d", at, j), "%q is not one of %s", a, strings.Join(series.Aggregations, ", "))
 				}
 			}
-			if _, err := store.ParseStep(p.Step); err != nil {
+			if _, err := series.ParseStep(p.Step); err != nil {
 				v.add(at+".step", "%v", err)
 			}
 		}

@@ -15,7 +15,7 @@ import (
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/sensorhub/sensorhub/internal/reading"
-	"github.com/sensorhub/sensorhub/internal/store"
+	"github.com/sensorhub/sensorhub/internal/store/series"
 )
 
 // FlagErrorPrefix, followed by a derived field's name, marks a reading on
@@ -161,7 +161,7 @@ func newEnv(r *reading.Reading, prev *Prev) map[string]any {
 	}
 	env["increase"] = func(name string) (float64, error) {
 		v, p, err := both(name)
-		return store.CounterIncrease(p, v), err
+		return series.CounterIncrease(p, v), err
 	}
 	env["rate"] = func(name string) (float64, error) {
 		v, p, err := both(name)

@@ -44,9 +44,9 @@ func CheckIndex(pattern string) error {
 	case fixed != strings.ToLower(fixed):
 		return fmt.Errorf("%q: index names are lower case", pattern)
 	case strings.ContainsAny(fixed, `\/*?"<>| ,#:`):
-		return fmt.Errorf("%q: index names cannot hold \\ / * ? \" < > | space , # :", pattern)
+		return fmt.Errorf("%q: index names cannot hold a space or any of \\ / * ? \" < > | , # : (found in %q)", pattern, fixed)
 	case strings.HasPrefix(pattern, "-") || strings.HasPrefix(pattern, "_") || strings.HasPrefix(pattern, "+"):
-		return errors.New("index names cannot start with -, _ or +")
+		return errors.New("index names cannot start with a minus, underscore or plus sign")
 	}
 	return nil
 }

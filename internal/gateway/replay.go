@@ -13,7 +13,7 @@ import (
 // removed in the same transaction; one that fails again stays, with the new
 // reason. Replaying twice stores nothing twice. It returns how many
 // messages were queued.
-func ReplayRejected(ctx context.Context, st store.Store, fw *Forwarder, f store.RejectedFilter) (int, error) {
+func ReplayRejected(ctx context.Context, st store.Reader, fw *Forwarder, f store.RejectedFilter) (int, error) {
 	f.Limit = 500
 	total := 0
 	for {

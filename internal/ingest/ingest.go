@@ -42,7 +42,7 @@ type Ingester struct {
 	Decoder *reading.Decoder
 	// Formulas are the derived fields per sensor kind.
 	Formulas  map[string]derive.Set
-	Store     store.Store
+	Store     store.Writer
 	Publisher queue.Publisher
 	Metrics   *metrics.Metrics
 	Log       *slog.Logger
@@ -54,6 +54,11 @@ type Ingester struct {
 
 	limiterOnce sync.Once
 	limiter     *logx.Limiter
+	// published is, per device, the newest reading time this process
+	// put on the readings stream: a batch found already stored whose
+	// readings are all at or before it was published here before (a
+	// redelivery, or a device sending again) and is not published twice.
+	published map[store.DeviceKey]time.Time
 }
 
 func (in *Ingester) logLimited(ctx context.Context, key, msg string, args ...any) {
@@ -127,6 +132,8 @@ type batch struct {
 	envs    []reading.Envelope
 	decoded store.Batch
 	stored  []reading.Reading
+	// seen is set when the store had every reading of the batch already.
+	seen bool
 }
 
 // fetch takes batches from c and decodes them, one ahead of the writer,
@@ -231,7 +238,7 @@ func (in *Ingester) handle(ctx context.Context, b *batch) error {
 	decoded := &b.decoded
 	return in.retry(ctx, "write to store", func() error {
 		var err error
-		b.stored, err = in.write(ctx, b.envs, decoded)
+		b.stored, b.seen, err = in.write(ctx, b.envs, decoded)
 		decoded = nil // a batch tried again is decoded again
 		return err
 	})
@@ -240,8 +247,11 @@ func (in *Ingester) handle(ctx context.Context, b *batch) error {
 // deliver publishes a written batch's readings and acknowledges its
 // messages, retrying the queue while it is away.
 func (in *Ingester) deliver(ctx context.Context, b *batch) error {
-	if err := in.publish(ctx, b.stored); err != nil {
-		return err
+	if !b.seen || !in.publishedBefore(b.stored) {
+		if err := in.publish(ctx, b.stored); err != nil {
+			return err
+		}
+		in.notePublished(b.stored)
 	}
 	for _, d := range b.ds {
 		if err := d.Ack(ctx); err != nil {
@@ -320,38 +330,64 @@ func (in *Ingester) prepare(ctx context.Context, envs []reading.Envelope, decode
 }
 
 // write stores the envelopes in one transaction and returns the readings
-// stored. When the store refuses the batch for a reason that is not an
+// stored, and whether the store had every one of them already. When the store refuses the batch for a reason that is not an
 // outage, it finds the messages the store refuses alone and sets them
 // aside as rejected, with the refusal, and stores the others.
-func (in *Ingester) write(ctx context.Context, envs []reading.Envelope, decoded *store.Batch) ([]reading.Reading, error) {
+func (in *Ingester) write(ctx context.Context, envs []reading.Envelope, decoded *store.Batch) ([]reading.Reading, bool, error) {
 	b, err := in.prepare(ctx, envs, decoded)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	if err = in.commit(ctx, b); err == nil {
-		return b.Readings, nil
+	res, err := in.commit(ctx, b)
+	if err == nil {
+		return b.Readings, res.Stored == 0 && res.Duplicates > 0, nil
 	}
 	if store.IsUnavailable(err) || ctx.Err() != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if perr := in.Store.Ping(ctx); perr != nil {
-		return nil, store.Unavailable(perr)
+		return nil, false, store.Unavailable(perr)
 	}
 	in.Log.Warn("ingest: the store refused a batch; looking for the messages it refuses", "messages", len(envs), "err", err)
 	stored, poison, err := in.isolate(ctx, envs, err)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if len(poison) == len(envs) && len(envs) > 1 {
 		// Refusing every message is not about any of them.
-		return nil, store.Unavailable(fmt.Errorf("the store refuses every message of the batch: %w", poison[0].err))
+		return nil, false, store.Unavailable(fmt.Errorf("the store refuses every message of the batch: %w", poison[0].err))
 	}
 	for _, p := range poison {
 		if err := in.setAside(ctx, p.env, p.err); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
-	return stored, nil
+	return stored, false, nil
+}
+
+// publishedBefore tells whether this process put every one of rs on the
+// readings stream already: each is at or before its device's newest
+// reading published.
+func (in *Ingester) publishedBefore(rs []reading.Reading) bool {
+	for i := range rs {
+		t, ok := in.published[keyOf(&rs[i])]
+		if !ok || rs[i].Time.After(t) {
+			return false
+		}
+	}
+	return true
+}
+
+func (in *Ingester) notePublished(rs []reading.Reading) {
+	if in.published == nil {
+		in.published = map[store.DeviceKey]time.Time{}
+	}
+	for i := range rs {
+		k := keyOf(&rs[i])
+		if t, ok := in.published[k]; !ok || rs[i].Time.After(t) {
+			in.published[k] = rs[i].Time
+		}
+	}
 }
 
 type poisoned struct {
@@ -369,7 +405,7 @@ func (in *Ingester) isolate(ctx context.Context, envs []reading.Envelope, cause 
 		if err != nil {
 			return nil, nil, err
 		}
-		if err = in.commit(ctx, b); err == nil {
+		if _, err = in.commit(ctx, b); err == nil {
 			return b.Readings, nil, nil
 		}
 		if store.IsUnavailable(err) || ctx.Err() != nil {
@@ -385,7 +421,7 @@ func (in *Ingester) isolate(ctx context.Context, envs []reading.Envelope, cause 
 		if err != nil {
 			return nil, nil, err
 		}
-		if err = in.commit(ctx, b); err == nil {
+		if _, err = in.commit(ctx, b); err == nil {
 			stored = append(stored, b.Readings...)
 			continue
 		}
@@ -414,23 +450,24 @@ func (in *Ingester) setAside(ctx context.Context, env reading.Envelope, cause er
 	in.Metrics.Poison.WithLabelValues("ingest").Inc()
 	// A replayed message is the same rejected message: it stays, with the
 	// new reason.
-	return in.commit(ctx, store.Batch{Rejected: []reading.Rejected{rj}})
+	_, err := in.commit(ctx, store.Batch{Rejected: []reading.Rejected{rj}})
+	return err
 }
 
 // commit writes a batch and counts what it did.
-func (in *Ingester) commit(ctx context.Context, b store.Batch) error {
+func (in *Ingester) commit(ctx context.Context, b store.Batch) (store.WriteResult, error) {
 	start := time.Now()
 	res, err := in.Store.Write(ctx, b)
 	in.Metrics.StoreWrite.Observe(time.Since(start).Seconds())
 	if err != nil {
-		return err
+		return res, err
 	}
 	in.Metrics.Stored.Add(float64(res.Stored))
 	in.Metrics.Duplicates.Add(float64(res.Duplicates))
 	for _, rj := range b.Rejected {
 		in.Metrics.Rejected.WithLabelValues(reasonClass(rj.Reason)).Inc()
 	}
-	return nil
+	return res, nil
 }
 
 // chooseRepeatedHour sets the time of each reading whose zone-less Time

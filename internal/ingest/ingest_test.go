@@ -18,6 +18,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/queue"
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
+	"github.com/sensorhub/sensorhub/internal/store/series"
 	"github.com/sensorhub/sensorhub/internal/store/sqlite"
 	"github.com/sensorhub/sensorhub/internal/store/sqlstore"
 	"github.com/sensorhub/sensorhub/internal/store/storetest"
@@ -194,7 +195,7 @@ func TestDerivedIsOrderIndependent(t *testing.T) {
 	}
 	loc, _ := time.LoadLocation("Europe/Brussels")
 	base := storetest.Payloads(t, "centrale.jsonl")[0]
-	var series []reading.Reading
+	var meter []reading.Reading
 	e := 1000.0
 	for i := 0; i < 240; i++ {
 		r := base
@@ -205,7 +206,7 @@ func TestDerivedIsOrderIndependent(t *testing.T) {
 			e = 3 // the meter restarts
 		}
 		r.Fields = map[string]float64{"E": e}
-		series = append(series, r)
+		meter = append(meter, r)
 	}
 	k := store.DeviceKey{Customer: base.Customer, Sensor: base.Sensor, Device: base.Device}
 	deliver := func(t *testing.T, msgs []reading.Reading, batch func() int) (map[int64]float64, []store.Point) {
@@ -248,23 +249,23 @@ func TestDerivedIsOrderIndependent(t *testing.T) {
 				out[p.Time.UnixMilli()*10+int64(len(f))] = math.Round(p.Value*1e6) / 1e6
 			}
 		}
-		step, _ := store.ParseStep("1d")
-		days, err := store.QuerySeries(ctx, sq, store.SeriesQuery{DeviceKey: k, Field: "kwh", Agg: "sum", Step: step,
+		step, _ := series.ParseStep("1d")
+		days, err := series.Read(ctx, sq, series.Query{DeviceKey: k, Field: "kwh", Agg: "sum", Step: step,
 			From: time.Date(2022, 5, 1, 0, 0, 0, 0, loc), To: time.Date(2022, 5, 10, 0, 0, 0, 0, loc)}, loc)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return out, days.Points
 	}
-	want, wantDays := deliver(t, series, func() int { return 50 })
-	if len(want) != 2*(len(series)-1) {
-		t.Fatalf("in order: %d derived values, want %d", len(want), 2*(len(series)-1))
+	want, wantDays := deliver(t, meter, func() int { return 50 })
+	if len(want) != 2*(len(meter)-1) {
+		t.Fatalf("in order: %d derived values, want %d", len(want), 2*(len(meter)-1))
 	}
 	for seed := uint64(1); seed <= 15; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 42))
-		msgs := append([]reading.Reading(nil), series...)
+		msgs := append([]reading.Reading(nil), meter...)
 		for i := 0; i < 40; i++ { // duplicates
-			msgs = append(msgs, series[rng.IntN(len(series))])
+			msgs = append(msgs, meter[rng.IntN(len(meter))])
 		}
 		rng.Shuffle(len(msgs), func(i, j int) { msgs[i], msgs[j] = msgs[j], msgs[i] })
 		got, gotDays := deliver(t, msgs, func() int { return 1 + rng.IntN(20) })

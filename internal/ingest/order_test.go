@@ -9,6 +9,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
+	"github.com/sensorhub/sensorhub/internal/store/series"
 )
 
 // TestRepeatedHourReadInOrder: a device that sends zone-less local times
@@ -37,8 +38,8 @@ func TestRepeatedHourReadInOrder(t *testing.T) {
 			if len(devs) != 1 || devs[0].Readings != 180 || devs[0].Lost != 0 || devs[0].MsgCount != 180 {
 				t.Fatalf("device %+v, want 180 readings, none lost, msgCount 180", devs)
 			}
-			step, _ := store.ParseStep("1h")
-			s, err := store.QuerySeries(ctx, p.st, store.SeriesQuery{DeviceKey: k, Field: "Temp", Agg: "count", Step: step,
+			step, _ := series.ParseStep("1h")
+			s, err := series.Read(ctx, p.st, series.Query{DeviceKey: k, Field: "Temp", Agg: "count", Step: step,
 				From: start.Add(-30 * time.Minute), To: start.Add(3*time.Hour + 30*time.Minute)}, loc)
 			if err != nil {
 				t.Fatal(err)
@@ -46,7 +47,7 @@ func TestRepeatedHourReadInOrder(t *testing.T) {
 			if got := fmt.Sprint(values(s.Points)); got != "[30 60 60 30]" {
 				t.Errorf("readings per hour %s, want [30 60 60 30]", got)
 			}
-			lost, err := store.QuerySeries(ctx, p.st, store.SeriesQuery{DeviceKey: k, Field: reading.FieldLost, Agg: "sum", Step: step,
+			lost, err := series.Read(ctx, p.st, series.Query{DeviceKey: k, Field: reading.FieldLost, Agg: "sum", Step: step,
 				From: start.Add(-30 * time.Minute), To: start.Add(3*time.Hour + 30*time.Minute)}, loc)
 			if err != nil {
 				t.Fatal(err)

@@ -16,7 +16,7 @@ func streamReadings() []Reading {
 	return []Reading{
 		{Customer: "finemeca", Sensor: "centrale", Device: "m1", Name: "Compresseur \"2\" <atelier>", Gateway: "171",
 			Time: time.Date(2026, 10, 25, 2, 30, 0, 123456789, brussels), Received: time.Date(2026, 10, 25, 1, 30, 1, 0, time.UTC),
-			Fields:  map[string]float64{"U1": 230.4, "PF": 0.93, "E": 1234567.8, "tiny": 5e-324, "big": math.MaxFloat64, "neg": -0.0},
+			Fields:  map[string]float64{"U1": 230.4, "PF": 0.93, "E": 1234567.8, "tiny": 5e-324, "big": math.MaxFloat64, "neg": math.Copysign(0, -1)},
 			Units:   map[string]string{"E": "kWh", "U1": "V"},
 			Strings: map[string]string{"Mod": "centrale", "é": "\u00e9\u2028\x01"},
 			RSSI:    &rssi, SNR: &zero, Length: &length, MsgCount: 9007199254740991,

@@ -102,12 +102,24 @@ type RejectedFilter struct {
 	BeforeID int64
 }
 
-// Store keeps readings and rejected messages.
-type Store interface {
+// Writer is what ingest needs of a store: batches written in one
+// transaction, and the stored neighbours that derived fields read.
+type Writer interface {
 	// Write stores a batch in one transaction: all of it or nothing. A
 	// reading whose identity (customer, sensor, device, time, msgCount) is
 	// already stored is counted as a duplicate and not stored again.
 	Write(ctx context.Context, b Batch) (WriteResult, error)
+	// Neighbours answers each query, in order: the device's stored
+	// readings just before and just after a position. Derived fields are
+	// computed from the reading before.
+	Neighbours(ctx context.Context, qs []NeighbourQuery) ([]Neighbours, error)
+	// Ping reports whether the store can be used.
+	Ping(ctx context.Context) error
+}
+
+// Reader is what the web and the series read: devices, their readings and
+// the rejected messages.
+type Reader interface {
 	// Devices lists devices, ordered by customer, sensor and device.
 	Devices(ctx context.Context, f DeviceFilter) ([]Device, error)
 	// Latest returns the device's newest reading (by device time). It
@@ -116,19 +128,20 @@ type Store interface {
 	// Points returns one field's values in a time range, oldest first, and
 	// the unit of the newest of them; ErrNotFound for an unknown device.
 	Points(ctx context.Context, q RawQuery) ([]Point, string, error)
-	// Neighbours answers each query, in order: the device's stored
-	// readings just before and just after a position. Derived fields are
-	// computed from the reading before.
-	Neighbours(ctx context.Context, qs []NeighbourQuery) ([]Neighbours, error)
 	// PointBefore returns the newest value of the field before t, if any.
 	PointBefore(ctx context.Context, k DeviceKey, field string, t time.Time) (Point, bool, error)
 	// Rejected lists rejected messages, newest first.
 	Rejected(ctx context.Context, f RejectedFilter) ([]reading.Rejected, error)
 	// CountRejected counts the rejected messages the filter matches.
 	CountRejected(ctx context.Context, f RejectedFilter) (int64, error)
+}
+
+// Store is a whole store: ingest writes through it (Writer), the web reads
+// it (Reader), the alert stage keeps its state in it (AlertStore).
+type Store interface {
+	Writer
+	Reader
 	AlertStore
-	// Ping reports whether the store can be used.
-	Ping(ctx context.Context) error
 	Close() error
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/httpjson"
 	"github.com/sensorhub/sensorhub/internal/leak"
 	"github.com/sensorhub/sensorhub/internal/store"
+	"github.com/sensorhub/sensorhub/internal/store/series"
 )
 
 // Check is a named readiness check; it returns nil when the dependency is
@@ -30,9 +31,16 @@ type Check struct {
 	Fn   func(ctx context.Context) error
 }
 
+// Store is what the web needs of a store: it reads devices, readings and
+// rejected messages, and shows and acknowledges alerts.
+type Store interface {
+	store.Reader
+	store.AlertStore
+}
+
 // Server is the HTTP API.
 type Server struct {
-	Store    store.Store
+	Store    Store
 	Location *time.Location
 	// Config gives the dashboards; without it no page is served.
 	Config *config.Config
@@ -321,8 +329,8 @@ func (s *Server) series(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	agg := q.Get("agg")
-	if agg != "" && !slices.Contains(store.Aggregations, agg) {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("agg %q is not one of %s", agg, strings.Join(store.Aggregations, ", ")))
+	if agg != "" && !slices.Contains(series.Aggregations, agg) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("agg %q is not one of %s", agg, strings.Join(series.Aggregations, ", ")))
 		return
 	}
 	from, to, err := timeRange(r)
@@ -330,14 +338,14 @@ func (s *Server) series(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	var step store.Step
+	var step series.Step
 	if q.Get("step") == "auto" {
 		// About 400 points whatever the range, from the kept aggregates.
-		step = store.AutoStep(from, to)
+		step = series.AutoStep(from, to)
 		if step.IsZero() && agg != "" {
-			step = store.Step{Dur: time.Minute}
+			step = series.Step{Dur: time.Minute}
 		}
-	} else if step, err = store.ParseStep(q.Get("step")); err != nil {
+	} else if step, err = series.ParseStep(q.Get("step")); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
@@ -353,7 +361,7 @@ func (s *Server) series(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("agg=increase needs a counter: declare %s in sensors.%s.counters", field, k.Sensor))
 		return
 	}
-	out, err := store.QuerySeries(r.Context(), s.Store, store.SeriesQuery{DeviceKey: k, Field: field, From: from, To: to, Step: step, Agg: agg}, s.Location)
+	out, err := series.Read(r.Context(), s.Store, series.Query{DeviceKey: k, Field: field, From: from, To: to, Step: step, Agg: agg}, s.Location)
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("device %s has no field %q", k.Device, field))
 		return

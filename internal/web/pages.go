@@ -34,7 +34,7 @@ var Ranges = []string{"1h", "24h", "7d", "30d"}
 
 // Pages serves the web pages.
 type Pages struct {
-	Store    store.Store
+	Store    Store
 	Config   *config.Config
 	Location *time.Location
 	Server   *Server

@@ -6,7 +6,7 @@ import (
 	"sort"
 
 	"github.com/sensorhub/sensorhub/internal/reading"
-	"github.com/sensorhub/sensorhub/internal/store"
+	"github.com/sensorhub/sensorhub/internal/store/series"
 )
 
 // Summary is what one field's values of a chunk add up to, in time order:
@@ -24,7 +24,7 @@ func (s *Summary) Add(v float64) {
 	if s.N == 0 {
 		s.Min, s.Max, s.First = v, v, v
 	} else {
-		s.Increase += store.CounterIncrease(s.Last, v)
+		s.Increase += series.CounterIncrease(s.Last, v)
 	}
 	s.N++
 	s.Sum += v

@@ -14,6 +14,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/store/chunk"
+	"github.com/sensorhub/sensorhub/internal/store/series"
 )
 
 // partID names a chunk or a recent row: a part of a device's readings.
@@ -606,7 +607,7 @@ func (s *Store) PointBefore(ctx context.Context, k store.DeviceKey, field string
 // local midnight: a day whose values all lie in chunks inside it, apart
 // from each other, comes from the chunks' summaries, without reading a
 // value; any other from its values.
-func (s *Store) Days(ctx context.Context, q store.RawQuery) ([]store.Bucket, error) {
+func (s *Store) Days(ctx context.Context, q store.RawQuery) ([]series.Bucket, error) {
 	dev, _, err := s.lookupField(ctx, q.DeviceKey, q.Field)
 	if err != nil {
 		return nil, err
@@ -656,7 +657,7 @@ func (s *Store) Days(ctx context.Context, q store.RawQuery) ([]store.Bucket, err
 	if err := days.Close(); err != nil {
 		return nil, err
 	}
-	var out []store.Bucket
+	var out []series.Bucket
 	for d := dayOf(q.From, s.loc); ; d++ {
 		start, end := dayBounds(d, s.loc)
 		if start >= to {
@@ -671,7 +672,7 @@ func (s *Store) Days(ctx context.Context, q store.RawQuery) ([]store.Bucket, err
 		for i := 1; i < len(spans); i++ {
 			apart = apart && spans[i].first > spans[i-1].last
 		}
-		b := store.Bucket{Start: time.UnixMilli(start).In(s.loc)}
+		b := series.Bucket{Start: time.UnixMilli(start).In(s.loc)}
 		if !mixed[d] && apart {
 			for _, c := range spans {
 				sum, ok, err := chunk.DecodeSummary(c.summary, q.Field)
@@ -701,14 +702,14 @@ func (s *Store) Days(ctx context.Context, q store.RawQuery) ([]store.Bucket, err
 }
 
 // mergeSummary adds a later summary to a bucket.
-func mergeSummary(b *store.Bucket, s chunk.Summary) {
+func mergeSummary(b *series.Bucket, s chunk.Summary) {
 	if s.N == 0 {
 		return
 	}
 	if b.N == 0 {
 		b.Min, b.Max, b.First = s.Min, s.Max, s.First
 	} else {
-		b.Increase += store.CounterIncrease(b.Last, s.First)
+		b.Increase += series.CounterIncrease(b.Last, s.First)
 	}
 	b.N += s.N
 	b.Sum += s.Sum

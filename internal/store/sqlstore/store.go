@@ -109,7 +109,12 @@ func (s *Store) Location() *time.Location { return s.loc }
 func (s *Store) DB() *sql.DB { return s.db }
 
 // Ping checks that the database answers.
-func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return s.d.Classify(err)
+	}
+	return nil
+}
 
 // Close stops the compactor, which first folds every recent reading into
 // chunks, and closes the database.

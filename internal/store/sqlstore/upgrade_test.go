@@ -16,6 +16,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/store/postgres"
+	"github.com/sensorhub/sensorhub/internal/store/series"
 	"github.com/sensorhub/sensorhub/internal/store/sqlite"
 	"github.com/sensorhub/sensorhub/internal/store/sqlstore"
 	"github.com/sensorhub/sensorhub/internal/store/storetest"
@@ -176,8 +177,8 @@ func checkUpgraded(t *testing.T, s *sqlstore.Store) {
 			t.Errorf("%s latest %+v (%v)", dev, last, err)
 		}
 	}
-	step, _ := store.ParseStep("1d")
-	days, err := store.QuerySeries(ctx, s, store.SeriesQuery{DeviceKey: store.DeviceKey{Customer: "finemeca", Sensor: "centrale", Device: "301"},
+	step, _ := series.ParseStep("1d")
+	days, err := series.Read(ctx, s, series.Query{DeviceKey: store.DeviceKey{Customer: "finemeca", Sensor: "centrale", Device: "301"},
 		Field: "E", Agg: "increase", Step: step, From: time.Date(2022, 5, 2, 0, 0, 0, 0, storetest.Location), To: time.Date(2022, 5, 5, 0, 0, 0, 0, storetest.Location)}, storetest.Location)
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/store"
+	"github.com/sensorhub/sensorhub/internal/store/series"
 )
 
 // Compacted is a store that can fold what it has written into its
@@ -32,20 +33,20 @@ func BenchQueries(b *testing.B, open func(b *testing.B) (s Compacted, reopen fun
 	}
 	to := time.Now()
 	from := to.Add(-30 * 24 * time.Hour)
-	day, _ := store.ParseStep("1d")
+	day, _ := series.ParseStep("1d")
 	for _, c := range []struct {
 		name string
-		q    store.SeriesQuery
+		q    series.Query
 		min  int
 	}{
-		{"30DaysAt30s/auto", store.SeriesQuery{DeviceKey: k, Field: "Temp", From: from, To: to, Step: store.AutoStep(from, to), Agg: "avg"}, 300},
-		{"30DaysAt30s/days", store.SeriesQuery{DeviceKey: k, Field: "Temp", From: from, To: to, Step: day, Agg: "avg"}, 30},
-		{"30DaysAt30s/points", store.SeriesQuery{DeviceKey: k, Field: "Temp", From: from, To: to}, 86000},
-		{"YearByDay/increase", store.SeriesQuery{DeviceKey: meter, Field: "E", From: to.Add(-365 * 24 * time.Hour), To: to, Step: day, Agg: "increase"}, 360},
+		{"30DaysAt30s/auto", series.Query{DeviceKey: k, Field: "Temp", From: from, To: to, Step: series.AutoStep(from, to), Agg: "avg"}, 300},
+		{"30DaysAt30s/days", series.Query{DeviceKey: k, Field: "Temp", From: from, To: to, Step: day, Agg: "avg"}, 30},
+		{"30DaysAt30s/points", series.Query{DeviceKey: k, Field: "Temp", From: from, To: to}, 86000},
+		{"YearByDay/increase", series.Query{DeviceKey: meter, Field: "E", From: to.Add(-365 * 24 * time.Hour), To: to, Step: day, Agg: "increase"}, 360},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
-				out, err := store.QuerySeries(ctx, s, c.q, Location)
+				out, err := series.Read(ctx, s, c.q, Location)
 				if err != nil || len(out.Points) < c.min {
 					b.Fatalf("%d points, %v", len(out.Points), err)
 				}
@@ -56,7 +57,7 @@ func BenchQueries(b *testing.B, open func(b *testing.B) (s Compacted, reopen fun
 				b.StopTimer()
 				fresh := reopen()
 				b.StartTimer()
-				out, err := store.QuerySeries(ctx, fresh, c.q, Location)
+				out, err := series.Read(ctx, fresh, c.q, Location)
 				if err != nil || len(out.Points) < c.min {
 					b.Fatalf("%d points, %v", len(out.Points), err)
 				}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
+	"github.com/sensorhub/sensorhub/internal/store/series"
 )
 
 // testLateIntoChunk: a reading that arrives after its day was folded into
@@ -54,14 +55,14 @@ func testLateIntoChunk(t *testing.T, s store.Store) {
 			t.Fatalf("point %d: %v at %s, want %v at %s", i, p.Value, p.Time, rs[i].Fields["E"], rs[i].Time)
 		}
 	}
-	day, _ := store.ParseStep("1d")
+	day, _ := series.ParseStep("1d")
 	for _, agg := range []string{"sum", "count", "increase", "first", "last"} {
-		q := store.SeriesQuery{DeviceKey: k, Field: "kwh", Agg: agg, Step: day, From: time.Date(2022, 5, 2, 0, 0, 0, 0, loc), To: time.Date(2022, 5, 5, 0, 0, 0, 0, loc)}
-		got, err := store.QuerySeries(ctx(t), s, q, loc)
+		q := series.Query{DeviceKey: k, Field: "kwh", Agg: agg, Step: day, From: time.Date(2022, 5, 2, 0, 0, 0, 0, loc), To: time.Date(2022, 5, 5, 0, 0, 0, 0, loc)}
+		got, err := series.Read(ctx(t), s, q, loc)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := store.QuerySeriesRaw(ctx(t), s, q, loc)
+		want, err := series.ReadRaw(ctx(t), s, q, loc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,9 +118,9 @@ func testDaysInZone(t *testing.T, open Open, zone string) {
 				t.Fatal(err)
 			}
 		}
-		step, _ := store.ParseStep("1d")
-		q := store.SeriesQuery{DeviceKey: key(base), Field: "E", Agg: "increase", Step: step, From: from, To: to}
-		got, err := store.QuerySeries(ctx(t), s, q, z)
+		step, _ := series.ParseStep("1d")
+		q := series.Query{DeviceKey: key(base), Field: "E", Agg: "increase", Step: step, From: from, To: to}
+		got, err := series.Read(ctx(t), s, q, z)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,7 +138,7 @@ func testDaysInZone(t *testing.T, open Open, zone string) {
 				t.Errorf("compacted %v: %s increased %v, want %v (a day of %v hours)", compacted, local.Format("2006-01-02"), p.Value, want, hours)
 			}
 		}
-		raw, err := store.QuerySeriesRaw(ctx(t), s, q, z)
+		raw, err := series.ReadRaw(ctx(t), s, q, z)
 		if err != nil {
 			t.Fatal(err)
 		}

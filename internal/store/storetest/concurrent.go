@@ -10,6 +10,7 @@ import (
 
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
+	"github.com/sensorhub/sensorhub/internal/store/series"
 )
 
 // testConcurrentWriters: four writers (as four ingestors would) write the
@@ -72,14 +73,14 @@ func testConcurrentWriters(t *testing.T, s store.Store) {
 	if n != devices {
 		t.Fatalf("%d devices, want %d", n, devices)
 	}
-	step, _ := store.ParseStep("1h")
-	q := store.SeriesQuery{DeviceKey: key(rs[0]), Field: "Temp", Agg: "sum", Step: step,
+	step, _ := series.ParseStep("1h")
+	q := series.Query{DeviceKey: key(rs[0]), Field: "Temp", Agg: "sum", Step: step,
 		From: start, To: start.Add(perDevice * time.Minute)}
-	got, err := store.QuerySeries(ctx(t), s, q, loc)
+	got, err := series.Read(ctx(t), s, q, loc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := store.QuerySeriesRaw(ctx(t), s, q, loc)
+	raw, err := series.ReadRaw(ctx(t), s, q, loc)
 	if err != nil {
 		t.Fatal(err)
 	}

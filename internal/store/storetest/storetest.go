@@ -15,6 +15,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
+	"github.com/sensorhub/sensorhub/internal/store/series"
 )
 
 // Open opens a new, empty store whose days start at midnight in loc.
@@ -79,8 +80,8 @@ func testDailyIncreaseDST(t *testing.T, s store.Store) {
 		rs = append(rs, r)
 	}
 	write(t, s, store.Batch{Readings: rs})
-	step, _ := store.ParseStep("1d")
-	got, err := store.QuerySeries(ctx(t), s, store.SeriesQuery{DeviceKey: key(base), Field: "E", Agg: "increase", Step: step,
+	step, _ := series.ParseStep("1d")
+	got, err := series.Read(ctx(t), s, series.Query{DeviceKey: key(base), Field: "E", Agg: "increase", Step: step,
 		From: time.Date(2022, 3, 26, 0, 0, 0, 0, loc), To: time.Date(2022, 11, 1, 0, 0, 0, 0, loc)}, loc)
 	if err != nil {
 		t.Fatal(err)
@@ -125,14 +126,14 @@ func testRollupsMatchRaw(t *testing.T, s store.Store) {
 	from := time.Date(2022, 10, 28, 5, 17, 31, 0, loc)
 	to := time.Date(2022, 11, 2, 19, 44, 0, 0, loc)
 	for _, st := range []string{"1m", "5m", "1h", "3h", "1d", "2d"} {
-		step, _ := store.ParseStep(st)
-		for _, agg := range store.Aggregations {
-			q := store.SeriesQuery{DeviceKey: k, Field: "Temp", From: from, To: to, Step: step, Agg: agg}
-			got, err := store.QuerySeries(ctx(t), s, q, loc)
+		step, _ := series.ParseStep(st)
+		for _, agg := range series.Aggregations {
+			q := series.Query{DeviceKey: k, Field: "Temp", From: from, To: to, Step: step, Agg: agg}
+			got, err := series.Read(ctx(t), s, q, loc)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, err := store.QuerySeriesRaw(ctx(t), s, q, loc)
+			want, err := series.ReadRaw(ctx(t), s, q, loc)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -198,8 +199,8 @@ func (s compactingStore) Write(ctx context.Context, b store.Batch) (store.WriteR
 	return res, err
 }
 
-func (s compactingStore) Days(ctx context.Context, q store.RawQuery) ([]store.Bucket, error) {
-	return s.Store.(store.DayReader).Days(ctx, q)
+func (s compactingStore) Days(ctx context.Context, q store.RawQuery) ([]series.Bucket, error) {
+	return s.Store.(series.DayReader).Days(ctx, q)
 }
 
 func (s compactingStore) Location() *time.Location {
@@ -390,8 +391,8 @@ func testPoints(t *testing.T, s store.Store) {
 func testDailyIncrease(t *testing.T, s store.Store) {
 	rs := Payloads(t, "centrale.jsonl")
 	write(t, s, store.Batch{Readings: rs})
-	step, _ := store.ParseStep("1d")
-	got, err := store.QuerySeries(ctx(t), s, store.SeriesQuery{
+	step, _ := series.ParseStep("1d")
+	got, err := series.Read(ctx(t), s, series.Query{
 		DeviceKey: key(rs[0]), Field: "E", Agg: "increase", Step: step,
 		From: time.Date(2022, 5, 3, 0, 0, 0, 0, loc), To: time.Date(2022, 5, 5, 0, 0, 0, 0, loc),
 	}, loc)
@@ -418,7 +419,7 @@ func testDailyIncrease(t *testing.T, s store.Store) {
 func testAggregations(t *testing.T, s store.Store) {
 	rs := Payloads(t, "air.jsonl")
 	write(t, s, store.Batch{Readings: rs})
-	step, _ := store.ParseStep("1m")
+	step, _ := series.ParseStep("1m")
 	want := map[string][]float64{
 		// Buckets 08:00 (6.42, 6.40) and 08:01 (5.91, 5.72), local time.
 		"avg": {6.41, 5.815}, "min": {6.40, 5.72}, "max": {6.42, 5.91}, "sum": {12.82, 11.63},
@@ -426,8 +427,8 @@ func testAggregations(t *testing.T, s store.Store) {
 		// Pres only falls, and a fall reads as a counter restart from zero.
 		"increase": {6.40, 11.63},
 	}
-	for _, agg := range store.Aggregations {
-		got, err := store.QuerySeries(ctx(t), s, store.SeriesQuery{DeviceKey: key(rs[0]), Field: "Pres", Agg: agg, Step: step,
+	for _, agg := range series.Aggregations {
+		got, err := series.Read(ctx(t), s, series.Query{DeviceKey: key(rs[0]), Field: "Pres", Agg: agg, Step: step,
 			From: time.Date(2022, 5, 2, 0, 0, 0, 0, loc), To: time.Date(2022, 5, 3, 0, 0, 0, 0, loc)}, loc)
 		if err != nil {
 			t.Fatal(err)

@@ -1,8 +1,7 @@
-package store
+package series
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/reading"
+	"github.com/sensorhub/sensorhub/internal/store"
 )
 
 // Aggregations that a series query accepts.
@@ -94,9 +94,9 @@ func (s Step) String() string {
 // IsZero reports whether no bucketing was asked for.
 func (s Step) IsZero() bool { return s.Dur == 0 && s.Days == 0 }
 
-// SeriesQuery asks for one field of one device, bucketed by Step with Agg.
-type SeriesQuery struct {
-	DeviceKey
+// Query asks for one field of one device, bucketed by Step with Agg.
+type Query struct {
+	store.DeviceKey
 	Field    string
 	From, To time.Time
 	Step     Step
@@ -105,53 +105,37 @@ type SeriesQuery struct {
 
 // Series is the answer of a series query.
 type Series struct {
-	Field  string  `json:"field"`
-	Unit   string  `json:"unit"`
-	Agg    string  `json:"agg,omitempty"`
-	Step   string  `json:"step,omitempty"`
-	Points []Point `json:"points"`
-}
-
-// MarshalJSON writes a point as [unix milliseconds, value].
-func (p Point) MarshalJSON() ([]byte, error) {
-	return []byte("[" + strconv.FormatInt(p.Time.UnixMilli(), 10) + "," +
-		strconv.FormatFloat(p.Value, 'g', -1, 64) + "]"), nil
+	Field  string        `json:"field"`
+	Unit   string        `json:"unit"`
+	Agg    string        `json:"agg,omitempty"`
+	Step   string        `json:"step,omitempty"`
+	Points []store.Point `json:"points"`
 }
 
 // lossRatio is, per bucket, the messages lost over those expected: the sum
 // of _lost over itself plus the readings received.
-func lossRatio(ctx context.Context, s Store, q SeriesQuery, loc *time.Location) (Series, error) {
+func lossRatio(ctx context.Context, s store.Reader, q Query, loc *time.Location) (Series, error) {
 	q.Field = reading.FieldLost
 	q.Agg = "sum"
-	lost, err := QuerySeries(ctx, s, q, loc)
+	lost, err := Read(ctx, s, q, loc)
 	if err != nil {
 		return Series{}, err
 	}
 	q.Agg = "count"
-	got, err := QuerySeries(ctx, s, q, loc)
+	got, err := Read(ctx, s, q, loc)
 	if err != nil {
 		return Series{}, err
 	}
-	out := Series{Field: reading.FieldLossRatio, Agg: "ratio", Points: make([]Point, len(lost.Points))}
+	out := Series{Field: reading.FieldLossRatio, Agg: "ratio", Points: make([]store.Point, len(lost.Points))}
 	for i, p := range lost.Points {
-		out.Points[i] = Point{Time: p.Time, Value: round(p.Value / (p.Value + got.Points[i].Value))}
+		out.Points[i] = store.Point{Time: p.Time, Value: round(p.Value / (p.Value + got.Points[i].Value))}
 	}
 	return out, nil
 }
 
-// UnmarshalJSON reads a point written by MarshalJSON.
-func (p *Point) UnmarshalJSON(b []byte) error {
-	var pair [2]float64
-	if err := json.Unmarshal(b, &pair); err != nil {
-		return fmt.Errorf("point: want [ms, value]: %w", err)
-	}
-	p.Time, p.Value = time.UnixMilli(int64(pair[0])).UTC(), pair[1]
-	return nil
-}
-
-// QuerySeries answers a series query from the store's raw points. Buckets
+// Read answers a series query from the store's raw points. Buckets
 // with no point are left out; each bucket is stamped with its start.
-func QuerySeries(ctx context.Context, s Store, q SeriesQuery, loc *time.Location) (Series, error) {
+func Read(ctx context.Context, s store.Reader, q Query, loc *time.Location) (Series, error) {
 	if q.Field == reading.FieldLossRatio {
 		return lossRatio(ctx, s, q, loc)
 	}
@@ -167,12 +151,12 @@ func QuerySeries(ctx context.Context, s Store, q SeriesQuery, loc *time.Location
 			return Series{Field: q.Field, Unit: unit, Agg: q.Agg, Points: pts}, nil
 		}
 	}
-	return QuerySeriesRaw(ctx, s, q, loc)
+	return ReadRaw(ctx, s, q, loc)
 }
 
-// QuerySeriesRaw answers a series query from raw points only.
-func QuerySeriesRaw(ctx context.Context, s Store, q SeriesQuery, loc *time.Location) (Series, error) {
-	pts, unit, err := s.Points(ctx, RawQuery{DeviceKey: q.DeviceKey, Field: q.Field, From: q.From, To: q.To})
+// ReadRaw answers a series query from raw points only.
+func ReadRaw(ctx context.Context, s store.Reader, q Query, loc *time.Location) (Series, error) {
+	pts, unit, err := s.Points(ctx, store.RawQuery{DeviceKey: q.DeviceKey, Field: q.Field, From: q.From, To: q.To})
 	if err != nil {
 		return Series{}, err
 	}
@@ -184,7 +168,7 @@ func QuerySeriesRaw(ctx context.Context, s Store, q SeriesQuery, loc *time.Locat
 		q.Agg = "avg"
 	}
 	out.Agg = q.Agg
-	var prev *Point
+	var prev *store.Point
 	if q.Agg == "increase" {
 		// The increase up to the first point in range comes from the point
 		// before it, counted in the later point's bucket.
@@ -242,15 +226,15 @@ func civilDay(y int, m time.Month, d int) int {
 
 // Aggregate reduces time-ordered points into buckets. prev, when not nil,
 // is the point just before the first, which "increase" needs.
-func Aggregate(pts []Point, prev *Point, bucket func(time.Time) time.Time, agg string) []Point {
+func Aggregate(pts []store.Point, prev *store.Point, bucket func(time.Time) time.Time, agg string) []store.Point {
 	return aggregate(pts, prev, bucket, nil, agg)
 }
 
 // aggregate is Aggregate; with following, which gives the start of the
 // next bucket, a point before it is known to be in the current bucket
 // without working its bucket out.
-func aggregate(pts []Point, prev *Point, bucket, following func(time.Time) time.Time, agg string) []Point {
-	out := []Point{}
+func aggregate(pts []store.Point, prev *store.Point, bucket, following func(time.Time) time.Time, agg string) []store.Point {
+	out := []store.Point{}
 	var cur, next time.Time
 	var acc accumulator
 	started := false
@@ -264,7 +248,7 @@ func aggregate(pts []Point, prev *Point, bucket, following func(time.Time) time.
 		b := bucket(p.Time)
 		if !started || !b.Equal(cur) {
 			if started {
-				out = append(out, Point{Time: cur, Value: acc.result(agg)})
+				out = append(out, store.Point{Time: cur, Value: acc.result(agg)})
 			}
 			cur, acc, started = b, accumulator{}, true
 			if following != nil {
@@ -275,7 +259,7 @@ func aggregate(pts []Point, prev *Point, bucket, following func(time.Time) time.
 		prev = &pts[i]
 	}
 	if started {
-		out = append(out, Point{Time: cur, Value: acc.result(agg)})
+		out = append(out, store.Point{Time: cur, Value: acc.result(agg)})
 	}
 	return out
 }
@@ -286,7 +270,7 @@ type accumulator struct {
 	increase                   float64
 }
 
-func (a *accumulator) add(v float64, prev *Point) {
+func (a *accumulator) add(v float64, prev *store.Point) {
 	if a.n == 0 {
 		a.min, a.max, a.first = v, v, v
 	}

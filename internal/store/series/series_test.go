@@ -1,4 +1,4 @@
-package store
+package series
 
 import (
 	"testing"

@@ -1,8 +1,10 @@
-package store
+package series
 
 import (
 	"context"
 	"time"
+
+	"github.com/sensorhub/sensorhub/internal/store"
 )
 
 // Bucket is the aggregate of one field's values over one bucket, in time
@@ -20,8 +22,8 @@ type Bucket struct {
 type DayReader interface {
 	// Days returns the day buckets that start in [From, To), a range of
 	// whole days, oldest first, leaving out days without a value;
-	// ErrNotFound for an unknown device or field.
-	Days(ctx context.Context, q RawQuery) ([]Bucket, error)
+	// store.ErrNotFound for an unknown device or field.
+	Days(ctx context.Context, q store.RawQuery) ([]Bucket, error)
 	// Location is the zone whose midnights start the kept days.
 	Location() *time.Location
 }
@@ -36,7 +38,7 @@ func dayStart(t time.Time, loc *time.Location) time.Time {
 // whole days inside the range from the summaries, the partial days at its
 // edges from raw points. ok is false when the store keeps none, or the
 // step is not in days.
-func seriesFromDays(ctx context.Context, s Store, q SeriesQuery, loc *time.Location) ([]Point, string, bool, error) {
+func seriesFromDays(ctx context.Context, s store.Reader, q Query, loc *time.Location) ([]store.Point, string, bool, error) {
 	rr, ok := s.(DayReader)
 	if !ok || q.Step.Days == 0 || rr.Location().String() != loc.String() {
 		return nil, "", false, nil
@@ -49,15 +51,15 @@ func seriesFromDays(ctx context.Context, s Store, q SeriesQuery, loc *time.Locat
 	if !inner.Before(end) {
 		return nil, "", false, nil
 	}
-	head, unit, err := s.Points(ctx, RawQuery{DeviceKey: q.DeviceKey, Field: q.Field, From: q.From, To: inner})
+	head, unit, err := s.Points(ctx, store.RawQuery{DeviceKey: q.DeviceKey, Field: q.Field, From: q.From, To: inner})
 	if err != nil {
 		return nil, "", true, err
 	}
-	tail, _, err := s.Points(ctx, RawQuery{DeviceKey: q.DeviceKey, Field: q.Field, From: end, To: q.To})
+	tail, _, err := s.Points(ctx, store.RawQuery{DeviceKey: q.DeviceKey, Field: q.Field, From: end, To: q.To})
 	if err != nil {
 		return nil, "", true, err
 	}
-	buckets, err := rr.Days(ctx, RawQuery{DeviceKey: q.DeviceKey, Field: q.Field, From: inner, To: end})
+	buckets, err := rr.Days(ctx, store.RawQuery{DeviceKey: q.DeviceKey, Field: q.Field, From: inner, To: end})
 	if err != nil {
 		return nil, "", true, err
 	}
@@ -83,13 +85,13 @@ func seriesFromDays(ctx context.Context, s Store, q SeriesQuery, loc *time.Locat
 		}
 	}
 	bucket := q.Step.bucketer(q.From, loc)
-	out := []Point{}
+	out := []store.Point{}
 	var acc accumulator
 	var cur time.Time
 	for i, b := range all {
 		start := bucket(b.Start)
 		if i > 0 && !start.Equal(cur) {
-			out = append(out, Point{Time: cur, Value: acc.result(q.Agg)})
+			out = append(out, store.Point{Time: cur, Value: acc.result(q.Agg)})
 			acc = accumulator{}
 		}
 		cur = start
@@ -97,12 +99,12 @@ func seriesFromDays(ctx context.Context, s Store, q SeriesQuery, loc *time.Locat
 		prev = &all[i].Last
 	}
 	if len(all) > 0 {
-		out = append(out, Point{Time: cur, Value: acc.result(q.Agg)})
+		out = append(out, store.Point{Time: cur, Value: acc.result(q.Agg)})
 	}
 	return out, unit, true, nil
 }
 
-func pointBucket(p Point) Bucket {
+func pointBucket(p store.Point) Bucket {
 	return Bucket{Start: p.Time, N: 1, Sum: p.Value, Min: p.Value, Max: p.Value, First: p.Value, Last: p.Value}
 }
 
