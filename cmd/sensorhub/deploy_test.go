@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sensorhub/sensorhub/internal/testenv"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -74,6 +75,7 @@ func TestComposeConfigs(t *testing.T) {
 // dynamic loader or shared library, so it runs on a distroless or
 // scratch image and on ARM gateways.
 func TestStaticBuild(t *testing.T) {
+	testenv.Slow(t)
 	out := filepath.Join(t.TempDir(), "sensorhub")
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, ".")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")

@@ -26,9 +26,9 @@ import (
 const usage = `sensorhub: industrial IoT telemetry (MQTT in, durable queue, storage, API)
 
 Usage:
-  sensorhub run [--config FILE] [--data DIR] [--http ADDR] [--mqtt-listen ADDR] [--demo]
+  sensorhub run [--config FILE] [--data DIR] [--http ADDR] [--mqtt-listen ADDR] [--demo [--demo-interval D]]
                                    run every stage in this process
-  sensorhub gateway|ingest|alert|web [--config FILE] [--http ADDR]
+  sensorhub gateway|ingest|alert|web [--config FILE] [--data DIR] [--http ADDR] [--mqtt-listen ADDR]
                                    run one stage (a split deployment: the processes share
                                    a NATS or ActiveMQ queue and a store)
   sensorhub check --config FILE    validate a configuration file and print what is wrong, or ok
@@ -169,7 +169,12 @@ func cmdRun(args []string, stderr io.Writer, roles []string) error {
 	}
 	<-ctx.Done()
 	log.Info("shutting down")
-	return a.Close()
+	start := time.Now()
+	if err := a.Close(); err != nil {
+		return err
+	}
+	log.Info("sensorhub stopped", "took", time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 func cmdCheck(args []string, stdout, stderr io.Writer) int {

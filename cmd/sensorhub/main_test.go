@@ -70,6 +70,7 @@ func TestCheckCommand(t *testing.T) {
 // TestDemoWhenMQTTPortTaken runs the README's demo command while another
 // broker holds port 1883: it still starts, on another port, and says so.
 func TestDemoWhenMQTTPortTaken(t *testing.T) {
+	testenv.Slow(t)
 	if ln, err := net.Listen("tcp", ":1883"); err == nil {
 		defer ln.Close() // nothing held it: hold it as another broker would
 	}

@@ -152,7 +152,7 @@ store: {engine: postgres, url: "%s"}
 		}
 	}
 	u, _ := url.Parse(mqttURL)
-	pub := exec.Command("mosquitto_pub", "-h", u.Hostname(), "-p", u.Port(), "-q", "1", "-i", "pub-"+prefix,
+	pub := testenv.Command(t, "mosquitto_pub", "-h", u.Hostname(), "-p", u.Port(), "-q", "1", "-i", "pub-"+prefix,
 		"-t", prefix+"/devicev01", "-l")
 	pub.Stdin = &lines
 	var pubOut bytes.Buffer

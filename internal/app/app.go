@@ -5,7 +5,6 @@ package app
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,20 +23,15 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/sensorhub/sensorhub/internal/alert"
-	"github.com/sensorhub/sensorhub/internal/alert/notify"
 	"github.com/sensorhub/sensorhub/internal/auth"
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/elastic"
-	"github.com/sensorhub/sensorhub/internal/gateway"
-	"github.com/sensorhub/sensorhub/internal/health"
 	"github.com/sensorhub/sensorhub/internal/ingest"
 	"github.com/sensorhub/sensorhub/internal/metrics"
 	"github.com/sensorhub/sensorhub/internal/queue"
 	"github.com/sensorhub/sensorhub/internal/queue/jetstream"
 	"github.com/sensorhub/sensorhub/internal/queue/stomp"
-	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/sim"
-	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/store/postgres"
 	"github.com/sensorhub/sensorhub/internal/store/sqlite"
 	"github.com/sensorhub/sensorhub/internal/store/sqlstore"
@@ -68,37 +62,34 @@ type Options struct {
 
 func (o Options) has(role string) bool { return len(o.Roles) == 0 || slices.Contains(o.Roles, role) }
 
-// App is a running sensorhub.
+// App is a running sensorhub: a supervisor of the stages its roles run,
+// over the queue and store they share.
 type App struct {
 	Config  *config.Config
 	Log     *slog.Logger
 	Metrics *metrics.Metrics
 	Queue   queue.Queue
 	// Store is nil in a process that runs only the gateway.
-	Store store.Store
+	Store *sqlstore.Store
 
-	fw      *gateway.Forwarder
-	broker  *gateway.Broker
-	client  *gateway.Client
+	gw      *gatewayStage
+	started []stage
 	httpSrv *http.Server
 	httpLn  net.Listener
-	cancel  context.CancelFunc
-	done    []chan struct{}
+	httpRun workers
 	closers []func() error
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
-// Start starts the stages the options ask for. On error, what was started
-// is stopped again.
+// Start starts the stages the options ask for, in data-path order. On
+// error, what was started is stopped again.
 func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger) (_ *App, err error) {
 	if err := checkRoles(cfg, opts); err != nil {
 		return nil, err
 	}
 	a := &App{Config: cfg, Log: log, Metrics: metrics.New()}
-	runCtx, cancel := context.WithCancel(context.Background())
-	a.cancel = cancel
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -119,117 +110,134 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 	if err := checkQueueCarries(cfg, q); err != nil {
 		return nil, err
 	}
-	checks := []web.Check{{Name: "queue", Fn: q.Ping}}
-
+	api := &web.Server{Location: cfg.Location(), Config: cfg, Checks: []web.Check{{Name: "queue", Fn: q.Ping}},
+		Registry: a.Metrics.Registry, Log: log.With("stage", "web"), PublicURL: cfg.PublicURL, Roles: opts.Roles}
 	if opts.has(RoleIngest) || opts.has(RoleAlert) || opts.has(RoleWeb) {
-		st, err := OpenStore(ctx, cfg, opts.has(RoleIngest), log)
-		if err != nil {
+		if a.Store, err = OpenStore(ctx, cfg, opts.has(RoleIngest), log); err != nil {
 			return nil, err
 		}
-		a.Store = st
 		a.closers = append(a.closers, a.Store.Close)
-		checks = append(checks, web.Check{Name: "store", Fn: a.Store.Ping})
+		api.Checks = append(api.Checks, web.Check{Name: "store", Fn: a.Store.Ping})
 	}
-	var in *ingest.Ingester
-	if a.Store != nil {
-		in = &ingest.Ingester{
-			Decoder: cfg.Decoder(), Formulas: cfg.Formulas(), Store: a.Store, Publisher: q, Metrics: a.Metrics, Log: log.With("stage", "ingest"),
-			BatchSize: cfg.Ingest.BatchSize, BatchWait: cfg.Ingest.BatchWait, Progress: &health.Progress{},
-		}
+	if api.Access, err = a.access(); err != nil {
+		return nil, err
 	}
+
 	// Ingest before the gateway, so that what the gateway queues is taken
 	// at once.
+	var stages []stage
+	var ing *ingestStage
 	if opts.has(RoleIngest) {
-		cons, err := q.Consumer(ctx, queue.Raw, ingest.Group)
-		if err != nil {
-			return nil, err
-		}
-		checks = append(checks, web.Check{Name: "ingest", Fn: in.Progress.Check})
-		a.goRun(func() {
-			if err := in.Run(runCtx, cons); err != nil {
-				log.Error("ingest stopped", "err", err)
+		ing = newIngestStage(cfg, q, a.Store, a.Metrics, log)
+		stages = append(stages, ing)
+		if len(cfg.Elasticsearch.URLs) > 0 {
+			es, err := newElasticStage(cfg, q, a.Metrics, log)
+			if err != nil {
+				return nil, err
 			}
-		})
-		if err := a.startElasticsearch(ctx, runCtx, q, &checks); err != nil {
-			return nil, err
+			stages = append(stages, es)
 		}
 	}
-
-	fw := &gateway.Forwarder{Publisher: q, Metrics: a.Metrics, Log: log.With("stage", "gateway"),
-		MaxPayload: int(cfg.Ingest.MaxPayload), Progress: &health.Progress{}}
-	a.fw = fw
-	brokerURL := cfg.MQTT.Broker
 	if opts.has(RoleGateway) {
-		checks = append(checks, web.Check{Name: "gateway", Fn: fw.Progress.Check})
-		if brokerURL, err = a.startGateway(ctx, fw, &checks); err != nil {
-			return nil, err
-		}
+		a.gw = newGatewayStage(cfg, q, a.Metrics, log)
+		stages = append(stages, a.gw)
 	}
 	if opts.has(RoleAlert) {
-		if err := a.startAlerts(ctx, runCtx, q, &checks); err != nil {
-			return nil, err
-		}
-	}
-
-	api := &web.Server{Location: cfg.Location(), Checks: checks, Registry: a.Metrics.Registry, Log: log.With("stage", "web"), PublicURL: cfg.PublicURL,
-		Roles: opts.Roles}
-	if cfg.AuthOn() {
-		dir, err := auth.NewDirectory(cfg.Auth.Users, cfg.Auth.UsersFile, cfg.Customers, log.With("stage", "web"))
-		if err != nil {
-			return nil, err
-		}
-		if dir.Empty() {
-			log.Warn("no users yet: nobody can log in; add one with sensorhub user add --file " + cfg.Auth.UsersFile)
-		}
-		secure := cfg.HTTP.TLS.CertFile != "" || cfg.HTTP.TrustProxyHeaders
-		sessions := web.NewSessions(cfg.Auth.SessionLifetime, cfg.Auth.SessionIdle, secure)
-		a.keepSessions(sessions)
-		api.Access = &web.Access{Dir: dir, Sessions: sessions,
-			TrustProxy: cfg.HTTP.TrustProxyHeaders, Logins: &auth.AddressLimits{PerMinute: cfg.Auth.LoginsPerMinute}, Log: log.With("stage", "web")}
-	}
-	if opts.has(RoleGateway) {
-		api.Ingest = &gateway.HTTPIngest{Forwarder: fw, MaxBody: int64(cfg.HTTP.MaxBody)}
+		stages = append(stages, newAlertStage(cfg, q, a.Store, a.Metrics, log))
 	}
 	if opts.has(RoleWeb) {
-		hub := web.NewHub(log.With("stage", "web"))
-		hub.MaxPerUser = cfg.HTTP.MaxStreamsPerUser
-		if tl, ok := q.(queue.Tailer); ok {
-			a.goRun(func() {
-				if err := tl.Tail(runCtx, queue.Readings, hub.Publish); err != nil {
-					log.Error("live updates stopped", "err", err)
-				}
-			})
-			api.Hub = hub
+		stages = append(stages, newWebStage(cfg, q, a.Store, a.Metrics, log))
+	}
+	for _, s := range stages {
+		if err := a.startStage(ctx, s); err != nil {
+			return nil, err
 		}
-		st := a.Store
-		api.Store, api.Config = st, cfg
-		api.Replay = func(ctx context.Context, f store.RejectedFilter) (int, error) {
-			return gateway.ReplayRejected(ctx, st, fw, f)
-		}
-		if rd, ok := q.(queue.Reader); ok {
-			api.ReplayRaw = func(ctx context.Context, from, to time.Time, sensor string) (any, error) {
-				return in.Replay(ctx, rd, from, to, sensor)
-			}
+		s.serve(api)
+	}
+	a.serveHTTP(api)
+	a.logRunning(opts)
+
+	if opts.Demo {
+		d := &demoStage{in: ing.in, st: a.Store, log: log.With("stage", "demo"), sim: sim.New(sim.Options{
+			Broker: a.gw.url, Customer: cfg.Customers[0], Location: cfg.Location(),
+			Interval: opts.DemoInterval, LossRate: 0.02, Seed: uint64(time.Now().UnixNano()),
+		}, sim.Devices(), log.With("stage", "demo"))}
+		if err := a.startStage(ctx, d); err != nil {
+			return nil, err
 		}
 	}
-	// Every connection is bounded in time and in number, so that idle or
-	// slow clients cannot hold the process' file descriptors; live
-	// streams lift the write and read deadlines for themselves.
+	return a, nil
+}
+
+func (a *App) startStage(ctx context.Context, s stage) error {
+	if err := s.start(ctx); err != nil {
+		return err
+	}
+	a.started = append(a.started, s)
+	return nil
+}
+
+// access is who may do what over HTTP, from the users file; nil without
+// users. The web sessions are kept in the store's database, so that a
+// restart logs nobody out and every web process knows every session; a
+// process without a store keeps them in memory.
+func (a *App) access() (*web.Access, error) {
+	cfg, log := a.Config, a.Log.With("stage", "web")
+	if !cfg.AuthOn() {
+		return nil, nil
+	}
+	dir, err := auth.NewDirectory(cfg.Auth.Users, cfg.Auth.UsersFile, cfg.Customers, log)
+	if err != nil {
+		return nil, err
+	}
+	if dir.Empty() {
+		log.Warn("no users yet: nobody can log in; add one with sensorhub user add --file " + cfg.Auth.UsersFile)
+	}
+	secure := cfg.HTTP.TLS.CertFile != "" || cfg.HTTP.TrustProxyHeaders
+	sessions := web.NewSessions(cfg.Auth.SessionLifetime, cfg.Auth.SessionIdle, secure)
+	if a.Store != nil {
+		var ss interface {
+			scs.Store
+			StopCleanup()
+		}
+		if cfg.Store.Engine == "postgres" {
+			ss = postgresstore.New(a.Store.DB())
+		} else {
+			ss = sqlite3store.New(a.Store.DB())
+		}
+		sessions.Store = ss
+		a.closers = append(a.closers, func() error { ss.StopCleanup(); return nil })
+	}
+	return &web.Access{Dir: dir, Sessions: sessions, TrustProxy: cfg.HTTP.TrustProxyHeaders,
+		Logins: &auth.AddressLimits{PerMinute: cfg.Auth.LoginsPerMinute}, Log: log}, nil
+}
+
+// serveHTTP serves the API. Every connection is bounded in time and in
+// number, so that idle or slow clients cannot hold the process' file
+// descriptors; live streams lift the write and read deadlines for
+// themselves.
+func (a *App) serveHTTP(api *web.Server) {
 	a.httpSrv = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
-	a.httpLn = netutil.LimitListener(a.httpLn, cfg.HTTP.MaxConnections)
 	if api.Hub != nil {
+		// Live streams end as the server shuts down; they reconnect to
+		// the next one.
 		a.httpSrv.RegisterOnShutdown(api.Hub.Close)
 	}
-	a.goRun(func() {
-		serve := func() error { return a.httpSrv.Serve(a.httpLn) }
-		if t := cfg.HTTP.TLS; t.CertFile != "" {
-			serve = func() error { return a.httpSrv.ServeTLS(a.httpLn, t.CertFile, t.KeyFile) }
+	ln := netutil.LimitListener(a.httpLn, a.Config.HTTP.MaxConnections)
+	a.httpRun.run(func(context.Context) {
+		serve := func() error { return a.httpSrv.Serve(ln) }
+		if t := a.Config.HTTP.TLS; t.CertFile != "" {
+			serve = func() error { return a.httpSrv.ServeTLS(ln, t.CertFile, t.KeyFile) }
 		}
 		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("HTTP server stopped", "err", err)
+			a.Log.Error("HTTP server stopped", "err", err)
 		}
 	})
+}
+
+func (a *App) logRunning(opts Options) {
+	cfg := a.Config
 	roles := opts.Roles
 	if len(roles) == 0 {
 		roles = Roles
@@ -242,29 +250,13 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 	if !cfg.AuthOn() {
 		attrs = append(attrs, "access", "no users: everyone who reaches it is an admin (loopback only)")
 	}
-	if opts.has(RoleGateway) {
-		attrs = append(attrs, "mqtt", brokerURL)
+	if a.gw != nil {
+		attrs = append(attrs, "mqtt", a.gw.url)
 	}
 	if a.Store != nil {
 		attrs = append(attrs, "store", cfg.StoreName())
 	}
-	log.Info("sensorhub running", append(attrs, "timezone", cfg.Timezone)...)
-
-	if opts.Demo {
-		s := sim.New(sim.Options{
-			Broker: brokerURL, Customer: cfg.Customers[0], Location: cfg.Location(),
-			Interval: opts.DemoInterval, LossRate: 0.02, Seed: uint64(time.Now().UnixNano()),
-		}, sim.Devices(), log.With("stage", "demo"))
-		if err := a.demoHistory(ctx, s, in); err != nil {
-			return nil, err
-		}
-		a.goRun(func() {
-			if err := s.Run(runCtx); err != nil {
-				log.Error("demo simulator stopped", "err", err)
-			}
-		})
-	}
-	return a, nil
+	a.Log.Info("sensorhub running", append(attrs, "timezone", cfg.Timezone)...)
 }
 
 // checkRoles refuses what cannot work: an unknown role, the demo without
@@ -344,198 +336,6 @@ func OpenStore(ctx context.Context, cfg *config.Config, compact bool, log *slog.
 	return sqlite.Open(ctx, cfg.StorePath(), opts)
 }
 
-// keepSessions keeps the web sessions in the store's database, so that a
-// restart logs nobody out and every web process knows every session; a
-// process without a store keeps them in memory.
-func (a *App) keepSessions(sm *scs.SessionManager) {
-	st, ok := a.Store.(*sqlstore.Store)
-	if !ok {
-		return
-	}
-	var ss interface {
-		scs.Store
-		StopCleanup()
-	}
-	if a.Config.Store.Engine == "postgres" {
-		ss = postgresstore.New(st.DB())
-	} else {
-		ss = sqlite3store.New(st.DB())
-	}
-	sm.Store = ss
-	a.closers = append(a.closers, func() error { ss.StopCleanup(); return nil })
-}
-
-// startGateway starts the built-in broker or connects to the configured
-// one, and returns the broker's URL.
-func (a *App) startGateway(ctx context.Context, fw *gateway.Forwarder, checks *[]web.Check) (string, error) {
-	cfg, log := a.Config, a.Log
-	if cfg.MQTT.Broker != "builtin" {
-		tlsCfg, err := mqttTLS(cfg)
-		if err != nil {
-			return "", err
-		}
-		topics := cfg.MQTT.Topics
-		if g := cfg.MQTT.ShareGroup; g != "" {
-			topics = make([]string, len(cfg.MQTT.Topics))
-			for i, t := range cfg.MQTT.Topics {
-				topics[i] = "$share/" + g + "/" + t
-			}
-		}
-		a.client, err = gateway.Connect(ctx, fw, gateway.ClientOptions{
-			Broker: cfg.MQTT.Broker, ClientID: cfg.MQTT.ClientID, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password,
-			CleanSession: cfg.MQTT.CleanSession, Topics: topics, QoS: byte(cfg.MQTT.QoS), TLS: tlsCfg,
-		}, log.With("stage", "gateway"))
-		if err != nil {
-			return "", err
-		}
-		*checks = append(*checks, web.Check{Name: "mqtt", Fn: func(context.Context) error { return a.client.Ready() }})
-		return cfg.MQTT.Broker, nil
-	}
-	b := cfg.MQTT.Builtin
-	bopts := gateway.BrokerOptions{
-		Listen: cfg.MQTT.Listen, Topics: cfg.MQTT.Topics,
-		MaxPendingWrites: b.MaxPendingWrites, MaxInflight: b.MaxInflight, MaxPacket: uint32(b.MaxPacket),
-		AllowAnonymous: b.AllowAnonymous,
-	}
-	for _, u := range cfg.BrokerUsers() {
-		bopts.Users = append(bopts.Users, gateway.BrokerUser{Username: u.Username, PasswordHash: u.PasswordHash, Customer: u.Customer, Topics: u.Topics})
-	}
-	if b.TLS.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(b.TLS.CertFile, b.TLS.KeyFile)
-		if err != nil {
-			return "", fmt.Errorf("mqtt.builtin.tls: %w", err)
-		}
-		bopts.TLSListen, bopts.TLS = b.TLS.Listen, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}
-	var err error
-	a.broker, err = gateway.StartBroker(fw, bopts, log.With("stage", "gateway"))
-	if errors.Is(err, gateway.ErrAddressInUse) {
-		return "", fmt.Errorf("%w: another MQTT broker probably runs there; choose a free port with --mqtt-listen ADDR (or mqtt.listen), or use it with mqtt.broker: tcp://%s", err, cfg.MQTT.Listen)
-	}
-	if err != nil {
-		return "", err
-	}
-	*checks = append(*checks, web.Check{Name: "mqtt", Fn: a.broker.Check})
-	access := fmt.Sprintf("%d users", len(b.Users))
-	if b.AllowAnonymous {
-		access += ", anonymous clients allowed"
-	}
-	attrs := []any{"addr", a.broker.Addr().String(), "topics", cfg.MQTT.Topics, "access", access}
-	if a.broker.TLSAddr() != nil {
-		attrs = append(attrs, "tls_addr", a.broker.TLSAddr().String())
-	}
-	log.Info("built-in MQTT broker listening", attrs...)
-	return "tcp://" + a.broker.Addr().String(), nil
-}
-
-// startElasticsearch starts the Elasticsearch writer when the
-// configuration names a cluster.
-func (a *App) startElasticsearch(ctx, runCtx context.Context, q queue.Queue, checks *[]web.Check) error {
-	es := a.Config.Elasticsearch
-	if len(es.URLs) == 0 {
-		return nil
-	}
-	log := a.Log.With("stage", "elasticsearch")
-	w, err := elastic.New(elastic.Options{URLs: es.URLs, Username: es.Username, Password: es.Password, APIKey: es.APIKey,
-		Index: es.Index, FlushBytes: int(es.FlushBytes), FlushInterval: es.FlushInterval, Location: a.Config.Location(),
-		Registry: a.Metrics.Registry, Log: log})
-	if err != nil {
-		return err
-	}
-	cons, err := q.Consumer(ctx, queue.Readings, elastic.Group)
-	if err != nil {
-		return err
-	}
-	*checks = append(*checks, web.Check{Name: "elasticsearch", Fn: w.Ping})
-	a.goRun(func() {
-		if err := w.Run(runCtx, cons); err != nil {
-			log.Error("Elasticsearch writer stopped", "err", err)
-		}
-	})
-	return nil
-}
-
-// startAlerts starts the alert stage on the readings stream.
-func (a *App) startAlerts(ctx, runCtx context.Context, q queue.Queue, checks *[]web.Check) error {
-	cfg := a.Config
-	// On its first run, the alert stage starts at new readings: the
-	// readings the stream already holds are past, and would notify old
-	// events.
-	open := q.Consumer
-	if fn, ok := q.(queue.FromNow); ok {
-		open = fn.ConsumerFromNow
-	}
-	cons, err := open(ctx, queue.Readings, alert.Group)
-	if err != nil {
-		return err
-	}
-	log := a.Log.With("stage", "alert")
-	e := &alert.Engine{
-		Rules: cfg.Rules(), Store: a.Store, Notifiers: Notifiers(cfg, q), Always: []string{config.QueueNotifier},
-		Backoff: notify.DefaultBackoff, Every: cfg.Alerts.EvaluateEvery, Location: cfg.Location(), PublicURL: cfg.PublicURL,
-		Metrics: a.Metrics, Log: log, Progress: &health.Progress{},
-	}
-	if err := e.Load(ctx); err != nil {
-		return err
-	}
-	*checks = append(*checks, web.Check{Name: "alert", Fn: e.Progress.Check})
-	a.goRun(func() {
-		if err := e.Run(runCtx, cons); err != nil {
-			log.Error("alerts stopped", "err", err)
-		}
-	})
-	return nil
-}
-
-// Notifiers builds the configured notifiers and the queue's.
-func Notifiers(cfg *config.Config, pub queue.Publisher) map[string]notify.Notifier {
-	out := map[string]notify.Notifier{config.QueueNotifier: &notify.Queue{Publisher: pub}}
-	for name, n := range cfg.Alerts.Notifiers {
-		switch n.Type {
-		case "email":
-			out[name] = &notify.Email{Host: n.Host, Port: n.Port, Username: n.Username, Password: n.Password,
-				From: n.From, To: n.To, TLS: n.TLS, Location: cfg.Location()}
-		case "webhook":
-			timeout := n.Timeout
-			if timeout == 0 {
-				timeout = 10 * time.Second
-			}
-			out[name] = &notify.Webhook{URL: n.URL, Secret: n.Secret, Client: &http.Client{Timeout: timeout}}
-		}
-	}
-	return out
-}
-
-// demoHistory gives an empty demo store the last 7 days of the simulated
-// devices, decoded and stored as ingest would, so that the dashboards have
-// something to show at once.
-func (a *App) demoHistory(ctx context.Context, s *sim.Simulator, in *ingest.Ingester) error {
-	devs, err := a.Store.Devices(ctx, store.DeviceFilter{})
-	if err != nil || len(devs) > 0 {
-		return err
-	}
-	now := time.Now()
-	topics, payloads := s.History(now.Add(-7*24*time.Hour), now.Add(-time.Minute), 5*time.Minute)
-	envs := make([]reading.Envelope, len(payloads))
-	for i := range payloads {
-		envs[i] = reading.Envelope{Topic: topics[i], Payload: payloads[i], Received: now, Source: "demo"}
-	}
-	b := in.Decode(ctx, envs)
-	if _, err := a.Store.Write(ctx, b); err != nil {
-		return fmt.Errorf("demo history: %w", err)
-	}
-	a.Log.Info("demo: stored 7 days of simulated history", "readings", len(b.Readings))
-	return nil
-}
-
-func mqttTLS(cfg *config.Config) (*tls.Config, error) {
-	t := cfg.MQTT.TLS
-	if t == (config.TLS{}) {
-		return nil, nil
-	}
-	return gateway.TLSConfig(t.CAFile, t.CertFile, t.KeyFile, t.ServerName, t.InsecureSkipVerify)
-}
-
 // listen binds addr, turning a taken port into an error that says which
 // flag and setting change it.
 func listen(addr, flag, setting string) (net.Listener, error) {
@@ -549,27 +349,23 @@ func listen(addr, flag, setting string) (net.Listener, error) {
 	return ln, nil
 }
 
-func (a *App) goRun(f func()) {
-	done := make(chan struct{})
-	a.done = append(a.done, done)
-	go func() {
-		defer close(done)
-		f()
-	}()
-}
-
 // Forwarded is how many messages the gateway has put on the queue.
-func (a *App) Forwarded() int64 { return a.fw.Forwarded() }
+func (a *App) Forwarded() int64 {
+	if a.gw == nil {
+		return 0
+	}
+	return a.gw.fw.Forwarded()
+}
 
 // HTTPAddr is the address the API listens on.
 func (a *App) HTTPAddr() string { return a.httpLn.Addr().String() }
 
 // MQTTAddr is the built-in broker's address, or "" with an external broker.
 func (a *App) MQTTAddr() string {
-	if a.broker == nil {
+	if a.gw == nil || a.gw.broker == nil {
 		return ""
 	}
-	return a.broker.Addr().String()
+	return a.gw.broker.Addr().String()
 }
 
 // Close stops the stages in reverse order: no new messages in, let ingest
@@ -584,21 +380,12 @@ func (a *App) close() error {
 	defer cancel()
 	if a.httpSrv != nil {
 		a.httpSrv.Shutdown(ctx)
+		a.httpRun.stop(ctx)
 	} else if a.httpLn != nil {
 		a.httpLn.Close()
 	}
-	if a.client != nil {
-		a.client.Close()
-	}
-	if a.broker != nil {
-		a.broker.Close()
-	}
-	a.cancel()
-	for _, d := range a.done {
-		select {
-		case <-d:
-		case <-ctx.Done():
-		}
+	for i := len(a.started) - 1; i >= 0; i-- {
+		a.started[i].stop(ctx)
 	}
 	var errs []error
 	for i := len(a.closers) - 1; i >= 0; i-- {

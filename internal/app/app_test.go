@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -99,7 +98,7 @@ func payloadLines(t *testing.T, name string) []string {
 func mosquittoPub(t *testing.T, addr, topic string, lines ...string) {
 	t.Helper()
 	host, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command("mosquitto_pub", "-h", host, "-p", port, "-q", "1", "-t", topic, "-l")
+	cmd := testenv.Command(t, "mosquitto_pub", "-h", host, "-p", port, "-q", "1", "-t", topic, "-l")
 	cmd.Stdin = strings.NewReader(strings.Join(lines, "\n") + "\n")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("mosquitto_pub: %v: %s (install the mosquitto-clients package)", err, out)
@@ -360,6 +359,22 @@ func TestDemoShowsAllKinds(t *testing.T) {
 		}
 		return nil
 	})
+	// The week of history went through ingest's formulas: the air line's
+	// derived leak field has a value on every day of it.
+	from := time.Now().Add(-8 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	var s series.Series
+	if code := getJSON(t, a, "/api/v1/series?device=201&field=leak&step=1d&agg=count&from="+from, &s); code != http.StatusOK {
+		t.Fatalf("series of the derived leak field: HTTP %d", code)
+	}
+	days := 0
+	for _, p := range s.Points {
+		if p.Value > 0 {
+			days++
+		}
+	}
+	if days < 7 {
+		t.Errorf("the derived leak field has values on %d days of the demo's history, want 7 or more: %v", days, s.Points)
+	}
 }
 
 func TestTakenPortsAreClearErrors(t *testing.T) {

@@ -21,7 +21,7 @@ import (
 // and whether it succeeded.
 func pub(t *testing.T, args ...string) (string, bool) {
 	t.Helper()
-	cmd := exec.Command("mosquitto_pub", append([]string{"-q", "1"}, args...)...)
+	cmd := testenv.Command(t, "mosquitto_pub", append([]string{"-q", "1"}, args...)...)
 	out, err := cmd.CombinedOutput()
 	if _, ok := err.(*exec.ExitError); err != nil && !ok {
 		t.Fatalf("mosquitto_pub: %v (install the mosquitto-clients package)", err)

@@ -15,6 +15,7 @@ import (
 
 func startBrowser(t *testing.T) context.Context {
 	t.Helper()
+	testenv.Needs(t, "Chromium")
 	ctx, cancel, err := browser.Start(context.Background(), 1280, 900)
 	if err != nil {
 		t.Fatalf("%v (scripts/test.sh installs Debian's chromium)", err)

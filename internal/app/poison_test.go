@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -32,14 +31,14 @@ func postIngest(t *testing.T, a *app.App, topic, body string) int {
 	return resp.StatusCode
 }
 
-// storeEngines are the stores the poison tests run on.
-func storeEngines(t *testing.T) map[string]func(*config.Config) {
-	return map[string]func(*config.Config){
-		"sqlite": nil,
-		"postgres": func(c *config.Config) {
-			c.Store.Engine, c.Store.URL = "postgres", testenv.PostgresSchema(t)
-		},
-	}
+// storeEngines are the stores the poison tests run on: each gives the
+// configuration change that a (sub)test uses it with.
+var storeEngines = map[string]func(*testing.T) func(*config.Config){
+	"sqlite": func(*testing.T) func(*config.Config) { return nil },
+	"postgres": func(t *testing.T) func(*config.Config) {
+		url := testenv.PostgresSchema(t)
+		return func(c *config.Config) { c.Store.Engine, c.Store.URL = "postgres", url }
+	},
 }
 
 // TestPoisonMessagesHaltNothing: each message that once halted ingestion
@@ -48,9 +47,9 @@ func storeEngines(t *testing.T) map[string]func(*config.Config) {
 // with its time flagged, and the message after it is stored, on both
 // stores; /readyz stays ready.
 func TestPoisonMessagesHaltNothing(t *testing.T) {
-	for name, mutate := range storeEngines(t) {
+	for name, engine := range storeEngines {
 		t.Run(name, func(t *testing.T) {
-			a := start(t, "embedded", app.Options{}, mutate)
+			a := start(t, "embedded", app.Options{}, engine(t))
 			good := func(n int) string {
 				return fmt.Sprintf(`{"Customer":"finemeca","idDevice":300,"Mod":"weath","Time":"2024-05-02 08:%02d:00","msgCount":%d,"Temp":%d}`, n, n, n)
 			}
@@ -128,14 +127,14 @@ func TestMessageOverPayloadLimitOverMQTT(t *testing.T) {
 	host, port, _ := net.SplitHostPort(a.MQTTAddr())
 	big := `{"Customer":"finemeca","idDevice":400,"Mod":"weath","Pad":"` + strings.Repeat("x", 12<<20) + `"}`
 	for range 3 {
-		cmd := exec.Command("mosquitto_pub", "-h", host, "-p", port, "-q", "1", "-t", "finemeca/devicev01/400", "-s")
+		cmd := testenv.Command(t, "mosquitto_pub", "-h", host, "-p", port, "-q", "1", "-t", "finemeca/devicev01/400", "-s")
 		cmd.Stdin = strings.NewReader(big)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("mosquitto_pub of 12 MiB: %v: %s", err, out)
 		}
 	}
 	huge := bytes.Repeat([]byte("y"), 17<<20)
-	cmd := exec.Command("mosquitto_pub", "-h", host, "-p", port, "-q", "1", "-t", "finemeca/devicev01/400", "-s")
+	cmd := testenv.Command(t, "mosquitto_pub", "-h", host, "-p", port, "-q", "1", "-t", "finemeca/devicev01/400", "-s")
 	cmd.Stdin = bytes.NewReader(huge)
 	cmd.CombinedOutput() // refused: the broker closes the connection
 	mosquittoPub(t, a.MQTTAddr(), "finemeca/devicev01/401", `{"Customer":"finemeca","idDevice":401,"Mod":"weath","msgCount":1,"Temp":1}`)
@@ -162,6 +161,7 @@ func TestMessageOverPayloadLimitOverMQTT(t *testing.T) {
 // are closed after the header timeout, so that with every connection the
 // server serves at once taken by them, a client still gets its answer.
 func TestSilentConnectionsCannotHoldTheServer(t *testing.T) {
+	testenv.Slow(t)
 	t.Parallel()
 	a := start(t, "embedded", app.Options{}, func(c *config.Config) { c.HTTP.MaxConnections = 16 })
 	var silent []net.Conn

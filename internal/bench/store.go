@@ -23,7 +23,6 @@ import (
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store/chunk"
-	"github.com/sensorhub/sensorhub/internal/store/sqlstore"
 )
 
 // ValuesPerReading is what a reading of the reference load carries from
@@ -155,7 +154,7 @@ func Store(ctx context.Context, o StoreOptions) (StoreResult, error) {
 		return res, err
 	}
 	res.Elapsed = time.Since(start)
-	st := a.Store.(*sqlstore.Store)
+	st := a.Store
 	// The encodings, compared on what the store holds: its chunks, read
 	// before the stop folds the rest in (compacted here for that).
 	if err := st.Compact(ctx); err != nil {

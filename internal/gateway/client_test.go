@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -28,7 +27,7 @@ func TestClientOverTLS(t *testing.T) {
 	addr := testenv.FreeAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
 	passwords := filepath.Join(dir, "passwords")
-	if out, err := exec.Command("mosquitto_passwd", "-c", "-b", passwords, "sensorhub", "s3cret").CombinedOutput(); err != nil {
+	if out, err := testenv.Command(t, "mosquitto_passwd", "-c", "-b", passwords, "sensorhub", "s3cret").CombinedOutput(); err != nil {
 		t.Fatalf("mosquitto_passwd: %v: %s", err, out)
 	}
 	settings := fmt.Sprintf("listener %s 127.0.0.1\nallow_anonymous false\npassword_file %s\ncafile %s\ncertfile %s\nkeyfile %s\n",
@@ -59,7 +58,7 @@ func TestClientOverTLS(t *testing.T) {
 	if err := cl.Ready(); err != nil {
 		t.Fatal(err)
 	}
-	pub := exec.Command("mosquitto_pub", "-h", "127.0.0.1", "-p", port, "--cafile", ca, "-u", "sensorhub", "-P", "s3cret",
+	pub := testenv.Command(t, "mosquitto_pub", "-h", "127.0.0.1", "-p", port, "--cafile", ca, "-u", "sensorhub", "-P", "s3cret",
 		"-q", "1", "-t", "finemeca/air/201", "-m", `{"Customer":"finemeca"}`)
 	if out, err := pub.CombinedOutput(); err != nil {
 		t.Fatalf("mosquitto_pub over TLS: %v: %s", err, out)

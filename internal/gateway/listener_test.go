@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -49,7 +48,7 @@ func TestBrokerSurvivesFileDescriptorExhaustion(t *testing.T) {
 	host, port, _ := net.SplitHostPort(b.Addr().String())
 	// The client is another process, started before this one runs out:
 	// it connects a second later.
-	pub := exec.Command("sh", "-c", fmt.Sprintf("sleep 1; mosquitto_pub -h %s -p %s -q 1 -t finemeca/air/1 -m hello", host, port))
+	pub := testenv.Command(t, "sh", "-c", fmt.Sprintf("sleep 1; mosquitto_pub -h %s -p %s -q 1 -t finemeca/air/1 -m hello", host, port))
 	pub.Stdout, pub.Stderr = os.Stderr, os.Stderr
 	if err := pub.Start(); err != nil {
 		t.Fatal(err)

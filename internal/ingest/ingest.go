@@ -263,6 +263,18 @@ func (in *Ingester) deliver(ctx context.Context, b *batch) error {
 	return nil
 }
 
+// Ingest decodes, derives and stores envelopes as ingest does, outside
+// the queue and in one batch (a demo's history), and returns how many
+// readings it stored.
+func (in *Ingester) Ingest(ctx context.Context, envs []reading.Envelope) (int, error) {
+	b, err := in.prepare(ctx, envs, nil)
+	if err != nil {
+		return 0, err
+	}
+	res, err := in.commit(ctx, b)
+	return res.Stored, err
+}
+
 // Decode turns envelopes into a batch of readings and rejected messages.
 func (in *Ingester) Decode(ctx context.Context, envs []reading.Envelope) store.Batch {
 	var b store.Batch

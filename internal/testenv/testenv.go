@@ -1,5 +1,8 @@
 // Package testenv gives tests the addresses of the real services they run
-// against, and fails (never skips) a test whose service is not there.
+// against, and fails (never skips) a test whose service is not there. The
+// fast tier, go test -short, runs only what needs nothing outside the
+// process: a test that needs a service or tool is skipped there, and only
+// there.
 package testenv
 
 import (
@@ -29,8 +32,35 @@ func MosquittoURL(t testing.TB) string {
 	return require(t, "SENSORHUB_TEST_MQTT_URL", "tcp://127.0.0.1:1883", "Mosquitto")
 }
 
+// Needs skips t in the fast tier (go test -short): it needs what,
+// something outside the process that the full run (scripts/test.sh) has.
+func Needs(t testing.TB, what string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("-short: needs %s; scripts/test.sh runs it", what)
+	}
+}
+
+// Slow skips t in the fast tier: it takes many seconds (it waits out a
+// timeout, or builds the binary) and the full run has it.
+func Slow(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: a slow test; scripts/test.sh runs it")
+	}
+}
+
+// Command is exec.Command for a tool the full run installs (Mosquitto's
+// standalone clients): the test is skipped in the fast tier.
+func Command(t testing.TB, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	Needs(t, name)
+	return exec.Command(name, args...)
+}
+
 func require(t testing.TB, env, def, what string) string {
 	t.Helper()
+	Needs(t, what)
 	u := os.Getenv(env)
 	if u == "" {
 		u = def
@@ -158,6 +188,7 @@ func StartMosquitto(t testing.TB, conf string) string {
 // fails.
 func RunMosquitto(t testing.TB, addr, conf string) {
 	t.Helper()
+	Needs(t, "mosquitto")
 	bin, err := exec.LookPath("mosquitto")
 	if err != nil {
 		if bin, err = exec.LookPath("/usr/sbin/mosquitto"); err != nil {
@@ -197,6 +228,7 @@ func RunMosquitto(t testing.TB, addr, conf string) {
 // fills for real. It needs root, as .ci/run has.
 func SmallDisk(t testing.TB, size int64) string {
 	t.Helper()
+	Needs(t, "root, to mount a small filesystem")
 	if os.Getuid() != 0 {
 		t.Fatal("a test of a full disk mounts a small filesystem and needs root (run ./scripts/test.sh as root, as .ci/run does)")
 	}

@@ -76,6 +76,11 @@ func (s *Server) Handler() http.Handler {
 	if s.Ingest != nil {
 		mux.Handle("/api/v1/ingest", s.ingest())
 	}
+	// Replay of the raw stream is ingest done again: the process that
+	// runs ingest serves it.
+	if s.ReplayRaw != nil {
+		mux.HandleFunc("POST /api/v1/replay", s.replayRaw)
+	}
 	mux.HandleFunc(apiFallback, s.apiNotFound(mux))
 	if s.Store == nil {
 		// A process without the web role serves its probes, metrics and
@@ -92,9 +97,6 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/alerts/{id}/ack", s.ack)
 	if s.Replay != nil {
 		mux.HandleFunc("POST /api/v1/rejected/replay", s.replay)
-	}
-	if s.ReplayRaw != nil {
-		mux.HandleFunc("POST /api/v1/replay", s.replayRaw)
 	}
 	if s.Hub != nil {
 		mux.Handle("GET /api/v1/stream", s.Hub)

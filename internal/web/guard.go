@@ -124,7 +124,9 @@ func (s *Server) apiNotFound(mux *http.ServeMux) http.HandlerFunc {
 			return
 		}
 		msg := "no such API endpoint: " + r.Method + " " + r.URL.Path
-		if s.Store == nil {
+		if r.URL.Path == "/api/v1/replay" && s.ReplayRaw == nil {
+			msg += " (replay of the raw stream is served by the process that runs ingest, sensorhub run or sensorhub ingest)"
+		} else if s.Store == nil {
 			msg += " (this process runs " + strings.Join(s.Roles, ", ") + "; the API and pages are served by sensorhub web)"
 		}
 		writeError(w, http.StatusNotFound, msg)

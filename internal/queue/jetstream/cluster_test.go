@@ -65,6 +65,7 @@ func startCluster(t *testing.T) []*server.Server {
 // leader while messages are published and consumed: every message is
 // consumed, and the stream holds each once.
 func TestClusterNodeLoss(t *testing.T) {
+	testenv.Slow(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	servers := startCluster(t)

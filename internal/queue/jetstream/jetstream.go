@@ -367,12 +367,25 @@ func (c *consumer) Fetch(ctx context.Context, n int, wait time.Duration) ([]queu
 	if len(out) > 0 || err != nil || ctx.Err() != nil {
 		return out, err
 	}
-	batch, err = c.c.Fetch(n, jetstream.FetchMaxWait(max(wait, 10*time.Millisecond)))
-	if err != nil {
-		return nil, err
+	// The client's pull takes no context: wait in short pulls, so that a
+	// stage that stops is not held for the whole wait.
+	deadline := time.Now().Add(max(wait, 10*time.Millisecond))
+	for {
+		left := time.Until(deadline)
+		batch, err = c.c.Fetch(n, jetstream.FetchMaxWait(max(min(left, fetchSlice), 10*time.Millisecond)))
+		if err != nil {
+			return nil, err
+		}
+		out, err = collect(batch)
+		if len(out) > 0 || err != nil || ctx.Err() != nil || left <= fetchSlice {
+			return out, err
+		}
 	}
-	return collect(batch)
 }
+
+// fetchSlice is the longest pull of a Fetch: how long a stage that stops
+// may wait for it.
+const fetchSlice = 200 * time.Millisecond
 
 func collect(batch jetstream.MessageBatch) ([]queue.Delivery, error) {
 	var out []queue.Delivery

@@ -1,0 +1,56 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/sensorhub/sensorhub/internal/ingest"
+	"github.com/sensorhub/sensorhub/internal/reading"
+	"github.com/sensorhub/sensorhub/internal/sim"
+	"github.com/sensorhub/sensorhub/internal/store"
+	"github.com/sensorhub/sensorhub/internal/web"
+)
+
+// demoStage runs the device simulator against the broker, after giving an
+// empty store a week of simulated history.
+type demoStage struct {
+	sim *sim.Simulator
+	in  *ingest.Ingester
+	st  store.Reader
+	log *slog.Logger
+	workers
+}
+
+func (s *demoStage) start(ctx context.Context) error {
+	if err := s.history(ctx); err != nil {
+		return err
+	}
+	s.runLogged(s.log, "demo simulator", s.sim.Run)
+	return nil
+}
+
+func (s *demoStage) serve(*web.Server) {}
+
+// history gives an empty demo store the last 7 days of the simulated
+// devices, decoded and stored as ingest would, so that the dashboards have
+// something to show at once.
+func (s *demoStage) history(ctx context.Context) error {
+	devs, err := s.st.Devices(ctx, store.DeviceFilter{})
+	if err != nil || len(devs) > 0 {
+		return err
+	}
+	now := time.Now()
+	topics, payloads := s.sim.History(now.Add(-7*24*time.Hour), now.Add(-time.Minute), 5*time.Minute)
+	envs := make([]reading.Envelope, len(payloads))
+	for i := range payloads {
+		envs[i] = reading.Envelope{Topic: topics[i], Payload: payloads[i], Received: now, Source: "demo"}
+	}
+	n, err := s.in.Ingest(ctx, envs)
+	if err != nil {
+		return fmt.Errorf("demo history: %w", err)
+	}
+	s.log.Info("demo: stored 7 days of simulated history", "readings", n)
+	return nil
+}
