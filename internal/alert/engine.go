@@ -170,37 +170,18 @@ func (e *Engine) Run(ctx context.Context, cons queue.Consumer) error {
 	}
 	e.startSenders(ctx)
 	defer e.senders.Wait()
-	wait := min(time.Second, e.Every)
 	lastTick := time.Time{}
 	var failures int
-	for ctx.Err() == nil {
-		// Each message holds up to reading.StreamBytes of readings.
-		ds, err := cons.Fetch(ctx, 16, wait)
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			failures++
-			e.Log.Warn("fetching readings failed, retrying", "err", err)
-			backoff.Sleep(ctx, backoff.Default.Delay(failures))
-			continue
-		}
+	// Each message holds up to reading.StreamBytes of readings.
+	queue.Consume(ctx, cons, 16, min(time.Second, e.Every), e.Log, func(ctx context.Context, ds []queue.Delivery) {
 		e.Progress.Begin()
-		rs := make([]reading.Reading, 0, len(ds))
-		for _, d := range ds {
-			batch, err := reading.UnmarshalReadings(d.Data())
-			if err != nil {
-				e.Log.Error("a message of the readings stream cannot be decoded; skipped", "subject", d.Subject(), "err", err)
-				continue
-			}
-			rs = append(rs, batch...)
-		}
+		rs, ds, _ := queue.ReadingsOf(ctx, ds, e.Log)
 		changes := e.Process(ctx, rs)
 		if now := e.now(); now.Sub(lastTick) >= e.Every {
 			lastTick = now
 			changes = append(changes, e.Tick(ctx, now)...)
 		}
-		err = e.Save(ctx, changes)
+		err := e.Save(ctx, changes)
 		if err != nil && !store.IsUnavailable(err) && ctx.Err() == nil {
 			err = e.saveEach(ctx, changes, err)
 		}
@@ -216,7 +197,7 @@ func (e *Engine) Run(ctx context.Context, cons queue.Consumer) error {
 				e.Log.Error("reloading alert states failed", "err", err)
 			}
 			backoff.Sleep(ctx, backoff.Default.Delay(failures))
-			continue
+			return
 		}
 		failures = 0
 		e.Progress.End(true)
@@ -225,7 +206,7 @@ func (e *Engine) Run(ctx context.Context, cons queue.Consumer) error {
 				e.Log.Warn("acknowledging a reading failed; it will be evaluated again", "err", err)
 			}
 		}
-	}
+	})
 	return nil
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sensorhub/sensorhub/internal/backoff"
 	"github.com/sensorhub/sensorhub/internal/queue"
 	"github.com/sensorhub/sensorhub/internal/reading"
 )
@@ -116,52 +117,29 @@ func New(opts Options) (*Writer, error) {
 
 // Run indexes the readings the consumer gives until ctx ends.
 func (w *Writer) Run(ctx context.Context, cons queue.Consumer) error {
-	backoff := time.Duration(0)
+	var failures int
 	// A message holds up to reading.StreamBytes of readings.
 	maxMsgs := max(1, w.opts.FlushBytes/reading.StreamBytes)
-	for ctx.Err() == nil {
+	queue.Consume(ctx, cons, maxMsgs, w.opts.FlushInterval, w.log, func(ctx context.Context, ds []queue.Delivery) {
+		if len(ds) == 0 {
+			return
+		}
 		if !w.template {
 			if err := w.PutTemplate(ctx); err != nil {
-				backoff = w.wait(ctx, backoff, "putting the index template failed", err)
-				continue
+				giveBack(ctx, ds, w.retryIn(failures+1))
+				w.wait(ctx, &failures, "putting the index template failed", err)
+				return
 			}
 		}
-		ds, err := cons.Fetch(ctx, maxMsgs, w.opts.FlushInterval)
-		if err != nil {
-			if ctx.Err() == nil {
-				backoff = w.wait(ctx, backoff, "fetching readings failed", err)
-			}
-			continue
-		}
-		if len(ds) == 0 {
-			continue
-		}
-		rs := make([]reading.Reading, 0, len(ds))
-		keep := make([]queue.Delivery, 0, len(ds))
-		// from[i] is the delivery that brought rs[i].
-		var from []int
-		for _, d := range ds {
-			batch, err := reading.UnmarshalReadings(d.Data())
-			if err != nil {
-				w.log.Error("a message of the readings stream cannot be decoded; not indexed", "subject", d.Subject(), "err", err)
-				d.Ack(ctx)
-				continue
-			}
-			for range batch {
-				from = append(from, len(keep))
-			}
-			rs, keep = append(rs, batch...), append(keep, d)
-		}
+		rs, keep, from := queue.ReadingsOf(ctx, ds, w.log)
 		again, err := w.Index(ctx, rs)
 		if err != nil {
 			// Nothing was indexed for sure: everything goes back, and no
 			// more is taken until the cluster answers.
-			for _, d := range keep {
-				d.Nak(ctx, max(backoff, time.Second))
-			}
+			giveBack(ctx, keep, w.retryIn(failures+1))
 			w.retried.Add(float64(len(keep)))
-			backoff = w.wait(ctx, backoff, "Elasticsearch bulk request failed; the readings wait in the queue", err)
-			continue
+			w.wait(ctx, &failures, "Elasticsearch bulk request failed; the readings wait in the queue", err)
+			return
 		}
 		// A message with a reading to index again goes back whole: the
 		// others are indexed again under the same ids.
@@ -171,7 +149,7 @@ func (w *Writer) Run(ctx context.Context, cons queue.Consumer) error {
 		}
 		for i, d := range keep {
 			if retry[i] {
-				d.Nak(ctx, max(backoff, time.Second))
+				d.Nak(ctx, w.retryIn(failures+1))
 				continue
 			}
 			if err := d.Ack(ctx); err != nil && ctx.Err() == nil {
@@ -180,24 +158,35 @@ func (w *Writer) Run(ctx context.Context, cons queue.Consumer) error {
 		}
 		if len(again) > 0 {
 			w.retried.Add(float64(len(again)))
-			backoff = w.wait(ctx, backoff, "Elasticsearch is overloaded; readings it refused wait in the queue",
+			w.wait(ctx, &failures, "Elasticsearch is overloaded; readings it refused wait in the queue",
 				fmt.Errorf("%d of %d readings refused with 429 or 5xx", len(again), len(keep)))
-			continue
+			return
 		}
-		backoff = 0
-	}
+		failures = 0
+	})
 	return nil
 }
 
-// wait sleeps for the next backoff after a failure and returns it.
-func (w *Writer) wait(ctx context.Context, last time.Duration, msg string, err error) time.Duration {
-	next := min(max(2*last, time.Second), w.opts.MaxBackoff)
-	w.log.Warn(msg, "err", err, "retry_in", next)
-	select {
-	case <-ctx.Done():
-	case <-time.After(next):
+// giveBack hands deliveries back to the queue, for after delay.
+func giveBack(ctx context.Context, ds []queue.Delivery, delay time.Duration) {
+	for _, d := range ds {
+		d.Nak(ctx, delay)
 	}
-	return next
+}
+
+// wait counts one more failure in a row, logs it, and sleeps the
+// backoff that follows it.
+func (w *Writer) wait(ctx context.Context, failures *int, msg string, err error) {
+	*failures++
+	next := w.retryIn(*failures)
+	w.log.Warn(msg, "err", err, "retry_in", next)
+	backoff.Sleep(ctx, next)
+}
+
+// retryIn is the wait after the failures-th failure in a row: from 1s,
+// doubling, up to MaxBackoff.
+func (w *Writer) retryIn(failures int) time.Duration {
+	return backoff.Policy{Initial: time.Second, Max: w.opts.MaxBackoff}.Delay(failures)
 }
 
 // PutTemplate installs the index template that maps the readings' times

@@ -7,6 +7,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/sensorhub/sensorhub/internal/backoff"
 )
 
 // keepAccepting is a listener that outlives accept errors (a process out
@@ -26,8 +28,7 @@ type keepAccepting struct {
 }
 
 func (l *keepAccepting) Accept() (net.Conn, error) {
-	delay := 5 * time.Millisecond
-	for {
+	for failures := 1; ; failures++ {
 		c, err := l.Listener.Accept()
 		if err == nil {
 			l.mu.Lock()
@@ -41,6 +42,7 @@ func (l *keepAccepting) Accept() (net.Conn, error) {
 		if errors.Is(err, net.ErrClosed) {
 			return nil, err
 		}
+		delay := acceptBackoff.Delay(failures)
 		now := time.Now()
 		l.mu.Lock()
 		if l.failing == nil {
@@ -53,9 +55,12 @@ func (l *keepAccepting) Accept() (net.Conn, error) {
 		}
 		l.mu.Unlock()
 		time.Sleep(delay)
-		delay = min(2*delay, time.Second)
 	}
 }
+
+// acceptBackoff spaces the retries of a listener that cannot accept (out
+// of file descriptors): from 5ms up to a second.
+var acceptBackoff = backoff.Policy{Initial: 5 * time.Millisecond, Max: time.Second}
 
 // Check returns an error while accepting connections has failed for more
 // than a second. Out of descriptors, an accept fails at once whether a

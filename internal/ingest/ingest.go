@@ -140,21 +140,9 @@ type batch struct {
 // until ctx ends.
 func (in *Ingester) fetch(ctx context.Context, c queue.Consumer, out chan<- *batch) {
 	defer close(out)
-	var failures int
-	for ctx.Err() == nil {
-		ds, err := c.Fetch(ctx, in.BatchSize, in.BatchWait)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			failures++
-			in.Log.Warn("ingest: fetch from queue failed, retrying", "err", err, "attempt", failures)
-			backoff.Sleep(ctx, backoff.Default.Delay(failures))
-			continue
-		}
-		failures = 0
+	queue.Consume(ctx, c, in.BatchSize, in.BatchWait, in.Log, func(ctx context.Context, ds []queue.Delivery) {
 		if len(ds) == 0 {
-			continue
+			return
 		}
 		b := &batch{ds: ds, envs: envelopes(ds)}
 		b.decoded = in.decodeAll(ctx, b.envs)
@@ -162,9 +150,8 @@ func (in *Ingester) fetch(ctx context.Context, c queue.Consumer, out chan<- *bat
 		case out <- b:
 		case <-ctx.Done():
 			giveBack(ctx, ds)
-			return
 		}
-	}
+	})
 }
 
 // giveBack hands deliveries back to the queue at once, for another

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/sensorhub/sensorhub/internal/backoff"
 )
 
 // Event is one change of an alert that people are told about.
@@ -75,7 +77,7 @@ var DefaultBackoff = Backoff{Attempts: 6, First: time.Second, Max: 15 * time.Sec
 // error that is not worth retrying, after the last attempt, or when ctx
 // ends. It returns how many attempts were made.
 func Send(ctx context.Context, n Notifier, ev Event, b Backoff, log *slog.Logger) (int, error) {
-	delay := b.First
+	policy := backoff.Policy{Initial: b.First, Max: b.Max}
 	for attempt := 1; ; attempt++ {
 		retry, err := n.Notify(ctx, ev)
 		if err == nil {
@@ -84,14 +86,10 @@ func Send(ctx context.Context, n Notifier, ev Event, b Backoff, log *slog.Logger
 		if !retry || attempt >= b.Attempts {
 			return attempt, fmt.Errorf("notify %s of %s/%s after %d attempts: %w", ev.Rule, ev.Sensor, ev.Device, attempt, err)
 		}
+		delay := policy.Delay(attempt)
 		log.Warn("notification failed, retrying", "rule", ev.Rule, "device", ev.Device, "attempt", attempt, "in", delay, "err", err)
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !backoff.Sleep(ctx, delay) {
 			return attempt, errors.Join(err, ctx.Err())
-		case <-t.C:
 		}
-		delay = min(delay*2, b.Max)
 	}
 }

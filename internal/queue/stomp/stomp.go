@@ -26,6 +26,7 @@ import (
 	"github.com/go-stomp/stomp/v3"
 	"github.com/go-stomp/stomp/v3/frame"
 
+	"github.com/sensorhub/sensorhub/internal/backoff"
 	"github.com/sensorhub/sensorhub/internal/queue"
 )
 
@@ -301,7 +302,7 @@ func (q *Queue) Tail(ctx context.Context, s queue.Stream, fn func(data []byte)) 
 		}()
 		if err != nil && ctx.Err() == nil {
 			q.log.Warn("activemq: live tail lost, reconnecting", "err", err)
-			sleep(ctx, time.Second)
+			backoff.Sleep(ctx, time.Second)
 		}
 	}
 	return nil
@@ -465,13 +466,6 @@ func (d *delivery) Nak(ctx context.Context, delay time.Duration) error {
 		d.c.mu.Unlock()
 	}
 	return d.Ack(ctx)
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
-	}
 }
 
 // quietLogger keeps go-stomp's own logging (heart-beat chatter) out of
