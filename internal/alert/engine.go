@@ -74,7 +74,15 @@ type Engine struct {
 	needLoss bool
 	wake     map[string]chan struct{}
 	senders  sync.WaitGroup
+	// acked is the newest acknowledgement time learnt: the cursor of the
+	// acknowledgements read on each tick.
+	acked time.Time
 }
+
+// ackOverlap is how far before its cursor each tick reads
+// acknowledgements again, for one written late by a web process whose
+// clock is behind.
+const ackOverlap = 10 * time.Minute
 
 // entry is the state of one rule for one device.
 type entry struct {
@@ -371,23 +379,39 @@ func (e *Engine) env(ctx context.Context, dk store.DeviceKey, r *reading.Reading
 	return env
 }
 
+// learnAcks marks the firing alerts acknowledged since the cursor, read
+// from the store (the web stage writes acknowledgements there).
+func (e *Engine) learnAcks(ctx context.Context) {
+	f := store.AlertFilter{State: "firing", Limit: 10000}
+	if !e.acked.IsZero() {
+		f.AckedAfter = e.acked.Add(-ackOverlap)
+	} else {
+		f.AckedAfter = time.Unix(0, 0)
+	}
+	acks, err := e.Store.Alerts(ctx, f)
+	if err != nil {
+		e.Log.Warn("reading acknowledgements failed", "err", err)
+		return
+	}
+	acked := map[int64]bool{}
+	for _, a := range acks {
+		acked[a.ID] = true
+		if a.AckedAt.After(e.acked) {
+			e.acked = *a.AckedAt
+		}
+	}
+	for _, en := range e.states {
+		if en.State == Firing && acked[en.alertID] {
+			en.Acked = true
+		}
+	}
+}
+
 // Tick moves the alerts with the passing of time: silent devices, pending
 // alerts whose time has come, repeats. It first learns which firing alerts
 // were acknowledged.
 func (e *Engine) Tick(ctx context.Context, now time.Time) []store.AlertChange {
-	if firing, err := e.Store.Alerts(ctx, store.AlertFilter{State: "firing", Limit: 100000}); err != nil {
-		e.Log.Warn("reading acknowledgements failed", "err", err)
-	} else {
-		acked := map[int64]bool{}
-		for _, a := range firing {
-			acked[a.ID] = a.AckedAt != nil
-		}
-		for _, en := range e.states {
-			if en.State == Firing && acked[en.alertID] {
-				en.Acked = true
-			}
-		}
-	}
+	e.learnAcks(ctx)
 	for _, rule := range e.Rules {
 		if rule.Timing.NoDataFor <= 0 {
 			continue

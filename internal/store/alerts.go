@@ -94,6 +94,9 @@ type AlertFilter struct {
 	Limit     int
 	// BeforeID pages backwards: only alerts with a smaller ID.
 	BeforeID int64
+	// AckedAfter, when set, keeps only alerts acknowledged after it: the
+	// acknowledgements since a cursor.
+	AckedAfter time.Time
 }
 
 // AlertStore keeps the alert stage's state, alerts and notifications.

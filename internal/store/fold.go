@@ -125,6 +125,9 @@ func AlertConds(f AlertFilter) Conds {
 	if f.BeforeID > 0 {
 		c.add("id < ?", f.BeforeID)
 	}
+	if !f.AckedAfter.IsZero() {
+		c.add("acked_at > ?", f.AckedAfter.UnixNano())
+	}
 	c.in(f.Customers)
 	return c
 }

@@ -90,6 +90,13 @@ func testAlerts(t *testing.T, s store.Store) {
 	if got, _ := s.Alerts(c, store.AlertFilter{State: "firing"}); len(got) != 1 || got[0].ID != id {
 		t.Errorf("firing alerts %+v", got)
 	}
+	// The acknowledgements since a cursor: this one, and none after it.
+	if got, _ := s.Alerts(c, store.AlertFilter{State: "firing", AckedAfter: t0}); len(got) != 1 || got[0].ID != id {
+		t.Errorf("alerts acknowledged after %v: %+v, want alert %d", t0, got, id)
+	}
+	if got, _ := s.Alerts(c, store.AlertFilter{State: "firing", AckedAfter: t0.Add(time.Minute)}); len(got) != 0 {
+		t.Errorf("alerts acknowledged after the acknowledgement: %+v, want none", got)
+	}
 
 	t1 := t0.Add(10 * time.Minute)
 	resolve := store.AlertChange{
