@@ -108,6 +108,9 @@ type AlertStore interface {
 	SaveAlerts(ctx context.Context, changes []AlertChange) error
 	// Alerts lists alerts, newest first.
 	Alerts(ctx context.Context, f AlertFilter) ([]Alert, error)
+	// CountFiring counts the firing alerts per device, of the customers
+	// given (all when nil).
+	CountFiring(ctx context.Context, customers []string) (map[DeviceKey]int, error)
 	// Alert returns one alert; ErrNotFound if there is none with id.
 	Alert(ctx context.Context, id int64) (Alert, error)
 	// AckAlert acknowledges a firing alert: ErrNotFound, or ErrNotFiring.

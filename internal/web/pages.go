@@ -150,15 +150,13 @@ func (p *Pages) overview(w http.ResponseWriter, r *http.Request) {
 		SilentAfter            string
 		Firing                 int
 	}{page: p.page(r, "Overview", "overview"), Rejected: rejected, SilentAfter: fmt.Sprintf("%d min", int(SilentAfter.Minutes()))}
-	firing, err := p.Store.Alerts(r.Context(), store.AlertFilter{State: "firing", Limit: 10000, Customers: who.Customers})
+	firingOf, err := p.Store.CountFiring(r.Context(), who.Customers)
 	if err != nil {
 		p.Server.internal(w, r, err)
 		return
 	}
-	data.Firing = len(firing)
-	firingOf := map[store.DeviceKey]int{}
-	for _, a := range firing {
-		firingOf[a.DeviceKey]++
+	for _, n := range firingOf {
+		data.Firing += n
 	}
 	now := time.Now()
 	for _, d := range devs {
@@ -241,10 +239,14 @@ func (p *Pages) alerts(w http.ResponseWriter, r *http.Request) {
 		p.Server.internal(w, r, err)
 		return
 	}
-	firing, err := p.Store.Alerts(r.Context(), store.AlertFilter{State: "firing", Limit: 1000, Customers: customers})
+	firingOf, err := p.Store.CountFiring(r.Context(), customers)
 	if err != nil {
 		p.Server.internal(w, r, err)
 		return
+	}
+	firing := 0
+	for _, n := range firingOf {
+		firing += n
 	}
 	type item struct {
 		A                        store.Alert
@@ -267,7 +269,7 @@ func (p *Pages) alerts(w http.ResponseWriter, r *http.Request) {
 		Firing        int
 		Next          int64
 		Detail        *detail
-	}{page: p.page(r, "Alerts", "alerts"), State: state, States: alertStates, Filter: f, Firing: len(firing)}
+	}{page: p.page(r, "Alerts", "alerts"), State: state, States: alertStates, Filter: f, Firing: firing}
 	for _, rule := range p.Config.Alerts.Rules {
 		data.Rules = append(data.Rules, rule.Name)
 	}

@@ -151,6 +151,26 @@ func (s *Store) Alerts(ctx context.Context, f store.AlertFilter) ([]store.Alert,
 	return out, rows.Err()
 }
 
+// CountFiring counts the firing alerts per device.
+func (s *Store) CountFiring(ctx context.Context, customers []string) (map[store.DeviceKey]int, error) {
+	w, args := where(store.AlertConds(store.AlertFilter{State: "firing", Customers: customers}))
+	rows, err := s.query(ctx, s.db, `SELECT customer, sensor, device, COUNT(*) FROM alerts`+w+` GROUP BY customer, sensor, device`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: count firing alerts: %w", err)
+	}
+	defer rows.Close()
+	out := map[store.DeviceKey]int{}
+	for rows.Next() {
+		var k store.DeviceKey
+		var n int
+		if err := rows.Scan(&k.Customer, &k.Sensor, &k.Device, &n); err != nil {
+			return nil, err
+		}
+		out[k] = n
+	}
+	return out, rows.Err()
+}
+
 // Alert returns one alert.
 func (s *Store) Alert(ctx context.Context, id int64) (store.Alert, error) {
 	a, err := scanAlert(s.queryRow(ctx, s.db, `SELECT `+alertColumns+` FROM alerts WHERE id = ?`, id))

@@ -90,6 +90,12 @@ func testAlerts(t *testing.T, s store.Store) {
 	if got, _ := s.Alerts(c, store.AlertFilter{State: "firing"}); len(got) != 1 || got[0].ID != id {
 		t.Errorf("firing alerts %+v", got)
 	}
+	if n, err := s.CountFiring(c, nil); err != nil || len(n) != 1 || n[leakKey.DeviceKey] != 1 {
+		t.Errorf("firing alerts per device: %v %v, want 1 for %v", n, err, leakKey.DeviceKey)
+	}
+	if n, _ := s.CountFiring(c, []string{"someone-else"}); len(n) != 0 {
+		t.Errorf("firing alerts of another customer: %v, want none", n)
+	}
 	// The acknowledgements since a cursor: this one, and none after it.
 	if got, _ := s.Alerts(c, store.AlertFilter{State: "firing", AckedAfter: t0}); len(got) != 1 || got[0].ID != id {
 		t.Errorf("alerts acknowledged after %v: %+v, want alert %d", t0, got, id)
