@@ -11,6 +11,7 @@ import (
 
 	"github.com/sensorhub/sensorhub/internal/alert"
 	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/plan"
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/store/sqlite"
@@ -31,7 +32,7 @@ func newEngine(tb testing.TB, specs ...alert.RuleSpec) (*alert.Engine, store.Sto
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { st.Close() })
-	e := &alert.Engine{Rules: cfg.Rules(), Store: st, Always: []string{"queue"},
+	e := &alert.Engine{Rules: plan.MustCompile(cfg).Rules, Store: st, Always: []string{"queue"},
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if err := e.Load(context.Background()); err != nil {
 		tb.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/alert"
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/metrics"
+	"github.com/sensorhub/sensorhub/internal/plan"
 	"github.com/sensorhub/sensorhub/internal/queue"
 	"github.com/sensorhub/sensorhub/internal/queue/jetstream"
 	"github.com/sensorhub/sensorhub/internal/reading"
@@ -99,7 +100,7 @@ func TestAlertChangeRefusedSetAside(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &alert.Engine{Rules: cfg.Rules(), Store: &refusingAlerts{Store: sq, device: "666"}, Every: time.Hour, Metrics: metrics.New(),
+	e := &alert.Engine{Rules: plan.MustCompile(cfg).Rules, Store: &refusingAlerts{Store: sq, device: "666"}, Every: time.Hour, Metrics: metrics.New(),
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx, cons) }()

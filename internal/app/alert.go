@@ -3,14 +3,14 @@ package app
 import (
 	"context"
 	"log/slog"
-	"net/http"
-	"time"
+	"maps"
 
 	"github.com/sensorhub/sensorhub/internal/alert"
 	"github.com/sensorhub/sensorhub/internal/alert/notify"
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/health"
 	"github.com/sensorhub/sensorhub/internal/metrics"
+	"github.com/sensorhub/sensorhub/internal/plan"
 	"github.com/sensorhub/sensorhub/internal/queue"
 	"github.com/sensorhub/sensorhub/internal/web"
 )
@@ -24,11 +24,13 @@ type alertStage struct {
 	workers
 }
 
-func newAlertStage(cfg *config.Config, q queue.Queue, st alert.Store, m *metrics.Metrics, log *slog.Logger) *alertStage {
+func newAlertStage(p *plan.Plan, q queue.Queue, st alert.Store, m *metrics.Metrics, log *slog.Logger) *alertStage {
 	log = log.With("stage", "alert")
+	notifiers := maps.Clone(p.Notifiers)
+	notifiers[config.QueueNotifier] = &notify.Queue{Publisher: q}
 	return &alertStage{q: q, log: log, e: &alert.Engine{
-		Rules: cfg.Rules(), Store: st, Notifiers: Notifiers(cfg, q), Always: []string{config.QueueNotifier},
-		Backoff: notify.DefaultBackoff, Every: cfg.Alerts.EvaluateEvery, Location: cfg.Location(), PublicURL: cfg.PublicURL,
+		Rules: p.Rules, Store: st, Notifiers: notifiers, Always: []string{config.QueueNotifier},
+		Backoff: notify.DefaultBackoff, Every: p.Config.Alerts.EvaluateEvery, Location: p.Location, PublicURL: p.PublicURL,
 		Metrics: m, Log: log, Progress: &health.Progress{},
 	}}
 }
@@ -54,23 +56,4 @@ func (s *alertStage) start(ctx context.Context) error {
 
 func (s *alertStage) serve(api *web.Server) {
 	api.Checks = append(api.Checks, web.Check{Name: "alert", Fn: s.e.Progress.Check})
-}
-
-// Notifiers builds the configured notifiers and the queue's.
-func Notifiers(cfg *config.Config, pub queue.Publisher) map[string]notify.Notifier {
-	out := map[string]notify.Notifier{config.QueueNotifier: &notify.Queue{Publisher: pub}}
-	for name, n := range cfg.Alerts.Notifiers {
-		switch n.Type {
-		case "email":
-			out[name] = &notify.Email{Host: n.Host, Port: n.Port, Username: n.Username, Password: n.Password,
-				From: n.From, To: n.To, TLS: n.TLS, Location: cfg.Location()}
-		case "webhook":
-			timeout := n.Timeout
-			if timeout == 0 {
-				timeout = 10 * time.Second
-			}
-			out[name] = &notify.Webhook{URL: n.URL, Secret: n.Secret, Client: &http.Client{Timeout: timeout}}
-		}
-	}
-	return out
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/elastic"
 	"github.com/sensorhub/sensorhub/internal/ingest"
 	"github.com/sensorhub/sensorhub/internal/metrics"
+	"github.com/sensorhub/sensorhub/internal/plan"
 	"github.com/sensorhub/sensorhub/internal/queue"
 	"github.com/sensorhub/sensorhub/internal/queue/jetstream"
 	"github.com/sensorhub/sensorhub/internal/queue/stomp"
@@ -89,6 +90,10 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 	if err := checkRoles(cfg, opts); err != nil {
 		return nil, err
 	}
+	p, err := plan.Compile(cfg)
+	if err != nil {
+		return nil, err
+	}
 	a := &App{Config: cfg, Log: log, Metrics: metrics.New()}
 	defer func() {
 		if err != nil {
@@ -110,8 +115,8 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 	if err := checkQueueCarries(cfg, q); err != nil {
 		return nil, err
 	}
-	api := &web.Server{Location: cfg.Location(), Config: cfg, Checks: []web.Check{{Name: "queue", Fn: q.Ping}},
-		Registry: a.Metrics.Registry, Log: log.With("stage", "web"), PublicURL: cfg.PublicURL, Roles: opts.Roles}
+	api := &web.Server{Location: p.Location, Config: cfg, Checks: []web.Check{{Name: "queue", Fn: q.Ping}},
+		Registry: a.Metrics.Registry, Log: log.With("stage", "web"), PublicURL: p.PublicURL, Roles: opts.Roles}
 	if opts.has(RoleIngest) || opts.has(RoleAlert) || opts.has(RoleWeb) {
 		if a.Store, err = OpenStore(ctx, cfg, opts.has(RoleIngest), log); err != nil {
 			return nil, err
@@ -128,7 +133,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 	var stages []stage
 	var ing *ingestStage
 	if opts.has(RoleIngest) {
-		ing = newIngestStage(cfg, q, a.Store, a.Metrics, log)
+		ing = newIngestStage(p, q, a.Store, a.Metrics, log)
 		stages = append(stages, ing)
 		if len(cfg.Elasticsearch.URLs) > 0 {
 			es, err := newElasticStage(cfg, q, a.Metrics, log)
@@ -143,7 +148,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logg
 		stages = append(stages, a.gw)
 	}
 	if opts.has(RoleAlert) {
-		stages = append(stages, newAlertStage(cfg, q, a.Store, a.Metrics, log))
+		stages = append(stages, newAlertStage(p, q, a.Store, a.Metrics, log))
 	}
 	if opts.has(RoleWeb) {
 		stages = append(stages, newWebStage(cfg, q, a.Store, a.Metrics, log))

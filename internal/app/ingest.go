@@ -5,10 +5,10 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/health"
 	"github.com/sensorhub/sensorhub/internal/ingest"
 	"github.com/sensorhub/sensorhub/internal/metrics"
+	"github.com/sensorhub/sensorhub/internal/plan"
 	"github.com/sensorhub/sensorhub/internal/queue"
 	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/web"
@@ -24,11 +24,11 @@ type ingestStage struct {
 	workers
 }
 
-func newIngestStage(cfg *config.Config, q queue.Queue, st store.Writer, m *metrics.Metrics, log *slog.Logger) *ingestStage {
+func newIngestStage(p *plan.Plan, q queue.Queue, st store.Writer, m *metrics.Metrics, log *slog.Logger) *ingestStage {
 	log = log.With("stage", "ingest")
 	return &ingestStage{q: q, log: log, in: &ingest.Ingester{
-		Decoder: cfg.Decoder(), Formulas: cfg.Formulas(), Store: st, Publisher: q, Metrics: m, Log: log,
-		BatchSize: cfg.Ingest.BatchSize, BatchWait: cfg.Ingest.BatchWait, Progress: &health.Progress{},
+		Decoder: p.Decoder, Formulas: p.Formulas, Store: st, Publisher: q, Metrics: m, Log: log,
+		BatchSize: p.Config.Ingest.BatchSize, BatchWait: p.Config.Ingest.BatchWait, Progress: &health.Progress{},
 	}}
 }
 

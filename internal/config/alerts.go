@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/alert"
-	"github.com/sensorhub/sensorhub/internal/leak"
 )
 
 // NotifierNames are the configured notifiers' names, sorted.
@@ -24,9 +23,9 @@ func (c *Config) NotifierNames() []string {
 	return names
 }
 
-// knownFields are the fields a rule on sensor may read; nil when a kind
+// KnownFields are the fields a rule on sensor may read; nil when a kind
 // keeps every field of its payloads.
-func (c *Config) knownFields(sensor string) []string {
+func (c *Config) KnownFields(sensor string) []string {
 	kinds := []string{sensor}
 	if sensor == alert.AnySensor {
 		kinds = c.SensorNames()
@@ -37,38 +36,17 @@ func (c *Config) knownFields(sensor string) []string {
 		if s == nil {
 			continue
 		}
-		stored := s.storedFields()
+		stored := s.StoredFields()
 		if stored == nil {
 			return nil
 		}
 		out = append(out, stored...)
-		for f := range s.formulas() {
+		for f := range s.Formulas() {
 			out = append(out, f)
 		}
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
-}
-
-// Rules compiles the alert rules; Validate has checked that they compile.
-// A rule on a kind with leak figures gets them in its notifications.
-func (c *Config) Rules() []*alert.Rule {
-	var out []*alert.Rule
-	for _, spec := range c.Alerts.Rules {
-		if len(spec.Notify) == 0 {
-			spec.Notify = c.Alerts.Notify
-		}
-		r, err := alert.Compile(spec, c.knownFields(spec.Sensor), c.NotifierNames())
-		if err != nil {
-			continue
-		}
-		if s := c.Sensors[spec.Sensor]; s != nil && s.Leak != nil && r.When != "" {
-			l := s.Leak
-			r.Leak = &alert.LeakSpec{Pressure: l.Pressure, Opening: l.Opening, Params: func(device string) leak.Params { return l.For(device) }}
-		}
-		out = append(out, r)
-	}
-	return out
 }
 
 func (c *Config) validateAlerts(v *validator) {
@@ -77,7 +55,6 @@ func (c *Config) validateAlerts(v *validator) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			v.add("public_url", "%q is not an http:// or https:// URL", c.PublicURL)
 		}
-		c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	}
 	a := c.Alerts
 	if a.EvaluateEvery < 100*time.Millisecond || a.EvaluateEvery > time.Hour {
@@ -109,7 +86,7 @@ func (c *Config) validateAlerts(v *validator) {
 		if len(spec.Notify) == 0 {
 			spec.Notify = a.Notify
 		}
-		_, err := alert.Compile(spec, c.knownFields(spec.Sensor), names)
+		_, err := alert.Compile(spec, c.KnownFields(spec.Sensor), names)
 		var multi interface{ Unwrap() []error }
 		if errors.As(err, &multi) {
 			for _, e := range multi.Unwrap() {

@@ -276,7 +276,7 @@ func (c *Config) validateSensors(v *validator) {
 				v.add(at+".step", "%v", err)
 			}
 		}
-		if _, err := derive.Compile(s.formulas(), s.storedFields()); err != nil {
+		if _, err := derive.Compile(s.Formulas(), s.StoredFields()); err != nil {
 			v.add(at+".derive", "%v", err)
 		}
 		if l := s.Leak; l != nil {
@@ -293,7 +293,7 @@ func (c *Config) validateSensors(v *validator) {
 			}
 		}
 		for i, c := range s.Counters {
-			if f := s.storedFields(); f != nil && !slices.Contains(f, c) && s.Derive[c] == "" {
+			if f := s.StoredFields(); f != nil && !slices.Contains(f, c) && s.Derive[c] == "" {
 				v.add(fmt.Sprintf("%s.counters.%d", at, i), "%q is neither kept nor derived", c)
 			}
 		}
@@ -307,9 +307,9 @@ func (c *Config) validateSensors(v *validator) {
 	}
 }
 
-// storedFields are the names a reading of the kind carries, after renames;
+// StoredFields are the names a reading of the kind carries, after renames;
 // nil when the kind keeps every field.
-func (s *Sensor) storedFields() []string {
+func (s *Sensor) StoredFields() []string {
 	if len(s.Keep) == 0 {
 		return nil
 	}
@@ -329,18 +329,6 @@ func (c *Config) IsCounter(sensor, field string) bool {
 	return s != nil && slices.Contains(s.Counters, field)
 }
 
-// Formulas compiles every sensor kind's derived fields; Validate has
-// checked that they compile.
-func (c *Config) Formulas() map[string]derive.Set {
-	out := map[string]derive.Set{}
-	for name, s := range c.Sensors {
-		if set, err := derive.Compile(s.formulas(), s.storedFields()); err == nil && len(set) > 0 {
-			out[name] = set
-		}
-	}
-	return out
-}
-
 // lostFormula counts the messages a msgCount gap shows lost; a drop (a
 // restart) or a repeat loses nothing.
 const lostFormula = `has_prev() && _msg_count > prev(_msg_count) ? _msg_count - prev(_msg_count) - 1 : 0`
@@ -355,7 +343,9 @@ var builtinFormulas = map[string]string{
 }
 
 // formulas are the kind's derived fields with the built-in ones.
-func (s *Sensor) formulas() map[string]string {
+// Formulas are the kind's derived fields by name: sensorhub's own (loss,
+// restarts, repeats) and the configured ones.
+func (s *Sensor) Formulas() map[string]string {
 	out := maps.Clone(builtinFormulas)
 	for k, v := range s.Derive {
 		out[k] = v
@@ -534,29 +524,4 @@ func (c *Config) StorePath() string {
 		return c.Store.Path
 	}
 	return filepath.Join(c.DataDir, "sensorhub.db")
-}
-
-// Decoder builds the payload decoder that this configuration describes.
-func (c *Config) Decoder() *reading.Decoder {
-	d := &reading.Decoder{
-		Location:   c.Location(),
-		Customers:  map[string]bool{},
-		MaxPayload: int(c.Ingest.MaxPayload),
-		MaxDepth:   c.Ingest.MaxDepth,
-		MaxFields:  c.Ingest.MaxFields,
-		MaxTopic:   c.Ingest.MaxTopic,
-
-		MaxClockSkew: c.Ingest.MaxClockSkew,
-	}
-	for _, cu := range c.Customers {
-		d.Customers[cu] = true
-	}
-	for _, name := range c.SensorNames() {
-		s := c.Sensors[name]
-		d.Profiles = append(d.Profiles, reading.Profile{
-			Name: name, MatchField: s.Match.Field, MatchEquals: s.Match.Equals, MatchTopic: s.Match.Topic,
-			Keep: s.Keep, Rename: s.Rename, Units: s.Units,
-		})
-	}
-	return d
 }

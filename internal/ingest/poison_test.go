@@ -17,6 +17,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/health"
 	"github.com/sensorhub/sensorhub/internal/ingest"
 	"github.com/sensorhub/sensorhub/internal/metrics"
+	"github.com/sensorhub/sensorhub/internal/plan"
 	"github.com/sensorhub/sensorhub/internal/queue"
 	"github.com/sensorhub/sensorhub/internal/queue/jetstream"
 	"github.com/sensorhub/sensorhub/internal/reading"
@@ -58,8 +59,9 @@ func startPipeline(t testing.TB, cfg *config.Config, batch int, wrap func(store.
 	if err != nil {
 		t.Fatal(err)
 	}
+	compiled := plan.MustCompile(cfg)
 	p := &pipeline{q: q, st: sq, cons: cons, fw: &gateway.Forwarder{Publisher: q, Metrics: m, Log: log},
-		in: &ingest.Ingester{Decoder: cfg.Decoder(), Formulas: cfg.Formulas(), Store: st, Publisher: q, Metrics: m, Log: log,
+		in: &ingest.Ingester{Decoder: compiled.Decoder, Formulas: compiled.Formulas, Store: st, Publisher: q, Metrics: m, Log: log,
 			BatchSize: batch, BatchWait: 20 * time.Millisecond, Progress: &health.Progress{Stall: 300 * time.Millisecond}}}
 	done := make(chan error, 1)
 	go func() { done <- p.in.Run(ctx, cons) }()

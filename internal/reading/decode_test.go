@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/plan"
 	"github.com/sensorhub/sensorhub/internal/reading"
 )
 
@@ -20,7 +21,7 @@ var received = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 func decode(t testing.TB, payload string) (reading.Reading, error) {
 	t.Helper()
-	return config.Default().Decoder().Decode(reading.Envelope{Topic: "finemeca/test", Payload: []byte(payload), Received: received, Source: "test"})
+	return plan.MustCompile(config.Default()).Decoder.Decode(reading.Envelope{Topic: "finemeca/test", Payload: []byte(payload), Received: received, Source: "test"})
 }
 
 func lines(t testing.TB, name string) []string {
@@ -219,7 +220,7 @@ func FuzzDecode(f *testing.F) {
 		json.Unmarshal([]byte(l), &c)
 		f.Add([]byte(c.Raw))
 	}
-	dec := config.Default().Decoder()
+	dec := plan.MustCompile(config.Default()).Decoder
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		r, err := dec.Decode(reading.Envelope{Topic: "finemeca/x", Payload: payload, Received: received})
 		if err != nil {
@@ -242,7 +243,7 @@ func FuzzDecode(f *testing.F) {
 
 func BenchmarkDecode(b *testing.B) {
 	payload := []byte(lines(b, "centrale.jsonl")[0])
-	dec := config.Default().Decoder()
+	dec := plan.MustCompile(config.Default()).Decoder
 	env := reading.Envelope{Topic: "finemeca/centrale/301", Payload: payload, Received: received}
 	b.SetBytes(int64(len(payload)))
 	b.ReportAllocs()
@@ -271,7 +272,7 @@ func BenchmarkRawUnmarshal(b *testing.B) {
 // long a topic is rejected with a reason that names the setting; one at
 // the limits is taken.
 func TestLimits(t *testing.T) {
-	dec := config.Default().Decoder()
+	dec := plan.MustCompile(config.Default()).Decoder
 	base := `"Customer":"finemeca","idDevice":201,"Mod":"air","Pres":6.1`
 	nested := func(n int) string { return strings.Repeat(`{"a":`, n-1) + `1` + strings.Repeat(`}`, n-1) }
 	fields := func(n int) string {
@@ -321,7 +322,7 @@ func TestPoisonInputs(t *testing.T) {
 			t.Errorf("%s: %v, want a rejection starting %q", tc.name, err, tc.reason)
 		}
 	}
-	dec := config.Default().Decoder()
+	dec := plan.MustCompile(config.Default()).Decoder
 	_, err := dec.Decode(reading.Envelope{Topic: "finemeca/\x00x", Payload: []byte(`{` + base + `,"idDevice":7}`), Received: received})
 	if err == nil || !strings.Contains(err.Error(), "NUL") {
 		t.Errorf("topic with a NUL: %v, want a rejection", err)
@@ -416,7 +417,7 @@ func TestIdentityWithoutMsgCount(t *testing.T) {
 // TestRepeatedHour: a zone-less time in the hour repeated when clocks go
 // back names two instants; both are given for ingest to choose from.
 func TestRepeatedHour(t *testing.T) {
-	dec := config.Default().Decoder()
+	dec := plan.MustCompile(config.Default()).Decoder
 	at := func(local string) reading.Reading {
 		r, err := dec.Decode(reading.Envelope{Topic: "finemeca/x", Received: time.Date(2024, 10, 27, 3, 0, 0, 0, time.UTC),
 			Payload: []byte(`{"Customer":"finemeca","idDevice":7,"Mod":"weath","Temp":1,"Time":"` + local + `"}`)})

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/plan"
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/store/series"
@@ -171,7 +172,7 @@ func Payloads(t testing.TB, name string) []reading.Reading {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	dec := config.Default().Decoder()
+	dec := plan.MustCompile(config.Default()).Decoder
 	var out []reading.Reading
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {

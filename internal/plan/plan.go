@@ -1,0 +1,148 @@
+// Package plan compiles a validated configuration into what the stages
+// run: the zone, the payload decoder, the formulas of each sensor kind,
+// the alert rules and the notifiers. It is built once, at start-up, and
+// reports every error it meets.
+package plan
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/sensorhub/sensorhub/internal/alert"
+	"github.com/sensorhub/sensorhub/internal/alert/notify"
+	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/derive"
+	"github.com/sensorhub/sensorhub/internal/leak"
+	"github.com/sensorhub/sensorhub/internal/reading"
+)
+
+// Plan is a configuration compiled for the stages.
+type Plan struct {
+	Config   *config.Config
+	Location *time.Location
+	Decoder  *reading.Decoder
+	// Formulas are the derived fields per sensor kind.
+	Formulas map[string]derive.Set
+	Rules    []*alert.Rule
+	// Notifiers are the configured notifiers by name; the alert stage
+	// adds the queue's own.
+	Notifiers map[string]notify.Notifier
+	// PublicURL is where people reach the pages, without a trailing
+	// slash; empty when not configured.
+	PublicURL string
+}
+
+// Compile compiles cfg, which Validate has accepted.
+func Compile(cfg *config.Config) (*Plan, error) {
+	loc, err := time.LoadLocation(cfg.Timezone)
+	if err != nil {
+		return nil, fmt.Errorf("timezone: %w", err)
+	}
+	p := &Plan{Config: cfg, Location: loc, Decoder: decoder(cfg, loc), Notifiers: notifiers(cfg, loc),
+		PublicURL: strings.TrimRight(cfg.PublicURL, "/")}
+	var errs []error
+	if p.Formulas, err = formulas(cfg); err != nil {
+		errs = append(errs, err)
+	}
+	if p.Rules, err = rules(cfg); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// MustCompile is Compile for a configuration known to be good, such as
+// config.Default() in tests.
+func MustCompile(cfg *config.Config) *Plan {
+	p, err := Compile(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+func decoder(c *config.Config, loc *time.Location) *reading.Decoder {
+	d := &reading.Decoder{
+		Location:     loc,
+		Customers:    map[string]bool{},
+		MaxPayload:   int(c.Ingest.MaxPayload),
+		MaxDepth:     c.Ingest.MaxDepth,
+		MaxFields:    c.Ingest.MaxFields,
+		MaxTopic:     c.Ingest.MaxTopic,
+		MaxClockSkew: c.Ingest.MaxClockSkew,
+	}
+	for _, cu := range c.Customers {
+		d.Customers[cu] = true
+	}
+	for _, name := range c.SensorNames() {
+		s := c.Sensors[name]
+		d.Profiles = append(d.Profiles, reading.Profile{
+			Name: name, MatchField: s.Match.Field, MatchEquals: s.Match.Equals, MatchTopic: s.Match.Topic,
+			Keep: s.Keep, Rename: s.Rename, Units: s.Units,
+		})
+	}
+	return d
+}
+
+func formulas(c *config.Config) (map[string]derive.Set, error) {
+	out := map[string]derive.Set{}
+	var errs []error
+	for _, name := range c.SensorNames() {
+		s := c.Sensors[name]
+		set, err := derive.Compile(s.Formulas(), s.StoredFields())
+		if err != nil {
+			errs = append(errs, fmt.Errorf("sensors.%s.derive: %w", name, err))
+			continue
+		}
+		if len(set) > 0 {
+			out[name] = set
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// rules compiles the alert rules. A rule on a kind with leak figures gets
+// them in its notifications.
+func rules(c *config.Config) ([]*alert.Rule, error) {
+	var out []*alert.Rule
+	var errs []error
+	for i, spec := range c.Alerts.Rules {
+		if len(spec.Notify) == 0 {
+			spec.Notify = c.Alerts.Notify
+		}
+		r, err := alert.Compile(spec, c.KnownFields(spec.Sensor), c.NotifierNames())
+		if err != nil {
+			errs = append(errs, fmt.Errorf("alerts.rules.%d (%s): %w", i, spec.Name, err))
+			continue
+		}
+		if s := c.Sensors[spec.Sensor]; s != nil && s.Leak != nil && r.When != "" {
+			l := s.Leak
+			r.Leak = &alert.LeakSpec{Pressure: l.Pressure, Opening: l.Opening, Params: func(device string) leak.Params { return l.For(device) }}
+		}
+		out = append(out, r)
+	}
+	return out, errors.Join(errs...)
+}
+
+func notifiers(c *config.Config, loc *time.Location) map[string]notify.Notifier {
+	out := map[string]notify.Notifier{}
+	for name, n := range c.Alerts.Notifiers {
+		switch n.Type {
+		case "email":
+			out[name] = &notify.Email{Host: n.Host, Port: n.Port, Username: n.Username, Password: n.Password,
+				From: n.From, To: n.To, TLS: n.TLS, Location: loc}
+		case "webhook":
+			timeout := n.Timeout
+			if timeout == 0 {
+				timeout = 10 * time.Second
+			}
+			out[name] = &notify.Webhook{URL: n.URL, Secret: n.Secret, Client: &http.Client{Timeout: timeout}}
+		}
+	}
+	return out
+}

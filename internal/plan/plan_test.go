@@ -1,0 +1,54 @@
+package plan_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/derive"
+	"github.com/sensorhub/sensorhub/internal/plan"
+)
+
+func TestCompileDefault(t *testing.T) {
+	cfg := config.Default()
+	cfg.PublicURL = "https://sensorhub.example.com/"
+	p, err := plan.Compile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Rules) != len(cfg.Alerts.Rules) {
+		t.Errorf("%d rules compiled of %d", len(p.Rules), len(cfg.Alerts.Rules))
+	}
+	for _, kind := range cfg.SensorNames() {
+		if !slices.ContainsFunc(p.Formulas[kind], func(f derive.Formula) bool { return f.Name == "_lost" }) {
+			t.Errorf("sensor kind %s has no loss formula: %v", kind, p.Formulas[kind])
+		}
+	}
+	if len(p.Decoder.Profiles) != len(cfg.Sensors) {
+		t.Errorf("%d decoder profiles for %d sensor kinds", len(p.Decoder.Profiles), len(cfg.Sensors))
+	}
+	if p.PublicURL != "https://sensorhub.example.com" {
+		t.Errorf("public URL %q, want it without the trailing slash", p.PublicURL)
+	}
+	if cfg.PublicURL != "https://sensorhub.example.com/" {
+		t.Errorf("compiling changed the configuration's public_url to %q", cfg.PublicURL)
+	}
+}
+
+// TestCompileReportsEveryError: what does not compile is reported with
+// its place in the configuration, never left out in silence.
+func TestCompileReportsEveryError(t *testing.T) {
+	cfg := config.Default()
+	cfg.Alerts.Rules[0].When = "NoSuchField > 1"
+	cfg.Sensors["centrale"].Derive = map[string]string{"broken": "E +"}
+	_, err := plan.Compile(cfg)
+	if err == nil {
+		t.Fatal("a rule and a formula that do not compile: no error")
+	}
+	for _, want := range []string{"alerts.rules.0", "sensors.centrale.derive"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+}
