@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -349,8 +350,30 @@ func TestReplayCommand(t *testing.T) {
 			t.Fatalf("replay %d: %+v, want 4 messages, 4 duplicates, none stored", i+1, res)
 		}
 	}
+	// The duplicates a replay finds are counted like any others.
+	resp, err = http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), "\nsensorhub_messages_duplicate_total 8\n") {
+		t.Errorf("after two replays of 4 stored messages, /metrics has no sensorhub_messages_duplicate_total 8:\n%s",
+			grepLines(string(metrics), "sensorhub_messages_duplicate_total"))
+	}
 	out, err := exec.Command(binary, "replay", "--from", "yesterday", "--url", base).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "HTTP 400") {
 		t.Errorf("replay with a bad time: %v: %s", err, out)
 	}
+}
+
+// grepLines returns the lines of text that contain s.
+func grepLines(text, s string) string {
+	var out []string
+	for line := range strings.Lines(text) {
+		if strings.Contains(line, s) {
+			out = append(out, strings.TrimSpace(line))
+		}
+	}
+	return strings.Join(out, "\n")
 }

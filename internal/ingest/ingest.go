@@ -728,7 +728,7 @@ func (in *Ingester) Replay(ctx context.Context, rd queue.Reader, from, to time.T
 			}
 			b.Readings, b.Rejected = kept, nil
 		}
-		wr, err := in.Store.Write(ctx, b)
+		wr, err := in.commit(ctx, b)
 		if err != nil {
 			return err
 		}
