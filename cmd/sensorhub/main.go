@@ -85,6 +85,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "token":
 		err = cmdToken(args[1:], stdout, stderr)
 	case "hash-password":
+		if len(args) > 1 && isHelp(args[1]) {
+			fmt.Fprintln(stderr, "usage: echo 'a long password' | sensorhub hash-password\n\nprints the bcrypt hash of the password read on standard input, for mqtt.builtin.users")
+			err = flag.ErrHelp
+			break
+		}
 		err = cmdHashPassword(os.Stdin, stdout)
 	case "health":
 		err = cmdHealth(args[1:], stderr)

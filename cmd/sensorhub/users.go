@@ -71,7 +71,7 @@ func readPassword(in io.Reader) (string, error) {
 }
 
 func cmdUser(args []string, in io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
+	if len(args) == 0 || isHelp(args[0]) {
 		fmt.Fprint(stderr, userUsage)
 		return flag.ErrHelp
 	}
@@ -159,7 +159,7 @@ func setPassword(u *auth.User, in io.Reader) error {
 }
 
 func cmdToken(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
+	if len(args) == 0 || isHelp(args[0]) {
 		fmt.Fprint(stderr, userUsage)
 		return flag.ErrHelp
 	}
@@ -223,4 +223,13 @@ func cmdToken(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprint(stderr, userUsage)
 	return fmt.Errorf("unknown token command %q", args[0])
+}
+
+// isHelp tells whether arg asks for help rather than naming a command.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
 }

@@ -92,3 +92,18 @@ func TestHashPassword(t *testing.T) {
 		t.Errorf("a short password: %v %s", err, out)
 	}
 }
+
+// TestHelpOfTheUserCommands: asking for help prints the usage and
+// succeeds, without a users file.
+func TestHelpOfTheUserCommands(t *testing.T) {
+	for _, args := range [][]string{{"user", "--help"}, {"token", "-h"}, {"user"}, {"hash-password", "--help"}} {
+		out, err := exec.Command(binary, args...).CombinedOutput()
+		if err != nil {
+			t.Errorf("sensorhub %s: %v: %s", strings.Join(args, " "), err, out)
+			continue
+		}
+		if !strings.Contains(strings.ToLower(string(out)), "usage") {
+			t.Errorf("sensorhub %s printed no usage: %s", strings.Join(args, " "), out)
+		}
+	}
+}
