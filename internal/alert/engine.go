@@ -198,9 +198,7 @@ func (e *Engine) Run(ctx context.Context, cons queue.Consumer) error {
 			e.Progress.Failed(fmt.Errorf("saving alert states: %w", err))
 			e.Progress.End(false)
 			e.Log.Error("saving alert states failed; the readings will be evaluated again", "err", err, "attempt", failures)
-			for _, d := range ds {
-				d.Nak(ctx, time.Second)
-			}
+			queue.GiveBack(ctx, ds, time.Second)
 			if err := e.Load(ctx); err != nil {
 				e.Log.Error("reloading alert states failed", "err", err)
 			}
@@ -382,11 +380,9 @@ func (e *Engine) env(ctx context.Context, dk store.DeviceKey, r *reading.Reading
 // learnAcks marks the firing alerts acknowledged since the cursor, read
 // from the store (the web stage writes acknowledgements there).
 func (e *Engine) learnAcks(ctx context.Context) {
-	f := store.AlertFilter{State: "firing", Limit: 10000}
+	f := store.AlertFilter{State: "firing", Limit: 10000, AckedAfter: time.Unix(0, 0)}
 	if !e.acked.IsZero() {
 		f.AckedAfter = e.acked.Add(-ackOverlap)
-	} else {
-		f.AckedAfter = time.Unix(0, 0)
 	}
 	acks, err := e.Store.Alerts(ctx, f)
 	if err != nil {

@@ -126,7 +126,7 @@ func (w *Writer) Run(ctx context.Context, cons queue.Consumer) error {
 		}
 		if !w.template {
 			if err := w.PutTemplate(ctx); err != nil {
-				giveBack(ctx, ds, w.retryIn(failures+1))
+				queue.GiveBack(ctx, ds, w.retryIn(failures+1))
 				w.wait(ctx, &failures, "putting the index template failed", err)
 				return
 			}
@@ -136,7 +136,7 @@ func (w *Writer) Run(ctx context.Context, cons queue.Consumer) error {
 		if err != nil {
 			// Nothing was indexed for sure: everything goes back, and no
 			// more is taken until the cluster answers.
-			giveBack(ctx, keep, w.retryIn(failures+1))
+			queue.GiveBack(ctx, keep, w.retryIn(failures+1))
 			w.retried.Add(float64(len(keep)))
 			w.wait(ctx, &failures, "Elasticsearch bulk request failed; the readings wait in the queue", err)
 			return
@@ -165,13 +165,6 @@ func (w *Writer) Run(ctx context.Context, cons queue.Consumer) error {
 		failures = 0
 	})
 	return nil
-}
-
-// giveBack hands deliveries back to the queue, for after delay.
-func giveBack(ctx context.Context, ds []queue.Delivery, delay time.Duration) {
-	for _, d := range ds {
-		d.Nak(ctx, delay)
-	}
 }
 
 // wait counts one more failure in a row, logs it, and sleeps the

@@ -100,7 +100,7 @@ func (in *Ingester) Run(ctx context.Context, c queue.Consumer) error {
 	<-delivered
 	stopFetch()
 	for b := range ahead {
-		giveBack(ctx, b.ds)
+		queue.GiveBack(ctx, b.ds, 0)
 	}
 	if ctx.Err() != nil {
 		return nil
@@ -115,7 +115,7 @@ func (in *Ingester) deliverAll(ctx context.Context, written <-chan *batch) {
 	var failed bool
 	for b := range written {
 		if failed {
-			giveBack(ctx, b.ds)
+			queue.GiveBack(ctx, b.ds, 0)
 			continue
 		}
 		in.Progress.Begin()
@@ -149,19 +149,9 @@ func (in *Ingester) fetch(ctx context.Context, c queue.Consumer, out chan<- *bat
 		select {
 		case out <- b:
 		case <-ctx.Done():
-			giveBack(ctx, ds)
+			queue.GiveBack(ctx, ds, 0)
 		}
 	})
-}
-
-// giveBack hands deliveries back to the queue at once, for another
-// ingestor, instead of waiting for the ack deadline.
-func giveBack(ctx context.Context, ds []queue.Delivery) {
-	nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
-	for _, d := range ds {
-		d.Nak(nctx, 0)
-	}
 }
 
 func envelopes(ds []queue.Delivery) []reading.Envelope {
@@ -214,7 +204,7 @@ func (in *Ingester) finish(ctx context.Context, b *batch, step func(context.Cont
 	err := step(bctx, b)
 	if err != nil && ctx.Err() != nil {
 		in.Log.Warn("ingest: shutting down before a batch was done; it goes back to the queue", "messages", len(b.ds), "err", err)
-		giveBack(ctx, b.ds)
+		queue.GiveBack(ctx, b.ds, 0)
 	}
 	return err
 }

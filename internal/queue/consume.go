@@ -53,3 +53,14 @@ func ReadingsOf(ctx context.Context, ds []Delivery, log *slog.Logger) (rs []read
 	}
 	return rs, kept, from
 }
+
+// GiveBack hands deliveries back to the queue, to come again after delay,
+// instead of waiting for the ack deadline; it does so even when ctx has
+// ended (a stage stopping gives back what it holds), within a bound.
+func GiveBack(ctx context.Context, ds []Delivery, delay time.Duration) {
+	nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	for _, d := range ds {
+		d.Nak(nctx, delay)
+	}
+}
