@@ -25,16 +25,9 @@ func TestConformance(t *testing.T) { storetest.Run(t, open) }
 
 func TestTwoStoresOnOneDatabase(t *testing.T) {
 	url := testenv.PostgresSchema(t)
-	var two []store.Store
-	for range 2 {
-		s, err := postgres.Open(context.Background(), url, sqlstore.Options{Location: storetest.Location})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		two = append(two, s)
-	}
-	storetest.TwoStores(t, two[0], two[1])
+	storetest.TwoStores(t, func() (store.Store, error) {
+		return postgres.Open(context.Background(), url, sqlstore.Options{Location: storetest.Location})
+	})
 }
 
 // BenchmarkQueries times the pages' queries: see storetest.BenchQueries.

@@ -27,16 +27,9 @@ func TestConformance(t *testing.T) { storetest.Run(t, open) }
 
 func TestTwoStoresOnOneFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sensorhub.db")
-	var two []store.Store
-	for range 2 {
-		s, err := sqlite.Open(context.Background(), path, sqlstore.Options{Location: storetest.Location})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		two = append(two, s)
-	}
-	storetest.TwoStores(t, two[0], two[1])
+	storetest.TwoStores(t, func() (store.Store, error) {
+		return sqlite.Open(context.Background(), path, sqlstore.Options{Location: storetest.Location})
+	})
 }
 
 func TestReopenKeepsData(t *testing.T) {

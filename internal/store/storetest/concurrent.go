@@ -153,8 +153,19 @@ func testNeighbours(t *testing.T, s store.Store) {
 
 // TwoStores runs the cases of two stores on one database, as two
 // ingestors have: what one writes, the other reads, whatever either keeps
-// in memory.
-func TwoStores(t *testing.T, a, b store.Store) {
+// in memory. open opens a store on the database; each is closed when the
+// test ends.
+func TwoStores(t *testing.T, open func() (store.Store, error)) {
+	var two []store.Store
+	for range 2 {
+		s, err := open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		two = append(two, s)
+	}
+	a, b := two[0], two[1]
 	base := Payloads(t, "devicev01.jsonl")[3]
 	start := time.Date(2022, 10, 27, 13, 0, 0, 0, time.UTC)
 	at := func(i int, p float64) reading.Reading {
