@@ -13,6 +13,18 @@ if [ ! -f /usr/share/activemq/bin/activemq.jar ]; then
 	echo "activemq.sh: installing Debian's activemq package"
 	DEBIAN_FRONTEND=noninteractive apt-get install -y activemq >/dev/null
 fi
+# A broker this script started before is started afresh: a test run that
+# was killed halfway can leave it holding subscriptions that it no longer
+# answers for. Anything else listening there is used as it is.
+if [ -f "$dir/activemq.pid" ] && grep -q activemq.jar "/proc/$(cat "$dir/activemq.pid")/cmdline" 2>/dev/null; then
+	echo "activemq.sh: restarting the broker it started before (pid $(cat "$dir/activemq.pid"))"
+	kill "$(cat "$dir/activemq.pid")"
+	for i in $(seq 1 60); do
+		kill -0 "$(cat "$dir/activemq.pid")" 2>/dev/null || break
+		sleep 0.5
+	done
+	kill -9 "$(cat "$dir/activemq.pid")" 2>/dev/null || true
+fi
 if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
 	echo "activemq.sh: something already listens on $listen"
 	exit 0
