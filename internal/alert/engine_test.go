@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/alert"
-	"github.com/sensorhub/sensorhub/internal/config"
-	"github.com/sensorhub/sensorhub/internal/plan"
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/store/sqlite"
@@ -22,17 +20,12 @@ import (
 // hands it readings and ticks, and saves what it returns.
 func newEngine(tb testing.TB, specs ...alert.RuleSpec) (*alert.Engine, store.Store) {
 	tb.Helper()
-	cfg := config.Default()
-	cfg.Alerts.Rules = specs
-	if err := cfg.Validate(nil); err != nil {
-		tb.Fatal(err)
-	}
 	st, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "s.db"), sqlstore.Options{Location: time.UTC})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { st.Close() })
-	e := &alert.Engine{Rules: plan.MustCompile(cfg).Rules, Store: st, Always: []string{"queue"},
+	e := &alert.Engine{Rules: rules(tb, specs...), Store: st, Always: []string{"queue"},
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if err := e.Load(context.Background()); err != nil {
 		tb.Fatal(err)

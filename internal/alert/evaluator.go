@@ -1,0 +1,426 @@
+package alert
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/sensorhub/sensorhub/internal/alert/notify"
+	"github.com/sensorhub/sensorhub/internal/leak"
+	"github.com/sensorhub/sensorhub/internal/metrics"
+	"github.com/sensorhub/sensorhub/internal/reading"
+	"github.com/sensorhub/sensorhub/internal/store"
+)
+
+// History is what the evaluator reads besides the readings it is given:
+// a device's earlier values of a field, for the leak figures of a
+// notification and the loss ratio of the last hour.
+type History interface {
+	Points(ctx context.Context, q store.RawQuery) ([]store.Point, string, error)
+}
+
+// Evaluator is the rules' state machines for every device: readings and
+// the passing of time go in, the changes to save (states, alerts opened
+// and resolved, notifications) come out. It writes nothing and sends
+// nothing; the Engine saves what it returns and the Dispatcher sends it.
+type Evaluator struct {
+	Rules []*Rule
+	// History gives the earlier values of a device; nil for none (no leak
+	// figures, no loss ratio).
+	History History
+	// Always are notifiers told of every event, such as the queue's
+	// alerts stream.
+	Always    []string
+	Location  *time.Location
+	PublicURL string
+	Metrics   *metrics.Metrics
+	Log       *slog.Logger
+	// Now is the clock of the notifications' times; time.Now when nil.
+	Now func() time.Time
+
+	rules    map[string]*Rule
+	states   map[store.AlertKey]*entry
+	lastSeen map[store.DeviceKey]time.Time
+	windows  map[store.DeviceKey]*lossWindow
+	needLoss bool
+}
+
+// entry is the state of one rule for one device.
+type entry struct {
+	Alert
+	alertID int64
+	name    string
+	// env and units are the newest reading's, for the values shown in a
+	// notification.
+	env   map[string]any
+	units map[string]string
+}
+
+func (v *Evaluator) now() time.Time {
+	if v.Now != nil {
+		return v.Now()
+	}
+	return time.Now()
+}
+
+// Restore sets the evaluator's state from the saved state machines and
+// the devices' last-seen times. It returns the changes that resolve the
+// alerts of rules no longer configured.
+func (v *Evaluator) Restore(states []store.AlertState, devices []store.Device) ([]store.AlertChange, error) {
+	if v.Log == nil {
+		v.Log = slog.Default()
+	}
+	if v.Location == nil {
+		v.Location = time.UTC
+	}
+	v.rules = map[string]*Rule{}
+	v.needLoss = false
+	for _, r := range v.Rules {
+		v.rules[r.Name] = r
+		v.needLoss = v.needLoss || slices.Contains(r.Fields, FieldLossRatio)
+	}
+	v.states = map[store.AlertKey]*entry{}
+	v.lastSeen = map[store.DeviceKey]time.Time{}
+	v.windows = map[store.DeviceKey]*lossWindow{}
+	var stale []store.AlertChange
+	for _, st := range states {
+		en := &entry{alertID: st.AlertID}
+		if err := json.Unmarshal(st.Machine, &en.Alert); err != nil {
+			return nil, fmt.Errorf("alert: state of %s for %s/%s: %w", st.Rule, st.Sensor, st.Device, err)
+		}
+		if v.rules[st.Rule] == nil {
+			// A rule taken out of the configuration: its alert ends.
+			if st.AlertID != 0 {
+				now := v.now()
+				en.State, en.Since = Resolved, now
+				m, _ := json.Marshal(en.Alert)
+				stale = append(stale, store.AlertChange{State: store.AlertState{AlertKey: st.AlertKey, Machine: m, AlertID: st.AlertID}, Resolve: &now})
+				v.Log.Info("alert of a rule no longer configured resolved", "rule", st.Rule, "device", st.Device, "alert", st.AlertID)
+			}
+			continue
+		}
+		v.states[st.AlertKey] = en
+	}
+	names := map[store.DeviceKey]string{}
+	for _, d := range devices {
+		k := store.DeviceKey{Customer: d.Customer, Sensor: d.Sensor, Device: d.Device}
+		v.lastSeen[k], names[k] = d.LastSeen, d.Name
+	}
+	for ak, en := range v.states {
+		en.name = names[ak.DeviceKey]
+	}
+	return stale, nil
+}
+
+// Saved tells the evaluator that changes were saved: the alerts they
+// opened have their ids.
+func (v *Evaluator) Saved(changes []store.AlertChange) {
+	for _, c := range changes {
+		en := v.states[c.State.AlertKey]
+		switch {
+		case en == nil:
+		case c.Resolve != nil:
+			en.alertID = 0
+		case c.Open != nil:
+			en.alertID = c.State.AlertID
+		}
+	}
+}
+
+// Acknowledged marks the firing alerts of the ids given acknowledged:
+// they are not repeated.
+func (v *Evaluator) Acknowledged(ids map[int64]bool) {
+	for _, en := range v.states {
+		if en.State == Firing && ids[en.alertID] {
+			en.Acked = true
+		}
+	}
+}
+
+func (v *Evaluator) entry(k store.AlertKey, name string) *entry {
+	en := v.states[k]
+	if en == nil {
+		en = &entry{Alert: Alert{State: Inactive}}
+		v.states[k] = en
+	}
+	if name != "" {
+		en.name = name
+	}
+	return en
+}
+
+// Process evaluates the rules on readings and returns the changes to
+// save. Restore must have been called.
+func (v *Evaluator) Process(ctx context.Context, rs []reading.Reading) []store.AlertChange {
+	var changes []store.AlertChange
+	for i := range rs {
+		r := &rs[i]
+		dk := store.DeviceKey{Customer: r.Customer, Sensor: r.Sensor, Device: r.Device}
+		if r.Received.After(v.lastSeen[dk]) {
+			v.lastSeen[dk] = r.Received
+		}
+		var env map[string]any
+		for _, rule := range v.Rules {
+			if !rule.Applies(r.Sensor, r.Device) {
+				continue
+			}
+			ak := store.AlertKey{Rule: rule.Name, DeviceKey: dk}
+			en := v.entry(ak, r.Name)
+			before := en.Alert
+			var act Action
+			if rule.Timing.NoDataFor > 0 {
+				act = en.Observe(r.Received, false, false, rule.Timing)
+			} else {
+				if env == nil {
+					env = v.env(ctx, dk, r)
+				}
+				cond, clear, err := rule.Eval(env)
+				if err != nil {
+					if v.Metrics != nil {
+						v.Metrics.AlertEvalErrors.WithLabelValues(rule.Name).Inc()
+					}
+					v.Log.Debug("rule not evaluated on a reading", "rule", rule.Name, "device", r.Device, "time", r.Time, "err", err)
+					continue
+				}
+				if !r.Time.Before(before.LastEval) {
+					en.env, en.units = env, r.Units
+				}
+				act = en.Observe(r.Time, cond, clear, rule.Timing)
+			}
+			if act != None {
+				// Repeats count from when people were told, by this
+				// clock, not by the device's.
+				en.LastNotified = v.now()
+			}
+			if c, ok := v.change(ctx, rule, ak, en, before, act, r.Time); ok {
+				changes = append(changes, c)
+			}
+		}
+	}
+	return changes
+}
+
+func ruleValues(rule *Rule, env map[string]any, units map[string]string) (map[string]float64, map[string]string) {
+	vals := map[string]float64{}
+	var us map[string]string
+	for _, f := range rule.Fields {
+		if v, ok := env[f].(float64); ok {
+			vals[f] = v
+			if u := units[f]; u != "" {
+				if us == nil {
+					us = map[string]string{}
+				}
+				us[f] = u
+			}
+		}
+	}
+	return vals, us
+}
+
+// env is what a rule's expression sees: the reading's fields, its
+// msgCount, and the device's loss ratio over the last hour.
+func (v *Evaluator) env(ctx context.Context, dk store.DeviceKey, r *reading.Reading) map[string]any {
+	env := make(map[string]any, len(r.Fields)+2)
+	for k, f := range r.Fields {
+		env[k] = f
+	}
+	if r.MsgCount != reading.NoMsgCount {
+		env[reading.FieldMsgCount] = float64(r.MsgCount)
+	}
+	if v.needLoss {
+		if ratio, ok := v.lossRatio(ctx, dk, r); ok {
+			env[FieldLossRatio] = ratio
+		}
+	}
+	return env
+}
+
+// Tick moves the alerts with the passing of time: silent devices, pending
+// alerts whose time has come, repeats.
+func (v *Evaluator) Tick(ctx context.Context, now time.Time) []store.AlertChange {
+	for _, rule := range v.Rules {
+		if rule.Timing.NoDataFor <= 0 {
+			continue
+		}
+		for dk := range v.lastSeen {
+			if rule.Applies(dk.Sensor, dk.Device) {
+				v.entry(store.AlertKey{Rule: rule.Name, DeviceKey: dk}, "")
+			}
+		}
+	}
+	var changes []store.AlertChange
+	for ak, en := range v.states {
+		rule := v.rules[ak.Rule]
+		if rule == nil {
+			continue
+		}
+		before := en.Alert
+		act := en.Tick(now, v.lastSeen[ak.DeviceKey], rule.Timing)
+		if c, ok := v.change(ctx, rule, ak, en, before, act, now); ok {
+			changes = append(changes, c)
+		}
+	}
+	return changes
+}
+
+// change turns a transition into what is saved: the state, the alert
+// opened or resolved, and the notifications.
+func (v *Evaluator) change(ctx context.Context, rule *Rule, ak store.AlertKey, en *entry, before Alert, act Action, t time.Time) (store.AlertChange, bool) {
+	if act == None && en.State == before.State {
+		return store.AlertChange{}, false
+	}
+	m, _ := json.Marshal(en.Alert)
+	c := store.AlertChange{State: store.AlertState{AlertKey: ak, Machine: m, AlertID: en.alertID}}
+	opened := before.State != Firing && en.State == Firing
+	if before.State == Firing && en.State != Firing {
+		c.Resolve = &t
+		v.Log.Info("alert resolved", "rule", rule.Name, "sensor", ak.Sensor, "device", ak.Device)
+	}
+	if !opened && act == None {
+		// Pending and back, or resolved without telling anyone: only the
+		// state is saved.
+		return c, true
+	}
+	state := "firing"
+	if en.State == Resolved {
+		state = "resolved"
+	}
+	ev := notify.Event{
+		Rule: rule.Name, Severity: rule.Severity, State: state, Repeat: act == NotifyRepeat,
+		Customer: ak.Customer, Sensor: ak.Sensor, Device: ak.Device, Name: en.name, Time: t,
+		Condition: rule.Condition(), URL: v.dashboardURL(ak.DeviceKey),
+	}
+	if rule.Timing.NoDataFor <= 0 {
+		ev.Values, ev.Units = ruleValues(rule, en.env, en.units)
+	}
+	ev.Message = rule.Message(MessageData{
+		Rule: rule.Name, Severity: rule.Severity, State: state, Customer: ak.Customer, Sensor: ak.Sensor,
+		Device: ak.Device, Name: en.name, Values: ev.Values, Units: ev.Units,
+		Time: t.In(v.Location).Format("2006-01-02 15:04:05 MST"), NoDataFor: rule.Timing.NoDataFor,
+	})
+	if opened {
+		c.Open = &store.Alert{Name: en.name, Severity: rule.Severity, Started: t, Message: ev.Message, Values: ev.Values}
+		v.Log.Info("alert firing", "rule", rule.Name, "sensor", ak.Sensor, "device", ak.Device, "values", ev.Values)
+	}
+	switch act {
+	case NotifyFiring:
+		ev.Leak = v.leakFigures(ctx, rule, ak.DeviceKey, t.Add(-rule.Timing.For), t)
+	case NotifyResolved:
+		ev.Leak = v.leakFigures(ctx, rule, ak.DeviceKey, before.Since.Add(-rule.Timing.For), t)
+	}
+	if act != None {
+		data, _ := json.Marshal(ev)
+		kind := ev.State
+		if ev.Repeat {
+			kind = "repeat"
+		}
+		for _, n := range v.notifiersOf(rule) {
+			c.Notify = append(c.Notify, store.Notification{AlertID: en.alertID, Kind: kind, Notifier: n, Event: data, Created: v.now()})
+		}
+	}
+	return c, true
+}
+
+func (v *Evaluator) notifiersOf(rule *Rule) []string {
+	out := slices.Clone(v.Always)
+	for _, n := range rule.Notify {
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (v *Evaluator) dashboardURL(dk store.DeviceKey) string {
+	if v.PublicURL == "" {
+		return ""
+	}
+	q := url.Values{"customer": {dk.Customer}, "device": {dk.Device}}
+	return v.PublicURL + "/d/" + url.PathEscape(dk.Sensor) + "?" + q.Encode()
+}
+
+// leakFigures estimates, for a rule on an air kind, the air lost and its
+// cost over [from, to] from the pressure decay.
+func (v *Evaluator) leakFigures(ctx context.Context, rule *Rule, dk store.DeviceKey, from, to time.Time) *notify.Leak {
+	l := rule.Leak
+	if l == nil || rule.Timing.NoDataFor > 0 || v.History == nil {
+		return nil
+	}
+	// The point before the leak gives the pressure it fell from.
+	from = from.Add(-15 * time.Minute)
+	to = to.Add(time.Millisecond)
+	pres, _, err := v.History.Points(ctx, store.RawQuery{DeviceKey: dk, Field: l.Pressure, From: from, To: to})
+	if err != nil {
+		v.Log.Warn("leak figures for an alert", "device", dk.Device, "err", err)
+		return nil
+	}
+	open, _, err := v.History.Points(ctx, store.RawQuery{DeviceKey: dk, Field: l.Opening, From: from, To: to})
+	if err != nil {
+		v.Log.Warn("leak figures for an alert", "device", dk.Device, "err", err)
+		return nil
+	}
+	p := l.Params(dk.Device)
+	rep := leak.Analyze(pres, open, v.Location, p)
+	out := &notify.Leak{VolumeL: p.VolumeL, CostPerNm3: p.CostPerNm3}
+	for _, d := range rep.Days {
+		out.Seconds += d.Seconds
+		out.LostNm3 += d.LostNm3
+		out.Cost += d.Cost
+	}
+	if out.Seconds > 0 {
+		out.FlowNlMin = out.LostNm3 * 1000 / (out.Seconds / 60)
+	}
+	// Were the leak to go on: its flow, all day, every day.
+	out.CostPerDay = out.FlowNlMin * 60 * 24 / 1000 * p.CostPerNm3
+	out.CostPerYear = out.CostPerDay * 365
+	return out
+}
+
+// lossWindow holds a device's readings of the last hour: when, and how
+// many messages before each were lost.
+type lossWindow struct {
+	times []time.Time
+	lost  []float64
+	sum   float64
+}
+
+func (v *Evaluator) lossRatio(ctx context.Context, dk store.DeviceKey, r *reading.Reading) (float64, bool) {
+	w := v.windows[dk]
+	if w == nil {
+		w = &lossWindow{}
+		v.windows[dk] = w
+		if v.History != nil {
+			pts, _, err := v.History.Points(ctx, store.RawQuery{DeviceKey: dk, Field: reading.FieldLost, From: r.Time.Add(-LossWindow), To: r.Time})
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				v.Log.Warn("loss window", "device", dk.Device, "err", err)
+			}
+			for _, p := range pts {
+				w.times, w.lost = append(w.times, p.Time), append(w.lost, p.Value)
+				w.sum += p.Value
+			}
+		}
+	}
+	lost, ok := r.Fields[reading.FieldLost]
+	if !ok {
+		return 0, false
+	}
+	if n := len(w.times); n == 0 || r.Time.After(w.times[n-1]) {
+		w.times, w.lost = append(w.times, r.Time), append(w.lost, lost)
+		w.sum += lost
+	}
+	cut := 0
+	for cut < len(w.times) && !w.times[cut].After(r.Time.Add(-LossWindow)) {
+		w.sum -= w.lost[cut]
+		cut++
+	}
+	w.times, w.lost = w.times[cut:], w.lost[cut:]
+	if len(w.times) == 0 {
+		return 0, false
+	}
+	return w.sum / (w.sum + float64(len(w.times))), true
+}
