@@ -8,11 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -27,66 +25,11 @@ import (
 	"github.com/sensorhub/sensorhub/internal/testenv"
 )
 
-// client is a browser-like client of one sensorhub: cookies kept,
-// redirects not followed, the session's CSRF token read from its pages.
-type client struct {
-	t    *testing.T
-	base string
-	http *http.Client
-	csrf string
-	// token, when set, is sent as a bearer token.
-	token string
-}
+// client is a browser-like client of one sensorhub.
+type client = testenv.WebClient
 
 func newClient(t *testing.T, a *app.App) *client {
-	jar, _ := cookiejar.New(nil)
-	return &client{t: t, base: "http://" + a.HTTPAddr(), http: &http.Client{Jar: jar, Timeout: 10 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-}
-
-func (c *client) do(method, path, body string, hdr ...string) (int, string) {
-	c.t.Helper()
-	req, err := http.NewRequest(method, c.base+path, strings.NewReader(body))
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
-var csrfMeta = regexp.MustCompile(`<meta name="csrf-token" content="([^"]+)">`)
-
-// login logs in through the form and reads the CSRF token of the pages.
-func (c *client) login(user, password string) int {
-	c.t.Helper()
-	form := url.Values{"username": {user}, "password": {password}, "next": {"/"}}
-	code, _ := c.do("POST", "/login", form.Encode(), "Content-Type", "application/x-www-form-urlencoded")
-	if code != http.StatusSeeOther {
-		return code
-	}
-	code, page := c.do("GET", "/", "")
-	m := csrfMeta.FindStringSubmatch(page)
-	if code != 200 || m == nil {
-		c.t.Fatalf("overview after login: %d, no CSRF token in the page", code)
-	}
-	c.csrf = m[1]
-	return http.StatusSeeOther
-}
-
-// post sends a state-changing JSON request with the session's CSRF token.
-func (c *client) post(path, body string) (int, string) {
-	return c.do("POST", path, body, "Content-Type", "application/json", "X-CSRF-Token", c.csrf)
+	return testenv.NewWebClient(t, "http://"+a.HTTPAddr())
 }
 
 type fixture struct {
@@ -160,7 +103,7 @@ func accessFixture(t *testing.T, mutate func(*config.Config)) *fixture {
 func TestViewerSeesOnlyItsCustomer(t *testing.T) {
 	fx := accessFixture(t, nil)
 	alice, root := newClient(t, fx.a), newClient(t, fx.a)
-	if alice.login("alice", "alice-password") != http.StatusSeeOther || root.login("root", "root-password") != http.StatusSeeOther {
+	if alice.Login("alice", "alice-password") != http.StatusSeeOther || root.Login("root", "root-password") != http.StatusSeeOther {
 		t.Fatal("login failed")
 	}
 	acme := fmt.Sprint(fx.acmeAlert)
@@ -195,20 +138,20 @@ func TestViewerSeesOnlyItsCustomer(t *testing.T) {
 		{"GET", "/alerts?state=all&id=" + acme, 404, "Air leak on 901", 200, "Air leak on 901"},
 		{"GET", "/rejected", 200, "secret-of-acme", 200, "secret-of-acme"},
 	} {
-		code, body := alice.do(tc.method, tc.path, "")
+		code, body := alice.Do(tc.method, tc.path, "")
 		if code != tc.viewer || strings.Contains(body, tc.hidden) {
 			t.Errorf("viewer %s %s: %d, want %d without %q:\n%.300s", tc.method, tc.path, code, tc.viewer, tc.hidden, body)
 		}
 		if tc.admin == 0 {
 			continue // a stream: the admin's is tried below
 		}
-		code, body = root.do(tc.method, tc.path, "")
+		code, body = root.Do(tc.method, tc.path, "")
 		if code != tc.admin || !strings.Contains(body, tc.shown) {
 			t.Errorf("admin %s %s: %d, want %d with %q:\n%.300s", tc.method, tc.path, code, tc.admin, tc.shown, body)
 		}
 	}
 	// Her own customer's data she sees.
-	if code, body := alice.do("GET", "/api/v1/latest?device=201", ""); code != 200 || !strings.Contains(body, "5.5") {
+	if code, body := alice.Do("GET", "/api/v1/latest?device=201", ""); code != 200 || !strings.Contains(body, "5.5") {
 		t.Errorf("viewer's own device: %d %s", code, body)
 	}
 	// Changes: acme's alert does not exist for her; her own she may not
@@ -223,19 +166,19 @@ func TestViewerSeesOnlyItsCustomer(t *testing.T) {
 		{"/api/v1/replay?from=2026-05-01T00:00:00Z", "", 403},
 		{"/api/v1/ingest?topic=acme/air/901", `{"Customer":"acme","idDevice":901}`, 403},
 	} {
-		if code, body := alice.post(tc.path, tc.body); code != tc.want {
+		if code, body := alice.Post(tc.path, tc.body); code != tc.want {
 			t.Errorf("viewer POST %s: %d, want %d: %s", tc.path, code, tc.want, body)
 		}
 	}
-	if code, body := root.post("/api/v1/alerts/"+acme+"/ack", `{"comment":"seen"}`); code != 200 || !strings.Contains(body, `"acked_by":"root"`) {
+	if code, body := root.Post("/api/v1/alerts/"+acme+"/ack", `{"comment":"seen"}`); code != 200 || !strings.Contains(body, `"acked_by":"root"`) {
 		t.Errorf("admin ack: %d %s", code, body)
 	}
 
 	// The live stream: alice, asking for acme's device, gets nothing of
 	// it; finemeca's readings reach her.
-	aliceAcme := liveReadings(t, alice.http, alice.base+"/api/v1/stream?sensor=air&device=901")
-	aliceAll := liveReadings(t, alice.http, alice.base+"/api/v1/stream")
-	rootAcme := liveReadings(t, root.http, root.base+"/api/v1/stream?customer=acme")
+	aliceAcme := liveReadings(t, alice.HTTP, alice.Base+"/api/v1/stream?sensor=air&device=901")
+	aliceAll := liveReadings(t, alice.HTTP, alice.Base+"/api/v1/stream")
+	rootAcme := liveReadings(t, root.HTTP, root.Base+"/api/v1/stream?customer=acme")
 	publish := func(customer, device string, n int) {
 		r := reading.Reading{Customer: customer, Sensor: "air", Device: device, Time: time.Now(), MsgCount: int64(100 + n),
 			Fields: map[string]float64{"Pres": 7}}
@@ -281,45 +224,45 @@ func TestCSRFSessionsAndLogins(t *testing.T) {
 		c.Auth.LoginsPerMinute = 5
 	})
 	anon := newClient(t, fx.a)
-	if code, _ := anon.do("GET", "/api/v1/devices", ""); code != 401 {
+	if code, _ := anon.Do("GET", "/api/v1/devices", ""); code != 401 {
 		t.Errorf("API without login: %d, want 401", code)
 	}
-	if code, _ := anon.do("GET", "/alerts", ""); code != http.StatusSeeOther {
+	if code, _ := anon.Do("GET", "/alerts", ""); code != http.StatusSeeOther {
 		t.Errorf("page without login: %d, want a redirect to /login", code)
 	}
-	if code, _ := anon.do("GET", "/healthz", ""); code != 200 {
+	if code, _ := anon.Do("GET", "/healthz", ""); code != 200 {
 		t.Errorf("healthz: %d", code)
 	}
 
 	olga := newClient(t, fx.a)
-	if olga.login("olga", "olga-password") != http.StatusSeeOther {
+	if olga.Login("olga", "olga-password") != http.StatusSeeOther {
 		t.Fatal("operator login")
 	}
 	ack := "/api/v1/alerts/" + fmt.Sprint(fx.finemecaID) + "/ack"
-	if code, body := olga.do("POST", ack, `{"comment":"x"}`, "Content-Type", "application/json"); code != 403 || !strings.Contains(body, "CSRF") {
+	if code, body := olga.Do("POST", ack, `{"comment":"x"}`, "Content-Type", "application/json"); code != 403 || !strings.Contains(body, "CSRF") {
 		t.Errorf("ack without the CSRF token: %d %s, want 403", code, body)
 	}
-	if code, body := olga.do("POST", ack, `{"comment":"x"}`, "Content-Type", "application/json", "X-CSRF-Token", "forged"); code != 403 {
+	if code, body := olga.Do("POST", ack, `{"comment":"x"}`, "Content-Type", "application/json", "X-CSRF-Token", "forged"); code != 403 {
 		t.Errorf("ack with a wrong CSRF token: %d %s, want 403", code, body)
 	}
-	if code, body := olga.do("POST", "/logout", ""); code != 403 {
+	if code, body := olga.Do("POST", "/logout", ""); code != 403 {
 		t.Errorf("logout without the CSRF token: %d %s, want 403", code, body)
 	}
-	if code, body := olga.post(ack, `{"comment":"on it"}`); code != 200 || !strings.Contains(body, `"acked_by":"olga"`) {
+	if code, body := olga.Post(ack, `{"comment":"on it"}`); code != 200 || !strings.Contains(body, `"acked_by":"olga"`) {
 		t.Errorf("ack with the CSRF token: %d %s", code, body)
 	}
-	if code, _ := olga.post("/logout", ""); code != http.StatusSeeOther {
+	if code, _ := olga.Post("/logout", ""); code != http.StatusSeeOther {
 		t.Errorf("logout: %d", code)
 	}
-	if code, _ := olga.do("GET", "/api/v1/devices", ""); code != 401 {
+	if code, _ := olga.Do("GET", "/api/v1/devices", ""); code != 401 {
 		t.Errorf("after logout: %d, want 401", code)
 	}
-	if olga.login("olga", "olga-password") != http.StatusSeeOther {
+	if olga.Login("olga", "olga-password") != http.StatusSeeOther {
 		t.Fatal("operator login again")
 	}
 	// Idle past session_idle: the session is over.
 	time.Sleep(3500 * time.Millisecond)
-	if code, _ := olga.do("GET", "/api/v1/devices", ""); code != 401 {
+	if code, _ := olga.Do("GET", "/api/v1/devices", ""); code != 401 {
 		t.Errorf("after the idle time: %d, want 401", code)
 	}
 
@@ -327,17 +270,17 @@ func TestCSRFSessionsAndLogins(t *testing.T) {
 	// sixth is refused even with the right password.
 	mallory := newClient(t, fx.a)
 	for i := range 3 {
-		if code := mallory.login("root", "guess"); code != http.StatusUnauthorized {
+		if code := mallory.Login("root", "guess"); code != http.StatusUnauthorized {
 			t.Fatalf("wrong password %d: %d, want 401", i+1, code)
 		}
 	}
-	if code := mallory.login("root", "root-password"); code != http.StatusTooManyRequests {
+	if code := mallory.Login("root", "root-password"); code != http.StatusTooManyRequests {
 		t.Errorf("sixth attempt in a minute: %d, want 429", code)
 	}
 	// X-Forwarded-For is not trusted unless configured: it does not get
 	// around the limit.
 	form := url.Values{"username": {"root"}, "password": {"root-password"}}
-	if code, _ := mallory.do("POST", "/login", form.Encode(), "Content-Type", "application/x-www-form-urlencoded", "X-Forwarded-For", "10.0.0.9"); code != http.StatusTooManyRequests {
+	if code, _ := mallory.Do("POST", "/login", form.Encode(), "Content-Type", "application/x-www-form-urlencoded", "X-Forwarded-For", "10.0.0.9"); code != http.StatusTooManyRequests {
 		t.Errorf("with a forged X-Forwarded-For: %d, want 429", code)
 	}
 }
@@ -358,9 +301,9 @@ func TestTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	script := newClient(t, fx.a)
-	script.token = viewerSecret
+	script.Token = viewerSecret
 	testenv.Eventually(t, 5*time.Second, 100*time.Millisecond, func() error {
-		code, body := script.do("GET", "/api/v1/devices", "")
+		code, body := script.Do("GET", "/api/v1/devices", "")
 		if code != 200 || !strings.Contains(body, `"201"`) || strings.Contains(body, `"901"`) {
 			return fmt.Errorf("viewer token: %d %s", code, body)
 		}
@@ -368,18 +311,18 @@ func TestTokens(t *testing.T) {
 	})
 	// A token needs no CSRF token: it is not a cookie a browser sends by
 	// itself. This one is a viewer's: it may not acknowledge.
-	if code, _ := script.do("POST", "/api/v1/alerts/"+fmt.Sprint(fx.finemecaID)+"/ack", `{"comment":"x"}`); code != 403 {
+	if code, _ := script.Do("POST", "/api/v1/alerts/"+fmt.Sprint(fx.finemecaID)+"/ack", `{"comment":"x"}`); code != 403 {
 		t.Errorf("viewer token acknowledging: %d, want 403", code)
 	}
 
 	gw := newClient(t, fx.a)
-	gw.token = ingestSecret
+	gw.Token = ingestSecret
 	body := `{"Customer":"finemeca","idGateway":1,"idDevice":202,"Time":"2026-05-01 12:00:00","msgCount":1,"Mod":"air","Pres":6.1,"OpenPres":6}
 {"Customer":"acme","idGateway":1,"idDevice":903,"Time":"2026-05-01 12:00:00","msgCount":1,"Mod":"air","Pres":6.1,"OpenPres":6}`
-	if code, resp := gw.do("POST", "/api/v1/ingest?topic=finemeca/air", body); code != 202 && code != 200 {
+	if code, resp := gw.Do("POST", "/api/v1/ingest?topic=finemeca/air", body); code != 202 && code != 200 {
 		t.Fatalf("ingest token: %d %s", code, resp)
 	}
-	if code, _ := gw.do("GET", "/api/v1/devices", ""); code != 403 {
+	if code, _ := gw.Do("GET", "/api/v1/devices", ""); code != 403 {
 		t.Errorf("ingest token reading devices: %d, want 403", code)
 	}
 	testenv.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
@@ -402,12 +345,12 @@ func TestTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, 5*time.Second, 100*time.Millisecond, func() error {
-		if code, _ := script.do("GET", "/api/v1/devices", ""); code != 401 {
+		if code, _ := script.Do("GET", "/api/v1/devices", ""); code != 401 {
 			return fmt.Errorf("revoked token: %d, want 401", code)
 		}
 		return nil
 	})
-	if code, _ := gw.do("POST", "/api/v1/ingest?topic=finemeca/air", `{"Customer":"finemeca"}`); code == 401 || code == 403 {
+	if code, _ := gw.Do("POST", "/api/v1/ingest?topic=finemeca/air", `{"Customer":"finemeca"}`); code == 401 || code == 403 {
 		t.Errorf("the other token was revoked too: %d", code)
 	}
 }
@@ -494,13 +437,13 @@ func TestLoginInBrowser(t *testing.T) {
 func TestStreamsPerUser(t *testing.T) {
 	fx := accessFixture(t, func(c *config.Config) { c.HTTP.MaxStreamsPerUser = 2 })
 	root := newClient(t, fx.a)
-	if root.login("root", "root-password") != http.StatusSeeOther {
+	if root.Login("root", "root-password") != http.StatusSeeOther {
 		t.Fatal("login")
 	}
 	open := func() (*http.Response, context.CancelFunc) {
 		ctx, cancel := context.WithCancel(context.Background())
-		req, _ := http.NewRequestWithContext(ctx, "GET", root.base+"/api/v1/stream", nil)
-		resp, err := root.http.Do(req)
+		req, _ := http.NewRequestWithContext(ctx, "GET", root.Base+"/api/v1/stream", nil)
+		resp, err := root.HTTP.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -555,7 +498,7 @@ func TestSessionsSurviveRestart(t *testing.T) {
 			}
 			fx := accessFixture(t, same)
 			c := newClient(t, fx.a)
-			if c.login("olga", "olga-password") != http.StatusSeeOther {
+			if c.Login("olga", "olga-password") != http.StatusSeeOther {
 				t.Fatal("login")
 			}
 			if err := fx.a.Close(); err != nil {
@@ -566,11 +509,11 @@ func TestSessionsSurviveRestart(t *testing.T) {
 				cfg.Customers = []string{"finemeca", "acme"}
 				cfg.Auth.UsersFile = fx.usersFile
 			})
-			c.base = "http://" + again.HTTPAddr()
-			if code, body := c.do("GET", "/api/v1/devices", ""); code != 200 || !strings.Contains(body, `"201"`) {
+			c.Base = "http://" + again.HTTPAddr()
+			if code, body := c.Do("GET", "/api/v1/devices", ""); code != 200 || !strings.Contains(body, `"201"`) {
 				t.Fatalf("the session after a restart: %d %s", code, body)
 			}
-			if code, _ := c.post("/api/v1/alerts/"+fmt.Sprint(fx.finemecaID)+"/ack", `{"comment":"x"}`); code != 200 {
+			if code, _ := c.Post("/api/v1/alerts/"+fmt.Sprint(fx.finemecaID)+"/ack", `{"comment":"x"}`); code != 200 {
 				t.Errorf("ack with the session's CSRF token after the restart: %d", code)
 			}
 		})

@@ -43,7 +43,7 @@ func TestOpenServerRefusesOtherSites(t *testing.T) {
 		{"public_url's host", "GET", "/api/v1/devices", "", []string{"Host", "sensorhub.example.com"}, 200},
 		{"a probe by address", "GET", "/readyz", "", []string{"Host", "10.1.2.3:8080"}, 200},
 	} {
-		req, _ := http.NewRequest(tc.method, c.base+tc.path, strings.NewReader(tc.body))
+		req, _ := http.NewRequest(tc.method, c.Base+tc.path, strings.NewReader(tc.body))
 		for i := 0; i+1 < len(tc.hdr); i += 2 {
 			if tc.hdr[i] == "Host" {
 				req.Host = tc.hdr[i+1]
@@ -51,7 +51,7 @@ func TestOpenServerRefusesOtherSites(t *testing.T) {
 				req.Header.Set(tc.hdr[i], tc.hdr[i+1])
 			}
 		}
-		resp, err := c.http.Do(req)
+		resp, err := c.HTTP.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,7 +70,7 @@ func TestSecurityHeaders(t *testing.T) {
 	a := start(t, "embedded", app.Options{}, nil)
 	c := newClient(t, a)
 	for _, path := range []string{"/", "/alerts", "/rejected", "/d/air", "/api/v1/devices", "/assets/app.css", "/healthz", "/api/v1/nope"} {
-		resp, err := c.http.Get(c.base + path)
+		resp, err := c.HTTP.Get(c.Base + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +85,7 @@ func TestSecurityHeaders(t *testing.T) {
 		}
 	}
 	for _, path := range []string{"/assets/", "/assets/vendor/"} {
-		code, body := c.do("GET", path, "")
+		code, body := c.Do("GET", path, "")
 		if code != 404 || strings.Contains(body, "echarts") {
 			t.Errorf("%s: %d %.200s, want 404 without a listing", path, code, body)
 		}
@@ -98,7 +98,7 @@ func TestSecurityHeaders(t *testing.T) {
 func TestAPIAnswers(t *testing.T) {
 	fx := accessFixture(t, nil)
 	root := newClient(t, fx.a)
-	if root.login("root", "root-password") != http.StatusSeeOther {
+	if root.Login("root", "root-password") != http.StatusSeeOther {
 		t.Fatal("login")
 	}
 	for _, tc := range []struct{ method, path, allow string }{
@@ -106,9 +106,9 @@ func TestAPIAnswers(t *testing.T) {
 		{"DELETE", "/api/v1/alerts/1", "GET"},
 		{"GET", "/api/v1/alerts/1/ack", "POST"},
 	} {
-		req, _ := http.NewRequest(tc.method, root.base+tc.path, nil)
-		req.Header.Set("X-CSRF-Token", root.csrf)
-		resp, err := root.http.Do(req)
+		req, _ := http.NewRequest(tc.method, root.Base+tc.path, nil)
+		req.Header.Set("X-CSRF-Token", root.CSRF)
+		resp, err := root.HTTP.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,11 +117,11 @@ func TestAPIAnswers(t *testing.T) {
 			t.Errorf("%s %s: %d Allow %q, want 405 allowing %s", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Allow"), tc.allow)
 		}
 	}
-	code, body := root.do("GET", "/api/v1/alerts?state=all", "")
+	code, body := root.Do("GET", "/api/v1/alerts?state=all", "")
 	if code != 200 || !strings.Contains(body, `"customer":"finemeca"`) || !strings.Contains(body, `"device":"201"`) || strings.Contains(body, `"Customer"`) {
 		t.Errorf("alerts: %d %.300s, want lower-case names", code, body)
 	}
-	code, body = root.do("GET", "/api/v1/series?device=201&field=Pres&agg=avg&step=87600h&from=2026-04-30T00:00:00Z&to=2026-05-02T00:00:00Z", "")
+	code, body = root.Do("GET", "/api/v1/series?device=201&field=Pres&agg=avg&step=87600h&from=2026-04-30T00:00:00Z&to=2026-05-02T00:00:00Z", "")
 	if code != 200 || !strings.Contains(body, `"points":[[`) {
 		t.Fatalf("ten-year step: %d %s", code, body)
 	}
@@ -130,49 +130,9 @@ func TestAPIAnswers(t *testing.T) {
 	if from := time.Date(2026, 4, 30, 0, 0, 0, 0, time.UTC); time.UnixMilli(first).Before(from.Add(-24 * time.Hour)) {
 		t.Errorf("ten-year step: first bucket at %s, long before %s", time.UnixMilli(first).UTC(), from)
 	}
-	code, body = root.do("GET", "/api/v1/series?device=201&field=Pres&step=25h", "")
+	code, body = root.Do("GET", "/api/v1/series?device=201&field=Pres&step=25h", "")
 	if code != 400 || !strings.Contains(body, "whole number of days") {
 		t.Errorf("step 25h: %d %s", code, body)
-	}
-}
-
-// TestLoginRedirectStaysOnSite: after login, next is followed only to a
-// path of this site.
-func TestLoginRedirectStaysOnSite(t *testing.T) {
-	fx := accessFixture(t, func(c *config.Config) { c.Auth.LoginsPerMinute = 100 })
-	for next, want := range map[string]string{
-		"/alerts?state=all":    "/alerts?state=all",
-		"/\\evil.example/x":    "/",
-		"//evil.example/x":     "/",
-		"https://evil.example": "/",
-		"/%5Cevil.example/x":   "/%5Cevil.example/x",
-		"/\tevil":              "/",
-		"javascript:alert(1)":  "/",
-	} {
-		c := newClient(t, fx.a)
-		form := url.Values{"username": {"root"}, "password": {"root-password"}, "next": {next}}
-		req, _ := http.NewRequest("POST", c.base+"/login", strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		resp, err := c.http.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != want {
-			t.Errorf("next %q: %d to %q, want %q", next, resp.StatusCode, loc, want)
-		}
-	}
-	// The raw query of the issue: /login?next=/%5Cevil.example/x.
-	c := newClient(t, fx.a)
-	req, _ := http.NewRequest("POST", c.base+"/login?next=/%5Cevil.example/x", strings.NewReader(url.Values{"username": {"root"}, "password": {"root-password"}}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if loc := resp.Header.Get("Location"); loc != "/" {
-		t.Errorf("next=/%%5Cevil.example/x: redirected to %q, want /", loc)
 	}
 }
 
@@ -184,7 +144,7 @@ func TestLoginLimitBehindProxy(t *testing.T) {
 	checked := 0
 	for i := range 30 {
 		form := url.Values{"username": {"root"}, "password": {"guess"}}
-		code, _ := c.do("POST", "/login", form.Encode(), "Content-Type", "application/x-www-form-urlencoded",
+		code, _ := c.Do("POST", "/login", form.Encode(), "Content-Type", "application/x-www-form-urlencoded",
 			"X-Forwarded-For", fmt.Sprintf("10.9.%d.%d, 203.0.113.7", i/200, i%200))
 		if code == http.StatusUnauthorized {
 			checked++
@@ -201,19 +161,19 @@ func TestStreamsEndWithTheirAccess(t *testing.T) {
 	fx := accessFixture(t, nil)
 	secret, f := fx.addToken(t, "root", "", "wall display")
 	display := newClient(t, fx.a)
-	display.token = secret
+	display.Token = secret
 	olga := newClient(t, fx.a)
-	if olga.login("olga", "olga-password") != http.StatusSeeOther {
+	if olga.Login("olga", "olga-password") != http.StatusSeeOther {
 		t.Fatal("login")
 	}
 	open := func(c *client) (*bufio.Reader, func()) {
 		var resp *http.Response
 		testenv.Eventually(t, 5*time.Second, 100*time.Millisecond, func() error {
-			req, _ := http.NewRequestWithContext(context.Background(), "GET", c.base+"/api/v1/stream", nil)
-			if c.token != "" {
-				req.Header.Set("Authorization", "Bearer "+c.token)
+			req, _ := http.NewRequestWithContext(context.Background(), "GET", c.Base+"/api/v1/stream", nil)
+			if c.Token != "" {
+				req.Header.Set("Authorization", "Bearer "+c.Token)
 			}
-			r, err := (&http.Client{Jar: c.http.Jar}).Do(req)
+			r, err := (&http.Client{Jar: c.HTTP.Jar}).Do(req)
 			if err != nil {
 				return err
 			}
@@ -260,7 +220,7 @@ func TestStreamsEndWithTheirAccess(t *testing.T) {
 
 	rd, closeOlga := open(olga)
 	defer closeOlga()
-	if code, _ := olga.post("/logout", ""); code != http.StatusSeeOther {
+	if code, _ := olga.Post("/logout", ""); code != http.StatusSeeOther {
 		t.Fatalf("logout: %d", code)
 	}
 	ends("logout", rd)
@@ -282,7 +242,7 @@ func TestLeaksWithOverflowingValues(t *testing.T) {
 	var code int
 	var body string
 	testenv.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
-		code, body = c.do("GET", "/api/v1/leaks?device=210&from=2026-05-01T00:00:00Z&to=2026-05-02T00:00:00Z", "")
+		code, body = c.Do("GET", "/api/v1/leaks?device=210&from=2026-05-01T00:00:00Z&to=2026-05-02T00:00:00Z", "")
 		if code != 200 || !strings.Contains(body, `"leaks":2`) {
 			return fmt.Errorf("leaks: %d %s", code, body)
 		}
@@ -290,18 +250,6 @@ func TestLeaksWithOverflowingValues(t *testing.T) {
 	})
 	if !strings.Contains(body, `"unestimated":2`) || !strings.Contains(body, `"cost":0`) {
 		t.Errorf("leaks: %s, want both overflowing leaks counted as unestimated", body)
-	}
-}
-
-// TestInternalErrorsSayNoMore: a request that fails on the server answers
-// 500 with a request id, and the error text goes to the log only.
-func TestInternalErrorsSayNoMore(t *testing.T) {
-	a := start(t, "embedded", app.Options{}, nil)
-	a.Store.Close()
-	c := newClient(t, a)
-	code, body := c.do("GET", "/api/v1/devices", "")
-	if code != 500 || !strings.Contains(body, "request_id") || strings.Contains(body, "closed") || strings.Contains(body, "sql") {
-		t.Errorf("with the store closed: %d %s, want 500 with a request id only", code, body)
 	}
 }
 
@@ -356,10 +304,10 @@ func TestReplayKeepsTheSendersBinding(t *testing.T) {
 	fx := accessFixture(t, func(c *config.Config) { c.DataDir, c.Ingest.MaxTopic = dir, 16 })
 	secret, _ := fx.addToken(t, "", "acme", "acme gateway")
 	gw := newClient(t, fx.a)
-	gw.token = secret
+	gw.Token = secret
 	body := `{"Customer":"finemeca","idDevice":777,"Mod":"air","Time":"2026-05-01 12:00:00","msgCount":1,"Pres":6.1,"OpenPres":6}`
 	testenv.Eventually(t, 5*time.Second, 100*time.Millisecond, func() error {
-		if code, resp := gw.do("POST", "/api/v1/ingest?topic=finemeca/air/a-long-topic", body); code != 202 {
+		if code, resp := gw.Do("POST", "/api/v1/ingest?topic=finemeca/air/a-long-topic", body); code != 202 {
 			return fmt.Errorf("ingest with acme's token: %d %s", code, resp)
 		}
 		return nil
@@ -378,10 +326,10 @@ func TestReplayKeepsTheSendersBinding(t *testing.T) {
 		c.DataDir, c.Customers, c.Auth.UsersFile = dir, []string{"finemeca", "acme"}, fx.usersFile
 	})
 	root := newClient(t, again)
-	if root.login("root", "root-password") != http.StatusSeeOther {
+	if root.Login("root", "root-password") != http.StatusSeeOther {
 		t.Fatal("login")
 	}
-	if code, resp := root.post("/api/v1/rejected/replay", ""); code != http.StatusAccepted {
+	if code, resp := root.Post("/api/v1/rejected/replay", ""); code != http.StatusAccepted {
 		t.Fatalf("replay: %d %s", code, resp)
 	}
 	testenv.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {

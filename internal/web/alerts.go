@@ -100,17 +100,17 @@ func (s *Server) ack(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if _, ok := s.visibleAlert(w, r, id); !ok {
+		return
+	}
+	if forbidViewer(w, r, "acknowledge alerts") {
+		return
+	}
 	var req ackRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
 		writeError(w, http.StatusBadRequest, `the body must be JSON such as {"by": "name", "comment": "why"}: `+err.Error())
-		return
-	}
-	if _, ok := s.visibleAlert(w, r, id); !ok {
-		return
-	}
-	if forbidViewer(w, r, "acknowledge alerts") {
 		return
 	}
 	req.By = strings.TrimSpace(req.By)

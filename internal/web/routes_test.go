@@ -56,3 +56,33 @@ func TestRoutesFollowTheRoles(t *testing.T) {
 		t.Fatalf("replay on a process without ingest: HTTP %d %s", code, body)
 	}
 }
+
+// TestOpenServerAnswersItsOwnNames: a server without users answers on
+// loopback names and its public URL's host only, refuses another Host
+// (a DNS-rebinding page) with 421, and answers the probes whatever the
+// Host.
+func TestOpenServerAnswersItsOwnNames(t *testing.T) {
+	s := &Server{Roles: []string{"ingest"}, PublicURL: "https://hub.example.com:8443",
+		ReplayRaw: func(context.Context, time.Time, time.Time, string) (any, error) { return "ok", nil },
+		Log:       slog.New(slog.NewTextHandler(io.Discard, nil))}
+	h := s.Handler()
+	for host, want := range map[string]int{
+		"localhost:8080": 400, "127.0.0.1": 400, "[::1]:8080": 400, "app.localhost": 400, "hub.example.com": 400,
+		"evil.example": 421, "10.0.0.5:8080": 421, "hub.example.com.evil.example": 421,
+	} {
+		req := httptest.NewRequest(http.MethodPost, "/api/v1/replay", nil)
+		req.Host = host
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != want {
+			t.Errorf("Host %s: HTTP %d, want %d: %s", host, w.Code, want, w.Body)
+		}
+		req = httptest.NewRequest(http.MethodGet, "/healthz", nil)
+		req.Host = host
+		w = httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			t.Errorf("/healthz with Host %s: HTTP %d", host, w.Code)
+		}
+	}
+}
