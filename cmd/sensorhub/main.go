@@ -21,6 +21,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/auth"
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/logx"
+	"github.com/sensorhub/sensorhub/internal/plan"
 )
 
 const usage = `sensorhub: industrial IoT telemetry (MQTT in, durable queue, storage, API)
@@ -152,6 +153,10 @@ func cmdRun(args []string, stderr io.Writer, roles []string) error {
 	if err := cfg.Validate(f); err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
+	p, err := plan.Compile(cfg, f)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
 	log := logx.New(stderr, cfg.Log.Format, cfg.Log.Level)
 	if *demo && cfg.MQTT.Broker == "builtin" && !cfg.MQTT.Builtin.AllowAnonymous {
 		// The simulated devices, and anyone trying the demo with
@@ -168,7 +173,7 @@ func cmdRun(args []string, stderr io.Writer, roles []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a, err := app.Start(ctx, cfg, app.Options{Roles: roles, Demo: *demo, DemoInterval: *demoEvery}, log)
+	a, err := app.StartPlan(ctx, p, app.Options{Roles: roles, Demo: *demo, DemoInterval: *demoEvery}, log)
 	if err != nil {
 		return err
 	}
@@ -195,7 +200,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "sensorhub check: --config FILE is required")
 		return 2
 	}
-	if _, err := config.Load(*cfgPath); err != nil {
+	if _, err := plan.Load(*cfgPath); err != nil {
 		fmt.Fprintln(stdout, err)
 		return 1
 	}
@@ -209,11 +214,11 @@ func cmdConfig(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := config.Load(*cfgPath)
+	p, err := plan.Load(*cfgPath)
 	if err != nil {
 		return err
 	}
-	out, err := cfg.Marshal()
+	out, err := p.Config.Marshal()
 	if err != nil {
 		return err
 	}

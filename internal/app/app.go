@@ -84,14 +84,21 @@ type App struct {
 	closeErr  error
 }
 
-// Start starts the stages the options ask for, in data-path order. On
-// error, what was started is stopped again.
-func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger) (_ *App, err error) {
-	if err := checkRoles(cfg, opts); err != nil {
+// Start compiles cfg, which Validate has accepted, and starts it
+// (StartPlan).
+func Start(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger) (*App, error) {
+	p, err := plan.Compile(cfg, nil)
+	if err != nil {
 		return nil, err
 	}
-	p, err := plan.Compile(cfg)
-	if err != nil {
+	return StartPlan(ctx, p, opts, log)
+}
+
+// StartPlan starts the stages the options ask for, in data-path order. On
+// error, what was started is stopped again.
+func StartPlan(ctx context.Context, p *plan.Plan, opts Options, log *slog.Logger) (_ *App, err error) {
+	cfg := p.Config
+	if err := checkRoles(cfg, opts); err != nil {
 		return nil, err
 	}
 	a := &App{Config: cfg, Log: log, Metrics: metrics.New()}

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"net/mail"
 	"net/url"
@@ -81,23 +80,9 @@ func (c *Config) validateAlerts(v *validator) {
 		seen[spec.Name] = true
 		if spec.Sensor != alert.AnySensor && c.Sensors[spec.Sensor] == nil {
 			v.add(at+".sensor", "rule %q: unknown sensor kind %q (use one of %s, or *)", spec.Name, spec.Sensor, strings.Join(c.SensorNames(), ", "))
-			continue
 		}
-		if len(spec.Notify) == 0 {
-			spec.Notify = a.Notify
-		}
-		_, err := alert.Compile(spec, c.KnownFields(spec.Sensor), names)
-		var multi interface{ Unwrap() []error }
-		if errors.As(err, &multi) {
-			for _, e := range multi.Unwrap() {
-				var re *alert.RuleError
-				if errors.As(e, &re) {
-					v.add(at+"."+re.Field, "rule %q: %s", spec.Name, re.Msg)
-				} else {
-					v.add(at, "rule %q: %v", spec.Name, e)
-				}
-			}
-		}
+		// The expressions, severity, notifiers and durations are checked
+		// where the rule is compiled (plan.Compile).
 	}
 }
 

@@ -16,7 +16,6 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/sensorhub/sensorhub/internal/auth"
-	"github.com/sensorhub/sensorhub/internal/derive"
 	"github.com/sensorhub/sensorhub/internal/elastic"
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store/series"
@@ -44,11 +43,17 @@ type validator struct {
 }
 
 func (v *validator) add(field, format string, args ...any) {
-	e := &FieldError{Field: field, Msg: fmt.Sprintf(format, args...), Line: v.f.Line(field)}
-	if v.f != nil {
-		e.File = v.f.Path
+	v.errs = append(v.errs, v.f.Errorf(field, format, args...))
+}
+
+// Errorf makes the error of a field, with the line the file sets it on.
+// f may be nil: the error then has no place.
+func (f *File) Errorf(field, format string, args ...any) *FieldError {
+	e := &FieldError{Field: field, Msg: fmt.Sprintf(format, args...), Line: f.Line(field)}
+	if f != nil {
+		e.File = f.Path
 	}
-	v.errs = append(v.errs, e)
+	return e
 }
 
 // Validate checks the whole configuration and returns every problem found,
@@ -275,9 +280,6 @@ func (c *Config) validateSensors(v *validator) {
 			if _, err := series.ParseStep(p.Step); err != nil {
 				v.add(at+".step", "%v", err)
 			}
-		}
-		if _, err := derive.Compile(s.Formulas(), s.StoredFields()); err != nil {
-			v.add(at+".derive", "%v", err)
 		}
 		if l := s.Leak; l != nil {
 			if l.Pressure == "" || l.Opening == "" {

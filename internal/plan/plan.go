@@ -35,8 +35,23 @@ type Plan struct {
 	PublicURL string
 }
 
-// Compile compiles cfg, which Validate has accepted.
-func Compile(cfg *config.Config) (*Plan, error) {
+// Load reads the configuration file at path over the defaults, validates
+// it and compiles it; every problem found is reported with the field's
+// dotted path and line. An empty path gives the defaults.
+func Load(path string) (*Plan, error) {
+	cfg, f, err := config.LoadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(f); err != nil {
+		return nil, err
+	}
+	return Compile(cfg, f)
+}
+
+// Compile compiles cfg, which Validate has accepted. Its errors name the
+// field and, with the file cfg was read from (nil for none), its line.
+func Compile(cfg *config.Config, f *config.File) (*Plan, error) {
 	loc, err := time.LoadLocation(cfg.Timezone)
 	if err != nil {
 		return nil, fmt.Errorf("timezone: %w", err)
@@ -44,10 +59,10 @@ func Compile(cfg *config.Config) (*Plan, error) {
 	p := &Plan{Config: cfg, Location: loc, Decoder: decoder(cfg, loc), Notifiers: notifiers(cfg, loc),
 		PublicURL: strings.TrimRight(cfg.PublicURL, "/")}
 	var errs []error
-	if p.Formulas, err = formulas(cfg); err != nil {
+	if p.Formulas, err = formulas(cfg, f); err != nil {
 		errs = append(errs, err)
 	}
-	if p.Rules, err = rules(cfg); err != nil {
+	if p.Rules, err = rules(cfg, f); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -59,7 +74,7 @@ func Compile(cfg *config.Config) (*Plan, error) {
 // MustCompile is Compile for a configuration known to be good, such as
 // config.Default() in tests.
 func MustCompile(cfg *config.Config) *Plan {
-	p, err := Compile(cfg)
+	p, err := Compile(cfg, nil)
 	if err != nil {
 		panic(err)
 	}
@@ -89,14 +104,14 @@ func decoder(c *config.Config, loc *time.Location) *reading.Decoder {
 	return d
 }
 
-func formulas(c *config.Config) (map[string]derive.Set, error) {
+func formulas(c *config.Config, f *config.File) (map[string]derive.Set, error) {
 	out := map[string]derive.Set{}
 	var errs []error
 	for _, name := range c.SensorNames() {
 		s := c.Sensors[name]
 		set, err := derive.Compile(s.Formulas(), s.StoredFields())
 		if err != nil {
-			errs = append(errs, fmt.Errorf("sensors.%s.derive: %w", name, err))
+			errs = append(errs, f.Errorf("sensors."+name+".derive", "%v", err))
 			continue
 		}
 		if len(set) > 0 {
@@ -108,7 +123,7 @@ func formulas(c *config.Config) (map[string]derive.Set, error) {
 
 // rules compiles the alert rules. A rule on a kind with leak figures gets
 // them in its notifications.
-func rules(c *config.Config) ([]*alert.Rule, error) {
+func rules(c *config.Config, f *config.File) ([]*alert.Rule, error) {
 	var out []*alert.Rule
 	var errs []error
 	for i, spec := range c.Alerts.Rules {
@@ -117,7 +132,7 @@ func rules(c *config.Config) ([]*alert.Rule, error) {
 		}
 		r, err := alert.Compile(spec, c.KnownFields(spec.Sensor), c.NotifierNames())
 		if err != nil {
-			errs = append(errs, fmt.Errorf("alerts.rules.%d (%s): %w", i, spec.Name, err))
+			errs = append(errs, ruleErrors(f, fmt.Sprintf("alerts.rules.%d", i), spec.Name, err)...)
 			continue
 		}
 		if s := c.Sensors[spec.Sensor]; s != nil && s.Leak != nil && r.When != "" {
@@ -127,6 +142,27 @@ func rules(c *config.Config) ([]*alert.Rule, error) {
 		out = append(out, r)
 	}
 	return out, errors.Join(errs...)
+}
+
+// ruleErrors places each error of a rule's compilation on its field.
+func ruleErrors(f *config.File, at, name string, err error) []error {
+	var out []error
+	for _, e := range unjoin(err) {
+		if re, ok := errors.AsType[*alert.RuleError](e); ok {
+			out = append(out, f.Errorf(at+"."+re.Field, "rule %q: %s", name, re.Msg))
+		} else {
+			out = append(out, f.Errorf(at, "rule %q: %v", name, e))
+		}
+	}
+	return out
+}
+
+// unjoin is the errors errors.Join made err of, or err alone.
+func unjoin(err error) []error {
+	if multi, ok := err.(interface{ Unwrap() []error }); ok {
+		return multi.Unwrap()
+	}
+	return []error{err}
 }
 
 func notifiers(c *config.Config, loc *time.Location) map[string]notify.Notifier {

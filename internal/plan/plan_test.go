@@ -1,6 +1,7 @@
 package plan_test
 
 import (
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,7 +14,7 @@ import (
 func TestCompileDefault(t *testing.T) {
 	cfg := config.Default()
 	cfg.PublicURL = "https://sensorhub.example.com/"
-	p, err := plan.Compile(cfg)
+	p, err := plan.Compile(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +43,7 @@ func TestCompileReportsEveryError(t *testing.T) {
 	cfg := config.Default()
 	cfg.Alerts.Rules[0].When = "NoSuchField > 1"
 	cfg.Sensors["centrale"].Derive = map[string]string{"broken": "E +"}
-	_, err := plan.Compile(cfg)
+	_, err := plan.Compile(cfg, nil)
 	if err == nil {
 		t.Fatal("a rule and a formula that do not compile: no error")
 	}
@@ -50,5 +51,32 @@ func TestCompileReportsEveryError(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %s", err, want)
 		}
+	}
+}
+
+// TestInvalidFiles: a formula or a rule that does not compile is refused
+// by Load with an error that names the field and its line.
+func TestInvalidFiles(t *testing.T) {
+	cases := map[string][]string{
+		"bad_derive.yaml": {"bad_derive.yaml:5: sensors.air.derive", "derive leak", "Pressure"},
+		"bad_rules.yaml": {
+			`bad_rules.yaml:11: alerts.rules.0.when: rule "air-leak"`, "unknown name Pressure",
+			`bad_rules.yaml:16: alerts.rules.1.severity: rule "hot": "urgent"`,
+			`bad_rules.yaml:17: alerts.rules.1.notify: rule "hot": unknown notifier "pager" (alerts.notifiers has: ops)`,
+			`bad_rules.yaml:20: alerts.rules.2.no_data_for: rule "quiet": must not be negative`,
+		},
+	}
+	for file, wants := range cases {
+		t.Run(file, func(t *testing.T) {
+			_, err := plan.Load(filepath.Join("..", "config", "testdata", file))
+			if err == nil {
+				t.Fatal("loaded without error")
+			}
+			for _, w := range wants {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
 	}
 }
