@@ -137,11 +137,13 @@ type Reader interface {
 }
 
 // Store is a whole store: ingest writes through it (Writer), the web reads
-// it (Reader), the alert stage keeps its state in it (AlertStore).
+// it (Reader), the alert stage keeps its state in it (AlertStore), and the
+// retention job ages it (Lifecycle).
 type Store interface {
 	Writer
 	Reader
 	AlertStore
+	Lifecycle
 	Close() error
 }
 

@@ -363,7 +363,26 @@ func (s *Server) series(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("agg=increase needs a counter: declare %s in sensors.%s.counters", field, k.Sensor))
 		return
 	}
-	out, err := series.Read(r.Context(), s.Store, series.Query{DeviceKey: k, Field: field, From: from, To: to, Step: step, Agg: agg}, s.Location)
+	sq := series.Query{DeviceKey: k, Field: field, From: from, To: to, Step: step, Agg: agg}
+	out, err := series.Read(r.Context(), s.Store, sq, s.Location)
+	var beyond *series.RetentionError
+	if errors.As(err, &beyond) && q.Get("step") == "auto" {
+		// A chart's range that reaches back past the readings: the
+		// finest step the aggregates kept there answer.
+		sq.Step = series.Step{Dur: time.Hour}
+		if from.Before(beyond.Hourly) {
+			sq.Step = series.Step{Days: 1}
+		}
+		if sq.Agg == "" {
+			sq.Agg = "avg"
+		}
+		step = sq.Step
+		out, err = series.Read(r.Context(), s.Store, sq, s.Location)
+	}
+	if errors.As(err, &beyond) {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("device %s has no field %q", k.Device, field))
 		return

@@ -36,16 +36,21 @@ func (s *Summary) Add(v float64) {
 func Summarize(rs []reading.Reading) map[string]*Summary {
 	out := map[string]*Summary{}
 	for i := range rs {
-		for f, v := range rs[i].Fields {
-			s := out[f]
-			if s == nil {
-				s = &Summary{}
-				out[f] = s
-			}
-			s.Add(v)
-		}
+		addFields(out, rs[i].Fields)
 	}
 	return out
+}
+
+// addFields adds a reading's values to the summaries of its fields.
+func addFields(sums map[string]*Summary, fields map[string]float64) {
+	for f, v := range fields {
+		s := sums[f]
+		if s == nil {
+			s = &Summary{}
+			sums[f] = s
+		}
+		s.Add(v)
+	}
 }
 
 // EncodeSummaries encodes a chunk's summaries.
@@ -71,27 +76,42 @@ func EncodeSummaries(sums map[string]*Summary) []byte {
 // DecodeSummary finds one field's summary in encoded summaries; false when
 // the chunk has no value of it.
 func DecodeSummary(data []byte, field string) (Summary, bool, error) {
+	var out Summary
+	var found bool
+	err := eachSummary(data, func(f string, s Summary) bool {
+		if f == field {
+			out, found = s, true
+		}
+		return found
+	})
+	if err != nil {
+		return Summary{}, false, err
+	}
+	return out, found, nil
+}
+
+// eachSummary calls fn with each field's summary of encoded summaries,
+// until fn returns true.
+func eachSummary(data []byte, fn func(field string, s Summary) (stop bool)) error {
 	r := &reader{b: data}
 	if r.byte() != version {
-		return Summary{}, false, ErrCorrupt
+		return ErrCorrupt
 	}
 	for range r.count() {
 		f := r.string()
-		var s Summary
-		s.N = int64(r.uvarint())
+		s := Summary{N: int64(r.uvarint())}
 		vals := r.bytes(6 * 8)
 		if r.err != nil {
-			return Summary{}, false, r.err
-		}
-		if f != field {
-			continue
+			return r.err
 		}
 		for i, p := range []*float64{&s.Sum, &s.Min, &s.Max, &s.First, &s.Last, &s.Increase} {
 			*p = math.Float64frombits(binary.LittleEndian.Uint64(vals[8*i:]))
 		}
-		return s, true, nil
+		if fn(f, s) {
+			return nil
+		}
 	}
-	return Summary{}, false, r.err
+	return r.err
 }
 
 // EncodeRow encodes one reading as a recent row: the chunk's columns for

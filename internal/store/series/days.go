@@ -72,34 +72,9 @@ func seriesFromDays(ctx context.Context, s store.Reader, q Query, loc *time.Loca
 	for _, p := range tail {
 		all = append(all, pointBucket(p))
 	}
-	var prev *float64
-	if q.Agg == "increase" {
-		// The increase up to the first value in range comes from the
-		// value before it.
-		p, ok, err := s.PointBefore(ctx, q.DeviceKey, q.Field, q.From)
-		if err != nil {
-			return nil, "", true, err
-		}
-		if ok {
-			prev = &p.Value
-		}
-	}
-	bucket := q.Step.bucketer(q.From, loc)
-	out := []store.Point{}
-	var acc accumulator
-	var cur time.Time
-	for i, b := range all {
-		start := bucket(b.Start)
-		if i > 0 && !start.Equal(cur) {
-			out = append(out, store.Point{Time: cur, Value: acc.result(q.Agg)})
-			acc = accumulator{}
-		}
-		cur = start
-		acc.merge(b, prev)
-		prev = &all[i].Last
-	}
-	if len(all) > 0 {
-		out = append(out, store.Point{Time: cur, Value: acc.result(q.Agg)})
+	out, err := mergeBuckets(ctx, s, all, q, loc)
+	if err != nil {
+		return nil, "", true, err
 	}
 	return out, unit, true, nil
 }
@@ -126,4 +101,39 @@ func (a *accumulator) merge(b Bucket, prev *float64) {
 		a.increase += CounterIncrease(*prev, b.First)
 	}
 	a.increase += b.Increase
+}
+
+// mergeBuckets turns buckets in time order (whole ones, and raw points as
+// one-point buckets) into the query's buckets.
+func mergeBuckets(ctx context.Context, s store.Reader, all []Bucket, q Query, loc *time.Location) ([]store.Point, error) {
+	var prev *float64
+	if q.Agg == "increase" {
+		// The increase up to the first value in range comes from the
+		// value before it.
+		p, ok, err := s.PointBefore(ctx, q.DeviceKey, q.Field, q.From)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			prev = &p.Value
+		}
+	}
+	bucket := q.Step.bucketer(q.From, loc)
+	out := []store.Point{}
+	var acc accumulator
+	var cur time.Time
+	for i, b := range all {
+		start := bucket(b.Start)
+		if i > 0 && !start.Equal(cur) {
+			out = append(out, store.Point{Time: cur, Value: acc.result(q.Agg)})
+			acc = accumulator{}
+		}
+		cur = start
+		acc.merge(b, prev)
+		prev = &all[i].Last
+	}
+	if len(all) > 0 {
+		out = append(out, store.Point{Time: cur, Value: acc.result(q.Agg)})
+	}
+	return out, nil
 }

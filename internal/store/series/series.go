@@ -105,11 +105,14 @@ type Query struct {
 
 // Series is the answer of a series query.
 type Series struct {
-	Field  string        `json:"field"`
-	Unit   string        `json:"unit"`
-	Agg    string        `json:"agg,omitempty"`
-	Step   string        `json:"step,omitempty"`
-	Points []store.Point `json:"points"`
+	Field string `json:"field"`
+	Unit  string `json:"unit"`
+	Agg   string `json:"agg,omitempty"`
+	Step  string `json:"step,omitempty"`
+	// Resolution is what answered: the readings ("raw"), or the hourly
+	// ("1h") or daily ("1d") aggregates of readings retention removed.
+	Resolution string        `json:"resolution"`
+	Points     []store.Point `json:"points"`
 }
 
 // lossRatio is, per bucket, the messages lost over those expected: the sum
@@ -126,7 +129,7 @@ func lossRatio(ctx context.Context, s store.Reader, q Query, loc *time.Location)
 	if err != nil {
 		return Series{}, err
 	}
-	out := Series{Field: reading.FieldLossRatio, Agg: "ratio", Points: make([]store.Point, len(lost.Points))}
+	out := Series{Field: reading.FieldLossRatio, Agg: "ratio", Resolution: lost.Resolution, Points: make([]store.Point, len(lost.Points))}
 	for i, p := range lost.Points {
 		out.Points[i] = store.Point{Time: p.Time, Value: round(p.Value / (p.Value + got.Points[i].Value))}
 	}
@@ -139,16 +142,25 @@ func Read(ctx context.Context, s store.Reader, q Query, loc *time.Location) (Ser
 	if q.Field == reading.FieldLossRatio {
 		return lossRatio(ctx, s, q, loc)
 	}
-	if !q.Step.IsZero() {
-		if q.Agg == "" {
-			q.Agg = "avg"
+	if !q.Step.IsZero() && q.Agg == "" {
+		q.Agg = "avg"
+	}
+	if rr, ok := s.(Rollups); ok {
+		kept, err := rr.Kept(ctx, q.DeviceKey)
+		if err != nil {
+			return Series{}, err
 		}
+		if q.From.Before(kept.Raw) {
+			return readRolled(ctx, s, rr, kept, q, loc)
+		}
+	}
+	if !q.Step.IsZero() {
 		pts, unit, ok, err := seriesFromDays(ctx, s, q, loc)
 		if err != nil {
 			return Series{}, err
 		}
 		if ok {
-			return Series{Field: q.Field, Unit: unit, Agg: q.Agg, Points: pts}, nil
+			return Series{Field: q.Field, Unit: unit, Agg: q.Agg, Points: pts, Resolution: ResolutionRaw}, nil
 		}
 	}
 	return ReadRaw(ctx, s, q, loc)
@@ -160,7 +172,7 @@ func ReadRaw(ctx context.Context, s store.Reader, q Query, loc *time.Location) (
 	if err != nil {
 		return Series{}, err
 	}
-	out := Series{Field: q.Field, Unit: unit, Points: pts}
+	out := Series{Field: q.Field, Unit: unit, Points: pts, Resolution: ResolutionRaw}
 	if q.Step.IsZero() && q.Agg == "" {
 		return out, nil
 	}

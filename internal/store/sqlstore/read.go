@@ -414,6 +414,11 @@ func (s *Store) around(ctx context.Context, dev int64, qs []store.NeighbourQuery
 // then recent rows by id: a later part's reading replaces an earlier's of
 // the same identity.
 func (s *Store) merged(ctx context.Context, parts []partID) ([]reading.Reading, error) {
+	return s.mergedIn(ctx, s.db, parts)
+}
+
+// mergedIn is merged, read through q (a transaction).
+func (s *Store) mergedIn(ctx context.Context, q querier, parts []partID) ([]reading.Reading, error) {
 	slices.SortFunc(parts, func(a, b partID) int {
 		if a.recent != b.recent {
 			if a.recent {
@@ -426,7 +431,7 @@ func (s *Store) merged(ctx context.Context, parts []partID) ([]reading.Reading, 
 	parts = slices.Compact(parts)
 	byKey := map[rowKey]reading.Reading{}
 	for _, id := range parts {
-		rs, err := s.part(ctx, s.db, id)
+		rs, err := s.part(ctx, q, id)
 		if err != nil {
 			return nil, err
 		}
@@ -600,7 +605,9 @@ func (s *Store) PointBefore(ctx context.Context, k store.DeviceKey, field string
 			return store.Point{Time: time.UnixMilli(pts[n-1].time).UTC(), Value: pts[n-1].value}, true, nil
 		}
 	}
-	return store.Point{}, false, nil
+	// Before the readings, the last value of the aggregates retention
+	// left.
+	return s.rolledBefore(ctx, dev, field, t)
 }
 
 // Days answers day buckets of a field in [From, To), days starting at
@@ -657,6 +664,10 @@ func (s *Store) Days(ctx context.Context, q store.RawQuery) ([]series.Bucket, er
 	if err := days.Close(); err != nil {
 		return nil, err
 	}
+	rolled, err := s.dayRollups(ctx, dev, q.Field, dayOf(q.From, s.loc), dayOf(q.To, s.loc)+1)
+	if err != nil {
+		return nil, err
+	}
 	var out []series.Bucket
 	for d := dayOf(q.From, s.loc); ; d++ {
 		start, end := dayBounds(d, s.loc)
@@ -673,6 +684,9 @@ func (s *Store) Days(ctx context.Context, q store.RawQuery) ([]series.Bucket, er
 			apart = apart && spans[i].first > spans[i-1].last
 		}
 		b := series.Bucket{Start: time.UnixMilli(start).In(s.loc)}
+		// What retention removed of the day comes first: a reading
+		// written after is a late one.
+		mergeSummary(&b, rolled[d])
 		if !mixed[d] && apart {
 			for _, c := range spans {
 				sum, ok, err := chunk.DecodeSummary(c.summary, q.Field)

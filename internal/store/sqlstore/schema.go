@@ -13,7 +13,8 @@ import (
 // is converted to chunks at start-up.
 const (
 	versionConverting = 90  // chunk tables made, readings being converted
-	versionChunks     = 100 // readings in chunks: this release
+	versionChunks     = 100 // readings in chunks
+	versionRetention  = 110 // aggregates of the days retention removed: this release
 )
 
 // schema is the whole schema of this release, written once for both
@@ -99,7 +100,7 @@ CREATE TABLE notifications (
 CREATE INDEX notifications_alert ON notifications (alert_id);
 CREATE INDEX notifications_pending ON notifications (notifier, id) WHERE status = 'pending';
 {{SESSIONS}};
-` + chunkSchema
+` + chunkSchema + retentionSchema
 
 // chunkSchema is what the chunk layout adds to the tables earlier
 // releases had.
@@ -144,6 +145,27 @@ CREATE INDEX chunks_device_day ON chunks (device_id, day);
 {{TUNE}}
 `
 
+// retentionSchema is what retention adds: the aggregates of each device's
+// local day whose readings it removed, and from when each resolution of a
+// device's data is kept.
+const retentionSchema = `
+-- Each field's summary of the day (chunk.EncodeSummaries) and of each
+-- of its hours (chunk.EncodeHours; NULL once the hourly aggregates are
+-- past their age).
+CREATE TABLE day_rollups (
+	device_id {{INT}} NOT NULL,
+	day       {{INT}} NOT NULL,
+	summary   {{BLOB}} NOT NULL,
+	hours     {{BLOB}},
+	PRIMARY KEY (device_id, day)
+){{WITHOUT_ROWID}};
+-- Unix milliseconds before which the device's readings, hourly and daily
+-- aggregates were removed; 0 when none were.
+ALTER TABLE devices ADD COLUMN raw_from {{INT}} NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN hourly_from {{INT}} NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN daily_from {{INT}} NOT NULL DEFAULT 0;
+`
+
 // migrate brings the schema up to this release: a new database gets it
 // whole; one of the row layout is converted.
 func (s *Store) migrate(ctx context.Context) error {
@@ -169,17 +191,27 @@ func (s *Store) migrate(ctx context.Context) error {
 			if err := execAll(ctx, tx, s.d.ddl(schema)); err != nil {
 				return fmt.Errorf("create the schema: %w", err)
 			}
-			return s.setVersion(ctx, tx, versionChunks)
+			return s.setVersion(ctx, tx, versionRetention)
 		})
-	case v > versionChunks:
-		return fmt.Errorf("schema version %d is newer than this sensorhub knows (%d): upgrade sensorhub", v, versionChunks)
+	case v > versionRetention:
+		return fmt.Errorf("schema version %d is newer than this sensorhub knows (%d): upgrade sensorhub", v, versionRetention)
 	case v < versionConverting:
 		if err := s.upgradeLegacy(ctx, conn, v); err != nil {
 			return err
 		}
 		fallthrough
 	case v == versionConverting:
-		return s.convert(ctx, conn)
+		if err := s.convert(ctx, conn); err != nil {
+			return err
+		}
+		fallthrough
+	case v == versionChunks:
+		return s.inTx(ctx, conn, func(tx *sql.Tx) error {
+			if err := execAll(ctx, tx, s.d.ddl(retentionSchema)); err != nil {
+				return fmt.Errorf("add the retention tables: %w", err)
+			}
+			return s.setVersion(ctx, tx, versionRetention)
+		})
 	}
 	return nil
 }

@@ -203,3 +203,46 @@ func checkUpgraded(t *testing.T, s *sqlstore.Store) {
 		t.Errorf("the old readings again: %+v (%v), want 10 duplicates", res, err)
 	}
 }
+
+// TestUpgradeFromChunks: a database of the release before retention (the
+// chunk layout, schema version 100) gets the retention tables and
+// columns, and keeps its readings.
+func TestUpgradeFromChunks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sensorhub.db")
+	s, err := sqlite.Open(context.Background(), path, sqlstore.Options{Location: storetest.Location})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := legacyReadings()
+	if _, err := s.Write(context.Background(), store.Batch{Readings: rs}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DROP TABLE day_rollups`, `ALTER TABLE devices DROP COLUMN raw_from`, `ALTER TABLE devices DROP COLUMN hourly_from`,
+		`ALTER TABLE devices DROP COLUMN daily_from`, `UPDATE schema_version SET version = 100`} {
+		if _, err := s.DB().Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	s, err = sqlite.Open(context.Background(), path, sqlstore.Options{Location: storetest.Location})
+	if err != nil {
+		t.Fatalf("opening a database of schema version 100: %v", err)
+	}
+	defer s.Close()
+	k := store.DeviceKey{Customer: rs[0].Customer, Sensor: rs[0].Sensor, Device: rs[0].Device}
+	if kept, err := s.Kept(context.Background(), k); err != nil || kept != (store.Kept{}) {
+		t.Errorf("kept %+v %v, want nothing removed", kept, err)
+	}
+	var version int
+	if err := s.DB().QueryRow(`SELECT version FROM schema_version`).Scan(&version); err != nil || version != 110 {
+		t.Errorf("schema version %d %v, want 110", version, err)
+	}
+	devs, _ := s.Devices(context.Background(), store.DeviceFilter{})
+	var n int64
+	for _, d := range devs {
+		n += d.Readings
+	}
+	if n != int64(len(rs)) {
+		t.Errorf("%d readings after the upgrade, want %d", n, len(rs))
+	}
+}

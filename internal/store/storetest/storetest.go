@@ -53,6 +53,7 @@ func Run(t *testing.T, open Open) {
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"Neighbours", testNeighbours},
 		{"LateReadingIntoChunk", testLateIntoChunk},
+		{"Retention", testRetention},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.f(t, open(t, Location)) })
@@ -202,6 +203,10 @@ func (s compactingStore) Write(ctx context.Context, b store.Batch) (store.WriteR
 
 func (s compactingStore) Days(ctx context.Context, q store.RawQuery) ([]series.Bucket, error) {
 	return s.Store.(series.DayReader).Days(ctx, q)
+}
+
+func (s compactingStore) Hours(ctx context.Context, q store.RawQuery) ([]series.Bucket, error) {
+	return s.Store.(series.Rollups).Hours(ctx, q)
 }
 
 func (s compactingStore) Location() *time.Location {

@@ -1,0 +1,51 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Ages say how long each resolution of a device's data is kept; zero
+// keeps it forever. Readings past Raw are removed, each of their days
+// kept as hourly and daily aggregates; the hourly ones go past Hourly, the
+// daily ones past Daily.
+type Ages struct {
+	Raw, Hourly, Daily time.Duration
+}
+
+// Retention is what the retention job removes.
+type Retention struct {
+	// Ages gives the ages of a device's data by its customer and sensor
+	// kind; nil keeps every device's data.
+	Ages func(customer, sensor string) Ages
+	// Rejected is how long rejected messages are kept, and Alerts resolved
+	// alerts with their notifications; zero keeps them.
+	Rejected, Alerts time.Duration
+}
+
+// Removed counts what a run of the retention job removed.
+type Removed struct {
+	// Readings removed, kept as aggregates.
+	Readings int64
+	// HourlyDays and DailyDays are the device-days whose hourly or daily
+	// aggregates were removed.
+	HourlyDays, DailyDays int64
+	Rejected, Alerts      int64
+}
+
+// Kept says from when each resolution of a device's data is kept: before
+// Raw its readings were removed, before Hourly its hourly aggregates,
+// before Daily everything. A zero time: nothing was removed.
+type Kept struct {
+	Raw, Hourly, Daily time.Time
+}
+
+// Lifecycle is what the retention job needs of a store.
+type Lifecycle interface {
+	// ApplyRetention removes what is past its age at now, in small
+	// transactions, and says what it removed.
+	ApplyRetention(ctx context.Context, r Retention, now time.Time) (Removed, error)
+	// Kept says from when a device's data is kept; ErrNotFound for an
+	// unknown device.
+	Kept(ctx context.Context, k DeviceKey) (Kept, error)
+}

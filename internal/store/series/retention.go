@@ -1,0 +1,87 @@
+package series
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sensorhub/sensorhub/internal/store"
+)
+
+// Resolutions of what answers a series: the readings themselves, or the
+// hourly or daily aggregates of readings retention removed.
+const (
+	ResolutionRaw    = "raw"
+	ResolutionHourly = "1h"
+	ResolutionDaily  = "1d"
+)
+
+// Rollups is implemented by stores that keep aggregates of the readings
+// retention removed.
+type Rollups interface {
+	Kept(ctx context.Context, k store.DeviceKey) (store.Kept, error)
+	// Hours returns the hour buckets that start in [From, To) from the
+	// hourly aggregates, oldest first.
+	Hours(ctx context.Context, q store.RawQuery) ([]Bucket, error)
+}
+
+// RetentionError says that a query reaches back past what the store keeps
+// at its step: the readings are kept from Raw, hourly aggregates from
+// Hourly, daily ones from Daily (zero: from the start).
+type RetentionError struct {
+	From time.Time
+	store.Kept
+}
+
+func (e *RetentionError) Error() string {
+	at := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+	switch {
+	case e.Daily.After(e.From):
+		return fmt.Sprintf("the readings of this device are kept from %s and nothing before %s: start the range at %s or later", at(e.Raw), at(e.Daily), at(e.Daily))
+	case e.Hourly.After(e.From):
+		return fmt.Sprintf("the readings of this device are kept from %s, hourly aggregates from %s, daily ones before: "+
+			"a range from %s needs a step of 1d or more", at(e.Raw), at(e.Hourly), at(e.From))
+	}
+	return fmt.Sprintf("the readings of this device are kept from %s, hourly aggregates before: "+
+		"a range from %s needs a step of whole hours (1h or more) or days", at(e.Raw), at(e.From))
+}
+
+// readRolled answers a query that reaches back past the device's raw
+// readings, from the aggregates its step allows: whole days from the
+// daily ones, whole hours from the hourly ones; any other step is a
+// RetentionError.
+func readRolled(ctx context.Context, s store.Reader, rr Rollups, kept store.Kept, q Query, loc *time.Location) (Series, error) {
+	fail := &RetentionError{From: q.From, Kept: kept}
+	if q.From.Before(kept.Daily) || q.Agg == "" {
+		return Series{}, fail
+	}
+	switch {
+	case q.Step.Days > 0:
+		pts, unit, ok, err := seriesFromDays(ctx, s, q, loc)
+		if err != nil {
+			return Series{}, err
+		}
+		if !ok {
+			return Series{}, fail
+		}
+		return Series{Field: q.Field, Unit: unit, Agg: q.Agg, Points: pts, Resolution: ResolutionDaily}, nil
+	case q.Step.Dur >= time.Hour && q.Step.Dur%time.Hour == 0 && !q.From.Before(kept.Hourly):
+		hours, err := rr.Hours(ctx, store.RawQuery{DeviceKey: q.DeviceKey, Field: q.Field, From: q.From, To: kept.Raw})
+		if err != nil {
+			return Series{}, err
+		}
+		pts, unit, err := s.Points(ctx, store.RawQuery{DeviceKey: q.DeviceKey, Field: q.Field, From: kept.Raw, To: q.To})
+		if err != nil {
+			return Series{}, err
+		}
+		for _, p := range pts {
+			hours = append(hours, pointBucket(p))
+		}
+		out, err := mergeBuckets(ctx, s, hours, q, loc)
+		if err != nil {
+			return Series{}, err
+		}
+		return Series{Field: q.Field, Unit: unit, Agg: q.Agg, Points: out, Resolution: ResolutionHourly}, nil
+	}
+	return Series{}, fail
+}

@@ -1,0 +1,237 @@
+package storetest
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/sensorhub/sensorhub/internal/reading"
+	"github.com/sensorhub/sensorhub/internal/store"
+	"github.com/sensorhub/sensorhub/internal/store/series"
+)
+
+// testRetention: a power meter of finemeca read every 15 minutes from
+// September to January (the autumn change of time included), and one of
+// acme; retention at 1 February with finemeca's readings kept 60 days and
+// hourly aggregates 100. Readings past their age are removed and nothing
+// younger; the daily consumption over the whole range and the hourly
+// power over the hourly range answer as before, from the aggregates, and
+// say so; a query finer than what is kept gets the RetentionError;
+// acme's readings, young rejected messages and alerts are untouched; a
+// second run removes nothing; a late reading into a removed day joins its
+// aggregates.
+func testRetention(t *testing.T, s store.Store) {
+	base := Payloads(t, "centrale.jsonl")[0]
+	start := time.Date(2025, 9, 1, 0, 0, 0, 0, loc)
+	end := time.Date(2026, 2, 1, 0, 0, 0, 0, loc)
+	now := end
+	acme := base
+	acme.Customer, acme.Device = "acme", "901"
+	var rs []reading.Reading
+	e := 1000.0
+	for i, ts := 0, start; ts.Before(end); i, ts = i+1, ts.Add(15*time.Minute) {
+		// Noisy decimals, and a counter that grows faster by day.
+		p := 3 + float64(i%37)*0.173
+		if h := ts.In(loc).Hour(); h >= 7 && h < 18 {
+			p += 20
+		}
+		e += p / 4
+		for _, dev := range []reading.Reading{base, acme} {
+			r := dev
+			r.Time, r.Received, r.MsgCount = ts, ts, int64(i)
+			r.Fields = map[string]float64{"E": math.Round(e*100) / 100, "P": math.Round(p*1000) / 1000}
+			rs = append(rs, r)
+		}
+	}
+	for i := 0; i < len(rs); i += 4000 {
+		write(t, s, store.Batch{Readings: rs[i:min(i+4000, len(rs))]})
+	}
+	fine, other := key(base), key(acme)
+	daily := series.Query{DeviceKey: fine, Field: "E", Agg: "increase", Step: series.Step{Days: 1}, From: start, To: end}
+	hourlyFrom, hourlyTo := time.Date(2025, 10, 24, 0, 0, 0, 0, loc), time.Date(2025, 12, 10, 0, 0, 0, 0, loc)
+	hourly := series.Query{DeviceKey: fine, Field: "P", Agg: "avg", Step: series.Step{Dur: time.Hour}, From: hourlyFrom, To: hourlyTo}
+	read := func(q series.Query) series.Series {
+		t.Helper()
+		out, err := series.Read(ctx(t), s, q, loc)
+		if err != nil {
+			t.Fatalf("%s %s from %s: %v", q.Field, q.Step, q.From.Format(time.DateOnly), err)
+		}
+		return out
+	}
+	wantDaily, wantHourly := read(daily), read(hourly)
+	if len(wantDaily.Points) != 153 || len(wantHourly.Points) != 47*24+1 {
+		t.Fatalf("before retention: %d days and %d hours, want 153 and %d", len(wantDaily.Points), len(wantHourly.Points), 47*24+1)
+	}
+	rawCut := time.Date(2025, 12, 3, 0, 0, 0, 0, loc) // 1 February - 60 days
+	var before int64
+	for _, r := range rs {
+		if r.Customer == "finemeca" && r.Time.Before(rawCut) {
+			before++
+		}
+	}
+
+	policy := store.Retention{Ages: func(customer, sensor string) store.Ages {
+		if customer == "acme" {
+			return store.Ages{}
+		}
+		return store.Ages{Raw: 60 * 24 * time.Hour, Hourly: 100 * 24 * time.Hour}
+	}, Rejected: 30 * 24 * time.Hour, Alerts: 30 * 24 * time.Hour}
+	oldAlert, youngAlert, firingAlert := retentionAlerts(t, s, now)
+	write(t, s, store.Batch{Rejected: []reading.Rejected{
+		{Topic: "finemeca/x", Payload: []byte(`{"old":1}`), Reason: "invalid JSON", Received: now.Add(-40 * 24 * time.Hour), Source: "mqtt"},
+		{Topic: "finemeca/x", Payload: []byte(`{"young":1}`), Reason: "invalid JSON", Received: now.Add(-10 * 24 * time.Hour), Source: "mqtt"},
+	}})
+
+	removed, err := s.ApplyRetention(ctx(t), policy, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if removed.Readings != before || removed.Rejected != 1 || removed.Alerts != 1 || removed.HourlyDays != 53 {
+		t.Errorf("removed %+v, want %d readings, 53 days of hourly aggregates (1 Sep to 23 Oct), 1 rejected message, 1 alert", removed, before)
+	}
+	kept, err := s.Kept(ctx(t), fine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !kept.Raw.Equal(rawCut) || !kept.Hourly.Equal(hourlyFrom) || !kept.Daily.IsZero() {
+		t.Errorf("kept %+v, want readings from %s and hourly aggregates from %s", kept, rawCut, hourlyFrom)
+	}
+
+	// Nothing younger removed: the raw points from the cut on, all of
+	// acme's.
+	pts, _, err := s.Points(ctx(t), store.RawQuery{DeviceKey: fine, Field: "E", From: start, To: end})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int(end.Sub(rawCut) / (15 * time.Minute)); len(pts) != want || pts[0].Time.Before(rawCut) {
+		t.Errorf("%d raw points left from %s, want %d from %s", len(pts), pts[0].Time, want, rawCut)
+	}
+	if pts, _, _ := s.Points(ctx(t), store.RawQuery{DeviceKey: other, Field: "E", From: start, To: end}); len(pts) != len(rs)/2 {
+		t.Errorf("acme has %d points, want all %d", len(pts), len(rs)/2)
+	}
+
+	// The same answers from the aggregates.
+	sameSeries(t, "daily consumption", read(daily), wantDaily, series.ResolutionDaily)
+	sameSeries(t, "hourly power", read(hourly), wantHourly, series.ResolutionHourly)
+	if got := read(series.Query{DeviceKey: fine, Field: "E", Agg: "increase", Step: series.Step{Days: 1}, From: rawCut, To: end}); got.Resolution != series.ResolutionRaw {
+		t.Errorf("a range within the readings answered at %q", got.Resolution)
+	}
+	for _, q := range []series.Query{
+		{DeviceKey: fine, Field: "P", From: start, To: end},
+		{DeviceKey: fine, Field: "P", Agg: "avg", Step: series.Step{Dur: 15 * time.Minute}, From: hourlyFrom, To: end},
+		{DeviceKey: fine, Field: "P", Agg: "avg", Step: series.Step{Dur: time.Hour}, From: start, To: end},
+	} {
+		_, err := series.Read(ctx(t), s, q, loc)
+		var re *series.RetentionError
+		if !errors.As(err, &re) || !re.Raw.Equal(rawCut) {
+			t.Errorf("step %q from %s: %v, want the RetentionError naming the oldest reading", q.Step, q.From.Format(time.DateOnly), err)
+		}
+	}
+
+	if rej, _ := s.Rejected(ctx(t), store.RejectedFilter{}); len(rej) != 1 || string(rej[0].Payload) != `{"young":1}` {
+		t.Errorf("rejected messages left: %d, want the young one", len(rej))
+	}
+	if _, err := s.Alert(ctx(t), oldAlert); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the alert resolved 40 days ago: %v, want it removed", err)
+	}
+	for _, id := range []int64{youngAlert, firingAlert} {
+		if _, err := s.Alert(ctx(t), id); err != nil {
+			t.Errorf("alert %d: %v, want it kept", id, err)
+		}
+	}
+	if ns, _ := s.Notifications(ctx(t), oldAlert); len(ns) != 0 {
+		t.Errorf("the removed alert's notifications are left: %d", len(ns))
+	}
+
+	if again, err := s.ApplyRetention(ctx(t), policy, now); err != nil || again != (store.Removed{}) {
+		t.Errorf("a second run: %+v %v, want nothing removed", again, err)
+	}
+
+	// A late reading into a removed day joins its aggregates.
+	late := base
+	late.Time = time.Date(2025, 11, 1, 12, 7, 0, 0, loc)
+	late.Received, late.MsgCount = now, 99999
+	late.Fields = map[string]float64{"P": 1000}
+	write(t, s, store.Batch{Readings: []reading.Reading{late}})
+	if again, err := s.ApplyRetention(ctx(t), policy, now); err != nil || again.Readings != 1 {
+		t.Errorf("a run after a late reading: %+v %v, want it removed", again, err)
+	}
+	day := series.Query{DeviceKey: fine, Field: "P", Agg: "max", Step: series.Step{Days: 1},
+		From: time.Date(2025, 11, 1, 0, 0, 0, 0, loc), To: time.Date(2025, 11, 2, 0, 0, 0, 0, loc)}
+	if got := read(day); len(got.Points) != 1 || got.Points[0].Value != 1000 {
+		t.Errorf("1 November after the late reading: %+v, want its maximum of 1000", got.Points)
+	}
+
+	// Daily aggregates past their age go too, and the range before them
+	// answers nothing.
+	policy.Ages = func(customer, _ string) store.Ages {
+		if customer == "acme" {
+			return store.Ages{}
+		}
+		return store.Ages{Raw: 60 * 24 * time.Hour, Hourly: 100 * 24 * time.Hour, Daily: 130 * 24 * time.Hour}
+	}
+	removed, err = s.ApplyRetention(ctx(t), policy, now)
+	if err != nil || removed.DailyDays != 23 {
+		t.Errorf("daily retention: %+v %v, want the 23 days before 24 September", removed, err)
+	}
+	_, err = series.Read(ctx(t), s, daily, loc)
+	var re *series.RetentionError
+	if !errors.As(err, &re) || !re.Daily.Equal(time.Date(2025, 9, 24, 0, 0, 0, 0, loc)) {
+		t.Errorf("daily consumption from 1 September after daily retention: %v", err)
+	}
+	// From 25 September, the increase across midnight comes from the last
+	// value of the 24th's aggregates.
+	daily.From = time.Date(2025, 9, 25, 0, 0, 0, 0, loc)
+	wantDaily.Points = wantDaily.Points[24:]
+	sameSeries(t, "daily consumption from 25 September", read(daily), wantDaily, series.ResolutionDaily)
+}
+
+// sameSeries compares what answered after retention with what the
+// readings answered before.
+func sameSeries(t *testing.T, what string, got, want series.Series, resolution string) {
+	t.Helper()
+	if got.Resolution != resolution {
+		t.Errorf("%s answered at %q, want %q", what, got.Resolution, resolution)
+	}
+	if len(got.Points) != len(want.Points) {
+		t.Fatalf("%s: %d buckets, want %d", what, len(got.Points), len(want.Points))
+	}
+	for i, p := range got.Points {
+		w := want.Points[i]
+		if !p.Time.Equal(w.Time) || math.Abs(p.Value-w.Value) > 1e-6*math.Max(1, math.Abs(w.Value)) {
+			t.Errorf("%s, bucket %d: %s %v, want %s %v", what, i, p.Time.In(loc), p.Value, w.Time.In(loc), w.Value)
+			return
+		}
+	}
+}
+
+// retentionAlerts saves an alert resolved 40 days before now, one
+// resolved 10 days before, and one firing for 100 days.
+func retentionAlerts(t *testing.T, s store.Store, now time.Time) (old, young, firing int64) {
+	ids := make([]int64, 3)
+	for i, c := range []struct {
+		rule     string
+		resolved time.Duration
+	}{{"old", 40 * 24 * time.Hour}, {"young", 10 * 24 * time.Hour}, {"firing", 0}} {
+		k := store.AlertKey{Rule: c.rule, DeviceKey: leakKey.DeviceKey}
+		started := now.Add(-100 * 24 * time.Hour)
+		open := store.AlertChange{State: store.AlertState{AlertKey: k, Machine: json.RawMessage(`{}`)},
+			Open:   &store.Alert{Severity: "warning", Started: started, Message: c.rule},
+			Notify: []store.Notification{{Kind: "firing", Notifier: "mail", Event: json.RawMessage(`{}`), Created: started}}}
+		ch := []store.AlertChange{open}
+		if err := s.SaveAlerts(ctx(t), ch); err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = ch[0].State.AlertID
+		if c.resolved > 0 {
+			at := now.Add(-c.resolved)
+			end := store.AlertChange{State: store.AlertState{AlertKey: k, Machine: json.RawMessage(`{}`), AlertID: ids[i]}, Resolve: &at}
+			if err := s.SaveAlerts(ctx(t), []store.AlertChange{end}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return ids[0], ids[1], ids[2]
+}
