@@ -59,6 +59,8 @@ type Options struct {
 	Demo bool
 	// DemoInterval is the time between two readings of one demo device.
 	DemoInterval time.Duration
+	// Now is the clock of the retention job; time.Now when nil.
+	Now func() time.Time
 }
 
 func (o Options) has(role string) bool { return len(o.Roles) == 0 || slices.Contains(o.Roles, role) }
@@ -141,7 +143,8 @@ func StartPlan(ctx context.Context, p *plan.Plan, opts Options, log *slog.Logger
 	var ing *ingestStage
 	if opts.has(RoleIngest) {
 		ing = newIngestStage(p, q, a.Store, a.Metrics, log)
-		stages = append(stages, ing)
+		stages = append(stages, ing, &retentionStage{st: a.Store, policy: p.Retention, every: cfg.Store.Retention.Every,
+			m: a.Metrics, log: log.With("stage", "retention"), now: opts.Now})
 		if len(cfg.Elasticsearch.URLs) > 0 {
 			es, err := newElasticStage(cfg, q, a.Metrics, log)
 			if err != nil {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/sensorhub/sensorhub/internal/app"
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/queue/jetstream"
@@ -30,12 +31,22 @@ var queueEngines = []string{"embedded", "nats"}
 
 func start(t testing.TB, engine string, opts app.Options, mutate func(*config.Config)) *app.App {
 	t.Helper()
+	return startLogged(t, engine, opts, nil, mutate)
+}
+
+// startLogged is start with a logger of the test's.
+func startLogged(t testing.TB, engine string, opts app.Options, log *slog.Logger, mutate func(*config.Config)) *app.App {
+	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.MQTT.Listen = "127.0.0.1:0"
 	cfg.Queue.Prefix = testenv.Unique(t)
 	cfg.MQTT.Builtin.AllowAnonymous = true
+	// The fixtures' readings are years old: retention keeps them unless
+	// a test says otherwise.
+	cfg.Store.Retention.Ages = config.Ages{Raw: config.Forever, Hourly: config.Forever, Daily: config.Forever}
+	cfg.Store.Retention.Rejected, cfg.Store.Retention.Alerts = config.Forever, config.Forever
 	if engine == "activemq" {
 		cfg.Queue.Engine, cfg.Queue.URL = "activemq", testenv.ActiveMQURL(t)
 	}
@@ -51,9 +62,11 @@ func start(t testing.TB, engine string, opts app.Options, mutate func(*config.Co
 	if err := cfg.Validate(nil); err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		if testing.Verbose() {
+			log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		}
 	}
 	a, err := app.Start(context.Background(), cfg, opts, log)
 	if err != nil {
@@ -418,6 +431,55 @@ func TestRestartKeepsData(t *testing.T) {
 	getJSON(t, b, "/api/v1/devices", &devs)
 	if len(devs) != 1 || devs[0].Readings != 4 {
 		t.Fatalf("after restart: %+v, want air 201 with its 4 readings", devs)
+	}
+}
+
+// TestRetentionAtStart: sensorhub started with readings older than the
+// raw retention removes them at start, in the background, keeps their
+// aggregates (a day's average pressure answers as before, at "1d"),
+// counts them in sensorhub_retention_removed_total and logs it.
+func TestRetentionAtStart(t *testing.T) {
+	dir := t.TempDir()
+	a := start(t, "embedded", app.Options{}, func(c *config.Config) { c.DataDir = dir })
+	mosquittoPub(t, a.MQTTAddr(), "finemeca/air/201", payloadLines(t, "air.jsonl")...)
+	const daily = "/api/v1/series?device=201&field=Pres&agg=avg&step=1d&from=2022-05-01T00:00:00Z&to=2022-05-10T00:00:00Z"
+	var before series.Series
+	testenv.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
+		getJSON(t, a, daily, &before)
+		if len(before.Points) == 0 || before.Resolution != "raw" {
+			return fmt.Errorf("series %+v", before)
+		}
+		return nil
+	})
+	a.Close()
+
+	var logs testenv.SyncBuffer
+	b := startLogged(t, "embedded", app.Options{}, slog.New(slog.NewTextHandler(&logs, nil)), func(c *config.Config) {
+		c.DataDir = dir
+		c.Store.Retention.Ages = config.Ages{Raw: 30 * config.Day, Hourly: config.Year, Daily: config.Forever}
+	})
+	testenv.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
+		if n := testutil.ToFloat64(b.Metrics.RetentionRemoved.WithLabelValues("readings")); n != 4 {
+			return fmt.Errorf("sensorhub_retention_removed_total{what=\"readings\"} = %v, want 4", n)
+		}
+		return nil
+	})
+	var devs []store.Device
+	getJSON(t, b, "/api/v1/devices", &devs)
+	if len(devs) != 1 || devs[0].Readings != 0 {
+		t.Errorf("devices after retention: %+v, want air 201 with no reading left", devs)
+	}
+	var after series.Series
+	getJSON(t, b, daily, &after)
+	if after.Resolution != "1d" || len(after.Points) != len(before.Points) || after.Points[0].Value != before.Points[0].Value {
+		t.Errorf("the daily average after retention: %+v, want %+v at 1d", after, before)
+	}
+	code, body := newClient(t, b).Do("GET", "/api/v1/series?device=201&field=Pres&from=2022-05-01T00:00:00Z&to=2022-05-10T00:00:00Z", "")
+	if code != http.StatusBadRequest || !strings.Contains(body, "kept from") {
+		t.Errorf("raw points of a removed range: HTTP %d %s, want 400 naming what is kept", code, body)
+	}
+	if !strings.Contains(logs.String(), "retention removed what is past its age") || !strings.Contains(logs.String(), "readings=4") {
+		t.Errorf("the log does not say what retention removed:\n%s", logs.String())
 	}
 }
 

@@ -3,9 +3,13 @@
 package config
 
 import (
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/sensorhub/sensorhub/internal/alert"
 	"github.com/sensorhub/sensorhub/internal/auth"
@@ -240,6 +244,128 @@ type Store struct {
 	// received this long ago.
 	CompactRows int           `yaml:"compact_rows"`
 	CompactAge  time.Duration `yaml:"compact_age"`
+	// Retention says how long each kind of data is kept.
+	Retention Retention `yaml:"retention"`
+}
+
+// Retention is how long data is kept: readings, then their hourly and
+// daily aggregates, per customer or sensor kind where they differ; and
+// rejected messages and resolved alerts with their notifications. An age
+// of 0 keeps forever.
+type Retention struct {
+	Ages `yaml:",inline"`
+	// Rejected and Alerts are the ages of rejected messages and of
+	// resolved alerts with their notifications.
+	Rejected Age `yaml:"rejected"`
+	Alerts   Age `yaml:"alerts"`
+	// Every is how often the retention job runs (it also runs at start).
+	Every time.Duration `yaml:"every"`
+	// Customers and Sensors override the ages, a customer's before a
+	// kind's; an age left out is the one above.
+	Customers map[string]Ages `yaml:"customers,omitempty"`
+	Sensors   map[string]Ages `yaml:"sensors,omitempty"`
+}
+
+// Ages are how long a device's readings and their aggregates are kept.
+type Ages struct {
+	Raw    Age `yaml:"raw,omitempty"`
+	Hourly Age `yaml:"hourly,omitempty"`
+	Daily  Age `yaml:"daily,omitempty"`
+}
+
+// For is the ages of one device's data: the customer's overrides, else
+// the sensor kind's, else the defaults. An age set to "forever" in an
+// override keeps forever.
+func (r *Retention) For(customer, sensor string) Ages {
+	out := r.Ages
+	for _, o := range []Ages{r.Sensors[sensor], r.Customers[customer]} {
+		if o.Raw != 0 {
+			out.Raw = o.Raw
+		}
+		if o.Hourly != 0 {
+			out.Hourly = o.Hourly
+		}
+		if o.Daily != 0 {
+			out.Daily = o.Daily
+		}
+	}
+	return out
+}
+
+// Age is a duration that also reads days and years: "400d", "5y" (365
+// days), "36h", or "forever" (0).
+type Age time.Duration
+
+// Day and Year (365 days) are ages.
+const (
+	Day  = Age(24 * time.Hour)
+	Year = 365 * Day
+)
+
+// Forever is the Age that keeps forever, written "forever"; in an
+// override it replaces a finite default.
+const Forever Age = -1
+
+// Duration is the age as a duration; 0 for forever.
+func (a Age) Duration() time.Duration {
+	if a <= 0 {
+		return 0
+	}
+	return time.Duration(a)
+}
+
+// UnmarshalText reads an age.
+func (a *Age) UnmarshalText(text []byte) error {
+	s := strings.TrimSpace(string(text))
+	switch {
+	case s == "forever" || s == "0":
+		*a = Forever
+		return nil
+	case strings.HasSuffix(s, "d") || strings.HasSuffix(s, "y"):
+		n, err := strconv.Atoi(s[:len(s)-1])
+		if err != nil || n < 1 {
+			return fmt.Errorf("age %q: a whole number of days (400d) or years (5y)", s)
+		}
+		unit := 24 * time.Hour
+		if strings.HasSuffix(s, "y") {
+			unit *= 365
+		}
+		*a = Age(time.Duration(n) * unit)
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("age %q is not a duration such as 400d, 5y, 36h, or forever", s)
+	}
+	*a = Age(d)
+	return nil
+}
+
+// UnmarshalYAML reads an age, and says on which line one is wrong.
+func (a *Age) UnmarshalYAML(n *yaml.Node) error {
+	if err := a.UnmarshalText([]byte(n.Value)); err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	return nil
+}
+
+// MarshalText writes the age as UnmarshalText reads it, in days or
+// years where it is whole.
+func (a Age) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
+
+// String is the age as it is written.
+func (a Age) String() string {
+	d := time.Duration(a)
+	const day = 24 * time.Hour
+	switch {
+	case a <= 0:
+		return "forever"
+	case d%(365*day) == 0:
+		return strconv.FormatInt(int64(d/(365*day)), 10) + "y"
+	case d%day == 0:
+		return strconv.FormatInt(int64(d/day), 10) + "d"
+	}
+	return d.String()
 }
 
 // Elasticsearch is an additional sink beside the store: every reading is
@@ -420,7 +546,12 @@ func Default() *Config {
 			ReadingsMaxAge: 24 * time.Hour,
 			Replicas:       1,
 		},
-		Store:  Store{Engine: "sqlite", CompactRows: 1024, CompactAge: 15 * time.Minute},
+		Store: Store{Engine: "sqlite", CompactRows: 1024, CompactAge: 15 * time.Minute,
+			// A small installation's data for years: readings 400 days
+			// (this year against the last), hourly aggregates 5 years,
+			// daily ones without limit.
+			Retention: Retention{Ages: Ages{Raw: 400 * Day, Hourly: 5 * Year, Daily: Forever},
+				Rejected: 90 * Day, Alerts: 2 * Year, Every: time.Hour}},
 		Ingest: Ingest{MaxPayload: 64 << 10, MaxDepth: 8, MaxFields: 256, MaxTopic: 256, MaxClockSkew: time.Hour, BatchSize: 1000, BatchWait: 50 * time.Millisecond},
 		Elasticsearch: Elasticsearch{Index: "{customer}-{sensor}-data-{yyyy}-{M}-{d}", FlushBytes: 5 << 20,
 			FlushInterval: time.Second},

@@ -133,3 +133,67 @@ func TestNoOpenListener(t *testing.T) {
 		}
 	}
 }
+
+// TestRetention: ages in days, years or forever, overrides per customer
+// and kind, and the checks that name the setting.
+func TestRetention(t *testing.T) {
+	cfg := config.Default()
+	if r := cfg.Store.Retention; r.Raw.Duration() != 400*24*time.Hour || r.Hourly != 5*config.Year || r.Daily.Duration() != 0 {
+		t.Fatalf("default retention %+v, want readings 400 days, hourly 5 years, daily forever", r)
+	}
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(path, []byte(`customers: [finemeca, acme]
+store:
+  retention:
+    raw: 90d
+    customers:
+      acme: {raw: 30d}
+    sensors:
+      centrale: {raw: forever, hourly: forever}
+`), 0o600)
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &cfg.Store.Retention
+	for _, c := range []struct {
+		customer, sensor string
+		raw, hourly      time.Duration
+	}{
+		{"finemeca", "devicev01", 90 * 24 * time.Hour, 5 * 365 * 24 * time.Hour},
+		{"acme", "devicev01", 30 * 24 * time.Hour, 5 * 365 * 24 * time.Hour},
+		{"finemeca", "centrale", 0, 0},
+		{"acme", "centrale", 30 * 24 * time.Hour, 0},
+	} {
+		a := r.For(c.customer, c.sensor)
+		if a.Raw.Duration() != c.raw || a.Hourly.Duration() != c.hourly || a.Daily.Duration() != 0 {
+			t.Errorf("%s/%s: %+v, want raw %s hourly %s daily forever", c.customer, c.sensor, a, c.raw, c.hourly)
+		}
+	}
+	out, _ := cfg.Marshal()
+	for _, want := range []string{"raw: 90d", "hourly: 5y", "daily: forever", "rejected: 90d", "alerts: 2y"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("sensorhub config does not show %q:\n%s", want, out)
+		}
+	}
+
+	os.WriteFile(path, []byte(`store:
+  retention:
+    raw: 400d
+    hourly: 30d
+    customers:
+      nobody: {raw: 12h}
+    every: 1s
+`), 0o600)
+	_, err = config.Load(path)
+	for _, want := range []string{"c.yaml:4: store.retention.hourly", "less time than the readings", "store.retention.customers.nobody",
+		"is too short", "store.retention.every"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not say %q", err, want)
+		}
+	}
+	os.WriteFile(path, []byte("store:\n  retention:\n    raw: 400 days\n"), 0o600)
+	if _, err := config.Load(path); err == nil || !strings.Contains(err.Error(), "line 3") || !strings.Contains(err.Error(), "400d") {
+		t.Errorf("a wrong age: %v, want its line and an example", err)
+	}
+}

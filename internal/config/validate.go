@@ -138,6 +138,7 @@ func (c *Config) Validate(f *File) error {
 	if c.Store.CompactRows < 1 || c.Store.CompactRows > 1<<15 {
 		v.add("store.compact_rows", "%d is out of range 1..32768", c.Store.CompactRows)
 	}
+	c.validateRetention(v)
 	if c.Store.CompactAge < time.Second {
 		v.add("store.compact_age", "%s is too short (at least 1s)", c.Store.CompactAge)
 	}
@@ -526,4 +527,60 @@ func (c *Config) StorePath() string {
 		return c.Store.Path
 	}
 	return filepath.Join(c.DataDir, "sensorhub.db")
+}
+
+// validateRetention checks that each age keeps at least a day and that
+// aggregates are kept at least as long as what they sum up.
+func (c *Config) validateRetention(v *validator) {
+	r := &c.Store.Retention
+	if r.Every < time.Minute {
+		v.add("store.retention.every", "%s is too short (at least 1m)", r.Every)
+	}
+	check := func(at string, a Ages) {
+		for name, age := range map[string]Age{"raw": a.Raw, "hourly": a.Hourly, "daily": a.Daily} {
+			if age > 0 && age < Day {
+				v.add(at+name, "%s is too short: data is removed by whole days (at least 1d)", age)
+			}
+		}
+	}
+	longer := func(at string, a Ages) {
+		keep := func(x Age) time.Duration {
+			if x <= 0 {
+				return 1<<63 - 1
+			}
+			return x.Duration()
+		}
+		if keep(a.Hourly) < keep(a.Raw) {
+			v.add(at+"hourly", "%s keeps hourly aggregates for less time than the readings (%s) they sum up", a.Hourly, a.Raw)
+		}
+		if keep(a.Daily) < keep(a.Hourly) {
+			v.add(at+"daily", "%s keeps daily aggregates for less time than the hourly ones (%s)", a.Daily, a.Hourly)
+		}
+	}
+	check("store.retention.", r.Ages)
+	longer("store.retention.", r.Ages)
+	for _, age := range []struct {
+		name string
+		a    Age
+	}{{"rejected", r.Rejected}, {"alerts", r.Alerts}} {
+		if age.a > 0 && age.a < Day {
+			v.add("store.retention."+age.name, "%s is too short (at least 1d)", age.a)
+		}
+	}
+	for cu, a := range r.Customers {
+		at := "store.retention.customers." + cu + "."
+		if !slices.Contains(c.Customers, cu) {
+			v.add("store.retention.customers."+cu, "%q is not one of the customers %v", cu, c.Customers)
+		}
+		check(at, a)
+		longer(at, r.For(cu, ""))
+	}
+	for kind, a := range r.Sensors {
+		at := "store.retention.sensors." + kind + "."
+		if c.Sensors[kind] == nil {
+			v.add("store.retention.sensors."+kind, "unknown sensor kind %q (use one of %s)", kind, strings.Join(c.SensorNames(), ", "))
+		}
+		check(at, a)
+		longer(at, r.For("", kind))
+	}
 }

@@ -41,6 +41,8 @@ type Metrics struct {
 	AlertEvalErrors *prometheus.CounterVec
 	// Notifications counts alert notifications by notifier and outcome.
 	Notifications *prometheus.CounterVec
+	// RetentionRemoved counts what the retention job removed, by what.
+	RetentionRemoved *prometheus.CounterVec
 }
 
 // New registers sensorhub's metrics and the Go runtime's on a new registry.
@@ -94,8 +96,12 @@ func New() *Metrics {
 			Name: "sensorhub_alert_notifications_total",
 			Help: "Alert notifications by notifier and outcome (sent, failed).",
 		}, []string{"notifier", "status"}),
+		RetentionRemoved: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sensorhub_retention_removed_total",
+			Help: "What the retention job removed past its age: readings (kept as aggregates), hourly and daily aggregates (device-days), rejected messages, alerts.",
+		}, []string{"what"}),
 	}
-	r.MustRegister(m.AlertEvalErrors, m.Notifications, m.Received, m.GatewayErrors, m.Stored, m.Duplicates, m.Rejected, m.Poison, m.QueueLag, m.StoreWrite, m.BatchSize,
+	r.MustRegister(m.AlertEvalErrors, m.Notifications, m.RetentionRemoved, m.Received, m.GatewayErrors, m.Stored, m.Duplicates, m.Rejected, m.Poison, m.QueueLag, m.StoreWrite, m.BatchSize,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/derive"
 	"github.com/sensorhub/sensorhub/internal/leak"
 	"github.com/sensorhub/sensorhub/internal/reading"
+	"github.com/sensorhub/sensorhub/internal/store"
 )
 
 // Plan is a configuration compiled for the stages.
@@ -33,6 +34,8 @@ type Plan struct {
 	// PublicURL is where people reach the pages, without a trailing
 	// slash; empty when not configured.
 	PublicURL string
+	// Retention is what the retention job removes.
+	Retention store.Retention
 }
 
 // Load reads the configuration file at path over the defaults, validates
@@ -57,7 +60,7 @@ func Compile(cfg *config.Config, f *config.File) (*Plan, error) {
 		return nil, fmt.Errorf("timezone: %w", err)
 	}
 	p := &Plan{Config: cfg, Location: loc, Decoder: decoder(cfg, loc), Notifiers: notifiers(cfg, loc),
-		PublicURL: strings.TrimRight(cfg.PublicURL, "/")}
+		PublicURL: strings.TrimRight(cfg.PublicURL, "/"), Retention: retention(cfg)}
 	var errs []error
 	if p.Formulas, err = formulas(cfg, f); err != nil {
 		errs = append(errs, err)
@@ -142,6 +145,18 @@ func rules(c *config.Config, f *config.File) ([]*alert.Rule, error) {
 		out = append(out, r)
 	}
 	return out, errors.Join(errs...)
+}
+
+// retention is the configured retention, for the store.
+func retention(c *config.Config) store.Retention {
+	r := c.Store.Retention
+	return store.Retention{
+		Ages: func(customer, sensor string) store.Ages {
+			a := r.For(customer, sensor)
+			return store.Ages{Raw: a.Raw.Duration(), Hourly: a.Hourly.Duration(), Daily: a.Daily.Duration()}
+		},
+		Rejected: r.Rejected.Duration(), Alerts: r.Alerts.Duration(),
+	}
 }
 
 // ruleErrors places each error of a rule's compilation on its field.

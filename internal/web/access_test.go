@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -35,29 +34,12 @@ import (
 type site struct {
 	srv        *httptest.Server
 	st         *sqlstore.Store
-	logs       *syncBuffer
+	logs       *testenv.SyncBuffer
 	fineAlert  int64
 	acmeAlert  int64
 	tokens     map[string]string // secrets: "admin", "viewer", "ingest"
 	ingestedBy []string          // the customer each ingest request was bound to
 	mu         sync.Mutex
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func newSite(t *testing.T) *site {
@@ -74,7 +56,7 @@ func newSite(t *testing.T) *site {
 	if err := cfg.Validate(nil); err != nil {
 		t.Fatal(err)
 	}
-	s := &site{st: st, logs: &syncBuffer{}, tokens: map[string]string{}}
+	s := &site{st: st, logs: &testenv.SyncBuffer{}, tokens: map[string]string{}}
 
 	users := &auth.File{}
 	for _, u := range []struct{ name, role, customer string }{{"root", auth.RoleAdmin, ""}, {"op", auth.RoleOperator, ""}, {"alice", auth.RoleViewer, "finemeca"}} {

@@ -181,7 +181,7 @@ func (s *Store) Devices(ctx context.Context, f store.DeviceFilter) ([]store.Devi
 	rows, err := s.query(ctx, s.db, `SELECT id, customer, sensor, device, name, gateway, last_seen, last_time,
 			readings, msg_count, lost, rssi, snr, last_seq, CASE WHEN ? THEN latest END
 		FROM devices
-		WHERE (? = '' OR customer = ?) AND (? = '' OR sensor = ?) AND readings > 0
+		WHERE (? = '' OR customer = ?) AND (? = '' OR sensor = ?) AND (readings > 0 OR raw_from > 0)
 		ORDER BY customer, sensor, device`, f.Latest, f.Customer, f.Customer, f.Sensor, f.Sensor)
 	if err != nil {
 		return nil, err
