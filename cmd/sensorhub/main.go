@@ -39,6 +39,8 @@ Usage:
   sensorhub bench [flags]          measure end-to-end stored messages/s against the raw broker rate
   sensorhub user add|passwd|del|list ...   manage the users of the pages and API (sensorhub user for help)
   sensorhub token add|revoke|list ...      manage API tokens
+  sensorhub device rm --customer C --sensor KIND --device ID
+                                   remove a device and all its data
   sensorhub hash-password          read a password on standard input, print its bcrypt hash (for password_hash)
   sensorhub health [--url URL]     exit 0 when the sensorhub at URL answers /healthz (container health checks)
   sensorhub version                print the version
@@ -85,6 +87,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdUser(args[1:], os.Stdin, stdout, stderr)
 	case "token":
 		err = cmdToken(args[1:], stdout, stderr)
+	case "device":
+		err = cmdDevice(args[1:], os.Stdin, stdout, stderr)
 	case "hash-password":
 		if len(args) > 1 && isHelp(args[1]) {
 			fmt.Fprintln(stderr, "usage: echo 'a long password' | sensorhub hash-password\n\nprints the bcrypt hash of the password read on standard input, for mqtt.builtin.users")
@@ -137,26 +141,21 @@ func cmdRun(args []string, stderr io.Writer, roles []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, f, err := config.LoadFile(*cfgPath)
+	p, f, err := loadPlan(*cfgPath, func(cfg *config.Config) {
+		if *data != "" {
+			cfg.DataDir = *data
+		}
+		if *httpAddr != "" {
+			cfg.HTTP.Listen = *httpAddr
+		}
+		if *mqttAddr != "" {
+			cfg.MQTT.Listen = *mqttAddr
+		}
+	})
 	if err != nil {
 		return err
 	}
-	if *data != "" {
-		cfg.DataDir = *data
-	}
-	if *httpAddr != "" {
-		cfg.HTTP.Listen = *httpAddr
-	}
-	if *mqttAddr != "" {
-		cfg.MQTT.Listen = *mqttAddr
-	}
-	if err := cfg.Validate(f); err != nil {
-		return fmt.Errorf("configuration:\n%w", err)
-	}
-	p, err := plan.Compile(cfg, f)
-	if err != nil {
-		return fmt.Errorf("configuration:\n%w", err)
-	}
+	cfg := p.Config
 	log := logx.New(stderr, cfg.Log.Format, cfg.Log.Level)
 	if *demo && cfg.MQTT.Broker == "builtin" && !cfg.MQTT.Builtin.AllowAnonymous {
 		// The simulated devices, and anyone trying the demo with
@@ -185,6 +184,26 @@ func cmdRun(args []string, stderr io.Writer, roles []string) error {
 	}
 	log.Info("sensorhub stopped", "took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// loadPlan reads the configuration file over the defaults, lets flags
+// change it, validates it and compiles it.
+func loadPlan(path string, flags func(*config.Config)) (*plan.Plan, *config.File, error) {
+	cfg, f, err := config.LoadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if flags != nil {
+		flags(cfg)
+	}
+	if err := cfg.Validate(f); err != nil {
+		return nil, nil, fmt.Errorf("configuration:\n%w", err)
+	}
+	p, err := plan.Compile(cfg, f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("configuration:\n%w", err)
+	}
+	return p, f, nil
 }
 
 func cmdCheck(args []string, stdout, stderr io.Writer) int {

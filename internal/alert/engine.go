@@ -67,6 +67,9 @@ type Engine struct {
 	// acked is the newest acknowledgement time learnt: the cursor of the
 	// acknowledgements read on each tick.
 	acked time.Time
+	// listed are the devices the store listed last: one listed before and
+	// no longer was removed.
+	listed map[store.DeviceKey]bool
 }
 
 // ackOverlap is how far before its cursor each tick reads
@@ -108,6 +111,7 @@ func (e *Engine) Load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	e.listed = listed(devs)
 	return e.Store.SaveAlerts(ctx, stale)
 }
 
@@ -245,9 +249,39 @@ func (e *Engine) learnAcks(ctx context.Context) {
 	e.eval.Acknowledged(acked)
 }
 
+// learnRemovals forgets the devices removed from the store (sensorhub
+// device rm, in any process).
+func (e *Engine) learnRemovals(ctx context.Context) {
+	devs, err := e.Store.Devices(ctx, store.DeviceFilter{})
+	if err != nil {
+		e.Log.Warn("reading the devices failed", "err", err)
+		return
+	}
+	present := listed(devs)
+	gone := map[store.DeviceKey]bool{}
+	for k := range e.listed {
+		if !present[k] {
+			gone[k] = true
+			e.Log.Info("device removed: its alerts end", "customer", k.Customer, "sensor", k.Sensor, "device", k.Device)
+		}
+	}
+	e.eval.Forget(gone)
+	e.listed = present
+}
+
+func listed(devs []store.Device) map[store.DeviceKey]bool {
+	out := make(map[store.DeviceKey]bool, len(devs))
+	for _, d := range devs {
+		out[store.DeviceKey{Customer: d.Customer, Sensor: d.Sensor, Device: d.Device}] = true
+	}
+	return out
+}
+
 // Tick moves the alerts with the passing of time (Evaluator.Tick), after
-// learning which firing alerts were acknowledged.
+// learning which firing alerts were acknowledged and which devices were
+// removed.
 func (e *Engine) Tick(ctx context.Context, now time.Time) []store.AlertChange {
 	e.learnAcks(ctx)
+	e.learnRemovals(ctx)
 	return e.eval.Tick(ctx, now)
 }

@@ -197,3 +197,26 @@ func BenchmarkEvaluate(b *testing.B) {
 		})
 	}
 }
+
+// TestRemovedDeviceIsNotSilent: a device removed from the store (sensorhub
+// device rm) is forgotten at the next tick: it is not alerted as silent,
+// while a device that went silent is.
+func TestRemovedDeviceIsNotSilent(t *testing.T) {
+	e, st := newEngine(t, alert.RuleSpec{Name: "device-silent", Sensor: "*", NoDataFor: time.Minute, Severity: "warning"})
+	ctx := context.Background()
+	gone, silent := air(t0, 6.4), air(t0, 6.4)
+	gone.Device = "299"
+	if _, err := st.Write(ctx, store.Batch{Readings: []reading.Reading{gone, silent}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.RemoveDevice(ctx, store.DeviceKey{Customer: gone.Customer, Sensor: gone.Sensor, Device: gone.Device}); err != nil {
+		t.Fatal(err)
+	}
+	c := e.Tick(ctx, t0.Add(2*time.Minute))
+	if len(c) != 1 || c[0].State.Device != silent.Device || c[0].Open == nil {
+		t.Fatalf("two minutes on: %+v, want the silent device alerted, not the removed one", c)
+	}
+}

@@ -142,6 +142,20 @@ func (v *Evaluator) Acknowledged(ids map[int64]bool) {
 	}
 }
 
+// Forget drops the devices gone (removed from the store) with their
+// states, so that a removed device is not alerted as silent.
+func (v *Evaluator) Forget(gone map[store.DeviceKey]bool) {
+	for dk := range gone {
+		delete(v.lastSeen, dk)
+		delete(v.windows, dk)
+	}
+	for ak := range v.states {
+		if gone[ak.DeviceKey] {
+			delete(v.states, ak)
+		}
+	}
+}
+
 func (v *Evaluator) entry(k store.AlertKey, name string) *entry {
 	en := v.states[k]
 	if en == nil {

@@ -48,4 +48,7 @@ type Lifecycle interface {
 	// Kept says from when a device's data is kept; ErrNotFound for an
 	// unknown device.
 	Kept(ctx context.Context, k DeviceKey) (Kept, error)
+	// RemoveDevice deletes a device and everything stored of it, and
+	// says how many readings it held; ErrNotFound for an unknown device.
+	RemoveDevice(ctx context.Context, k DeviceKey) (int64, error)
 }

@@ -208,7 +208,8 @@ func TestEveryRouteForEveryone(t *testing.T) {
 		{"POST", "/api/v1/alerts/" + fine + "/ack", `{"by":5}`, want{"anonymous": 401, "ingest-token": 403, "viewer": 403, "viewer-token": 403, "*": 400}},
 		{"POST", "/api/v1/rejected/replay", "", want{"anonymous": 401, "ingest-token": 403, "viewer": 403, "viewer-token": 403, "*": 202}},
 		{"POST", "/api/v1/ingest", `{"Customer":"finemeca"}`, want{"anonymous": 401, "viewer": 403, "viewer-token": 403, "*": 202}},
-		{"DELETE", "/api/v1/devices", "", want{"anonymous": 401, "ingest-token": 403, "*": 405}},
+		{"DELETE", "/api/v1/devices", "", want{"anonymous": 401, "ingest-token": 403, "admin-token": 400, "*": 403}},
+		{"PUT", "/api/v1/devices", "", want{"anonymous": 401, "ingest-token": 403, "*": 405}},
 		{"GET", "/api/v1/nothing", "", want{"anonymous": 401, "ingest-token": 403, "*": 404}},
 		{"GET", "/", "", want{"anonymous": 303, "ingest-token": 403, "*": 200}},
 		{"GET", "/alerts", "", want{"anonymous": 303, "ingest-token": 403, "*": 200}},
@@ -364,5 +365,51 @@ func TestInternalErrorGivesAnID(t *testing.T) {
 		if !strings.Contains(logged, "closed") || !strings.Contains(logged, "path="+path) {
 			t.Errorf("GET %s: the log line of request %s is %q, want the error and the path", path, m[1], logged)
 		}
+	}
+}
+
+// TestRemoveDevice: only an admin removes a device, naming it whole and
+// repeating its id; it is then gone from the API and the pages, the other
+// customer's device stays, and the log says who removed it.
+func TestRemoveDevice(t *testing.T) {
+	s := newSite(t)
+	const target = "/api/v1/devices?customer=acme&sensor=air&device=901"
+	for _, c := range []*client{s.login(t, "op"), s.login(t, "alice"), s.withToken(t, "viewer")} {
+		if code, body := send(c, http.MethodDelete, target+"&confirm=901", ""); code != http.StatusForbidden {
+			t.Errorf("a non-admin removes a device: HTTP %d %s, want 403", code, body)
+		}
+	}
+	root := s.login(t, "root")
+	for _, q := range []string{"", "&confirm=902", "&confirm=9011"} {
+		if code, body := send(root, http.MethodDelete, target+q, ""); code != http.StatusBadRequest || !strings.Contains(body, "confirm=901") {
+			t.Errorf("DELETE %s: HTTP %d %s, want 400 asking for confirm=901", q, code, body)
+		}
+	}
+	if code, body := send(root, http.MethodDelete, "/api/v1/devices?device=901&confirm=901", ""); code != http.StatusBadRequest {
+		t.Errorf("a removal without customer and sensor: HTTP %d %s, want 400", code, body)
+	}
+	code, body := send(root, http.MethodDelete, target+"&confirm=901", "")
+	if code != http.StatusOK || !strings.Contains(body, `"readings":3`) {
+		t.Fatalf("the admin removes acme's 901: HTTP %d %s", code, body)
+	}
+	for path, want := range map[string]int{
+		"/api/v1/latest?customer=acme&sensor=air&device=901": 404, "/d/air?customer=acme&device=901": 404,
+		"/live/air/901?customer=acme": 404, "/api/v1/alerts/" + strconv.FormatInt(s.acmeAlert, 10): 404,
+		"/api/v1/latest?customer=finemeca&sensor=air&device=201": 200,
+	} {
+		if code, _ := root.Do(http.MethodGet, path, ""); code != want {
+			t.Errorf("GET %s after the removal: HTTP %d, want %d", path, code, want)
+		}
+	}
+	for _, page := range []string{"/api/v1/devices", "/", "/alerts?state=all"} {
+		if _, body := root.Do(http.MethodGet, page, ""); strings.Contains(body, "901") || !strings.Contains(body, "201") {
+			t.Errorf("GET %s after the removal still shows 901, or lost 201", page)
+		}
+	}
+	if code, _ := send(root, http.MethodDelete, target+"&confirm=901", ""); code != http.StatusNotFound {
+		t.Errorf("removing it again: HTTP %d, want 404", code)
+	}
+	if logs := s.logs.String(); !strings.Contains(logs, "device removed with all its data") || !strings.Contains(logs, "by=root") || !strings.Contains(logs, "device=901") {
+		t.Errorf("the removal is not in the log with who did it:\n%s", logs)
 	}
 }

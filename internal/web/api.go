@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/sensorhub/sensorhub/internal/auth"
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/gateway"
 	"github.com/sensorhub/sensorhub/internal/httpjson"
@@ -36,6 +37,7 @@ type Check struct {
 type Store interface {
 	store.Reader
 	store.AlertStore
+	RemoveDevice(ctx context.Context, k store.DeviceKey) (int64, error)
 }
 
 // Server is the HTTP API.
@@ -88,6 +90,7 @@ func (s *Server) Handler() http.Handler {
 		return s.guard(mux)
 	}
 	mux.HandleFunc("GET /api/v1/devices", s.devices)
+	mux.HandleFunc("DELETE /api/v1/devices", s.removeDevice)
 	mux.HandleFunc("GET /api/v1/series", s.series)
 	mux.HandleFunc("GET /api/v1/latest", s.latest)
 	mux.HandleFunc("GET /api/v1/rejected", s.rejected)
@@ -210,6 +213,41 @@ func (s *Server) devices(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, devs)
+}
+
+// removeDevice serves DELETE /api/v1/devices?customer=&sensor=&device=&confirm=:
+// an admin removes a device and everything stored of it; confirm repeats
+// the device's id.
+func (s *Server) removeDevice(w http.ResponseWriter, r *http.Request) {
+	if p := principalOf(r); p.Role != auth.RoleAdmin || p.IngestOnly {
+		writeError(w, http.StatusForbidden, "only an admin removes a device")
+		return
+	}
+	q := r.URL.Query()
+	if q.Get("customer") == "" || q.Get("sensor") == "" {
+		writeError(w, http.StatusBadRequest, "customer, sensor and device name the device to remove")
+		return
+	}
+	k, ok := s.resolve(w, r)
+	if !ok {
+		return
+	}
+	if q.Get("confirm") != k.Device {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("removing device %s deletes all its data: repeat its id in confirm=%s", k.Device, k.Device))
+		return
+	}
+	n, err := s.Store.RemoveDevice(r.Context(), k)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "no device "+k.Device)
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	s.Log.Warn("device removed with all its data", "customer", k.Customer, "sensor", k.Sensor, "device", k.Device,
+		"readings", n, "by", principalOf(r).Name, "ip", r.RemoteAddr)
+	writeJSON(w, map[string]any{"removed": k, "readings": n})
 }
 
 // resolve finds the one device that the customer, sensor and device

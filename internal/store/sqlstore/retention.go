@@ -395,3 +395,48 @@ func (s *Store) rolledBefore(ctx context.Context, dev int64, field string, t tim
 	}
 	return store.Point{}, false, rows.Err()
 }
+
+// RemoveDevice deletes a device and everything stored of it: readings,
+// aggregates, units, alert states, alerts with their notifications. It
+// returns how many readings it held; ErrNotFound for an unknown device.
+// A device that sends again afterwards is a new one.
+func (s *Store) RemoveDevice(ctx context.Context, k store.DeviceKey) (int64, error) {
+	dev, err := s.lookupDevice(ctx, k)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		err := s.queryRow(ctx, tx, `SELECT readings FROM devices WHERE id = ?`+s.d.ForUpdate, dev).Scan(&n)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		for _, q := range []string{`DELETE FROM chunks WHERE device_id = ?`, `DELETE FROM recent WHERE device_id = ?`,
+			`DELETE FROM day_rollups WHERE device_id = ?`, `DELETE FROM device_fields WHERE device_id = ?`} {
+			if _, err := s.exec(ctx, tx, q, dev); err != nil {
+				return err
+			}
+		}
+		of := ` WHERE customer = ? AND sensor = ? AND device = ?`
+		for _, q := range []string{`DELETE FROM notifications WHERE alert_id IN (SELECT id FROM alerts` + of + `)`,
+			`DELETE FROM alerts` + of, `DELETE FROM alert_states` + of} {
+			if _, err := s.exec(ctx, tx, q, k.Customer, k.Sensor, k.Device); err != nil {
+				return err
+			}
+		}
+		_, err = s.exec(ctx, tx, `DELETE FROM devices WHERE id = ?`, dev)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	s.forgetDevices()
+	s.tails.drop(dev)
+	s.latestMu.Lock()
+	delete(s.latest, dev)
+	s.latestMu.Unlock()
+	return n, nil
+}

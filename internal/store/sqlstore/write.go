@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -36,6 +37,29 @@ func keyOf(dev int64, r *reading.Reading) rowKey { return rowKey{dev, r.Time.Uni
 // rows, its re-derived readings as rows that replace the stored ones, the
 // devices' rows, units, rejected messages and resolved replays.
 func (s *Store) Write(ctx context.Context, b store.Batch) (store.WriteResult, error) {
+	res, err := s.write(ctx, b)
+	if errors.Is(err, errDeviceGone) {
+		// Removed by another process since this one learnt its id: a
+		// device that sends again is a new one.
+		s.forgetDevices()
+		res, err = s.write(ctx, b)
+	}
+	return res, err
+}
+
+// errDeviceGone is a device whose id this store knows but whose row was
+// removed (sensorhub device rm in another process).
+var errDeviceGone = errors.New("store: a device of the batch was removed")
+
+// forgetDevices forgets the devices' ids and units it has learnt.
+func (s *Store) forgetDevices() {
+	s.idMu.Lock()
+	clear(s.devices)
+	clear(s.units)
+	s.idMu.Unlock()
+}
+
+func (s *Store) write(ctx context.Context, b store.Batch) (store.WriteResult, error) {
 	var res store.WriteResult
 	keys := make([]store.DeviceKey, 0, len(b.Readings)+len(b.Rederived))
 	for _, rs := range [][]reading.Reading{b.Readings, b.Rederived} {
@@ -147,7 +171,13 @@ func (s *Store) lockDevices(ctx context.Context, tx *sql.Tx, batches ...[]pendin
 		}
 		out[id] = d
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) < len(ids) {
+		return nil, errDeviceGone
+	}
+	return out, nil
 }
 
 // insertRecent writes the new readings as recent rows and returns those

@@ -201,4 +201,16 @@ func TwoStores(t *testing.T, open func() (store.Store, error)) {
 	if nb := got[0]; nb.Before == nil || nb.Before.MsgCount != 10 || nb.After == nil || nb.After.MsgCount != 11 {
 		t.Errorf("after a's write, b's neighbours of 10 = %+v; want 10, then 11", nb)
 	}
+	// b removes the device; a, which knows its id, writes it again: it
+	// is a new device with that reading only.
+	if _, err := b.RemoveDevice(ctx(t), q.DeviceKey); err != nil {
+		t.Fatal(err)
+	}
+	if res := write(t, a, store.Batch{Readings: []reading.Reading{at(20, 20)}}); res.Stored != 1 {
+		t.Errorf("a writes the device b removed: %+v, want it stored", res)
+	}
+	pts, _, err := b.Points(ctx(t), store.RawQuery{DeviceKey: q.DeviceKey, Field: "P", From: start, To: start.Add(time.Hour)})
+	if err != nil || len(pts) != 1 || pts[0].Value != 20 {
+		t.Errorf("the device written again after its removal: %v %v, want its one new reading", pts, err)
+	}
 }

@@ -235,3 +235,79 @@ func retentionAlerts(t *testing.T, s store.Store, now time.Time) (old, young, fi
 	}
 	return ids[0], ids[1], ids[2]
 }
+
+// testRemoveDevice: removing a device takes its readings, aggregates,
+// alerts and notifications, and leaves every other device's; a device
+// that sends again afterwards is a new one.
+func testRemoveDevice(t *testing.T, s store.Store) {
+	base := Payloads(t, "centrale.jsonl")[0]
+	other := base
+	other.Device = "302"
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, loc)
+	var rs []reading.Reading
+	for i := range 3 * 96 {
+		for _, d := range []reading.Reading{base, other} {
+			r := d
+			r.Time, r.Received, r.MsgCount = start.Add(time.Duration(i)*15*time.Minute), start, int64(i)
+			r.Fields = map[string]float64{"E": float64(i), "P": 3}
+			rs = append(rs, r)
+		}
+	}
+	write(t, s, store.Batch{Readings: rs})
+	// A day of the removed device rolled up, and alerts of both.
+	if _, err := s.ApplyRetention(ctx(t), store.Retention{Ages: func(_, _ string) store.Ages { return store.Ages{Raw: 24 * time.Hour} }},
+		start.Add(49*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	var alerts []int64
+	for _, k := range []store.DeviceKey{key(base), key(other)} {
+		ch := []store.AlertChange{{State: store.AlertState{AlertKey: store.AlertKey{Rule: "r", DeviceKey: k}, Machine: json.RawMessage(`{}`)},
+			Open:   &store.Alert{Severity: "warning", Started: start, Message: "m"},
+			Notify: []store.Notification{{Kind: "firing", Notifier: "mail", Event: json.RawMessage(`{}`), Created: start}}}}
+		if err := s.SaveAlerts(ctx(t), ch); err != nil {
+			t.Fatal(err)
+		}
+		alerts = append(alerts, ch[0].State.AlertID)
+	}
+
+	n, err := s.RemoveDevice(ctx(t), key(base))
+	if err != nil || n != 2*96 {
+		t.Fatalf("removing %s: %d readings, %v; want the 192 it had left", base.Device, n, err)
+	}
+	if _, _, err := s.Points(ctx(t), store.RawQuery{DeviceKey: key(base), Field: "E", From: start, To: start.Add(72 * time.Hour)}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("points of the removed device: %v, want ErrNotFound", err)
+	}
+	if _, err := s.Latest(ctx(t), key(base)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("latest of the removed device: %v, want ErrNotFound", err)
+	}
+	devs, _ := s.Devices(ctx(t), store.DeviceFilter{})
+	if len(devs) != 1 || devs[0].Device != other.Device || devs[0].Readings != 2*96 {
+		t.Errorf("devices after the removal: %+v, want %s alone with its 192 readings", devs, other.Device)
+	}
+	if _, err := s.Alert(ctx(t), alerts[0]); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the removed device's alert: %v, want ErrNotFound", err)
+	}
+	if ns, _ := s.Notifications(ctx(t), alerts[0]); len(ns) != 0 {
+		t.Errorf("the removed device's notifications are left: %d", len(ns))
+	}
+	if _, err := s.Alert(ctx(t), alerts[1]); err != nil {
+		t.Errorf("the other device's alert: %v", err)
+	}
+	states, _ := s.AlertStates(ctx(t))
+	if len(states) != 1 || states[0].Device != other.Device {
+		t.Errorf("alert states after the removal: %+v, want the other device's", states)
+	}
+	if _, err := s.RemoveDevice(ctx(t), key(base)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("removing it again: %v, want ErrNotFound", err)
+	}
+	again := rs[len(rs)-2]
+	again.Time = again.Time.Add(time.Hour)
+	write(t, s, store.Batch{Readings: []reading.Reading{again}})
+	if kept, err := s.Kept(ctx(t), key(base)); err != nil || kept != (store.Kept{}) {
+		t.Errorf("the device sending again: kept %+v %v, want a new device", kept, err)
+	}
+	devs, _ = s.Devices(ctx(t), store.DeviceFilter{Customer: base.Customer})
+	if len(devs) != 2 || devs[0].Device != base.Device || devs[0].Readings != 1 {
+		t.Errorf("devices after it sent again: %+v, want it back with one reading", devs)
+	}
+}

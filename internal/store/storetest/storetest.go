@@ -54,6 +54,7 @@ func Run(t *testing.T, open Open) {
 		{"Neighbours", testNeighbours},
 		{"LateReadingIntoChunk", testLateIntoChunk},
 		{"Retention", testRetention},
+		{"RemoveDevice", testRemoveDevice},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.f(t, open(t, Location)) })
