@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/sensorhub/sensorhub/internal/app"
-	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/logx"
 	"github.com/sensorhub/sensorhub/internal/store"
 )
@@ -52,15 +51,10 @@ func cmdDevice(args []string, in io.Reader, stdout, stderr io.Writer) error {
 	if k.Customer == "" || k.Sensor == "" || k.Device == "" {
 		return errors.New("device rm: --customer, --sensor and --device name the device")
 	}
-	p, _, err := loadPlan(*cfgPath, func(c *config.Config) {
-		if *data != "" {
-			c.DataDir = *data
-		}
-	})
+	cfg, err := dataConfig(*cfgPath, *data)
 	if err != nil {
 		return err
 	}
-	cfg := p.Config
 	if cfg.Store.Engine != "postgres" {
 		if _, err := os.Stat(cfg.StorePath()); err != nil {
 			return fmt.Errorf("device rm: no store at %s (give --data or --config): %w", cfg.StorePath(), err)

@@ -41,6 +41,10 @@ Usage:
   sensorhub token add|revoke|list ...      manage API tokens
   sensorhub device rm --customer C --sensor KIND --device ID
                                    remove a device and all its data
+  sensorhub backup --to FILE [--config FILE] [--data DIR]
+                                   copy the SQLite store, consistent, while sensorhub runs or not
+  sensorhub restore [--config FILE] [--data DIR] FILE
+                                   put a backup in place of the store (sensorhub stopped)
   sensorhub hash-password          read a password on standard input, print its bcrypt hash (for password_hash)
   sensorhub health [--url URL]     exit 0 when the sensorhub at URL answers /healthz (container health checks)
   sensorhub version                print the version
@@ -89,6 +93,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdToken(args[1:], stdout, stderr)
 	case "device":
 		err = cmdDevice(args[1:], os.Stdin, stdout, stderr)
+	case "backup":
+		err = cmdBackup(args[1:], stdout, stderr)
+	case "restore":
+		err = cmdRestore(args[1:], stdout, stderr)
 	case "hash-password":
 		if len(args) > 1 && isHelp(args[1]) {
 			fmt.Fprintln(stderr, "usage: echo 'a long password' | sensorhub hash-password\n\nprints the bcrypt hash of the password read on standard input, for mqtt.builtin.users")

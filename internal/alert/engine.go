@@ -236,7 +236,9 @@ func (e *Engine) learnAcks(ctx context.Context) {
 	}
 	acks, err := e.Store.Alerts(ctx, f)
 	if err != nil {
-		e.Log.Warn("reading acknowledgements failed", "err", err)
+		if ctx.Err() == nil {
+			e.Log.Warn("reading acknowledgements failed", "err", err)
+		}
 		return
 	}
 	acked := map[int64]bool{}
@@ -254,7 +256,9 @@ func (e *Engine) learnAcks(ctx context.Context) {
 func (e *Engine) learnRemovals(ctx context.Context) {
 	devs, err := e.Store.Devices(ctx, store.DeviceFilter{})
 	if err != nil {
-		e.Log.Warn("reading the devices failed", "err", err)
+		if ctx.Err() == nil {
+			e.Log.Warn("reading the devices failed", "err", err)
+		}
 		return
 	}
 	present := listed(devs)

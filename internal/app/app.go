@@ -145,6 +145,9 @@ func StartPlan(ctx context.Context, p *plan.Plan, opts Options, log *slog.Logger
 		ing = newIngestStage(p, q, a.Store, a.Metrics, log)
 		stages = append(stages, ing, &retentionStage{st: a.Store, policy: p.Retention, every: cfg.Store.Retention.Every,
 			m: a.Metrics, log: log.With("stage", "retention"), now: opts.Now})
+		if b := cfg.Store.Backup; b.Every > 0 {
+			stages = append(stages, &backupStage{st: a.Store, dir: cfg.BackupDir(), every: b.Every, keep: b.Keep, log: log.With("stage", "backup")})
+		}
 		if len(cfg.Elasticsearch.URLs) > 0 {
 			es, err := newElasticStage(cfg, q, a.Metrics, log)
 			if err != nil {

@@ -4,6 +4,7 @@ package config
 
 import (
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -246,6 +247,27 @@ type Store struct {
 	CompactAge  time.Duration `yaml:"compact_age"`
 	// Retention says how long each kind of data is kept.
 	Retention Retention `yaml:"retention"`
+	// Backup makes copies of the SQLite store on a schedule.
+	Backup Backup `yaml:"backup"`
+}
+
+// Backup is the schedule of the SQLite store's backups (sensorhub backup
+// makes one at any time).
+type Backup struct {
+	// Every is the time between two backups; 0 makes none.
+	Every time.Duration `yaml:"every"`
+	// Keep is how many backups are kept: the oldest go.
+	Keep int `yaml:"keep"`
+	// Dir is where they are written; empty means <data_dir>/backups.
+	Dir string `yaml:"dir"`
+}
+
+// BackupDir is where scheduled backups are written.
+func (c *Config) BackupDir() string {
+	if c.Store.Backup.Dir != "" {
+		return c.Store.Backup.Dir
+	}
+	return filepath.Join(c.DataDir, "backups")
 }
 
 // Retention is how long data is kept: readings, then their hourly and
@@ -551,7 +573,8 @@ func Default() *Config {
 			// (this year against the last), hourly aggregates 5 years,
 			// daily ones without limit.
 			Retention: Retention{Ages: Ages{Raw: 400 * Day, Hourly: 5 * Year, Daily: Forever},
-				Rejected: 90 * Day, Alerts: 2 * Year, Every: time.Hour}},
+				Rejected: 90 * Day, Alerts: 2 * Year, Every: time.Hour},
+			Backup: Backup{Keep: 7}},
 		Ingest: Ingest{MaxPayload: 64 << 10, MaxDepth: 8, MaxFields: 256, MaxTopic: 256, MaxClockSkew: time.Hour, BatchSize: 1000, BatchWait: 50 * time.Millisecond},
 		Elasticsearch: Elasticsearch{Index: "{customer}-{sensor}-data-{yyyy}-{M}-{d}", FlushBytes: 5 << 20,
 			FlushInterval: time.Second},

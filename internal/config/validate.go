@@ -139,6 +139,17 @@ func (c *Config) Validate(f *File) error {
 		v.add("store.compact_rows", "%d is out of range 1..32768", c.Store.CompactRows)
 	}
 	c.validateRetention(v)
+	if b := c.Store.Backup; b.Every != 0 {
+		if b.Every < time.Minute {
+			v.add("store.backup.every", "%s is too short (at least 1m, or 0 for no scheduled backup)", b.Every)
+		}
+		if b.Keep < 1 {
+			v.add("store.backup.keep", "%d: keep at least one backup", b.Keep)
+		}
+		if c.Store.Engine == "postgres" {
+			v.add("store.backup", "scheduled backups are of the SQLite store; back PostgreSQL up with pg_dump or base backups (README, Backups)")
+		}
+	}
 	if c.Store.CompactAge < time.Second {
 		v.add("store.compact_age", "%s is too short (at least 1s)", c.Store.CompactAge)
 	}

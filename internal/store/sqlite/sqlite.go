@@ -42,11 +42,22 @@ CREATE INDEX sessions_expiry_idx ON sessions (expiry)`,
 }
 
 // Open opens (creating if needed) the store in the SQLite file at path
-// and brings its schema up to date.
-func Open(ctx context.Context, path string, opts sqlstore.Options) (*sqlstore.Store, error) {
+// and brings its schema up to date. It holds the file's shared lock
+// (Lock) until it closes, so that a restore does not replace the file
+// under it.
+func Open(ctx context.Context, path string, opts sqlstore.Options) (_ *sqlstore.Store, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	release, err := Lock(path, false)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			release()
+		}
+	}()
 	q := url.Values{}
 	// Incremental vacuum lets the file shrink after compaction; it takes
 	// effect on a new file (and on a file of the row layout, vacuumed
@@ -68,5 +79,6 @@ func Open(ctx context.Context, path string, opts sqlstore.Options) (*sqlstore.St
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	s.OnClose(release)
 	return s, nil
 }

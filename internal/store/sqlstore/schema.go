@@ -17,6 +17,9 @@ const (
 	versionRetention  = 110 // aggregates of the days retention removed: this release
 )
 
+// SchemaVersion is the schema version of this release.
+const SchemaVersion = versionRetention
+
 // schema is the whole schema of this release, written once for both
 // engines.
 const schema = `

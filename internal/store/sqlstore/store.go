@@ -64,6 +64,7 @@ type Store struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	onClose   []func()
 }
 
 type unitKey struct{ device, field int64 }
@@ -125,9 +126,15 @@ func (s *Store) Close() error {
 			err = s.compactor.stop()
 		}
 		s.closeErr = errors.Join(err, s.db.Close())
+		for _, f := range s.onClose {
+			f()
+		}
 	})
 	return s.closeErr
 }
+
+// OnClose has f called when the store closes, after its database.
+func (s *Store) OnClose(f func()) { s.onClose = append(s.onClose, f) }
 
 // q rebinds a query for the dialect.
 func (s *Store) q(query string) string { return s.d.rebind(query) }
