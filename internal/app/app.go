@@ -33,6 +33,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/queue/jetstream"
 	"github.com/sensorhub/sensorhub/internal/queue/stomp"
 	"github.com/sensorhub/sensorhub/internal/sim"
+	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/store/postgres"
 	"github.com/sensorhub/sensorhub/internal/store/sqlite"
 	"github.com/sensorhub/sensorhub/internal/store/sqlstore"
@@ -142,11 +143,19 @@ func StartPlan(ctx context.Context, p *plan.Plan, opts Options, log *slog.Logger
 	var stages []stage
 	var ing *ingestStage
 	if opts.has(RoleIngest) {
-		ing = newIngestStage(p, q, a.Store, a.Metrics, log)
+		var w store.Writer = a.Store
+		var floor *diskFloor
+		if cfg.Store.Engine != "postgres" && cfg.Store.MinFree > 0 {
+			floor = &diskFloor{path: filepath.Dir(cfg.StorePath()), min: int64(cfg.Store.MinFree), m: a.Metrics, log: log.With("stage", "ingest")}
+			w = floorWriter{Writer: a.Store, floor: floor}
+			api.Checks = append(api.Checks, web.Check{Name: "disk", Fn: floor.check})
+			api.Banner = floor.banner
+		}
+		ing = newIngestStage(p, q, w, a.Metrics, log)
 		stages = append(stages, ing, &retentionStage{st: a.Store, policy: p.Retention, every: cfg.Store.Retention.Every,
 			m: a.Metrics, log: log.With("stage", "retention"), now: opts.Now})
 		if b := cfg.Store.Backup; b.Every > 0 {
-			stages = append(stages, &backupStage{st: a.Store, dir: cfg.BackupDir(), every: b.Every, keep: b.Keep, log: log.With("stage", "backup")})
+			stages = append(stages, &backupStage{st: a.Store, dir: cfg.BackupDir(), every: b.Every, keep: b.Keep, floor: floor, log: log.With("stage", "backup")})
 		}
 		if len(cfg.Elasticsearch.URLs) > 0 {
 			es, err := newElasticStage(cfg, q, a.Metrics, log)

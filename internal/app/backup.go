@@ -21,6 +21,8 @@ type backupStage struct {
 	dir   string
 	every time.Duration
 	keep  int
+	// floor, when set, holds the backups while the disk is low.
+	floor *diskFloor
 	log   *slog.Logger
 	workers
 }
@@ -47,6 +49,12 @@ func (s *backupStage) start(context.Context) error {
 }
 
 func (s *backupStage) once(ctx context.Context) {
+	if s.floor != nil {
+		if err := s.floor.check(ctx); err != nil {
+			s.log.Warn("scheduled backup skipped: the disk is low", "err", err)
+			return
+		}
+	}
 	start := time.Now()
 	path := filepath.Join(s.dir, backupPrefix+start.UTC().Format("20060102T150405Z")+backupExt)
 	if err := sqlite.Backup(ctx, s.st, path); err != nil {

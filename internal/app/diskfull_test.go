@@ -3,6 +3,7 @@ package app_test
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sensorhub/sensorhub/internal/app"
 	"github.com/sensorhub/sensorhub/internal/config"
@@ -24,11 +26,24 @@ import (
 // the disk, stops acknowledging when the disk is full, says so in
 // /readyz, and once space is freed resumes by itself: every message the
 // broker acknowledged is stored, and none twice.
-func TestFullDiskHoldsAndResumes(t *testing.T) {
+func TestFullDiskHoldsAndResumes(t *testing.T) { testDiskHolds(t, false) }
+
+// TestFreeSpaceFloorHoldsAndResumes: the same with the free-space floor
+// (store.min_free, at most 5 % of the disk): below it, ingest holds
+// before the disk is full, /readyz, the log, the metrics and every page
+// say so, and ingestion resumes by itself once space is freed.
+func TestFreeSpaceFloorHoldsAndResumes(t *testing.T) { testDiskHolds(t, true) }
+
+func testDiskHolds(t *testing.T, floor bool) {
 	disk := testenv.SmallDisk(t, 96<<20)
-	a := start(t, "embedded", app.Options{}, func(c *config.Config) {
+	var logs testenv.SyncBuffer
+	a := startLogged(t, "embedded", app.Options{}, slog.New(slog.NewTextHandler(&logs, nil)), func(c *config.Config) {
 		c.DataDir = disk
 		c.Queue.RawMaxBytes = 10 << 30 // more than the disk has
+		c.Store.MinFree = 0
+		if floor {
+			c.Store.MinFree = 1 << 30 // 5 % of the disk: 4.8 MiB
+		}
 	})
 	opts := paho.NewClientOptions().AddBroker("tcp://" + a.MQTTAddr()).SetClientID(testenv.Unique(t)).
 		SetCleanSession(false).SetAutoReconnect(true).SetWriteTimeout(5 * time.Second)
@@ -73,6 +88,9 @@ func TestFullDiskHoldsAndResumes(t *testing.T) {
 		return nil
 	})
 	filler := testenv.Fill(t, disk)
+	if floor {
+		filler = testenv.FillLeaving(t, disk, 3<<20)
+	}
 	var why string
 	testenv.Eventually(t, 60*time.Second, 200*time.Millisecond, func() error {
 		resp, err := http.Get("http://" + a.HTTPAddr() + "/readyz")
@@ -84,12 +102,29 @@ func TestFullDiskHoldsAndResumes(t *testing.T) {
 		if resp.StatusCode != http.StatusServiceUnavailable {
 			return fmt.Errorf("/readyz: HTTP %d %s while the disk is full", resp.StatusCode, body)
 		}
+		if floor && !strings.Contains(string(body), "disk: ") {
+			return fmt.Errorf("/readyz does not name the disk yet: %s", body)
+		}
 		why = string(body)
 		return nil
 	})
 	t.Logf("/readyz with the disk full: %s", why)
-	if !strings.Contains(why, "no space left on device") {
+	if !floor && !strings.Contains(why, "no space left on device") {
 		t.Errorf("/readyz does not say the disk is full: %s", why)
+	}
+	if floor {
+		if !strings.Contains(why, "disk: the disk of "+disk) || !strings.Contains(why, "below its floor of 4.8 MiB") {
+			t.Errorf("/readyz does not name the disk and its free space: %s", why)
+		}
+		if _, page := newClient(t, a).Do("GET", "/", ""); !strings.Contains(page, `class="banner"`) || !strings.Contains(page, "Not storing new readings") {
+			t.Errorf("the overview has no banner while the disk is low")
+		}
+		if free, f := testutil.ToFloat64(a.Metrics.DiskFree), testutil.ToFloat64(a.Metrics.DiskFloor); free >= f || f < 4.5*(1<<20) || f > 5*(1<<20) {
+			t.Errorf("sensorhub_disk_free_bytes %v, sensorhub_disk_floor_bytes %v: want free below the floor of 5 %%", free, f)
+		}
+		if !strings.Contains(logs.String(), "disk space low: ingest holds") {
+			t.Errorf("the log does not say ingest holds")
+		}
 	}
 	before := ackedCount()
 	time.Sleep(3 * time.Second)
@@ -138,4 +173,12 @@ func TestFullDiskHoldsAndResumes(t *testing.T) {
 		return nil
 	})
 	t.Logf("%d messages acknowledged, all stored once", want)
+	if floor {
+		if !strings.Contains(logs.String(), "disk space back: ingest resumes") {
+			t.Errorf("the log does not say ingest resumed")
+		}
+		if _, page := newClient(t, a).Do("GET", "/", ""); strings.Contains(page, `class="banner"`) {
+			t.Errorf("the banner stays after the space came back")
+		}
+	}
 }

@@ -249,6 +249,10 @@ type Store struct {
 	Retention Retention `yaml:"retention"`
 	// Backup makes copies of the SQLite store on a schedule.
 	Backup Backup `yaml:"backup"`
+	// MinFree is the free space of the data directory's disk below which
+	// ingest holds messages in the queue (at most 5 % of the disk is
+	// asked); 0 turns the floor off.
+	MinFree ByteSize `yaml:"min_free"`
 }
 
 // Backup is the schedule of the SQLite store's backups (sensorhub backup
@@ -574,7 +578,7 @@ func Default() *Config {
 			// daily ones without limit.
 			Retention: Retention{Ages: Ages{Raw: 400 * Day, Hourly: 5 * Year, Daily: Forever},
 				Rejected: 90 * Day, Alerts: 2 * Year, Every: time.Hour},
-			Backup: Backup{Keep: 7}},
+			Backup: Backup{Keep: 7}, MinFree: 1 << 30},
 		Ingest: Ingest{MaxPayload: 64 << 10, MaxDepth: 8, MaxFields: 256, MaxTopic: 256, MaxClockSkew: time.Hour, BatchSize: 1000, BatchWait: 50 * time.Millisecond},
 		Elasticsearch: Elasticsearch{Index: "{customer}-{sensor}-data-{yyyy}-{M}-{d}", FlushBytes: 5 << 20,
 			FlushInterval: time.Second},

@@ -43,6 +43,9 @@ type Metrics struct {
 	Notifications *prometheus.CounterVec
 	// RetentionRemoved counts what the retention job removed, by what.
 	RetentionRemoved *prometheus.CounterVec
+	// DiskFree and DiskFloor are the free space of the store's disk and
+	// the floor below which ingest holds.
+	DiskFree, DiskFloor prometheus.Gauge
 }
 
 // New registers sensorhub's metrics and the Go runtime's on a new registry.
@@ -100,8 +103,16 @@ func New() *Metrics {
 			Name: "sensorhub_retention_removed_total",
 			Help: "What the retention job removed past its age: readings (kept as aggregates), hourly and daily aggregates (device-days), rejected messages, alerts.",
 		}, []string{"what"}),
+		DiskFree: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sensorhub_disk_free_bytes",
+			Help: "Free space of the disk that holds the embedded store and queue.",
+		}),
+		DiskFloor: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sensorhub_disk_floor_bytes",
+			Help: "The free space below which ingest holds messages in the queue (store.min_free, at most 5% of the disk).",
+		}),
 	}
-	r.MustRegister(m.AlertEvalErrors, m.Notifications, m.RetentionRemoved, m.Received, m.GatewayErrors, m.Stored, m.Duplicates, m.Rejected, m.Poison, m.QueueLag, m.StoreWrite, m.BatchSize,
+	r.MustRegister(m.AlertEvalErrors, m.Notifications, m.RetentionRemoved, m.DiskFree, m.DiskFloor, m.Received, m.GatewayErrors, m.Stored, m.Duplicates, m.Rejected, m.Poison, m.QueueLag, m.StoreWrite, m.BatchSize,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

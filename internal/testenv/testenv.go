@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -248,6 +249,13 @@ func SmallDisk(t testing.TB, size int64) string {
 // its path: removing it gives the space back.
 func Fill(t testing.TB, dir string) string {
 	t.Helper()
+	return FillLeaving(t, dir, 0)
+}
+
+// FillLeaving writes a file of zeros into dir until the disk has no more
+// than leave bytes free (or is full), and returns its path.
+func FillLeaving(t testing.TB, dir string, leave int64) string {
+	t.Helper()
 	path := dir + "/filler"
 	f, err := os.Create(path)
 	if err != nil {
@@ -256,6 +264,12 @@ func Fill(t testing.TB, dir string) string {
 	defer f.Close()
 	buf := make([]byte, 1<<20)
 	for {
+		if leave > 0 {
+			var st syscall.Statfs_t
+			if err := syscall.Statfs(dir, &st); err == nil && int64(st.Bavail)*int64(st.Bsize) <= leave {
+				break
+			}
+		}
 		if _, err := f.Write(buf); err != nil {
 			break
 		}

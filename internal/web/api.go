@@ -69,6 +69,8 @@ type Server struct {
 	// PublicURL is where people reach the pages; without users, its host
 	// is the one name beside the loopback ones the server answers to.
 	PublicURL string
+	// Banner, when it says something, is shown on top of every page.
+	Banner func() string
 }
 
 // Handler returns the routes.

@@ -46,10 +46,15 @@ type page struct {
 	// User and CSRF are the logged-in user and the session's CSRF token,
 	// for the log-out form and the pages' scripts; empty without users.
 	User, CSRF string
+	// Banner is what every page must say first, such as a full disk.
+	Banner string
 }
 
 func (p *Pages) page(r *http.Request, title, nav string) page {
 	pg := page{Title: title, Nav: nav, Zone: p.Location.String(), Kinds: p.Config.SensorNames()}
+	if p.Server.Banner != nil {
+		pg.Banner = p.Server.Banner()
+	}
 	if a := p.Server.Access; a != nil {
 		pg.User, pg.CSRF = principalOf(r).Name, a.csrfToken(r)
 	}
