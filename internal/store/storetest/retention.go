@@ -12,8 +12,8 @@ import (
 	"github.com/sensorhub/sensorhub/internal/store/series"
 )
 
-// testRetention: a power meter of finemeca read every 15 minutes from
-// September to January (the autumn change of time included), and one of
+// testRetention: a power meter of finemeca read every 30 minutes for a
+// year, February to January (both changes of time included), and one of
 // acme; retention at 1 February with finemeca's readings kept 60 days and
 // hourly aggregates 100. Readings past their age are removed and nothing
 // younger; the daily consumption over the whole range and the hourly
@@ -24,20 +24,20 @@ import (
 // aggregates.
 func testRetention(t *testing.T, s store.Store) {
 	base := Payloads(t, "centrale.jsonl")[0]
-	start := time.Date(2025, 9, 1, 0, 0, 0, 0, loc)
+	start := time.Date(2025, 2, 1, 0, 0, 0, 0, loc)
 	end := time.Date(2026, 2, 1, 0, 0, 0, 0, loc)
 	now := end
 	acme := base
 	acme.Customer, acme.Device = "acme", "901"
 	var rs []reading.Reading
 	e := 1000.0
-	for i, ts := 0, start; ts.Before(end); i, ts = i+1, ts.Add(15*time.Minute) {
+	for i, ts := 0, start; ts.Before(end); i, ts = i+1, ts.Add(30*time.Minute) {
 		// Noisy decimals, and a counter that grows faster by day.
 		p := 3 + float64(i%37)*0.173
 		if h := ts.In(loc).Hour(); h >= 7 && h < 18 {
 			p += 20
 		}
-		e += p / 4
+		e += p / 2
 		for _, dev := range []reading.Reading{base, acme} {
 			r := dev
 			r.Time, r.Received, r.MsgCount = ts, ts, int64(i)
@@ -61,8 +61,13 @@ func testRetention(t *testing.T, s store.Store) {
 		return out
 	}
 	wantDaily, wantHourly := read(daily), read(hourly)
-	if len(wantDaily.Points) != 153 || len(wantHourly.Points) != 47*24+1 {
-		t.Fatalf("before retention: %d days and %d hours, want 153 and %d", len(wantDaily.Points), len(wantHourly.Points), 47*24+1)
+	if len(wantDaily.Points) != 365 || len(wantHourly.Points) != 47*24+1 {
+		t.Fatalf("before retention: %d days and %d hours, want 365 and %d", len(wantDaily.Points), len(wantHourly.Points), 47*24+1)
+	}
+	for _, p := range wantDaily.Points {
+		if day := p.Time.In(loc).Format(time.DateOnly); day == "2025-03-30" || day == "2025-10-26" {
+			t.Logf("%s, a day of %s: %.2f kWh", day, map[bool]string{true: "23 hours", false: "25 hours"}[day == "2025-03-30"], p.Value)
+		}
 	}
 	rawCut := time.Date(2025, 12, 3, 0, 0, 0, 0, loc) // 1 February - 60 days
 	var before int64
@@ -88,8 +93,10 @@ func testRetention(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if removed.Readings != before || removed.Rejected != 1 || removed.Alerts != 1 || removed.HourlyDays != 53 {
-		t.Errorf("removed %+v, want %d readings, 53 days of hourly aggregates (1 Sep to 23 Oct), 1 rejected message, 1 alert", removed, before)
+	daysBefore := func(day time.Time) int64 { return int64(math.Round(day.Sub(start).Hours() / 24)) }
+	if removed.Readings != before || removed.Rejected != 1 || removed.Alerts != 1 || removed.HourlyDays != daysBefore(hourlyFrom) {
+		t.Errorf("removed %+v, want %d readings, %d days of hourly aggregates (to 23 Oct), 1 rejected message, 1 alert",
+			removed, before, daysBefore(hourlyFrom))
 	}
 	kept, err := s.Kept(ctx(t), fine)
 	if err != nil {
@@ -105,7 +112,7 @@ func testRetention(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := int(end.Sub(rawCut) / (15 * time.Minute)); len(pts) != want || pts[0].Time.Before(rawCut) {
+	if want := int(end.Sub(rawCut) / (30 * time.Minute)); len(pts) != want || pts[0].Time.Before(rawCut) {
 		t.Errorf("%d raw points left from %s, want %d from %s", len(pts), pts[0].Time, want, rawCut)
 	}
 	if pts, _, _ := s.Points(ctx(t), store.RawQuery{DeviceKey: other, Field: "E", From: start, To: end}); len(pts) != len(rs)/2 {
@@ -172,19 +179,20 @@ func testRetention(t *testing.T, s store.Store) {
 		}
 		return store.Ages{Raw: 60 * 24 * time.Hour, Hourly: 100 * 24 * time.Hour, Daily: 130 * 24 * time.Hour}
 	}
+	dailyFrom := time.Date(2025, 9, 24, 0, 0, 0, 0, loc)
 	removed, err = s.ApplyRetention(ctx(t), policy, now)
-	if err != nil || removed.DailyDays != 23 {
-		t.Errorf("daily retention: %+v %v, want the 23 days before 24 September", removed, err)
+	if err != nil || removed.DailyDays != daysBefore(dailyFrom) {
+		t.Errorf("daily retention: %+v %v, want the %d days before 24 September", removed, err, daysBefore(dailyFrom))
 	}
 	_, err = series.Read(ctx(t), s, daily, loc)
 	var re *series.RetentionError
-	if !errors.As(err, &re) || !re.Daily.Equal(time.Date(2025, 9, 24, 0, 0, 0, 0, loc)) {
+	if !errors.As(err, &re) || !re.Daily.Equal(dailyFrom) {
 		t.Errorf("daily consumption from 1 September after daily retention: %v", err)
 	}
 	// From 25 September, the increase across midnight comes from the last
 	// value of the 24th's aggregates.
-	daily.From = time.Date(2025, 9, 25, 0, 0, 0, 0, loc)
-	wantDaily.Points = wantDaily.Points[24:]
+	daily.From = dailyFrom.AddDate(0, 0, 1)
+	wantDaily.Points = wantDaily.Points[daysBefore(daily.From):]
 	sameSeries(t, "daily consumption from 25 September", read(daily), wantDaily, series.ResolutionDaily)
 }
 
