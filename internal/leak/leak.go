@@ -46,6 +46,19 @@ type Report struct {
 	Cost   float64 `json:"cost"`
 	// CostPerYear extrapolates the mean daily cost of the range.
 	CostPerYear float64 `json:"cost_per_year"`
+	// Worst is the leak that lost the most air (the longest, when none
+	// could be estimated); nil without a leak.
+	Worst *Leak `json:"worst,omitempty"`
+}
+
+// Leak is one leak: from the first point below the opening pressure to
+// the first one back at or above it.
+type Leak struct {
+	Start   time.Time `json:"start"`
+	End     time.Time `json:"end"`
+	Seconds float64   `json:"seconds"`
+	LostNm3 float64   `json:"lost_nm3"`
+	Cost    float64   `json:"cost"`
 }
 
 type period struct {
@@ -95,6 +108,7 @@ func Analyze(pres, open []store.Point, loc *time.Location, p Params) Report {
 		periods = append(periods, *cur)
 	}
 	days := map[string]*Day{}
+	var worst *Leak
 	for _, per := range periods {
 		y, m, d := per.start.In(loc).Date()
 		start := time.Date(y, m, d, 0, 0, 0, 0, loc)
@@ -105,18 +119,23 @@ func Analyze(pres, open []store.Point, loc *time.Location, p Params) Report {
 			days[key] = day
 		}
 		day.Leaks++
-		day.Seconds += per.end.Sub(per.start).Seconds()
+		one := Leak{Start: per.start, End: per.end, Seconds: per.end.Sub(per.start).Seconds()}
+		day.Seconds += one.Seconds
 		if per.hasBefore && p.AtmosphericBar > 0 {
 			dp := per.before.Value - per.minPres
-			lost := day.LostNm3 + p.VolumeL*dp/p.AtmosphericBar/1000
-			if finite(lost) && finite(lost*p.CostPerNm3) && finite(lost*1000) {
-				day.LostNm3 = lost
+			lost := p.VolumeL * dp / p.AtmosphericBar / 1000
+			if total := day.LostNm3 + lost; finite(total) && finite(total*p.CostPerNm3) && finite(total*1000) {
+				day.LostNm3 = total
+				one.LostNm3, one.Cost = lost, lost*p.CostPerNm3
 			} else {
 				day.Unestimated++
 			}
 		}
+		if worst == nil || one.LostNm3 > worst.LostNm3 || one.LostNm3 == worst.LostNm3 && one.Seconds > worst.Seconds {
+			worst = &one
+		}
 	}
-	r := Report{Params: p, Days: []Day{}}
+	r := Report{Params: p, Days: []Day{}, Worst: worst}
 	for _, d := range days {
 		if d.Seconds > 0 {
 			d.FlowNlMin = d.LostNm3 * 1000 / (d.Seconds / 60)

@@ -1,0 +1,610 @@
+// Package report computes the report of one customer over a period: the
+// energy its meters consumed, what its air leaks cost, and how well its
+// devices reported. Days, weeks and months are those of the configured
+// zone.
+package report
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/leak"
+	"github.com/sensorhub/sensorhub/internal/reading"
+	"github.com/sensorhub/sensorhub/internal/store"
+	"github.com/sensorhub/sensorhub/internal/store/series"
+)
+
+// Quarter is the demand interval: demand charges bill the highest
+// 15-minute average power.
+const Quarter = 15 * time.Minute
+
+// GapAfter is the longest time between two readings of a device that is
+// not a gap: a demand quarter. A reading lost on the radio now and then is
+// counted as lost, not as a gap.
+const GapAfter = Quarter
+
+// BaseloadPercentile is the percentile of the night's 15-minute demand
+// that is the baseload: what runs when nothing should. Not the lowest
+// quarter, which one missing reading or a power cut sets.
+const BaseloadPercentile = 10
+
+// Night is when the night share and the baseload are counted: from 22:00
+// to 06:00 local time. The weekend is Saturday and Sunday.
+const (
+	NightStart = 22
+	NightEnd   = 6
+)
+
+// Period is the half-open range [From, To) a report covers.
+type Period struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+	// Kind is "week", "month" or "range".
+	Kind string `json:"kind"`
+}
+
+// Week is the week (Monday to Monday, local time) holding t.
+func Week(t time.Time, loc *time.Location) Period {
+	y, m, d := t.In(loc).Date()
+	day := time.Date(y, m, d, 0, 0, 0, 0, loc)
+	back := (int(day.Weekday()) + 6) % 7 // days since Monday
+	from := day.AddDate(0, 0, -back)
+	return Period{From: from, To: from.AddDate(0, 0, 7), Kind: "week"}
+}
+
+// Month is the calendar month holding t.
+func Month(t time.Time, loc *time.Location) Period {
+	y, m, _ := t.In(loc).Date()
+	from := time.Date(y, m, 1, 0, 0, 0, 0, loc)
+	return Period{From: from, To: from.AddDate(0, 1, 0), Kind: "month"}
+}
+
+// Previous is the period before p: the week or month before, or a range
+// as long just before.
+func (p Period) Previous() Period {
+	switch p.Kind {
+	case "week":
+		return Period{From: p.From.AddDate(0, 0, -7), To: p.From, Kind: p.Kind}
+	case "month":
+		return Period{From: p.From.AddDate(0, -1, 0), To: p.From, Kind: p.Kind}
+	}
+	return Period{From: p.From.Add(-p.To.Sub(p.From)), To: p.From, Kind: p.Kind}
+}
+
+// Report is a customer's report over a period.
+type Report struct {
+	Customer string    `json:"customer"`
+	Period   Period    `json:"period"`
+	Previous Period    `json:"previous"`
+	Zone     string    `json:"zone"`
+	Made     time.Time `json:"made"`
+	Energy   Energy    `json:"energy"`
+	Air      Air       `json:"air"`
+	Quality  Quality   `json:"quality"`
+}
+
+// Energy is what the customer's meters consumed.
+type Energy struct {
+	Meters []Meter `json:"meters"`
+	// Days is every meter's kWh per local day, added up.
+	Days []Day `json:"days"`
+	Total
+}
+
+// Total is consumption over the period and how it compares.
+type Total struct {
+	KWh         float64 `json:"kwh"`
+	PreviousKWh float64 `json:"previous_kwh"`
+	DiffKWh     float64 `json:"diff_kwh"`
+	// DiffPct is the difference in percent of the previous period; nil
+	// when the previous period consumed nothing.
+	DiffPct *float64 `json:"diff_pct"`
+	// Peak is the highest 15-minute demand, kW, and when its quarter
+	// started.
+	PeakKW float64   `json:"peak_kw"`
+	PeakAt time.Time `json:"peak_at"`
+	// BaseloadKW is the BaseloadPercentile of the night's 15-minute
+	// demand.
+	BaseloadKW float64 `json:"baseload_kw"`
+	// NightShare and WeekendShare are the parts of KWh consumed at night
+	// (NightStart to NightEnd) and on Saturdays and Sundays.
+	NightShare   float64 `json:"night_share"`
+	WeekendShare float64 `json:"weekend_share"`
+}
+
+// Meter is one energy meter's figures.
+type Meter struct {
+	Sensor string `json:"sensor"`
+	Device string `json:"device"`
+	Name   string `json:"name"`
+	Field  string `json:"field"`
+	Days   []Day  `json:"days"`
+	Total
+	// Profile is the 15-minute demand, kW, of every quarter the meter's
+	// readings cover without a gap.
+	Profile []Demand `json:"profile"`
+	// Resets are when the counter went back (the meter restarted or was
+	// replaced): the consumption counts from zero again.
+	Resets []time.Time `json:"resets"`
+	// Gaps are the times without a reading longer than GapAfter.
+	Gaps []Gap `json:"gaps"`
+	// Flagged says the meter had a reset or a gap: its figures need a look.
+	Flagged bool `json:"flagged"`
+}
+
+// Day is a local day's consumption.
+type Day struct {
+	Day   string    `json:"day"`
+	Start time.Time `json:"start"`
+	KWh   float64   `json:"kwh"`
+}
+
+// Demand is one quarter's average power.
+type Demand struct {
+	At time.Time `json:"at"`
+	KW float64   `json:"kw"`
+}
+
+// Gap is a time without readings: MissingHours is its length less one
+// usual interval between readings.
+type Gap struct {
+	From         time.Time `json:"from"`
+	To           time.Time `json:"to"`
+	MissingHours float64   `json:"missing_hours"`
+}
+
+// Air is what the customer's compressed-air lines lost to leaks.
+type Air struct {
+	// Lines are ordered by cost, the most expensive first.
+	Lines       []Line  `json:"lines"`
+	Cost        float64 `json:"cost"`
+	CostPerYear float64 `json:"cost_per_year"`
+	// Worst is the leak that lost the most air, on any line.
+	Worst *WorstLeak `json:"worst,omitempty"`
+}
+
+// Line is one air line's leaks.
+type Line struct {
+	Sensor       string  `json:"sensor"`
+	Device       string  `json:"device"`
+	Name         string  `json:"name"`
+	Leaks        int     `json:"leaks"`
+	SecondsBelow float64 `json:"seconds_below"`
+	LostNm3      float64 `json:"lost_nm3"`
+	Cost         float64 `json:"cost"`
+	// CostPerYear is what a year at this period's rate costs.
+	CostPerYear float64    `json:"cost_per_year"`
+	Worst       *leak.Leak `json:"worst,omitempty"`
+}
+
+// WorstLeak is a leak with its line.
+type WorstLeak struct {
+	Device string `json:"device"`
+	Name   string `json:"name"`
+	leak.Leak
+}
+
+// Quality is how well the devices reported.
+type Quality struct {
+	Devices []DeviceQuality `json:"devices"`
+	// Rejected counts the customer's messages rejected in the period.
+	Rejected int64 `json:"rejected"`
+}
+
+// DeviceQuality is one device's messages: Expected is what its msgCount
+// shows sent (Received + Lost).
+type DeviceQuality struct {
+	Sensor   string `json:"sensor"`
+	Device   string `json:"device"`
+	Name     string `json:"name"`
+	Expected int64  `json:"expected"`
+	Received int64  `json:"received"`
+	Lost     int64  `json:"lost"`
+	// Silent are its times without a reading longer than GapAfter.
+	Silent []Gap `json:"silent"`
+}
+
+// Source is what a report reads.
+type Source struct {
+	Store    store.Reader
+	Config   *config.Config
+	Location *time.Location
+	// Now stamps the report; time.Now when nil.
+	Now func() time.Time
+}
+
+// ErrNoCustomer is a report asked for a customer that is not configured.
+var ErrNoCustomer = errors.New("no such customer")
+
+// Make computes the report of customer over p.
+func (s *Source) Make(ctx context.Context, customer string, p Period) (*Report, error) {
+	if !slices.Contains(s.Config.Customers, customer) {
+		return nil, fmt.Errorf("%w: %q (customers: %v)", ErrNoCustomer, customer, s.Config.Customers)
+	}
+	if !p.From.Before(p.To) {
+		return nil, fmt.Errorf("the period's start %s is not before its end %s", p.From, p.To)
+	}
+	now := time.Now()
+	if s.Now != nil {
+		now = s.Now()
+	}
+	r := &Report{Customer: customer, Period: p, Previous: p.Previous(), Zone: s.Location.String(), Made: now}
+	devs, err := s.Store.Devices(ctx, store.DeviceFilter{Customer: customer})
+	if err != nil {
+		return nil, err
+	}
+	r.Energy.Meters, r.Air.Lines, r.Quality.Devices = []Meter{}, []Line{}, []DeviceQuality{}
+	for _, d := range devs {
+		k := store.DeviceKey{Customer: d.Customer, Sensor: d.Sensor, Device: d.Device}
+		sc := s.Config.Sensors[d.Sensor]
+		if field := energyField(sc); field != "" {
+			m, err := s.meter(ctx, k, d.Name, field, p, r.Previous)
+			if err != nil {
+				return nil, fmt.Errorf("meter %s: %w", d.Device, err)
+			}
+			if m != nil {
+				r.Energy.Meters = append(r.Energy.Meters, *m)
+			}
+		}
+		if sc != nil && sc.Leak != nil {
+			l, err := s.line(ctx, k, d.Name, sc.Leak, p)
+			if err != nil {
+				return nil, fmt.Errorf("air line %s: %w", d.Device, err)
+			}
+			if l != nil {
+				r.Air.Lines = append(r.Air.Lines, *l)
+			}
+		}
+		q, err := s.quality(ctx, k, d.Name, p)
+		if err != nil {
+			return nil, fmt.Errorf("device %s: %w", d.Device, err)
+		}
+		if q != nil {
+			r.Quality.Devices = append(r.Quality.Devices, *q)
+		}
+	}
+	r.Energy.Days, r.Energy.Total = sumMeters(r.Energy.Meters, s.Location)
+	sort.SliceStable(r.Air.Lines, func(i, j int) bool { return r.Air.Lines[i].Cost > r.Air.Lines[j].Cost })
+	for _, l := range r.Air.Lines {
+		r.Air.Cost += l.Cost
+		r.Air.CostPerYear += l.CostPerYear
+		if l.Worst != nil && (r.Air.Worst == nil || l.Worst.LostNm3 > r.Air.Worst.LostNm3) {
+			r.Air.Worst = &WorstLeak{Device: l.Device, Name: l.Name, Leak: *l.Worst}
+		}
+	}
+	if r.Quality.Rejected, err = s.Store.CountRejected(ctx, store.RejectedFilter{Customer: customer, From: p.From, To: p.To}); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// energyField is the counter in kWh of a sensor kind: its energy; "" for a
+// kind that meters no energy.
+func energyField(sc *config.Sensor) string {
+	if sc == nil {
+		return ""
+	}
+	for _, c := range sc.Counters {
+		if sc.Units[c] == "kWh" {
+			return c
+		}
+	}
+	return ""
+}
+
+// sample is a counter reading.
+type sample struct {
+	t time.Time
+	v float64
+}
+
+// counter reads a counter's values in [from, to], with the one before
+// from, so that the consumption of the period's first interval counts.
+func (s *Source) counter(ctx context.Context, k store.DeviceKey, field string, from, to time.Time) ([]sample, error) {
+	pts, _, err := s.Store.Points(ctx, store.RawQuery{DeviceKey: k, Field: field, From: from, To: to.Add(time.Millisecond)})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []sample
+	if before, ok, err := s.Store.PointBefore(ctx, k, field, from); err != nil {
+		return nil, err
+	} else if ok {
+		out = append(out, sample{before.Time, before.Value})
+	}
+	for _, p := range pts {
+		out = append(out, sample{p.Time, p.Value})
+	}
+	return out, nil
+}
+
+// interval is where the consumption between two readings is counted: the
+// quarter and day that hold the end of the interval (a reading at 10:15
+// ends the quarter that started at 10:00, one at midnight ends the day
+// before).
+func interval(t time.Time) time.Time { return t.Add(-time.Nanosecond) }
+
+func (s *Source) meter(ctx context.Context, k store.DeviceKey, name, field string, p, prev Period) (*Meter, error) {
+	cur, err := s.counter(ctx, k, field, p.From, p.To)
+	if err != nil || len(cur) == 0 {
+		return nil, err
+	}
+	m := &Meter{Sensor: k.Sensor, Device: k.Device, Name: name, Field: field, Resets: []time.Time{}, Gaps: []Gap{}, Profile: []Demand{}}
+	byDay := map[string]*Day{}
+	quarters := map[time.Time]float64{}
+	broken := map[time.Time]bool{}
+	usual := usualInterval(cur)
+	for i := 1; i < len(cur); i++ {
+		a, b := cur[i-1], cur[i]
+		inc := series.CounterIncrease(a.v, b.v)
+		if b.v < a.v {
+			m.Resets = append(m.Resets, b.t.In(s.Location))
+		}
+		if b.t.Sub(a.t) > GapAfter {
+			m.Gaps = append(m.Gaps, gap(a.t.In(s.Location), b.t.In(s.Location), usual))
+		}
+		end := interval(b.t)
+		if end.Before(p.From) {
+			continue
+		}
+		local := end.In(s.Location)
+		day := local.Format(time.DateOnly)
+		if byDay[day] == nil {
+			y, mo, d := local.Date()
+			byDay[day] = &Day{Day: day, Start: time.Date(y, mo, d, 0, 0, 0, 0, s.Location)}
+		}
+		byDay[day].KWh += inc
+		m.KWh += inc
+		if night(local) {
+			m.NightShare += inc
+		}
+		if weekend(local) {
+			m.WeekendShare += inc
+		}
+		// A quarter counts in the demand profile unless a gap ends in
+		// it: its increase is then that of hours.
+		q := end.Truncate(Quarter)
+		quarters[q] += inc
+		if b.t.Sub(a.t) > GapAfter {
+			broken[q] = true
+		}
+	}
+	for _, d := range byDay {
+		m.Days = append(m.Days, *d)
+	}
+	sort.Slice(m.Days, func(i, j int) bool { return m.Days[i].Start.Before(m.Days[j].Start) })
+	m.Days = fillDays(m.Days, p, s.Location)
+	var nights []float64
+	for q, kwh := range quarters {
+		if broken[q] {
+			continue
+		}
+		d := Demand{At: q.In(s.Location), KW: kwh * float64(time.Hour/Quarter)}
+		m.Profile = append(m.Profile, d)
+		if night(d.At) {
+			nights = append(nights, d.KW)
+		}
+	}
+	sort.Slice(m.Profile, func(i, j int) bool { return m.Profile[i].At.Before(m.Profile[j].At) })
+	for _, d := range m.Profile {
+		if d.KW > m.PeakKW {
+			m.PeakKW, m.PeakAt = d.KW, d.At
+		}
+	}
+	m.BaseloadKW = percentile(nights, BaseloadPercentile)
+	if m.KWh > 0 {
+		m.NightShare /= m.KWh
+		m.WeekendShare /= m.KWh
+	} else {
+		m.NightShare, m.WeekendShare = 0, 0
+	}
+	before, err := s.counter(ctx, k, field, prev.From, prev.To)
+	if err != nil {
+		return nil, err
+	}
+	for i := 1; i < len(before); i++ {
+		if end := interval(before[i].t); !end.Before(prev.From) {
+			m.PreviousKWh += series.CounterIncrease(before[i-1].v, before[i].v)
+		}
+	}
+	m.compare()
+	m.Flagged = len(m.Resets) > 0 || len(m.Gaps) > 0
+	return m, nil
+}
+
+// compare fills the difference to the previous period.
+func (t *Total) compare() {
+	t.DiffKWh = t.KWh - t.PreviousKWh
+	t.DiffPct = nil
+	if t.PreviousKWh > 0 {
+		pct := t.DiffKWh / t.PreviousKWh * 100
+		t.DiffPct = &pct
+	}
+}
+
+// fillDays gives every day of the period, those without consumption at 0.
+func fillDays(days []Day, p Period, loc *time.Location) []Day {
+	have := map[string]Day{}
+	for _, d := range days {
+		have[d.Day] = d
+	}
+	out := []Day{}
+	for d := p.From; d.Before(p.To); d = d.AddDate(0, 0, 1) {
+		key := d.In(loc).Format(time.DateOnly)
+		if x, ok := have[key]; ok {
+			out = append(out, x)
+		} else {
+			out = append(out, Day{Day: key, Start: d})
+		}
+	}
+	return out
+}
+
+// sumMeters adds the meters up: days, totals, and the shares, peak and
+// baseload of the summed demand.
+func sumMeters(ms []Meter, loc *time.Location) ([]Day, Total) {
+	var t Total
+	days := map[string]*Day{}
+	var order []string
+	demand := map[time.Time]float64{}
+	count := map[time.Time]int{}
+	for _, m := range ms {
+		t.KWh += m.KWh
+		t.PreviousKWh += m.PreviousKWh
+		t.NightShare += m.NightShare * m.KWh
+		t.WeekendShare += m.WeekendShare * m.KWh
+		for _, d := range m.Days {
+			if days[d.Day] == nil {
+				days[d.Day] = &Day{Day: d.Day, Start: d.Start}
+				order = append(order, d.Day)
+			}
+			days[d.Day].KWh += d.KWh
+		}
+		for _, d := range m.Profile {
+			demand[d.At.UTC()] += d.KW
+			count[d.At.UTC()]++
+		}
+	}
+	if t.KWh > 0 {
+		t.NightShare /= t.KWh
+		t.WeekendShare /= t.KWh
+	}
+	var nights []float64
+	var at []time.Time
+	for q := range demand {
+		at = append(at, q)
+	}
+	slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
+	for _, q := range at {
+		// A quarter of the total needs every meter's.
+		if count[q] < len(ms) {
+			continue
+		}
+		if demand[q] > t.PeakKW {
+			t.PeakKW, t.PeakAt = demand[q], q.In(loc)
+		}
+		if night(q.In(loc)) {
+			nights = append(nights, demand[q])
+		}
+	}
+	t.BaseloadKW = percentile(nights, BaseloadPercentile)
+	t.compare()
+	sort.Strings(order)
+	out := []Day{}
+	for _, d := range order {
+		out = append(out, *days[d])
+	}
+	return out, t
+}
+
+func night(t time.Time) bool { h := t.Hour(); return h >= NightStart || h < NightEnd }
+
+func weekend(t time.Time) bool { return t.Weekday() == time.Saturday || t.Weekday() == time.Sunday }
+
+// percentile is the nearest-rank percentile of vs; 0 without values.
+func percentile(vs []float64, pct int) float64 {
+	if len(vs) == 0 {
+		return 0
+	}
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	rank := int(math.Ceil(float64(pct) / 100 * float64(len(s))))
+	return s[max(rank, 1)-1]
+}
+
+// usualInterval is the median time between readings.
+func usualInterval(ss []sample) time.Duration {
+	if len(ss) < 2 {
+		return 0
+	}
+	ds := make([]time.Duration, 0, len(ss)-1)
+	for i := 1; i < len(ss); i++ {
+		ds = append(ds, ss[i].t.Sub(ss[i-1].t))
+	}
+	slices.Sort(ds)
+	return ds[len(ds)/2]
+}
+
+func gap(from, to time.Time, usual time.Duration) Gap {
+	return Gap{From: from, To: to, MissingHours: (to.Sub(from) - usual).Hours()}
+}
+
+func (s *Source) line(ctx context.Context, k store.DeviceKey, name string, l *config.Leak, p Period) (*Line, error) {
+	pres, _, err := s.Store.Points(ctx, store.RawQuery{DeviceKey: k, Field: l.Pressure, From: p.From, To: p.To})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	open, _, err := s.Store.Points(ctx, store.RawQuery{DeviceKey: k, Field: l.Opening, From: p.From, To: p.To})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	if len(pres) == 0 {
+		return nil, nil
+	}
+	rep := leak.Analyze(pres, open, s.Location, l.For(k.Device))
+	out := &Line{Sensor: k.Sensor, Device: k.Device, Name: name, Worst: rep.Worst}
+	for _, d := range rep.Days {
+		out.Leaks += d.Leaks
+		out.SecondsBelow += d.Seconds
+		out.LostNm3 += d.LostNm3
+		out.Cost += d.Cost
+	}
+	out.CostPerYear = out.Cost / p.To.Sub(p.From).Hours() * 24 * 365
+	return out, nil
+}
+
+func (s *Source) quality(ctx context.Context, k store.DeviceKey, name string, p Period) (*DeviceQuality, error) {
+	field := reading.FieldLost
+	if _, ok, err := s.Store.PointBefore(ctx, k, field, p.To); err != nil {
+		return nil, err
+	} else if !ok {
+		// A device without msgCount: what it sent is what was received,
+		// any field of its counts them.
+		latest, err := s.Store.Latest(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		field = ""
+		for f := range latest.Fields {
+			if field == "" || f < field {
+				field = f
+			}
+		}
+	}
+	pts, _, err := s.Store.Points(ctx, store.RawQuery{DeviceKey: k, Field: field, From: p.From, To: p.To})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	q := &DeviceQuality{Sensor: k.Sensor, Device: k.Device, Name: name, Silent: []Gap{}}
+	if len(pts) == 0 {
+		q.Silent = append(q.Silent, Gap{From: p.From, To: p.To, MissingHours: p.To.Sub(p.From).Hours()})
+		return q, nil
+	}
+	ss := make([]sample, len(pts))
+	for i, pt := range pts {
+		ss[i] = sample{pt.Time, pt.Value}
+		q.Received++
+		if field == reading.FieldLost {
+			q.Lost += int64(pt.Value)
+		}
+	}
+	usual := usualInterval(ss)
+	for i := 1; i < len(ss); i++ {
+		if ss[i].t.Sub(ss[i-1].t) > GapAfter {
+			q.Silent = append(q.Silent, gap(ss[i-1].t.In(s.Location), ss[i].t.In(s.Location), usual))
+		}
+	}
+	q.Expected = q.Received + q.Lost
+	return q, nil
+}
