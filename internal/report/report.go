@@ -94,6 +94,9 @@ type Energy struct {
 	Meters []Meter `json:"meters"`
 	// Days is every meter's kWh per local day, added up.
 	Days []Day `json:"days"`
+	// Profile is the meters' 15-minute demand added up, for the quarters
+	// that every meter covers.
+	Profile []Demand `json:"profile"`
 	Total
 }
 
@@ -269,7 +272,7 @@ func (s *Source) Make(ctx context.Context, customer string, p Period) (*Report, 
 			r.Quality.Devices = append(r.Quality.Devices, *q)
 		}
 	}
-	r.Energy.Days, r.Energy.Total = sumMeters(r.Energy.Meters, s.Location)
+	r.Energy.Days, r.Energy.Profile, r.Energy.Total = sumMeters(r.Energy.Meters, s.Location)
 	sort.SliceStable(r.Air.Lines, func(i, j int) bool { return r.Air.Lines[i].Cost > r.Air.Lines[j].Cost })
 	for _, l := range r.Air.Lines {
 		r.Air.Cost += l.Cost
@@ -450,7 +453,7 @@ func fillDays(days []Day, p Period, loc *time.Location) []Day {
 
 // sumMeters adds the meters up: days, totals, and the shares, peak and
 // baseload of the summed demand.
-func sumMeters(ms []Meter, loc *time.Location) ([]Day, Total) {
+func sumMeters(ms []Meter, loc *time.Location) ([]Day, []Demand, Total) {
 	var t Total
 	days := map[string]*Day{}
 	var order []string
@@ -479,6 +482,7 @@ func sumMeters(ms []Meter, loc *time.Location) ([]Day, Total) {
 	}
 	var nights []float64
 	var at []time.Time
+	profile := []Demand{}
 	for q := range demand {
 		at = append(at, q)
 	}
@@ -488,6 +492,7 @@ func sumMeters(ms []Meter, loc *time.Location) ([]Day, Total) {
 		if count[q] < len(ms) {
 			continue
 		}
+		profile = append(profile, Demand{At: q.In(loc), KW: demand[q]})
 		if demand[q] > t.PeakKW {
 			t.PeakKW, t.PeakAt = demand[q], q.In(loc)
 		}
@@ -502,7 +507,7 @@ func sumMeters(ms []Meter, loc *time.Location) ([]Day, Total) {
 	for _, d := range order {
 		out = append(out, *days[d])
 	}
-	return out, t
+	return out, profile, t
 }
 
 func night(t time.Time) bool { h := t.Hour(); return h >= NightStart || h < NightEnd }
@@ -607,4 +612,64 @@ func (s *Source) quality(ctx context.Context, k store.DeviceKey, name string, p 
 	}
 	q.Expected = q.Received + q.Lost
 	return q, nil
+}
+
+// ParsePeriod reads a period: from and to (RFC 3339, or dates in loc),
+// or a kind ("week" or "month", "week" when empty) and a date in it (the
+// last whole one before now when empty).
+func ParsePeriod(from, to, kind, date string, loc *time.Location, now time.Time) (Period, error) {
+	at := func(name, s string) (time.Time, error) {
+		if t, err := time.ParseInLocation(time.DateOnly, s, loc); err == nil {
+			return t, nil
+		}
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%s %q is neither a date (2025-10-20) nor an RFC 3339 time", name, s)
+		}
+		return t.In(loc), nil
+	}
+	if from != "" || to != "" {
+		if from == "" || to == "" {
+			return Period{}, errors.New("give both from and to, or neither (and period=week|month)")
+		}
+		f, err := at("from", from)
+		if err != nil {
+			return Period{}, err
+		}
+		t, err := at("to", to)
+		if err != nil {
+			return Period{}, err
+		}
+		if !f.Before(t) {
+			return Period{}, fmt.Errorf("from %s is not before to %s", from, to)
+		}
+		if t.Sub(f) > 366*24*time.Hour {
+			return Period{}, errors.New("a report covers at most a year")
+		}
+		p := Period{From: f, To: t, Kind: "range"}
+		if w := Week(f, loc); w.From.Equal(f) && w.To.Equal(t) {
+			p.Kind = "week"
+		} else if m := Month(f, loc); m.From.Equal(f) && m.To.Equal(t) {
+			p.Kind = "month"
+		}
+		return p, nil
+	}
+	var p func(time.Time, *time.Location) Period
+	switch kind {
+	case "", "week":
+		p = Week
+	case "month":
+		p = Month
+	default:
+		return Period{}, fmt.Errorf("period %q is not week or month", kind)
+	}
+	if date == "" {
+		last := p(now, loc).Previous()
+		return last, nil
+	}
+	d, err := at("date", date)
+	if err != nil {
+		return Period{}, err
+	}
+	return p(d, loc), nil
 }

@@ -1,12 +1,16 @@
 package report_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image"
+	"image/png"
 	"io"
 	"log/slog"
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -245,3 +249,59 @@ func TestPeriods(t *testing.T) {
 		t.Errorf("the month before March starts %s", p.From)
 	}
 }
+
+// TestTablesAndCharts: the CSV of each table holds the report's numbers,
+// the charts are PNG images, and periods are read as the API and the
+// command give them.
+func TestTablesAndCharts(t *testing.T) {
+	src, _ := fixture(t)
+	r, err := src.Make(context.Background(), "finemeca", report.Week(local(2025, 10, 22, 15, 0), brussels))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for table, want := range map[string]string{
+		"days":    "2025-10-26,50,50\n",
+		"meters":  "centrale,301,centrale-atelier,1331.5,1216,115.5,",
+		"air":     "air,201,air-line-1,2,300,",
+		"quality": "centrale,301,centrale-atelier,676,669,7,1,1.75\n",
+		"demand":  "2025-10-23T10:15:00+02:00,36\n",
+	} {
+		var b strings.Builder
+		if err := r.CSV(&b, table); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("CSV %s does not hold %q:\n%.600s", table, want, b.String())
+		}
+	}
+	for _, name := range report.Charts {
+		png, err := r.Chart(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := pngDecode(png)
+		if err != nil || img.Bounds().Dx() < 400 {
+			t.Errorf("chart %s: %v, %v", name, err, img)
+		}
+	}
+	now := local(2025, 10, 29, 9, 0)
+	for _, c := range []struct{ from, to, kind, date, want string }{
+		{"", "", "", "", "week 2025-10-20 2025-10-27"},
+		{"", "", "month", "", "month 2025-09-01 2025-10-01"},
+		{"", "", "month", "2025-03-15", "month 2025-03-01 2025-04-01"},
+		{"2025-10-20", "2025-10-27", "", "", "week 2025-10-20 2025-10-27"},
+		{"2025-10-01", "2025-10-15", "", "", "range 2025-10-01 2025-10-15"},
+	} {
+		p, err := report.ParsePeriod(c.from, c.to, c.kind, c.date, brussels, now)
+		if got := fmt.Sprintf("%s %s %s", p.Kind, p.From.Format(time.DateOnly), p.To.Format(time.DateOnly)); err != nil || got != c.want {
+			t.Errorf("%+v: %s %v, want %s", c, got, err, c.want)
+		}
+	}
+	for _, bad := range [][4]string{{"2025-10-20", "", "", ""}, {"2025-10-27", "2025-10-20", "", ""}, {"", "", "year", ""}, {"yesterday", "today", "", ""}} {
+		if _, err := report.ParsePeriod(bad[0], bad[1], bad[2], bad[3], brussels, now); err == nil {
+			t.Errorf("%v: no error", bad)
+		}
+	}
+}
+
+func pngDecode(b []byte) (image.Image, error) { return png.Decode(bytes.NewReader(b)) }
