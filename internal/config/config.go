@@ -39,6 +39,8 @@ type Config struct {
 	Ingest  Ingest             `yaml:"ingest"`
 	Sensors map[string]*Sensor `yaml:"sensors"`
 	Alerts  Alerts             `yaml:"alerts"`
+	// Reports are sent by e-mail on a schedule.
+	Reports []ReportSchedule `yaml:"reports,omitempty"`
 	Auth    Auth               `yaml:"auth"`
 
 	Elasticsearch Elasticsearch `yaml:"elasticsearch"`

@@ -179,6 +179,7 @@ func (c *Config) Validate(f *File) error {
 	}
 	c.validateSensors(v)
 	c.validateAlerts(v)
+	c.validateReports(v)
 	return errors.Join(v.errs...)
 }
 

@@ -87,3 +87,12 @@ func (r *Report) CSV(w io.Writer, table string) error {
 	}
 	return cw.Error()
 }
+
+// FileName is the name of a report's file: report-<customer>-<from>[-<table>].<ext>.
+func FileName(r *Report, table, ext string) string {
+	name := "report-" + r.Customer + "-" + r.Period.From.Format("2006-01-02")
+	if table != "" {
+		name += "-" + table
+	}
+	return name + "." + ext
+}

@@ -52,3 +52,30 @@ type Lifecycle interface {
 	// says how many readings it held; ErrNotFound for an unknown device.
 	RemoveDevice(ctx context.Context, k DeviceKey) (int64, error)
 }
+
+// ReportSend is one scheduled report of one period to one notifier: the
+// outbox of reports, as notifications are of alerts.
+type ReportSend struct {
+	Name     string
+	From     time.Time
+	Notifier string
+	// Status is pending, sent, failed or skipped (a period before the
+	// schedule was first seen).
+	Status   string
+	Attempts int
+	Error    string
+	Created  time.Time
+	Done     time.Time
+}
+
+// ReportOutbox keeps which period of which scheduled report was sent.
+type ReportOutbox interface {
+	// QueueReport records the period of a report for each notifier,
+	// pending or (skip) skipped; a period already recorded is left as it
+	// is. It says whether the report had any period recorded before.
+	QueueReport(ctx context.Context, name string, from time.Time, notifiers []string, skip bool, now time.Time) (known bool, err error)
+	// PendingReports are the reports still to send, oldest first.
+	PendingReports(ctx context.Context) ([]ReportSend, error)
+	// FinishReport records how a send ended.
+	FinishReport(ctx context.Context, r ReportSend) error
+}

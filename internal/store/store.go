@@ -144,6 +144,7 @@ type Store interface {
 	Reader
 	AlertStore
 	Lifecycle
+	ReportOutbox
 	Close() error
 }
 

@@ -97,6 +97,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/latest", s.latest)
 	mux.HandleFunc("GET /api/v1/rejected", s.rejected)
 	mux.HandleFunc("GET /api/v1/leaks", s.leaks)
+	if s.Config != nil {
+		mux.HandleFunc("GET /api/v1/report", s.report)
+		mux.HandleFunc("GET /api/v1/report/chart", s.reportChart)
+	}
 	mux.HandleFunc("GET /api/v1/alerts", s.alerts)
 	mux.HandleFunc("GET /api/v1/alerts/{id}", s.alertDetail)
 	mux.HandleFunc("POST /api/v1/alerts/{id}/ack", s.ack)

@@ -23,7 +23,7 @@ var templateFS embed.FS
 //go:embed assets
 var assetFS embed.FS
 
-var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
+var pages = template.Must(template.New("").Funcs(reportFuncs).ParseFS(templateFS, "templates/*.html"))
 
 // SilentAfter is how long without a message makes a device count as
 // silent on the overview.
@@ -83,6 +83,7 @@ func (p *Pages) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /live/{sensor}/{device}", p.live)
 	mux.HandleFunc("GET /rejected", p.rejected)
 	mux.HandleFunc("GET /alerts", p.alerts)
+	mux.HandleFunc("GET /reports", p.reports)
 	if a := p.Server.Access; a != nil {
 		mux.HandleFunc("/login", a.login(p))
 		mux.HandleFunc("POST /logout", a.logout)

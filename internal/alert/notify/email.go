@@ -1,10 +1,12 @@
 package notify
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -91,6 +93,28 @@ func (e *Email) Notify(ctx context.Context, ev Event) (bool, error) {
 	if err := htmlBody.Execute(&html, data); err != nil {
 		return false, err
 	}
+	state := strings.ToUpper(ev.State)
+	if ev.Repeat {
+		state += ", REPEAT"
+	}
+	return e.Send(ctx, Mail{Subject: fmt.Sprintf("[%s] %s: %s %s %s", state, ev.Rule, ev.Sensor, ev.Device, ev.Name),
+		Text: text.String(), HTML: html.String()})
+}
+
+// Mail is a message: a text body, an HTML one, images the HTML shows by
+// their content id (cid:NAME), and files attached.
+type Mail struct {
+	Subject, Text, HTML string
+	// Inline are PNG images by name; the HTML shows one as
+	// <img src="cid:NAME">.
+	Inline map[string][]byte
+	// Attach are files by name.
+	Attach map[string][]byte
+}
+
+// Send sends a message through the SMTP server to the recipients.
+// Connection failures and temporary (4xx) SMTP answers are worth a retry.
+func (e *Email) Send(ctx context.Context, msg Mail) (bool, error) {
 	m := mail.NewMsg()
 	if err := m.From(e.From); err != nil {
 		return false, fmt.Errorf("e-mail from %q: %w", e.From, err)
@@ -98,14 +122,20 @@ func (e *Email) Notify(ctx context.Context, ev Event) (bool, error) {
 	if err := m.To(e.To...); err != nil {
 		return false, fmt.Errorf("e-mail to %v: %w", e.To, err)
 	}
-	state := strings.ToUpper(ev.State)
-	if ev.Repeat {
-		state += ", REPEAT"
-	}
-	m.Subject(fmt.Sprintf("[%s] %s: %s %s %s", state, ev.Rule, ev.Sensor, ev.Device, ev.Name))
+	m.Subject(msg.Subject)
 	m.SetDate()
-	m.SetBodyString(mail.TypeTextPlain, text.String())
-	m.AddAlternativeString(mail.TypeTextHTML, html.String())
+	m.SetBodyString(mail.TypeTextPlain, msg.Text)
+	m.AddAlternativeString(mail.TypeTextHTML, msg.HTML)
+	for _, name := range sortedNames(msg.Inline) {
+		if err := m.EmbedReader(name, bytes.NewReader(msg.Inline[name]), mail.WithFileContentID(name), mail.WithFileContentType(mail.ContentType("image/png"))); err != nil {
+			return false, err
+		}
+	}
+	for _, name := range sortedNames(msg.Attach) {
+		if err := m.AttachReader(name, bytes.NewReader(msg.Attach[name])); err != nil {
+			return false, err
+		}
+	}
 
 	opts := []mail.Option{mail.WithPort(e.Port), mail.WithTimeout(15 * time.Second)}
 	switch e.TLS {
@@ -131,4 +161,13 @@ func (e *Email) Notify(ctx context.Context, ev Event) (bool, error) {
 		return retry, fmt.Errorf("e-mail through %s:%d: %w", e.Host, e.Port, err)
 	}
 	return false, nil
+}
+
+func sortedNames(m map[string][]byte) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }

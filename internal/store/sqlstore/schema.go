@@ -14,11 +14,12 @@ import (
 const (
 	versionConverting = 90  // chunk tables made, readings being converted
 	versionChunks     = 100 // readings in chunks
-	versionRetention  = 110 // aggregates of the days retention removed: this release
+	versionRetention  = 110 // aggregates of the days retention removed
+	versionReports    = 120 // the outbox of scheduled reports: this release
 )
 
 // SchemaVersion is the schema version of this release.
-const SchemaVersion = versionRetention
+const SchemaVersion = versionReports
 
 // schema is the whole schema of this release, written once for both
 // engines.
@@ -103,7 +104,7 @@ CREATE TABLE notifications (
 CREATE INDEX notifications_alert ON notifications (alert_id);
 CREATE INDEX notifications_pending ON notifications (notifier, id) WHERE status = 'pending';
 {{SESSIONS}};
-` + chunkSchema + retentionSchema
+` + chunkSchema + retentionSchema + reportSchema
 
 // chunkSchema is what the chunk layout adds to the tables earlier
 // releases had.
@@ -169,6 +170,22 @@ ALTER TABLE devices ADD COLUMN hourly_from {{INT}} NOT NULL DEFAULT 0;
 ALTER TABLE devices ADD COLUMN daily_from {{INT}} NOT NULL DEFAULT 0;
 `
 
+// reportSchema is the outbox of scheduled reports: a row per report,
+// period and notifier, so that each period is sent once.
+const reportSchema = `
+CREATE TABLE report_sends (
+	name        TEXT NOT NULL,
+	period_from {{INT}} NOT NULL, -- Unix milliseconds
+	notifier    TEXT NOT NULL,
+	status      TEXT NOT NULL,
+	attempts    {{INT}} NOT NULL DEFAULT 0,
+	error       TEXT NOT NULL DEFAULT '',
+	created     {{INT}} NOT NULL,
+	done        {{INT}},
+	PRIMARY KEY (name, period_from, notifier)
+);
+`
+
 // migrate brings the schema up to this release: a new database gets it
 // whole; one of the row layout is converted.
 func (s *Store) migrate(ctx context.Context) error {
@@ -194,10 +211,10 @@ func (s *Store) migrate(ctx context.Context) error {
 			if err := execAll(ctx, tx, s.d.ddl(schema)); err != nil {
 				return fmt.Errorf("create the schema: %w", err)
 			}
-			return s.setVersion(ctx, tx, versionRetention)
+			return s.setVersion(ctx, tx, versionReports)
 		})
-	case v > versionRetention:
-		return fmt.Errorf("schema version %d is newer than this sensorhub knows (%d): upgrade sensorhub", v, versionRetention)
+	case v > versionReports:
+		return fmt.Errorf("schema version %d is newer than this sensorhub knows (%d): upgrade sensorhub", v, versionReports)
 	case v < versionConverting:
 		if err := s.upgradeLegacy(ctx, conn, v); err != nil {
 			return err
@@ -209,11 +226,21 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 		fallthrough
 	case v == versionChunks:
-		return s.inTx(ctx, conn, func(tx *sql.Tx) error {
+		if err := s.inTx(ctx, conn, func(tx *sql.Tx) error {
 			if err := execAll(ctx, tx, s.d.ddl(retentionSchema)); err != nil {
 				return fmt.Errorf("add the retention tables: %w", err)
 			}
 			return s.setVersion(ctx, tx, versionRetention)
+		}); err != nil {
+			return err
+		}
+		fallthrough
+	case v == versionRetention:
+		return s.inTx(ctx, conn, func(tx *sql.Tx) error {
+			if err := execAll(ctx, tx, s.d.ddl(reportSchema)); err != nil {
+				return fmt.Errorf("add the report outbox: %w", err)
+			}
+			return s.setVersion(ctx, tx, versionReports)
 		})
 	}
 	return nil

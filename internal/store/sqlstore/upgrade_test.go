@@ -206,7 +206,7 @@ func checkUpgraded(t *testing.T, s *sqlstore.Store) {
 
 // TestUpgradeFromChunks: a database of the release before retention (the
 // chunk layout, schema version 100) gets the retention tables and
-// columns, and keeps its readings.
+// columns and the report outbox, and keeps its readings.
 func TestUpgradeFromChunks(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sensorhub.db")
 	s, err := sqlite.Open(context.Background(), path, sqlstore.Options{Location: storetest.Location})
@@ -217,7 +217,7 @@ func TestUpgradeFromChunks(t *testing.T) {
 	if _, err := s.Write(context.Background(), store.Batch{Readings: rs}); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{`DROP TABLE day_rollups`, `ALTER TABLE devices DROP COLUMN raw_from`, `ALTER TABLE devices DROP COLUMN hourly_from`,
+	for _, q := range []string{`DROP TABLE report_sends`, `DROP TABLE day_rollups`, `ALTER TABLE devices DROP COLUMN raw_from`, `ALTER TABLE devices DROP COLUMN hourly_from`,
 		`ALTER TABLE devices DROP COLUMN daily_from`, `UPDATE schema_version SET version = 100`} {
 		if _, err := s.DB().Exec(q); err != nil {
 			t.Fatal(err)
@@ -234,8 +234,8 @@ func TestUpgradeFromChunks(t *testing.T) {
 		t.Errorf("kept %+v %v, want nothing removed", kept, err)
 	}
 	var version int
-	if err := s.DB().QueryRow(`SELECT version FROM schema_version`).Scan(&version); err != nil || version != 110 {
-		t.Errorf("schema version %d %v, want 110", version, err)
+	if err := s.DB().QueryRow(`SELECT version FROM schema_version`).Scan(&version); err != nil || version != sqlstore.SchemaVersion {
+		t.Errorf("schema version %d %v, want %d", version, err, sqlstore.SchemaVersion)
 	}
 	devs, _ := s.Devices(context.Background(), store.DeviceFilter{})
 	var n int64

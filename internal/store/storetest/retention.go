@@ -319,3 +319,34 @@ func testRemoveDevice(t *testing.T, s store.Store) {
 		t.Errorf("devices after it sent again: %+v, want it back with one reading", devs)
 	}
 }
+
+// testReportOutbox: a report's period is recorded once per notifier;
+// skipped periods are not pending; a finished send is not pending again.
+func testReportOutbox(t *testing.T, s store.Store) {
+	from := time.Date(2025, 10, 20, 0, 0, 0, 0, loc)
+	now := from.AddDate(0, 0, 7)
+	known, err := s.QueueReport(ctx(t), "weekly", from.AddDate(0, 0, -7), []string{"ops"}, true, now)
+	if err != nil || known {
+		t.Fatalf("first period of a new report: known %v, %v", known, err)
+	}
+	for range 2 {
+		if known, err := s.QueueReport(ctx(t), "weekly", from, []string{"ops", "boss"}, false, now); err != nil || !known {
+			t.Fatalf("the next period: known %v, %v", known, err)
+		}
+	}
+	pending, err := s.PendingReports(ctx(t))
+	if err != nil || len(pending) != 2 || !pending[0].From.Equal(from) || pending[0].Status != "pending" {
+		t.Fatalf("pending %+v %v, want the week of %s to boss and ops", pending, err, from)
+	}
+	p := pending[0]
+	p.Status, p.Attempts, p.Done = "sent", 1, now
+	if err := s.FinishReport(ctx(t), p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.QueueReport(ctx(t), "weekly", from, []string{"ops", "boss"}, false, now); err != nil {
+		t.Fatal(err)
+	}
+	if pending, _ := s.PendingReports(ctx(t)); len(pending) != 1 || pending[0].Notifier == p.Notifier {
+		t.Errorf("after one was sent and the period queued again: %+v, want the other notifier's only", pending)
+	}
+}

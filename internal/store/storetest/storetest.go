@@ -55,6 +55,7 @@ func Run(t *testing.T, open Open) {
 		{"LateReadingIntoChunk", testLateIntoChunk},
 		{"Retention", testRetention},
 		{"RemoveDevice", testRemoveDevice},
+		{"ReportOutbox", testReportOutbox},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.f(t, open(t, Location)) })

@@ -1,0 +1,159 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sensorhub/sensorhub/internal/report"
+)
+
+// reportOf reads the customer and period of a report request and makes
+// the report; it answers the error itself and returns nil.
+func (s *Server) reportOf(w http.ResponseWriter, r *http.Request) *report.Report {
+	if hiddenCustomer(w, r) {
+		return nil
+	}
+	q := r.URL.Query()
+	customer := q.Get("customer")
+	if customer == "" {
+		if c := s.visibleCustomers(r); len(c) == 1 {
+			customer = c[0]
+		} else {
+			writeError(w, http.StatusBadRequest, "customer is required (one of "+strings.Join(c, ", ")+")")
+			return nil
+		}
+	}
+	p, err := report.ParsePeriod(q.Get("from"), q.Get("to"), q.Get("period"), q.Get("date"), s.Location, time.Now())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return nil
+	}
+	src := &report.Source{Store: s.Store, Config: s.Config, Location: s.Location}
+	rep, err := src.Make(r.Context(), customer, p)
+	if errors.Is(err, report.ErrNoCustomer) {
+		writeError(w, http.StatusNotFound, "no customer "+customer)
+		return nil
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return nil
+	}
+	return rep
+}
+
+// visibleCustomers are the configured customers the request's principal
+// may see.
+func (s *Server) visibleCustomers(r *http.Request) []string {
+	p := principalOf(r)
+	var out []string
+	for _, c := range s.Config.Customers {
+		if p.Sees(c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// report answers GET /api/v1/report: the report as JSON, or one of its
+// tables as CSV (format=csv&table=).
+func (s *Server) report(w http.ResponseWriter, r *http.Request) {
+	table := r.URL.Query().Get("table")
+	if f := r.URL.Query().Get("format"); f == "csv" && !slices.Contains(report.Tables, table) {
+		writeError(w, http.StatusBadRequest, "table must be one of "+strings.Join(report.Tables, ", "))
+		return
+	} else if f != "" && f != "csv" && f != "json" {
+		writeError(w, http.StatusBadRequest, "format must be json or csv")
+		return
+	}
+	rep := s.reportOf(w, r)
+	if rep == nil {
+		return
+	}
+	if r.URL.Query().Get("format") != "csv" {
+		writeJSON(w, rep)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s"`, report.FileName(rep, table, "csv")))
+	if err := rep.CSV(w, table); err != nil {
+		s.Log.Error("writing a report table", "table", table, "err", err)
+	}
+}
+
+// reportChart answers GET /api/v1/report/chart: one chart as PNG.
+func (s *Server) reportChart(w http.ResponseWriter, r *http.Request) {
+	name := r.URL.Query().Get("chart")
+	if !slices.Contains(report.Charts, name) {
+		writeError(w, http.StatusBadRequest, "chart must be one of "+strings.Join(report.Charts, ", "))
+		return
+	}
+	rep := s.reportOf(w, r)
+	if rep == nil {
+		return
+	}
+	png, err := rep.Chart(name)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Header().Set("Cache-Control", "private, max-age=300")
+	w.Write(png)
+}
+
+// reports serves the /reports page.
+func (p *Pages) reports(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	customers := p.Server.visibleCustomers(r)
+	if q.Get("customer") == "" && len(customers) > 0 {
+		q.Set("customer", customers[0])
+		r.URL.RawQuery = q.Encode()
+	}
+	if q.Get("customer") != "" && !principalOf(r).Sees(q.Get("customer")) {
+		http.Error(w, "no customer "+q.Get("customer"), http.StatusNotFound)
+		return
+	}
+	rep := p.Server.reportOf(w, r)
+	if rep == nil {
+		return
+	}
+	query := url.Values{"customer": {rep.Customer}, "from": {rep.Period.From.Format(time.RFC3339)}, "to": {rep.Period.To.Format(time.RFC3339)}}
+	kind := q.Get("period")
+	if kind == "" {
+		kind = rep.Period.Kind
+	}
+	p.render(w, r, "reports.html", struct {
+		page
+		R         *report.Report
+		Customers []string
+		Kind      string
+		Date      string
+		Query     string
+		Days      int
+	}{p.page(r, "Report", "reports"), rep, customers, kind, rep.Period.From.Format(time.DateOnly), query.Encode(),
+		int(rep.Period.To.Sub(rep.Period.From).Round(24*time.Hour).Hours() / 24)})
+}
+
+// reportFuncs are the report page's formatting helpers.
+var reportFuncs = map[string]any{
+	"kwh": func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
+	"pct": func(v float64) string { return strconv.FormatFloat(v*100, 'f', 1, 64) + " %" },
+	"diffpct": func(v *float64) string {
+		if v == nil {
+			return "–"
+		}
+		return fmt.Sprintf("%+.1f %%", *v)
+	},
+	"money": func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) },
+	"nm3":   func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) },
+	"when":  func(t time.Time) string { return t.Format("Mon 2 Jan 15:04") },
+	"day":   func(t time.Time) string { return t.Format("Mon 2 Jan") },
+	"dur":   func(sec float64) string { return (time.Duration(sec) * time.Second).Round(time.Second).String() },
+	"hours": func(h float64) string { return strconv.FormatFloat(h, 'f', 2, 64) + " h" },
+}
