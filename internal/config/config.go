@@ -41,7 +41,7 @@ type Config struct {
 	Alerts  Alerts             `yaml:"alerts"`
 	// Reports are sent by e-mail on a schedule.
 	Reports []ReportSchedule `yaml:"reports,omitempty"`
-	Auth    Auth               `yaml:"auth"`
+	Auth    Auth             `yaml:"auth"`
 
 	Elasticsearch Elasticsearch `yaml:"elasticsearch"`
 }
