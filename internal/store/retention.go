@@ -70,10 +70,12 @@ type ReportSend struct {
 
 // ReportOutbox keeps which period of which scheduled report was sent.
 type ReportOutbox interface {
-	// QueueReport records the period of a report for each notifier,
-	// pending or (skip) skipped; a period already recorded is left as it
-	// is. It says whether the report had any period recorded before.
-	QueueReport(ctx context.Context, name string, from time.Time, notifiers []string, skip bool, now time.Time) (known bool, err error)
+	// QueueReport records the period of a report for each notifier: to
+	// send, or, for a report with no period recorded yet (a new schedule),
+	// skipped, so that a new schedule sends the periods that end after it
+	// started. A period already recorded is left as it is. It says whether
+	// the period was recorded now to be sent.
+	QueueReport(ctx context.Context, name string, from time.Time, notifiers []string, now time.Time) (queued bool, err error)
 	// PendingReports are the reports still to send, oldest first.
 	PendingReports(ctx context.Context) ([]ReportSend, error)
 	// FinishReport records how a send ended.

@@ -60,6 +60,13 @@ func (s *SMTP) Messages(t testing.TB) []string {
 	return out
 }
 
+// Raw returns every message received so far, as sent.
+func (s *SMTP) Raw() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.msgs...)
+}
+
 // Recipients returns the RCPT TO addresses received so far.
 func (s *SMTP) Recipients() []string {
 	s.mu.Lock()

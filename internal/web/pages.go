@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/report"
 	"github.com/sensorhub/sensorhub/internal/store"
 )
 
@@ -23,7 +24,7 @@ var templateFS embed.FS
 //go:embed assets
 var assetFS embed.FS
 
-var pages = template.Must(template.New("").Funcs(reportFuncs).ParseFS(templateFS, "templates/*.html"))
+var pages = template.Must(template.New("").Funcs(report.Funcs()).ParseFS(templateFS, "templates/*.html"))
 
 // SilentAfter is how long without a message makes a device count as
 // silent on the overview.

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -138,22 +137,4 @@ func (p *Pages) reports(w http.ResponseWriter, r *http.Request) {
 		Days      int
 	}{p.page(r, "Report", "reports"), rep, customers, kind, rep.Period.From.Format(time.DateOnly), query.Encode(),
 		int(rep.Period.To.Sub(rep.Period.From).Round(24*time.Hour).Hours() / 24)})
-}
-
-// reportFuncs are the report page's formatting helpers.
-var reportFuncs = map[string]any{
-	"kwh": func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
-	"pct": func(v float64) string { return strconv.FormatFloat(v*100, 'f', 1, 64) + " %" },
-	"diffpct": func(v *float64) string {
-		if v == nil {
-			return "–"
-		}
-		return fmt.Sprintf("%+.1f %%", *v)
-	},
-	"money": func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) },
-	"nm3":   func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) },
-	"when":  func(t time.Time) string { return t.Format("Mon 2 Jan 15:04") },
-	"day":   func(t time.Time) string { return t.Format("Mon 2 Jan") },
-	"dur":   func(sec float64) string { return (time.Duration(sec) * time.Second).Round(time.Second).String() },
-	"hours": func(h float64) string { return strconv.FormatFloat(h, 'f', 2, 64) + " h" },
 }

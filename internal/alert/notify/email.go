@@ -127,7 +127,7 @@ func (e *Email) Send(ctx context.Context, msg Mail) (bool, error) {
 	m.SetBodyString(mail.TypeTextPlain, msg.Text)
 	m.AddAlternativeString(mail.TypeTextHTML, msg.HTML)
 	for _, name := range sortedNames(msg.Inline) {
-		if err := m.EmbedReader(name, bytes.NewReader(msg.Inline[name]), mail.WithFileContentID(name), mail.WithFileContentType(mail.ContentType("image/png"))); err != nil {
+		if err := m.EmbedReader(name, bytes.NewReader(msg.Inline[name]), mail.WithFileContentID("<"+name+">"), mail.WithFileContentType(mail.ContentType("image/png"))); err != nil {
 			return false, err
 		}
 	}

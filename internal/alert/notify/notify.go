@@ -77,17 +77,25 @@ var DefaultBackoff = Backoff{Attempts: 6, First: time.Second, Max: 15 * time.Sec
 // error that is not worth retrying, after the last attempt, or when ctx
 // ends. It returns how many attempts were made.
 func Send(ctx context.Context, n Notifier, ev Event, b Backoff, log *slog.Logger) (int, error) {
+	what := fmt.Sprintf("notify %s of %s/%s", ev.Rule, ev.Sensor, ev.Device)
+	return Retry(ctx, b, log.With("rule", ev.Rule, "device", ev.Device), what, func() (bool, error) { return n.Notify(ctx, ev) })
+}
+
+// Retry calls send until it succeeds, says a retry is no use, b's
+// attempts are spent or ctx ends, waiting between attempts with
+// exponential backoff. It returns how many attempts were made.
+func Retry(ctx context.Context, b Backoff, log *slog.Logger, what string, send func() (retry bool, err error)) (int, error) {
 	policy := backoff.Policy{Initial: b.First, Max: b.Max}
 	for attempt := 1; ; attempt++ {
-		retry, err := n.Notify(ctx, ev)
+		retry, err := send()
 		if err == nil {
 			return attempt, nil
 		}
 		if !retry || attempt >= b.Attempts {
-			return attempt, fmt.Errorf("notify %s of %s/%s after %d attempts: %w", ev.Rule, ev.Sensor, ev.Device, attempt, err)
+			return attempt, fmt.Errorf("%s after %d attempts: %w", what, attempt, err)
 		}
 		delay := policy.Delay(attempt)
-		log.Warn("notification failed, retrying", "rule", ev.Rule, "device", ev.Device, "attempt", attempt, "in", delay, "err", err)
+		log.Warn(what+" failed, retrying", "attempt", attempt, "in", delay, "err", err)
 		if !backoff.Sleep(ctx, delay) {
 			return attempt, errors.Join(err, ctx.Err())
 		}

@@ -9,27 +9,31 @@ import (
 )
 
 // QueueReport records a report's period for each notifier, once.
-func (s *Store) QueueReport(ctx context.Context, name string, from time.Time, notifiers []string, skip bool, now time.Time) (bool, error) {
-	status := "pending"
-	if skip {
-		status = "skipped"
-	}
-	var known bool
+func (s *Store) QueueReport(ctx context.Context, name string, from time.Time, notifiers []string, now time.Time) (bool, error) {
+	var queued bool
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var n int
 		if err := s.queryRow(ctx, tx, `SELECT COUNT(*) FROM report_sends WHERE name = ?`, name).Scan(&n); err != nil {
 			return err
 		}
-		known = n > 0
+		status := "pending"
+		if n == 0 {
+			status = "skipped"
+		}
+		queued = false
 		for _, nf := range notifiers {
-			if _, err := s.exec(ctx, tx, `INSERT INTO report_sends (name, period_from, notifier, status, created) VALUES (?, ?, ?, ?, ?)
-				ON CONFLICT (name, period_from, notifier) DO NOTHING`, name, from.UnixMilli(), nf, status, now.UnixMilli()); err != nil {
+			res, err := s.exec(ctx, tx, `INSERT INTO report_sends (name, period_from, notifier, status, created) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT (name, period_from, notifier) DO NOTHING`, name, from.UnixMilli(), nf, status, now.UnixMilli())
+			if err != nil {
 				return err
+			}
+			if k, err := res.RowsAffected(); err == nil && k > 0 && status == "pending" {
+				queued = true
 			}
 		}
 		return nil
 	})
-	return known, err
+	return queued, err
 }
 
 // PendingReports are the reports still to send, oldest first.

@@ -320,18 +320,19 @@ func testRemoveDevice(t *testing.T, s store.Store) {
 	}
 }
 
-// testReportOutbox: a report's period is recorded once per notifier;
-// skipped periods are not pending; a finished send is not pending again.
+// testReportOutbox: a report's period is recorded once per notifier; a
+// new report's first period is skipped; a finished send is not pending
+// again.
 func testReportOutbox(t *testing.T, s store.Store) {
 	from := time.Date(2025, 10, 20, 0, 0, 0, 0, loc)
 	now := from.AddDate(0, 0, 7)
-	known, err := s.QueueReport(ctx(t), "weekly", from.AddDate(0, 0, -7), []string{"ops"}, true, now)
-	if err != nil || known {
-		t.Fatalf("first period of a new report: known %v, %v", known, err)
+	queued, err := s.QueueReport(ctx(t), "weekly", from.AddDate(0, 0, -7), []string{"ops"}, now)
+	if err != nil || queued {
+		t.Fatalf("the first period of a new report: queued %v, %v; want it skipped", queued, err)
 	}
-	for range 2 {
-		if known, err := s.QueueReport(ctx(t), "weekly", from, []string{"ops", "boss"}, false, now); err != nil || !known {
-			t.Fatalf("the next period: known %v, %v", known, err)
+	for i := range 2 {
+		if queued, err := s.QueueReport(ctx(t), "weekly", from, []string{"ops", "boss"}, now); err != nil || queued != (i == 0) {
+			t.Fatalf("the next period, time %d: queued %v, %v", i+1, queued, err)
 		}
 	}
 	pending, err := s.PendingReports(ctx(t))
@@ -343,7 +344,7 @@ func testReportOutbox(t *testing.T, s store.Store) {
 	if err := s.FinishReport(ctx(t), p); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.QueueReport(ctx(t), "weekly", from, []string{"ops", "boss"}, false, now); err != nil {
+	if _, err := s.QueueReport(ctx(t), "weekly", from, []string{"ops", "boss"}, now); err != nil {
 		t.Fatal(err)
 	}
 	if pending, _ := s.PendingReports(ctx(t)); len(pending) != 1 || pending[0].Notifier == p.Notifier {

@@ -1,0 +1,142 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	htmltemplate "html/template"
+	"net/url"
+	"slices"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/sensorhub/sensorhub/internal/alert/notify"
+)
+
+// funcs write the report's figures for people, in the page and the mail.
+var funcs = map[string]any{
+	"kwh": func(v float64) string { return fmt.Sprintf("%.1f", v) },
+	"pct": func(v float64) string { return fmt.Sprintf("%.1f %%", v*100) },
+	"diffpct": func(v *float64) string {
+		if v == nil {
+			return "–"
+		}
+		return fmt.Sprintf("%+.1f %%", *v)
+	},
+	"money": func(v float64) string { return fmt.Sprintf("%.2f", v) },
+	"nm3":   func(v float64) string { return fmt.Sprintf("%.2f", v) },
+	"when":  func(t time.Time) string { return t.Format("Mon 2 Jan 15:04") },
+	"day":   func(t time.Time) string { return t.Format("Mon 2 Jan") },
+	"dur":   func(sec float64) string { return (time.Duration(sec) * time.Second).Round(time.Second).String() },
+	"hours": func(h float64) string { return fmt.Sprintf("%.2f h", h) },
+}
+
+// Funcs are the helpers the report's templates use.
+func Funcs() map[string]any { return funcs }
+
+const td = `style="padding:4px 8px;border-bottom:1px solid #d0d7de;text-align:left"`
+
+// The e-mail's HTML: inline styles and tables only (mail clients drop
+// style sheets and scripts), the charts as images of the message.
+var htmlMail = htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).Parse(`<!doctype html><html><body style="font-family:Arial,sans-serif;color:#1f2328;max-width:720px">
+<h2 style="margin-bottom:4px">{{.R.Customer}}: {{day .R.Period.From}} to {{day .R.Period.To}}</h2>
+<p style="color:#57606a;margin-top:0">Compared with {{day .R.Previous.From}} to {{day .R.Previous.To}}; times in {{.R.Zone}}.{{with .URL}} <a href="{{.}}">Open the report</a>{{end}}</p>
+{{if .Energy}}{{with .R.Energy}}
+<h3>Energy</h3>
+<table cellspacing="0" style="border-collapse:collapse">
+<tr><td ` + td + `>Consumed</td><td ` + td + `><b>{{kwh .KWh}} kWh</b> ({{diffpct .DiffPct}} against {{kwh .PreviousKWh}} kWh)</td></tr>
+<tr><td ` + td + `>Peak 15-minute demand</td><td ` + td + `><b>{{kwh .PeakKW}} kW</b>{{if not .PeakAt.IsZero}}, {{when .PeakAt}}{{end}}</td></tr>
+<tr><td ` + td + `>Baseload (night)</td><td ` + td + `>{{kwh .BaseloadKW}} kW</td></tr>
+<tr><td ` + td + `>At night / on weekends</td><td ` + td + `>{{pct .NightShare}} / {{pct .WeekendShare}}</td></tr>
+</table>
+<p><img src="cid:days.png" alt="Energy per day" width="640"></p>
+<p><img src="cid:demand.png" alt="15-minute demand" width="640"></p>
+<table cellspacing="0" style="border-collapse:collapse">
+<tr><th ` + td + `>Meter</th><th ` + td + `>kWh</th><th ` + td + `>Change</th><th ` + td + `>Peak kW</th><th ` + td + `>Check</th></tr>
+{{range .Meters}}<tr><td ` + td + `>{{.Name}} ({{.Device}})</td><td ` + td + `>{{kwh .KWh}}</td><td ` + td + `>{{diffpct .DiffPct}}</td><td ` + td + `>{{kwh .PeakKW}}</td><td ` + td + `>{{range .Resets}}counter reset {{when .}}<br>{{end}}{{range .Gaps}}no reading {{when .From}} to {{when .To}}<br>{{end}}</td></tr>
+{{end}}</table>
+{{end}}{{end}}
+{{if .Air}}{{with .R.Air}}
+<h3>Compressed air</h3>
+<p>Leaks cost <b>{{money .Cost}}</b>; a year at this rate: <b>{{money .CostPerYear}}</b>.{{with .Worst}} The worst leak: {{.Name}}, {{when .Start}}, {{dur .Seconds}}, {{nm3 .LostNm3}} Nm³.{{end}}</p>
+{{if .Lines}}<p><img src="cid:air.png" alt="Cost of air leaks per line" width="640"></p>
+<table cellspacing="0" style="border-collapse:collapse">
+<tr><th ` + td + `>Line</th><th ` + td + `>Leaks</th><th ` + td + `>Below opening pressure</th><th ` + td + `>Nm³</th><th ` + td + `>Cost</th><th ` + td + `>A year</th></tr>
+{{range .Lines}}<tr><td ` + td + `>{{.Name}} ({{.Device}})</td><td ` + td + `>{{.Leaks}}</td><td ` + td + `>{{dur .SecondsBelow}}</td><td ` + td + `>{{nm3 .LostNm3}}</td><td ` + td + `>{{money .Cost}}</td><td ` + td + `>{{money .CostPerYear}}</td></tr>
+{{end}}</table>{{end}}
+{{end}}{{end}}
+{{if .Quality}}{{with .R.Quality}}
+<h3>Data quality</h3>
+<p>{{.Rejected}} rejected messages.</p>
+<table cellspacing="0" style="border-collapse:collapse">
+<tr><th ` + td + `>Device</th><th ` + td + `>Expected</th><th ` + td + `>Received</th><th ` + td + `>Lost</th><th ` + td + `>Silent periods</th></tr>
+{{range .Devices}}<tr><td ` + td + `>{{.Name}} ({{.Device}})</td><td ` + td + `>{{.Expected}}</td><td ` + td + `>{{.Received}}</td><td ` + td + `>{{.Lost}}</td><td ` + td + `>{{len .Silent}}</td></tr>
+{{end}}</table>
+{{end}}{{end}}
+<p style="color:#57606a">The tables are attached as CSV.</p>
+</body></html>`))
+
+var textMail = template.Must(template.New("text").Funcs(funcs).Parse(`{{.R.Customer}}: {{day .R.Period.From}} to {{day .R.Period.To}} (times in {{.R.Zone}})
+{{with .URL}}{{.}}
+{{end}}{{if .Energy}}{{with .R.Energy}}
+Energy: {{kwh .KWh}} kWh ({{diffpct .DiffPct}} against {{kwh .PreviousKWh}} kWh)
+Peak 15-minute demand: {{kwh .PeakKW}} kW{{if not .PeakAt.IsZero}}, {{when .PeakAt}}{{end}}
+Baseload: {{kwh .BaseloadKW}} kW; at night {{pct .NightShare}}, on weekends {{pct .WeekendShare}}
+{{range .Meters}}  {{.Name}} ({{.Device}}): {{kwh .KWh}} kWh{{if .Flagged}} (check: {{len .Resets}} resets, {{len .Gaps}} gaps){{end}}
+{{end}}{{end}}{{end}}{{if .Air}}{{with .R.Air}}
+Compressed air: leaks cost {{money .Cost}}, {{money .CostPerYear}} a year at this rate
+{{range .Lines}}  {{.Name}} ({{.Device}}): {{.Leaks}} leaks, {{dur .SecondsBelow}} below, {{nm3 .LostNm3}} Nm3, {{money .Cost}}
+{{end}}{{end}}{{end}}{{if .Quality}}{{with .R.Quality}}
+Data quality: {{.Rejected}} rejected messages
+{{range .Devices}}  {{.Name}} ({{.Device}}): {{.Received}} of {{.Expected}} received, {{.Lost}} lost
+{{end}}{{end}}{{end}}`))
+
+// Mail is the report as an e-mail: the sections asked for (all when none
+// is), the charts inline, the tables attached as CSV, a link to the page
+// when publicURL is set.
+func Mail(r *Report, sections []string, publicURL string) (notify.Mail, error) {
+	has := func(s string) bool { return len(sections) == 0 || slices.Contains(sections, s) }
+	data := struct {
+		R                    *Report
+		URL                  string
+		Energy, Air, Quality bool
+	}{R: r, Energy: has("energy"), Air: has("air"), Quality: has("quality")}
+	if publicURL != "" {
+		q := url.Values{"customer": {r.Customer}, "from": {r.Period.From.Format(time.RFC3339)}, "to": {r.Period.To.Format(time.RFC3339)}}
+		data.URL = strings.TrimRight(publicURL, "/") + "/reports?" + q.Encode()
+	}
+	var html, text bytes.Buffer
+	if err := htmlMail.Execute(&html, data); err != nil {
+		return notify.Mail{}, err
+	}
+	if err := textMail.Execute(&text, data); err != nil {
+		return notify.Mail{}, err
+	}
+	m := notify.Mail{
+		Subject: fmt.Sprintf("Report %s, %s to %s", r.Customer, r.Period.From.Format("2 Jan"), r.Period.To.AddDate(0, 0, -1).Format("2 Jan 2006")),
+		Text:    text.String(), HTML: html.String(), Inline: map[string][]byte{}, Attach: map[string][]byte{},
+	}
+	charts := map[string]string{"days": "energy", "demand": "energy", "air": "air"}
+	for _, c := range Charts {
+		if !has(charts[c]) || c == "air" && len(r.Air.Lines) == 0 {
+			continue
+		}
+		png, err := r.Chart(c)
+		if err != nil {
+			return notify.Mail{}, err
+		}
+		m.Inline[c+".png"] = png
+	}
+	tables := map[string]string{"days": "energy", "meters": "energy", "demand": "energy", "air": "air", "quality": "quality"}
+	for _, t := range Tables {
+		if !has(tables[t]) {
+			continue
+		}
+		var b bytes.Buffer
+		if err := r.CSV(&b, t); err != nil {
+			return notify.Mail{}, err
+		}
+		m.Attach[FileName(r, t, "csv")] = b.Bytes()
+	}
+	return m, nil
+}
