@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/sensorhub/sensorhub/internal/app"
 	"github.com/sensorhub/sensorhub/internal/config"
@@ -45,7 +46,7 @@ func cmdBackup(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	info, _ := os.Stat(*to)
-	fmt.Fprintf(stdout, "backed up %s to %s (%d bytes, integrity checked)\n", cfg.StorePath(), *to, info.Size())
+	fmt.Fprintf(stdout, "backed up %s to %s at %s (%d bytes, integrity checked)\n", cfg.StorePath(), *to, info.ModTime().UTC().Format(time.RFC3339), info.Size())
 	return nil
 }
 
@@ -55,25 +56,37 @@ func cmdRestore(args []string, stdout, stderr io.Writer) error {
 	f := newFlags("restore", stderr)
 	cfgPath := f.String("config", "", "configuration file")
 	data := f.String("data", "", "data directory (overrides data_dir)")
-	if err := f.Parse(args); err != nil {
-		return err
+	// The file may come before the flags, or after them.
+	var files []string
+	for rest := args; ; {
+		if err := f.Parse(rest); err != nil {
+			return err
+		}
+		if f.NArg() == 0 {
+			break
+		}
+		files, rest = append(files, f.Arg(0)), f.Args()[1:]
 	}
-	if f.NArg() != 1 {
-		return errors.New("restore: give the backup file: sensorhub restore [--config FILE] [--data DIR] BACKUP")
+	if len(files) != 1 {
+		return errors.New("restore: give one backup file: sensorhub restore [--config FILE] [--data DIR] BACKUP")
 	}
 	cfg, err := storeConfig(*cfgPath, *data)
 	if err != nil {
 		return err
 	}
-	aside, err := sqlite.Restore(context.Background(), f.Arg(0), cfg.StorePath())
+	taken := ""
+	if info, err := os.Stat(files[0]); err == nil {
+		taken = info.ModTime().UTC().Format(time.RFC3339)
+	}
+	aside, err := sqlite.Restore(context.Background(), files[0], cfg.StorePath())
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "restored %s from %s\n", cfg.StorePath(), f.Arg(0))
+	fmt.Fprintf(stdout, "restored %s from %s (written %s)\n", cfg.StorePath(), files[0], taken)
 	if aside != "" {
 		fmt.Fprintf(stdout, "the store it replaced is kept as %s\n", aside)
 	}
-	fmt.Fprintln(stdout, "readings received since the backup can be ingested again with sensorhub replay --from <the backup's time> while the queue holds them (queue.raw_max_age)")
+	fmt.Fprintf(stdout, "readings received since the backup can be stored again with: sensorhub replay --from %s (while the queue keeps them, queue.raw_max_age)\n", taken)
 	return nil
 }
 

@@ -185,10 +185,11 @@ func StartPlan(ctx context.Context, p *plan.Plan, opts Options, log *slog.Logger
 	a.logRunning(opts)
 
 	if opts.Demo {
-		d := &demoStage{in: ing.in, st: a.Store, log: log.With("stage", "demo"), sim: sim.New(sim.Options{
+		devices := sim.Devices()
+		d := &demoStage{in: ing.in, st: a.Store, log: log.With("stage", "demo"), devices: devices, customer: cfg.Customers[0], sim: sim.New(sim.Options{
 			Broker: a.gw.url, Customer: cfg.Customers[0], Location: cfg.Location(),
 			Interval: opts.DemoInterval, LossRate: 0.02, Seed: uint64(time.Now().UnixNano()),
-		}, sim.Devices(), log.With("stage", "demo"))}
+		}, devices, log.With("stage", "demo"))}
 		if err := a.startStage(ctx, d); err != nil {
 			return nil, err
 		}

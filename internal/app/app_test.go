@@ -356,6 +356,63 @@ func TestAPIErrors(t *testing.T) {
 	}
 }
 
+// TestDemoRestartGoesOn: the demo's devices go on from what they last
+// sent when sensorhub restarts, as real devices do: no counter restarts
+// from its first value (which would put the whole meter reading into
+// today's consumption), no msgCount starts again; the meters follow a
+// working week.
+func TestDemoRestartGoesOn(t *testing.T) {
+	dir := t.TempDir()
+	opts := app.Options{Demo: true, DemoInterval: 200 * time.Millisecond}
+	a := start(t, "embedded", opts, func(c *config.Config) { c.DataDir = dir })
+	latest := func(a *app.App) (map[string]any, error) {
+		var r map[string]any
+		if code := getJSON(t, a, "/api/v1/latest?device=301", &r); code != http.StatusOK {
+			return nil, fmt.Errorf("latest of 301: HTTP %d", code)
+		}
+		return r, nil
+	}
+	var before map[string]any
+	testenv.Eventually(t, 30*time.Second, 100*time.Millisecond, func() (err error) {
+		before, err = latest(a)
+		return err
+	})
+	a.Close()
+	b := start(t, "embedded", opts, func(c *config.Config) { c.DataDir = dir })
+	var after map[string]any
+	testenv.Eventually(t, 30*time.Second, 100*time.Millisecond, func() (err error) {
+		if after, err = latest(b); err != nil {
+			return err
+		}
+		if after["time"] == before["time"] {
+			return fmt.Errorf("no new reading of 301 yet")
+		}
+		return nil
+	})
+	e0, e1 := before["fields"].(map[string]any)["E"].(float64), after["fields"].(map[string]any)["E"].(float64)
+	if e1 < e0 || e1-e0 > 10 {
+		t.Errorf("meter 301 read %v kWh before the restart and %v after: want it to go on", e0, e1)
+	}
+	if m0, m1 := before["msg_count"].(float64), after["msg_count"].(float64); m1 <= m0 {
+		t.Errorf("msgCount %v before the restart, %v after: want it to go on", m0, m1)
+	}
+	// The week of history: weekend days draw the baseload only.
+	from := time.Now().Add(-8 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	var s series.Series
+	getJSON(t, b, "/api/v1/series?device=301&field=E&step=1d&agg=increase&from="+from, &s)
+	var weekday, weekend float64
+	for _, p := range s.Points[1 : len(s.Points)-1] { // whole days
+		if d := p.Time.In(config.Default().Location()).Weekday(); d == time.Saturday || d == time.Sunday {
+			weekend = max(weekend, p.Value)
+		} else {
+			weekday = max(weekday, p.Value)
+		}
+	}
+	if weekend == 0 || weekday < 2*weekend {
+		t.Errorf("the demo meter drew at most %v kWh on a weekday and %v on a weekend day: want a working week", weekday, weekend)
+	}
+}
+
 func TestDemoShowsAllKinds(t *testing.T) {
 	a := start(t, "embedded", app.Options{Demo: true, DemoInterval: 300 * time.Millisecond}, nil)
 	testenv.Eventually(t, 30*time.Second, 100*time.Millisecond, func() error {

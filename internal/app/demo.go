@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/ingest"
@@ -16,10 +17,12 @@ import (
 // demoStage runs the device simulator against the broker, after giving an
 // empty store a week of simulated history.
 type demoStage struct {
-	sim *sim.Simulator
-	in  *ingest.Ingester
-	st  store.Reader
-	log *slog.Logger
+	sim      *sim.Simulator
+	devices  []*sim.Device
+	customer string
+	in       *ingest.Ingester
+	st       store.Reader
+	log      *slog.Logger
 	workers
 }
 
@@ -38,8 +41,18 @@ func (s *demoStage) serve(*web.Server) {}
 // something to show at once.
 func (s *demoStage) history(ctx context.Context) error {
 	devs, err := s.st.Devices(ctx, store.DeviceFilter{})
-	if err != nil || len(devs) > 0 {
+	if err != nil {
 		return err
+	}
+	if len(devs) > 0 {
+		// A restart: the devices go on from what they last sent.
+		for _, d := range s.devices {
+			r, err := s.st.Latest(ctx, store.DeviceKey{Customer: s.customer, Sensor: d.Kind, Device: strconv.Itoa(d.ID)})
+			if err == nil {
+				d.Resume(r.MsgCount, r.Fields)
+			}
+		}
+		return nil
 	}
 	now := time.Now()
 	topics, payloads := s.sim.History(now.Add(-7*24*time.Hour), now.Add(-time.Minute), 5*time.Minute)

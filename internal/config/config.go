@@ -525,13 +525,21 @@ const MaxPayloadLimit = 8 << 20
 // ByteSize is a size in bytes written as "64KiB", "10GB" or a plain number.
 type ByteSize int64
 
-// UnmarshalYAML reads a human-readable size.
+// UnmarshalText reads a human-readable size.
 func (b *ByteSize) UnmarshalText(text []byte) error {
 	n, err := humanize.ParseBytes(string(text))
 	if err != nil {
-		return err
+		return fmt.Errorf("size %q is not a number of bytes such as 64KiB, 10MB or 1GiB", text)
 	}
 	*b = ByteSize(n)
+	return nil
+}
+
+// UnmarshalYAML reads a size, and says on which line one is wrong.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	if err := b.UnmarshalText([]byte(n.Value)); err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
 	return nil
 }
 

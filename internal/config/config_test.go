@@ -197,3 +197,19 @@ store:
 		t.Errorf("a wrong age: %v, want its line and an example", err)
 	}
 }
+
+// TestRetentionForeverAndSizes: readings kept forever need no ages for
+// aggregates that are never made; a wrong size names its line.
+func TestRetentionForeverAndSizes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	for _, ok := range []string{"store:\n  retention:\n    raw: forever\n", "store:\n  retention:\n    sensors:\n      centrale: {raw: forever}\n"} {
+		os.WriteFile(path, []byte(ok), 0o600)
+		if _, err := config.Load(path); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	os.WriteFile(path, []byte("store:\n  min_free: 10%\n"), 0o600)
+	if _, err := config.Load(path); err == nil || !strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), "1GiB") {
+		t.Errorf("min_free: 10%%: %v, want its line and an example", err)
+	}
+}

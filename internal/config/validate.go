@@ -562,6 +562,10 @@ func (c *Config) validateRetention(v *validator) {
 			}
 			return x.Duration()
 		}
+		if a.Raw <= 0 {
+			// Readings kept forever: no aggregate is ever made.
+			return
+		}
 		if keep(a.Hourly) < keep(a.Raw) {
 			v.add(at+"hourly", "%s keeps hourly aggregates for less time than the readings (%s) they sum up", a.Hourly, a.Raw)
 		}

@@ -58,6 +58,27 @@ func Devices() []*Device {
 	}
 }
 
+// Resume continues a device from its newest stored reading: its msgCount
+// and its counters and levels go on from there, as a real device's do when
+// sensorhub restarts.
+func (d *Device) Resume(msgCount int64, fields map[string]float64) {
+	d.msgCount = int(msgCount)
+	switch d.Kind {
+	case "centrale":
+		if e, ok := fields["E"]; ok {
+			d.energy = e
+		}
+	case "air":
+		if p, ok := fields["Pres"]; ok {
+			d.pres = p
+		}
+	case "devicev01":
+		if p, ok := fields["Pres"]; ok {
+			d.basePres = p
+		}
+	}
+}
+
 // Simulator publishes readings for its devices.
 type Simulator struct {
 	opts    Options
@@ -137,7 +158,7 @@ func (s *Simulator) Next(d *Device, now time.Time) (string, []byte) {
 	case "air":
 		s.air(d, msg)
 	case "centrale":
-		s.centrale(d, msg, hour)
+		s.centrale(d, msg, local)
 	case "devicev01":
 		s.weather(d, msg, hour)
 	}
@@ -172,10 +193,12 @@ func (s *Simulator) air(d *Device, msg map[string]any) {
 	msg["OpenPres-U"] = "bar"
 }
 
-func (s *Simulator) centrale(d *Device, msg map[string]any, hour float64) {
-	// Work hours draw more power.
+func (s *Simulator) centrale(d *Device, msg map[string]any, local time.Time) {
+	// A working week: the machines run on weekdays from 07:00 to 18:00;
+	// nights and weekends draw the baseload.
+	hour := float64(local.Hour()) + float64(local.Minute())/60
 	load := 3.0
-	if hour >= 7 && hour < 18 {
+	if weekday := local.Weekday(); weekday != time.Saturday && weekday != time.Sunday && hour >= 7 && hour < 18 {
 		load = 11 + 3*math.Sin((hour-7)/11*math.Pi)
 	}
 	p := load + (s.rng.Float64()-0.5)*0.8

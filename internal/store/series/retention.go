@@ -57,6 +57,12 @@ func readRolled(ctx context.Context, s store.Reader, rr Rollups, kept store.Kept
 	}
 	switch {
 	case q.Step.Days > 0:
+		// Whole local days: the aggregates have no part of a day, so a
+		// range is widened to the midnights around it.
+		q.From = dayStart(q.From, loc)
+		if end := dayStart(q.To, loc); end.Before(q.To) && q.To.Before(kept.Raw) {
+			q.To = dayStart(end.Add(36*time.Hour), loc)
+		}
 		pts, unit, ok, err := seriesFromDays(ctx, s, q, loc)
 		if err != nil {
 			return Series{}, err
@@ -64,24 +70,48 @@ func readRolled(ctx context.Context, s store.Reader, rr Rollups, kept store.Kept
 		if !ok {
 			return Series{}, fail
 		}
-		return Series{Field: q.Field, Unit: unit, Agg: q.Agg, Points: pts, Resolution: ResolutionDaily}, nil
+		return Series{Field: q.Field, Unit: unitOf(ctx, s, q, unit), Agg: q.Agg, Points: pts, Resolution: ResolutionDaily}, nil
 	case q.Step.Dur >= time.Hour && q.Step.Dur%time.Hour == 0 && !q.From.Before(kept.Hourly):
-		hours, err := rr.Hours(ctx, store.RawQuery{DeviceKey: q.DeviceKey, Field: q.Field, From: q.From, To: kept.Raw})
+		q.From = q.From.Truncate(time.Hour)
+		hours, err := rr.Hours(ctx, store.RawQuery{DeviceKey: q.DeviceKey, Field: q.Field, From: q.From, To: minTime(q.To, kept.Raw)})
 		if err != nil {
 			return Series{}, err
 		}
-		pts, unit, err := s.Points(ctx, store.RawQuery{DeviceKey: q.DeviceKey, Field: q.Field, From: kept.Raw, To: q.To})
-		if err != nil {
-			return Series{}, err
-		}
-		for _, p := range pts {
-			hours = append(hours, pointBucket(p))
+		var unit string
+		if q.To.After(kept.Raw) {
+			var pts []store.Point
+			pts, unit, err = s.Points(ctx, store.RawQuery{DeviceKey: q.DeviceKey, Field: q.Field, From: kept.Raw, To: q.To})
+			if err != nil {
+				return Series{}, err
+			}
+			for _, p := range pts {
+				hours = append(hours, pointBucket(p))
+			}
 		}
 		out, err := mergeBuckets(ctx, s, hours, q, loc)
 		if err != nil {
 			return Series{}, err
 		}
-		return Series{Field: q.Field, Unit: unit, Agg: q.Agg, Points: out, Resolution: ResolutionHourly}, nil
+		return Series{Field: q.Field, Unit: unitOf(ctx, s, q, unit), Agg: q.Agg, Points: out, Resolution: ResolutionHourly}, nil
 	}
 	return Series{}, fail
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// unitOf is the field's unit: the one the readings in range gave, else
+// the newest reading's.
+func unitOf(ctx context.Context, s store.Reader, q Query, unit string) string {
+	if unit != "" {
+		return unit
+	}
+	if r, err := s.Latest(ctx, q.DeviceKey); err == nil {
+		return r.Units[q.Field]
+	}
+	return ""
 }

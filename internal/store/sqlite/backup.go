@@ -115,7 +115,11 @@ func Restore(ctx context.Context, from, path string) (aside string, err error) {
 		return "", fmt.Errorf("restore: %w; nothing was replaced", err)
 	}
 	tmp := path + ".restoring"
-	if err := copyFile(from, tmp); err != nil {
+	mode := os.FileMode(0o644)
+	if info, err := os.Stat(path); err == nil {
+		mode = info.Mode().Perm()
+	}
+	if err := copyFile(from, tmp, mode); err != nil {
 		os.Remove(tmp)
 		return "", fmt.Errorf("restore: %w; nothing was replaced", err)
 	}
@@ -140,13 +144,13 @@ func Restore(ctx context.Context, from, path string) (aside string, err error) {
 	return aside, nil
 }
 
-func copyFile(from, to string) error {
+func copyFile(from, to string, mode os.FileMode) error {
 	in, err := os.Open(from)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/store/chunk"
 	"github.com/sensorhub/sensorhub/internal/store/series"
@@ -192,10 +193,18 @@ func (s *Store) rollUpDay(ctx context.Context, tx *sql.Tx, dev, day int64) (int6
 			return 0, err
 		}
 	}
+	// The device's counts are of the readings kept: the messages lost
+	// before the removed ones go with them, so that its loss ratio stays
+	// that of what is kept.
+	var lost int64
+	for i := range rs {
+		lost += int64(rs[i].Fields[reading.FieldLost])
+	}
 	_, end := dayBounds(day, s.loc)
 	_, err = s.exec(ctx, tx, `UPDATE devices SET raw_from = CASE WHEN raw_from > ? THEN raw_from ELSE ? END,
-		readings = CASE WHEN readings > ? THEN readings - ? ELSE 0 END, writes = writes + 1 WHERE id = ?`,
-		end, end, len(rs), len(rs), dev)
+		readings = CASE WHEN readings > ? THEN readings - ? ELSE 0 END, lost = CASE WHEN lost > ? THEN lost - ? ELSE 0 END,
+		writes = writes + 1 WHERE id = ?`,
+		end, end, len(rs), len(rs), lost, lost, dev)
 	return int64(len(rs)), err
 }
 

@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -61,6 +62,21 @@ func testRetention(t *testing.T, s store.Store) {
 		return out
 	}
 	wantDaily, wantHourly := read(daily), read(hourly)
+	// Ranges that do not start or end on the aggregates' bounds: asked
+	// again after retention, they answer the whole hours and local days
+	// around them, as the readings did for those.
+	partial := []struct{ asked, whole series.Query }{
+		{series.Query{DeviceKey: fine, Field: "P", Agg: "avg", Step: series.Step{Dur: time.Hour}, From: time.Date(2025, 10, 25, 0, 20, 0, 0, loc), To: time.Date(2025, 10, 25, 4, 0, 0, 0, loc)},
+			series.Query{DeviceKey: fine, Field: "P", Agg: "avg", Step: series.Step{Dur: time.Hour}, From: time.Date(2025, 10, 25, 0, 0, 0, 0, loc), To: time.Date(2025, 10, 25, 4, 0, 0, 0, loc)}},
+		{series.Query{DeviceKey: fine, Field: "E", Agg: "increase", Step: series.Step{Days: 1}, From: time.Date(2025, 11, 10, 13, 0, 0, 0, loc), To: time.Date(2025, 11, 20, 0, 0, 0, 0, loc)},
+			series.Query{DeviceKey: fine, Field: "E", Agg: "increase", Step: series.Step{Days: 1}, From: time.Date(2025, 11, 10, 0, 0, 0, 0, loc), To: time.Date(2025, 11, 20, 0, 0, 0, 0, loc)}},
+		{series.Query{DeviceKey: fine, Field: "E", Agg: "increase", Step: series.Step{Days: 1}, From: time.Date(2025, 11, 12, 0, 0, 0, 0, loc), To: time.Date(2025, 11, 12, 18, 0, 0, 0, loc)},
+			series.Query{DeviceKey: fine, Field: "E", Agg: "increase", Step: series.Step{Days: 1}, From: time.Date(2025, 11, 12, 0, 0, 0, 0, loc), To: time.Date(2025, 11, 13, 0, 0, 0, 0, loc)}},
+	}
+	wantPartial := make([]series.Series, len(partial))
+	for i, c := range partial {
+		wantPartial[i] = read(c.whole)
+	}
 	if len(wantDaily.Points) != 365 || len(wantHourly.Points) != 47*24+1 {
 		t.Fatalf("before retention: %d days and %d hours, want 365 and %d", len(wantDaily.Points), len(wantHourly.Points), 47*24+1)
 	}
@@ -122,6 +138,9 @@ func testRetention(t *testing.T, s store.Store) {
 	// The same answers from the aggregates.
 	sameSeries(t, "daily consumption", read(daily), wantDaily, series.ResolutionDaily)
 	sameSeries(t, "hourly power", read(hourly), wantHourly, series.ResolutionHourly)
+	for i, c := range partial {
+		sameSeries(t, fmt.Sprintf("%s step %s from %s to %s", c.asked.Field, c.asked.Step, c.asked.From, c.asked.To), read(c.asked), wantPartial[i], c.asked.Step.String())
+	}
 	if got := read(series.Query{DeviceKey: fine, Field: "E", Agg: "increase", Step: series.Step{Days: 1}, From: rawCut, To: end}); got.Resolution != series.ResolutionRaw {
 		t.Errorf("a range within the readings answered at %q", got.Resolution)
 	}
