@@ -41,6 +41,8 @@ Usage:
   sensorhub token add|revoke|list ...      manage API tokens
   sensorhub device rm --customer C --sensor KIND --device ID
                                    remove a device and all its data
+  sensorhub report --customer C [--period week|month] [--date D] [--from T --to T] [--format text|json|csv] [--send NAME]
+                                   print a customer's report, or mail it now as a scheduled one
   sensorhub backup --to FILE [--config FILE] [--data DIR]
                                    copy the SQLite store, consistent, while sensorhub runs or not
   sensorhub restore [--config FILE] [--data DIR] FILE
@@ -95,6 +97,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdDevice(args[1:], os.Stdin, stdout, stderr)
 	case "backup":
 		err = cmdBackup(args[1:], stdout, stderr)
+	case "report":
+		err = cmdReport(args[1:], stdout, stderr)
 	case "restore":
 		err = cmdRestore(args[1:], stdout, stderr)
 	case "hash-password":

@@ -171,6 +171,9 @@ func StartPlan(ctx context.Context, p *plan.Plan, opts Options, log *slog.Logger
 	}
 	if opts.has(RoleAlert) {
 		stages = append(stages, newAlertStage(p, q, a.Store, a.Metrics, log))
+		if len(cfg.Reports) > 0 {
+			stages = append(stages, newReportStage(p, a.Store, log))
+		}
 	}
 	if opts.has(RoleWeb) {
 		stages = append(stages, newWebStage(cfg, q, a.Store, a.Metrics, log))

@@ -27,6 +27,8 @@ var funcs = map[string]any{
 	"nm3":   func(v float64) string { return fmt.Sprintf("%.2f", v) },
 	"when":  func(t time.Time) string { return t.Format("Mon 2 Jan 15:04") },
 	"day":   func(t time.Time) string { return t.Format("Mon 2 Jan") },
+	// last is the last day of a period that ends at end.
+	"last": func(end time.Time) string { return end.Add(-time.Nanosecond).Format("Mon 2 Jan") },
 	"dur":   func(sec float64) string { return (time.Duration(sec) * time.Second).Round(time.Second).String() },
 	"hours": func(h float64) string { return fmt.Sprintf("%.2f h", h) },
 }
@@ -39,8 +41,8 @@ const td = `style="padding:4px 8px;border-bottom:1px solid #d0d7de;text-align:le
 // The e-mail's HTML: inline styles and tables only (mail clients drop
 // style sheets and scripts), the charts as images of the message.
 var htmlMail = htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).Parse(`<!doctype html><html><body style="font-family:Arial,sans-serif;color:#1f2328;max-width:720px">
-<h2 style="margin-bottom:4px">{{.R.Customer}}: {{day .R.Period.From}} to {{day .R.Period.To}}</h2>
-<p style="color:#57606a;margin-top:0">Compared with {{day .R.Previous.From}} to {{day .R.Previous.To}}; times in {{.R.Zone}}.{{with .URL}} <a href="{{.}}">Open the report</a>{{end}}</p>
+<h2 style="margin-bottom:4px">{{.R.Customer}}: {{day .R.Period.From}} to {{last .R.Period.To}}</h2>
+<p style="color:#57606a;margin-top:0">Compared with {{day .R.Previous.From}} to {{last .R.Previous.To}}; times in {{.R.Zone}}.{{with .URL}} <a href="{{.}}">Open the report</a>{{end}}</p>
 {{if .Energy}}{{with .R.Energy}}
 <h3>Energy</h3>
 <table cellspacing="0" style="border-collapse:collapse">
@@ -76,7 +78,7 @@ var htmlMail = htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).Parse(`<!
 <p style="color:#57606a">The tables are attached as CSV.</p>
 </body></html>`))
 
-var textMail = template.Must(template.New("text").Funcs(funcs).Parse(`{{.R.Customer}}: {{day .R.Period.From}} to {{day .R.Period.To}} (times in {{.R.Zone}})
+var textMail = template.Must(template.New("text").Funcs(funcs).Parse(`{{.R.Customer}}: {{day .R.Period.From}} to {{last .R.Period.To}} (times in {{.R.Zone}})
 {{with .URL}}{{.}}
 {{end}}{{if .Energy}}{{with .R.Energy}}
 Energy: {{kwh .KWh}} kWh ({{diffpct .DiffPct}} against {{kwh .PreviousKWh}} kWh)
@@ -91,30 +93,48 @@ Data quality: {{.Rejected}} rejected messages
 {{range .Devices}}  {{.Name}} ({{.Device}}): {{.Received}} of {{.Expected}} received, {{.Lost}} lost
 {{end}}{{end}}{{end}}`))
 
-// Mail is the report as an e-mail: the sections asked for (all when none
-// is), the charts inline, the tables attached as CSV, a link to the page
-// when publicURL is set.
-func Mail(r *Report, sections []string, publicURL string) (notify.Mail, error) {
+// mailData is what the mail's templates show.
+type mailData struct {
+	R                    *Report
+	URL                  string
+	Energy, Air, Quality bool
+}
+
+func newMailData(r *Report, sections []string, publicURL string) mailData {
 	has := func(s string) bool { return len(sections) == 0 || slices.Contains(sections, s) }
-	data := struct {
-		R                    *Report
-		URL                  string
-		Energy, Air, Quality bool
-	}{R: r, Energy: has("energy"), Air: has("air"), Quality: has("quality")}
+	data := mailData{R: r, Energy: has("energy"), Air: has("air"), Quality: has("quality")}
 	if publicURL != "" {
 		q := url.Values{"customer": {r.Customer}, "from": {r.Period.From.Format(time.RFC3339)}, "to": {r.Period.To.Format(time.RFC3339)}}
 		data.URL = strings.TrimRight(publicURL, "/") + "/reports?" + q.Encode()
 	}
-	var html, text bytes.Buffer
+	return data
+}
+
+// Text is the report as plain text, the sections asked for (all when none
+// is).
+func Text(r *Report, sections []string, publicURL string) (string, error) {
+	var text bytes.Buffer
+	err := textMail.Execute(&text, newMailData(r, sections, publicURL))
+	return text.String(), err
+}
+
+// Mail is the report as an e-mail: the sections asked for (all when none
+// is), the charts inline, the tables attached as CSV, a link to the page
+// when publicURL is set.
+func Mail(r *Report, sections []string, publicURL string) (notify.Mail, error) {
+	data := newMailData(r, sections, publicURL)
+	has := func(s string) bool { return len(sections) == 0 || slices.Contains(sections, s) }
+	var html bytes.Buffer
 	if err := htmlMail.Execute(&html, data); err != nil {
 		return notify.Mail{}, err
 	}
-	if err := textMail.Execute(&text, data); err != nil {
+	text, err := Text(r, sections, publicURL)
+	if err != nil {
 		return notify.Mail{}, err
 	}
 	m := notify.Mail{
 		Subject: fmt.Sprintf("Report %s, %s to %s", r.Customer, r.Period.From.Format("2 Jan"), r.Period.To.AddDate(0, 0, -1).Format("2 Jan 2006")),
-		Text:    text.String(), HTML: html.String(), Inline: map[string][]byte{}, Attach: map[string][]byte{},
+		Text:    text, HTML: html.String(), Inline: map[string][]byte{}, Attach: map[string][]byte{},
 	}
 	charts := map[string]string{"days": "energy", "demand": "energy", "air": "air"}
 	for _, c := range Charts {

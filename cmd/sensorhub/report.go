@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/sensorhub/sensorhub/internal/alert/notify"
+	"github.com/sensorhub/sensorhub/internal/app"
+	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/report"
+)
+
+const reportUsage = `usage: sensorhub report --customer C [--period week|month] [--date D] [--from T --to T]
+                        [--format text|json|csv [--table T]] [--send NAME] [--config FILE] [--data DIR]
+
+Prints a customer's report, by default of the last whole week (--period,
+--date: the week or month holding that date; or --from and --to), as text,
+JSON, or one table as CSV (--table days|meters|demand|air|quality).
+--send NAME mails it now as the scheduled report NAME of the configuration
+does (its customer, sections and notifiers), whether or not it was sent.
+`
+
+// cmdReport prints or sends a report.
+func cmdReport(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("report", stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, reportUsage) }
+	cfgPath := fs.String("config", "", "configuration file")
+	data := fs.String("data", "", "data directory (overrides data_dir)")
+	customer := fs.String("customer", "", "the customer")
+	period := fs.String("period", "", "week or month (default week)")
+	date := fs.String("date", "", "a date in the period (default: the last whole one)")
+	from := fs.String("from", "", "start of a range: a date or RFC 3339")
+	to := fs.String("to", "", "end of a range")
+	format := fs.String("format", "text", "text, json or csv")
+	table := fs.String("table", "", "the table, with --format csv")
+	send := fs.String("send", "", "mail it now as the scheduled report of this name")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	p, _, err := loadPlan(*cfgPath, func(c *config.Config) {
+		if *data != "" {
+			c.DataDir = *data
+		}
+	})
+	if err != nil {
+		return err
+	}
+	cfg := p.Config
+	var sched *config.ReportSchedule
+	if *send != "" {
+		i := slices.IndexFunc(cfg.Reports, func(r config.ReportSchedule) bool { return r.Name == *send })
+		if i < 0 {
+			return fmt.Errorf("report: no scheduled report %q in the configuration (reports:)", *send)
+		}
+		sched = &cfg.Reports[i]
+		if *customer == "" {
+			*customer = sched.Customer
+		}
+		if *period == "" {
+			*period = sched.Every
+		}
+	}
+	if *customer == "" {
+		return errors.New("report: --customer is required")
+	}
+	per, err := report.ParsePeriod(*from, *to, *period, *date, p.Location, time.Now())
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if cfg.Store.Engine != "postgres" {
+		if _, err := os.Stat(cfg.StorePath()); err != nil {
+			return fmt.Errorf("report: no store at %s (give --data or --config): %w", cfg.StorePath(), err)
+		}
+	}
+	ctx := context.Background()
+	st, err := app.OpenStore(ctx, cfg, false, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	r, err := (&report.Source{Store: st, Config: cfg, Location: p.Location}).Make(ctx, *customer, per)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if sched != nil {
+		msg, err := report.Mail(r, sched.Sections, p.PublicURL)
+		if err != nil {
+			return err
+		}
+		mailers := app.Mailers(p)
+		for _, n := range sched.Notify {
+			log := slog.New(slog.NewTextHandler(stderr, nil))
+			if _, err := notify.Retry(ctx, notify.DefaultBackoff, log, "report "+sched.Name, func() (bool, error) { return mailers[n].Send(ctx, msg) }); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "sent the report of %s, %s to %s, with %s\n", r.Customer, per.From.Format(time.DateOnly), per.To.Format(time.DateOnly), n)
+		}
+		return nil
+	}
+	switch *format {
+	case "json":
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	case "csv":
+		return r.CSV(stdout, *table)
+	case "text":
+		text, err := report.Text(r, nil, p.PublicURL)
+		if err != nil {
+			return err
+		}
+		_, err = io.WriteString(stdout, text)
+		return err
+	}
+	return fmt.Errorf("report: --format %q is not text, json or csv", *format)
+}

@@ -1,0 +1,51 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/sensorhub/sensorhub/internal/alert/notify"
+	"github.com/sensorhub/sensorhub/internal/plan"
+	"github.com/sensorhub/sensorhub/internal/report"
+	"github.com/sensorhub/sensorhub/internal/store"
+	"github.com/sensorhub/sensorhub/internal/web"
+)
+
+// reportStage sends the scheduled reports (reports: in the
+// configuration). It runs beside the alert stage, which owns the
+// notifiers.
+type reportStage struct {
+	s *report.Scheduler
+	workers
+}
+
+func newReportStage(p *plan.Plan, st store.Store, log *slog.Logger) *reportStage {
+	log = log.With("stage", "reports")
+	return &reportStage{s: &report.Scheduler{
+		Source:    &report.Source{Store: st, Config: p.Config, Location: p.Location},
+		Outbox:    st,
+		Schedules: p.Config.Reports,
+		Mailers:   Mailers(p),
+		PublicURL: p.PublicURL,
+		Backoff:   notify.DefaultBackoff,
+		Log:       log,
+	}}
+}
+
+// Mailers are the plan's e-mail notifiers, which send reports.
+func Mailers(p *plan.Plan) map[string]report.Mailer {
+	out := map[string]report.Mailer{}
+	for name, n := range p.Notifiers {
+		if m, ok := n.(report.Mailer); ok {
+			out[name] = m
+		}
+	}
+	return out
+}
+
+func (s *reportStage) start(context.Context) error {
+	s.run(s.s.Run)
+	return nil
+}
+
+func (s *reportStage) serve(*web.Server) {}
