@@ -28,7 +28,7 @@ var funcs = map[string]any{
 	"when":  func(t time.Time) string { return t.Format("Mon 2 Jan 15:04") },
 	"day":   func(t time.Time) string { return t.Format("Mon 2 Jan") },
 	// last is the last day of a period that ends at end.
-	"last": func(end time.Time) string { return end.Add(-time.Nanosecond).Format("Mon 2 Jan") },
+	"last":  func(end time.Time) string { return end.Add(-time.Nanosecond).Format("Mon 2 Jan") },
 	"dur":   func(sec float64) string { return (time.Duration(sec) * time.Second).Round(time.Second).String() },
 	"hours": func(h float64) string { return fmt.Sprintf("%.2f h", h) },
 }
