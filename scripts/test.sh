@@ -2,7 +2,8 @@
 # Runs sensorhub's whole test suite against real services. On a Debian
 # machine it installs (as root) and starts what the tests need: Mosquitto
 # with its standalone clients, a NATS server with JetStream, PostgreSQL,
-# ActiveMQ (STOMP) and Chromium for the page tests. A service that cannot
+# ActiveMQ (STOMP), Chromium for the page tests and poppler-utils to read
+# the PDF Chromium prints. A service that cannot
 # be had fails the run; no test is skipped for want of one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,7 @@ command -v mosquitto >/dev/null || need_pkgs+=(mosquitto)
 command -v mosquitto_pub >/dev/null || need_pkgs+=(mosquitto-clients)
 command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || need_pkgs+=(nats-server)
 command -v chromium >/dev/null || [ -n "${SENSORHUB_CHROMIUM:-}" ] || need_pkgs+=(chromium)
+command -v pdftotext >/dev/null || need_pkgs+=(poppler-utils)
 [ -n "${SENSORHUB_TEST_POSTGRES_URL:-}" ] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_pkgs+=(postgresql)
 [ -n "${SENSORHUB_TEST_STOMP_URL:-}" ] || [ -f /usr/share/activemq/bin/activemq.jar ] || need_pkgs+=(activemq)
 if [ ${#need_pkgs[@]} -gt 0 ]; then

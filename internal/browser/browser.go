@@ -74,6 +74,14 @@ func Screenshot(ctx context.Context) ([]byte, error) {
 	return chromedp.Run(ctx, chromedp.FullScreenshot(100))
 }
 
+// PrintPDF prints the page as Chromium's print to PDF does, on the paper
+// size the page's CSS asks for (@page), A4 otherwise.
+func PrintPDF(ctx context.Context) ([]byte, error) {
+	prefer := true
+	res, err := chromedp.Call(ctx, page.PrintToPDF, page.PrintToPDFParams{PaperWidth: 8.27, PaperHeight: 11.69, PreferCSSPageSize: &prefer})
+	return res.Data, err
+}
+
 // Navigate loads url in the tab.
 func Navigate(ctx context.Context, url string) error {
 	return chromedp.Do(ctx, chromedp.Navigate(url))

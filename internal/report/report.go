@@ -558,7 +558,12 @@ func (s *Source) line(ctx context.Context, k store.DeviceKey, name string, l *co
 		return nil, nil
 	}
 	rep := leak.Analyze(pres, open, s.Location, l.For(k.Device))
-	out := &Line{Sensor: k.Sensor, Device: k.Device, Name: name, Worst: rep.Worst}
+	out := &Line{Sensor: k.Sensor, Device: k.Device, Name: name}
+	if w := rep.Worst; w != nil {
+		local := *w
+		local.Start, local.End = w.Start.In(s.Location), w.End.In(s.Location)
+		out.Worst = &local
+	}
 	for _, d := range rep.Days {
 		out.Leaks += d.Leaks
 		out.SecondsBelow += d.Seconds

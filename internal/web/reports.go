@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -133,8 +134,8 @@ func (p *Pages) reports(w http.ResponseWriter, r *http.Request) {
 		Customers []string
 		Kind      string
 		Date      string
-		Query     string
+		Query     template.URL
 		Days      int
-	}{p.page(r, "Report", "reports"), rep, customers, kind, rep.Period.From.Format(time.DateOnly), query.Encode(),
+	}{p.page(r, "Report", "reports"), rep, customers, kind, rep.Period.From.Format(time.DateOnly), template.URL(query.Encode()),
 		int(rep.Period.To.Sub(rep.Period.From).Round(24*time.Hour).Hours() / 24)})
 }
