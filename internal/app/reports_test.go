@@ -142,7 +142,9 @@ func TestReportPageInBrowser(t *testing.T) {
 	// A row is whole when one page holds every word of it (a cell's
 	// words may wrap differently on paper than on the screen, and break at
 	// a hyphen).
-	words := func(s string) []string { return strings.FieldsFunc(s, func(r rune) bool { return r == '-' || r == ' ' || r == '\n' }) }
+	words := func(s string) []string {
+		return strings.FieldsFunc(s, func(r rune) bool { return r == '-' || r == ' ' || r == '\n' })
+	}
 	rows := eval[[][]string](t, ctx, `[...document.querySelectorAll(".report tbody tr")].map((r) => [...r.cells].map((c) => c.innerText.trim()))`)
 	for _, row := range rows {
 		whole := false
