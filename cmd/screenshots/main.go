@@ -6,17 +6,20 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/app"
 	"github.com/sensorhub/sensorhub/internal/browser"
 	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/report"
 )
 
 func main() {
@@ -38,6 +41,7 @@ func run(out string, width int) error {
 	cfg := config.Default()
 	cfg.DataDir = dir
 	cfg.HTTP.Listen, cfg.MQTT.Listen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.MQTT.Builtin.AllowAnonymous = true // the demo devices connect without a login
 	ctx := context.Background()
 	a, err := app.Start(ctx, cfg, app.Options{Demo: true, DemoInterval: 2 * time.Second}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -54,7 +58,16 @@ func run(out string, width int) error {
 		return err
 	}
 	base := "http://" + a.HTTPAddr()
+	// The report of the demo's history: the last 7 whole days.
+	today := time.Now().In(cfg.Location()).Format(time.DateOnly)
+	week := time.Now().In(cfg.Location()).AddDate(0, 0, -7).Format(time.DateOnly)
+	mail, err := reportMail(ctx, a, cfg, week, today, dir)
+	if err != nil {
+		return err
+	}
 	shots := []struct{ name, path string }{
+		{"reports", "/reports?customer=finemeca&from=" + week + "&to=" + today},
+		{"report-mail", "file://" + mail},
 		{"overview", "/"},
 		{"dashboard-air", "/d/air?device=201&range=24h"},
 		{"dashboard-centrale", "/d/centrale?device=301&range=7d"},
@@ -63,7 +76,11 @@ func run(out string, width int) error {
 		{"rejected", "/rejected"},
 	}
 	for _, s := range shots {
-		if err := browser.Navigate(bctx, base+s.path); err != nil {
+		url := base + s.path
+		if strings.HasPrefix(s.path, "file://") {
+			url = s.path
+		}
+		if err := browser.Navigate(bctx, url); err != nil {
 			return err
 		}
 		// Wait until no panel says it is loading.
@@ -86,4 +103,27 @@ func run(out string, width int) error {
 		fmt.Println(path)
 	}
 	return nil
+}
+
+// reportMail writes the report e-mail of a range as an HTML file whose
+// images are the message's, for a screenshot of what a mail client shows.
+func reportMail(ctx context.Context, a *app.App, cfg *config.Config, from, to, dir string) (string, error) {
+	p, err := report.ParsePeriod(from, to, "", "", cfg.Location(), time.Now())
+	if err != nil {
+		return "", err
+	}
+	r, err := (&report.Source{Store: a.Store, Config: cfg, Location: cfg.Location()}).Make(ctx, "finemeca", p)
+	if err != nil {
+		return "", err
+	}
+	m, err := report.Mail(r, nil, "https://sensorhub.example.com")
+	if err != nil {
+		return "", err
+	}
+	html := m.HTML
+	for name, png := range m.Inline {
+		html = strings.ReplaceAll(html, "cid:"+name, "data:image/png;base64,"+base64.StdEncoding.EncodeToString(png))
+	}
+	path := filepath.Join(dir, "report-mail.html")
+	return path, os.WriteFile(path, []byte(html), 0o644)
 }
