@@ -52,12 +52,12 @@ func LoadFile(path string) (*Config, *File, error) {
 	return cfg, f, nil
 }
 
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}\n]*))?\}`)
 
 // ExpandEnv replaces ${NAME} with the environment variable NAME and
-// ${NAME:-default} with its value or the default. An unset variable with no
-// default is an error naming it and its line: a secret silently empty is
-// worse than a refusal to start.
+// ${NAME:-default} (the default on one line) with its value or the
+// default. An unset variable with no default is an error naming it and its
+// line: a secret silently empty is worse than a refusal to start.
 func ExpandEnv(data []byte) ([]byte, error) {
 	var errs []error
 	out := envRef.ReplaceAllFunc(data, func(m []byte) []byte {
