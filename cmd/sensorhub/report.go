@@ -100,7 +100,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 			if _, err := notify.Retry(ctx, notify.DefaultBackoff, log, "report "+sched.Name, func() (bool, error) { return mailers[n].Send(ctx, msg) }); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "sent the report of %s, %s to %s, with %s\n", r.Customer, per.From.Format(time.DateOnly), per.To.Format(time.DateOnly), n)
+			fmt.Fprintf(stdout, "sent the report of %s, %s to %s, with %s\n", r.Customer, per.From.Format(time.DateOnly), per.To.AddDate(0, 0, -1).Format(time.DateOnly), n)
 		}
 		return nil
 	}
@@ -110,6 +110,9 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	case "csv":
+		if !slices.Contains(report.Tables, *table) {
+			return fmt.Errorf("report: --format csv needs --table, one of %v", report.Tables)
+		}
 		return r.CSV(stdout, *table)
 	case "text":
 		text, err := report.Text(r, nil, p.PublicURL)

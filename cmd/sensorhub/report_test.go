@@ -73,7 +73,7 @@ func TestReportCommand(t *testing.T) {
 reports:
   - {name: weekly, customer: finemeca, every: week, sections: [energy], notify: [maintenance]}
 `, smtp.Host, smtp.Port)), 0o600)
-	if out := report("--config", cfgPath, "--send", "weekly"); !strings.Contains(out, "sent the report of finemeca, 2025-10-20 to 2025-10-27, with maintenance") {
+	if out := report("--config", cfgPath, "--send", "weekly"); !strings.Contains(out, "sent the report of finemeca, 2025-10-20 to 2025-10-26, with maintenance") {
 		t.Errorf("report --send:\n%s", out)
 	}
 	msgs := smtp.Messages(t)

@@ -43,6 +43,7 @@ const td = `style="padding:4px 8px;border-bottom:1px solid #d0d7de;text-align:le
 var htmlMail = htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).Parse(`<!doctype html><html><body style="font-family:Arial,sans-serif;color:#1f2328;max-width:720px">
 <h2 style="margin-bottom:4px">{{.R.Customer}}: {{day .R.Period.From}} to {{last .R.Period.To}}</h2>
 <p style="color:#57606a;margin-top:0">Compared with {{day .R.Previous.From}} to {{last .R.Previous.To}}; times in {{.R.Zone}}.{{with .URL}} <a href="{{.}}">Open the report</a>{{end}}</p>
+{{range .R.Notes}}<p style="background:#fff4e5;padding:6px 10px">{{.}}</p>{{end}}
 {{if .Energy}}{{with .R.Energy}}
 <h3>Energy</h3>
 <table cellspacing="0" style="border-collapse:collapse">
@@ -80,6 +81,7 @@ var htmlMail = htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).Parse(`<!
 
 var textMail = template.Must(template.New("text").Funcs(funcs).Parse(`{{.R.Customer}}: {{day .R.Period.From}} to {{last .R.Period.To}} (times in {{.R.Zone}})
 {{with .URL}}{{.}}
+{{end}}{{range .R.Notes}}Note: {{.}}
 {{end}}{{if .Energy}}{{with .R.Energy}}
 Energy: {{kwh .KWh}} kWh ({{diffpct .DiffPct}} against {{kwh .PreviousKWh}} kWh)
 Peak 15-minute demand: {{kwh .PeakKW}} kW{{if not .PeakAt.IsZero}}, {{when .PeakAt}}{{end}}

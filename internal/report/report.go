@@ -11,6 +11,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/config"
@@ -87,6 +88,9 @@ type Report struct {
 	Energy   Energy    `json:"energy"`
 	Air      Air       `json:"air"`
 	Quality  Quality   `json:"quality"`
+	// Notes say what the figures do not cover, such as days whose
+	// readings retention removed.
+	Notes []string `json:"notes"`
 }
 
 // Energy is what the customer's meters consumed.
@@ -111,7 +115,7 @@ type Total struct {
 	// Peak is the highest 15-minute demand, kW, and when its quarter
 	// started.
 	PeakKW float64   `json:"peak_kw"`
-	PeakAt time.Time `json:"peak_at"`
+	PeakAt time.Time `json:"peak_at,omitzero"`
 	// BaseloadKW is the BaseloadPercentile of the night's 15-minute
 	// demand.
 	BaseloadKW float64 `json:"baseload_kw"`
@@ -139,6 +143,11 @@ type Meter struct {
 	Gaps []Gap `json:"gaps"`
 	// Flagged says the meter had a reset or a gap: its figures need a look.
 	Flagged bool `json:"flagged"`
+	// FromAggregates, when set, is when the meter's kept readings start,
+	// after the period's start (store.retention): the kWh of the days
+	// before come from the daily aggregates, every other figure covers the
+	// days from then on.
+	FromAggregates time.Time `json:"from_aggregates,omitzero"`
 }
 
 // Day is a local day's consumption.
@@ -237,7 +246,7 @@ func (s *Source) Make(ctx context.Context, customer string, p Period) (*Report, 
 	if s.Now != nil {
 		now = s.Now()
 	}
-	r := &Report{Customer: customer, Period: p, Previous: p.Previous(), Zone: s.Location.String(), Made: now}
+	r := &Report{Customer: customer, Period: p, Previous: p.Previous(), Zone: s.Location.String(), Made: now.In(s.Location), Notes: []string{}}
 	devs, err := s.Store.Devices(ctx, store.DeviceFilter{Customer: customer})
 	if err != nil {
 		return nil, err
@@ -273,6 +282,21 @@ func (s *Source) Make(ctx context.Context, customer string, p Period) (*Report, 
 		}
 	}
 	r.Energy.Days, r.Energy.Profile, r.Energy.Total = sumMeters(r.Energy.Meters, s.Location)
+	var newest time.Time
+	for _, d := range devs {
+		kept, err := s.kept(ctx, store.DeviceKey{Customer: d.Customer, Sensor: d.Sensor, Device: d.Device})
+		if err != nil {
+			return nil, err
+		}
+		if kept.After(newest) {
+			newest = kept
+		}
+	}
+	if newest.After(r.Previous.From) {
+		r.Notes = append(r.Notes, fmt.Sprintf("Readings before %s are no longer kept (store.retention): the kWh of the days before it come from "+
+			"the daily aggregates; the 15-minute demand, peak, baseload, shares, resets and gaps, leaks and data quality cover the days from it.",
+			newest.In(s.Location).Format("Mon 2 Jan 2006")))
+	}
 	sort.SliceStable(r.Air.Lines, func(i, j int) bool { return r.Air.Lines[i].Cost > r.Air.Lines[j].Cost })
 	for _, l := range r.Air.Lines {
 		r.Air.Cost += l.Cost
@@ -336,12 +360,29 @@ func (s *Source) counter(ctx context.Context, k store.DeviceKey, field string, f
 func interval(t time.Time) time.Time { return t.Add(-time.Nanosecond) }
 
 func (s *Source) meter(ctx context.Context, k store.DeviceKey, name, field string, p, prev Period) (*Meter, error) {
-	cur, err := s.counter(ctx, k, field, p.From, p.To)
-	if err != nil || len(cur) == 0 {
+	kept, err := s.kept(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	rolled, err := s.rolledKWh(ctx, k, field, p, kept)
+	if err != nil {
+		return nil, err
+	}
+	// The readings from where they are kept: the days before are the
+	// aggregates'.
+	cur, err := s.counter(ctx, k, field, later(p.From, kept), p.To)
+	if err != nil || len(cur) == 0 && len(rolled) == 0 {
 		return nil, err
 	}
 	m := &Meter{Sensor: k.Sensor, Device: k.Device, Name: name, Field: field, Resets: []time.Time{}, Gaps: []Gap{}, Profile: []Demand{}}
 	byDay := map[string]*Day{}
+	for _, d := range rolled {
+		byDay[d.Day] = &d
+		m.KWh += d.KWh
+	}
+	if len(rolled) > 0 {
+		m.FromAggregates = kept
+	}
 	quarters := map[time.Time]float64{}
 	broken := map[time.Time]bool{}
 	usual := usualInterval(cur)
@@ -409,9 +450,18 @@ func (s *Source) meter(ctx context.Context, k store.DeviceKey, name, field strin
 	} else {
 		m.NightShare, m.WeekendShare = 0, 0
 	}
-	before, err := s.counter(ctx, k, field, prev.From, prev.To)
+	var before []sample
+	if kept.Before(prev.To) {
+		if before, err = s.counter(ctx, k, field, later(prev.From, kept), prev.To); err != nil {
+			return nil, err
+		}
+	}
+	rolledBefore, err := s.rolledKWh(ctx, k, field, prev, kept)
 	if err != nil {
 		return nil, err
+	}
+	for _, d := range rolledBefore {
+		m.PreviousKWh += d.KWh
 	}
 	for i := 1; i < len(before); i++ {
 		if end := interval(before[i].t); !end.Before(prev.From) {
@@ -421,6 +471,51 @@ func (s *Source) meter(ctx context.Context, k store.DeviceKey, name, field strin
 	m.compare()
 	m.Flagged = len(m.Resets) > 0 || len(m.Gaps) > 0
 	return m, nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// kept is from when a device's readings are kept (zero: all are).
+func (s *Source) kept(ctx context.Context, k store.DeviceKey) (time.Time, error) {
+	lc, ok := s.Store.(interface {
+		Kept(context.Context, store.DeviceKey) (store.Kept, error)
+	})
+	if !ok {
+		return time.Time{}, nil
+	}
+	kept, err := lc.Kept(ctx, k)
+	return kept.Raw, err
+}
+
+// rolledKWh are the kWh of the days of p before the kept readings, from
+// the daily aggregates that retention left of them.
+func (s *Source) rolledKWh(ctx context.Context, k store.DeviceKey, field string, p Period, kept time.Time) ([]Day, error) {
+	if !p.From.Before(kept) {
+		return nil, nil
+	}
+	q := series.Query{DeviceKey: k, Field: field, From: p.From, To: kept, Step: series.Step{Days: 1}, Agg: "increase"}
+	if p.To.Before(kept) {
+		q.To = p.To
+	}
+	res, err := series.Read(ctx, s.Store, q, s.Location)
+	var re *series.RetentionError
+	if errors.As(err, &re) || errors.Is(err, store.ErrNotFound) {
+		return nil, nil // nothing is kept of those days
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []Day
+	for _, pt := range res.Points {
+		t := pt.Time.In(s.Location)
+		out = append(out, Day{Day: t.Format(time.DateOnly), Start: t, KWh: pt.Value})
+	}
+	return out, nil
 }
 
 // compare fills the difference to the previous period.
@@ -627,9 +722,12 @@ func ParsePeriod(from, to, kind, date string, loc *time.Location, now time.Time)
 		if t, err := time.ParseInLocation(time.DateOnly, s, loc); err == nil {
 			return t, nil
 		}
+		if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return time.UnixMilli(ms).In(loc), nil
+		}
 		t, err := time.Parse(time.RFC3339, s)
 		if err != nil {
-			return time.Time{}, fmt.Errorf("%s %q is neither a date (2025-10-20) nor an RFC 3339 time", name, s)
+			return time.Time{}, fmt.Errorf("%s %q is neither a date (2025-10-20), an RFC 3339 time nor Unix milliseconds", name, s)
 		}
 		return t.In(loc), nil
 	}

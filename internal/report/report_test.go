@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -291,6 +292,7 @@ func TestTablesAndCharts(t *testing.T) {
 		{"", "", "month", "2025-03-15", "month 2025-03-01 2025-04-01"},
 		{"2025-10-20", "2025-10-27", "", "", "week 2025-10-20 2025-10-27"},
 		{"2025-10-01", "2025-10-15", "", "", "range 2025-10-01 2025-10-15"},
+		{strconv.FormatInt(local(2025, 10, 20, 0, 0).UnixMilli(), 10), "2025-10-27T00:00:00+01:00", "", "", "week 2025-10-20 2025-10-27"},
 	} {
 		p, err := report.ParsePeriod(c.from, c.to, c.kind, c.date, brussels, now)
 		if got := fmt.Sprintf("%s %s %s", p.Kind, p.From.Format(time.DateOnly), p.To.Format(time.DateOnly)); err != nil || got != c.want {
@@ -305,3 +307,39 @@ func TestTablesAndCharts(t *testing.T) {
 }
 
 func pngDecode(b []byte) (image.Image, error) { return png.Decode(bytes.NewReader(b)) }
+
+// TestWeekPastRetention: once the readings of the week's first three days
+// are past their age, the report takes those days' kWh from the daily
+// aggregates (to within the one reading interval at the boundary, which
+// the aggregates count in the day it starts), says so, and computes the
+// rest from the readings kept: nothing silently drops to zero.
+func TestWeekPastRetention(t *testing.T) {
+	src, st := fixture(t)
+	kept := local(2025, 10, 23, 0, 0)
+	now := local(2025, 10, 30, 12, 0)
+	if _, err := st.ApplyRetention(context.Background(), store.Retention{Ages: func(string, string) store.Ages {
+		return store.Ages{Raw: now.Sub(kept) - 12*time.Hour}
+	}}, now); err != nil {
+		t.Fatal(err)
+	}
+	r, err := src.Make(context.Background(), "finemeca", report.Week(kept, brussels))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := r.Energy.Meters[0]
+	want := []float64{246, 246, 246, 250, 245.5, 48, 50}
+	for i, d := range m.Days {
+		if math.Abs(d.KWh-want[i]) > 0.5+1e-9 {
+			t.Errorf("%s: %v kWh, want %v", d.Day, d.KWh, want[i])
+		}
+	}
+	if math.Abs(m.KWh-1331.5) > 1 || math.Abs(m.PreviousKWh-1216) > 1 {
+		t.Errorf("week %v kWh, the week before %v: want about 1331.5 and 1216", m.KWh, m.PreviousKWh)
+	}
+	if !m.FromAggregates.Equal(kept) || len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "Thu 23 Oct 2025") {
+		t.Errorf("from aggregates %s, notes %q: want both to say the readings are kept from Thursday", m.FromAggregates, r.Notes)
+	}
+	if !near(m.PeakKW, 36) || !m.PeakAt.Equal(local(2025, 10, 23, 10, 15)) || len(m.Gaps) != 0 || len(m.Resets) != 0 {
+		t.Errorf("peak %v at %s, gaps %v, resets %v: want Thursday's peak, and no gap at the boundary", m.PeakKW, m.PeakAt, m.Gaps, m.Resets)
+	}
+}
