@@ -231,6 +231,13 @@ type Source struct {
 	Now func() time.Time
 }
 
+func (s *Source) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
 // ErrNoCustomer is a report asked for a customer that is not configured.
 var ErrNoCustomer = errors.New("no such customer")
 
@@ -242,10 +249,7 @@ func (s *Source) Make(ctx context.Context, customer string, p Period) (*Report, 
 	if !p.From.Before(p.To) {
 		return nil, fmt.Errorf("the period's start %s is not before its end %s", p.From, p.To)
 	}
-	now := time.Now()
-	if s.Now != nil {
-		now = s.Now()
-	}
+	now := s.now()
 	r := &Report{Customer: customer, Period: p, Previous: p.Previous(), Zone: s.Location.String(), Made: now.In(s.Location), Notes: []string{}}
 	devs, err := s.Store.Devices(ctx, store.DeviceFilter{Customer: customer})
 	if err != nil {
@@ -687,13 +691,26 @@ func (s *Source) quality(ctx context.Context, k store.DeviceKey, name string, p 
 			}
 		}
 	}
-	pts, _, err := s.Store.Points(ctx, store.RawQuery{DeviceKey: k, Field: field, From: p.From, To: p.To})
+	// The time the device could have reported in: from its kept readings
+	// on, until now in a period not over yet.
+	kept, err := s.kept(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	start, end := later(p.From, kept), p.To
+	if now := s.now(); now.Before(end) {
+		end = now
+	}
+	q := &DeviceQuality{Sensor: k.Sensor, Device: k.Device, Name: name, Silent: []Gap{}}
+	if !start.Before(end) {
+		return q, nil
+	}
+	pts, _, err := s.Store.Points(ctx, store.RawQuery{DeviceKey: k, Field: field, From: start, To: end})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	q := &DeviceQuality{Sensor: k.Sensor, Device: k.Device, Name: name, Silent: []Gap{}}
 	if len(pts) == 0 {
-		q.Silent = append(q.Silent, Gap{From: p.From, To: p.To, MissingHours: p.To.Sub(p.From).Hours()})
+		q.Silent = append(q.Silent, Gap{From: start.In(s.Location), To: end.In(s.Location), MissingHours: end.Sub(start).Hours()})
 		return q, nil
 	}
 	ss := make([]sample, len(pts))
@@ -705,6 +722,8 @@ func (s *Source) quality(ctx context.Context, k store.DeviceKey, name string, p 
 		}
 	}
 	usual := usualInterval(ss)
+	// Silent at the start and the end of the period too.
+	ss = append(append([]sample{{t: start}}, ss...), sample{t: end})
 	for i := 1; i < len(ss); i++ {
 		if ss[i].t.Sub(ss[i-1].t) > GapAfter {
 			q.Silent = append(q.Silent, gap(ss[i-1].t.In(s.Location), ss[i].t.In(s.Location), usual))

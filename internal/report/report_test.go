@@ -343,3 +343,38 @@ func TestWeekPastRetention(t *testing.T) {
 		t.Errorf("peak %v at %s, gaps %v, resets %v: want Thursday's peak, and no gap at the boundary", m.PeakKW, m.PeakAt, m.Gaps, m.Resets)
 	}
 }
+
+// TestSilentAtTheEdges: a device that stops reporting is silent from its
+// last reading until now, in a period not over yet; days whose readings
+// retention removed are not silence.
+func TestSilentAtTheEdges(t *testing.T) {
+	src, st := fixture(t)
+	now := local(2025, 10, 29, 12, 0)
+	src.Now = func() time.Time { return now }
+	r, err := src.Make(context.Background(), "finemeca", report.Week(now, brussels))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range r.Quality.Devices {
+		want := local(2025, 10, 27, 0, 0) // the meter's last reading; the air line sent nothing this week
+		if len(q.Silent) != 1 || !q.Silent[0].To.Equal(now) || q.Device == "301" && !q.Silent[0].From.Equal(want) {
+			t.Errorf("device %s this week: silent %+v, want one period until now", q.Device, q.Silent)
+		}
+	}
+	kept := local(2025, 10, 23, 0, 0)
+	if _, err := st.ApplyRetention(context.Background(), store.Retention{Ages: func(string, string) store.Ages {
+		return store.Ages{Raw: now.Sub(kept) - 12*time.Hour}
+	}}, now); err != nil {
+		t.Fatal(err)
+	}
+	src.Now = nil
+	r, err = src.Make(context.Background(), "finemeca", report.Week(kept, brussels))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range r.Quality.Devices {
+		if len(q.Silent) != 0 || q.Device == "301" && q.Received != 3*96+100 {
+			t.Errorf("device %s over a week whose first days were removed: %+v, want no silence and the readings from Thursday", q.Device, q)
+		}
+	}
+}

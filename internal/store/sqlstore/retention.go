@@ -168,11 +168,11 @@ func (s *Store) rollUpDay(ctx context.Context, tx *sql.Tx, dev, day int64) (int6
 		if err != nil {
 			return 0, fmt.Errorf("the day's aggregates: %w", err)
 		}
-		for f, s := range daySums {
+		for f, sum := range daySums {
 			if b := before[f]; b != nil {
-				b.Merge(*s)
+				b.Merge(*sum)
 			} else {
-				before[f] = s
+				before[f] = sum
 			}
 		}
 		daySums, hours = before, nil
