@@ -50,6 +50,17 @@ func (s *Scheduler) Run(ctx context.Context) {
 	if every <= 0 {
 		every = time.Minute
 	}
+	now := s.now()
+	for i := range s.Schedules {
+		sc := &s.Schedules[i]
+		due := Due(sc, now, s.Source.Location)
+		next := Week(due.To, s.Source.Location)
+		if sc.Every == "month" {
+			next = Month(due.To, s.Source.Location)
+		}
+		s.Log.Info("report scheduled", "report", sc.Name, "customer", sc.Customer, "every", sc.Every,
+			"next", sc.SendAt(next.To, s.Source.Location).Format(time.RFC3339), "notify", sc.Notify)
+	}
 	for {
 		s.Tick(ctx)
 		select {

@@ -94,3 +94,19 @@ func TestSendTimes(t *testing.T) {
 		t.Errorf("due on 2 November 07:00: the month from %s, want October", p.From)
 	}
 }
+
+// TestScheduleLogsItsNextSend: at start, each schedule says when it sends
+// next.
+func TestScheduleLogsItsNextSend(t *testing.T) {
+	src, st := fixture(t)
+	var logs testenv.SyncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &report.Scheduler{Source: src, Outbox: st, Log: slog.New(slog.NewTextHandler(&logs, nil)),
+		Schedules: []config.ReportSchedule{{Name: "weekly", Customer: "finemeca", Every: "week", At: "07:00", Notify: []string{"ops"}}},
+		Now:       func() time.Time { return local(2025, 10, 29, 12, 0) }}
+	cancel()
+	s.Run(ctx)
+	if !strings.Contains(logs.String(), `msg="report scheduled" report=weekly`) || !strings.Contains(logs.String(), "next=2025-11-03T07:00:00+01:00") {
+		t.Errorf("the log at start:\n%s", logs.String())
+	}
+}
