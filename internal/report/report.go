@@ -312,7 +312,49 @@ func (s *Source) Make(ctx context.Context, customer string, p Period) (*Report, 
 	if r.Quality.Rejected, err = s.Store.CountRejected(ctx, store.RejectedFilter{Customer: customer, From: p.From, To: p.To}); err != nil {
 		return nil, err
 	}
+	r.round()
 	return r, nil
+}
+
+// round leaves the figures at a millionth: sums of many decimal values
+// carry binary noise (173.3000000000029) that a table should not show.
+func (r *Report) round() {
+	rd := func(v *float64) { *v = math.Round(*v*1e6) / 1e6 }
+	total := func(t *Total) {
+		for _, v := range []*float64{&t.KWh, &t.PreviousKWh, &t.DiffKWh, &t.PeakKW, &t.BaseloadKW, &t.NightShare, &t.WeekendShare} {
+			rd(v)
+		}
+		if t.DiffPct != nil {
+			rd(t.DiffPct)
+		}
+	}
+	days := func(ds []Day) {
+		for i := range ds {
+			rd(&ds[i].KWh)
+		}
+	}
+	demand := func(ds []Demand) {
+		for i := range ds {
+			rd(&ds[i].KW)
+		}
+	}
+	total(&r.Energy.Total)
+	days(r.Energy.Days)
+	demand(r.Energy.Profile)
+	for i := range r.Energy.Meters {
+		m := &r.Energy.Meters[i]
+		total(&m.Total)
+		days(m.Days)
+		demand(m.Profile)
+	}
+	for i := range r.Air.Lines {
+		l := &r.Air.Lines[i]
+		for _, v := range []*float64{&l.SecondsBelow, &l.LostNm3, &l.Cost, &l.CostPerYear} {
+			rd(v)
+		}
+	}
+	rd(&r.Air.Cost)
+	rd(&r.Air.CostPerYear)
 }
 
 // energyField is the counter in kWh of a sensor kind: its energy; "" for a
