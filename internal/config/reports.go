@@ -57,11 +57,6 @@ func (r *ReportSchedule) SendAt(end time.Time, loc *time.Location) time.Time {
 	return time.Date(day.Year(), day.Month(), day.Day(), hh, mm, 0, 0, loc)
 }
 
-// HasSection reports whether the schedule sends a section.
-func (r *ReportSchedule) HasSection(s string) bool {
-	return len(r.Sections) == 0 || slices.Contains(r.Sections, s)
-}
-
 func (c *Config) validateReports(v *validator) {
 	seen := map[string]bool{}
 	for i, r := range c.Reports {

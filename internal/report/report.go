@@ -256,11 +256,20 @@ func (s *Source) Make(ctx context.Context, customer string, p Period) (*Report, 
 		return nil, err
 	}
 	r.Energy.Meters, r.Air.Lines, r.Quality.Devices = []Meter{}, []Line{}, []DeviceQuality{}
+	// newest is the latest time from which a device's readings are kept.
+	var newest time.Time
 	for _, d := range devs {
 		k := store.DeviceKey{Customer: d.Customer, Sensor: d.Sensor, Device: d.Device}
+		kept, err := s.kept(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		if kept.After(newest) {
+			newest = kept
+		}
 		sc := s.Config.Sensors[d.Sensor]
 		if field := energyField(sc); field != "" {
-			m, err := s.meter(ctx, k, d.Name, field, p, r.Previous)
+			m, err := s.meter(ctx, k, d.Name, field, p, r.Previous, kept)
 			if err != nil {
 				return nil, fmt.Errorf("meter %s: %w", d.Device, err)
 			}
@@ -277,7 +286,7 @@ func (s *Source) Make(ctx context.Context, customer string, p Period) (*Report, 
 				r.Air.Lines = append(r.Air.Lines, *l)
 			}
 		}
-		q, err := s.quality(ctx, k, d.Name, p)
+		q, err := s.quality(ctx, k, d.Name, p, kept)
 		if err != nil {
 			return nil, fmt.Errorf("device %s: %w", d.Device, err)
 		}
@@ -286,16 +295,6 @@ func (s *Source) Make(ctx context.Context, customer string, p Period) (*Report, 
 		}
 	}
 	r.Energy.Days, r.Energy.Profile, r.Energy.Total = sumMeters(r.Energy.Meters, s.Location)
-	var newest time.Time
-	for _, d := range devs {
-		kept, err := s.kept(ctx, store.DeviceKey{Customer: d.Customer, Sensor: d.Sensor, Device: d.Device})
-		if err != nil {
-			return nil, err
-		}
-		if kept.After(newest) {
-			newest = kept
-		}
-	}
 	if newest.After(r.Previous.From) {
 		r.Notes = append(r.Notes, fmt.Sprintf("Readings before %s are no longer kept (store.retention): the kWh of the days before it come from "+
 			"the daily aggregates; the 15-minute demand, peak, baseload, shares, resets and gaps, leaks and data quality cover the days from it.",
@@ -405,11 +404,9 @@ func (s *Source) counter(ctx context.Context, k store.DeviceKey, field string, f
 // before).
 func interval(t time.Time) time.Time { return t.Add(-time.Nanosecond) }
 
-func (s *Source) meter(ctx context.Context, k store.DeviceKey, name, field string, p, prev Period) (*Meter, error) {
-	kept, err := s.kept(ctx, k)
-	if err != nil {
-		return nil, err
-	}
+// meter computes a meter's figures; its readings are kept from kept
+// (zero: all are).
+func (s *Source) meter(ctx context.Context, k store.DeviceKey, name, field string, p, prev Period, kept time.Time) (*Meter, error) {
 	rolled, err := s.rolledKWh(ctx, k, field, p, kept)
 	if err != nil {
 		return nil, err
@@ -715,7 +712,7 @@ func (s *Source) line(ctx context.Context, k store.DeviceKey, name string, l *co
 	return out, nil
 }
 
-func (s *Source) quality(ctx context.Context, k store.DeviceKey, name string, p Period) (*DeviceQuality, error) {
+func (s *Source) quality(ctx context.Context, k store.DeviceKey, name string, p Period, kept time.Time) (*DeviceQuality, error) {
 	field := reading.FieldLost
 	if _, ok, err := s.Store.PointBefore(ctx, k, field, p.To); err != nil {
 		return nil, err
@@ -735,10 +732,6 @@ func (s *Source) quality(ctx context.Context, k store.DeviceKey, name string, p 
 	}
 	// The time the device could have reported in: from its kept readings
 	// on, until now in a period not over yet.
-	kept, err := s.kept(ctx, k)
-	if err != nil {
-		return nil, err
-	}
 	start, end := later(p.From, kept), p.To
 	if now := s.now(); now.Before(end) {
 		end = now
