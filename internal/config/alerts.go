@@ -71,13 +71,7 @@ func (c *Config) validateAlerts(v *validator) {
 	seen := map[string]bool{}
 	for i, spec := range a.Rules {
 		at := fmt.Sprintf("alerts.rules.%d", i)
-		switch {
-		case spec.Name == "" || strings.ContainsAny(spec.Name, "/ \t"):
-			v.add(at+".name", "%q: a rule needs a name without '/' or spaces", spec.Name)
-		case seen[spec.Name]:
-			v.add(at+".name", "rule %q is defined twice", spec.Name)
-		}
-		seen[spec.Name] = true
+		v.name(at+".name", "rule", spec.Name, seen)
 		if spec.Sensor != alert.AnySensor && c.Sensors[spec.Sensor] == nil {
 			v.add(at+".sensor", "rule %q: unknown sensor kind %q (use one of %s, or *)", spec.Name, spec.Sensor, strings.Join(c.SensorNames(), ", "))
 		}

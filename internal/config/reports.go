@@ -61,13 +61,7 @@ func (c *Config) validateReports(v *validator) {
 	seen := map[string]bool{}
 	for i, r := range c.Reports {
 		at := fmt.Sprintf("reports.%d", i)
-		switch {
-		case r.Name == "" || strings.ContainsAny(r.Name, "/ \t"):
-			v.add(at+".name", "%q: a report needs a name without '/' or spaces", r.Name)
-		case seen[r.Name]:
-			v.add(at+".name", "report %q is defined twice", r.Name)
-		}
-		seen[r.Name] = true
+		v.name(at+".name", "report", r.Name, seen)
 		if !slices.Contains(c.Customers, r.Customer) {
 			v.add(at+".customer", "%q is not one of the customers %v", r.Customer, c.Customers)
 		}

@@ -42,6 +42,18 @@ type validator struct {
 	errs []error
 }
 
+// name checks the name of one of a list of things (a rule, a report):
+// not empty, without '/' or spaces, and not taken by one before it.
+func (v *validator) name(field, what, name string, seen map[string]bool) {
+	switch {
+	case name == "" || strings.ContainsAny(name, "/ \t"):
+		v.add(field, "%q: a %s needs a name without '/' or spaces", name, what)
+	case seen[name]:
+		v.add(field, "%s %q is defined twice", what, name)
+	}
+	seen[name] = true
+}
+
 func (v *validator) add(field, format string, args ...any) {
 	v.errs = append(v.errs, v.f.Errorf(field, format, args...))
 }
