@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -76,8 +75,7 @@ func TestDemoWhenMQTTPortTaken(t *testing.T) {
 		defer ln.Close() // nothing held it: hold it as another broker would
 	}
 	httpAddr := testenv.FreeAddr(t)
-	var out lockedWriter
-	out.w, out.mu = &bytes.Buffer{}, &sync.Mutex{}
+	var out testenv.SyncBuffer
 	cmd := exec.Command(binary, "run", "--demo", "--demo-interval", "200ms", "--data", t.TempDir(), "--http", httpAddr)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -100,9 +98,7 @@ func TestDemoWhenMQTTPortTaken(t *testing.T) {
 		}
 		return nil
 	})
-	out.mu.Lock()
-	logs := out.w.String()
-	out.mu.Unlock()
+	logs := out.String()
 	if !strings.Contains(logs, "demo: the MQTT port is in use") || !strings.Contains(logs, "built-in MQTT broker listening") {
 		t.Errorf("the log does not say where the broker went:\n%s", logs)
 	}
@@ -154,26 +150,14 @@ mqtt:
 `, filepath.Join(dir, "data"), httpAddr, brokerURL, clientID, prefix, queueCfg)), 0o600)
 	t.Cleanup(func() { clearSession(brokerURL, clientID) })
 
-	var logs bytes.Buffer
-	var logMu sync.Mutex
+	var logs testenv.SyncBuffer
 	startSensorhub := func() *exec.Cmd {
 		cmd := exec.Command(binary, "run", "--config", cfgPath)
-		w := &lockedWriter{w: &logs, mu: &logMu}
-		cmd.Stdout, cmd.Stderr = w, w
+		cmd.Stdout, cmd.Stderr = &logs, &logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
-			resp, err := http.Get("http://" + httpAddr + "/readyz")
-			if err != nil {
-				return err
-			}
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				return fmt.Errorf("readyz %d", resp.StatusCode)
-			}
-			return nil
-		})
+		waitReady(t, "http://"+httpAddr)
 		return cmd
 	}
 	proc := startSensorhub()
@@ -181,9 +165,7 @@ mqtt:
 		proc.Process.Signal(syscall.SIGTERM)
 		proc.Wait()
 		if t.Failed() {
-			logMu.Lock()
 			t.Logf("sensorhub logs:\n%s", logs.String())
-			logMu.Unlock()
 		}
 	}()
 
@@ -275,17 +257,6 @@ mqtt:
 	}
 }
 
-type lockedWriter struct {
-	w  *bytes.Buffer
-	mu *sync.Mutex
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
 // clearSession removes the persistent session the test left in Mosquitto.
 func clearSession(brokerURL, clientID string) {
 	c := paho.NewClient(paho.NewClientOptions().AddBroker(brokerURL).SetClientID(clientID).SetCleanSession(true))
@@ -309,14 +280,7 @@ func TestReplayCommand(t *testing.T) {
 		cmd.Wait()
 	}()
 	base := "http://" + httpAddr
-	testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		return nil
-	})
+	waitReady(t, base)
 	start := time.Now().Add(-time.Second)
 	body, _ := os.ReadFile("../../testdata/payloads/air.jsonl")
 	resp, err := http.Post(base+"/api/v1/ingest", "application/x-ndjson", bytes.NewReader(body))
