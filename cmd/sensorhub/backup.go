@@ -11,7 +11,9 @@ import (
 
 	"github.com/sensorhub/sensorhub/internal/app"
 	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/plan"
 	"github.com/sensorhub/sensorhub/internal/store/sqlite"
+	"github.com/sensorhub/sensorhub/internal/store/sqlstore"
 )
 
 // errPostgresBackup is the answer to a backup or restore of PostgreSQL.
@@ -34,10 +36,7 @@ func cmdBackup(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(cfg.StorePath()); err != nil {
-		return fmt.Errorf("backup: no store at %s (give --data or --config): %w", cfg.StorePath(), err)
-	}
-	st, err := app.OpenStore(context.Background(), cfg, false, slog.New(slog.DiscardHandler))
+	st, err := openExisting(context.Background(), cfg, "backup")
 	if err != nil {
 		return err
 	}
@@ -102,13 +101,31 @@ func storeConfig(cfgPath, data string) (*config.Config, error) {
 
 // dataConfig is the validated configuration of --config and --data.
 func dataConfig(cfgPath, data string) (*config.Config, error) {
+	p, err := dataPlan(cfgPath, data)
+	if err != nil {
+		return nil, err
+	}
+	return p.Config, nil
+}
+
+// dataPlan is the compiled configuration of --config and --data.
+func dataPlan(cfgPath, data string) (*plan.Plan, error) {
 	p, _, err := loadPlan(cfgPath, func(c *config.Config) {
 		if data != "" {
 			c.DataDir = data
 		}
 	})
-	if err != nil {
-		return nil, err
+	return p, err
+}
+
+// openExisting opens the store of a command that works on one already
+// made: a SQLite file that is not there is an error naming it, not a new
+// empty store.
+func openExisting(ctx context.Context, cfg *config.Config, cmd string) (*sqlstore.Store, error) {
+	if cfg.Store.Engine != "postgres" {
+		if _, err := os.Stat(cfg.StorePath()); err != nil {
+			return nil, fmt.Errorf("%s: no store at %s (give --data or --config): %w", cmd, cfg.StorePath(), err)
+		}
 	}
-	return p.Config, nil
+	return app.OpenStore(ctx, cfg, false, slog.New(slog.DiscardHandler))
 }

@@ -7,12 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"os"
 	"os/user"
 	"strings"
 
-	"github.com/sensorhub/sensorhub/internal/app"
 	"github.com/sensorhub/sensorhub/internal/logx"
 	"github.com/sensorhub/sensorhub/internal/store"
 )
@@ -55,14 +52,9 @@ func cmdDevice(args []string, in io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Store.Engine != "postgres" {
-		if _, err := os.Stat(cfg.StorePath()); err != nil {
-			return fmt.Errorf("device rm: no store at %s (give --data or --config): %w", cfg.StorePath(), err)
-		}
-	}
 	log := logx.New(stderr, cfg.Log.Format, cfg.Log.Level)
 	ctx := context.Background()
-	st, err := app.OpenStore(ctx, cfg, false, slog.New(slog.DiscardHandler))
+	st, err := openExisting(ctx, cfg, "device rm")
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"slices"
 	"time"
 
@@ -44,11 +43,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	p, _, err := loadPlan(*cfgPath, func(c *config.Config) {
-		if *data != "" {
-			c.DataDir = *data
-		}
-	})
+	p, err := dataPlan(*cfgPath, *data)
 	if err != nil {
 		return err
 	}
@@ -74,13 +69,8 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	if cfg.Store.Engine != "postgres" {
-		if _, err := os.Stat(cfg.StorePath()); err != nil {
-			return fmt.Errorf("report: no store at %s (give --data or --config): %w", cfg.StorePath(), err)
-		}
-	}
 	ctx := context.Background()
-	st, err := app.OpenStore(ctx, cfg, false, slog.New(slog.DiscardHandler))
+	st, err := openExisting(ctx, cfg, "report")
 	if err != nil {
 		return err
 	}
