@@ -125,7 +125,7 @@ func Text(r *Report, sections []string, publicURL string) (string, error) {
 // when publicURL is set.
 func Mail(r *Report, sections []string, publicURL string) (notify.Mail, error) {
 	data := newMailData(r, sections, publicURL)
-	has := func(s string) bool { return len(sections) == 0 || slices.Contains(sections, s) }
+	has := map[string]bool{"energy": data.Energy, "air": data.Air, "quality": data.Quality}
 	var html bytes.Buffer
 	if err := htmlMail.Execute(&html, data); err != nil {
 		return notify.Mail{}, err
@@ -140,7 +140,7 @@ func Mail(r *Report, sections []string, publicURL string) (notify.Mail, error) {
 	}
 	charts := map[string]string{"days": "energy", "demand": "energy", "air": "air"}
 	for _, c := range Charts {
-		if !has(charts[c]) || c == "air" && len(r.Air.Lines) == 0 {
+		if !has[charts[c]] || c == "air" && len(r.Air.Lines) == 0 {
 			continue
 		}
 		png, err := r.Chart(c)
@@ -151,7 +151,7 @@ func Mail(r *Report, sections []string, publicURL string) (notify.Mail, error) {
 	}
 	tables := map[string]string{"days": "energy", "meters": "energy", "demand": "energy", "air": "air", "quality": "quality"}
 	for _, t := range Tables {
-		if !has(tables[t]) {
+		if !has[tables[t]] {
 			continue
 		}
 		var b bytes.Buffer
