@@ -15,11 +15,12 @@ const (
 	versionConverting = 90  // chunk tables made, readings being converted
 	versionChunks     = 100 // readings in chunks
 	versionRetention  = 110 // aggregates of the days retention removed
-	versionReports    = 120 // the outbox of scheduled reports: this release
+	versionReports    = 120 // the outbox of scheduled reports
+	versionTrust      = 130 // leases, invalid intervals, rolled-up message keys, the installation: this release
 )
 
 // SchemaVersion is the schema version of this release.
-const SchemaVersion = versionReports
+const SchemaVersion = versionTrust
 
 // schema is the whole schema of this release, written once for both
 // engines.
@@ -104,7 +105,7 @@ CREATE TABLE notifications (
 CREATE INDEX notifications_alert ON notifications (alert_id);
 CREATE INDEX notifications_pending ON notifications (notifier, id) WHERE status = 'pending';
 {{SESSIONS}};
-` + chunkSchema + retentionSchema + reportSchema
+` + chunkSchema + retentionSchema + reportSchema + trustSchema
 
 // chunkSchema is what the chunk layout adds to the tables earlier
 // releases had.
@@ -186,6 +187,28 @@ CREATE TABLE report_sends (
 );
 `
 
+// trustSchema is what this release adds, one part a concern.
+const trustSchema = leaseSchema + intervalSchema + rolledSchema + installSchema
+
+// leaseSchema holds the leases that let one process of many do a job
+// (the alert stage's evaluation).
+const leaseSchema = `
+`
+
+// intervalSchema holds the intervals of a device's readings that an
+// admin marked invalid.
+const intervalSchema = `
+`
+
+// rolledSchema is what a day rolled up by retention keeps of its
+// readings' identities, so that one sent again is a duplicate.
+const rolledSchema = `
+`
+
+// installSchema names the installation a store belongs to.
+const installSchema = `
+`
+
 // migrate brings the schema up to this release: a new database gets it
 // whole; one of the row layout is converted.
 func (s *Store) migrate(ctx context.Context) error {
@@ -211,10 +234,10 @@ func (s *Store) migrate(ctx context.Context) error {
 			if err := execAll(ctx, tx, s.d.ddl(schema)); err != nil {
 				return fmt.Errorf("create the schema: %w", err)
 			}
-			return s.setVersion(ctx, tx, versionReports)
+			return s.setVersion(ctx, tx, versionTrust)
 		})
-	case v > versionReports:
-		return fmt.Errorf("schema version %d is newer than this sensorhub knows (%d): upgrade sensorhub", v, versionReports)
+	case v > versionTrust:
+		return fmt.Errorf("schema version %d is newer than this sensorhub knows (%d): upgrade sensorhub", v, versionTrust)
 	case v < versionConverting:
 		if err := s.upgradeLegacy(ctx, conn, v); err != nil {
 			return err
@@ -236,11 +259,21 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 		fallthrough
 	case v == versionRetention:
-		return s.inTx(ctx, conn, func(tx *sql.Tx) error {
+		if err := s.inTx(ctx, conn, func(tx *sql.Tx) error {
 			if err := execAll(ctx, tx, s.d.ddl(reportSchema)); err != nil {
 				return fmt.Errorf("add the report outbox: %w", err)
 			}
 			return s.setVersion(ctx, tx, versionReports)
+		}); err != nil {
+			return err
+		}
+		fallthrough
+	case v == versionReports:
+		return s.inTx(ctx, conn, func(tx *sql.Tx) error {
+			if err := execAll(ctx, tx, s.d.ddl(trustSchema)); err != nil {
+				return fmt.Errorf("add the tables of schema %d: %w", versionTrust, err)
+			}
+			return s.setVersion(ctx, tx, versionTrust)
 		})
 	}
 	return nil
