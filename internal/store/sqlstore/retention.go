@@ -188,6 +188,9 @@ func (s *Store) rollUpDay(ctx context.Context, tx *sql.Tx, dev, day int64) (int6
 		dev, day, chunk.EncodeSummaries(daySums), hoursData); err != nil {
 		return 0, err
 	}
+	if err := s.keepRolledKeys(ctx, tx, dev, day, rs); err != nil {
+		return 0, err
+	}
 	for _, p := range parts {
 		if _, err := s.exec(ctx, tx, `DELETE FROM `+p.table()+` WHERE id = ?`, p.id); err != nil {
 			return 0, err
@@ -208,6 +211,32 @@ func (s *Store) rollUpDay(ctx context.Context, tx *sql.Tx, dev, day int64) (int6
 	return int64(len(rs)), err
 }
 
+// keepRolledKeys adds the identities of a day's readings that retention
+// removes to those of the day removed before, so that a reading sent again
+// is known for a duplicate (rolledKeys).
+func (s *Store) keepRolledKeys(ctx context.Context, tx *sql.Tx, dev, day int64, rs []reading.Reading) error {
+	keys := make([]chunk.Key, len(rs))
+	for i := range rs {
+		keys[i] = chunk.Key{Time: rs[i].Time.UnixMilli(), Seq: rs[i].Seq()}
+	}
+	var old []byte
+	err := s.queryRow(ctx, tx, `SELECT identities FROM rolled_keys WHERE device_id = ? AND day = ?`, dev, day).Scan(&old)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return err
+	default:
+		before, err := chunk.DecodeKeys(old)
+		if err != nil {
+			return fmt.Errorf("the identities of the day's readings removed before: %w", err)
+		}
+		keys = append(keys, before...)
+	}
+	_, err = s.exec(ctx, tx, `INSERT INTO rolled_keys (device_id, day, identities) VALUES (?, ?, ?)
+		ON CONFLICT (device_id, day) DO UPDATE SET identities = excluded.identities`, dev, day, chunk.EncodeKeys(chunk.SortKeys(keys)))
+	return err
+}
+
 // cutRollups clears the hourly aggregates (or, with daily, deletes the
 // aggregates) of a device's days before cutDay. It returns how many days
 // it cut.
@@ -218,6 +247,10 @@ func (s *Store) cutRollups(ctx context.Context, dev, cutDay int64, daily bool) (
 		q, col := `UPDATE day_rollups SET hours = NULL WHERE device_id = ? AND day < ? AND hours IS NOT NULL`, "hourly_from"
 		if daily {
 			q, col = `DELETE FROM day_rollups WHERE device_id = ? AND day < ?`, "daily_from"
+			// The identities of the readings go with the day's aggregates.
+			if _, err := s.exec(ctx, tx, `DELETE FROM rolled_keys WHERE device_id = ? AND day < ?`, dev, cutDay); err != nil {
+				return err
+			}
 		}
 		res, err := s.exec(ctx, tx, q, dev, cutDay)
 		if err != nil {
@@ -424,7 +457,7 @@ func (s *Store) RemoveDevice(ctx context.Context, k store.DeviceKey) (int64, err
 			return err
 		}
 		for _, q := range []string{`DELETE FROM chunks WHERE device_id = ?`, `DELETE FROM recent WHERE device_id = ?`,
-			`DELETE FROM day_rollups WHERE device_id = ?`, `DELETE FROM device_fields WHERE device_id = ?`} {
+			`DELETE FROM day_rollups WHERE device_id = ?`, `DELETE FROM rolled_keys WHERE device_id = ?`, `DELETE FROM device_fields WHERE device_id = ?`} {
 			if _, err := s.exec(ctx, tx, q, dev); err != nil {
 				return err
 			}

@@ -203,6 +203,15 @@ const intervalSchema = `
 // rolledSchema is what a day rolled up by retention keeps of its
 // readings' identities, so that one sent again is a duplicate.
 const rolledSchema = `
+-- The identities (time, Seq) of a device's readings of one local day that
+-- retention rolled up into day_rollups (chunk.EncodeKeys): kept as long
+-- as the day's aggregates are.
+CREATE TABLE rolled_keys (
+	device_id  {{INT}} NOT NULL,
+	day        {{INT}} NOT NULL,
+	identities {{BLOB}} NOT NULL,
+	PRIMARY KEY (device_id, day)
+){{WITHOUT_ROWID}};
 `
 
 // installSchema names the installation a store belongs to.

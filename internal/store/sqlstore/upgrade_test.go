@@ -218,7 +218,9 @@ func TestUpgradeFromChunks(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, q := range []string{`DROP TABLE report_sends`, `DROP TABLE day_rollups`, `ALTER TABLE devices DROP COLUMN raw_from`, `ALTER TABLE devices DROP COLUMN hourly_from`,
-		`ALTER TABLE devices DROP COLUMN daily_from`, `UPDATE schema_version SET version = 100`} {
+		`ALTER TABLE devices DROP COLUMN daily_from`,
+		`DROP TABLE rolled_keys`,
+		`UPDATE schema_version SET version = 100`} {
 		if _, err := s.DB().Exec(q); err != nil {
 			t.Fatal(err)
 		}

@@ -20,6 +20,9 @@ type deviceRow struct {
 	lastSeq int64
 	latest  []byte
 	writes  int64
+	// rawFrom is when the readings retention left start (Unix
+	// milliseconds; 0 when it removed none).
+	rawFrom int64
 }
 
 // pending is a reading a write takes.
@@ -156,7 +159,7 @@ func (s *Store) lockDevices(ctx context.Context, tx *sql.Tx, batches ...[]pendin
 		return out, nil
 	}
 	slices.SortFunc(ids, func(a, b any) int { return cmp.Compare(a.(int64), b.(int64)) })
-	rows, err := s.query(ctx, tx, `SELECT id, last_seen, last_time, last_seq, msg_count, lost, name, gateway, rssi, snr, latest, writes
+	rows, err := s.query(ctx, tx, `SELECT id, last_seen, last_time, last_seq, msg_count, lost, name, gateway, rssi, snr, latest, writes, raw_from
 		FROM devices WHERE id IN `+inList(len(ids))+` ORDER BY id`+s.d.ForUpdate, ids...)
 	if err != nil {
 		return nil, fmt.Errorf("store: devices: %w", err)
@@ -166,7 +169,7 @@ func (s *Store) lockDevices(ctx context.Context, tx *sql.Tx, batches ...[]pendin
 		var id int64
 		d := &deviceRow{}
 		if err := rows.Scan(&id, &d.LastSeen, &d.LastTime, &d.lastSeq, &d.MsgCount, &d.Lost, &d.Name, &d.Gateway,
-			&d.RSSI, &d.SNR, &d.latest, &d.writes); err != nil {
+			&d.RSSI, &d.SNR, &d.latest, &d.writes, &d.rawFrom); err != nil {
 			return nil, err
 		}
 		out[id] = d
@@ -182,19 +185,22 @@ func (s *Store) lockDevices(ctx context.Context, tx *sql.Tx, batches ...[]pendin
 
 // insertRecent writes the new readings as recent rows and returns those
 // that were new. A reading after the device's newest is new; one before it
-// may be stored already, in a chunk or a recent row: then it is a
-// duplicate.
+// may be stored already, in a chunk or a recent row, or have been rolled
+// up with its day by retention: then it is a duplicate.
 func (s *Store) insertRecent(ctx context.Context, tx *sql.Tx, ps []pending, devs map[int64]*deviceRow, res *store.WriteResult) ([]pending, []written, error) {
 	var stored []pending
 	first := map[rowKey]bool{}
-	known := map[rowKey]bool{}
+	known, err := s.rolledKeys(ctx, tx, ps, devs)
+	if err != nil {
+		return nil, nil, err
+	}
 	// Per device, the range of its readings not after its newest and not
 	// answered by its tail: those may be stored already.
 	type span struct{ lo, hi int64 }
 	old := map[int64]*span{}
 	for _, p := range ps {
 		d := devs[p.dev]
-		if d == nil || d.latest == nil || p.key.time > d.LastTime || p.key.time == d.LastTime && p.key.seq > d.lastSeq {
+		if d == nil || d.latest == nil || p.key.time > d.LastTime || p.key.time == d.LastTime && p.key.seq > d.lastSeq || known[p.key] {
 			continue
 		}
 		if found, ok := s.tails.stored(p.dev, d.writes, p.key.time, p.key.seq); ok {
@@ -225,6 +231,44 @@ func (s *Store) insertRecent(ctx context.Context, tx *sql.Tx, ps []pending, devs
 	}
 	w, err := s.appendRecent(ctx, tx, stored)
 	return stored, w, err
+}
+
+// rolledKeys are the identities of the readings that retention rolled up
+// among those of ps before their device's raw_from: a reading sent again
+// after its day's readings were removed. A late reading of such a day that
+// is not among them is new: it joins the day's aggregates when retention
+// runs next, and its identity with it.
+func (s *Store) rolledKeys(ctx context.Context, tx *sql.Tx, ps []pending, devs map[int64]*deviceRow) (map[rowKey]bool, error) {
+	type devDay struct{ dev, day int64 }
+	var days []devDay
+	seen := map[devDay]bool{}
+	for _, p := range ps {
+		if d := devs[p.dev]; d != nil && p.key.time < d.rawFrom {
+			if dd := (devDay{p.dev, dayOf(p.r.Time, s.loc)}); !seen[dd] {
+				seen[dd] = true
+				days = append(days, dd)
+			}
+		}
+	}
+	known := map[rowKey]bool{}
+	for _, dd := range days {
+		var data []byte
+		err := s.queryRow(ctx, tx, `SELECT identities FROM rolled_keys WHERE device_id = ? AND day = ?`, dd.dev, dd.day).Scan(&data)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: identities of device %d, day %s: %w", dd.dev, dayName(dd.day), err)
+		}
+		keys, err := chunk.DecodeKeys(data)
+		if err != nil {
+			return nil, fmt.Errorf("store: identities of device %d, day %s: %w", dd.dev, dayName(dd.day), err)
+		}
+		for _, k := range keys {
+			known[rowKey{dd.dev, k.Time, k.Seq}] = true
+		}
+	}
+	return known, nil
 }
 
 // replaceRecent writes re-derived readings as recent rows, which replace

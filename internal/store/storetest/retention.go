@@ -370,3 +370,100 @@ func testReportOutbox(t *testing.T, s store.Store) {
 		t.Errorf("after one was sent and the period queued again: %+v, want the other notifier's only", pending)
 	}
 }
+
+// testRolledDuplicates: a day of a power meter rolled up by retention
+// (its readings removed, its aggregates kept); its readings sent again,
+// by a replay of the receive window, as exact duplicates, or mixed with
+// readings of that day that are new, are duplicates: the day's count and
+// increase stay; a new one is stored once and joins the day once.
+func testRolledDuplicates(t *testing.T, s store.Store) {
+	base := Payloads(t, "centrale.jsonl")[0]
+	start := time.Date(2025, 3, 10, 0, 0, 0, 0, loc)
+	var rs []reading.Reading
+	for i := range 3 * 96 {
+		r := base
+		r.Time = start.Add(time.Duration(i) * 15 * time.Minute)
+		r.Received, r.MsgCount = r.Time.Add(2*time.Second), int64(1000+i)
+		r.Fields = map[string]float64{"E": float64(100 + i), "P": 3}
+		if i == 30 {
+			// A message without msgCount: told apart by its payload.
+			r.MsgCount, r.Digest = reading.NoMsgCount, reading.PayloadDigest([]byte(`{"E":130}`))
+		}
+		rs = append(rs, r)
+	}
+	write(t, s, store.Batch{Readings: rs})
+	k := key(base)
+	dayOne := func(field, agg string) float64 {
+		t.Helper()
+		got, err := series.Read(ctx(t), s, series.Query{DeviceKey: k, Field: field, Agg: agg, Step: series.Step{Days: 1},
+			From: start, To: start.AddDate(0, 0, 1)}, loc)
+		if err != nil {
+			t.Fatalf("%s %s of 10 March: %v", agg, field, err)
+		}
+		if len(got.Points) != 1 {
+			t.Fatalf("%s %s of 10 March: %+v, want one day", agg, field, got.Points)
+		}
+		return got.Points[0].Value
+	}
+	kept := func() int64 {
+		t.Helper()
+		devs, err := s.Devices(ctx(t), store.DeviceFilter{Customer: base.Customer, Sensor: base.Sensor})
+		if err != nil || len(devs) != 1 {
+			t.Fatalf("devices: %+v %v", devs, err)
+		}
+		return devs[0].Readings
+	}
+	policy := store.Retention{Ages: func(_, _ string) store.Ages { return store.Ages{Raw: 24 * time.Hour} }}
+	now := start.AddDate(0, 0, 2).Add(time.Hour)
+	if removed, err := s.ApplyRetention(ctx(t), policy, now); err != nil || removed.Readings != 96 {
+		t.Fatalf("retention: %+v %v, want the 96 readings of 10 March removed", removed, err)
+	}
+	check := func(when string, pCount float64, readings int64) {
+		t.Helper()
+		if n, inc, p := dayOne("E", "count"), dayOne("E", "increase"), dayOne("P", "count"); n != 96 || inc != 95 || p != pCount {
+			t.Errorf("%s: 10 March has %v readings of E, an increase of %v and %v of P; want 96, 95 and %v", when, n, inc, p, pCount)
+		}
+		if n := kept(); n != readings {
+			t.Errorf("%s: the device counts %d readings kept, want %d", when, n, readings)
+		}
+	}
+	check("rolled up", 96, 192)
+
+	if res := write(t, s, store.Batch{Readings: rs}); res.Stored != 0 || res.Duplicates != len(rs) {
+		t.Errorf("a replay of the three days: %+v, want all %d duplicates", res, len(rs))
+	}
+	check("after a replay", 96, 192)
+	if res := write(t, s, store.Batch{Readings: rs[25:35]}); res.Stored != 0 || res.Duplicates != 10 {
+		t.Errorf("10 readings of 10 March again: %+v, want 10 duplicates", res)
+	}
+	check("after 10 duplicates", 96, 192)
+
+	// Three readings of 10 March that were never stored, late, with five
+	// that were.
+	mixed := append([]reading.Reading(nil), rs[40:45]...)
+	for i := range 3 {
+		r := base
+		r.Time = start.Add(time.Duration(i)*time.Hour + 7*time.Minute)
+		r.Received, r.MsgCount = now, reading.NoMsgCount
+		r.Digest = reading.PayloadDigest([]byte(fmt.Sprintf(`{"late":%d}`, i)))
+		r.Fields = map[string]float64{"P": 50}
+		mixed = append(mixed, r)
+	}
+	if res := write(t, s, store.Batch{Readings: mixed}); res.Stored != 3 || res.Duplicates != 5 {
+		t.Errorf("5 readings of 10 March with 3 new ones: %+v, want 3 stored, 5 duplicates", res)
+	}
+	if res := write(t, s, store.Batch{Readings: mixed}); res.Stored != 0 || res.Duplicates != 8 {
+		t.Errorf("the same again before retention ran: %+v, want 8 duplicates", res)
+	}
+	if removed, err := s.ApplyRetention(ctx(t), policy, now); err != nil || removed.Readings != 3 {
+		t.Errorf("retention after the late readings: %+v %v, want the 3 new ones rolled up", removed, err)
+	}
+	check("after 3 new readings joined the day", 99, 192)
+	if got := dayOne("P", "max"); got != 50 {
+		t.Errorf("10 March's maximum of P: %v, want the new readings' 50", got)
+	}
+	if res := write(t, s, store.Batch{Readings: append(mixed, rs...)}); res.Stored != 0 || res.Duplicates != len(rs)+8 {
+		t.Errorf("all of it again: %+v, want %d duplicates", res, len(rs)+8)
+	}
+	check("after all of it again", 99, 192)
+}

@@ -55,6 +55,7 @@ func Run(t *testing.T, open Open) {
 		{"LateReadingIntoChunk", testLateIntoChunk},
 		{"Retention", testRetention},
 		{"RemoveDevice", testRemoveDevice},
+		{"RolledUpDuplicates", testRolledDuplicates},
 		{"ReportOutbox", testReportOutbox},
 	}
 	for _, c := range cases {
