@@ -15,36 +15,39 @@ type DeviceRow struct {
 	// LastSeen and LastTime are Unix milliseconds of the newest receive
 	// time and device time; MsgCount is -1 before any.
 	LastSeen, LastTime, MsgCount, Lost int64
-	Name, Gateway                      string
-	RSSI, SNR                          *float64
+	// MsgTime is when the message of MsgCount was sent (counterTime), and
+	// MsgFrom when the device last restarted its msgCount (0 before it
+	// did), Unix milliseconds.
+	MsgTime, MsgFrom int64
+	Name, Gateway    string
+	RSSI, SNR        *float64
 }
 
-// Fold adds a batch's new readings of the device, in order: last seen
-// from all of them, and from readings newer than any before, the newest
-// msgCount, the messages its gaps show lost, name, gateway and radio. A
-// late reading that fills a gap counted lost is found again: readings
-// that several gateways and ingestors pass on in parallel arrive out of
-// order without any being lost.
+// Fold adds a batch's new readings of the device, in the order they came:
+// last seen from all of them; from readings newer than any before, name,
+// gateway and radio; from msgCount, the newest msgCount and the messages
+// its gaps show lost.
+//
+// Loss follows the msgCount sequence, not the readings' times: a count
+// above the newest is newer whatever its time says (a device's clock that
+// jumps ahead or back loses no message), and a gap before it is counted
+// lost; a count below the newest is a late message, which fills a gap
+// counted lost (readings that several gateways and ingestors pass on in
+// parallel arrive out of order without any being lost), unless it was
+// sent after the newest: then the device restarted, which loses nothing.
+// A count above the newest but sent before that restart is late too.
 func (d *DeviceRow) Fold(rs []*reading.Reading) {
 	for _, r := range rs {
 		d.LastSeen = max(d.LastSeen, r.Received.UnixMilli())
 		t := r.Time.UnixMilli()
 		// Readings of one time (a device's clock in whole seconds) follow
 		// each other in msgCount order.
-		if t < d.LastTime || t == d.LastTime && (r.MsgCount < 0 || r.MsgCount <= d.MsgCount) {
-			// A late reading: stored, but it says nothing of now.
-			if r.MsgCount >= 0 && r.MsgCount < d.MsgCount && d.Lost > 0 {
-				d.Lost--
-			}
-			continue
+		late := t < d.LastTime || t == d.LastTime && (r.MsgCount < 0 || r.MsgCount <= d.MsgCount)
+		d.foldCount(r)
+		if late {
+			continue // stored, but it says nothing of now
 		}
 		d.LastTime = t
-		if r.MsgCount >= 0 {
-			if d.MsgCount >= 0 && r.MsgCount > d.MsgCount+1 {
-				d.Lost += r.MsgCount - d.MsgCount - 1
-			}
-			d.MsgCount = r.MsgCount
-		}
 		if r.Name != "" {
 			d.Name = r.Name
 		}
@@ -58,6 +61,37 @@ func (d *DeviceRow) Fold(rs []*reading.Reading) {
 			d.SNR = r.SNR
 		}
 	}
+}
+
+// foldCount follows the msgCount sequence with a reading's count.
+func (d *DeviceRow) foldCount(r *reading.Reading) {
+	c, ct := r.MsgCount, counterTime(r)
+	switch {
+	case c < 0:
+	case d.MsgCount < 0:
+		d.MsgCount, d.MsgTime = c, ct
+	case c > d.MsgCount && ct >= d.MsgFrom:
+		d.Lost += c - d.MsgCount - 1
+		d.MsgCount, d.MsgTime = c, max(d.MsgTime, ct)
+	case c < d.MsgCount && ct > d.MsgTime:
+		d.MsgCount, d.MsgTime, d.MsgFrom = c, ct, ct
+	case c != d.MsgCount && d.Lost > 0:
+		// Late: below the newest count, or above it but sent before the
+		// device restarted.
+		d.Lost--
+	}
+}
+
+// counterTime is when a reading's message was sent, as far as the order
+// of its device's messages goes: its time, but not after it was received,
+// so that a clock ahead does not make a message seem sent after those that
+// follow it.
+func counterTime(r *reading.Reading) int64 {
+	t := r.Time.UnixMilli()
+	if !r.Received.IsZero() {
+		t = min(t, r.Received.UnixMilli())
+	}
+	return t
 }
 
 // Conds are the conditions of a SQL WHERE clause, each written with ?

@@ -47,3 +47,29 @@ func TestFoldOneSecondApart(t *testing.T) {
 		}
 	}
 }
+
+// TestFoldRestart: a drop in msgCount sent after the newest message is a
+// restart, which loses nothing, also when the newest message's clock was
+// ahead; a message sent before the restart that comes after it fills no
+// gap of the new count and opens none.
+func TestFoldRestart(t *testing.T) {
+	base := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
+	r := func(n int64, sent, at time.Duration) *reading.Reading {
+		return &reading.Reading{Time: base.Add(at), MsgCount: n, Received: base.Add(sent + time.Second)}
+	}
+	d := DeviceRow{MsgCount: -1}
+	d.Fold([]*reading.Reading{r(100, 0, 0), r(101, time.Minute, time.Minute), r(103, 2*time.Minute, 40*time.Minute)})
+	if d.Lost != 1 || d.MsgCount != 103 {
+		t.Fatalf("after 100, 101, 103 (its clock 38 minutes ahead): lost %d, msgCount %d; want 1, 103", d.Lost, d.MsgCount)
+	}
+	// The device restarts at minute 5: its clock is right again.
+	d.Fold([]*reading.Reading{r(0, 5*time.Minute, 5*time.Minute), r(1, 6*time.Minute, 6*time.Minute)})
+	if d.Lost != 1 || d.MsgCount != 1 {
+		t.Fatalf("after a restart, 0 and 1: lost %d, msgCount %d; want 1, 1", d.Lost, d.MsgCount)
+	}
+	// 102, sent before the restart, comes late.
+	d.Fold([]*reading.Reading{r(102, 7*time.Minute, 2*time.Minute), r(2, 8*time.Minute, 8*time.Minute)})
+	if d.Lost != 0 || d.MsgCount != 2 {
+		t.Fatalf("after 102 late, then 2: lost %d, msgCount %d; want 0 (102 came), 2", d.Lost, d.MsgCount)
+	}
+}

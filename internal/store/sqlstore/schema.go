@@ -201,8 +201,15 @@ const intervalSchema = `
 `
 
 // rolledSchema is what a day rolled up by retention keeps of its
-// readings' identities, so that one sent again is a duplicate.
+// readings' identities, so that one sent again is a duplicate; and where
+// each device's msgCount sequence stands, so that its losses follow the
+// sequence rather than the readings' times.
 const rolledSchema = `
+-- When the message of msg_count was sent and when the device last
+-- restarted its msgCount (store.DeviceRow), Unix milliseconds.
+ALTER TABLE devices ADD COLUMN msg_time {{INT}} NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN msg_from {{INT}} NOT NULL DEFAULT 0;
+UPDATE devices SET msg_time = last_time;
 -- The identities (time, Seq) of a device's readings of one local day that
 -- retention rolled up into day_rollups (chunk.EncodeKeys): kept as long
 -- as the day's aggregates are.

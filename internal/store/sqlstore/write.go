@@ -159,7 +159,7 @@ func (s *Store) lockDevices(ctx context.Context, tx *sql.Tx, batches ...[]pendin
 		return out, nil
 	}
 	slices.SortFunc(ids, func(a, b any) int { return cmp.Compare(a.(int64), b.(int64)) })
-	rows, err := s.query(ctx, tx, `SELECT id, last_seen, last_time, last_seq, msg_count, lost, name, gateway, rssi, snr, latest, writes, raw_from
+	rows, err := s.query(ctx, tx, `SELECT id, last_seen, last_time, last_seq, msg_count, msg_time, msg_from, lost, name, gateway, rssi, snr, latest, writes, raw_from
 		FROM devices WHERE id IN `+inList(len(ids))+` ORDER BY id`+s.d.ForUpdate, ids...)
 	if err != nil {
 		return nil, fmt.Errorf("store: devices: %w", err)
@@ -168,7 +168,7 @@ func (s *Store) lockDevices(ctx context.Context, tx *sql.Tx, batches ...[]pendin
 	for rows.Next() {
 		var id int64
 		d := &deviceRow{}
-		if err := rows.Scan(&id, &d.LastSeen, &d.LastTime, &d.lastSeq, &d.MsgCount, &d.Lost, &d.Name, &d.Gateway,
+		if err := rows.Scan(&id, &d.LastSeen, &d.LastTime, &d.lastSeq, &d.MsgCount, &d.MsgTime, &d.MsgFrom, &d.Lost, &d.Name, &d.Gateway,
 			&d.RSSI, &d.SNR, &d.latest, &d.writes, &d.rawFrom); err != nil {
 			return nil, err
 		}
@@ -403,7 +403,7 @@ func (s *Store) updateDevices(ctx context.Context, tx *sql.Tx, devs map[int64]*d
 	slices.Sort(ids)
 	// One statement for every device's row, parsed once.
 	update, err := tx.PrepareContext(ctx, s.q(`UPDATE devices SET readings = readings + ?, last_seen = ?, last_time = ?, last_seq = ?, msg_count = ?,
-			lost = ?, name = ?, gateway = ?, rssi = ?, snr = ?, latest = ?, writes = writes + 1 WHERE id = ?`))
+			msg_time = ?, msg_from = ?, lost = ?, name = ?, gateway = ?, rssi = ?, snr = ?, latest = ?, writes = writes + 1 WHERE id = ?`))
 	if err != nil {
 		return fmt.Errorf("store: devices: %w", err)
 	}
@@ -417,13 +417,16 @@ func (s *Store) updateDevices(ctx context.Context, tx *sql.Tx, devs map[int64]*d
 		if len(ps) == 0 && !changed {
 			continue
 		}
+		// Fold follows msgCount in the order the readings came.
+		rs := make([]*reading.Reading, len(ps))
+		for i, p := range ps {
+			rs[i] = p.r
+		}
 		slices.SortStableFunc(ps, func(a, b pending) int {
 			return cmp.Or(cmp.Compare(a.key.time, b.key.time), cmp.Compare(a.key.seq, b.key.seq))
 		})
-		rs := make([]*reading.Reading, len(ps))
 		var newest *pending
 		for i, p := range ps {
-			rs[i] = p.r
 			if d.latest == nil && newest == nil || p.key.time > d.LastTime || p.key.time == d.LastTime && p.key.seq > d.lastSeq {
 				newest = &ps[i]
 			}
@@ -438,7 +441,7 @@ func (s *Store) updateDevices(ctx context.Context, tx *sql.Tx, devs map[int64]*d
 		// The newest time Fold keeps is the newest reading's, which the
 		// loop above found by position.
 		d.Fold(rs)
-		_, err := update.ExecContext(ctx, len(ps), d.LastSeen, d.LastTime, d.lastSeq, d.MsgCount, d.Lost, d.Name, d.Gateway, d.RSSI, d.SNR, d.latest, id)
+		_, err := update.ExecContext(ctx, len(ps), d.LastSeen, d.LastTime, d.lastSeq, d.MsgCount, d.MsgTime, d.MsgFrom, d.Lost, d.Name, d.Gateway, d.RSSI, d.SNR, d.latest, id)
 		if err != nil {
 			return fmt.Errorf("store: device %d: %w", id, err)
 		}

@@ -5,10 +5,12 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -41,6 +43,7 @@ func Run(t *testing.T, open Open) {
 		{"DuplicatesStoredOnce", testDuplicates},
 		{"LateReadingKeepsLatest", testLate},
 		{"Devices", testDevices},
+		{"LossAcrossClockJump", testLossAcrossClockJump},
 		{"Points", testPoints},
 		{"DailyIncrease", testDailyIncrease},
 		{"Aggregations", testAggregations},
@@ -531,4 +534,70 @@ func loadEvery(tb testing.TB, s store.Store, base reading.Reading, days int, int
 		tb.Fatal(err)
 	}
 	return key(base)
+}
+
+// testLossAcrossClockJump: messages 1, 2, 4, 5, 6, 7 of a device (3 was
+// lost) with one whose time is out of order among them: a clock ahead by
+// most of an hour on message 4, a message without msgCount timed an hour
+// ahead, or a clock an hour behind on message 4. One message is lost,
+// whether they come one by one or in one batch.
+func testLossAcrossClockJump(t *testing.T, s store.Store) {
+	base := Payloads(t, "air.jsonl")[0]
+	t0 := time.Date(2025, 6, 2, 10, 0, 0, 0, loc)
+	msg := func(count int64, sent, at time.Duration) reading.Reading {
+		r := base
+		r.Time, r.Received, r.MsgCount = t0.Add(at), t0.Add(sent+time.Second), count
+		r.Fields = map[string]float64{"Pres": 6}
+		if count == reading.NoMsgCount {
+			r.Digest = reading.PayloadDigest([]byte("no msgCount"))
+		}
+		return r
+	}
+	in := func(count int64, minute int) reading.Reading {
+		return msg(count, time.Duration(minute)*time.Minute, time.Duration(minute)*time.Minute)
+	}
+	cases := []struct {
+		name string
+		odd  reading.Reading
+		want int64 // the newest msgCount
+	}{
+		{"a clock ahead on message 4", msg(4, 3*time.Minute, 50*time.Minute), 7},
+		{"a message without msgCount timed an hour ahead", msg(reading.NoMsgCount, 3*time.Minute, time.Hour), 7},
+		{"a clock behind on message 4", msg(4, 3*time.Minute, -time.Hour), 7},
+	}
+	for i, c := range cases {
+		for _, oneBatch := range []bool{false, true} {
+			rs := []reading.Reading{in(1, 0), in(2, 1), c.odd, in(5, 4), in(6, 5), in(7, 70)}
+			if c.odd.MsgCount < 0 {
+				rs = slices.Insert(rs, 3, in(4, 3))
+			}
+			dev := fmt.Sprintf("clock-%d-%v", i, oneBatch)
+			for j := range rs {
+				rs[j].Device = dev
+			}
+			if oneBatch {
+				write(t, s, store.Batch{Readings: rs})
+			} else {
+				for _, r := range rs {
+					write(t, s, store.Batch{Readings: []reading.Reading{r}})
+				}
+			}
+			k := key(rs[0])
+			devs, err := s.Devices(ctx(t), store.DeviceFilter{Customer: k.Customer, Sensor: k.Sensor})
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, d := range devs {
+				found = found || d.Device == dev
+				if d.Device == dev && (d.Lost != 1 || d.MsgCount != c.want || d.Readings != int64(len(rs))) {
+					t.Errorf("%s, %s: lost %d, msg_count %d, %d readings; want 1 lost, msg_count %d, %d readings",
+						c.name, map[bool]string{false: "one by one", true: "in one batch"}[oneBatch], d.Lost, d.MsgCount, d.Readings, c.want, len(rs))
+				}
+			}
+			if !found {
+				t.Errorf("%s: device %s not listed", c.name, dev)
+			}
+		}
+	}
 }
