@@ -20,8 +20,9 @@ const retentionBatch = 500
 
 // ApplyRetention removes what is past its age at now. A device's local
 // day of readings past its raw age leaves in one transaction that writes
-// the day's hourly and daily aggregates (day_rollups) in their place;
-// hourly aggregates past their age are cleared, daily ones deleted;
+// the day's hourly and daily aggregates (day_rollups) and its readings'
+// identities (rolled_keys) in their place; hourly aggregates past their
+// age are cleared, daily ones deleted with the identities;
 // rejected messages and resolved alerts with their notifications go in
 // batches. Stopped half-way, the next run goes on where it was.
 func (s *Store) ApplyRetention(ctx context.Context, r store.Retention, now time.Time) (store.Removed, error) {
