@@ -110,6 +110,16 @@ func (p *Pages) routes(mux *http.ServeMux) {
 // dashboard's title for people.
 type kind struct{ Name, Title string }
 
+// KindTitle is the title of the sensor kind name, for the templates.
+func (pg page) KindTitle(name string) string {
+	for _, k := range pg.Kinds {
+		if k.Name == name {
+			return k.Title
+		}
+	}
+	return name
+}
+
 // kindTitle is what people call a sensor kind: its dashboard's title, or
 // its name when the dashboard has none.
 func (p *Pages) kindTitle(sensor string) string {
@@ -437,7 +447,7 @@ func (p *Pages) dashboard(w http.ResponseWriter, r *http.Request) {
 		dash.Title = sensor
 	}
 	cfg, _ := json.Marshal(map[string]any{
-		"sensor": sensor, "customer": customer, "device": device, "zone": p.Location.String(),
+		"sensor": sensor, "title": dash.Title, "customer": customer, "device": device, "zone": p.Location.String(),
 		"panels": dash.Panels, "ranges": Ranges,
 	})
 	p.render(w, r, "dashboard.html", struct {
@@ -467,7 +477,7 @@ func (p *Pages) live(w http.ResponseWriter, r *http.Request) {
 		page
 		Sensor, Device, Customer string
 		JSON                     template.JS
-	}{p.page(r, "Live "+sensor+" "+device, ""), sensor, device, customer, template.JS(cfg)})
+	}{p.page(r, "Live · "+p.kindTitle(sensor)+" "+device, ""), sensor, device, customer, template.JS(cfg)})
 }
 
 // visible finds a device among those the principal sees, and its

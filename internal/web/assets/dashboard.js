@@ -217,7 +217,7 @@
       // Leaks per day from the server: how many, how long, the air lost
       // (pressure decay) and what it costs.
       const rep = await api("/api/v1/leaks", { customer: state.customer, sensor: cfg.sensor, device: state.device, from: new Date(w.from).toISOString(), to: new Date(w.to).toISOString() });
-      if (!rep) return message(i, "No leak settings for " + cfg.sensor + ".");
+      if (!rep) return message(i, "No leak settings for " + (cfg.title || cfg.sensor) + ".");
       panelData[i] = { fields: ["leaks", "seconds in leak", "lost Nm3", "cost"], rows: ["leaks", "seconds", "lost_nm3", "cost"].map((k) => rep.days.map((d) => [new Date(d.start).getTime(), d[k]])) };
       if (rep.days.length === 0) return message(i, "No leak for device " + state.device + " in " + w.text + ".");
       const rows = rep.days.slice().reverse().map((d) => [fmtDay.format(new Date(d.start)), String(d.leaks), (d.seconds / 60).toFixed(1) + " min",
@@ -254,7 +254,7 @@
   function drawAll() {
     const w = window_();
     if (!state.device) {
-      cfg.panels.forEach((_, i) => message(i, "No " + cfg.sensor + " device has sent anything yet."));
+      cfg.panels.forEach((_, i) => message(i, "No " + (cfg.title || cfg.sensor) + " device has sent anything yet."));
       return;
     }
     cfg.panels.forEach((_, i) => { if (!charts[i]) message(i, "Loading…"); drawPanel(i, w); });
