@@ -2,11 +2,13 @@ package web
 
 import (
 	"embed"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -83,12 +85,15 @@ func (p *Pages) renderStatus(w http.ResponseWriter, r *http.Request, code int, n
 
 // routes adds the pages and assets to mux.
 func (p *Pages) routes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /{$}", p.overview)
-	mux.HandleFunc("GET /d/{sensor}", p.dashboard)
-	mux.HandleFunc("GET /live/{sensor}/{device}", p.live)
-	mux.HandleFunc("GET /rejected", p.rejected)
-	mux.HandleFunc("GET /alerts", p.alerts)
-	mux.HandleFunc("GET /reports", p.reports)
+	mux.HandleFunc("GET /{$}", p.errorPage(p.overview))
+	mux.HandleFunc("GET /d/{sensor}", p.errorPage(p.dashboard))
+	mux.HandleFunc("GET /live/{sensor}/{device}", p.errorPage(p.live))
+	mux.HandleFunc("GET /rejected", p.errorPage(p.rejected))
+	mux.HandleFunc("GET /alerts", p.errorPage(p.alerts))
+	mux.HandleFunc("GET /reports", p.errorPage(p.reports))
+	mux.HandleFunc("/", p.errorPage(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "There is no page at "+r.URL.Path+".", http.StatusNotFound)
+	}))
 	if a := p.Server.Access; a != nil {
 		mux.HandleFunc("/login", a.login(p))
 		mux.HandleFunc("POST /logout", a.logout)
@@ -127,6 +132,56 @@ func (p *Pages) kindTitle(sensor string) string {
 		return sc.Dashboard.Title
 	}
 	return sensor
+}
+
+// errorPage shows the errors of a page's handler as a page like the
+// others, with the menu, what went wrong and what to do, instead of the
+// bare text or JSON the handler answered.
+func (p *Pages) errorPage(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ew := &errorWriter{ResponseWriter: w}
+		h(ew, r)
+		if ew.code == 0 {
+			return
+		}
+		msg := strings.TrimSpace(ew.body.String())
+		var js struct{ Error string }
+		if json.Unmarshal(ew.body.Bytes(), &js) == nil && js.Error != "" {
+			msg = js.Error
+		}
+		back := ""
+		if ref, err := url.Parse(r.Referer()); err == nil && ref.Host == r.Host && ref.RequestURI() != r.URL.RequestURI() {
+			back = safeNext(ref.RequestURI())
+		}
+		p.renderStatus(w, r, ew.code, "error.html", struct {
+			page
+			Code          int
+			Message, Back string
+		}{p.page(r, http.StatusText(ew.code), ""), ew.code, msg, back})
+	}
+}
+
+// errorWriter holds back an error answer (status 400 and above) for
+// errorPage to show; other answers pass through.
+type errorWriter struct {
+	http.ResponseWriter
+	code int
+	body bytes.Buffer
+}
+
+func (e *errorWriter) WriteHeader(code int) {
+	if code >= http.StatusBadRequest {
+		e.code = code
+		return
+	}
+	e.ResponseWriter.WriteHeader(code)
+}
+
+func (e *errorWriter) Write(b []byte) (int, error) {
+	if e.code != 0 {
+		return e.body.Write(b)
+	}
+	return e.ResponseWriter.Write(b)
 }
 
 type deviceRow struct {
@@ -422,7 +477,7 @@ func (p *Pages) dashboard(w http.ResponseWriter, r *http.Request) {
 	sensor := r.PathValue("sensor")
 	sc, ok := p.Config.Sensors[sensor]
 	if !ok {
-		http.Error(w, "no sensor kind "+sensor, http.StatusNotFound)
+		http.Error(w, "There is no sensor kind "+sensor+" (kinds: "+strings.Join(p.Config.SensorNames(), ", ")+").", http.StatusNotFound)
 		return
 	}
 	devs, err := p.Server.visibleDevices(r, store.DeviceFilter{Sensor: sensor})
@@ -438,7 +493,7 @@ func (p *Pages) dashboard(w http.ResponseWriter, r *http.Request) {
 	if device != "" {
 		var ok bool
 		if customer, ok = visible(devs, customer, device); !ok {
-			http.Error(w, "no device "+device+" of kind "+sensor, http.StatusNotFound)
+			http.Error(w, "There is no "+p.kindTitle(sensor)+" device "+device+" among those of your account.", http.StatusNotFound)
 			return
 		}
 	}
@@ -469,7 +524,7 @@ func (p *Pages) live(w http.ResponseWriter, r *http.Request) {
 	}
 	customer, ok := visible(devs, r.URL.Query().Get("customer"), device)
 	if !ok {
-		http.Error(w, "no device "+device+" of kind "+sensor, http.StatusNotFound)
+		http.Error(w, "There is no "+p.kindTitle(sensor)+" device "+device+" among those of your account.", http.StatusNotFound)
 		return
 	}
 	cfg, _ := json.Marshal(map[string]any{"sensor": sensor, "customer": customer, "device": device, "zone": p.Location.String()})
