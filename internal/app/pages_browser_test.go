@@ -149,16 +149,7 @@ func TestErrorPageLooksLikeTheRest(t *testing.T) {
 	fx := accessFixture(t, nil)
 	ctx := startBrowser(t)
 	base := "http://" + fx.a.HTTPAddr()
-	if err := browser.Navigate(ctx, base+"/login"); err != nil {
-		t.Fatal(err)
-	}
-	eval[bool](t, ctx, `(() => { const f = document.querySelector("form"); f.username.value = "alice"; f.password.value = "alice-password"; f.submit(); return true })()`)
-	testenv.Eventually(t, 10*time.Second, 100*time.Millisecond, func() error {
-		if p, err := browser.Eval[string](ctx, `location.pathname + " " + !!document.querySelector("nav")`); err != nil || p != "/ true" {
-			return fmt.Errorf("after login: %q %v", p, err)
-		}
-		return nil
-	})
+	browserLogin(t, ctx, base, "alice")
 	for _, tc := range []struct{ path, says string }{
 		{"/d/air?device=901", "There is no Compressed air device 901 among those of your account."},
 		{"/live/air/901?customer=acme", "There is no Compressed air device 901 among those of your account."},
@@ -184,4 +175,40 @@ func TestErrorPageLooksLikeTheRest(t *testing.T) {
 			t.Errorf("%s: the page does not say what to do: %v", tc.path, page)
 		}
 	}
+}
+
+// TestAcknowledgeSaysWhoIsLoggedIn: logged in, the alerts page says who
+// acknowledges instead of asking a name it would not keep; a viewer, who
+// may not acknowledge, gets no form.
+func TestAcknowledgeSaysWhoIsLoggedIn(t *testing.T) {
+	fx := accessFixture(t, nil)
+	ctx := startBrowser(t)
+	base := "http://" + fx.a.HTTPAddr()
+	viewer := startBrowser(t)
+	browserLogin(t, viewer, base, "alice")
+	if err := browser.Navigate(viewer, base+"/alerts?state=firing"); err != nil {
+		t.Fatal(err)
+	}
+	if rows := eval[int](t, viewer, `document.querySelectorAll("tr[data-alert]").length`); rows != 1 {
+		t.Fatalf("the viewer sees %d firing alerts, want her customer's one", rows)
+	}
+	if n := eval[int](t, viewer, `document.querySelectorAll("form.ack").length`); n != 0 {
+		t.Errorf("a viewer sees %d acknowledge forms of a firing alert", n)
+	}
+	browserLogin(t, ctx, base, "olga")
+	if err := browser.Navigate(ctx, fmt.Sprintf("%s/alerts?state=firing&customer=finemeca&sensor=air&device=201", base)); err != nil {
+		t.Fatal(err)
+	}
+	form := eval[string](t, ctx, `(() => { const f = document.querySelector("form.ack"); return f ? f.innerText + "|" + f.querySelectorAll("input[name=by]").length : "none" })()`)
+	if !strings.HasPrefix(form, "as olga") || !strings.HasSuffix(form, "|0") {
+		t.Fatalf("the acknowledge form of a logged-in operator: %q, want \"as olga\" and no name field", form)
+	}
+	eval[bool](t, ctx, `(() => { const f = document.querySelector("form.ack"); f.comment.value = "valve closed"; f.querySelector("button").click(); return true })()`)
+	testenv.Eventually(t, 10*time.Second, 100*time.Millisecond, func() error {
+		got, err := browser.Eval[string](ctx, `document.querySelector("tr[data-alert]").innerText`)
+		if err != nil || !strings.Contains(got, "olga") || !strings.Contains(got, "valve closed") {
+			return fmt.Errorf("row %q, %v", got, err)
+		}
+		return nil
+	})
 }

@@ -1,8 +1,8 @@
 package web
 
 import (
-	"embed"
 	"bytes"
+	"embed"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -52,6 +52,8 @@ type page struct {
 	User, CSRF string
 	// Banner is what every page must say first, such as a full disk.
 	Banner string
+	// Acts is false for a viewer, who may look but not acknowledge.
+	Acts bool
 }
 
 func (p *Pages) page(r *http.Request, title, nav string) page {
@@ -62,6 +64,7 @@ func (p *Pages) page(r *http.Request, title, nav string) page {
 	if p.Server.Banner != nil {
 		pg.Banner = p.Server.Banner()
 	}
+	pg.Acts = principalOf(r).Acts()
 	if a := p.Server.Access; a != nil {
 		pg.User, pg.CSRF = principalOf(r).Name, a.csrfToken(r)
 	}
