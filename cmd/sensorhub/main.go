@@ -28,7 +28,8 @@ const usage = `sensorhub: industrial IoT telemetry (MQTT in, durable queue, stor
 
 Usage:
   sensorhub run [--config FILE] [--data DIR] [--http ADDR] [--mqtt-listen ADDR] [--demo [--demo-interval D]]
-                                   run every stage in this process
+                                   run every stage in this process (--demo adds simulated devices,
+                                   with or without --config)
   sensorhub gateway|ingest|alert|web [--config FILE] [--data DIR] [--http ADDR] [--mqtt-listen ADDR]
                                    run one stage (a split deployment: the processes share
                                    a NATS or ActiveMQ queue and a store)
@@ -147,7 +148,7 @@ func cmdRun(args []string, stderr io.Writer, roles []string) error {
 	mqttAddr := fs.String("mqtt-listen", "", "built-in MQTT broker address (default :1883)")
 	demo, demoEvery := new(bool), new(time.Duration)
 	if roles == nil {
-		demo = fs.Bool("demo", false, "run simulated devices of the three sensor kinds")
+		demo = fs.Bool("demo", false, "run simulated devices of the three sensor kinds; with --config too, as its first customer, to its MQTT broker")
 		demoEvery = fs.Duration("demo-interval", 5*time.Second, "time between two readings of one demo device")
 	}
 	if err := fs.Parse(args); err != nil {

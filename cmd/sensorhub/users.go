@@ -54,6 +54,11 @@ func usersFile(fs *flag.FlagSet, args []string) (f *auth.File, path string, cust
 		if path == "" {
 			path = cfg.Auth.UsersFile
 		}
+		if path == "" {
+			// The file sensorhub config prints has none: say what to add.
+			return nil, "", nil, nil, fmt.Errorf("%s has no auth.users_file: add one under its auth: key, such as\n  auth:\n    users_file: /etc/sensorhub/users.yaml\n"+
+				"(the file is created by the first user add), or give the users file with --file", *cfgPath)
+		}
 	}
 	if path == "" {
 		return nil, "", nil, nil, errors.New("give the users file with --file, or a configuration with auth.users_file with --config")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -105,5 +106,43 @@ func TestHelpOfTheUserCommands(t *testing.T) {
 		if !strings.Contains(strings.ToLower(string(out)), "usage") {
 			t.Errorf("sensorhub %s printed no usage: %s", strings.Join(args, " "), out)
 		}
+	}
+}
+
+// TestUsersFileFromAFreshConfig: the configuration sensorhub config
+// prints has no users file; user add with it says what to add, and once
+// added, works. A token is printed on a line of its own.
+func TestUsersFileFromAFreshConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "sensorhub.yaml")
+	out, err := exec.Command(binary, "config").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfgFile, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	add := exec.Command(binary, "user", "add", "jean", "--role", "admin", "--config", cfgFile)
+	add.Stdin = strings.NewReader("jean-password\n")
+	msg, err := add.CombinedOutput()
+	if err == nil || !strings.Contains(string(msg), cfgFile+" has no auth.users_file") || !strings.Contains(string(msg), "    users_file: ") {
+		t.Fatalf("user add with a configuration without users file: %v\n%s", err, msg)
+	}
+	users := filepath.Join(dir, "users.yaml")
+	fixed := strings.Replace(string(out), "\nauth:\n", "\nauth:\n  users_file: "+users+"\n", 1)
+	if fixed == string(out) {
+		t.Fatalf("no auth: key in the printed configuration:\n%s", out)
+	}
+	if err := os.WriteFile(cfgFile, []byte(fixed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	add = exec.Command(binary, "user", "add", "jean", "--role", "admin", "--config", cfgFile)
+	add.Stdin = strings.NewReader("jean-password\n")
+	if msg, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("user add once auth.users_file is set: %v\n%s", err, msg)
+	}
+	token, err := exec.Command(binary, "token", "add", "--user", "jean", "--config", cfgFile).Output()
+	if err != nil || !strings.HasPrefix(string(token), "shk_") || !strings.HasSuffix(string(token), "\n") || strings.Count(string(token), "\n") != 1 {
+		t.Fatalf("token add printed %q (%v), want the token and a newline", token, err)
 	}
 }

@@ -237,7 +237,7 @@ func TestAlertsPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	row := eval[string](t, ctx, `document.querySelector("tr[data-alert]").innerText`)
-	for _, want := range []string{"firing", "air-leak", "critical", "air 201", "line pressure 5.7 bar is below the opening pressure 6 bar"} {
+	for _, want := range []string{"firing", "air-leak", "critical", "Compressed air 201", "line pressure 5.7 bar is below the opening pressure 6 bar"} {
 		if !strings.Contains(row, want) {
 			t.Errorf("the alert's row lacks %q: %q", want, row)
 		}

@@ -80,6 +80,24 @@ func (c *Config) validateAlerts(v *validator) {
 	}
 }
 
+// SMTPTLS is how an e-mail notifier secures its connection: its tls, or
+// starttls when none is given.
+func (n *Notifier) SMTPTLS() string {
+	if n.TLS == "" {
+		return "starttls"
+	}
+	return n.TLS
+}
+
+// SMTPPort is the port an e-mail notifier connects to: its port, or the
+// usual one of its TLS mode when none is given.
+func (n *Notifier) SMTPPort() int {
+	if n.Port == 0 {
+		return map[string]int{"none": 25, "starttls": 587, "tls": 465}[n.SMTPTLS()]
+	}
+	return n.Port
+}
+
 func (c *Config) validateNotifier(v *validator, name string, n *Notifier) {
 	at := "alerts.notifiers." + name
 	if name == QueueNotifier {
@@ -95,16 +113,11 @@ func (c *Config) validateNotifier(v *validator, name string, n *Notifier) {
 			v.add(at+".host", "the SMTP server's host name is required")
 		}
 		switch n.TLS {
-		case "":
-			n.TLS = "starttls"
-		case "none", "starttls", "tls":
+		case "", "none", "starttls", "tls":
 		default:
 			v.add(at+".tls", "%q is not one of none, starttls, tls", n.TLS)
 		}
-		if n.Port == 0 {
-			n.Port = map[string]int{"none": 25, "starttls": 587, "tls": 465}[n.TLS]
-		}
-		if n.Port < 1 || n.Port > 65535 {
+		if n.Port < 0 || n.Port > 65535 {
 			v.add(at+".port", "%d is not a TCP port", n.Port)
 		}
 		if _, err := mail.ParseAddress(n.From); err != nil {

@@ -185,8 +185,8 @@ func notifiers(c *config.Config, loc *time.Location) map[string]notify.Notifier 
 	for name, n := range c.Alerts.Notifiers {
 		switch n.Type {
 		case "email":
-			out[name] = &notify.Email{Host: n.Host, Port: n.Port, Username: n.Username, Password: n.Password,
-				From: n.From, To: n.To, TLS: n.TLS, Location: loc}
+			out[name] = &notify.Email{Host: n.Host, Port: n.SMTPPort(), Username: n.Username, Password: n.Password,
+				From: n.From, To: n.To, TLS: n.SMTPTLS(), Location: loc}
 		case "webhook":
 			timeout := n.Timeout
 			if timeout == 0 {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sensorhub/sensorhub/internal/alert/notify"
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/derive"
 	"github.com/sensorhub/sensorhub/internal/plan"
@@ -78,5 +79,31 @@ func TestInvalidFiles(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestValidateLeavesNotifiersAsWritten: an e-mail notifier without tls or
+// port is left so by Validate (sensorhub config prints what the file
+// said), and compiles to STARTTLS on 587, or 465 for tls.
+func TestValidateLeavesNotifiersAsWritten(t *testing.T) {
+	cfg := config.Default()
+	cfg.Alerts.Notifiers = map[string]*config.Notifier{
+		"ops":    {Type: "email", Host: "smtp.example.com", From: "sensorhub@example.com", To: []string{"ops@example.com"}},
+		"secure": {Type: "email", Host: "smtp.example.com", From: "sensorhub@example.com", To: []string{"ops@example.com"}, TLS: "tls"},
+	}
+	if err := cfg.Validate(nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := cfg.Alerts.Notifiers["ops"]; n.TLS != "" || n.Port != 0 {
+		t.Errorf("Validate changed the notifier to tls %q, port %d", n.TLS, n.Port)
+	}
+	p, err := plan.Compile(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]notify.Email{"ops": {TLS: "starttls", Port: 587}, "secure": {TLS: "tls", Port: 465}} {
+		if e, ok := p.Notifiers[name].(*notify.Email); !ok || e.TLS != want.TLS || e.Port != want.Port {
+			t.Errorf("notifier %s compiles to %+v, want tls %s port %d", name, p.Notifiers[name], want.TLS, want.Port)
+		}
 	}
 }

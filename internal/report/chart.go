@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 )
 
 // Charts are the report's charts, for the page and the e-mail: PNG images
@@ -23,8 +25,25 @@ var (
 
 // Chart draws one of Charts as a PNG image.
 func (r *Report) Chart(name string) ([]byte, error) {
+	p, err := r.Plot(name)
+	if err != nil {
+		return nil, err
+	}
+	w, err := p.WriterTo(width, 6*vg.Centimeter, "png")
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if _, err := w.WriteTo(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Plot is one of Charts before it is drawn.
+func (r *Report) Plot(name string) (*plot.Plot, error) {
 	p := plot.New()
-	p.Legend.Top = true
+	defer sans(p)
 	switch name {
 	case "days":
 		p.Title.Text = "Energy per day (kWh)"
@@ -39,6 +58,9 @@ func (r *Report) Chart(name string) ([]byte, error) {
 		}
 	case "demand":
 		p.Title.Text = "15-minute demand (kW)"
+		if r.Energy.PeakKW > 0 {
+			p.Title.Text += fmt.Sprintf(", peak %.1f kW on %s", r.Energy.PeakKW, r.Energy.PeakAt.Format("Mon 2 Jan 15:04"))
+		}
 		pts := make(plotter.XYs, len(r.Energy.Profile))
 		for i, d := range r.Energy.Profile {
 			pts[i] = plotter.XY{X: float64(d.At.Unix()), Y: d.KW}
@@ -52,10 +74,10 @@ func (r *Report) Chart(name string) ([]byte, error) {
 			p.Add(line)
 		}
 		if r.Energy.PeakKW > 0 {
+			// A dot on the peak, which the title names.
 			peak, _ := plotter.NewScatter(plotter.XYs{{X: float64(r.Energy.PeakAt.Unix()), Y: r.Energy.PeakKW}})
-			peak.Color = red
+			peak.GlyphStyle = draw.GlyphStyle{Color: red, Radius: vg.Points(3), Shape: draw.CircleGlyph{}}
 			p.Add(peak)
-			p.Legend.Add(fmt.Sprintf("peak %.1f kW, %s", r.Energy.PeakKW, r.Energy.PeakAt.Format("Mon 2 Jan 15:04")), peak)
 		}
 		p.X.Tick.Marker = dayTicks{loc: r.Period.From.Location()}
 		p.Y.Min = 0
@@ -76,15 +98,16 @@ func (r *Report) Chart(name string) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("no chart %q (charts: %v)", name, Charts)
 	}
-	w, err := p.WriterTo(width, 6*vg.Centimeter, "png")
-	if err != nil {
-		return nil, err
+	return p, nil
+}
+
+// sans sets the plot's text in a sans-serif face, like the page and the
+// mail around it (gonum's default is a serif one).
+func sans(p *plot.Plot) {
+	for _, f := range []*font.Font{&p.Title.TextStyle.Font, &p.Legend.TextStyle.Font,
+		&p.X.Label.TextStyle.Font, &p.X.Tick.Label.Font, &p.Y.Label.TextStyle.Font, &p.Y.Tick.Label.Font} {
+		f.Variant = "Sans"
 	}
-	var buf bytes.Buffer
-	if _, err := w.WriteTo(&buf); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }
 
 func bars(p *plot.Plot, vals plotter.Values, labels []string, c color.Color) error {

@@ -29,8 +29,26 @@ var funcs = map[string]any{
 	"day":   func(t time.Time) string { return t.Format("Mon 2 Jan") },
 	// last is the last day of a period that ends at end.
 	"last":  func(end time.Time) string { return end.Add(-time.Nanosecond).Format("Mon 2 Jan") },
-	"dur":   func(sec float64) string { return (time.Duration(sec) * time.Second).Round(time.Second).String() },
+	"dur":   duration,
 	"hours": func(h float64) string { return fmt.Sprintf("%.2f h", h) },
+}
+
+// duration writes a number of seconds as people read it: 11 h 40 min,
+// 45 min, 30 s.
+func duration(sec float64) string {
+	d := time.Duration(sec * float64(time.Second))
+	if d < time.Minute {
+		return fmt.Sprintf("%d s", int(d.Round(time.Second).Seconds()))
+	}
+	d = d.Round(time.Minute)
+	h, m := int(d.Hours()), int(d.Minutes())%60
+	switch {
+	case h == 0:
+		return fmt.Sprintf("%d min", m)
+	case m == 0:
+		return fmt.Sprintf("%d h", h)
+	}
+	return fmt.Sprintf("%d h %d min", h, m)
 }
 
 // Funcs are the helpers the report's templates use.

@@ -744,6 +744,13 @@ func (s *Source) quality(ctx context.Context, k store.DeviceKey, name string, p 
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
+	if len(pts) == 0 && kept.IsZero() {
+		// Nothing of it removed and no reading before: it first reported
+		// after the period, and is not one of the period's devices.
+		if _, before, err := s.Store.PointBefore(ctx, k, field, start); err != nil || !before {
+			return nil, err
+		}
+	}
 	if len(pts) == 0 {
 		q.Silent = append(q.Silent, Gap{From: start.In(s.Location), To: end.In(s.Location), MissingHours: end.Sub(start).Hours()})
 		return q, nil

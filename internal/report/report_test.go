@@ -24,6 +24,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/store/sqlite"
 	"github.com/sensorhub/sensorhub/internal/store/sqlstore"
+	"gonum.org/v1/plot/font"
 )
 
 var brussels, _ = time.LoadLocation("Europe/Brussels")
@@ -376,5 +377,58 @@ func TestSilentAtTheEdges(t *testing.T) {
 		if len(q.Silent) != 0 || q.Device == "301" && q.Received != 3*96+100 {
 			t.Errorf("device %s over a week whose first days were removed: %+v, want no silence and the readings from Thursday", q.Device, q)
 		}
+	}
+}
+
+// TestReportReadsLikeThePage: the charts' text is in a sans-serif face,
+// the demand chart names its peak in its title rather than in a legend
+// beside a stray mark, durations read "5 min", and a device that first
+// reported after a period is not in that period's data quality.
+func TestReportReadsLikeThePage(t *testing.T) {
+	src, _ := fixture(t)
+	r, err := src.Make(context.Background(), "finemeca", report.Week(local(2025, 10, 22, 15, 0), brussels))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range report.Charts {
+		p, err := r.Plot(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for what, f := range map[string]font.Variant{"title": p.Title.TextStyle.Font.Variant, "x ticks": p.X.Tick.Label.Font.Variant,
+			"y ticks": p.Y.Tick.Label.Font.Variant, "legend": p.Legend.TextStyle.Font.Variant} {
+			if f != "Sans" {
+				t.Errorf("chart %s: the %s are in %q, want Sans", name, what, f)
+			}
+		}
+		if name == "demand" && p.Title.Text != "15-minute demand (kW), peak 36.0 kW on Thu 23 Oct 10:15" {
+			t.Errorf("demand chart's title %q does not name the peak", p.Title.Text)
+		}
+	}
+	text, err := report.Text(r, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text, "air-line-1 (201): 2 leaks, 5 min below") || strings.Contains(text, "m0s") {
+		t.Errorf("the leaks' durations are not written for people:\n%s", text)
+	}
+	for sec, want := range map[float64]string{30: "30 s", 300: "5 min", 42000: "11 h 40 min", 7200: "2 h", 605000: "168 h 3 min"} {
+		if got := report.Funcs()["dur"].(func(float64) string)(sec); got != want {
+			t.Errorf("%v s reads %q, want %q", sec, got, want)
+		}
+	}
+
+	// The air line first reported on 20 October: the week before, it is
+	// not a device that stayed silent for 168 hours.
+	r, err = src.Make(context.Background(), "finemeca", report.Week(local(2025, 10, 15, 12, 0), brussels))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var devices []string
+	for _, q := range r.Quality.Devices {
+		devices = append(devices, q.Device)
+	}
+	if strings.Join(devices, ",") != "301" {
+		t.Errorf("the week of 13 October's data quality lists devices %v, want only the meter 301", devices)
 	}
 }

@@ -1,12 +1,14 @@
 package web
 
 import (
+	"bytes"
 	"embed"
 	"encoding/json"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/report"
 	"github.com/sensorhub/sensorhub/internal/store"
 )
@@ -43,19 +46,25 @@ type Pages struct {
 
 type page struct {
 	Title, Nav, Zone string
-	Kinds            []string
+	Kinds            []kind
 	// User and CSRF are the logged-in user and the session's CSRF token,
 	// for the log-out form and the pages' scripts; empty without users.
 	User, CSRF string
 	// Banner is what every page must say first, such as a full disk.
 	Banner string
+	// Acts is false for a viewer, who may look but not acknowledge.
+	Acts bool
 }
 
 func (p *Pages) page(r *http.Request, title, nav string) page {
-	pg := page{Title: title, Nav: nav, Zone: p.Location.String(), Kinds: p.Config.SensorNames()}
+	pg := page{Title: title, Nav: nav, Zone: p.Location.String()}
+	for _, name := range p.Config.SensorNames() {
+		pg.Kinds = append(pg.Kinds, kind{Name: name, Title: p.kindTitle(name)})
+	}
 	if p.Server.Banner != nil {
 		pg.Banner = p.Server.Banner()
 	}
+	pg.Acts = principalOf(r).Acts()
 	if a := p.Server.Access; a != nil {
 		pg.User, pg.CSRF = principalOf(r).Name, a.csrfToken(r)
 	}
@@ -79,12 +88,15 @@ func (p *Pages) renderStatus(w http.ResponseWriter, r *http.Request, code int, n
 
 // routes adds the pages and assets to mux.
 func (p *Pages) routes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /{$}", p.overview)
-	mux.HandleFunc("GET /d/{sensor}", p.dashboard)
-	mux.HandleFunc("GET /live/{sensor}/{device}", p.live)
-	mux.HandleFunc("GET /rejected", p.rejected)
-	mux.HandleFunc("GET /alerts", p.alerts)
-	mux.HandleFunc("GET /reports", p.reports)
+	mux.HandleFunc("GET /{$}", p.errorPage(p.overview))
+	mux.HandleFunc("GET /d/{sensor}", p.errorPage(p.dashboard))
+	mux.HandleFunc("GET /live/{sensor}/{device}", p.errorPage(p.live))
+	mux.HandleFunc("GET /rejected", p.errorPage(p.rejected))
+	mux.HandleFunc("GET /alerts", p.errorPage(p.alerts))
+	mux.HandleFunc("GET /reports", p.errorPage(p.reports))
+	mux.HandleFunc("/", p.errorPage(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "There is no page at "+r.URL.Path+".", http.StatusNotFound)
+	}))
 	if a := p.Server.Access; a != nil {
 		mux.HandleFunc("/login", a.login(p))
 		mux.HandleFunc("POST /logout", a.logout)
@@ -102,13 +114,153 @@ func (p *Pages) routes(mux *http.ServeMux) {
 	})))
 }
 
+// kind is a sensor kind in the menu: its name in addresses, and its
+// dashboard's title for people.
+type kind struct{ Name, Title string }
+
+// KindTitle is the title of the sensor kind name, for the templates.
+func (pg page) KindTitle(name string) string {
+	for _, k := range pg.Kinds {
+		if k.Name == name {
+			return k.Title
+		}
+	}
+	return name
+}
+
+// kindTitle is what people call a sensor kind: its dashboard's title, or
+// its name when the dashboard has none.
+func (p *Pages) kindTitle(sensor string) string {
+	if sc := p.Config.Sensors[sensor]; sc != nil && sc.Dashboard.Title != "" {
+		return sc.Dashboard.Title
+	}
+	return sensor
+}
+
+// errorPage shows the errors of a page's handler as a page like the
+// others, with the menu, what went wrong and what to do, instead of the
+// bare text or JSON the handler answered.
+func (p *Pages) errorPage(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ew := &errorWriter{ResponseWriter: w}
+		h(ew, r)
+		if ew.code == 0 {
+			return
+		}
+		msg := strings.TrimSpace(ew.body.String())
+		var js struct{ Error string }
+		if json.Unmarshal(ew.body.Bytes(), &js) == nil && js.Error != "" {
+			msg = js.Error
+		}
+		back := ""
+		if ref, err := url.Parse(r.Referer()); err == nil && ref.Host == r.Host && ref.RequestURI() != r.URL.RequestURI() {
+			back = safeNext(ref.RequestURI())
+		}
+		p.renderStatus(w, r, ew.code, "error.html", struct {
+			page
+			Code          int
+			Message, Back string
+		}{p.page(r, http.StatusText(ew.code), ""), ew.code, msg, back})
+	}
+}
+
+// errorWriter holds back an error answer (status 400 and above) for
+// errorPage to show; other answers pass through.
+type errorWriter struct {
+	http.ResponseWriter
+	code int
+	body bytes.Buffer
+}
+
+func (e *errorWriter) WriteHeader(code int) {
+	if code >= http.StatusBadRequest {
+		e.code = code
+		return
+	}
+	e.ResponseWriter.WriteHeader(code)
+}
+
+func (e *errorWriter) Write(b []byte) (int, error) {
+	if e.code != 0 {
+		return e.body.Write(b)
+	}
+	return e.ResponseWriter.Write(b)
+}
+
 type deviceRow struct {
 	Dev                         store.Device
+	Kind                        string
 	Silent                      bool
 	Ago, LastSeenText, LossText string
-	RSSIText, SNRText, Values   string
+	RSSIText, SNRText           string
+	Values                      []fieldValue
 	// Firing counts the device's firing alerts.
 	Firing int
+	// Leaking is true while the device's leak field says so.
+	Leaking bool
+}
+
+// fieldValue is one figure of a device's latest reading, as people read
+// it; Class styles a state ("ok", "leak").
+type fieldValue struct{ Name, Text, Class string }
+
+// shownFields says how a sensor kind's dashboard shows its fields: the
+// unit its panels give a field (°C rather than the payload's C), and the
+// fields that are a yes/no state (a panel's mark_below, such as leak).
+func shownFields(sc *config.Sensor) (units map[string]string, states map[string]bool) {
+	units, states = map[string]string{}, map[string]bool{}
+	if sc == nil {
+		return units, states
+	}
+	for _, pn := range sc.Dashboard.Panels {
+		if pn.MarkBelow != "" {
+			states[pn.MarkBelow] = true
+		}
+		if pn.Unit == "" {
+			continue
+		}
+		for _, f := range pn.Fields {
+			if _, ok := units[f]; !ok {
+				units[f] = pn.Unit
+			}
+		}
+	}
+	return units, states
+}
+
+// latestValues are the figures of a reading people read on the overview:
+// the radio's own (_rssi, _snr, _lost) have their columns and are left
+// out, a state field reads OK or its name in capitals.
+func latestValues(rd *reading.Reading, sc *config.Sensor) (values []fieldValue, leaking bool) {
+	units, states := shownFields(sc)
+	names := make([]string, 0, len(rd.Fields))
+	for k := range rd.Fields {
+		if !strings.HasPrefix(k, "_") {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		v := rd.Fields[k]
+		if states[k] {
+			fv := fieldValue{Name: k, Text: "OK", Class: "ok"}
+			if v != 0 {
+				fv.Text, fv.Class, leaking = strings.ToUpper(k), "leak", true
+			}
+			values = append(values, fv)
+			continue
+		}
+		unit, ok := units[k]
+		if !ok {
+			unit = rd.Units[k]
+		}
+		text := k + " " + strconv.FormatFloat(v, 'f', -1, 64)
+		if unit != "" {
+			text += " " + unit
+		}
+		values = append(values, fieldValue{Name: k, Text: text})
+	}
+	return values, leaking
 }
 
 func (p *Pages) localTime(t time.Time) string {
@@ -152,10 +304,16 @@ func (p *Pages) overview(w http.ResponseWriter, r *http.Request) {
 	}
 	data := struct {
 		page
-		Devices                []deviceRow
-		Silent, Lost, Rejected int64
-		SilentAfter            string
-		Firing                 int
+		Devices []deviceRow
+		// Reporting and Silent split the devices by whether they sent
+		// anything in SilentAfter; Leaking counts those whose leak field
+		// is set now.
+		Reporting, Silent, Leaking int
+		Lost, Expected, Rejected   int64
+		LossText, SilentAfter      string
+		Firing                     int
+		// LeakKinds is true when a sensor kind has a leak field.
+		LeakKinds bool
 	}{page: p.page(r, "Overview", "overview"), Rejected: rejected, SilentAfter: fmt.Sprintf("%d min", int(SilentAfter.Minutes()))}
 	firingOf, err := p.Store.CountFiring(r.Context(), who.Customers)
 	if err != nil {
@@ -165,29 +323,34 @@ func (p *Pages) overview(w http.ResponseWriter, r *http.Request) {
 	for _, n := range firingOf {
 		data.Firing += n
 	}
+	for _, sc := range p.Config.Sensors {
+		if _, states := shownFields(sc); len(states) > 0 {
+			data.LeakKinds = true
+		}
+	}
 	now := time.Now()
 	for _, d := range devs {
-		row := deviceRow{Dev: d, Silent: now.Sub(d.LastSeen) > SilentAfter, Ago: Ago(now.Sub(d.LastSeen)),
+		row := deviceRow{Dev: d, Kind: p.kindTitle(d.Sensor), Silent: now.Sub(d.LastSeen) > SilentAfter, Ago: Ago(now.Sub(d.LastSeen)),
 			Firing:       firingOf[store.DeviceKey{Customer: d.Customer, Sensor: d.Sensor, Device: d.Device}],
 			LastSeenText: p.localTime(d.LastSeen), LossText: strconv.FormatFloat(d.LossRatio*100, 'f', 1, 64) + "%",
 			RSSIText: num(d.RSSI) + " dBm", SNRText: num(d.SNR) + " dB"}
 		if row.Silent {
 			data.Silent++
+		} else {
+			data.Reporting++
 		}
 		data.Lost += d.Lost
-		if latest := d.Latest; latest != nil {
-			names := make([]string, 0, len(latest.Fields))
-			for k := range latest.Fields {
-				names = append(names, k)
+		data.Expected += d.Expected
+		if d.Latest != nil {
+			row.Values, row.Leaking = latestValues(d.Latest, p.Config.Sensors[d.Sensor])
+			if row.Leaking {
+				data.Leaking++
 			}
-			sort.Strings(names)
-			var parts []string
-			for _, k := range names {
-				parts = append(parts, k+" "+strconv.FormatFloat(latest.Fields[k], 'f', -1, 64)+" "+latest.Units[k])
-			}
-			row.Values = strings.Join(parts, " · ")
 		}
 		data.Devices = append(data.Devices, row)
+	}
+	if data.Expected > 0 {
+		data.LossText = strconv.FormatFloat(float64(data.Lost)/float64(data.Expected)*100, 'f', 1, 64) + " %"
 	}
 	p.render(w, r, "overview.html", data)
 }
@@ -317,7 +480,7 @@ func (p *Pages) dashboard(w http.ResponseWriter, r *http.Request) {
 	sensor := r.PathValue("sensor")
 	sc, ok := p.Config.Sensors[sensor]
 	if !ok {
-		http.Error(w, "no sensor kind "+sensor, http.StatusNotFound)
+		http.Error(w, "There is no sensor kind "+sensor+" (kinds: "+strings.Join(p.Config.SensorNames(), ", ")+").", http.StatusNotFound)
 		return
 	}
 	devs, err := p.Server.visibleDevices(r, store.DeviceFilter{Sensor: sensor})
@@ -333,7 +496,7 @@ func (p *Pages) dashboard(w http.ResponseWriter, r *http.Request) {
 	if device != "" {
 		var ok bool
 		if customer, ok = visible(devs, customer, device); !ok {
-			http.Error(w, "no device "+device+" of kind "+sensor, http.StatusNotFound)
+			http.Error(w, "There is no "+p.kindTitle(sensor)+" device "+device+" among those of your account.", http.StatusNotFound)
 			return
 		}
 	}
@@ -342,7 +505,7 @@ func (p *Pages) dashboard(w http.ResponseWriter, r *http.Request) {
 		dash.Title = sensor
 	}
 	cfg, _ := json.Marshal(map[string]any{
-		"sensor": sensor, "customer": customer, "device": device, "zone": p.Location.String(),
+		"sensor": sensor, "title": dash.Title, "customer": customer, "device": device, "zone": p.Location.String(),
 		"panels": dash.Panels, "ranges": Ranges,
 	})
 	p.render(w, r, "dashboard.html", struct {
@@ -364,7 +527,7 @@ func (p *Pages) live(w http.ResponseWriter, r *http.Request) {
 	}
 	customer, ok := visible(devs, r.URL.Query().Get("customer"), device)
 	if !ok {
-		http.Error(w, "no device "+device+" of kind "+sensor, http.StatusNotFound)
+		http.Error(w, "There is no "+p.kindTitle(sensor)+" device "+device+" among those of your account.", http.StatusNotFound)
 		return
 	}
 	cfg, _ := json.Marshal(map[string]any{"sensor": sensor, "customer": customer, "device": device, "zone": p.Location.String()})
@@ -372,7 +535,7 @@ func (p *Pages) live(w http.ResponseWriter, r *http.Request) {
 		page
 		Sensor, Device, Customer string
 		JSON                     template.JS
-	}{p.page(r, "Live "+sensor+" "+device, ""), sensor, device, customer, template.JS(cfg)})
+	}{p.page(r, "Live · "+p.kindTitle(sensor)+" "+device, ""), sensor, device, customer, template.JS(cfg)})
 }
 
 // visible finds a device among those the principal sees, and its

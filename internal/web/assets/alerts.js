@@ -13,7 +13,9 @@ document.querySelectorAll("form.ack").forEach((form) => {
           "Content-Type": "application/json",
           "X-CSRF-Token": document.querySelector('meta[name="csrf-token"]')?.content ?? "",
         },
-        body: JSON.stringify({ by: data.get("by"), comment: data.get("comment") }),
+        // Logged in, the server records the session's user: the form
+        // asks for a name only without a login.
+        body: JSON.stringify(data.has("by") ? { by: data.get("by"), comment: data.get("comment") } : { comment: data.get("comment") }),
       });
       if (!resp.ok) {
         const body = await resp.json().catch(() => ({}));

@@ -125,9 +125,9 @@
     panelData[i] = { fields: p.fields, rows: data };
     if (data.every((d) => d.length === 0)) return message(i, "No data for device " + state.device + " in " + w.text + ".");
     const ch = chartIn(i);
+    if (kind === "bar") return drawBars(ch, p, data, step);
     const s = p.fields.map((f, k) => {
       const item = { name: f, type: kind, data: data[k], showSymbol: data[k].length < 60, color: colors[k % colors.length], animation: false };
-      if (kind === "bar") item.barMaxWidth = 40;
       if (f === p.threshold) { item.lineStyle = { type: "dashed", width: 2 }; item.color = "#d23b3b"; item.step = "end"; }
       return item;
     });
@@ -140,9 +140,33 @@
     ch.setOption({
       grid: { left: 50, right: 16, top: 30, bottom: 28 },
       legend: { show: p.fields.length > 1, top: 0 },
-      xAxis: kind === "bar" ? Object.assign({}, timeAxis, { axisLabel: { formatter: (v) => fmtDay.format(v) } }) : timeAxis,
-      yAxis: { type: "value", scale: kind !== "bar", name: p.unit || "" },
+      xAxis: timeAxis,
+      yAxis: { type: "value", scale: true, name: p.unit || "" },
       tooltip: tooltip(p.unit),
+      series: s,
+    }, true);
+  }
+
+  // drawBars draws one bar per bucket over a category axis: each bar
+  // stands over its own label (the day of a daily bucket), however few
+  // buckets the range holds.
+  function drawBars(ch, p, data, step) {
+    const times = [...new Set(data.flat().map((pt) => pt[0]))].sort((a, b) => a - b);
+    const label = (t) => (step.endsWith("d") ? fmtDay.format(t) : fmtShort.format(t).replace(",", ""));
+    const labels = times.map(label);
+    const s = p.fields.map((f, k) => {
+      const m = new Map(data[k].map((pt) => [pt[0], pt[1]]));
+      return { name: f, type: "bar", barMaxWidth: 40, color: colors[k % colors.length], animation: false, data: times.map((t) => (m.has(t) ? m.get(t) : null)) };
+    });
+    ch.setOption({
+      grid: { left: 50, right: 16, top: 30, bottom: 28 },
+      legend: { show: p.fields.length > 1, top: 0 },
+      xAxis: { type: "category", data: labels, axisTick: { alignWithLabel: true } },
+      yAxis: { type: "value", name: p.unit || "" },
+      tooltip: {
+        trigger: "axis",
+        formatter: (ps) => ps[0].name + "<br>" + ps.map((x) => x.marker + x.seriesName + ": <b>" + (x.value === null ? "–" : round(x.value)) + "</b> " + (p.unit || "")).join("<br>"),
+      },
       series: s,
     }, true);
   }
@@ -217,7 +241,7 @@
       // Leaks per day from the server: how many, how long, the air lost
       // (pressure decay) and what it costs.
       const rep = await api("/api/v1/leaks", { customer: state.customer, sensor: cfg.sensor, device: state.device, from: new Date(w.from).toISOString(), to: new Date(w.to).toISOString() });
-      if (!rep) return message(i, "No leak settings for " + cfg.sensor + ".");
+      if (!rep) return message(i, "No leak settings for " + (cfg.title || cfg.sensor) + ".");
       panelData[i] = { fields: ["leaks", "seconds in leak", "lost Nm3", "cost"], rows: ["leaks", "seconds", "lost_nm3", "cost"].map((k) => rep.days.map((d) => [new Date(d.start).getTime(), d[k]])) };
       if (rep.days.length === 0) return message(i, "No leak for device " + state.device + " in " + w.text + ".");
       const rows = rep.days.slice().reverse().map((d) => [fmtDay.format(new Date(d.start)), String(d.leaks), (d.seconds / 60).toFixed(1) + " min",
@@ -254,7 +278,7 @@
   function drawAll() {
     const w = window_();
     if (!state.device) {
-      cfg.panels.forEach((_, i) => message(i, "No " + cfg.sensor + " device has sent anything yet."));
+      cfg.panels.forEach((_, i) => message(i, "No " + (cfg.title || cfg.sensor) + " device has sent anything yet."));
       return;
     }
     cfg.panels.forEach((_, i) => { if (!charts[i]) message(i, "Loading…"); drawPanel(i, w); });
