@@ -44,8 +44,13 @@ func cmdBackup(args []string, stdout, stderr io.Writer) error {
 	if err := sqlite.Backup(context.Background(), st, *to); err != nil {
 		return err
 	}
+	id, err := st.Installation(context.Background())
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
 	info, _ := os.Stat(*to)
 	fmt.Fprintf(stdout, "backed up %s to %s at %s (%d bytes, integrity checked)\n", cfg.StorePath(), *to, info.ModTime().UTC().Format(time.RFC3339), info.Size())
+	fmt.Fprintf(stdout, "installation %s\n", id)
 	return nil
 }
 
@@ -55,6 +60,7 @@ func cmdRestore(args []string, stdout, stderr io.Writer) error {
 	f := newFlags("restore", stderr)
 	cfgPath := f.String("config", "", "configuration file")
 	data := f.String("data", "", "data directory (overrides data_dir)")
+	force := f.Bool("force", false, "restore a backup of another installation than the store's")
 	// The file may come before the flags, or after them.
 	var files []string
 	for rest := args; ; {
@@ -67,7 +73,7 @@ func cmdRestore(args []string, stdout, stderr io.Writer) error {
 		files, rest = append(files, f.Arg(0)), f.Args()[1:]
 	}
 	if len(files) != 1 {
-		return errors.New("restore: give one backup file: sensorhub restore [--config FILE] [--data DIR] BACKUP")
+		return errors.New("restore: give one backup file: sensorhub restore [--config FILE] [--data DIR] [--force] BACKUP")
 	}
 	cfg, err := storeConfig(*cfgPath, *data)
 	if err != nil {
@@ -77,13 +83,26 @@ func cmdRestore(args []string, stdout, stderr io.Writer) error {
 	if info, err := os.Stat(files[0]); err == nil {
 		taken = info.ModTime().UTC().Format(time.RFC3339)
 	}
-	aside, err := sqlite.Restore(context.Background(), files[0], cfg.StorePath())
+	res, err := sqlite.Restore(context.Background(), files[0], cfg.StorePath(), *force)
+	var other *sqlite.OtherInstallationError
+	if errors.As(err, &other) {
+		return fmt.Errorf("restore: %s is a backup of installation %s, but the store at %s belongs to installation %s; nothing was replaced. "+
+			"If that is what you mean, restore it anyway with --force", files[0], other.Backup, cfg.StorePath(), other.Store)
+	}
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "restored %s from %s (written %s)\n", cfg.StorePath(), files[0], taken)
-	if aside != "" {
-		fmt.Fprintf(stdout, "the store it replaced is kept as %s\n", aside)
+	switch {
+	case res.Installation == "":
+		fmt.Fprintf(stdout, "the backup names no installation (a release before installation ids)\n")
+	case res.Replaced != "" && res.Replaced != res.Installation:
+		fmt.Fprintf(stdout, "installation %s (--force: it replaces installation %s)\n", res.Installation, res.Replaced)
+	default:
+		fmt.Fprintf(stdout, "installation %s\n", res.Installation)
+	}
+	if res.Aside != "" {
+		fmt.Fprintf(stdout, "the store it replaced is kept as %s\n", res.Aside)
 	}
 	fmt.Fprintf(stdout, "readings received since the backup can be stored again with: sensorhub replay --from %s (while the queue keeps them, queue.raw_max_age)\n", taken)
 	return nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -15,6 +16,8 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/sensorhub/sensorhub/internal/store/sqlite"
+	"github.com/sensorhub/sensorhub/internal/store/sqlstore"
 	"github.com/sensorhub/sensorhub/internal/testenv"
 )
 
@@ -181,5 +184,70 @@ func getJSONFrom(t *testing.T, url string, v any) {
 	}
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatalf("GET %s: %v", url, err)
+	}
+}
+
+// TestRestoreRefusesAnotherInstallation: sensorhub backup and restore
+// name the installation; restoring the backup of another installation is
+// refused with both ids and the way to go on (--force), and replaces
+// nothing; with --force it restores; quick restores keep each replaced
+// store.
+func TestRestoreRefusesAnotherInstallation(t *testing.T) {
+	siteA, siteB := t.TempDir(), t.TempDir()
+	installation := func(data string) string {
+		t.Helper()
+		s, err := sqlite.Open(context.Background(), filepath.Join(data, "sensorhub.db"), sqlstore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		id, err := s.Installation(context.Background())
+		if err != nil || id == "" {
+			t.Fatalf("installation %q %v", id, err)
+		}
+		return id
+	}
+	idA, idB := installation(siteA), installation(siteB)
+	backupB := filepath.Join(t.TempDir(), "site-b.db")
+	out, err := exec.Command(binary, "backup", "--data", siteB, "--to", backupB).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "installation "+idB) {
+		t.Fatalf("backup of site B: %v\n%s; want its installation %s named", err, out, idB)
+	}
+
+	out, err = exec.Command(binary, "restore", "--data", siteA, backupB).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), idA) || !strings.Contains(string(out), idB) || !strings.Contains(string(out), "--force") {
+		t.Fatalf("restoring site B's backup over site A: %v\n%s; want a refusal naming %s, %s and --force", err, out, idB, idA)
+	}
+	if id := installation(siteA); id != idA {
+		t.Fatalf("after the refusal site A's store is installation %s, want %s", id, idA)
+	}
+
+	out, err = exec.Command(binary, "restore", "--force", "--data", siteA, backupB).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "installation "+idB) || !strings.Contains(string(out), "the store it replaced is kept as") {
+		t.Fatalf("restore --force: %v\n%s", err, out)
+	}
+	if id := installation(siteA); id != idB {
+		t.Errorf("after restore --force site A's store is installation %s, want the backup's %s", id, idB)
+	}
+	// The same installation now: a second restore needs no --force, and
+	// keeps what it replaces beside the first.
+	out, err = exec.Command(binary, "restore", "--data", siteA, backupB).CombinedOutput()
+	if err != nil {
+		t.Fatalf("restoring the same installation's backup: %v\n%s", err, out)
+	}
+	kept, _ := filepath.Glob(filepath.Join(siteA, "sensorhub.db.before-restore-*"))
+	var stores []string
+	for _, k := range kept {
+		if !strings.HasSuffix(k, "-wal") && !strings.HasSuffix(k, "-shm") {
+			stores = append(stores, k)
+		}
+	}
+	if len(stores) != 2 {
+		t.Fatalf("after two restores, the kept stores are %v; want two", stores)
+	}
+	for _, k := range stores {
+		if _, err := sqlite.Check(context.Background(), k); err != nil {
+			t.Errorf("kept store %s: %v", k, err)
+		}
 	}
 }

@@ -35,8 +35,9 @@ Usage:
                                    a NATS or ActiveMQ queue and a store)
   sensorhub check --config FILE    validate a configuration file and print what is wrong, or ok
   sensorhub config [--config FILE] print the effective configuration (defaults merged with FILE)
-  sensorhub replay --from TIME [--to TIME] [--sensor KIND] [--url http://127.0.0.1:8080]
+  sensorhub replay --from TIME [--to TIME] [--sensor KIND] [--url http://127.0.0.1:8080] [--token TOKEN]
                                    decode again the retained raw messages of a time range
+                                   (the token may come from SENSORHUB_TOKEN)
   sensorhub bench [flags]          measure end-to-end stored messages/s against the raw broker rate
   sensorhub user add|passwd|del|list ...   manage the users of the pages and API (sensorhub user for help)
   sensorhub token add|revoke|list ...      manage API tokens
@@ -46,8 +47,9 @@ Usage:
                                    print a customer's report, or mail it now as a scheduled one
   sensorhub backup --to FILE [--config FILE] [--data DIR]
                                    copy the SQLite store, consistent, while sensorhub runs or not
-  sensorhub restore [--config FILE] [--data DIR] FILE
-                                   put a backup in place of the store (sensorhub stopped)
+  sensorhub restore [--config FILE] [--data DIR] [--force] FILE
+                                   put a backup in place of the store (sensorhub stopped);
+                                   --force restores a backup of another installation
   sensorhub hash-password          read a password on standard input, print its bcrypt hash (for password_hash)
   sensorhub health [--url URL]     exit 0 when the sensorhub at URL answers /healthz (container health checks)
   sensorhub version                print the version

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/httpjson"
@@ -18,6 +19,9 @@ import (
 // object, or JSON lines, as a device would publish them over MQTT. Every
 // message goes to the queue as it is, invalid ones included, so that ingest
 // keeps them with a reason; the answer comes once the queue has them all.
+// A body sent with Content-Encoding gzip or deflate is decoded first, to
+// at most MaxBody bytes; one that does not decode, or decodes to more, is
+// kept rejected as it was sent (400, 413).
 type customerKey struct{}
 
 // WithCustomer binds the messages of a request to one customer (that of
@@ -66,6 +70,24 @@ func (h *HTTPIngest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		topic = DefaultHTTPTopic
 	}
 	now := time.Now().UTC()
+	if codings := contentCodings(r.Header.Values("Content-Encoding")); len(codings) > 0 {
+		decoded, err := decodeBody(body, codings, h.MaxBody)
+		var unsupported unsupportedEncoding
+		switch {
+		case errors.As(err, &unsupported):
+			httpjson.Error(w, http.StatusUnsupportedMediaType, err.Error())
+			return
+		case errors.Is(err, errDecodedTooLarge):
+			h.keepRejected(w, r, topic, now, body, http.StatusRequestEntityTooLarge,
+				fmt.Sprintf("the %s body decodes to more than %d bytes (http.max_body)", strings.Join(codings, ", "), h.MaxBody))
+			return
+		case err != nil:
+			h.keepRejected(w, r, topic, now, body, http.StatusBadRequest,
+				fmt.Sprintf("the body does not decode as %s (Content-Encoding): %v", strings.Join(codings, ", "), err))
+			return
+		}
+		body = decoded
+	}
 	var envs []reading.Envelope
 	for i, msg := range SplitMessages(body) {
 		// A nanosecond apart, in order: two identical lines of one request
@@ -80,11 +102,31 @@ func (h *HTTPIngest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), SenderWait)
 	defer cancel()
 	if err := h.Forwarder.Forward(ctx, envs...); err != nil {
-		w.Header().Set("Retry-After", "30")
-		httpjson.Error(w, http.StatusServiceUnavailable, "queue unavailable, nothing was taken; send again later: "+err.Error())
+		queueUnavailable(w, err)
 		return
 	}
 	httpjson.Write(w, http.StatusAccepted, map[string]any{"accepted": len(envs), "topic": topic})
+}
+
+// keepRejected puts a body the gateway cannot take as messages on the
+// queue as one, as it was sent, for ingest to keep rejected with its
+// reason; the sender is told the reason with status.
+func (h *HTTPIngest) keepRejected(w http.ResponseWriter, r *http.Request, topic string, now time.Time, body []byte, status int, reason string) {
+	ctx, cancel := context.WithTimeout(r.Context(), SenderWait)
+	defer cancel()
+	env := reading.Envelope{Topic: topic, Payload: body, Received: now, Source: "http", Customer: BoundCustomer(r.Context()), Reason: reason}
+	if err := h.Forwarder.Forward(ctx, env); err != nil {
+		queueUnavailable(w, err)
+		return
+	}
+	httpjson.Error(w, status, reason+"; the body is kept with the rejected messages")
+}
+
+// queueUnavailable tells the sender that the queue took nothing of its
+// request, and to send it again.
+func queueUnavailable(w http.ResponseWriter, err error) {
+	w.Header().Set("Retry-After", "30")
+	httpjson.Error(w, http.StatusServiceUnavailable, "queue unavailable, nothing was taken; send again later: "+err.Error())
 }
 
 // SplitMessages splits a body into messages: the whole body when it is one

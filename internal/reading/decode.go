@@ -111,6 +111,12 @@ func (d *Decoder) Decode(env Envelope) (Reading, error) {
 }
 
 func (d *Decoder) decode(env Envelope) (Reading, error) {
+	if env.Reason != "" {
+		if env.Size > len(env.Payload) {
+			return Reading{}, reject("%s; its first %d bytes of %d are kept (ingest.max_payload)", env.Reason, len(env.Payload), env.Size)
+		}
+		return Reading{}, reject("%s", env.Reason)
+	}
 	if env.Size > len(env.Payload) {
 		return Reading{}, reject("payload too large: %d bytes, the limit is %d (ingest.max_payload); its first %d bytes are kept", env.Size, d.MaxPayload, len(env.Payload))
 	}

@@ -443,8 +443,18 @@ func TestRepeatedHour(t *testing.T) {
 // TestEnvelopeRoundTrip: an envelope comes back from the queue as it went
 // in, in its binary form and in the JSON of earlier releases.
 func TestEnvelopeRoundTrip(t *testing.T) {
-	e := reading.Envelope{Topic: "finemeca/air/201", Payload: []byte("{\"a\":1}\x00\xff"), Received: time.Date(2026, 1, 2, 3, 4, 5, 6789, time.UTC),
-		Source: "mqtt", Customer: "acme", ReplayOf: 42, Size: 70000}
+	for _, e := range []reading.Envelope{
+		{Topic: "finemeca/air/201", Payload: []byte("{\"a\":1}\x00\xff"), Received: time.Date(2026, 1, 2, 3, 4, 5, 6789, time.UTC),
+			Source: "mqtt", Customer: "acme", ReplayOf: 42, Size: 70000},
+		{Topic: "http/ingest", Payload: []byte("\x1f\x8b\x08\x00 cut short"), Received: time.Date(2026, 1, 2, 3, 4, 5, 6789, time.UTC),
+			Source: "http", Reason: "the body does not decode as gzip (Content-Encoding): unexpected EOF"},
+	} {
+		envelopeRoundTrip(t, e)
+	}
+}
+
+func envelopeRoundTrip(t *testing.T, e reading.Envelope) {
+	t.Helper()
 	b, err := e.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -460,6 +470,28 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 	for cut := range len(b) {
 		if _, err := reading.UnmarshalEnvelope(b[:cut]); err == nil {
 			t.Fatalf("an envelope cut at %d of %d decoded", cut, len(b))
+		}
+	}
+}
+
+// TestGatewayReason: a message the gateway gave a reason (a body that did
+// not decode) is rejected with that reason, and says when only its first
+// bytes travelled.
+func TestGatewayReason(t *testing.T) {
+	dec := plan.MustCompile(config.Default()).Decoder
+	payload := []byte(`{"Customer":"finemeca","idDevice":1,"Mod":"air","Pres":6}`)
+	for _, c := range []struct {
+		size int
+		want string
+	}{
+		{0, "the body does not decode as gzip"},
+		{70000, fmt.Sprintf("the body does not decode as gzip; its first %d bytes of 70000 are kept", len(payload))},
+	} {
+		_, err := dec.Decode(reading.Envelope{Topic: "finemeca/x", Payload: payload, Received: received, Source: "http",
+			Reason: "the body does not decode as gzip", Size: c.size})
+		var rj *reading.RejectError
+		if !errors.As(err, &rj) || !strings.HasPrefix(rj.Reason, c.want) {
+			t.Errorf("size %d: %v, want rejected: %s", c.size, err, c.want)
 		}
 	}
 }

@@ -75,6 +75,10 @@ type Envelope struct {
 	// gateway received: it was over ingest.max_payload, and only its first
 	// bytes travel, to be kept with the rejection.
 	Size int `json:"size,omitempty"`
+	// Reason, when set, is why the gateway could not take the message as
+	// one (an HTTP body whose Content-Encoding does not decode): ingest
+	// keeps it rejected with this reason, the payload as it was sent.
+	Reason string `json:"reason,omitempty"`
 }
 
 // envelopeMagic starts an envelope in its binary form; earlier releases
@@ -82,10 +86,16 @@ type Envelope struct {
 const envelopeMagic = 0xE5
 
 // Marshal encodes the envelope for the queue: each part length-prefixed,
-// the payload as it is (no base64, no escaping).
+// the payload as it is (no base64, no escaping). An envelope with a
+// Reason is of layout 2, which adds it at the end; others keep layout 1,
+// which earlier releases read.
 func (e Envelope) Marshal() ([]byte, error) {
-	b := make([]byte, 0, len(e.Payload)+len(e.Topic)+len(e.Source)+len(e.Customer)+40)
-	b = append(b, envelopeMagic, 1)
+	b := make([]byte, 0, len(e.Payload)+len(e.Topic)+len(e.Source)+len(e.Customer)+len(e.Reason)+40)
+	layout := byte(1)
+	if e.Reason != "" {
+		layout = 2
+	}
+	b = append(b, envelopeMagic, layout)
 	for _, s := range []string{e.Topic, e.Source, e.Customer} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
@@ -95,6 +105,10 @@ func (e Envelope) Marshal() ([]byte, error) {
 	b = binary.AppendVarint(b, e.Received.UnixNano())
 	b = binary.AppendVarint(b, e.ReplayOf)
 	b = binary.AppendUvarint(b, uint64(e.Size))
+	if layout == 2 {
+		b = binary.AppendUvarint(b, uint64(len(e.Reason)))
+		b = append(b, e.Reason...)
+	}
 	return b, nil
 }
 
@@ -110,9 +124,10 @@ func UnmarshalEnvelope(b []byte) (Envelope, error) {
 		}
 		return e, nil
 	}
-	if len(b) < 2 || b[0] != envelopeMagic || b[1] != 1 {
+	if len(b) < 2 || b[0] != envelopeMagic || b[1] != 1 && b[1] != 2 {
 		return Envelope{}, errEnvelope
 	}
+	layout := b[1]
 	b = b[2:]
 	next := func() ([]byte, bool) {
 		n, k := binary.Uvarint(b)
@@ -148,6 +163,14 @@ func UnmarshalEnvelope(b []byte) (Envelope, error) {
 		return Envelope{}, errEnvelope
 	}
 	e.Size = int(size)
+	if layout == 2 {
+		b = b[k:]
+		reason, ok := next()
+		if !ok || len(reason) == 0 {
+			return Envelope{}, errEnvelope
+		}
+		e.Reason = string(reason)
+	}
 	return e, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -46,10 +47,7 @@ func Backup(ctx context.Context, s *sqlstore.Store, path string) error {
 // sensorhub store: SQLite's integrity check passes and it has a schema
 // version this sensorhub reads. It returns the version.
 func Check(ctx context.Context, path string) (int, error) {
-	if _, err := os.Stat(path); err != nil {
-		return 0, err
-	}
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(10000)")
+	db, err := openReadOnly(path)
 	if err != nil {
 		return 0, err
 	}
@@ -69,6 +67,40 @@ func Check(ctx context.Context, path string) (int, error) {
 		return 0, fmt.Errorf("%s has schema version %d, newer than this sensorhub knows (%d): upgrade sensorhub", path, version, sqlstore.SchemaVersion)
 	}
 	return version, nil
+}
+
+// Installation is the installation id of the store file at path, read
+// without changing it: "" for a store of a release before installation
+// ids.
+func Installation(ctx context.Context, path string) (string, error) {
+	db, err := openReadOnly(path)
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'installation'`).Scan(&n); err != nil {
+		return "", fmt.Errorf("%s is not an SQLite database: %w", path, err)
+	}
+	if n == 0 {
+		return "", nil
+	}
+	var id string
+	err = db.QueryRowContext(ctx, `SELECT id FROM installation`).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("installation of %s: %w", path, err)
+	}
+	return id, nil
+}
+
+func openReadOnly(path string) (*sql.DB, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, err
+	}
+	return sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(10000)")
 }
 
 // ErrRunning is a store file that a running sensorhub has open.
@@ -101,18 +133,55 @@ func Lock(path string, exclusive bool) (release func(), err error) {
 	return func() { f.Close() }, nil
 }
 
+// Restored is what a restore did.
+type Restored struct {
+	// Aside is the name the replaced store file is kept under, "" when
+	// there was none.
+	Aside string
+	// Installation is the backup's installation id, Replaced the replaced
+	// store's; "" for a store of a release before installation ids, or
+	// one that cannot be read.
+	Installation, Replaced string
+}
+
+// OtherInstallationError refuses a backup of another installation than
+// that of the store it would replace.
+type OtherInstallationError struct {
+	Backup, Store string
+}
+
+func (e *OtherInstallationError) Error() string {
+	return fmt.Sprintf("the backup is of installation %s, the store of installation %s", e.Backup, e.Store)
+}
+
 // Restore replaces the store file at path by the backup at from, after
-// checking the backup and that no sensorhub runs on path. The file it
-// replaces is kept beside it, renamed; Restore returns its name ("" when
-// there was none).
-func Restore(ctx context.Context, from, path string) (aside string, err error) {
+// checking the backup and that no sensorhub runs on path. A backup of
+// another installation than the store's is refused with an
+// *OtherInstallationError unless force is set; a store that has no
+// installation id, or cannot be read, is replaced by any backup. The file
+// it replaces is kept beside it, under a name no other restore takes.
+func Restore(ctx context.Context, from, path string, force bool) (Restored, error) {
+	var res Restored
 	release, err := Lock(path, true)
 	if err != nil {
-		return "", err
+		return res, err
 	}
 	defer release()
 	if _, err := Check(ctx, from); err != nil {
-		return "", fmt.Errorf("restore: %w; nothing was replaced", err)
+		return res, fmt.Errorf("restore: %w; nothing was replaced", err)
+	}
+	if res.Installation, err = Installation(ctx, from); err != nil {
+		return res, fmt.Errorf("restore: %w; nothing was replaced", err)
+	}
+	_, err = os.Stat(path)
+	exists := err == nil
+	if exists {
+		// A store that cannot be read is what a restore is for: it is
+		// replaced, whoever's backup it is.
+		res.Replaced, _ = Installation(ctx, path)
+		if !force && res.Installation != "" && res.Replaced != "" && res.Installation != res.Replaced {
+			return res, fmt.Errorf("restore: %w; nothing was replaced", &OtherInstallationError{Backup: res.Installation, Store: res.Replaced})
+		}
 	}
 	tmp := path + ".restoring"
 	mode := os.FileMode(0o644)
@@ -121,27 +190,64 @@ func Restore(ctx context.Context, from, path string) (aside string, err error) {
 	}
 	if err := copyFile(from, tmp, mode); err != nil {
 		os.Remove(tmp)
-		return "", fmt.Errorf("restore: %w; nothing was replaced", err)
+		return res, fmt.Errorf("restore: %w; nothing was replaced", err)
 	}
-	if _, err := os.Stat(path); err == nil {
-		aside = path + ".before-restore-" + time.Now().UTC().Format("20060102T150405Z")
-		if err := os.Rename(path, aside); err != nil {
+	if exists {
+		aside, err := reserveAside(path)
+		if err != nil {
 			os.Remove(tmp)
-			return "", fmt.Errorf("restore: %w; nothing was replaced", err)
+			return res, fmt.Errorf("restore: %w; nothing was replaced", err)
 		}
+		if err := os.Rename(path, aside); err != nil {
+			os.Remove(aside)
+			os.Remove(tmp)
+			return res, fmt.Errorf("restore: %w; nothing was replaced", err)
+		}
+		res.Aside = aside
 		// The write-ahead log and its index are the replaced file's.
 		for _, ext := range []string{"-wal", "-shm"} {
 			if _, err := os.Stat(path + ext); err == nil {
 				if err := os.Rename(path+ext, aside+ext); err != nil {
-					return aside, fmt.Errorf("restore: %w", err)
+					return res, fmt.Errorf("restore: %w", err)
 				}
 			}
 		}
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return aside, fmt.Errorf("restore: %w", err)
+		return res, fmt.Errorf("restore: %w", err)
 	}
-	return aside, nil
+	return res, nil
+}
+
+// reserveAside makes the file a replaced store is kept under, beside
+// path: named by the time to the nanosecond and, should that name be
+// taken, a counter; created exclusively, so that no restore ever writes
+// over what another kept.
+func reserveAside(path string) (string, error) {
+	stamp := path + ".before-restore-" + time.Now().UTC().Format("20060102T150405.000000000Z")
+	for n := 1; n <= 1000; n++ {
+		name := stamp
+		if n > 1 {
+			name = fmt.Sprintf("%s-%d", stamp, n)
+		}
+		if taken(name+"-wal") || taken(name+"-shm") {
+			continue
+		}
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("keep the replaced store: %w", err)
+		}
+		return name, f.Close()
+	}
+	return "", fmt.Errorf("keep the replaced store: every name like %s is taken", stamp)
+}
+
+func taken(name string) bool {
+	_, err := os.Lstat(name)
+	return err == nil
 }
 
 func copyFile(from, to string, mode os.FileMode) error {

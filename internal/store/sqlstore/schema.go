@@ -221,8 +221,14 @@ CREATE TABLE rolled_keys (
 ){{WITHOUT_ROWID}};
 `
 
-// installSchema names the installation a store belongs to.
+// installSchema names the installation a store belongs to: one row,
+// made with the store (or at the upgrade to this release) and carried by
+// its backups, so that a restore can tell another installation's backup.
 const installSchema = `
+CREATE TABLE IF NOT EXISTS installation (
+	one {{INT}} NOT NULL PRIMARY KEY CHECK (one = 1),
+	id  TEXT NOT NULL
+);
 `
 
 // migrate brings the schema up to this release: a new database gets it

@@ -97,6 +97,9 @@ func Open(ctx context.Context, db *sql.DB, d *Dialect, opts Options) (*Store, er
 	if err := s.migrate(ctx); err != nil {
 		return nil, fmt.Errorf("store: %s: %w", d.Name, err)
 	}
+	if err := s.ensureInstallation(ctx); err != nil {
+		return nil, fmt.Errorf("store: %s: %w", d.Name, err)
+	}
 	if opts.Compact {
 		s.compactor = s.startCompactor()
 	}
