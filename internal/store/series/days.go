@@ -8,12 +8,12 @@ import (
 )
 
 // Bucket is the aggregate of one field's values over one bucket, in time
-// order: Increase is the counter increase within it, from First to Last.
+// order: its Counter holds the count, the first and last values and the
+// counter increase within it, from First to Last.
 type Bucket struct {
-	Start                      time.Time
-	N                          int64
-	Sum, Min, Max, First, Last float64
-	Increase                   float64
+	Start time.Time
+	Counter
+	Sum, Min, Max float64
 }
 
 // DayReader is implemented by stores that keep summaries of whole days
@@ -80,12 +80,12 @@ func seriesFromDays(ctx context.Context, s store.Reader, q Query, loc *time.Loca
 }
 
 func pointBucket(p store.Point) Bucket {
-	return Bucket{Start: p.Time, N: 1, Sum: p.Value, Min: p.Value, Max: p.Value, First: p.Value, Last: p.Value}
+	return Bucket{Start: p.Time, Counter: Point(p.Value), Sum: p.Value, Min: p.Value, Max: p.Value}
 }
 
-// merge adds a whole bucket, in time order, to the accumulator; prev is
-// the value before the bucket, for the increase across its start.
-func (a *accumulator) merge(b Bucket, prev *float64) {
+// merge adds a whole bucket, in time order, to the accumulator, with
+// the counter increase up to its end.
+func (a *accumulator) merge(b Bucket, inc float64) {
 	if b.N == 0 {
 		return
 	}
@@ -97,16 +97,13 @@ func (a *accumulator) merge(b Bucket, prev *float64) {
 	a.min = min(a.min, b.Min)
 	a.max = max(a.max, b.Max)
 	a.last = b.Last
-	if prev != nil {
-		a.increase += CounterIncrease(*prev, b.First)
-	}
-	a.increase += b.Increase
+	a.increase += inc
 }
 
 // mergeBuckets turns buckets in time order (whole ones, and raw points as
 // one-point buckets) into the query's buckets.
 func mergeBuckets(ctx context.Context, s store.Reader, all []Bucket, q Query, loc *time.Location) ([]store.Point, error) {
-	var prev *float64
+	var run Counter
 	if q.Agg == "increase" {
 		// The increase up to the first value in range comes from the
 		// value before it.
@@ -115,7 +112,7 @@ func mergeBuckets(ctx context.Context, s store.Reader, all []Bucket, q Query, lo
 			return nil, err
 		}
 		if ok {
-			prev = &p.Value
+			run = Point(p.Value)
 		}
 	}
 	bucket := q.Step.bucketer(q.From, loc)
@@ -129,8 +126,7 @@ func mergeBuckets(ctx context.Context, s store.Reader, all []Bucket, q Query, lo
 			acc = accumulator{}
 		}
 		cur = start
-		acc.merge(b, prev)
-		prev = &all[i].Last
+		acc.merge(b, run.Merge(b.Counter))
 	}
 	if len(all) > 0 {
 		out = append(out, store.Point{Time: cur, Value: acc.result(q.Agg)})

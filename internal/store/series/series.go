@@ -192,7 +192,7 @@ func ReadRaw(ctx context.Context, s store.Reader, q Query, loc *time.Location) (
 			prev = &p
 		}
 	}
-	out.Points = aggregate(pts, prev, q.Step.bucketer(q.From, loc), q.Step.following(loc), q.Agg)
+	out.Points = aggregate(pts, prev, q.Step.bucketer(q.From, loc), q.Step.following(loc), q.Agg, nil)
 	return out, nil
 }
 
@@ -239,22 +239,31 @@ func civilDay(y int, m time.Month, d int) int {
 // Aggregate reduces time-ordered points into buckets. prev, when not nil,
 // is the point just before the first, which "increase" needs.
 func Aggregate(pts []store.Point, prev *store.Point, bucket func(time.Time) time.Time, agg string) []store.Point {
-	return aggregate(pts, prev, bucket, nil, agg)
+	return aggregate(pts, prev, bucket, nil, agg, nil)
 }
 
 // aggregate is Aggregate; with following, which gives the start of the
 // next bucket, a point before it is known to be in the current bucket
-// without working its bucket out.
-func aggregate(pts []store.Point, prev *store.Point, bucket, following func(time.Time) time.Time, agg string) []store.Point {
+// without working its bucket out. The increase between two points is
+// left out when skip, if not nil, says so of their times.
+func aggregate(pts []store.Point, prev *store.Point, bucket, following func(time.Time) time.Time, agg string, skip func(from, to time.Time) bool) []store.Point {
 	out := []store.Point{}
 	var cur, next time.Time
 	var acc accumulator
+	var run Counter
+	if prev != nil {
+		run = Point(prev.Value)
+	}
 	started := false
 	for i := range pts {
 		p := pts[i]
+		inc, _ := run.Add(p.Value)
+		if skip != nil && prev != nil && skip(prev.Time, p.Time) {
+			inc = 0
+		}
+		prev = &pts[i]
 		if started && following != nil && p.Time.Before(next) {
-			acc.add(p.Value, prev)
-			prev = &pts[i]
+			acc.add(p.Value, inc)
 			continue
 		}
 		b := bucket(p.Time)
@@ -267,8 +276,7 @@ func aggregate(pts []store.Point, prev *store.Point, bucket, following func(time
 				next = following(b)
 			}
 		}
-		acc.add(p.Value, prev)
-		prev = &pts[i]
+		acc.add(p.Value, inc)
 	}
 	if started {
 		out = append(out, store.Point{Time: cur, Value: acc.result(agg)})
@@ -282,7 +290,8 @@ type accumulator struct {
 	increase                   float64
 }
 
-func (a *accumulator) add(v float64, prev *store.Point) {
+// add adds a value and the counter increase up to it.
+func (a *accumulator) add(v, inc float64) {
 	if a.n == 0 {
 		a.min, a.max, a.first = v, v, v
 	}
@@ -291,18 +300,7 @@ func (a *accumulator) add(v float64, prev *store.Point) {
 	a.min = math.Min(a.min, v)
 	a.max = math.Max(a.max, v)
 	a.last = v
-	if prev != nil {
-		a.increase += CounterIncrease(prev.Value, v)
-	}
-}
-
-// CounterIncrease is how much a counter grew from prev to v: a counter that
-// went down has restarted from zero, so its new value is the increase.
-func CounterIncrease(prev, v float64) float64 {
-	if v >= prev {
-		return v - prev
-	}
-	return v
+	a.increase += inc
 }
 
 func (a *accumulator) result(agg string) float64 {
