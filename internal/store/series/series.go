@@ -145,17 +145,23 @@ func Read(ctx context.Context, s store.Reader, q Query, loc *time.Location) (Ser
 	if !q.Step.IsZero() && q.Agg == "" {
 		q.Agg = "avg"
 	}
+	invalid, err := invalidOf(ctx, s, q)
+	if err != nil {
+		return Series{}, err
+	}
 	if rr, ok := s.(Rollups); ok {
 		kept, err := rr.Kept(ctx, q.DeviceKey)
 		if err != nil {
 			return Series{}, err
 		}
 		if q.From.Before(kept.Raw) {
-			return readRolled(ctx, s, rr, kept, q, loc)
+			return readRolled(ctx, s, rr, kept, q, loc, invalid)
 		}
 	}
-	if !q.Step.IsZero() {
-		pts, unit, ok, err := seriesFromDays(ctx, s, q, loc)
+	// Invalid intervals leave out the increase of readings' intervals,
+	// which only the readings show.
+	if !q.Step.IsZero() && len(invalid) == 0 {
+		pts, unit, ok, err := seriesFromDays(ctx, s, q, loc, nil)
 		if err != nil {
 			return Series{}, err
 		}
@@ -163,11 +169,21 @@ func Read(ctx context.Context, s store.Reader, q Query, loc *time.Location) (Ser
 			return Series{Field: q.Field, Unit: unit, Agg: q.Agg, Points: pts, Resolution: ResolutionRaw}, nil
 		}
 	}
-	return ReadRaw(ctx, s, q, loc)
+	return readRaw(ctx, s, q, loc, invalid)
 }
 
 // ReadRaw answers a series query from raw points only.
 func ReadRaw(ctx context.Context, s store.Reader, q Query, loc *time.Location) (Series, error) {
+	invalid, err := invalidOf(ctx, s, q)
+	if err != nil {
+		return Series{}, err
+	}
+	return readRaw(ctx, s, q, loc, invalid)
+}
+
+// readRaw is ReadRaw, the increase of the readings' intervals that
+// overlap an invalid interval left out.
+func readRaw(ctx context.Context, s store.Reader, q Query, loc *time.Location, invalid []store.InvalidInterval) (Series, error) {
 	pts, unit, err := s.Points(ctx, store.RawQuery{DeviceKey: q.DeviceKey, Field: q.Field, From: q.From, To: q.To})
 	if err != nil {
 		return Series{}, err
@@ -192,7 +208,7 @@ func ReadRaw(ctx context.Context, s store.Reader, q Query, loc *time.Location) (
 			prev = &p
 		}
 	}
-	out.Points = aggregate(pts, prev, q.Step.bucketer(q.From, loc), q.Step.following(loc), q.Agg, nil)
+	out.Points = aggregate(pts, prev, q.Step.bucketer(q.From, loc), q.Step.following(loc), q.Agg, excluder(invalid))
 	return out, nil
 }
 

@@ -687,7 +687,7 @@ func (s *Store) Days(ctx context.Context, q store.RawQuery) ([]series.Bucket, er
 		for _, c := range spans {
 			apart = apart && chunk.Exact(c.summary)
 		}
-		b := series.Bucket{Start: time.UnixMilli(start).In(s.loc)}
+		b := series.Bucket{Start: time.UnixMilli(start).In(s.loc), End: time.UnixMilli(end).In(s.loc)}
 		// What retention removed of the day comes first: a reading
 		// written after is a late one.
 		mergeSummary(&b, rolled[d])
