@@ -88,4 +88,3 @@ func (s *Store) RemoveInvalid(ctx context.Context, customer string, id int64) er
 }
 
 var _ store.Intervals = (*Store)(nil)
-
