@@ -57,6 +57,7 @@ func Run(t *testing.T, open Open) {
 		{"RemoveDevice", testRemoveDevice},
 		{"ReportOutbox", testReportOutbox},
 		{"InvalidIntervals", testInvalidIntervals},
+		{"CounterJitter", testCounterJitter},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.f(t, open(t, Location)) })
