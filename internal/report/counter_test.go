@@ -1,8 +1,10 @@
 package report_test
 
 import (
+	"bytes"
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,5 +133,19 @@ func TestInvalidLeftOut(t *testing.T) {
 	}
 	if len(m.Profile) != 7*24*4-4 {
 		t.Errorf("%d quarters in the demand profile, want 7 days of 96 less the 4 left out", len(m.Profile))
+	}
+	text, err := report.Text(r, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text, "left out, marked invalid by admin: Thu 6 Nov 10:00 to Thu 6 Nov 11:00, meter on the test bench") {
+		t.Errorf("the mail's text does not say what was left out:\n%s", text)
+	}
+	var csv bytes.Buffer
+	if err := r.CSV(&csv, "meters"); err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(strings.TrimSpace(csv.String()), "\n"); len(lines) != 2 || !strings.HasSuffix(lines[0], ",invalid_intervals") || !strings.HasSuffix(lines[1], ",1") {
+		t.Errorf("the meters' CSV does not count the invalid interval:\n%s", csv.String())
 	}
 }

@@ -27,11 +27,12 @@ func (s *Source) invalid(ctx context.Context, k store.DeviceKey, to time.Time) (
 // left out.
 func (iv invalid) excludes(a, b time.Time) bool { return store.Excludes(iv, a, b) }
 
-// within are the intervals that overlap the period.
-func (iv invalid) within(p Period) []store.InvalidInterval {
+// within are the intervals that overlap the period, their times in loc.
+func (iv invalid) within(p Period, loc *time.Location) []store.InvalidInterval {
 	out := []store.InvalidInterval{}
 	for _, x := range iv {
 		if x.Overlaps(p.From, p.To) {
+			x.From, x.To, x.MarkedAt = x.From.In(loc), x.To.In(loc), x.MarkedAt.In(loc)
 			out = append(out, x)
 		}
 	}

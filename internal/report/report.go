@@ -436,7 +436,7 @@ func (s *Source) meter(ctx context.Context, k store.DeviceKey, name, field strin
 	if err != nil {
 		return nil, err
 	}
-	m.Invalid = inv.within(p)
+	m.Invalid = inv.within(p, s.Location)
 	run := counterOf(cur)
 	for i := 1; i < len(cur); i++ {
 		a, b := cur[i-1], cur[i]
