@@ -217,7 +217,7 @@ func TestUpgradeFromChunks(t *testing.T) {
 	if _, err := s.Write(context.Background(), store.Batch{Readings: rs}); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{`DROP TABLE report_sends`, `DROP TABLE day_rollups`, `ALTER TABLE devices DROP COLUMN raw_from`, `ALTER TABLE devices DROP COLUMN hourly_from`,
+	for _, q := range []string{`DROP TABLE invalid_intervals`, `DROP TABLE report_sends`, `DROP TABLE day_rollups`, `ALTER TABLE devices DROP COLUMN raw_from`, `ALTER TABLE devices DROP COLUMN hourly_from`,
 		`ALTER TABLE devices DROP COLUMN daily_from`, `UPDATE schema_version SET version = 100`} {
 		if _, err := s.DB().Exec(q); err != nil {
 			t.Fatal(err)
