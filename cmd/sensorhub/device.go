@@ -21,6 +21,9 @@ and their notifications. It asks to type the device's id again, unless
 --yes. sensorhub may be running: a device that sends again afterwards is a
 new one. Over the API: DELETE /api/v1/devices?customer=&sensor=&device=&confirm=ID
 (admins only).
+
+sensorhub device invalid add|list|rm ... marks intervals of a device's
+readings invalid (sensorhub device invalid for help).
 `
 
 // cmdDevice manages devices in the store.
@@ -28,6 +31,9 @@ func cmdDevice(args []string, in io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 || isHelp(args[0]) {
 		fmt.Fprint(stderr, deviceUsage)
 		return flag.ErrHelp
+	}
+	if args[0] == "invalid" {
+		return cmdInvalid(args[1:], stdout, stderr)
 	}
 	if args[0] != "rm" {
 		fmt.Fprint(stderr, deviceUsage)

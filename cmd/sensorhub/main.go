@@ -43,6 +43,7 @@ Usage:
   sensorhub token add|revoke|list ...      manage API tokens
   sensorhub device rm --customer C --sensor KIND --device ID
                                    remove a device and all its data
+  sensorhub device invalid add|list|rm ...  mark intervals of a device's readings invalid (left out of totals)
   sensorhub report --customer C [--period week|month] [--date D] [--from T --to T] [--format text|json|csv] [--send NAME]
                                    print a customer's report, or mail it now as a scheduled one
   sensorhub backup --to FILE [--config FILE] [--data DIR]

@@ -43,7 +43,7 @@ func (r *Report) CSV(w io.Writer, table string) error {
 		}
 	case "meters":
 		rows = append(rows, []string{"sensor", "device", "name", "kwh", "previous_kwh", "diff_kwh", "diff_pct", "peak_kw", "peak_at",
-			"baseload_kw", "night_share", "weekend_share", "resets", "gaps", "missing_hours"})
+			"baseload_kw", "night_share", "weekend_share", "resets", "gaps", "missing_hours", "invalid_intervals"})
 		for _, m := range r.Energy.Meters {
 			pct, missing := "", 0.0
 			if m.DiffPct != nil {
@@ -53,7 +53,7 @@ func (r *Report) CSV(w io.Writer, table string) error {
 				missing += g.MissingHours
 			}
 			rows = append(rows, []string{m.Sensor, m.Device, m.Name, num(m.KWh), num(m.PreviousKWh), num(m.DiffKWh), pct, num(m.PeakKW), at(m.PeakAt),
-				num(m.BaseloadKW), num(m.NightShare), num(m.WeekendShare), strconv.Itoa(len(m.Resets)), strconv.Itoa(len(m.Gaps)), num(missing)})
+				num(m.BaseloadKW), num(m.NightShare), num(m.WeekendShare), strconv.Itoa(len(m.Resets)), strconv.Itoa(len(m.Gaps)), num(missing), strconv.Itoa(len(m.Invalid))})
 		}
 	case "demand":
 		rows = append(rows, []string{"quarter", "kw"})

@@ -141,6 +141,9 @@ type Meter struct {
 	Resets []time.Time `json:"resets"`
 	// Gaps are the times without a reading longer than GapAfter.
 	Gaps []Gap `json:"gaps"`
+	// Invalid are the intervals marked invalid in the period: the
+	// consumption between readings that overlaps them is not counted.
+	Invalid []store.InvalidInterval `json:"invalid"`
 	// Flagged says the meter had a reset or a gap: its figures need a look.
 	Flagged bool `json:"flagged"`
 	// FromAggregates, when set, is when the meter's kept readings start,
@@ -429,11 +432,21 @@ func (s *Source) meter(ctx context.Context, k store.DeviceKey, name, field strin
 	quarters := map[time.Time]float64{}
 	broken := map[time.Time]bool{}
 	usual := usualInterval(cur)
+	inv, err := s.invalid(ctx, k, p.To)
+	if err != nil {
+		return nil, err
+	}
+	m.Invalid = inv.within(p, s.Location)
+	run := counterOf(cur)
 	for i := 1; i < len(cur); i++ {
 		a, b := cur[i-1], cur[i]
-		inc := series.CounterIncrease(a.v, b.v)
-		if b.v < a.v {
+		inc, reset := run.Add(b.v)
+		if reset {
 			m.Resets = append(m.Resets, b.t.In(s.Location))
+		}
+		if inv.excludes(a.t, b.t) {
+			inc = 0
+			broken[interval(b.t).Truncate(Quarter)] = true
 		}
 		if b.t.Sub(a.t) > GapAfter {
 			m.Gaps = append(m.Gaps, gap(a.t.In(s.Location), b.t.In(s.Location), usual))
@@ -506,11 +519,7 @@ func (s *Source) meter(ctx context.Context, k store.DeviceKey, name, field strin
 	for _, d := range rolledBefore {
 		m.PreviousKWh += d.KWh
 	}
-	for i := 1; i < len(before); i++ {
-		if end := interval(before[i].t); !end.Before(prev.From) {
-			m.PreviousKWh += series.CounterIncrease(before[i-1].v, before[i].v)
-		}
-	}
+	m.PreviousKWh += inv.consumption(before, prev.From)
 	m.compare()
 	m.Flagged = len(m.Resets) > 0 || len(m.Gaps) > 0
 	return m, nil

@@ -145,6 +145,7 @@ type Store interface {
 	AlertStore
 	Lifecycle
 	ReportOutbox
+	Intervals
 	Close() error
 }
 

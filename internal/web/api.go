@@ -38,6 +38,7 @@ type Store interface {
 	store.Reader
 	store.AlertStore
 	RemoveDevice(ctx context.Context, k store.DeviceKey) (int64, error)
+	store.Intervals
 }
 
 // Server is the HTTP API.
@@ -93,6 +94,9 @@ func (s *Server) Handler() http.Handler {
 	}
 	mux.HandleFunc("GET /api/v1/devices", s.devices)
 	mux.HandleFunc("DELETE /api/v1/devices", s.removeDevice)
+	mux.HandleFunc("POST /api/v1/devices/intervals", s.markInvalid)
+	mux.HandleFunc("GET /api/v1/devices/intervals", s.invalidIntervals)
+	mux.HandleFunc("DELETE /api/v1/devices/intervals", s.removeInvalid)
 	mux.HandleFunc("GET /api/v1/series", s.series)
 	mux.HandleFunc("GET /api/v1/latest", s.latest)
 	mux.HandleFunc("GET /api/v1/rejected", s.rejected)

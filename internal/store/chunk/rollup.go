@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/reading"
-	"github.com/sensorhub/sensorhub/internal/store/series"
 )
 
 // Merge adds the summary of later values to s.
@@ -19,11 +18,9 @@ func (s *Summary) Merge(o Summary) {
 		*s = o
 		return
 	}
-	s.Increase += series.CounterIncrease(s.Last, o.First) + o.Increase
-	s.N += o.N
+	s.Counter.Merge(o.Counter)
 	s.Sum += o.Sum
 	s.Min, s.Max = math.Min(s.Min, o.Min), math.Max(s.Max, o.Max)
-	s.Last = o.Last
 }
 
 // Hours are the summaries of each field per hour: the rollup of a day

@@ -11,26 +11,32 @@ import (
 
 // Summary is what one field's values of a chunk add up to, in time order:
 // enough to answer any aggregation of a day without reading the values.
+// Its Counter holds the count, the first and last values and the counter
+// increase from the first value to the last (series.Counter's rule).
 type Summary struct {
-	N                          int64
-	Sum, Min, Max, First, Last float64
-	// Increase is the counter increase from the first value to the last,
-	// a value lower than the one before counting as a restart from zero.
-	Increase float64
+	series.Counter
+	Sum, Min, Max float64
 }
 
 // Add adds a value after those already added.
 func (s *Summary) Add(v float64) {
 	if s.N == 0 {
-		s.Min, s.Max, s.First = v, v, v
-	} else {
-		s.Increase += series.CounterIncrease(s.Last, v)
+		s.Min, s.Max = v, v
 	}
-	s.N++
+	s.Counter.Add(v)
 	s.Sum += v
 	s.Min, s.Max = math.Min(s.Min, v), math.Max(s.Max, v)
-	s.Last = v
 }
+
+// summaryVersion is the encoding of summaries with the whole Counter;
+// those of version, before it, lack its peak, top and resets.
+const summaryVersion = 2
+
+// Exact reports whether encoded summaries hold the whole Counter: those
+// written before it did count any drop as a reset and merge only
+// approximately (their peak is taken as their first value, their top as
+// their last).
+func Exact(data []byte) bool { return len(data) > 0 && data[0] == summaryVersion }
 
 // Summarize sums up each field of readings in time order.
 func Summarize(rs []reading.Reading) map[string]*Summary {
@@ -60,15 +66,16 @@ func EncodeSummaries(sums map[string]*Summary) []byte {
 		names = append(names, f)
 	}
 	sort.Strings(names)
-	b := []byte{version}
+	b := []byte{summaryVersion}
 	b = binary.AppendUvarint(b, uint64(len(names)))
 	for _, f := range names {
 		s := sums[f]
 		b = appendString(b, f)
 		b = binary.AppendUvarint(b, uint64(s.N))
-		for _, v := range []float64{s.Sum, s.Min, s.Max, s.First, s.Last, s.Increase} {
+		for _, v := range []float64{s.Sum, s.Min, s.Max, s.First, s.Last, s.Increase, s.Peak, s.Top} {
 			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
 		}
+		b = binary.AppendUvarint(b, uint64(s.Resets))
 	}
 	return b
 }
@@ -94,18 +101,32 @@ func DecodeSummary(data []byte, field string) (Summary, bool, error) {
 // until fn returns true.
 func eachSummary(data []byte, fn func(field string, s Summary) (stop bool)) error {
 	r := &reader{b: data}
-	if r.byte() != version {
+	v := r.byte()
+	if v != version && v != summaryVersion {
 		return ErrCorrupt
 	}
 	for range r.count() {
 		f := r.string()
-		s := Summary{N: int64(r.uvarint())}
-		vals := r.bytes(6 * 8)
+		var s Summary
+		s.N = int64(r.uvarint())
+		fields := []*float64{&s.Sum, &s.Min, &s.Max, &s.First, &s.Last, &s.Increase}
+		if v == summaryVersion {
+			fields = append(fields, &s.Peak, &s.Top)
+		}
+		vals := r.bytes(uint64(len(fields)) * 8)
 		if r.err != nil {
 			return r.err
 		}
-		for i, p := range []*float64{&s.Sum, &s.Min, &s.Max, &s.First, &s.Last, &s.Increase} {
+		for i, p := range fields {
 			*p = math.Float64frombits(binary.LittleEndian.Uint64(vals[8*i:]))
+		}
+		if v == summaryVersion {
+			s.Resets = int64(r.uvarint())
+		} else {
+			s.Peak, s.Top = s.First, s.Last
+		}
+		if r.err != nil {
+			return r.err
 		}
 		if fn(f, s) {
 			return nil

@@ -8,12 +8,15 @@ import (
 )
 
 // Bucket is the aggregate of one field's values over one bucket, in time
-// order: Increase is the counter increase within it, from First to Last.
+// order: its Counter holds the count, the first and last values and the
+// counter increase within it, from First to Last.
 type Bucket struct {
-	Start                      time.Time
-	N                          int64
-	Sum, Min, Max, First, Last float64
-	Increase                   float64
+	Start time.Time
+	// End is when the values the bucket holds end: its last value's
+	// time, or the end of the hour or day it sums up.
+	End time.Time
+	Counter
+	Sum, Min, Max float64
 }
 
 // DayReader is implemented by stores that keep summaries of whole days
@@ -38,7 +41,7 @@ func dayStart(t time.Time, loc *time.Location) time.Time {
 // whole days inside the range from the summaries, the partial days at its
 // edges from raw points. ok is false when the store keeps none, or the
 // step is not in days.
-func seriesFromDays(ctx context.Context, s store.Reader, q Query, loc *time.Location) ([]store.Point, string, bool, error) {
+func seriesFromDays(ctx context.Context, s store.Reader, q Query, loc *time.Location, invalid []store.InvalidInterval) ([]store.Point, string, bool, error) {
 	rr, ok := s.(DayReader)
 	if !ok || q.Step.Days == 0 || rr.Location().String() != loc.String() {
 		return nil, "", false, nil
@@ -72,7 +75,7 @@ func seriesFromDays(ctx context.Context, s store.Reader, q Query, loc *time.Loca
 	for _, p := range tail {
 		all = append(all, pointBucket(p))
 	}
-	out, err := mergeBuckets(ctx, s, all, q, loc)
+	out, err := mergeBuckets(ctx, s, all, q, loc, invalid)
 	if err != nil {
 		return nil, "", true, err
 	}
@@ -80,12 +83,12 @@ func seriesFromDays(ctx context.Context, s store.Reader, q Query, loc *time.Loca
 }
 
 func pointBucket(p store.Point) Bucket {
-	return Bucket{Start: p.Time, N: 1, Sum: p.Value, Min: p.Value, Max: p.Value, First: p.Value, Last: p.Value}
+	return Bucket{Start: p.Time, End: p.Time, Counter: Point(p.Value), Sum: p.Value, Min: p.Value, Max: p.Value}
 }
 
-// merge adds a whole bucket, in time order, to the accumulator; prev is
-// the value before the bucket, for the increase across its start.
-func (a *accumulator) merge(b Bucket, prev *float64) {
+// merge adds a whole bucket, in time order, to the accumulator, with
+// the counter increase up to its end.
+func (a *accumulator) merge(b Bucket, inc float64) {
 	if b.N == 0 {
 		return
 	}
@@ -97,16 +100,16 @@ func (a *accumulator) merge(b Bucket, prev *float64) {
 	a.min = min(a.min, b.Min)
 	a.max = max(a.max, b.Max)
 	a.last = b.Last
-	if prev != nil {
-		a.increase += CounterIncrease(*prev, b.First)
-	}
-	a.increase += b.Increase
+	a.increase += inc
 }
 
 // mergeBuckets turns buckets in time order (whole ones, and raw points as
-// one-point buckets) into the query's buckets.
-func mergeBuckets(ctx context.Context, s store.Reader, all []Bucket, q Query, loc *time.Location) ([]store.Point, error) {
-	var prev *float64
+// one-point buckets) into the query's buckets. The increase up to a
+// bucket's end is left out when the time since the one before overlaps
+// an invalid interval: aggregates leave out their whole hour or day.
+func mergeBuckets(ctx context.Context, s store.Reader, all []Bucket, q Query, loc *time.Location, invalid []store.InvalidInterval) ([]store.Point, error) {
+	var run Counter
+	var prevEnd time.Time
 	if q.Agg == "increase" {
 		// The increase up to the first value in range comes from the
 		// value before it.
@@ -115,7 +118,7 @@ func mergeBuckets(ctx context.Context, s store.Reader, all []Bucket, q Query, lo
 			return nil, err
 		}
 		if ok {
-			prev = &p.Value
+			run, prevEnd = Point(p.Value), p.Time
 		}
 	}
 	bucket := q.Step.bucketer(q.From, loc)
@@ -129,8 +132,12 @@ func mergeBuckets(ctx context.Context, s store.Reader, all []Bucket, q Query, lo
 			acc = accumulator{}
 		}
 		cur = start
-		acc.merge(b, prev)
-		prev = &all[i].Last
+		inc := run.Merge(b.Counter)
+		if !prevEnd.IsZero() && store.Excludes(invalid, prevEnd, b.End) {
+			inc = 0
+		}
+		prevEnd = b.End
+		acc.merge(b, inc)
 	}
 	if len(all) > 0 {
 		out = append(out, store.Point{Time: cur, Value: acc.result(q.Agg)})

@@ -50,7 +50,7 @@ func (e *RetentionError) Error() string {
 // readings, from the aggregates its step allows: whole days from the
 // daily ones, whole hours from the hourly ones; any other step is a
 // RetentionError.
-func readRolled(ctx context.Context, s store.Reader, rr Rollups, kept store.Kept, q Query, loc *time.Location) (Series, error) {
+func readRolled(ctx context.Context, s store.Reader, rr Rollups, kept store.Kept, q Query, loc *time.Location, invalid []store.InvalidInterval) (Series, error) {
 	fail := &RetentionError{From: q.From, Kept: kept}
 	if q.From.Before(kept.Daily) || q.Agg == "" {
 		return Series{}, fail
@@ -63,7 +63,7 @@ func readRolled(ctx context.Context, s store.Reader, rr Rollups, kept store.Kept
 		if end := dayStart(q.To, loc); end.Before(q.To) && q.To.Before(kept.Raw) {
 			q.To = dayStart(end.Add(36*time.Hour), loc)
 		}
-		pts, unit, ok, err := seriesFromDays(ctx, s, q, loc)
+		pts, unit, ok, err := seriesFromDays(ctx, s, q, loc, invalid)
 		if err != nil {
 			return Series{}, err
 		}
@@ -88,7 +88,7 @@ func readRolled(ctx context.Context, s store.Reader, rr Rollups, kept store.Kept
 				hours = append(hours, pointBucket(p))
 			}
 		}
-		out, err := mergeBuckets(ctx, s, hours, q, loc)
+		out, err := mergeBuckets(ctx, s, hours, q, loc, invalid)
 		if err != nil {
 			return Series{}, err
 		}

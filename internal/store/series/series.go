@@ -145,17 +145,23 @@ func Read(ctx context.Context, s store.Reader, q Query, loc *time.Location) (Ser
 	if !q.Step.IsZero() && q.Agg == "" {
 		q.Agg = "avg"
 	}
+	invalid, err := invalidOf(ctx, s, q)
+	if err != nil {
+		return Series{}, err
+	}
 	if rr, ok := s.(Rollups); ok {
 		kept, err := rr.Kept(ctx, q.DeviceKey)
 		if err != nil {
 			return Series{}, err
 		}
 		if q.From.Before(kept.Raw) {
-			return readRolled(ctx, s, rr, kept, q, loc)
+			return readRolled(ctx, s, rr, kept, q, loc, invalid)
 		}
 	}
-	if !q.Step.IsZero() {
-		pts, unit, ok, err := seriesFromDays(ctx, s, q, loc)
+	// Invalid intervals leave out the increase of readings' intervals,
+	// which only the readings show.
+	if !q.Step.IsZero() && len(invalid) == 0 {
+		pts, unit, ok, err := seriesFromDays(ctx, s, q, loc, nil)
 		if err != nil {
 			return Series{}, err
 		}
@@ -163,11 +169,21 @@ func Read(ctx context.Context, s store.Reader, q Query, loc *time.Location) (Ser
 			return Series{Field: q.Field, Unit: unit, Agg: q.Agg, Points: pts, Resolution: ResolutionRaw}, nil
 		}
 	}
-	return ReadRaw(ctx, s, q, loc)
+	return readRaw(ctx, s, q, loc, invalid)
 }
 
 // ReadRaw answers a series query from raw points only.
 func ReadRaw(ctx context.Context, s store.Reader, q Query, loc *time.Location) (Series, error) {
+	invalid, err := invalidOf(ctx, s, q)
+	if err != nil {
+		return Series{}, err
+	}
+	return readRaw(ctx, s, q, loc, invalid)
+}
+
+// readRaw is ReadRaw, the increase of the readings' intervals that
+// overlap an invalid interval left out.
+func readRaw(ctx context.Context, s store.Reader, q Query, loc *time.Location, invalid []store.InvalidInterval) (Series, error) {
 	pts, unit, err := s.Points(ctx, store.RawQuery{DeviceKey: q.DeviceKey, Field: q.Field, From: q.From, To: q.To})
 	if err != nil {
 		return Series{}, err
@@ -192,7 +208,7 @@ func ReadRaw(ctx context.Context, s store.Reader, q Query, loc *time.Location) (
 			prev = &p
 		}
 	}
-	out.Points = aggregate(pts, prev, q.Step.bucketer(q.From, loc), q.Step.following(loc), q.Agg)
+	out.Points = aggregate(pts, prev, q.Step.bucketer(q.From, loc), q.Step.following(loc), q.Agg, excluder(invalid))
 	return out, nil
 }
 
@@ -239,22 +255,31 @@ func civilDay(y int, m time.Month, d int) int {
 // Aggregate reduces time-ordered points into buckets. prev, when not nil,
 // is the point just before the first, which "increase" needs.
 func Aggregate(pts []store.Point, prev *store.Point, bucket func(time.Time) time.Time, agg string) []store.Point {
-	return aggregate(pts, prev, bucket, nil, agg)
+	return aggregate(pts, prev, bucket, nil, agg, nil)
 }
 
 // aggregate is Aggregate; with following, which gives the start of the
 // next bucket, a point before it is known to be in the current bucket
-// without working its bucket out.
-func aggregate(pts []store.Point, prev *store.Point, bucket, following func(time.Time) time.Time, agg string) []store.Point {
+// without working its bucket out. The increase between two points is
+// left out when skip, if not nil, says so of their times.
+func aggregate(pts []store.Point, prev *store.Point, bucket, following func(time.Time) time.Time, agg string, skip func(from, to time.Time) bool) []store.Point {
 	out := []store.Point{}
 	var cur, next time.Time
 	var acc accumulator
+	var run Counter
+	if prev != nil {
+		run = Point(prev.Value)
+	}
 	started := false
 	for i := range pts {
 		p := pts[i]
+		inc, _ := run.Add(p.Value)
+		if skip != nil && prev != nil && skip(prev.Time, p.Time) {
+			inc = 0
+		}
+		prev = &pts[i]
 		if started && following != nil && p.Time.Before(next) {
-			acc.add(p.Value, prev)
-			prev = &pts[i]
+			acc.add(p.Value, inc)
 			continue
 		}
 		b := bucket(p.Time)
@@ -267,8 +292,7 @@ func aggregate(pts []store.Point, prev *store.Point, bucket, following func(time
 				next = following(b)
 			}
 		}
-		acc.add(p.Value, prev)
-		prev = &pts[i]
+		acc.add(p.Value, inc)
 	}
 	if started {
 		out = append(out, store.Point{Time: cur, Value: acc.result(agg)})
@@ -282,7 +306,8 @@ type accumulator struct {
 	increase                   float64
 }
 
-func (a *accumulator) add(v float64, prev *store.Point) {
+// add adds a value and the counter increase up to it.
+func (a *accumulator) add(v, inc float64) {
 	if a.n == 0 {
 		a.min, a.max, a.first = v, v, v
 	}
@@ -291,18 +316,7 @@ func (a *accumulator) add(v float64, prev *store.Point) {
 	a.min = math.Min(a.min, v)
 	a.max = math.Max(a.max, v)
 	a.last = v
-	if prev != nil {
-		a.increase += CounterIncrease(prev.Value, v)
-	}
-}
-
-// CounterIncrease is how much a counter grew from prev to v: a counter that
-// went down has restarted from zero, so its new value is the increase.
-func CounterIncrease(prev, v float64) float64 {
-	if v >= prev {
-		return v - prev
-	}
-	return v
+	a.increase += inc
 }
 
 func (a *accumulator) result(agg string) float64 {

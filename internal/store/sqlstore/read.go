@@ -683,7 +683,11 @@ func (s *Store) Days(ctx context.Context, q store.RawQuery) ([]series.Bucket, er
 		for i := 1; i < len(spans); i++ {
 			apart = apart && spans[i].first > spans[i-1].last
 		}
-		b := series.Bucket{Start: time.UnixMilli(start).In(s.loc)}
+		// Summaries written before the counter rule was whole: by values.
+		for _, c := range spans {
+			apart = apart && chunk.Exact(c.summary)
+		}
+		b := series.Bucket{Start: time.UnixMilli(start).In(s.loc), End: time.UnixMilli(end).In(s.loc)}
 		// What retention removed of the day comes first: a reading
 		// written after is a late one.
 		mergeSummary(&b, rolled[d])
@@ -721,15 +725,11 @@ func mergeSummary(b *series.Bucket, s chunk.Summary) {
 		return
 	}
 	if b.N == 0 {
-		b.Min, b.Max, b.First = s.Min, s.Max, s.First
-	} else {
-		b.Increase += series.CounterIncrease(b.Last, s.First)
+		b.Min, b.Max = s.Min, s.Max
 	}
-	b.N += s.N
+	b.Counter.Merge(s.Counter)
 	b.Sum += s.Sum
 	b.Min, b.Max = math.Min(b.Min, s.Min), math.Max(b.Max, s.Max)
-	b.Increase += s.Increase
-	b.Last = s.Last
 }
 
 // ForEachChunk calls fn with the readings of each chunk, for tools that

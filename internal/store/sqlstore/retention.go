@@ -362,7 +362,7 @@ func (s *Store) Hours(ctx context.Context, q store.RawQuery) ([]series.Bucket, e
 				continue
 			}
 			if sum := hours[start][q.Field]; sum != nil {
-				b := series.Bucket{Start: t.In(s.loc)}
+				b := series.Bucket{Start: t.In(s.loc), End: t.Add(time.Hour).In(s.loc)}
 				mergeSummary(&b, *sum)
 				out = append(out, b)
 			}
@@ -458,7 +458,8 @@ func (s *Store) RemoveDevice(ctx context.Context, k store.DeviceKey) (int64, err
 			return err
 		}
 		for _, q := range []string{`DELETE FROM chunks WHERE device_id = ?`, `DELETE FROM recent WHERE device_id = ?`,
-			`DELETE FROM day_rollups WHERE device_id = ?`, `DELETE FROM rolled_keys WHERE device_id = ?`, `DELETE FROM device_fields WHERE device_id = ?`} {
+			`DELETE FROM day_rollups WHERE device_id = ?`, `DELETE FROM rolled_keys WHERE device_id = ?`, `DELETE FROM device_fields WHERE device_id = ?`,
+			`DELETE FROM invalid_intervals WHERE device_id = ?`} {
 			if _, err := s.exec(ctx, tx, q, dev); err != nil {
 				return err
 			}

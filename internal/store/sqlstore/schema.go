@@ -198,6 +198,16 @@ const leaseSchema = `
 // intervalSchema holds the intervals of a device's readings that an
 // admin marked invalid.
 const intervalSchema = `
+CREATE TABLE invalid_intervals (
+	id        {{SERIAL}},
+	device_id {{INT}} NOT NULL,
+	from_time {{INT}} NOT NULL, -- Unix milliseconds
+	to_time   {{INT}} NOT NULL,
+	reason    TEXT NOT NULL,
+	marked_by TEXT NOT NULL,
+	marked_at {{INT}} NOT NULL
+);
+CREATE INDEX invalid_intervals_device ON invalid_intervals (device_id, from_time);
 `
 
 // rolledSchema is what a day rolled up by retention keeps of its

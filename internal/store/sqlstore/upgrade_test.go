@@ -220,6 +220,7 @@ func TestUpgradeFromChunks(t *testing.T) {
 	for _, q := range []string{`DROP TABLE report_sends`, `DROP TABLE day_rollups`, `ALTER TABLE devices DROP COLUMN raw_from`, `ALTER TABLE devices DROP COLUMN hourly_from`,
 		`ALTER TABLE devices DROP COLUMN daily_from`,
 		`DROP TABLE rolled_keys`, `ALTER TABLE devices DROP COLUMN msg_time`, `ALTER TABLE devices DROP COLUMN msg_from`,
+		`DROP TABLE invalid_intervals`, `DROP TABLE installation`,
 		`UPDATE schema_version SET version = 100`} {
 		if _, err := s.DB().Exec(q); err != nil {
 			t.Fatal(err)
