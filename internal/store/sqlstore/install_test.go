@@ -67,7 +67,7 @@ func TestInstallationID(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, q := range []string{`DROP TABLE installation`, `UPDATE schema_version SET version = 120`} {
+			for _, q := range append(undo130, `UPDATE schema_version SET version = 120`) {
 				if _, err := s.DB().Exec(q); err != nil {
 					t.Fatal(err)
 				}

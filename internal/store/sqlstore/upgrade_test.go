@@ -217,11 +217,9 @@ func TestUpgradeFromChunks(t *testing.T) {
 	if _, err := s.Write(context.Background(), store.Batch{Readings: rs}); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{`DROP TABLE report_sends`, `DROP TABLE day_rollups`, `ALTER TABLE devices DROP COLUMN raw_from`, `ALTER TABLE devices DROP COLUMN hourly_from`,
+	for _, q := range append(undo130, `DROP TABLE report_sends`, `DROP TABLE day_rollups`, `ALTER TABLE devices DROP COLUMN raw_from`, `ALTER TABLE devices DROP COLUMN hourly_from`,
 		`ALTER TABLE devices DROP COLUMN daily_from`,
-		`DROP TABLE rolled_keys`, `ALTER TABLE devices DROP COLUMN msg_time`, `ALTER TABLE devices DROP COLUMN msg_from`,
-		`DROP TABLE invalid_intervals`, `DROP TABLE installation`,
-		`UPDATE schema_version SET version = 100`} {
+		`UPDATE schema_version SET version = 100`) {
 		if _, err := s.DB().Exec(q); err != nil {
 			t.Fatal(err)
 		}
@@ -249,3 +247,7 @@ func TestUpgradeFromChunks(t *testing.T) {
 		t.Errorf("%d readings after the upgrade, want %d", n, len(rs))
 	}
 }
+
+// undo130 takes a store of this release back to schema 120's tables.
+var undo130 = []string{`DROP TABLE rolled_keys`, `ALTER TABLE devices DROP COLUMN msg_time`, `ALTER TABLE devices DROP COLUMN msg_from`,
+	`DROP TABLE invalid_intervals`, `DROP TABLE installation`}
