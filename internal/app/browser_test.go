@@ -138,6 +138,11 @@ func TestTimeRangeChangesTheData(t *testing.T) {
 	if f := strings.Split(lines[1], ","); len(f) != 3 || !strings.HasSuffix(f[1], "Z") || f[2] == "" {
 		t.Errorf("CSV row %q, want local time, UTC time and a value", lines[1])
 	}
+	// A cell a spreadsheet would run as a formula is neutralised as the
+	// server's CSV is; numbers, negative ones too, stay numbers.
+	if got := eval[string](t, ctx, `sensorhubCSV.line(["=HYPERLINK(\"http://x\")", "-3.5", "@A1", "+1+1", "a,b", "-", 7])`); got != `"'=HYPERLINK(""http://x"")",-3.5,'@A1,'+1+1,"a,b",'-,7` {
+		t.Errorf("CSV line %s", got)
+	}
 }
 
 func TestLivePageShowsPublishedValue(t *testing.T) {

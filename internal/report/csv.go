@@ -1,20 +1,22 @@
 package report
 
 import (
-	"encoding/csv"
 	"fmt"
 	"io"
 	"strconv"
 	"time"
+
+	"github.com/sensorhub/sensorhub/internal/csvsafe"
 )
 
 // Tables are the report's tables, each given as CSV.
 var Tables = []string{"days", "meters", "demand", "air", "quality"}
 
 // CSV writes one of Tables. Times are RFC 3339 in the report's zone,
-// numbers plain, so that a spreadsheet reads them.
+// numbers plain, so that a spreadsheet reads them; a name that a
+// spreadsheet would take for a formula is neutralised (csvsafe).
 func (r *Report) CSV(w io.Writer, table string) error {
-	cw := csv.NewWriter(w)
+	cw := csvsafe.NewWriter(w)
 	num := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	at := func(t time.Time) string {
 		if t.IsZero() {

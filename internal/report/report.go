@@ -784,9 +784,13 @@ func (s *Source) quality(ctx context.Context, k store.DeviceKey, name string, p 
 	return q, nil
 }
 
+// FirstYear and LastYear bound the dates of a report: its period, the one
+// before and the next stay within the times the store and JSON carry.
+const FirstYear, LastYear = 1970, 9998
+
 // ParsePeriod reads a period: from and to (RFC 3339, or dates in loc),
 // or a kind ("week" or "month", "week" when empty) and a date in it (the
-// last whole one before now when empty).
+// last whole one before now when empty), each in FirstYear to LastYear.
 func ParsePeriod(from, to, kind, date string, loc *time.Location, now time.Time) (Period, error) {
 	at := func(name, s string) (time.Time, error) {
 		if t, err := time.ParseInLocation(time.DateOnly, s, loc); err == nil {
@@ -801,15 +805,22 @@ func ParsePeriod(from, to, kind, date string, loc *time.Location, now time.Time)
 		}
 		return t.In(loc), nil
 	}
+	in := func(name, s string) (time.Time, error) {
+		t, err := at(name, s)
+		if err == nil && (t.Year() < FirstYear || t.Year() > LastYear) {
+			err = fmt.Errorf("%s %s is outside the years %d to %d that reports cover", name, s, FirstYear, LastYear)
+		}
+		return t, err
+	}
 	if from != "" || to != "" {
 		if from == "" || to == "" {
 			return Period{}, errors.New("give both from and to, or neither (and period=week|month)")
 		}
-		f, err := at("from", from)
+		f, err := in("from", from)
 		if err != nil {
 			return Period{}, err
 		}
-		t, err := at("to", to)
+		t, err := in("to", to)
 		if err != nil {
 			return Period{}, err
 		}
@@ -840,7 +851,7 @@ func ParsePeriod(from, to, kind, date string, loc *time.Location, now time.Time)
 		last := p(now, loc).Previous()
 		return last, nil
 	}
-	d, err := at("date", date)
+	d, err := in("date", date)
 	if err != nil {
 		return Period{}, err
 	}

@@ -217,6 +217,13 @@ func TestEveryRouteForEveryone(t *testing.T) {
 		{"GET", "/api/v1/report?customer=finemeca&from=2026-05-04&to=2026-04-27", "", want{"anonymous": 401, "ingest-token": 403, "*": 400}},
 		{"GET", "/api/v1/report?customer=finemeca&format=csv&table=quality&period=week&date=2026-05-01", "", want{"anonymous": 401, "ingest-token": 403, "*": 200}},
 		{"GET", "/api/v1/report?customer=finemeca&format=csv&table=nope", "", want{"anonymous": 401, "ingest-token": 403, "*": 400}},
+		// Dates past what reports cover are the asker's error.
+		{"GET", "/api/v1/report?customer=finemeca&period=month&date=9999-12-01", "", want{"anonymous": 401, "ingest-token": 403, "*": 400}},
+		{"GET", "/api/v1/report?customer=finemeca&period=week&date=0001-01-01", "", want{"anonymous": 401, "ingest-token": 403, "*": 400}},
+		{"GET", "/api/v1/report?customer=finemeca&from=9223372036854775807&to=9223372036854775807", "", want{"anonymous": 401, "ingest-token": 403, "*": 400}},
+		{"GET", "/api/v1/report?customer=finemeca&from=9998-12-20&to=9999-01-10", "", want{"anonymous": 401, "ingest-token": 403, "*": 400}},
+		{"GET", "/api/v1/report/chart?customer=finemeca&chart=days&period=month&date=9999-12-01", "", want{"anonymous": 401, "ingest-token": 403, "*": 400}},
+		{"GET", "/reports?customer=finemeca&period=month&date=9999-12-01", "", want{"anonymous": 303, "ingest-token": 403, "*": 400}},
 		{"GET", "/api/v1/report/chart?customer=finemeca&chart=days&period=week&date=2026-05-01", "", want{"anonymous": 401, "ingest-token": 403, "*": 200}},
 		{"GET", "/reports?customer=finemeca&period=week&date=2026-05-01", "", want{"anonymous": 303, "ingest-token": 403, "*": 200}},
 		{"GET", "/reports?customer=acme&period=week&date=2026-05-01", "", want{"anonymous": 303, "ingest-token": 403, "viewer": 404, "viewer-token": 404, "*": 200}},

@@ -368,8 +368,9 @@
     if (!d) return;
     const times = [...new Set(d.rows.flat().map((p) => p[0]))].sort((a, b) => a - b);
     const maps = d.rows.map((r) => new Map(r.map((p) => [p[0], p[1]])));
-    const lines = [["time (" + zone + ")", "time (UTC)"].concat(d.fields).join(",")];
-    for (const t of times) lines.push([fmtTime.format(t).replace(",", ""), new Date(t).toISOString()].concat(maps.map((m) => (m.has(t) ? m.get(t) : ""))).join(","));
+    const line = window.sensorhubCSV.line;
+    const lines = [line(["time (" + zone + ")", "time (UTC)"].concat(d.fields))];
+    for (const t of times) lines.push(line([fmtTime.format(t).replace(",", ""), new Date(t).toISOString()].concat(maps.map((m) => (m.has(t) ? m.get(t) : "")))));
     const a = document.createElement("a");
     a.href = URL.createObjectURL(new Blob([lines.join("\n") + "\n"], { type: "text/csv" }));
     a.download = cfg.sensor + "-" + state.device + "-" + cfg.panels[i].title.replace(/\W+/g, "-").toLowerCase() + ".csv";
