@@ -40,7 +40,7 @@ func (s *demoStage) serve(*web.Server) {}
 // devices, decoded and stored as ingest would, so that the dashboards have
 // something to show at once.
 func (s *demoStage) history(ctx context.Context) error {
-	devs, err := s.st.Devices(ctx, store.DeviceFilter{})
+	devs, err := s.st.Devices(ctx, store.DeviceFilter{Limit: 1})
 	if err != nil {
 		return err
 	}

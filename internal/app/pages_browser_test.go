@@ -212,3 +212,46 @@ func TestAcknowledgeSaysWhoIsLoggedIn(t *testing.T) {
 		return nil
 	})
 }
+
+// TestDevicePickerSearchesAsOneTypes: a dashboard of 300 devices does not
+// list them; typing in its picker suggests at most 20 that the server
+// found, and picking one shows that device.
+func TestDevicePickerSearchesAsOneTypes(t *testing.T) {
+	a := start(t, "embedded", app.Options{}, nil)
+	now := time.Now().UTC().Truncate(time.Second)
+	var rs []reading.Reading
+	for i := range 300 {
+		rs = append(rs, reading.Reading{Customer: "finemeca", Sensor: "air", Device: fmt.Sprintf("%d", 1000+i), Name: fmt.Sprintf("line-%d", i),
+			Time: now, Received: now, MsgCount: 1, Fields: map[string]float64{"Pres": 6.5, "OpenPres": 6, "leak": 0}})
+	}
+	if _, err := a.Store.Write(context.Background(), store.Batch{Readings: rs}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := startBrowser(t)
+	if err := browser.Navigate(ctx, "http://"+a.HTTPAddr()+"/d/air"); err != nil {
+		t.Fatal(err)
+	}
+	if n := eval[int](t, ctx, `document.querySelectorAll("#device-list option, #device option").length`); n != 0 {
+		t.Errorf("the dashboard lists %d devices in its page", n)
+	}
+	eval[bool](t, ctx, `(() => { const i = document.getElementById("device"); i.value = "line-12"; i.dispatchEvent(new Event("input")); return true; })()`)
+	var shown []string
+	testenv.Eventually(t, 10*time.Second, 100*time.Millisecond, func() error {
+		shown = eval[[]string](t, ctx, `[...document.querySelectorAll("#device-list option")].map((o) => o.value)`)
+		if len(shown) == 0 {
+			return fmt.Errorf("no suggestion")
+		}
+		return nil
+	})
+	// line-12, line-120...line-129: 11 devices.
+	if len(shown) != 11 || shown[0] != "1012" {
+		t.Errorf("suggestions for line-12: %v, want 1012 and 1120 to 1129", shown)
+	}
+	eval[bool](t, ctx, `(() => { const i = document.getElementById("device"); i.value = "1125"; i.dispatchEvent(new Event("change")); return true; })()`)
+	testenv.Eventually(t, 10*time.Second, 100*time.Millisecond, func() error {
+		if u := eval[string](t, ctx, `location.search + " " + document.getElementById("device-name").textContent`); !strings.Contains(u, "device=1125") || !strings.Contains(u, "line-125") {
+			return fmt.Errorf("after picking 1125: %s", u)
+		}
+		return nil
+	})
+}

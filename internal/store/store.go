@@ -72,7 +72,44 @@ type Device struct {
 // Latest, each device comes with its newest reading.
 type DeviceFilter struct {
 	Customer, Sensor string
-	Latest           bool
+	// Device keeps the devices of this id, exactly: with Customer and
+	// Sensor, one device found by its key.
+	Device string
+	// Customers, when not nil, keeps only the devices of these customers
+	// (a viewer's); empty keeps none.
+	Customers []string
+	// Search keeps the devices whose id, name, customer, sensor kind or
+	// gateway holds it, ignoring the case of ASCII letters; % and _ are
+	// themselves, not wildcards.
+	Search string
+	// SeenBefore, when set, keeps the devices last seen before it: the
+	// silent ones.
+	SeenBefore time.Time
+	// Losing keeps the devices that lost messages on the radio.
+	Losing bool
+	// Firing keeps the devices with a firing alert.
+	Firing bool
+	// Sort orders the list by one of DeviceSorts, then by customer, sensor
+	// and device; "" is customer, sensor and device. Desc reverses Sort.
+	Sort string
+	Desc bool
+	// Limit, when above 0, returns at most that many devices, after
+	// skipping Offset of them.
+	Limit, Offset int
+	Latest        bool
+}
+
+// DeviceSorts are the orders a device list may be sorted by.
+var DeviceSorts = []string{"kind", "device", "name", "last_seen", "lost"}
+
+// Fleet counts the devices a filter matches, however many they are.
+type Fleet struct {
+	Devices int `json:"devices"`
+	// Silent counts those last seen before the time asked about.
+	Silent int `json:"silent"`
+	// Lost and Expected add up the devices' Lost and Expected.
+	Lost     int64 `json:"lost"`
+	Expected int64 `json:"expected"`
 }
 
 // Point is one value of a series at a time.
@@ -120,8 +157,13 @@ type Writer interface {
 // Reader is what the web and the series read: devices, their readings and
 // the rejected messages.
 type Reader interface {
-	// Devices lists devices, ordered by customer, sensor and device.
+	// Devices lists devices, ordered by customer, sensor and device
+	// unless the filter sorts them otherwise.
 	Devices(ctx context.Context, f DeviceFilter) ([]Device, error)
+	// CountDevices counts the devices the filter matches (its Sort, Limit,
+	// Offset and Latest aside), the silent ones among them those last seen
+	// before silentBefore.
+	CountDevices(ctx context.Context, f DeviceFilter, silentBefore time.Time) (Fleet, error)
 	// Latest returns the device's newest reading (by device time). It
 	// returns ErrNotFound for an unknown device.
 	Latest(ctx context.Context, k DeviceKey) (reading.Reading, error)

@@ -187,17 +187,22 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 }
 
 // visibleDevices lists the devices a filter matches that the request's
-// principal may see.
+// principal may see: the store keeps to the principal's customers.
 func (s *Server) visibleDevices(r *http.Request, f store.DeviceFilter) ([]store.Device, error) {
-	devs, err := s.Store.Devices(r.Context(), f)
-	if err != nil {
-		return nil, err
-	}
+	return s.Store.Devices(r.Context(), scoped(r, f))
+}
+
+// scoped narrows a device filter to the customers the request's principal
+// may see.
+func scoped(r *http.Request, f store.DeviceFilter) store.DeviceFilter {
 	p := principalOf(r)
-	if p.All() {
-		return devs, nil
+	switch {
+	case p.IngestOnly:
+		f.Customers = []string{}
+	case !p.All():
+		f.Customers = p.Customers
 	}
-	return slices.DeleteFunc(devs, func(d store.Device) bool { return !p.Sees(d.Customer) }), nil
+	return f
 }
 
 // hiddenCustomer answers 404 to a request that names, in its customer
@@ -212,12 +217,34 @@ func hiddenCustomer(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
+// devices serves GET /api/v1/devices?customer=&sensor=&device=&q=&sort=&limit=&offset=:
+// the devices the principal sees, all of them unless limit is given; q
+// searches ids, names, customers, kinds and gateways (a picker's
+// suggestions as one types).
 func (s *Server) devices(w http.ResponseWriter, r *http.Request) {
 	if hiddenCustomer(w, r) {
 		return
 	}
 	q := r.URL.Query()
-	devs, err := s.visibleDevices(r, store.DeviceFilter{Customer: q.Get("customer"), Sensor: q.Get("sensor")})
+	f := store.DeviceFilter{Customer: q.Get("customer"), Sensor: q.Get("sensor"), Device: q.Get("device"), Search: q.Get("q")}
+	var err error
+	if f.Sort, f.Desc, err = deviceSort(q.Get("sort")); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if v := q.Get("limit"); v != "" {
+		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 || f.Limit > 1000 {
+			writeError(w, http.StatusBadRequest, "limit must be a number from 1 to 1000")
+			return
+		}
+	}
+	if v := q.Get("offset"); v != "" {
+		if f.Offset, err = strconv.Atoi(v); err != nil || f.Offset < 0 || f.Limit == 0 {
+			writeError(w, http.StatusBadRequest, "offset must be a number of devices to skip, 0 or more, with a limit")
+			return
+		}
+	}
+	devs, err := s.visibleDevices(r, f)
 	if err != nil {
 		s.internal(w, r, err)
 		return
@@ -270,8 +297,9 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request) (store.DeviceKe
 		return store.DeviceKey{}, false
 	}
 	// A device of a customer the principal may not see does not exist for
-	// it: 404, whatever the parameters say.
-	devs, err := s.visibleDevices(r, store.DeviceFilter{Customer: q.Get("customer"), Sensor: q.Get("sensor")})
+	// it: 404, whatever the parameters say. The device is found by its key
+	// (by its id in the customers and kinds, when they are left out).
+	devs, err := s.visibleDevices(r, store.DeviceFilter{Customer: q.Get("customer"), Sensor: q.Get("sensor"), Device: id, Limit: 20})
 	if err != nil {
 		s.internal(w, r, err)
 		return store.DeviceKey{}, false
@@ -295,6 +323,16 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request) (store.DeviceKe
 	}
 	writeError(w, http.StatusBadRequest, fmt.Sprintf("device %q exists as %s: give customer and sensor", id, strings.Join(where, ", ")))
 	return store.DeviceKey{}, false
+}
+
+// deviceSort reads a sort parameter: one of store.DeviceSorts, a leading
+// "-" for the reverse order.
+func deviceSort(v string) (sort string, desc bool, err error) {
+	sort, desc = strings.CutPrefix(v, "-")
+	if sort != "" && !slices.Contains(store.DeviceSorts, sort) {
+		return "", false, fmt.Errorf("sort %q is not one of %s (a leading - reverses it)", v, strings.Join(store.DeviceSorts, ", "))
+	}
+	return sort, desc, nil
 }
 
 func describeFilter(customer, sensor string) string {

@@ -42,6 +42,7 @@ type Pages struct {
 	Config   *config.Config
 	Location *time.Location
 	Server   *Server
+	leaks    leakCounts
 }
 
 type page struct {
@@ -290,9 +291,116 @@ func num(f *float64) string {
 	return strconv.FormatFloat(*f, 'f', -1, 64)
 }
 
+// PerPage is how many devices a page of the overview lists.
+const PerPage = 100
+
+// overviewQuery is what the overview shows, all of it in its address so
+// that a view can be bookmarked: the search, the filters, the order and
+// the page.
+type overviewQuery struct {
+	Search, Kind, Customer   string
+	Silent, Alerting, Losing bool
+	Sort                     string
+	Page                     int
+}
+
+func readOverviewQuery(q url.Values) overviewQuery {
+	o := overviewQuery{Search: strings.TrimSpace(q.Get("q")), Kind: q.Get("kind"), Customer: q.Get("customer"),
+		Silent: q.Get("silent") != "", Alerting: q.Get("alerting") != "", Losing: q.Get("losing") != "", Sort: q.Get("sort")}
+	if _, _, err := deviceSort(o.Sort); err != nil {
+		o.Sort = ""
+	}
+	o.Page, _ = strconv.Atoi(q.Get("page"))
+	o.Page = max(o.Page, 1)
+	return o
+}
+
+// filter is the store's filter of the query's devices.
+func (o overviewQuery) filter(now time.Time) store.DeviceFilter {
+	f := store.DeviceFilter{Search: o.Search, Sensor: o.Kind, Customer: o.Customer, Losing: o.Losing, Firing: o.Alerting}
+	if o.Silent {
+		f.SeenBefore = now.Add(-SilentAfter)
+	}
+	f.Sort, f.Desc, _ = deviceSort(o.Sort)
+	return f
+}
+
+// Filtered reports whether the query narrows the fleet.
+func (o overviewQuery) Filtered() bool {
+	return o.Search != "" || o.Kind != "" || o.Customer != "" || o.Silent || o.Alerting || o.Losing
+}
+
+// URL is the overview's address for this query, with changes: "page" to a
+// number, "sort" to a column (the same column again reverses it).
+func (o overviewQuery) URL(key string, v any) string {
+	switch key {
+	case "page":
+		o.Page = v.(int)
+	case "sort":
+		col := v.(string)
+		if o.Sort == col {
+			col = "-" + col
+		}
+		o.Sort, o.Page = col, 1
+	}
+	q := url.Values{}
+	for k, val := range map[string]string{"q": o.Search, "kind": o.Kind, "customer": o.Customer, "sort": o.Sort} {
+		if val != "" {
+			q.Set(k, val)
+		}
+	}
+	for k, on := range map[string]bool{"silent": o.Silent, "alerting": o.Alerting, "losing": o.Losing} {
+		if on {
+			q.Set(k, "1")
+		}
+	}
+	if o.Page > 1 {
+		q.Set("page", strconv.Itoa(o.Page))
+	}
+	if len(q) == 0 {
+		return "/"
+	}
+	return "/?" + q.Encode()
+}
+
+// SortMark is the arrow beside the column the list is sorted by.
+func (o overviewQuery) SortMark(col string) string {
+	switch o.Sort {
+	case col:
+		return " ▲"
+	case "-" + col:
+		return " ▼"
+	}
+	return ""
+}
+
 func (p *Pages) overview(w http.ResponseWriter, r *http.Request) {
+	if hiddenCustomer(w, r) {
+		return
+	}
 	who := principalOf(r)
-	devs, err := p.Server.visibleDevices(r, store.DeviceFilter{Latest: true})
+	now := time.Now()
+	oq := readOverviewQuery(r.URL.Query())
+	// The cards count the whole fleet the principal sees, in the store.
+	fleet, err := p.Store.CountDevices(r.Context(), scoped(r, store.DeviceFilter{}), now.Add(-SilentAfter))
+	if err != nil {
+		p.Server.internal(w, r, err)
+		return
+	}
+	f := scoped(r, oq.filter(now))
+	found := fleet.Devices
+	if oq.Filtered() {
+		fl, err := p.Store.CountDevices(r.Context(), f, now)
+		if err != nil {
+			p.Server.internal(w, r, err)
+			return
+		}
+		found = fl.Devices
+	}
+	pages := max((found+PerPage-1)/PerPage, 1)
+	oq.Page = min(oq.Page, pages)
+	f.Limit, f.Offset, f.Latest = PerPage, (oq.Page-1)*PerPage, true
+	devs, err := p.Store.Devices(r.Context(), f)
 	if err != nil {
 		p.Server.internal(w, r, err)
 		return
@@ -302,19 +410,35 @@ func (p *Pages) overview(w http.ResponseWriter, r *http.Request) {
 		p.Server.internal(w, r, err)
 		return
 	}
+	leaking, leakKinds, err := p.leaking(r)
+	if err != nil {
+		p.Server.internal(w, r, err)
+		return
+	}
 	data := struct {
 		page
 		Devices []deviceRow
-		// Reporting and Silent split the devices by whether they sent
-		// anything in SilentAfter; Leaking counts those whose leak field
-		// is set now.
-		Reporting, Silent, Leaking int
-		Lost, Expected, Rejected   int64
-		LossText, SilentAfter      string
-		Firing                     int
+		// Total counts the devices the principal sees; Reporting and
+		// Silent split them by whether they sent anything in SilentAfter;
+		// Leaking counts those whose leak field is set now.
+		Total, Reporting, Silent, Leaking int
+		Lost, Expected, Rejected          int64
+		LossText, SilentAfter             string
+		Firing                            int
 		// LeakKinds is true when a sensor kind has a leak field.
 		LeakKinds bool
-	}{page: p.page(r, "Overview", "overview"), Rejected: rejected, SilentAfter: fmt.Sprintf("%d min", int(SilentAfter.Minutes()))}
+		// Query is the search, filters, order and page; Found counts the
+		// devices it matches, on Pages pages; From and To number the rows
+		// shown.
+		Query                              overviewQuery
+		Found, Pages, From, To, Prev, Next int
+		Customers                          []string
+	}{page: p.page(r, "Overview", "overview"), Rejected: rejected, SilentAfter: fmt.Sprintf("%d min", int(SilentAfter.Minutes())),
+		Total: fleet.Devices, Reporting: fleet.Devices - fleet.Silent, Silent: fleet.Silent, Lost: fleet.Lost, Expected: fleet.Expected,
+		Leaking: leaking, LeakKinds: leakKinds, Query: oq, Found: found, Pages: pages, Prev: oq.Page - 1, Next: oq.Page + 1, Customers: p.customers(r)}
+	if len(devs) > 0 {
+		data.From, data.To = f.Offset+1, f.Offset+len(devs)
+	}
 	firingOf, err := p.Store.CountFiring(r.Context(), who.Customers)
 	if err != nil {
 		p.Server.internal(w, r, err)
@@ -323,29 +447,13 @@ func (p *Pages) overview(w http.ResponseWriter, r *http.Request) {
 	for _, n := range firingOf {
 		data.Firing += n
 	}
-	for _, sc := range p.Config.Sensors {
-		if _, states := shownFields(sc); len(states) > 0 {
-			data.LeakKinds = true
-		}
-	}
-	now := time.Now()
 	for _, d := range devs {
 		row := deviceRow{Dev: d, Kind: p.kindTitle(d.Sensor), Silent: now.Sub(d.LastSeen) > SilentAfter, Ago: Ago(now.Sub(d.LastSeen)),
 			Firing:       firingOf[store.DeviceKey{Customer: d.Customer, Sensor: d.Sensor, Device: d.Device}],
 			LastSeenText: p.localTime(d.LastSeen), LossText: strconv.FormatFloat(d.LossRatio*100, 'f', 1, 64) + "%",
 			RSSIText: num(d.RSSI) + " dBm", SNRText: num(d.SNR) + " dB"}
-		if row.Silent {
-			data.Silent++
-		} else {
-			data.Reporting++
-		}
-		data.Lost += d.Lost
-		data.Expected += d.Expected
 		if d.Latest != nil {
 			row.Values, row.Leaking = latestValues(d.Latest, p.Config.Sensors[d.Sensor])
-			if row.Leaking {
-				data.Leaking++
-			}
 		}
 		data.Devices = append(data.Devices, row)
 	}
@@ -353,6 +461,14 @@ func (p *Pages) overview(w http.ResponseWriter, r *http.Request) {
 		data.LossText = strconv.FormatFloat(float64(data.Lost)/float64(data.Expected)*100, 'f', 1, 64) + " %"
 	}
 	p.render(w, r, "overview.html", data)
+}
+
+// customers are the customers the principal may pick on the overview.
+func (p *Pages) customers(r *http.Request) []string {
+	if who := principalOf(r); !who.All() {
+		return who.Customers
+	}
+	return p.Config.Customers
 }
 
 func (p *Pages) rejected(w http.ResponseWriter, r *http.Request) {
@@ -483,22 +599,20 @@ func (p *Pages) dashboard(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "There is no sensor kind "+sensor+" (kinds: "+strings.Join(p.Config.SensorNames(), ", ")+").", http.StatusNotFound)
 		return
 	}
-	devs, err := p.Server.visibleDevices(r, store.DeviceFilter{Sensor: sensor})
+	q := r.URL.Query()
+	// Without a device, the kind's first; with one, that one, found by
+	// its key.
+	devs, err := p.Server.visibleDevices(r, store.DeviceFilter{Sensor: sensor, Customer: q.Get("customer"), Device: q.Get("device"), Limit: 1})
 	if err != nil {
 		p.Server.internal(w, r, err)
 		return
 	}
-	q := r.URL.Query()
-	device, customer := q.Get("device"), q.Get("customer")
-	if device == "" && len(devs) > 0 {
-		device, customer = devs[0].Device, devs[0].Customer
-	}
-	if device != "" {
-		var ok bool
-		if customer, ok = visible(devs, customer, device); !ok {
-			http.Error(w, "There is no "+p.kindTitle(sensor)+" device "+device+" among those of your account.", http.StatusNotFound)
-			return
-		}
+	device, customer, name := q.Get("device"), q.Get("customer"), ""
+	if len(devs) > 0 {
+		device, customer, name = devs[0].Device, devs[0].Customer, devs[0].Name
+	} else if device != "" {
+		http.Error(w, "There is no "+p.kindTitle(sensor)+" device "+device+" among those of your account.", http.StatusNotFound)
+		return
 	}
 	dash := sc.Dashboard
 	if dash.Title == "" {
@@ -510,41 +624,29 @@ func (p *Pages) dashboard(w http.ResponseWriter, r *http.Request) {
 	})
 	p.render(w, r, "dashboard.html", struct {
 		page
-		Sensor, Device, Customer string
-		Devices                  []store.Device
-		Dashboard                config.Dashboard
-		Ranges                   []string
-		JSON                     template.JS
-	}{p.page(r, dash.Title, sensor), sensor, device, customer, devs, dash, Ranges, template.JS(cfg)})
+		Sensor, Device, Customer, Name string
+		Dashboard                      config.Dashboard
+		Ranges                         []string
+		JSON                           template.JS
+	}{p.page(r, dash.Title, sensor), sensor, device, customer, name, dash, Ranges, template.JS(cfg)})
 }
 
 func (p *Pages) live(w http.ResponseWriter, r *http.Request) {
 	sensor, device := r.PathValue("sensor"), r.PathValue("device")
-	devs, err := p.Server.visibleDevices(r, store.DeviceFilter{Sensor: sensor})
+	devs, err := p.Server.visibleDevices(r, store.DeviceFilter{Sensor: sensor, Customer: r.URL.Query().Get("customer"), Device: device, Limit: 1})
 	if err != nil {
 		p.Server.internal(w, r, err)
 		return
 	}
-	customer, ok := visible(devs, r.URL.Query().Get("customer"), device)
-	if !ok {
+	if len(devs) == 0 {
 		http.Error(w, "There is no "+p.kindTitle(sensor)+" device "+device+" among those of your account.", http.StatusNotFound)
 		return
 	}
+	customer := devs[0].Customer
 	cfg, _ := json.Marshal(map[string]any{"sensor": sensor, "customer": customer, "device": device, "zone": p.Location.String()})
 	p.render(w, r, "live.html", struct {
 		page
 		Sensor, Device, Customer string
 		JSON                     template.JS
 	}{p.page(r, "Live · "+p.kindTitle(sensor)+" "+device, ""), sensor, device, customer, template.JS(cfg)})
-}
-
-// visible finds a device among those the principal sees, and its
-// customer; the customer, when given, must be its.
-func visible(devs []store.Device, customer, device string) (string, bool) {
-	for _, d := range devs {
-		if d.Device == device && (customer == "" || d.Customer == customer) {
-			return d.Customer, true
-		}
-	}
-	return "", false
 }

@@ -178,11 +178,14 @@ func (s *Store) Latest(ctx context.Context, k store.DeviceKey) (reading.Reading,
 // Devices lists devices, with their newest readings when asked: those
 // and their units are read with the list, not a query each.
 func (s *Store) Devices(ctx context.Context, f store.DeviceFilter) ([]store.Device, error) {
+	w, args := deviceWhere(f)
+	page := ""
+	if f.Limit > 0 {
+		page = fmt.Sprintf(" LIMIT %d OFFSET %d", f.Limit, max(f.Offset, 0))
+	}
 	rows, err := s.query(ctx, s.db, `SELECT id, customer, sensor, device, name, gateway, last_seen, last_time,
 			readings, msg_count, lost, rssi, snr, last_seq, CASE WHEN ? THEN latest END
-		FROM devices
-		WHERE (? = '' OR customer = ?) AND (? = '' OR sensor = ?) AND (readings > 0 OR raw_from > 0)
-		ORDER BY customer, sensor, device`, f.Latest, f.Customer, f.Customer, f.Sensor, f.Sensor)
+		FROM devices`+w+` ORDER BY `+store.DeviceOrder(f)+page, append([]any{f.Latest}, args...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +219,7 @@ func (s *Store) Devices(ctx context.Context, f store.DeviceFilter) ([]store.Devi
 	if err := rows.Err(); err != nil || !f.Latest {
 		return out, err
 	}
-	units, err := s.allUnits(ctx)
+	units, err := s.devicesUnits(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -231,10 +234,42 @@ func (s *Store) Devices(ctx context.Context, f store.DeviceFilter) ([]store.Devi
 	return out, nil
 }
 
-// allUnits is every device's units, by device id.
-func (s *Store) allUnits(ctx context.Context) (map[int64]map[string]string, error) {
-	rows, err := s.query(ctx, s.db, `SELECT df.device_id, f.name, df.unit FROM device_fields df JOIN fields f ON f.id = df.field_id
-		WHERE df.unit != ''`)
+// deviceWhere is the WHERE of a device filter: devices that have sent
+// something.
+func deviceWhere(f store.DeviceFilter) (string, []any) {
+	c := store.DeviceConds(f)
+	c.Where = append(c.Where, "(readings > 0 OR raw_from > 0)")
+	return where(c)
+}
+
+// CountDevices counts the devices a filter matches in one query.
+func (s *Store) CountDevices(ctx context.Context, f store.DeviceFilter, silentBefore time.Time) (store.Fleet, error) {
+	w, args := deviceWhere(f)
+	var fl store.Fleet
+	err := s.queryRow(ctx, s.db, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN last_seen < ? THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(lost), 0), COALESCE(SUM(lost + readings), 0) FROM devices`+w,
+		append([]any{silentBefore.UnixMilli()}, args...)...).Scan(&fl.Devices, &fl.Silent, &fl.Lost, &fl.Expected)
+	if err != nil {
+		return fl, fmt.Errorf("store: count devices: %w", err)
+	}
+	return fl, nil
+}
+
+// devicesUnits is the units of the devices of ids (of all devices, for a long
+// list), by device id.
+func (s *Store) devicesUnits(ctx context.Context, ids []int64) (map[int64]map[string]string, error) {
+	if len(ids) == 0 {
+		return map[int64]map[string]string{}, nil
+	}
+	query, args := `SELECT df.device_id, f.name, df.unit FROM device_fields df JOIN fields f ON f.id = df.field_id
+		WHERE df.unit != ''`, []any{}
+	if len(ids) <= 500 {
+		query += ` AND df.device_id IN ` + inList(len(ids))
+		for _, id := range ids {
+			args = append(args, id)
+		}
+	}
+	rows, err := s.query(ctx, s.db, query, args...)
 	if err != nil {
 		return nil, err
 	}

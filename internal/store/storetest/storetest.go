@@ -43,6 +43,7 @@ func Run(t *testing.T, open Open) {
 		{"DuplicatesStoredOnce", testDuplicates},
 		{"LateReadingKeepsLatest", testLate},
 		{"Devices", testDevices},
+		{"DeviceFilter", testDeviceFilter},
 		{"LossAcrossClockJump", testLossAcrossClockJump},
 		{"Points", testPoints},
 		{"DailyIncrease", testDailyIncrease},

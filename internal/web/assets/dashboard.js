@@ -355,13 +355,47 @@
     state.to = fromInput(document.getElementById("to").value);
     apply();
   });
-  document.getElementById("device").addEventListener("change", (e) => {
-    const o = e.target.selectedOptions[0];
-    state.device = o.value; state.customer = o.dataset.customer;
+  // The device picker: as one types, the server suggests at most 20 of
+  // this kind's devices (/api/v1/devices?q=); the page never lists them all.
+  const picker = document.getElementById("device");
+  const suggestions = document.getElementById("device-list");
+  const deviceName = document.getElementById("device-name");
+  let found = [];
+  let typing = null;
+  function suggest() {
+    clearTimeout(typing);
+    typing = setTimeout(async () => {
+      const q = picker.value.trim();
+      const devs = await api("/api/v1/devices", { sensor: cfg.sensor, q, limit: 20 }).catch(() => null);
+      if (!devs || picker.value.trim() !== q) return;
+      found = devs;
+      suggestions.replaceChildren(...devs.map((d) => {
+        const o = document.createElement("option");
+        o.value = d.device;
+        o.label = (d.name ? d.name + " · " : "") + d.customer;
+        return o;
+      }));
+      if (devs.some((d) => d.device === q)) pick();
+    }, 150);
+  }
+  async function pick() {
+    const id = picker.value.trim();
+    if (!id || id === state.device) return;
+    let d = found.find((x) => x.device === id);
+    if (!d) {
+      const exact = await api("/api/v1/devices", { sensor: cfg.sensor, device: id, limit: 1 }).catch(() => null);
+      d = exact && exact[0];
+    }
+    if (!d) { deviceName.textContent = "no " + (cfg.title || cfg.sensor) + " device " + id; return; }
+    state.device = d.device; state.customer = d.customer;
+    deviceName.textContent = (d.name ? d.name + " · " : "") + d.customer;
     const q = new URLSearchParams({ state: "all", sensor: cfg.sensor, device: state.device, customer: state.customer });
     document.getElementById("device-alerts").href = "/alerts?" + q.toString();
     apply();
-  });
+  }
+  picker.addEventListener("input", suggest);
+  picker.addEventListener("focus", suggest);
+  picker.addEventListener("change", pick);
   document.querySelectorAll(".csv").forEach((b) => b.addEventListener("click", () => {
     const i = b.closest("[data-panel]").dataset.panel;
     const d = panelData[i];
