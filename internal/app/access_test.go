@@ -406,7 +406,7 @@ func TestLoginInBrowser(t *testing.T) {
 		}
 		return nil
 	})
-	eval[bool](t, ctx, `(() => { const f = document.querySelector("tr[data-alert='`+fmt.Sprint(fx.finemecaID)+`'] form.ack"); f.by.value = "someone else"; f.comment.value = "valve closed"; f.querySelector("button").click(); return true })()`)
+	eval[bool](t, ctx, `(() => { const f = document.querySelector("tr[data-alert='`+fmt.Sprint(fx.finemecaID)+`'] form.ack"); if (f.by) throw new Error("a logged-in user is asked a name"); if (!f.textContent.includes("olga")) throw new Error("the form does not say who acknowledges: " + f.textContent); f.comment.value = "valve closed"; f.querySelector("button").click(); return true })()`)
 	testenv.Eventually(t, 10*time.Second, 100*time.Millisecond, func() error {
 		a, err := fx.a.Store.Alert(context.Background(), fx.finemecaID)
 		if err != nil || a.AckedBy != "olga" || a.AckComment != "valve closed" {
