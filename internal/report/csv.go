@@ -71,13 +71,9 @@ func (r *Report) CSV(w io.Writer, table string) error {
 		}
 	case "quality":
 		rows = append(rows, []string{"sensor", "device", "name", "expected", "received", "lost", "silent_periods", "silent_hours"})
-		for _, q := range r.Quality.Devices {
-			hours := 0.0
-			for _, g := range q.Silent {
-				hours += g.MissingHours
-			}
+		for _, q := range r.Quality.Rows() {
 			rows = append(rows, []string{q.Sensor, q.Device, q.Name, strconv.FormatInt(q.Expected, 10), strconv.FormatInt(q.Received, 10),
-				strconv.FormatInt(q.Lost, 10), strconv.Itoa(len(q.Silent)), num(hours)})
+				strconv.FormatInt(q.Lost, 10), strconv.Itoa(q.SilentPeriods), num(q.SilentHours)})
 		}
 	default:
 		return fmt.Errorf("no table %q (tables: %v)", table, Tables)
