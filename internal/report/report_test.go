@@ -378,3 +378,51 @@ func TestSilentAtTheEdges(t *testing.T) {
 		}
 	}
 }
+
+// TestCSVNeutralisesFormulas: a device whose name or id a spreadsheet
+// would run as a formula is written with a leading apostrophe in every
+// table that names it, in the API's CSV and the mail's attachments alike,
+// while negative numbers stay numbers.
+func TestCSVNeutralisesFormulas(t *testing.T) {
+	src, st := fixture(t)
+	name, id := `=cmd|' /C calc'!A0`, "@SUM(A1)"
+	var rs []reading.Reading
+	for i, at := 0, local(2025, 10, 21, 0, 0); i < 8; i, at = i+1, at.Add(report.Quarter) {
+		rs = append(rs, reading.Reading{Customer: "finemeca", Sensor: "centrale", Device: id, Name: name, Time: at, Received: at,
+			MsgCount: int64(i + 1), Fields: map[string]float64{"E": 10 + float64(i), "P": -3.5, reading.FieldLost: 0}})
+	}
+	if _, err := st.Write(context.Background(), store.Batch{Readings: rs}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := src.Make(context.Background(), "finemeca", report.Week(local(2025, 10, 22, 15, 0), brussels))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mail, err := report.Mail(r, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for table, want := range map[string]string{
+		"days":    `'@SUM(A1) kWh`,
+		"meters":  `centrale,'@SUM(A1),'=cmd|' /C calc'!A0,`,
+		"quality": `centrale,'@SUM(A1),'=cmd|' /C calc'!A0,`,
+	} {
+		var b strings.Builder
+		if err := r.CSV(&b, table); err != nil {
+			t.Fatal(err)
+		}
+		attached := string(mail.Attach[report.FileName(r, table, "csv")])
+		for _, got := range []string{b.String(), attached} {
+			if !strings.Contains(got, want) || strings.Contains(got, ",=") || strings.Contains(got, ",@") {
+				t.Errorf("CSV %s does not neutralise the device's name and id (want %q):\n%.800s", table, want, got)
+			}
+		}
+	}
+	var b strings.Builder
+	if err := r.CSV(&b, "demand"); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "'") {
+		t.Errorf("the demand table's times and numbers got apostrophes:\n%.300s", b.String())
+	}
+}
