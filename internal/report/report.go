@@ -917,10 +917,43 @@ func (s *Source) deviceQuality(k store.DeviceKey, d qualityOf, pts []store.Point
 	return q
 }
 
+// FirstDay and EndDay bound the periods a report covers, in its zone: the
+// period, and the one before that it is compared with, lie in [FirstDay,
+// EndDay). Times past year 9999 have no RFC 3339 form, and no device
+// reported before 1900.
+var (
+	FirstDay = civil{1900, time.January, 1}
+	EndDay   = civil{9999, time.December, 1}
+)
+
+// civil is a date without a zone.
+type civil struct {
+	Year  int
+	Month time.Month
+	Day   int
+}
+
+func (c civil) in(loc *time.Location) time.Time { return time.Date(c.Year, c.Month, c.Day, 0, 0, 0, 0, loc) }
+
+func (c civil) String() string { return fmt.Sprintf("%04d-%02d-%02d", c.Year, c.Month, c.Day) }
+
 // ParsePeriod reads a period: from and to (RFC 3339, or dates in loc),
 // or a kind ("week" or "month", "week" when empty) and a date in it (the
-// last whole one before now when empty).
+// last whole one before now when empty). A period out of [FirstDay,
+// EndDay) is an error that says so.
 func ParsePeriod(from, to, kind, date string, loc *time.Location, now time.Time) (Period, error) {
+	p, err := parsePeriod(from, to, kind, date, loc, now)
+	if err != nil {
+		return p, err
+	}
+	if p.Previous().From.Before(FirstDay.in(loc)) || p.To.After(EndDay.in(loc)) {
+		return Period{}, fmt.Errorf("the period %s to %s is out of range: a report covers days from %s (with the period before, which it is compared with) until %s",
+			p.From.Format(time.DateOnly), p.To.Format(time.DateOnly), FirstDay, EndDay)
+	}
+	return p, nil
+}
+
+func parsePeriod(from, to, kind, date string, loc *time.Location, now time.Time) (Period, error) {
 	at := func(name, s string) (time.Time, error) {
 		if t, err := time.ParseInLocation(time.DateOnly, s, loc); err == nil {
 			return t, nil

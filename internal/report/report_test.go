@@ -426,3 +426,27 @@ func TestCSVNeutralisesFormulas(t *testing.T) {
 		t.Errorf("the demand table's times and numbers got apostrophes:\n%.300s", b.String())
 	}
 }
+
+// TestPeriodOutOfRange: periods that end after EndDay or whose period
+// before starts before FirstDay, as dates, RFC 3339 times or Unix
+// milliseconds, are errors that say the range; the last month in it is
+// not.
+func TestPeriodOutOfRange(t *testing.T) {
+	now := local(2025, 10, 29, 9, 0)
+	for _, bad := range [][4]string{
+		{"", "", "month", "9999-12-01"},
+		{"", "", "week", "9999-12-28"},
+		{"", "", "month", "1900-01-15"},
+		{"9999-12-30", "9999-12-31T23:59:59Z", "", ""},
+		{"9223372036854000000", "9223372036854775807", "", ""},
+		{"-62135596800000", "-62135510400000", "", ""},
+	} {
+		_, err := report.ParsePeriod(bad[0], bad[1], bad[2], bad[3], brussels, now)
+		if err == nil || !strings.Contains(err.Error(), "out of range") || !strings.Contains(err.Error(), "9999-12-01") {
+			t.Errorf("%v: %v, want an error naming the range", bad, err)
+		}
+	}
+	if p, err := report.ParsePeriod("", "", "month", "9999-11-15", brussels, now); err != nil || !p.To.Equal(time.Date(9999, 12, 1, 0, 0, 0, 0, brussels)) {
+		t.Errorf("November 9999: %+v %v", p, err)
+	}
+}

@@ -338,14 +338,24 @@
     document.getElementById("device-alerts").href = "/alerts?" + q.toString();
     apply();
   });
+  // csvCell writes a CSV cell as the server's CSV does (internal/csvsafe):
+  // text that is not a plain number and starts with =, +, -, @, a tab or a
+  // carriage return gets a leading apostrophe, so that a spreadsheet runs
+  // no formula from it; a cell with a comma, a quote or a line break is
+  // quoted.
+  function csvCell(v) {
+    let s = String(v);
+    if (/^[=+\-@\t\r]/.test(s) && !/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s)) s = "'" + s;
+    return /[",\n\r]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+  }
   document.querySelectorAll(".csv").forEach((b) => b.addEventListener("click", () => {
     const i = b.closest("[data-panel]").dataset.panel;
     const d = panelData[i];
     if (!d) return;
     const times = [...new Set(d.rows.flat().map((p) => p[0]))].sort((a, b) => a - b);
     const maps = d.rows.map((r) => new Map(r.map((p) => [p[0], p[1]])));
-    const lines = [["time (" + zone + ")", "time (UTC)"].concat(d.fields).join(",")];
-    for (const t of times) lines.push([fmtTime.format(t).replace(",", ""), new Date(t).toISOString()].concat(maps.map((m) => (m.has(t) ? m.get(t) : ""))).join(","));
+    const lines = [["time (" + zone + ")", "time (UTC)"].concat(d.fields).map(csvCell).join(",")];
+    for (const t of times) lines.push([fmtTime.format(t).replace(",", ""), new Date(t).toISOString()].concat(maps.map((m) => (m.has(t) ? m.get(t) : ""))).map(csvCell).join(","));
     const a = document.createElement("a");
     a.href = URL.createObjectURL(new Blob([lines.join("\n") + "\n"], { type: "text/csv" }));
     a.download = cfg.sensor + "-" + state.device + "-" + cfg.panels[i].title.replace(/\W+/g, "-").toLowerCase() + ".csv";
