@@ -933,7 +933,9 @@ type civil struct {
 	Day   int
 }
 
-func (c civil) in(loc *time.Location) time.Time { return time.Date(c.Year, c.Month, c.Day, 0, 0, 0, 0, loc) }
+func (c civil) in(loc *time.Location) time.Time {
+	return time.Date(c.Year, c.Month, c.Day, 0, 0, 0, 0, loc)
+}
 
 func (c civil) String() string { return fmt.Sprintf("%04d-%02d-%02d", c.Year, c.Month, c.Day) }
 

@@ -105,7 +105,9 @@ func (s *Store) EachPoints(ctx context.Context, customer string, field func(stor
 				}
 			default:
 				col := pts[d.id]
-				slices.SortStableFunc(col, func(a, b chunk.Point) int { return comparePoints(fieldPoint{a.Time, a.Seq, 0}, fieldPoint{b.Time, b.Seq, 0}) })
+				slices.SortStableFunc(col, func(a, b chunk.Point) int {
+					return comparePoints(fieldPoint{a.Time, a.Seq, 0}, fieldPoint{b.Time, b.Seq, 0})
+				})
 				for _, p := range col {
 					out = append(out, store.Point{Time: time.UnixMilli(p.Time).UTC(), Value: p.Value})
 				}
