@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"time"
 
@@ -13,10 +14,20 @@ import (
 var Tables = []string{"days", "meters", "demand", "air", "quality"}
 
 // CSV writes one of Tables. Times are RFC 3339 in the report's zone,
-// numbers plain, so that a spreadsheet reads them; a name that a
-// spreadsheet would take for a formula is neutralised (csvsafe).
+// numbers plain, so that a spreadsheet reads them; text that a
+// spreadsheet would take for a formula is neutralised (csvsafe). Rows are
+// written as they are made.
 func (r *Report) CSV(w io.Writer, table string) error {
+	if !slices.Contains(Tables, table) {
+		return fmt.Errorf("no table %q (tables: %v)", table, Tables)
+	}
 	cw := csvsafe.NewWriter(w)
+	var err error
+	write := func(row []string) {
+		if err == nil {
+			err = cw.Write(row)
+		}
+	}
 	num := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	at := func(t time.Time) string {
 		if t.IsZero() {
@@ -24,14 +35,13 @@ func (r *Report) CSV(w io.Writer, table string) error {
 		}
 		return t.Format(time.RFC3339)
 	}
-	var rows [][]string
 	switch table {
 	case "days":
 		head := []string{"day"}
 		for _, m := range r.Energy.Meters {
 			head = append(head, m.Device+" kWh")
 		}
-		rows = append(rows, append(head, "total kWh"))
+		write(append(head, "total kWh"))
 		for i, d := range r.Energy.Days {
 			row := []string{d.Day}
 			for _, m := range r.Energy.Meters {
@@ -41,10 +51,10 @@ func (r *Report) CSV(w io.Writer, table string) error {
 				}
 				row = append(row, num(v))
 			}
-			rows = append(rows, append(row, num(d.KWh)))
+			write(append(row, num(d.KWh)))
 		}
 	case "meters":
-		rows = append(rows, []string{"sensor", "device", "name", "kwh", "previous_kwh", "diff_kwh", "diff_pct", "peak_kw", "peak_at",
+		write([]string{"sensor", "device", "name", "kwh", "previous_kwh", "diff_kwh", "diff_pct", "peak_kw", "peak_at",
 			"baseload_kw", "night_share", "weekend_share", "resets", "gaps", "missing_hours", "invalid_intervals"})
 		for _, m := range r.Energy.Meters {
 			pct, missing := "", 0.0
@@ -54,40 +64,34 @@ func (r *Report) CSV(w io.Writer, table string) error {
 			for _, g := range m.Gaps {
 				missing += g.MissingHours
 			}
-			rows = append(rows, []string{m.Sensor, m.Device, m.Name, num(m.KWh), num(m.PreviousKWh), num(m.DiffKWh), pct, num(m.PeakKW), at(m.PeakAt),
+			write([]string{m.Sensor, m.Device, m.Name, num(m.KWh), num(m.PreviousKWh), num(m.DiffKWh), pct, num(m.PeakKW), at(m.PeakAt),
 				num(m.BaseloadKW), num(m.NightShare), num(m.WeekendShare), strconv.Itoa(len(m.Resets)), strconv.Itoa(len(m.Gaps)), num(missing), strconv.Itoa(len(m.Invalid))})
 		}
 	case "demand":
-		rows = append(rows, []string{"quarter", "kw"})
+		write([]string{"quarter", "kw"})
 		for _, d := range r.Energy.Profile {
-			rows = append(rows, []string{at(d.At), num(d.KW)})
+			write([]string{at(d.At), num(d.KW)})
 		}
 	case "air":
-		rows = append(rows, []string{"sensor", "device", "name", "leaks", "seconds_below", "lost_nm3", "cost", "cost_per_year", "worst_start", "worst_seconds", "worst_lost_nm3"})
+		write([]string{"sensor", "device", "name", "leaks", "seconds_below", "lost_nm3", "cost", "cost_per_year", "worst_start", "worst_seconds", "worst_lost_nm3"})
 		for _, l := range r.Air.Lines {
 			ws, wsec, wlost := "", "", ""
 			if l.Worst != nil {
 				ws, wsec, wlost = at(l.Worst.Start), num(l.Worst.Seconds), num(l.Worst.LostNm3)
 			}
-			rows = append(rows, []string{l.Sensor, l.Device, l.Name, strconv.Itoa(l.Leaks), num(l.SecondsBelow), num(l.LostNm3), num(l.Cost), num(l.CostPerYear), ws, wsec, wlost})
+			write([]string{l.Sensor, l.Device, l.Name, strconv.Itoa(l.Leaks), num(l.SecondsBelow), num(l.LostNm3), num(l.Cost), num(l.CostPerYear), ws, wsec, wlost})
 		}
 	case "quality":
-		rows = append(rows, []string{"sensor", "device", "name", "expected", "received", "lost", "silent_periods", "silent_hours"})
-		for _, q := range r.Quality.Devices {
-			hours := 0.0
-			for _, g := range q.Silent {
-				hours += g.MissingHours
-			}
-			rows = append(rows, []string{q.Sensor, q.Device, q.Name, strconv.FormatInt(q.Expected, 10), strconv.FormatInt(q.Received, 10),
-				strconv.FormatInt(q.Lost, 10), strconv.Itoa(len(q.Silent)), num(hours)})
+		write([]string{"sensor", "device", "name", "expected", "received", "lost", "silent_periods", "silent_hours"})
+		for _, q := range r.Quality.Rows() {
+			write([]string{q.Sensor, q.Device, q.Name, strconv.FormatInt(q.Expected, 10), strconv.FormatInt(q.Received, 10),
+				strconv.FormatInt(q.Lost, 10), strconv.Itoa(q.SilentPeriods), num(q.SilentHours)})
 		}
-	default:
-		return fmt.Errorf("no table %q (tables: %v)", table, Tables)
 	}
-	if err := cw.WriteAll(rows); err != nil {
+	if err != nil {
 		return err
 	}
-	return cw.Error()
+	return cw.Flush()
 }
 
 // FileName is the name of a report's file: report-<customer>-<from>[-<table>].<ext>.

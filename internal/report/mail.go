@@ -93,7 +93,8 @@ var htmlMail = htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).Parse(`<!
 <tr><th ` + td + `>Device</th><th ` + td + `>Expected</th><th ` + td + `>Received</th><th ` + td + `>Lost</th><th ` + td + `>Silent periods</th></tr>
 {{range .Devices}}<tr><td ` + td + `>{{.Name}} ({{.Device}})</td><td ` + td + `>{{.Expected}}</td><td ` + td + `>{{.Received}}</td><td ` + td + `>{{.Lost}}</td><td ` + td + `>{{len .Silent}}</td></tr>
 {{end}}</table>
-{{end}}{{end}}
+{{with .Rest}}{{if .Devices}}<p>The devices that reported worst first; {{.Devices}} more devices: {{.Received}} of {{.Expected}} messages received, {{.Lost}} lost; {{.Lossy}} of them lost messages, {{.Silent}} had silent periods. The attached CSV lists every device.</p>
+{{end}}{{end}}{{end}}{{end}}
 <p style="color:#57606a">The tables are attached as CSV.</p>
 </body></html>`))
 
@@ -112,7 +113,8 @@ Compressed air: leaks cost {{money .Cost}}, {{money .CostPerYear}} a year at thi
 {{end}}{{end}}{{end}}{{if .Quality}}{{with .R.Quality}}
 Data quality: {{.Rejected}} rejected messages
 {{range .Devices}}  {{.Name}} ({{.Device}}): {{.Received}} of {{.Expected}} received, {{.Lost}} lost
-{{end}}{{end}}{{end}}`))
+{{end}}{{with .Rest}}{{if .Devices}}  and {{.Devices}} more devices: {{.Received}} of {{.Expected}} received, {{.Lost}} lost ({{.Lossy}} lost messages, {{.Silent}} had silent periods); the CSV lists every device
+{{end}}{{end}}{{end}}{{end}}`))
 
 // mailData is what the mail's templates show.
 type mailData struct {

@@ -5,6 +5,7 @@
 package report
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -205,11 +206,37 @@ type WorstLeak struct {
 	leak.Leak
 }
 
+// WorstDevices is how many devices the data quality of the page, the JSON
+// and the mail lists, those that reported worst first; the others are
+// counted (Quality.Rest), and the quality CSV lists every device.
+const WorstDevices = 50
+
 // Quality is how well the devices reported.
 type Quality struct {
+	// Devices are the WorstDevices devices that reported worst, the worst
+	// first: the most hours silent, then the most messages lost, then
+	// the fewest received.
 	Devices []DeviceQuality `json:"devices"`
+	// Rest adds up the devices not in Devices.
+	Rest QualityRest `json:"rest"`
 	// Rejected counts the customer's messages rejected in the period.
 	Rejected int64 `json:"rejected"`
+	// all is every device's figures, in the order of the device list:
+	// the CSV's.
+	all []QualityRow
+}
+
+// QualityRest adds up the devices of a report that its data quality does
+// not list.
+type QualityRest struct {
+	Devices int `json:"devices"`
+	// Lossy counts those that lost messages, Silent those with a time
+	// without readings.
+	Lossy    int   `json:"lossy"`
+	Silent   int   `json:"silent"`
+	Expected int64 `json:"expected"`
+	Received int64 `json:"received"`
+	Lost     int64 `json:"lost"`
 }
 
 // DeviceQuality is one device's messages: Expected is what its msgCount
@@ -223,6 +250,43 @@ type DeviceQuality struct {
 	Lost     int64  `json:"lost"`
 	// Silent are its times without a reading longer than GapAfter.
 	Silent []Gap `json:"silent"`
+}
+
+// QualityRow is a device's data quality as the CSV gives it: its silent
+// periods counted and their missing hours added up.
+type QualityRow struct {
+	Sensor, Device, Name     string
+	Expected, Received, Lost int64
+	SilentPeriods            int
+	SilentHours              float64
+}
+
+// row is q as the CSV gives it.
+func (q *DeviceQuality) row() QualityRow {
+	r := QualityRow{Sensor: q.Sensor, Device: q.Device, Name: q.Name, Expected: q.Expected, Received: q.Received, Lost: q.Lost, SilentPeriods: len(q.Silent)}
+	for _, g := range q.Silent {
+		r.SilentHours += g.MissingHours
+	}
+	return r
+}
+
+// worse orders devices the worst first: the most hours silent, the most
+// messages lost, the fewest received, then by kind and device.
+func worse(a, b QualityRow) int {
+	return cmp.Or(cmp.Compare(b.SilentHours, a.SilentHours), cmp.Compare(b.Lost, a.Lost), cmp.Compare(a.Received, b.Received),
+		cmp.Compare(a.Sensor, b.Sensor), cmp.Compare(a.Device, b.Device))
+}
+
+// Rows are every device's data quality, in the order of the device list.
+func (q *Quality) Rows() []QualityRow {
+	if q.all != nil {
+		return q.all
+	}
+	out := make([]QualityRow, len(q.Devices))
+	for i := range q.Devices {
+		out[i] = q.Devices[i].row()
+	}
+	return out
 }
 
 // Source is what a report reads.
@@ -254,13 +318,15 @@ func (s *Source) Make(ctx context.Context, customer string, p Period) (*Report, 
 	}
 	now := s.now()
 	r := &Report{Customer: customer, Period: p, Previous: p.Previous(), Zone: s.Location.String(), Made: now.In(s.Location), Notes: []string{}}
-	devs, err := s.Store.Devices(ctx, store.DeviceFilter{Customer: customer})
+	devs, err := s.Store.Devices(ctx, store.DeviceFilter{Customer: customer, Latest: true})
 	if err != nil {
 		return nil, err
 	}
 	r.Energy.Meters, r.Air.Lines, r.Quality.Devices = []Meter{}, []Line{}, []DeviceQuality{}
 	// newest is the latest time from which a device's readings are kept.
 	var newest time.Time
+	// The data quality reads every device in one pass, after.
+	reported := make(map[store.DeviceKey]qualityOf, len(devs))
 	for _, d := range devs {
 		k := store.DeviceKey{Customer: d.Customer, Sensor: d.Sensor, Device: d.Device}
 		kept, err := s.kept(ctx, k)
@@ -270,6 +336,7 @@ func (s *Source) Make(ctx context.Context, customer string, p Period) (*Report, 
 		if kept.After(newest) {
 			newest = kept
 		}
+		reported[k] = qualityOf{name: d.Name, kept: kept, field: qualityField(d)}
 		sc := s.Config.Sensors[d.Sensor]
 		if field := energyField(sc); field != "" {
 			m, err := s.meter(ctx, k, d.Name, field, p, r.Previous, kept)
@@ -289,13 +356,9 @@ func (s *Source) Make(ctx context.Context, customer string, p Period) (*Report, 
 				r.Air.Lines = append(r.Air.Lines, *l)
 			}
 		}
-		q, err := s.quality(ctx, k, d.Name, p, kept)
-		if err != nil {
-			return nil, fmt.Errorf("device %s: %w", d.Device, err)
-		}
-		if q != nil {
-			r.Quality.Devices = append(r.Quality.Devices, *q)
-		}
+	}
+	if err := s.quality(ctx, customer, p, devs, reported, &r.Quality); err != nil {
+		return nil, err
 	}
 	r.Energy.Days, r.Energy.Profile, r.Energy.Total = sumMeters(r.Energy.Meters, s.Location)
 	if newest.After(r.Previous.From) {
@@ -721,54 +784,142 @@ func (s *Source) line(ctx context.Context, k store.DeviceKey, name string, l *co
 	return out, nil
 }
 
-func (s *Source) quality(ctx context.Context, k store.DeviceKey, name string, p Period, kept time.Time) (*DeviceQuality, error) {
-	field := reading.FieldLost
-	if _, ok, err := s.Store.PointBefore(ctx, k, field, p.To); err != nil {
-		return nil, err
-	} else if !ok {
-		// A device without msgCount: what it sent is what was received,
-		// any field of its counts them.
-		latest, err := s.Store.Latest(ctx, k)
-		if err != nil {
-			return nil, err
-		}
-		field = ""
-		for f := range latest.Fields {
-			if field == "" || f < field {
-				field = f
-			}
+// qualityOf is what the data quality needs of a device: its name, from
+// when its readings are kept, and the field that counts its messages.
+type qualityOf struct {
+	name  string
+	kept  time.Time
+	field string
+}
+
+// qualityField is the field whose values count a device's messages: the
+// messages lost before each reading when it has msgCount; otherwise any
+// field of its newest reading ("" without one).
+func qualityField(d store.Device) string {
+	if d.Latest == nil {
+		return ""
+	}
+	if _, ok := d.Latest.Fields[reading.FieldLost]; ok {
+		return reading.FieldLost
+	}
+	field := ""
+	for f := range d.Latest.Fields {
+		if field == "" || f < field {
+			field = f
 		}
 	}
-	// The time the device could have reported in: from its kept readings
-	// on, until now in a period not over yet.
-	start, end := later(p.From, kept), p.To
+	return field
+}
+
+// quality works out the data quality of devs: every device's figures in
+// q's rows, the WorstDevices worst with their silent periods in
+// q.Devices, the others added up in q.Rest. One device's readings are
+// held at a time.
+func (s *Source) quality(ctx context.Context, customer string, p Period, devs []store.Device, reported map[store.DeviceKey]qualityOf, q *Quality) error {
+	// The time a device could have reported in: until now in a period
+	// not over yet.
+	end := p.To
 	if now := s.now(); now.Before(end) {
 		end = now
 	}
-	q := &DeviceQuality{Sensor: k.Sensor, Device: k.Device, Name: name, Silent: []Gap{}}
-	if !start.Before(end) {
-		return q, nil
-	}
-	pts, _, err := s.Store.Points(ctx, store.RawQuery{DeviceKey: k, Field: field, From: start, To: end})
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, err
-	}
-	if len(pts) == 0 && kept.IsZero() {
-		// Nothing of it removed and no reading before: it first reported
-		// after the period, and is not one of the period's devices.
-		if _, before, err := s.Store.PointBefore(ctx, k, field, start); err != nil || !before {
-			return nil, err
+	q.all = make([]QualityRow, 0, len(devs))
+	each := func(k store.DeviceKey, pts []store.Point) error {
+		d, ok := reported[k]
+		if !ok {
+			return nil // a device written since the list was read
 		}
+		start := later(p.From, d.kept)
+		if d.kept.IsZero() && d.field != "" && !slices.ContainsFunc(pts, func(pt store.Point) bool { return !pt.Time.Before(start) }) {
+			// Nothing of it removed and no reading in the period or
+			// before: it first reported after the period, and is not one
+			// of the period's devices.
+			if _, before, err := s.Store.PointBefore(ctx, k, d.field, start); err != nil || !before {
+				return err
+			}
+		}
+		dq := s.deviceQuality(k, d, pts, start, end)
+		row := dq.row()
+		q.all = append(q.all, row)
+		// Keep the worst, in order: a short list, so insertion is cheap.
+		i, _ := slices.BinarySearchFunc(q.Devices, row, func(x DeviceQuality, r QualityRow) int { return worse(x.row(), r) })
+		if i < WorstDevices {
+			q.Devices = slices.Insert(q.Devices, i, dq)
+			if len(q.Devices) > WorstDevices {
+				q.Devices = q.Devices[:WorstDevices]
+			}
+		}
+		return nil
+	}
+	if !p.From.Before(end) {
+		for _, d := range devs {
+			if err := each(store.DeviceKey{Customer: d.Customer, Sensor: d.Sensor, Device: d.Device}, nil); err != nil {
+				return err
+			}
+		}
+	} else if sc, ok := s.Store.(store.FieldScanner); ok {
+		field := func(k store.DeviceKey) string { return reported[k].field }
+		if err := sc.EachPoints(ctx, customer, field, p.From, end, each); err != nil {
+			return fmt.Errorf("data quality: %w", err)
+		}
+	} else {
+		for _, d := range devs {
+			k := store.DeviceKey{Customer: d.Customer, Sensor: d.Sensor, Device: d.Device}
+			var pts []store.Point
+			if f := reported[k].field; f != "" {
+				var err error
+				pts, _, err = s.Store.Points(ctx, store.RawQuery{DeviceKey: k, Field: f, From: p.From, To: end})
+				if err != nil && !errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("device %s: %w", d.Device, err)
+				}
+			}
+			if err := each(k, pts); err != nil {
+				return err
+			}
+		}
+	}
+	// The rest: every device not listed.
+	listed := make(map[[2]string]bool, len(q.Devices))
+	for _, d := range q.Devices {
+		listed[[2]string{d.Sensor, d.Device}] = true
+	}
+	for _, row := range q.all {
+		if listed[[2]string{row.Sensor, row.Device}] {
+			continue
+		}
+		q.Rest.Devices++
+		q.Rest.Expected += row.Expected
+		q.Rest.Received += row.Received
+		q.Rest.Lost += row.Lost
+		if row.Lost > 0 {
+			q.Rest.Lossy++
+		}
+		if row.SilentPeriods > 0 {
+			q.Rest.Silent++
+		}
+	}
+	return nil
+}
+
+// deviceQuality is a device's messages and silences in [start, end) from
+// the values of its quality field in the period (those before start, which
+// retention removed the rest of the day of, do not count).
+func (s *Source) deviceQuality(k store.DeviceKey, d qualityOf, pts []store.Point, start, end time.Time) DeviceQuality {
+	q := DeviceQuality{Sensor: k.Sensor, Device: k.Device, Name: d.name, Silent: []Gap{}}
+	if !start.Before(end) {
+		return q
+	}
+	if i, _ := slices.BinarySearchFunc(pts, start, func(p store.Point, t time.Time) int { return p.Time.Compare(t) }); i > 0 {
+		pts = pts[i:]
 	}
 	if len(pts) == 0 {
 		q.Silent = append(q.Silent, Gap{From: start.In(s.Location), To: end.In(s.Location), MissingHours: end.Sub(start).Hours()})
-		return q, nil
+		return q
 	}
-	ss := make([]sample, len(pts))
+	ss := make([]sample, len(pts), len(pts)+2)
 	for i, pt := range pts {
 		ss[i] = sample{pt.Time, pt.Value}
 		q.Received++
-		if field == reading.FieldLost {
+		if d.field == reading.FieldLost {
 			q.Lost += int64(pt.Value)
 		}
 	}
@@ -781,17 +932,48 @@ func (s *Source) quality(ctx context.Context, k store.DeviceKey, name string, p 
 		}
 	}
 	q.Expected = q.Received + q.Lost
-	return q, nil
+	return q
 }
 
-// FirstYear and LastYear bound the dates of a report: its period, the one
-// before and the next stay within the times the store and JSON carry.
-const FirstYear, LastYear = 1970, 9998
+// FirstDay and EndDay bound the periods a report covers, in its zone: the
+// period, and the one before that it is compared with, lie in [FirstDay,
+// EndDay). Times past year 9999 have no RFC 3339 form, and no device
+// reported before 1900.
+var (
+	FirstDay = civil{1900, time.January, 1}
+	EndDay   = civil{9999, time.December, 1}
+)
+
+// civil is a date without a zone.
+type civil struct {
+	Year  int
+	Month time.Month
+	Day   int
+}
+
+func (c civil) in(loc *time.Location) time.Time {
+	return time.Date(c.Year, c.Month, c.Day, 0, 0, 0, 0, loc)
+}
+
+func (c civil) String() string { return fmt.Sprintf("%04d-%02d-%02d", c.Year, c.Month, c.Day) }
 
 // ParsePeriod reads a period: from and to (RFC 3339, or dates in loc),
 // or a kind ("week" or "month", "week" when empty) and a date in it (the
-// last whole one before now when empty), each in FirstYear to LastYear.
+// last whole one before now when empty). A period out of [FirstDay,
+// EndDay) is an error that says so.
 func ParsePeriod(from, to, kind, date string, loc *time.Location, now time.Time) (Period, error) {
+	p, err := parsePeriod(from, to, kind, date, loc, now)
+	if err != nil {
+		return p, err
+	}
+	if p.Previous().From.Before(FirstDay.in(loc)) || p.To.After(EndDay.in(loc)) {
+		return Period{}, fmt.Errorf("the period %s to %s is out of range: a report covers days from %s (with the period before, which it is compared with) until %s",
+			p.From.Format(time.DateOnly), p.To.Format(time.DateOnly), FirstDay, EndDay)
+	}
+	return p, nil
+}
+
+func parsePeriod(from, to, kind, date string, loc *time.Location, now time.Time) (Period, error) {
 	at := func(name, s string) (time.Time, error) {
 		if t, err := time.ParseInLocation(time.DateOnly, s, loc); err == nil {
 			return t, nil
@@ -805,22 +987,15 @@ func ParsePeriod(from, to, kind, date string, loc *time.Location, now time.Time)
 		}
 		return t.In(loc), nil
 	}
-	in := func(name, s string) (time.Time, error) {
-		t, err := at(name, s)
-		if err == nil && (t.Year() < FirstYear || t.Year() > LastYear) {
-			err = fmt.Errorf("%s %s is outside the years %d to %d that reports cover", name, s, FirstYear, LastYear)
-		}
-		return t, err
-	}
 	if from != "" || to != "" {
 		if from == "" || to == "" {
 			return Period{}, errors.New("give both from and to, or neither (and period=week|month)")
 		}
-		f, err := in("from", from)
+		f, err := at("from", from)
 		if err != nil {
 			return Period{}, err
 		}
-		t, err := in("to", to)
+		t, err := at("to", to)
 		if err != nil {
 			return Period{}, err
 		}
@@ -851,7 +1026,7 @@ func ParsePeriod(from, to, kind, date string, loc *time.Location, now time.Time)
 		last := p(now, loc).Previous()
 		return last, nil
 	}
-	d, err := in("date", date)
+	d, err := at("date", date)
 	if err != nil {
 		return Period{}, err
 	}

@@ -432,3 +432,75 @@ func TestReportReadsLikeThePage(t *testing.T) {
 		t.Errorf("the week of 13 October's data quality lists devices %v, want only the meter 301", devices)
 	}
 }
+
+// TestCSVNeutralisesFormulas: a device whose name or id a spreadsheet
+// would run as a formula is written with a leading apostrophe in every
+// table that names it, in the API's CSV and the mail's attachments alike,
+// while negative numbers stay numbers.
+func TestCSVNeutralisesFormulas(t *testing.T) {
+	src, st := fixture(t)
+	name, id := `=cmd|' /C calc'!A0`, "@SUM(A1)"
+	var rs []reading.Reading
+	for i, at := 0, local(2025, 10, 21, 0, 0); i < 8; i, at = i+1, at.Add(report.Quarter) {
+		rs = append(rs, reading.Reading{Customer: "finemeca", Sensor: "centrale", Device: id, Name: name, Time: at, Received: at,
+			MsgCount: int64(i + 1), Fields: map[string]float64{"E": 10 + float64(i), "P": -3.5, reading.FieldLost: 0}})
+	}
+	if _, err := st.Write(context.Background(), store.Batch{Readings: rs}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := src.Make(context.Background(), "finemeca", report.Week(local(2025, 10, 22, 15, 0), brussels))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mail, err := report.Mail(r, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for table, want := range map[string]string{
+		"days":    `'@SUM(A1) kWh`,
+		"meters":  `centrale,'@SUM(A1),'=cmd|' /C calc'!A0,`,
+		"quality": `centrale,'@SUM(A1),'=cmd|' /C calc'!A0,`,
+	} {
+		var b strings.Builder
+		if err := r.CSV(&b, table); err != nil {
+			t.Fatal(err)
+		}
+		attached := string(mail.Attach[report.FileName(r, table, "csv")])
+		for _, got := range []string{b.String(), attached} {
+			if !strings.Contains(got, want) || strings.Contains(got, ",=") || strings.Contains(got, ",@") {
+				t.Errorf("CSV %s does not neutralise the device's name and id (want %q):\n%.800s", table, want, got)
+			}
+		}
+	}
+	var b strings.Builder
+	if err := r.CSV(&b, "demand"); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "'") {
+		t.Errorf("the demand table's times and numbers got apostrophes:\n%.300s", b.String())
+	}
+}
+
+// TestPeriodOutOfRange: periods that end after EndDay or whose period
+// before starts before FirstDay, as dates, RFC 3339 times or Unix
+// milliseconds, are errors that say the range; the last month in it is
+// not.
+func TestPeriodOutOfRange(t *testing.T) {
+	now := local(2025, 10, 29, 9, 0)
+	for _, bad := range [][4]string{
+		{"", "", "month", "9999-12-01"},
+		{"", "", "week", "9999-12-28"},
+		{"", "", "month", "1900-01-15"},
+		{"9999-12-30", "9999-12-31T23:59:59Z", "", ""},
+		{"9223372036854000000", "9223372036854775807", "", ""},
+		{"-62135596800000", "-62135510400000", "", ""},
+	} {
+		_, err := report.ParsePeriod(bad[0], bad[1], bad[2], bad[3], brussels, now)
+		if err == nil || !strings.Contains(err.Error(), "out of range") || !strings.Contains(err.Error(), "9999-12-01") {
+			t.Errorf("%v: %v, want an error naming the range", bad, err)
+		}
+	}
+	if p, err := report.ParsePeriod("", "", "month", "9999-11-15", brussels, now); err != nil || !p.To.Equal(time.Date(9999, 12, 1, 0, 0, 0, 0, brussels)) {
+		t.Errorf("November 9999: %+v %v", p, err)
+	}
+}

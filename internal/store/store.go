@@ -227,3 +227,14 @@ func IsUnavailable(err error) bool {
 	var u unavailable
 	return errors.As(err, &u) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
+
+// FieldScanner is implemented by stores that read one field of each of a
+// customer's devices in a few queries rather than a few a device: a report
+// of tens of thousands of devices.
+type FieldScanner interface {
+	// EachPoints calls fn once for each of the customer's devices, in the
+	// order of Devices, with the values in [from, to) of the field that
+	// field names for it (none when it names ""), oldest first, as Points
+	// gives them. The values are fn's only during the call.
+	EachPoints(ctx context.Context, customer string, field func(DeviceKey) string, from, to time.Time, fn func(DeviceKey, []Point) error) error
+}

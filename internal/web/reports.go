@@ -13,6 +13,10 @@ import (
 	"github.com/sensorhub/sensorhub/internal/report"
 )
 
+// ReportTimeout is how long a report's answer may take to write, past
+// the server's write timeout.
+const ReportTimeout = 5 * time.Minute
+
 // reportOf reads the customer and period of a report request and makes
 // the report; it answers the error itself and returns nil.
 func (s *Server) reportOf(w http.ResponseWriter, r *http.Request) *report.Report {
@@ -34,6 +38,9 @@ func (s *Server) reportOf(w http.ResponseWriter, r *http.Request) *report.Report
 		writeError(w, http.StatusBadRequest, err.Error())
 		return nil
 	}
+	// A customer of many devices takes seconds: the server's write
+	// timeout must not cut the answer.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(ReportTimeout))
 	src := &report.Source{Store: s.Store, Config: s.Config, Location: s.Location}
 	rep, err := src.Make(r.Context(), customer, p)
 	if errors.Is(err, report.ErrNoCustomer) {
