@@ -63,6 +63,7 @@ func Run(t *testing.T, open Open) {
 		{"ReportOutbox", testReportOutbox},
 		{"InvalidIntervals", testInvalidIntervals},
 		{"CounterJitter", testCounterJitter},
+		{"EachPoints", testEachPoints},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.f(t, open(t, Location)) })
