@@ -126,7 +126,8 @@ func StartPlan(ctx context.Context, p *plan.Plan, opts Options, log *slog.Logger
 		return nil, err
 	}
 	api := &web.Server{Location: p.Location, Config: cfg, Checks: []web.Check{{Name: "queue", Fn: q.Ping}},
-		Registry: a.Metrics.Registry, Log: log.With("stage", "web"), PublicURL: p.PublicURL, Roles: opts.Roles}
+		Registry: a.Metrics.Registry, Log: log.With("stage", "web"), PublicURL: p.PublicURL, Roles: opts.Roles,
+		Profiling: cfg.HTTP.Pprof}
 	if opts.has(RoleIngest) || opts.has(RoleAlert) || opts.has(RoleWeb) {
 		if a.Store, err = OpenStore(ctx, cfg, opts.has(RoleIngest), log); err != nil {
 			return nil, err

@@ -109,6 +109,8 @@ type HTTP struct {
 	// MaxConnections bounds the connections served at once; more wait
 	// until one closes.
 	MaxConnections int `yaml:"max_connections"`
+	// Pprof serves Go's profiles under /debug/pprof/ to admins.
+	Pprof bool `yaml:"pprof"`
 }
 
 // HTTPTLS are the web server's certificate and key files.

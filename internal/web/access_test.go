@@ -128,7 +128,8 @@ func newSite(t *testing.T) *site {
 			s.mu.Unlock()
 			w.WriteHeader(http.StatusAccepted)
 		}),
-		Replay: func(ctx context.Context, f store.RejectedFilter) (int, error) { return 0, nil },
+		Replay:    func(ctx context.Context, f store.RejectedFilter) (int, error) { return 0, nil },
+		Profiling: true,
 	}
 	s.srv = httptest.NewServer(server.Handler())
 	t.Cleanup(s.srv.Close)
@@ -237,6 +238,9 @@ func TestEveryRouteForEveryone(t *testing.T) {
 		{"GET", "/d/nokind", "", want{"anonymous": 303, "ingest-token": 403, "*": 404}},
 		{"GET", "/live/air/901?customer=acme", "", want{"anonymous": 303, "ingest-token": 403, "viewer": 404, "viewer-token": 404, "*": 200}},
 		{"GET", "/live/air/201", "", want{"anonymous": 303, "ingest-token": 403, "*": 200}},
+		{"GET", "/debug/pprof/", "", want{"anonymous": 303, "admin-token": 200, "*": 403}},
+		{"GET", "/debug/pprof/heap?debug=1", "", want{"anonymous": 303, "admin-token": 200, "*": 403}},
+		{"GET", "/debug/pprof/cmdline", "", want{"anonymous": 303, "admin-token": 200, "*": 403}},
 	}
 	for _, rt := range routes {
 		for _, name := range []string{"anonymous", "ingest-token", "viewer", "viewer-token", "operator", "admin-token"} {

@@ -72,12 +72,17 @@ type Server struct {
 	PublicURL string
 	// Banner, when it says something, is shown on top of every page.
 	Banner func() string
+	// Profiling serves Go's profiles under /debug/pprof/ to admins.
+	Profiling bool
 }
 
 // Handler returns the routes.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	s.probes(mux)
+	if s.Profiling {
+		s.profiling(mux)
+	}
 	if s.Ingest != nil {
 		mux.Handle("/api/v1/ingest", s.ingest())
 	}
