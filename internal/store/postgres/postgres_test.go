@@ -46,3 +46,10 @@ func BenchmarkQueries(b *testing.B) {
 		return s, func() store.Store { return open() }
 	})
 }
+
+func TestFourWritersOnOneDatabase(t *testing.T) {
+	url := testenv.PostgresSchema(t)
+	storetest.FourWriters(t, func() (store.Store, error) {
+		return postgres.Open(context.Background(), url, sqlstore.Options{Location: storetest.Location})
+	})
+}

@@ -32,6 +32,13 @@ func TestTwoStoresOnOneFile(t *testing.T) {
 	})
 }
 
+func TestFourWritersOnOneFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sensorhub.db")
+	storetest.FourWriters(t, func() (store.Store, error) {
+		return sqlite.Open(context.Background(), path, sqlstore.Options{Location: storetest.Location})
+	})
+}
+
 func TestReopenKeepsData(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sensorhub.db")
 	s, err := sqlite.Open(context.Background(), path, sqlstore.Options{Location: storetest.Location, Compact: true})

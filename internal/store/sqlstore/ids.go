@@ -1,10 +1,13 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/store"
@@ -30,14 +33,24 @@ func (s *Store) deviceIDs(ctx context.Context, keys []store.DeviceKey) (map[stor
 		return out, nil
 	}
 	// New devices in one transaction: a batch of new devices costs one
-	// commit, not one each.
+	// commit, not one each. Every writer inserts them in one order, so
+	// that writers of several processes making the same devices wait on
+	// each other rather than deadlock.
+	slices.SortFunc(missing, compareKeys)
 	made := make(map[store.DeviceKey]int64, len(missing))
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		for _, k := range missing {
+			// DO NOTHING, not an update that would lock the row another
+			// writer may hold while it waits for this transaction's new
+			// rows; the id of a device made meanwhile is read after.
 			var id int64
 			err := s.queryRow(ctx, tx, `INSERT INTO devices (customer, sensor, device) VALUES (?, ?, ?)
-				ON CONFLICT (customer, sensor, device) DO UPDATE SET device = excluded.device RETURNING id`,
+				ON CONFLICT (customer, sensor, device) DO NOTHING RETURNING id`,
 				k.Customer, k.Sensor, k.Device).Scan(&id)
+			if errors.Is(err, sql.ErrNoRows) {
+				err = s.queryRow(ctx, tx, `SELECT id FROM devices WHERE customer = ? AND sensor = ? AND device = ?`,
+					k.Customer, k.Sensor, k.Device).Scan(&id)
+			}
 			if err != nil {
 				return fmt.Errorf("store: device %s/%s/%s: %w", k.Customer, k.Sensor, k.Device, err)
 			}
@@ -74,6 +87,7 @@ func (s *Store) fieldIDs(ctx context.Context, names map[string]bool) (map[string
 	if len(missing) == 0 {
 		return out, nil
 	}
+	slices.Sort(missing) // one order for every writer, as for devices
 	made := make(map[string]int64, len(missing))
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		for _, name := range missing {
@@ -166,4 +180,9 @@ func dayOf(t time.Time, loc *time.Location) int64 {
 func dayBounds(day int64, loc *time.Location) (int64, int64) {
 	y, m, d := time.Unix(day*86400, 0).UTC().Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, loc).UnixMilli(), time.Date(y, m, d+1, 0, 0, 0, 0, loc).UnixMilli()
+}
+
+// compareKeys orders device keys by customer, sensor and device.
+func compareKeys(a, b store.DeviceKey) int {
+	return cmp.Or(strings.Compare(a.Customer, b.Customer), strings.Compare(a.Sensor, b.Sensor), strings.Compare(a.Device, b.Device))
 }

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"database/sql"
@@ -494,10 +495,26 @@ func (s *Store) writeUnits(ctx context.Context, tx *sql.Tx, units map[unitKey]st
 // writeRejected keeps rejected messages; a message rejected again (a
 // replay) keeps its row, with the new reason.
 func (s *Store) writeRejected(ctx context.Context, tx *sql.Tx, rjs []reading.Rejected, res *store.WriteResult) error {
-	for _, rj := range rjs {
+	// In the order they were received, then of their digests: one order
+	// that every writer takes, so that writers of several processes
+	// keeping the same messages wait on each other rather than deadlock,
+	// and ids that follow arrival.
+	type digested struct {
+		rj     *reading.Rejected
+		digest []byte
+	}
+	ds := make([]digested, len(rjs))
+	for i := range rjs {
+		ds[i] = digested{&rjs[i], rjs[i].Digest()}
+	}
+	slices.SortFunc(ds, func(a, b digested) int {
+		return cmp.Or(a.rj.Received.Compare(b.rj.Received), bytes.Compare(a.digest, b.digest))
+	})
+	for _, d := range ds {
+		rj := d.rj
 		out, err := s.exec(ctx, tx, `INSERT INTO rejected (received, topic, source, customer, reason, payload, digest, binding)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO UPDATE SET reason = excluded.reason WHERE rejected.reason != excluded.reason`,
-			rj.Received.UnixNano(), rj.Topic, rj.Source, rj.Customer, rj.Reason, rj.Payload, rj.Digest(), rj.Binding)
+			rj.Received.UnixNano(), rj.Topic, rj.Source, rj.Customer, rj.Reason, rj.Payload, d.digest, rj.Binding)
 		if err != nil {
 			return fmt.Errorf("store: rejected message: %w", err)
 		}

@@ -214,3 +214,83 @@ func TwoStores(t *testing.T, open func() (store.Store, error)) {
 		t.Errorf("the device written again after its removal: %v %v, want its one new reading", pts, err)
 	}
 }
+
+// FourWriters runs four stores on one database, as four ingest processes
+// on one stream would, each writing the same readings of devices and
+// fields none of them knows yet, and the same rejected messages, in
+// batches of its own order. No write fails (a deadlock among them would
+// fail one) and each reading and rejected message is stored once.
+func FourWriters(t *testing.T, open func() (store.Store, error)) {
+	const writers, devices, perDevice, batch = 4, 120, 10, 200
+	var four []store.Store
+	for range writers {
+		s, err := open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		four = append(four, s)
+	}
+	base := Payloads(t, "devicev01.jsonl")[3]
+	start := time.Date(2022, 10, 27, 13, 0, 0, 0, time.UTC)
+	var rs []reading.Reading
+	var rjs []reading.Rejected
+	for d := range devices {
+		for i := range perDevice {
+			r := base
+			r.Device = fmt.Sprintf("four-%03d", d)
+			r.Time = start.Add(time.Duration(i) * time.Minute)
+			r.MsgCount = int64(i)
+			// Field names new to every store, several a batch.
+			r.Fields = map[string]float64{"Temp": float64(i), fmt.Sprintf("F%d", d%40): 1, fmt.Sprintf("G%d", (d+i)%40): 2}
+			rs = append(rs, r)
+		}
+		rjs = append(rjs, reading.Rejected{Topic: fmt.Sprintf("%s/devicev01/four-%03d", base.Customer, d), Payload: fmt.Appendf(nil, `{"n":%d`, d),
+			Reason: "not JSON", Received: start, Source: "mqtt", Customer: base.Customer})
+	}
+	var mu sync.Mutex
+	var stored, dups, rejected int
+	var wg sync.WaitGroup
+	for w, s := range four {
+		order := append([]reading.Reading(nil), rs...)
+		rnd := rand.New(rand.NewPCG(uint64(w), 11))
+		rnd.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		bad := append([]reading.Rejected(nil), rjs...)
+		rnd.Shuffle(len(bad), func(i, j int) { bad[i], bad[j] = bad[j], bad[i] })
+		wg.Go(func() {
+			for i := 0; i < len(order); i += batch {
+				b := store.Batch{Readings: order[i:min(i+batch, len(order))]}
+				if k := i / batch * 20; k < len(bad) {
+					b.Rejected = bad[k:min(k+20, len(bad))]
+				}
+				res, err := s.Write(ctx(t), b)
+				if err != nil {
+					t.Errorf("writer %d: %v", w, err)
+					return
+				}
+				mu.Lock()
+				stored, dups, rejected = stored+res.Stored, dups+res.Duplicates, rejected+res.Rejected
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	if stored != len(rs) || dups != (writers-1)*len(rs) || rejected != len(rjs) {
+		t.Errorf("stored %d, duplicates %d, rejected %d; want %d, %d and %d", stored, dups, rejected, len(rs), (writers-1)*len(rs), len(rjs))
+	}
+	devs, err := four[0].Devices(ctx(t), store.DeviceFilter{Customer: base.Customer, Sensor: base.Sensor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(devs) != devices {
+		t.Errorf("%d devices, want %d", len(devs), devices)
+	}
+	for _, d := range devs {
+		if d.Readings != perDevice {
+			t.Errorf("%s: %d readings, want %d", d.Device, d.Readings, perDevice)
+		}
+	}
+}
