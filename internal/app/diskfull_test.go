@@ -26,16 +26,26 @@ import (
 // the disk, stops acknowledging when the disk is full, says so in
 // /readyz, and once space is freed resumes by itself: every message the
 // broker acknowledged is stored, and none twice.
-func TestFullDiskHoldsAndResumes(t *testing.T) { testDiskHolds(t, false) }
+func TestFullDiskHoldsAndResumes(t *testing.T) { testDiskHolds(t, "full") }
+
+// TestGrownDiskResumes: the same on a smaller disk that is grown when
+// full, nothing removed (a tmpfs or volume made larger): the embedded
+// queue resumes with the few MiB the disk gained.
+func TestGrownDiskResumes(t *testing.T) { testDiskHolds(t, "grown") }
 
 // TestFreeSpaceFloorHoldsAndResumes: the same with the free-space floor
 // (store.min_free, at most 5 % of the disk): below it, ingest holds
 // before the disk is full, /readyz, the log, the metrics and every page
 // say so, and ingestion resumes by itself once space is freed.
-func TestFreeSpaceFloorHoldsAndResumes(t *testing.T) { testDiskHolds(t, true) }
+func TestFreeSpaceFloorHoldsAndResumes(t *testing.T) { testDiskHolds(t, "floor") }
 
-func testDiskHolds(t *testing.T, floor bool) {
-	disk := testenv.SmallDisk(t, 96<<20)
+func testDiskHolds(t *testing.T, mode string) {
+	floor := mode == "floor"
+	size := int64(96 << 20)
+	if mode == "grown" {
+		size = 40 << 20
+	}
+	disk := testenv.SmallDisk(t, size)
 	var logs testenv.SyncBuffer
 	a := startLogged(t, "embedded", app.Options{}, slog.New(slog.NewTextHandler(&logs, nil)), func(c *config.Config) {
 		c.DataDir = disk
@@ -131,7 +141,10 @@ func testDiskHolds(t *testing.T, floor bool) {
 	if gained := ackedCount() - before; gained > 50 {
 		t.Errorf("%d messages acknowledged in 3 s with the disk full", gained)
 	}
-	if err := os.Remove(filler); err != nil {
+	back := time.Now()
+	if mode == "grown" {
+		testenv.GrowDisk(t, disk, size+32<<20)
+	} else if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, 90*time.Second, 200*time.Millisecond, func() error {
@@ -143,6 +156,7 @@ func testDiskHolds(t *testing.T, floor bool) {
 		}
 		return nil
 	})
+	t.Logf("acknowledging again %s after the space came back", time.Since(back).Round(time.Second))
 	close(stop)
 	<-sent
 	mu.Lock()

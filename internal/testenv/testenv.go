@@ -245,6 +245,14 @@ func SmallDisk(t testing.TB, size int64) string {
 	return dir
 }
 
+// GrowDisk makes the filesystem SmallDisk mounted on dir size bytes large.
+func GrowDisk(t testing.TB, dir string, size int64) {
+	t.Helper()
+	if out, err := exec.Command("mount", "-o", fmt.Sprintf("remount,size=%d", size), dir).CombinedOutput(); err != nil {
+		t.Fatalf("grow the tmpfs on %s to %d bytes: %v: %s", dir, size, err, out)
+	}
+}
+
 // Fill writes a file of zeros into dir until the disk is full, and returns
 // its path: removing it gives the space back.
 func Fill(t testing.TB, dir string) string {

@@ -19,8 +19,13 @@ import (
 // disk has room again, so that the pipeline resumes by itself.
 
 // reviveFree is the free space the embedded queue's disk needs before
-// JetStream is restarted after a write error.
-const reviveFree = 64 << 20
+// JetStream is restarted after a write error: 64 MiB, or 5 % of a
+// smaller disk (at least 1 MiB), so that a small disk that was grown or
+// cleaned by a few MiB resumes too. Should it fill again, the watcher
+// holds again and tries once more.
+func reviveFree(size uint64) uint64 {
+	return min(64<<20, max(1<<20, size/20))
+}
 
 // checkEvery is how often the embedded server's health is read.
 const checkEvery = time.Second
@@ -81,10 +86,10 @@ func (w *watcher) check() {
 		w.q.log.Error("embedded queue: cannot store messages; nothing is acknowledged until it can", "err", problem, "dir", w.dir)
 	}
 	w.broken = problem
-	free, ferr := freeSpace(w.dir)
+	free, size, ferr := space(w.dir)
 	due := time.Since(w.tried) >= 10*time.Second
 	w.mu.Unlock()
-	if ferr != nil || free < reviveFree || !due {
+	if ferr != nil || free < reviveFree(size) || !due {
 		return
 	}
 	w.mu.Lock()
@@ -110,8 +115,8 @@ func (w *watcher) err() error {
 		return nil
 	}
 	msg := fmt.Sprintf("embedded queue cannot store messages for %s: %v", time.Since(w.since).Round(time.Second), w.broken)
-	if free, err := freeSpace(w.dir); err == nil {
-		msg += fmt.Sprintf(" (%s free on %s)", humanize.IBytes(free), w.dir)
+	if free, size, err := space(w.dir); err == nil {
+		msg += fmt.Sprintf(" (%s free on %s; it resumes by itself once %s are free)", humanize.IBytes(free), w.dir, humanize.IBytes(reviveFree(size)))
 	}
 	return errors.New(msg)
 }
@@ -121,13 +126,14 @@ func (w *watcher) close() {
 	<-w.done
 }
 
-// freeSpace is what the filesystem holding dir has free for this process.
-func freeSpace(dir string) (uint64, error) {
+// space is what the filesystem holding dir has free for this process,
+// and its size.
+func space(dir string) (free, size uint64, err error) {
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(dir, &st); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return st.Bavail * uint64(st.Bsize), nil
+	return st.Bavail * uint64(st.Bsize), st.Blocks * uint64(st.Bsize), nil
 }
 
 // pingEmbedded adds the watcher's finding to a Ping.
