@@ -149,6 +149,7 @@ func cmdRun(args []string, stderr io.Writer, roles []string) error {
 	data := fs.String("data", "", "data directory (default ./data, or data_dir in the configuration)")
 	httpAddr := fs.String("http", "", "HTTP address for the API and pages (default 127.0.0.1:8080)")
 	mqttAddr := fs.String("mqtt-listen", "", "built-in MQTT broker address (default :1883)")
+	lockWait := fs.Duration("lock-wait", 15*time.Second, "with the embedded queue, how long to wait for another sensorhub to let go of the data directory (a restart overlapping a stop) before giving up")
 	demo, demoEvery := new(bool), new(time.Duration)
 	if roles == nil {
 		demo = fs.Bool("demo", false, "run simulated devices of the three sensor kinds; with --config too, as its first customer, to its MQTT broker")
@@ -188,7 +189,7 @@ func cmdRun(args []string, stderr io.Writer, roles []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a, err := app.StartPlan(ctx, p, app.Options{Roles: roles, Demo: *demo, DemoInterval: *demoEvery}, log)
+	a, err := app.StartPlan(ctx, p, app.Options{Roles: roles, Demo: *demo, DemoInterval: *demoEvery, LockWait: *lockWait}, log)
 	if err != nil {
 		return err
 	}

@@ -62,6 +62,9 @@ type Options struct {
 	DemoInterval time.Duration
 	// Now is the clock of the retention job; time.Now when nil.
 	Now func() time.Time
+	// LockWait is how long to wait for another process to let go of the
+	// data directory of an embedded queue before giving up.
+	LockWait time.Duration
 }
 
 func (o Options) has(role string) bool { return len(o.Roles) == 0 || slices.Contains(o.Roles, role) }
@@ -115,6 +118,14 @@ func StartPlan(ctx context.Context, p *plan.Plan, opts Options, log *slog.Logger
 	// best found before anything writes to the data directory.
 	if a.httpLn, err = listen(cfg.HTTP.Listen, "--http", "http.listen"); err != nil {
 		return nil, err
+	}
+	if cfg.Queue.Engine == "embedded" {
+		release, err := lockDataDir(ctx, cfg.DataDir, opts.LockWait, log)
+		if err != nil {
+			return nil, err
+		}
+		// Let go last, once the queue and store are closed.
+		a.closers = append(a.closers, release)
 	}
 	q, err := OpenQueue(ctx, cfg, log)
 	if err != nil {

@@ -48,34 +48,58 @@ func (c *compactor) poke(n int) {
 
 func (c *compactor) run() {
 	defer close(c.done)
+	// A stop interrupts a fold under way: its transaction rolls back and
+	// its readings stay as they were.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-c.quit:
+			cancel()
+		case <-c.done:
+		}
+	}()
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
 	for {
 		select {
 		case <-c.quit:
-			// A clean stop leaves every reading in chunks.
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-			_, err := c.s.compact(ctx, true)
-			c.s.trim(ctx)
-			if err == nil {
-				c.s.tidy(ctx)
-			}
-			cancel()
-			c.mu.Lock()
-			c.err = err
-			c.mu.Unlock()
+			c.atStop()
 			return
 		case <-tick.C:
 		case <-c.wake:
 		}
-		n, err := c.s.compact(context.Background(), false)
-		if err != nil {
+		n, err := c.s.compact(ctx, false)
+		if err != nil && ctx.Err() == nil {
 			c.s.log.Error("store: folding recent readings into chunks failed; they stay as they are, and are tried again", "err", err)
 		}
-		if n > 0 {
-			c.s.trim(context.Background())
+		if n > 0 && ctx.Err() == nil {
+			c.s.trim(ctx)
 		}
 	}
+}
+
+// atStop folds the recent readings for at most StopFold, so that a clean
+// stop takes a bounded time whatever the number of devices: the readings
+// it has no time for stay stored as recent rows, as after a crash, and
+// are folded after the next start.
+func (c *compactor) atStop() {
+	ctx, cancel := context.WithTimeout(context.Background(), c.s.opts.StopFold)
+	defer cancel()
+	start := time.Now()
+	n, err := c.s.compact(ctx, true)
+	if ctx.Err() != nil {
+		c.s.log.Info("store: a clean stop left recent readings to fold after the next start; they are stored",
+			"folded_days", n, "took", time.Since(start).Round(time.Millisecond))
+		return
+	}
+	c.s.trim(ctx)
+	if err == nil {
+		c.s.tidy(ctx)
+	}
+	c.mu.Lock()
+	c.err = err
+	c.mu.Unlock()
 }
 
 func (c *compactor) stop() error {

@@ -27,6 +27,10 @@ type Options struct {
 	// this long ago.
 	CompactRows int
 	CompactAge  time.Duration
+	// StopFold bounds what a clean stop spends folding recent readings
+	// into chunks (5 s when zero): what is left stays stored as recent
+	// rows and is folded after the next start.
+	StopFold time.Duration
 }
 
 // Store is a store.Store on a SQL database.
@@ -89,6 +93,9 @@ func Open(ctx context.Context, db *sql.DB, d *Dialect, opts Options) (*Store, er
 	}
 	if opts.CompactAge <= 0 {
 		opts.CompactAge = 15 * time.Minute
+	}
+	if opts.StopFold <= 0 {
+		opts.StopFold = 5 * time.Second
 	}
 	s := &Store{db: db, d: d, loc: opts.Location, log: opts.Log, opts: opts,
 		devices: map[store.DeviceKey]int64{}, fields: map[string]int64{}, units: map[unitKey]string{},
