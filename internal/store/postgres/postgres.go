@@ -26,6 +26,7 @@ var Dialect = &sqlstore.Dialect{
 	Real:      "DOUBLE PRECISION",
 	Blob:      "BYTEA",
 	ForUpdate: " FOR UPDATE",
+	Now:       "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
 	Numbered:  true,
 	Contains:  "strpos(reason, ?) > 0",
 	// As the session library (scs postgresstore) keeps them: shared by

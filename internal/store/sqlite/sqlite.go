@@ -24,6 +24,7 @@ var Dialect = &sqlstore.Dialect{
 	Real:         "REAL",
 	Blob:         "BLOB",
 	WithoutRowID: " WITHOUT ROWID",
+	Now:          "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
 	Contains:     "instr(reason, ?) > 0",
 	// As the session library (scs sqlite3store) keeps them.
 	Sessions: `CREATE TABLE sessions (

@@ -33,6 +33,9 @@ type Dialect struct {
 	// ForUpdate ends a SELECT that locks the rows it reads until the
 	// transaction ends (PostgreSQL; SQLite has one writer at a time).
 	ForUpdate string
+	// Now is the database's clock in Unix milliseconds, as an SQL
+	// expression: leases expire on it.
+	Now string
 	// Numbered placeholders ($1) instead of ?.
 	Numbered bool
 	// Contains is the condition "reason holds ?".

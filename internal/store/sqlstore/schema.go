@@ -193,6 +193,11 @@ const trustSchema = leaseSchema + intervalSchema + rolledSchema + installSchema
 // leaseSchema holds the leases that let one process of many do a job
 // (the alert stage's evaluation).
 const leaseSchema = `
+CREATE TABLE leases (
+	name    TEXT NOT NULL PRIMARY KEY,
+	holder  TEXT NOT NULL,
+	expires {{INT}} NOT NULL -- Unix milliseconds, on the database's clock
+);
 `
 
 // intervalSchema holds the intervals of a device's readings that an

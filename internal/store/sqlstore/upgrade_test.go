@@ -250,4 +250,4 @@ func TestUpgradeFromChunks(t *testing.T) {
 
 // undo130 takes a store of this release back to schema 120's tables.
 var undo130 = []string{`DROP TABLE rolled_keys`, `ALTER TABLE devices DROP COLUMN msg_time`, `ALTER TABLE devices DROP COLUMN msg_from`,
-	`DROP TABLE invalid_intervals`, `DROP TABLE installation`}
+	`DROP TABLE invalid_intervals`, `DROP TABLE installation`, `DROP TABLE leases`}

@@ -15,11 +15,7 @@ import (
 // it alone, whether they are compacted or recent; more devices than one
 // query reads, another customer's left out.
 func testEachPoints(t *testing.T, s store.Store) {
-	inner := s
-	if cs, ok := s.(compactingStore); ok {
-		inner = cs.Store
-	}
-	sc, ok := inner.(store.FieldScanner)
+	sc, ok := inner(s).(store.FieldScanner)
 	if !ok {
 		t.Skip("the store does not scan fields")
 	}

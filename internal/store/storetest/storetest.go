@@ -64,6 +64,7 @@ func Run(t *testing.T, open Open) {
 		{"InvalidIntervals", testInvalidIntervals},
 		{"CounterJitter", testCounterJitter},
 		{"EachPoints", testEachPoints},
+		{"Leases", testLeases},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.f(t, open(t, Location)) })
@@ -202,6 +203,14 @@ type compactingStore struct {
 }
 
 func compacting(s store.Store) store.Store { return compactingStore{s} }
+
+// inner is the store a compacting one wraps, for its optional interfaces.
+func inner(s store.Store) store.Store {
+	if cs, ok := s.(compactingStore); ok {
+		return cs.Store
+	}
+	return s
+}
 
 func (s compactingStore) Write(ctx context.Context, b store.Batch) (store.WriteResult, error) {
 	res, err := s.Store.Write(ctx, b)
