@@ -84,6 +84,20 @@ func (r *role) metric(name string) float64 {
 	return v
 }
 
+// queuePrefix is a queue prefix of the test's own on the NATS server at
+// natsURL, whose streams are deleted when the test ends.
+func queuePrefix(t *testing.T, natsURL string) string {
+	prefix := testenv.Unique(t)
+	t.Cleanup(func() {
+		q, err := jetstream.Connect(context.Background(), natsURL, jetstream.Options{Prefix: prefix, RawMaxAge: time.Hour, ReadingsMaxAge: time.Hour})
+		if err == nil {
+			q.DeleteStreams(context.Background())
+			q.Close()
+		}
+	})
+	return prefix
+}
+
 // TestSplitRoles runs sensorhub as separate processes, two gateways
 // sharing one MQTT subscription, two ingestors sharing one durable
 // consumer, and the web server, on the real NATS server and PostgreSQL.
@@ -100,14 +114,7 @@ func TestSplitRoles(t *testing.T) {
 	// (1000 messages by default, dropped beyond): the README tells
 	// operators to raise it the same way.
 	mqttURL := testenv.StartMosquitto(t, "max_queued_messages 1000000")
-	prefix := testenv.Unique(t)
-	t.Cleanup(func() {
-		q, err := jetstream.Connect(context.Background(), natsURL, jetstream.Options{Prefix: prefix, RawMaxAge: time.Hour, ReadingsMaxAge: time.Hour})
-		if err == nil {
-			q.DeleteStreams(context.Background())
-			q.Close()
-		}
-	})
+	prefix := queuePrefix(t, natsURL)
 	cfgPath := filepath.Join(t.TempDir(), "sensorhub.yaml")
 	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`
 mqtt:

@@ -2,6 +2,7 @@ package alert
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -61,6 +62,11 @@ type Engine struct {
 	// Progress follows the batches of readings: one whose changes cannot
 	// be saved for longer than its stall bound makes the stage not ready.
 	Progress *health.Progress
+	// Lease, when set, is the lease this engine evaluates under, among
+	// several alert processes: its changes are saved only while it holds
+	// it (the Store is then a store.Leases), and Run ends with
+	// store.ErrLeaseLost once another process took it.
+	Lease *store.Lease
 
 	eval *Evaluator
 	disp *Dispatcher
@@ -112,7 +118,19 @@ func (e *Engine) Load(ctx context.Context) error {
 		return err
 	}
 	e.listed = listed(devs)
-	return e.Store.SaveAlerts(ctx, stale)
+	return e.saveAlerts(ctx, stale)
+}
+
+// saveAlerts saves changes, under the engine's lease when it has one.
+func (e *Engine) saveAlerts(ctx context.Context, changes []store.AlertChange) error {
+	if e.Lease == nil {
+		return e.Store.SaveAlerts(ctx, changes)
+	}
+	ls, ok := e.Store.(store.Leases)
+	if !ok {
+		return errors.New("alert: the store has no leases")
+	}
+	return ls.SaveAlertsHolding(ctx, *e.Lease, changes)
 }
 
 // Run loads the saved state (unless Load was called), starts the
@@ -127,6 +145,8 @@ func (e *Engine) Run(ctx context.Context, cons queue.Consumer) error {
 	if e.Progress == nil {
 		e.Progress = &health.Progress{}
 	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	dispatched := make(chan struct{})
 	go func() {
 		defer close(dispatched)
@@ -145,8 +165,17 @@ func (e *Engine) Run(ctx context.Context, cons queue.Consumer) error {
 			changes = append(changes, e.Tick(ctx, now)...)
 		}
 		err := e.Save(ctx, changes)
-		if err != nil && !store.IsUnavailable(err) && ctx.Err() == nil {
+		if err != nil && !errors.Is(err, store.ErrLeaseLost) && !store.IsUnavailable(err) && ctx.Err() == nil {
 			err = e.saveEach(ctx, changes, err)
+		}
+		if errors.Is(err, store.ErrLeaseLost) {
+			// Another process evaluates from here: it gets these readings
+			// again, and its state from the store.
+			e.Progress.End(true)
+			e.Log.Warn("another alert process took the alert lease; this one stands by", "err", err)
+			queue.GiveBack(ctx, ds, 0)
+			cancel(err)
+			return
 		}
 		if err != nil {
 			failures++
@@ -168,6 +197,9 @@ func (e *Engine) Run(ctx context.Context, cons queue.Consumer) error {
 			}
 		}
 	})
+	if err := context.Cause(ctx); errors.Is(err, store.ErrLeaseLost) {
+		return err
+	}
 	return nil
 }
 
@@ -183,7 +215,7 @@ func (e *Engine) saveEach(ctx context.Context, changes []store.AlertChange, caus
 		if err == nil {
 			continue
 		}
-		if store.IsUnavailable(err) || ctx.Err() != nil {
+		if store.IsUnavailable(err) || ctx.Err() != nil || errors.Is(err, store.ErrLeaseLost) {
 			return err
 		}
 		if dropped++; dropped == len(changes) && len(changes) > 1 {
@@ -211,7 +243,7 @@ func (e *Engine) Save(ctx context.Context, changes []store.AlertChange) error {
 	if len(changes) == 0 {
 		return nil
 	}
-	if err := e.Store.SaveAlerts(ctx, changes); err != nil {
+	if err := e.saveAlerts(ctx, changes); err != nil {
 		return err
 	}
 	e.eval.Saved(changes)

@@ -12,46 +12,83 @@ import (
 	"github.com/sensorhub/sensorhub/internal/metrics"
 	"github.com/sensorhub/sensorhub/internal/plan"
 	"github.com/sensorhub/sensorhub/internal/queue"
+	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/web"
 )
 
 // alertStage evaluates the alert rules on the readings stream and sends
-// the notifications.
+// the notifications. Of several alert processes, the one holding the
+// alert lease does; the others stand by.
 type alertStage struct {
-	e   *alert.Engine
-	q   queue.Queue
-	log *slog.Logger
+	e      *alert.Engine
+	q      queue.Queue
+	st     alert.Store
+	leader *leader
+	log    *slog.Logger
 	workers
 }
 
-func newAlertStage(p *plan.Plan, q queue.Queue, st alert.Store, m *metrics.Metrics, log *slog.Logger) *alertStage {
+func newAlertStage(p *plan.Plan, q queue.Queue, st alert.Store, holder string, m *metrics.Metrics, log *slog.Logger) *alertStage {
 	log = log.With("stage", "alert")
 	notifiers := maps.Clone(p.Notifiers)
 	notifiers[config.QueueNotifier] = &notify.Queue{Publisher: q}
-	return &alertStage{q: q, log: log, e: &alert.Engine{
+	s := &alertStage{q: q, st: st, log: log, e: &alert.Engine{
 		Rules: p.Rules, Store: st, Notifiers: notifiers, Always: []string{config.QueueNotifier},
 		Backoff: notify.DefaultBackoff, Every: p.Config.Alerts.EvaluateEvery, Location: p.Location, PublicURL: p.PublicURL,
 		Metrics: m, Log: log, Progress: &health.Progress{},
 	}}
+	if ls, ok := st.(store.Leases); ok {
+		s.leader = newLeader(ls, "alert", holder, p.Config.Alerts.FailoverAfter, m, log)
+		s.e.Lease = &s.leader.lease
+	}
+	return s
 }
 
 func (s *alertStage) start(ctx context.Context) error {
-	// On its first run, the alert stage starts at new readings: the
-	// readings the stream already holds are past, and would notify old
-	// events.
-	open := s.q.Consumer
-	if fn, ok := s.q.(queue.FromNow); ok {
-		open = fn.ConsumerFromNow
+	if s.leader == nil {
+		return s.evaluate(ctx)
 	}
-	cons, err := open(ctx, queue.Readings, alert.Group)
+	// The stream's position is taken now, whichever process will hold
+	// the lease: readings sent from here on are evaluated.
+	cons, err := s.open(ctx)
+	if err != nil {
+		return err
+	}
+	cons.Close()
+	s.runLogged(s.log, "alerts", func(ctx context.Context) error {
+		return s.leader.run(ctx, s.evaluate)
+	})
+	return nil
+}
+
+// evaluate opens the readings stream, loads the saved state and runs the
+// engine until ctx ends (or, under the lease, it is lost).
+func (s *alertStage) evaluate(ctx context.Context) error {
+	cons, err := s.open(ctx)
 	if err != nil {
 		return err
 	}
 	if err := s.e.Load(ctx); err != nil {
+		cons.Close()
 		return err
+	}
+	if s.leader != nil {
+		defer cons.Close()
+		return s.e.Run(ctx, cons)
 	}
 	s.runLogged(s.log, "alerts", func(ctx context.Context) error { return s.e.Run(ctx, cons) })
 	return nil
+}
+
+// open opens the alert stage's consumer of the readings stream. On its
+// first run, the alert stage starts at new readings: the readings the
+// stream already holds are past, and would notify old events.
+func (s *alertStage) open(ctx context.Context) (queue.Consumer, error) {
+	open := s.q.Consumer
+	if fn, ok := s.q.(queue.FromNow); ok {
+		open = fn.ConsumerFromNow
+	}
+	return open(ctx, queue.Readings, alert.Group)
 }
 
 func (s *alertStage) serve(api *web.Server) {

@@ -119,11 +119,13 @@ func StartPlan(ctx context.Context, p *plan.Plan, opts Options, log *slog.Logger
 	if a.httpLn, err = listen(cfg.HTTP.Listen, "--http", "http.listen"); err != nil {
 		return nil, err
 	}
+	holder := "" // of the alert and report leases
 	if cfg.Queue.Engine == "embedded" {
 		release, err := lockDataDir(ctx, cfg.DataDir, opts.LockWait, log)
 		if err != nil {
 			return nil, err
 		}
+		holder = dataDirHolder(cfg.DataDir)
 		// Let go last, once the queue and store are closed.
 		a.closers = append(a.closers, release)
 	}
@@ -182,9 +184,9 @@ func StartPlan(ctx context.Context, p *plan.Plan, opts Options, log *slog.Logger
 		stages = append(stages, a.gw)
 	}
 	if opts.has(RoleAlert) {
-		stages = append(stages, newAlertStage(p, q, a.Store, a.Metrics, log))
+		stages = append(stages, newAlertStage(p, q, a.Store, holder, a.Metrics, log))
 		if len(cfg.Reports) > 0 {
-			stages = append(stages, newReportStage(p, a.Store, log))
+			stages = append(stages, newReportStage(p, a.Store, holder, a.Metrics, log))
 		}
 	}
 	if opts.has(RoleWeb) {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/sensorhub/sensorhub/internal/alert/notify"
+	"github.com/sensorhub/sensorhub/internal/metrics"
 	"github.com/sensorhub/sensorhub/internal/plan"
 	"github.com/sensorhub/sensorhub/internal/report"
 	"github.com/sensorhub/sensorhub/internal/store"
@@ -13,15 +14,21 @@ import (
 
 // reportStage sends the scheduled reports (reports: in the
 // configuration). It runs beside the alert stage, which owns the
-// notifiers.
+// notifiers. Of several alert processes, the one holding the reports
+// lease sends them.
 type reportStage struct {
-	s *report.Scheduler
+	s      *report.Scheduler
+	leader *leader
 	workers
 }
 
-func newReportStage(p *plan.Plan, st store.Store, log *slog.Logger) *reportStage {
+func newReportStage(p *plan.Plan, st store.Store, holder string, m *metrics.Metrics, log *slog.Logger) *reportStage {
 	log = log.With("stage", "reports")
-	return &reportStage{s: &report.Scheduler{
+	var l *leader
+	if ls, ok := st.(store.Leases); ok {
+		l = newLeader(ls, "reports", holder, p.Config.Alerts.FailoverAfter, m, log)
+	}
+	return &reportStage{leader: l, s: &report.Scheduler{
 		Source:    &report.Source{Store: st, Config: p.Config, Location: p.Location},
 		Outbox:    st,
 		Schedules: p.Config.Reports,
@@ -44,7 +51,16 @@ func Mailers(p *plan.Plan) map[string]report.Mailer {
 }
 
 func (s *reportStage) start(context.Context) error {
-	s.run(s.s.Run)
+	if s.leader == nil {
+		s.run(s.s.Run)
+		return nil
+	}
+	s.run(func(ctx context.Context) {
+		s.leader.run(ctx, func(ctx context.Context) error {
+			s.s.Run(ctx)
+			return nil
+		})
+	})
 	return nil
 }
 

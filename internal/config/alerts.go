@@ -59,6 +59,9 @@ func (c *Config) validateAlerts(v *validator) {
 	if a.EvaluateEvery < 100*time.Millisecond || a.EvaluateEvery > time.Hour {
 		v.add("alerts.evaluate_every", "%s is out of range [100ms, 1h]", a.EvaluateEvery)
 	}
+	if a.FailoverAfter < time.Second || a.FailoverAfter > 10*time.Minute {
+		v.add("alerts.failover_after", "%s is out of range [1s, 10m]", a.FailoverAfter)
+	}
 	names := c.NotifierNames()
 	for i, n := range a.Notify {
 		if !slices.Contains(names, n) {

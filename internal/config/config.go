@@ -51,6 +51,10 @@ type Alerts struct {
 	// EvaluateEvery is how often silences, pending alerts and repeats are
 	// checked; readings are evaluated as they come.
 	EvaluateEvery time.Duration `yaml:"evaluate_every"`
+	// FailoverAfter is how long the alert processes standing by wait for
+	// the one evaluating (the holder of the alert lease) before one takes
+	// over, when it stops renewing it (killed, cut off from the store).
+	FailoverAfter time.Duration `yaml:"failover_after"`
 	// Notify are the notifiers of rules that name none.
 	Notify []string `yaml:"notify"`
 	// Notifiers by name.
@@ -594,7 +598,7 @@ func Default() *Config {
 		Ingest: Ingest{MaxPayload: 64 << 10, MaxDepth: 8, MaxFields: 256, MaxTopic: 256, MaxClockSkew: time.Hour, BatchSize: 1000, BatchWait: 50 * time.Millisecond},
 		Elasticsearch: Elasticsearch{Index: "{customer}-{sensor}-data-{yyyy}-{M}-{d}", FlushBytes: 5 << 20,
 			FlushInterval: time.Second},
-		Alerts: Alerts{EvaluateEvery: 10 * time.Second, Notifiers: map[string]*Notifier{}, Rules: DefaultRules()},
+		Alerts: Alerts{EvaluateEvery: 10 * time.Second, FailoverAfter: 15 * time.Second, Notifiers: map[string]*Notifier{}, Rules: DefaultRules()},
 		Sensors: map[string]*Sensor{
 			"air": {
 				Match:  Match{Field: "Mod", Equals: "air"},

@@ -46,6 +46,9 @@ type Metrics struct {
 	// DiskFree and DiskFloor are the free space of the store's disk and
 	// the floor below which ingest holds.
 	DiskFree, DiskFloor prometheus.Gauge
+	// LeaseHeld is 1 for each lease (alert, reports) this process holds,
+	// 0 while it stands by.
+	LeaseHeld *prometheus.GaugeVec
 }
 
 // New registers sensorhub's metrics and the Go runtime's on a new registry.
@@ -111,8 +114,12 @@ func New() *Metrics {
 			Name: "sensorhub_disk_floor_bytes",
 			Help: "The free space below which ingest holds messages in the queue (store.min_free, at most 5% of the disk).",
 		}),
+		LeaseHeld: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "sensorhub_lease_held",
+			Help: "1 when this process holds the lease (alert: evaluates the rules; reports: sends the scheduled reports), 0 while another does and this one stands by.",
+		}, []string{"lease"}),
 	}
-	r.MustRegister(m.AlertEvalErrors, m.Notifications, m.RetentionRemoved, m.DiskFree, m.DiskFloor, m.Received, m.GatewayErrors, m.Stored, m.Duplicates, m.Rejected, m.Poison, m.QueueLag, m.StoreWrite, m.BatchSize,
+	r.MustRegister(m.AlertEvalErrors, m.Notifications, m.RetentionRemoved, m.DiskFree, m.DiskFloor, m.LeaseHeld, m.Received, m.GatewayErrors, m.Stored, m.Duplicates, m.Rejected, m.Poison, m.QueueLag, m.StoreWrite, m.BatchSize,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -1,0 +1,239 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sensorhub/sensorhub/internal/testenv"
+)
+
+// TestSplitAlertFailover runs three alert processes on the real NATS
+// server and PostgreSQL: the one holding the alert lease evaluates, the
+// others stand by. Devices go hot and cold in rounds; the holder is
+// killed with SIGKILL while a round's readings are on their way, and
+// another takes over. Every event gives exactly one alert row and one
+// webhook post: none lost, none doubled.
+func TestSplitAlertFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs five processes")
+	}
+	natsURL := testenv.NATSURL(t)
+	pgURL := testenv.PostgresSchema(t)
+	mqttURL := testenv.StartMosquitto(t, "")
+	prefix := queuePrefix(t, natsURL)
+	var mu sync.Mutex
+	posts := map[string]int{} // by alert id and state
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev struct{ ID, State, Device string }
+		if err := json.NewDecoder(r.Body).Decode(&ev); err != nil {
+			t.Errorf("webhook: %v", err)
+		}
+		mu.Lock()
+		posts[ev.ID+" "+ev.State]++
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	cfgPath := filepath.Join(t.TempDir(), "sensorhub.yaml")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`
+mqtt:
+  broker: %s
+  client_id: "sensorhub-${SENSORHUB_INSTANCE}"
+  topics: ["%s/#"]
+  qos: 1
+queue: {engine: nats, urls: ["%s"], prefix: %s, raw_max_bytes: 256MiB}
+store: {engine: postgres, url: "%s"}
+alerts:
+  evaluate_every: 1s
+  failover_after: 3s
+  notify: [hook]
+  notifiers:
+    hook: {type: webhook, url: "%s"}
+  rules:
+    - {name: hot, sensor: devicev01, when: "Temp > 50", clear_when: "Temp < 40", severity: warning}
+`, mqttURL, prefix, natsURL, prefix, pgURL, hook.URL)), 0o600)
+	newRole := func(name, cmd string) *role {
+		return &role{t: t, name: name, args: []string{cmd, "--config", cfgPath}, env: []string{"SENSORHUB_INSTANCE=" + name},
+			http: testenv.FreeAddr(t)}
+	}
+	alerts := []*role{newRole("alert-1", "alert"), newRole("alert-2", "alert"), newRole("alert-3", "alert")}
+	all := append([]*role{newRole("gateway", "gateway"), newRole("ingest", "ingest")}, alerts...)
+	for _, r := range all {
+		r.start()
+	}
+	defer func() {
+		for _, r := range all {
+			r.stop(syscall.SIGTERM)
+			if t.Failed() {
+				r.mu.Lock()
+				t.Logf("%s logs:\n%s", r.name, r.logs.String())
+				r.mu.Unlock()
+			}
+		}
+	}()
+	holder := func(among []*role) *role {
+		t.Helper()
+		var h *role
+		testenv.Eventually(t, 30*time.Second, 100*time.Millisecond, func() error {
+			var held []*role
+			for _, r := range among {
+				if r.metric("sensorhub_lease_held") == 1 {
+					held = append(held, r)
+				}
+			}
+			if len(held) != 1 {
+				return fmt.Errorf("%d alert processes hold the lease", len(held))
+			}
+			h = held[0]
+			return nil
+		})
+		return h
+	}
+	first := holder(alerts)
+
+	db, err := pgx.Connect(context.Background(), pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(context.Background())
+	count := func(q string) int64 {
+		var n int64
+		if err := db.QueryRow(context.Background(), q).Scan(&n); err != nil {
+			return -1
+		}
+		return n
+	}
+	sent := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, c := range posts {
+			n += c
+		}
+		return n
+	}
+	// Round r: each device hot in rounds 2-3, 6-7, 10-11, cold otherwise:
+	// it fires in rounds 2, 6 and 10 and resolves in 4, 8 and 12.
+	const devices, rounds = 10, 12
+	hot := func(r int) bool { return (r-2)%4 == 0 || (r-2)%4 == 1 }
+	u, _ := url.Parse(mqttURL)
+	base := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
+	publish := func(r int) {
+		var lines bytes.Buffer
+		for d := range devices {
+			temp := 20
+			if hot(r) {
+				temp = 60
+			}
+			fmt.Fprintf(&lines, `{"Customer":"finemeca","idGateway":1,"idDevice":%d,"Time":"%s","msgCount":%d,"Mod":"weath","Temp":%d}`+"\n",
+				8000+d, base.Add(time.Duration(r)*time.Minute).Format("2006-01-02 15:04:05"), r, temp)
+		}
+		pub := testenv.Command(t, "mosquitto_pub", "-h", u.Hostname(), "-p", u.Port(), "-q", "1", "-t", prefix+"/devicev01", "-l")
+		pub.Stdin = &lines
+		if out, err := pub.CombinedOutput(); err != nil {
+			t.Fatalf("mosquitto_pub: %v %s", err, out)
+		}
+	}
+	events := 0
+	for r := 1; r <= rounds; r++ {
+		if r > 1 && hot(r) != hot(r-1) {
+			events += devices
+		}
+		publish(r)
+		if r == 7 {
+			// Round 7 changes nothing: the holder dies with its readings on
+			// their way, not while it sends.
+			first.stop(syscall.SIGKILL)
+			t.Logf("%s, holding the lease, killed with round %d's readings on their way", first.name, r)
+			continue
+		}
+		testenv.Eventually(t, 60*time.Second, 50*time.Millisecond, func() error {
+			if n := count(`SELECT COALESCE(SUM(readings), 0) FROM devices`); n < int64(devices*r) {
+				return fmt.Errorf("round %d: %d readings stored", r, n)
+			}
+			if n := sent(); n < events {
+				return fmt.Errorf("round %d: %d webhook posts, want %d", r, n, events)
+			}
+			return nil
+		})
+	}
+	var rest []*role
+	for _, r := range alerts {
+		if r != first {
+			rest = append(rest, r)
+		}
+	}
+	next := holder(rest)
+	t.Logf("%s took over", next.name)
+	time.Sleep(3 * time.Second) // room for a post too many
+	mu.Lock()
+	for k, n := range posts {
+		if n != 1 {
+			t.Errorf("event %s posted %d times", k, n)
+		}
+	}
+	if len(posts) != events {
+		t.Errorf("%d events posted, want %d", len(posts), events)
+	}
+	mu.Unlock()
+	if n := count(`SELECT COUNT(*) FROM alerts WHERE rule = 'hot'`); n != devices*3 {
+		t.Errorf("%d alerts of rule hot, want %d (3 a device)", n, devices*3)
+	}
+	if n := count(`SELECT COUNT(*) FROM alerts WHERE rule = 'hot' AND state != 'resolved'`); n != 0 {
+		t.Errorf("%d alerts of rule hot not resolved", n)
+	}
+	if n := count(`SELECT COUNT(*) FROM (SELECT device FROM alerts WHERE rule = 'hot' GROUP BY device HAVING COUNT(*) != 3) x`); n != 0 {
+		t.Errorf("%d devices without exactly 3 alerts", n)
+	}
+}
+
+// TestRunKilledTakesItsAlertLeaseBack: a single `sensorhub run`, killed
+// with SIGKILL, leaves its alert lease held. Started again on the same
+// data directory (whose lock says no other process uses it), it takes the
+// lease back at once instead of waiting alerts.failover_after for it to
+// expire, which would leave the plant without alerts meanwhile.
+func TestRunKilledTakesItsAlertLeaseBack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs sensorhub as a process")
+	}
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "sensorhub.yaml")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`
+data_dir: %s
+mqtt: {listen: "127.0.0.1:0", builtin: {allow_anonymous: true}}
+alerts: {failover_after: 10m}
+`, filepath.Join(dir, "data"))), 0o600)
+	r := &role{t: t, name: "run", args: []string{"run", "--config", cfgPath}, http: testenv.FreeAddr(t)}
+	held := func() {
+		t.Helper()
+		testenv.Eventually(t, 30*time.Second, 100*time.Millisecond, func() error {
+			if v := r.metric("sensorhub_lease_held"); v != 1 {
+				return fmt.Errorf("the alert lease is not held (%v)", v)
+			}
+			return nil
+		})
+	}
+	defer func() {
+		r.stop(syscall.SIGTERM)
+		if t.Failed() {
+			t.Logf("logs:\n%s", r.logs.String())
+		}
+	}()
+	r.start()
+	held()
+	r.stop(syscall.SIGKILL)
+	r.start()
+	held()
+}
