@@ -61,6 +61,7 @@ func accessFixture(t *testing.T, mutate func(*config.Config)) *fixture {
 	a := start(t, "embedded", app.Options{}, func(c *config.Config) {
 		c.Customers = []string{"finemeca", "acme"}
 		c.Auth.UsersFile = usersFile
+		noSilence(c)
 		if mutate != nil {
 			mutate(c)
 		}

@@ -19,7 +19,7 @@ import (
 // figures (no _rssi beside the RSSI column), a leak reads LEAK or OK, a
 // temperature has the dashboard's °C; kinds are named by their titles.
 func TestOverviewReadsAsThePlantDoes(t *testing.T) {
-	a := start(t, "embedded", app.Options{}, nil)
+	a := start(t, "embedded", app.Options{}, noSilence)
 	now := time.Now().UTC().Truncate(time.Second)
 	radio := func(f map[string]float64) map[string]float64 {
 		f[reading.FieldRSSI], f[reading.FieldSNR], f[reading.FieldLost] = -74, 4.9, 0
