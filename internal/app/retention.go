@@ -48,7 +48,7 @@ func (s *retentionStage) once(ctx context.Context) {
 	start := time.Now()
 	removed, err := s.st.ApplyRetention(ctx, s.policy, now)
 	for what, n := range map[string]int64{"readings": removed.Readings, "hourly": removed.HourlyDays, "daily": removed.DailyDays,
-		"rejected": removed.Rejected, "alerts": removed.Alerts} {
+		"rejected": removed.Rejected, "alerts": removed.Alerts, "audit": removed.Audit} {
 		s.m.RetentionRemoved.WithLabelValues(what).Add(float64(n))
 	}
 	if err != nil && ctx.Err() == nil {
@@ -57,7 +57,7 @@ func (s *retentionStage) once(ctx context.Context) {
 	}
 	if removed != (store.Removed{}) {
 		s.log.Info("retention removed what is past its age", "readings", removed.Readings, "hourly_days", removed.HourlyDays,
-			"daily_days", removed.DailyDays, "rejected", removed.Rejected, "alerts", removed.Alerts, "took", time.Since(start).Round(time.Millisecond))
+			"daily_days", removed.DailyDays, "rejected", removed.Rejected, "alerts", removed.Alerts, "audit", removed.Audit, "took", time.Since(start).Round(time.Millisecond))
 	}
 }
 

@@ -292,6 +292,8 @@ type Retention struct {
 	// resolved alerts with their notifications.
 	Rejected Age `yaml:"rejected"`
 	Alerts   Age `yaml:"alerts"`
+	// Audit is the age of the catalog's audit entries.
+	Audit Age `yaml:"audit"`
 	// Every is how often the retention job runs (it also runs at start).
 	Every time.Duration `yaml:"every"`
 	// Customers and Sensors override the ages, a customer's before a
@@ -593,7 +595,7 @@ func Default() *Config {
 			// (this year against the last), hourly aggregates 5 years,
 			// daily ones without limit.
 			Retention: Retention{Ages: Ages{Raw: 400 * Day, Hourly: 5 * Year, Daily: Forever},
-				Rejected: 90 * Day, Alerts: 2 * Year, Every: time.Hour},
+				Rejected: 90 * Day, Alerts: 2 * Year, Audit: 2 * Year, Every: time.Hour},
 			Backup: Backup{Keep: 7}, MinFree: 1 << 30},
 		Ingest: Ingest{MaxPayload: 64 << 10, MaxDepth: 8, MaxFields: 256, MaxTopic: 256, MaxClockSkew: time.Hour, BatchSize: 1000, BatchWait: 50 * time.Millisecond},
 		Elasticsearch: Elasticsearch{Index: "{customer}-{sensor}-data-{yyyy}-{M}-{d}", FlushBytes: 5 << 20,

@@ -590,7 +590,7 @@ func (c *Config) validateRetention(v *validator) {
 	for _, age := range []struct {
 		name string
 		a    Age
-	}{{"rejected", r.Rejected}, {"alerts", r.Alerts}} {
+	}{{"rejected", r.Rejected}, {"alerts", r.Alerts}, {"audit", r.Audit}} {
 		if age.a > 0 && age.a < Day {
 			v.add("store.retention."+age.name, "%s is too short (at least 1d)", age.a)
 		}

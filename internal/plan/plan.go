@@ -155,7 +155,7 @@ func retention(c *config.Config) store.Retention {
 			a := r.For(customer, sensor)
 			return store.Ages{Raw: a.Raw.Duration(), Hourly: a.Hourly.Duration(), Daily: a.Daily.Duration()}
 		},
-		Rejected: r.Rejected.Duration(), Alerts: r.Alerts.Duration(),
+		Rejected: r.Rejected.Duration(), Alerts: r.Alerts.Duration(), Audit: r.Audit.Duration(),
 	}
 }
 

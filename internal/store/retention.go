@@ -18,9 +18,10 @@ type Retention struct {
 	// Ages gives the ages of a device's data by its customer and sensor
 	// kind; nil keeps every device's data.
 	Ages func(customer, sensor string) Ages
-	// Rejected is how long rejected messages are kept, and Alerts resolved
-	// alerts with their notifications; zero keeps them.
-	Rejected, Alerts time.Duration
+	// Rejected is how long rejected messages are kept, Alerts resolved
+	// alerts with their notifications, Audit the catalog's audit entries;
+	// zero keeps them.
+	Rejected, Alerts, Audit time.Duration
 }
 
 // Removed counts what a run of the retention job removed.
@@ -31,6 +32,7 @@ type Removed struct {
 	// aggregates were removed.
 	HourlyDays, DailyDays int64
 	Rejected, Alerts      int64
+	Audit                 int64
 }
 
 // Kept says from when each resolution of a device's data is kept: before

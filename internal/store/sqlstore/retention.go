@@ -89,6 +89,13 @@ func (s *Store) ApplyRetention(ctx context.Context, r store.Retention, now time.
 			return out, err
 		}
 	}
+	if r.Audit > 0 {
+		n, err := s.RemoveAudit(ctx, now.Add(-r.Audit))
+		out.Audit += n
+		if err != nil {
+			return out, err
+		}
+	}
 	return out, nil
 }
 

@@ -16,11 +16,12 @@ const (
 	versionChunks     = 100 // readings in chunks
 	versionRetention  = 110 // aggregates of the days retention removed
 	versionReports    = 120 // the outbox of scheduled reports
-	versionTrust      = 130 // leases, invalid intervals, rolled-up message keys, the installation: this release
+	versionTrust      = 130 // leases, invalid intervals, rolled-up message keys, the installation
+	versionCatalog    = 140 // the catalog and its audit log: this release
 )
 
 // SchemaVersion is the schema version of this release.
-const SchemaVersion = versionTrust
+const SchemaVersion = versionCatalog
 
 // schema is the whole schema of this release, written once for both
 // engines.
@@ -105,7 +106,7 @@ CREATE TABLE notifications (
 CREATE INDEX notifications_alert ON notifications (alert_id);
 CREATE INDEX notifications_pending ON notifications (notifier, id) WHERE status = 'pending';
 {{SESSIONS}};
-` + chunkSchema + retentionSchema + reportSchema + trustSchema
+` + chunkSchema + retentionSchema + reportSchema + trustSchema + catalogSchema
 
 // chunkSchema is what the chunk layout adds to the tables earlier
 // releases had.
@@ -246,6 +247,37 @@ CREATE TABLE IF NOT EXISTS installation (
 );
 `
 
+// catalogSchema holds the catalog (store.Catalog): its items as JSON, the
+// one version every change raises, and the audit log of the changes.
+const catalogSchema = `
+CREATE TABLE catalog (
+	kind     TEXT NOT NULL,
+	name     TEXT NOT NULL,
+	customer TEXT NOT NULL DEFAULT '',
+	spec     TEXT NOT NULL,
+	source   TEXT NOT NULL DEFAULT '',
+	version  {{INT}} NOT NULL,
+	PRIMARY KEY (kind, name)
+);
+CREATE TABLE catalog_version (
+	one     {{INT}} NOT NULL PRIMARY KEY CHECK (one = 1),
+	version {{INT}} NOT NULL
+);
+INSERT INTO catalog_version (one, version) VALUES (1, 0);
+CREATE TABLE catalog_audit (
+	id       {{SERIAL}},
+	version  {{INT}} NOT NULL,
+	at       {{INT}} NOT NULL, -- Unix milliseconds
+	by_whom  TEXT NOT NULL,
+	kind     TEXT NOT NULL,
+	name     TEXT NOT NULL,
+	customer TEXT NOT NULL DEFAULT '',
+	spec_before TEXT,
+	spec_after  TEXT
+);
+CREATE INDEX catalog_audit_at ON catalog_audit (at);
+`
+
 // migrate brings the schema up to this release: a new database gets it
 // whole; one of the row layout is converted.
 func (s *Store) migrate(ctx context.Context) error {
@@ -271,10 +303,10 @@ func (s *Store) migrate(ctx context.Context) error {
 			if err := execAll(ctx, tx, s.d.ddl(schema)); err != nil {
 				return fmt.Errorf("create the schema: %w", err)
 			}
-			return s.setVersion(ctx, tx, versionTrust)
+			return s.setVersion(ctx, tx, versionCatalog)
 		})
-	case v > versionTrust:
-		return fmt.Errorf("schema version %d is newer than this sensorhub knows (%d): upgrade sensorhub", v, versionTrust)
+	case v > versionCatalog:
+		return fmt.Errorf("schema version %d is newer than this sensorhub knows (%d): upgrade sensorhub", v, versionCatalog)
 	case v < versionConverting:
 		if err := s.upgradeLegacy(ctx, conn, v); err != nil {
 			return err
@@ -306,11 +338,21 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 		fallthrough
 	case v == versionReports:
-		return s.inTx(ctx, conn, func(tx *sql.Tx) error {
+		if err := s.inTx(ctx, conn, func(tx *sql.Tx) error {
 			if err := execAll(ctx, tx, s.d.ddl(trustSchema)); err != nil {
 				return fmt.Errorf("add the tables of schema %d: %w", versionTrust, err)
 			}
 			return s.setVersion(ctx, tx, versionTrust)
+		}); err != nil {
+			return err
+		}
+		fallthrough
+	case v == versionTrust:
+		return s.inTx(ctx, conn, func(tx *sql.Tx) error {
+			if err := execAll(ctx, tx, s.d.ddl(catalogSchema)); err != nil {
+				return fmt.Errorf("add the catalog: %w", err)
+			}
+			return s.setVersion(ctx, tx, versionCatalog)
 		})
 	}
 	return nil

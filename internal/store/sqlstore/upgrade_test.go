@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -248,6 +249,49 @@ func TestUpgradeFromChunks(t *testing.T) {
 	}
 }
 
+// TestUpgradeFromTrust: a store of the release before the catalog
+// (schema 130) gets an empty catalog at version 0 and keeps its readings.
+func TestUpgradeFromTrust(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sensorhub.db")
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, path, sqlstore.Options{Location: storetest.Location})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := legacyReadings()
+	if _, err := s.Write(ctx, store.Batch{Readings: rs}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range append(undo140, `UPDATE schema_version SET version = 130`) {
+		if _, err := s.DB().Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	s, err = sqlite.Open(ctx, path, sqlstore.Options{Location: storetest.Location})
+	if err != nil {
+		t.Fatalf("opening a database of schema version 130: %v", err)
+	}
+	defer s.Close()
+	if v, items, err := s.ReadCatalog(ctx); err != nil || v != 0 || len(items) != 0 {
+		t.Errorf("catalog after the upgrade: version %d, %d items, %v; want an empty one", v, len(items), err)
+	}
+	if v, err := s.ChangeCatalog(ctx, "admin", []store.CatalogChange{{Kind: store.CatalogCustomers, Name: "acme", Spec: []byte(`{}`)}}); err != nil || v != 1 {
+		t.Errorf("first change after the upgrade: version %d, %v", v, err)
+	}
+	devs, _ := s.Devices(ctx, store.DeviceFilter{})
+	var n int64
+	for _, d := range devs {
+		n += d.Readings
+	}
+	if n != int64(len(rs)) {
+		t.Errorf("%d readings after the upgrade, want %d", n, len(rs))
+	}
+}
+
+// undo140 takes a store of this release back to schema 130's tables.
+var undo140 = []string{`DROP TABLE catalog`, `DROP TABLE catalog_version`, `DROP TABLE catalog_audit`}
+
 // undo130 takes a store of this release back to schema 120's tables.
-var undo130 = []string{`DROP TABLE rolled_keys`, `ALTER TABLE devices DROP COLUMN msg_time`, `ALTER TABLE devices DROP COLUMN msg_from`,
-	`DROP TABLE invalid_intervals`, `DROP TABLE installation`, `DROP TABLE leases`}
+var undo130 = append(slices.Clip(undo140), `DROP TABLE rolled_keys`, `ALTER TABLE devices DROP COLUMN msg_time`, `ALTER TABLE devices DROP COLUMN msg_from`,
+	`DROP TABLE invalid_intervals`, `DROP TABLE installation`, `DROP TABLE leases`)

@@ -65,6 +65,7 @@ func Run(t *testing.T, open Open) {
 		{"CounterJitter", testCounterJitter},
 		{"EachPoints", testEachPoints},
 		{"Leases", testLeases},
+		{"Catalog", testCatalog},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.f(t, open(t, Location)) })
