@@ -92,9 +92,9 @@ go test -count=1 -timeout 15m "$@" ./...
 if [ $# -eq 0 ]; then
   # A bounded fuzzing run of each fuzz target on every full run: payload
   # decoding, the whole ingest path (queue, decoding, store), configuration
-  # loading, formula compilation. A new input is minimised in a few runs
+  # loading, formula compilation, rules given over the API. A new input is minimised in a few runs
   # only: the ingest path takes milliseconds a run.
-  for target in FuzzDecode:./internal/reading/ FuzzIngest:./internal/ingest/ FuzzLoad:./internal/config/ FuzzCompile:./internal/derive/; do
+  for target in FuzzDecode:./internal/reading/ FuzzIngest:./internal/ingest/ FuzzLoad:./internal/config/ FuzzCompile:./internal/derive/ FuzzDecodeRule:./internal/catalog/; do
     go test -run '^$' -fuzz "^${target%%:*}\$" -fuzztime "${SENSORHUB_FUZZTIME:-30s}" -fuzzminimizetime 20x "${target#*:}"
   done
 fi

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -25,7 +26,8 @@ import (
 // others stand by. Devices go hot and cold in rounds; the holder is
 // killed with SIGKILL while a round's readings are on their way, and
 // another takes over. Every event gives exactly one alert row and one
-// webhook post: none lost, none doubled.
+// webhook post: none lost, none doubled. Then a rule created through a
+// web process fires in the alert process, with no restart.
 func TestSplitAlertFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs five processes")
@@ -36,13 +38,15 @@ func TestSplitAlertFailover(t *testing.T) {
 	prefix := queuePrefix(t, natsURL)
 	var mu sync.Mutex
 	posts := map[string]int{} // by alert id and state
+	byRule := map[string]int{}
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var ev struct{ ID, State, Device string }
+		var ev struct{ ID, State, Device, Rule string }
 		if err := json.NewDecoder(r.Body).Decode(&ev); err != nil {
 			t.Errorf("webhook: %v", err)
 		}
 		mu.Lock()
 		posts[ev.ID+" "+ev.State]++
+		byRule[ev.Rule]++
 		mu.Unlock()
 	}))
 	defer hook.Close()
@@ -197,6 +201,41 @@ alerts:
 	if n := count(`SELECT COUNT(*) FROM (SELECT device FROM alerts WHERE rule = 'hot' GROUP BY device HAVING COUNT(*) != 3) x`); n != 0 {
 		t.Errorf("%d devices without exactly 3 alerts", n)
 	}
+
+	// A rule created through the web process fires in the alert process
+	// holding the lease within seconds, with no restart: once a device.
+	web := newRole("web", "web")
+	all = append(all, web)
+	web.start()
+	req, _ := http.NewRequest(http.MethodPut, "http://"+web.http+"/api/v1/rules/any-temp",
+		strings.NewReader(`{"sensor": "devicev01", "when": "Temp > 15", "severity": "info"}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT a rule on the web process: HTTP %d", resp.StatusCode)
+	}
+	created, r := time.Now(), rounds
+	testenv.Eventually(t, 10*time.Second, 500*time.Millisecond, func() error {
+		r++
+		publish(r)
+		mu.Lock()
+		defer mu.Unlock()
+		if byRule["any-temp"] < devices {
+			return fmt.Errorf("%d posts of the new rule, want %d", byRule["any-temp"], devices)
+		}
+		return nil
+	})
+	t.Logf("the rule made on the web process fired in %s %s after", next.name, time.Since(created).Round(100*time.Millisecond))
+	publish(r + 1)
+	time.Sleep(2 * time.Second)
+	mu.Lock()
+	if byRule["any-temp"] != devices {
+		t.Errorf("%d posts of the new rule, want %d (one a device)", byRule["any-temp"], devices)
+	}
+	mu.Unlock()
 }
 
 // TestRunKilledTakesItsAlertLeaseBack: a single `sensorhub run`, killed

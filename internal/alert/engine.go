@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/alert/notify"
@@ -70,6 +71,9 @@ type Engine struct {
 
 	eval *Evaluator
 	disp *Dispatcher
+	// pending are rules given by Apply, taken between batches.
+	pendingMu sync.Mutex
+	pending   []*Rule
 	// acked is the newest acknowledgement time learnt: the cursor of the
 	// acknowledgements read on each tick.
 	acked time.Time
@@ -88,6 +92,47 @@ func (e *Engine) now() time.Time {
 		return e.Now()
 	}
 	return time.Now()
+}
+
+// Apply makes rules the engine's rules from its next batch on, without
+// a restart: the states are read again from the store, so that an alert
+// keeps its state across an edit of its rule (by the rule's name), and
+// the alerts of a rule taken out resolve.
+func (e *Engine) Apply(rules []*Rule) {
+	e.pendingMu.Lock()
+	defer e.pendingMu.Unlock()
+	e.pending = rules
+	if e.pending == nil {
+		e.pending = []*Rule{}
+	}
+}
+
+// takePending applies the rules given by Apply, if any.
+func (e *Engine) takePending(ctx context.Context) {
+	e.pendingMu.Lock()
+	rules := e.pending
+	e.pending = nil
+	e.pendingMu.Unlock()
+	if rules == nil {
+		return
+	}
+	old := e.Rules
+	e.Rules = rules
+	if err := e.Load(ctx); err != nil {
+		e.Log.Error("applying the new rules failed; trying again at the next batch", "err", err)
+		e.Rules = old
+		e.pendingMu.Lock()
+		if e.pending == nil {
+			e.pending = rules
+		}
+		e.pendingMu.Unlock()
+		return
+	}
+	names := make([]string, len(rules))
+	for i, r := range rules {
+		names[i] = r.Name
+	}
+	e.Log.Info("alert rules applied", "rules", names)
 }
 
 // Load reads the saved states and the devices' last-seen times. Run calls
@@ -157,6 +202,7 @@ func (e *Engine) Run(ctx context.Context, cons queue.Consumer) error {
 	var failures int
 	// Each message holds up to reading.StreamBytes of readings.
 	queue.Consume(ctx, cons, 16, min(time.Second, e.Every), e.Log, func(ctx context.Context, ds []queue.Delivery) {
+		e.takePending(ctx)
 		e.Progress.Begin()
 		rs, ds, _ := queue.ReadingsOf(ctx, ds, e.Log)
 		changes := e.eval.Process(ctx, rs)

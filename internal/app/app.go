@@ -24,6 +24,7 @@ import (
 
 	"github.com/sensorhub/sensorhub/internal/alert"
 	"github.com/sensorhub/sensorhub/internal/auth"
+	"github.com/sensorhub/sensorhub/internal/catalog"
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/elastic"
 	"github.com/sensorhub/sensorhub/internal/ingest"
@@ -147,6 +148,9 @@ func StartPlan(ctx context.Context, p *plan.Plan, opts Options, log *slog.Logger
 		}
 		a.closers = append(a.closers, a.Store.Close)
 		api.Checks = append(api.Checks, web.Check{Name: "store", Fn: a.Store.Ping})
+	}
+	if a.Store != nil && opts.has(RoleWeb) {
+		api.Rules = &catalog.Rules{Store: a.Store, Plan: p}
 	}
 	if api.Access, err = a.access(); err != nil {
 		return nil, err

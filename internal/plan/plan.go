@@ -36,6 +36,17 @@ type Plan struct {
 	PublicURL string
 	// Retention is what the retention job removes.
 	Retention store.Retention
+	// File is the file the configuration was read from; nil for none.
+	File *config.File
+}
+
+// RuleSource says where the configuration's rule i is managed:
+// "FILE:LINE", or "built in" for one of the defaults.
+func (p *Plan) RuleSource(i int) string {
+	if line := p.File.Line(fmt.Sprintf("alerts.rules.%d", i)); line > 0 {
+		return fmt.Sprintf("%s:%d", p.File.Path, line)
+	}
+	return "built in"
 }
 
 // Load reads the configuration file at path over the defaults, validates
@@ -60,7 +71,7 @@ func Compile(cfg *config.Config, f *config.File) (*Plan, error) {
 		return nil, fmt.Errorf("timezone: %w", err)
 	}
 	p := &Plan{Config: cfg, Location: loc, Decoder: decoder(cfg, loc), Notifiers: notifiers(cfg, loc),
-		PublicURL: strings.TrimRight(cfg.PublicURL, "/"), Retention: retention(cfg)}
+		PublicURL: strings.TrimRight(cfg.PublicURL, "/"), Retention: retention(cfg), File: f}
 	var errs []error
 	if p.Formulas, err = formulas(cfg, f); err != nil {
 		errs = append(errs, err)
@@ -138,13 +149,19 @@ func rules(c *config.Config, f *config.File) ([]*alert.Rule, error) {
 			errs = append(errs, ruleErrors(f, fmt.Sprintf("alerts.rules.%d", i), spec.Name, err)...)
 			continue
 		}
-		if s := c.Sensors[spec.Sensor]; s != nil && s.Leak != nil && r.When != "" {
-			l := s.Leak
-			r.Leak = &alert.LeakSpec{Pressure: l.Pressure, Opening: l.Opening, Params: func(device string) leak.Params { return l.For(device) }}
-		}
+		AddLeak(c, r)
 		out = append(out, r)
 	}
 	return out, errors.Join(errs...)
+}
+
+// AddLeak gives a rule with a condition on an air kind the leak figures
+// of its kind.
+func AddLeak(c *config.Config, r *alert.Rule) {
+	if s := c.Sensors[r.Sensor]; s != nil && s.Leak != nil && r.When != "" {
+		l := s.Leak
+		r.Leak = &alert.LeakSpec{Pressure: l.Pressure, Opening: l.Opening, Params: func(device string) leak.Params { return l.For(device) }}
+	}
 }
 
 // retention is the configured retention, for the store.

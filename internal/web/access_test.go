@@ -20,8 +20,10 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/sensorhub/sensorhub/internal/auth"
+	"github.com/sensorhub/sensorhub/internal/catalog"
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/gateway"
+	"github.com/sensorhub/sensorhub/internal/plan"
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/store/sqlite"
@@ -130,6 +132,7 @@ func newSite(t *testing.T) *site {
 		}),
 		Replay:    func(ctx context.Context, f store.RejectedFilter) (int, error) { return 0, nil },
 		Profiling: true,
+		Rules:     &catalog.Rules{Store: st, Plan: plan.MustCompile(cfg)},
 	}
 	s.srv = httptest.NewServer(server.Handler())
 	t.Cleanup(s.srv.Close)
@@ -211,6 +214,14 @@ func TestEveryRouteForEveryone(t *testing.T) {
 		{"POST", "/api/v1/ingest", `{"Customer":"finemeca"}`, want{"anonymous": 401, "viewer": 403, "viewer-token": 403, "*": 202}},
 		{"DELETE", "/api/v1/devices", "", want{"anonymous": 401, "ingest-token": 403, "admin-token": 400, "*": 403}},
 		{"PUT", "/api/v1/devices", "", want{"anonymous": 401, "ingest-token": 403, "*": 405}},
+		{"GET", "/api/v1/rules", "", want{"anonymous": 401, "ingest-token": 403, "*": 200}},
+		{"GET", "/api/v1/rules/air-leak", "", want{"anonymous": 401, "ingest-token": 403, "*": 200}},
+		{"GET", "/api/v1/rules/none", "", want{"anonymous": 401, "ingest-token": 403, "*": 404}},
+		{"PUT", "/api/v1/rules/high", `{"sensor":"air","when":"Pres > 8","severity":"info"}`, want{"anonymous": 401, "ingest-token": 403, "viewer": 403, "viewer-token": 403, "operator": 403, "admin-token": 201}},
+		{"PUT", "/api/v1/rules/high", `{"sensor":"air","when":"Pres >","severity":"info"}`, want{"anonymous": 401, "ingest-token": 403, "viewer": 403, "viewer-token": 403, "operator": 403, "admin-token": 400}},
+		{"PUT", "/api/v1/rules/air-leak", `{"sensor":"air","when":"Pres > 8","severity":"info"}`, want{"anonymous": 401, "ingest-token": 403, "viewer": 403, "viewer-token": 403, "operator": 403, "admin-token": 409}},
+		{"DELETE", "/api/v1/rules/high", "", want{"anonymous": 401, "ingest-token": 403, "viewer": 403, "viewer-token": 403, "operator": 403, "admin-token": 200}},
+		{"GET", "/api/v1/audit?kind=rules", "", want{"anonymous": 401, "ingest-token": 403, "viewer": 403, "viewer-token": 403, "operator": 403, "admin-token": 200}},
 		{"GET", "/api/v1/nothing", "", want{"anonymous": 401, "ingest-token": 403, "*": 404}},
 		{"GET", "/api/v1/report?customer=finemeca&from=2026-04-27&to=2026-05-04", "", want{"anonymous": 401, "ingest-token": 403, "*": 200}},
 		{"GET", "/api/v1/report?customer=acme&from=2026-04-27&to=2026-05-04", "", want{"anonymous": 401, "ingest-token": 403, "viewer": 404, "viewer-token": 404, "*": 200}},

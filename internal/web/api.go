@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sensorhub/sensorhub/internal/auth"
+	"github.com/sensorhub/sensorhub/internal/catalog"
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/gateway"
 	"github.com/sensorhub/sensorhub/internal/httpjson"
@@ -74,6 +75,9 @@ type Server struct {
 	Banner func() string
 	// Profiling serves Go's profiles under /debug/pprof/ to admins.
 	Profiling bool
+	// Rules serves the alert rules and the catalog's audit log; nil when
+	// the store has no catalog.
+	Rules *catalog.Rules
 }
 
 // Handler returns the routes.
@@ -111,6 +115,9 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET /api/v1/report/chart", s.reportChart)
 	}
 	mux.HandleFunc("GET /api/v1/alerts", s.alerts)
+	if s.Rules != nil {
+		s.ruleRoutes(mux)
+	}
 	mux.HandleFunc("GET /api/v1/alerts/{id}", s.alertDetail)
 	mux.HandleFunc("POST /api/v1/alerts/{id}/ack", s.ack)
 	if s.Replay != nil {
