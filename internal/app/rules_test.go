@@ -72,6 +72,9 @@ func TestRuleAddedThroughTheAPI(t *testing.T) {
 	if code, _, body := request(t, a, http.MethodPut, path, rule, "If-None-Match", "*"); code != http.StatusPreconditionFailed {
 		t.Errorf("create again: HTTP %d %s, want 412", code, body)
 	}
+	if code, _, body := request(t, a, http.MethodGet, "/alerts", ""); code != http.StatusOK || !strings.Contains(body, "<option>high-pressure</option>") {
+		t.Errorf("the alerts page's rule filter lacks the new rule: HTTP %d", code)
+	}
 	if code, _, body := request(t, a, http.MethodPut, "/api/v1/rules/warm", rule); code != http.StatusConflict || !strings.Contains(body, "warm") {
 		t.Errorf("change a rule of the configuration: HTTP %d %s, want 409", code, body)
 	}

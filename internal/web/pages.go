@@ -504,6 +504,30 @@ func (p *Pages) rejected(w http.ResponseWriter, r *http.Request) {
 	p.render(w, r, "rejected.html", data)
 }
 
+// ruleNames are the names of the alert rules, the configuration's and
+// the catalog's, for the filter of the alerts page.
+func (p *Pages) ruleNames(r *http.Request) []string {
+	var names []string
+	for _, rule := range p.Config.Alerts.Rules {
+		names = append(names, rule.Name)
+	}
+	if p.Server.Rules == nil {
+		return names
+	}
+	_, rules, err := p.Server.Rules.List(r.Context())
+	if err != nil {
+		p.Server.Log.Warn("the catalog's rules cannot be read; the filter lists the configuration's", "err", err)
+		return names
+	}
+	for _, rule := range rules {
+		var n struct{ Name string }
+		if rule.Source == "" && json.Unmarshal(rule.Spec, &n) == nil {
+			names = append(names, n.Name)
+		}
+	}
+	return names
+}
+
 func (p *Pages) alerts(w http.ResponseWriter, r *http.Request) {
 	if hiddenCustomer(w, r) {
 		return
@@ -556,9 +580,7 @@ func (p *Pages) alerts(w http.ResponseWriter, r *http.Request) {
 		Next          int64
 		Detail        *detail
 	}{page: p.page(r, "Alerts", "alerts"), State: state, States: alertStates, Filter: f, Firing: firing}
-	for _, rule := range p.Config.Alerts.Rules {
-		data.Rules = append(data.Rules, rule.Name)
-	}
+	data.Rules = p.ruleNames(r)
 	at := func(t *time.Time) string {
 		if t == nil {
 			return ""
