@@ -180,7 +180,7 @@ func (v *Evaluator) Process(ctx context.Context, rs []reading.Reading) []store.A
 		}
 		var env map[string]any
 		for _, rule := range v.Rules {
-			if !rule.Applies(r.Sensor, r.Device) {
+			if !rule.Applies(r.Customer, r.Sensor, r.Device) {
 				continue
 			}
 			ak := store.AlertKey{Rule: rule.Name, DeviceKey: dk}
@@ -262,7 +262,7 @@ func (v *Evaluator) Tick(ctx context.Context, now time.Time) []store.AlertChange
 			continue
 		}
 		for dk := range v.lastSeen {
-			if rule.Applies(dk.Sensor, dk.Device) {
+			if rule.Applies(dk.Customer, dk.Sensor, dk.Device) {
 				v.entry(store.AlertKey{Rule: rule.Name, DeviceKey: dk}, "")
 			}
 		}

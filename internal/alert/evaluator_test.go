@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -157,5 +158,45 @@ func TestDispatcherPerNotifier(t *testing.T) {
 	}
 	if good.Load() != 1 || bad.Load() != 3 {
 		t.Errorf("the working endpoint was called %d times, the failing one %d; want 1 and 3", good.Load(), bad.Load())
+	}
+}
+
+// TestCustomersRule: a rule of one customer watches that customer's
+// devices only, readings and silences alike.
+func TestCustomersRule(t *testing.T) {
+	now := t0.Add(time.Hour)
+	cfgRules := func() []*alert.Rule {
+		cfg := config.Default()
+		cfg.Customers = []string{"finemeca", "acme"}
+		cfg.Alerts.Rules = []alert.RuleSpec{
+			{Name: "acme-leak", Customer: "acme", Sensor: "air", When: "Pres < OpenPres", Severity: "critical"},
+			{Name: "acme-silent", Customer: "acme", Sensor: "*", NoDataFor: time.Minute, Severity: "warning"},
+		}
+		if err := cfg.Validate(nil); err != nil {
+			t.Fatal(err)
+		}
+		return plan.MustCompile(cfg).Rules
+	}
+	v := &alert.Evaluator{Rules: cfgRules(), Now: func() time.Time { return now }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if _, err := v.Restore(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	fine, acme := air(t0, 5.5), air(t0, 5.5)
+	acme.Customer, acme.Device = "acme", "901"
+	var opened []string
+	for _, c := range append(v.Process(ctx, []reading.Reading{fine, acme}), v.Tick(ctx, now)...) {
+		if c.Open != nil {
+			opened = append(opened, c.State.Rule+" "+c.State.Customer+"/"+c.State.Device)
+		}
+	}
+	if len(opened) != 2 || opened[0] != "acme-leak acme/901" || opened[1] != "acme-silent acme/901" {
+		t.Errorf("opened %v, want acme-leak and acme-silent of acme's device only", opened)
+	}
+
+	cfg := config.Default()
+	cfg.Alerts.Rules = []alert.RuleSpec{{Name: "x", Customer: "nobody", Sensor: "air", When: "Pres < 1", Severity: "info"}}
+	if err := cfg.Validate(nil); err == nil || !strings.Contains(err.Error(), "alerts.rules.0.customer") {
+		t.Errorf("a rule of an unknown customer: %v, want an error naming alerts.rules.0.customer", err)
 	}
 }

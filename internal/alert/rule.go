@@ -32,6 +32,9 @@ const LossWindow = time.Hour
 // RuleSpec is an alert rule as the configuration writes it.
 type RuleSpec struct {
 	Name string `yaml:"name"`
+	// Customer, when given, limits the rule to that customer's devices:
+	// the rule is the customer's.
+	Customer string `yaml:"customer,omitempty"`
 	// Sensor is a sensor kind, or * for all.
 	Sensor string `yaml:"sensor"`
 	// Devices, when given, limits the rule to these device ids.
@@ -79,8 +82,8 @@ func (r *Rule) Condition() string {
 }
 
 // Applies reports whether the rule watches the device.
-func (r *Rule) Applies(sensor, device string) bool {
-	if r.Sensor != AnySensor && r.Sensor != sensor {
+func (r *Rule) Applies(customer, sensor, device string) bool {
+	if r.Sensor != AnySensor && r.Sensor != sensor || r.Customer != "" && r.Customer != customer {
 		return false
 	}
 	return len(r.Devices) == 0 || slices.Contains(r.Devices, device)

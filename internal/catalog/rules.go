@@ -46,6 +46,8 @@ type Rule struct {
 	// Version is the catalog version that last changed a rule of the
 	// catalog: its ETag.
 	Version int64 `json:"version,omitempty"`
+	// Customer is the customer the rule is of; empty for every customer.
+	Customer string `json:"-"`
 }
 
 // Rules are the alert rules of the configuration and of the catalog.
@@ -60,7 +62,7 @@ type Rules struct {
 func (rs *Rules) List(ctx context.Context) (int64, []Rule, error) {
 	var out []Rule
 	for i, spec := range rs.Plan.Config.Alerts.Rules {
-		out = append(out, Rule{Spec: specJSON(spec), Source: rs.source(i)})
+		out = append(out, Rule{Spec: specJSON(spec), Source: rs.source(i), Customer: spec.Customer})
 	}
 	v, items, err := rs.Store.ReadCatalog(ctx)
 	if err != nil {
@@ -68,7 +70,7 @@ func (rs *Rules) List(ctx context.Context) (int64, []Rule, error) {
 	}
 	for _, it := range items {
 		if it.Kind == store.CatalogRules {
-			out = append(out, Rule{Spec: it.Spec, Version: it.Version})
+			out = append(out, Rule{Spec: it.Spec, Version: it.Version, Customer: it.Customer})
 		}
 	}
 	return v, out, nil
@@ -112,7 +114,7 @@ func (rs *Rules) Put(ctx context.Context, by, name string, body []byte, ifVersio
 	if _, err := CompileRules(rs.Plan, []alert.RuleSpec{spec}); err != nil {
 		return 0, err
 	}
-	return rs.Store.ChangeCatalog(ctx, by, []store.CatalogChange{{Kind: store.CatalogRules, Name: name, Spec: specJSON(spec), IfVersion: ifVersion}})
+	return rs.Store.ChangeCatalog(ctx, by, []store.CatalogChange{{Kind: store.CatalogRules, Name: name, Customer: spec.Customer, Spec: specJSON(spec), IfVersion: ifVersion}})
 }
 
 // Delete removes the catalog's rule name: its firing alerts resolve.
@@ -209,6 +211,9 @@ func CompileRules(p *plan.Plan, specs []alert.RuleSpec) ([]*alert.Rule, error) {
 	c := p.Config
 	var out []*alert.Rule
 	for _, spec := range specs {
+		if spec.Customer != "" && !slices.Contains(c.Customers, spec.Customer) {
+			return nil, &FieldError{Field: "customer", Msg: fmt.Sprintf("unknown customer %q (use one of %s, or none for every customer)", spec.Customer, strings.Join(c.Customers, ", "))}
+		}
 		if spec.Sensor != alert.AnySensor && c.Sensors[spec.Sensor] == nil {
 			return nil, &FieldError{Field: "sensor", Msg: fmt.Sprintf("unknown sensor kind %q (use one of %s, or *)", spec.Sensor, strings.Join(c.SensorNames(), ", "))}
 		}

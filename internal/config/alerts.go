@@ -75,6 +75,9 @@ func (c *Config) validateAlerts(v *validator) {
 	for i, spec := range a.Rules {
 		at := fmt.Sprintf("alerts.rules.%d", i)
 		v.name(at+".name", "rule", spec.Name, seen)
+		if spec.Customer != "" && !slices.Contains(c.Customers, spec.Customer) {
+			v.add(at+".customer", "rule %q: unknown customer %q (customers has: %s)", spec.Name, spec.Customer, strings.Join(c.Customers, ", "))
+		}
 		if spec.Sensor != alert.AnySensor && c.Sensors[spec.Sensor] == nil {
 			v.add(at+".sensor", "rule %q: unknown sensor kind %q (use one of %s, or *)", spec.Name, spec.Sensor, strings.Join(c.SensorNames(), ", "))
 		}

@@ -220,6 +220,11 @@ func TestEveryRouteForEveryone(t *testing.T) {
 		{"PUT", "/api/v1/rules/high", `{"sensor":"air","when":"Pres > 8","severity":"info"}`, want{"anonymous": 401, "ingest-token": 403, "viewer": 403, "viewer-token": 403, "operator": 403, "admin-token": 201}},
 		{"PUT", "/api/v1/rules/high", `{"sensor":"air","when":"Pres >","severity":"info"}`, want{"anonymous": 401, "ingest-token": 403, "viewer": 403, "viewer-token": 403, "operator": 403, "admin-token": 400}},
 		{"PUT", "/api/v1/rules/air-leak", `{"sensor":"air","when":"Pres > 8","severity":"info"}`, want{"anonymous": 401, "ingest-token": 403, "viewer": 403, "viewer-token": 403, "operator": 403, "admin-token": 409}},
+		{"PUT", "/api/v1/rules/acme-high", `{"customer":"acme","sensor":"air","when":"Pres > 8","severity":"info"}`, want{"anonymous": 401, "ingest-token": 403, "viewer": 403, "viewer-token": 403, "operator": 403, "admin-token": 201}},
+		{"PUT", "/api/v1/rules/nobodys", `{"customer":"nobody","sensor":"air","when":"Pres > 8","severity":"info"}`, want{"anonymous": 401, "ingest-token": 403, "viewer": 403, "viewer-token": 403, "operator": 403, "admin-token": 400}},
+		{"GET", "/api/v1/rules/acme-high", "", want{"anonymous": 401, "ingest-token": 403, "viewer": 404, "viewer-token": 404, "*": 200}},
+		{"GET", "/api/v1/rules/high", "", want{"anonymous": 401, "ingest-token": 403, "*": 200}},
+		{"GET", "/api/v1/rules", "", want{"anonymous": 401, "ingest-token": 403, "*": 200}}, // a viewer of finemeca without acme's rule
 		{"DELETE", "/api/v1/rules/high", "", want{"anonymous": 401, "ingest-token": 403, "viewer": 403, "viewer-token": 403, "operator": 403, "admin-token": 200}},
 		{"GET", "/api/v1/audit?kind=rules", "", want{"anonymous": 401, "ingest-token": 403, "viewer": 403, "viewer-token": 403, "operator": 403, "admin-token": 200}},
 		{"GET", "/api/v1/nothing", "", want{"anonymous": 401, "ingest-token": 403, "*": 404}},

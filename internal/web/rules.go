@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -32,16 +33,22 @@ func (s *Server) listRules(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	if rules == nil {
-		rules = []catalog.Rule{}
+	seen := []catalog.Rule{}
+	for _, rule := range rules {
+		if seesRule(r, rule) {
+			seen = append(seen, rule)
+		}
 	}
-	writeJSON(w, map[string]any{"version": v, "rules": rules})
+	writeJSON(w, map[string]any{"version": v, "rules": seen})
 }
 
 // getRule serves GET /api/v1/rules/{name}, with the ETag of a rule of
 // the catalog for a conditional PUT or DELETE.
 func (s *Server) getRule(w http.ResponseWriter, r *http.Request) {
 	rule, err := s.Rules.Get(r.Context(), r.PathValue("name"))
+	if err == nil && !seesRule(r, rule) {
+		err = fmt.Errorf("%w: rule %q", catalog.ErrNotFound, r.PathValue("name"))
+	}
 	if err != nil {
 		s.catalogError(w, r, err)
 		return
@@ -154,6 +161,13 @@ func orNull(b json.RawMessage) json.RawMessage {
 		return json.RawMessage("null")
 	}
 	return b
+}
+
+// seesRule: a rule of every customer is seen by all who see alerts, a
+// customer's by those who see the customer.
+func seesRule(r *http.Request, rule catalog.Rule) bool {
+	p := principalOf(r)
+	return rule.Customer == "" && !p.IngestOnly || p.Sees(rule.Customer)
 }
 
 // etag is the ETag of a catalog version.
