@@ -49,8 +49,11 @@ type Engine struct {
 	Notifiers map[string]notify.Notifier
 	// Always are notifiers told of every event, such as the queue's
 	// alerts stream.
-	Always  []string
-	Backoff notify.Backoff
+	Always []string
+	// NotifierCustomers are the customers of the notifiers that are one
+	// customer's (Evaluator.NotifierCustomers).
+	NotifierCustomers map[string]string
+	Backoff           notify.Backoff
 	// Every is the timer's interval: silences and pending alerts are
 	// checked that often.
 	Every     time.Duration
@@ -148,7 +151,7 @@ func (e *Engine) Load(ctx context.Context) error {
 	if e.disp == nil {
 		e.disp = &Dispatcher{Outbox: e.Store, Notifiers: e.Notifiers, Backoff: e.Backoff, Metrics: e.Metrics, Log: e.Log, Now: e.Now}
 	}
-	e.eval = &Evaluator{Rules: e.Rules, History: e.Store, Always: e.Always, Location: e.Location, PublicURL: e.PublicURL,
+	e.eval = &Evaluator{Rules: e.Rules, History: e.Store, Always: e.Always, NotifierCustomers: e.NotifierCustomers, Location: e.Location, PublicURL: e.PublicURL,
 		Metrics: e.Metrics, Log: e.Log, Now: e.Now}
 	states, err := e.Store.AlertStates(ctx)
 	if err != nil {

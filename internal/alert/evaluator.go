@@ -35,11 +35,14 @@ type Evaluator struct {
 	History History
 	// Always are notifiers told of every event, such as the queue's
 	// alerts stream.
-	Always    []string
-	Location  *time.Location
-	PublicURL string
-	Metrics   *metrics.Metrics
-	Log       *slog.Logger
+	Always []string
+	// NotifierCustomers are the customers of the notifiers that are one
+	// customer's: they are told of that customer's events only.
+	NotifierCustomers map[string]string
+	Location          *time.Location
+	PublicURL         string
+	Metrics           *metrics.Metrics
+	Log               *slog.Logger
 	// Now is the clock of the notifications' times; time.Now when nil.
 	Now func() time.Time
 
@@ -333,16 +336,21 @@ func (v *Evaluator) change(ctx context.Context, rule *Rule, ak store.AlertKey, e
 		if ev.Repeat {
 			kind = "repeat"
 		}
-		for _, n := range v.notifiersOf(rule) {
+		for _, n := range v.notifiersOf(rule, ak.Customer) {
 			c.Notify = append(c.Notify, store.Notification{AlertID: en.alertID, Kind: kind, Notifier: n, Event: data, Created: v.now()})
 		}
 	}
 	return c, true
 }
 
-func (v *Evaluator) notifiersOf(rule *Rule) []string {
+// notifiersOf are the notifiers told of an event of rule for a device
+// of customer: never another customer's.
+func (v *Evaluator) notifiersOf(rule *Rule, customer string) []string {
 	out := slices.Clone(v.Always)
 	for _, n := range rule.Notify {
+		if c, ok := v.NotifierCustomers[n]; ok && c != customer {
+			continue
+		}
 		if !slices.Contains(out, n) {
 			out = append(out, n)
 		}

@@ -200,3 +200,47 @@ func TestCustomersRule(t *testing.T) {
 		t.Errorf("a rule of an unknown customer: %v, want an error naming alerts.rules.0.customer", err)
 	}
 }
+
+// TestCustomersNotifier: a notifier of one customer is told of that
+// customer's alerts only, and no rule or report of another customer may
+// name it.
+func TestCustomersNotifier(t *testing.T) {
+	cfg := config.Default()
+	cfg.Customers = []string{"finemeca", "acme"}
+	cfg.Alerts.Notifiers = map[string]*config.Notifier{
+		"ops":       {Type: "webhook", URL: "http://127.0.0.1:1/ops"},
+		"acme-mail": {Type: "email", Customer: "acme", Host: "mail.acme.example", From: "hub@acme.example", To: []string{"plant@acme.example"}},
+	}
+	cfg.Alerts.Rules = []alert.RuleSpec{{Name: "leak", Sensor: "air", When: "Pres < OpenPres", Severity: "critical", Notify: []string{"ops", "acme-mail"}}}
+	if err := cfg.Validate(nil); err != nil {
+		t.Fatal(err)
+	}
+	v := &alert.Evaluator{Rules: plan.MustCompile(cfg).Rules, Always: []string{"queue"}, NotifierCustomers: cfg.NotifierCustomers(),
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if _, err := v.Restore(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	fine, acme := air(t0, 5.5), air(t0, 5.5)
+	acme.Customer, acme.Device = "acme", "901"
+	told := map[string][]string{}
+	for _, c := range v.Process(context.Background(), []reading.Reading{fine, acme}) {
+		for _, n := range c.Notify {
+			told[c.State.Customer] = append(told[c.State.Customer], n.Notifier)
+		}
+	}
+	if got := strings.Join(told["finemeca"], ","); got != "queue,ops" {
+		t.Errorf("finemeca's alert told %s, want queue,ops: never acme's notifier", got)
+	}
+	if got := strings.Join(told["acme"], ","); got != "queue,ops,acme-mail" {
+		t.Errorf("acme's alert told %s, want queue,ops,acme-mail", got)
+	}
+
+	cfg.Alerts.Rules[0].Customer = "finemeca"
+	cfg.Reports = []config.ReportSchedule{{Name: "weekly", Customer: "finemeca", Every: "week", Notify: []string{"acme-mail"}}}
+	err := cfg.Validate(nil)
+	for _, field := range []string{"alerts.rules.0.notify.1", "reports.0.notify.0"} {
+		if err == nil || !strings.Contains(err.Error(), field) {
+			t.Errorf("finemeca's rule and report naming acme's notifier: %v, want an error at %s", err, field)
+		}
+	}
+}

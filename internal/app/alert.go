@@ -36,7 +36,7 @@ func newAlertStage(p *plan.Plan, q queue.Queue, st alert.Store, holder string, m
 	notifiers := maps.Clone(p.Notifiers)
 	notifiers[config.QueueNotifier] = &notify.Queue{Publisher: q}
 	s := &alertStage{q: q, p: p, st: st, log: log, e: &alert.Engine{
-		Rules: p.Rules, Store: st, Notifiers: notifiers, Always: []string{config.QueueNotifier},
+		Rules: p.Rules, Store: st, Notifiers: notifiers, Always: []string{config.QueueNotifier}, NotifierCustomers: p.Config.NotifierCustomers(),
 		Backoff: notify.DefaultBackoff, Every: p.Config.Alerts.EvaluateEvery, Location: p.Location, PublicURL: p.PublicURL,
 		Metrics: m, Log: log, Progress: &health.Progress{},
 	}}

@@ -214,6 +214,11 @@ func CompileRules(p *plan.Plan, specs []alert.RuleSpec) ([]*alert.Rule, error) {
 		if spec.Customer != "" && !slices.Contains(c.Customers, spec.Customer) {
 			return nil, &FieldError{Field: "customer", Msg: fmt.Sprintf("unknown customer %q (use one of %s, or none for every customer)", spec.Customer, strings.Join(c.Customers, ", "))}
 		}
+		for _, n := range spec.Notify {
+			if err := c.NotifierFor(spec.Customer, n); err != "" {
+				return nil, &FieldError{Field: "notify", Msg: err}
+			}
+		}
 		if spec.Sensor != alert.AnySensor && c.Sensors[spec.Sensor] == nil {
 			return nil, &FieldError{Field: "sensor", Msg: fmt.Sprintf("unknown sensor kind %q (use one of %s, or *)", spec.Sensor, strings.Join(c.SensorNames(), ", "))}
 		}

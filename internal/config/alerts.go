@@ -75,6 +75,11 @@ func (c *Config) validateAlerts(v *validator) {
 	for i, spec := range a.Rules {
 		at := fmt.Sprintf("alerts.rules.%d", i)
 		v.name(at+".name", "rule", spec.Name, seen)
+		for j, n := range spec.Notify {
+			if err := c.NotifierFor(spec.Customer, n); err != "" {
+				v.add(fmt.Sprintf("%s.notify.%d", at, j), "rule %q: %s", spec.Name, err)
+			}
+		}
 		if spec.Customer != "" && !slices.Contains(c.Customers, spec.Customer) {
 			v.add(at+".customer", "rule %q: unknown customer %q (customers has: %s)", spec.Name, spec.Customer, strings.Join(c.Customers, ", "))
 		}
@@ -104,8 +109,34 @@ func (n *Notifier) SMTPPort() int {
 	return n.Port
 }
 
+// NotifierFor says why a rule of customer (empty: every customer's) may
+// not name the notifier name; empty when it may. A notifier of a
+// customer is told of that customer's alerts only: a rule of another
+// customer naming it would send it nothing.
+func (c *Config) NotifierFor(customer, name string) string {
+	n := c.Alerts.Notifiers[name]
+	if n == nil || n.Customer == "" || customer == "" || n.Customer == customer {
+		return ""
+	}
+	return fmt.Sprintf("notifier %q is customer %s's: a rule of %s cannot tell it", name, n.Customer, customer)
+}
+
+// NotifierCustomers gives the customer of each notifier that has one.
+func (c *Config) NotifierCustomers() map[string]string {
+	out := map[string]string{}
+	for name, n := range c.Alerts.Notifiers {
+		if n != nil && n.Customer != "" {
+			out[name] = n.Customer
+		}
+	}
+	return out
+}
+
 func (c *Config) validateNotifier(v *validator, name string, n *Notifier) {
 	at := "alerts.notifiers." + name
+	if n != nil && n.Customer != "" && !slices.Contains(c.Customers, n.Customer) {
+		v.add(at+".customer", "unknown customer %q (customers has: %s)", n.Customer, strings.Join(c.Customers, ", "))
+	}
 	if name == QueueNotifier {
 		v.add(at, "the name %q is taken by the built-in notifier that publishes every alert to the queue", name)
 	}

@@ -67,6 +67,9 @@ type Alerts struct {
 type Notifier struct {
 	// Type is email or webhook.
 	Type string `yaml:"type"`
+	// Customer, when given, makes the notifier that customer's: it is
+	// told of that customer's alerts and reports only.
+	Customer string `yaml:"customer,omitempty"`
 
 	// E-mail through SMTP (Amazon SES's SMTP interface included).
 	Host     string   `yaml:"host,omitempty"`

@@ -93,6 +93,8 @@ func (c *Config) validateReports(v *validator) {
 		for j, n := range r.Notify {
 			if nf := c.Alerts.Notifiers[n]; nf == nil || nf.Type != "email" {
 				v.add(fmt.Sprintf("%s.notify.%d", at, j), "%q is not an e-mail notifier of alerts.notifiers", n)
+			} else if nf.Customer != "" && nf.Customer != r.Customer {
+				v.add(fmt.Sprintf("%s.notify.%d", at, j), "%q is customer %s's notifier: a report of %s is not sent with it", n, nf.Customer, r.Customer)
 			}
 		}
 	}
