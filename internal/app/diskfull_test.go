@@ -136,6 +136,18 @@ func testDiskHolds(t *testing.T, mode string) {
 			t.Errorf("the log does not say ingest holds")
 		}
 	}
+	if floor {
+		// Below the floor ingest holds, and the queue goes on taking
+		// messages into the space left until the disk is full.
+		testenv.Eventually(t, 30*time.Second, 100*time.Millisecond, func() error {
+			n := ackedCount()
+			time.Sleep(time.Second)
+			if d := ackedCount() - n; d > 10 {
+				return fmt.Errorf("%d acknowledged in 1 s: the queue still has space", d)
+			}
+			return nil
+		})
+	}
 	before := ackedCount()
 	time.Sleep(3 * time.Second)
 	if gained := ackedCount() - before; gained > 50 {
