@@ -68,25 +68,13 @@ alerts:
   rules:
     - {name: hot, sensor: devicev01, when: "Temp > 50", clear_when: "Temp < 40", severity: warning}
 `, mqttURL, prefix, natsURL, prefix, pgURL, hook.URL)), 0o600)
-	newRole := func(name, cmd string) *role {
-		return &role{t: t, name: name, args: []string{cmd, "--config", cfgPath}, env: []string{"SENSORHUB_INSTANCE=" + name},
-			http: testenv.FreeAddr(t)}
-	}
+	newRole := func(name, cmd string) *role { return roleOf(t, cfgPath, name, cmd) }
 	alerts := []*role{newRole("alert-1", "alert"), newRole("alert-2", "alert"), newRole("alert-3", "alert")}
 	all := append([]*role{newRole("gateway", "gateway"), newRole("ingest", "ingest")}, alerts...)
 	for _, r := range all {
 		r.start()
 	}
-	defer func() {
-		for _, r := range all {
-			r.stop(syscall.SIGTERM)
-			if t.Failed() {
-				r.mu.Lock()
-				t.Logf("%s logs:\n%s", r.name, r.logs.String())
-				r.mu.Unlock()
-			}
-		}
-	}()
+	defer func() { stopAll(t, all) }()
 	holder := func(among []*role) *role {
 		t.Helper()
 		var h *role
@@ -264,12 +252,7 @@ alerts: {failover_after: 10m}
 			return nil
 		})
 	}
-	defer func() {
-		r.stop(syscall.SIGTERM)
-		if t.Failed() {
-			t.Logf("logs:\n%s", r.logs.String())
-		}
-	}()
+	defer func() { stopAll(t, []*role{r}) }()
 	r.start()
 	held()
 	r.stop(syscall.SIGKILL)

@@ -66,6 +66,26 @@ func (r *role) start() {
 	})
 }
 
+// roleOf is the process of command cmd (a role) named name, on the
+// configuration at cfgPath, with SENSORHUB_INSTANCE set to its name.
+func roleOf(t *testing.T, cfgPath, name, cmd string) *role {
+	return &role{t: t, name: name, args: []string{cmd, "--config", cfgPath}, env: []string{"SENSORHUB_INSTANCE=" + name},
+		http: testenv.FreeAddr(t)}
+}
+
+// stopAll stops the processes, and logs what each wrote when the test
+// failed.
+func stopAll(t *testing.T, all []*role) {
+	for _, r := range all {
+		r.stop(syscall.SIGTERM)
+		if t.Failed() {
+			r.mu.Lock()
+			t.Logf("%s logs:\n%s", r.name, r.logs.String())
+			r.mu.Unlock()
+		}
+	}
+}
+
 func (r *role) stop(sig syscall.Signal) {
 	if r.cmd == nil || r.cmd.Process == nil {
 		return
@@ -127,10 +147,7 @@ queue: {engine: nats, urls: ["%s"], prefix: %s, raw_max_bytes: 256MiB}
 store: {engine: postgres, url: "%s"}
 `, mqttURL, prefix, natsURL, prefix, pgURL)), 0o600)
 
-	newRole := func(name, cmd string) *role {
-		return &role{t: t, name: name, args: []string{cmd, "--config", cfgPath}, env: []string{"SENSORHUB_INSTANCE=" + name},
-			http: testenv.FreeAddr(t)}
-	}
+	newRole := func(name, cmd string) *role { return roleOf(t, cfgPath, name, cmd) }
 	web := newRole("web", "web")
 	ing1, ing2 := newRole("ingest-1", "ingest"), newRole("ingest-2", "ingest")
 	gw1, gw2 := newRole("gateway-1", "gateway"), newRole("gateway-2", "gateway")
@@ -138,16 +155,7 @@ store: {engine: postgres, url: "%s"}
 	for _, r := range all {
 		r.start()
 	}
-	defer func() {
-		for _, r := range all {
-			r.stop(syscall.SIGTERM)
-			if t.Failed() {
-				r.mu.Lock()
-				t.Logf("%s logs:\n%s", r.name, r.logs.String())
-				r.mu.Unlock()
-			}
-		}
-	}()
+	defer func() { stopAll(t, all) }()
 
 	const devices, perDevice = 20, 1000
 	var lines bytes.Buffer

@@ -140,7 +140,8 @@ func (e *Engine) takePending(ctx context.Context) {
 
 // Load reads the saved states and the devices' last-seen times. Run calls
 // it when it was not called before; a test or benchmark that calls Process
-// directly calls it first.
+// directly calls it first. It replaces the evaluator only once all of it
+// succeeded: on error, the one before goes on.
 func (e *Engine) Load(ctx context.Context) error {
 	if e.Log == nil {
 		e.Log = slog.Default()
@@ -151,7 +152,7 @@ func (e *Engine) Load(ctx context.Context) error {
 	if e.disp == nil {
 		e.disp = &Dispatcher{Outbox: e.Store, Notifiers: e.Notifiers, Backoff: e.Backoff, Metrics: e.Metrics, Log: e.Log, Now: e.Now}
 	}
-	e.eval = &Evaluator{Rules: e.Rules, History: e.Store, Always: e.Always, NotifierCustomers: e.NotifierCustomers, Location: e.Location, PublicURL: e.PublicURL,
+	eval := &Evaluator{Rules: e.Rules, History: e.Store, Always: e.Always, NotifierCustomers: e.NotifierCustomers, Location: e.Location, PublicURL: e.PublicURL,
 		Metrics: e.Metrics, Log: e.Log, Now: e.Now}
 	states, err := e.Store.AlertStates(ctx)
 	if err != nil {
@@ -161,12 +162,15 @@ func (e *Engine) Load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("alert: load devices: %w", err)
 	}
-	stale, err := e.eval.Restore(states, devs)
+	stale, err := eval.Restore(states, devs)
 	if err != nil {
 		return err
 	}
-	e.listed = listed(devs)
-	return e.saveAlerts(ctx, stale)
+	if err := e.saveAlerts(ctx, stale); err != nil {
+		return err
+	}
+	e.eval, e.listed = eval, listed(devs)
+	return nil
 }
 
 // saveAlerts saves changes, under the engine's lease when it has one.

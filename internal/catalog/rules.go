@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -39,6 +40,8 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
 
 // Rule is an alert rule as the API shows it.
 type Rule struct {
+	// Name is the rule's name, as in Spec.
+	Name string          `json:"-"`
 	Spec json.RawMessage `json:"rule"`
 	// Source is where the configuration manages it ("sensorhub.yaml:42",
 	// "built in"); empty for a rule of the catalog.
@@ -62,7 +65,7 @@ type Rules struct {
 func (rs *Rules) List(ctx context.Context) (int64, []Rule, error) {
 	var out []Rule
 	for i, spec := range rs.Plan.Config.Alerts.Rules {
-		out = append(out, Rule{Spec: specJSON(spec), Source: rs.source(i), Customer: spec.Customer})
+		out = append(out, Rule{Name: spec.Name, Spec: specJSON(spec), Source: rs.Plan.RuleSource(i), Customer: spec.Customer})
 	}
 	v, items, err := rs.Store.ReadCatalog(ctx)
 	if err != nil {
@@ -70,13 +73,11 @@ func (rs *Rules) List(ctx context.Context) (int64, []Rule, error) {
 	}
 	for _, it := range items {
 		if it.Kind == store.CatalogRules {
-			out = append(out, Rule{Spec: it.Spec, Version: it.Version, Customer: it.Customer})
+			out = append(out, Rule{Name: it.Name, Spec: it.Spec, Version: it.Version, Customer: it.Customer})
 		}
 	}
 	return v, out, nil
 }
-
-func (rs *Rules) source(i int) string { return rs.Plan.RuleSource(i) }
 
 // Get gives one rule.
 func (rs *Rules) Get(ctx context.Context, name string) (Rule, error) {
@@ -84,11 +85,8 @@ func (rs *Rules) Get(ctx context.Context, name string) (Rule, error) {
 	if err != nil {
 		return Rule{}, err
 	}
-	for _, r := range all {
-		var n struct{ Name string }
-		if json.Unmarshal(r.Spec, &n) == nil && n.Name == name {
-			return r, nil
-		}
+	if i := slices.IndexFunc(all, func(r Rule) bool { return r.Name == name }); i >= 0 {
+		return all[i], nil
 	}
 	return Rule{}, fmt.Errorf("%w: rule %q", ErrNotFound, name)
 }
@@ -135,7 +133,7 @@ func (rs *Rules) provisioned(name string) string {
 		if spec.Name != name {
 			continue
 		}
-		if src := rs.source(i); src != "built in" {
+		if src := rs.Plan.RuleSource(i); src != "built in" {
 			return "managed in " + src
 		}
 		return "built in: set alerts.rules in the configuration file to change it"
@@ -151,7 +149,7 @@ func DecodeRule(body []byte) (alert.RuleSpec, error) {
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return spec, &FieldError{Field: "rule", Msg: "the body must be a JSON object of a rule's keys (name, sensor, when, for, severity...): " + err.Error()}
 	}
-	for _, k := range sortedKeys(doc) {
+	for _, k := range slices.Sorted(maps.Keys(doc)) {
 		y, _ := yaml.Marshal(map[string]any{k: doc[k]})
 		dec := yaml.NewDecoder(bytes.NewReader(y))
 		dec.KnownFields(true)
@@ -176,15 +174,6 @@ func DecodeRule(body []byte) (alert.RuleSpec, error) {
 		spec.Notify = nil
 	}
 	return spec, nil
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // specJSON is a rule as JSON with the configuration file's keys.

@@ -520,9 +520,8 @@ func (p *Pages) ruleNames(r *http.Request) []string {
 		return names
 	}
 	for _, rule := range rules {
-		var n struct{ Name string }
-		if rule.Source == "" && json.Unmarshal(rule.Spec, &n) == nil {
-			names = append(names, n.Name)
+		if rule.Source == "" {
+			names = append(names, rule.Name)
 		}
 	}
 	return names

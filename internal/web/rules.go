@@ -114,15 +114,13 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	aq := store.AuditQuery{Kind: q.Get("kind"), Name: q.Get("name"), Limit: 100}
-	for key, dst := range map[string]*int64{"before": &aq.Before} {
-		if v := q.Get(key); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n <= 0 {
-				writeError(w, http.StatusBadRequest, key+" must be an entry's id")
-				return
-			}
-			*dst = n
+	if v := q.Get("before"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			writeError(w, http.StatusBadRequest, "before must be an entry's id")
+			return
 		}
+		aq.Before = n
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
