@@ -94,7 +94,7 @@ if [ $# -eq 0 ]; then
   # decoding, the whole ingest path (queue, decoding, store), configuration
   # loading, formula compilation, rules given over the API. A new input is minimised in a few runs
   # only: the ingest path takes milliseconds a run.
-  for target in FuzzDecode:./internal/reading/ FuzzIngest:./internal/ingest/ FuzzLoad:./internal/config/ FuzzCompile:./internal/derive/ FuzzDecodeRule:./internal/catalog/; do
+  for target in FuzzDecode:./internal/reading/ FuzzIngest:./internal/ingest/ FuzzLoad:./internal/config/ FuzzCompile:./internal/derive/ FuzzDecodeItem:./internal/catalog/; do
     go test -run '^$' -fuzz "^${target%%:*}\$" -fuzztime "${SENSORHUB_FUZZTIME:-30s}" -fuzzminimizetime 20x "${target#*:}"
   done
 fi

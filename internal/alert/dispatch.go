@@ -25,7 +25,9 @@ type Outbox interface {
 // notification still pending when the dispatcher stops is sent after the
 // restart.
 type Dispatcher struct {
-	Outbox    Outbox
+	Outbox Outbox
+	// Notifiers by name, as the dispatcher starts; SetNotifiers changes
+	// them while it runs.
 	Notifiers map[string]notify.Notifier
 	Backoff   notify.Backoff
 	Metrics   *metrics.Metrics
@@ -37,7 +39,10 @@ type Dispatcher struct {
 	Now func() time.Time
 
 	once sync.Once
+	mu   sync.Mutex
 	wake map[string]chan struct{}
+	// run starts a sender while Run runs; nil before and after.
+	run func(name string)
 }
 
 const dispatchBatch = 20
@@ -57,10 +62,51 @@ func (d *Dispatcher) init() {
 	})
 }
 
+// SetNotifiers makes ns the notifiers: a new one gets a sender, one
+// taken out has its sender stop once it sent what it was sending, and
+// one changed sends its next notification as it is now.
+func (d *Dispatcher) SetNotifiers(ns map[string]notify.Notifier) {
+	d.init()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.Notifiers = ns
+	for name := range ns {
+		if d.wake[name] == nil {
+			d.wake[name] = make(chan struct{}, 1)
+			if d.run != nil {
+				d.run(name)
+			}
+		}
+	}
+	// A sender of a notifier taken out stops when it next looks: wake it.
+	for name, w := range d.wake {
+		if ns[name] == nil {
+			select {
+			case w <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// notifier is the notifier name as it is now, and its wake-up channel;
+// nil when it was taken out, which forgets it.
+func (d *Dispatcher) notifier(name string) notify.Notifier {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := d.Notifiers[name]
+	if n == nil {
+		delete(d.wake, name)
+	}
+	return n
+}
+
 // Wake tells the sender of each notification's notifier that it has
 // something to send.
 func (d *Dispatcher) Wake(ns []store.Notification) {
 	d.init()
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	for _, n := range ns {
 		if w, ok := d.wake[n.Notifier]; ok {
 			select {
@@ -75,16 +121,31 @@ func (d *Dispatcher) Wake(ns []store.Notification) {
 func (d *Dispatcher) Run(ctx context.Context) {
 	d.init()
 	var wg sync.WaitGroup
-	for name, n := range d.Notifiers {
-		wg.Go(func() { d.send(ctx, name, n, d.wake[name]) })
+	d.mu.Lock()
+	d.run = func(name string) {
+		w := d.wake[name]
+		wg.Go(func() { d.send(ctx, name, w) })
 	}
+	for name := range d.Notifiers {
+		d.run(name)
+	}
+	d.mu.Unlock()
+	<-ctx.Done()
+	d.mu.Lock()
+	d.run = nil
+	d.mu.Unlock()
 	wg.Wait()
 }
 
 // send sends one notifier's pending notifications until ctx ends.
-func (d *Dispatcher) send(ctx context.Context, name string, n notify.Notifier, wake <-chan struct{}) {
+func (d *Dispatcher) send(ctx context.Context, name string, wake <-chan struct{}) {
 	log := d.Log.With("notifier", name)
 	for {
+		n := d.notifier(name)
+		if n == nil {
+			log.Info("notifier taken out: its sender stops; what it had to send stays in the outbox")
+			return
+		}
 		pending, err := d.Outbox.PendingNotifications(ctx, name, dispatchBatch)
 		if err != nil && ctx.Err() == nil {
 			log.Warn("reading notifications to send failed", "err", err)

@@ -76,7 +76,7 @@ type Engine struct {
 	disp *Dispatcher
 	// pending are rules given by Apply, taken between batches.
 	pendingMu sync.Mutex
-	pending   []*Rule
+	pending   *Ruleset
 	// acked is the newest acknowledgement time learnt: the cursor of the
 	// acknowledgements read on each tick.
 	acked time.Time
@@ -97,42 +97,54 @@ func (e *Engine) now() time.Time {
 	return time.Now()
 }
 
-// Apply makes rules the engine's rules from its next batch on, without
-// a restart: the states are read again from the store, so that an alert
-// keeps its state across an edit of its rule (by the rule's name), and
-// the alerts of a rule taken out resolve.
-func (e *Engine) Apply(rules []*Rule) {
-	e.pendingMu.Lock()
-	defer e.pendingMu.Unlock()
-	e.pending = rules
-	if e.pending == nil {
-		e.pending = []*Rule{}
-	}
+// Ruleset is what Apply changes while the engine runs.
+type Ruleset struct {
+	Rules []*Rule
+	// Notifiers by name, and the customer of each that is one
+	// customer's.
+	Notifiers         map[string]notify.Notifier
+	NotifierCustomers map[string]string
 }
 
-// takePending applies the rules given by Apply, if any.
+// Apply makes rs the engine's rules and notifiers from its next batch
+// on, without a restart: the states are read again from the store, so
+// that an alert keeps its state across an edit of its rule (by the
+// rule's name), and the alerts of a rule taken out resolve.
+func (e *Engine) Apply(rs Ruleset) {
+	e.pendingMu.Lock()
+	defer e.pendingMu.Unlock()
+	if rs.Rules == nil {
+		rs.Rules = []*Rule{}
+	}
+	e.pending = &rs
+}
+
+// takePending applies what Apply was given, if anything.
 func (e *Engine) takePending(ctx context.Context) {
 	e.pendingMu.Lock()
-	rules := e.pending
+	rs := e.pending
 	e.pending = nil
 	e.pendingMu.Unlock()
-	if rules == nil {
+	if rs == nil {
 		return
 	}
-	old := e.Rules
-	e.Rules = rules
+	oldRules, oldNotifiers, oldCustomers := e.Rules, e.Notifiers, e.NotifierCustomers
+	e.Rules, e.NotifierCustomers = rs.Rules, rs.NotifierCustomers
+	if rs.Notifiers != nil {
+		e.Notifiers = rs.Notifiers
+	}
 	if err := e.Load(ctx); err != nil {
 		e.Log.Error("applying the new rules failed; trying again at the next batch", "err", err)
-		e.Rules = old
+		e.Rules, e.Notifiers, e.NotifierCustomers = oldRules, oldNotifiers, oldCustomers
 		e.pendingMu.Lock()
 		if e.pending == nil {
-			e.pending = rules
+			e.pending = rs
 		}
 		e.pendingMu.Unlock()
 		return
 	}
-	names := make([]string, len(rules))
-	for i, r := range rules {
+	names := make([]string, len(rs.Rules))
+	for i, r := range rs.Rules {
 		names[i] = r.Name
 	}
 	e.Log.Info("alert rules applied", "rules", names)
@@ -141,7 +153,8 @@ func (e *Engine) takePending(ctx context.Context) {
 // Load reads the saved states and the devices' last-seen times. Run calls
 // it when it was not called before; a test or benchmark that calls Process
 // directly calls it first. It replaces the evaluator only once all of it
-// succeeded: on error, the one before goes on.
+// succeeded: on error, the one before goes on. The dispatcher takes the
+// engine's notifiers as they are then.
 func (e *Engine) Load(ctx context.Context) error {
 	if e.Log == nil {
 		e.Log = slog.Default()
@@ -170,6 +183,7 @@ func (e *Engine) Load(ctx context.Context) error {
 		return err
 	}
 	e.eval, e.listed = eval, listed(devs)
+	e.disp.SetNotifiers(e.Notifiers)
 	return nil
 }
 

@@ -4,11 +4,9 @@ import (
 	"context"
 	"log/slog"
 	"maps"
-	"time"
 
 	"github.com/sensorhub/sensorhub/internal/alert"
 	"github.com/sensorhub/sensorhub/internal/alert/notify"
-	"github.com/sensorhub/sensorhub/internal/catalog"
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/health"
 	"github.com/sensorhub/sensorhub/internal/metrics"
@@ -23,7 +21,7 @@ import (
 // alert lease does; the others stand by.
 type alertStage struct {
 	e      *alert.Engine
-	p      *plan.Plan
+	live   *plan.Live
 	q      queue.Queue
 	st     alert.Store
 	leader *leader
@@ -31,12 +29,11 @@ type alertStage struct {
 	workers
 }
 
-func newAlertStage(p *plan.Plan, q queue.Queue, st alert.Store, holder string, m *metrics.Metrics, log *slog.Logger) *alertStage {
+func newAlertStage(live *plan.Live, q queue.Queue, st alert.Store, holder string, m *metrics.Metrics, log *slog.Logger) *alertStage {
 	log = log.With("stage", "alert")
-	notifiers := maps.Clone(p.Notifiers)
-	notifiers[config.QueueNotifier] = &notify.Queue{Publisher: q}
-	s := &alertStage{q: q, p: p, st: st, log: log, e: &alert.Engine{
-		Rules: p.Rules, Store: st, Notifiers: notifiers, Always: []string{config.QueueNotifier}, NotifierCustomers: p.Config.NotifierCustomers(),
+	p := live.Load()
+	s := &alertStage{q: q, live: live, st: st, log: log, e: &alert.Engine{
+		Store: st, Always: []string{config.QueueNotifier},
 		Backoff: notify.DefaultBackoff, Every: p.Config.Alerts.EvaluateEvery, Location: p.Location, PublicURL: p.PublicURL,
 		Metrics: m, Log: log, Progress: &health.Progress{},
 	}}
@@ -44,7 +41,15 @@ func newAlertStage(p *plan.Plan, q queue.Queue, st alert.Store, holder string, m
 		s.leader = newLeader(ls, "alert", holder, p.Config.Alerts.FailoverAfter, m, log)
 		s.e.Lease = &s.leader.lease
 	}
+	live.OnChange(func(p *plan.Plan) { s.e.Apply(s.ruleset(p)) })
 	return s
+}
+
+// ruleset is the plan's rules and notifiers, with the queue's own.
+func (s *alertStage) ruleset(p *plan.Plan) alert.Ruleset {
+	notifiers := maps.Clone(p.Notifiers)
+	notifiers[config.QueueNotifier] = &notify.Queue{Publisher: s.q}
+	return alert.Ruleset{Rules: p.Rules, Notifiers: notifiers, NotifierCustomers: p.Config.NotifierCustomers()}
 }
 
 func (s *alertStage) start(ctx context.Context) error {
@@ -71,46 +76,21 @@ func (s *alertStage) evaluate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cs, live := s.st.(store.Catalog)
-	var version int64
-	if live {
-		// The rules of the catalog too, before the states are loaded:
-		// their alerts are not of rules taken out.
-		if s.e.Rules, version, err = catalog.ReadRules(ctx, cs, s.p, s.log); err != nil {
-			cons.Close()
-			return err
-		}
-	}
+	// The rules in force now, before the states are loaded: their alerts
+	// are not of rules taken out.
+	rs := s.ruleset(s.live.Load())
+	s.e.Rules, s.e.Notifiers, s.e.NotifierCustomers = rs.Rules, rs.Notifiers, rs.NotifierCustomers
 	if err := s.e.Load(ctx); err != nil {
 		cons.Close()
 		return err
 	}
-	watch := func(ctx context.Context) error {
-		catalog.Watch(ctx, cs, s.p, version, catalogPoll, s.log, func(v int64, rules []*alert.Rule) {
-			s.log.Info("the catalog changed: its rules are applied from the next batch", "catalog_version", v)
-			s.e.Apply(rules)
-		})
-		return nil
-	}
 	if s.leader != nil {
 		defer cons.Close()
-		if live {
-			ctx, cancel := context.WithCancel(ctx)
-			defer cancel()
-			go watch(ctx)
-		}
 		return s.e.Run(ctx, cons)
-	}
-	if live {
-		s.runLogged(s.log, "catalog", watch)
 	}
 	s.runLogged(s.log, "alerts", func(ctx context.Context) error { return s.e.Run(ctx, cons) })
 	return nil
 }
-
-// catalogPoll is how often the alert stage reads the catalog's version:
-// a rule changed through the API is applied within about that.
-const catalogPoll = time.Second
 
 // open opens the alert stage's consumer of the readings stream. On its
 // first run, the alert stage starts at new readings: the readings the

@@ -139,7 +139,7 @@ func StartPlan(ctx context.Context, p *plan.Plan, opts Options, log *slog.Logger
 	if err := checkQueueCarries(cfg, q); err != nil {
 		return nil, err
 	}
-	api := &web.Server{Location: p.Location, Config: cfg, Checks: []web.Check{{Name: "queue", Fn: q.Ping}},
+	api := &web.Server{Location: p.Location, Checks: []web.Check{{Name: "queue", Fn: q.Ping}},
 		Registry: a.Metrics.Registry, Log: log.With("stage", "web"), PublicURL: p.PublicURL, Roles: opts.Roles,
 		Profiling: cfg.HTTP.Pprof}
 	if opts.has(RoleIngest) || opts.has(RoleAlert) || opts.has(RoleWeb) {
@@ -149,16 +149,34 @@ func StartPlan(ctx context.Context, p *plan.Plan, opts Options, log *slog.Logger
 		a.closers = append(a.closers, a.Store.Close)
 		api.Checks = append(api.Checks, web.Check{Name: "store", Fn: a.Store.Ping})
 	}
-	if a.Store != nil && opts.has(RoleWeb) {
-		api.Rules = &catalog.Rules{Store: a.Store, Plan: p}
+	// The plan of the file and the catalog, followed while sensorhub
+	// runs; a process without a store (a gateway) has the file's.
+	live := plan.NewLive(p)
+	var follow *catalogStage
+	if a.Store != nil {
+		base := catalog.Base{Config: cfg, File: p.File}
+		clog := log.With("stage", "catalog")
+		if p, err = base.Load(ctx, a.Store, clog); err != nil {
+			return nil, err
+		}
+		live = plan.NewLive(p)
+		follow = &catalogStage{base: base, cs: a.Store, live: live, log: clog}
+		api.Catalog = &catalog.Catalog{Base: base, Store: a.Store, Log: clog}
 	}
-	if api.Access, err = a.access(); err != nil {
+	api.Plan = live
+	if api.Access, err = a.access(p); err != nil {
 		return nil, err
+	}
+	if api.Access != nil {
+		live.OnChange(func(p *plan.Plan) { api.Access.Dir.SetCustomers(p.Config.Customers) })
 	}
 
 	// Ingest before the gateway, so that what the gateway queues is taken
 	// at once.
 	var stages []stage
+	if follow != nil {
+		stages = append(stages, follow)
+	}
 	var ing *ingestStage
 	if opts.has(RoleIngest) {
 		var w store.Writer = a.Store
@@ -169,7 +187,7 @@ func StartPlan(ctx context.Context, p *plan.Plan, opts Options, log *slog.Logger
 			api.Checks = append(api.Checks, web.Check{Name: "disk", Fn: floor.check})
 			api.Banner = floor.banner
 		}
-		ing = newIngestStage(p, q, w, a.Metrics, log)
+		ing = newIngestStage(live, q, w, a.Metrics, log)
 		stages = append(stages, ing, &retentionStage{st: a.Store, policy: p.Retention, every: cfg.Store.Retention.Every,
 			m: a.Metrics, log: log.With("stage", "retention"), now: opts.Now})
 		if b := cfg.Store.Backup; b.Every > 0 {
@@ -188,10 +206,8 @@ func StartPlan(ctx context.Context, p *plan.Plan, opts Options, log *slog.Logger
 		stages = append(stages, a.gw)
 	}
 	if opts.has(RoleAlert) {
-		stages = append(stages, newAlertStage(p, q, a.Store, holder, a.Metrics, log))
-		if len(cfg.Reports) > 0 {
-			stages = append(stages, newReportStage(p, a.Store, holder, a.Metrics, log))
-		}
+		stages = append(stages, newAlertStage(live, q, a.Store, holder, a.Metrics, log),
+			newReportStage(live, a.Store, holder, a.Metrics, log))
 	}
 	if opts.has(RoleWeb) {
 		stages = append(stages, newWebStage(cfg, q, a.Store, a.Metrics, log))
@@ -207,8 +223,9 @@ func StartPlan(ctx context.Context, p *plan.Plan, opts Options, log *slog.Logger
 
 	if opts.Demo {
 		devices := sim.Devices()
-		d := &demoStage{in: ing.in, st: a.Store, log: log.With("stage", "demo"), devices: devices, customer: cfg.Customers[0], sim: sim.New(sim.Options{
-			Broker: a.gw.url, Customer: cfg.Customers[0], Location: cfg.Location(),
+		customer := live.Load().Config.Customers[0]
+		d := &demoStage{in: ing.in, st: a.Store, log: log.With("stage", "demo"), devices: devices, customer: customer, sim: sim.New(sim.Options{
+			Broker: a.gw.url, Customer: customer, Location: cfg.Location(),
 			Interval: opts.DemoInterval, LossRate: 0.02, Seed: uint64(time.Now().UnixNano()),
 		}, devices, log.With("stage", "demo"))}
 		if err := a.startStage(ctx, d); err != nil {
@@ -230,12 +247,12 @@ func (a *App) startStage(ctx context.Context, s stage) error {
 // users. The web sessions are kept in the store's database, so that a
 // restart logs nobody out and every web process knows every session; a
 // process without a store keeps them in memory.
-func (a *App) access() (*web.Access, error) {
+func (a *App) access(p *plan.Plan) (*web.Access, error) {
 	cfg, log := a.Config, a.Log.With("stage", "web")
 	if !cfg.AuthOn() {
 		return nil, nil
 	}
-	dir, err := auth.NewDirectory(cfg.Auth.Users, cfg.Auth.UsersFile, cfg.Customers, log)
+	dir, err := auth.NewDirectory(cfg.Auth.Users, cfg.Auth.UsersFile, p.Config.Customers, log)
 	if err != nil {
 		return nil, err
 	}

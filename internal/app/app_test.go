@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/sensorhub/sensorhub/internal/app"
 	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/plan"
 	"github.com/sensorhub/sensorhub/internal/queue/jetstream"
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
@@ -36,6 +37,13 @@ func start(t testing.TB, engine string, opts app.Options, mutate func(*config.Co
 
 // startLogged is start with a logger of the test's.
 func startLogged(t testing.TB, engine string, opts app.Options, log *slog.Logger, mutate func(*config.Config)) *app.App {
+	t.Helper()
+	return startAs(t, engine, opts, log, mutate, false)
+}
+
+// startAs is startLogged, with the configuration written to a file and
+// read from it when fromFile.
+func startAs(t testing.TB, engine string, opts app.Options, log *slog.Logger, mutate func(*config.Config), fromFile bool) *app.App {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
@@ -68,7 +76,24 @@ func startLogged(t testing.TB, engine string, opts app.Options, log *slog.Logger
 			log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		}
 	}
-	a, err := app.Start(context.Background(), cfg, opts, log)
+	p, err := plan.Compile(cfg, nil)
+	if fromFile {
+		// As sensorhub run --config reads it: the file's items are
+		// provisioned.
+		path := filepath.Join(t.TempDir(), "sensorhub.yaml")
+		b, merr := cfg.Marshal()
+		if merr != nil {
+			t.Fatal(merr)
+		}
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		p, err = plan.Load(path)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.StartPlan(context.Background(), p, opts, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,12 +24,17 @@ type ingestStage struct {
 	workers
 }
 
-func newIngestStage(p *plan.Plan, q queue.Queue, st store.Writer, m *metrics.Metrics, log *slog.Logger) *ingestStage {
+func newIngestStage(live *plan.Live, q queue.Queue, st store.Writer, m *metrics.Metrics, log *slog.Logger) *ingestStage {
 	log = log.With("stage", "ingest")
-	return &ingestStage{q: q, log: log, in: &ingest.Ingester{
+	p := live.Load()
+	s := &ingestStage{q: q, log: log, in: &ingest.Ingester{
 		Decoder: p.Decoder, Formulas: p.Formulas, Store: st, Publisher: q, Metrics: m, Log: log,
 		BatchSize: p.Config.Ingest.BatchSize, BatchWait: p.Config.Ingest.BatchWait, Progress: &health.Progress{},
 	}}
+	// A new customer's messages, a sensor kind's new formulas: from the
+	// next batch.
+	live.OnChange(func(p *plan.Plan) { s.in.Apply(p.Decoder, p.Formulas) })
+	return s
 }
 
 func (s *ingestStage) start(ctx context.Context) error {

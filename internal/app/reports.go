@@ -22,13 +22,14 @@ type reportStage struct {
 	workers
 }
 
-func newReportStage(p *plan.Plan, st store.Store, holder string, m *metrics.Metrics, log *slog.Logger) *reportStage {
+func newReportStage(live *plan.Live, st store.Store, holder string, m *metrics.Metrics, log *slog.Logger) *reportStage {
 	log = log.With("stage", "reports")
+	p := live.Load()
 	var l *leader
 	if ls, ok := st.(store.Leases); ok {
 		l = newLeader(ls, "reports", holder, p.Config.Alerts.FailoverAfter, m, log)
 	}
-	return &reportStage{leader: l, s: &report.Scheduler{
+	s := &reportStage{leader: l, s: &report.Scheduler{
 		Source:    &report.Source{Store: st, Config: p.Config, Location: p.Location},
 		Outbox:    st,
 		Schedules: p.Config.Reports,
@@ -37,6 +38,10 @@ func newReportStage(p *plan.Plan, st store.Store, holder string, m *metrics.Metr
 		Backoff:   notify.DefaultBackoff,
 		Log:       log,
 	}}
+	live.OnChange(func(p *plan.Plan) {
+		s.s.Apply(p.Config.Reports, Mailers(p), &report.Source{Store: st, Config: p.Config, Location: p.Location})
+	})
+	return s
 }
 
 // Mailers are the plan's e-mail notifiers, which send reports.

@@ -44,10 +44,10 @@ func request(t *testing.T, a *app.App, method, path, body string, header ...stri
 // change is in the audit log.
 func TestRuleAddedThroughTheAPI(t *testing.T) {
 	srv := testenv.StartSMTP(t)
-	a := start(t, "embedded", app.Options{}, func(c *config.Config) {
+	a := startAs(t, "embedded", app.Options{}, nil, func(c *config.Config) {
 		mailTo(srv)(c)
 		c.Alerts.Rules = []alert.RuleSpec{{Name: "warm", Sensor: "devicev01", When: "Temp > 100", Severity: "info"}}
-	})
+	}, true)
 	const path = "/api/v1/rules/high-pressure"
 	for body, field := range map[string]string{
 		`{"sensor": "air", "when": "Pres >", "severity": "warning"}`:                    "when",
@@ -72,10 +72,13 @@ func TestRuleAddedThroughTheAPI(t *testing.T) {
 	if code, _, body := request(t, a, http.MethodPut, path, rule, "If-None-Match", "*"); code != http.StatusPreconditionFailed {
 		t.Errorf("create again: HTTP %d %s, want 412", code, body)
 	}
-	if code, _, body := request(t, a, http.MethodGet, "/alerts", ""); code != http.StatusOK || !strings.Contains(body, "<option>high-pressure</option>") {
-		t.Errorf("the alerts page's rule filter lacks the new rule: HTTP %d", code)
-	}
-	if code, _, body := request(t, a, http.MethodPut, "/api/v1/rules/warm", rule); code != http.StatusConflict || !strings.Contains(body, "warm") {
+	testenv.Eventually(t, 5*time.Second, 100*time.Millisecond, func() error {
+		if code, _, body := request(t, a, http.MethodGet, "/alerts", ""); code != http.StatusOK || !strings.Contains(body, "<option>high-pressure</option>") {
+			return fmt.Errorf("the alerts page's rule filter lacks the new rule: HTTP %d", code)
+		}
+		return nil
+	})
+	if code, _, body := request(t, a, http.MethodPut, "/api/v1/rules/warm", rule); code != http.StatusConflict || !strings.Contains(body, "sensorhub.yaml:") {
 		t.Errorf("change a rule of the configuration: HTTP %d %s, want 409", code, body)
 	}
 

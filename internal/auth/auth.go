@@ -86,7 +86,9 @@ func (p *Principal) Acts() bool {
 // principal is the principal of a user.
 func (u *User) principal() *Principal {
 	p := &Principal{Name: u.Username, Role: u.Role}
-	if u.Role == RoleViewer {
+	// An operator given customers is a plant's own staff: it sees and
+	// acts on those customers only.
+	if u.Role == RoleViewer || u.Role == RoleOperator && len(u.Customers) > 0 {
 		p.Customers = append([]string{}, u.Customers...)
 	}
 	return p

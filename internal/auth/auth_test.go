@@ -49,11 +49,13 @@ func TestUserCheckNamesEachProblem(t *testing.T) {
 	}
 }
 
-// TestPrincipals: what each role may see and do.
+// TestPrincipals: what each role may see and do; an operator given
+// customers sees those only.
 func TestPrincipals(t *testing.T) {
 	dir, err := auth.NewDirectory([]auth.User{
 		{Username: "root", PasswordHash: hash(t, "root-password"), Role: auth.RoleAdmin},
-		{Username: "op", PasswordHash: hash(t, "op-password"), Role: auth.RoleOperator, Customers: []string{"ignored"}},
+		{Username: "op", PasswordHash: hash(t, "op-password"), Role: auth.RoleOperator},
+		{Username: "plant", PasswordHash: hash(t, "plant-password"), Role: auth.RoleOperator, Customers: []string{"finemeca"}},
 		{Username: "alice", PasswordHash: hash(t, "alice-password"), Role: auth.RoleViewer, Customers: []string{"finemeca"}},
 	}, "", []string{"finemeca", "acme"}, nil)
 	if err != nil {
@@ -66,6 +68,7 @@ func TestPrincipals(t *testing.T) {
 	}{
 		{"root", "root-password", true, true, true},
 		{"op", "op-password", true, true, true},
+		{"plant", "plant-password", false, true, false}, // a plant's own staff
 		{"alice", "alice-password", false, false, false},
 	} {
 		p, err := dir.Login(c.user, c.pw)

@@ -103,6 +103,14 @@ func NewDirectory(inline []User, path string, customers []string, log *slog.Logg
 	return d, nil
 }
 
+// SetCustomers makes customers those a user may be given: the users file
+// is read again with them at the next look.
+func (d *Directory) SetCustomers(customers []string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.customers, d.modTime = customers, time.Time{}
+}
+
 func (d *Directory) load() error {
 	st, err := os.Stat(d.path)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -59,6 +60,35 @@ type Ingester struct {
 	// readings are all at or before it was published here before (a
 	// redelivery, or a device sending again) and is not published twice.
 	published map[store.DeviceKey]time.Time
+	// applied is what Apply gave; nil before: Decoder and Formulas.
+	applied atomic.Pointer[compiled]
+}
+
+// compiled is a decoder and its formulas, applied together.
+type compiled struct {
+	dec      *reading.Decoder
+	formulas map[string]derive.Set
+}
+
+// Apply makes dec and formulas those of the batches taken from now on,
+// without a restart. A change reaches a batch at one step or the next:
+// each reading is decoded once, and derived with one set of formulas.
+func (in *Ingester) Apply(dec *reading.Decoder, formulas map[string]derive.Set) {
+	in.applied.Store(&compiled{dec: dec, formulas: formulas})
+}
+
+func (in *Ingester) decoder() *reading.Decoder {
+	if c := in.applied.Load(); c != nil {
+		return c.dec
+	}
+	return in.Decoder
+}
+
+func (in *Ingester) formulas() map[string]derive.Set {
+	if c := in.applied.Load(); c != nil {
+		return c.formulas
+	}
+	return in.Formulas
 }
 
 func (in *Ingester) logLimited(ctx context.Context, key, msg string, args ...any) {
@@ -256,7 +286,7 @@ func (in *Ingester) Ingest(ctx context.Context, envs []reading.Envelope) (int, e
 func (in *Ingester) Decode(ctx context.Context, envs []reading.Envelope) store.Batch {
 	var b store.Batch
 	for _, env := range envs {
-		r, err := in.Decoder.Decode(env)
+		r, err := in.decoder().Decode(env)
 		if err != nil {
 			var rj *reading.RejectError
 			customer := ""
@@ -430,7 +460,7 @@ func (in *Ingester) isolate(ctx context.Context, envs []reading.Envelope, cause 
 // refusal, under the customer it names.
 func (in *Ingester) setAside(ctx context.Context, env reading.Envelope, cause error) error {
 	customer := env.Customer
-	if r, err := in.Decoder.Decode(env); err == nil {
+	if r, err := in.decoder().Decode(env); err == nil {
 		customer = r.Customer
 	}
 	rj := rejected(env, "the store refused this message: "+cause.Error(), customer)
@@ -526,14 +556,15 @@ func position(a, b *reading.Reading) int {
 func (in *Ingester) Derive(ctx context.Context, b *store.Batch) error {
 	b.Rederived = nil
 	rs := b.Readings
-	if len(in.Formulas) == 0 {
+	formulas := in.formulas()
+	if len(formulas) == 0 {
 		return nil
 	}
 	// In order per device, so that a reading's predecessor in the batch is
 	// derived before it.
 	idx := make([]int, 0, len(rs))
 	for i := range rs {
-		if in.Formulas[rs[i].Sensor] != nil {
+		if formulas[rs[i].Sensor] != nil {
 			idx = append(idx, i)
 		}
 	}
@@ -568,7 +599,7 @@ func (in *Ingester) Derive(ctx context.Context, b *store.Batch) error {
 		if sb := stored[n].Before; sb != nil && (before == nil || position(sb, before) > 0) {
 			prev = &derive.Prev{Time: sb.Time, MsgCount: sb.MsgCount, Fields: sb.Fields}
 		}
-		set := in.Formulas[r.Sensor]
+		set := formulas[r.Sensor]
 		set.Clear(r) // a retried batch starts again from the decoded fields
 		set.Apply(r, prev)
 		next := stored[n].After

@@ -1,7 +1,8 @@
 // Package plan compiles a validated configuration into what the stages
 // run: the zone, the payload decoder, the formulas of each sensor kind,
-// the alert rules and the notifiers. It is built once, at start-up, and
-// reports every error it meets.
+// the alert rules and the notifiers. A plan is immutable: when the
+// catalog changes, a new one is built and replaces it as a whole (Live),
+// and each stage takes it between two batches.
 package plan
 
 import (
@@ -9,6 +10,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/alert"
@@ -38,15 +41,46 @@ type Plan struct {
 	Retention store.Retention
 	// File is the file the configuration was read from; nil for none.
 	File *config.File
+	// Version is the version of the catalog the plan was built with; 0
+	// for the file's alone.
+	Version int64
 }
 
-// RuleSource says where the configuration's rule i is managed:
-// "FILE:LINE", or "built in" for one of the defaults.
-func (p *Plan) RuleSource(i int) string {
-	if line := p.File.Line(fmt.Sprintf("alerts.rules.%d", i)); line > 0 {
-		return fmt.Sprintf("%s:%d", p.File.Path, line)
+// Live is the plan in force. Store replaces it as a whole and tells each
+// stage that asked (OnChange), which applies it between two batches, as
+// Prometheus' ApplyConfig does; Load gives the one in force to a request.
+type Live struct {
+	p    atomic.Pointer[Plan]
+	mu   sync.Mutex
+	subs []func(*Plan)
+}
+
+// NewLive is a live plan starting with p.
+func NewLive(p *Plan) *Live {
+	l := &Live{}
+	l.p.Store(p)
+	return l
+}
+
+// Load gives the plan in force.
+func (l *Live) Load() *Plan { return l.p.Load() }
+
+// Store puts p in force and gives it to each function OnChange was given,
+// in order.
+func (l *Live) Store(p *Plan) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.p.Store(p)
+	for _, fn := range l.subs {
+		fn(p)
 	}
-	return "built in"
+}
+
+// OnChange calls fn with each plan put in force from now on.
+func (l *Live) OnChange(fn func(*Plan)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.subs = append(l.subs, fn)
 }
 
 // Load reads the configuration file at path over the defaults, validates

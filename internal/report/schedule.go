@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/alert/notify"
@@ -35,6 +36,22 @@ type Scheduler struct {
 	Now func() time.Time
 	// Every is how often it looks; a minute when zero.
 	Every time.Duration
+
+	applied atomic.Pointer[applied]
+}
+
+// applied is what Apply gave, for the next tick.
+type applied struct {
+	schedules []config.ReportSchedule
+	mailers   map[string]Mailer
+	src       *Source
+}
+
+// Apply makes schedules, mailers and src the scheduler's from its next
+// look on, without a restart. A report of a schedule taken out that was
+// due and not yet sent is recorded as not sent, with the reason.
+func (s *Scheduler) Apply(schedules []config.ReportSchedule, mailers map[string]Mailer, src *Source) {
+	s.applied.Store(&applied{schedules: schedules, mailers: mailers, src: src})
 }
 
 func (s *Scheduler) now() time.Time {
@@ -86,6 +103,9 @@ func Due(sc *config.ReportSchedule, now time.Time, loc *time.Location) Period {
 
 // Tick records each schedule's due period and sends what is to send.
 func (s *Scheduler) Tick(ctx context.Context) {
+	if a := s.applied.Swap(nil); a != nil {
+		s.Schedules, s.Mailers, s.Source = a.schedules, a.mailers, a.src
+	}
 	now := s.now()
 	byName := map[string]*config.ReportSchedule{}
 	for i := range s.Schedules {

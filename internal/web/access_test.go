@@ -61,7 +61,7 @@ func newSite(t *testing.T) *site {
 	s := &site{st: st, logs: &testenv.SyncBuffer{}, tokens: map[string]string{}}
 
 	users := &auth.File{}
-	for _, u := range []struct{ name, role, customer string }{{"root", auth.RoleAdmin, ""}, {"op", auth.RoleOperator, ""}, {"alice", auth.RoleViewer, "finemeca"}} {
+	for _, u := range []struct{ name, role, customer string }{{"root", auth.RoleAdmin, ""}, {"op", auth.RoleOperator, ""}, {"alice", auth.RoleViewer, "finemeca"}, {"acme-op", auth.RoleOperator, "acme"}} {
 		h, _ := bcrypt.GenerateFromPassword([]byte(u.name+"-password"), bcrypt.MinCost)
 		user := auth.User{Username: u.name, PasswordHash: string(h), Role: u.role}
 		if u.customer != "" {
@@ -121,7 +121,12 @@ func newSite(t *testing.T) *site {
 		}
 	}
 
-	server := &Server{Store: st, Location: time.UTC, Config: cfg, Log: log, Registry: prometheus.NewRegistry(),
+	cat := &catalog.Catalog{Base: catalog.Base{Config: cfg}, Store: st, Log: log}
+	p, err := cat.Load(ctx, st, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := &Server{Store: st, Location: time.UTC, Plan: plan.NewLive(p), Log: log, Registry: prometheus.NewRegistry(),
 		Access: &Access{Dir: d, Sessions: sessions, Logins: &auth.AddressLimits{PerMinute: 100}, Log: log},
 		Ingest: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c := gateway.BoundCustomer(r.Context())
@@ -132,7 +137,7 @@ func newSite(t *testing.T) *site {
 		}),
 		Replay:    func(ctx context.Context, f store.RejectedFilter) (int, error) { return 0, nil },
 		Profiling: true,
-		Rules:     &catalog.Rules{Store: st, Plan: plan.MustCompile(cfg)},
+		Catalog:   cat,
 	}
 	s.srv = httptest.NewServer(server.Handler())
 	t.Cleanup(s.srv.Close)
@@ -219,7 +224,7 @@ func TestEveryRouteForEveryone(t *testing.T) {
 		{"GET", "/api/v1/rules/none", "", want{"anonymous": 401, "ingest-token": 403, "*": 404}},
 		{"PUT", "/api/v1/rules/high", `{"sensor":"air","when":"Pres > 8","severity":"info"}`, want{"anonymous": 401, "ingest-token": 403, "viewer": 403, "viewer-token": 403, "operator": 403, "admin-token": 201}},
 		{"PUT", "/api/v1/rules/high", `{"sensor":"air","when":"Pres >","severity":"info"}`, want{"anonymous": 401, "ingest-token": 403, "viewer": 403, "viewer-token": 403, "operator": 403, "admin-token": 400}},
-		{"PUT", "/api/v1/rules/air-leak", `{"sensor":"air","when":"Pres > 8","severity":"info"}`, want{"anonymous": 401, "ingest-token": 403, "viewer": 403, "viewer-token": 403, "operator": 403, "admin-token": 409}},
+		{"PUT", "/api/v1/rules/air-leak", `{"sensor":"air","when":"Pres > 8","severity":"info"}`, want{"anonymous": 401, "ingest-token": 403, "viewer": 403, "viewer-token": 403, "operator": 403, "admin-token": 200}},
 		{"PUT", "/api/v1/rules/acme-high", `{"customer":"acme","sensor":"air","when":"Pres > 8","severity":"info"}`, want{"anonymous": 401, "ingest-token": 403, "viewer": 403, "viewer-token": 403, "operator": 403, "admin-token": 201}},
 		{"PUT", "/api/v1/rules/nobodys", `{"customer":"nobody","sensor":"air","when":"Pres > 8","severity":"info"}`, want{"anonymous": 401, "ingest-token": 403, "viewer": 403, "viewer-token": 403, "operator": 403, "admin-token": 400}},
 		{"GET", "/api/v1/rules/acme-high", "", want{"anonymous": 401, "ingest-token": 403, "viewer": 404, "viewer-token": 404, "*": 200}},

@@ -22,6 +22,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/gateway"
 	"github.com/sensorhub/sensorhub/internal/httpjson"
 	"github.com/sensorhub/sensorhub/internal/leak"
+	"github.com/sensorhub/sensorhub/internal/plan"
 	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/store/series"
 )
@@ -46,8 +47,9 @@ type Store interface {
 type Server struct {
 	Store    Store
 	Location *time.Location
-	// Config gives the dashboards; without it no page is served.
-	Config *config.Config
+	// Plan is the plan in force: the sensor kinds, customers, rules...
+	// Without it no page is served.
+	Plan *plan.Live
 	// Ingest serves POST /api/v1/ingest; nil when this process runs no
 	// gateway.
 	Ingest http.Handler
@@ -75,9 +77,17 @@ type Server struct {
 	Banner func() string
 	// Profiling serves Go's profiles under /debug/pprof/ to admins.
 	Profiling bool
-	// Rules serves the alert rules and the catalog's audit log; nil when
-	// the store has no catalog.
-	Rules *catalog.Rules
+	// Catalog serves the catalog's items and audit log; nil when the
+	// process has no store.
+	Catalog *catalog.Catalog
+}
+
+// config is the configuration in force; nil without a plan.
+func (s *Server) config() *config.Config {
+	if s.Plan == nil {
+		return nil
+	}
+	return s.Plan.Load().Config
 }
 
 // Handler returns the routes.
@@ -110,13 +120,13 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/latest", s.latest)
 	mux.HandleFunc("GET /api/v1/rejected", s.rejected)
 	mux.HandleFunc("GET /api/v1/leaks", s.leaks)
-	if s.Config != nil {
+	if s.Plan != nil {
 		mux.HandleFunc("GET /api/v1/report", s.report)
 		mux.HandleFunc("GET /api/v1/report/chart", s.reportChart)
 	}
 	mux.HandleFunc("GET /api/v1/alerts", s.alerts)
-	if s.Rules != nil {
-		s.ruleRoutes(mux)
+	if s.Catalog != nil {
+		s.catalogRoutes(mux)
 	}
 	mux.HandleFunc("GET /api/v1/alerts/{id}", s.alertDetail)
 	mux.HandleFunc("POST /api/v1/alerts/{id}/ack", s.ack)
@@ -126,8 +136,8 @@ func (s *Server) Handler() http.Handler {
 	if s.Hub != nil {
 		mux.Handle("GET /api/v1/stream", s.Hub)
 	}
-	if s.Config != nil {
-		(&Pages{Store: s.Store, Config: s.Config, Location: s.Location, Server: s}).routes(mux)
+	if s.Plan != nil {
+		(&Pages{Store: s.Store, Plan: s.Plan, Location: s.Location, Server: s}).routes(mux)
 	}
 	return s.guard(mux)
 }
@@ -457,7 +467,7 @@ func (s *Server) series(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if agg == "increase" && s.Config != nil && !s.Config.IsCounter(k.Sensor, field) && !strings.HasPrefix(field, "_") {
+	if agg == "increase" && s.Plan != nil && !s.config().IsCounter(k.Sensor, field) && !strings.HasPrefix(field, "_") {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("agg=increase needs a counter: declare %s in sensors.%s.counters", field, k.Sensor))
 		return
 	}
@@ -549,8 +559,8 @@ func (s *Server) leaks(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var lc *config.Leak
-	if s.Config != nil && s.Config.Sensors[k.Sensor] != nil {
-		lc = s.Config.Sensors[k.Sensor].Leak
+	if s.Plan != nil && s.config().Sensors[k.Sensor] != nil {
+		lc = s.config().Sensors[k.Sensor].Leak
 	}
 	if lc == nil {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("sensor kind %s has no leak settings (sensors.%s.leak)", k.Sensor, k.Sensor))
@@ -592,7 +602,7 @@ func (s *Server) replayRaw(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sensor := r.URL.Query().Get("sensor")
-	if sensor != "" && s.Config != nil && s.Config.Sensors[sensor] == nil {
+	if sensor != "" && s.Plan != nil && s.config().Sensors[sensor] == nil {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("no sensor kind %q in the configuration", sensor))
 		return
 	}

@@ -31,8 +31,8 @@ type leakCount struct {
 // kinds is false when no sensor kind has one.
 func (p *Pages) leaking(r *http.Request) (n int, kinds bool, err error) {
 	var leakKinds []string
-	for _, name := range p.Config.SensorNames() {
-		if _, states := shownFields(p.Config.Sensors[name]); len(states) > 0 {
+	for _, name := range p.config().SensorNames() {
+		if _, states := shownFields(p.config().Sensors[name]); len(states) > 0 {
 			leakKinds = append(leakKinds, name)
 		}
 	}
@@ -57,7 +57,7 @@ func (p *Pages) leaking(r *http.Request) (n int, kinds bool, err error) {
 		if err != nil {
 			return 0, true, err
 		}
-		_, states := shownFields(p.Config.Sensors[k])
+		_, states := shownFields(p.config().Sensors[k])
 		for _, d := range devs {
 			if d.Latest != nil && setState(d.Latest.Fields, states) {
 				n++

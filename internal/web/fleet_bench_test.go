@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/plan"
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/store/sqlite"
@@ -65,6 +66,6 @@ func fleetServer(b *testing.B, n int) http.Handler {
 		}
 	}
 	cfg := config.Default()
-	s := &Server{Store: st, Location: time.UTC, Config: cfg, Log: slog.New(slog.DiscardHandler)}
+	s := &Server{Store: st, Location: time.UTC, Plan: plan.NewLive(plan.MustCompile(cfg)), Log: slog.New(slog.DiscardHandler)}
 	return s.Handler()
 }

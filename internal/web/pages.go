@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/plan"
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/report"
 	"github.com/sensorhub/sensorhub/internal/store"
@@ -39,11 +40,14 @@ var Ranges = []string{"1h", "24h", "7d", "30d"}
 // Pages serves the web pages.
 type Pages struct {
 	Store    Store
-	Config   *config.Config
+	Plan     *plan.Live
 	Location *time.Location
 	Server   *Server
 	leaks    leakCounts
 }
+
+// config is the configuration in force.
+func (p *Pages) config() *config.Config { return p.Plan.Load().Config }
 
 type page struct {
 	Title, Nav, Zone string
@@ -59,7 +63,7 @@ type page struct {
 
 func (p *Pages) page(r *http.Request, title, nav string) page {
 	pg := page{Title: title, Nav: nav, Zone: p.Location.String()}
-	for _, name := range p.Config.SensorNames() {
+	for _, name := range p.config().SensorNames() {
 		pg.Kinds = append(pg.Kinds, kind{Name: name, Title: p.kindTitle(name)})
 	}
 	if p.Server.Banner != nil {
@@ -132,7 +136,7 @@ func (pg page) KindTitle(name string) string {
 // kindTitle is what people call a sensor kind: its dashboard's title, or
 // its name when the dashboard has none.
 func (p *Pages) kindTitle(sensor string) string {
-	if sc := p.Config.Sensors[sensor]; sc != nil && sc.Dashboard.Title != "" {
+	if sc := p.config().Sensors[sensor]; sc != nil && sc.Dashboard.Title != "" {
 		return sc.Dashboard.Title
 	}
 	return sensor
@@ -453,7 +457,7 @@ func (p *Pages) overview(w http.ResponseWriter, r *http.Request) {
 			LastSeenText: p.localTime(d.LastSeen), LossText: strconv.FormatFloat(d.LossRatio*100, 'f', 1, 64) + "%",
 			RSSIText: num(d.RSSI) + " dBm", SNRText: num(d.SNR) + " dB"}
 		if d.Latest != nil {
-			row.Values, row.Leaking = latestValues(d.Latest, p.Config.Sensors[d.Sensor])
+			row.Values, row.Leaking = latestValues(d.Latest, p.config().Sensors[d.Sensor])
 		}
 		data.Devices = append(data.Devices, row)
 	}
@@ -468,7 +472,7 @@ func (p *Pages) customers(r *http.Request) []string {
 	if who := principalOf(r); !who.All() {
 		return who.Customers
 	}
-	return p.Config.Customers
+	return p.config().Customers
 }
 
 func (p *Pages) rejected(w http.ResponseWriter, r *http.Request) {
@@ -504,25 +508,12 @@ func (p *Pages) rejected(w http.ResponseWriter, r *http.Request) {
 	p.render(w, r, "rejected.html", data)
 }
 
-// ruleNames are the names of the alert rules, the configuration's and
-// the catalog's, for the filter of the alerts page.
-func (p *Pages) ruleNames(r *http.Request) []string {
+// ruleNames are the names of the alert rules in force (the
+// configuration's and the catalog's), for the filter of the alerts page.
+func (p *Pages) ruleNames() []string {
 	var names []string
-	for _, rule := range p.Config.Alerts.Rules {
+	for _, rule := range p.config().Alerts.Rules {
 		names = append(names, rule.Name)
-	}
-	if p.Server.Rules == nil {
-		return names
-	}
-	_, rules, err := p.Server.Rules.List(r.Context())
-	if err != nil {
-		p.Server.Log.Warn("the catalog's rules cannot be read; the filter lists the configuration's", "err", err)
-		return names
-	}
-	for _, rule := range rules {
-		if rule.Source == "" {
-			names = append(names, rule.Name)
-		}
 	}
 	return names
 }
@@ -579,7 +570,7 @@ func (p *Pages) alerts(w http.ResponseWriter, r *http.Request) {
 		Next          int64
 		Detail        *detail
 	}{page: p.page(r, "Alerts", "alerts"), State: state, States: alertStates, Filter: f, Firing: firing}
-	data.Rules = p.ruleNames(r)
+	data.Rules = p.ruleNames()
 	at := func(t *time.Time) string {
 		if t == nil {
 			return ""
@@ -615,9 +606,9 @@ func (p *Pages) alerts(w http.ResponseWriter, r *http.Request) {
 
 func (p *Pages) dashboard(w http.ResponseWriter, r *http.Request) {
 	sensor := r.PathValue("sensor")
-	sc, ok := p.Config.Sensors[sensor]
+	sc, ok := p.config().Sensors[sensor]
 	if !ok {
-		http.Error(w, "There is no sensor kind "+sensor+" (kinds: "+strings.Join(p.Config.SensorNames(), ", ")+").", http.StatusNotFound)
+		http.Error(w, "There is no sensor kind "+sensor+" (kinds: "+strings.Join(p.config().SensorNames(), ", ")+").", http.StatusNotFound)
 		return
 	}
 	q := r.URL.Query()

@@ -41,7 +41,7 @@ func (s *Server) reportOf(w http.ResponseWriter, r *http.Request) *report.Report
 	// A customer of many devices takes seconds: the server's write
 	// timeout must not cut the answer.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(ReportTimeout))
-	src := &report.Source{Store: s.Store, Config: s.Config, Location: s.Location}
+	src := &report.Source{Store: s.Store, Config: s.config(), Location: s.Location}
 	rep, err := src.Make(r.Context(), customer, p)
 	if errors.Is(err, report.ErrNoCustomer) {
 		writeError(w, http.StatusNotFound, "no customer "+customer)
@@ -59,7 +59,7 @@ func (s *Server) reportOf(w http.ResponseWriter, r *http.Request) *report.Report
 func (s *Server) visibleCustomers(r *http.Request) []string {
 	p := principalOf(r)
 	var out []string
-	for _, c := range s.Config.Customers {
+	for _, c := range s.config().Customers {
 		if p.Sees(c) {
 			out = append(out, c)
 		}

@@ -1,0 +1,280 @@
+package catalog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/store"
+)
+
+// Item is an item as the API shows it.
+type Item struct {
+	Kind Kind
+	Name string
+	// Customer is the customer the item is of; empty for every
+	// customer.
+	Customer string
+	// Spec is the item as JSON, with the configuration file's keys;
+	// secrets are masked.
+	Spec json.RawMessage
+	// Source is where the configuration file manages it
+	// ("sensorhub.yaml:42"); empty for an item of the catalog.
+	Source string
+	// Version is the catalog version that last changed an item of the
+	// catalog: its ETag.
+	Version int64
+}
+
+// Mask stands for a secret (a password) the API does not show; given
+// back in a change, it keeps the secret as it is.
+const Mask = "********"
+
+// MarshalJSON gives {"name", "<singular>": spec, "customer",
+// "managed_in", "version"}.
+func (it Item) MarshalJSON() ([]byte, error) {
+	m := map[string]any{"name": it.Name, it.Kind.Singular(): it.Spec}
+	if it.Customer != "" {
+		m["customer"] = it.Customer
+	}
+	if it.Source != "" {
+		m["managed_in"] = it.Source
+	}
+	if it.Version > 0 {
+		m["version"] = it.Version
+	}
+	return json.Marshal(m)
+}
+
+// Catalog is the catalog over the API: the items the file provides, read
+// only, and those of the store, which are created, changed and deleted
+// while sensorhub runs.
+type Catalog struct {
+	Base
+	Store store.Catalog
+	Log   *slog.Logger
+}
+
+// List gives kind's items, the file's first, and the catalog's version.
+func (c *Catalog) List(ctx context.Context, k Kind) (int64, []Item, error) {
+	v, items, err := c.Store.ReadCatalog(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	var out []Item
+	isSeeded := seeded(items)
+	for _, name := range k.names(c.Config) {
+		src := c.source(k, name)
+		if src == "built in" && isSeeded {
+			continue
+		}
+		spec, customer := k.encode(c.Config, name)
+		out = append(out, Item{Kind: k, Name: name, Customer: customer, Spec: mask(k, spec), Source: src})
+	}
+	for _, it := range items {
+		if it.Kind != k.Name() || c.provisioned(k, it.Name) != "" {
+			continue
+		}
+		out = append(out, Item{Kind: k, Name: it.Name, Customer: it.Customer, Spec: mask(k, it.Spec), Version: it.Version})
+	}
+	return v, out, nil
+}
+
+// Get gives kind's item name.
+func (c *Catalog) Get(ctx context.Context, k Kind, name string) (Item, error) {
+	_, all, err := c.List(ctx, k)
+	if err != nil {
+		return Item{}, err
+	}
+	if i := slices.IndexFunc(all, func(it Item) bool { return it.Name == name }); i >= 0 {
+		return all[i], nil
+	}
+	return Item{}, fmt.Errorf("%w: %s %q", ErrNotFound, k.Singular(), name)
+}
+
+// Check reads body as kind's item name, with the configuration file's
+// keys, and checks it against the rest of the configuration and the
+// catalog, as the file is checked: a problem names the item's field. It
+// gives the change that makes it, conditional on ifVersion (0: none; -1:
+// only if it does not exist; else the item's version it was made from).
+func (c *Catalog) Check(ctx context.Context, k Kind, name string, body []byte, ifVersion int64) (store.CatalogChange, error) {
+	if src := c.provisioned(k, name); src != "" {
+		return store.CatalogChange{}, fmt.Errorf("%w: %s %q is managed in %s", ErrProvisioned, k.Singular(), name, src)
+	}
+	if err := checkName(name); err != nil {
+		return store.CatalogChange{}, err
+	}
+	_, items, err := c.Store.ReadCatalog(ctx)
+	if err != nil {
+		return store.CatalogChange{}, err
+	}
+	spec, own, customer, err := k.decode(body)
+	if err != nil {
+		return store.CatalogChange{}, err
+	}
+	if own != "" && own != name {
+		return store.CatalogChange{}, &FieldError{Field: "name", Msg: fmt.Sprintf("%q differs from the %s's name in the address, %q", own, k.Singular(), name)}
+	}
+	i := slices.IndexFunc(items, func(it store.CatalogItem) bool { return it.Kind == k.Name() && it.Name == name })
+	if i >= 0 {
+		if spec, err = unmask(k, spec, items[i].Spec); err != nil {
+			return store.CatalogChange{}, err
+		}
+	}
+	change := store.CatalogChange{Kind: k.Name(), Name: name, Customer: customer, Spec: spec, IfVersion: ifVersion}
+	return change, c.fits(items, change)
+}
+
+// checkName refuses names that could not be an address's last part.
+func checkName(name string) error {
+	if name == "" || strings.ContainsAny(name, "/ \t\n") || len(name) > 200 {
+		return &FieldError{Field: "name", Msg: fmt.Sprintf("%q: a name is 1 to 200 characters, without '/' or spaces", name)}
+	}
+	return nil
+}
+
+// fits checks the catalog items with change made: it refuses the change
+// for a problem it brings (one the items did not have before), named on
+// the item's field when it is the changed item's.
+func (c *Catalog) fits(items []store.CatalogItem, change store.CatalogChange) error {
+	after := slices.Clone(items)
+	i := slices.IndexFunc(after, func(it store.CatalogItem) bool { return it.Kind == change.Kind && it.Name == change.Name })
+	switch {
+	case change.Spec == nil && i >= 0:
+		after = slices.Delete(after, i, i+1)
+	case i >= 0:
+		after[i].Spec, after[i].Customer = change.Spec, change.Customer
+	case change.Spec != nil:
+		after = append(after, store.CatalogItem{Kind: change.Kind, Name: change.Name, Customer: change.Customer, Spec: change.Spec})
+	}
+	before := map[string]bool{}
+	cb, _ := c.merge(items, nil, nil)
+	if _, err := c.check(cb); err != nil {
+		for _, e := range unjoin(err) {
+			before[e.Error()] = true
+		}
+	}
+	ca, at := c.merge(after, nil, nil)
+	_, err := c.check(ca)
+	if err == nil {
+		return nil
+	}
+	var others []string
+	for _, e := range unjoin(err) {
+		if before[e.Error()] {
+			continue
+		}
+		id, field, ok := blame(e, at)
+		if ok && id == (key{change.Kind, change.Name}) && change.Spec != nil {
+			if field == "" {
+				field = strings.TrimSuffix(change.Kind, "s")
+			}
+			return &FieldError{Field: field, Msg: fieldMsg(e)}
+		}
+		others = append(others, e.Error())
+	}
+	if len(others) == 0 {
+		return nil
+	}
+	if change.Spec == nil {
+		return fmt.Errorf("%w: %s %q is needed: %s", ErrInUse, strings.TrimSuffix(change.Kind, "s"), change.Name, strings.Join(others, "; "))
+	}
+	return &FieldError{Field: strings.TrimSuffix(change.Kind, "s"), Msg: strings.Join(others, "; ")}
+}
+
+// fieldMsg is an error's message without the field it names.
+func fieldMsg(err error) string {
+	if fe, ok := errors.AsType[*config.FieldError](err); ok {
+		return fe.Msg
+	}
+	return err.Error()
+}
+
+// Put creates or replaces kind's item name of the catalog with body (see
+// Check), by by, and gives the new catalog version.
+func (c *Catalog) Put(ctx context.Context, by string, k Kind, name string, body []byte, ifVersion int64) (int64, error) {
+	change, err := c.Check(ctx, k, name, body, ifVersion)
+	if err != nil {
+		return 0, err
+	}
+	return c.Store.ChangeCatalog(ctx, by, []store.CatalogChange{change})
+}
+
+// Delete removes kind's item name of the catalog, unless other items
+// need it (ErrInUse): a rule's firing alerts resolve, a customer's
+// messages are rejected from then on.
+func (c *Catalog) Delete(ctx context.Context, by string, k Kind, name string, ifVersion int64) (int64, error) {
+	if src := c.provisioned(k, name); src != "" {
+		return 0, fmt.Errorf("%w: %s %q is managed in %s", ErrProvisioned, k.Singular(), name, src)
+	}
+	_, items, err := c.Store.ReadCatalog(ctx)
+	if err != nil {
+		return 0, err
+	}
+	i := slices.IndexFunc(items, func(it store.CatalogItem) bool { return it.Kind == k.Name() && it.Name == name })
+	if i < 0 {
+		if c.source(k, name) == "built in" {
+			return 0, fmt.Errorf("%w: %s %q is built in", ErrProvisioned, k.Singular(), name)
+		}
+		return 0, fmt.Errorf("%w: %s %q", ErrNotFound, k.Singular(), name)
+	}
+	change := store.CatalogChange{Kind: k.Name(), Name: name, IfVersion: ifVersion}
+	if err := c.fits(items, change); err != nil {
+		return 0, err
+	}
+	return c.Store.ChangeCatalog(ctx, by, []store.CatalogChange{change})
+}
+
+// mask replaces the values of kind's secret keys in spec by Mask.
+func mask(k Kind, spec json.RawMessage) json.RawMessage {
+	if len(k.secrets()) == 0 {
+		return spec
+	}
+	var doc map[string]any
+	if json.Unmarshal(spec, &doc) != nil {
+		return spec
+	}
+	for _, s := range k.secrets() {
+		if v, ok := doc[s].(string); ok && v != "" {
+			doc[s] = Mask
+		}
+	}
+	b, _ := json.Marshal(doc)
+	return b
+}
+
+// MaskSecrets is spec, an item of kind (as the audit log keeps it), with
+// its secrets masked.
+func MaskSecrets(kind string, spec json.RawMessage) json.RawMessage {
+	k := KindOf(kind)
+	if k == nil || spec == nil {
+		return spec
+	}
+	return mask(k, spec)
+}
+
+// unmask puts back in spec the secrets given as Mask, from old.
+func unmask(k Kind, spec, old json.RawMessage) (json.RawMessage, error) {
+	var doc, was map[string]any
+	if len(k.secrets()) == 0 || json.Unmarshal(spec, &doc) != nil || json.Unmarshal(old, &was) != nil {
+		return spec, nil
+	}
+	changed := false
+	for _, s := range k.secrets() {
+		if doc[s] == Mask {
+			doc[s], changed = was[s], true
+			if was[s] == nil {
+				delete(doc, s)
+			}
+		}
+	}
+	if !changed {
+		return spec, nil
+	}
+	return json.Marshal(doc)
+}

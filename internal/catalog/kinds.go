@@ -1,0 +1,300 @@
+package catalog
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/sensorhub/sensorhub/internal/alert"
+	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/store"
+)
+
+// Kind is one kind of catalog item (customers, sensor kinds, rules,
+// notifiers, report schedules) and where its items go in the
+// configuration: a catalog item is what the file would say at that
+// place, with the same keys.
+type Kind interface {
+	// Name is the kind's name in the store and the API's paths: "rules".
+	Name() string
+	// Singular names one item: "rule".
+	Singular() string
+	// AdminOnly kinds are edited by admins only; the others by a
+	// customer's operators too, for their customer's items.
+	AdminOnly() bool
+
+	// names are the items the configuration c has, in order.
+	names(c *config.Config) []string
+	// field is the configuration's path of c's item name:
+	// "alerts.rules.3", "sensors.air".
+	field(c *config.Config, name string) string
+	// encode is c's item name as JSON with the file's keys, and its
+	// customer.
+	encode(c *config.Config, name string) (json.RawMessage, string)
+	// decode reads an item of the API or the store: its JSON, made
+	// canonical, and its name and customer as the body says them.
+	decode(body []byte) (spec json.RawMessage, name, customer string, err error)
+	// put adds (or replaces) the item name of spec to c, whose maps and
+	// lists are its own (clone).
+	put(c *config.Config, name string, spec json.RawMessage) error
+	// remove takes c's item name out.
+	remove(c *config.Config, name string)
+	// secrets are the keys shown masked.
+	secrets() []string
+}
+
+// Kinds are the kinds of the catalog, in the order a plan reads them.
+var Kinds = []Kind{
+	&kind[Customer]{name: store.CatalogCustomers, singular: "customer", admin: true,
+		list: func(c *config.Config) []string { return c.Customers },
+		at: func(c *config.Config, name string) string {
+			return fmt.Sprintf("customers.%d", slices.Index(c.Customers, name))
+		},
+		get: func(c *config.Config, name string) Customer { return Customer{Name: name} },
+		set: func(c *config.Config, name string, _ Customer) {
+			if !slices.Contains(c.Customers, name) {
+				c.Customers = append(c.Customers, name)
+			}
+		},
+		del: func(c *config.Config, name string) {
+			c.Customers = slices.DeleteFunc(c.Customers, func(n string) bool { return n == name })
+		},
+		ident: func(cu Customer) (string, string) { return cu.Name, "" },
+	},
+	&kind[*config.Sensor]{name: store.CatalogSensors, singular: "sensor", admin: true,
+		list: func(c *config.Config) []string { return c.SensorNames() },
+		at:   func(_ *config.Config, name string) string { return "sensors." + name },
+		get:  func(c *config.Config, name string) *config.Sensor { return c.Sensors[name] },
+		set:  func(c *config.Config, name string, s *config.Sensor) { c.Sensors[name] = s },
+		del:  func(c *config.Config, name string) { delete(c.Sensors, name) },
+	},
+	&kind[*config.Notifier]{name: store.CatalogNotifiers, singular: "notifier", secret: []string{"password", "secret"},
+		list: func(c *config.Config) []string { return c.NotifierNames() },
+		at:   func(_ *config.Config, name string) string { return "alerts.notifiers." + name },
+		get:  func(c *config.Config, name string) *config.Notifier { return c.Alerts.Notifiers[name] },
+		set:  func(c *config.Config, name string, n *config.Notifier) { c.Alerts.Notifiers[name] = n },
+		del:  func(c *config.Config, name string) { delete(c.Alerts.Notifiers, name) },
+		ident: func(n *config.Notifier) (string, string) {
+			if n == nil {
+				return "", ""
+			}
+			return "", n.Customer
+		},
+	},
+	&kind[alert.RuleSpec]{name: store.CatalogRules, singular: "rule",
+		list: func(c *config.Config) []string { return namesOf(c.Alerts.Rules, ruleName) },
+		at: func(c *config.Config, name string) string {
+			return fmt.Sprintf("alerts.rules.%d", indexOf(c.Alerts.Rules, ruleName, name))
+		},
+		get: func(c *config.Config, name string) alert.RuleSpec {
+			return c.Alerts.Rules[indexOf(c.Alerts.Rules, ruleName, name)]
+		},
+		set: func(c *config.Config, name string, r alert.RuleSpec) {
+			r.Name = name
+			c.Alerts.Rules = setNamed(c.Alerts.Rules, ruleName, r)
+		},
+		del: func(c *config.Config, name string) {
+			c.Alerts.Rules = slices.DeleteFunc(c.Alerts.Rules, func(r alert.RuleSpec) bool { return r.Name == name })
+		},
+		ident: func(r alert.RuleSpec) (string, string) { return r.Name, r.Customer },
+		clean: func(r *alert.RuleSpec) {
+			// An empty list is none, as in the file.
+			if len(r.Devices) == 0 {
+				r.Devices = nil
+			}
+			if len(r.Notify) == 0 {
+				r.Notify = nil
+			}
+		},
+	},
+	&kind[config.ReportSchedule]{name: store.CatalogReports, singular: "report",
+		list: func(c *config.Config) []string { return namesOf(c.Reports, reportName) },
+		at: func(c *config.Config, name string) string {
+			return fmt.Sprintf("reports.%d", indexOf(c.Reports, reportName, name))
+		},
+		get: func(c *config.Config, name string) config.ReportSchedule {
+			return c.Reports[indexOf(c.Reports, reportName, name)]
+		},
+		set: func(c *config.Config, name string, r config.ReportSchedule) {
+			r.Name = name
+			c.Reports = setNamed(c.Reports, reportName, r)
+		},
+		del: func(c *config.Config, name string) {
+			c.Reports = slices.DeleteFunc(c.Reports, func(r config.ReportSchedule) bool { return r.Name == name })
+		},
+		ident: func(r config.ReportSchedule) (string, string) { return r.Name, r.Customer },
+	},
+}
+
+// KindOf is the kind named name ("rules"), or nil.
+func KindOf(name string) Kind {
+	for _, k := range Kinds {
+		if k.Name() == name {
+			return k
+		}
+	}
+	return nil
+}
+
+// Customer is a customer of the catalog: a tenant whose messages are
+// accepted.
+type Customer struct {
+	Name string `yaml:"name,omitempty"`
+}
+
+func ruleName(r alert.RuleSpec) string          { return r.Name }
+func reportName(r config.ReportSchedule) string { return r.Name }
+
+func namesOf[T any](list []T, name func(T) string) []string {
+	out := make([]string, len(list))
+	for i, it := range list {
+		out[i] = name(it)
+	}
+	return out
+}
+
+func indexOf[T any](list []T, name func(T) string, want string) int {
+	return slices.IndexFunc(list, func(it T) bool { return name(it) == want })
+}
+
+// setNamed replaces the item of list named as it is, or adds it.
+func setNamed[T any](list []T, name func(T) string, it T) []T {
+	if i := indexOf(list, name, name(it)); i >= 0 {
+		list[i] = it
+		return list
+	}
+	return append(list, it)
+}
+
+// kind is a Kind whose items are Ts.
+type kind[T any] struct {
+	name, singular string
+	admin          bool
+	secret         []string
+	list           func(c *config.Config) []string
+	at             func(c *config.Config, name string) string
+	get            func(c *config.Config, name string) T
+	set            func(c *config.Config, name string, it T)
+	del            func(c *config.Config, name string)
+	// ident is the item's own name (empty when it has no name key) and
+	// customer; nil for neither.
+	ident func(T) (name, customer string)
+	// clean makes a decoded item canonical.
+	clean func(*T)
+}
+
+func (k *kind[T]) Name() string                               { return k.name }
+func (k *kind[T]) Singular() string                           { return k.singular }
+func (k *kind[T]) AdminOnly() bool                            { return k.admin }
+func (k *kind[T]) secrets() []string                          { return k.secret }
+func (k *kind[T]) names(c *config.Config) []string            { return k.list(c) }
+func (k *kind[T]) field(c *config.Config, name string) string { return k.at(c, name) }
+func (k *kind[T]) remove(c *config.Config, name string)       { k.del(c, name) }
+func (k *kind[T]) identify(it T) (name, customer string)      { return callIdent(k.ident, it) }
+func callIdent[T any](f func(T) (string, string), it T) (string, string) {
+	if f == nil {
+		return "", ""
+	}
+	return f(it)
+}
+
+func (k *kind[T]) encode(c *config.Config, name string) (json.RawMessage, string) {
+	it := k.get(c, name)
+	_, customer := k.identify(it)
+	return toJSON(it), customer
+}
+
+func (k *kind[T]) decode(body []byte) (json.RawMessage, string, string, error) {
+	var it T
+	if err := decodeStrict(body, &it, k.singular); err != nil {
+		return nil, "", "", err
+	}
+	if k.clean != nil {
+		k.clean(&it)
+	}
+	name, customer := k.identify(it)
+	return toJSON(it), name, customer, nil
+}
+
+func (k *kind[T]) put(c *config.Config, name string, spec json.RawMessage) error {
+	var it T
+	if err := decodeStrict(spec, &it, k.singular); err != nil {
+		return err
+	}
+	if k.clean != nil {
+		k.clean(&it)
+	}
+	k.set(c, name, it)
+	return nil
+}
+
+// decodeStrict reads body, a JSON object with the configuration file's
+// keys and values ("for": "10m"), into v, refusing unknown keys; an error
+// names the key.
+func decodeStrict(body []byte, v any, what string) error {
+	var doc map[string]any
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return &FieldError{Field: what, Msg: "the body must be a JSON object with the keys of a " + what + " in the configuration file: " + err.Error()}
+	}
+	for _, k := range slices.Sorted(maps.Keys(doc)) {
+		y, _ := yaml.Marshal(map[string]any{k: doc[k]})
+		dec := yaml.NewDecoder(bytes.NewReader(y))
+		dec.KnownFields(true)
+		if err := dec.Decode(v); err != nil {
+			msg := err.Error()
+			if strings.Contains(msg, "not found in type") {
+				msg = "not a key of a " + what
+			} else if _, after, ok := strings.Cut(msg, ": "); ok {
+				msg = strings.TrimPrefix(after, "line 1: ")
+			}
+			if k == "" {
+				k = `""` // an empty key, named as such
+			}
+			return &FieldError{Field: k, Msg: msg}
+		}
+	}
+	return nil
+}
+
+// toJSON is v as JSON with the configuration file's keys.
+func toJSON(v any) json.RawMessage {
+	y, err := yaml.Marshal(v)
+	if err != nil {
+		panic(err) // the configuration's types always marshal
+	}
+	var doc any
+	if err := yaml.Unmarshal(y, &doc); err != nil {
+		panic(err)
+	}
+	if doc == nil {
+		doc = map[string]any{}
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// cloneConfig is a copy of c whose lists and maps of catalog items are
+// its own, to add to or take from.
+func cloneConfig(c *config.Config) *config.Config {
+	n := *c
+	n.Customers = slices.Clone(c.Customers)
+	n.Sensors = maps.Clone(c.Sensors)
+	if n.Sensors == nil {
+		n.Sensors = map[string]*config.Sensor{}
+	}
+	n.Alerts.Notifiers = maps.Clone(c.Alerts.Notifiers)
+	if n.Alerts.Notifiers == nil {
+		n.Alerts.Notifiers = map[string]*config.Notifier{}
+	}
+	n.Alerts.Rules = slices.Clone(c.Alerts.Rules)
+	n.Reports = slices.Clone(c.Reports)
+	return &n
+}

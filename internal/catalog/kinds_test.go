@@ -1,0 +1,70 @@
+package catalog
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// TestDecode: an item's JSON has the configuration file's keys and
+// durations; a wrong key or value is named, and what is read survives a
+// round trip.
+func TestDecode(t *testing.T) {
+	rules := KindOf("rules")
+	spec, name, customer, err := rules.decode([]byte(`{"name": "hot", "customer": "acme", "sensor": "devicev01", "when": "Temp > 50", "for": "10m", "notify": ["ops"], "notify_resolved": false}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name != "hot" || customer != "acme" || !strings.Contains(string(spec), `"for":"10m0s"`) || !strings.Contains(string(spec), `"notify_resolved":false`) {
+		t.Errorf("decoded %s, name %q, customer %q", spec, name, customer)
+	}
+	again, _, _, err := rules.decode(spec)
+	if err != nil || !bytes.Equal(again, spec) {
+		t.Errorf("after a round trip: %s (%v), want %s", again, err, spec)
+	}
+	for kind, cases := range map[string]map[string]string{
+		"rules": {
+			`{"for": "often"}`:  "for",
+			`{"notify": "ops"}`: "notify",
+			`{"threshold": 5}`:  "threshold",
+			`[1, 2]`:            "rule",
+		},
+		"notifiers": {`{"type": "email", "smtp": "x"}`: "smtp", `{"port": "twenty-five"}`: "port"},
+		"sensors":   {`{"keep": "Pres"}`: "keep", `{"match": {"feld": "Mod"}}`: "match"},
+		"customers": {`{"title": "Acme"}`: "title"},
+		"reports":   {`{"sections": 3}`: "sections"},
+	} {
+		for body, field := range cases {
+			_, _, _, err := KindOf(kind).decode([]byte(body))
+			fe, ok := err.(*FieldError)
+			if !ok || fe.Field != field {
+				t.Errorf("%s %s: %v, want an error naming %s", kind, body, err, field)
+			}
+		}
+	}
+}
+
+// FuzzDecodeItem: any body is an item of each kind or an error naming a
+// field, and an item read survives a round trip through its JSON.
+func FuzzDecodeItem(f *testing.F) {
+	f.Add(`{"name": "hot", "sensor": "devicev01", "when": "Temp > 50", "for": "10m"}`)
+	f.Add(`{"devices": ["1", "2"], "repeat_every": "1h", "notify_resolved": true, "message": "{{.Device}}"}`)
+	f.Add(`{"no_data_for": 5}`)
+	f.Add(`{"type": "email", "to": ["a@b.c"], "port": 25}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		for _, k := range Kinds {
+			spec, _, _, err := k.decode([]byte(body))
+			if err != nil {
+				fe, ok := err.(*FieldError)
+				if !ok || fe.Field == "" || strings.TrimSpace(fe.Msg) == "" {
+					t.Fatalf("%s %q: %v is not an error naming a field", k.Name(), body, err)
+				}
+				continue
+			}
+			again, _, _, err := k.decode(spec)
+			if err != nil || !bytes.Equal(again, spec) {
+				t.Fatalf("%s %q: after a round trip %s (%v), want %s", k.Name(), body, again, err, spec)
+			}
+		}
+	})
+}

@@ -1,0 +1,305 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/sensorhub/sensorhub/internal/auth"
+	"github.com/sensorhub/sensorhub/internal/catalog"
+	"github.com/sensorhub/sensorhub/internal/store"
+)
+
+// The catalog over the API: customers, sensor kinds, alert rules,
+// notifiers and report schedules. Those of the configuration file are
+// read only; the others are created, changed and deleted while sensorhub
+// runs, by admins, and a customer's operators for their customer's
+// rules, notifiers and report schedules. Each process applies a change
+// within seconds.
+
+func (s *Server) catalogRoutes(mux *http.ServeMux) {
+	for _, k := range catalog.Kinds {
+		mux.HandleFunc("GET /api/v1/"+k.Name(), func(w http.ResponseWriter, r *http.Request) { s.listItems(w, r, k) })
+		mux.HandleFunc("GET /api/v1/"+k.Name()+"/{name}", func(w http.ResponseWriter, r *http.Request) { s.getItem(w, r, k) })
+		mux.HandleFunc("PUT /api/v1/"+k.Name()+"/{name}", func(w http.ResponseWriter, r *http.Request) { s.putItem(w, r, k) })
+		mux.HandleFunc("DELETE /api/v1/"+k.Name()+"/{name}", func(w http.ResponseWriter, r *http.Request) { s.deleteItem(w, r, k) })
+	}
+	mux.HandleFunc("GET /api/v1/audit", s.audit)
+}
+
+// seesItem: who sees an item. A customer is seen by those who see it;
+// the sensor kinds by all; a rule or report schedule of every customer
+// by all, a customer's by those who see the customer; notifiers likewise,
+// but by admins and operators only (they hold addresses).
+func seesItem(p *auth.Principal, k catalog.Kind, it catalog.Item) bool {
+	switch {
+	case p.IngestOnly:
+		return false
+	case k.Name() == store.CatalogCustomers:
+		return p.Sees(it.Name)
+	case k.Name() == store.CatalogSensors:
+		return true
+	case k.Name() == store.CatalogNotifiers && p.Role == auth.RoleViewer:
+		return false
+	}
+	return it.Customer == "" || p.Sees(it.Customer)
+}
+
+// mayEdit: an admin edits every item; an operator given customers (a
+// plant's own staff) the rules, notifiers and report schedules of its
+// customers.
+func mayEdit(p *auth.Principal, k catalog.Kind, customer string) bool {
+	switch {
+	case p.IngestOnly:
+		return false
+	case p.Role == auth.RoleAdmin:
+		return true
+	}
+	return mayEditKind(p, k) && customer != "" && p.Sees(customer)
+}
+
+// mayEditKind: whether p edits any item of kind k.
+func mayEditKind(p *auth.Principal, k catalog.Kind) bool {
+	return !p.IngestOnly && (p.Role == auth.RoleAdmin || p.Role == auth.RoleOperator && p.Customers != nil && !k.AdminOnly())
+}
+
+// listItems serves GET /api/v1/<kind>: {"version", "<kind>": [{name,
+// <singular>, customer, managed_in, version}]}.
+func (s *Server) listItems(w http.ResponseWriter, r *http.Request, k catalog.Kind) {
+	v, items, err := s.Catalog.List(r.Context(), k)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	p := principalOf(r)
+	seen := []catalog.Item{}
+	for _, it := range items {
+		if seesItem(p, k, it) {
+			seen = append(seen, it)
+		}
+	}
+	writeJSON(w, map[string]any{"version": v, k.Name(): seen})
+}
+
+// getItem serves GET /api/v1/<kind>/{name}, with the ETag of an item of
+// the catalog for a conditional PUT or DELETE.
+func (s *Server) getItem(w http.ResponseWriter, r *http.Request, k catalog.Kind) {
+	it, err := s.seenItem(r, k)
+	if err != nil {
+		s.catalogError(w, r, err)
+		return
+	}
+	if it.Version > 0 {
+		w.Header().Set("ETag", etag(it.Version))
+	}
+	writeJSON(w, it)
+}
+
+// seenItem is the item the request names, if its principal sees it.
+func (s *Server) seenItem(r *http.Request, k catalog.Kind) (catalog.Item, error) {
+	name := r.PathValue("name")
+	it, err := s.Catalog.Get(r.Context(), k, name)
+	if err == nil && !seesItem(principalOf(r), k, it) {
+		err = fmt.Errorf("%w: %s %q", catalog.ErrNotFound, k.Singular(), name)
+	}
+	return it, err
+}
+
+// putItem serves PUT /api/v1/<kind>/{name} with the item as JSON, with
+// the configuration file's keys: it creates or replaces an item of the
+// catalog. If-Match makes it conditional on the version read (412 when
+// another change came between), If-None-Match: * on its not existing.
+func (s *Server) putItem(w http.ResponseWriter, r *http.Request, k catalog.Kind) {
+	ifVersion, old, getErr, ok := s.editing(w, r, k)
+	if !ok {
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 256<<10))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "an item is at most 256 KiB of JSON")
+		return
+	}
+	p := principalOf(r)
+	name := r.PathValue("name")
+	change, err := s.Catalog.Check(r.Context(), k, name, body, ifVersion)
+	// Whose item it is, before what is wrong with it.
+	if change.Kind != "" && !mayEdit(p, k, change.Customer) || getErr == nil && !mayEdit(p, k, old.Customer) {
+		s.forbidEdit(w, p, k)
+		return
+	}
+	if err != nil {
+		s.catalogError(w, r, err)
+		return
+	}
+	v, err := s.Catalog.Store.ChangeCatalog(r.Context(), p.Name, []store.CatalogChange{change})
+	if err != nil {
+		s.catalogError(w, r, err)
+		return
+	}
+	s.Log.Info(k.Singular()+" saved", "name", name, "by", p.Name, "catalog_version", v)
+	w.Header().Set("ETag", etag(v))
+	w.Header().Set("Content-Type", "application/json")
+	if errors.Is(getErr, catalog.ErrNotFound) {
+		w.WriteHeader(http.StatusCreated)
+	}
+	_ = json.NewEncoder(w).Encode(map[string]int64{"version": v})
+}
+
+// editing begins a change of an item of kind k: its condition, whether
+// its principal edits items of k at all, and the item as it is
+// (catalog.ErrNotFound when there is none). When not ok, it answered.
+func (s *Server) editing(w http.ResponseWriter, r *http.Request, k catalog.Kind) (ifVersion int64, old catalog.Item, getErr error, ok bool) {
+	if ifVersion, ok = conditional(w, r); !ok {
+		return 0, old, nil, false
+	}
+	if p := principalOf(r); !mayEditKind(p, k) {
+		s.forbidEdit(w, p, k)
+		return 0, old, nil, false
+	}
+	old, getErr = s.seenItem(r, k)
+	if getErr != nil && !errors.Is(getErr, catalog.ErrNotFound) {
+		s.catalogError(w, r, getErr)
+		return 0, old, nil, false
+	}
+	return ifVersion, old, getErr, true
+}
+
+// forbidEdit answers a change its principal may not make.
+func (s *Server) forbidEdit(w http.ResponseWriter, p *auth.Principal, k catalog.Kind) {
+	msg := "only an admin changes " + k.Name()
+	if !k.AdminOnly() {
+		msg += ", or an operator its customers' " + k.Name()
+	}
+	writeError(w, http.StatusForbidden, msg)
+}
+
+// deleteItem serves DELETE /api/v1/<kind>/{name}: it removes an item of
+// the catalog, unless other items need it (409). A rule's firing alerts
+// resolve; a customer's messages are rejected from then on.
+func (s *Server) deleteItem(w http.ResponseWriter, r *http.Request, k catalog.Kind) {
+	ifVersion, old, err, ok := s.editing(w, r, k)
+	if !ok {
+		return
+	}
+	p := principalOf(r)
+	if err != nil {
+		s.catalogError(w, r, err)
+		return
+	}
+	if !mayEdit(p, k, old.Customer) {
+		s.forbidEdit(w, p, k)
+		return
+	}
+	name := r.PathValue("name")
+	v, err := s.Catalog.Delete(r.Context(), p.Name, k, name, ifVersion)
+	if err != nil {
+		s.catalogError(w, r, err)
+		return
+	}
+	s.Log.Info(k.Singular()+" deleted", "name", name, "by", p.Name, "catalog_version", v)
+	writeJSON(w, map[string]int64{"version": v})
+}
+
+// audit serves GET /api/v1/audit?kind=&name=&before=&limit= to admins:
+// the catalog's changes, newest first, with what was before and after.
+func (s *Server) audit(w http.ResponseWriter, r *http.Request) {
+	if forbidNonAdmin(w, r, "reads the audit log") {
+		return
+	}
+	q := r.URL.Query()
+	aq := store.AuditQuery{Kind: q.Get("kind"), Name: q.Get("name"), Limit: 100}
+	if v := q.Get("before"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			writeError(w, http.StatusBadRequest, "before must be an entry's id")
+			return
+		}
+		aq.Before = n
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 || n > 1000 {
+			writeError(w, http.StatusBadRequest, "limit must be 1 to 1000")
+			return
+		}
+		aq.Limit = n
+	}
+	entries, err := s.Catalog.Store.Audit(r.Context(), aq)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	type entry struct {
+		ID       int64           `json:"id"`
+		Version  int64           `json:"version"`
+		At       string          `json:"at"`
+		By       string          `json:"by"`
+		Kind     string          `json:"kind"`
+		Name     string          `json:"name"`
+		Customer string          `json:"customer,omitempty"`
+		Before   json.RawMessage `json:"before"`
+		After    json.RawMessage `json:"after"`
+	}
+	out := make([]entry, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, entry{ID: e.ID, Version: e.Version, At: e.At.In(s.Location).Format("2006-01-02T15:04:05.000Z07:00"),
+			By: e.By, Kind: e.Kind, Name: e.Name, Customer: e.Customer,
+			Before: orNull(catalog.MaskSecrets(e.Kind, e.Before)), After: orNull(catalog.MaskSecrets(e.Kind, e.After))})
+	}
+	writeJSON(w, map[string]any{"entries": out})
+}
+
+func orNull(b json.RawMessage) json.RawMessage {
+	if b == nil {
+		return json.RawMessage("null")
+	}
+	return b
+}
+
+// etag is the ETag of a catalog version.
+func etag(v int64) string { return `"` + strconv.FormatInt(v, 10) + `"` }
+
+// conditional reads If-Match ("N", the ETag of the version read) or
+// If-None-Match: * (create only): the ifVersion of a catalog change.
+func conditional(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	if m := strings.TrimSpace(r.Header.Get("If-None-Match")); m == "*" {
+		return -1, true
+	}
+	m := strings.TrimSpace(r.Header.Get("If-Match"))
+	if m == "" || m == "*" {
+		return 0, true
+	}
+	v, err := strconv.ParseInt(strings.Trim(strings.TrimPrefix(m, "W/"), `"`), 10, 64)
+	if err != nil || v <= 0 {
+		writeError(w, http.StatusBadRequest, `If-Match must be the ETag a GET gave, such as "12"`)
+		return 0, false
+	}
+	return v, true
+}
+
+// catalogError answers a refused catalog change with its status: 400
+// naming the field, 404, 409 for what the file manages, 412 for a change
+// made from an old version.
+func (s *Server) catalogError(w http.ResponseWriter, r *http.Request, err error) {
+	var fe *catalog.FieldError
+	switch {
+	case errors.As(err, &fe):
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": fe.Error(), "field": fe.Field})
+	case errors.Is(err, catalog.ErrNotFound):
+		writeError(w, http.StatusNotFound, strings.TrimPrefix(err.Error(), catalog.ErrNotFound.Error()+": ")+" does not exist")
+	case errors.Is(err, catalog.ErrProvisioned):
+		writeError(w, http.StatusConflict, strings.TrimPrefix(err.Error(), catalog.ErrProvisioned.Error()+": "))
+	case errors.Is(err, catalog.ErrInUse):
+		writeError(w, http.StatusConflict, strings.TrimPrefix(err.Error(), catalog.ErrInUse.Error()+": "))
+	case errors.Is(err, store.ErrConflict):
+		writeError(w, http.StatusPreconditionFailed, "it changed since it was read; read it again and redo the change ("+err.Error()+")")
+	default:
+		s.internal(w, r, err)
+	}
+}
