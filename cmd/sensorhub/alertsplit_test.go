@@ -81,7 +81,7 @@ alerts:
 		testenv.Eventually(t, 30*time.Second, 100*time.Millisecond, func() error {
 			var held []*role
 			for _, r := range among {
-				if r.metric("sensorhub_lease_held") == 1 {
+				if r.metric(`sensorhub_lease_held{lease="alert"}`) == 1 {
 					held = append(held, r)
 				}
 			}
@@ -246,7 +246,7 @@ alerts: {failover_after: 10m}
 	held := func() {
 		t.Helper()
 		testenv.Eventually(t, 30*time.Second, 100*time.Millisecond, func() error {
-			if v := r.metric("sensorhub_lease_held"); v != 1 {
+			if v := r.metric(`sensorhub_lease_held{lease="alert"}`); v != 1 {
 				return fmt.Errorf("the alert lease is not held (%v)", v)
 			}
 			return nil

@@ -11,6 +11,7 @@
 package catalog
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -53,9 +54,10 @@ type Base struct {
 	File   *config.File
 }
 
-// source says where the base manages kind's item name: "FILE:LINE", or
-// "built in" for one of the defaults; empty when the base has no such
-// item.
+// source says where the base manages kind's item name: "FILE:LINE";
+// "built in" for one of the defaults, as sensorhub gives it; "the
+// configuration" for one set otherwise (by a program that starts
+// sensorhub); empty when the base has no such item.
 func (b Base) source(k Kind, name string) string {
 	if !slices.Contains(k.names(b.Config), name) {
 		return ""
@@ -63,8 +65,18 @@ func (b Base) source(k Kind, name string) string {
 	if line := b.File.Line(k.field(b.Config, name)); line > 0 {
 		return fmt.Sprintf("%s:%d", b.File.Path, line)
 	}
-	return "built in"
+	if slices.Contains(k.names(defaults), name) {
+		mine, _ := k.encode(b.Config, name)
+		builtIn, _ := k.encode(defaults, name)
+		if bytes.Equal(mine, builtIn) {
+			return "built in"
+		}
+	}
+	return "the configuration"
 }
+
+// defaults are sensorhub's built-in items.
+var defaults = config.Default()
 
 // provisioned says where the file manages kind's item name; empty when
 // it does not.
@@ -195,7 +207,7 @@ func unjoin(err error) []error {
 // Seed moves the built-in items (the defaults the file does not set: the
 // sensor kinds, the rules when the file gives none, the customer) into
 // the catalog, once, so that they are edited and deleted like the
-// others. The plan is the same before and after. Of several processes
+// others; a built-in item of a later release is not added to them. The plan is the same before and after. Of several processes
 // starting at once, one does it.
 func (b Base) Seed(ctx context.Context, cs store.Catalog) error {
 	_, items, err := cs.ReadCatalog(ctx)

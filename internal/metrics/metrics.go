@@ -6,9 +6,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
@@ -125,7 +128,8 @@ func New() *Metrics {
 }
 
 // Scrape sums the series of one metric on the /metrics page of the
-// sensorhub whose HTTP server is at addr (host:port).
+// sensorhub whose HTTP server is at addr (host:port); a name such as
+// sensorhub_lease_held{lease="alert"} sums the series of those labels.
 func Scrape(ctx context.Context, addr, name string) (float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
 	if err != nil {
@@ -144,9 +148,13 @@ func Scrape(ctx context.Context, addr, name string) (float64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%s/metrics: %w", addr, err)
 	}
+	name, want, _ := strings.Cut(strings.TrimSuffix(name, "}"), "{")
 	var sum float64
 	if mf := families[name]; mf != nil {
 		for _, m := range mf.GetMetric() {
+			if !hasLabels(m, want) {
+				continue
+			}
 			switch {
 			case m.GetCounter() != nil:
 				sum += m.GetCounter().GetValue()
@@ -158,4 +166,19 @@ func Scrape(ctx context.Context, addr, name string) (float64, error) {
 		}
 	}
 	return sum, nil
+}
+
+// hasLabels says whether m has the labels of want, `a="x",b="y"`.
+func hasLabels(m *dto.Metric, want string) bool {
+	for _, pair := range strings.Split(want, ",") {
+		k, v, ok := strings.Cut(pair, "=")
+		if !ok {
+			continue
+		}
+		k, v = strings.TrimSpace(k), strings.Trim(strings.TrimSpace(v), `"`)
+		if !slices.ContainsFunc(m.GetLabel(), func(l *dto.LabelPair) bool { return l.GetName() == k && l.GetValue() == v }) {
+			return false
+		}
+	}
+	return true
 }

@@ -59,6 +59,9 @@ type page struct {
 	Banner string
 	// Acts is false for a viewer, who may look but not acknowledge.
 	Acts bool
+	// Edits is true for who edits settings: admins, and operators given
+	// customers.
+	Edits bool
 }
 
 func (p *Pages) page(r *http.Request, title, nav string) page {
@@ -70,6 +73,7 @@ func (p *Pages) page(r *http.Request, title, nav string) page {
 		pg.Banner = p.Server.Banner()
 	}
 	pg.Acts = principalOf(r).Acts()
+	pg.Edits = p.Server.Catalog != nil && editsSettings(principalOf(r))
 	if a := p.Server.Access; a != nil {
 		pg.User, pg.CSRF = principalOf(r).Name, a.csrfToken(r)
 	}
@@ -102,6 +106,9 @@ func (p *Pages) routes(mux *http.ServeMux) {
 	mux.HandleFunc("/", p.errorPage(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "There is no page at "+r.URL.Path+".", http.StatusNotFound)
 	}))
+	if p.Server.Catalog != nil {
+		p.settingsRoutes(mux)
+	}
 	if a := p.Server.Access; a != nil {
 		mux.HandleFunc("/login", a.login(p))
 		mux.HandleFunc("POST /logout", a.logout)

@@ -1,0 +1,415 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/sensorhub/sensorhub/internal/alert"
+	"github.com/sensorhub/sensorhub/internal/alert/notify"
+	"github.com/sensorhub/sensorhub/internal/auth"
+	"github.com/sensorhub/sensorhub/internal/catalog"
+	"github.com/sensorhub/sensorhub/internal/store"
+)
+
+// The settings pages edit the catalog in the browser, as the API does,
+// with the same checks: admins everything, a customer's operators their
+// customer's rules, notifiers and report schedules. Each item is a form
+// of the configuration file's keys; an error is shown beside its field.
+
+// formField is one key of an item's form.
+type formField struct {
+	Key, Label, Help string
+	// Type is text, number, password, textarea, list (comma-separated),
+	// select (Options) or yaml (the whole item).
+	Type    string
+	Options []string
+}
+
+// settingsForms are the forms of each kind's items.
+func (p *Pages) settingsForms(k catalog.Kind, customers []string) []formField {
+	cfg := p.config()
+	anyCustomer := append([]string{""}, customers...)
+	switch k.Name() {
+	case store.CatalogCustomers:
+		return nil
+	case store.CatalogRules:
+		return []formField{
+			{Key: "customer", Label: "Customer", Type: "select", Options: anyCustomer, Help: "empty: every customer's devices"},
+			{Key: "sensor", Label: "Sensor kind", Type: "select", Options: append(cfg.SensorNames(), alert.AnySensor)},
+			{Key: "devices", Label: "Devices", Type: "list", Help: "empty: every device of the kind"},
+			{Key: "when", Label: "Fires when", Help: "an expression on the reading's fields, such as Pres < OpenPres"},
+			{Key: "clear_when", Label: "Clears when", Help: "empty: when the condition no longer holds"},
+			{Key: "for", Label: "For at least", Help: "such as 5m"},
+			{Key: "no_data_for", Label: "Or silent for", Help: "such as 30m, instead of a condition"},
+			{Key: "severity", Label: "Severity", Type: "select", Options: alert.Severities},
+			{Key: "notify", Label: "Notify", Type: "list", Help: "notifiers: " + strings.Join(cfg.NotifierNames(), ", ")},
+			{Key: "repeat_every", Label: "Repeat every", Help: "a reminder while it fires, such as 4h"},
+			{Key: "message", Label: "Message", Type: "textarea"},
+		}
+	case store.CatalogNotifiers:
+		return []formField{
+			{Key: "type", Label: "Type", Type: "select", Options: []string{"email", "webhook"}},
+			{Key: "customer", Label: "Customer", Type: "select", Options: anyCustomer, Help: "empty: told of every customer's alerts"},
+			{Key: "host", Label: "SMTP host"},
+			{Key: "port", Label: "SMTP port", Type: "number"},
+			{Key: "tls", Label: "TLS", Type: "select", Options: []string{"", "none", "starttls", "tls"}},
+			{Key: "username", Label: "SMTP user"},
+			{Key: "password", Label: "SMTP password", Type: "password"},
+			{Key: "from", Label: "From"},
+			{Key: "to", Label: "To", Type: "list", Help: "e-mail addresses, separated by commas"},
+			{Key: "url", Label: "Webhook URL"},
+			{Key: "secret", Label: "Webhook secret", Type: "password"},
+		}
+	case store.CatalogReports:
+		return []formField{
+			{Key: "customer", Label: "Customer", Type: "select", Options: customers},
+			{Key: "every", Label: "Every", Type: "select", Options: []string{"week", "month"}},
+			{Key: "day", Label: "Day", Help: "a weekday for a week, 1 to 28 for a month"},
+			{Key: "at", Label: "At", Help: "local time, such as 07:00"},
+			{Key: "sections", Label: "Sections", Type: "list", Help: "energy, air, quality; empty: all"},
+			{Key: "notify", Label: "Send with", Type: "list", Help: "e-mail notifiers: " + strings.Join(cfg.NotifierNames(), ", ")},
+		}
+	}
+	return []formField{{Key: "yaml", Label: k.Singular() + " (YAML, the configuration file's keys)", Type: "yaml"}}
+}
+
+// editsSettings: an admin, or an operator given customers.
+func editsSettings(p *auth.Principal) bool {
+	return !p.IngestOnly && (p.Role == auth.RoleAdmin || p.Role == auth.RoleOperator && p.Customers != nil)
+}
+
+func (p *Pages) settingsRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /settings", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/settings/rules", http.StatusSeeOther)
+	})
+	mux.HandleFunc("GET /settings/audit", p.errorPage(p.settingsAudit))
+	for _, k := range catalog.Kinds {
+		mux.HandleFunc("GET /settings/"+k.Name(), p.errorPage(func(w http.ResponseWriter, r *http.Request) { p.settings(w, r, k, nil) }))
+		mux.HandleFunc("POST /settings/"+k.Name(), func(w http.ResponseWriter, r *http.Request) { p.saveItem(w, r, k) })
+		mux.HandleFunc("POST /settings/"+k.Name()+"/{name}/delete", func(w http.ResponseWriter, r *http.Request) { p.removeItem(w, r, k) })
+	}
+	mux.HandleFunc("POST /settings/notifiers/{name}/test", p.testNotifier)
+}
+
+// itemForm is an item's form as shown: its values, and the error of a
+// change refused.
+type itemForm struct {
+	Name, Source string
+	Version      int64
+	New          bool
+	Values       map[string]string
+	Errors       map[string]string
+	Error        string
+}
+
+type settingsPage struct {
+	page
+	Tabs     []catalog.Kind
+	Kind     catalog.Kind
+	Fields   []formField
+	Items    []catalog.Item
+	Edit     *itemForm
+	Message  string
+	Entries  []auditRow
+	Editable func(catalog.Item) bool
+}
+
+// settings shows kind's items and, when ?edit=NAME or ?new=1, the form of
+// one (or form, a change refused).
+func (p *Pages) settings(w http.ResponseWriter, r *http.Request, k catalog.Kind, form *itemForm) {
+	pr := principalOf(r)
+	if !editsSettings(pr) || p.Server.Catalog == nil {
+		http.Error(w, "Only an admin, or an operator given customers, edits the settings.", http.StatusForbidden)
+		return
+	}
+	_, items, err := p.Server.Catalog.List(r.Context(), k)
+	if err != nil {
+		p.Server.internal(w, r, err)
+		return
+	}
+	data := settingsPage{page: p.page(r, "Settings", "settings"), Tabs: catalog.Kinds, Kind: k, Message: r.URL.Query().Get("saved"),
+		Editable: func(it catalog.Item) bool { return it.Source == "" && mayEdit(pr, k, it.Customer) }}
+	for _, it := range items {
+		if seesItem(pr, k, it) {
+			data.Items = append(data.Items, it)
+		}
+	}
+	customers, err := p.customersOf(r)
+	if err != nil {
+		p.Server.internal(w, r, err)
+		return
+	}
+	data.Fields = p.settingsForms(k, customers)
+	q := r.URL.Query()
+	switch {
+	case form != nil:
+		data.Edit = form
+	case q.Get("new") != "":
+		data.Edit = &itemForm{New: true, Values: map[string]string{}}
+	case q.Get("edit") != "":
+		i := slices.IndexFunc(data.Items, func(it catalog.Item) bool { return it.Name == q.Get("edit") })
+		if i < 0 {
+			http.Error(w, "There is no "+k.Singular()+" "+q.Get("edit")+".", http.StatusNotFound)
+			return
+		}
+		it := data.Items[i]
+		data.Edit = &itemForm{Name: it.Name, Source: it.Source, Version: it.Version, Values: formValues(data.Fields, it.Spec)}
+	}
+	code := http.StatusOK
+	if form != nil {
+		code = http.StatusBadRequest
+	}
+	p.renderStatus(w, r, code, "settings.html", data)
+}
+
+// customersOf are the customers of the catalog that the request's
+// principal sees: those just created too, before the plan has them.
+func (p *Pages) customersOf(r *http.Request) ([]string, error) {
+	_, items, err := p.Server.Catalog.List(r.Context(), catalog.KindOf(store.CatalogCustomers))
+	var out []string
+	for _, it := range items {
+		if principalOf(r).Sees(it.Name) {
+			out = append(out, it.Name)
+		}
+	}
+	return out, err
+}
+
+// formValues are an item's values in its form's fields.
+func formValues(fields []formField, spec json.RawMessage) map[string]string {
+	var doc map[string]any
+	json.Unmarshal(spec, &doc)
+	out := map[string]string{}
+	for _, f := range fields {
+		if f.Type == "yaml" {
+			y, _ := yaml.Marshal(doc)
+			out[f.Key] = string(y)
+			continue
+		}
+		switch v := doc[f.Key].(type) {
+		case nil:
+		case []any:
+			parts := make([]string, len(v))
+			for i, x := range v {
+				parts[i] = fmt.Sprint(x)
+			}
+			out[f.Key] = strings.Join(parts, ", ")
+		default:
+			out[f.Key] = fmt.Sprint(v)
+		}
+	}
+	return out
+}
+
+// formJSON is the item a form sent, as the API takes it.
+func formJSON(fields []formField, form url.Values) ([]byte, error) {
+	doc := map[string]any{}
+	for _, f := range fields {
+		v := strings.TrimSpace(form.Get(f.Key))
+		if f.Type == "yaml" {
+			if err := yaml.Unmarshal([]byte(v), &doc); err != nil {
+				return nil, &catalog.FieldError{Field: f.Key, Msg: "not YAML: " + err.Error()}
+			}
+			if doc == nil {
+				doc = map[string]any{}
+			}
+			continue
+		}
+		if v == "" {
+			continue
+		}
+		switch f.Type {
+		case "list":
+			var list []string
+			for _, s := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == '\n' }) {
+				if s = strings.TrimSpace(s); s != "" {
+					list = append(list, s)
+				}
+			}
+			doc[f.Key] = list
+		case "number":
+			if n, err := strconv.Atoi(v); err == nil {
+				doc[f.Key] = n
+			} else {
+				doc[f.Key] = v // refused, naming the field
+			}
+		default:
+			doc[f.Key] = v
+		}
+	}
+	return json.Marshal(doc)
+}
+
+// saveItem creates or changes an item from its form.
+func (p *Pages) saveItem(w http.ResponseWriter, r *http.Request, k catalog.Kind) {
+	pr := principalOf(r)
+	if !editsSettings(pr) || !mayEditKind(pr, k) || p.Server.Catalog == nil {
+		p.fail(w, r, http.StatusForbidden, "Only an admin changes "+k.Name()+(map[bool]string{false: ", or an operator its customers' " + k.Name()}[k.AdminOnly()])+".")
+		return
+	}
+	customers, err := p.customersOf(r)
+	if err != nil {
+		p.Server.internal(w, r, err)
+		return
+	}
+	fields := p.settingsForms(k, customers)
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	form := &itemForm{Name: name, New: r.PostFormValue("new") != "", Values: map[string]string{}, Errors: map[string]string{}}
+	for _, f := range fields {
+		form.Values[f.Key] = r.PostFormValue(f.Key)
+	}
+	ifVersion := int64(-1)
+	if !form.New {
+		ifVersion, _ = strconv.ParseInt(r.PostFormValue("version"), 10, 64)
+		form.Version = ifVersion
+	}
+	body, err := formJSON(fields, r.PostForm)
+	var change store.CatalogChange
+	if err == nil {
+		change, err = p.Server.Catalog.Check(r.Context(), k, name, body, ifVersion)
+	}
+	if err == nil {
+		old, getErr := p.Server.Catalog.Get(r.Context(), k, name)
+		if !mayEdit(pr, k, change.Customer) || getErr == nil && !mayEdit(pr, k, old.Customer) {
+			err = &catalog.FieldError{Field: "customer", Msg: "you edit the items of your customers only: " + strings.Join(pr.Customers, ", ")}
+		}
+	}
+	var v int64
+	if err == nil {
+		v, err = p.Server.Catalog.Store.ChangeCatalog(r.Context(), pr.Name, []store.CatalogChange{change})
+	}
+	if err != nil {
+		var fe *catalog.FieldError
+		switch {
+		case errors.As(err, &fe):
+			field, _, _ := strings.Cut(fe.Field, ".")
+			if !slices.ContainsFunc(fields, func(f formField) bool { return f.Key == field }) {
+				if len(fields) == 1 {
+					field = fields[0].Key
+				} else {
+					field = ""
+				}
+			}
+			if field == "" || fe.Field == "name" {
+				form.Error = fe.Error()
+			} else {
+				form.Errors[field] = fe.Error()
+			}
+		case errors.Is(err, store.ErrConflict) && form.New:
+			form.Error = k.Singular() + " " + name + " exists already: pick another name, or edit it"
+		case errors.Is(err, store.ErrConflict):
+			form.Error = "someone changed this " + k.Singular() + " since you opened it: open it again and redo your change"
+		case errors.Is(err, catalog.ErrProvisioned):
+			form.Error = strings.TrimPrefix(err.Error(), catalog.ErrProvisioned.Error()+": ")
+		default:
+			p.Server.internal(w, r, err)
+			return
+		}
+		p.settings(w, r, k, form)
+		return
+	}
+	p.Server.Log.Info(k.Singular()+" saved", "name", name, "by", pr.Name, "catalog_version", v)
+	http.Redirect(w, r, "/settings/"+k.Name()+"?saved="+url.QueryEscape(k.Singular()+" "+name+" saved: in force within seconds"), http.StatusSeeOther)
+}
+
+// removeItem deletes an item of the catalog.
+func (p *Pages) removeItem(w http.ResponseWriter, r *http.Request, k catalog.Kind) {
+	pr := principalOf(r)
+	name := r.PathValue("name")
+	if p.Server.Catalog == nil || !mayEditKind(pr, k) {
+		p.fail(w, r, http.StatusForbidden, "You may not delete "+k.Name()+".")
+		return
+	}
+	old, err := p.Server.Catalog.Get(r.Context(), k, name)
+	if err == nil && (!seesItem(pr, k, old) || !mayEdit(pr, k, old.Customer)) {
+		p.fail(w, r, http.StatusForbidden, "You may not delete "+k.Singular()+" "+name+".")
+		return
+	}
+	if err == nil {
+		_, err = p.Server.Catalog.Delete(r.Context(), pr.Name, k, name, 0)
+	}
+	if err != nil {
+		p.fail(w, r, http.StatusConflict, err.Error())
+		return
+	}
+	http.Redirect(w, r, "/settings/"+k.Name()+"?saved="+url.QueryEscape(k.Singular()+" "+name+" deleted"), http.StatusSeeOther)
+}
+
+// testNotifier sends a test notification with a notifier as it is in
+// force, and says how it went.
+func (p *Pages) testNotifier(w http.ResponseWriter, r *http.Request) {
+	pr := principalOf(r)
+	k := catalog.KindOf(store.CatalogNotifiers)
+	name := r.PathValue("name")
+	it, err := p.Server.Catalog.Get(r.Context(), k, name)
+	if err != nil || !seesItem(pr, k, it) || !mayEdit(pr, k, it.Customer) && pr.Role != auth.RoleAdmin {
+		p.fail(w, r, http.StatusForbidden, "You may not test notifier "+name+".")
+		return
+	}
+	n := p.Plan.Load().Notifiers[name]
+	msg := "Test sent with " + name + ": check that it arrived."
+	if n == nil {
+		msg = "Notifier " + name + " is not in force yet; try again in a few seconds."
+	} else {
+		customer := it.Customer
+		if customer == "" && len(p.config().Customers) > 0 {
+			customer = p.config().Customers[0]
+		}
+		ev := notify.Event{ID: "test", Rule: "test", Severity: "info", State: "firing", Customer: customer, Sensor: "test", Device: "test",
+			Time: time.Now(), Message: "A test of notifier " + name + " from sensorhub, sent by " + pr.Name + "."}
+		if _, err := notify.Send(r.Context(), n, ev, notify.Backoff{Attempts: 1}, p.Server.Log); err != nil {
+			msg = "The test with " + name + " failed: " + err.Error()
+		}
+	}
+	http.Redirect(w, r, "/settings/notifiers?saved="+url.QueryEscape(msg), http.StatusSeeOther)
+}
+
+// fail shows an error page with code.
+func (p *Pages) fail(w http.ResponseWriter, r *http.Request, code int, msg string) {
+	p.renderStatus(w, r, code, "error.html", struct {
+		page
+		Code          int
+		Message, Back string
+	}{p.page(r, http.StatusText(code), ""), code, msg, ""})
+}
+
+// auditRow is an audit entry as the page shows it.
+type auditRow struct {
+	At, By, Kind, Name, Customer string
+	Before, After                string
+}
+
+// settingsAudit shows the catalog's changes, newest first: admins only.
+func (p *Pages) settingsAudit(w http.ResponseWriter, r *http.Request) {
+	if pr := principalOf(r); pr.Role != auth.RoleAdmin || pr.IngestOnly || p.Server.Catalog == nil {
+		http.Error(w, "Only an admin reads the audit log.", http.StatusForbidden)
+		return
+	}
+	q := store.AuditQuery{Kind: r.URL.Query().Get("kind"), Limit: 200}
+	entries, err := p.Server.Catalog.Store.Audit(r.Context(), q)
+	if err != nil {
+		p.Server.internal(w, r, err)
+		return
+	}
+	data := settingsPage{page: p.page(r, "Audit log", "settings"), Tabs: catalog.Kinds}
+	for _, e := range entries {
+		row := auditRow{At: p.localTime(e.At), By: e.By, Kind: e.Kind, Name: e.Name, Customer: e.Customer}
+		if e.Before != nil {
+			row.Before = string(catalog.MaskSecrets(e.Kind, e.Before))
+		}
+		if e.After != nil {
+			row.After = string(catalog.MaskSecrets(e.Kind, e.After))
+		}
+		data.Entries = append(data.Entries, row)
+	}
+	p.render(w, r, "settings.html", data)
+}
