@@ -46,6 +46,9 @@ Usage:
   sensorhub device invalid add|list|rm ...  mark intervals of a device's readings invalid (left out of totals)
   sensorhub report --customer C [--period week|month] [--date D] [--from T --to T] [--format text|json|csv] [--send NAME]
                                    print a customer's report, or mail it now as a scheduled one
+  sensorhub catalog export|apply [--dry-run] [--prune] [FILE]
+                                   print the catalog (what is edited in the browser) as YAML,
+                                   or make the store's catalog that of a file
   sensorhub backup --to FILE [--config FILE] [--data DIR]
                                    copy the SQLite store, consistent, while sensorhub runs or not
   sensorhub restore [--config FILE] [--data DIR] [--force] FILE
@@ -103,6 +106,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdBackup(args[1:], stdout, stderr)
 	case "report":
 		err = cmdReport(args[1:], stdout, stderr)
+	case "catalog":
+		err = cmdCatalog(args[1:], stdout, stderr)
 	case "restore":
 		err = cmdRestore(args[1:], stdout, stderr)
 	case "hash-password":

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sensorhub/sensorhub/internal/alert/notify"
 	"github.com/sensorhub/sensorhub/internal/app"
+	"github.com/sensorhub/sensorhub/internal/catalog"
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/report"
 )
@@ -23,7 +24,7 @@ Prints a customer's report, by default of the last whole week (--period,
 --date: the week or month holding that date; or --from and --to), as text,
 JSON, or one table as CSV (--table days|meters|demand|air|quality).
 --send NAME mails it now as the scheduled report NAME of the configuration
-does (its customer, sections and notifiers), whether or not it was sent.
+or the catalog does (its customer, sections and notifiers), whether or not it was sent.
 `
 
 // cmdReport prints or sends a report.
@@ -47,12 +48,22 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	ctx := context.Background()
+	st, err := openExisting(ctx, p.Config, "report")
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	// The customers, notifiers and schedules of the catalog too.
+	if p, err = (catalog.Base{Config: p.Config, File: p.File}).Current(ctx, st, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))); err != nil {
+		return err
+	}
 	cfg := p.Config
 	var sched *config.ReportSchedule
 	if *send != "" {
 		i := slices.IndexFunc(cfg.Reports, func(r config.ReportSchedule) bool { return r.Name == *send })
 		if i < 0 {
-			return fmt.Errorf("report: no scheduled report %q in the configuration (reports:)", *send)
+			return fmt.Errorf("report: no scheduled report %q in the configuration (reports:) or the catalog", *send)
 		}
 		sched = &cfg.Reports[i]
 		if *customer == "" {
@@ -69,12 +80,6 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	ctx := context.Background()
-	st, err := openExisting(ctx, cfg, "report")
-	if err != nil {
-		return err
-	}
-	defer st.Close()
 	r, err := (&report.Source{Store: st, Config: cfg, Location: p.Location}).Make(ctx, *customer, per)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)

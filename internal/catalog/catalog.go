@@ -62,7 +62,7 @@ func (b Base) source(k Kind, name string) string {
 	if !slices.Contains(k.names(b.Config), name) {
 		return ""
 	}
-	if line := b.File.Line(k.field(b.Config, name)); line > 0 {
+	if line := b.File.Sets(k.field(b.Config, name)); line > 0 {
 		return fmt.Sprintf("%s:%d", b.File.Path, line)
 	}
 	if slices.Contains(k.names(defaults), name) {

@@ -113,7 +113,7 @@ func (c *Catalog) Check(ctx context.Context, k Kind, name string, body []byte, i
 	if err != nil {
 		return store.CatalogChange{}, err
 	}
-	spec, own, customer, err := k.decode(body)
+	spec, own, customer, err := k.decode(name, body)
 	if err != nil {
 		return store.CatalogChange{}, err
 	}
@@ -138,25 +138,32 @@ func checkName(name string) error {
 	return nil
 }
 
-// fits checks the catalog items with change made: it refuses the change
-// for a problem it brings (one the items did not have before), named on
-// the item's field when it is the changed item's.
-func (c *Catalog) fits(items []store.CatalogItem, change store.CatalogChange) error {
+// withChanges is items with changes made.
+func withChanges(items []store.CatalogItem, changes []store.CatalogChange) []store.CatalogItem {
 	after := slices.Clone(items)
-	i := slices.IndexFunc(after, func(it store.CatalogItem) bool { return it.Kind == change.Kind && it.Name == change.Name })
-	switch {
-	case change.Spec == nil && i >= 0:
-		after = slices.Delete(after, i, i+1)
-	case i >= 0:
-		after[i].Spec, after[i].Customer = change.Spec, change.Customer
-	case change.Spec != nil:
-		after = append(after, store.CatalogItem{Kind: change.Kind, Name: change.Name, Customer: change.Customer, Spec: change.Spec})
+	for _, change := range changes {
+		i := slices.IndexFunc(after, func(it store.CatalogItem) bool { return it.Kind == change.Kind && it.Name == change.Name })
+		switch {
+		case change.Spec == nil && i >= 0:
+			after = slices.Delete(after, i, i+1)
+		case i >= 0:
+			after[i].Spec, after[i].Customer = change.Spec, change.Customer
+		case change.Spec != nil:
+			after = append(after, store.CatalogItem{Kind: change.Kind, Name: change.Name, Customer: change.Customer, Spec: change.Spec})
+		}
 	}
-	before := map[string]bool{}
-	cb, _ := c.merge(items, nil, nil)
+	return after
+}
+
+// newProblems are the problems of the configuration with the catalog
+// items after that it did not have with before, each with the item it is
+// of (when one is) and the field within it.
+func (c *Catalog) newProblems(before, after []store.CatalogItem) []problem {
+	had := map[string]bool{}
+	cb, _ := c.merge(before, nil, nil)
 	if _, err := c.check(cb); err != nil {
 		for _, e := range unjoin(err) {
-			before[e.Error()] = true
+			had[e.Error()] = true
 		}
 	}
 	ca, at := c.merge(after, nil, nil)
@@ -164,19 +171,36 @@ func (c *Catalog) fits(items []store.CatalogItem, change store.CatalogChange) er
 	if err == nil {
 		return nil
 	}
-	var others []string
+	var out []problem
 	for _, e := range unjoin(err) {
-		if before[e.Error()] {
-			continue
+		if !had[e.Error()] {
+			id, field, _ := blame(e, at)
+			out = append(out, problem{err: e, item: id, field: field})
 		}
-		id, field, ok := blame(e, at)
-		if ok && id == (key{change.Kind, change.Name}) && change.Spec != nil {
+	}
+	return out
+}
+
+type problem struct {
+	err   error
+	item  key
+	field string
+}
+
+// fits checks the catalog items with change made: it refuses the change
+// for a problem it brings (one the items did not have before), named on
+// the item's field when it is the changed item's.
+func (c *Catalog) fits(items []store.CatalogItem, change store.CatalogChange) error {
+	var others []string
+	for _, pb := range c.newProblems(items, withChanges(items, []store.CatalogChange{change})) {
+		if pb.item == (key{change.Kind, change.Name}) && change.Spec != nil {
+			field := pb.field
 			if field == "" {
 				field = strings.TrimSuffix(change.Kind, "s")
 			}
-			return &FieldError{Field: field, Msg: fieldMsg(e)}
+			return &FieldError{Field: field, Msg: fieldMsg(pb.err)}
 		}
-		others = append(others, e.Error())
+		others = append(others, pb.err.Error())
 	}
 	if len(others) == 0 {
 		return nil

@@ -36,9 +36,9 @@ type Kind interface {
 	// encode is c's item name as JSON with the file's keys, and its
 	// customer.
 	encode(c *config.Config, name string) (json.RawMessage, string)
-	// decode reads an item of the API or the store: its JSON, made
-	// canonical, and its name and customer as the body says them.
-	decode(body []byte) (spec json.RawMessage, name, customer string, err error)
+	// decode reads the item name of the API or a file: its JSON, made
+	// canonical, and the name and customer the body says.
+	decode(name string, body []byte) (spec json.RawMessage, own, customer string, err error)
 	// put adds (or replaces) the item name of spec to c, whose maps and
 	// lists are its own (clone).
 	put(c *config.Config, name string, spec json.RawMessage) error
@@ -55,7 +55,7 @@ var Kinds = []Kind{
 		at: func(c *config.Config, name string) string {
 			return fmt.Sprintf("customers.%d", slices.Index(c.Customers, name))
 		},
-		get: func(c *config.Config, name string) Customer { return Customer{Name: name} },
+		get: func(c *config.Config, name string) Customer { return Customer{} },
 		set: func(c *config.Config, name string, _ Customer) {
 			if !slices.Contains(c.Customers, name) {
 				c.Customers = append(c.Customers, name)
@@ -101,7 +101,8 @@ var Kinds = []Kind{
 		del: func(c *config.Config, name string) {
 			c.Alerts.Rules = slices.DeleteFunc(c.Alerts.Rules, func(r alert.RuleSpec) bool { return r.Name == name })
 		},
-		ident: func(r alert.RuleSpec) (string, string) { return r.Name, r.Customer },
+		ident:   func(r alert.RuleSpec) (string, string) { return r.Name, r.Customer },
+		setName: func(r *alert.RuleSpec, name string) { r.Name = name },
 		clean: func(r *alert.RuleSpec) {
 			// An empty list is none, as in the file.
 			if len(r.Devices) == 0 {
@@ -127,7 +128,8 @@ var Kinds = []Kind{
 		del: func(c *config.Config, name string) {
 			c.Reports = slices.DeleteFunc(c.Reports, func(r config.ReportSchedule) bool { return r.Name == name })
 		},
-		ident: func(r config.ReportSchedule) (string, string) { return r.Name, r.Customer },
+		ident:   func(r config.ReportSchedule) (string, string) { return r.Name, r.Customer },
+		setName: func(r *config.ReportSchedule, name string) { r.Name = name },
 	},
 }
 
@@ -186,6 +188,8 @@ type kind[T any] struct {
 	ident func(T) (name, customer string)
 	// clean makes a decoded item canonical.
 	clean func(*T)
+	// setName gives an item whose name is one of its keys its name.
+	setName func(*T, string)
 }
 
 func (k *kind[T]) Name() string                               { return k.name }
@@ -209,7 +213,7 @@ func (k *kind[T]) encode(c *config.Config, name string) (json.RawMessage, string
 	return toJSON(it), customer
 }
 
-func (k *kind[T]) decode(body []byte) (json.RawMessage, string, string, error) {
+func (k *kind[T]) decode(name string, body []byte) (json.RawMessage, string, string, error) {
 	var it T
 	if err := decodeStrict(body, &it, k.singular); err != nil {
 		return nil, "", "", err
@@ -217,8 +221,11 @@ func (k *kind[T]) decode(body []byte) (json.RawMessage, string, string, error) {
 	if k.clean != nil {
 		k.clean(&it)
 	}
-	name, customer := k.identify(it)
-	return toJSON(it), name, customer, nil
+	own, customer := k.identify(it)
+	if k.setName != nil && name != "" {
+		k.setName(&it, name)
+	}
+	return toJSON(it), own, customer, nil
 }
 
 func (k *kind[T]) put(c *config.Config, name string, spec json.RawMessage) error {

@@ -11,14 +11,14 @@ import (
 // round trip.
 func TestDecode(t *testing.T) {
 	rules := KindOf("rules")
-	spec, name, customer, err := rules.decode([]byte(`{"name": "hot", "customer": "acme", "sensor": "devicev01", "when": "Temp > 50", "for": "10m", "notify": ["ops"], "notify_resolved": false}`))
+	spec, name, customer, err := rules.decode("hot", []byte(`{"name": "hot", "customer": "acme", "sensor": "devicev01", "when": "Temp > 50", "for": "10m", "notify": ["ops"], "notify_resolved": false}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if name != "hot" || customer != "acme" || !strings.Contains(string(spec), `"for":"10m0s"`) || !strings.Contains(string(spec), `"notify_resolved":false`) {
 		t.Errorf("decoded %s, name %q, customer %q", spec, name, customer)
 	}
-	again, _, _, err := rules.decode(spec)
+	again, _, _, err := rules.decode("hot", spec)
 	if err != nil || !bytes.Equal(again, spec) {
 		t.Errorf("after a round trip: %s (%v), want %s", again, err, spec)
 	}
@@ -35,7 +35,7 @@ func TestDecode(t *testing.T) {
 		"reports":   {`{"sections": 3}`: "sections"},
 	} {
 		for body, field := range cases {
-			_, _, _, err := KindOf(kind).decode([]byte(body))
+			_, _, _, err := KindOf(kind).decode("x", []byte(body))
 			fe, ok := err.(*FieldError)
 			if !ok || fe.Field != field {
 				t.Errorf("%s %s: %v, want an error naming %s", kind, body, err, field)
@@ -53,7 +53,7 @@ func FuzzDecodeItem(f *testing.F) {
 	f.Add(`{"type": "email", "to": ["a@b.c"], "port": 25}`)
 	f.Fuzz(func(t *testing.T, body string) {
 		for _, k := range Kinds {
-			spec, _, _, err := k.decode([]byte(body))
+			spec, _, _, err := k.decode("x", []byte(body))
 			if err != nil {
 				fe, ok := err.(*FieldError)
 				if !ok || fe.Field == "" || strings.TrimSpace(fe.Msg) == "" {
@@ -61,7 +61,7 @@ func FuzzDecodeItem(f *testing.F) {
 				}
 				continue
 			}
-			again, _, _, err := k.decode(spec)
+			again, _, _, err := k.decode("x", spec)
 			if err != nil || !bytes.Equal(again, spec) {
 				t.Fatalf("%s %q: after a round trip %s (%v), want %s", k.Name(), body, again, err, spec)
 			}

@@ -190,10 +190,28 @@ func cleanYAMLError(err error) string {
 }
 
 // Line returns the line of the value at a dotted path such as
-// "sensors.air.match.field", or 0 when the file does not set it.
+// "sensors.air.match.field"; when the file does not set it, the line of
+// the nearest key above it that the file sets (0 for none), for an error
+// to point near it.
 func (f *File) Line(path string) int {
+	line, _ := f.find(path)
+	return line
+}
+
+// Sets returns the line of the value at a dotted path, or 0 when the
+// file does not set it.
+func (f *File) Sets(path string) int {
+	if line, found := f.find(path); found {
+		return line
+	}
+	return 0
+}
+
+// find is the line of path, or of the nearest key above it the file
+// sets, and whether the file sets path itself.
+func (f *File) find(path string) (int, bool) {
 	if f == nil || f.root == nil || len(f.root.Content) == 0 {
-		return 0
+		return 0, false
 	}
 	n := f.root.Content[0]
 	line := 0
@@ -208,20 +226,20 @@ func (f *File) Line(path string) int {
 				}
 			}
 			if !found {
-				return line
+				return line, false
 			}
 		case yaml.SequenceNode:
 			i, err := strconv.Atoi(key)
 			if err != nil || i < 0 || i >= len(n.Content) {
-				return line
+				return line, false
 			}
 			n = n.Content[i]
 			line = n.Line
 		default:
-			return line
+			return line, false
 		}
 	}
-	return line
+	return line, true
 }
 
 // Marshal writes the configuration as YAML that Load accepts.
