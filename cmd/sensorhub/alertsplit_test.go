@@ -27,7 +27,8 @@ import (
 // killed with SIGKILL while a round's readings are on their way, and
 // another takes over. Every event gives exactly one alert row and one
 // webhook post: none lost, none doubled. Then a rule created through a
-// web process fires in the alert process, with no restart.
+// web process fires in the alert process, and a customer created there
+// has its messages stored by the ingest process, with no restart.
 func TestSplitAlertFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs five processes")
@@ -224,6 +225,43 @@ alerts:
 		t.Errorf("%d posts of the new rule, want %d (one a device)", byRule["any-temp"], devices)
 	}
 	mu.Unlock()
+
+	// A customer created through the web process: the ingest process
+	// stores its messages within seconds, with no restart; before, they
+	// were kept rejected as of an unknown customer.
+	acme := func(n int) {
+		line := fmt.Sprintf(`{"Customer":"acme","idGateway":1,"idDevice":9001,"Time":"%s","msgCount":%d,"Mod":"weath","Temp":21}`,
+			base.Add(time.Duration(n)*time.Minute).Format("2006-01-02 15:04:05"), n)
+		pub := testenv.Command(t, "mosquitto_pub", "-h", u.Hostname(), "-p", u.Port(), "-q", "1", "-t", prefix+"/devicev01", "-m", line)
+		if out, err := pub.CombinedOutput(); err != nil {
+			t.Fatalf("mosquitto_pub: %v %s", err, out)
+		}
+	}
+	acme(1)
+	testenv.Eventually(t, 10*time.Second, 200*time.Millisecond, func() error {
+		if n := count(`SELECT COUNT(*) FROM rejected WHERE reason LIKE '%acme%'`); n != 1 {
+			return fmt.Errorf("%d of acme's messages rejected, want 1", n)
+		}
+		return nil
+	})
+	req, _ = http.NewRequest(http.MethodPut, "http://"+web.http+"/api/v1/customers/acme", strings.NewReader(`{}`))
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT a customer on the web process: HTTP %d", resp.StatusCode)
+	}
+	created, n := time.Now(), 1
+	testenv.Eventually(t, 10*time.Second, 200*time.Millisecond, func() error {
+		n++
+		acme(n)
+		if got := count(`SELECT COUNT(*) FROM devices WHERE customer = 'acme'`); got != 1 {
+			return fmt.Errorf("%d devices of acme stored", got)
+		}
+		return nil
+	})
+	t.Logf("the customer made on the web process had its messages stored %s after", time.Since(created).Round(100*time.Millisecond))
 }
 
 // TestRunKilledTakesItsAlertLeaseBack: a single `sensorhub run`, killed

@@ -154,7 +154,7 @@ func (d *Decoder) decode(env Envelope) (Reading, error) {
 		return Reading{}, reject("customer %q refused: this sender may only send for %q", customer, env.Customer)
 	}
 	if !d.Customers[customer] {
-		e := reject("unknown customer %q: add it to customers in the configuration", customer)
+		e := reject("unknown customer %q: add it in Settings, Customers (or to customers in the configuration file), then replay its rejected messages", customer)
 		e.Customer = customer
 		return Reading{}, e
 	}
