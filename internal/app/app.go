@@ -168,7 +168,10 @@ func StartPlan(ctx context.Context, p *plan.Plan, opts Options, log *slog.Logger
 		return nil, err
 	}
 	if api.Access != nil {
-		live.OnChange(func(p *plan.Plan) { api.Access.Dir.SetCustomers(p.Config.Customers) })
+		live.OnChange(func(p *plan.Plan) {
+			api.Access.Dir.SetCustomers(p.Config.Customers)
+			api.Access.Dir.SetInline(p.Config.Auth.Users, p.Config.Auth.Tokens)
+		})
 	}
 
 	// Ingest before the gateway, so that what the gateway queues is taken
@@ -249,13 +252,15 @@ func (a *App) startStage(ctx context.Context, s stage) error {
 // process without a store keeps them in memory.
 func (a *App) access(p *plan.Plan) (*web.Access, error) {
 	cfg, log := a.Config, a.Log.With("stage", "web")
-	if !cfg.AuthOn() {
+	// The users and tokens of the file and of the catalog.
+	if !p.Config.AuthOn() {
 		return nil, nil
 	}
-	dir, err := auth.NewDirectory(cfg.Auth.Users, cfg.Auth.UsersFile, p.Config.Customers, log)
+	dir, err := auth.NewDirectory(p.Config.Auth.Users, cfg.Auth.UsersFile, p.Config.Customers, log)
 	if err != nil {
 		return nil, err
 	}
+	dir.SetInline(p.Config.Auth.Users, p.Config.Auth.Tokens)
 	if dir.Empty() {
 		log.Warn("no users yet: nobody can log in; add one with sensorhub user add --file " + cfg.Auth.UsersFile)
 	}

@@ -270,7 +270,7 @@ func TestPagesPassTheirContentSecurityPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := "http://" + a.HTTPAddr()
-	for _, path := range []string{"/", "/d/air?range=7d", "/d/centrale?range=7d", "/d/devicev01?range=24h", "/live/air/201", "/live/centrale/301", "/alerts?state=all", "/rejected"} {
+	for _, path := range []string{"/", "/d/air?range=7d", "/d/centrale?range=7d", "/d/devicev01?range=24h", "/live/air/201", "/live/centrale/301", "/alerts?state=all", "/rejected", "/settings/rules?edit=air-leak", "/settings/notifiers?new=1", "/settings/sensors?edit=air", "/settings/audit"} {
 		if err := browser.Navigate(ctx, base+path); err != nil {
 			t.Fatal(err)
 		}

@@ -68,7 +68,7 @@ func TestOverviewReadsAsThePlantDoes(t *testing.T) {
 		t.Errorf("the kind of device 201 reads %q, want its dashboard's title", got)
 	}
 	menu := eval[string](t, ctx, `[...document.querySelectorAll("nav a")].map((a) => a.textContent).join("|")`)
-	if menu != "Overview|Compressed air|Power meter|Weather|Alerts|Reports|Rejected" {
+	if menu != "Overview|Compressed air|Power meter|Weather|Alerts|Reports|Rejected|Settings" {
 		t.Errorf("menu %q", menu)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -78,6 +79,7 @@ func (f *File) User(name string) (*User, bool) {
 // second, without a restart.
 type Directory struct {
 	inline    []User
+	tokens    []Token
 	path      string
 	customers []string
 	log       *slog.Logger
@@ -109,6 +111,21 @@ func (d *Directory) SetCustomers(customers []string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.customers, d.modTime = customers, time.Time{}
+}
+
+// SetInline makes users and tokens those of the configuration (and the
+// catalog), beside the users file's: a user or token taken out is
+// refused from the next request.
+func (d *Directory) SetInline(users []User, tokens []Token) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.inline, d.tokens = users, tokens
+}
+
+func (d *Directory) inlineNow() ([]User, []Token) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.inline, d.tokens
 }
 
 func (d *Directory) load() error {
@@ -153,13 +170,15 @@ func (d *Directory) current() *File {
 // Empty reports whether there are no users at all: the server is then
 // open to whoever reaches it, which is allowed on loopback only.
 func (d *Directory) Empty() bool {
-	return len(d.inline) == 0 && len(d.current().Users) == 0
+	users, _ := d.inlineNow()
+	return len(users) == 0 && len(d.current().Users) == 0
 }
 
 func (d *Directory) user(name string) (*User, bool) {
-	for i := range d.inline {
-		if d.inline[i].Username == name {
-			return &d.inline[i], true
+	users, _ := d.inlineNow()
+	for i := range users {
+		if users[i].Username == name {
+			return &users[i], true
 		}
 	}
 	return d.current().User(name)
@@ -202,7 +221,8 @@ func (d *Directory) Token(secret string) (*Principal, bool) {
 	if !ok {
 		return nil, false
 	}
-	for _, t := range d.current().Tokens {
+	_, inline := d.inlineNow()
+	for _, t := range append(slices.Clone(inline), d.current().Tokens...) {
 		if t.ID != id || !t.matches(secret) {
 			continue
 		}

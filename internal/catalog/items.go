@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sensorhub/sensorhub/internal/auth"
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/store"
 )
@@ -113,6 +114,16 @@ func (c *Catalog) Check(ctx context.Context, k Kind, name string, body []byte, i
 	if err != nil {
 		return store.CatalogChange{}, err
 	}
+	i := slices.IndexFunc(items, func(it store.CatalogItem) bool { return it.Kind == k.Name() && it.Name == name })
+	if k.Name() == store.CatalogUsers {
+		var old json.RawMessage
+		if i >= 0 {
+			old = items[i].Spec
+		}
+		if body, err = withPasswordHash(body, old); err != nil {
+			return store.CatalogChange{}, err
+		}
+	}
 	spec, own, customer, err := k.decode(name, body)
 	if err != nil {
 		return store.CatalogChange{}, err
@@ -120,7 +131,6 @@ func (c *Catalog) Check(ctx context.Context, k Kind, name string, body []byte, i
 	if own != "" && own != name {
 		return store.CatalogChange{}, &FieldError{Field: "name", Msg: fmt.Sprintf("%q differs from the %s's name in the address, %q", own, k.Singular(), name)}
 	}
-	i := slices.IndexFunc(items, func(it store.CatalogItem) bool { return it.Kind == k.Name() && it.Name == name })
 	if i >= 0 {
 		if spec, err = unmask(k, spec, items[i].Spec); err != nil {
 			return store.CatalogChange{}, err
@@ -300,5 +310,36 @@ func unmask(k Kind, spec, old json.RawMessage) (json.RawMessage, error) {
 	if !changed {
 		return spec, nil
 	}
+	return json.Marshal(doc)
+}
+
+// withPasswordHash reads a user given with "password" (in clear, never
+// kept or shown) as one with its bcrypt "password_hash"; a user changed
+// without a password keeps the one it had.
+func withPasswordHash(body, old json.RawMessage) (json.RawMessage, error) {
+	var doc map[string]any
+	if json.Unmarshal(body, &doc) != nil {
+		return body, nil // refused, naming the field, by the decoding
+	}
+	switch pw := doc["password"].(type) {
+	case nil:
+		if h, _ := doc["password_hash"].(string); h == "" || h == Mask {
+			var was map[string]any
+			json.Unmarshal(old, &was)
+			if was["password_hash"] == nil {
+				return nil, &FieldError{Field: "password", Msg: "a new user needs a password (8 characters or more)"}
+			}
+			doc["password_hash"] = was["password_hash"]
+		}
+	case string:
+		hash, err := auth.HashPassword(pw)
+		if err != nil {
+			return nil, &FieldError{Field: "password", Msg: err.Error()}
+		}
+		doc["password_hash"] = hash
+	default:
+		return nil, &FieldError{Field: "password", Msg: "a password is a string"}
+	}
+	delete(doc, "password")
 	return json.Marshal(doc)
 }

@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sensorhub/sensorhub/internal/alert"
+	"github.com/sensorhub/sensorhub/internal/auth"
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/store"
 )
@@ -86,23 +87,8 @@ var Kinds = []Kind{
 			return "", n.Customer
 		},
 	},
-	&kind[alert.RuleSpec]{name: store.CatalogRules, singular: "rule",
-		list: func(c *config.Config) []string { return namesOf(c.Alerts.Rules, ruleName) },
-		at: func(c *config.Config, name string) string {
-			return fmt.Sprintf("alerts.rules.%d", indexOf(c.Alerts.Rules, ruleName, name))
-		},
-		get: func(c *config.Config, name string) alert.RuleSpec {
-			return c.Alerts.Rules[indexOf(c.Alerts.Rules, ruleName, name)]
-		},
-		set: func(c *config.Config, name string, r alert.RuleSpec) {
-			r.Name = name
-			c.Alerts.Rules = setNamed(c.Alerts.Rules, ruleName, r)
-		},
-		del: func(c *config.Config, name string) {
-			c.Alerts.Rules = slices.DeleteFunc(c.Alerts.Rules, func(r alert.RuleSpec) bool { return r.Name == name })
-		},
-		ident:   func(r alert.RuleSpec) (string, string) { return r.Name, r.Customer },
-		setName: func(r *alert.RuleSpec, name string) { r.Name = name },
+	listKind(&kind[alert.RuleSpec]{name: store.CatalogRules, singular: "rule",
+		ident: func(r alert.RuleSpec) (string, string) { return r.Name, r.Customer },
 		clean: func(r *alert.RuleSpec) {
 			// An empty list is none, as in the file.
 			if len(r.Devices) == 0 {
@@ -112,25 +98,56 @@ var Kinds = []Kind{
 				r.Notify = nil
 			}
 		},
-	},
-	&kind[config.ReportSchedule]{name: store.CatalogReports, singular: "report",
-		list: func(c *config.Config) []string { return namesOf(c.Reports, reportName) },
-		at: func(c *config.Config, name string) string {
-			return fmt.Sprintf("reports.%d", indexOf(c.Reports, reportName, name))
+	}, "alerts.rules", func(c *config.Config) *[]alert.RuleSpec { return &c.Alerts.Rules },
+		func(r *alert.RuleSpec) *string { return &r.Name }),
+	listKind(&kind[config.ReportSchedule]{name: store.CatalogReports, singular: "report",
+		ident: func(r config.ReportSchedule) (string, string) { return r.Name, r.Customer },
+	}, "reports", func(c *config.Config) *[]config.ReportSchedule { return &c.Reports },
+		func(r *config.ReportSchedule) *string { return &r.Name }),
+	listKind(&kind[auth.User]{name: store.CatalogUsers, singular: "user", admin: true, secret: []string{"password_hash"},
+		ident: func(u auth.User) (string, string) { return u.Username, "" },
+		clean: func(u *auth.User) {
+			if len(u.Customers) == 0 {
+				u.Customers = nil
+			}
 		},
-		get: func(c *config.Config, name string) config.ReportSchedule {
-			return c.Reports[indexOf(c.Reports, reportName, name)]
-		},
-		set: func(c *config.Config, name string, r config.ReportSchedule) {
-			r.Name = name
-			c.Reports = setNamed(c.Reports, reportName, r)
-		},
-		del: func(c *config.Config, name string) {
-			c.Reports = slices.DeleteFunc(c.Reports, func(r config.ReportSchedule) bool { return r.Name == name })
-		},
-		ident:   func(r config.ReportSchedule) (string, string) { return r.Name, r.Customer },
-		setName: func(r *config.ReportSchedule, name string) { r.Name = name },
-	},
+	}, "auth.users", func(c *config.Config) *[]auth.User { return &c.Auth.Users },
+		func(u *auth.User) *string { return &u.Username }),
+	listKind(&kind[auth.Token]{name: store.CatalogTokens, singular: "token", admin: true, secret: []string{"hash"},
+		ident: func(t auth.Token) (string, string) { return t.ID, t.Customer },
+	}, "auth.tokens", func(c *config.Config) *[]auth.Token { return &c.Auth.Tokens },
+		func(t *auth.Token) *string { return &t.ID }),
+}
+
+// listKind completes k, whose items are the list at path of a
+// configuration (listOf), each named by its key nameOf.
+func listKind[T any](k *kind[T], path string, listOf func(*config.Config) *[]T, nameOf func(*T) *string) *kind[T] {
+	index := func(c *config.Config, name string) int {
+		return slices.IndexFunc(*listOf(c), func(it T) bool { return *nameOf(&it) == name })
+	}
+	k.list = func(c *config.Config) []string {
+		list := *listOf(c)
+		out := make([]string, len(list))
+		for i := range list {
+			out[i] = *nameOf(&list[i])
+		}
+		return out
+	}
+	k.at = func(c *config.Config, name string) string { return fmt.Sprintf("%s.%d", path, index(c, name)) }
+	k.get = func(c *config.Config, name string) T { return (*listOf(c))[index(c, name)] }
+	k.set = func(c *config.Config, name string, it T) {
+		*nameOf(&it) = name
+		if i := index(c, name); i >= 0 {
+			(*listOf(c))[i] = it
+		} else {
+			*listOf(c) = append(*listOf(c), it)
+		}
+	}
+	k.del = func(c *config.Config, name string) {
+		*listOf(c) = slices.DeleteFunc(*listOf(c), func(it T) bool { return *nameOf(&it) == name })
+	}
+	k.setName = func(it *T, name string) { *nameOf(it) = name }
+	return k
 }
 
 // KindOf is the kind named name ("rules"), or nil.
@@ -147,30 +164,6 @@ func KindOf(name string) Kind {
 // accepted.
 type Customer struct {
 	Name string `yaml:"name,omitempty"`
-}
-
-func ruleName(r alert.RuleSpec) string          { return r.Name }
-func reportName(r config.ReportSchedule) string { return r.Name }
-
-func namesOf[T any](list []T, name func(T) string) []string {
-	out := make([]string, len(list))
-	for i, it := range list {
-		out[i] = name(it)
-	}
-	return out
-}
-
-func indexOf[T any](list []T, name func(T) string, want string) int {
-	return slices.IndexFunc(list, func(it T) bool { return name(it) == want })
-}
-
-// setNamed replaces the item of list named as it is, or adds it.
-func setNamed[T any](list []T, name func(T) string, it T) []T {
-	if i := indexOf(list, name, name(it)); i >= 0 {
-		list[i] = it
-		return list
-	}
-	return append(list, it)
 }
 
 // kind is a Kind whose items are Ts.
@@ -303,5 +296,7 @@ func cloneConfig(c *config.Config) *config.Config {
 	}
 	n.Alerts.Rules = slices.Clone(c.Alerts.Rules)
 	n.Reports = slices.Clone(c.Reports)
+	n.Auth.Users = slices.Clone(c.Auth.Users)
+	n.Auth.Tokens = slices.Clone(c.Auth.Tokens)
 	return &n
 }

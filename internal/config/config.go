@@ -130,6 +130,10 @@ type HTTPTLS struct {
 type Auth struct {
 	// Users are logins given in the configuration.
 	Users []auth.User `yaml:"users,omitempty"`
+	// Tokens are API tokens given in the configuration (their hashes);
+	// those made in Settings or with POST /api/v1/tokens are kept here
+	// in the catalog.
+	Tokens []auth.Token `yaml:"tokens,omitempty"`
 	// UsersFile holds more users and the API tokens, managed with
 	// 'sensorhub user' and 'sensorhub token', read again when it changes.
 	UsersFile string `yaml:"users_file,omitempty"`

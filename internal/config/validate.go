@@ -442,9 +442,31 @@ func (c *Config) validateAuth(v *validator) {
 	names := map[string]bool{}
 	for i, u := range a.Users {
 		if err := u.Check(c.Customers); err != nil {
-			v.add(fmt.Sprintf("auth.users.%d", i), "%v", strings.ReplaceAll(err.Error(), "\n", "; "))
+			// Each problem on its key: "role \"boss\" is not...".
+			for _, line := range strings.Split(err.Error(), "\n") {
+				at := fmt.Sprintf("auth.users.%d", i)
+				if key, _, _ := strings.Cut(line, " "); slices.Contains([]string{"username", "password_hash:", "role", "customers:"}, key) {
+					at += "." + strings.TrimSuffix(key, ":")
+				}
+				v.add(at, "%s", line)
+			}
 		}
 		names[u.Username] = true
+	}
+	ids := map[string]bool{}
+	for i, tk := range a.Tokens {
+		at := fmt.Sprintf("auth.tokens.%d", i)
+		switch {
+		case tk.ID == "" || ids[tk.ID]:
+			v.add(at+".id", "%q: a token needs an id of its own", tk.ID)
+		case tk.Hash == "":
+			v.add(at+".hash", "token %s has no hash", tk.ID)
+		case tk.Customer != "" && !slices.Contains(c.Customers, tk.Customer):
+			v.add(at+".customer", "%q is not one of the customers %v", tk.Customer, c.Customers)
+		case tk.Customer == "" && !names[tk.User]:
+			v.add(at+".user", "token %s: %q is not a user of auth.users", tk.ID, tk.User)
+		}
+		ids[tk.ID] = true
 	}
 	users := len(a.Users)
 	if a.UsersFile != "" {

@@ -22,11 +22,12 @@ const (
 	CatalogNotifiers = "notifiers"
 	CatalogReports   = "reports"
 	CatalogUsers     = "users"
+	CatalogTokens    = "tokens"
 )
 
 // CatalogKinds are the kinds of catalog items, in the order a plan reads
 // them.
-var CatalogKinds = []string{CatalogCustomers, CatalogSensors, CatalogNotifiers, CatalogRules, CatalogReports, CatalogUsers}
+var CatalogKinds = []string{CatalogCustomers, CatalogSensors, CatalogNotifiers, CatalogRules, CatalogReports, CatalogUsers, CatalogTokens}
 
 // CatalogItem is one item of the catalog.
 type CatalogItem struct {

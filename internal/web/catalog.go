@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sensorhub/sensorhub/internal/auth"
 	"github.com/sensorhub/sensorhub/internal/catalog"
@@ -25,8 +27,13 @@ func (s *Server) catalogRoutes(mux *http.ServeMux) {
 	for _, k := range catalog.Kinds {
 		mux.HandleFunc("GET /api/v1/"+k.Name(), func(w http.ResponseWriter, r *http.Request) { s.listItems(w, r, k) })
 		mux.HandleFunc("GET /api/v1/"+k.Name()+"/{name}", func(w http.ResponseWriter, r *http.Request) { s.getItem(w, r, k) })
-		mux.HandleFunc("PUT /api/v1/"+k.Name()+"/{name}", func(w http.ResponseWriter, r *http.Request) { s.putItem(w, r, k) })
 		mux.HandleFunc("DELETE /api/v1/"+k.Name()+"/{name}", func(w http.ResponseWriter, r *http.Request) { s.deleteItem(w, r, k) })
+		if k.Name() == store.CatalogTokens {
+			// A token's secret is made by sensorhub and shown once.
+			mux.HandleFunc("POST /api/v1/tokens", s.postToken)
+			continue
+		}
+		mux.HandleFunc("PUT /api/v1/"+k.Name()+"/{name}", func(w http.ResponseWriter, r *http.Request) { s.putItem(w, r, k) })
 	}
 	mux.HandleFunc("GET /api/v1/audit", s.audit)
 }
@@ -39,6 +46,8 @@ func seesItem(p *auth.Principal, k catalog.Kind, it catalog.Item) bool {
 	switch {
 	case p.IngestOnly:
 		return false
+	case k.Name() == store.CatalogUsers || k.Name() == store.CatalogTokens:
+		return p.Role == auth.RoleAdmin
 	case k.Name() == store.CatalogCustomers:
 		return p.Sees(it.Name)
 	case k.Name() == store.CatalogSensors:
@@ -125,6 +134,10 @@ func (s *Server) putItem(w http.ResponseWriter, r *http.Request, k catalog.Kind)
 	}
 	p := principalOf(r)
 	name := r.PathValue("name")
+	if k.Name() == store.CatalogUsers && s.Access == nil {
+		writeError(w, http.StatusConflict, "sign-in is off (no users): name a users file (auth.users_file) in the configuration and restart, then add users here")
+		return
+	}
 	change, err := s.Catalog.Check(r.Context(), k, name, body, ifVersion)
 	// Whose item it is, before what is wrong with it.
 	if change.Kind != "" && !mayEdit(p, k, change.Customer) || getErr == nil && !mayEdit(p, k, old.Customer) {
@@ -166,6 +179,61 @@ func (s *Server) editing(w http.ResponseWriter, r *http.Request, k catalog.Kind)
 		return 0, old, nil, false
 	}
 	return ifVersion, old, getErr, true
+}
+
+// postToken serves POST /api/v1/tokens with {"user"} (a token that acts
+// as that user) or {"customer"} (one that may only send that customer's
+// messages), and an optional "note": admins only. It answers 201 with
+// the token's id and its secret, shown this once.
+func (s *Server) postToken(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r)
+	k := catalog.KindOf(store.CatalogTokens)
+	if !mayEditKind(p, k) {
+		s.forbidEdit(w, p, k)
+		return
+	}
+	if s.Access == nil {
+		writeError(w, http.StatusConflict, "sign-in is off (no users): name a users file (auth.users_file) in the configuration and restart to use tokens")
+		return
+	}
+	var req struct{ User, Customer, Note string }
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, `the body must be {"user"} or {"customer"}, with an optional "note": `+err.Error())
+		return
+	}
+	if (req.User == "") == (req.Customer == "") {
+		writeError(w, http.StatusBadRequest, `give a "user" (the token acts as that user) or a "customer" (it may only send that customer's messages), not both`)
+		return
+	}
+	id, secret, v, err := s.makeToken(r.Context(), p.Name, req.User, req.Customer, req.Note)
+	if err != nil {
+		s.catalogError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	_ = json.NewEncoder(w).Encode(map[string]any{"id": id, "token": secret, "version": v,
+		"note": "keep the token now: it is not shown again; it works within seconds"})
+}
+
+// makeToken makes a token of user (or of customer, to send its messages)
+// in the catalog, by by: its id, its secret and the catalog's version.
+func (s *Server) makeToken(ctx context.Context, by, user, customer, note string) (string, string, int64, error) {
+	secret, t, err := auth.NewToken(user, customer, note, time.Now())
+	if err != nil {
+		return "", "", 0, err
+	}
+	body, _ := json.Marshal(map[string]any{"user": t.User, "customer": t.Customer, "note": t.Note, "hash": t.Hash, "created": t.Created})
+	change, err := s.Catalog.Check(ctx, catalog.KindOf(store.CatalogTokens), t.ID, body, -1)
+	if err != nil {
+		return "", "", 0, err
+	}
+	v, err := s.Catalog.Store.ChangeCatalog(ctx, by, []store.CatalogChange{change})
+	if err != nil {
+		return "", "", 0, err
+	}
+	s.Log.Info("token made", "id", t.ID, "user", t.User, "customer", t.Customer, "by", by, "catalog_version", v)
+	return t.ID, secret, v, nil
 }
 
 // forbidEdit answers a change its principal may not make.

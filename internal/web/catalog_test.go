@@ -11,7 +11,7 @@ import (
 // customer's rules, notifiers and report schedules, and nothing else; an
 // operator of every customer and the viewers change nothing; a viewer
 // never sees another customer's items, and nobody sees a notifier's
-// password. A customer's rule or report cannot tell another customer's
+// password or a user's. Only an admin manages users and tokens. A customer's rule or report cannot tell another customer's
 // notifier; an item others need is not deleted.
 func TestCatalogForEveryone(t *testing.T) {
 	s := newSite(t)
@@ -62,6 +62,14 @@ func TestCatalogForEveryone(t *testing.T) {
 		{"acme-op", "DELETE", "/api/v1/rules/acme-high", "", 200},
 		{"acme-op", "DELETE", "/api/v1/notifiers/acme-mail", "", 200},
 		{"acme-op", "GET", "/api/v1/notifiers/acme-mail", "", 404},
+		{"acme-op", "PUT", "/api/v1/users/erin", `{"role":"viewer","customers":["acme"],"password":"erin-password"}`, 403},
+		{"admin", "PUT", "/api/v1/users/erin", `{"role":"viewer","customers":["acme"],"password":"erin-password"}`, 201},
+		{"admin", "GET", "/api/v1/users/erin", "", 200},
+		{"viewer", "GET", "/api/v1/users/erin", "", 404},
+		{"acme-op", "POST", "/api/v1/tokens", `{"user":"erin"}`, 403},
+		{"admin", "POST", "/api/v1/tokens", `{"user":"erin","customer":"acme"}`, 400},
+		{"admin", "POST", "/api/v1/tokens", `{"user":"erin"}`, 201},
+		{"admin", "PUT", "/api/v1/tokens/abc", `{"user":"erin"}`, 405},
 		{"acme-op", "GET", "/api/v1/audit", "", 403},
 		{"admin", "GET", "/api/v1/audit?kind=notifiers", "", 200},
 	}
@@ -70,7 +78,7 @@ func TestCatalogForEveryone(t *testing.T) {
 		if code != st.want {
 			t.Errorf("%s %s as %s: HTTP %d, want %d: %.300s", st.method, st.path, st.who, code, st.want, body)
 		}
-		if strings.Contains(body, "s3cret") {
+		if strings.Contains(body, "s3cret") || strings.Contains(body, "$2a$") || strings.Contains(body, "erin-password") {
 			t.Errorf("%s %s as %s shows a notifier's password: %.300s", st.method, st.path, st.who, body)
 		}
 	}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -69,6 +70,18 @@ func (p *Pages) settingsForms(k catalog.Kind, customers []string) []formField {
 			{Key: "url", Label: "Webhook URL"},
 			{Key: "secret", Label: "Webhook secret", Type: "password"},
 		}
+	case store.CatalogUsers:
+		return []formField{
+			{Key: "role", Label: "Role", Type: "select", Options: auth.Roles},
+			{Key: "customers", Label: "Customers", Type: "list", Help: "a viewer's customers, or an operator's of one plant; empty: every customer"},
+			{Key: "password", Label: "Password", Type: "password", Help: "8 characters or more; left empty, it stays as it is"},
+		}
+	case store.CatalogTokens:
+		return []formField{
+			{Key: "user", Label: "Acts as user", Help: "the token does what this user may"},
+			{Key: "customer", Label: "Or sends for customer", Type: "select", Options: anyCustomer, Help: "a token that only sends this customer's messages (POST /api/v1/ingest)"},
+			{Key: "note", Label: "Note", Help: "what it is for"},
+		}
 	case store.CatalogReports:
 		return []formField{
 			{Key: "customer", Label: "Customer", Type: "select", Options: customers},
@@ -121,6 +134,8 @@ type settingsPage struct {
 	Message  string
 	Entries  []auditRow
 	Editable func(catalog.Item) bool
+	// SignInOff: no users, so users and tokens cannot be made here.
+	SignInOff bool
 }
 
 // settings shows kind's items and, when ?edit=NAME or ?new=1, the form of
@@ -137,7 +152,11 @@ func (p *Pages) settings(w http.ResponseWriter, r *http.Request, k catalog.Kind,
 		return
 	}
 	data := settingsPage{page: p.page(r, "Settings", "settings"), Tabs: catalog.Kinds, Kind: k, Message: r.URL.Query().Get("saved"),
-		Editable: func(it catalog.Item) bool { return it.Source == "" && mayEdit(pr, k, it.Customer) }}
+		Editable:  func(it catalog.Item) bool { return it.Source == "" && mayEdit(pr, k, it.Customer) },
+		SignInOff: p.Server.Access == nil && (k.Name() == store.CatalogUsers || k.Name() == store.CatalogTokens)}
+	if msg, ok := r.Context().Value(tokenShown{}).(string); ok {
+		data.Message = msg
+	}
 	for _, it := range items {
 		if seesItem(pr, k, it) {
 			data.Items = append(data.Items, it)
@@ -272,6 +291,10 @@ func (p *Pages) saveItem(w http.ResponseWriter, r *http.Request, k catalog.Kind)
 		ifVersion, _ = strconv.ParseInt(r.PostFormValue("version"), 10, 64)
 		form.Version = ifVersion
 	}
+	if k.Name() == store.CatalogTokens {
+		p.newToken(w, r, form)
+		return
+	}
 	body, err := formJSON(fields, r.PostForm)
 	var change store.CatalogChange
 	if err == nil {
@@ -319,6 +342,40 @@ func (p *Pages) saveItem(w http.ResponseWriter, r *http.Request, k catalog.Kind)
 	}
 	p.Server.Log.Info(k.Singular()+" saved", "name", name, "by", pr.Name, "catalog_version", v)
 	http.Redirect(w, r, "/settings/"+k.Name()+"?saved="+url.QueryEscape(k.Singular()+" "+name+" saved: in force within seconds"), http.StatusSeeOther)
+}
+
+// tokenShown carries, to the page, the secret of a token just made.
+type tokenShown struct{}
+
+// newToken makes a token from its form and shows its secret, this once.
+func (p *Pages) newToken(w http.ResponseWriter, r *http.Request, form *itemForm) {
+	k := catalog.KindOf(store.CatalogTokens)
+	if p.Server.Access == nil {
+		form.Error = "sign-in is off (no users): name a users file (auth.users_file) in the configuration and restart to use tokens"
+		p.settings(w, r, k, form)
+		return
+	}
+	user, customer := strings.TrimSpace(form.Values["user"]), strings.TrimSpace(form.Values["customer"])
+	if (user == "") == (customer == "") {
+		form.Error = "give a user (the token acts as that user) or a customer (it only sends that customer's messages), not both"
+		p.settings(w, r, k, form)
+		return
+	}
+	id, secret, _, err := p.Server.makeToken(r.Context(), principalOf(r).Name, user, customer, strings.TrimSpace(form.Values["note"]))
+	if err != nil {
+		var fe *catalog.FieldError
+		if !errors.As(err, &fe) {
+			p.Server.internal(w, r, err)
+			return
+		}
+		form.Error = fe.Error()
+		p.settings(w, r, k, form)
+		return
+	}
+	msg := "Token " + id + " made: " + secret + " (copy it now: it is not shown again; it works within seconds)"
+	r = r.WithContext(context.WithValue(r.Context(), tokenShown{}, msg))
+	r.URL.RawQuery = ""
+	p.settings(w, r, k, nil)
 }
 
 // removeItem deletes an item of the catalog.
