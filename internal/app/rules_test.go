@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"github.com/sensorhub/sensorhub/internal/alert"
 	"github.com/sensorhub/sensorhub/internal/app"
 	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/reading"
+	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/testenv"
 )
 
@@ -158,5 +161,51 @@ func TestRuleAddedThroughTheAPI(t *testing.T) {
 	del, edit, add := audit.Entries[0], audit.Entries[1], audit.Entries[2]
 	if string(del.After) != "null" || string(add.Before) != "null" || !strings.Contains(string(edit.Before), "7.5") || !strings.Contains(string(edit.After), "7.8") || add.By != "local" {
 		t.Errorf("audit entries: %s", body)
+	}
+}
+
+// TestRulePreview: a rule run over a device's stored readings of the
+// last 24 h says when it would have fired and resolved (here a pressure
+// over 7.5 bar from 3 h ago for an hour, with a 5 min "for"), and saves
+// and sends nothing; a device the rule does not watch is named.
+func TestRulePreview(t *testing.T) {
+	a := start(t, "embedded", app.Options{}, noSilence)
+	now := time.Now().UTC().Truncate(time.Minute)
+	var rs []reading.Reading
+	for m := 4 * 60; m >= 0; m -= 5 {
+		at := now.Add(-time.Duration(m) * time.Minute)
+		pres := 6.5
+		if m <= 180 && m > 120 {
+			pres = 8
+		}
+		rs = append(rs, reading.Reading{Customer: "finemeca", Sensor: "air", Device: "201", Time: at, Received: at, MsgCount: int64(300 - m),
+			Fields: map[string]float64{"Pres": pres, "OpenPres": 6}})
+	}
+	if _, err := a.Store.Write(context.Background(), store.Batch{Readings: rs}); err != nil {
+		t.Fatal(err)
+	}
+	rule := `{"sensor": "air", "when": "Pres > 7.5", "clear_when": "Pres < 7", "for": "5m", "severity": "warning"}`
+	code, _, body := request(t, a, http.MethodPost, "/api/v1/rules/high/preview?device=201", rule)
+	var pv struct {
+		Readings int
+		Events   []struct {
+			Time  time.Time
+			State string
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &pv); err != nil || code != http.StatusOK {
+		t.Fatalf("preview: HTTP %d %s", code, body)
+	}
+	fired, resolved := now.Add(-175*time.Minute), now.Add(-120*time.Minute)
+	if pv.Readings != len(rs) || len(pv.Events) != 2 || pv.Events[0].State != "firing" || !pv.Events[0].Time.Equal(fired) ||
+		pv.Events[1].State != "resolved" || !pv.Events[1].Time.Equal(resolved) {
+		t.Errorf("preview %s, want %d readings, firing at %s and resolved at %s", body, len(rs), fired, resolved)
+	}
+	if got := alertsIn(t, a, "state=all"); len(got) != 0 {
+		t.Errorf("a preview saved alerts: %+v", got)
+	}
+	code, _, body = request(t, a, http.MethodPost, "/api/v1/rules/high/preview?device=201", `{"sensor": "centrale", "when": "P > 5", "severity": "info"}`)
+	if code != http.StatusBadRequest || !strings.Contains(body, `"field":"device"`) {
+		t.Errorf("a preview on a device the rule does not watch: HTTP %d %s", code, body)
 	}
 }

@@ -134,6 +134,20 @@ func TestSettingsInTheBrowser(t *testing.T) {
 		t.Errorf("%d of acme's messages rejected", rejected.Total)
 	}
 
+	// The rule's preview on the device's readings just stored: it fires.
+	open("/settings/rules?edit=acme-high")
+	eval[bool](t, ctx, `(() => { document.querySelector("#f-device").value = "201"; document.querySelector('button[formaction="/settings/rules/preview"]').click(); return true })()`)
+	testenv.Eventually(t, 10*time.Second, 200*time.Millisecond, func() error {
+		got, err := browser.Eval[string](ctx, `(() => { const t = document.querySelector('table[aria-label="preview"]'); return t ? t.innerText : "" })()`)
+		if err != nil || !strings.Contains(got, "acme/air/201") || !strings.Contains(got, "firing") {
+			return fmt.Errorf("the preview shows %q (%v)", got, err)
+		}
+		return nil
+	})
+	if n := len(srv.Messages(t)); n != 2 {
+		t.Errorf("%d e-mails after the preview, want the 2 before it", n)
+	}
+
 	open("/settings/audit")
 	text := eval[string](t, ctx, "document.body.innerText")
 	for _, want := range []string{"customers acme", "notifiers acme-mail (acme)", "rules acme-high (acme)"} {

@@ -35,7 +35,60 @@ func (s *Server) catalogRoutes(mux *http.ServeMux) {
 		}
 		mux.HandleFunc("PUT /api/v1/"+k.Name()+"/{name}", func(w http.ResponseWriter, r *http.Request) { s.putItem(w, r, k) })
 	}
+	mux.HandleFunc("POST /api/v1/rules/{name}/preview", s.previewRule)
 	mux.HandleFunc("GET /api/v1/audit", s.audit)
+}
+
+// previewRule serves POST /api/v1/rules/{name}/preview?customer=&sensor=&device=&hours=
+// with a rule as PUT takes it: when it would have fired and resolved
+// over the device's readings of the last hours (24 by default). Nothing
+// is saved or sent.
+func (s *Server) previewRule(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	hours := 24
+	if v := q.Get("hours"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 24*31 {
+			writeError(w, http.StatusBadRequest, "hours must be 1 to 744")
+			return
+		}
+		hours = n
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 256<<10))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "a rule is at most 256 KiB of JSON")
+		return
+	}
+	pv, err := s.preview(r, r.PathValue("name"), body, q.Get("customer"), q.Get("sensor"), q.Get("device"), time.Duration(hours)*time.Hour)
+	if err != nil {
+		s.catalogError(w, r, err)
+		return
+	}
+	writeJSON(w, pv)
+}
+
+// preview runs a rule over the readings of the device the principal
+// sees (by its id, with its customer and kind when the id is not enough).
+func (s *Server) preview(r *http.Request, name string, body []byte, customer, sensor, device string, span time.Duration) (catalog.Preview, error) {
+	p := principalOf(r)
+	if p.IngestOnly {
+		return catalog.Preview{}, fmt.Errorf("%w: rule previews are not for an ingest token", catalog.ErrNotFound)
+	}
+	f := store.DeviceFilter{Customer: customer, Sensor: sensor, Device: device}
+	if !p.All() {
+		f.Customers = p.Customers
+	}
+	devs, err := s.Store.Devices(r.Context(), f)
+	switch {
+	case err != nil:
+		return catalog.Preview{}, err
+	case device == "" || len(devs) == 0:
+		return catalog.Preview{}, &catalog.FieldError{Field: "device", Msg: fmt.Sprintf("no device %q you can see", device)}
+	case len(devs) > 1:
+		return catalog.Preview{}, &catalog.FieldError{Field: "device", Msg: fmt.Sprintf("%d devices %q: give the customer and the sensor kind too", len(devs), device)}
+	}
+	to := time.Now()
+	return catalog.PreviewRule(r.Context(), s.Plan.Load(), s.Store, name, body, store.DeviceKey{Customer: devs[0].Customer, Sensor: devs[0].Sensor, Device: devs[0].Device}, to.Add(-span), to)
 }
 
 // seesItem: who sees an item. A customer is seen by those who see it;

@@ -111,6 +111,7 @@ func (p *Pages) settingsRoutes(mux *http.ServeMux) {
 		mux.HandleFunc("POST /settings/"+k.Name()+"/{name}/delete", func(w http.ResponseWriter, r *http.Request) { p.removeItem(w, r, k) })
 	}
 	mux.HandleFunc("POST /settings/notifiers/{name}/test", p.testNotifier)
+	mux.HandleFunc("POST /settings/rules/preview", p.previewRule)
 }
 
 // itemForm is an item's form as shown: its values, and the error of a
@@ -122,6 +123,16 @@ type itemForm struct {
 	Values       map[string]string
 	Errors       map[string]string
 	Error        string
+	// Preview is what a rule would have done on Device's readings.
+	Device  string
+	Preview *previewShown
+}
+
+// previewShown is a rule's preview as the page shows it.
+type previewShown struct {
+	Device   string
+	Readings int
+	Events   []struct{ Time, State, Message string }
 }
 
 type settingsPage struct {
@@ -141,6 +152,15 @@ type settingsPage struct {
 // settings shows kind's items and, when ?edit=NAME or ?new=1, the form of
 // one (or form, a change refused).
 func (p *Pages) settings(w http.ResponseWriter, r *http.Request, k catalog.Kind, form *itemForm) {
+	code := http.StatusOK
+	if form != nil {
+		code = http.StatusBadRequest
+	}
+	p.settingsStatus(w, r, k, form, code)
+}
+
+// settingsStatus is settings answered with code.
+func (p *Pages) settingsStatus(w http.ResponseWriter, r *http.Request, k catalog.Kind, form *itemForm, code int) {
 	pr := principalOf(r)
 	if !editsSettings(pr) || p.Server.Catalog == nil {
 		http.Error(w, "Only an admin, or an operator given customers, edits the settings.", http.StatusForbidden)
@@ -182,10 +202,6 @@ func (p *Pages) settings(w http.ResponseWriter, r *http.Request, k catalog.Kind,
 		}
 		it := data.Items[i]
 		data.Edit = &itemForm{Name: it.Name, Source: it.Source, Version: it.Version, Values: formValues(data.Fields, it.Spec)}
-	}
-	code := http.StatusOK
-	if form != nil {
-		code = http.StatusBadRequest
 	}
 	p.renderStatus(w, r, code, "settings.html", data)
 }
@@ -268,6 +284,23 @@ func formJSON(fields []formField, form url.Values) ([]byte, error) {
 	return json.Marshal(doc)
 }
 
+// postedForm is the form of kind k's item a request posted, and its
+// fields; when not ok, it answered.
+func (p *Pages) postedForm(w http.ResponseWriter, r *http.Request, k catalog.Kind) ([]formField, *itemForm, bool) {
+	customers, err := p.customersOf(r)
+	if err != nil {
+		p.Server.internal(w, r, err)
+		return nil, nil, false
+	}
+	fields := p.settingsForms(k, customers)
+	form := &itemForm{Name: strings.TrimSpace(r.PostFormValue("name")), New: r.PostFormValue("new") != "", Values: map[string]string{}, Errors: map[string]string{}}
+	form.Version, _ = strconv.ParseInt(r.PostFormValue("version"), 10, 64)
+	for _, f := range fields {
+		form.Values[f.Key] = r.PostFormValue(f.Key)
+	}
+	return fields, form, true
+}
+
 // saveItem creates or changes an item from its form.
 func (p *Pages) saveItem(w http.ResponseWriter, r *http.Request, k catalog.Kind) {
 	pr := principalOf(r)
@@ -275,21 +308,14 @@ func (p *Pages) saveItem(w http.ResponseWriter, r *http.Request, k catalog.Kind)
 		p.fail(w, r, http.StatusForbidden, "Only an admin changes "+k.Name()+(map[bool]string{false: ", or an operator its customers' " + k.Name()}[k.AdminOnly()])+".")
 		return
 	}
-	customers, err := p.customersOf(r)
-	if err != nil {
-		p.Server.internal(w, r, err)
+	fields, form, ok := p.postedForm(w, r, k)
+	if !ok {
 		return
 	}
-	fields := p.settingsForms(k, customers)
-	name := strings.TrimSpace(r.PostFormValue("name"))
-	form := &itemForm{Name: name, New: r.PostFormValue("new") != "", Values: map[string]string{}, Errors: map[string]string{}}
-	for _, f := range fields {
-		form.Values[f.Key] = r.PostFormValue(f.Key)
-	}
+	name := form.Name
 	ifVersion := int64(-1)
 	if !form.New {
-		ifVersion, _ = strconv.ParseInt(r.PostFormValue("version"), 10, 64)
-		form.Version = ifVersion
+		ifVersion = form.Version
 	}
 	if k.Name() == store.CatalogTokens {
 		p.newToken(w, r, form)
@@ -376,6 +402,52 @@ func (p *Pages) newToken(w http.ResponseWriter, r *http.Request, form *itemForm)
 	r = r.WithContext(context.WithValue(r.Context(), tokenShown{}, msg))
 	r.URL.RawQuery = ""
 	p.settings(w, r, k, nil)
+}
+
+// previewRule runs the rule of the form over the last 24 h of the
+// device the form names and shows the form again with what it would have
+// done; nothing is saved.
+func (p *Pages) previewRule(w http.ResponseWriter, r *http.Request) {
+	k := catalog.KindOf(store.CatalogRules)
+	if pr := principalOf(r); !editsSettings(pr) || p.Server.Catalog == nil {
+		p.fail(w, r, http.StatusForbidden, "Only an admin, or an operator given customers, edits the settings.")
+		return
+	}
+	fields, form, ok := p.postedForm(w, r, k)
+	if !ok {
+		return
+	}
+	form.Device = strings.TrimSpace(r.PostFormValue("device"))
+	name := form.Name
+	if name == "" {
+		name = "preview"
+	}
+	body, err := formJSON(fields, r.PostForm)
+	var pv catalog.Preview
+	if err == nil {
+		pv, err = p.Server.preview(r, name, body, form.Values["customer"], form.Values["sensor"], form.Device, 24*time.Hour)
+	}
+	if err != nil {
+		var fe *catalog.FieldError
+		if !errors.As(err, &fe) {
+			p.Server.internal(w, r, err)
+			return
+		}
+		if field, _, _ := strings.Cut(fe.Field, "."); slices.ContainsFunc(fields, func(f formField) bool { return f.Key == field }) {
+			form.Errors[field] = fe.Error()
+		} else {
+			form.Error = fe.Error()
+		}
+		p.settings(w, r, k, form)
+		return
+	}
+	shown := &previewShown{Device: pv.Device.Customer + "/" + pv.Device.Sensor + "/" + pv.Device.Device, Readings: pv.Readings}
+	for _, e := range pv.Events {
+		shown.Events = append(shown.Events, struct{ Time, State, Message string }{p.localTime(e.Time), e.State, e.Message})
+	}
+	form.Preview = shown
+	r.URL.RawQuery = ""
+	p.settingsStatus(w, r, k, form, http.StatusOK)
 }
 
 // removeItem deletes an item of the catalog.
