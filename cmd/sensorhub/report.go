@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/alert/notify"
-	"github.com/sensorhub/sensorhub/internal/app"
 	"github.com/sensorhub/sensorhub/internal/catalog"
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/report"
@@ -89,7 +88,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		mailers := app.Mailers(p)
+		mailers := report.Mailers(p.Notifiers)
 		for _, n := range sched.Notify {
 			log := slog.New(slog.NewTextHandler(stderr, nil))
 			if _, err := notify.Retry(ctx, notify.DefaultBackoff, log, "report "+sched.Name, func() (bool, error) { return mailers[n].Send(ctx, msg) }); err != nil {

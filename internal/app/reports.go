@@ -33,26 +33,15 @@ func newReportStage(live *plan.Live, st store.Store, holder string, m *metrics.M
 		Source:    &report.Source{Store: st, Config: p.Config, Location: p.Location},
 		Outbox:    st,
 		Schedules: p.Config.Reports,
-		Mailers:   Mailers(p),
+		Mailers:   report.Mailers(p.Notifiers),
 		PublicURL: p.PublicURL,
 		Backoff:   notify.DefaultBackoff,
 		Log:       log,
 	}}
 	live.OnChange(func(p *plan.Plan) {
-		s.s.Apply(p.Config.Reports, Mailers(p), &report.Source{Store: st, Config: p.Config, Location: p.Location})
+		s.s.Apply(p.Config.Reports, report.Mailers(p.Notifiers), &report.Source{Store: st, Config: p.Config, Location: p.Location})
 	})
 	return s
-}
-
-// Mailers are the plan's e-mail notifiers, which send reports.
-func Mailers(p *plan.Plan) map[string]report.Mailer {
-	out := map[string]report.Mailer{}
-	for name, n := range p.Notifiers {
-		if m, ok := n.(report.Mailer); ok {
-			out[name] = m
-		}
-	}
-	return out
 }
 
 func (s *reportStage) start(context.Context) error {

@@ -41,8 +41,9 @@ func fillAndSave(t *testing.T, ctx context.Context, values map[string]string) st
 // with no restart: the customer, an e-mail notifier of the customer's to
 // a real SMTP server (a mistake first, shown beside its field; then a
 // test e-mail), and a rule. The customer's readings over the threshold
-// are accepted and send exactly one e-mail of the rule. The audit log
-// shows each change.
+// are accepted and send exactly one e-mail of the rule; the rule's
+// preview shows it firing; a weekly report made in the browser is sent
+// now. The audit log shows each change.
 func TestSettingsInTheBrowser(t *testing.T) {
 	srv := testenv.StartSMTP(t)
 	a := start(t, "embedded", app.Options{}, nil)
@@ -148,9 +149,27 @@ func TestSettingsInTheBrowser(t *testing.T) {
 		t.Errorf("%d e-mails after the preview, want the 2 before it", n)
 	}
 
+	// A weekly report for acme, sent now with its notifier.
+	open("/settings/reports?new=1")
+	if text := fillAndSave(t, ctx, map[string]string{"name": "acme-weekly", "customer": "acme", "every": "week", "notify": "acme-mail"}); !strings.Contains(text, "report acme-weekly saved") {
+		t.Fatalf("after saving the report schedule the page says:\n%s", text)
+	}
+	testenv.Eventually(t, 10*time.Second, 500*time.Millisecond, func() error {
+		open("/settings/reports")
+		eval[bool](t, ctx, `(() => { window.confirm = () => true; document.querySelector('form[action="/settings/reports/acme-weekly/send"] button').click(); return true })()`)
+		time.Sleep(500 * time.Millisecond)
+		if text := eval[string](t, ctx, "document.body.innerText"); !strings.Contains(text, "sent with acme-mail") {
+			return fmt.Errorf("after Send now: %.300s", text)
+		}
+		return nil
+	})
+	if msgs := waitMails(t, srv, 3); !strings.Contains(msgs[2], "acme") {
+		t.Errorf("the report e-mail:\n%.500s", msgs[2])
+	}
+
 	open("/settings/audit")
 	text := eval[string](t, ctx, "document.body.innerText")
-	for _, want := range []string{"customers acme", "notifiers acme-mail (acme)", "rules acme-high (acme)"} {
+	for _, want := range []string{"customers acme", "notifiers acme-mail (acme)", "rules acme-high (acme)", "reports acme-weekly (acme)"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the audit log lacks %q:\n%s", want, text)
 		}

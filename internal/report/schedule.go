@@ -17,6 +17,17 @@ type Mailer interface {
 	Send(ctx context.Context, m notify.Mail) (retry bool, err error)
 }
 
+// Mailers are the e-mail notifiers of ns, which send reports.
+func Mailers(ns map[string]notify.Notifier) map[string]Mailer {
+	out := map[string]Mailer{}
+	for name, n := range ns {
+		if m, ok := n.(Mailer); ok {
+			out[name] = m
+		}
+	}
+	return out
+}
+
 // Scheduler sends the scheduled reports: each period of each schedule
 // once, at its local day and time after the period ends. What it is to
 // send is recorded first in the outbox (store.ReportOutbox), so that a

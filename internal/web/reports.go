@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
@@ -10,6 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sensorhub/sensorhub/internal/alert/notify"
+	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/plan"
 	"github.com/sensorhub/sensorhub/internal/report"
 )
 
@@ -145,4 +149,41 @@ func (p *Pages) reports(w http.ResponseWriter, r *http.Request) {
 		Days      int
 	}{p.page(r, "Report", "reports"), rep, customers, kind, rep.Period.From.Format(time.DateOnly), template.URL(query.Encode()),
 		int(rep.Period.To.Sub(rep.Period.From).Round(24*time.Hour).Hours() / 24)})
+}
+
+// sendReportNow mails schedule sc's report of its last whole period with
+// its notifiers, now, and says how it went.
+func (s *Server) sendReportNow(ctx context.Context, p *plan.Plan, sc *config.ReportSchedule, by string) string {
+	per := report.Due(sc, time.Now(), p.Location)
+	rep, err := (&report.Source{Store: s.Store, Config: p.Config, Location: p.Location}).Make(ctx, sc.Customer, per)
+	if err != nil {
+		return "Report " + sc.Name + " could not be made: " + err.Error()
+	}
+	msg, err := report.Mail(rep, sc.Sections, p.PublicURL)
+	if err != nil {
+		return "Report " + sc.Name + " could not be made: " + err.Error()
+	}
+	mailers := report.Mailers(p.Notifiers)
+	var sent, failed []string
+	for _, n := range sc.Notify {
+		m := mailers[n]
+		if m == nil {
+			failed = append(failed, n+" (no such e-mail notifier)")
+			continue
+		}
+		if _, err := notify.Retry(ctx, notify.Backoff{Attempts: 1}, s.Log, "report "+sc.Name, func() (bool, error) { return m.Send(ctx, msg) }); err != nil {
+			failed = append(failed, n+" ("+err.Error()+")")
+			continue
+		}
+		sent = append(sent, n)
+	}
+	s.Log.Info("report sent now", "report", sc.Name, "customer", sc.Customer, "from", per.From, "by", by, "sent", sent, "failed", failed)
+	out := fmt.Sprintf("Report %s of %s to %s", sc.Name, per.From.Format(time.DateOnly), per.To.AddDate(0, 0, -1).Format(time.DateOnly))
+	if len(sent) > 0 {
+		out += " sent with " + strings.Join(sent, ", ")
+	}
+	if len(failed) > 0 {
+		out += "; not sent with " + strings.Join(failed, ", ")
+	}
+	return out + "."
 }

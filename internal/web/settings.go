@@ -18,6 +18,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/alert/notify"
 	"github.com/sensorhub/sensorhub/internal/auth"
 	"github.com/sensorhub/sensorhub/internal/catalog"
+	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/store"
 )
 
@@ -112,6 +113,7 @@ func (p *Pages) settingsRoutes(mux *http.ServeMux) {
 	}
 	mux.HandleFunc("POST /settings/notifiers/{name}/test", p.testNotifier)
 	mux.HandleFunc("POST /settings/rules/preview", p.previewRule)
+	mux.HandleFunc("POST /settings/reports/{name}/send", p.sendReport)
 }
 
 // itemForm is an item's form as shown: its values, and the error of a
@@ -500,6 +502,29 @@ func (p *Pages) testNotifier(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	http.Redirect(w, r, "/settings/notifiers?saved="+url.QueryEscape(msg), http.StatusSeeOther)
+}
+
+// sendReport sends a report schedule's report of its last whole period
+// now, with its notifiers as they are in force, whether or not it was
+// sent before, and says how it went.
+func (p *Pages) sendReport(w http.ResponseWriter, r *http.Request) {
+	pr := principalOf(r)
+	k := catalog.KindOf(store.CatalogReports)
+	name := r.PathValue("name")
+	it, err := p.Server.Catalog.Get(r.Context(), k, name)
+	if err != nil || !seesItem(pr, k, it) || !mayEdit(pr, k, it.Customer) {
+		p.fail(w, r, http.StatusForbidden, "You may not send report "+name+".")
+		return
+	}
+	pl := p.Plan.Load()
+	i := slices.IndexFunc(pl.Config.Reports, func(sc config.ReportSchedule) bool { return sc.Name == name })
+	if i < 0 {
+		http.Redirect(w, r, "/settings/reports?saved="+url.QueryEscape("Report "+name+" is not in force yet; try again in a few seconds."), http.StatusSeeOther)
+		return
+	}
+	sc := pl.Config.Reports[i]
+	msg := p.Server.sendReportNow(r.Context(), pl, &sc, pr.Name)
+	http.Redirect(w, r, "/settings/reports?saved="+url.QueryEscape(msg), http.StatusSeeOther)
 }
 
 // fail shows an error page with code.
