@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/alert"
+	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/derive"
 	"github.com/sensorhub/sensorhub/internal/plan"
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
@@ -106,5 +109,65 @@ func PreviewRule(ctx context.Context, p *plan.Plan, st Points, name string, body
 		out.Readings++
 	}
 	note(ev.Tick(ctx, to))
+	return out, nil
+}
+
+// Latest reads a device's newest reading and the values before a time.
+type Latest interface {
+	Latest(ctx context.Context, k store.DeviceKey) (reading.Reading, error)
+	PointBefore(ctx context.Context, k store.DeviceKey, field string, t time.Time) (store.Point, bool, error)
+}
+
+// FormulaValue is one field of a formula preview.
+type FormulaValue struct {
+	Field   string  `json:"field"`
+	Value   float64 `json:"value"`
+	Derived bool    `json:"derived"`
+}
+
+// PreviewFormulas compiles the sensor kind name given as body (the API's
+// JSON) and derives its fields on device d's newest stored reading, with
+// the values stored before it as the previous reading, as ingest would.
+func PreviewFormulas(ctx context.Context, st Latest, name string, body []byte, d store.DeviceKey) ([]FormulaValue, error) {
+	k := KindOf(store.CatalogSensors)
+	spec, _, _, err := k.decode(name, body)
+	if err != nil {
+		return nil, err
+	}
+	c := cloneConfig(&config.Config{})
+	if err := k.put(c, name, spec); err != nil {
+		return nil, err
+	}
+	s := c.Sensors[name]
+	set, err := derive.Compile(s.Formulas(), s.StoredFields())
+	if err != nil {
+		return nil, &FieldError{Field: "derive", Msg: err.Error()}
+	}
+	r, err := st.Latest(ctx, d)
+	if err != nil {
+		return nil, &FieldError{Field: "device", Msg: "no reading of this device: " + err.Error()}
+	}
+	prev := &derive.Prev{Fields: map[string]float64{}}
+	for f := range r.Fields {
+		if pt, ok, err := st.PointBefore(ctx, d, f, r.Time); err != nil {
+			return nil, err
+		} else if ok {
+			prev.Fields[f], prev.Time = pt.Value, pt.Time
+		}
+	}
+	if prev.Time.IsZero() {
+		prev = nil
+	}
+	set.Clear(&r)
+	set.Apply(&r, prev)
+	derived := map[string]bool{}
+	for _, f := range set {
+		derived[f.Name] = true
+	}
+	out := make([]FormulaValue, 0, len(r.Fields))
+	for f, v := range r.Fields {
+		out = append(out, FormulaValue{Field: f, Value: v, Derived: derived[f]})
+	}
+	slices.SortFunc(out, func(a, b FormulaValue) int { return strings.Compare(a.Field, b.Field) })
 	return out, nil
 }

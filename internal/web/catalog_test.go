@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -113,6 +114,36 @@ func TestCatalogForEveryone(t *testing.T) {
 	for _, it := range items {
 		if it.Name == "pw" && !strings.Contains(string(it.Spec), `"password":"first"`) {
 			t.Errorf("after a change with the password masked, the notifier is %s", it.Spec)
+		}
+	}
+}
+
+// TestFormulaPreview: a sensor kind's formulas, as typed in its form,
+// derived on a device's newest reading with the stored one before it as
+// the previous; a formula that does not compile is named; nothing saved.
+func TestFormulaPreview(t *testing.T) {
+	s := newSite(t)
+	admin := s.withToken(t, "admin")
+	kind := "match: {field: Mod, equals: air}\nkeep: [Pres, OpenPres]\nderive:\n  margin: Pres - OpenPres\n  drop: Pres - prev(Pres)\n"
+	form := url.Values{"name": {"air"}, "version": {"1"}, "yaml": {kind}, "device": {"201"}}
+	code, body := send(admin, "POST", "/settings/sensors/preview", form.Encode())
+	if code != 200 {
+		t.Fatalf("HTTP %d %s", code, body)
+	}
+	// 201's readings: Pres 5.5 three times, with OpenPres 6.
+	for _, want := range []string{"<td>margin</td><td>-0.5</td>", "<td>drop</td><td>0</td>", "<td>Pres</td><td>5.5</td>", "derived"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the preview lacks %q:\n%s", want, body)
+		}
+	}
+	form.Set("yaml", strings.Replace(kind, "Pres - OpenPres", "Pres -", 1))
+	if code, body := send(admin, "POST", "/settings/sensors/preview", form.Encode()); code != 400 || !strings.Contains(body, "margin") {
+		t.Errorf("a formula that does not compile: HTTP %d %s", code, body)
+	}
+	_, items, _ := s.st.ReadCatalog(t.Context())
+	for _, it := range items {
+		if it.Kind == "sensors" && it.Name == "air" && strings.Contains(string(it.Spec), "margin") {
+			t.Errorf("the preview saved the kind: %s", it.Spec)
 		}
 	}
 }

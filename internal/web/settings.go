@@ -113,6 +113,7 @@ func (p *Pages) settingsRoutes(mux *http.ServeMux) {
 	}
 	mux.HandleFunc("POST /settings/notifiers/{name}/test", p.testNotifier)
 	mux.HandleFunc("POST /settings/rules/preview", p.previewRule)
+	mux.HandleFunc("POST /settings/sensors/preview", p.previewFormulas)
 	mux.HandleFunc("POST /settings/reports/{name}/send", p.sendReport)
 }
 
@@ -128,6 +129,9 @@ type itemForm struct {
 	// Preview is what a rule would have done on Device's readings.
 	Device  string
 	Preview *previewShown
+	// Formulas are a sensor kind's fields derived on Device's newest
+	// reading.
+	Formulas []catalog.FormulaValue
 }
 
 // previewShown is a rule's preview as the page shows it.
@@ -391,13 +395,7 @@ func (p *Pages) newToken(w http.ResponseWriter, r *http.Request, form *itemForm)
 	}
 	id, secret, _, err := p.Server.makeToken(r.Context(), principalOf(r).Name, user, customer, strings.TrimSpace(form.Values["note"]))
 	if err != nil {
-		var fe *catalog.FieldError
-		if !errors.As(err, &fe) {
-			p.Server.internal(w, r, err)
-			return
-		}
-		form.Error = fe.Error()
-		p.settings(w, r, k, form)
+		p.refuse(w, r, k, form, err)
 		return
 	}
 	msg := "Token " + id + " made: " + secret + " (copy it now: it is not shown again; it works within seconds)"
@@ -406,25 +404,36 @@ func (p *Pages) newToken(w http.ResponseWriter, r *http.Request, form *itemForm)
 	p.settings(w, r, k, nil)
 }
 
+// previewing reads the form of a preview: its fields, the item as the
+// API takes it (or why it is not one) and the device it names. When not
+// ok, it answered.
+func (p *Pages) previewing(w http.ResponseWriter, r *http.Request, k catalog.Kind) ([]formField, *itemForm, []byte, bool, error) {
+	if pr := principalOf(r); !editsSettings(pr) || p.Server.Catalog == nil {
+		p.fail(w, r, http.StatusForbidden, "Only an admin, or an operator given customers, edits the settings.")
+		return nil, nil, nil, false, nil
+	}
+	fields, form, ok := p.postedForm(w, r, k)
+	if !ok {
+		return nil, nil, nil, false, nil
+	}
+	form.Device = strings.TrimSpace(r.PostFormValue("device"))
+	body, err := formJSON(fields, r.PostForm)
+	return fields, form, body, true, err
+}
+
 // previewRule runs the rule of the form over the last 24 h of the
 // device the form names and shows the form again with what it would have
 // done; nothing is saved.
 func (p *Pages) previewRule(w http.ResponseWriter, r *http.Request) {
 	k := catalog.KindOf(store.CatalogRules)
-	if pr := principalOf(r); !editsSettings(pr) || p.Server.Catalog == nil {
-		p.fail(w, r, http.StatusForbidden, "Only an admin, or an operator given customers, edits the settings.")
-		return
-	}
-	fields, form, ok := p.postedForm(w, r, k)
+	fields, form, body, ok, err := p.previewing(w, r, k)
 	if !ok {
 		return
 	}
-	form.Device = strings.TrimSpace(r.PostFormValue("device"))
 	name := form.Name
 	if name == "" {
 		name = "preview"
 	}
-	body, err := formJSON(fields, r.PostForm)
 	var pv catalog.Preview
 	if err == nil {
 		pv, err = p.Server.preview(r, name, body, form.Values["customer"], form.Values["sensor"], form.Device, 24*time.Hour)
@@ -450,6 +459,52 @@ func (p *Pages) previewRule(w http.ResponseWriter, r *http.Request) {
 	form.Preview = shown
 	r.URL.RawQuery = ""
 	p.settingsStatus(w, r, k, form, http.StatusOK)
+}
+
+// previewFormulas derives the fields of the sensor kind of the form on
+// the newest reading of the device the form names, and shows the form
+// again with them; nothing is saved.
+func (p *Pages) previewFormulas(w http.ResponseWriter, r *http.Request) {
+	k := catalog.KindOf(store.CatalogSensors)
+	pr := principalOf(r)
+	_, form, body, ok, err := p.previewing(w, r, k)
+	if !ok {
+		return
+	}
+	if err == nil {
+		f := store.DeviceFilter{Sensor: form.Name, Device: form.Device}
+		if !pr.All() {
+			f.Customers = pr.Customers
+		}
+		var devs []store.Device
+		if devs, err = p.Store.Devices(r.Context(), f); err == nil {
+			switch {
+			case len(devs) == 0:
+				err = &catalog.FieldError{Field: "device", Msg: fmt.Sprintf("no device %q of kind %s that you can see", form.Device, form.Name)}
+			default:
+				d := devs[0]
+				form.Formulas, err = catalog.PreviewFormulas(r.Context(), p.Store, form.Name, body, store.DeviceKey{Customer: d.Customer, Sensor: d.Sensor, Device: d.Device})
+			}
+		}
+	}
+	if err != nil {
+		p.refuse(w, r, k, form, err)
+		return
+	}
+	r.URL.RawQuery = ""
+	p.settingsStatus(w, r, k, form, http.StatusOK)
+}
+
+// refuse shows the form again with err, the error of a refused change
+// or preview; another error is the server's.
+func (p *Pages) refuse(w http.ResponseWriter, r *http.Request, k catalog.Kind, form *itemForm, err error) {
+	var fe *catalog.FieldError
+	if !errors.As(err, &fe) {
+		p.Server.internal(w, r, err)
+		return
+	}
+	form.Error = fe.Error()
+	p.settings(w, r, k, form)
 }
 
 // removeItem deletes an item of the catalog.
