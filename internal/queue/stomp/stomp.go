@@ -433,11 +433,33 @@ type delivery struct {
 func (d *delivery) Data() []byte    { return d.m.Body }
 func (d *delivery) Subject() string { return d.m.Header.Get(headerSubject) }
 
+// ackTimeout bounds an acknowledgement: a connection whose writer no
+// longer takes frames (seen with go-stomp after the broker stalled) would
+// hold the ack, and the stage, for ever.
+const ackTimeout = 10 * time.Second
+
 func (d *delivery) Ack(ctx context.Context) error {
-	if err := d.m.Conn.Ack(d.m); err != nil {
-		return fmt.Errorf("activemq ack: %w", err)
+	done := make(chan error, 1)
+	go func() { done <- d.m.Conn.Ack(d.m) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("activemq ack: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("activemq ack: %w", ctx.Err())
+	case <-time.After(ackTimeout):
 	}
-	return nil
+	// The connection is stuck: drop it; the broker delivers again what it
+	// did not see acknowledged, and ingest stores it once.
+	d.c.mu.Lock()
+	if d.c.conn == d.m.Conn {
+		d.c.conn, d.c.sub = nil, nil
+	}
+	d.c.mu.Unlock()
+	go d.m.Conn.MustDisconnect()
+	return fmt.Errorf("activemq ack: no answer within %s; the connection is dropped and the message will be delivered again", ackTimeout)
 }
 
 // Nak puts a copy of the message back on the group's queue and
