@@ -274,11 +274,14 @@ func toJSON(v any) json.RawMessage {
 	if doc == nil {
 		doc = map[string]any{}
 	}
-	b, err := json.Marshal(doc)
-	if err != nil {
+	// As written: "Pres < OpenPres", not "Pres \u003c OpenPres".
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(doc); err != nil {
 		panic(err)
 	}
-	return b
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
 // cloneConfig is a copy of c whose lists and maps of catalog items are

@@ -147,3 +147,11 @@ func TestFormulaPreview(t *testing.T) {
 		}
 	}
 }
+
+func TestShortDuration(t *testing.T) {
+	for in, want := range map[string]string{"1m0s": "1m", "1h0m0s": "1h", "1m30s": "1m30s", "10s": "10s", "2h30m0s": "2h30m", "Pres > 1": "Pres > 1"} {
+		if got := shortDuration(in); got != want {
+			t.Errorf("shortDuration(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -244,11 +244,42 @@ func formValues(fields []formField, spec json.RawMessage) map[string]string {
 				parts[i] = fmt.Sprint(x)
 			}
 			out[f.Key] = strings.Join(parts, ", ")
+		case string:
+			out[f.Key] = shortDuration(v)
 		default:
 			out[f.Key] = fmt.Sprint(v)
 		}
 	}
 	return out
+}
+
+// asYAML is an item's JSON as the configuration file writes it; empty
+// for none.
+func asYAML(spec json.RawMessage) string {
+	var doc any
+	if spec == nil || json.Unmarshal(spec, &doc) != nil {
+		return string(spec)
+	}
+	y, err := yaml.Marshal(doc)
+	if err != nil {
+		return string(spec)
+	}
+	return string(y)
+}
+
+// shortDuration writes a duration as people do ("1m", not "1m0s");
+// another text is left as it is.
+func shortDuration(s string) string {
+	if _, err := time.ParseDuration(s); err != nil {
+		return s
+	}
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // formJSON is the item a form sent, as the API takes it.
@@ -612,12 +643,7 @@ func (p *Pages) settingsAudit(w http.ResponseWriter, r *http.Request) {
 	data := settingsPage{page: p.page(r, "Audit log", "settings"), Tabs: catalog.Kinds}
 	for _, e := range entries {
 		row := auditRow{At: p.localTime(e.At), By: e.By, Kind: e.Kind, Name: e.Name, Customer: e.Customer}
-		if e.Before != nil {
-			row.Before = string(catalog.MaskSecrets(e.Kind, e.Before))
-		}
-		if e.After != nil {
-			row.After = string(catalog.MaskSecrets(e.Kind, e.After))
-		}
+		row.Before, row.After = asYAML(catalog.MaskSecrets(e.Kind, e.Before)), asYAML(catalog.MaskSecrets(e.Kind, e.After))
 		data.Entries = append(data.Entries, row)
 	}
 	p.render(w, r, "settings.html", data)
