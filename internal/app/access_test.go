@@ -98,6 +98,16 @@ func accessFixture(t *testing.T, mutate func(*config.Config)) *fixture {
 	return fx
 }
 
+// login is a client logged in as user, whose password is user-password.
+func (fx *fixture) login(t *testing.T, user string) *client {
+	t.Helper()
+	c := newClient(t, fx.a)
+	if code := c.Login(user, user+"-password"); code != http.StatusSeeOther {
+		t.Fatalf("login of %s: HTTP %d", user, code)
+	}
+	return c
+}
+
 // TestViewerSeesOnlyItsCustomer: a viewer of finemeca tries every
 // endpoint and page for acme's data, with crafted parameters and the live
 // stream: all refused or empty. The admin gets all of it.

@@ -18,10 +18,7 @@ import (
 // it works until it is deleted. A viewer manages no one.
 func TestUsersAndTokensOverTheAPI(t *testing.T) {
 	fx := accessFixture(t, func(c *config.Config) { c.Auth.LoginsPerMinute = 1000 })
-	root, alice := newClient(t, fx.a), newClient(t, fx.a)
-	if root.Login("root", "root-password") != http.StatusSeeOther || alice.Login("alice", "alice-password") != http.StatusSeeOther {
-		t.Fatal("login failed")
-	}
+	root, alice := fx.login(t, "root"), fx.login(t, "alice")
 	send := func(c *client, method, path, body string) (int, string) {
 		t.Helper()
 		return c.Do(method, path, body, "Content-Type", "application/json", "X-CSRF-Token", c.CSRF)

@@ -101,7 +101,7 @@ func (c *Catalog) Diff(ctx context.Context, path string, data []byte, prune bool
 				errs = append(errs, fmt.Errorf("%s: %s: managed in %s", path, at, src))
 				continue
 			}
-			if err := checkName(name); err != nil {
+			if err := checkName(k, name); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %s: %w", path, at, err))
 				continue
 			}

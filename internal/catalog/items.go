@@ -107,7 +107,7 @@ func (c *Catalog) Check(ctx context.Context, k Kind, name string, body []byte, i
 	if src := c.provisioned(k, name); src != "" {
 		return store.CatalogChange{}, fmt.Errorf("%w: %s %q is managed in %s", ErrProvisioned, k.Singular(), name, src)
 	}
-	if err := checkName(name); err != nil {
+	if err := checkName(k, name); err != nil {
 		return store.CatalogChange{}, err
 	}
 	_, items, err := c.Store.ReadCatalog(ctx)
@@ -140,8 +140,16 @@ func (c *Catalog) Check(ctx context.Context, k Kind, name string, body []byte, i
 	return change, c.fits(items, change)
 }
 
-// checkName refuses names that could not be an address's last part.
-func checkName(name string) error {
+// checkName refuses names that could not be an address's last part; a
+// device is named customer/sensor/device.
+func checkName(k Kind, name string) error {
+	if k.Name() == store.CatalogDevices {
+		parts := strings.Split(name, "/")
+		if len(parts) != 3 || slices.Contains(parts, "") || strings.ContainsAny(name, "\n\t") {
+			return &FieldError{Field: "name", Msg: fmt.Sprintf("%q: a device is named customer/sensor/device", name)}
+		}
+		return nil
+	}
 	if name == "" || strings.ContainsAny(name, "/ \t\n") || len(name) > 200 {
 		return &FieldError{Field: "name", Msg: fmt.Sprintf("%q: a name is 1 to 200 characters, without '/' or spaces", name)}
 	}
@@ -342,4 +350,55 @@ func withPasswordHash(body, old json.RawMessage) (json.RawMessage, error) {
 	}
 	delete(doc, "password")
 	return json.Marshal(doc)
+}
+
+// PatchDevices gives the changes that set, on the metadata of each of
+// devs, the keys of patch (name, site, line, location, tags; null takes
+// one out), checked together; a device left with none has its metadata
+// deleted.
+func (c *Catalog) PatchDevices(ctx context.Context, devs []store.Device, patch map[string]any) ([]store.CatalogChange, error) {
+	k := KindOf(store.CatalogDevices)
+	_, items, err := c.Store.ReadCatalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var changes []store.CatalogChange
+	for _, d := range devs {
+		name := config.DeviceName(d.Customer, d.Sensor, d.Device)
+		if src := c.provisioned(k, name); src != "" {
+			return nil, fmt.Errorf("%w: device %s is managed in %s", ErrProvisioned, name, src)
+		}
+		doc := map[string]any{}
+		if i := slices.IndexFunc(items, func(it store.CatalogItem) bool { return it.Kind == k.Name() && it.Name == name }); i >= 0 {
+			json.Unmarshal(items[i].Spec, &doc)
+		}
+		for key, v := range patch {
+			if v == nil {
+				delete(doc, key)
+			} else {
+				doc[key] = v
+			}
+		}
+		body, _ := json.Marshal(doc)
+		spec, _, customer, err := k.decode(name, body)
+		if err != nil {
+			return nil, err
+		}
+		change := store.CatalogChange{Kind: k.Name(), Name: name, Customer: customer, Spec: spec}
+		if len(doc) == 0 {
+			change.Spec = nil
+		}
+		changes = append(changes, change)
+	}
+	var problems []string
+	for _, pb := range c.newProblems(items, withChanges(items, changes)) {
+		if pb.field != "" {
+			return nil, &FieldError{Field: pb.field, Msg: fieldMsg(pb.err)}
+		}
+		problems = append(problems, pb.err.Error())
+	}
+	if len(problems) > 0 {
+		return nil, &FieldError{Field: "device", Msg: strings.Join(problems, "; ")}
+	}
+	return changes, nil
 }

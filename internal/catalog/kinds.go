@@ -74,6 +74,20 @@ var Kinds = []Kind{
 		set:  func(c *config.Config, name string, s *config.Sensor) { c.Sensors[name] = s },
 		del:  func(c *config.Config, name string) { delete(c.Sensors, name) },
 	},
+	&kind[*config.DeviceMeta]{name: store.CatalogDevices, singular: "device",
+		list: func(c *config.Config) []string { return slices.Sorted(maps.Keys(c.Devices)) },
+		at:   func(_ *config.Config, name string) string { return "devices." + name },
+		get:  func(c *config.Config, name string) *config.DeviceMeta { return c.Devices[name] },
+		set:  func(c *config.Config, name string, d *config.DeviceMeta) { c.Devices[name] = d },
+		del:  func(c *config.Config, name string) { delete(c.Devices, name) },
+		// A device's metadata is its customer's.
+		nameCustomer: func(name string) string { customer, _, _ := strings.Cut(name, "/"); return customer },
+		clean: func(d **config.DeviceMeta) {
+			if *d != nil && len((*d).Tags) == 0 {
+				(*d).Tags = nil
+			}
+		},
+	},
 	&kind[*config.Notifier]{name: store.CatalogNotifiers, singular: "notifier", secret: []string{"password", "secret"},
 		list: func(c *config.Config) []string { return c.NotifierNames() },
 		at:   func(_ *config.Config, name string) string { return "alerts.notifiers." + name },
@@ -183,6 +197,9 @@ type kind[T any] struct {
 	clean func(*T)
 	// setName gives an item whose name is one of its keys its name.
 	setName func(*T, string)
+	// nameCustomer is the customer an item's name says, for a kind whose
+	// items say none.
+	nameCustomer func(name string) string
 }
 
 func (k *kind[T]) Name() string                               { return k.name }
@@ -203,7 +220,15 @@ func callIdent[T any](f func(T) (string, string), it T) (string, string) {
 func (k *kind[T]) encode(c *config.Config, name string) (json.RawMessage, string) {
 	it := k.get(c, name)
 	_, customer := k.identify(it)
-	return toJSON(it), customer
+	return toJSON(it), k.customerOf(name, customer)
+}
+
+// customerOf is the customer of the item name that says customer.
+func (k *kind[T]) customerOf(name, customer string) string {
+	if customer == "" && k.nameCustomer != nil {
+		return k.nameCustomer(name)
+	}
+	return customer
 }
 
 func (k *kind[T]) decode(name string, body []byte) (json.RawMessage, string, string, error) {
@@ -218,7 +243,7 @@ func (k *kind[T]) decode(name string, body []byte) (json.RawMessage, string, str
 	if k.setName != nil && name != "" {
 		k.setName(&it, name)
 	}
-	return toJSON(it), own, customer, nil
+	return toJSON(it), own, k.customerOf(name, customer), nil
 }
 
 func (k *kind[T]) put(c *config.Config, name string, spec json.RawMessage) error {
@@ -299,6 +324,10 @@ func cloneConfig(c *config.Config) *config.Config {
 	}
 	n.Alerts.Rules = slices.Clone(c.Alerts.Rules)
 	n.Reports = slices.Clone(c.Reports)
+	n.Devices = maps.Clone(c.Devices)
+	if n.Devices == nil {
+		n.Devices = map[string]*config.DeviceMeta{}
+	}
 	n.Auth.Users = slices.Clone(c.Auth.Users)
 	n.Auth.Tokens = slices.Clone(c.Auth.Tokens)
 	return &n

@@ -41,7 +41,10 @@ type Config struct {
 	Alerts  Alerts             `yaml:"alerts"`
 	// Reports are sent by e-mail on a schedule.
 	Reports []ReportSchedule `yaml:"reports,omitempty"`
-	Auth    Auth             `yaml:"auth"`
+	// Devices are what people say of devices beside what they send, by
+	// "customer/sensor/device".
+	Devices map[string]*DeviceMeta `yaml:"devices,omitempty"`
+	Auth    Auth                   `yaml:"auth"`
 
 	Elasticsearch Elasticsearch `yaml:"elasticsearch"`
 }
@@ -86,6 +89,26 @@ type Notifier struct {
 	Secret string `yaml:"secret,omitempty"`
 	// Timeout bounds one webhook request.
 	Timeout time.Duration `yaml:"timeout,omitempty"`
+}
+
+// DeviceMeta is what people say of a device beside what it sends: the
+// name shown instead of the one in its messages, and where it is.
+type DeviceMeta struct {
+	Name     string   `yaml:"name,omitempty" json:"name,omitempty"`
+	Site     string   `yaml:"site,omitempty" json:"site,omitempty"`
+	Line     string   `yaml:"line,omitempty" json:"line,omitempty"`
+	Location string   `yaml:"location,omitempty" json:"location,omitempty"`
+	Tags     []string `yaml:"tags,omitempty" json:"tags,omitempty"`
+}
+
+// DeviceName is the key of a device in Devices.
+func DeviceName(customer, sensor, device string) string {
+	return customer + "/" + sensor + "/" + device
+}
+
+// Meta is the metadata of a device; nil for none.
+func (c *Config) Meta(customer, sensor, device string) *DeviceMeta {
+	return c.Devices[DeviceName(customer, sensor, device)]
 }
 
 // NotifierTypes are the kinds of notifier.

@@ -190,6 +190,7 @@ func (c *Config) Validate(f *File) error {
 		v.add("ingest.batch_wait", "%s is out of range (0s, 10s]", c.Ingest.BatchWait)
 	}
 	c.validateSensors(v)
+	c.validateDevices(v)
 	c.validateAlerts(v)
 	c.validateReports(v)
 	return errors.Join(v.errs...)
@@ -263,6 +264,23 @@ func validFilter(f string) bool {
 		}
 	}
 	return true
+}
+
+func (c *Config) validateDevices(v *validator) {
+	for _, key := range slices.Sorted(maps.Keys(c.Devices)) {
+		at := "devices." + key
+		parts := strings.Split(key, "/")
+		switch {
+		case len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "":
+			v.add(at, "%q: a device is named customer/sensor/device", key)
+		case !slices.Contains(c.Customers, parts[0]):
+			v.add(at, "%q is not one of the customers %v", parts[0], c.Customers)
+		case c.Sensors[parts[1]] == nil:
+			v.add(at, "%q is not a sensor kind (%s)", parts[1], strings.Join(c.SensorNames(), ", "))
+		case c.Devices[key] == nil:
+			v.add(at, "empty")
+		}
+	}
 }
 
 func (c *Config) validateSensors(v *validator) {

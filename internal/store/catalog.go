@@ -23,11 +23,12 @@ const (
 	CatalogReports   = "reports"
 	CatalogUsers     = "users"
 	CatalogTokens    = "tokens"
+	CatalogDevices   = "devices"
 )
 
 // CatalogKinds are the kinds of catalog items, in the order a plan reads
 // them.
-var CatalogKinds = []string{CatalogCustomers, CatalogSensors, CatalogNotifiers, CatalogRules, CatalogReports, CatalogUsers, CatalogTokens}
+var CatalogKinds = []string{CatalogCustomers, CatalogSensors, CatalogDevices, CatalogNotifiers, CatalogRules, CatalogReports, CatalogUsers, CatalogTokens}
 
 // CatalogItem is one item of the catalog.
 type CatalogItem struct {

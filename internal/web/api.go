@@ -271,7 +271,19 @@ func (s *Server) devices(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	writeJSON(w, devs)
+	type withMeta struct {
+		store.Device
+		// Meta is what people said of it (PATCH /api/v1/devices).
+		Meta *config.DeviceMeta `json:"meta,omitempty"`
+	}
+	out := make([]withMeta, len(devs))
+	for i, d := range devs {
+		out[i] = withMeta{Device: d}
+		if s.Plan != nil {
+			out[i].Meta = s.config().Meta(d.Customer, d.Sensor, d.Device)
+		}
+	}
+	writeJSON(w, out)
 }
 
 // removeDevice serves DELETE /api/v1/devices?customer=&sensor=&device=&confirm=:

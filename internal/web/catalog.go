@@ -25,6 +25,12 @@ import (
 
 func (s *Server) catalogRoutes(mux *http.ServeMux) {
 	for _, k := range catalog.Kinds {
+		if k.Name() == store.CatalogDevices {
+			// Devices' metadata is read with the devices and changed with
+			// PATCH /api/v1/devices.
+			mux.HandleFunc("PATCH /api/v1/devices", s.patchDevices)
+			continue
+		}
 		mux.HandleFunc("GET /api/v1/"+k.Name(), func(w http.ResponseWriter, r *http.Request) { s.listItems(w, r, k) })
 		mux.HandleFunc("GET /api/v1/"+k.Name()+"/{name}", func(w http.ResponseWriter, r *http.Request) { s.getItem(w, r, k) })
 		mux.HandleFunc("DELETE /api/v1/"+k.Name()+"/{name}", func(w http.ResponseWriter, r *http.Request) { s.deleteItem(w, r, k) })
@@ -239,10 +245,8 @@ func (s *Server) editing(w http.ResponseWriter, r *http.Request, k catalog.Kind)
 // messages), and an optional "note": admins only. It answers 201 with
 // the token's id and its secret, shown this once.
 func (s *Server) postToken(w http.ResponseWriter, r *http.Request) {
-	p := principalOf(r)
-	k := catalog.KindOf(store.CatalogTokens)
-	if !mayEditKind(p, k) {
-		s.forbidEdit(w, p, k)
+	p, _, ok := s.editsKind(w, r, store.CatalogTokens)
+	if !ok {
 		return
 	}
 	if s.Access == nil {
@@ -269,6 +273,60 @@ func (s *Server) postToken(w http.ResponseWriter, r *http.Request) {
 		"note": "keep the token now: it is not shown again; it works within seconds"})
 }
 
+// patchDevices serves PATCH /api/v1/devices?customer=&sensor=&device=
+// with {"name", "site", "line", "location", "tags"}: the metadata of the
+// device, of which the keys given are changed (null takes one out). Left
+// without device, it changes every device the filter (customer, sensor,
+// q as GET /api/v1/devices takes it) matches, at most 1000, at once:
+// several are edited at once. Admins, and an operator given customers for
+// its customers' devices. It answers {"version", "devices"}.
+func (s *Server) patchDevices(w http.ResponseWriter, r *http.Request) {
+	p, k, ok := s.editsKind(w, r, store.CatalogDevices)
+	if !ok {
+		return
+	}
+	var patch map[string]any
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&patch); err != nil {
+		writeError(w, http.StatusBadRequest, `the body must be a JSON object of name, site, line, location, tags: `+err.Error())
+		return
+	}
+	q := r.URL.Query()
+	f := store.DeviceFilter{Customer: q.Get("customer"), Sensor: q.Get("sensor"), Device: q.Get("device"), Search: q.Get("q"), Limit: 1001}
+	devs, err := s.visibleDevices(r, f)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	switch {
+	case len(devs) == 0:
+		writeError(w, http.StatusNotFound, "no device matches")
+		return
+	case len(devs) > 1000:
+		writeError(w, http.StatusBadRequest, "more than 1000 devices match: narrow the filter")
+		return
+	}
+	changes, err := s.Catalog.PatchDevices(r.Context(), devs, patch)
+	if err == nil {
+		for _, c := range changes {
+			if !mayEdit(p, k, c.Customer) {
+				s.forbidEdit(w, p, k)
+				return
+			}
+		}
+	}
+	if err != nil {
+		s.catalogError(w, r, err)
+		return
+	}
+	v, err := s.Catalog.Store.ChangeCatalog(r.Context(), p.Name, changes)
+	if err != nil {
+		s.catalogError(w, r, err)
+		return
+	}
+	s.Log.Info("devices' metadata changed", "devices", len(devs), "by", p.Name, "catalog_version", v)
+	writeJSON(w, map[string]any{"version": v, "devices": len(devs)})
+}
+
 // makeToken makes a token of user (or of customer, to send its messages)
 // in the catalog, by by: its id, its secret and the catalog's version.
 func (s *Server) makeToken(ctx context.Context, by, user, customer, note string) (string, string, int64, error) {
@@ -287,6 +345,17 @@ func (s *Server) makeToken(ctx context.Context, by, user, customer, note string)
 	}
 	s.Log.Info("token made", "id", t.ID, "user", t.User, "customer", t.Customer, "by", by, "catalog_version", v)
 	return t.ID, secret, v, nil
+}
+
+// editsKind is the request's principal and the kind named, when it
+// edits items of the kind; else it answered 403.
+func (s *Server) editsKind(w http.ResponseWriter, r *http.Request, kind string) (*auth.Principal, catalog.Kind, bool) {
+	p, k := principalOf(r), catalog.KindOf(kind)
+	if !mayEditKind(p, k) {
+		s.forbidEdit(w, p, k)
+		return p, k, false
+	}
+	return p, k, true
 }
 
 // forbidEdit answers a change its principal may not make.

@@ -199,8 +199,37 @@ func (e *errorWriter) Write(b []byte) (int, error) {
 	return e.ResponseWriter.Write(b)
 }
 
+// DisplayName is the name people gave the device, else the one its
+// messages carry.
+func (d deviceRow) DisplayName() string {
+	if d.Meta != nil && d.Meta.Name != "" {
+		return d.Meta.Name
+	}
+	return d.Dev.Name
+}
+
+// Place is where people said the device is: site, line, location, tags.
+func (d deviceRow) Place() string {
+	if d.Meta == nil {
+		return ""
+	}
+	var parts []string
+	for _, s := range []string{d.Meta.Site, d.Meta.Line, d.Meta.Location} {
+		if s != "" {
+			parts = append(parts, s)
+		}
+	}
+	for _, t := range d.Meta.Tags {
+		parts = append(parts, "#"+t)
+	}
+	return strings.Join(parts, " · ")
+}
+
 type deviceRow struct {
-	Dev                         store.Device
+	Dev store.Device
+	// Meta is what people said of the device (Settings, Devices); nil
+	// for nothing.
+	Meta                        *config.DeviceMeta
 	Kind                        string
 	Silent                      bool
 	Ago, LastSeenText, LossText string
@@ -459,7 +488,7 @@ func (p *Pages) overview(w http.ResponseWriter, r *http.Request) {
 		data.Firing += n
 	}
 	for _, d := range devs {
-		row := deviceRow{Dev: d, Kind: p.kindTitle(d.Sensor), Silent: now.Sub(d.LastSeen) > SilentAfter, Ago: Ago(now.Sub(d.LastSeen)),
+		row := deviceRow{Dev: d, Meta: p.config().Meta(d.Customer, d.Sensor, d.Device), Kind: p.kindTitle(d.Sensor), Silent: now.Sub(d.LastSeen) > SilentAfter, Ago: Ago(now.Sub(d.LastSeen)),
 			Firing:       firingOf[store.DeviceKey{Customer: d.Customer, Sensor: d.Sensor, Device: d.Device}],
 			LastSeenText: p.localTime(d.LastSeen), LossText: strconv.FormatFloat(d.LossRatio*100, 'f', 1, 64) + "%",
 			RSSIText: num(d.RSSI) + " dBm", SNRText: num(d.SNR) + " dB"}

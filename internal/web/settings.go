@@ -71,6 +71,14 @@ func (p *Pages) settingsForms(k catalog.Kind, customers []string) []formField {
 			{Key: "url", Label: "Webhook URL"},
 			{Key: "secret", Label: "Webhook secret", Type: "password"},
 		}
+	case store.CatalogDevices:
+		return []formField{
+			{Key: "name", Label: "Name", Help: "shown instead of the name in its messages"},
+			{Key: "site", Label: "Site"},
+			{Key: "line", Label: "Line"},
+			{Key: "location", Label: "Location"},
+			{Key: "tags", Label: "Tags", Type: "list", Help: "separated by commas"},
+		}
 	case store.CatalogUsers:
 		return []formField{
 			{Key: "role", Label: "Role", Type: "select", Options: auth.Roles},
@@ -114,6 +122,7 @@ func (p *Pages) settingsRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /settings/notifiers/{name}/test", p.testNotifier)
 	mux.HandleFunc("POST /settings/rules/preview", p.previewRule)
 	mux.HandleFunc("POST /settings/sensors/preview", p.previewFormulas)
+	mux.HandleFunc("POST /settings/devices/bulk", p.bulkDevices)
 	mux.HandleFunc("POST /settings/reports/{name}/send", p.sendReport)
 }
 
@@ -524,6 +533,62 @@ func (p *Pages) previewFormulas(w http.ResponseWriter, r *http.Request) {
 	}
 	r.URL.RawQuery = ""
 	p.settingsStatus(w, r, k, form, http.StatusOK)
+}
+
+// bulkDevices sets the site, line, location or tags (those filled in) of
+// every device the filter matches, at once.
+func (p *Pages) bulkDevices(w http.ResponseWriter, r *http.Request) {
+	pr := principalOf(r)
+	k := catalog.KindOf(store.CatalogDevices)
+	if !editsSettings(pr) || !mayEditKind(pr, k) {
+		p.fail(w, r, http.StatusForbidden, "Only an admin, or an operator given customers, edits devices.")
+		return
+	}
+	patch := map[string]any{}
+	for _, key := range []string{"site", "line", "location"} {
+		if v := strings.TrimSpace(r.PostFormValue(key)); v != "" {
+			patch[key] = v
+		}
+	}
+	if v := strings.TrimSpace(r.PostFormValue("tags")); v != "" {
+		var tags []string
+		for _, t := range strings.Split(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				tags = append(tags, t)
+			}
+		}
+		patch["tags"] = tags
+	}
+	msg := ""
+	f := store.DeviceFilter{Customer: r.PostFormValue("customer"), Sensor: r.PostFormValue("sensor"), Search: strings.TrimSpace(r.PostFormValue("q")), Limit: 1001}
+	devs, err := p.Server.visibleDevices(r, f)
+	switch {
+	case err != nil:
+		p.Server.internal(w, r, err)
+		return
+	case len(patch) == 0:
+		msg = "Nothing to set: fill in a site, line, location or tags."
+	case len(devs) == 0:
+		msg = "No device matches."
+	case len(devs) > 1000:
+		msg = "More than 1000 devices match: narrow the filter."
+	}
+	if msg == "" {
+		changes, err := p.Server.Catalog.PatchDevices(r.Context(), devs, patch)
+		for _, c := range changes {
+			if err == nil && !mayEdit(pr, k, c.Customer) {
+				err = fmt.Errorf("you edit the devices of your customers only")
+			}
+		}
+		if err == nil {
+			_, err = p.Server.Catalog.Store.ChangeCatalog(r.Context(), pr.Name, changes)
+		}
+		msg = fmt.Sprintf("%d devices changed: in force within seconds.", len(devs))
+		if err != nil {
+			msg = "Nothing changed: " + err.Error()
+		}
+	}
+	http.Redirect(w, r, "/settings/devices?saved="+url.QueryEscape(msg), http.StatusSeeOther)
 }
 
 // refuse shows the form again with err, the error of a refused change
