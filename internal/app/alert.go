@@ -2,8 +2,11 @@ package app
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"maps"
+	"time"
 
 	"github.com/sensorhub/sensorhub/internal/alert"
 	"github.com/sensorhub/sensorhub/internal/alert/notify"
@@ -41,8 +44,30 @@ func newAlertStage(live *plan.Live, q queue.Queue, st alert.Store, holder string
 		s.leader = newLeader(ls, "alert", holder, p.Config.Alerts.FailoverAfter, m, log)
 		s.e.Lease = &s.leader.lease
 	}
-	live.OnChange(func(p *plan.Plan) { s.e.Apply(s.ruleset(p)) })
+	// A change of the catalog reloads the engine's states only when it
+	// changes what the rules are (a rule, a notifier, a sensor kind):
+	// not for a new user or token.
+	applied := rulesOf(p)
+	live.OnChange(func(p *plan.Plan) {
+		if now := rulesOf(p); now != applied {
+			applied = now
+			s.e.Apply(s.ruleset(p))
+		}
+	})
 	return s
+}
+
+// rulesOf is what a plan's rules are made of, to compare two plans'.
+func rulesOf(p *plan.Plan) string {
+	b, err := json.Marshal(struct {
+		Alerts    config.Alerts
+		Sensors   map[string]*config.Sensor
+		Customers []string
+	}{p.Config.Alerts, p.Config.Sensors, p.Config.Customers})
+	if err != nil {
+		return fmt.Sprint(time.Now().UnixNano()) // unlike any other: applied
+	}
+	return string(b)
 }
 
 // ruleset is the plan's rules and notifiers, with the queue's own.

@@ -69,6 +69,12 @@ func TestUsersAndTokensOverTheAPI(t *testing.T) {
 	if json.Unmarshal([]byte(body), &tok); code != 201 || !strings.HasPrefix(tok.Token, "shk_") {
 		t.Fatalf("make a token: HTTP %d %s", code, body)
 	}
+	if code, body := send(root, "POST", "/api/v1/tokens", `{"user":"alice","note":"a user of the users file"}`); code != 201 {
+		t.Errorf("a token of a user of the users file: HTTP %d %s", code, body)
+	}
+	if code, body := send(root, "PUT", "/api/v1/users/alice", `{"role":"admin","password":"alice-password"}`); code != 400 {
+		t.Errorf("a user of the catalog named as one of the users file: HTTP %d %s, want 400", code, body)
+	}
 	if code, body := send(root, "POST", "/api/v1/tokens", `{"user":"nobody"}`); code != 400 {
 		t.Errorf("a token of no user: HTTP %d %s", code, body)
 	}

@@ -90,8 +90,32 @@ func (b Base) provisioned(k Kind, name string) string {
 // key identifies an item.
 type key struct{ kind, name string }
 
-func seeded(items []store.CatalogItem) bool {
-	return slices.ContainsFunc(items, func(it store.CatalogItem) bool { return it.Kind == seedKind })
+// seedMark is the mark's item: the built-in items moved into the catalog,
+// as "kind/name".
+type seedMark struct {
+	Items []string `json:"items"`
+}
+
+// seeded are the built-in items moved into the catalog, as "kind/name",
+// and the mark's version; nil when none was.
+func seeded(items []store.CatalogItem) (map[string]bool, int64) {
+	i := slices.IndexFunc(items, func(it store.CatalogItem) bool { return it.Kind == seedKind })
+	if i < 0 {
+		return nil, 0
+	}
+	var m seedMark
+	json.Unmarshal(items[i].Spec, &m)
+	out := map[string]bool{}
+	for _, n := range m.Items {
+		out[n] = true
+	}
+	return out, items[i].Version
+}
+
+// builtIn says whether the base's item kind/name is one of sensorhub's
+// defaults that was moved into the catalog.
+func (b Base) builtIn(k Kind, name string, moved map[string]bool) bool {
+	return moved[k.Name()+"/"+name] && b.source(k, name) == "built in"
 }
 
 // merge is the base's configuration with items added, but those of skip;
@@ -99,10 +123,10 @@ func seeded(items []store.CatalogItem) bool {
 // built-in items are in the catalog, the base's are left out.
 func (b Base) merge(items []store.CatalogItem, skip map[key]bool, log *slog.Logger) (*config.Config, map[string]key) {
 	c := cloneConfig(b.Config)
-	if seeded(items) {
+	if moved, _ := seeded(items); moved != nil {
 		for _, k := range Kinds {
 			for _, name := range k.names(b.Config) {
-				if b.source(k, name) == "built in" {
+				if b.builtIn(k, name, moved) {
 					k.remove(c, name)
 				}
 			}
@@ -206,24 +230,45 @@ func unjoin(err error) []error {
 
 // Seed moves the built-in items (the defaults the file does not set: the
 // sensor kinds, the rules when the file gives none, the customer) into
-// the catalog, once, so that they are edited and deleted like the
-// others; a built-in item of a later release is not added to them. The plan is the same before and after. Of several processes
-// starting at once, one does it.
+// the catalog, so that they are edited and deleted like the others; the
+// plan is the same before and after. Each is moved once: one deleted
+// stays deleted, and one that a later release adds is moved at the first
+// start of that release. Of several processes starting at once, one does
+// it.
 func (b Base) Seed(ctx context.Context, cs store.Catalog) error {
 	_, items, err := cs.ReadCatalog(ctx)
-	if err != nil || seeded(items) {
+	if err != nil {
 		return err
 	}
-	changes := []store.CatalogChange{{Kind: seedKind, Name: seedName, Spec: json.RawMessage(`{}`), IfVersion: -1}}
+	moved, version := seeded(items)
+	mark := seedMark{}
+	for n := range moved {
+		mark.Items = append(mark.Items, n)
+	}
+	var changes []store.CatalogChange
 	for _, k := range Kinds {
 		for _, name := range k.names(b.Config) {
-			if b.source(k, name) != "built in" || slices.ContainsFunc(items, func(it store.CatalogItem) bool { return it.Kind == k.Name() && it.Name == name }) {
+			if b.source(k, name) != "built in" || moved[k.Name()+"/"+name] {
 				continue
+			}
+			mark.Items = append(mark.Items, k.Name()+"/"+name)
+			if slices.ContainsFunc(items, func(it store.CatalogItem) bool { return it.Kind == k.Name() && it.Name == name }) {
+				continue // one of the catalog has its name already
 			}
 			spec, customer := k.encode(b.Config, name)
 			changes = append(changes, store.CatalogChange{Kind: k.Name(), Name: name, Customer: customer, Spec: spec, IfVersion: -1})
 		}
 	}
+	if moved != nil && len(mark.Items) == len(moved) {
+		return nil
+	}
+	slices.Sort(mark.Items)
+	spec, _ := json.Marshal(mark)
+	ifVersion := version
+	if moved == nil {
+		ifVersion = -1
+	}
+	changes = append(changes, store.CatalogChange{Kind: seedKind, Name: seedName, Spec: spec, IfVersion: ifVersion})
 	if _, err := cs.ChangeCatalog(ctx, "sensorhub", changes); err != nil && !errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("catalog: move the built-in items into the catalog: %w", err)
 	}

@@ -121,16 +121,20 @@ func (c *Catalog) Diff(ctx context.Context, path string, data []byte, prune bool
 				errs = append(errs, fmt.Errorf("%s: %s.%w", path, at, err))
 				continue
 			}
+			// Each change is made from the item as read: one changed
+			// meanwhile refuses them all.
 			i := slices.IndexFunc(items, func(it store.CatalogItem) bool { return it.Kind == k.Name() && it.Name == name })
+			ifVersion := int64(-1)
 			switch {
 			case i < 0:
 				lines = append(lines, "+ "+k.Name()+" "+name)
 			case !bytes.Equal(items[i].Spec, spec) || items[i].Customer != customer:
 				lines = append(lines, "~ "+k.Name()+" "+name)
+				ifVersion = items[i].Version
 			default:
 				continue
 			}
-			changes = append(changes, store.CatalogChange{Kind: k.Name(), Name: name, Customer: customer, Spec: spec})
+			changes = append(changes, store.CatalogChange{Kind: k.Name(), Name: name, Customer: customer, Spec: spec, IfVersion: ifVersion})
 		}
 		if !prune {
 			continue
@@ -138,7 +142,7 @@ func (c *Catalog) Diff(ctx context.Context, path string, data []byte, prune bool
 		for _, it := range items {
 			if _, ok := doc[k.Name()][it.Name]; it.Kind == k.Name() && !ok {
 				lines = append(lines, "- "+k.Name()+" "+it.Name)
-				changes = append(changes, store.CatalogChange{Kind: k.Name(), Name: it.Name})
+				changes = append(changes, store.CatalogChange{Kind: k.Name(), Name: it.Name, IfVersion: it.Version})
 			}
 		}
 	}

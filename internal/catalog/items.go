@@ -68,10 +68,10 @@ func (c *Catalog) List(ctx context.Context, k Kind) (int64, []Item, error) {
 		return 0, nil, err
 	}
 	var out []Item
-	isSeeded := seeded(items)
+	moved, _ := seeded(items)
 	for _, name := range k.names(c.Config) {
 		src := c.source(k, name)
-		if src == "built in" && isSeeded {
+		if c.builtIn(k, name, moved) {
 			continue
 		}
 		spec, customer := k.encode(c.Config, name)
@@ -131,10 +131,15 @@ func (c *Catalog) Check(ctx context.Context, k Kind, name string, body []byte, i
 	if own != "" && own != name {
 		return store.CatalogChange{}, &FieldError{Field: "name", Msg: fmt.Sprintf("%q differs from the %s's name in the address, %q", own, k.Singular(), name)}
 	}
-	if i >= 0 {
+	// A secret given back masked is kept, in an item that stays its
+	// customer's only: never handed to another.
+	if i >= 0 && items[i].Customer == customer {
 		if spec, err = unmask(k, spec, items[i].Spec); err != nil {
 			return store.CatalogChange{}, err
 		}
+	}
+	if key := masked(k, spec); key != "" {
+		return store.CatalogChange{}, &FieldError{Field: key, Msg: "give it again: " + Mask + " keeps the one an item had, and this one has none to keep"}
 	}
 	change := store.CatalogChange{Kind: k.Name(), Name: name, Customer: customer, Spec: spec, IfVersion: ifVersion}
 	return change, c.fits(items, change)
@@ -178,10 +183,10 @@ func withChanges(items []store.CatalogItem, changes []store.CatalogChange) []sto
 // of (when one is) and the field within it.
 func (c *Catalog) newProblems(before, after []store.CatalogItem) []problem {
 	had := map[string]bool{}
-	cb, _ := c.merge(before, nil, nil)
+	cb, atBefore := c.merge(before, nil, nil)
 	if _, err := c.check(cb); err != nil {
 		for _, e := range unjoin(err) {
-			had[e.Error()] = true
+			had[problemKey(e, atBefore)] = true
 		}
 	}
 	ca, at := c.merge(after, nil, nil)
@@ -191,12 +196,26 @@ func (c *Catalog) newProblems(before, after []store.CatalogItem) []problem {
 	}
 	var out []problem
 	for _, e := range unjoin(err) {
-		if !had[e.Error()] {
+		if !had[problemKey(e, at)] {
 			id, field, _ := blame(e, at)
 			out = append(out, problem{err: e, item: id, field: field})
 		}
 	}
 	return out
+}
+
+// problemKey says which problem e is, the same whatever place in its
+// list the item it is of has: by the item and its field, not by the
+// configuration's path.
+func problemKey(e error, at map[string]key) string {
+	fe, ok := errors.AsType[*config.FieldError](e)
+	if !ok {
+		return e.Error()
+	}
+	if id, field, ok := blame(e, at); ok {
+		return id.kind + "\x00" + id.name + "\x00" + field + "\x00" + fe.Msg
+	}
+	return fe.Field + "\x00" + fe.Msg
 }
 
 type problem struct {
@@ -298,6 +317,21 @@ func MaskSecrets(kind string, spec json.RawMessage) json.RawMessage {
 		return spec
 	}
 	return mask(k, spec)
+}
+
+// masked is the first of kind's secret keys whose value in spec is
+// Mask; empty for none.
+func masked(k Kind, spec json.RawMessage) string {
+	var doc map[string]any
+	if len(k.secrets()) == 0 || json.Unmarshal(spec, &doc) != nil {
+		return ""
+	}
+	for _, s := range k.secrets() {
+		if doc[s] == Mask {
+			return s
+		}
+	}
+	return ""
 }
 
 // unmask puts back in spec the secrets given as Mask, from old.

@@ -51,11 +51,10 @@ func PreviewRule(ctx context.Context, p *plan.Plan, st Points, name string, body
 		return out, err
 	}
 	i := slices.IndexFunc(c.Alerts.Rules, func(r alert.RuleSpec) bool { return r.Name == name })
+	// Nothing is sent: who it tells is not looked at (nor listed).
 	rs := c.Alerts.Rules[i]
-	if len(rs.Notify) == 0 {
-		rs.Notify = c.Alerts.Notify
-	}
-	rule, err := alert.Compile(rs, c.KnownFields(rs.Sensor), c.NotifierNames())
+	rs.Notify = nil
+	rule, err := alert.Compile(rs, c.KnownFields(rs.Sensor), nil)
 	if err != nil {
 		if re, ok := errors.AsType[*alert.RuleError](err); ok {
 			return out, &FieldError{Field: re.Field, Msg: re.Msg}

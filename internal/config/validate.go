@@ -471,6 +471,26 @@ func (c *Config) validateAuth(v *validator) {
 		}
 		names[u.Username] = true
 	}
+	users := len(a.Users)
+	if a.UsersFile != "" {
+		f, err := auth.LoadFile(a.UsersFile)
+		if err != nil {
+			v.add("auth.users_file", "%v", err)
+		} else {
+			for i, u := range f.Users {
+				if err := u.Check(c.Customers); err != nil {
+					v.add("auth.users_file", "%s, user %d (%s): %v", a.UsersFile, i+1, u.Username, strings.ReplaceAll(err.Error(), "\n", "; "))
+				}
+				// On the other user: one of the catalog is then left out,
+				// not the whole plan.
+				if j := slices.IndexFunc(a.Users, func(o auth.User) bool { return o.Username == u.Username }); j >= 0 {
+					v.add(fmt.Sprintf("auth.users.%d.username", j), "user %q is also in the users file %s", u.Username, a.UsersFile)
+				}
+				names[u.Username] = true
+			}
+			users += len(f.Users)
+		}
+	}
 	ids := map[string]bool{}
 	for i, tk := range a.Tokens {
 		at := fmt.Sprintf("auth.tokens.%d", i)
@@ -482,27 +502,11 @@ func (c *Config) validateAuth(v *validator) {
 		case tk.Customer != "" && !slices.Contains(c.Customers, tk.Customer):
 			v.add(at+".customer", "%q is not one of the customers %v", tk.Customer, c.Customers)
 		case tk.Customer == "" && !names[tk.User]:
-			v.add(at+".user", "token %s: %q is not a user of auth.users", tk.ID, tk.User)
+			v.add(at+".user", "token %s: %q is not a user (of auth.users or the users file)", tk.ID, tk.User)
 		}
 		ids[tk.ID] = true
 	}
-	users := len(a.Users)
-	if a.UsersFile != "" {
-		f, err := auth.LoadFile(a.UsersFile)
-		if err != nil {
-			v.add("auth.users_file", "%v", err)
-		} else {
-			for i, u := range f.Users {
-				if err := u.Check(c.Customers); err != nil {
-					v.add("auth.users_file", "%s, user %d (%s): %v", a.UsersFile, i+1, u.Username, strings.ReplaceAll(err.Error(), "\n", "; "))
-				}
-				if names[u.Username] {
-					v.add("auth.users_file", "user %q is also in auth.users", u.Username)
-				}
-			}
-			users += len(f.Users)
-		}
-	}
+
 	if users == 0 && !loopback(c.HTTP.Listen) {
 		v.add("http.listen", "%q is reachable from other machines, and without users everyone who reaches it is an admin: "+
 			"add users (auth.users, or auth.users_file with sensorhub user add), or listen on 127.0.0.1", c.HTTP.Listen)

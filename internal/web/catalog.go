@@ -99,8 +99,9 @@ func (s *Server) preview(r *http.Request, name string, body []byte, customer, se
 
 // seesItem: who sees an item. A customer is seen by those who see it;
 // the sensor kinds by all; a rule or report schedule of every customer
-// by all, a customer's by those who see the customer; notifiers likewise,
-// but by admins and operators only (they hold addresses).
+// by all, a customer's by those who see the customer; notifiers by
+// admins and operators only (they hold addresses), those of every
+// customer by those who see every customer.
 func seesItem(p *auth.Principal, k catalog.Kind, it catalog.Item) bool {
 	switch {
 	case p.IngestOnly:
@@ -113,6 +114,10 @@ func seesItem(p *auth.Principal, k catalog.Kind, it catalog.Item) bool {
 		return true
 	case k.Name() == store.CatalogNotifiers && p.Role == auth.RoleViewer:
 		return false
+	case k.Name() == store.CatalogNotifiers && it.Customer == "":
+		// Addresses and webhook URLs of every customer's notifiers: not
+		// for a plant's own staff.
+		return p.All()
 	}
 	return it.Customer == "" || p.Sees(it.Customer)
 }
@@ -182,7 +187,7 @@ func (s *Server) seenItem(r *http.Request, k catalog.Kind) (catalog.Item, error)
 // catalog. If-Match makes it conditional on the version read (412 when
 // another change came between), If-None-Match: * on its not existing.
 func (s *Server) putItem(w http.ResponseWriter, r *http.Request, k catalog.Kind) {
-	ifVersion, old, getErr, ok := s.editing(w, r, k)
+	ifVersion, _, getErr, ok := s.editing(w, r, k)
 	if !ok {
 		return
 	}
@@ -197,9 +202,13 @@ func (s *Server) putItem(w http.ResponseWriter, r *http.Request, k catalog.Kind)
 		writeError(w, http.StatusConflict, "sign-in is off (no users): name a users file (auth.users_file) in the configuration and restart, then add users here")
 		return
 	}
+	if errors.Is(getErr, errHidden) {
+		writeError(w, http.StatusConflict, k.Singular()+" "+name+" is taken: pick another name")
+		return
+	}
 	change, err := s.Catalog.Check(r.Context(), k, name, body, ifVersion)
 	// Whose item it is, before what is wrong with it.
-	if change.Kind != "" && !mayEdit(p, k, change.Customer) || getErr == nil && !mayEdit(p, k, old.Customer) {
+	if change.Kind != "" && !mayEdit(p, k, change.Customer) {
 		s.forbidEdit(w, p, k)
 		return
 	}
@@ -221,19 +230,32 @@ func (s *Server) putItem(w http.ResponseWriter, r *http.Request, k catalog.Kind)
 	_ = json.NewEncoder(w).Encode(map[string]int64{"version": v})
 }
 
+// errHidden is an item that exists and that the request's principal
+// does not see.
+var errHidden = errors.New("hidden")
+
 // editing begins a change of an item of kind k: its condition, whether
 // its principal edits items of k at all, and the item as it is
-// (catalog.ErrNotFound when there is none). When not ok, it answered.
+// (catalog.ErrNotFound when there is none, errHidden when the principal
+// does not see it). An item it sees and may not change is answered 403.
+// When not ok, it answered.
 func (s *Server) editing(w http.ResponseWriter, r *http.Request, k catalog.Kind) (ifVersion int64, old catalog.Item, getErr error, ok bool) {
 	if ifVersion, ok = conditional(w, r); !ok {
 		return 0, old, nil, false
 	}
-	if p := principalOf(r); !mayEditKind(p, k) {
+	p := principalOf(r)
+	if !mayEditKind(p, k) {
 		s.forbidEdit(w, p, k)
 		return 0, old, nil, false
 	}
-	old, getErr = s.seenItem(r, k)
-	if getErr != nil && !errors.Is(getErr, catalog.ErrNotFound) {
+	old, getErr = s.Catalog.Get(r.Context(), k, r.PathValue("name"))
+	switch {
+	case getErr == nil && !seesItem(p, k, old):
+		getErr = errHidden
+	case getErr == nil && !mayEdit(p, k, old.Customer):
+		s.forbidEdit(w, p, k)
+		return 0, old, nil, false
+	case getErr != nil && !errors.Is(getErr, catalog.ErrNotFound):
 		s.catalogError(w, r, getErr)
 		return 0, old, nil, false
 	}
@@ -371,17 +393,16 @@ func (s *Server) forbidEdit(w http.ResponseWriter, p *auth.Principal, k catalog.
 // the catalog, unless other items need it (409). A rule's firing alerts
 // resolve; a customer's messages are rejected from then on.
 func (s *Server) deleteItem(w http.ResponseWriter, r *http.Request, k catalog.Kind) {
-	ifVersion, old, err, ok := s.editing(w, r, k)
+	ifVersion, _, err, ok := s.editing(w, r, k)
 	if !ok {
 		return
 	}
 	p := principalOf(r)
+	if errors.Is(err, errHidden) {
+		err = fmt.Errorf("%w: %s %q", catalog.ErrNotFound, k.Singular(), r.PathValue("name"))
+	}
 	if err != nil {
 		s.catalogError(w, r, err)
-		return
-	}
-	if !mayEdit(p, k, old.Customer) {
-		s.forbidEdit(w, p, k)
 		return
 	}
 	name := r.PathValue("name")

@@ -48,6 +48,10 @@ func TestCatalogForEveryone(t *testing.T) {
 		{"acme-op", "PUT", "/api/v1/notifiers/global-mail", strings.Replace(fineMail, `"customer":"finemeca",`, "", 1), 403},
 		{"admin", "PUT", "/api/v1/notifiers/fine-mail", fineMail, 201},
 		{"acme-op", "GET", "/api/v1/notifiers/fine-mail", "", 404},
+		// Another customer's item is not taken over, nor its secret had.
+		{"acme-op", "PUT", "/api/v1/notifiers/fine-mail", strings.Replace(acmeMail, "s3cret-acme", "********", 1), 409},
+		{"acme-op", "DELETE", "/api/v1/notifiers/fine-mail", "", 404},
+		{"admin", "PUT", "/api/v1/notifiers/moved", strings.Replace(acmeMail, "s3cret-acme", "********", 1), 400},
 		{"viewer", "GET", "/api/v1/notifiers/fine-mail", "", 404},
 		{"acme-op", "PUT", "/api/v1/rules/acme-high", acmeRule, 201},
 		{"acme-op", "PUT", "/api/v1/rules/acme-high", strings.Replace(acmeRule, `"acme"`, `"finemeca"`, 1), 403},

@@ -291,9 +291,17 @@ func shortDuration(s string) string {
 	return s
 }
 
-// formJSON is the item a form sent, as the API takes it.
-func formJSON(fields []formField, form url.Values) ([]byte, error) {
+// formJSON is the item a form sent, as the API takes it: the form's
+// fields over base, the item as it was (nil for a new one), whose keys
+// the form does not show stay.
+func formJSON(fields []formField, form url.Values, base json.RawMessage) ([]byte, error) {
 	doc := map[string]any{}
+	if base != nil && !slices.ContainsFunc(fields, func(f formField) bool { return f.Type == "yaml" }) {
+		json.Unmarshal(base, &doc)
+	}
+	for _, f := range fields {
+		delete(doc, f.Key)
+	}
 	for _, f := range fields {
 		v := strings.TrimSpace(form.Get(f.Key))
 		if f.Type == "yaml" {
@@ -367,16 +375,30 @@ func (p *Pages) saveItem(w http.ResponseWriter, r *http.Request, k catalog.Kind)
 		p.newToken(w, r, form)
 		return
 	}
-	body, err := formJSON(fields, r.PostForm)
+	// Whose item it is, before what is wrong with it; the keys the form
+	// does not show stay as they are.
+	var base json.RawMessage
+	old, err := p.Server.Catalog.Get(r.Context(), k, name)
+	switch {
+	case err == nil && !seesItem(pr, k, old):
+		err = &catalog.FieldError{Field: "name", Msg: k.Singular() + " " + name + " is taken: pick another name"}
+	case err == nil && !mayEdit(pr, k, old.Customer):
+		err = &catalog.FieldError{Field: "customer", Msg: "you edit the items of your customers only: " + strings.Join(pr.Customers, ", ")}
+	case err == nil:
+		base = old.Spec
+	case errors.Is(err, catalog.ErrNotFound):
+		err = nil
+	}
+	var body []byte
+	if err == nil {
+		body, err = formJSON(fields, r.PostForm, base)
+	}
 	var change store.CatalogChange
 	if err == nil {
 		change, err = p.Server.Catalog.Check(r.Context(), k, name, body, ifVersion)
 	}
-	if err == nil {
-		old, getErr := p.Server.Catalog.Get(r.Context(), k, name)
-		if !mayEdit(pr, k, change.Customer) || getErr == nil && !mayEdit(pr, k, old.Customer) {
-			err = &catalog.FieldError{Field: "customer", Msg: "you edit the items of your customers only: " + strings.Join(pr.Customers, ", ")}
-		}
+	if err == nil && !mayEdit(pr, k, change.Customer) {
+		err = &catalog.FieldError{Field: "customer", Msg: "you edit the items of your customers only: " + strings.Join(pr.Customers, ", ")}
 	}
 	var v int64
 	if err == nil {
@@ -457,7 +479,7 @@ func (p *Pages) previewing(w http.ResponseWriter, r *http.Request, k catalog.Kin
 		return nil, nil, nil, false, nil
 	}
 	form.Device = strings.TrimSpace(r.PostFormValue("device"))
-	body, err := formJSON(fields, r.PostForm)
+	body, err := formJSON(fields, r.PostForm, nil)
 	return fields, form, body, true, err
 }
 
