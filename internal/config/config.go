@@ -62,7 +62,8 @@ type Alerts struct {
 	Notify []string `yaml:"notify"`
 	// Notifiers by name.
 	Notifiers map[string]*Notifier `yaml:"notifiers"`
-	// Rules replace the built-in ones when the file gives any.
+	// Rules replace the built-in ones when the file gives any; with a
+	// store, they add to the catalog's (package catalog).
 	Rules []alert.RuleSpec `yaml:"rules"`
 }
 
