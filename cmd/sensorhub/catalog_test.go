@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -104,5 +105,34 @@ reports:
 	}
 	if out := sensorhub(true, nil, append([]string{"catalog", "export"}, a...)...); strings.Contains(out, "rules:") {
 		t.Errorf("after --prune the catalog still has rules:\n%s", out)
+	}
+}
+
+// TestUserOfACatalogCustomer: a customer created in the catalog (in
+// Settings) can be given to a user of the users file, which the
+// configuration's check and the start accept.
+func TestUserOfACatalogCustomer(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "sensorhub.yaml")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf("data_dir: %s\nauth: {users_file: %s}\n", filepath.Join(dir, "data"), filepath.Join(dir, "users.yaml"))), 0o600)
+	file := filepath.Join(dir, "catalog.yaml")
+	os.WriteFile(file, []byte("customers:\n  acme: {}\n"), 0o600)
+	run := func(stdin string, args ...string) (string, error) {
+		cmd := exec.Command(binary, args...)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run("", "catalog", "apply", "--config", cfgPath, file); err != nil {
+		t.Fatalf("apply: %v\n%s", err, out)
+	}
+	if out, err := run("bob-password\n", "user", "add", "bob", "--role", "viewer", "--customers", "acme", "--config", cfgPath); err != nil {
+		t.Fatalf("a viewer of the catalog's customer acme: %v\n%s", err, out)
+	}
+	if out, err := run("eve-password\n", "user", "add", "eve", "--role", "viewer", "--customers", "nobody", "--config", cfgPath); err == nil || !strings.Contains(out, "nobody") {
+		t.Errorf("a viewer of no customer: %v\n%s", err, out)
+	}
+	if out, err := run("", "check", "--config", cfgPath); err != nil || !strings.Contains(out, "ok") {
+		t.Errorf("check: %v\n%s", err, out)
 	}
 }

@@ -2,16 +2,19 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/auth"
+	"github.com/sensorhub/sensorhub/internal/catalog"
 	"github.com/sensorhub/sensorhub/internal/config"
 )
 
@@ -50,7 +53,7 @@ func usersFile(fs *flag.FlagSet, args []string) (f *auth.File, path string, cust
 		if err != nil {
 			return nil, "", nil, nil, err
 		}
-		customers = cfg.Customers
+		customers = withCatalogCustomers(cfg)
 		if path == "" {
 			path = cfg.Auth.UsersFile
 		}
@@ -237,4 +240,20 @@ func isHelp(arg string) bool {
 		return true
 	}
 	return false
+}
+
+// withCatalogCustomers are the configuration's customers and, when its
+// store is there, the catalog's (those created in Settings).
+func withCatalogCustomers(cfg *config.Config) []string {
+	ctx := context.Background()
+	st, err := openExisting(ctx, cfg, "user")
+	if err != nil {
+		return cfg.Customers
+	}
+	defer st.Close()
+	p, err := (catalog.Base{Config: cfg}).Current(ctx, st, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return cfg.Customers
+	}
+	return p.Config.Customers
 }
