@@ -12,7 +12,8 @@ import (
 
 // TestDevicesMetadata: an admin names and places devices, one and
 // several at once, without a restart: the device list and the overview
-// show it within seconds; a bad value is named; an operator of every
+// show it within seconds and the search finds devices by it; a bad value
+// is named; an operator of every
 // customer and a viewer change nothing.
 func TestDevicesMetadata(t *testing.T) {
 	fx := accessFixture(t, func(c *config.Config) { c.Auth.LoginsPerMinute = 1000 })
@@ -48,6 +49,17 @@ func TestDevicesMetadata(t *testing.T) {
 	})
 	if _, body := root.Do("GET", "/", ""); !strings.Contains(body, "main compressor") || !strings.Contains(body, "Gent · L1 · #compressor · #hall 2") {
 		t.Errorf("the overview does not show what was said of 901")
+	}
+	// The search finds a device by what was said of it, in the viewer's
+	// scope only.
+	if _, body := root.Do("GET", "/api/v1/devices?q=gent", ""); !strings.Contains(body, `"device":"901"`) || strings.Contains(body, `"device":"201"`) {
+		t.Errorf("a search for the site: %s", body)
+	}
+	if _, body := root.Do("GET", "/?q=hall", ""); !strings.Contains(body, "main compressor") {
+		t.Errorf("the overview's search for a tag does not find 901")
+	}
+	if _, body := alice.Do("GET", "/api/v1/devices?q=gent", ""); body != "[]" && !strings.Contains(body, "[]") {
+		t.Errorf("the viewer of finemeca searching acme's site: %s", body)
 	}
 	if _, body := alice.Do("GET", "/api/v1/devices", ""); strings.Contains(body, "Gent") || !strings.Contains(body, `"line":"L1"`) {
 		t.Errorf("the viewer of finemeca sees: %s", body)

@@ -22,6 +22,10 @@ func DeviceConds(f DeviceFilter) Conds {
 			ors = append(ors, "LOWER("+col+`) LIKE ? ESCAPE '\'`)
 			c.Args = append(c.Args, like)
 		}
+		for _, k := range f.SearchAlso[:min(len(f.SearchAlso), 500)] {
+			ors = append(ors, "(customer = ? AND sensor = ? AND device = ?)")
+			c.Args = append(c.Args, k.Customer, k.Sensor, k.Device)
+		}
 		c.Where = append(c.Where, "("+strings.Join(ors, " OR ")+")")
 	}
 	if !f.SeenBefore.IsZero() {

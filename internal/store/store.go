@@ -82,6 +82,9 @@ type DeviceFilter struct {
 	// gateway holds it, ignoring the case of ASCII letters; % and _ are
 	// themselves, not wildcards.
 	Search string
+	// SearchAlso are devices Search keeps too (those whose metadata holds
+	// it); at most 500 are looked at.
+	SearchAlso []DeviceKey
 	// SeenBefore, when set, keeps the devices last seen before it: the
 	// silent ones.
 	SeenBefore time.Time

@@ -211,7 +211,26 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 // visibleDevices lists the devices a filter matches that the request's
 // principal may see: the store keeps to the principal's customers.
 func (s *Server) visibleDevices(r *http.Request, f store.DeviceFilter) ([]store.Device, error) {
-	return s.Store.Devices(r.Context(), scoped(r, f))
+	return s.Store.Devices(r.Context(), s.scoped(r, f))
+}
+
+// scoped is scoped, with the devices whose metadata (name, site, line,
+// location, tags) holds the search.
+func (s *Server) scoped(r *http.Request, f store.DeviceFilter) store.DeviceFilter {
+	f = scoped(r, f)
+	if f.Search == "" || s.Plan == nil {
+		return f
+	}
+	q := strings.ToLower(f.Search)
+	for key, m := range s.config().Devices {
+		if m == nil || !strings.Contains(strings.ToLower(strings.Join(append([]string{m.Name, m.Site, m.Line, m.Location}, m.Tags...), "\x00")), q) {
+			continue
+		}
+		if parts := strings.SplitN(key, "/", 3); len(parts) == 3 {
+			f.SearchAlso = append(f.SearchAlso, store.DeviceKey{Customer: parts[0], Sensor: parts[1], Device: parts[2]})
+		}
+	}
+	return f
 }
 
 // scoped narrows a device filter to the customers the request's principal

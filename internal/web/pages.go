@@ -427,7 +427,7 @@ func (p *Pages) overview(w http.ResponseWriter, r *http.Request) {
 		p.Server.internal(w, r, err)
 		return
 	}
-	f := scoped(r, oq.filter(now))
+	f := p.Server.scoped(r, oq.filter(now))
 	found := fleet.Devices
 	if oq.Filtered() {
 		fl, err := p.Store.CountDevices(r.Context(), f, now)
