@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"fmt"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -64,6 +66,21 @@ func TestDevicesMetadata(t *testing.T) {
 	if _, body := alice.Do("GET", "/api/v1/devices", ""); strings.Contains(body, "Gent") || !strings.Contains(body, `"line":"L1"`) {
 		t.Errorf("the viewer of finemeca sees: %s", body)
 	}
+	// The Settings page finds devices as the overview does, and edits one.
+	if _, body := root.Do("GET", "/settings/devices?q=gent", ""); !strings.Contains(body, "acme/air/901") || !strings.Contains(body, "main compressor") || strings.Contains(body, "<td>finemeca/air/201") {
+		t.Errorf("the devices page's search for a site:\n%s", body[strings.Index(body, "<main>"):])
+	}
+	form := url.Values{"csrf_token": {root.CSRF}, "item_name": {"acme/air/901"}, "version": {"0"}, "name": {"main compressor"}, "site": {"Gent"}, "line": {"L2"}}
+	if code, body := root.Do("POST", "/settings/devices", form.Encode(), "Content-Type", "application/x-www-form-urlencoded"); code != http.StatusSeeOther {
+		t.Fatalf("save a device's form: HTTP %d %.500s", code, body)
+	}
+	testenv.Eventually(t, 5*time.Second, 100*time.Millisecond, func() error {
+		if _, body := root.Do("GET", "/api/v1/devices?device=901", ""); !strings.Contains(body, `"line":"L2"`) {
+			return fmt.Errorf("device 901: %s", body)
+		}
+		return nil
+	})
+
 	// null takes a key out.
 	if code, body := patch(root, "device=901", `{"site":null}`); code != 200 {
 		t.Fatalf("HTTP %d %s", code, body)

@@ -29,7 +29,8 @@ func fillAndSave(t *testing.T, ctx context.Context, values map[string]string) st
 	testenv.Eventually(t, 10*time.Second, 100*time.Millisecond, func() error {
 		got, err := browser.Eval[string](ctx, `window.__saved === undefined && document.readyState === "complete" ? document.body.innerText : ""`)
 		if err != nil || got == "" {
-			return fmt.Errorf("the page did not answer yet (%v)", err)
+			now, _ := browser.Eval[string](ctx, `location.href + " " + document.body.innerText.slice(0, 300)`)
+			return fmt.Errorf("the page did not answer yet (%v): %s", err, now)
 		}
 		text = got
 		return nil
@@ -61,12 +62,12 @@ func TestSettingsInTheBrowser(t *testing.T) {
 		t.Fatal("no Settings in the menu of an admin")
 	}
 	open("/settings/customers?new=1")
-	if text := fillAndSave(t, ctx, map[string]string{"name": "acme"}); !strings.Contains(text, "customer acme saved") {
+	if text := fillAndSave(t, ctx, map[string]string{"item_name": "acme"}); !strings.Contains(text, "customer acme saved") {
 		t.Fatalf("after saving customer acme the page says:\n%s", text)
 	}
 
 	open("/settings/notifiers?new=1")
-	mail := map[string]string{"name": "acme-mail", "type": "email", "customer": "acme", "host": "", "port": fmt.Sprint(srv.Port), "tls": "none",
+	mail := map[string]string{"item_name": "acme-mail", "type": "email", "customer": "acme", "host": "", "port": fmt.Sprint(srv.Port), "tls": "none",
 		"from": "sensorhub@example.com", "to": "maintenance@acme.example"}
 	fillAndSave(t, ctx, mail)
 	beside := eval[string](t, ctx, `(() => { const e = document.querySelector("#f-host ~ .error"); return e ? e.textContent : "" })()`)
@@ -95,7 +96,7 @@ func TestSettingsInTheBrowser(t *testing.T) {
 	}
 
 	open("/settings/rules?new=1")
-	rule := map[string]string{"name": "acme-high", "customer": "acme", "sensor": "air", "when": "Pres > 7.5", "clear_when": "Pres < 7",
+	rule := map[string]string{"item_name": "acme-high", "customer": "acme", "sensor": "air", "when": "Pres > 7.5", "clear_when": "Pres < 7",
 		"for": "0s", "severity": "warning", "notify": "acme-mail"}
 	if text := fillAndSave(t, ctx, rule); !strings.Contains(text, "rule acme-high saved") {
 		t.Fatalf("after saving the rule the page says:\n%s", text)
@@ -151,7 +152,7 @@ func TestSettingsInTheBrowser(t *testing.T) {
 
 	// A weekly report for acme, sent now with its notifier.
 	open("/settings/reports?new=1")
-	if text := fillAndSave(t, ctx, map[string]string{"name": "acme-weekly", "customer": "acme", "every": "week", "notify": "acme-mail"}); !strings.Contains(text, "report acme-weekly saved") {
+	if text := fillAndSave(t, ctx, map[string]string{"item_name": "acme-weekly", "customer": "acme", "every": "week", "notify": "acme-mail"}); !strings.Contains(text, "report acme-weekly saved") {
 		t.Fatalf("after saving the report schedule the page says:\n%s", text)
 	}
 	testenv.Eventually(t, 10*time.Second, 500*time.Millisecond, func() error {

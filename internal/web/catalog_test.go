@@ -129,7 +129,7 @@ func TestFormulaPreview(t *testing.T) {
 	s := newSite(t)
 	admin := s.withToken(t, "admin")
 	kind := "match: {field: Mod, equals: air}\nkeep: [Pres, OpenPres]\nderive:\n  margin: Pres - OpenPres\n  drop: Pres - prev(Pres)\n"
-	form := url.Values{"name": {"air"}, "version": {"1"}, "yaml": {kind}, "device": {"201"}}
+	form := url.Values{"item_name": {"air"}, "version": {"1"}, "yaml": {kind}, "device": {"201"}}
 	code, body := send(admin, "POST", "/settings/sensors/preview", form.Encode())
 	if code != 200 {
 		t.Fatalf("HTTP %d %s", code, body)

@@ -117,7 +117,7 @@ func (p *Pages) settingsRoutes(mux *http.ServeMux) {
 	for _, k := range catalog.Kinds {
 		mux.HandleFunc("GET /settings/"+k.Name(), p.errorPage(func(w http.ResponseWriter, r *http.Request) { p.settings(w, r, k, nil) }))
 		mux.HandleFunc("POST /settings/"+k.Name(), func(w http.ResponseWriter, r *http.Request) { p.saveItem(w, r, k) })
-		mux.HandleFunc("POST /settings/"+k.Name()+"/{name}/delete", func(w http.ResponseWriter, r *http.Request) { p.removeItem(w, r, k) })
+		mux.HandleFunc("POST /settings/"+k.Name()+"/delete", func(w http.ResponseWriter, r *http.Request) { p.removeItem(w, r, k) })
 	}
 	mux.HandleFunc("POST /settings/notifiers/{name}/test", p.testNotifier)
 	mux.HandleFunc("POST /settings/rules/preview", p.previewRule)
@@ -162,6 +162,8 @@ type settingsPage struct {
 	Editable func(catalog.Item) bool
 	// SignInOff: no users, so users and tokens cannot be made here.
 	SignInOff bool
+	// Filter is the devices page's search.
+	Filter url.Values
 }
 
 // settings shows kind's items and, when ?edit=NAME or ?new=1, the form of
@@ -197,6 +199,15 @@ func (p *Pages) settingsStatus(w http.ResponseWriter, r *http.Request, k catalog
 			data.Items = append(data.Items, it)
 		}
 	}
+	if k.Name() == store.CatalogDevices {
+		// The fleet's devices, found as the overview finds them, with
+		// what was said of each.
+		if data.Items, err = p.fleetItems(r, k, data.Items); err != nil {
+			p.Server.internal(w, r, err)
+			return
+		}
+		data.Filter = r.URL.Query()
+	}
 	customers, err := p.customersOf(r)
 	if err != nil {
 		p.Server.internal(w, r, err)
@@ -211,6 +222,17 @@ func (p *Pages) settingsStatus(w http.ResponseWriter, r *http.Request, k catalog
 		data.Edit = &itemForm{New: true, Values: map[string]string{}}
 	case q.Get("edit") != "":
 		i := slices.IndexFunc(data.Items, func(it catalog.Item) bool { return it.Name == q.Get("edit") })
+		if i < 0 && k.Name() == store.CatalogDevices {
+			// A device not on this page: what was said of it, if anything.
+			if it, err := p.Server.Catalog.Get(r.Context(), k, q.Get("edit")); err == nil && seesItem(pr, k, it) {
+				data.Items, i = append(data.Items, it), len(data.Items)
+			} else if parts := strings.SplitN(q.Get("edit"), "/", 3); len(parts) == 3 {
+				devs, err := p.Server.visibleDevices(r, store.DeviceFilter{Customer: parts[0], Sensor: parts[1], Device: parts[2]})
+				if err == nil && len(devs) == 1 {
+					data.Items, i = append(data.Items, catalog.Item{Kind: k, Name: q.Get("edit"), Customer: parts[0], Spec: json.RawMessage(`{}`)}), len(data.Items)
+				}
+			}
+		}
 		if i < 0 {
 			http.Error(w, "There is no "+k.Singular()+" "+q.Get("edit")+".", http.StatusNotFound)
 			return
@@ -219,6 +241,43 @@ func (p *Pages) settingsStatus(w http.ResponseWriter, r *http.Request, k catalog
 		data.Edit = &itemForm{Name: it.Name, Source: it.Source, Version: it.Version, Values: formValues(data.Fields, it.Spec)}
 	}
 	p.renderStatus(w, r, code, "settings.html", data)
+}
+
+// fleetItems are the devices the request's search finds (100 at most),
+// each with what the catalog says of it (said, the catalog's items).
+func (p *Pages) fleetItems(r *http.Request, k catalog.Kind, said []catalog.Item) ([]catalog.Item, error) {
+	q := r.URL.Query()
+	devs, err := p.Server.visibleDevices(r, store.DeviceFilter{Search: strings.TrimSpace(q.Get("q")), Customer: q.Get("customer"), Sensor: q.Get("sensor"), Limit: 100})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]catalog.Item, 0, len(devs))
+	for _, d := range devs {
+		name := config.DeviceName(d.Customer, d.Sensor, d.Device)
+		if i := slices.IndexFunc(said, func(it catalog.Item) bool { return it.Name == name }); i >= 0 {
+			out = append(out, said[i])
+			continue
+		}
+		out = append(out, catalog.Item{Kind: k, Name: name, Customer: d.Customer, Spec: json.RawMessage(`{}`)})
+	}
+	return out, nil
+}
+
+// Summary is what an item says in a few words, for the devices' list:
+// name, site, line, location and tags.
+func (settingsPage) Summary(it catalog.Item) string {
+	var m config.DeviceMeta
+	json.Unmarshal(it.Spec, &m)
+	parts := []string{}
+	for _, s := range []string{m.Name, m.Site, m.Line, m.Location} {
+		if s != "" {
+			parts = append(parts, s)
+		}
+	}
+	for _, t := range m.Tags {
+		parts = append(parts, "#"+t)
+	}
+	return strings.Join(parts, " · ")
 }
 
 // customersOf are the customers of the catalog that the request's
@@ -347,7 +406,7 @@ func (p *Pages) postedForm(w http.ResponseWriter, r *http.Request, k catalog.Kin
 		return nil, nil, false
 	}
 	fields := p.settingsForms(k, customers)
-	form := &itemForm{Name: strings.TrimSpace(r.PostFormValue("name")), New: r.PostFormValue("new") != "", Values: map[string]string{}, Errors: map[string]string{}}
+	form := &itemForm{Name: strings.TrimSpace(r.PostFormValue("item_name")), New: r.PostFormValue("new") != "", Values: map[string]string{}, Errors: map[string]string{}}
 	form.Version, _ = strconv.ParseInt(r.PostFormValue("version"), 10, 64)
 	for _, f := range fields {
 		form.Values[f.Key] = r.PostFormValue(f.Key)
@@ -628,7 +687,7 @@ func (p *Pages) refuse(w http.ResponseWriter, r *http.Request, k catalog.Kind, f
 // removeItem deletes an item of the catalog.
 func (p *Pages) removeItem(w http.ResponseWriter, r *http.Request, k catalog.Kind) {
 	pr := principalOf(r)
-	name := r.PathValue("name")
+	name := r.PostFormValue("item_name") // a device's has slashes: not in the path
 	if p.Server.Catalog == nil || !mayEditKind(pr, k) {
 		p.fail(w, r, http.StatusForbidden, "You may not delete "+k.Name()+".")
 		return
