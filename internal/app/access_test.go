@@ -428,7 +428,9 @@ func TestLoginInBrowser(t *testing.T) {
 	// The page reloads after the acknowledgement: log out from the new one.
 	testenv.Eventually(t, 10*time.Second, 100*time.Millisecond, func() error {
 		got, err := browser.Eval[string](ctx, `document.readyState + " " + document.querySelector("tr[data-alert='`+fmt.Sprint(fx.finemecaID)+`']").innerText`)
-		if err != nil || !strings.HasPrefix(got, "complete ") || !strings.Contains(got, "olga") {
+		// The comment shows once the page reloaded: the form before it
+		// already says "as olga".
+		if err != nil || !strings.HasPrefix(got, "complete ") || !strings.Contains(got, "valve closed") {
 			return fmt.Errorf("the page after the acknowledgement: %q %v", got, err)
 		}
 		return nil
