@@ -431,7 +431,7 @@ func (p *Pages) saveItem(w http.ResponseWriter, r *http.Request, k catalog.Kind)
 		ifVersion = form.Version
 	}
 	if k.Name() == store.CatalogTokens {
-		p.newToken(w, r, form)
+		p.newToken(w, r, form, fields)
 		return
 	}
 	// Whose item it is, before what is wrong with it; the keys the form
@@ -467,19 +467,7 @@ func (p *Pages) saveItem(w http.ResponseWriter, r *http.Request, k catalog.Kind)
 		var fe *catalog.FieldError
 		switch {
 		case errors.As(err, &fe):
-			field, _, _ := strings.Cut(fe.Field, ".")
-			if !slices.ContainsFunc(fields, func(f formField) bool { return f.Key == field }) {
-				if len(fields) == 1 {
-					field = fields[0].Key
-				} else {
-					field = ""
-				}
-			}
-			if field == "" || fe.Field == "name" {
-				form.Error = fe.Error()
-			} else {
-				form.Errors[field] = fe.Error()
-			}
+			form.place(fe, fields)
 		case errors.Is(err, store.ErrConflict) && form.New:
 			form.Error = k.Singular() + " " + name + " exists already: pick another name, or edit it"
 		case errors.Is(err, store.ErrConflict):
@@ -501,7 +489,7 @@ func (p *Pages) saveItem(w http.ResponseWriter, r *http.Request, k catalog.Kind)
 type tokenShown struct{}
 
 // newToken makes a token from its form and shows its secret, this once.
-func (p *Pages) newToken(w http.ResponseWriter, r *http.Request, form *itemForm) {
+func (p *Pages) newToken(w http.ResponseWriter, r *http.Request, form *itemForm, fields []formField) {
 	k := catalog.KindOf(store.CatalogTokens)
 	if p.Server.Access == nil {
 		form.Error = "sign-in is off (no users): name a users file (auth.users_file) in the configuration and restart to use tokens"
@@ -516,7 +504,7 @@ func (p *Pages) newToken(w http.ResponseWriter, r *http.Request, form *itemForm)
 	}
 	id, secret, _, err := p.Server.makeToken(r.Context(), principalOf(r).Name, user, customer, strings.TrimSpace(form.Values["note"]))
 	if err != nil {
-		p.refuse(w, r, k, form, err)
+		p.refuse(w, r, k, form, fields, err)
 		return
 	}
 	msg := "Token " + id + " made: " + secret + " (copy it now: it is not shown again; it works within seconds)"
@@ -560,17 +548,7 @@ func (p *Pages) previewRule(w http.ResponseWriter, r *http.Request) {
 		pv, err = p.Server.preview(r, name, body, form.Values["customer"], form.Values["sensor"], form.Device, 24*time.Hour)
 	}
 	if err != nil {
-		var fe *catalog.FieldError
-		if !errors.As(err, &fe) {
-			p.Server.internal(w, r, err)
-			return
-		}
-		if field, _, _ := strings.Cut(fe.Field, "."); slices.ContainsFunc(fields, func(f formField) bool { return f.Key == field }) {
-			form.Errors[field] = fe.Error()
-		} else {
-			form.Error = fe.Error()
-		}
-		p.settings(w, r, k, form)
+		p.refuse(w, r, k, form, fields, err)
 		return
 	}
 	shown := &previewShown{Device: pv.Device.Customer + "/" + pv.Device.Sensor + "/" + pv.Device.Device, Readings: pv.Readings}
@@ -588,7 +566,7 @@ func (p *Pages) previewRule(w http.ResponseWriter, r *http.Request) {
 func (p *Pages) previewFormulas(w http.ResponseWriter, r *http.Request) {
 	k := catalog.KindOf(store.CatalogSensors)
 	pr := principalOf(r)
-	_, form, body, ok, err := p.previewing(w, r, k)
+	fields, form, body, ok, err := p.previewing(w, r, k)
 	if !ok {
 		return
 	}
@@ -609,7 +587,7 @@ func (p *Pages) previewFormulas(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		p.refuse(w, r, k, form, err)
+		p.refuse(w, r, k, form, fields, err)
 		return
 	}
 	r.URL.RawQuery = ""
@@ -674,14 +652,31 @@ func (p *Pages) bulkDevices(w http.ResponseWriter, r *http.Request) {
 
 // refuse shows the form again with err, the error of a refused change
 // or preview; another error is the server's.
-func (p *Pages) refuse(w http.ResponseWriter, r *http.Request, k catalog.Kind, form *itemForm, err error) {
+func (p *Pages) refuse(w http.ResponseWriter, r *http.Request, k catalog.Kind, form *itemForm, fields []formField, err error) {
 	var fe *catalog.FieldError
 	if !errors.As(err, &fe) {
 		p.Server.internal(w, r, err)
 		return
 	}
-	form.Error = fe.Error()
+	form.place(fe, fields)
 	p.settings(w, r, k, form)
+}
+
+// place shows a refused item's error beside the field of fields it is
+// of; above the form when it is of none (the item's name, a preview's
+// device). A form of the whole item as YAML shows its keys' errors
+// beside it.
+func (f *itemForm) place(fe *catalog.FieldError, fields []formField) {
+	field, _, _ := strings.Cut(fe.Field, ".")
+	shown := slices.ContainsFunc(fields, func(ff formField) bool { return ff.Key == field })
+	if !shown && len(fields) == 1 && fields[0].Type == "yaml" && field != "device" {
+		field, shown = fields[0].Key, true
+	}
+	if !shown || fe.Field == "name" {
+		f.Error = fe.Error()
+		return
+	}
+	f.Errors[field] = fe.Error()
 }
 
 // removeItem deletes an item of the catalog.
