@@ -97,14 +97,6 @@ func (c *Catalog) Diff(ctx context.Context, path string, data []byte, prune bool
 		names := sortedKeys(doc[k.Name()])
 		for _, name := range names {
 			at := k.Name() + "." + name
-			if src := c.provisioned(k, name); src != "" {
-				errs = append(errs, fmt.Errorf("%s: %s: managed in %s", path, at, src))
-				continue
-			}
-			if err := checkName(k, name); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %s: %w", path, at, err))
-				continue
-			}
 			body, err := json.Marshal(doc[k.Name()][name])
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %s: %w", path, at, err))
@@ -113,12 +105,12 @@ func (c *Catalog) Diff(ctx context.Context, path string, data []byte, prune bool
 			if string(body) == "null" {
 				body = []byte("{}")
 			}
-			spec, own, customer, err := k.decode(name, body)
-			if err == nil && own != "" && own != name {
-				err = &FieldError{Field: "name", Msg: fmt.Sprintf("%q differs from the key, %q", own, name)}
-			}
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %s.%w", path, at, err))
+			change, err := c.change(k, name, body, items)
+			if fe, ok := errors.AsType[*FieldError](err); ok {
+				errs = append(errs, fmt.Errorf("%s: %s.%w", path, at, fe))
+				continue
+			} else if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %s: %w", path, at, err))
 				continue
 			}
 			// Each change is made from the item as read: one changed
@@ -128,13 +120,14 @@ func (c *Catalog) Diff(ctx context.Context, path string, data []byte, prune bool
 			switch {
 			case i < 0:
 				lines = append(lines, "+ "+k.Name()+" "+name)
-			case !bytes.Equal(items[i].Spec, spec) || items[i].Customer != customer:
+			case !bytes.Equal(items[i].Spec, change.Spec) || items[i].Customer != change.Customer:
 				lines = append(lines, "~ "+k.Name()+" "+name)
 				ifVersion = items[i].Version
 			default:
 				continue
 			}
-			changes = append(changes, store.CatalogChange{Kind: k.Name(), Name: name, Customer: customer, Spec: spec, IfVersion: ifVersion})
+			change.IfVersion = ifVersion
+			changes = append(changes, change)
 		}
 		if !prune {
 			continue

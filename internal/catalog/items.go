@@ -104,17 +104,30 @@ func (c *Catalog) Get(ctx context.Context, k Kind, name string) (Item, error) {
 // gives the change that makes it, conditional on ifVersion (0: none; -1:
 // only if it does not exist; else the item's version it was made from).
 func (c *Catalog) Check(ctx context.Context, k Kind, name string, body []byte, ifVersion int64) (store.CatalogChange, error) {
+	_, items, err := c.Store.ReadCatalog(ctx)
+	if err != nil {
+		return store.CatalogChange{}, err
+	}
+	change, err := c.change(k, name, body, items)
+	if err != nil {
+		return change, err
+	}
+	change.IfVersion = ifVersion
+	return change, c.fits(items, change)
+}
+
+// change reads body as kind's item name, beside the catalog's items, as
+// the API and a file applied give it: the change that makes it, not yet
+// checked against the rest of the configuration.
+func (c *Catalog) change(k Kind, name string, body []byte, items []store.CatalogItem) (store.CatalogChange, error) {
 	if src := c.provisioned(k, name); src != "" {
 		return store.CatalogChange{}, fmt.Errorf("%w: %s %q is managed in %s", ErrProvisioned, k.Singular(), name, src)
 	}
 	if err := checkName(k, name); err != nil {
 		return store.CatalogChange{}, err
 	}
-	_, items, err := c.Store.ReadCatalog(ctx)
-	if err != nil {
-		return store.CatalogChange{}, err
-	}
 	i := slices.IndexFunc(items, func(it store.CatalogItem) bool { return it.Kind == k.Name() && it.Name == name })
+	var err error
 	if k.Name() == store.CatalogUsers {
 		var old json.RawMessage
 		if i >= 0 {
@@ -129,7 +142,7 @@ func (c *Catalog) Check(ctx context.Context, k Kind, name string, body []byte, i
 		return store.CatalogChange{}, err
 	}
 	if own != "" && own != name {
-		return store.CatalogChange{}, &FieldError{Field: "name", Msg: fmt.Sprintf("%q differs from the %s's name in the address, %q", own, k.Singular(), name)}
+		return store.CatalogChange{}, &FieldError{Field: "name", Msg: fmt.Sprintf("%q differs from the %s's name it is given, %q", own, k.Singular(), name)}
 	}
 	// A secret given back masked is kept, in an item that stays its
 	// customer's only: never handed to another.
@@ -141,8 +154,7 @@ func (c *Catalog) Check(ctx context.Context, k Kind, name string, body []byte, i
 	if key := masked(k, spec); key != "" {
 		return store.CatalogChange{}, &FieldError{Field: key, Msg: "give it again: " + Mask + " keeps the one an item had, and this one has none to keep"}
 	}
-	change := store.CatalogChange{Kind: k.Name(), Name: name, Customer: customer, Spec: spec, IfVersion: ifVersion}
-	return change, c.fits(items, change)
+	return store.CatalogChange{Kind: k.Name(), Name: name, Customer: customer, Spec: spec}, nil
 }
 
 // checkName refuses names that could not be an address's last part; a
