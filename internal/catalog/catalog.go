@@ -281,11 +281,7 @@ func (b Base) Load(ctx context.Context, cs store.Catalog, log *slog.Logger) (*pl
 	if err := b.Seed(ctx, cs); err != nil {
 		return nil, err
 	}
-	v, items, err := cs.ReadCatalog(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return b.Compile(v, items, log)
+	return b.Current(ctx, cs, log)
 }
 
 // Follow follows the catalog from version seen: every poll it reads the

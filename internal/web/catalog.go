@@ -80,11 +80,7 @@ func (s *Server) preview(r *http.Request, name string, body []byte, customer, se
 	if p.IngestOnly {
 		return catalog.Preview{}, fmt.Errorf("%w: rule previews are not for an ingest token", catalog.ErrNotFound)
 	}
-	f := store.DeviceFilter{Customer: customer, Sensor: sensor, Device: device}
-	if !p.All() {
-		f.Customers = p.Customers
-	}
-	devs, err := s.Store.Devices(r.Context(), f)
+	devs, err := s.visibleDevices(r, store.DeviceFilter{Customer: customer, Sensor: sensor, Device: device})
 	switch {
 	case err != nil:
 		return catalog.Preview{}, err
@@ -313,40 +309,58 @@ func (s *Server) patchDevices(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	f := store.DeviceFilter{Customer: q.Get("customer"), Sensor: q.Get("sensor"), Device: q.Get("device"), Search: q.Get("q"), Limit: 1001}
-	devs, err := s.visibleDevices(r, f)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
+	n, v, err := s.patchMatching(r, store.DeviceFilter{Customer: q.Get("customer"), Sensor: q.Get("sensor"), Device: q.Get("device"), Search: q.Get("q")}, patch)
 	switch {
+	case errors.Is(err, errNoDevice):
+		writeError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, errTooManyDevices):
+		writeError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, errNotYourDevice):
+		s.forbidEdit(w, p, k)
+	case err != nil:
+		s.catalogError(w, r, err)
+	default:
+		writeJSON(w, map[string]any{"version": v, "devices": n})
+	}
+}
+
+// Why several devices were not changed.
+var (
+	errNoDevice       = errors.New("no device matches")
+	errTooManyDevices = errors.New("more than 1000 devices match: narrow the filter")
+	errNotYourDevice  = errors.New("you edit the devices of your customers only")
+)
+
+// patchMatching sets patch on the metadata of every device f matches in
+// the request's principal's scope, at most 1000, at once: how many, and
+// the catalog's version.
+func (s *Server) patchMatching(r *http.Request, f store.DeviceFilter, patch map[string]any) (int, int64, error) {
+	f.Limit = 1001
+	devs, err := s.visibleDevices(r, f)
+	switch {
+	case err != nil:
+		return 0, 0, err
 	case len(devs) == 0:
-		writeError(w, http.StatusNotFound, "no device matches")
-		return
+		return 0, 0, errNoDevice
 	case len(devs) > 1000:
-		writeError(w, http.StatusBadRequest, "more than 1000 devices match: narrow the filter")
-		return
+		return 0, 0, errTooManyDevices
 	}
 	changes, err := s.Catalog.PatchDevices(r.Context(), devs, patch)
-	if err == nil {
-		for _, c := range changes {
-			if !mayEdit(p, k, c.Customer) {
-				s.forbidEdit(w, p, k)
-				return
-			}
-		}
-	}
 	if err != nil {
-		s.catalogError(w, r, err)
-		return
+		return 0, 0, err
+	}
+	p, k := principalOf(r), catalog.KindOf(store.CatalogDevices)
+	for _, c := range changes {
+		if !mayEdit(p, k, c.Customer) {
+			return 0, 0, errNotYourDevice
+		}
 	}
 	v, err := s.Catalog.Store.ChangeCatalog(r.Context(), p.Name, changes)
 	if err != nil {
-		s.catalogError(w, r, err)
-		return
+		return 0, 0, err
 	}
 	s.Log.Info("devices' metadata changed", "devices", len(devs), "by", p.Name, "catalog_version", v)
-	writeJSON(w, map[string]any{"version": v, "devices": len(devs)})
+	return len(devs), v, nil
 }
 
 // makeToken makes a token of user (or of customer, to send its messages)

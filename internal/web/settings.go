@@ -565,18 +565,13 @@ func (p *Pages) previewRule(w http.ResponseWriter, r *http.Request) {
 // again with them; nothing is saved.
 func (p *Pages) previewFormulas(w http.ResponseWriter, r *http.Request) {
 	k := catalog.KindOf(store.CatalogSensors)
-	pr := principalOf(r)
 	fields, form, body, ok, err := p.previewing(w, r, k)
 	if !ok {
 		return
 	}
 	if err == nil {
-		f := store.DeviceFilter{Sensor: form.Name, Device: form.Device}
-		if !pr.All() {
-			f.Customers = pr.Customers
-		}
 		var devs []store.Device
-		if devs, err = p.Store.Devices(r.Context(), f); err == nil {
+		if devs, err = p.Server.visibleDevices(r, store.DeviceFilter{Sensor: form.Name, Device: form.Device}); err == nil {
 			switch {
 			case len(devs) == 0:
 				err = &catalog.FieldError{Field: "device", Msg: fmt.Sprintf("no device %q of kind %s that you can see", form.Device, form.Name)}
@@ -618,31 +613,11 @@ func (p *Pages) bulkDevices(w http.ResponseWriter, r *http.Request) {
 		}
 		patch["tags"] = tags
 	}
-	msg := ""
-	f := store.DeviceFilter{Customer: r.PostFormValue("customer"), Sensor: r.PostFormValue("sensor"), Search: strings.TrimSpace(r.PostFormValue("q")), Limit: 1001}
-	devs, err := p.Server.visibleDevices(r, f)
-	switch {
-	case err != nil:
-		p.Server.internal(w, r, err)
-		return
-	case len(patch) == 0:
-		msg = "Nothing to set: fill in a site, line, location or tags."
-	case len(devs) == 0:
-		msg = "No device matches."
-	case len(devs) > 1000:
-		msg = "More than 1000 devices match: narrow the filter."
-	}
-	if msg == "" {
-		changes, err := p.Server.Catalog.PatchDevices(r.Context(), devs, patch)
-		for _, c := range changes {
-			if err == nil && !mayEdit(pr, k, c.Customer) {
-				err = fmt.Errorf("you edit the devices of your customers only")
-			}
-		}
-		if err == nil {
-			_, err = p.Server.Catalog.Store.ChangeCatalog(r.Context(), pr.Name, changes)
-		}
-		msg = fmt.Sprintf("%d devices changed: in force within seconds.", len(devs))
+	msg := "Nothing to set: fill in a site, line, location or tags."
+	if len(patch) > 0 {
+		f := store.DeviceFilter{Customer: r.PostFormValue("customer"), Sensor: r.PostFormValue("sensor"), Search: strings.TrimSpace(r.PostFormValue("q"))}
+		n, _, err := p.Server.patchMatching(r, f, patch)
+		msg = fmt.Sprintf("%d devices changed: in force within seconds.", n)
 		if err != nil {
 			msg = "Nothing changed: " + err.Error()
 		}
