@@ -11,6 +11,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/bench"
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/logx"
+	"github.com/sensorhub/sensorhub/internal/plan"
 )
 
 func cmdBench(args []string, stdout, stderr io.Writer) error {
@@ -91,7 +92,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	if *ingestors > 0 && (cfg.MQTT.Broker == "builtin" || cfg.Queue.Engine == "embedded") {
 		return fmt.Errorf("--split runs separate processes: give an external broker (--broker), queue (--nats) and store (--postgres)")
 	}
-	if err := cfg.Validate(f); err != nil {
+	if err := plan.Check(cfg, f); err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

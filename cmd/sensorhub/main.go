@@ -218,7 +218,7 @@ func loadPlan(path string, flags func(*config.Config)) (*plan.Plan, *config.File
 	if flags != nil {
 		flags(cfg)
 	}
-	if err := cfg.Validate(f); err != nil {
+	if err := plan.Check(cfg, f); err != nil {
 		return nil, nil, fmt.Errorf("configuration:\n%w", err)
 	}
 	p, err := plan.Compile(cfg, f)

@@ -130,7 +130,7 @@ func cmdUser(args []string, in io.Reader, stdout, stderr io.Writer) error {
 		if customers == nil {
 			customers = nu.Customers // without a configuration, the names are taken as given
 		}
-		if err := nu.Check(customers); err != nil {
+		if err := auth.CheckUser(&nu, customers); err != nil {
 			return err
 		}
 		f.Users = append(f.Users, nu)

@@ -13,6 +13,7 @@ import (
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/vm"
 
+	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/reading"
 )
 
@@ -20,7 +21,7 @@ import (
 var Severities = []string{"info", "warning", "critical"}
 
 // AnySensor in a rule's sensor applies it to every sensor kind.
-const AnySensor = "*"
+const AnySensor = config.AnySensor
 
 // FieldLossRatio, in a rule's expression, is the device's message loss
 // ratio over the last hour.
@@ -30,35 +31,7 @@ const FieldLossRatio = reading.FieldLossRatio
 const LossWindow = time.Hour
 
 // RuleSpec is an alert rule as the configuration writes it.
-type RuleSpec struct {
-	Name string `yaml:"name"`
-	// Customer, when given, limits the rule to that customer's devices:
-	// the rule is the customer's.
-	Customer string `yaml:"customer,omitempty"`
-	// Sensor is a sensor kind, or * for all.
-	Sensor string `yaml:"sensor"`
-	// Devices, when given, limits the rule to these device ids.
-	Devices []string `yaml:"devices,omitempty"`
-	// When is the condition, an expr-lang expression over the reading's
-	// fields, such as "Pres < OpenPres".
-	When string `yaml:"when,omitempty"`
-	// For is how long When must hold before the alert fires.
-	For time.Duration `yaml:"for,omitempty"`
-	// ClearWhen resolves a firing alert; by default, !(When).
-	ClearWhen string `yaml:"clear_when,omitempty"`
-	// NoDataFor fires when the device sent nothing for that long.
-	NoDataFor time.Duration `yaml:"no_data_for,omitempty"`
-	Severity  string        `yaml:"severity"`
-	// Notify names the notifiers told; empty means alerts.notify.
-	Notify []string `yaml:"notify,omitempty"`
-	// RepeatEvery re-notifies while firing and not acknowledged.
-	RepeatEvery time.Duration `yaml:"repeat_every,omitempty"`
-	// NotifyResolved tells people when the alert resolves (default true).
-	NotifyResolved *bool `yaml:"notify_resolved,omitempty"`
-	// Message is a text/template over .Rule, .State, .Device, .Name,
-	// .Sensor, .Customer, .Values, .Units, .Time and .NoDataFor.
-	Message string `yaml:"message,omitempty"`
-}
+type RuleSpec = config.Rule
 
 // Rule is a compiled rule.
 type Rule struct {

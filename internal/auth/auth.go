@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/sensorhub/sensorhub/internal/config"
 )
 
 // The roles.
@@ -34,23 +36,10 @@ const (
 var Roles = []string{RoleAdmin, RoleOperator, RoleViewer}
 
 // User is a login of the web server and API.
-type User struct {
-	Username     string   `yaml:"username"`
-	PasswordHash string   `yaml:"password_hash"`
-	Role         string   `yaml:"role"`
-	Customers    []string `yaml:"customers,omitempty"`
-}
+type User = config.User
 
-// Token is an API token, kept as the hash of its secret. It acts as its
-// user, or, with Customer set, may only ingest messages of that customer.
-type Token struct {
-	ID       string    `yaml:"id"`
-	Hash     string    `yaml:"hash"`
-	User     string    `yaml:"user,omitempty"`
-	Customer string    `yaml:"customer,omitempty"`
-	Created  time.Time `yaml:"created"`
-	Note     string    `yaml:"note,omitempty"`
-}
+// Token is an API token, kept as the hash of its secret.
+type Token = config.Token
 
 // Principal is who makes a request.
 type Principal struct {
@@ -84,7 +73,7 @@ func (p *Principal) Acts() bool {
 }
 
 // principal is the principal of a user.
-func (u *User) principal() *Principal {
+func principal(u *User) *Principal {
 	p := &Principal{Name: u.Username, Role: u.Role}
 	// An operator given customers is a plant's own staff: it sees and
 	// acts on those customers only.
@@ -94,9 +83,9 @@ func (u *User) principal() *Principal {
 	return p
 }
 
-// Check reports what is wrong with a user, naming the setting; its
+// CheckUser reports what is wrong with a user, naming the setting; its
 // customers are checked against customers unless that is nil.
-func (u *User) Check(customers []string) error {
+func CheckUser(u *User, customers []string) error {
 	var errs []error
 	if u.Username == "" || strings.ContainsAny(u.Username, " \t:/") {
 		errs = append(errs, fmt.Errorf("username %q: empty, or holds a space, ':' or '/'", u.Username))
@@ -159,7 +148,7 @@ func tokenID(secret string) (string, bool) {
 	return id, ok
 }
 
-// matches reports whether secret is this token's, in constant time.
-func (t *Token) matches(secret string) bool {
+// matches reports whether secret is t's, in constant time.
+func matches(t *Token, secret string) bool {
 	return subtle.ConstantTimeCompare([]byte(t.Hash), []byte(hashToken(secret))) == 1
 }

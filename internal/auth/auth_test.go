@@ -27,7 +27,7 @@ func hash(t *testing.T, pw string) string {
 // naming its setting.
 func TestUserCheckNamesEachProblem(t *testing.T) {
 	u := auth.User{Username: "a b", PasswordHash: "plain", Role: "boss", Customers: []string{"nobody"}}
-	err := u.Check([]string{"finemeca"})
+	err := auth.CheckUser(&u, []string{"finemeca"})
 	if err == nil {
 		t.Fatal("a user with every setting wrong passed the check")
 	}
@@ -37,11 +37,11 @@ func TestUserCheckNamesEachProblem(t *testing.T) {
 		}
 	}
 	viewer := auth.User{Username: "v", PasswordHash: hash(t, "secret-pw"), Role: auth.RoleViewer}
-	if err := viewer.Check([]string{"finemeca"}); err == nil || !strings.Contains(err.Error(), "a viewer needs the customers") {
+	if err := auth.CheckUser(&viewer, []string{"finemeca"}); err == nil || !strings.Contains(err.Error(), "a viewer needs the customers") {
 		t.Errorf("a viewer without customers: %v", err)
 	}
 	viewer.Customers = []string{"finemeca"}
-	if err := viewer.Check([]string{"finemeca"}); err != nil {
+	if err := auth.CheckUser(&viewer, []string{"finemeca"}); err != nil {
 		t.Errorf("a good viewer: %v", err)
 	}
 	if _, err := auth.HashPassword("short"); err == nil {

@@ -145,7 +145,7 @@ func (d *Directory) load() error {
 		return err
 	}
 	for i := range f.Users {
-		if err := f.Users[i].Check(d.customers); err != nil {
+		if err := CheckUser(&f.Users[i], d.customers); err != nil {
 			return fmt.Errorf("users file %s: user %d: %w", d.path, i+1, err)
 		}
 	}
@@ -201,7 +201,7 @@ func (d *Directory) Login(name, password string) (*Principal, error) {
 	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
 		return nil, ErrLogin
 	}
-	return u.principal(), nil
+	return principal(u), nil
 }
 
 // User is the principal of a logged-in user, as the directory has it now;
@@ -211,7 +211,7 @@ func (d *Directory) User(name string) (*Principal, bool) {
 	if !ok {
 		return nil, false
 	}
-	return u.principal(), true
+	return principal(u), true
 }
 
 // Token is the principal of a token's secret; false for an unknown or
@@ -223,7 +223,7 @@ func (d *Directory) Token(secret string) (*Principal, bool) {
 	}
 	_, inline := d.inlineNow()
 	for _, t := range append(slices.Clone(inline), d.current().Tokens...) {
-		if t.ID != id || !t.matches(secret) {
+		if t.ID != id || !matches(&t, secret) {
 			continue
 		}
 		if t.Customer != "" {

@@ -163,7 +163,7 @@ func (b Base) merge(items []store.CatalogItem, skip map[key]bool, log *slog.Logg
 
 // check validates c and compiles it.
 func (b Base) check(c *config.Config) (*plan.Plan, error) {
-	if err := c.Validate(b.File); err != nil {
+	if err := plan.Check(c, b.File); err != nil {
 		return nil, err
 	}
 	return plan.Compile(c, b.File)

@@ -54,7 +54,7 @@ func PreviewRule(ctx context.Context, p *plan.Plan, st Points, name string, body
 	// Nothing is sent: who it tells is not looked at (nor listed).
 	rs := c.Alerts.Rules[i]
 	rs.Notify = nil
-	rule, err := alert.Compile(rs, c.KnownFields(rs.Sensor), nil)
+	rule, err := alert.Compile(rs, plan.KnownFields(c, rs.Sensor), nil)
 	if err != nil {
 		if re, ok := errors.AsType[*alert.RuleError](err); ok {
 			return out, &FieldError{Field: re.Field, Msg: re.Msg}
@@ -138,7 +138,7 @@ func PreviewFormulas(ctx context.Context, st Latest, name string, body []byte, d
 		return nil, err
 	}
 	s := c.Sensors[name]
-	set, err := derive.Compile(s.Formulas(), s.StoredFields())
+	set, err := derive.Compile(plan.Formulas(s), plan.StoredFields(s))
 	if err != nil {
 		return nil, &FieldError{Field: "derive", Msg: err.Error()}
 	}

@@ -8,8 +8,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/sensorhub/sensorhub/internal/alert"
 )
 
 // NotifierNames are the configured notifiers' names, sorted.
@@ -20,32 +18,6 @@ func (c *Config) NotifierNames() []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-// KnownFields are the fields a rule on sensor may read; nil when a kind
-// keeps every field of its payloads.
-func (c *Config) KnownFields(sensor string) []string {
-	kinds := []string{sensor}
-	if sensor == alert.AnySensor {
-		kinds = c.SensorNames()
-	}
-	var out []string
-	for _, k := range kinds {
-		s := c.Sensors[k]
-		if s == nil {
-			continue
-		}
-		stored := s.StoredFields()
-		if stored == nil {
-			return nil
-		}
-		out = append(out, stored...)
-		for f := range s.Formulas() {
-			out = append(out, f)
-		}
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
 }
 
 func (c *Config) validateAlerts(v *validator) {
@@ -83,7 +55,7 @@ func (c *Config) validateAlerts(v *validator) {
 		if spec.Customer != "" && !slices.Contains(c.Customers, spec.Customer) {
 			v.add(at+".customer", "rule %q: unknown customer %q (customers has: %s)", spec.Name, spec.Customer, strings.Join(c.Customers, ", "))
 		}
-		if spec.Sensor != alert.AnySensor && c.Sensors[spec.Sensor] == nil {
+		if spec.Sensor != AnySensor && c.Sensors[spec.Sensor] == nil {
 			v.add(at+".sensor", "rule %q: unknown sensor kind %q (use one of %s, or *)", spec.Name, spec.Sensor, strings.Join(c.SensorNames(), ", "))
 		}
 		// The expressions, severity, notifiers and durations are checked

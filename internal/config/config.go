@@ -11,10 +11,6 @@ import (
 
 	"github.com/dustin/go-humanize"
 	"go.yaml.in/yaml/v3"
-
-	"github.com/sensorhub/sensorhub/internal/alert"
-	"github.com/sensorhub/sensorhub/internal/auth"
-	"github.com/sensorhub/sensorhub/internal/leak"
 )
 
 // Config is the whole configuration. The zero value is not useful: start from
@@ -64,7 +60,42 @@ type Alerts struct {
 	Notifiers map[string]*Notifier `yaml:"notifiers"`
 	// Rules replace the built-in ones when the file gives any; with a
 	// store, they add to the catalog's (package catalog).
-	Rules []alert.RuleSpec `yaml:"rules"`
+	Rules []Rule `yaml:"rules"`
+}
+
+// AnySensor in a rule's sensor applies it to every sensor kind.
+const AnySensor = "*"
+
+// Rule is an alert rule as the configuration writes it (package alert
+// compiles it).
+type Rule struct {
+	Name string `yaml:"name"`
+	// Customer, when given, limits the rule to that customer's devices:
+	// the rule is the customer's.
+	Customer string `yaml:"customer,omitempty"`
+	// Sensor is a sensor kind, or * for all.
+	Sensor string `yaml:"sensor"`
+	// Devices, when given, limits the rule to these device ids.
+	Devices []string `yaml:"devices,omitempty"`
+	// When is the condition, an expr-lang expression over the reading's
+	// fields, such as "Pres < OpenPres".
+	When string `yaml:"when,omitempty"`
+	// For is how long When must hold before the alert fires.
+	For time.Duration `yaml:"for,omitempty"`
+	// ClearWhen resolves a firing alert; by default, !(When).
+	ClearWhen string `yaml:"clear_when,omitempty"`
+	// NoDataFor fires when the device sent nothing for that long.
+	NoDataFor time.Duration `yaml:"no_data_for,omitempty"`
+	Severity  string        `yaml:"severity"`
+	// Notify names the notifiers told; empty means alerts.notify.
+	Notify []string `yaml:"notify,omitempty"`
+	// RepeatEvery re-notifies while firing and not acknowledged.
+	RepeatEvery time.Duration `yaml:"repeat_every,omitempty"`
+	// NotifyResolved tells people when the alert resolves (default true).
+	NotifyResolved *bool `yaml:"notify_resolved,omitempty"`
+	// Message is a text/template over .Rule, .State, .Device, .Name,
+	// .Sensor, .Customer, .Values, .Units, .Time and .NoDataFor.
+	Message string `yaml:"message,omitempty"`
 }
 
 // Notifier is an e-mail or webhook destination of alerts.
@@ -150,14 +181,33 @@ type HTTPTLS struct {
 	KeyFile  string `yaml:"key_file,omitempty"`
 }
 
+// User is a login of the web server and API (package auth checks it).
+type User struct {
+	Username     string   `yaml:"username"`
+	PasswordHash string   `yaml:"password_hash"`
+	Role         string   `yaml:"role"`
+	Customers    []string `yaml:"customers,omitempty"`
+}
+
+// Token is an API token, kept as the hash of its secret. It acts as its
+// user, or, with Customer set, may only ingest messages of that customer.
+type Token struct {
+	ID       string    `yaml:"id"`
+	Hash     string    `yaml:"hash"`
+	User     string    `yaml:"user,omitempty"`
+	Customer string    `yaml:"customer,omitempty"`
+	Created  time.Time `yaml:"created"`
+	Note     string    `yaml:"note,omitempty"`
+}
+
 // Auth are the web server's and API's users and sessions.
 type Auth struct {
 	// Users are logins given in the configuration.
-	Users []auth.User `yaml:"users,omitempty"`
+	Users []User `yaml:"users,omitempty"`
 	// Tokens are API tokens given in the configuration (their hashes);
 	// those made in Settings or with POST /api/v1/tokens are kept here
 	// in the catalog.
-	Tokens []auth.Token `yaml:"tokens,omitempty"`
+	Tokens []Token `yaml:"tokens,omitempty"`
 	// UsersFile holds more users and the API tokens, managed with
 	// 'sensorhub user' and 'sensorhub token', read again when it changes.
 	UsersFile string `yaml:"users_file,omitempty"`
@@ -500,17 +550,27 @@ type Leak struct {
 	Pressure string `yaml:"pressure"`
 	Opening  string `yaml:"opening"`
 	// The installation, for every device of the kind...
-	leak.Params `yaml:",inline"`
+	LeakParams `yaml:",inline"`
 	// ...unless a device has its own.
-	Devices map[string]leak.Params `yaml:"devices,omitempty"`
+	Devices map[string]LeakParams `yaml:"devices,omitempty"`
+}
+
+// LeakParams describe an air installation, for the leak figures.
+type LeakParams struct {
+	// VolumeL is the volume of the tank and line, in litres.
+	VolumeL float64 `yaml:"volume_l" json:"volume_l"`
+	// CostPerNm3 is the cost of one normal cubic metre of compressed air.
+	CostPerNm3 float64 `yaml:"cost_per_nm3" json:"cost_per_nm3"`
+	// AtmosphericBar is the atmospheric pressure, in bar.
+	AtmosphericBar float64 `yaml:"atmospheric_bar" json:"atmospheric_bar"`
 }
 
 // For returns the installation figures of one device.
-func (l *Leak) For(device string) leak.Params {
+func (l *Leak) For(device string) LeakParams {
 	if p, ok := l.Devices[device]; ok {
 		return p
 	}
-	return l.Params
+	return l.LeakParams
 }
 
 // Dashboard is a page of panels for one sensor kind.
@@ -639,7 +699,7 @@ func Default() *Config {
 				Units:  map[string]string{"Pres": "bar", "OpenPres": "bar"},
 				Derive: map[string]string{"leak": "Pres < OpenPres"},
 				Leak: &Leak{Pressure: "Pres", Opening: "OpenPres",
-					Params: leak.Params{VolumeL: 500, CostPerNm3: 0.02, AtmosphericBar: 1.01325}},
+					LeakParams: LeakParams{VolumeL: 500, CostPerNm3: 0.02, AtmosphericBar: 1.01325}},
 				Dashboard: Dashboard{Title: "Compressed air", Panels: []Panel{
 					{Title: "Line pressure", Type: "gauge", Fields: []string{"Pres"}, Threshold: "OpenPres", Min: 0, Max: 10, Unit: "bar"},
 					{Title: "Pressure and opening pressure", Type: "line", Fields: []string{"Pres", "OpenPres"}, Threshold: "OpenPres", MarkBelow: "leak", Unit: "bar"},
@@ -679,8 +739,8 @@ func Default() *Config {
 }
 
 // DefaultRules are the built-in alert rules.
-func DefaultRules() []alert.RuleSpec {
-	return []alert.RuleSpec{
+func DefaultRules() []Rule {
+	return []Rule{
 		{
 			Name: "air-leak", Sensor: "air", When: "Pres < OpenPres", ClearWhen: "Pres >= OpenPres + 0.05",
 			For: time.Minute, Severity: "critical",
@@ -688,18 +748,18 @@ func DefaultRules() []alert.RuleSpec {
 				`{{else}}Air leak on {{.Name}} ({{.Device}}) is over: line pressure {{.Values.Pres}} bar{{end}}`,
 		},
 		{
-			Name: "device-silent", Sensor: alert.AnySensor, NoDataFor: 30 * time.Minute, Severity: "warning",
+			Name: "device-silent", Sensor: AnySensor, NoDataFor: 30 * time.Minute, Severity: "warning",
 			Message: `{{if eq .State "firing"}}{{.Sensor}} {{.Name}} ({{.Device}}) has sent nothing for {{.NoDataFor}}` +
 				`{{else}}{{.Sensor}} {{.Name}} ({{.Device}}) sends again{{end}}`,
 		},
 		{
-			Name: "message-loss", Sensor: alert.AnySensor, When: "_loss_ratio > 0.1", ClearWhen: "_loss_ratio < 0.05",
+			Name: "message-loss", Sensor: AnySensor, When: "_loss_ratio > 0.1", ClearWhen: "_loss_ratio < 0.05",
 			For: 10 * time.Minute, Severity: "warning",
 			Message: `{{if eq .State "firing"}}{{.Sensor}} {{.Name}} ({{.Device}}) lost {{printf "%.0f" (index .Values "_loss_ratio" | percent)}}% of its messages over the last hour` +
 				`{{else}}{{.Sensor}} {{.Name}} ({{.Device}}) no longer loses messages{{end}}`,
 		},
 		{
-			Name: "weak-signal", Sensor: alert.AnySensor, When: "_rssi < -115 || _snr < -10", ClearWhen: "_rssi > -110 && _snr > -7",
+			Name: "weak-signal", Sensor: AnySensor, When: "_rssi < -115 || _snr < -10", ClearWhen: "_rssi > -110 && _snr > -7",
 			For: 30 * time.Minute, Severity: "info",
 			Message: `{{if eq .State "firing"}}Weak radio signal from {{.Sensor}} {{.Name}} ({{.Device}}): RSSI {{.Values._rssi}} dBm, SNR {{.Values._snr}} dB` +
 				`{{else}}Radio signal of {{.Sensor}} {{.Name}} ({{.Device}}) is good again{{end}}`,

@@ -21,7 +21,8 @@ type File struct {
 }
 
 // Load reads the YAML file at path over the defaults, expands ${ENV}
-// references, and validates the result. An empty path gives the defaults.
+// references, and validates the result as far as package config knows
+// (plan.Load checks the rest). An empty path gives the defaults.
 func Load(path string) (*Config, error) {
 	cfg, f, err := LoadFile(path)
 	if err != nil {

@@ -14,11 +14,6 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
-
-	"github.com/sensorhub/sensorhub/internal/auth"
-	"github.com/sensorhub/sensorhub/internal/elastic"
-	"github.com/sensorhub/sensorhub/internal/reading"
-	"github.com/sensorhub/sensorhub/internal/store/series"
 )
 
 // FieldError is one problem in the configuration, with the dotted path of
@@ -315,14 +310,6 @@ func (c *Config) validateSensors(v *validator) {
 			if len(p.Fields) == 0 {
 				v.add(at+".fields", "a panel shows at least one field")
 			}
-			for j, a := range append([]string{p.Agg}, p.Aggs...) {
-				if a != "" && !slices.Contains(series.Aggregations, a) {
-					v.add(fmt.Sprintf("%s.aggs.%d", at, j), "%q is not one of %s", a, strings.Join(series.Aggregations, ", "))
-				}
-			}
-			if _, err := series.ParseStep(p.Step); err != nil {
-				v.add(at+".step", "%v", err)
-			}
 		}
 		if l := s.Leak; l != nil {
 			if l.Pressure == "" || l.Opening == "" {
@@ -337,11 +324,6 @@ func (c *Config) validateSensors(v *validator) {
 				v.add(at+".leak", "volume_l and atmospheric_bar must be positive, cost_per_nm3 not negative")
 			}
 		}
-		for i, c := range s.Counters {
-			if f := s.StoredFields(); f != nil && !slices.Contains(f, c) && s.Derive[c] == "" {
-				v.add(fmt.Sprintf("%s.counters.%d", at, i), "%q is neither kept nor derived", c)
-			}
-		}
 		seen := map[string]bool{}
 		for i, k := range s.Keep {
 			if k == "" || seen[k] {
@@ -352,50 +334,10 @@ func (c *Config) validateSensors(v *validator) {
 	}
 }
 
-// StoredFields are the names a reading of the kind carries, after renames;
-// nil when the kind keeps every field.
-func (s *Sensor) StoredFields() []string {
-	if len(s.Keep) == 0 {
-		return nil
-	}
-	out := []string{reading.FieldRSSI, reading.FieldSNR, reading.FieldMsgCount}
-	for _, k := range s.Keep {
-		if to, ok := s.Rename[k]; ok {
-			k = to
-		}
-		out = append(out, k)
-	}
-	return out
-}
-
 // IsCounter reports whether field is a declared counter of the sensor kind.
 func (c *Config) IsCounter(sensor, field string) bool {
 	s := c.Sensors[sensor]
 	return s != nil && slices.Contains(s.Counters, field)
-}
-
-// lostFormula counts the messages a msgCount gap shows lost; a drop (a
-// restart) or a repeat loses nothing.
-const lostFormula = `has_prev() && _msg_count > prev(_msg_count) ? _msg_count - prev(_msg_count) - 1 : 0`
-
-// builtinFormulas tell apart, from msgCount, lost messages, restarts (a
-// drop) and repeats (the same count again).
-var builtinFormulas = map[string]string{
-	reading.FieldLost: lostFormula,
-	// Rare events: stored only where they happen.
-	reading.FieldRestart: `has_prev() && _msg_count < prev(_msg_count) ? 1 : nil`,
-	reading.FieldRepeat:  `has_prev() && _msg_count == prev(_msg_count) ? 1 : nil`,
-}
-
-// formulas are the kind's derived fields with the built-in ones.
-// Formulas are the kind's derived fields by name: sensorhub's own (loss,
-// restarts, repeats) and the configured ones.
-func (s *Sensor) Formulas() map[string]string {
-	out := maps.Clone(builtinFormulas)
-	for k, v := range s.Derive {
-		out[k] = v
-	}
-	return out
 }
 
 // SensorNames returns the sensor kinds in a stable order.
@@ -457,42 +399,6 @@ func (c *Config) BrokerUsers() []BrokerUser {
 
 func (c *Config) validateAuth(v *validator) {
 	a := c.Auth
-	names := map[string]bool{}
-	for i, u := range a.Users {
-		if err := u.Check(c.Customers); err != nil {
-			// Each problem on its key: "role \"boss\" is not...".
-			for _, line := range strings.Split(err.Error(), "\n") {
-				at := fmt.Sprintf("auth.users.%d", i)
-				if key, _, _ := strings.Cut(line, " "); slices.Contains([]string{"username", "password_hash:", "role", "customers:"}, key) {
-					at += "." + strings.TrimSuffix(key, ":")
-				}
-				v.add(at, "%s", line)
-			}
-		}
-		names[u.Username] = true
-	}
-	users := len(a.Users)
-	if a.UsersFile != "" {
-		f, err := auth.LoadFile(a.UsersFile)
-		if err != nil {
-			v.add("auth.users_file", "%v", err)
-		} else {
-			for i, u := range f.Users {
-				// Its customers may be the catalog's: the running sensorhub
-				// checks them against those in force.
-				if err := u.Check(nil); err != nil {
-					v.add("auth.users_file", "%s, user %d (%s): %v", a.UsersFile, i+1, u.Username, strings.ReplaceAll(err.Error(), "\n", "; "))
-				}
-				// On the other user: one of the catalog is then left out,
-				// not the whole plan.
-				if j := slices.IndexFunc(a.Users, func(o auth.User) bool { return o.Username == u.Username }); j >= 0 {
-					v.add(fmt.Sprintf("auth.users.%d.username", j), "user %q is also in the users file %s", u.Username, a.UsersFile)
-				}
-				names[u.Username] = true
-			}
-			users += len(f.Users)
-		}
-	}
 	ids := map[string]bool{}
 	for i, tk := range a.Tokens {
 		at := fmt.Sprintf("auth.tokens.%d", i)
@@ -503,16 +409,11 @@ func (c *Config) validateAuth(v *validator) {
 			v.add(at+".hash", "token %s has no hash", tk.ID)
 		case tk.Customer != "" && !slices.Contains(c.Customers, tk.Customer):
 			v.add(at+".customer", "%q is not one of the customers %v", tk.Customer, c.Customers)
-		case tk.Customer == "" && !names[tk.User]:
-			v.add(at+".user", "token %s: %q is not a user (of auth.users or the users file)", tk.ID, tk.User)
 		}
 		ids[tk.ID] = true
 	}
-
-	if users == 0 && !loopback(c.HTTP.Listen) {
-		v.add("http.listen", "%q is reachable from other machines, and without users everyone who reaches it is an admin: "+
-			"add users (auth.users, or auth.users_file with sensorhub user add), or listen on 127.0.0.1", c.HTTP.Listen)
-	}
+	// The users, the users file and the users of tokens are checked where
+	// the plan is compiled (plan.Check), with package auth.
 	if a.SessionLifetime <= 0 || a.SessionIdle <= 0 {
 		v.add("auth.session_lifetime", "session_lifetime and session_idle must be positive")
 	}
@@ -530,19 +431,6 @@ func (c *Config) validateAuth(v *validator) {
 	if c.HTTP.MaxConnections < 16 {
 		v.add("http.max_connections", "%d is too few (at least 16)", c.HTTP.MaxConnections)
 	}
-}
-
-// loopback reports whether addr listens on the loopback interface only.
-func loopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return true // reported as a bad address
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // AuthOn reports whether the web server asks who is there: users are
@@ -567,9 +455,6 @@ func (c *Config) validateElasticsearch(v *validator) {
 	}
 	if len(es.URLs) == 0 {
 		return
-	}
-	if err := elastic.CheckIndex(es.Index); err != nil {
-		v.add("elasticsearch.index", "%v", err)
 	}
 	if es.FlushBytes < 1<<10 {
 		v.add("elasticsearch.flush_bytes", "%d bytes is too small (at least 1KiB)", es.FlushBytes)

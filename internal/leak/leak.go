@@ -8,18 +8,12 @@ import (
 	"sort"
 	"time"
 
+	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/store"
 )
 
 // Params describe an installation.
-type Params struct {
-	// VolumeL is the volume of the tank and line, in litres.
-	VolumeL float64 `yaml:"volume_l" json:"volume_l"`
-	// CostPerNm3 is the cost of one normal cubic metre of compressed air.
-	CostPerNm3 float64 `yaml:"cost_per_nm3" json:"cost_per_nm3"`
-	// AtmosphericBar is the atmospheric pressure, in bar.
-	AtmosphericBar float64 `yaml:"atmospheric_bar" json:"atmospheric_bar"`
-}
+type Params = config.LeakParams
 
 // Day is the leak figures of one day in the configured zone.
 type Day struct {

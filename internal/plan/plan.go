@@ -91,13 +91,13 @@ func Load(path string) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := cfg.Validate(f); err != nil {
+	if err := Check(cfg, f); err != nil {
 		return nil, err
 	}
 	return Compile(cfg, f)
 }
 
-// Compile compiles cfg, which Validate has accepted. Its errors name the
+// Compile compiles cfg, which Check has accepted. Its errors name the
 // field and, with the file cfg was read from (nil for none), its line.
 func Compile(cfg *config.Config, f *config.File) (*Plan, error) {
 	loc, err := time.LoadLocation(cfg.Timezone)
@@ -157,7 +157,7 @@ func formulas(c *config.Config, f *config.File) (map[string]derive.Set, error) {
 	var errs []error
 	for _, name := range c.SensorNames() {
 		s := c.Sensors[name]
-		set, err := derive.Compile(s.Formulas(), s.StoredFields())
+		set, err := derive.Compile(Formulas(s), StoredFields(s))
 		if err != nil {
 			errs = append(errs, f.Errorf("sensors."+name+".derive", "%v", err))
 			continue
@@ -178,7 +178,7 @@ func rules(c *config.Config, f *config.File) ([]*alert.Rule, error) {
 		if len(spec.Notify) == 0 {
 			spec.Notify = c.Alerts.Notify
 		}
-		r, err := alert.Compile(spec, c.KnownFields(spec.Sensor), c.NotifierNames())
+		r, err := alert.Compile(spec, KnownFields(c, spec.Sensor), c.NotifierNames())
 		if err != nil {
 			errs = append(errs, ruleErrors(f, fmt.Sprintf("alerts.rules.%d", i), spec.Name, err)...)
 			continue

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sensorhub/sensorhub/internal/alert/notify"
+	"github.com/sensorhub/sensorhub/internal/auth"
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/derive"
 	"github.com/sensorhub/sensorhub/internal/plan"
@@ -55,11 +56,13 @@ func TestCompileReportsEveryError(t *testing.T) {
 	}
 }
 
-// TestInvalidFiles: a formula or a rule that does not compile is refused
-// by Load with an error that names the field and its line.
+// TestInvalidFiles: a formula or a rule that does not compile, or a
+// panel's unknown aggregation, is refused by Load with an error that names the field and its line.
 func TestInvalidFiles(t *testing.T) {
 	cases := map[string][]string{
 		"bad_derive.yaml": {"bad_derive.yaml:5: sensors.air.derive", "derive leak", "Pressure"},
+		// What config knows and what the series know, in one answer.
+		"bad_panel.yaml": {"bad_panel.yaml:6: sensors.boiler.dashboard.panels.0.type", `"donut"`, `bad_panel.yaml:6: sensors.boiler.dashboard.panels.0.aggs.0: "median"`},
 		"bad_rules.yaml": {
 			`bad_rules.yaml:11: alerts.rules.0.when: rule "air-leak"`, "unknown name Pressure",
 			`bad_rules.yaml:16: alerts.rules.1.severity: rule "hot": "urgent"`,
@@ -104,6 +107,31 @@ func TestValidateLeavesNotifiersAsWritten(t *testing.T) {
 	for name, want := range map[string]notify.Email{"ops": {TLS: "starttls", Port: 587}, "secure": {TLS: "tls", Port: 465}} {
 		if e, ok := p.Notifiers[name].(*notify.Email); !ok || e.TLS != want.TLS || e.Port != want.Port {
 			t.Errorf("notifier %s compiles to %+v, want tls %s port %d", name, p.Notifiers[name], want.TLS, want.Port)
+		}
+	}
+}
+
+// TestNoOpenListener: without users, everyone who reaches the web server
+// is an admin, so it may only listen on loopback.
+func TestNoOpenListener(t *testing.T) {
+	for _, tc := range []struct {
+		listen string
+		users  bool
+		ok     bool
+	}{
+		{"127.0.0.1:8080", false, true}, {"localhost:8080", false, true}, {"[::1]:8080", false, true},
+		{":8080", false, false}, {"0.0.0.0:8080", false, false}, {"192.168.1.10:8080", false, false},
+		{":8080", true, true},
+	} {
+		cfg := config.Default()
+		cfg.HTTP.Listen = tc.listen
+		if tc.users {
+			cfg.Auth.Users = []config.User{{Username: "admin", Role: auth.RoleAdmin,
+				PasswordHash: "$2a$10$6vA0TAVoIBUVRqwLEy6tVejmwy4Kr7moa22Z35.dZyQUXMnhk6pu."}}
+		}
+		err := plan.Check(cfg, nil)
+		if tc.ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), "http.listen") && !strings.Contains(err.Error(), "without users")) {
+			t.Errorf("listen %s, users %v: %v", tc.listen, tc.users, err)
 		}
 	}
 }
