@@ -160,8 +160,8 @@ func StartPlan(ctx context.Context, p *plan.Plan, opts Options, log *slog.Logger
 			return nil, err
 		}
 		live = plan.NewLive(p)
-		follow = &catalogStage{base: base, cs: a.Store, live: live, log: clog}
-		api.Catalog = &catalog.Catalog{Base: base, Store: a.Store, Log: clog}
+		follow = newCatalogStage(base, a.Store, q, live, clog)
+		api.Catalog = &catalog.Catalog{Base: base, Store: announcing{a.Store, follow}, Log: clog}
 	}
 	api.Plan = live
 	if api.Access, err = a.access(p); err != nil {

@@ -284,11 +284,12 @@ func (b Base) Load(ctx context.Context, cs store.Catalog, log *slog.Logger) (*pl
 	return b.Current(ctx, cs, log)
 }
 
-// Follow follows the catalog from version seen: every poll it reads the
+// Follow follows the catalog from version seen: every poll, and at
+// once on a receive from wake (a change announced), it reads the
 // version, and when it changed, gives apply the plan built again. A
 // catalog that cannot be read or built leaves the plan as it is (logged).
 // It returns when ctx ends.
-func (b Base) Follow(ctx context.Context, cs store.Catalog, seen int64, poll time.Duration, log *slog.Logger, apply func(*plan.Plan)) {
+func (b Base) Follow(ctx context.Context, cs store.Catalog, seen int64, poll time.Duration, wake <-chan struct{}, log *slog.Logger, apply func(*plan.Plan)) {
 	for {
 		v, err := cs.CatalogVersion(ctx)
 		if err != nil && ctx.Err() == nil {
@@ -308,6 +309,7 @@ func (b Base) Follow(ctx context.Context, cs store.Catalog, seen int64, poll tim
 		select {
 		case <-ctx.Done():
 			return
+		case <-wake:
 		case <-time.After(poll):
 		}
 	}

@@ -1,7 +1,8 @@
 // Package queue is the durable buffer between sensorhub's stages. Two
 // streams flow through it: raw envelopes from the gateway to ingest, and
 // decoded readings from ingest to alerting and live updates; a third
-// carries alert events out.
+// carries alert events out, and a fourth tells every process of a new
+// version of the catalog.
 package queue
 
 import (
@@ -22,6 +23,12 @@ const (
 	// Alerts carries alert events (firing, repeat, resolved) for other
 	// systems, as the alert stage's built-in notifier publishes them.
 	Alerts Stream = "alerts"
+	// Catalog carries each new version of the catalog (the settings
+	// changed in the browser, over the API or by catalog apply), so that
+	// every process reads it at once instead of at its next poll of the
+	// store. A notice only: a process that misses it finds the version
+	// by that poll, so it is kept for a short while.
+	Catalog Stream = "catalog"
 )
 
 // ErrClosed is returned by a queue used after Close.

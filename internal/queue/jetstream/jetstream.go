@@ -190,6 +190,7 @@ func open(ctx context.Context, nc *nats.Conn, opts Options) (*Queue, error) {
 		stream(queue.Raw, "sensorhub raw messages from devices, retained for replay", opts.RawMaxAge, opts.RawMaxBytes),
 		stream(queue.Readings, "sensorhub decoded readings for alerting and live updates", opts.ReadingsMaxAge, 0),
 		stream(queue.Alerts, "sensorhub alert events: firing, repeat, resolved", opts.RawMaxAge, 0),
+		stream(queue.Catalog, "sensorhub catalog versions, for every process to apply at once", time.Hour, 1<<20),
 	}
 	for _, sc := range streams {
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
