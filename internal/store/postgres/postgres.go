@@ -26,9 +26,12 @@ var Dialect = &sqlstore.Dialect{
 	Real:      "DOUBLE PRECISION",
 	Blob:      "BYTEA",
 	ForUpdate: " FOR UPDATE",
-	Now:       "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
-	Numbered:  true,
-	Contains:  "strpos(reason, ?) > 0",
+	// Each statement of a transaction at READ COMMITTED sees what was
+	// committed before it began: one state takes REPEATABLE READ.
+	Snapshot: sql.LevelRepeatableRead,
+	Now:      "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+	Numbered: true,
+	Contains: "strpos(reason, ?) > 0",
 	// As the session library (scs postgresstore) keeps them: shared by
 	// every web process.
 	Sessions: `CREATE TABLE sessions (

@@ -11,6 +11,17 @@
 // row replaces what an earlier one or a chunk holds of the same identity
 // (a late reading re-derived its successor): queries and compaction read
 // them together.
+//
+// Several processes share a PostgreSQL database (ingestors on one stream,
+// each with its compactor and retention job), so every transaction takes
+// row locks in one order, and they wait on each other instead of
+// deadlocking: a device's row (devices, FOR UPDATE) before any row of its
+// readings, units or aggregates (recent, chunks, device_fields,
+// day_rollups, rolled_keys), several devices in order of id; then the
+// rejected messages' rows in order of received time and digest, kept and
+// removed alike. New devices and field names are made in short
+// transactions of their own, in order of key and name. A read of several
+// statements (a device's parts listed, then read) reads one snapshot.
 package sqlstore
 
 import (
@@ -33,6 +44,9 @@ type Dialect struct {
 	// ForUpdate ends a SELECT that locks the rows it reads until the
 	// transaction ends (PostgreSQL; SQLite has one writer at a time).
 	ForUpdate string
+	// Snapshot is the isolation of a read that takes several statements
+	// (sql.LevelDefault: the engine's transaction reads one state).
+	Snapshot sql.IsolationLevel
 	// Now is the database's clock in Unix milliseconds, as an SQL
 	// expression: leases expire on it.
 	Now string

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math"
@@ -414,11 +415,15 @@ func (s *Store) around(ctx context.Context, dev int64, qs []store.NeighbourQuery
 		t := qs[i].Time.UnixMilli()
 		lo, hi = min(lo, t), max(hi, t)
 	}
-	parts, err := s.partsAround(ctx, s.db, dev, lo, hi, true)
-	if err != nil {
+	var rs []reading.Reading
+	err := s.snapshot(ctx, func(tx *sql.Tx) error {
+		parts, err := s.partsAround(ctx, tx, dev, lo, hi, true)
+		if err != nil {
+			return err
+		}
+		rs, err = s.mergedIn(ctx, tx, parts)
 		return err
-	}
-	rs, err := s.merged(ctx, parts)
+	})
 	if err != nil {
 		return err
 	}
@@ -445,14 +450,9 @@ func (s *Store) around(ctx context.Context, dev int64, qs []store.NeighbourQuery
 	return nil
 }
 
-// merged reads parts and merges their readings in order, chunks first
-// then recent rows by id: a later part's reading replaces an earlier's of
-// the same identity.
-func (s *Store) merged(ctx context.Context, parts []partID) ([]reading.Reading, error) {
-	return s.mergedIn(ctx, s.db, parts)
-}
-
-// mergedIn is merged, read through q (a transaction).
+// mergedIn reads parts through q (a transaction) and merges their
+// readings in order, chunks first then recent rows by id: a later part's
+// reading replaces an earlier's of the same identity.
 func (s *Store) mergedIn(ctx context.Context, q querier, parts []partID) ([]reading.Reading, error) {
 	slices.SortFunc(parts, func(a, b partID) int {
 		if a.recent != b.recent {
@@ -485,8 +485,8 @@ func (s *Store) mergedIn(ctx context.Context, q querier, parts []partID) ([]read
 // columnsOf reads one field's values from each of a device's chunks that
 // overlap [from, to), in order of time: from the chunks read last, kept
 // decoded, or from the database.
-func (s *Store) columnsOf(ctx context.Context, dev int64, field string, from, to int64) ([][]chunk.Point, error) {
-	ids, err := s.ids(ctx, s.db, `SELECT id FROM chunks WHERE device_id = ? AND first_time < ? AND last_time >= ? ORDER BY first_time`, dev, to, from)
+func (s *Store) columnsOf(ctx context.Context, q querier, dev int64, field string, from, to int64) ([][]chunk.Point, error) {
+	ids, err := s.ids(ctx, q, `SELECT id FROM chunks WHERE device_id = ? AND first_time < ? AND last_time >= ? ORDER BY first_time`, dev, to, from)
 	if err != nil {
 		return nil, err
 	}
@@ -504,7 +504,7 @@ func (s *Store) columnsOf(ctx context.Context, dev int64, field string, from, to
 	for len(missing) > 0 {
 		some := missing[:min(len(missing), 500)]
 		missing = missing[len(some):]
-		rows, err := s.query(ctx, s.db, `SELECT id, data FROM chunks WHERE id IN `+inList(len(some)), some...)
+		rows, err := s.query(ctx, q, `SELECT id, data FROM chunks WHERE id IN `+inList(len(some)), some...)
 		if err != nil {
 			return nil, err
 		}
@@ -541,9 +541,20 @@ type fieldPoint struct {
 // replaces what a chunk or an earlier row holds of the same identity, with
 // its value or without one.
 func (s *Store) fieldPoints(ctx context.Context, dev int64, field string, from, to int64) ([]fieldPoint, error) {
+	var out []fieldPoint
+	err := s.snapshot(ctx, func(tx *sql.Tx) error {
+		var err error
+		out, err = s.fieldPointsIn(ctx, tx, dev, field, from, to)
+		return err
+	})
+	return out, err
+}
+
+// fieldPointsIn is fieldPoints, read through q (a snapshot).
+func (s *Store) fieldPointsIn(ctx context.Context, q querier, dev int64, field string, from, to int64) ([]fieldPoint, error) {
 	// The recent rows first: few, and they say which chunk values are
 	// replaced.
-	ids, err := s.ids(ctx, s.db, `SELECT id FROM recent WHERE device_id = ? AND first_time < ? AND last_time >= ? ORDER BY id`, dev, to, from)
+	ids, err := s.ids(ctx, q, `SELECT id FROM recent WHERE device_id = ? AND first_time < ? AND last_time >= ? ORDER BY id`, dev, to, from)
 	if err != nil {
 		return nil, err
 	}
@@ -553,7 +564,7 @@ func (s *Store) fieldPoints(ctx context.Context, dev int64, field string, from, 
 	}
 	overrides := map[rowKey]override{}
 	for _, id := range ids {
-		rs, err := s.part(ctx, s.db, partID{true, id})
+		rs, err := s.part(ctx, q, partID{true, id})
 		if err != nil {
 			return nil, err
 		}
@@ -564,7 +575,7 @@ func (s *Store) fieldPoints(ctx context.Context, dev int64, field string, from, 
 			}
 		}
 	}
-	parts, err := s.columnsOf(ctx, dev, field, from, to)
+	parts, err := s.columnsOf(ctx, q, dev, field, from, to)
 	if err != nil {
 		return nil, err
 	}

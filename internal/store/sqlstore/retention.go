@@ -75,7 +75,8 @@ func (s *Store) ApplyRetention(ctx context.Context, r store.Retention, now time.
 		}
 	}
 	if r.Rejected > 0 {
-		n, err := s.deleteInBatches(ctx, `DELETE FROM rejected WHERE id IN (SELECT id FROM rejected WHERE received < ? LIMIT ?)`,
+		// In the order writers take the rows (writeRejected).
+		n, err := s.deleteInBatches(ctx, `DELETE FROM rejected WHERE id IN (SELECT id FROM rejected WHERE received < ? ORDER BY received, digest LIMIT ?`+s.d.ForUpdate+`)`,
 			now.Add(-r.Rejected).UnixNano())
 		out.Rejected += n
 		if err != nil {
@@ -252,6 +253,15 @@ func (s *Store) cutRollups(ctx context.Context, dev, cutDay int64, daily bool) (
 	start, _ := dayBounds(cutDay, s.loc)
 	var n int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		// The device's row first, as every writer of its rows takes it.
+		var id int64
+		err := s.queryRow(ctx, tx, `SELECT id FROM devices WHERE id = ?`+s.d.ForUpdate, dev).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // removed meanwhile, with its aggregates
+		}
+		if err != nil {
+			return err
+		}
 		q, col := `UPDATE day_rollups SET hours = NULL WHERE device_id = ? AND day < ? AND hours IS NOT NULL`, "hourly_from"
 		if daily {
 			q, col = `DELETE FROM day_rollups WHERE device_id = ? AND day < ?`, "daily_from"

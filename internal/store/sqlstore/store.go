@@ -188,6 +188,23 @@ func (s *Store) tx(ctx context.Context, f func(tx *sql.Tx) error) error {
 	return nil
 }
 
+// snapshot runs f's reads on one state of the database, in a read-only
+// transaction of the dialect's Snapshot isolation: a list of a device's
+// parts and the parts read after it agree, while a compactor or retention,
+// of this process or another, rewrites them meanwhile. It takes no lock and
+// waits for no writer.
+func (s *Store) snapshot(ctx context.Context, f func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: s.d.Snapshot, ReadOnly: true})
+	if err != nil {
+		return s.d.Classify(fmt.Errorf("store: begin: %w", err))
+	}
+	defer tx.Rollback()
+	if err := f(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
 // inList is "(?, ?, ?)" for n values.
 func inList(n int) string { return "(" + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + ")" }
 

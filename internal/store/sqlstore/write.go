@@ -116,15 +116,7 @@ func (s *Store) write(ctx context.Context, b store.Batch) (store.WriteResult, er
 		if err := s.writeUnits(ctx, tx, units); err != nil {
 			return err
 		}
-		if err := s.writeRejected(ctx, tx, b.Rejected, &res); err != nil {
-			return err
-		}
-		for _, id := range b.Resolved {
-			if _, err := s.exec(ctx, tx, `DELETE FROM rejected WHERE id = ?`, id); err != nil {
-				return fmt.Errorf("store: resolve rejected %d: %w", id, err)
-			}
-		}
-		return nil
+		return s.writeRejected(ctx, tx, b.Rejected, b.Resolved, &res)
 	})
 	if err != nil {
 		return store.WriteResult{}, err
@@ -482,8 +474,15 @@ func (s *Store) newUnits(ctx context.Context, ps []pending) (map[unitKey]string,
 	return out, nil
 }
 
+// writeUnits keeps the devices' fields' units, in the order of device and
+// field: the devices' rows, locked first, already hold other writers of
+// them back, and every writer takes the rows in one order still.
 func (s *Store) writeUnits(ctx context.Context, tx *sql.Tx, units map[unitKey]string) error {
-	for k, u := range units {
+	keys := slices.SortedFunc(maps.Keys(units), func(a, b unitKey) int {
+		return cmp.Or(cmp.Compare(a.device, b.device), cmp.Compare(a.field, b.field))
+	})
+	for _, k := range keys {
+		u := units[k]
 		if _, err := s.exec(ctx, tx, `INSERT INTO device_fields (device_id, field_id, unit) VALUES (?, ?, ?)
 			ON CONFLICT (device_id, field_id) DO UPDATE SET unit = excluded.unit WHERE excluded.unit != ''`, k.device, k.field, u); err != nil {
 			return fmt.Errorf("store: unit: %w", err)
@@ -492,29 +491,40 @@ func (s *Store) writeUnits(ctx context.Context, tx *sql.Tx, units map[unitKey]st
 	return nil
 }
 
-// writeRejected keeps rejected messages; a message rejected again (a
-// replay) keeps its row, with the new reason.
-func (s *Store) writeRejected(ctx context.Context, tx *sql.Tx, rjs []reading.Rejected, res *store.WriteResult) error {
-	// In the order they were received, then of their digests: one order
-	// that every writer takes, so that writers of several processes
-	// keeping the same messages wait on each other rather than deadlock,
-	// and ids that follow arrival.
-	type digested struct {
-		rj     *reading.Rejected
-		digest []byte
-	}
-	ds := make([]digested, len(rjs))
+// writeRejected keeps rejected messages, a message rejected again (a
+// replay) keeping its row with the new reason, and removes the rejected
+// messages a replay resolved.
+//
+// Each row of the table is taken in the order of (received, digest), kept
+// and removed rows together: one order that every writer and retention
+// take, so that writers of several processes keeping or resolving the
+// same messages wait on each other rather than deadlock, and kept rows'
+// ids follow arrival.
+func (s *Store) writeRejected(ctx context.Context, tx *sql.Tx, rjs []reading.Rejected, resolved []int64, res *store.WriteResult) error {
+	cs := make([]rejectedChange, 0, len(rjs)+len(resolved))
 	for i := range rjs {
-		ds[i] = digested{&rjs[i], rjs[i].Digest()}
+		cs = append(cs, rejectedChange{received: rjs[i].Received.UnixNano(), digest: rjs[i].Digest(), rj: &rjs[i]})
 	}
-	slices.SortFunc(ds, func(a, b digested) int {
-		return cmp.Or(a.rj.Received.Compare(b.rj.Received), bytes.Compare(a.digest, b.digest))
+	gone, err := s.rejectedRows(ctx, tx, resolved)
+	if err != nil {
+		return err
+	}
+	cs = append(cs, gone...)
+	// Of one row, what is kept before its removal, as a batch decodes it.
+	slices.SortStableFunc(cs, func(a, b rejectedChange) int {
+		return cmp.Or(cmp.Compare(a.received, b.received), bytes.Compare(a.digest, b.digest))
 	})
-	for _, d := range ds {
-		rj := d.rj
+	for _, c := range cs {
+		if c.rj == nil {
+			if _, err := s.exec(ctx, tx, `DELETE FROM rejected WHERE id = ?`, c.id); err != nil {
+				return fmt.Errorf("store: resolve rejected %d: %w", c.id, err)
+			}
+			continue
+		}
+		rj := c.rj
 		out, err := s.exec(ctx, tx, `INSERT INTO rejected (received, topic, source, customer, reason, payload, digest, binding)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO UPDATE SET reason = excluded.reason WHERE rejected.reason != excluded.reason`,
-			rj.Received.UnixNano(), rj.Topic, rj.Source, rj.Customer, rj.Reason, rj.Payload, d.digest, rj.Binding)
+			c.received, rj.Topic, rj.Source, rj.Customer, rj.Reason, rj.Payload, c.digest, rj.Binding)
 		if err != nil {
 			return fmt.Errorf("store: rejected message: %w", err)
 		}
@@ -523,4 +533,44 @@ func (s *Store) writeRejected(ctx context.Context, tx *sql.Tx, rjs []reading.Rej
 		}
 	}
 	return nil
+}
+
+// rejectedChange is a row of the rejected table that a write keeps (rj)
+// or removes (id), with what orders it.
+type rejectedChange struct {
+	received int64
+	digest   []byte
+	rj       *reading.Rejected
+	id       int64
+}
+
+// rejectedRows are the removals of the rejected messages ids that are
+// still kept: their received time and digest, which never change, are
+// read without a lock.
+func (s *Store) rejectedRows(ctx context.Context, tx *sql.Tx, ids []int64) ([]rejectedChange, error) {
+	var out []rejectedChange
+	for len(ids) > 0 {
+		some := ids[:min(len(ids), 500)]
+		ids = ids[len(some):]
+		args := make([]any, len(some))
+		for i, id := range some {
+			args[i] = id
+		}
+		rows, err := s.query(ctx, tx, `SELECT id, received, digest FROM rejected WHERE id IN `+inList(len(args)), args...)
+		if err != nil {
+			return nil, fmt.Errorf("store: resolved rejected messages: %w", err)
+		}
+		for rows.Next() {
+			var c rejectedChange
+			if err := rows.Scan(&c.id, &c.received, &c.digest); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, c)
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

@@ -281,16 +281,24 @@ func FourWriters(t *testing.T, open func() (store.Store, error)) {
 	if stored != len(rs) || dups != (writers-1)*len(rs) || rejected != len(rjs) {
 		t.Errorf("stored %d, duplicates %d, rejected %d; want %d, %d and %d", stored, dups, rejected, len(rs), (writers-1)*len(rs), len(rjs))
 	}
-	devs, err := four[0].Devices(ctx(t), store.DeviceFilter{Customer: base.Customer, Sensor: base.Sensor})
+	Fleet(t, four[0], base.Customer, base.Sensor, devices, perDevice)
+}
+
+// Fleet checks that a customer's devices of a sensor kind are n, each with
+// perDevice readings stored, and returns them.
+func Fleet(t *testing.T, st store.Reader, customer, sensor string, n int, perDevice int64) []store.Device {
+	t.Helper()
+	devs, err := st.Devices(ctx(t), store.DeviceFilter{Customer: customer, Sensor: sensor})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(devs) != devices {
-		t.Errorf("%d devices, want %d", len(devs), devices)
+	if len(devs) != n {
+		t.Errorf("%d devices, want %d", len(devs), n)
 	}
 	for _, d := range devs {
 		if d.Readings != perDevice {
 			t.Errorf("%s: %d readings, want %d", d.Device, d.Readings, perDevice)
 		}
 	}
+	return devs
 }
