@@ -63,6 +63,8 @@ type Engine struct {
 	Log       *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Names gives the names people gave devices (Evaluator.Names).
+	Names func(store.DeviceKey) string
 	// Progress follows the batches of readings: one whose changes cannot
 	// be saved for longer than its stall bound makes the stage not ready.
 	Progress *health.Progress
@@ -166,7 +168,7 @@ func (e *Engine) Load(ctx context.Context) error {
 		e.disp = &Dispatcher{Outbox: e.Store, Notifiers: e.Notifiers, Backoff: e.Backoff, Metrics: e.Metrics, Log: e.Log, Now: e.Now}
 	}
 	eval := &Evaluator{Rules: e.Rules, History: e.Store, Always: e.Always, NotifierCustomers: e.NotifierCustomers, Location: e.Location, PublicURL: e.PublicURL,
-		Metrics: e.Metrics, Log: e.Log, Now: e.Now}
+		Metrics: e.Metrics, Log: e.Log, Now: e.Now, Names: e.Names}
 	states, err := e.Store.AlertStates(ctx)
 	if err != nil {
 		return fmt.Errorf("alert: load states: %w", err)

@@ -45,6 +45,10 @@ type Evaluator struct {
 	Log               *slog.Logger
 	// Now is the clock of the notifications' times; time.Now when nil.
 	Now func() time.Time
+	// Names, when set, gives the name people gave a device (Settings,
+	// PATCH /api/v1/devices), shown instead of the one in its messages;
+	// "" for none.
+	Names func(store.DeviceKey) string
 
 	rules    map[string]*Rule
 	states   map[store.AlertKey]*entry
@@ -307,9 +311,15 @@ func (v *Evaluator) change(ctx context.Context, rule *Rule, ak store.AlertKey, e
 	if en.State == Resolved {
 		state = "resolved"
 	}
+	name := en.name
+	if v.Names != nil {
+		if given := v.Names(ak.DeviceKey); given != "" {
+			name = given
+		}
+	}
 	ev := notify.Event{
 		Rule: rule.Name, Severity: rule.Severity, State: state, Repeat: act == NotifyRepeat,
-		Customer: ak.Customer, Sensor: ak.Sensor, Device: ak.Device, Name: en.name, Time: t,
+		Customer: ak.Customer, Sensor: ak.Sensor, Device: ak.Device, Name: name, Time: t,
 		Condition: rule.Condition(), URL: v.dashboardURL(ak.DeviceKey),
 	}
 	if rule.Timing.NoDataFor <= 0 {
@@ -317,11 +327,11 @@ func (v *Evaluator) change(ctx context.Context, rule *Rule, ak store.AlertKey, e
 	}
 	ev.Message = rule.Message(MessageData{
 		Rule: rule.Name, Severity: rule.Severity, State: state, Customer: ak.Customer, Sensor: ak.Sensor,
-		Device: ak.Device, Name: en.name, Values: ev.Values, Units: ev.Units,
+		Device: ak.Device, Name: name, Values: ev.Values, Units: ev.Units,
 		Time: t.In(v.Location).Format("2006-01-02 15:04:05 MST"), NoDataFor: rule.Timing.NoDataFor,
 	})
 	if opened {
-		c.Open = &store.Alert{Name: en.name, Severity: rule.Severity, Started: t, Message: ev.Message, Values: ev.Values}
+		c.Open = &store.Alert{Name: name, Severity: rule.Severity, Started: t, Message: ev.Message, Values: ev.Values}
 		v.Log.Info("alert firing", "rule", rule.Name, "sensor", ak.Sensor, "device", ak.Device, "values", ev.Values)
 	}
 	switch act {

@@ -36,13 +36,16 @@ func rules(tb testing.TB, specs ...alert.RuleSpec) []*alert.Rule {
 // TestEvaluatorAlone: the evaluator needs no store and no queue. Readings
 // and ticks go in, changes come out; it learns alert ids from Saved and
 // acknowledgements from Acknowledged, and a state restored for a rule no
-// longer configured comes back as a change that resolves its alert.
+// longer configured comes back as a change that resolves its alert. A
+// device is named as people named it.
 func TestEvaluatorAlone(t *testing.T) {
 	now := t0.Add(time.Hour)
 	v := &alert.Evaluator{
 		Rules:  rules(t, alert.RuleSpec{Name: "air-leak", Sensor: "air", When: "Pres < OpenPres", Severity: "critical", RepeatEvery: time.Hour}),
 		Always: []string{"queue", "ops"}, PublicURL: "https://hub.example", Now: func() time.Time { return now },
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		// The name given in Settings wins over the messages' own.
+		Names: func(k store.DeviceKey) string { return map[string]string{"201": "Compressor room, line A"}[k.Device] },
 	}
 	stale, err := v.Restore([]store.AlertState{{AlertKey: store.AlertKey{Rule: "gone", DeviceKey: store.DeviceKey{Customer: "finemeca", Sensor: "air", Device: "9"}},
 		Machine: json.RawMessage(`{"State":"firing"}`), AlertID: 7}}, nil)
@@ -63,7 +66,8 @@ func TestEvaluatorAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c[0].Notify[0].Notifier != "queue" || c[0].Notify[1].Notifier != "ops" || ev.State != "firing" || ev.Values["Pres"] != 5.5 ||
-		ev.URL != "https://hub.example/d/air?customer=finemeca&device=201" || ev.Leak != nil {
+		ev.URL != "https://hub.example/d/air?customer=finemeca&device=201" || ev.Leak != nil ||
+		ev.Name != "Compressor room, line A" || c[0].Open.Name != ev.Name {
 		t.Fatalf("notifications %+v, event %+v", c[0].Notify, ev)
 	}
 	c[0].State.AlertID = 42

@@ -39,6 +39,12 @@ func newAlertStage(live *plan.Live, q queue.Queue, st alert.Store, holder string
 		Store: st, Always: []string{config.QueueNotifier},
 		Backoff: notify.DefaultBackoff, Every: p.Config.Alerts.EvaluateEvery, Location: p.Location, PublicURL: p.PublicURL,
 		Metrics: m, Log: log, Progress: &health.Progress{},
+		Names: func(k store.DeviceKey) string {
+			if meta := live.Load().Config.Meta(k.Customer, k.Sensor, k.Device); meta != nil {
+				return meta.Name
+			}
+			return ""
+		},
 	}}
 	if ls, ok := st.(store.Leases); ok {
 		s.leader = newLeader(ls, "alert", holder, p.Config.Alerts.FailoverAfter, m, log)

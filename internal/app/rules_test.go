@@ -72,8 +72,8 @@ func TestRuleAddedThroughTheAPI(t *testing.T) {
 	}
 	created := time.Now()
 	v1 := hdr.Get("ETag")
-	if code, _, body := request(t, a, http.MethodPut, path, rule, "If-None-Match", "*"); code != http.StatusPreconditionFailed {
-		t.Errorf("create again: HTTP %d %s, want 412", code, body)
+	if code, _, body := request(t, a, http.MethodPut, path, rule, "If-None-Match", "*"); code != http.StatusPreconditionFailed || !strings.Contains(body, `rule \"high-pressure\" already exists`) {
+		t.Errorf("create again: HTTP %d %s, want 412 saying it exists", code, body)
 	}
 	testenv.Eventually(t, 5*time.Second, 100*time.Millisecond, func() error {
 		if code, _, body := request(t, a, http.MethodGet, "/alerts", ""); code != http.StatusOK || !strings.Contains(body, "<option>high-pressure</option>") {

@@ -236,6 +236,22 @@ type problem struct {
 	field string
 }
 
+// describe says the problem as the items it is of are named, such as
+// `rule "leak" (notify.0): unknown notifier "ops"`, not by the place of
+// the item in a configuration (alerts.rules.4.notify.0).
+func (pb problem) describe() string {
+	k := KindOf(pb.item.kind)
+	if k == nil {
+		return pb.err.Error()
+	}
+	name := fmt.Sprintf("%s %q", k.Singular(), pb.item.name)
+	msg := strings.TrimPrefix(fieldMsg(pb.err), name+": ")
+	if pb.field != "" {
+		name += " (" + pb.field + ")"
+	}
+	return name + ": " + msg
+}
+
 // fits checks the catalog items with change made: it refuses the change
 // for a problem it brings (one the items did not have before), named on
 // the item's field when it is the changed item's.
@@ -249,7 +265,7 @@ func (c *Catalog) fits(items []store.CatalogItem, change store.CatalogChange) er
 			}
 			return &FieldError{Field: field, Msg: fieldMsg(pb.err)}
 		}
-		others = append(others, pb.err.Error())
+		others = append(others, pb.describe())
 	}
 	if len(others) == 0 {
 		return nil

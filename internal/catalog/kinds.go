@@ -274,8 +274,9 @@ func decodeStrict(body []byte, v any, what string) error {
 			msg := err.Error()
 			if strings.Contains(msg, "not found in type") {
 				msg = "not a key of a " + what
-			} else if _, after, ok := strings.Cut(msg, ": "); ok {
-				msg = strings.TrimPrefix(after, "line 1: ")
+			} else {
+				// One key a document: its line says nothing.
+				msg = strings.TrimPrefix(config.YAMLMessage(err), "line 1: ")
 			}
 			if k == "" {
 				k = `""` // an empty key, named as such

@@ -22,6 +22,11 @@ func TestDecode(t *testing.T) {
 	if err != nil || !bytes.Equal(again, spec) {
 		t.Errorf("after a round trip: %s (%v), want %s", again, err, spec)
 	}
+	// Said as a user reads it, not as the YAML library does.
+	_, _, _, err = rules.decode("hot", []byte(`{"for": "5 minutes"}`))
+	if fe, ok := err.(*FieldError); !ok || fe.Field != "for" || fe.Msg != `"5 minutes" is not a duration such as 90s, 15m or 2h` {
+		t.Errorf(`"for": "5 minutes": %v`, err)
+	}
 	for kind, cases := range map[string]map[string]string{
 		"rules": {
 			`{"for": "often"}`:  "for",

@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -87,7 +88,9 @@ func PreviewRule(ctx context.Context, p *plan.Plan, st Points, name string, body
 		times = append(times, t)
 	}
 	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
-	ev := &alert.Evaluator{Rules: []*alert.Rule{rule}, Location: p.Location, PublicURL: p.PublicURL, Now: func() time.Time { return to }}
+	// Quiet: what a preview finds is its answer, not the log's.
+	ev := &alert.Evaluator{Rules: []*alert.Rule{rule}, Location: p.Location, PublicURL: p.PublicURL, Now: func() time.Time { return to },
+		Log: slog.New(slog.DiscardHandler)}
 	if _, err := ev.Restore(nil, nil); err != nil {
 		return out, err
 	}

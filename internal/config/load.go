@@ -163,10 +163,26 @@ var sectionOf = map[string]string{
 	"Config": "the top level", "Log": "log", "HTTP": "http", "MQTT": "mqtt", "TLS": "mqtt.tls",
 	"Builtin": "mqtt.builtin", "Queue": "queue", "Store": "store", "Ingest": "ingest",
 	"Sensor": "a sensor", "Match": "a sensor's match",
-	"Alerts": "alerts", "Notifier": "a notifier", "RuleSpec": "an alert rule",
+	"Alerts": "alerts", "Notifier": "a notifier", "Rule": "an alert rule", "Token": "a token", "LeakParams": "a leak's figures",
 	"Auth": "auth", "User": "a user", "HTTPTLS": "http.tls", "BrokerUser": "a broker user", "BrokerTLS": "mqtt.builtin.tls",
 	"Elasticsearch": "elasticsearch",
 }
+
+// cannotUnmarshal is the YAML library's message for a value of the wrong
+// type, such as "5 minutes" for a duration.
+var cannotUnmarshal = regexp.MustCompile("cannot unmarshal !!\\w+ `([^`]*)` into (\\S+)")
+
+// wantedOf says what a value of a Go type is written as.
+var wantedOf = map[string]string{
+	"time.Duration": "a duration such as 90s, 15m or 2h",
+	"int":           "a whole number", "int64": "a whole number", "float64": "a number", "bool": "true or false",
+	"[]string": "a list", "config.ByteSize": "a size such as 512KiB or 64MiB",
+}
+
+// YAMLMessage is a YAML decoding error as a user reads it: unknown keys
+// named with their section, a value of the wrong type with what is
+// wanted, each on the line the library gives.
+func YAMLMessage(err error) string { return cleanYAMLError(err) }
 
 func cleanYAMLError(err error) string {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
@@ -184,6 +200,13 @@ func cleanYAMLError(err error) string {
 				where = sub[2]
 			}
 			return fmt.Sprintf("unknown key %q in %s", sub[1], where)
+		})
+		l = cannotUnmarshal.ReplaceAllStringFunc(l, func(m string) string {
+			sub := cannotUnmarshal.FindStringSubmatch(m)
+			if want := wantedOf[sub[2]]; want != "" {
+				return fmt.Sprintf("%q is not %s", sub[1], want)
+			}
+			return m
 		})
 		lines = append(lines, l)
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -189,10 +190,13 @@ func rules(c *config.Config, f *config.File) ([]*alert.Rule, error) {
 	return out, errors.Join(errs...)
 }
 
-// AddLeak gives a rule with a condition on an air kind the leak figures
-// of its kind.
+// AddLeak gives a leak rule (its condition reads both the line pressure
+// and the opening pressure of a kind with leak figures) the leak figures
+// of its kind; a rule on the pressure alone (a pressure too high) gets
+// none.
 func AddLeak(c *config.Config, r *alert.Rule) {
-	if s := c.Sensors[r.Sensor]; s != nil && s.Leak != nil && r.When != "" {
+	if s := c.Sensors[r.Sensor]; s != nil && s.Leak != nil && r.When != "" &&
+		slices.Contains(r.Fields, s.Leak.Pressure) && slices.Contains(r.Fields, s.Leak.Opening) {
 		l := s.Leak
 		r.Leak = &alert.LeakSpec{Pressure: l.Pressure, Opening: l.Opening, Params: func(device string) leak.Params { return l.For(device) }}
 	}

@@ -135,3 +135,22 @@ func TestNoOpenListener(t *testing.T) {
 		}
 	}
 }
+
+// TestLeakFiguresOfLeakRules: a rule comparing the line pressure with the
+// opening pressure tells the leak's figures; one on the pressure alone
+// (too high) does not.
+func TestLeakFiguresOfLeakRules(t *testing.T) {
+	cfg := config.Default()
+	cfg.Alerts.Rules = []config.Rule{
+		{Name: "leak", Sensor: "air", When: "Pres < OpenPres", Severity: "critical"},
+		{Name: "too-high", Sensor: "air", When: "Pres > 7.5", Severity: "warning"},
+	}
+	p := plan.MustCompile(cfg)
+	leak := map[string]bool{}
+	for _, r := range p.Rules {
+		leak[r.Name] = r.Leak != nil
+	}
+	if !leak["leak"] || leak["too-high"] {
+		t.Errorf("leak figures by rule: %v, want the leak rule's only", leak)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -61,6 +62,10 @@ type CatalogChange struct {
 // ErrConflict is a change refused because what it was made from changed
 // meanwhile.
 var ErrConflict = errors.New("store: changed meanwhile")
+
+// ErrExists is the ErrConflict of an item to be created only if new
+// (IfVersion -1) that exists.
+var ErrExists = fmt.Errorf("%w: it exists", ErrConflict)
 
 // AuditEntry is one change of the catalog.
 type AuditEntry struct {

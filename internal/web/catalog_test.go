@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -78,10 +79,15 @@ func TestCatalogForEveryone(t *testing.T) {
 		{"acme-op", "GET", "/api/v1/audit", "", 403},
 		{"admin", "GET", "/api/v1/audit?kind=notifiers", "", 200},
 	}
+	// What some answers say, by method, path and status.
+	says := map[string]string{
+		"DELETE /api/v1/notifiers/acme-mail 409": `notifier \"acme-mail\" is needed: report \"acme-weekly\" (notify.0):`,
+	}
 	for _, st := range steps {
 		code, body := send(who[st.who], st.method, st.path, st.body)
-		if code != st.want {
-			t.Errorf("%s %s as %s: HTTP %d, want %d: %.300s", st.method, st.path, st.who, code, st.want, body)
+		want := says[fmt.Sprint(st.method, " ", st.path, " ", st.want)]
+		if code != st.want || !strings.Contains(body, want) {
+			t.Errorf("%s %s as %s: HTTP %d, want %d saying %s: %.300s", st.method, st.path, st.who, code, st.want, want, body)
 		}
 		if strings.Contains(body, "s3cret") || strings.Contains(body, "$2a$") || strings.Contains(body, "erin-password") {
 			t.Errorf("%s %s as %s shows a notifier's password: %.300s", st.method, st.path, st.who, body)

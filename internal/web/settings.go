@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,9 +32,13 @@ import (
 type formField struct {
 	Key, Label, Help string
 	// Type is text, number, password, textarea, list (comma-separated),
-	// select (Options) or yaml (the whole item).
+	// select (Options), bool (a select of "", yes and no) or yaml (the
+	// whole item).
 	Type    string
 	Options []string
+	// Only, when set, is the value of the form's type field the field
+	// belongs to (a notifier's SMTP settings: email).
+	Only string
 }
 
 // settingsForms are the forms of each kind's items.
@@ -55,21 +60,23 @@ func (p *Pages) settingsForms(k catalog.Kind, customers []string) []formField {
 			{Key: "severity", Label: "Severity", Type: "select", Options: alert.Severities},
 			{Key: "notify", Label: "Notify", Type: "list", Help: "notifiers: " + strings.Join(cfg.NotifierNames(), ", ")},
 			{Key: "repeat_every", Label: "Repeat every", Help: "a reminder while it fires, such as 4h"},
+			{Key: "notify_resolved", Label: "Tell when resolved", Type: "bool", Options: []string{"", "yes", "no"}, Help: "empty: yes"},
 			{Key: "message", Label: "Message", Type: "textarea"},
 		}
 	case store.CatalogNotifiers:
 		return []formField{
 			{Key: "type", Label: "Type", Type: "select", Options: []string{"email", "webhook"}},
 			{Key: "customer", Label: "Customer", Type: "select", Options: anyCustomer, Help: "empty: told of every customer's alerts"},
-			{Key: "host", Label: "SMTP host"},
-			{Key: "port", Label: "SMTP port", Type: "number"},
-			{Key: "tls", Label: "TLS", Type: "select", Options: []string{"", "none", "starttls", "tls"}},
-			{Key: "username", Label: "SMTP user"},
-			{Key: "password", Label: "SMTP password", Type: "password"},
-			{Key: "from", Label: "From"},
-			{Key: "to", Label: "To", Type: "list", Help: "e-mail addresses, separated by commas"},
-			{Key: "url", Label: "Webhook URL"},
-			{Key: "secret", Label: "Webhook secret", Type: "password"},
+			{Key: "host", Label: "SMTP host", Only: "email"},
+			{Key: "port", Label: "SMTP port", Type: "number", Only: "email"},
+			{Key: "tls", Label: "TLS", Type: "select", Options: []string{"", "none", "starttls", "tls"}, Only: "email"},
+			{Key: "username", Label: "SMTP user", Only: "email"},
+			{Key: "password", Label: "SMTP password", Type: "password", Only: "email"},
+			{Key: "from", Label: "From", Only: "email"},
+			{Key: "to", Label: "To", Type: "list", Help: "e-mail addresses, separated by commas", Only: "email"},
+			{Key: "url", Label: "Webhook URL", Only: "webhook"},
+			{Key: "secret", Label: "Webhook secret", Type: "password", Help: "signs each request (X-Sensorhub-Signature)", Only: "webhook"},
+			{Key: "timeout", Label: "Webhook timeout", Help: "empty: 10s", Only: "webhook"},
 		}
 	case store.CatalogDevices:
 		return []formField{
@@ -314,6 +321,8 @@ func formValues(fields []formField, spec json.RawMessage) map[string]string {
 			out[f.Key] = strings.Join(parts, ", ")
 		case string:
 			out[f.Key] = shortDuration(v)
+		case bool:
+			out[f.Key] = map[bool]string{true: "yes", false: "no"}[v]
 		default:
 			out[f.Key] = fmt.Sprint(v)
 		}
@@ -384,6 +393,15 @@ func formJSON(fields []formField, form url.Values, base json.RawMessage) ([]byte
 				}
 			}
 			doc[f.Key] = list
+		case "bool":
+			switch v {
+			case "yes":
+				doc[f.Key] = true
+			case "no":
+				doc[f.Key] = false
+			default:
+				doc[f.Key] = v // refused, naming the field
+			}
 		case "number":
 			if n, err := strconv.Atoi(v); err == nil {
 				doc[f.Key] = n
@@ -674,7 +692,11 @@ func (p *Pages) removeItem(w http.ResponseWriter, r *http.Request, k catalog.Kin
 		p.fail(w, r, http.StatusConflict, err.Error())
 		return
 	}
-	http.Redirect(w, r, "/settings/"+k.Name()+"?saved="+url.QueryEscape(k.Singular()+" "+name+" deleted"), http.StatusSeeOther)
+	done := k.Singular() + " " + name + " deleted"
+	if k.Name() == "devices" {
+		done = "what was said of device " + name + " cleared; its readings stay"
+	}
+	http.Redirect(w, r, "/settings/"+k.Name()+"?saved="+url.QueryEscape(done), http.StatusSeeOther)
 }
 
 // testNotifier sends a test notification with a notifier as it is in
@@ -693,10 +715,9 @@ func (p *Pages) testNotifier(w http.ResponseWriter, r *http.Request) {
 	if n == nil {
 		msg = "Notifier " + name + " is not in force yet; try again in a few seconds."
 	} else {
-		customer := it.Customer
-		if customer == "" && len(p.config().Customers) > 0 {
-			customer = p.config().Customers[0]
-		}
+		// A global notifier's test is of no customer: "test", as its
+		// sensor and device are.
+		customer := cmp.Or(it.Customer, "test")
 		ev := notify.Event{ID: "test", Rule: "test", Severity: "info", State: "firing", Customer: customer, Sensor: "test", Device: "test",
 			Time: time.Now(), Message: "A test of notifier " + name + " from sensorhub, sent by " + pr.Name + "."}
 		if _, err := notify.Send(r.Context(), n, ev, notify.Backoff{Attempts: 1}, p.Server.Log); err != nil {

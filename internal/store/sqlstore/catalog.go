@@ -106,7 +106,7 @@ func (s *Store) changeItem(ctx context.Context, tx *sql.Tx, by string, version, 
 	before.Spec = json.RawMessage(spec)
 	switch {
 	case c.IfVersion == -1 && exists:
-		return false, fmt.Errorf("%w: %s %q exists", store.ErrConflict, singular(c.Kind), c.Name)
+		return false, fmt.Errorf("%w: %s %q", store.ErrExists, singular(c.Kind), c.Name)
 	case c.IfVersion > 0 && !exists:
 		return false, fmt.Errorf("%w: %s %q no longer exists", store.ErrConflict, singular(c.Kind), c.Name)
 	case c.IfVersion > 0 && before.Version != c.IfVersion:
