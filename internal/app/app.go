@@ -148,6 +148,7 @@ func StartPlan(ctx context.Context, p *plan.Plan, opts Options, log *slog.Logger
 		}
 		a.closers = append(a.closers, a.Store.Close)
 		api.Checks = append(api.Checks, web.Check{Name: "store", Fn: a.Store.Ping})
+		a.Metrics.Caches(a.Store.CacheBytes)
 	}
 	// The plan of the file and the catalog, followed while sensorhub
 	// runs; a process without a store (a gateway) has the file's.
@@ -396,11 +397,15 @@ func checkQueueCarries(cfg *config.Config, q queue.Queue) error {
 	return nil
 }
 
+// StoreCacheShare is the store's caches' share of the memory budget: an
+// eighth (64 MiB of the default 512 MiB).
+const StoreCacheShare = 8
+
 // OpenStore opens the configured store engine; with compact, this process
 // folds recent readings into chunks (the process that ingests does).
 func OpenStore(ctx context.Context, cfg *config.Config, compact bool, log *slog.Logger) (*sqlstore.Store, error) {
 	opts := sqlstore.Options{Location: cfg.Location(), Log: log.With("stage", "store"), Compact: compact,
-		CompactRows: cfg.Store.CompactRows, CompactAge: cfg.Store.CompactAge}
+		CompactRows: cfg.Store.CompactRows, CompactAge: cfg.Store.CompactAge, CacheBytes: int64(cfg.Memory) / StoreCacheShare}
 	if cfg.Store.Engine == "postgres" {
 		return postgres.Open(ctx, cfg.Store.URL, opts)
 	}

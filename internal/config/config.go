@@ -26,6 +26,11 @@ type Config struct {
 	// PublicURL is where people reach the web pages, for the links in
 	// alert notifications, such as https://sensorhub.example.com.
 	PublicURL string `yaml:"public_url"`
+	// Memory is what a sensorhub process aims to stay within: the Go
+	// runtime's memory limit (GOMEMLIMIT, unless the environment sets
+	// it, and lower under a smaller cgroup limit) and the bound of the
+	// store's caches come from it; 0 sets none.
+	Memory ByteSize `yaml:"memory"`
 
 	Log     Log                `yaml:"log"`
 	HTTP    HTTP               `yaml:"http"`
@@ -658,6 +663,7 @@ func Default() *Config {
 		Timezone:  "Europe/Brussels",
 		Customers: []string{"finemeca"},
 		DataDir:   "./data",
+		Memory:    512 << 20,
 		Log:       Log{Level: "info", Format: "text"},
 		HTTP:      HTTP{Listen: "127.0.0.1:8080", MaxBody: 8 << 20, MaxStreamsPerUser: 20, MaxConnections: 512},
 		Auth:      Auth{SessionLifetime: 12 * time.Hour, SessionIdle: time.Hour, LoginsPerMinute: 5},

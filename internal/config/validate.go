@@ -73,6 +73,9 @@ func (c *Config) Validate(f *File) error {
 	if len(c.Customers) == 0 {
 		v.add("customers", "at least one customer is needed: messages of other customers are rejected")
 	}
+	if c.Memory != 0 && c.Memory < 64<<20 {
+		v.add("memory", "%s is too little for sensorhub (at least 64MiB; 0 for no limit)", c.Memory)
+	}
 	for i, cu := range c.Customers {
 		if strings.TrimSpace(cu) == "" {
 			v.add(fmt.Sprintf("customers.%d", i), "empty customer name")

@@ -52,6 +52,8 @@ type Metrics struct {
 	// LeaseHeld is 1 for each lease (alert, reports) this process holds,
 	// 0 while it stands by.
 	LeaseHeld *prometheus.GaugeVec
+
+	memory *memory
 }
 
 // New registers sensorhub's metrics and the Go runtime's on a new registry.
@@ -124,6 +126,8 @@ func New() *Metrics {
 	}
 	r.MustRegister(m.AlertEvalErrors, m.Notifications, m.RetentionRemoved, m.DiskFree, m.DiskFloor, m.LeaseHeld, m.Received, m.GatewayErrors, m.Stored, m.Duplicates, m.Rejected, m.Poison, m.QueueLag, m.StoreWrite, m.BatchSize,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.memory = &memory{}
+	r.MustRegister(m.memory)
 	return m
 }
 

@@ -53,3 +53,10 @@ func (c *lru[K, V]) put(k K, v V) {
 		c.n -= c.size(old.val)
 	}
 }
+
+// bytes is what the cache holds, as its size function counts it.
+func (c *lru[K, V]) bytes() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}

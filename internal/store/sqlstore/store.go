@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/store/chunk"
@@ -31,6 +32,11 @@ type Options struct {
 	// into chunks (5 s when zero): what is left stays stored as recent
 	// rows and is folded after the next start.
 	StopFold time.Duration
+	// CacheBytes bounds what the store keeps decoded in memory (96 MiB
+	// when zero): three eighths for the identities of the parts read
+	// last, three eighths for the fields' values of the chunks read last,
+	// a quarter for the devices' newest readings.
+	CacheBytes int64
 }
 
 // Store is a store.Store on a SQL database.
@@ -97,10 +103,14 @@ func Open(ctx context.Context, db *sql.DB, d *Dialect, opts Options) (*Store, er
 	if opts.StopFold <= 0 {
 		opts.StopFold = 5 * time.Second
 	}
+	if opts.CacheBytes <= 0 {
+		opts.CacheBytes = 96 << 20
+	}
 	s := &Store{db: db, d: d, loc: opts.Location, log: opts.Log, opts: opts,
 		devices: map[store.DeviceKey]int64{}, fields: map[string]int64{}, units: map[unitKey]string{},
-		keys:    newLRU[partID](1<<21, func(k []rowKey) int { return len(k) }),
-		columns: newLRU[column](1<<20, func(p []chunk.Point) int { return len(p) }), latest: map[int64]cachedLatest{}, tails: newTails()}
+		keys:    newLRU[partID](int(opts.CacheBytes*3/8), func(k []rowKey) int { return len(k) * int(unsafe.Sizeof(rowKey{})) }),
+		columns: newLRU[column](int(opts.CacheBytes*3/8), func(p []chunk.Point) int { return len(p) * int(unsafe.Sizeof(chunk.Point{})) }),
+		latest:  map[int64]cachedLatest{}, tails: newTails(opts.CacheBytes / 4)}
 	if err := s.migrate(ctx); err != nil {
 		return nil, fmt.Errorf("store: %s: %w", d.Name, err)
 	}
@@ -111,6 +121,12 @@ func Open(ctx context.Context, db *sql.DB, d *Dialect, opts Options) (*Store, er
 		s.compactor = s.startCompactor()
 	}
 	return s, nil
+}
+
+// CacheBytes are what the store's caches hold, by cache, for the
+// sensorhub_memory_cache_bytes gauges.
+func (s *Store) CacheBytes() map[string]int64 {
+	return map[string]int64{"store_parts": int64(s.keys.bytes()), "store_columns": int64(s.columns.bytes()), "store_tails": s.tails.bytes()}
 }
 
 // Location is the zone whose midnights start the chunks' days.

@@ -4,17 +4,16 @@ import (
 	"container/list"
 	"slices"
 	"sync"
+	"unsafe"
 
 	"github.com/sensorhub/sensorhub/internal/reading"
 )
 
-// tailReadings is how many of a device's newest readings its tail keeps,
-// and maxTailReadings how many all tails keep together: the least recently
-// used device's tail goes first.
-const (
-	tailReadings    = 16
-	maxTailReadings = 1 << 15
-)
+// tailReadings is how many of a device's newest readings its tail keeps;
+// all tails together keep at most the bytes they are given (the store's
+// share of the memory budget): the least recently used device's tail
+// goes first.
+const tailReadings = 16
 
 // tails keep, per device, its newest stored readings decoded: every
 // reading from the tail's first on, as of one version of the device's row
@@ -27,7 +26,8 @@ type tails struct {
 	mu  sync.Mutex
 	m   map[int64]*list.Element // of *tail
 	lru list.List               // most recently used first
-	n   int                     // readings kept
+	n   int64                   // bytes kept, as readingSize counts them
+	max int64
 }
 
 type tail struct {
@@ -35,9 +35,30 @@ type tail struct {
 	// complete says the device has no reading before the first.
 	complete bool
 	rs       []reading.Reading // in order of position
+	size     int64             // of rs, as readingSize counts it
 }
 
-func newTails() *tails { return &tails{m: map[int64]*list.Element{}} }
+func newTails(maxBytes int64) *tails { return &tails{m: map[int64]*list.Element{}, max: maxBytes} }
+
+// readingSize is about what a decoded reading holds in memory: the
+// struct, its strings, and its maps of fields and units.
+func readingSize(r *reading.Reading) int64 {
+	n := int64(unsafe.Sizeof(*r)) + int64(len(r.Customer)+len(r.Sensor)+len(r.Device)+len(r.Name))
+	for k := range r.Fields {
+		n += int64(len(k)) + 48 // key header, value and the map's share
+	}
+	for k, u := range r.Units {
+		n += int64(len(k)+len(u)) + 48
+	}
+	return n
+}
+
+// bytes is what the tails keep, as readingSize counts it.
+func (ts *tails) bytes() int64 {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return ts.n
+}
 
 // neighbours answers a query at position (t, seq) from the device's tail
 // if it is of the version given and covers the position: the stored
@@ -106,7 +127,7 @@ func (ts *tails) written(dev, version int64, empty bool, lastTime, lastSeq int64
 	switch {
 	case e != nil && e.Value.(*tail).version == version:
 		tl := e.Value.(*tail)
-		ts.n -= len(tl.rs)
+		ts.n -= tl.size
 		tl.rs = merge(tl.rs, rs, tl.complete)
 		tl.version++
 		ts.trim(e)
@@ -122,7 +143,7 @@ func (ts *tails) written(dev, version int64, empty bool, lastTime, lastSeq int64
 	case e != nil:
 		ts.remove(e)
 	}
-	for ts.n > maxTailReadings {
+	for ts.n > ts.max && ts.lru.Len() > 0 {
 		ts.remove(ts.lru.Back())
 	}
 }
@@ -149,14 +170,18 @@ func merge(old, rs []reading.Reading, complete bool) []reading.Reading {
 	return append(out, old[i:]...)
 }
 
-// trim keeps a tail's newest tailReadings and counts it.
+// trim keeps a tail's newest tailReadings and counts its bytes.
 func (ts *tails) trim(e *list.Element) {
 	tl := e.Value.(*tail)
 	if extra := len(tl.rs) - tailReadings; extra > 0 {
 		tl.rs = slices.Clone(tl.rs[extra:])
 		tl.complete = false
 	}
-	ts.n += len(tl.rs)
+	tl.size = 0
+	for i := range tl.rs {
+		tl.size += readingSize(&tl.rs[i])
+	}
+	ts.n += tl.size
 }
 
 // drop forgets a device's tail.
@@ -170,7 +195,7 @@ func (ts *tails) drop(dev int64) {
 
 func (ts *tails) remove(e *list.Element) {
 	tl := e.Value.(*tail)
-	ts.n -= len(tl.rs)
+	ts.n -= tl.size
 	delete(ts.m, tl.dev)
 	ts.lru.Remove(e)
 }

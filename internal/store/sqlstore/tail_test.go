@@ -29,7 +29,7 @@ func msgCounts(rs ...*reading.Reading) []int64 {
 }
 
 func TestTailAnswersFromItsFirstOn(t *testing.T) {
-	ts := newTails()
+	ts := newTails(1 << 20)
 	// The device's newest before the write was reading 4: readings 5..7
 	// are everything stored from 5 on.
 	ts.written(1, 10, false, ms(4), 4, []reading.Reading{at(5, 1), at(7, 1), at(9, 1)})
@@ -68,7 +68,7 @@ func TestTailAnswersFromItsFirstOn(t *testing.T) {
 }
 
 func TestTailOfANewDeviceIsComplete(t *testing.T) {
-	ts := newTails()
+	ts := newTails(1 << 20)
 	ts.written(1, 0, true, 0, 0, []reading.Reading{at(5, 1)})
 	before, after, ok := ts.neighbours(1, 1, ms(3), 3)
 	if !ok || before != nil || after == nil || after.MsgCount != 5 {
@@ -83,14 +83,16 @@ func TestTailOfANewDeviceIsComplete(t *testing.T) {
 	if _, _, ok := ts.neighbours(1, 2, ms(3), 3); ok {
 		t.Error("a trimmed tail answered before its first")
 	}
-	if ts.n != tailReadings {
-		t.Errorf("%d readings kept; want %d", ts.n, tailReadings)
+	if tl := ts.m[1].Value.(*tail); len(tl.rs) != tailReadings || ts.n != tl.size || tl.size < tailReadings*readingSize(&rs[0]) {
+		t.Errorf("%d readings kept in %d bytes (%d counted); want %d", len(tl.rs), tl.size, ts.n, tailReadings)
 	}
 }
 
 func TestTailsStayWithinTheirBound(t *testing.T) {
-	ts := newTails()
-	devices := 2 * maxTailReadings / tailReadings
+	const bound = 64 << 10
+	ts := newTails(bound)
+	one := at(0, 1)
+	devices := int(2 * bound / (tailReadings * readingSize(&one)))
 	for dev := range devices {
 		var rs []reading.Reading
 		for n := range tailReadings {
@@ -98,8 +100,8 @@ func TestTailsStayWithinTheirBound(t *testing.T) {
 		}
 		ts.written(int64(dev), 0, true, 0, 0, rs)
 	}
-	if ts.n > maxTailReadings || ts.lru.Len() != len(ts.m) {
-		t.Errorf("%d readings kept in %d tails (%d listed); bound %d", ts.n, len(ts.m), ts.lru.Len(), maxTailReadings)
+	if ts.n > bound || ts.n < bound/2 || ts.lru.Len() != len(ts.m) || len(ts.m) >= devices {
+		t.Errorf("%d bytes kept in %d tails of %d devices (%d listed); bound %d", ts.n, len(ts.m), devices, ts.lru.Len(), bound)
 	}
 	// The most recently written are the ones kept.
 	if _, _, ok := ts.neighbours(int64(devices-1), 1, ms(3), 3); !ok {
