@@ -241,3 +241,27 @@ type FieldScanner interface {
 	// gives them. The values are fn's only during the call.
 	EachPoints(ctx context.Context, customer string, field func(DeviceKey) string, from, to time.Time, fn func(DeviceKey, []Point) error) error
 }
+
+// FieldUnit is a field a device stored, with the unit of its newest value
+// ("" for none).
+type FieldUnit struct {
+	Name, Unit string
+}
+
+// DeviceFields is a device with the fields it stored and from when its
+// data is kept.
+type DeviceFields struct {
+	DeviceKey
+	// Fields are in byte order of their names.
+	Fields []FieldUnit
+	Kept   Kept
+}
+
+// FieldIndex is implemented by stores that list the fields of many
+// devices in one query: the series that the Prometheus API names.
+type FieldIndex interface {
+	// DeviceFields lists the devices the filter matches, ordered by
+	// customer, sensor and device, each with its fields; the filter's
+	// Sort, Limit, Offset and Latest are left aside.
+	DeviceFields(ctx context.Context, f DeviceFilter) ([]DeviceFields, error)
+}

@@ -785,3 +785,37 @@ func (s *Store) ForEachChunk(ctx context.Context, fn func(rs []reading.Reading) 
 	}
 	return nil
 }
+
+// DeviceFields lists the devices a filter matches with their fields, in
+// one query.
+func (s *Store) DeviceFields(ctx context.Context, f store.DeviceFilter) ([]store.DeviceFields, error) {
+	f.Sort, f.Desc, f.Limit, f.Offset, f.Latest = "", false, 0, 0, false
+	w, args := deviceWhere(f)
+	rows, err := s.query(ctx, s.db, `SELECT d.customer, d.sensor, d.device, d.raw_from, d.hourly_from, d.daily_from, f.name, df.unit
+		FROM (SELECT id, customer, sensor, device, raw_from, hourly_from, daily_from FROM devices`+w+`) d
+		JOIN device_fields df ON df.device_id = d.id JOIN fields f ON f.id = df.field_id
+		ORDER BY d.customer, d.sensor, d.device`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: fields of devices: %w", err)
+	}
+	defer rows.Close()
+	out := []store.DeviceFields{}
+	for rows.Next() {
+		var k store.DeviceKey
+		var raw, hourly, daily int64
+		var fu store.FieldUnit
+		if err := rows.Scan(&k.Customer, &k.Sensor, &k.Device, &raw, &hourly, &daily, &fu.Name, &fu.Unit); err != nil {
+			return nil, err
+		}
+		if n := len(out); n == 0 || out[n-1].DeviceKey != k {
+			out = append(out, store.DeviceFields{DeviceKey: k, Kept: s.kept(raw, hourly, daily)})
+		}
+		last := &out[len(out)-1]
+		last.Fields = append(last.Fields, fu)
+	}
+	// The database's collation may not be byte order.
+	for i := range out {
+		slices.SortFunc(out[i].Fields, func(a, b store.FieldUnit) int { return strings.Compare(a.Name, b.Name) })
+	}
+	return out, rows.Err()
+}
