@@ -265,8 +265,8 @@ func (r labRun) query(ctx context.Context, c promv1.API) (result, error) {
 
 // startLab starts sensorhub with the lab kind, two customers, in UTC, and
 // ingests the lab readings over HTTP, as devices that cannot speak MQTT
-// send them.
-func startLab(t *testing.T, mutate func(*config.Config)) (*app.App, []labSample) {
+// send them, with the Authorization header authz gives (none for nil).
+func startLab(t *testing.T, mutate func(*config.Config), authz func() string) (*app.App, []labSample) {
 	t.Helper()
 	a := start(t, "embedded", app.Options{}, func(c *config.Config) {
 		c.Timezone = "UTC"
@@ -279,7 +279,12 @@ func startLab(t *testing.T, mutate func(*config.Config)) (*app.App, []labSample)
 		}
 	})
 	payloads, samples := labReadings()
-	resp, err := http.Post("http://"+a.HTTPAddr()+"/api/v1/ingest?topic=lab", "application/x-ndjson", strings.NewReader(strings.Join(payloads, "\n")))
+	req, _ := http.NewRequest(http.MethodPost, "http://"+a.HTTPAddr()+"/api/v1/ingest?topic=lab", strings.NewReader(strings.Join(payloads, "\n")))
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	if authz != nil {
+		req.Header.Set("Authorization", authz())
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,11 +293,13 @@ func startLab(t *testing.T, mutate func(*config.Config)) (*app.App, []labSample)
 		t.Fatalf("ingest: HTTP %d", resp.StatusCode)
 	}
 	testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
-		var devs []store.Device
-		getJSON(t, a, "/api/v1/devices?sensor=lab", &devs)
 		var n int64
-		for _, d := range devs {
-			n += d.Readings
+		for _, k := range labDevices {
+			d, err := a.Store.Latest(context.Background(), store.DeviceKey{Customer: k.customer, Sensor: "lab", Device: k.device})
+			if err != nil {
+				return err
+			}
+			n += d.MsgCount
 		}
 		if n != int64(len(payloads)) {
 			return fmt.Errorf("%d readings stored, want %d", n, len(payloads))
@@ -328,7 +335,7 @@ func (a authorized) RoundTrip(r *http.Request) (*http.Response, error) {
 // every query, from the same engine: the adapter from sensorhub's store
 // to Prometheus storage loses, adds and moves nothing.
 func TestPromQLMatchesPrometheusStorage(t *testing.T) {
-	a, samples := startLab(t, nil)
+	a, samples := startLab(t, nil, nil)
 	db, err := tsdb.Open(t.TempDir(), slog.New(slog.DiscardHandler), nil, tsdb.DefaultOptions(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -405,7 +412,7 @@ func compare(t *testing.T, sh promv1.API, reference func(labRun) (result, error)
 // would differ.
 func TestPromQLMatchesPrometheus242(t *testing.T) {
 	testenv.Needs(t, "prometheus and promtool (Debian's prometheus package)")
-	a, samples := startLab(t, nil)
+	a, samples := startLab(t, nil, nil)
 	ref := promClient(t, startPrometheus(t, samples), "")
 	compare(t, promClient(t, "http://"+a.HTTPAddr()+"/prometheus", ""), func(r labRun) (result, error) {
 		return r.query(context.Background(), ref)

@@ -216,13 +216,14 @@ func (a *API) run(w http.ResponseWriter, r *http.Request, newQuery func(context.
 		respondError(w, errBadData, err)
 		return
 	}
+	// The engine takes a query slot as it makes the query: waiting for
+	// one may time out.
 	qry, err := newQuery(ctx, opts)
+	if typ := execErrorType(err); err != nil && typ != errExec {
+		respondError(w, typ, err)
+		return
+	}
 	if err != nil {
-		var timeout promql.ErrQueryTimeout
-		if errors.As(err, &timeout) {
-			respondError(w, errTimeout, err)
-			return
-		}
 		respondError(w, errBadData, fmt.Errorf("invalid parameter %q: %w", "query", err))
 		return
 	}
