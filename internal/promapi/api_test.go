@@ -36,7 +36,7 @@ type spy struct {
 	hold    chan struct{}
 }
 
-func (s *spy) DeviceFields(ctx context.Context, f store.DeviceFilter) ([]store.DeviceFields, error) {
+func (s *spy) DeviceFields(ctx context.Context, f store.DeviceFilter, fields []string) ([]store.DeviceFields, error) {
 	s.mu.Lock()
 	s.filters = append(s.filters, f)
 	hold := s.hold
@@ -45,7 +45,7 @@ func (s *spy) DeviceFields(ctx context.Context, f store.DeviceFilter) ([]store.D
 		s.entered <- struct{}{}
 		<-hold
 	}
-	return s.Store.DeviceFields(ctx, f)
+	return s.Store.DeviceFields(ctx, f, fields)
 }
 
 func (s *spy) Points(ctx context.Context, q store.RawQuery) ([]store.Point, string, error) {

@@ -100,13 +100,36 @@ func (q *Queryable) selection(ms []*labels.Matcher) (store.DeviceFilter, bool) {
 }
 
 // series lists the series that match every matcher, ordered by device
-// and field, without reading a value.
+// and field, without reading a value. The fields that the matchers on
+// names and kinds keep are found first, each once: the devices are then
+// read with those fields only.
 func (q *Queryable) series(ctx context.Context, ms []*labels.Matcher) ([]ref, error) {
 	f, ok := q.selection(ms)
 	if !ok {
 		return nil, nil
 	}
-	devs, err := q.Store.DeviceFields(ctx, f)
+	kinds := named(ms)
+	if kinds == nil {
+		var err error
+		if kinds, err = q.kinds(ctx, f, ms); err != nil {
+			return nil, err
+		}
+	}
+	if len(kinds) == 0 {
+		return nil, nil
+	}
+	wanted := map[store.KindField]bool{}
+	var fields []string
+	for _, kf := range kinds {
+		wanted[store.KindField{Sensor: kf.Sensor, FieldUnit: store.FieldUnit{Name: kf.Name}}] = true
+		if !slices.Contains(fields, kf.Name) {
+			fields = append(fields, kf.Name)
+		}
+	}
+	if !slices.ContainsFunc(ms, func(m *labels.Matcher) bool { return m.Name == model.MetricNameLabel }) {
+		fields = nil // every field: no need to name them
+	}
+	devs, err := q.Store.DeviceFields(ctx, f, fields)
 	if err != nil {
 		return nil, err
 	}
@@ -116,10 +139,10 @@ func (q *Queryable) series(ctx context.Context, ms []*labels.Matcher) ([]ref, er
 			continue
 		}
 		for _, fu := range d.Fields {
-			name := MetricName(d.Sensor, fu.Name)
-			if !matchName(ms, name) {
+			if !wanted[store.KindField{Sensor: d.Sensor, FieldUnit: store.FieldUnit{Name: fu.Name}}] {
 				continue
 			}
+			name := MetricName(d.Sensor, fu.Name)
 			out = append(out, ref{
 				labels:    labels.FromStrings(model.MetricNameLabel, name, LabelCustomer, d.Customer, LabelDevice, d.Device, LabelSensor, d.Sensor),
 				DeviceKey: d.DeviceKey, field: fu.Name, unit: fu.Unit, kept: d.Kept,
@@ -129,31 +152,68 @@ func (q *Queryable) series(ctx context.Context, ms []*labels.Matcher) ([]ref, er
 	return out, nil
 }
 
+// kinds lists the fields of sensor kinds that the devices of a filter
+// stored and that the matchers on names and kinds keep.
+func (q *Queryable) kinds(ctx context.Context, f store.DeviceFilter, ms []*labels.Matcher) ([]store.KindField, error) {
+	all, err := q.Store.KindFields(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(all, func(kf store.KindField) bool {
+		return !matchLabel(ms, LabelSensor, kf.Sensor) || !matchLabel(ms, model.MetricNameLabel, MetricName(kf.Sensor, kf.Name))
+	}), nil
+}
+
+// named is what a name=value matcher names: the fields of kinds whose
+// series have that name (split at each underscore), or nil without such
+// a matcher. A series of one name is found without listing every kind's
+// fields.
+func named(ms []*labels.Matcher) []store.KindField {
+	for _, m := range ms {
+		if m.Name != model.MetricNameLabel || m.Type != labels.MatchEqual {
+			continue
+		}
+		out := []store.KindField{}
+		for _, name := range []string{m.Value, model.UnescapeName(m.Value, model.ValueEncodingEscaping)} {
+			for i := range len(name) {
+				kf := store.KindField{Sensor: name[:i], FieldUnit: store.FieldUnit{Name: name[i+1:]}}
+				if name[i] == '_' && MetricName(kf.Sensor, kf.Name) == m.Value && !slices.Contains(out, kf) &&
+					matchLabel(ms, LabelSensor, kf.Sensor) && matchLabel(ms, model.MetricNameLabel, m.Value) {
+					out = append(out, kf)
+				}
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// pushed reports whether the store's device filter alone does what the
+// matchers on customers and devices do: none but = on a device, = or a
+// list of customers.
+func pushed(ms []*labels.Matcher) bool {
+	return !slices.ContainsFunc(ms, func(m *labels.Matcher) bool {
+		switch {
+		case m.Name != LabelCustomer && m.Name != LabelDevice:
+			return false
+		case m.Type == labels.MatchEqual:
+			return false
+		}
+		return m.Name == LabelDevice || m.Type != labels.MatchRegexp || len(m.SetMatches()) == 0
+	})
+}
+
 // matchDevice reports whether the device's labels match every matcher
 // on them.
 func matchDevice(ms []*labels.Matcher, k store.DeviceKey) bool {
-	for _, m := range ms {
-		var v string
-		switch m.Name {
-		case LabelCustomer:
-			v = k.Customer
-		case LabelSensor:
-			v = k.Sensor
-		case LabelDevice:
-			v = k.Device
-		default:
-			continue
-		}
-		if !m.Matches(v) {
-			return false
-		}
-	}
-	return true
+	return matchLabel(ms, LabelCustomer, k.Customer) && matchLabel(ms, LabelSensor, k.Sensor) && matchLabel(ms, LabelDevice, k.Device)
 }
 
-func matchName(ms []*labels.Matcher, name string) bool {
+// matchLabel reports whether a label's value matches every matcher on
+// it.
+func matchLabel(ms []*labels.Matcher, name, value string) bool {
 	for _, m := range ms {
-		if m.Name == model.MetricNameLabel && !m.Matches(name) {
+		if m.Name == name && !m.Matches(value) {
 			return false
 		}
 	}
@@ -181,26 +241,59 @@ func (qr *querier) Select(ctx context.Context, sortSeries bool, hints *storage.S
 // LabelNames implements storage.LabelQuerier: every series has the same
 // labels.
 func (qr *querier) LabelNames(ctx context.Context, _ *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
-	refs, err := qr.q.series(ctx, ms)
-	if err != nil || len(refs) == 0 {
-		return []string{}, nil, err
+	var any bool
+	f, ok := qr.q.selection(ms)
+	switch {
+	case len(ms) == 0:
+		// Every device that sent something stored a field.
+		f.Limit = 1
+		devs, err := qr.q.Store.Devices(ctx, f)
+		if err != nil {
+			return nil, nil, err
+		}
+		any = len(devs) > 0
+	case ok && pushed(ms):
+		kinds, err := qr.q.kinds(ctx, f, ms)
+		if err != nil {
+			return nil, nil, err
+		}
+		any = len(kinds) > 0
+	case ok:
+		refs, err := qr.q.series(ctx, ms)
+		if err != nil {
+			return nil, nil, err
+		}
+		any = len(refs) > 0
+	}
+	if !any {
+		return []string{}, nil, nil
 	}
 	return []string{model.MetricNameLabel, LabelCustomer, LabelDevice, LabelSensor}, nil, nil
 }
 
-// LabelValues implements storage.LabelQuerier. The values of a device's
-// labels are read from the device list alone when no matcher names a
-// series: the pickers of a fleet of thousands.
+// LabelValues implements storage.LabelQuerier. Names and kinds are read
+// from the fields of sensor kinds, devices and customers from the device
+// list, when no matcher asks more of a series: the pickers of a fleet of
+// thousands of devices.
 func (qr *querier) LabelValues(ctx context.Context, name string, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
 	seen := map[string]bool{}
-	add := func(v string) { seen[v] = true }
+	f, ok := qr.q.selection(ms)
+	byName := slices.ContainsFunc(ms, func(m *labels.Matcher) bool { return m.Name == model.MetricNameLabel })
 	switch {
-	case name != model.MetricNameLabel && name != LabelCustomer && name != LabelSensor && name != LabelDevice:
-	case name != model.MetricNameLabel && !slices.ContainsFunc(ms, func(m *labels.Matcher) bool { return m.Name == model.MetricNameLabel }):
-		f, ok := qr.q.selection(ms)
-		if !ok {
-			break
+	case !ok || name != model.MetricNameLabel && name != LabelCustomer && name != LabelSensor && name != LabelDevice:
+	case (name == model.MetricNameLabel || name == LabelSensor) && pushed(ms):
+		kinds, err := qr.q.kinds(ctx, f, ms)
+		if err != nil {
+			return nil, nil, err
 		}
+		for _, kf := range kinds {
+			if name == LabelSensor {
+				seen[kf.Sensor] = true
+			} else {
+				seen[MetricName(kf.Sensor, kf.Name)] = true
+			}
+		}
+	case name != model.MetricNameLabel && !byName:
 		devs, err := qr.q.Store.Devices(ctx, f)
 		if err != nil {
 			return nil, nil, err
@@ -208,7 +301,7 @@ func (qr *querier) LabelValues(ctx context.Context, name string, hints *storage.
 		for _, d := range devs {
 			k := store.DeviceKey{Customer: d.Customer, Sensor: d.Sensor, Device: d.Device}
 			if matchDevice(ms, k) {
-				add(deviceLabel(k, name))
+				seen[deviceLabel(k, name)] = true
 			}
 		}
 	default:
@@ -217,7 +310,7 @@ func (qr *querier) LabelValues(ctx context.Context, name string, hints *storage.
 			return nil, nil, err
 		}
 		for _, r := range refs {
-			add(r.labels.Get(name))
+			seen[r.labels.Get(name)] = true
 		}
 	}
 	out := make([]string, 0, len(seen))
