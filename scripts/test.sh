@@ -2,8 +2,9 @@
 # Runs sensorhub's whole test suite against real services. On a Debian
 # machine it installs (as root) and starts what the tests need: Mosquitto
 # with its standalone clients, a NATS server with JetStream, PostgreSQL,
-# ActiveMQ (STOMP), Chromium for the page tests and poppler-utils to read
-# the PDF Chromium prints. A service that cannot
+# ActiveMQ (STOMP), Chromium for the page tests, poppler-utils to read
+# the PDF Chromium prints, and Prometheus with promtool, the reference the
+# PromQL answers are compared with. A service that cannot
 # be had fails the run; no test is skipped for want of one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,7 @@ command -v mosquitto_pub >/dev/null || need_pkgs+=(mosquitto-clients)
 command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || need_pkgs+=(nats-server)
 command -v chromium >/dev/null || [ -n "${SENSORHUB_CHROMIUM:-}" ] || need_pkgs+=(chromium)
 command -v pdftotext >/dev/null || need_pkgs+=(poppler-utils)
+{ command -v prometheus >/dev/null && command -v promtool >/dev/null; } || need_pkgs+=(prometheus)
 [ -n "${SENSORHUB_TEST_POSTGRES_URL:-}" ] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_pkgs+=(postgresql)
 [ -n "${SENSORHUB_TEST_STOMP_URL:-}" ] || [ -f /usr/share/activemq/bin/activemq.jar ] || need_pkgs+=(activemq)
 if [ ${#need_pkgs[@]} -gt 0 ]; then

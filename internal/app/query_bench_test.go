@@ -19,20 +19,7 @@ import (
 // shown with its newest reading's values and units, on SQLite.
 func BenchmarkOverview1000(b *testing.B) {
 	a := start(b, "embedded", app.Options{}, nil)
-	base := storetest.Payloads(b, "centrale.jsonl")[0]
-	now := time.Now().UTC().Truncate(time.Second)
-	var rs []reading.Reading
-	for d := range 1000 {
-		for i := range 3 {
-			r := base
-			r.Device = fmt.Sprintf("m%04d", d)
-			r.Time, r.Received, r.MsgCount = now.Add(time.Duration(i-3)*30*time.Second), now, int64(i+1)
-			rs = append(rs, r)
-		}
-	}
-	if _, err := a.Store.Write(context.Background(), store.Batch{Readings: rs}); err != nil {
-		b.Fatal(err)
-	}
+	writeMeters(b, a, 1000, 3, func(d int) string { return fmt.Sprintf("m%04d", d) })
 	url := "http://" + a.HTTPAddr() + "/"
 	for b.Loop() {
 		resp, err := http.Get(url)
@@ -43,6 +30,29 @@ func BenchmarkOverview1000(b *testing.B) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "m0999") {
 			b.Fatalf("overview: HTTP %d, %d bytes without the last device", resp.StatusCode, len(body))
+		}
+	}
+}
+
+// writeMeters stores n power meters, named by name, each with the given
+// number of readings 30 s apart up to now.
+func writeMeters(b *testing.B, a *app.App, n, readings int, name func(int) string) {
+	b.Helper()
+	base := storetest.Payloads(b, "centrale.jsonl")[0]
+	now := time.Now().UTC().Truncate(time.Second)
+	var rs []reading.Reading
+	for d := range n {
+		for i := range readings {
+			r := base
+			r.Device = name(d)
+			r.Time, r.Received, r.MsgCount = now.Add(time.Duration(i-readings)*30*time.Second), now, int64(i+1)
+			rs = append(rs, r)
+		}
+		if len(rs) >= 2000 || d == n-1 {
+			if _, err := a.Store.Write(context.Background(), store.Batch{Readings: rs}); err != nil {
+				b.Fatal(err)
+			}
+			rs = rs[:0]
 		}
 	}
 }

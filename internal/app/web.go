@@ -7,6 +7,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/gateway"
 	"github.com/sensorhub/sensorhub/internal/metrics"
+	"github.com/sensorhub/sensorhub/internal/promapi"
 	"github.com/sensorhub/sensorhub/internal/queue"
 	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/web"
@@ -48,5 +49,18 @@ func (s *webStage) serve(api *web.Server) {
 	api.Store, api.Hub = s.st, s.hub
 	api.Replay = func(ctx context.Context, f store.RejectedFilter) (int, error) {
 		return gateway.ReplayRejected(ctx, s.st, s.fw, f)
+	}
+	if ps, ok := s.st.(promapi.Store); ok {
+		opts := promapi.Options{Store: ps, Settings: s.cfg.HTTP.Prometheus, Log: s.log.With("api", "prometheus"),
+			Config: func() *config.Config {
+				if api.Plan == nil {
+					return s.cfg
+				}
+				return api.Plan.Load().Config
+			}}
+		if api.Registry != nil {
+			opts.Registerer = api.Registry
+		}
+		api.Prometheus = promapi.New(opts)
 	}
 }

@@ -178,7 +178,28 @@ type HTTP struct {
 	MaxConnections int `yaml:"max_connections"`
 	// Pprof serves Go's profiles under /debug/pprof/ to admins.
 	Pprof bool `yaml:"pprof"`
+	// Prometheus are the limits of the Prometheus query API
+	// (/prometheus/api/v1/).
+	Prometheus PrometheusAPI `yaml:"prometheus"`
 }
+
+// PrometheusAPI are the settings of the Prometheus query API.
+type PrometheusAPI struct {
+	// LookbackDelta is how far back an instant selector looks for a
+	// sample: sensors reporting less often than this need more.
+	LookbackDelta time.Duration `yaml:"lookback_delta"`
+	// Timeout bounds one query.
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxSamples bounds the samples one query holds in memory at once.
+	MaxSamples int `yaml:"max_samples"`
+	// MaxConcurrent bounds the queries evaluated at once; more wait for
+	// one to end, within their timeout.
+	MaxConcurrent int `yaml:"max_concurrent"`
+}
+
+// DefaultPrometheusAPI are the Prometheus query API's settings unless
+// configured: Prometheus' lookback delta and sample limit.
+var DefaultPrometheusAPI = PrometheusAPI{LookbackDelta: 5 * time.Minute, Timeout: 30 * time.Second, MaxSamples: 50_000_000, MaxConcurrent: 8}
 
 // HTTPTLS are the web server's certificate and key files.
 type HTTPTLS struct {
@@ -665,7 +686,7 @@ func Default() *Config {
 		DataDir:   "./data",
 		Memory:    512 << 20,
 		Log:       Log{Level: "info", Format: "text"},
-		HTTP:      HTTP{Listen: "127.0.0.1:8080", MaxBody: 8 << 20, MaxStreamsPerUser: 20, MaxConnections: 512},
+		HTTP:      HTTP{Listen: "127.0.0.1:8080", MaxBody: 8 << 20, MaxStreamsPerUser: 20, MaxConnections: 512, Prometheus: DefaultPrometheusAPI},
 		Auth:      Auth{SessionLifetime: 12 * time.Hour, SessionIdle: time.Hour, LoginsPerMinute: 5},
 		MQTT: MQTT{
 			Broker:   "builtin",

@@ -38,6 +38,7 @@ func TestInvalidFiles(t *testing.T) {
 		"bad_duration.yaml":      {"line 2", "7 days"},
 		"bad_type.yaml":          {"line 2", "many"},
 		"bad_panel.yaml":         {"bad_panel.yaml:6: sensors.boiler.dashboard.panels.0.type", `"donut"`},
+		"bad_prometheus.yaml":    {"bad_prometheus.yaml:3: http.prometheus.lookback_delta", "bad_prometheus.yaml:4: http.prometheus.max_concurrent"},
 		"bad_rule_duration.yaml": {`line 6: alerts.rules.0.for (rule "air-leak")`, "2 minutes"},
 		"bad_notifier.yaml": {
 			`bad_notifier.yaml:7: alerts.notifiers.ops.from: "not-an-address"`, "bad_notifier.yaml:8: alerts.notifiers.ops.to: at least one recipient",

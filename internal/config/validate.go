@@ -434,6 +434,18 @@ func (c *Config) validateAuth(v *validator) {
 	if c.HTTP.MaxConnections < 16 {
 		v.add("http.max_connections", "%d is too few (at least 16)", c.HTTP.MaxConnections)
 	}
+	if pr := c.HTTP.Prometheus; pr.LookbackDelta < time.Second {
+		v.add("http.prometheus.lookback_delta", "%s is below 1s", pr.LookbackDelta)
+	}
+	if pr := c.HTTP.Prometheus; pr.Timeout < time.Second {
+		v.add("http.prometheus.timeout", "%s is below 1s", pr.Timeout)
+	}
+	if c.HTTP.Prometheus.MaxSamples < 1 {
+		v.add("http.prometheus.max_samples", "must be at least 1")
+	}
+	if c.HTTP.Prometheus.MaxConcurrent < 1 {
+		v.add("http.prometheus.max_concurrent", "must be at least 1")
+	}
 }
 
 // AuthOn reports whether the web server asks who is there: users are

@@ -241,3 +241,37 @@ type FieldScanner interface {
 	// gives them. The values are fn's only during the call.
 	EachPoints(ctx context.Context, customer string, field func(DeviceKey) string, from, to time.Time, fn func(DeviceKey, []Point) error) error
 }
+
+// FieldUnit is a field a device stored, with the unit of its newest value
+// ("" for none).
+type FieldUnit struct {
+	Name, Unit string
+}
+
+// DeviceFields is a device with the fields it stored and from when its
+// data is kept.
+type DeviceFields struct {
+	DeviceKey
+	// Fields are in byte order of their names.
+	Fields []FieldUnit
+	Kept   Kept
+}
+
+// KindField is a field that devices of a sensor kind stored.
+type KindField struct {
+	Sensor string
+	FieldUnit
+}
+
+// FieldIndex is implemented by stores that list the fields of many
+// devices in one query: the series that the Prometheus API names.
+type FieldIndex interface {
+	// KindFields lists the fields that the devices the filter matches
+	// stored, each field of a kind once with the unit one of them gave.
+	KindFields(ctx context.Context, f DeviceFilter) ([]KindField, error)
+	// DeviceFields lists the devices the filter matches, ordered by
+	// customer, sensor and device, each with its fields; fields, when not
+	// nil, keeps these fields only, and the devices that stored one. The
+	// filter's Sort, Limit, Offset and Latest are left aside.
+	DeviceFields(ctx context.Context, f DeviceFilter, fields []string) ([]DeviceFields, error)
+}

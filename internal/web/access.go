@@ -87,19 +87,16 @@ const (
 func (a *Access) wrap(next http.Handler) http.Handler {
 	guard := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if h := r.Header.Get("Authorization"); h != "" {
+			if user, password, ok := r.BasicAuth(); ok {
+				a.basic(next, w, r, user, password)
+				return
+			}
 			secret, ok := strings.CutPrefix(h, "Bearer ")
-			p, known := a.Dir.Token(strings.TrimSpace(secret))
-			if !ok || !known {
+			if !ok {
 				writeError(w, http.StatusUnauthorized, "unknown or revoked API token")
 				return
 			}
-			if p.IngestOnly && r.URL.Path != "/api/v1/ingest" && !open(r.URL.Path) {
-				writeError(w, http.StatusForbidden, "this token may only send messages (POST /api/v1/ingest)")
-				return
-			}
-			secret = strings.TrimSpace(secret)
-			valid := func() bool { _, ok := a.Dir.Token(secret); return ok }
-			next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), p, valid)))
+			a.token(next, w, r, strings.TrimSpace(secret))
 			return
 		}
 		name := a.Sessions.GetString(r.Context(), sessionUser)
@@ -109,7 +106,7 @@ func (a *Access) wrap(next http.Handler) http.Handler {
 				next.ServeHTTP(w, r)
 				return
 			}
-			if strings.HasPrefix(r.URL.Path, "/api/") {
+			if strings.HasPrefix(r.URL.Path, "/api/") || strings.HasPrefix(r.URL.Path, "/prometheus/") {
 				writeError(w, http.StatusUnauthorized, "log in, or give an API token: Authorization: Bearer <token>")
 				return
 			}
@@ -132,6 +129,47 @@ func (a *Access) wrap(next http.Handler) http.Handler {
 	})
 	// Browsers' own cross-origin checks come first; sessions around all.
 	return a.Sessions.LoadAndSave(http.NewCrossOriginProtection().Handler(guard))
+}
+
+// token serves a request that gives an API token.
+func (a *Access) token(next http.Handler, w http.ResponseWriter, r *http.Request, secret string) {
+	p, known := a.Dir.Token(secret)
+	if !known {
+		writeError(w, http.StatusUnauthorized, "unknown or revoked API token")
+		return
+	}
+	if p.IngestOnly && r.URL.Path != "/api/v1/ingest" && !open(r.URL.Path) {
+		writeError(w, http.StatusForbidden, "this token may only send messages (POST /api/v1/ingest)")
+		return
+	}
+	valid := func() bool { _, ok := a.Dir.Token(secret); return ok }
+	next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), p, valid)))
+}
+
+// basic serves a request that gives Basic credentials, as Grafana's data
+// sources can: an API token as the password (any username), or a user's
+// password, checked on every request (bcrypt: a token is cheaper), a
+// wrong one counted against the login attempts of the client's address.
+func (a *Access) basic(next http.Handler, w http.ResponseWriter, r *http.Request, user, password string) {
+	if _, ok := a.Dir.Token(password); ok {
+		a.token(next, w, r, password)
+		return
+	}
+	ip := a.clientIP(r)
+	if a.Logins.Exhausted(ip) {
+		w.Header().Set("Retry-After", "60")
+		writeError(w, http.StatusTooManyRequests, "too many wrong passwords from this address: wait a minute")
+		return
+	}
+	p, err := a.Dir.Login(user, password)
+	if err != nil {
+		a.Logins.Allow(ip)
+		a.Log.Warn("basic authentication failed", "ip", ip, "user", user)
+		writeError(w, http.StatusUnauthorized, "wrong username or password")
+		return
+	}
+	valid := func() bool { _, ok := a.Dir.User(user); return ok }
+	next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), p, valid)))
 }
 
 func safe(method string) bool {

@@ -23,6 +23,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/httpjson"
 	"github.com/sensorhub/sensorhub/internal/leak"
 	"github.com/sensorhub/sensorhub/internal/plan"
+	"github.com/sensorhub/sensorhub/internal/promapi"
 	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/store/series"
 )
@@ -80,6 +81,8 @@ type Server struct {
 	// Catalog serves the catalog's items and audit log; nil when the
 	// process has no store.
 	Catalog *catalog.Catalog
+	// Prometheus serves the Prometheus query API; nil serves none.
+	Prometheus *promapi.API
 }
 
 // config is the configuration in force; nil without a plan.
@@ -123,6 +126,9 @@ func (s *Server) Handler() http.Handler {
 	if s.Plan != nil {
 		mux.HandleFunc("GET /api/v1/report", s.report)
 		mux.HandleFunc("GET /api/v1/report/chart", s.reportChart)
+	}
+	if s.Prometheus != nil {
+		mux.Handle(promapi.Prefix, s.Prometheus.Handler(func(r *http.Request) []string { return scoped(r, store.DeviceFilter{}).Customers }))
 	}
 	mux.HandleFunc("GET /api/v1/alerts", s.alerts)
 	if s.Catalog != nil {

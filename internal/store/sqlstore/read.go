@@ -796,3 +796,74 @@ func (s *Store) ForEachChunk(ctx context.Context, fn func(rs []reading.Reading) 
 	}
 	return nil
 }
+
+// fieldsOf is the FROM of the fields of the devices a filter matches
+// (d: customer, sensor, device and the times kept from; f.name and
+// df.unit), with the fields among names only when names is not nil.
+func fieldsOf(f store.DeviceFilter, names []string) (string, []any) {
+	f.Sort, f.Desc, f.Limit, f.Offset, f.Latest = "", false, 0, 0, false
+	w, args := deviceWhere(f)
+	from := ` FROM (SELECT id, customer, sensor, device, raw_from, hourly_from, daily_from FROM devices` + w + `) d
+		JOIN device_fields df ON df.device_id = d.id JOIN fields f ON f.id = df.field_id`
+	if names != nil {
+		if len(names) == 0 {
+			return from + ` WHERE 1 = 0`, args
+		}
+		from += ` WHERE f.name IN ` + inList(len(names))
+		for _, n := range names {
+			args = append(args, n)
+		}
+	}
+	return from, args
+}
+
+// KindFields lists the fields of the devices a filter matches by sensor
+// kind, in one query that returns each once.
+func (s *Store) KindFields(ctx context.Context, f store.DeviceFilter) ([]store.KindField, error) {
+	from, args := fieldsOf(f, nil)
+	rows, err := s.query(ctx, s.db, `SELECT d.sensor, f.name, MAX(df.unit)`+from+` GROUP BY d.sensor, f.name`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: fields of sensor kinds: %w", err)
+	}
+	defer rows.Close()
+	out := []store.KindField{}
+	for rows.Next() {
+		var kf store.KindField
+		if err := rows.Scan(&kf.Sensor, &kf.Name, &kf.Unit); err != nil {
+			return nil, err
+		}
+		out = append(out, kf)
+	}
+	return out, rows.Err()
+}
+
+// DeviceFields lists the devices a filter matches with their fields, in
+// one query.
+func (s *Store) DeviceFields(ctx context.Context, f store.DeviceFilter, fields []string) ([]store.DeviceFields, error) {
+	from, args := fieldsOf(f, fields)
+	rows, err := s.query(ctx, s.db, `SELECT d.customer, d.sensor, d.device, d.raw_from, d.hourly_from, d.daily_from, f.name, df.unit`+
+		from+` ORDER BY d.customer, d.sensor, d.device`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: fields of devices: %w", err)
+	}
+	defer rows.Close()
+	out := []store.DeviceFields{}
+	for rows.Next() {
+		var k store.DeviceKey
+		var raw, hourly, daily int64
+		var fu store.FieldUnit
+		if err := rows.Scan(&k.Customer, &k.Sensor, &k.Device, &raw, &hourly, &daily, &fu.Name, &fu.Unit); err != nil {
+			return nil, err
+		}
+		if n := len(out); n == 0 || out[n-1].DeviceKey != k {
+			out = append(out, store.DeviceFields{DeviceKey: k, Kept: s.kept(raw, hourly, daily)})
+		}
+		last := &out[len(out)-1]
+		last.Fields = append(last.Fields, fu)
+	}
+	// The database's collation may not be byte order.
+	for i := range out {
+		slices.SortFunc(out[i].Fields, func(a, b store.FieldUnit) int { return strings.Compare(a.Name, b.Name) })
+	}
+	return out, rows.Err()
+}

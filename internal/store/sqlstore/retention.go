@@ -341,13 +341,18 @@ func (s *Store) Kept(ctx context.Context, k store.DeviceKey) (store.Kept, error)
 	if err := s.queryRow(ctx, s.db, `SELECT raw_from, hourly_from, daily_from FROM devices WHERE id = ?`, dev).Scan(&raw, &hourly, &daily); err != nil {
 		return store.Kept{}, err
 	}
+	return s.kept(raw, hourly, daily), nil
+}
+
+// kept is the Kept of a device's raw_from, hourly_from and daily_from.
+func (s *Store) kept(raw, hourly, daily int64) store.Kept {
 	at := func(ms int64) time.Time {
 		if ms == 0 {
 			return time.Time{}
 		}
 		return time.UnixMilli(ms).In(s.loc)
 	}
-	return store.Kept{Raw: at(raw), Hourly: at(hourly), Daily: at(daily)}, nil
+	return store.Kept{Raw: at(raw), Hourly: at(hourly), Daily: at(daily)}
 }
 
 // Hours answers hour buckets of a field in [From, To) from the hourly

@@ -66,6 +66,7 @@ func Run(t *testing.T, open Open) {
 		{"EachPoints", testEachPoints},
 		{"Leases", testLeases},
 		{"Catalog", testCatalog},
+		{"FieldIndex", testFieldIndex},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.f(t, open(t, Location)) })
