@@ -72,7 +72,7 @@ func TestRuleAddedThroughTheAPI(t *testing.T) {
 	}
 	created := time.Now()
 	v1 := hdr.Get("ETag")
-	if code, _, body := request(t, a, http.MethodPut, path, rule, "If-None-Match", "*"); code != http.StatusPreconditionFailed || !strings.Contains(body, `rule \"high-pressure\" already exists`) {
+	if code, _, body := request(t, a, http.MethodPut, path, rule, "If-None-Match", "*"); code != http.StatusPreconditionFailed || !strings.Contains(body, `{"error":"rule \"high-pressure\" already exists`) {
 		t.Errorf("create again: HTTP %d %s, want 412 saying it exists", code, body)
 	}
 	testenv.Eventually(t, 5*time.Second, 100*time.Millisecond, func() error {

@@ -524,7 +524,8 @@ func (s *Server) catalogError(w http.ResponseWriter, r *http.Request, err error)
 		writeError(w, http.StatusConflict, strings.TrimPrefix(err.Error(), catalog.ErrInUse.Error()+": "))
 	case errors.Is(err, store.ErrExists):
 		// If-None-Match: * on an item that exists.
-		writeError(w, http.StatusPreconditionFailed, strings.TrimPrefix(err.Error(), store.ErrExists.Error()+": ")+" already exists: PUT it without If-None-Match to replace it")
+		_, what, _ := strings.Cut(err.Error(), store.ErrExists.Error()+": ")
+		writeError(w, http.StatusPreconditionFailed, what+" already exists: PUT it without If-None-Match to replace it")
 	case errors.Is(err, store.ErrConflict):
 		writeError(w, http.StatusPreconditionFailed, "it changed since it was read; read it again and redo the change ("+err.Error()+")")
 	default:
