@@ -266,8 +266,9 @@ func (d *Decoder) kindOf(topic string, rec *Record) (*Profile, error) {
 	if p := d.profileFor(topic, rec.Fields); p != nil {
 		return p, nil
 	}
-	return nil, reject("no sensor kind for device %s (topic %q; tried %q): name one in the device's tags (sensor), the input's sensor, or a kind's match rules",
-		rec.Device, topic, rec.Kinds)
+	tried := slices.DeleteFunc(slices.Clone(rec.Kinds), func(k string) bool { return k == "" })
+	return nil, reject("no sensor kind for device %s (topic %q; not kinds: %q): name one in the device's tags (sensor), the input's sensor, or a kind's match rules",
+		rec.Device, topic, tried)
 }
 
 // recordNumber is a record's value as a finite float64: a number, a
