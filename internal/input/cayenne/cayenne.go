@@ -45,16 +45,16 @@ func Decode(b []byte) (map[string]any, map[string]string, error) {
 	fields, units := map[string]any{}, map[string]string{}
 	for len(b) > 0 {
 		if len(b) < 2 {
-			return nil, nil, fmt.Errorf("Cayenne LPP: %d byte left where a channel and a type are expected", len(b))
+			return nil, nil, fmt.Errorf("%d byte left where a channel and a type are expected", len(b))
 		}
 		ch, typ := b[0], b[1]
 		k, ok := kinds[typ]
 		if !ok {
-			return nil, nil, fmt.Errorf("Cayenne LPP: channel %d: unknown data type %d", ch, typ)
+			return nil, nil, fmt.Errorf("channel %d: unknown data type %d", ch, typ)
 		}
 		n := max(1, len(k.parts))
 		if len(b) < 2+n*k.size {
-			return nil, nil, fmt.Errorf("Cayenne LPP: channel %d: %s needs %d bytes, %d left", ch, k.name, n*k.size, len(b)-2)
+			return nil, nil, fmt.Errorf("channel %d: %s needs %d bytes, %d left", ch, k.name, n*k.size, len(b)-2)
 		}
 		b = b[2:]
 		base := k.name + "_" + strconv.Itoa(int(ch))
