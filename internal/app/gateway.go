@@ -41,10 +41,9 @@ func (s *gatewayStage) start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		topics := cfg.MQTT.Topics
+		topics := cfg.SubscribedTopics()
 		if g := cfg.MQTT.ShareGroup; g != "" {
-			topics = make([]string, len(cfg.MQTT.Topics))
-			for i, t := range cfg.MQTT.Topics {
+			for i, t := range topics {
 				topics[i] = "$share/" + g + "/" + t
 			}
 		}
@@ -56,7 +55,7 @@ func (s *gatewayStage) start(ctx context.Context) error {
 	}
 	b := cfg.MQTT.Builtin
 	bopts := gateway.BrokerOptions{
-		Listen: cfg.MQTT.Listen, Topics: cfg.MQTT.Topics,
+		Listen: cfg.MQTT.Listen, Topics: cfg.SubscribedTopics(),
 		MaxPendingWrites: b.MaxPendingWrites, MaxInflight: b.MaxInflight, MaxPacket: uint32(b.MaxPacket),
 		AllowAnonymous: b.AllowAnonymous,
 	}
@@ -82,7 +81,7 @@ func (s *gatewayStage) start(ctx context.Context) error {
 	if b.AllowAnonymous {
 		access += ", anonymous clients allowed"
 	}
-	attrs := []any{"addr", s.broker.Addr().String(), "topics", cfg.MQTT.Topics, "access", access}
+	attrs := []any{"addr", s.broker.Addr().String(), "topics", cfg.SubscribedTopics(), "access", access}
 	if s.broker.TLSAddr() != nil {
 		attrs = append(attrs, "tls_addr", s.broker.TLSAddr().String())
 	}

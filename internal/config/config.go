@@ -5,6 +5,7 @@ package config
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,9 +33,12 @@ type Config struct {
 	// store's caches come from it; 0 sets none.
 	Memory ByteSize `yaml:"memory"`
 
-	Log     Log                `yaml:"log"`
-	HTTP    HTTP               `yaml:"http"`
-	MQTT    MQTT               `yaml:"mqtt"`
+	Log  Log  `yaml:"log"`
+	HTTP HTTP `yaml:"http"`
+	MQTT MQTT `yaml:"mqtt"`
+	// Inputs say which format reads the messages of which topics; topics
+	// no input names are read as the Finemeca gateways' flat JSON.
+	Inputs  []Input            `yaml:"inputs,omitempty"`
 	Queue   Queue              `yaml:"queue"`
 	Store   Store              `yaml:"store"`
 	Ingest  Ingest             `yaml:"ingest"`
@@ -269,6 +273,39 @@ type MQTT struct {
 	ShareGroup string  `yaml:"share_group,omitempty"`
 	TLS        TLS     `yaml:"tls"`
 	Builtin    Builtin `yaml:"builtin"`
+}
+
+// Input is a format and the MQTT topics it reads, with the format's
+// settings (package input knows which each format takes).
+type Input struct {
+	// Format is finemeca, chirpstack or thethingsstack.
+	Format string `yaml:"format"`
+	// Topics are the MQTT topic filters the format reads; the gateway
+	// subscribes to them beside mqtt.topics.
+	Topics []string `yaml:"topics"`
+	// Customer is the customer of the devices that do not name one.
+	Customer string `yaml:"customer,omitempty"`
+	// Sensor is the sensor kind of the devices that do not name one.
+	Sensor string `yaml:"sensor,omitempty"`
+	// Devices gives some devices their sensor kind, by device id.
+	Devices map[string]string `yaml:"devices,omitempty"`
+	// Separator joins the names of nested objects in a decoded payload
+	// into one field name ("_" unless set).
+	Separator string `yaml:"separator,omitempty"`
+}
+
+// SubscribedTopics are the topic filters the gateway takes messages
+// from: mqtt.topics and those of the inputs, each once.
+func (c *Config) SubscribedTopics() []string {
+	out := slices.Clone(c.MQTT.Topics)
+	for _, in := range c.Inputs {
+		for _, t := range in.Topics {
+			if !slices.Contains(out, t) {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
 }
 
 // TLS configures the connection to an ssl:// broker.
@@ -562,6 +599,9 @@ type Sensor struct {
 	// Counters are monotonic counter fields (an energy meter's E): they
 	// restart from zero, and agg=increase gives their increase per bucket.
 	Counters []string `yaml:"counters,omitempty"`
+	// PayloadDecoder decodes the bytes of a LoRaWAN uplink that its
+	// network server did not decode (no codec): cayenne_lpp.
+	PayloadDecoder string `yaml:"payload_decoder,omitempty"`
 	// Leak, for an air-leak detector, gives the installation figures that
 	// turn pressure decay into air lost and its cost.
 	Leak *Leak `yaml:"leak,omitempty"`

@@ -30,15 +30,17 @@ func TestDefaultIsValid(t *testing.T) {
 // compiled, and their files checked, in internal/plan.
 func TestInvalidFiles(t *testing.T) {
 	cases := map[string][]string{
-		"unknown_key.yaml":       {"line 4", `unknown key "topicz" in mqtt`},
-		"bad_timezone.yaml":      {"bad_timezone.yaml:2", "timezone", "Europe/Bruxelles"},
-		"bad_broker.yaml":        {"bad_broker.yaml:2", "mqtt.broker", `scheme "http"`},
-		"missing_env.yaml":       {"line 4", "SENSORHUB_TEST_UNSET_PASSWORD is not set"},
-		"bad_sensor.yaml":        {"bad_sensor.yaml:3: sensors.boiler.match.equals", "bad_sensor.yaml:5: sensors.boiler.keep.1", `repeated field "T"`},
-		"bad_duration.yaml":      {"line 2", "7 days"},
-		"bad_type.yaml":          {"line 2", "many"},
-		"bad_panel.yaml":         {"bad_panel.yaml:6: sensors.boiler.dashboard.panels.0.type", `"donut"`},
-		"bad_prometheus.yaml":    {"bad_prometheus.yaml:3: http.prometheus.lookback_delta", "bad_prometheus.yaml:4: http.prometheus.max_concurrent"},
+		"unknown_key.yaml":    {"line 4", `unknown key "topicz" in mqtt`},
+		"bad_timezone.yaml":   {"bad_timezone.yaml:2", "timezone", "Europe/Bruxelles"},
+		"bad_broker.yaml":     {"bad_broker.yaml:2", "mqtt.broker", `scheme "http"`},
+		"missing_env.yaml":    {"line 4", "SENSORHUB_TEST_UNSET_PASSWORD is not set"},
+		"bad_sensor.yaml":     {"bad_sensor.yaml:3: sensors.boiler.match.equals", "bad_sensor.yaml:5: sensors.boiler.keep.1", `repeated field "T"`},
+		"bad_duration.yaml":   {"line 2", "7 days"},
+		"bad_type.yaml":       {"line 2", "many"},
+		"bad_panel.yaml":      {"bad_panel.yaml:6: sensors.boiler.dashboard.panels.0.type", `"donut"`},
+		"bad_prometheus.yaml": {"bad_prometheus.yaml:3: http.prometheus.lookback_delta", "bad_prometheus.yaml:4: http.prometheus.max_concurrent"},
+		"bad_inputs.yaml": {`bad_inputs.yaml:3: inputs.0.topics.1: "application/#/up"`, `bad_inputs.yaml:4: inputs.0.sensor: "boiler" is not a sensor kind`,
+			"bad_inputs.yaml:6: inputs.1.topics: an input reads at least one topic filter", `bad_inputs.yaml:11: inputs.2.devices.dev2: "pump" is not a sensor kind`},
 		"bad_rule_duration.yaml": {`line 6: alerts.rules.0.for (rule "air-leak")`, "2 minutes"},
 		"bad_notifier.yaml": {
 			`bad_notifier.yaml:7: alerts.notifiers.ops.from: "not-an-address"`, "bad_notifier.yaml:8: alerts.notifiers.ops.to: at least one recipient",

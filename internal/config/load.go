@@ -162,7 +162,7 @@ var unknownField = regexp.MustCompile(`field (\S+) not found in type \w+\.(\w+)`
 var sectionOf = map[string]string{
 	"Config": "the top level", "Log": "log", "HTTP": "http", "MQTT": "mqtt", "TLS": "mqtt.tls",
 	"Builtin": "mqtt.builtin", "Queue": "queue", "Store": "store", "Ingest": "ingest",
-	"Sensor": "a sensor", "Match": "a sensor's match",
+	"Sensor": "a sensor", "Match": "a sensor's match", "Input": "an input",
 	"Alerts": "alerts", "Notifier": "a notifier", "Rule": "an alert rule", "Token": "a token", "LeakParams": "a leak's figures",
 	"Auth": "auth", "User": "a user", "HTTPTLS": "http.tls", "BrokerUser": "a broker user", "BrokerTLS": "mqtt.builtin.tls",
 	"Elasticsearch": "elasticsearch",

@@ -188,6 +188,7 @@ func (c *Config) Validate(f *File) error {
 		v.add("ingest.batch_wait", "%s is out of range (0s, 10s]", c.Ingest.BatchWait)
 	}
 	c.validateSensors(v)
+	c.validateInputs(v)
 	c.validateDevices(v)
 	c.validateAlerts(v)
 	c.validateReports(v)
@@ -216,8 +217,8 @@ func (c *Config) validateMQTT(v *validator) {
 			v.add("mqtt.client_id", "a persistent session (clean_session: false) needs a fixed client_id")
 		}
 	}
-	if len(m.Topics) == 0 {
-		v.add("mqtt.topics", "at least one topic filter is needed")
+	if len(c.SubscribedTopics()) == 0 {
+		v.add("mqtt.topics", "at least one topic filter is needed (here or in an input's topics)")
 	}
 	for i, t := range m.Topics {
 		if !validFilter(t) {
@@ -277,6 +278,34 @@ func (c *Config) validateDevices(v *validator) {
 			v.add(at, "%q is not a sensor kind (%s)", parts[1], strings.Join(c.SensorNames(), ", "))
 		case c.Devices[key] == nil:
 			v.add(at, "empty")
+		}
+	}
+}
+
+// validateInputs checks what every input has: a format, topics, and
+// sensor kinds that are configured; package input checks each format's
+// own settings (plan.Check).
+func (c *Config) validateInputs(v *validator) {
+	for i, in := range c.Inputs {
+		at := fmt.Sprintf("inputs.%d", i)
+		if in.Format == "" {
+			v.add(at+".format", "an input needs a format")
+		}
+		if len(in.Topics) == 0 {
+			v.add(at+".topics", "an input reads at least one topic filter")
+		}
+		for j, t := range in.Topics {
+			if !validFilter(t) {
+				v.add(fmt.Sprintf("%s.topics.%d", at, j), "%q is not a valid MQTT topic filter", t)
+			}
+		}
+		if in.Sensor != "" && c.Sensors[in.Sensor] == nil {
+			v.add(at+".sensor", "%q is not a sensor kind (sensors: %s)", in.Sensor, strings.Join(c.SensorNames(), ", "))
+		}
+		for _, dev := range slices.Sorted(maps.Keys(in.Devices)) {
+			if k := in.Devices[dev]; c.Sensors[k] == nil {
+				v.add(at+".devices."+dev, "%q is not a sensor kind (sensors: %s)", k, strings.Join(c.SensorNames(), ", "))
+			}
 		}
 	}
 }

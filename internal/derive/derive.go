@@ -147,6 +147,12 @@ func newEnv(r *reading.Reading, prev *Prev) map[string]any {
 	}
 	env["prev"] = before
 	env["has_prev"] = func() bool { return r == nil || prev != nil }
+	// counted tells whether this reading and the previous one both carry
+	// a message counter: a LoRaWAN device's status or join event has none,
+	// and tells nothing of the messages lost around it.
+	env["counted"] = func() bool {
+		return r == nil || r.MsgCount != reading.NoMsgCount && prev != nil && prev.MsgCount != reading.NoMsgCount
+	}
 	env["since_prev"] = seconds
 	// both reads a field in this reading and the previous one.
 	both := func(name string) (v, p float64, err error) {

@@ -3,6 +3,7 @@ package plan
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/auth"
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/elastic"
+	"github.com/sensorhub/sensorhub/internal/input"
 	"github.com/sensorhub/sensorhub/internal/store/series"
 )
 
@@ -20,7 +22,7 @@ import (
 // field and, with the file cfg was read from (nil for none), its line.
 func Check(cfg *config.Config, f *config.File) error {
 	errs := unjoin(cfg.Validate(f))
-	for _, check := range []func(*config.Config, *config.File) []error{checkSensors, checkAuth, checkElasticsearch} {
+	for _, check := range []func(*config.Config, *config.File) []error{checkSensors, checkInputs, checkAuth, checkElasticsearch} {
 		errs = append(errs, check(cfg, f)...)
 	}
 	return errors.Join(errs...)
@@ -52,6 +54,24 @@ func checkSensors(c *config.Config, f *config.File) []error {
 			if stored != nil && !slices.Contains(stored, field) && s.Derive[field] == "" {
 				errs = append(errs, f.Errorf(fmt.Sprintf("%s.counters.%d", at, i), "%q is neither kept nor derived", field))
 			}
+		}
+	}
+	return errs
+}
+
+// checkInputs checks what each input's format knows of its settings,
+// and the payload decoders the kinds name.
+func checkInputs(c *config.Config, f *config.File) []error {
+	var errs []error
+	for i, in := range c.Inputs {
+		for _, p := range input.Check(in) {
+			errs = append(errs, f.Errorf(fmt.Sprintf("inputs.%d.%s", i, p.Field), "%s", p.Msg))
+		}
+	}
+	for _, name := range c.SensorNames() {
+		if s := c.Sensors[name]; s != nil && s.PayloadDecoder != "" && input.PayloadDecoders[s.PayloadDecoder] == nil {
+			errs = append(errs, f.Errorf("sensors."+name+".payload_decoder", "%q is not one of %s", s.PayloadDecoder,
+				strings.Join(slices.Sorted(maps.Keys(input.PayloadDecoders)), ", ")))
 		}
 	}
 	return errs

@@ -14,7 +14,7 @@ func StoredFields(s *config.Sensor) []string {
 	if len(s.Keep) == 0 {
 		return nil
 	}
-	out := []string{reading.FieldRSSI, reading.FieldSNR, reading.FieldMsgCount}
+	out := []string{reading.FieldRSSI, reading.FieldSNR, reading.FieldMsgCount, reading.FieldBattery, reading.FieldMargin, reading.FieldJoin}
 	for _, k := range s.Keep {
 		if to, ok := s.Rename[k]; ok {
 			k = to
@@ -25,16 +25,17 @@ func StoredFields(s *config.Sensor) []string {
 }
 
 // lostFormula counts the messages a msgCount gap shows lost; a drop (a
-// restart) or a repeat loses nothing.
-const lostFormula = `has_prev() && _msg_count > prev(_msg_count) ? _msg_count - prev(_msg_count) - 1 : 0`
+// restart) or a repeat loses nothing. Next to a reading without a counter
+// (a LoRaWAN status or join event) it says nothing.
+const lostFormula = `!has_prev() ? 0 : !counted() ? nil : _msg_count > prev(_msg_count) ? _msg_count - prev(_msg_count) - 1 : 0`
 
 // builtinFormulas tell apart, from msgCount, lost messages, restarts (a
 // drop) and repeats (the same count again).
 var builtinFormulas = map[string]string{
 	reading.FieldLost: lostFormula,
 	// Rare events: stored only where they happen.
-	reading.FieldRestart: `has_prev() && _msg_count < prev(_msg_count) ? 1 : nil`,
-	reading.FieldRepeat:  `has_prev() && _msg_count == prev(_msg_count) ? 1 : nil`,
+	reading.FieldRestart: `counted() && _msg_count < prev(_msg_count) ? 1 : nil`,
+	reading.FieldRepeat:  `counted() && _msg_count == prev(_msg_count) ? 1 : nil`,
 }
 
 // Formulas are the derived fields of the kind s by name: sensorhub's own

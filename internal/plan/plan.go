@@ -19,6 +19,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/alert/notify"
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/derive"
+	"github.com/sensorhub/sensorhub/internal/input"
 	"github.com/sensorhub/sensorhub/internal/leak"
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
@@ -139,6 +140,7 @@ func decoder(c *config.Config, loc *time.Location) *reading.Decoder {
 		MaxFields:    c.Ingest.MaxFields,
 		MaxTopic:     c.Ingest.MaxTopic,
 		MaxClockSkew: c.Ingest.MaxClockSkew,
+		Inputs:       input.New(c.Inputs),
 	}
 	for _, cu := range c.Customers {
 		d.Customers[cu] = true
@@ -148,6 +150,7 @@ func decoder(c *config.Config, loc *time.Location) *reading.Decoder {
 		d.Profiles = append(d.Profiles, reading.Profile{
 			Name: name, MatchField: s.Match.Field, MatchEquals: s.Match.Equals, MatchTopic: s.Match.Topic,
 			Keep: s.Keep, Rename: s.Rename, Units: s.Units,
+			Payload: input.PayloadDecoders[s.PayloadDecoder], PayloadName: s.PayloadDecoder,
 		})
 	}
 	return d

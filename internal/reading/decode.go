@@ -33,6 +33,10 @@ type Profile struct {
 	Rename map[string]string
 	// Units gives a field's unit when the payload does not carry one.
 	Units map[string]string
+	// Payload decodes the device's bytes of a message its source did not
+	// decode (a LoRaWAN uplink without a codec); PayloadName names it.
+	Payload     PayloadDecoder
+	PayloadName string
 }
 
 // Decoder turns envelopes into readings following the sensor profiles.
@@ -48,6 +52,9 @@ type Decoder struct {
 	// may be; a later one is replaced by the receive time and flagged
 	// (DefaultMaxClockSkew when zero).
 	MaxClockSkew time.Duration
+	// Inputs say which format reads which topics; a topic none of them
+	// reads is the flat JSON of the default format.
+	Inputs []Input
 }
 
 // DefaultMaxClockSkew is how far in the future a device's clock may be
@@ -128,6 +135,9 @@ func (d *Decoder) decode(env Envelope) (Reading, error) {
 	}
 	if !utf8.ValidString(env.Topic) || strings.ContainsRune(env.Topic, 0) {
 		return Reading{}, reject("topic is not valid UTF-8 text or holds a NUL character")
+	}
+	if in := d.inputFor(env.Topic); in != nil && in.Format != nil {
+		return d.decodeRecord(env, in.Format)
 	}
 	obj, err := parseObject(env.Payload)
 	if err != nil {
@@ -265,6 +275,13 @@ func (d *Decoder) decode(env Envelope) (Reading, error) {
 // clock cannot put a device's newest reading in the far future.
 func (d *Decoder) setTime(r *Reading, v any) {
 	t, later, ok := d.parseTime(v)
+	d.placeTime(r, t, later, ok, timeText(v))
+}
+
+// placeTime sets the reading's time to t, the source's (ok false when it
+// gave none it could read), as setTime says; text is the source's time as
+// it wrote it, kept when it is not believed.
+func (d *Decoder) placeTime(r *Reading, t, later time.Time, ok bool, text string) {
 	if !ok {
 		r.Time = r.Received.Truncate(time.Millisecond)
 		r.Flags = append(r.Flags, FlagTimeFromReceive)
@@ -287,7 +304,7 @@ func (d *Decoder) setTime(r *Reading, v any) {
 		if r.Strings == nil {
 			r.Strings = map[string]string{}
 		}
-		r.Strings["Time"] = timeText(v)
+		r.Strings["Time"] = text
 		return
 	}
 	r.Time = t.Truncate(time.Millisecond)

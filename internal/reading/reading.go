@@ -48,6 +48,12 @@ const (
 	// restarted. FieldRepeat is 1 when msgCount did not move: a repeat.
 	FieldRestart = "_restart"
 	FieldRepeat  = "_repeat"
+	// FieldBattery (%) and FieldMargin (dB, the link margin) are what a
+	// LoRaWAN device reports of itself; FieldJoin is 1 on the reading of
+	// its (re)join, after which its counter starts again from 0.
+	FieldBattery = "_battery"
+	FieldMargin  = "_margin"
+	FieldJoin    = "_join"
 	// FieldLossRatio is the series lost / (lost + received) per bucket.
 	FieldLossRatio = "_loss_ratio"
 )
