@@ -52,7 +52,9 @@ type Options struct {
 
 // API serves the Prometheus HTTP query API.
 type API struct {
-	opts   Options
+	opts Options
+	// kinds keeps the kinds' fields a while.
+	kinds  *kindFieldsCache
 	engine *promql.Engine
 	parser parser.Parser
 	now    func() time.Time
@@ -78,7 +80,7 @@ func New(o Options) *API {
 		EnableNegativeOffset:     true,
 		Parser:                   p,
 	})
-	return &API{opts: o, engine: eng, parser: p, now: time.Now}
+	return &API{opts: o, kinds: &kindFieldsCache{now: time.Now}, engine: eng, parser: p, now: time.Now}
 }
 
 // Handler serves the API under Prefix. customers gives the customers the
@@ -114,7 +116,7 @@ func (a *API) Handler(customers func(*http.Request) []string) http.Handler {
 			respondError(w, errBadData, fmt.Errorf("error parsing form values: %w", err))
 			return
 		}
-		q := &Queryable{Store: a.opts.Store, Customers: customers(r), IsCounter: a.isCounter}
+		q := &Queryable{Store: a.opts.Store, Customers: customers(r), IsCounter: a.isCounter, cache: a.kinds}
 		fn(w, r, q)
 	})
 }

@@ -36,6 +36,9 @@ type Queryable struct {
 	// IsCounter reports whether a field of a sensor kind is a counter;
 	// nil knows none.
 	IsCounter func(sensor, field string) bool
+
+	// cache, when set, keeps the kinds' fields a while.
+	cache *kindFieldsCache
 }
 
 // Querier implements storage.Queryable. mint and maxt are not kept: each
@@ -155,7 +158,13 @@ func (q *Queryable) series(ctx context.Context, ms []*labels.Matcher) ([]ref, er
 // kinds lists the fields of sensor kinds that the devices of a filter
 // stored and that the matchers on names and kinds keep.
 func (q *Queryable) kinds(ctx context.Context, f store.DeviceFilter, ms []*labels.Matcher) ([]store.KindField, error) {
-	all, err := q.Store.KindFields(ctx, f)
+	var all []store.KindField
+	var err error
+	if q.cache != nil {
+		all, err = q.cache.kindFields(ctx, q.Store, f)
+	} else {
+		all, err = q.Store.KindFields(ctx, f)
+	}
 	if err != nil {
 		return nil, err
 	}
