@@ -20,6 +20,7 @@ import (
 // rule's alerts live on through the edits: one alert and one e-mail a
 // device.
 func TestNothingLostAcrossCatalogChanges(t *testing.T) {
+	testenv.Needs(t, "mosquitto_pub")
 	srv := testenv.StartSMTP(t)
 	a := startAs(t, "embedded", app.Options{}, nil, mailTo(srv), false)
 	const path = "/api/v1/rules/high-pressure"
@@ -40,6 +41,9 @@ func TestNothingLostAcrossCatalogChanges(t *testing.T) {
 
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
+	var once sync.Once
+	halt := func() { once.Do(func() { close(stop); wg.Wait() }) }
+	defer halt() // also when the test ends early
 	edits := 0
 	wg.Go(func() {
 		for i := 0; ; i++ {
@@ -78,8 +82,7 @@ func TestNothingLostAcrossCatalogChanges(t *testing.T) {
 		}
 		return nil
 	})
-	close(stop)
-	wg.Wait()
+	halt()
 	t.Logf("%d changes of the catalog while %d messages were stored", 2*edits, devices*each)
 	if edits < 3 {
 		t.Errorf("only %d edits while the messages flowed: the test proves little", edits)
