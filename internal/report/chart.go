@@ -50,8 +50,11 @@ func (r *Report) Plot(name string) (*plot.Plot, error) {
 		vals := make(plotter.Values, len(r.Energy.Days))
 		labels := make([]string, len(r.Energy.Days))
 		for i, d := range r.Energy.Days {
-			vals[i] = d.KWh
+			vals[i] = d.Value()
 			labels[i] = d.Start.Format("Mon 2")
+			if d.KWh == nil {
+				labels[i] += "\nno data"
+			}
 		}
 		if err := bars(p, vals, labels, blue); err != nil {
 			return nil, err

@@ -29,6 +29,12 @@ func (r *Report) CSV(w io.Writer, table string) error {
 		}
 	}
 	num := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	maybe := func(v *float64) string {
+		if v == nil {
+			return "" // no data
+		}
+		return num(*v)
+	}
 	at := func(t time.Time) string {
 		if t.IsZero() {
 			return ""
@@ -45,13 +51,13 @@ func (r *Report) CSV(w io.Writer, table string) error {
 		for i, d := range r.Energy.Days {
 			row := []string{d.Day}
 			for _, m := range r.Energy.Meters {
-				v := 0.0
+				var v *float64 // no data: an empty cell
 				if i < len(m.Days) && m.Days[i].Day == d.Day {
 					v = m.Days[i].KWh
 				}
-				row = append(row, num(v))
+				row = append(row, maybe(v))
 			}
-			write(append(row, num(d.KWh)))
+			write(append(row, maybe(d.KWh)))
 		}
 	case "meters":
 		write([]string{"sensor", "device", "name", "kwh", "previous_kwh", "diff_kwh", "diff_pct", "peak_kw", "peak_at",
@@ -64,7 +70,7 @@ func (r *Report) CSV(w io.Writer, table string) error {
 			for _, g := range m.Gaps {
 				missing += g.MissingHours
 			}
-			write([]string{m.Sensor, m.Device, m.Name, num(m.KWh), num(m.PreviousKWh), num(m.DiffKWh), pct, num(m.PeakKW), at(m.PeakAt),
+			write([]string{m.Sensor, m.Device, m.Name, num(m.KWh), maybe(m.PreviousKWh), maybe(m.DiffKWh), pct, num(m.PeakKW), at(m.PeakAt),
 				num(m.BaseloadKW), num(m.NightShare), num(m.WeekendShare), strconv.Itoa(len(m.Resets)), strconv.Itoa(len(m.Gaps)), num(missing), strconv.Itoa(len(m.Invalid))})
 		}
 	case "demand":

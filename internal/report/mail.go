@@ -15,7 +15,18 @@ import (
 
 // funcs write the report's figures for people, in the page and the mail.
 var funcs = map[string]any{
-	"kwh": func(v float64) string { return fmt.Sprintf("%.1f", v) },
+	// kwh is a figure of kWh; a dash for no data (a nil *float64).
+	"kwh": func(v any) string {
+		switch v := v.(type) {
+		case float64:
+			return fmt.Sprintf("%.1f", v)
+		case *float64:
+			if v != nil {
+				return fmt.Sprintf("%.1f", *v)
+			}
+		}
+		return "–"
+	},
 	"pct": func(v float64) string { return fmt.Sprintf("%.1f %%", v*100) },
 	"diffpct": func(v *float64) string {
 		if v == nil {
@@ -65,7 +76,7 @@ var htmlMail = htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).Parse(`<!
 {{if .Energy}}{{with .R.Energy}}
 <h3>Energy</h3>
 <table cellspacing="0" style="border-collapse:collapse">
-<tr><td ` + td + `>Consumed</td><td ` + td + `><b>{{kwh .KWh}} kWh</b> ({{diffpct .DiffPct}} against {{kwh .PreviousKWh}} kWh)</td></tr>
+<tr><td ` + td + `>Consumed</td><td ` + td + `><b>{{kwh .KWh}} kWh</b> ({{if .PreviousKWh}}{{diffpct .DiffPct}} against {{kwh .PreviousKWh}} kWh{{else}}no readings in the period before to compare with{{end}})</td></tr>
 <tr><td ` + td + `>Peak 15-minute demand</td><td ` + td + `><b>{{kwh .PeakKW}} kW</b>{{if not .PeakAt.IsZero}}, {{when .PeakAt}}{{end}}</td></tr>
 <tr><td ` + td + `>Baseload (night)</td><td ` + td + `>{{kwh .BaseloadKW}} kW</td></tr>
 <tr><td ` + td + `>At night / on weekends</td><td ` + td + `>{{pct .NightShare}} / {{pct .WeekendShare}}</td></tr>
@@ -102,7 +113,7 @@ var textMail = template.Must(template.New("text").Funcs(funcs).Parse(`{{.R.Custo
 {{with .URL}}{{.}}
 {{end}}{{range .R.Notes}}Note: {{.}}
 {{end}}{{if .Energy}}{{with .R.Energy}}
-Energy: {{kwh .KWh}} kWh ({{diffpct .DiffPct}} against {{kwh .PreviousKWh}} kWh)
+Energy: {{kwh .KWh}} kWh ({{if .PreviousKWh}}{{diffpct .DiffPct}} against {{kwh .PreviousKWh}} kWh{{else}}no readings in the period before to compare with{{end}})
 Peak 15-minute demand: {{kwh .PeakKW}} kW{{if not .PeakAt.IsZero}}, {{when .PeakAt}}{{end}}
 Baseload: {{kwh .BaseloadKW}} kW; at night {{pct .NightShare}}, on weekends {{pct .WeekendShare}}
 {{range .Meters}}  {{.Name}} ({{.Device}}): {{kwh .KWh}} kWh{{if .Flagged}} (check: {{len .Resets}} resets, {{len .Gaps}} gaps){{end}}

@@ -107,11 +107,14 @@ type Energy struct {
 
 // Total is consumption over the period and how it compares.
 type Total struct {
-	KWh         float64 `json:"kwh"`
-	PreviousKWh float64 `json:"previous_kwh"`
-	DiffKWh     float64 `json:"diff_kwh"`
+	KWh float64 `json:"kwh"`
+	// PreviousKWh is the consumption of the period before, and DiffKWh
+	// the difference; nil (no data) when no reading tells it: a
+	// comparison with nothing is not one with 0 kWh.
+	PreviousKWh *float64 `json:"previous_kwh"`
+	DiffKWh     *float64 `json:"diff_kwh"`
 	// DiffPct is the difference in percent of the previous period; nil
-	// when the previous period consumed nothing.
+	// when the previous period consumed nothing or is not known.
 	DiffPct *float64 `json:"diff_pct"`
 	// Peak is the highest 15-minute demand, kW, and when its quarter
 	// started.
@@ -158,7 +161,24 @@ type Meter struct {
 type Day struct {
 	Day   string    `json:"day"`
 	Start time.Time `json:"start"`
-	KWh   float64   `json:"kwh"`
+	// KWh is nil (no data) for a day no reading tells of, not 0.
+	KWh *float64 `json:"kwh"`
+}
+
+// add adds kWh to the day's.
+func (d *Day) add(kwh float64) {
+	if d.KWh == nil {
+		d.KWh = new(float64)
+	}
+	*d.KWh += kwh
+}
+
+// Value is the day's kWh, 0 for no data, for a chart's bar.
+func (d Day) Value() float64 {
+	if d.KWh == nil {
+		return 0
+	}
+	return *d.KWh
 }
 
 // Demand is one quarter's average power.
@@ -386,16 +406,17 @@ func (s *Source) Make(ctx context.Context, customer string, p Period) (*Report, 
 func (r *Report) round() {
 	rd := func(v *float64) { *v = math.Round(*v*1e6) / 1e6 }
 	total := func(t *Total) {
-		for _, v := range []*float64{&t.KWh, &t.PreviousKWh, &t.DiffKWh, &t.PeakKW, &t.BaseloadKW, &t.NightShare, &t.WeekendShare} {
-			rd(v)
-		}
-		if t.DiffPct != nil {
-			rd(t.DiffPct)
+		for _, v := range []*float64{&t.KWh, t.PreviousKWh, t.DiffKWh, &t.PeakKW, &t.BaseloadKW, &t.NightShare, &t.WeekendShare, t.DiffPct} {
+			if v != nil {
+				rd(v)
+			}
 		}
 	}
 	days := func(ds []Day) {
 		for i := range ds {
-			rd(&ds[i].KWh)
+			if ds[i].KWh != nil {
+				rd(ds[i].KWh)
+			}
 		}
 	}
 	demand := func(ds []Demand) {
@@ -487,7 +508,7 @@ func (s *Source) meter(ctx context.Context, k store.DeviceKey, name, field strin
 	byDay := map[string]*Day{}
 	for _, d := range rolled {
 		byDay[d.Day] = &d
-		m.KWh += d.KWh
+		m.KWh += d.Value()
 	}
 	if len(rolled) > 0 {
 		m.FromAggregates = kept
@@ -524,7 +545,7 @@ func (s *Source) meter(ctx context.Context, k store.DeviceKey, name, field strin
 			y, mo, d := local.Date()
 			byDay[day] = &Day{Day: day, Start: time.Date(y, mo, d, 0, 0, 0, 0, s.Location)}
 		}
-		byDay[day].KWh += inc
+		byDay[day].add(inc)
 		m.KWh += inc
 		if night(local) {
 			m.NightShare += inc
@@ -544,7 +565,7 @@ func (s *Source) meter(ctx context.Context, k store.DeviceKey, name, field strin
 		m.Days = append(m.Days, *d)
 	}
 	sort.Slice(m.Days, func(i, j int) bool { return m.Days[i].Start.Before(m.Days[j].Start) })
-	m.Days = fillDays(m.Days, p, s.Location)
+	m.Days = fillDays(m.Days, p, s.Location, s.now())
 	var nights []float64
 	for q, kwh := range quarters {
 		if broken[q] {
@@ -579,10 +600,15 @@ func (s *Source) meter(ctx context.Context, k store.DeviceKey, name, field strin
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range rolledBefore {
-		m.PreviousKWh += d.KWh
+	// Known when readings of the period before tell it: two at least
+	// (one, such as the reading that closes the period, tells nothing).
+	if len(before) > 1 || len(rolledBefore) > 0 {
+		kwh := inv.consumption(before, prev.From)
+		for _, d := range rolledBefore {
+			kwh += d.Value()
+		}
+		m.PreviousKWh = &kwh
 	}
-	m.PreviousKWh += inv.consumption(before, prev.From)
 	m.compare()
 	m.Flagged = len(m.Resets) > 0 || len(m.Gaps) > 0
 	return m, nil
@@ -628,29 +654,36 @@ func (s *Source) rolledKWh(ctx context.Context, k store.DeviceKey, field string,
 	var out []Day
 	for _, pt := range res.Points {
 		t := pt.Time.In(s.Location)
-		out = append(out, Day{Day: t.Format(time.DateOnly), Start: t, KWh: pt.Value})
+		kwh := pt.Value
+		out = append(out, Day{Day: t.Format(time.DateOnly), Start: t, KWh: &kwh})
 	}
 	return out, nil
 }
 
-// compare fills the difference to the previous period.
+// compare fills the difference to the previous period, when it is
+// known.
 func (t *Total) compare() {
-	t.DiffKWh = t.KWh - t.PreviousKWh
-	t.DiffPct = nil
-	if t.PreviousKWh > 0 {
-		pct := t.DiffKWh / t.PreviousKWh * 100
+	t.DiffKWh, t.DiffPct = nil, nil
+	if t.PreviousKWh == nil {
+		return
+	}
+	diff := t.KWh - *t.PreviousKWh
+	t.DiffKWh = &diff
+	if *t.PreviousKWh > 0 {
+		pct := diff / *t.PreviousKWh * 100
 		t.DiffPct = &pct
 	}
 }
 
-// fillDays gives every day of the period, those without consumption at 0.
-func fillDays(days []Day, p Period, loc *time.Location) []Day {
+// fillDays gives every day of the period up to now: those no reading
+// tells of without kWh (no data); the days to come not at all.
+func fillDays(days []Day, p Period, loc *time.Location, now time.Time) []Day {
 	have := map[string]Day{}
 	for _, d := range days {
 		have[d.Day] = d
 	}
 	out := []Day{}
-	for d := p.From; d.Before(p.To); d = d.AddDate(0, 0, 1) {
+	for d := p.From; d.Before(p.To) && d.Before(now); d = d.AddDate(0, 0, 1) {
 		key := d.In(loc).Format(time.DateOnly)
 		if x, ok := have[key]; ok {
 			out = append(out, x)
@@ -671,7 +704,12 @@ func sumMeters(ms []Meter, loc *time.Location) ([]Day, []Demand, Total) {
 	count := map[time.Time]int{}
 	for _, m := range ms {
 		t.KWh += m.KWh
-		t.PreviousKWh += m.PreviousKWh
+		if m.PreviousKWh != nil {
+			if t.PreviousKWh == nil {
+				t.PreviousKWh = new(float64)
+			}
+			*t.PreviousKWh += *m.PreviousKWh
+		}
 		t.NightShare += m.NightShare * m.KWh
 		t.WeekendShare += m.WeekendShare * m.KWh
 		for _, d := range m.Days {
@@ -679,7 +717,9 @@ func sumMeters(ms []Meter, loc *time.Location) ([]Day, []Demand, Total) {
 				days[d.Day] = &Day{Day: d.Day, Start: d.Start}
 				order = append(order, d.Day)
 			}
-			days[d.Day].KWh += d.KWh
+			if d.KWh != nil {
+				days[d.Day].add(*d.KWh)
+			}
 		}
 		for _, d := range m.Profile {
 			demand[d.At.UTC()] += d.KW
