@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/input/modbus"
 	"github.com/sensorhub/sensorhub/internal/reading"
 )
 
@@ -70,4 +71,22 @@ func KnownFields(c *config.Config, sensor string) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// modbusCounters adds to each polled sensor kind the counters of its
+// devices' register maps that it stores, so that their daily increase
+// shows as that of the counters the kind declares.
+func modbusCounters(c *config.Config) {
+	for _, d := range c.Modbus.Devices {
+		s := c.Sensors[d.Sensor]
+		if s == nil {
+			continue
+		}
+		stored := StoredFields(s)
+		for _, f := range modbus.Counters(modbus.MapOf(d, c.Modbus.Maps)) {
+			if !slices.Contains(s.Counters, f) && (stored == nil || slices.Contains(stored, f)) {
+				s.Counters = append(s.Counters, f)
+			}
+		}
+	}
 }
