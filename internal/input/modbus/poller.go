@@ -120,6 +120,7 @@ func (d *device) tick(ctx context.Context, p *Poller, at time.Time, n int64, lim
 		// Half an interval early: the tick that ends the wait may come a
 		// little before it.
 		d.retryAt = at.Add(wait - d.cfg.Interval/2)
+		p.Log.Debug("modbus poll not answered", "device", d.cfg.Device, "poll", n, "err", err)
 		limit.Log(ctx, slog.LevelWarn, "modbus "+d.cfg.Address, "modbus device not answering: its polls are lost until it answers",
 			"device", d.cfg.Device, "address", d.cfg.Address, "unit_id", d.cfg.UnitID, "err", err, "failures", d.failures, "next_try_in", wait)
 		return
