@@ -3,7 +3,7 @@
 # machine it installs (as root) and starts what the tests need: Mosquitto
 # with its standalone clients, a NATS server with JetStream, PostgreSQL,
 # ActiveMQ (STOMP), Chromium for the page tests, poppler-utils to read
-# the PDF Chromium prints, and Prometheus with promtool, the reference the
+# the PDF Chromium prints, python3-pymodbus (a Modbus TCP meter), and Prometheus with promtool, the reference the
 # PromQL answers are compared with. A service that cannot
 # be had fails the run; no test is skipped for want of one.
 set -euo pipefail

@@ -75,7 +75,8 @@ func KnownFields(c *config.Config, sensor string) []string {
 
 // modbusCounters adds to each polled sensor kind the counters of its
 // devices' register maps that it stores, so that their daily increase
-// shows as that of the counters the kind declares.
+// shows as that of the counters the kind declares. A kind it changes is
+// a copy: the one it had may be another plan's too.
 func modbusCounters(c *config.Config) {
 	for _, d := range c.Modbus.Devices {
 		s := c.Sensors[d.Sensor]
@@ -83,10 +84,16 @@ func modbusCounters(c *config.Config) {
 			continue
 		}
 		stored := StoredFields(s)
+		var add []string
 		for _, f := range modbus.Counters(modbus.MapOf(d, c.Modbus.Maps)) {
-			if !slices.Contains(s.Counters, f) && (stored == nil || slices.Contains(stored, f)) {
-				s.Counters = append(s.Counters, f)
+			if !slices.Contains(s.Counters, f) && !slices.Contains(add, f) && (stored == nil || slices.Contains(stored, f)) {
+				add = append(add, f)
 			}
+		}
+		if len(add) > 0 {
+			cp := *s
+			cp.Counters = append(slices.Clone(s.Counters), add...)
+			c.Sensors[d.Sensor] = &cp
 		}
 	}
 }
