@@ -15,6 +15,7 @@ package modbus
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/reading"
@@ -72,6 +73,9 @@ func (Format) Read(m reading.Message) (reading.Record, error) {
 		return reading.Record{}, reading.Reject("modbus poll without sensor kind")
 	}
 	for k, v := range p.Fields {
+		if k == "" || strings.ContainsRune(k, 0) {
+			return reading.Record{}, reading.Reject("modbus poll: field name %q", k)
+		}
 		rec.Fields[k] = v
 	}
 	if len(p.Errors) > 0 {

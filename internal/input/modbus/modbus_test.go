@@ -314,3 +314,91 @@ func TestFormat(t *testing.T) {
 		}
 	}
 }
+
+// TestDeadDeviceSlowsNoOther runs the poller over a device that takes
+// the connection and never answers, and a meter that does: the meter's
+// polls go on while the other's first request waits for its timeout.
+func TestDeadDeviceSlowsNoOther(t *testing.T) {
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := dead.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		dead.Close()
+		mu.Lock()
+		for _, c := range held {
+			c.Close()
+		}
+		mu.Unlock()
+	}()
+	addr := freeAddr(t)
+	m := &meter{holding: map[uint16]uint16{0: 7}}
+	serve(t, addr, m)
+
+	regs := []config.Register{{Field: "x", Table: "holding", Address: 0, Type: "uint16"}}
+	polls := make(chan Poll, 100)
+	p := &Poller{Log: slog.New(slog.DiscardHandler), Devices: []config.ModbusDevice{
+		{Device: "dead", Customer: "finemeca", Sensor: "meter", Address: dead.Addr().String(), Interval: time.Minute, Timeout: time.Minute, Registers: regs},
+		{Device: "live", Customer: "finemeca", Sensor: "meter", Address: addr, Interval: 100 * time.Millisecond, Registers: regs},
+	}, Forward: func(_ context.Context, _ string, env reading.Envelope) error {
+		var got Poll
+		if err := json.Unmarshal(env.Payload, &got); err != nil {
+			t.Error(err)
+		}
+		polls <- got
+		return nil
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		p.Run(ctx)
+		close(done)
+	}()
+	// Once the dead device has its connection (its request waits a
+	// minute), the meter is polled five times.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		n := len(held)
+		mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the dead device never connected")
+		}
+	}
+	for len(polls) > 0 {
+		<-polls
+	}
+	for i := range 5 {
+		select {
+		case got := <-polls:
+			if got.Device != "live" || got.Fields["x"] != 7 {
+				t.Fatalf("poll %d: %+v", i, got)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%d polls of the live meter while the dead device's request waits", i)
+		}
+	}
+	cancel()
+	// The dead device's request ends when its connection does.
+	mu.Lock()
+	for _, c := range held {
+		c.Close()
+	}
+	mu.Unlock()
+	<-done
+}
