@@ -72,7 +72,8 @@ func TestInvalidFiles(t *testing.T) {
 			`bad_modbus.yaml:27: modbus.devices.2.registers.2.field: "U1" is read twice`,
 			"bad_modbus.yaml:27: modbus.devices.2.registers.2.address: 65535: a uint32 of 2 registers does not fit",
 			`bad_modbus.yaml:27: modbus.devices.2.registers.2.word_order: "little_first" is not one of high_first, low_first`,
-			"bad_modbus.yaml:28: modbus.devices.2.registers.3.type: a coil is one bit"},
+			"bad_modbus.yaml:28: modbus.devices.2.registers.3.type: a coil is one bit",
+			"bad_modbus.yaml:34: modbus.devices.3.max_span: 1 is too small for U1, a float32 of 2 registers"},
 		"bad_rules.yaml": {
 			`bad_rules.yaml:11: alerts.rules.0.when: rule "air-leak"`, "unknown name Pressure",
 			`bad_rules.yaml:16: alerts.rules.1.severity: rule "hot": "urgent"`,

@@ -30,6 +30,11 @@ func MapOf(d config.ModbusDevice, fileMaps map[string][]config.Register) []confi
 // CheckDevice reports what is wrong with a device's map: a name that is
 // no map, or its registers.
 func CheckDevice(d config.ModbusDevice, fileMaps map[string][]config.Register) []Problem {
+	for _, r := range MapOf(d, fileMaps) {
+		if d.MaxSpan > 0 && !isBit(r.Table) && Types[r.Type] > d.MaxSpan {
+			return append(CheckMap("registers", d.Registers), Problem{"max_span", fmt.Sprintf("%d is too small for %s, a %s of %d registers", d.MaxSpan, r.Field, r.Type, Types[r.Type])})
+		}
+	}
 	if len(d.Registers) > 0 {
 		return CheckMap("registers", d.Registers)
 	}
