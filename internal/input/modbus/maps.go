@@ -41,7 +41,9 @@ var sdm630 = []config.Register{
 
 // umg604 is Janitza's UMG 604 (holding registers, float32 high word
 // first), from its Modbus address list's block of frequently used
-// values from 19000. Energies are in Wh there, scaled to kWh.
+// values from 19000. Energies are in Wh there, scaled to kWh; their
+// addresses (19060, 19068, 19076) follow the list's pattern and are not
+// confirmed by another reader of the meter (README, Built-in maps).
 var umg604 = []config.Register{
 	f32("holding", "U1", 19000, "V", 0, false),
 	f32("holding", "U2", 19002, "V", 0, false),
