@@ -161,7 +161,12 @@ func (d *device) poll(at time.Time, n int64) (Poll, error) {
 			continue
 		}
 		for _, r := range rq.Values {
-			v, err := Decode(r, words[r.Address-rq.Address:])
+			off := r.Address - rq.Address
+			if off >= len(words) {
+				p.Errors = append(p.Errors, fmt.Sprintf("%s: the device answered %d registers of %d", r.Field, len(words), rq.Quantity))
+				continue
+			}
+			v, err := Decode(r, words[off:])
 			if err != nil {
 				p.Errors = append(p.Errors, fmt.Sprintf("%s: %v", r.Field, err))
 				continue
