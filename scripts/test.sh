@@ -3,7 +3,7 @@
 # machine it installs (as root) and starts what the tests need: Mosquitto
 # with its standalone clients, a NATS server with JetStream, PostgreSQL,
 # ActiveMQ (STOMP), Chromium for the page tests, poppler-utils to read
-# the PDF Chromium prints, and Prometheus with promtool, the reference the
+# the PDF Chromium prints, python3-pymodbus (a Modbus TCP meter), and Prometheus with promtool, the reference the
 # PromQL answers are compared with. A service that cannot
 # be had fails the run; no test is skipped for want of one.
 set -euo pipefail
@@ -15,6 +15,7 @@ command -v mosquitto_pub >/dev/null || need_pkgs+=(mosquitto-clients)
 command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || need_pkgs+=(nats-server)
 command -v chromium >/dev/null || [ -n "${SENSORHUB_CHROMIUM:-}" ] || need_pkgs+=(chromium)
 command -v pdftotext >/dev/null || need_pkgs+=(poppler-utils)
+/usr/bin/python3 -c 'import pymodbus' 2>/dev/null || need_pkgs+=(python3-pymodbus)
 { command -v prometheus >/dev/null && command -v promtool >/dev/null; } || need_pkgs+=(prometheus)
 [ -n "${SENSORHUB_TEST_POSTGRES_URL:-}" ] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_pkgs+=(postgresql)
 [ -n "${SENSORHUB_TEST_STOMP_URL:-}" ] || [ -f /usr/share/activemq/bin/activemq.jar ] || need_pkgs+=(activemq)
@@ -96,7 +97,7 @@ if [ $# -eq 0 ]; then
   # decoding, the whole ingest path (queue, decoding, store), configuration
   # loading, formula compilation, rules given over the API. A new input is minimised in a few runs
   # only: the ingest path takes milliseconds a run.
-  for target in FuzzDecode:./internal/reading/ FuzzIngest:./internal/ingest/ FuzzLoad:./internal/config/ FuzzCompile:./internal/derive/ FuzzDecodeItem:./internal/catalog/; do
+  for target in FuzzDecode:./internal/reading/ FuzzIngest:./internal/ingest/ FuzzLoad:./internal/config/ FuzzCompile:./internal/derive/ FuzzDecodeItem:./internal/catalog/ FuzzDecode:./internal/input/modbus/; do
     go test -run '^$' -fuzz "^${target%%:*}\$" -fuzztime "${SENSORHUB_FUZZTIME:-30s}" -fuzzminimizetime 20x "${target#*:}"
   done
 fi

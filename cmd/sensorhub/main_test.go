@@ -46,6 +46,10 @@ func TestCheckCommand(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), `line 4: unknown key "topicz" in mqtt`) {
 		t.Errorf("check of a bad file: %v: %s", err, out)
 	}
+	out, err = exec.Command(binary, "check", "--config", "../../internal/config/testdata/bad_modbus.yaml").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), `bad_modbus.yaml:25: modbus.devices.2.registers.0.type: "float23" is not one of`) {
+		t.Errorf("check of a wrong register map: %v: %s", err, out)
+	}
 	cfg := filepath.Join(t.TempDir(), "c.yaml")
 	printed, err := exec.Command(binary, "config").Output()
 	if err != nil {

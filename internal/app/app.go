@@ -61,7 +61,8 @@ type Options struct {
 	Demo bool
 	// DemoInterval is the time between two readings of one demo device.
 	DemoInterval time.Duration
-	// Now is the clock of the retention job; time.Now when nil.
+	// Now is the clock of the retention job and of the Modbus polls;
+	// time.Now when nil.
 	Now func() time.Time
 	// LockWait is how long to wait for another process to let go of the
 	// data directory of an embedded queue before giving up.
@@ -208,6 +209,9 @@ func StartPlan(ctx context.Context, p *plan.Plan, opts Options, log *slog.Logger
 	if opts.has(RoleGateway) {
 		a.gw = newGatewayStage(cfg, q, a.Metrics, log)
 		stages = append(stages, a.gw)
+		if len(cfg.Modbus.Devices) > 0 {
+			stages = append(stages, newModbusStage(cfg, a.gw.fw, opts.Now, log))
+		}
 	}
 	if opts.has(RoleAlert) {
 		stages = append(stages, newAlertStage(live, q, a.Store, holder, a.Metrics, log),

@@ -38,7 +38,9 @@ type Config struct {
 	MQTT MQTT `yaml:"mqtt"`
 	// Inputs say which format reads the messages of which topics; topics
 	// no input names are read as the Finemeca gateways' flat JSON.
-	Inputs  []Input            `yaml:"inputs,omitempty"`
+	Inputs []Input `yaml:"inputs,omitempty"`
+	// Modbus are the Modbus TCP devices the gateway polls.
+	Modbus  Modbus             `yaml:"modbus,omitempty"`
 	Queue   Queue              `yaml:"queue"`
 	Store   Store              `yaml:"store"`
 	Ingest  Ingest             `yaml:"ingest"`

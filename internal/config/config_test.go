@@ -41,6 +41,9 @@ func TestInvalidFiles(t *testing.T) {
 		"bad_prometheus.yaml": {"bad_prometheus.yaml:3: http.prometheus.lookback_delta", "bad_prometheus.yaml:4: http.prometheus.max_concurrent"},
 		"bad_inputs.yaml": {`bad_inputs.yaml:3: inputs.0.topics.1: "application/#/up"`, `bad_inputs.yaml:4: inputs.0.sensor: "boiler" is not a sensor kind`,
 			"bad_inputs.yaml:6: inputs.1.topics: an input reads at least one topic filter", `bad_inputs.yaml:11: inputs.2.devices.dev2: "pump" is not a sensor kind`},
+		"bad_modbus.yaml": {`bad_modbus.yaml:4: modbus.devices.0.customer: "acme"`, `bad_modbus.yaml:6: modbus.devices.0.address: "10.0.0.5" is not a host:port`,
+			"bad_modbus.yaml:7: modbus.devices.0.unit_id: 300 is out of range", "bad_modbus.yaml:9: modbus.devices.0.timeout: 30s must be positive and at most the interval",
+			"bad_modbus.yaml:10: modbus.devices.0.map: give a register map"},
 		"bad_rule_duration.yaml": {`line 6: alerts.rules.0.for (rule "air-leak")`, "2 minutes"},
 		"bad_notifier.yaml": {
 			`bad_notifier.yaml:7: alerts.notifiers.ops.from: "not-an-address"`, "bad_notifier.yaml:8: alerts.notifiers.ops.to: at least one recipient",

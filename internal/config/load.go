@@ -166,6 +166,7 @@ var sectionOf = map[string]string{
 	"Alerts": "alerts", "Notifier": "a notifier", "Rule": "an alert rule", "Token": "a token", "LeakParams": "a leak's figures",
 	"Auth": "auth", "User": "a user", "HTTPTLS": "http.tls", "BrokerUser": "a broker user", "BrokerTLS": "mqtt.builtin.tls",
 	"Elasticsearch": "elasticsearch",
+	"Modbus":        "modbus", "ModbusDevice": "a modbus device", "Register": "a modbus register",
 }
 
 // cannotUnmarshal is the YAML library's message for a value of the wrong

@@ -189,6 +189,7 @@ func (c *Config) Validate(f *File) error {
 	}
 	c.validateSensors(v)
 	c.validateInputs(v)
+	c.validateModbus(v)
 	c.validateDevices(v)
 	c.validateAlerts(v)
 	c.validateReports(v)

@@ -42,6 +42,19 @@ func (f *Forwarder) Forwarded() int64 { return f.forwarded.Load() }
 // unreachable, holding the sender back, and gives up only when ctx ends or
 // the queue refuses the messages for what they are.
 func (f *Forwarder) Forward(ctx context.Context, envs ...reading.Envelope) error {
+	return f.forward(ctx, nil, envs)
+}
+
+// ForwardID is Forward of one envelope with an identity of its own (a
+// device's poll): the queue stores once what is published twice under one
+// id within its deduplication window.
+func (f *Forwarder) ForwardID(ctx context.Context, id string, env reading.Envelope) error {
+	return f.forward(ctx, []string{id}, []reading.Envelope{env})
+}
+
+// forward is Forward, the messages with ids when given (one per
+// envelope).
+func (f *Forwarder) forward(ctx context.Context, ids []string, envs []reading.Envelope) error {
 	if len(envs) == 0 {
 		return nil
 	}
@@ -55,6 +68,9 @@ func (f *Forwarder) Forward(ctx context.Context, envs ...reading.Envelope) error
 			return fmt.Errorf("gateway: envelope: %w", err)
 		}
 		msgs[i] = queue.Message{Stream: queue.Raw, Subject: env.Source, Data: data}
+		if i < len(ids) {
+			msgs[i].ID = ids[i]
+		}
 	}
 	if f.Progress != nil {
 		f.Progress.Begin()

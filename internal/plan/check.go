@@ -12,6 +12,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/elastic"
 	"github.com/sensorhub/sensorhub/internal/input"
+	"github.com/sensorhub/sensorhub/internal/input/modbus"
 	"github.com/sensorhub/sensorhub/internal/store/series"
 )
 
@@ -22,7 +23,7 @@ import (
 // field and, with the file cfg was read from (nil for none), its line.
 func Check(cfg *config.Config, f *config.File) error {
 	errs := unjoin(cfg.Validate(f))
-	for _, check := range []func(*config.Config, *config.File) []error{checkSensors, checkInputs, checkAuth, checkElasticsearch} {
+	for _, check := range []func(*config.Config, *config.File) []error{checkSensors, checkInputs, checkModbus, checkAuth, checkElasticsearch} {
 		errs = append(errs, check(cfg, f)...)
 	}
 	return errors.Join(errs...)
@@ -72,6 +73,23 @@ func checkInputs(c *config.Config, f *config.File) []error {
 		if s := c.Sensors[name]; s != nil && s.PayloadDecoder != "" && input.PayloadDecoders[s.PayloadDecoder] == nil {
 			errs = append(errs, f.Errorf("sensors."+name+".payload_decoder", "%q is not one of %s", s.PayloadDecoder,
 				strings.Join(slices.Sorted(maps.Keys(input.PayloadDecoders)), ", ")))
+		}
+	}
+	return errs
+}
+
+// checkModbus checks the register maps of the Modbus devices and of
+// modbus.maps.
+func checkModbus(c *config.Config, f *config.File) []error {
+	var errs []error
+	for i, d := range c.Modbus.Devices {
+		for _, p := range modbus.CheckDevice(d, c.Modbus.Maps) {
+			errs = append(errs, f.Errorf(fmt.Sprintf("modbus.devices.%d.%s", i, p.Field), "%s", p.Msg))
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.Modbus.Maps)) {
+		for _, p := range modbus.CheckMap("modbus.maps."+name, c.Modbus.Maps[name]) {
+			errs = append(errs, f.Errorf(p.Field, "%s", p.Msg))
 		}
 	}
 	return errs

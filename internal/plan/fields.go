@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/input/modbus"
 	"github.com/sensorhub/sensorhub/internal/reading"
 )
 
@@ -70,4 +71,29 @@ func KnownFields(c *config.Config, sensor string) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// modbusCounters adds to each polled sensor kind the counters of its
+// devices' register maps that it stores, so that their daily increase
+// shows as that of the counters the kind declares. A kind it changes is
+// a copy: the one it had may be another plan's too.
+func modbusCounters(c *config.Config) {
+	for _, d := range c.Modbus.Devices {
+		s := c.Sensors[d.Sensor]
+		if s == nil {
+			continue
+		}
+		stored := StoredFields(s)
+		var add []string
+		for _, f := range modbus.Counters(modbus.MapOf(d, c.Modbus.Maps)) {
+			if !slices.Contains(s.Counters, f) && !slices.Contains(add, f) && (stored == nil || slices.Contains(stored, f)) {
+				add = append(add, f)
+			}
+		}
+		if len(add) > 0 {
+			cp := *s
+			cp.Counters = append(slices.Clone(s.Counters), add...)
+			c.Sensors[d.Sensor] = &cp
+		}
+	}
 }

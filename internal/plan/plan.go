@@ -20,6 +20,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/derive"
 	"github.com/sensorhub/sensorhub/internal/input"
+	"github.com/sensorhub/sensorhub/internal/input/modbus"
 	"github.com/sensorhub/sensorhub/internal/leak"
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
@@ -106,6 +107,7 @@ func Compile(cfg *config.Config, f *config.File) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("timezone: %w", err)
 	}
+	modbusCounters(cfg)
 	p := &Plan{Config: cfg, Location: loc, Decoder: decoder(cfg, loc), Notifiers: notifiers(cfg, loc),
 		PublicURL: strings.TrimRight(cfg.PublicURL, "/"), Retention: retention(cfg), File: f}
 	var errs []error
@@ -141,6 +143,9 @@ func decoder(c *config.Config, loc *time.Location) *reading.Decoder {
 		MaxTopic:     c.Ingest.MaxTopic,
 		MaxClockSkew: c.Ingest.MaxClockSkew,
 		Inputs:       input.New(c.Inputs),
+	}
+	if len(c.Modbus.Devices) > 0 {
+		d.Inputs = append(d.Inputs, modbus.Input())
 	}
 	for _, cu := range c.Customers {
 		d.Customers[cu] = true
