@@ -14,6 +14,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/input/cayenne"
 	"github.com/sensorhub/sensorhub/internal/input/chirpstack"
+	"github.com/sensorhub/sensorhub/internal/input/sparkplug"
 	"github.com/sensorhub/sensorhub/internal/input/thethingsstack"
 	"github.com/sensorhub/sensorhub/internal/reading"
 )
@@ -39,7 +40,15 @@ var Formats = map[string]Format{
 	"thethingsstack": {Takes: []string{"customer", "sensor", "devices", "separator"}, New: func(in config.Input) reading.Format {
 		return &thethingsstack.Format{Customer: in.Customer, Sensor: in.Sensor, Devices: in.Devices, Separator: in.Separator}
 	}},
+	"sparkplug": {Takes: []string{"customer", "sensor", "devices", "separator"}, New: func(in config.Input) reading.Format {
+		return &sparkplug.Format{Customer: in.Customer, Sensor: in.Sensor, Devices: in.Devices, Separator: in.Separator, Nodes: SparkplugNodes}
+	}},
 }
+
+// SparkplugNodes is what this process learnt from the births of
+// Sparkplug B edge nodes: it outlives the formats, built again on every
+// change of the configuration.
+var SparkplugNodes = sparkplug.NewNodes()
 
 // PayloadDecoders are the payload decoders a sensor kind may name.
 var PayloadDecoders = map[string]reading.PayloadDecoder{
