@@ -202,6 +202,9 @@ func (f *Format) ReadAll(m reading.Message) ([]reading.Record, error) {
 			n.asked = true
 			nodes.rebirth(t.group, t.node)
 		}
+		if !n.asked {
+			return nil, f.reject(t, "Sparkplug B %s: %v of edge node %s: no birth seen since start; this process runs no gateway to ask for a rebirth: restart the edge node, or send it %s", t.kind, err, key, RebirthMetric)
+		}
 		return nil, f.reject(t, "Sparkplug B %s: %v of edge node %s: no birth seen since start; a rebirth was asked", t.kind, err, key)
 	}
 
@@ -394,6 +397,28 @@ func millis(ms uint64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(int64(ms)).UTC()
+}
+
+// CommandTopic is the topic of the commands (NCMD) to an edge node.
+func CommandTopic(group, node string) string {
+	return Namespace + "/" + group + "/NCMD/" + node
+}
+
+// RebirthRequest is the payload of an NCMD that asks an edge node to
+// publish its births again: Node Control/Rebirth = true.
+func RebirthRequest(now time.Time) []byte {
+	b, err := proto.Marshal(&sparkplugb.Payload{
+		Timestamp: proto.Uint64(uint64(now.UnixMilli())),
+		Metrics: []*sparkplugb.Payload_Metric{{
+			Name:     proto.String(RebirthMetric),
+			Datatype: proto.Uint32(uint32(sparkplugb.DataType_Boolean)),
+			Value:    &sparkplugb.Payload_Metric_BooleanValue{BooleanValue: true},
+		}},
+	})
+	if err != nil {
+		panic(err) // a Payload built here always marshals
+	}
+	return b
 }
 
 type topic struct {
