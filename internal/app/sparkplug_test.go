@@ -47,8 +47,8 @@ func sparkplugPayload(t *testing.T, at time.Time, seq uint64, metrics ...any) []
 // the built-in broker and through Mosquitto, and reads them back through
 // the API: data whose alias no birth taught kept rejected and a rebirth
 // asked of the node (an NCMD a subscriber sees), then a birth, a device's
-// birth, data through the aliases, a seq gap counted as loss, and a
-// device's death.
+// birth, data through the aliases (one message delivered twice, stored
+// once), a seq gap counted as loss, and a device's death.
 func TestSparkplugInput(t *testing.T) {
 	for _, broker := range []string{"builtin", "mosquitto"} {
 		t.Run(broker, func(t *testing.T) {
@@ -105,6 +105,8 @@ func TestSparkplugInput(t *testing.T) {
 			pub("NBIRTH", "", sparkplugPayload(t, at(1), 0, "Inputs/Voltage", 1, 231.5))
 			pub("DBIRTH", "Boiler", sparkplugPayload(t, at(2), 1, "Temperature", 11, 62.25))
 			pub("NDATA", "", sparkplugPayload(t, at(3), 2, "", 1, 229.0))
+			// The same message twice: each of its records is stored once.
+			pub("DDATA", "Boiler", sparkplugPayload(t, at(4), 3, "", 11, 63.0))
 			pub("DDATA", "Boiler", sparkplugPayload(t, at(4), 3, "", 11, 63.0))
 			pub("NDATA", "", sparkplugPayload(t, at(5), 5, "", 1, 230.0))
 			pub("DDEATH", "Boiler", sparkplugPayload(t, at(6), 6))

@@ -132,14 +132,14 @@ func Golden(t *testing.T, cases []Case) {
 }
 
 // Fuzz feeds dec the seeds (topic and testdata file) and what the fuzzer
-// makes of them: every message is a reading that every store takes, or
+// makes of them: every message gives readings that every store takes, or
 // a rejection with its reason; none panics.
 func Fuzz(f *testing.F, dec *reading.Decoder, seeds [][2]string) {
 	for _, s := range seeds {
 		f.Add(s[0], Payload(f, s[1], nil))
 	}
 	f.Fuzz(func(t *testing.T, topic string, payload []byte) {
-		r, err := dec.Decode(reading.Envelope{Topic: topic, Payload: payload, Received: Received, Source: "mqtt"})
+		rs, err := dec.DecodeAll(reading.Envelope{Topic: topic, Payload: payload, Received: Received, Source: "mqtt"})
 		if err != nil {
 			rj, ok := errors.AsType[*reading.RejectError](err)
 			if !ok || rj.Reason == "" {
@@ -147,23 +147,30 @@ func Fuzz(f *testing.F, dec *reading.Decoder, seeds [][2]string) {
 			}
 			return
 		}
-		if !dec.Customers[r.Customer] || r.Device == "" || len(r.Device) > reading.MaxIDLength || !utf8.ValidString(r.Device) {
-			t.Fatalf("reading of customer %q, device %q", r.Customer, r.Device)
-		}
-		if r.Time.IsZero() || r.Time.After(Received.Add(dec.MaxClockSkew)) {
-			t.Fatalf("time %s", r.Time)
-		}
-		known := false
-		for _, p := range dec.Profiles {
-			known = known || p.Name == r.Sensor
-		}
-		if !known {
-			t.Fatalf("sensor kind %q is not configured", r.Sensor)
-		}
-		for k, v := range r.Fields {
-			if math.IsNaN(v) || math.IsInf(v, 0) || k == "" || strings.ContainsRune(k, 0) {
-				t.Fatalf("field %q = %v", k, v)
-			}
+		for _, r := range rs {
+			checkReading(t, dec, r)
 		}
 	})
+}
+
+// checkReading fails t unless r is a reading every store takes.
+func checkReading(t *testing.T, dec *reading.Decoder, r reading.Reading) {
+	if !dec.Customers[r.Customer] || r.Device == "" || len(r.Device) > reading.MaxIDLength || !utf8.ValidString(r.Device) {
+		t.Fatalf("reading of customer %q, device %q", r.Customer, r.Device)
+	}
+	if r.Time.IsZero() || r.Time.After(Received.Add(dec.MaxClockSkew)) {
+		t.Fatalf("time %s", r.Time)
+	}
+	known := false
+	for _, p := range dec.Profiles {
+		known = known || p.Name == r.Sensor
+	}
+	if !known {
+		t.Fatalf("sensor kind %q is not configured", r.Sensor)
+	}
+	for k, v := range r.Fields {
+		if math.IsNaN(v) || math.IsInf(v, 0) || k == "" || strings.ContainsRune(k, 0) {
+			t.Fatalf("field %q = %v", k, v)
+		}
+	}
 }

@@ -171,7 +171,9 @@ func (f *Format) ReadAll(m reading.Message) ([]reading.Record, error) {
 	}
 	var p sparkplugb.Payload
 	if err := proto.Unmarshal(m.Payload, &p); err != nil {
-		return nil, f.reject(t, "Sparkplug B %s: the payload is not a Sparkplug B protobuf Payload: %v", t.kind, err)
+		return nil, f.reject(t, "Sparkplug B %s: the payload is not a Sparkplug B protobuf Payload: %s", t.kind,
+			// protobuf's errors vary their spaces from run to run.
+			strings.Join(strings.Fields(err.Error()), " "))
 	}
 	if t.kind != "NDEATH" && p.Seq == nil {
 		return nil, f.reject(t, "Sparkplug B %s of edge node %s/%s without seq", t.kind, t.group, t.node)

@@ -316,3 +316,31 @@ func FuzzDecode(f *testing.F) {
 		{"spBv1.0/Plant1/NDEATH/Edge1", "ndeath.bin"},
 	})
 }
+
+// TestNodeDeath checks that an NDEATH marks the node and every device it
+// had born offline, and forgets its aliases.
+func TestNodeDeath(t *testing.T) {
+	d := inputtest.Decoder(&sparkplug.Format{Customer: "acme", Sensor: "weather", Nodes: sparkplug.NewNodes()}, filters, devices)
+	for _, m := range []struct{ topic, file string }{
+		{"spBv1.0/Plant1/NBIRTH/Edge1", "nbirth.bin"},
+		{"spBv1.0/Plant1/DBIRTH/Edge1/Boiler", "dbirth.bin"},
+		{"spBv1.0/Plant1/DBIRTH/Edge1/Pump", "dbirth.bin"},
+	} {
+		if o := decodeAll(t, d, m.topic, Payloads(t)[m.file]); o.Rejected != "" {
+			t.Fatalf("%s: %s", m.topic, o.Rejected)
+		}
+	}
+	o := decodeAll(t, d, "spBv1.0/Plant1/NDEATH/Edge1", Payloads(t)["ndeath.bin"])
+	var offline []string
+	for _, r := range o.Readings {
+		if v, ok := r.Fields[sparkplug.FieldOnline]; ok && v == 0 && r.Customer == "acme" {
+			offline = append(offline, r.Device)
+		}
+	}
+	if got := strings.Join(offline, ","); got != "Edge1,Edge1/Boiler,Edge1/Pump" {
+		t.Fatalf("offline after the node's death: %q (%+v)", got, o)
+	}
+	if o := decodeAll(t, d, "spBv1.0/Plant1/DDATA/Edge1/Boiler", Payloads(t)["ddata.bin"]); !strings.Contains(o.Rejected, "unknown alias 11") {
+		t.Fatalf("data after the death, through an alias: %+v", o)
+	}
+}
