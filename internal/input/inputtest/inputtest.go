@@ -61,11 +61,13 @@ type Case struct {
 // Received is the receive time of every golden message.
 var Received = time.Date(2022, 7, 18, 9, 35, 0, 0, time.UTC)
 
-// Outcome is what a message decodes to, as the golden files keep it.
+// Outcome is what a message decodes to, as the golden files keep it:
+// the reading, or the readings of a reading.MultiFormat's message.
 type Outcome struct {
-	Reading  *reading.Reading `json:"reading,omitempty"`
-	Rejected string           `json:"rejected,omitempty"`
-	Customer string           `json:"customer,omitempty"`
+	Reading  *reading.Reading  `json:"reading,omitempty"`
+	Readings []reading.Reading `json:"readings,omitempty"`
+	Rejected string            `json:"rejected,omitempty"`
+	Customer string            `json:"customer,omitempty"`
 }
 
 // Payload reads a payload of testdata, edited by edit when set.
@@ -89,22 +91,27 @@ func Payload(t testing.TB, file string, edit func(map[string]any)) []byte {
 	return b
 }
 
-// Golden decodes each case and compares what it gives with
+// Updating tells whether the test writes its golden files (-update).
+func Updating() bool { return *update }
+
+// Golden decodes each case, in order, and compares what it gives with
 // testdata/golden/<name>.json (go test -update writes them).
 func Golden(t *testing.T, cases []Case) {
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
 			env := reading.Envelope{Topic: c.Topic, Payload: Payload(t, c.File, c.Edit), Received: Received, Source: "mqtt"}
-			r, err := c.Decoder.Decode(env)
+			rs, err := c.Decoder.DecodeAll(env)
 			var out Outcome
-			if err != nil {
+			if _, multi := c.Decoder.Inputs[0].Format.(reading.MultiFormat); err != nil {
 				rj, ok := errors.AsType[*reading.RejectError](err)
 				if !ok {
 					t.Fatalf("not a rejection: %v", err)
 				}
 				out.Rejected, out.Customer = rj.Reason, rj.Customer
+			} else if multi {
+				out.Readings = rs
 			} else {
-				out.Reading = &r
+				out.Reading = &rs[0]
 			}
 			got, err := json.MarshalIndent(out, "", "  ")
 			if err != nil {
@@ -125,7 +132,7 @@ func Golden(t *testing.T, cases []Case) {
 				t.Fatalf("%v (go test -run %s -update writes it)", err, t.Name())
 			}
 			if !bytes.Equal(got, want) {
-				t.Errorf("%s decodes to\n%s\nwant (%s)\n%s", c.File, got, path, want)
+				t.Errorf("%s on %s decodes to\n%s\nwant (%s)\n%s", c.File, c.Topic, got, path, want)
 			}
 		})
 	}

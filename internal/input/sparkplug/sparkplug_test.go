@@ -2,9 +2,7 @@ package sparkplug_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,7 +89,7 @@ func Payloads(t testing.TB) map[string][]byte {
 func TestPayloadFiles(t *testing.T) {
 	for name, b := range Payloads(t) {
 		path := filepath.Join("testdata", name)
-		if flag.Lookup("update").Value.String() == "true" {
+		if inputtest.Updating() {
 			if err := os.MkdirAll("testdata", 0o755); err != nil {
 				t.Fatal(err)
 			}
@@ -109,15 +107,11 @@ func TestPayloadFiles(t *testing.T) {
 	}
 }
 
-type step struct {
-	Name, Topic, File string
-}
-
-// outcome is what a message decodes to, as the golden files keep it.
+// outcome is what a message decodes to.
 type outcome struct {
-	Readings []reading.Reading `json:"readings,omitempty"`
-	Rejected string            `json:"rejected,omitempty"`
-	Customer string            `json:"customer,omitempty"`
+	Readings []reading.Reading
+	Rejected string
+	Customer string
 }
 
 func decodeAll(t testing.TB, d *reading.Decoder, topic string, payload []byte) outcome {
@@ -144,53 +138,24 @@ func TestGolden(t *testing.T) {
 	d := inputtest.Decoder(f, filters, devices, "spBv1.0/STATE/+")
 	d.Customers["Plant1"] = true
 	const n, dev = "spBv1.0/Plant1/%s/Edge1", "spBv1.0/Plant1/%s/Edge1/Boiler"
-	steps := []step{
-		{"nbirth", sprintf(n, "NBIRTH"), "nbirth.bin"},
-		{"dbirth", sprintf(dev, "DBIRTH"), "dbirth.bin"},
-		{"ndata", sprintf(n, "NDATA"), "ndata.bin"},
-		{"ddata", sprintf(dev, "DDATA"), "ddata.bin"},
-		{"ddata-again", sprintf(dev, "DDATA"), "ddata.bin"},
-		{"ddata-null", sprintf(dev, "DDATA"), "ddata-null.bin"},
-		{"ddata-unknown-alias", sprintf(dev, "DDATA"), "ddata-unknown-alias.bin"},
-		{"ddeath", sprintf(dev, "DDEATH"), "ddeath.bin"},
-		{"ndeath", sprintf(n, "NDEATH"), "ndeath.bin"},
-		{"ddata-after-death", sprintf(dev, "DDATA"), "ddata.bin"},
-		{"state", "spBv1.0/STATE/scada", "ndeath.bin"},
-		{"ncmd", sprintf(n, "NCMD"), "ndata.bin"},
-		{"not-protobuf", sprintf(n, "NDATA"), "../../chirpstack/testdata/up.json"},
-		{"unknown-type", sprintf(n, "NFOO"), "ndata.bin"},
-		{"device-topic-without-device", "spBv1.0/Plant1/DDATA/Edge1", "ddata.bin"},
-		{"unknown-group", "spBv1.0/Plant9/NBIRTH/Edge1", "nbirth.bin"},
-	}
-	for _, s := range steps {
-		t.Run(s.Name, func(t *testing.T) {
-			b, err := os.ReadFile(filepath.Join("testdata", s.File))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := json.MarshalIndent(decodeAll(t, d, s.Topic, b), "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, '\n')
-			path := filepath.Join("testdata", "golden", s.Name+".json")
-			if flag.Lookup("update").Value.String() == "true" {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (go test -run %s -update writes it)", err, t.Name())
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s on %s decodes to\n%s\nwant (%s)\n%s", s.File, s.Topic, got, path, want)
-			}
-		})
-	}
+	inputtest.Golden(t, []inputtest.Case{
+		{Name: "nbirth", Topic: sprintf(n, "NBIRTH"), File: "nbirth.bin", Decoder: d},
+		{Name: "dbirth", Topic: sprintf(dev, "DBIRTH"), File: "dbirth.bin", Decoder: d},
+		{Name: "ndata", Topic: sprintf(n, "NDATA"), File: "ndata.bin", Decoder: d},
+		{Name: "ddata", Topic: sprintf(dev, "DDATA"), File: "ddata.bin", Decoder: d},
+		{Name: "ddata-again", Topic: sprintf(dev, "DDATA"), File: "ddata.bin", Decoder: d},
+		{Name: "ddata-null", Topic: sprintf(dev, "DDATA"), File: "ddata-null.bin", Decoder: d},
+		{Name: "ddata-unknown-alias", Topic: sprintf(dev, "DDATA"), File: "ddata-unknown-alias.bin", Decoder: d},
+		{Name: "ddeath", Topic: sprintf(dev, "DDEATH"), File: "ddeath.bin", Decoder: d},
+		{Name: "ndeath", Topic: sprintf(n, "NDEATH"), File: "ndeath.bin", Decoder: d},
+		{Name: "ddata-after-death", Topic: sprintf(dev, "DDATA"), File: "ddata.bin", Decoder: d},
+		{Name: "state", Topic: "spBv1.0/STATE/scada", File: "ndeath.bin", Decoder: d},
+		{Name: "ncmd", Topic: sprintf(n, "NCMD"), File: "ndata.bin", Decoder: d},
+		{Name: "not-protobuf", Topic: sprintf(n, "NDATA"), File: "../../chirpstack/testdata/up.json", Decoder: d},
+		{Name: "unknown-type", Topic: sprintf(n, "NFOO"), File: "ndata.bin", Decoder: d},
+		{Name: "device-topic-without-device", Topic: "spBv1.0/Plant1/DDATA/Edge1", File: "ddata.bin", Decoder: d},
+		{Name: "unknown-group", Topic: "spBv1.0/Plant9/NBIRTH/Edge1", File: "nbirth.bin", Decoder: d},
+	})
 	// Once for the unknown alias, and again after the death forgot the
 	// aliases.
 	if want := []string{"Plant1/Edge1", "Plant1/Edge1"}; strings.Join(asked, ",") != strings.Join(want, ",") {
