@@ -98,37 +98,48 @@ type node struct {
 // counter turns seq, which wraps from 255 to 0, into a message counter
 // that grows by one a message; an NBIRTH starts it again at its seq (0),
 // which sensorhub counts as a restart. The same message read again (a
-// batch the store refused and decoded again) gets the same count.
+// batch the store refused, decoded again after the next one) gets the
+// same count: the counts of the node's last remembered messages are kept
+// by seq and time.
 type counter struct {
 	started bool
 	last    int64
-	// slots remember, for each seq, the message last counted with it.
-	slots [256]struct {
-		time  uint64
-		count int64
-		set   bool
-	}
+	seen    map[[2]uint64]int64
+	// order is the keys of seen, oldest first once full.
+	order [][2]uint64
+	next  int
 }
 
+// remembered is how many of a node's messages keep their count: more
+// than two batches (ingest.batch_size, 1000 by default).
+const remembered = 4096
+
 func (c *counter) count(seq, ts uint64, birth bool) int64 {
-	s := &c.slots[seq&0xff]
-	if birth {
-		*c = counter{}
-	} else if s.set && s.time == ts {
-		return s.count
+	key := [2]uint64{seq, ts}
+	if n, ok := c.seen[key]; ok {
+		return n
 	}
-	n := int64(seq & 0xff)
+	if birth {
+		c.started = false
+	}
+	n := int64(seq)
 	if c.started {
 		n = c.last + (int64(seq)-c.last%256+256)%256
 	}
-	*s = struct {
-		time  uint64
-		count int64
-		set   bool
-	}{ts, n, true}
 	if !c.started || n > c.last {
 		c.started, c.last = true, n
 	}
+	if c.seen == nil {
+		c.seen = map[[2]uint64]int64{}
+	}
+	if len(c.order) < remembered {
+		c.order = append(c.order, key)
+	} else {
+		delete(c.seen, c.order[c.next])
+		c.order[c.next] = key
+		c.next = (c.next + 1) % remembered
+	}
+	c.seen[key] = n
 	return n
 }
 
@@ -192,7 +203,11 @@ func (f *Format) ReadAll(m reading.Message) ([]reading.Record, error) {
 
 	switch t.kind {
 	case "NBIRTH":
-		n.aliases, n.devices, n.asked = map[uint64]string{}, map[string]bool{}, false
+		// A birth read again (its batch decoded again, after the next
+		// one) must not forget what the births after it taught.
+		if _, again := n.counter.seen[[2]uint64{p.GetSeq(), p.GetTimestamp()}]; !again {
+			n.aliases, n.devices, n.asked = map[uint64]string{}, map[string]bool{}, false
+		}
 		n.learn(p.Metrics)
 	case "DBIRTH":
 		n.learn(p.Metrics)

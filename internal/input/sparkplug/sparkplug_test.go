@@ -3,6 +3,7 @@ package sparkplug_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -307,5 +308,28 @@ func TestNodeDeath(t *testing.T) {
 	}
 	if o := decodeAll(t, d, "spBv1.0/Plant1/DDATA/Edge1/Boiler", Payloads(t)["ddata.bin"]); !strings.Contains(o.Rejected, "unknown alias 11") {
 		t.Fatalf("data after the death, through an alias: %+v", o)
+	}
+}
+
+// TestBirthReadAgain: an NBIRTH read again after a DBIRTH (its batch
+// decoded again after the next one) keeps what the DBIRTH taught, and
+// its counter.
+func TestBirthReadAgain(t *testing.T) {
+	d := inputtest.Decoder(&sparkplug.Format{Customer: "acme", Sensor: "weather", Nodes: sparkplug.NewNodes()}, filters, devices)
+	var counts []int64
+	for _, m := range []struct{ topic, file string }{
+		{"spBv1.0/Plant1/NBIRTH/Edge1", "nbirth.bin"},
+		{"spBv1.0/Plant1/DBIRTH/Edge1/Boiler", "dbirth.bin"},
+		{"spBv1.0/Plant1/NBIRTH/Edge1", "nbirth.bin"},
+		{"spBv1.0/Plant1/DDATA/Edge1/Boiler", "ddata.bin"},
+	} {
+		o := decodeAll(t, d, m.topic, Payloads(t)[m.file])
+		if o.Rejected != "" {
+			t.Fatalf("%s: %s", m.topic, o.Rejected)
+		}
+		counts = append(counts, o.Readings[len(o.Readings)-1].MsgCount)
+	}
+	if got := fmt.Sprint(counts); got != "[0 1 0 3]" {
+		t.Errorf("counters %s, want [0 1 0 3]", got)
 	}
 }
