@@ -118,7 +118,7 @@ func TestSparkplugInput(t *testing.T) {
 				for _, d := range devs {
 					byDevice[d.Sensor+"/"+d.Device] = d
 				}
-				if byDevice["plc/Edge1"].Readings < 6 || byDevice["plc/Edge1/Boiler"].Readings < 3 {
+				if byDevice["plc/Edge1"].Readings < 6 || byDevice["plc/Edge1:Boiler"].Readings < 3 {
 					return fmt.Errorf("devices %+v", devs)
 				}
 				return nil
@@ -147,11 +147,11 @@ func TestSparkplugInput(t *testing.T) {
 			if got := points("Edge1", "Inputs_Voltage"); got != "[231.5 229 230]" {
 				t.Errorf("edge node Inputs_Voltage %s", got)
 			}
-			if got := points("Edge1/Boiler", "Temperature"); got != "[62.25 63]" {
+			if got := points("Edge1:Boiler", "Temperature"); got != "[62.25 63]" {
 				t.Errorf("Boiler Temperature %s, want its birth and its data through alias 11", got)
 			}
 			var latest reading.Reading
-			getJSON(t, a, "/api/v1/latest?customer=finemeca&sensor=plc&device="+url.QueryEscape("Edge1/Boiler"), &latest)
+			getJSON(t, a, "/api/v1/latest?customer=finemeca&sensor=plc&device="+url.QueryEscape("Edge1:Boiler"), &latest)
 			if v, ok := latest.Fields[sparkplug.FieldOnline]; !ok || v != 0 || !latest.Time.Equal(at(6)) {
 				t.Errorf("latest of the Boiler %+v, want its death: _online 0", latest)
 			}

@@ -67,7 +67,7 @@ func TestInvalidFiles(t *testing.T) {
 		"bad_inputs.yaml": {`bad_inputs.yaml:4: inputs.0.sensor: "boiler"`, `bad_inputs.yaml:5: inputs.1.format: "lorawan" is not one of chirpstack, finemeca`,
 			`bad_inputs.yaml:10: inputs.2.separator: "."`, `bad_inputs.yaml:15: sensors.weather.payload_decoder: "base64" is not one of cayenne_lpp`},
 		"bad_sparkplug.yaml": {`bad_sparkplug.yaml:3: inputs.0.topics.1: "plant1/#": Sparkplug B topics begin with spBv1.0/`,
-			`bad_sparkplug.yaml:5: inputs.0.devices.Edge1/Boiler: "boiler" is not a sensor kind`},
+			`bad_sparkplug.yaml:5: inputs.0.devices.Edge1:Boiler: "boiler" is not a sensor kind`},
 		"bad_rules.yaml": {
 			`bad_rules.yaml:11: alerts.rules.0.when: rule "air-leak"`, "unknown name Pressure",
 			`bad_rules.yaml:16: alerts.rules.1.severity: rule "hot": "urgent"`,

@@ -48,7 +48,7 @@ const RebirthMetric = "Node Control/Rebirth"
 const DefaultSeparator = "_"
 
 // Format reads Sparkplug B messages. A device is {edge node} for the
-// node's own metrics and {edge node}/{device} for a device's; its
+// node's own metrics and {edge node}:{device} for a device's; its
 // customer is Customer, else the group id; its sensor kind is
 // Devices[device], else Sensor, else the kind whose match rules it meets.
 type Format struct {
@@ -230,22 +230,22 @@ func (f *Format) ReadAll(m reading.Message) ([]reading.Record, error) {
 	if t.device == "" {
 		rb.metrics(nodeID, names, p.Metrics)
 	} else {
-		rb.metrics(nodeID+"/"+t.device, names, p.Metrics)
+		rb.metrics(nodeID+":"+t.device, names, p.Metrics)
 	}
 	switch t.kind {
 	case "NBIRTH":
 		rb.status(nodeID, FieldOnline, 1)
 	case "DBIRTH":
-		rb.status(nodeID+"/"+t.device, FieldOnline, 1)
+		rb.status(nodeID+":"+t.device, FieldOnline, 1)
 	case "DDEATH":
 		delete(n.devices, t.device)
-		rb.status(nodeID+"/"+t.device, FieldOnline, 0)
+		rb.status(nodeID+":"+t.device, FieldOnline, 0)
 	case "NDEATH":
 		// The node and every device it had are offline; its aliases die
 		// with it. A death has no seq (it is the node's MQTT will).
 		rb.status(nodeID, FieldOnline, 0)
 		for _, d := range slices.Sorted(maps.Keys(n.devices)) {
-			rb.status(nodeID+"/"+d, FieldOnline, 0)
+			rb.status(nodeID+":"+d, FieldOnline, 0)
 		}
 		delete(nodes.nodes, key)
 		return rb.out, nil

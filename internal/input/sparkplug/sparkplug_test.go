@@ -135,7 +135,7 @@ func TestGolden(t *testing.T) {
 	nodes := sparkplug.NewNodes()
 	var asked []string
 	nodes.SetRebirth(func(group, node string) { asked = append(asked, group+"/"+node) })
-	f := &sparkplug.Format{Sensor: "weather", Devices: map[string]string{"Edge1/Boiler": "weather"}, Nodes: nodes}
+	f := &sparkplug.Format{Sensor: "weather", Devices: map[string]string{"Edge1:Boiler": "weather"}, Nodes: nodes}
 	d := inputtest.Decoder(f, filters, devices, "spBv1.0/STATE/+")
 	d.Customers["Plant1"] = true
 	const n, dev = "spBv1.0/Plant1/%s/Edge1", "spBv1.0/Plant1/%s/Edge1/Boiler"
@@ -303,7 +303,7 @@ func TestNodeDeath(t *testing.T) {
 			offline = append(offline, r.Device)
 		}
 	}
-	if got := strings.Join(offline, ","); got != "Edge1,Edge1/Boiler,Edge1/Pump" {
+	if got := strings.Join(offline, ","); got != "Edge1,Edge1:Boiler,Edge1:Pump" {
 		t.Fatalf("offline after the node's death: %q (%+v)", got, o)
 	}
 	if o := decodeAll(t, d, "spBv1.0/Plant1/DDATA/Edge1/Boiler", Payloads(t)["ddata.bin"]); !strings.Contains(o.Rejected, "unknown alias 11") {
