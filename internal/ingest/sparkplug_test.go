@@ -2,9 +2,7 @@ package ingest_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,21 +14,6 @@ import (
 	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/testenv"
 )
-
-// awayStore is unavailable while away is set.
-type awayStore struct {
-	store.Store
-	away  atomic.Bool
-	calls atomic.Int32
-}
-
-func (s *awayStore) Write(ctx context.Context, b store.Batch) (store.WriteResult, error) {
-	s.calls.Add(1)
-	if s.away.Load() {
-		return store.WriteResult{}, store.Unavailable(errors.New("connection refused"))
-	}
-	return s.Store.Write(ctx, b)
-}
 
 // TestSparkplugInOrderThroughOutage: an edge node's birth and the data
 // after it, through aliases and across seq's wrap, in batches large
@@ -44,10 +27,10 @@ func TestSparkplugInOrderThroughOutage(t *testing.T) {
 	cfg := config.Default()
 	cfg.Sensors["plc"] = &config.Sensor{Match: config.Match{Topic: "never/#"}}
 	cfg.Inputs = []config.Input{{Format: "sparkplug", Topics: []string{"spBv1.0/ingest-test/+/+"}, Customer: "finemeca", Sensor: "plc"}}
-	var st *awayStore
+	var st *flakyStore
 	p := startPipeline(t, cfg, 300, func(s store.Store) store.Store {
-		st = &awayStore{Store: s}
-		st.away.Store(true)
+		st = &flakyStore{Store: s, away: true}
+		st.failures.Store(1 << 30) // until the messages are all on the queue
 		return st
 	})
 	t0 := time.Date(2022, 7, 18, 9, 0, 0, 0, time.UTC)
@@ -78,7 +61,7 @@ func TestSparkplugInOrderThroughOutage(t *testing.T) {
 				}
 				return nil
 			})
-			st.away.Store(false)
+			st.failures.Store(0)
 		}
 		testenv.Eventually(t, 20*time.Second, 20*time.Millisecond, func() error {
 			if k, _ := p.cons.Pending(ctx); k != 0 {
