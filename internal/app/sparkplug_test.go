@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sensorhub/sensorhub/internal/alert"
 	"github.com/sensorhub/sensorhub/internal/app"
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/input/sparkplug"
@@ -48,13 +50,16 @@ func sparkplugPayload(t *testing.T, at time.Time, seq uint64, metrics ...any) []
 // the API: data whose alias no birth taught kept rejected and a rebirth
 // asked of the node (an NCMD a subscriber sees), then a birth, a device's
 // birth, data through the aliases (one message delivered twice, stored
-// once), a seq gap counted as loss, and a device's death.
+// once), a seq gap counted as loss, and a device's death, which a rule
+// on _online alerts on.
 func TestSparkplugInput(t *testing.T) {
 	for _, broker := range []string{"builtin", "mosquitto"} {
 		t.Run(broker, func(t *testing.T) {
 			group := "g" + testenv.Unique(t)
 			a := start(t, "embedded", app.Options{}, func(c *config.Config) {
 				c.Sensors["plc"] = &config.Sensor{Match: config.Match{Topic: "never/#"}}
+				c.Alerts.EvaluateEvery = 100 * time.Millisecond
+				c.Alerts.Rules = []alert.RuleSpec{{Name: "offline", Sensor: "plc", When: "_online == 0", Severity: "warning"}}
 				c.MQTT.Topics = nil
 				c.Inputs = []config.Input{{Format: "sparkplug", Topics: []string{"spBv1.0/" + group + "/+/+", "spBv1.0/" + group + "/+/+/+"},
 					Customer: "finemeca", Sensor: "plc"}}
@@ -86,7 +91,7 @@ func TestSparkplugInput(t *testing.T) {
 					t.Fatalf("publish %s: %v", topic, tok.Error())
 				}
 			}
-			t0 := time.Date(2022, 7, 18, 9, 34, 0, 0, time.UTC)
+			t0 := time.Now().UTC().Truncate(time.Second).Add(-time.Minute)
 			at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 
 			// Data before any birth: its alias is unknown.
@@ -134,7 +139,7 @@ func TestSparkplugInput(t *testing.T) {
 			points := func(device, field string) string {
 				var s series.Series
 				getJSON(t, a, "/api/v1/series?customer=finemeca&sensor=plc&device="+url.QueryEscape(device)+"&field="+field+
-					"&from=2022-07-18T09:00:00Z&to=2022-07-18T10:00:00Z", &s)
+					"&from="+t0.Add(-time.Hour).Format(time.RFC3339)+"&to="+t0.Add(time.Hour).Format(time.RFC3339), &s)
 				var out []float64
 				for _, p := range s.Points {
 					out = append(out, p.Value)
@@ -155,6 +160,14 @@ func TestSparkplugInput(t *testing.T) {
 			if v, ok := latest.Fields[sparkplug.FieldOnline]; !ok || v != 0 || !latest.Time.Equal(at(6)) {
 				t.Errorf("latest of the Boiler %+v, want its death: _online 0", latest)
 			}
+			// The death fires a rule on _online; the node, alive, does not.
+			testenv.Eventually(t, 20*time.Second, 50*time.Millisecond, func() error {
+				alerts, err := a.Store.Alerts(context.Background(), store.AlertFilter{State: "firing"})
+				if err != nil || len(alerts) != 1 || alerts[0].Rule != "offline" || alerts[0].Device != "Edge1:Boiler" {
+					return fmt.Errorf("firing alerts %+v %v, want offline of Edge1:Boiler", alerts, err)
+				}
+				return nil
+			})
 		})
 	}
 }

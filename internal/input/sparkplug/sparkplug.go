@@ -31,12 +31,11 @@ import (
 // Namespace is the first level of every Sparkplug B topic.
 const Namespace = "spBv1.0"
 
-// Field names of the readings of Sparkplug B devices and edge nodes.
+// Field names of the readings of Sparkplug B devices and edge nodes: 1
+// on a birth and 0 on a death; the edge node's seq (0–255) as sent.
 const (
-	// FieldOnline is 1 on a birth and 0 on a death.
-	FieldOnline = "_online"
-	// FieldSeq is the edge node's seq (0–255) as the message gave it.
-	FieldSeq = "_seq"
+	FieldOnline = reading.FieldOnline
+	FieldSeq    = reading.FieldSeq
 )
 
 // RebirthMetric is the metric of an NCMD that asks an edge node to
