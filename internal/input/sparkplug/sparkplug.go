@@ -90,6 +90,9 @@ type node struct {
 	devices map[string]bool
 	// asked is set when a rebirth was asked and no NBIRTH came since.
 	asked bool
+	// bdSeq is the bdSeq metric of the node's last NBIRTH, which its
+	// NDEATH repeats; -1 for none.
+	bdSeq int64
 	// seq unwraps the node's seq into a counter that does not wrap.
 	counter counter
 }
@@ -145,7 +148,7 @@ func (c *counter) count(seq, ts uint64, birth bool) int64 {
 func (ns *Nodes) get(key string) *node {
 	n := ns.nodes[key]
 	if n == nil {
-		n = &node{aliases: map[uint64]string{}, devices: map[string]bool{}}
+		n = &node{aliases: map[uint64]string{}, devices: map[string]bool{}, bdSeq: -1}
 		ns.nodes[key] = n
 	}
 	return n
@@ -206,11 +209,18 @@ func (f *Format) ReadAll(m reading.Message) ([]reading.Record, error) {
 		// one) must not forget what the births after it taught.
 		if _, again := n.counter.seen[[2]uint64{p.GetSeq(), p.GetTimestamp()}]; !again {
 			n.aliases, n.devices, n.asked = map[uint64]string{}, map[string]bool{}, false
+			n.bdSeq = bdSeq(p.Metrics)
 		}
 		n.learn(p.Metrics)
 	case "DBIRTH":
 		n.learn(p.Metrics)
 		n.devices[t.device] = true
+	case "NDEATH":
+		// The will of a session the node has since replaced (it was born
+		// again before the broker published it) says nothing of now.
+		if d := bdSeq(p.Metrics); d >= 0 && n.bdSeq >= 0 && d != n.bdSeq {
+			return nil, nil
+		}
 	}
 	names, err := n.names(p.Metrics)
 	if err != nil {
@@ -246,7 +256,7 @@ func (f *Format) ReadAll(m reading.Message) ([]reading.Record, error) {
 		for _, d := range slices.Sorted(maps.Keys(n.devices)) {
 			rb.status(nodeID+":"+d, FieldOnline, 0)
 		}
-		delete(nodes.nodes, key)
+		n.aliases, n.devices, n.asked = map[uint64]string{}, map[string]bool{}, false
 		return rb.out, nil
 	}
 	// The node's record of this message carries the counter: one a
@@ -267,6 +277,21 @@ func (f *Format) reject(t topic, format string, args ...any) *reading.RejectErro
 	e := reading.Reject(format, args...)
 	e.Customer = cmp.Or(f.Customer, t.group)
 	return e
+}
+
+// bdSeq is the value of the bdSeq metric of a birth or a death; -1 for
+// none.
+func bdSeq(ms []*sparkplugb.Payload_Metric) int64 {
+	for _, m := range ms {
+		if m.GetName() == "bdSeq" {
+			if v, ok := value(m); ok {
+				if f, ok := v.(float64); ok && f >= 0 && f < 1<<53 {
+					return int64(f)
+				}
+			}
+		}
+	}
+	return -1
 }
 
 // learn keeps the aliases of a birth's metrics.

@@ -334,3 +334,32 @@ func TestBirthReadAgain(t *testing.T) {
 		t.Errorf("counters %s, want [0 1 0 3]", got)
 	}
 }
+
+// TestStaleDeath: an NDEATH whose bdSeq is not that of the node's last
+// NBIRTH (the will of the session before, published after the node was
+// born again) gives nothing and forgets nothing.
+func TestStaleDeath(t *testing.T) {
+	d := inputtest.Decoder(&sparkplug.Format{Customer: "acme", Sensor: "weather", Nodes: sparkplug.NewNodes()}, filters, devices)
+	bd := metric("bdSeq", 0, sparkplugb.DataType_UInt64)
+	bd.Value = &sparkplugb.Payload_Metric_LongValue{LongValue: 2}
+	stale, err := proto.Marshal(&sparkplugb.Payload{Timestamp: proto.Uint64(t0 + 1500), Metrics: []*sparkplugb.Payload_Metric{bd}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []struct {
+		topic   string
+		payload []byte
+		want    int
+	}{
+		{"spBv1.0/Plant1/NBIRTH/Edge1", Payloads(t)["nbirth.bin"], 1}, // bdSeq 3
+		{"spBv1.0/Plant1/DBIRTH/Edge1/Boiler", Payloads(t)["dbirth.bin"], 2},
+		{"spBv1.0/Plant1/NDEATH/Edge1", stale, 0},                          // bdSeq 2
+		{"spBv1.0/Plant1/DDATA/Edge1/Boiler", Payloads(t)["ddata.bin"], 3}, // aliases kept
+		{"spBv1.0/Plant1/NDEATH/Edge1", Payloads(t)["ndeath.bin"], 2},      // bdSeq 3: the node and the Boiler
+	} {
+		o := decodeAll(t, d, m.topic, m.payload)
+		if o.Rejected != "" || len(o.Readings) != m.want {
+			t.Fatalf("%s: %d readings, want %d: %+v", m.topic, len(o.Readings), m.want, o)
+		}
+	}
+}
