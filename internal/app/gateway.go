@@ -6,10 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"time"
 
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/gateway"
 	"github.com/sensorhub/sensorhub/internal/health"
+	"github.com/sensorhub/sensorhub/internal/input"
+	"github.com/sensorhub/sensorhub/internal/input/sparkplug"
 	"github.com/sensorhub/sensorhub/internal/metrics"
 	"github.com/sensorhub/sensorhub/internal/queue"
 	"github.com/sensorhub/sensorhub/internal/web"
@@ -35,6 +39,32 @@ func newGatewayStage(cfg *config.Config, q queue.Publisher, m *metrics.Metrics, 
 
 // start starts the built-in broker or connects to the configured one.
 func (s *gatewayStage) start(ctx context.Context) error {
+	if err := s.connect(ctx); err != nil {
+		return err
+	}
+	if slices.ContainsFunc(s.cfg.Inputs, func(in config.Input) bool { return in.Format == "sparkplug" }) {
+		input.SparkplugNodes.SetRebirth(s.askRebirth)
+	}
+	return nil
+}
+
+// askRebirth asks a Sparkplug B edge node, through the broker, to
+// publish its births again.
+func (s *gatewayStage) askRebirth(group, node string) {
+	topic, payload := sparkplug.CommandTopic(group, node), sparkplug.RebirthRequest(time.Now())
+	s.log.Info("Sparkplug B: asking an edge node for its births (a data message named an unknown alias)", "group", group, "node", node, "topic", topic)
+	if s.broker != nil {
+		go func() {
+			if err := s.broker.Publish(topic, payload, 0); err != nil {
+				s.log.Warn("Sparkplug B: rebirth request not published", "topic", topic, "err", err)
+			}
+		}()
+		return
+	}
+	s.client.Publish(topic, payload, 1)
+}
+
+func (s *gatewayStage) connect(ctx context.Context) error {
 	cfg := s.cfg
 	if cfg.MQTT.Broker != "builtin" {
 		tlsCfg, err := mqttTLS(cfg)
@@ -101,6 +131,7 @@ func (s *gatewayStage) serve(api *web.Server) {
 
 // stop takes no new messages in; what the queue has, ingest finishes.
 func (s *gatewayStage) stop(context.Context) {
+	input.SparkplugNodes.SetRebirth(nil)
 	if s.client != nil {
 		s.client.Close()
 	}

@@ -280,7 +280,7 @@ type MQTT struct {
 // Input is a format and the MQTT topics it reads, with the format's
 // settings (package input knows which each format takes).
 type Input struct {
-	// Format is finemeca, chirpstack or thethingsstack.
+	// Format is finemeca, chirpstack, thethingsstack or sparkplug.
 	Format string `yaml:"format"`
 	// Topics are the MQTT topic filters the format reads; the gateway
 	// subscribes to them beside mqtt.topics.

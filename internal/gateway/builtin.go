@@ -142,6 +142,12 @@ func (b *Broker) Check(context.Context) error {
 	return errors.Join(errs...)
 }
 
+// Publish sends a message to the broker's subscribers, as sensorhub's
+// own: a command to a device (a Sparkplug B rebirth request).
+func (b *Broker) Publish(topic string, payload []byte, qos byte) error {
+	return b.server.Publish(topic, payload, false, qos)
+}
+
 // TLSAddr is the address of the TLS listener, or nil.
 func (b *Broker) TLSAddr() net.Addr { return b.tlsAddr }
 

@@ -206,6 +206,18 @@ func (cl *Client) Ready() error {
 	return nil
 }
 
+// Publish sends a message to the broker, as sensorhub's own: a command
+// to a device (a Sparkplug B rebirth request). It does not wait for the
+// broker; a failure is logged.
+func (cl *Client) Publish(topic string, payload []byte, qos byte) {
+	tok := cl.c.Publish(topic, qos, false, payload)
+	go func() {
+		if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			cl.log.Warn("MQTT publish failed", "topic", topic, "err", tok.Error())
+		}
+	}()
+}
+
 // Close stops forwarding and disconnects; messages not yet on the queue
 // stay unacknowledged and the broker delivers them again.
 func (cl *Client) Close() error {

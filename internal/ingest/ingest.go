@@ -200,7 +200,7 @@ func envelopes(ds []queue.Delivery) []reading.Envelope {
 // decodeAll decodes envelopes on every core, keeping their order.
 func (in *Ingester) decodeAll(ctx context.Context, envs []reading.Envelope) store.Batch {
 	parts := min(runtime.GOMAXPROCS(0), len(envs)/64)
-	if parts < 2 {
+	if parts < 2 || in.decoder().Sequential() {
 		return in.Decode(ctx, envs)
 	}
 	out := make([]store.Batch, parts)
@@ -286,7 +286,7 @@ func (in *Ingester) Ingest(ctx context.Context, envs []reading.Envelope) (int, e
 func (in *Ingester) Decode(ctx context.Context, envs []reading.Envelope) store.Batch {
 	var b store.Batch
 	for _, env := range envs {
-		r, err := in.decoder().Decode(env)
+		rs, err := in.decoder().DecodeAll(env)
 		if err != nil {
 			var rj *reading.RejectError
 			customer := ""
@@ -301,12 +301,14 @@ func (in *Ingester) Decode(ctx context.Context, envs []reading.Envelope) store.B
 		if env.ReplayOf > 0 {
 			b.Resolved = append(b.Resolved, env.ReplayOf)
 		}
-		if len(r.Flags) > 0 {
-			in.logLimited(ctx, "flags:"+r.Customer+"/"+r.Sensor+"/"+r.Device,
-				"reading stored with problems", "customer", r.Customer, "sensor", r.Sensor, "device", r.Device,
-				"flags", strings.Join(r.Flags, ","))
+		for _, r := range rs {
+			if len(r.Flags) > 0 {
+				in.logLimited(ctx, "flags:"+r.Customer+"/"+r.Sensor+"/"+r.Device,
+					"reading stored with problems", "customer", r.Customer, "sensor", r.Sensor, "device", r.Device,
+					"flags", strings.Join(r.Flags, ","))
+			}
 		}
-		b.Readings = append(b.Readings, r)
+		b.Readings = append(b.Readings, rs...)
 	}
 	return b
 }

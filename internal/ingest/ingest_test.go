@@ -30,11 +30,17 @@ type flakyStore struct {
 	store.Store
 	failures atomic.Int32
 	calls    atomic.Int32
+	// away makes the failures an outage (store.Unavailable), which ingest
+	// waits out without looking for a message the store refuses.
+	away bool
 }
 
 func (f *flakyStore) Write(ctx context.Context, b store.Batch) (store.WriteResult, error) {
 	f.calls.Add(1)
 	if f.failures.Add(-1) >= 0 {
+		if f.away {
+			return store.WriteResult{}, store.Unavailable(errors.New("connection refused"))
+		}
 		return store.WriteResult{}, errors.New("database is locked")
 	}
 	return f.Store.Write(ctx, b)

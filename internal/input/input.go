@@ -14,6 +14,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/input/cayenne"
 	"github.com/sensorhub/sensorhub/internal/input/chirpstack"
+	"github.com/sensorhub/sensorhub/internal/input/sparkplug"
 	"github.com/sensorhub/sensorhub/internal/input/thethingsstack"
 	"github.com/sensorhub/sensorhub/internal/reading"
 )
@@ -26,6 +27,9 @@ type Format struct {
 	// New builds the format from an input's settings; nil builds the
 	// default format (the flat JSON).
 	New func(in config.Input) reading.Format
+	// Check, when set, reports what the format refuses of an input's
+	// settings beside those Takes names.
+	Check func(in config.Input) []Problem
 }
 
 // Formats are the formats by name.
@@ -39,7 +43,15 @@ var Formats = map[string]Format{
 	"thethingsstack": {Takes: []string{"customer", "sensor", "devices", "separator"}, New: func(in config.Input) reading.Format {
 		return &thethingsstack.Format{Customer: in.Customer, Sensor: in.Sensor, Devices: in.Devices, Separator: in.Separator}
 	}},
+	"sparkplug": {Takes: []string{"customer", "sensor", "devices", "separator"}, New: func(in config.Input) reading.Format {
+		return &sparkplug.Format{Customer: in.Customer, Sensor: in.Sensor, Devices: in.Devices, Separator: in.Separator, Nodes: SparkplugNodes}
+	}, Check: checkSparkplug},
 }
+
+// SparkplugNodes is what this process learnt from the births of
+// Sparkplug B edge nodes: it outlives the formats, built again on every
+// change of the configuration.
+var SparkplugNodes = sparkplug.NewNodes()
 
 // PayloadDecoders are the payload decoders a sensor kind may name.
 var PayloadDecoders = map[string]reading.PayloadDecoder{
@@ -69,6 +81,21 @@ func Check(in config.Input) []Problem {
 	}
 	if in.Separator != "" && strings.ContainsAny(in.Separator, ".*> \t/") {
 		out = append(out, Problem{"separator", fmt.Sprintf("%q: a field name must not contain '.', '*', '>', '/' or spaces", in.Separator)})
+	}
+	if f.Check != nil {
+		out = append(out, f.Check(in)...)
+	}
+	return out
+}
+
+// checkSparkplug refuses topic filters that no Sparkplug B message
+// matches.
+func checkSparkplug(in config.Input) []Problem {
+	var out []Problem
+	for i, t := range in.Topics {
+		if first, _, _ := strings.Cut(t, "/"); first != sparkplug.Namespace && first != "+" && first != "#" {
+			out = append(out, Problem{fmt.Sprintf("topics.%d", i), fmt.Sprintf("%q: Sparkplug B topics begin with %s/ (%s/{group}/+/+ and %s/{group}/+/+/+)", t, sparkplug.Namespace, sparkplug.Namespace, sparkplug.Namespace)})
+		}
 	}
 	return out
 }

@@ -16,6 +16,7 @@ func StoredFields(s *config.Sensor) []string {
 		return nil
 	}
 	out := []string{reading.FieldRSSI, reading.FieldSNR, reading.FieldMsgCount, reading.FieldBattery, reading.FieldMargin, reading.FieldJoin}
+	out = append(out, reading.FieldOnline, reading.FieldSeq)
 	for _, k := range s.Keep {
 		if to, ok := s.Rename[k]; ok {
 			k = to

@@ -64,7 +64,7 @@ func TestInvalidFiles(t *testing.T) {
 		// What config knows and what the series know, in one answer.
 		"bad_panel.yaml": {"bad_panel.yaml:6: sensors.boiler.dashboard.panels.0.type", `"donut"`, `bad_panel.yaml:6: sensors.boiler.dashboard.panels.0.aggs.0: "median"`},
 		// What config knows of every input, and what each format knows.
-		"bad_inputs.yaml": {`bad_inputs.yaml:4: inputs.0.sensor: "boiler"`, `bad_inputs.yaml:5: inputs.1.format: "lorawan" is not one of chirpstack, finemeca, thethingsstack`,
+		"bad_inputs.yaml": {`bad_inputs.yaml:4: inputs.0.sensor: "boiler"`, `bad_inputs.yaml:5: inputs.1.format: "lorawan" is not one of chirpstack, finemeca`,
 			`bad_inputs.yaml:10: inputs.2.separator: "."`, `bad_inputs.yaml:15: sensors.weather.payload_decoder: "base64" is not one of cayenne_lpp`},
 		"bad_modbus.yaml": {`bad_modbus.yaml:18: modbus.devices.1.map: "sdm603" is not a register map (sdm630, umg604)`,
 			`bad_modbus.yaml:25: modbus.devices.2.registers.0.type: "float23" is not one of int16, uint16, int32, uint32, float32, float64`,
@@ -74,6 +74,8 @@ func TestInvalidFiles(t *testing.T) {
 			`bad_modbus.yaml:27: modbus.devices.2.registers.2.word_order: "little_first" is not one of high_first, low_first`,
 			"bad_modbus.yaml:28: modbus.devices.2.registers.3.type: a coil is one bit",
 			"bad_modbus.yaml:34: modbus.devices.3.max_span: 1 is too small for U1, a float32 of 2 registers"},
+		"bad_sparkplug.yaml": {`bad_sparkplug.yaml:3: inputs.0.topics.1: "plant1/#": Sparkplug B topics begin with spBv1.0/`,
+			`bad_sparkplug.yaml:5: inputs.0.devices.Edge1:Boiler: "boiler" is not a sensor kind`},
 		"bad_rules.yaml": {
 			`bad_rules.yaml:11: alerts.rules.0.when: rule "air-leak"`, "unknown name Pressure",
 			`bad_rules.yaml:16: alerts.rules.1.severity: rule "hot": "urgent"`,

@@ -109,36 +109,55 @@ var timeLayouts = []string{
 // message: they are left out and flagged on the reading.
 func (d *Decoder) Decode(env Envelope) (Reading, error) {
 	r, err := d.decode(env)
+	return r, d.bound(env, err)
+}
+
+// bound gives a rejection of a bound sender's message its customer,
+// whatever the message names.
+func (d *Decoder) bound(env Envelope, err error) error {
 	var rj *RejectError
 	if errors.As(err, &rj) && env.Customer != "" {
-		// A bound sender's message is its customer's, whatever it names.
 		rj.Customer = env.Customer
 	}
-	return r, err
+	return err
 }
 
 func (d *Decoder) decode(env Envelope) (Reading, error) {
-	if env.Reason != "" {
-		if env.Size > len(env.Payload) {
-			return Reading{}, reject("%s; its first %d bytes of %d are kept (ingest.max_payload)", env.Reason, len(env.Payload), env.Size)
-		}
-		return Reading{}, reject("%s", env.Reason)
-	}
-	if env.Size > len(env.Payload) {
-		return Reading{}, reject("payload too large: %d bytes, the limit is %d (ingest.max_payload); its first %d bytes are kept", env.Size, d.MaxPayload, len(env.Payload))
-	}
-	if d.MaxPayload > 0 && len(env.Payload) > d.MaxPayload {
-		return Reading{}, reject("payload too large: %d bytes, the limit is %d (ingest.max_payload)", len(env.Payload), d.MaxPayload)
-	}
-	if d.MaxTopic > 0 && len(env.Topic) > d.MaxTopic {
-		return Reading{}, reject("topic too long: %d bytes, the limit is %d (ingest.max_topic)", len(env.Topic), d.MaxTopic)
-	}
-	if !utf8.ValidString(env.Topic) || strings.ContainsRune(env.Topic, 0) {
-		return Reading{}, reject("topic is not valid UTF-8 text or holds a NUL character")
+	if err := d.checkEnvelope(env); err != nil {
+		return Reading{}, err
 	}
 	if in := d.inputFor(env.Topic); in != nil && in.Format != nil {
 		return d.decodeRecord(env, in.Format)
 	}
+	return d.decodeFlat(env)
+}
+
+// checkEnvelope rejects what no format reads: a payload or topic beyond
+// the limits, a topic that is not text, a reason the gateway gave.
+func (d *Decoder) checkEnvelope(env Envelope) error {
+	if env.Reason != "" {
+		if env.Size > len(env.Payload) {
+			return reject("%s; its first %d bytes of %d are kept (ingest.max_payload)", env.Reason, len(env.Payload), env.Size)
+		}
+		return reject("%s", env.Reason)
+	}
+	if env.Size > len(env.Payload) {
+		return reject("payload too large: %d bytes, the limit is %d (ingest.max_payload); its first %d bytes are kept", env.Size, d.MaxPayload, len(env.Payload))
+	}
+	if d.MaxPayload > 0 && len(env.Payload) > d.MaxPayload {
+		return reject("payload too large: %d bytes, the limit is %d (ingest.max_payload)", len(env.Payload), d.MaxPayload)
+	}
+	if d.MaxTopic > 0 && len(env.Topic) > d.MaxTopic {
+		return reject("topic too long: %d bytes, the limit is %d (ingest.max_topic)", len(env.Topic), d.MaxTopic)
+	}
+	if !utf8.ValidString(env.Topic) || strings.ContainsRune(env.Topic, 0) {
+		return reject("topic is not valid UTF-8 text or holds a NUL character")
+	}
+	return nil
+}
+
+// decodeFlat decodes the default format's flat JSON.
+func (d *Decoder) decodeFlat(env Envelope) (Reading, error) {
 	obj, err := parseObject(env.Payload)
 	if err != nil {
 		return Reading{}, err

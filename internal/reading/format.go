@@ -30,6 +30,22 @@ type Format interface {
 	Read(m Message) (Record, error)
 }
 
+// MultiFormat is a Format one of whose messages may give several records
+// (Sparkplug B: metrics of several times, a death of several devices),
+// or none (a message that says nothing of measurements): DecodeAll gives
+// a reading of each. Read gives the first.
+type MultiFormat interface {
+	Format
+	ReadAll(m Message) ([]Record, error)
+}
+
+// Sequential is a format that learns from the messages it reads
+// (Sparkplug B's aliases, from the births): its messages are decoded in
+// the order of the queue, one after another.
+type Sequential interface {
+	Sequential()
+}
+
 // Record is what a format read from one message, before a sensor kind
 // maps it into a Reading.
 type Record struct {
@@ -102,6 +118,57 @@ func (d *Decoder) inputFor(topic string) *Input {
 		}
 	}
 	return nil
+}
+
+// Sequential tells whether a format of d must read its messages in order.
+func (d *Decoder) Sequential() bool {
+	return slices.ContainsFunc(d.Inputs, func(in Input) bool {
+		_, ok := in.Format.(Sequential)
+		return ok
+	})
+}
+
+// DecodeAll decodes one envelope into its readings: one, or as many as
+// the records of a MultiFormat's message (none for a message it
+// ignores). A rejection rejects the whole message.
+func (d *Decoder) DecodeAll(env Envelope) ([]Reading, error) {
+	var mf MultiFormat
+	if in := d.inputFor(env.Topic); in != nil {
+		mf, _ = in.Format.(MultiFormat)
+	}
+	if mf == nil {
+		r, err := d.Decode(env)
+		if err != nil {
+			return nil, err
+		}
+		return []Reading{r}, nil
+	}
+	if err := d.checkEnvelope(env); err != nil {
+		return nil, d.bound(env, err)
+	}
+	recs, err := mf.ReadAll(Message{Topic: env.Topic, Payload: env.Payload, Received: env.Received})
+	if err != nil {
+		rj, ok := err.(*RejectError)
+		if !ok {
+			rj = reject("%v", err)
+		}
+		if !d.Customers[rj.Customer] {
+			rj.Customer = ""
+		}
+		return nil, d.bound(env, rj)
+	}
+	out := make([]Reading, 0, len(recs))
+	for i := range recs {
+		r, err := d.fromRecord(env, &recs[i])
+		if err != nil {
+			if rj, ok := err.(*RejectError); ok && rj.Customer == "" && d.Customers[recs[i].Customer] {
+				rj.Customer = recs[i].Customer
+			}
+			return nil, d.bound(env, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // decodeRecord reads env with the format f and maps the record as the

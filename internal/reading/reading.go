@@ -54,6 +54,11 @@ const (
 	FieldBattery = "_battery"
 	FieldMargin  = "_margin"
 	FieldJoin    = "_join"
+	// FieldOnline is 1 on the reading of a device's birth and 0 on that of
+	// its death (Sparkplug B); FieldSeq is the message's own counter as
+	// sent (Sparkplug B's seq, 0 to 255).
+	FieldOnline = "_online"
+	FieldSeq    = "_seq"
 	// FieldLossRatio is the series lost / (lost + received) per bucket.
 	FieldLossRatio = "_loss_ratio"
 )

@@ -61,11 +61,13 @@ type Case struct {
 // Received is the receive time of every golden message.
 var Received = time.Date(2022, 7, 18, 9, 35, 0, 0, time.UTC)
 
-// Outcome is what a message decodes to, as the golden files keep it.
+// Outcome is what a message decodes to, as the golden files keep it:
+// the reading, or the readings of a reading.MultiFormat's message.
 type Outcome struct {
-	Reading  *reading.Reading `json:"reading,omitempty"`
-	Rejected string           `json:"rejected,omitempty"`
-	Customer string           `json:"customer,omitempty"`
+	Reading  *reading.Reading  `json:"reading,omitempty"`
+	Readings []reading.Reading `json:"readings,omitempty"`
+	Rejected string            `json:"rejected,omitempty"`
+	Customer string            `json:"customer,omitempty"`
 }
 
 // Payload reads a payload of testdata, edited by edit when set.
@@ -89,22 +91,27 @@ func Payload(t testing.TB, file string, edit func(map[string]any)) []byte {
 	return b
 }
 
-// Golden decodes each case and compares what it gives with
+// Updating tells whether the test writes its golden files (-update).
+func Updating() bool { return *update }
+
+// Golden decodes each case, in order, and compares what it gives with
 // testdata/golden/<name>.json (go test -update writes them).
 func Golden(t *testing.T, cases []Case) {
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
 			env := reading.Envelope{Topic: c.Topic, Payload: Payload(t, c.File, c.Edit), Received: Received, Source: "mqtt"}
-			r, err := c.Decoder.Decode(env)
+			rs, err := c.Decoder.DecodeAll(env)
 			var out Outcome
-			if err != nil {
+			if _, multi := c.Decoder.Inputs[0].Format.(reading.MultiFormat); err != nil {
 				rj, ok := errors.AsType[*reading.RejectError](err)
 				if !ok {
 					t.Fatalf("not a rejection: %v", err)
 				}
 				out.Rejected, out.Customer = rj.Reason, rj.Customer
+			} else if multi {
+				out.Readings = rs
 			} else {
-				out.Reading = &r
+				out.Reading = &rs[0]
 			}
 			got, err := json.MarshalIndent(out, "", "  ")
 			if err != nil {
@@ -125,21 +132,21 @@ func Golden(t *testing.T, cases []Case) {
 				t.Fatalf("%v (go test -run %s -update writes it)", err, t.Name())
 			}
 			if !bytes.Equal(got, want) {
-				t.Errorf("%s decodes to\n%s\nwant (%s)\n%s", c.File, got, path, want)
+				t.Errorf("%s on %s decodes to\n%s\nwant (%s)\n%s", c.File, c.Topic, got, path, want)
 			}
 		})
 	}
 }
 
 // Fuzz feeds dec the seeds (topic and testdata file) and what the fuzzer
-// makes of them: every message is a reading that every store takes, or
+// makes of them: every message gives readings that every store takes, or
 // a rejection with its reason; none panics.
 func Fuzz(f *testing.F, dec *reading.Decoder, seeds [][2]string) {
 	for _, s := range seeds {
 		f.Add(s[0], Payload(f, s[1], nil))
 	}
 	f.Fuzz(func(t *testing.T, topic string, payload []byte) {
-		r, err := dec.Decode(reading.Envelope{Topic: topic, Payload: payload, Received: Received, Source: "mqtt"})
+		rs, err := dec.DecodeAll(reading.Envelope{Topic: topic, Payload: payload, Received: Received, Source: "mqtt"})
 		if err != nil {
 			rj, ok := errors.AsType[*reading.RejectError](err)
 			if !ok || rj.Reason == "" {
@@ -147,23 +154,30 @@ func Fuzz(f *testing.F, dec *reading.Decoder, seeds [][2]string) {
 			}
 			return
 		}
-		if !dec.Customers[r.Customer] || r.Device == "" || len(r.Device) > reading.MaxIDLength || !utf8.ValidString(r.Device) {
-			t.Fatalf("reading of customer %q, device %q", r.Customer, r.Device)
-		}
-		if r.Time.IsZero() || r.Time.After(Received.Add(dec.MaxClockSkew)) {
-			t.Fatalf("time %s", r.Time)
-		}
-		known := false
-		for _, p := range dec.Profiles {
-			known = known || p.Name == r.Sensor
-		}
-		if !known {
-			t.Fatalf("sensor kind %q is not configured", r.Sensor)
-		}
-		for k, v := range r.Fields {
-			if math.IsNaN(v) || math.IsInf(v, 0) || k == "" || strings.ContainsRune(k, 0) {
-				t.Fatalf("field %q = %v", k, v)
-			}
+		for _, r := range rs {
+			checkReading(t, dec, r)
 		}
 	})
+}
+
+// checkReading fails t unless r is a reading every store takes.
+func checkReading(t *testing.T, dec *reading.Decoder, r reading.Reading) {
+	if !dec.Customers[r.Customer] || r.Device == "" || len(r.Device) > reading.MaxIDLength || !utf8.ValidString(r.Device) {
+		t.Fatalf("reading of customer %q, device %q", r.Customer, r.Device)
+	}
+	if r.Time.IsZero() || r.Time.After(Received.Add(dec.MaxClockSkew)) {
+		t.Fatalf("time %s", r.Time)
+	}
+	known := false
+	for _, p := range dec.Profiles {
+		known = known || p.Name == r.Sensor
+	}
+	if !known {
+		t.Fatalf("sensor kind %q is not configured", r.Sensor)
+	}
+	for k, v := range r.Fields {
+		if math.IsNaN(v) || math.IsInf(v, 0) || k == "" || strings.ContainsRune(k, 0) {
+			t.Fatalf("field %q = %v", k, v)
+		}
+	}
 }
