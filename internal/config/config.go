@@ -30,7 +30,8 @@ type Config struct {
 	// Memory is what a sensorhub process aims to stay within: the Go
 	// runtime's memory limit (GOMEMLIMIT, unless the environment sets
 	// it, and lower under a smaller cgroup limit) and the bound of the
-	// store's caches come from it; 0 sets none.
+	// store's caches come from it; 0 sets none (a cgroup's limit still
+	// does).
 	Memory ByteSize `yaml:"memory"`
 
 	Log  Log  `yaml:"log"`

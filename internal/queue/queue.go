@@ -23,11 +23,11 @@ const (
 	// Alerts carries alert events (firing, repeat, resolved) for other
 	// systems, as the alert stage's built-in notifier publishes them.
 	Alerts Stream = "alerts"
-	// Catalog carries each new version of the catalog (the settings
-	// changed in the browser, over the API or by catalog apply), so that
-	// every process reads it at once instead of at its next poll of the
-	// store. A notice only: a process that misses it finds the version
-	// by that poll, so it is kept for a short while.
+	// Catalog carries each new version of the catalog that a running
+	// process made (the settings changed in the browser or over the API),
+	// so that every process reads it at once instead of at its next poll
+	// of the store. A notice only: a process that misses it finds the
+	// version by that poll, so it is kept for a short while.
 	Catalog Stream = "catalog"
 )
 
