@@ -323,7 +323,7 @@ func (q *Queue) Ping(ctx context.Context) error {
 // external server.
 func (q *Queue) DeleteStreams(ctx context.Context) error {
 	var errs []error
-	for _, s := range []queue.Stream{queue.Raw, queue.Readings, queue.Alerts} {
+	for _, s := range []queue.Stream{queue.Raw, queue.Readings, queue.Alerts, queue.Catalog} {
 		if err := q.js.DeleteStream(ctx, q.streamName(s)); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 			errs = append(errs, err)
 		}
