@@ -253,39 +253,49 @@ func (d *Decoder) decodeFlat(env Envelope) (Reading, error) {
 	}
 
 	for _, name := range p.fieldsOf(obj) {
-		raw := obj[name]
-		if absent(raw) {
-			continue
-		}
-		stored := name
-		if to, ok := p.Rename[name]; ok {
-			stored = to
-		}
-		if len(stored) > MaxNameLength {
-			e := reject("field name too long: %d bytes, the limit is %d", len(stored), MaxNameLength)
+		if e := r.putField(p, name, obj[name], number, unitOf(obj, name)); e != nil {
 			e.Customer = customer
 			return Reading{}, e
 		}
-		v, ok := number(raw)
-		if !ok {
-			if s, isText := raw.(string); isText && len(p.Keep) == 0 && !looksNumeric(s) {
-				if r.Strings == nil {
-					r.Strings = map[string]string{}
-				}
-				r.Strings[stored] = s
-				continue
-			}
-			r.Flags = append(r.Flags, FlagFieldRejectedPrefix+stored)
-			continue
-		}
-		r.Fields[stored] = v
-		if u := unitOf(obj, name); u != "" {
-			r.setUnit(stored, u)
-		} else if u := p.Units[stored]; u != "" {
-			r.setUnit(stored, u)
-		}
 	}
 	return r, nil
+}
+
+// putField adds field name of a message, raw, to the reading as its kind
+// p maps it: renamed, a number (num reads it) with its unit (the
+// message's, unit, else the kind's), text kept where the kind
+// keeps every field, or else flagged rejected; an absent value adds
+// nothing. A stored name longer than MaxNameLength rejects the message.
+func (r *Reading) putField(p *Profile, name string, raw any, num func(any) (float64, bool), unit string) *RejectError {
+	if absent(raw) {
+		return nil
+	}
+	stored := name
+	if to, ok := p.Rename[name]; ok {
+		stored = to
+	}
+	if len(stored) > MaxNameLength {
+		return reject("field name too long: %d bytes, the limit is %d", len(stored), MaxNameLength)
+	}
+	v, ok := num(raw)
+	if !ok {
+		if s, isText := raw.(string); isText && len(p.Keep) == 0 && !looksNumeric(s) {
+			if r.Strings == nil {
+				r.Strings = map[string]string{}
+			}
+			r.Strings[stored] = s
+			return nil
+		}
+		r.Flags = append(r.Flags, FlagFieldRejectedPrefix+stored)
+		return nil
+	}
+	r.Fields[stored] = v
+	if unit != "" {
+		r.setUnit(stored, unit)
+	} else if u := p.Units[stored]; u != "" {
+		r.setUnit(stored, u)
+	}
+	return nil
 }
 
 // setTime sets the reading's time from the payload's Time: the receive

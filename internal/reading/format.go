@@ -275,34 +275,8 @@ func (d *Decoder) fromRecord(env Envelope, rec *Record) (Reading, error) {
 		names = slices.Sorted(maps.Keys(rec.Fields))
 	}
 	for _, name := range names {
-		raw, ok := rec.Fields[name]
-		if !ok || absent(raw) {
-			continue
-		}
-		stored := name
-		if to, ok := p.Rename[name]; ok {
-			stored = to
-		}
-		if len(stored) > MaxNameLength {
-			return Reading{}, reject("field name too long: %d bytes, the limit is %d", len(stored), MaxNameLength)
-		}
-		v, ok := recordNumber(raw)
-		if !ok {
-			if s, isText := raw.(string); isText && len(p.Keep) == 0 && !looksNumeric(s) {
-				if r.Strings == nil {
-					r.Strings = map[string]string{}
-				}
-				r.Strings[stored] = s
-				continue
-			}
-			r.Flags = append(r.Flags, FlagFieldRejectedPrefix+stored)
-			continue
-		}
-		r.Fields[stored] = v
-		if u := rec.Units[name]; u != "" {
-			r.setUnit(stored, u)
-		} else if u := p.Units[stored]; u != "" {
-			r.setUnit(stored, u)
+		if e := r.putField(p, name, rec.Fields[name], recordNumber, rec.Units[name]); e != nil {
+			return Reading{}, e
 		}
 	}
 	return r, nil
