@@ -241,16 +241,7 @@ func (d *Decoder) decodeFlat(env Envelope) (Reading, error) {
 	r.RSSI = optNumber(obj["RSSI"])
 	r.SNR = optNumber(obj["SNR"])
 	r.Length = optNumber(obj["Length"])
-	// Radio metadata is also kept as fields, to be charted, aggregated and
-	// used in formulas like any measurement.
-	if r.RSSI != nil {
-		r.Fields[FieldRSSI] = *r.RSSI
-		r.setUnit(FieldRSSI, "dBm")
-	}
-	if r.SNR != nil {
-		r.Fields[FieldSNR] = *r.SNR
-		r.setUnit(FieldSNR, "dB")
-	}
+	r.radioFields()
 
 	for _, name := range p.fieldsOf(obj) {
 		if e := r.putField(p, name, obj[name], number, unitOf(obj, name)); e != nil {
@@ -259,6 +250,19 @@ func (d *Decoder) decodeFlat(env Envelope) (Reading, error) {
 		}
 	}
 	return r, nil
+}
+
+// radioFields keeps the radio metadata as fields too, to be charted,
+// aggregated and used in formulas like any measurement.
+func (r *Reading) radioFields() {
+	if r.RSSI != nil {
+		r.Fields[FieldRSSI] = *r.RSSI
+		r.setUnit(FieldRSSI, "dBm")
+	}
+	if r.SNR != nil {
+		r.Fields[FieldSNR] = *r.SNR
+		r.setUnit(FieldSNR, "dB")
+	}
 }
 
 // putField adds field name of a message, raw, to the reading as its kind

@@ -254,14 +254,7 @@ func (d *Decoder) fromRecord(env Envelope, rec *Record) (Reading, error) {
 			r.Digest = PayloadDigest(env.Payload)
 		}
 	}
-	if r.RSSI != nil {
-		r.Fields[FieldRSSI] = *r.RSSI
-		r.setUnit(FieldRSSI, "dBm")
-	}
-	if r.SNR != nil {
-		r.Fields[FieldSNR] = *r.SNR
-		r.setUnit(FieldSNR, "dB")
-	}
+	r.radioFields()
 	for k, v := range rec.Status {
 		if !math.IsNaN(v) && !math.IsInf(v, 0) {
 			r.Fields[k] = v

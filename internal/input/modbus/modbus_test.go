@@ -21,6 +21,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/logx"
 	"github.com/sensorhub/sensorhub/internal/reading"
+	"github.com/sensorhub/sensorhub/internal/testenv"
 )
 
 func f32words(v float32) []uint16 {
@@ -204,23 +205,13 @@ func serve(t *testing.T, addr string, m *meter) *modbus.ModbusServer {
 	return s
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestPoll polls an in-process server poll by poll: contiguous registers
 // read in one request, the values, an exception answered for one request
 // kept in the poll's errors, a server that stops (the polls lost, none
 // published, the device waited for) and comes back (the count shows the
 // gap).
 func TestPoll(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	m := &meter{holding: map[uint16]uint16{}, coils: map[uint16]bool{5: true}}
 	copy := func(at uint16, ws []uint16) {
 		m.mu.Lock()
@@ -344,7 +335,7 @@ func TestDeadDeviceSlowsNoOther(t *testing.T) {
 		}
 		mu.Unlock()
 	}()
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	m := &meter{holding: map[uint16]uint16{0: 7}}
 	serve(t, addr, m)
 
