@@ -173,6 +173,9 @@ func cmdRun(args []string, stderr io.Writer, roles []string) error {
 		if *mqttAddr != "" {
 			cfg.MQTT.Listen = *mqttAddr
 		}
+		if *demo && *cfgPath == "" && len(cfg.Baselines) == 0 {
+			cfg.Baselines = demoBaselines(cfg, time.Now())
+		}
 	})
 	if err != nil {
 		return err
@@ -312,4 +315,12 @@ func cmdHashPassword(in io.Reader, stdout io.Writer) error {
 	}
 	_, err = fmt.Fprintln(stdout, hash)
 	return err
+}
+
+// demoBaselines give the built-in demo an energy baseline of its
+// customer's meters: the mean day of four whole days of the week of
+// history it starts with, which the days after are compared with.
+func demoBaselines(cfg *config.Config, now time.Time) []config.Baseline {
+	day := func(d int) string { return now.AddDate(0, 0, d).In(cfg.Location()).Format(time.DateOnly) }
+	return []config.Baseline{{Name: "demo-first-days", Customer: cfg.Customers[0], From: day(-6), To: day(-3), Every: "day"}}
 }

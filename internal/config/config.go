@@ -49,6 +49,8 @@ type Config struct {
 	Alerts  Alerts             `yaml:"alerts"`
 	// Reports are sent by e-mail on a schedule.
 	Reports []ReportSchedule `yaml:"reports,omitempty"`
+	// Baselines are energy baselines the reports compare with.
+	Baselines []Baseline `yaml:"baselines,omitempty"`
 	// Devices are what people say of devices beside what they send, by
 	// "customer/sensor/device".
 	Devices map[string]*DeviceMeta `yaml:"devices,omitempty"`

@@ -45,6 +45,10 @@ func TestInvalidFiles(t *testing.T) {
 			"bad_modbus.yaml:7: modbus.devices.0.unit_id: 300 is out of range", "bad_modbus.yaml:9: modbus.devices.0.timeout: 30s must be positive and at most the interval",
 			"bad_modbus.yaml:10: modbus.devices.0.map: give a register map"},
 		"bad_rule_duration.yaml": {`line 6: alerts.rules.0.for (rule "air-leak")`, "2 minutes"},
+		"bad_baseline.yaml": {`bad_baseline.yaml:4: baselines.0.customer: "acme"`, `bad_baseline.yaml:5: baselines.0.from: "2026-13-01" is not a date`,
+			`bad_baseline.yaml:7: baselines.0.every: "month" is not week or day`, "bad_baseline.yaml:9: baselines.0.production: a baseline has one variable",
+			`bad_baseline.yaml:8: baselines.0.degree_days.sensor: "weather" is not one of the sensor kinds`, `baselines.0.degree_days.mode: "warming"`,
+			"bad_baseline.yaml:9: baselines.0.production.field: the field of the production count is missing"},
 		"bad_notifier.yaml": {
 			`bad_notifier.yaml:7: alerts.notifiers.ops.from: "not-an-address"`, "bad_notifier.yaml:8: alerts.notifiers.ops.to: at least one recipient",
 			`bad_notifier.yaml:9: alerts.notifiers.ops.tls: "ssl"`, `bad_notifier.yaml:12: alerts.notifiers.hook.url: "ftp://example.com/hook"`,

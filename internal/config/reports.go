@@ -9,7 +9,7 @@ import (
 )
 
 // ReportSections are the sections of a report.
-var ReportSections = []string{"energy", "air", "quality"}
+var ReportSections = []string{"energy", "air", "quality", "baseline"}
 
 // ReportSchedule sends a customer's report of each week or month by
 // e-mail, once the period is over.
@@ -24,7 +24,8 @@ type ReportSchedule struct {
 	// 1); At is the local time (default 07:00).
 	Day string `yaml:"day,omitempty"`
 	At  string `yaml:"at,omitempty"`
-	// Sections are those sent (default all): energy, air, quality.
+	// Sections are those sent (default all): energy, air, quality,
+	// baseline.
 	Sections []string `yaml:"sections,omitempty"`
 	// Notify are the e-mail notifiers (alerts.notifiers) it is sent with.
 	Notify []string `yaml:"notify"`

@@ -193,6 +193,7 @@ func (c *Config) Validate(f *File) error {
 	c.validateDevices(v)
 	c.validateAlerts(v)
 	c.validateReports(v)
+	c.validateBaselines(v)
 	return errors.Join(v.errs...)
 }
 

@@ -15,7 +15,7 @@ import (
 
 // Charts are the report's charts, for the page and the e-mail: PNG images
 // (mail clients show them; they run no script and draw no SVG).
-var Charts = []string{"days", "demand", "air"}
+var Charts = []string{"days", "demand", "air", "cusum"}
 
 var (
 	blue  = color.RGBA{R: 0x1f, G: 0x6f, B: 0xb5, A: 0xff}
@@ -96,6 +96,10 @@ func (r *Report) Plot(name string) (*plot.Plot, error) {
 			}
 		}
 		if err := bars(p, vals, labels, red); err != nil {
+			return nil, err
+		}
+	case "cusum":
+		if err := r.cusumPlot(p); err != nil {
 			return nil, err
 		}
 	default:

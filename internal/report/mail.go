@@ -106,6 +106,7 @@ var htmlMail = htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).Parse(`<!
 {{end}}</table>
 {{with .Rest}}{{if .Devices}}<p>The devices that reported worst first; {{.Devices}} more devices: {{.Received}} of {{.Expected}} messages received, {{.Lost}} lost; {{.Lossy}} of them lost messages, {{.Silent}} had silent periods. The attached CSV lists every device.</p>
 {{end}}{{end}}{{end}}{{end}}
+{{template "baselines" .}}
 <p style="color:#57606a">The tables are attached as CSV.</p>
 </body></html>`))
 
@@ -125,18 +126,19 @@ Compressed air: leaks cost {{money .Cost}}, {{money .CostPerYear}} a year at thi
 Data quality: {{.Rejected}} rejected messages
 {{range .Devices}}  {{.Name}} ({{.Device}}): {{.Received}} of {{.Expected}} received, {{.Lost}} lost
 {{end}}{{with .Rest}}{{if .Devices}}  and {{.Devices}} more devices: {{.Received}} of {{.Expected}} received, {{.Lost}} lost ({{.Lossy}} lost messages, {{.Silent}} had silent periods); the CSV lists every device
-{{end}}{{end}}{{end}}{{end}}`))
+{{end}}{{end}}{{end}}{{end}}{{template "baselines" .}}`))
 
 // mailData is what the mail's templates show.
 type mailData struct {
 	R                    *Report
 	URL                  string
 	Energy, Air, Quality bool
+	Baseline             bool
 }
 
 func newMailData(r *Report, sections []string, publicURL string) mailData {
 	has := func(s string) bool { return len(sections) == 0 || slices.Contains(sections, s) }
-	data := mailData{R: r, Energy: has("energy"), Air: has("air"), Quality: has("quality")}
+	data := mailData{R: r, Energy: has("energy"), Air: has("air"), Quality: has("quality"), Baseline: has("baseline") && len(r.Baselines) > 0}
 	if publicURL != "" {
 		q := url.Values{"customer": {r.Customer}, "from": {r.Period.From.Format(time.RFC3339)}, "to": {r.Period.To.Format(time.RFC3339)}}
 		data.URL = strings.TrimRight(publicURL, "/") + "/reports?" + q.Encode()
@@ -157,7 +159,7 @@ func Text(r *Report, sections []string, publicURL string) (string, error) {
 // when publicURL is set.
 func Mail(r *Report, sections []string, publicURL string) (notify.Mail, error) {
 	data := newMailData(r, sections, publicURL)
-	has := map[string]bool{"energy": data.Energy, "air": data.Air, "quality": data.Quality}
+	has := map[string]bool{"energy": data.Energy, "air": data.Air, "quality": data.Quality, "baseline": data.Baseline}
 	var html bytes.Buffer
 	if err := htmlMail.Execute(&html, data); err != nil {
 		return notify.Mail{}, err
@@ -170,7 +172,7 @@ func Mail(r *Report, sections []string, publicURL string) (notify.Mail, error) {
 		Subject: fmt.Sprintf("Report %s, %s to %s", r.Customer, r.Period.From.Format("2 Jan"), r.Period.To.AddDate(0, 0, -1).Format("2 Jan 2006")),
 		Text:    text, HTML: html.String(), Inline: map[string][]byte{}, Attach: map[string][]byte{},
 	}
-	charts := map[string]string{"days": "energy", "demand": "energy", "air": "air"}
+	charts := map[string]string{"days": "energy", "demand": "energy", "air": "air", "cusum": "baseline"}
 	for _, c := range Charts {
 		if !has[charts[c]] || c == "air" && len(r.Air.Lines) == 0 {
 			continue

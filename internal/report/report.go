@@ -89,6 +89,9 @@ type Report struct {
 	Energy   Energy    `json:"energy"`
 	Air      Air       `json:"air"`
 	Quality  Quality   `json:"quality"`
+	// Baselines are the customer's energy baselines, tracked to the
+	// period's end.
+	Baselines []Baseline `json:"baselines"`
 	// Notes say what the figures do not cover, such as days whose
 	// readings retention removed.
 	Notes []string `json:"notes"`
@@ -394,6 +397,9 @@ func (s *Source) Make(ctx context.Context, customer string, p Period) (*Report, 
 			r.Air.Worst = &WorstLeak{Device: l.Device, Name: l.Name, Leak: *l.Worst}
 		}
 	}
+	if r.Baselines, err = s.baselines(ctx, customer, p, devs); err != nil {
+		return nil, err
+	}
 	if r.Quality.Rejected, err = s.Store.CountRejected(ctx, store.RejectedFilter{Customer: customer, From: p.From, To: p.To}); err != nil {
 		return nil, err
 	}
@@ -441,6 +447,9 @@ func (r *Report) round() {
 	}
 	rd(&r.Air.Cost)
 	rd(&r.Air.CostPerYear)
+	for i := range r.Baselines {
+		r.Baselines[i].round(rd)
+	}
 }
 
 // energyField is the counter in kWh of a sensor kind: its energy; "" for a
