@@ -19,6 +19,7 @@ func (s *Summary) Merge(o Summary) {
 		return
 	}
 	s.Counter.Merge(o.Counter)
+	s.LastAt, s.Timed = o.LastAt, s.Timed && o.Timed
 	s.Sum += o.Sum
 	s.Min, s.Max = math.Min(s.Min, o.Min), math.Max(s.Max, o.Max)
 }
@@ -38,7 +39,7 @@ func SummarizeHours(rs []reading.Reading) Hours {
 			sums = map[string]*Summary{}
 			out[h] = sums
 		}
-		addFields(sums, rs[i].Fields)
+		addFields(sums, &rs[i])
 	}
 	return out
 }

@@ -16,46 +16,66 @@ import (
 type Summary struct {
 	series.Counter
 	Sum, Min, Max float64
+	// FirstAt and LastAt are the times of the first and the last value,
+	// Unix milliseconds, when Timed: the counter increase between two
+	// summaries is spread over the time between them (series.Spread).
+	// Summaries encoded before they were kept are not Timed.
+	FirstAt, LastAt int64
+	Timed           bool
 }
 
-// Add adds a value after those already added.
-func (s *Summary) Add(v float64) {
+// Add adds a value at ms (Unix milliseconds) after those already added.
+func (s *Summary) Add(ms int64, v float64) {
 	if s.N == 0 {
 		s.Min, s.Max = v, v
+		s.FirstAt, s.Timed = ms, true
 	}
+	s.LastAt = ms
 	s.Counter.Add(v)
 	s.Sum += v
 	s.Min, s.Max = math.Min(s.Min, v), math.Max(s.Max, v)
 }
 
-// summaryVersion is the encoding of summaries with the whole Counter;
-// those of version, before it, lack its peak, top and resets.
-const summaryVersion = 2
+// summaryVersion is the encoding of summaries with the whole Counter and
+// the times of the first and last values; those of counterVersion lack
+// the times, those of version, before both, also the Counter's peak, top
+// and resets.
+const (
+	counterVersion = 2
+	summaryVersion = 3
+)
 
 // Exact reports whether encoded summaries hold the whole Counter: those
 // written before it did count any drop as a reset and merge only
 // approximately (their peak is taken as their first value, their top as
 // their last).
-func Exact(data []byte) bool { return len(data) > 0 && data[0] == summaryVersion }
+func Exact(data []byte) bool {
+	return len(data) > 0 && (data[0] == counterVersion || data[0] == summaryVersion)
+}
+
+// Timed reports whether encoded summaries hold the times of their first
+// and last values.
+func Timed(data []byte) bool { return len(data) > 0 && data[0] == summaryVersion }
 
 // Summarize sums up each field of readings in time order.
 func Summarize(rs []reading.Reading) map[string]*Summary {
 	out := map[string]*Summary{}
 	for i := range rs {
-		addFields(out, rs[i].Fields)
+		addFields(out, &rs[i])
 	}
 	return out
 }
 
 // addFields adds a reading's values to the summaries of its fields.
-func addFields(sums map[string]*Summary, fields map[string]float64) {
-	for f, v := range fields {
+func addFields(sums map[string]*Summary, r *reading.Reading) {
+	ms := r.Time.UnixMilli()
+	for f, v := range r.Fields {
 		s := sums[f]
 		if s == nil {
 			s = &Summary{}
 			sums[f] = s
 		}
-		s.Add(v)
+		s.Add(ms, v)
 	}
 }
 
@@ -76,6 +96,8 @@ func EncodeSummaries(sums map[string]*Summary) []byte {
 			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
 		}
 		b = binary.AppendUvarint(b, uint64(s.Resets))
+		b = binary.AppendVarint(b, s.FirstAt)
+		b = binary.AppendVarint(b, s.LastAt)
 	}
 	return b
 }
@@ -102,7 +124,7 @@ func DecodeSummary(data []byte, field string) (Summary, bool, error) {
 func eachSummary(data []byte, fn func(field string, s Summary) (stop bool)) error {
 	r := &reader{b: data}
 	v := r.byte()
-	if v != version && v != summaryVersion {
+	if v != version && v != counterVersion && v != summaryVersion {
 		return ErrCorrupt
 	}
 	for range r.count() {
@@ -110,7 +132,7 @@ func eachSummary(data []byte, fn func(field string, s Summary) (stop bool)) erro
 		var s Summary
 		s.N = int64(r.uvarint())
 		fields := []*float64{&s.Sum, &s.Min, &s.Max, &s.First, &s.Last, &s.Increase}
-		if v == summaryVersion {
+		if v >= counterVersion {
 			fields = append(fields, &s.Peak, &s.Top)
 		}
 		vals := r.bytes(uint64(len(fields)) * 8)
@@ -120,10 +142,13 @@ func eachSummary(data []byte, fn func(field string, s Summary) (stop bool)) erro
 		for i, p := range fields {
 			*p = math.Float64frombits(binary.LittleEndian.Uint64(vals[8*i:]))
 		}
-		if v == summaryVersion {
+		if v >= counterVersion {
 			s.Resets = int64(r.uvarint())
 		} else {
 			s.Peak, s.Top = s.First, s.Last
+		}
+		if v == summaryVersion {
+			s.FirstAt, s.LastAt, s.Timed = r.varint(), r.varint(), true
 		}
 		if r.err != nil {
 			return r.err

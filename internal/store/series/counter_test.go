@@ -93,7 +93,13 @@ func points(vs []float64) []store.Point {
 // up, as agg=increase gives it.
 func aggregated(pts []store.Point) float64 {
 	var sum float64
-	for _, p := range Aggregate(pts, nil, func(t time.Time) time.Time { return t.Truncate(time.Hour) }, "increase") {
+	hours := Buckets{Of: func(t time.Time) time.Time { return t.Truncate(time.Hour) }, Next: func(t time.Time) time.Time { return t.Add(time.Hour) }}
+	all := make([]Bucket, len(pts))
+	for i, p := range pts {
+		all[i] = pointBucket(p)
+	}
+	got, _ := Increases(all, nil, hours, time.Time{}, time.Time{}, nil)
+	for _, p := range got {
 		sum += p.Value
 	}
 	return sum

@@ -15,6 +15,10 @@ type Bucket struct {
 	// End is when the values the bucket holds end: its last value's
 	// time, or the end of the hour or day it sums up.
 	End time.Time
+	// FirstAt and LastAt are the times of its first and last values; its
+	// Start and End when the aggregates kept none (those written before
+	// they did).
+	FirstAt, LastAt time.Time
 	Counter
 	Sum, Min, Max float64
 }
@@ -41,10 +45,10 @@ func dayStart(t time.Time, loc *time.Location) time.Time {
 // whole days inside the range from the summaries, the partial days at its
 // edges from raw points. ok is false when the store keeps none, or the
 // step is not in days.
-func seriesFromDays(ctx context.Context, s store.Reader, q Query, loc *time.Location, invalid []store.InvalidInterval) ([]store.Point, string, bool, error) {
+func seriesFromDays(ctx context.Context, s store.Reader, q Query, loc *time.Location, invalid []store.InvalidInterval) (Series, bool, error) {
 	rr, ok := s.(DayReader)
 	if !ok || q.Step.Days == 0 || rr.Location().String() != loc.String() {
-		return nil, "", false, nil
+		return Series{}, false, nil
 	}
 	inner := dayStart(q.From, loc)
 	if inner.Before(q.From) {
@@ -52,19 +56,19 @@ func seriesFromDays(ctx context.Context, s store.Reader, q Query, loc *time.Loca
 	}
 	end := dayStart(q.To, loc)
 	if !inner.Before(end) {
-		return nil, "", false, nil
+		return Series{}, false, nil
 	}
 	head, unit, err := s.Points(ctx, store.RawQuery{DeviceKey: q.DeviceKey, Field: q.Field, From: q.From, To: inner})
 	if err != nil {
-		return nil, "", true, err
+		return Series{}, true, err
 	}
 	tail, _, err := s.Points(ctx, store.RawQuery{DeviceKey: q.DeviceKey, Field: q.Field, From: end, To: q.To})
 	if err != nil {
-		return nil, "", true, err
+		return Series{}, true, err
 	}
 	buckets, err := rr.Days(ctx, store.RawQuery{DeviceKey: q.DeviceKey, Field: q.Field, From: inner, To: end})
 	if err != nil {
-		return nil, "", true, err
+		return Series{}, true, err
 	}
 	// Raw edges become one-point buckets, so that one merge serves all.
 	all := make([]Bucket, 0, len(head)+len(buckets)+len(tail))
@@ -75,20 +79,22 @@ func seriesFromDays(ctx context.Context, s store.Reader, q Query, loc *time.Loca
 	for _, p := range tail {
 		all = append(all, pointBucket(p))
 	}
-	out, err := mergeBuckets(ctx, s, all, q, loc, invalid)
-	if err != nil {
-		return nil, "", true, err
+	if q.Agg == "increase" {
+		if all, err = withDayAfter(ctx, s, rr, all, q, loc); err != nil {
+			return Series{}, true, err
+		}
 	}
-	return out, unit, true, nil
+	out := Series{Field: q.Field, Unit: unit, Agg: q.Agg}
+	out.Points, out.Estimated, err = mergeBuckets(ctx, s, all, q, loc, invalid)
+	return out, true, err
 }
 
 func pointBucket(p store.Point) Bucket {
-	return Bucket{Start: p.Time, End: p.Time, Counter: Point(p.Value), Sum: p.Value, Min: p.Value, Max: p.Value}
+	return Bucket{Start: p.Time, End: p.Time, FirstAt: p.Time, LastAt: p.Time, Counter: Point(p.Value), Sum: p.Value, Min: p.Value, Max: p.Value}
 }
 
-// merge adds a whole bucket, in time order, to the accumulator, with
-// the counter increase up to its end.
-func (a *accumulator) merge(b Bucket, inc float64) {
+// merge adds a whole bucket, in time order, to the accumulator.
+func (a *accumulator) merge(b Bucket) {
 	if b.N == 0 {
 		return
 	}
@@ -100,26 +106,14 @@ func (a *accumulator) merge(b Bucket, inc float64) {
 	a.min = min(a.min, b.Min)
 	a.max = max(a.max, b.Max)
 	a.last = b.Last
-	a.increase += inc
 }
 
 // mergeBuckets turns buckets in time order (whole ones, and raw points as
-// one-point buckets) into the query's buckets. The increase up to a
-// bucket's end is left out when the time since the one before overlaps
-// an invalid interval: aggregates leave out their whole hour or day.
-func mergeBuckets(ctx context.Context, s store.Reader, all []Bucket, q Query, loc *time.Location, invalid []store.InvalidInterval) ([]store.Point, error) {
-	var run Counter
-	var prevEnd time.Time
+// one-point buckets) into the query's buckets; agg=increase by
+// increases, with the estimated part of each bucket.
+func mergeBuckets(ctx context.Context, s store.Reader, all []Bucket, q Query, loc *time.Location, invalid []store.InvalidInterval) (pts, estimated []store.Point, err error) {
 	if q.Agg == "increase" {
-		// The increase up to the first value in range comes from the
-		// value before it.
-		p, ok, err := s.PointBefore(ctx, q.DeviceKey, q.Field, q.From)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			run, prevEnd = Point(p.Value), p.Time
-		}
+		return increases(ctx, s, all, q, loc, invalid)
 	}
 	bucket := q.Step.bucketer(q.From, loc)
 	out := []store.Point{}
@@ -132,15 +126,29 @@ func mergeBuckets(ctx context.Context, s store.Reader, all []Bucket, q Query, lo
 			acc = accumulator{}
 		}
 		cur = start
-		inc := run.Merge(b.Counter)
-		if !prevEnd.IsZero() && store.Excludes(invalid, prevEnd, b.End) {
-			inc = 0
-		}
-		prevEnd = b.End
-		acc.merge(b, inc)
+		acc.merge(b)
 	}
 	if len(all) > 0 {
 		out = append(out, store.Point{Time: cur, Value: acc.result(q.Agg)})
 	}
-	return out, nil
+	return out, nil, nil
+}
+
+// withDayAfter appends the first value at or after the query's end to its
+// values: from the day summaries when the range ends at a midnight (the
+// readings of the days after may be gone, their aggregates kept), else
+// the reading.
+func withDayAfter(ctx context.Context, s store.Reader, rr DayReader, all []Bucket, q Query, loc *time.Location) ([]Bucket, error) {
+	if end := dayStart(q.To, loc); end.Equal(q.To) {
+		for _, days := range []int{1, 31} {
+			next, err := rr.Days(ctx, store.RawQuery{DeviceKey: q.DeviceKey, Field: q.Field, From: end, To: end.AddDate(0, 0, days)})
+			if err != nil {
+				return nil, err
+			}
+			if len(next) > 0 {
+				return append(all, pointBucket(store.Point{Time: next[0].FirstAt, Value: next[0].First})), nil
+			}
+		}
+	}
+	return withPointAfter(ctx, s, all, q)
 }

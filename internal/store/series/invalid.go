@@ -2,7 +2,6 @@ package series
 
 import (
 	"context"
-	"time"
 
 	"github.com/sensorhub/sensorhub/internal/store"
 )
@@ -17,13 +16,4 @@ func invalidOf(ctx context.Context, s store.Reader, q Query) ([]store.InvalidInt
 		return nil, nil
 	}
 	return iv.InvalidIntervals(ctx, store.InvalidQuery{Customer: q.Customer, Sensor: q.Sensor, Device: q.Device, To: q.To})
-}
-
-// excluder says whether the interval between two readings overlaps one
-// of invalid; nil without any.
-func excluder(invalid []store.InvalidInterval) func(from, to time.Time) bool {
-	if len(invalid) == 0 {
-		return nil
-	}
-	return func(from, to time.Time) bool { return store.Excludes(invalid, from, to) }
 }

@@ -63,14 +63,15 @@ func readRolled(ctx context.Context, s store.Reader, rr Rollups, kept store.Kept
 		if end := dayStart(q.To, loc); end.Before(q.To) && q.To.Before(kept.Raw) {
 			q.To = dayStart(end.Add(36*time.Hour), loc)
 		}
-		pts, unit, ok, err := seriesFromDays(ctx, s, q, loc, invalid)
+		out, ok, err := seriesFromDays(ctx, s, q, loc, invalid)
 		if err != nil {
 			return Series{}, err
 		}
 		if !ok {
 			return Series{}, fail
 		}
-		return Series{Field: q.Field, Unit: unitOf(ctx, s, q, unit), Agg: q.Agg, Points: pts, Resolution: ResolutionDaily}, nil
+		out.Unit, out.Resolution = unitOf(ctx, s, q, out.Unit), ResolutionDaily
+		return out, nil
 	case q.Step.Dur >= time.Hour && q.Step.Dur%time.Hour == 0 && !q.From.Before(kept.Hourly):
 		q.From = q.From.Truncate(time.Hour)
 		hours, err := rr.Hours(ctx, store.RawQuery{DeviceKey: q.DeviceKey, Field: q.Field, From: q.From, To: minTime(q.To, kept.Raw)})
@@ -88,11 +89,16 @@ func readRolled(ctx context.Context, s store.Reader, rr Rollups, kept store.Kept
 				hours = append(hours, pointBucket(p))
 			}
 		}
-		out, err := mergeBuckets(ctx, s, hours, q, loc, invalid)
+		if q.Agg == "increase" {
+			if hours, err = withHourAfter(ctx, s, rr, hours, q, kept); err != nil {
+				return Series{}, err
+			}
+		}
+		out, estimated, err := mergeBuckets(ctx, s, hours, q, loc, invalid)
 		if err != nil {
 			return Series{}, err
 		}
-		return Series{Field: q.Field, Unit: unitOf(ctx, s, q, unit), Agg: q.Agg, Points: out, Resolution: ResolutionHourly}, nil
+		return Series{Field: q.Field, Unit: unitOf(ctx, s, q, unit), Agg: q.Agg, Points: out, Estimated: estimated, Resolution: ResolutionHourly}, nil
 	}
 	return Series{}, fail
 }
@@ -114,4 +120,20 @@ func unitOf(ctx context.Context, s store.Reader, q Query, unit string) string {
 		return r.Units[q.Field]
 	}
 	return ""
+}
+
+// withHourAfter appends the first value at or after the query's end to
+// its values: from the hourly aggregates before the readings kept, else
+// the reading.
+func withHourAfter(ctx context.Context, s store.Reader, rr Rollups, all []Bucket, q Query, kept store.Kept) ([]Bucket, error) {
+	if q.To.Before(kept.Raw) {
+		next, err := rr.Hours(ctx, store.RawQuery{DeviceKey: q.DeviceKey, Field: q.Field, From: q.To, To: minTime(q.To.Add(31*24*time.Hour), kept.Raw)})
+		if err != nil {
+			return nil, err
+		}
+		if len(next) > 0 {
+			return append(all, pointBucket(store.Point{Time: next[0].FirstAt, Value: next[0].First})), nil
+		}
+	}
+	return withPointAfter(ctx, s, all, q)
 }

@@ -113,6 +113,12 @@ type Series struct {
 	// ("1h") or daily ("1d") aggregates of readings retention removed.
 	Resolution string        `json:"resolution"`
 	Points     []store.Point `json:"points"`
+	// Estimated is, for agg=increase, the part of each bucket's increase
+	// that is an estimate: its share of an interval between readings
+	// longer than GapAfter that it shares with other buckets (the
+	// counter was not read at its edge). Buckets without one are left
+	// out.
+	Estimated []store.Point `json:"estimated,omitempty"`
 }
 
 // lossRatio is, per bucket, the messages lost over those expected: the sum
@@ -161,12 +167,13 @@ func Read(ctx context.Context, s store.Reader, q Query, loc *time.Location) (Ser
 	// Invalid intervals leave out the increase of readings' intervals,
 	// which only the readings show.
 	if !q.Step.IsZero() && len(invalid) == 0 {
-		pts, unit, ok, err := seriesFromDays(ctx, s, q, loc, nil)
+		out, ok, err := seriesFromDays(ctx, s, q, loc, nil)
 		if err != nil {
 			return Series{}, err
 		}
 		if ok {
-			return Series{Field: q.Field, Unit: unit, Agg: q.Agg, Points: pts, Resolution: ResolutionRaw}, nil
+			out.Resolution = ResolutionRaw
+			return out, nil
 		}
 	}
 	return readRaw(ctx, s, q, loc, invalid)
@@ -196,20 +203,47 @@ func readRaw(ctx context.Context, s store.Reader, q Query, loc *time.Location, i
 		q.Agg = "avg"
 	}
 	out.Agg = q.Agg
-	var prev *store.Point
 	if q.Agg == "increase" {
-		// The increase up to the first point in range comes from the point
-		// before it, counted in the later point's bucket.
-		p, ok, err := s.PointBefore(ctx, q.DeviceKey, q.Field, q.From)
-		if err != nil {
+		all := make([]Bucket, len(pts), len(pts)+1)
+		for i, p := range pts {
+			all[i] = pointBucket(p)
+		}
+		if all, err = withPointAfter(ctx, s, all, q); err != nil {
 			return Series{}, err
 		}
-		if ok {
-			prev = &p
-		}
+		out.Points, out.Estimated, err = increases(ctx, s, all, q, loc, invalid)
+		return out, err
 	}
-	out.Points = aggregate(pts, prev, q.Step.bucketer(q.From, loc), q.Step.following(loc), q.Agg, excluder(invalid))
+	out.Points = aggregate(pts, q.Step.bucketer(q.From, loc), q.Step.following(loc), q.Agg)
 	return out, nil
+}
+
+// increases answers agg=increase from values in time order
+// (Increases), those in range and the one after it, whose interval from
+// the last crosses its end: with the value before the range, whose
+// interval to the first crosses its start.
+func increases(ctx context.Context, s store.Reader, all []Bucket, q Query, loc *time.Location, invalid []store.InvalidInterval) (pts, estimated []store.Point, err error) {
+	var prev *store.Point
+	p, ok, err := s.PointBefore(ctx, q.DeviceKey, q.Field, q.From)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ok {
+		prev = &p
+	}
+	b := Buckets{Of: q.Step.bucketer(q.From, loc), Next: q.Step.following(loc)}
+	pts, estimated = Increases(all, prev, b, q.From, q.To, invalid)
+	return pts, estimated, nil
+}
+
+// withPointAfter appends the reading at or after the query's end to its
+// values, when there is one.
+func withPointAfter(ctx context.Context, s store.Reader, all []Bucket, q Query) ([]Bucket, error) {
+	after, ok, err := PointAfter(ctx, s, q.DeviceKey, q.Field, q.To)
+	if ok {
+		all = append(all, pointBucket(after))
+	}
+	return all, err
 }
 
 // following returns the function that gives the start of the bucket after
@@ -252,34 +286,23 @@ func civilDay(y int, m time.Month, d int) int {
 	return int(time.Date(y, m, d, 12, 0, 0, 0, time.UTC).Unix() / 86400)
 }
 
-// Aggregate reduces time-ordered points into buckets. prev, when not nil,
-// is the point just before the first, which "increase" needs.
-func Aggregate(pts []store.Point, prev *store.Point, bucket func(time.Time) time.Time, agg string) []store.Point {
-	return aggregate(pts, prev, bucket, nil, agg, nil)
+// Aggregate reduces time-ordered points into buckets with one of the
+// aggregations but "increase" (Increases).
+func Aggregate(pts []store.Point, bucket func(time.Time) time.Time, agg string) []store.Point {
+	return aggregate(pts, bucket, nil, agg)
 }
 
 // aggregate is Aggregate; with following, which gives the start of the
 // next bucket, a point before it is known to be in the current bucket
-// without working its bucket out. The increase between two points is
-// left out when skip, if not nil, says so of their times.
-func aggregate(pts []store.Point, prev *store.Point, bucket, following func(time.Time) time.Time, agg string, skip func(from, to time.Time) bool) []store.Point {
+// without working its bucket out.
+func aggregate(pts []store.Point, bucket, following func(time.Time) time.Time, agg string) []store.Point {
 	out := []store.Point{}
 	var cur, next time.Time
 	var acc accumulator
-	var run Counter
-	if prev != nil {
-		run = Point(prev.Value)
-	}
 	started := false
-	for i := range pts {
-		p := pts[i]
-		inc, _ := run.Add(p.Value)
-		if skip != nil && prev != nil && skip(prev.Time, p.Time) {
-			inc = 0
-		}
-		prev = &pts[i]
+	for _, p := range pts {
 		if started && following != nil && p.Time.Before(next) {
-			acc.add(p.Value, inc)
+			acc.add(p.Value)
 			continue
 		}
 		b := bucket(p.Time)
@@ -292,7 +315,7 @@ func aggregate(pts []store.Point, prev *store.Point, bucket, following func(time
 				next = following(b)
 			}
 		}
-		acc.add(p.Value, inc)
+		acc.add(p.Value)
 	}
 	if started {
 		out = append(out, store.Point{Time: cur, Value: acc.result(agg)})
@@ -303,11 +326,10 @@ func aggregate(pts []store.Point, prev *store.Point, bucket, following func(time
 type accumulator struct {
 	n                          int
 	sum, min, max, first, last float64
-	increase                   float64
 }
 
-// add adds a value and the counter increase up to it.
-func (a *accumulator) add(v, inc float64) {
+// add adds a value.
+func (a *accumulator) add(v float64) {
 	if a.n == 0 {
 		a.min, a.max, a.first = v, v, v
 	}
@@ -316,7 +338,6 @@ func (a *accumulator) add(v, inc float64) {
 	a.min = math.Min(a.min, v)
 	a.max = math.Max(a.max, v)
 	a.last = v
-	a.increase += inc
 }
 
 func (a *accumulator) result(agg string) float64 {
@@ -336,8 +357,6 @@ func (a *accumulator) result(agg string) float64 {
 		return a.first
 	case "last":
 		return a.last
-	case "increase":
-		v = a.increase
 	}
 	return round(v)
 }

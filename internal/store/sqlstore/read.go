@@ -729,9 +729,10 @@ func (s *Store) Days(ctx context.Context, q store.RawQuery) ([]series.Bucket, er
 		for i := 1; i < len(spans); i++ {
 			apart = apart && spans[i].first > spans[i-1].last
 		}
-		// Summaries written before the counter rule was whole: by values.
+		// Summaries written before the counter rule was whole, or before
+		// they kept their values' times: by values.
 		for _, c := range spans {
-			apart = apart && chunk.Exact(c.summary)
+			apart = apart && chunk.Exact(c.summary) && chunk.Timed(c.summary)
 		}
 		b := series.Bucket{Start: time.UnixMilli(start).In(s.loc), End: time.UnixMilli(end).In(s.loc)}
 		// What retention removed of the day comes first: a reading
@@ -754,7 +755,7 @@ func (s *Store) Days(ctx context.Context, q store.RawQuery) ([]series.Bucket, er
 			}
 			for _, p := range pts {
 				var one chunk.Summary
-				one.Add(p.value)
+				one.Add(p.time, p.value)
 				mergeSummary(&b, one)
 			}
 		}
@@ -765,14 +766,21 @@ func (s *Store) Days(ctx context.Context, q store.RawQuery) ([]series.Bucket, er
 	return out, nil
 }
 
-// mergeSummary adds a later summary to a bucket.
+// mergeSummary adds a later summary to a bucket, whose Start and End are
+// set: they stand for the times of values a summary did not keep.
 func mergeSummary(b *series.Bucket, s chunk.Summary) {
 	if s.N == 0 {
 		return
 	}
+	first, last := b.Start, b.End
+	if s.Timed {
+		first, last = time.UnixMilli(s.FirstAt).In(b.Start.Location()), time.UnixMilli(s.LastAt).In(b.Start.Location())
+	}
 	if b.N == 0 {
 		b.Min, b.Max = s.Min, s.Max
+		b.FirstAt = first
 	}
+	b.LastAt = last
 	b.Counter.Merge(s.Counter)
 	b.Sum += s.Sum
 	b.Min, b.Max = math.Min(b.Min, s.Min), math.Max(b.Max, s.Max)

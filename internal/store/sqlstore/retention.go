@@ -422,7 +422,8 @@ func (s *Store) dayRollups(ctx context.Context, dev int64, field string, fromDay
 // rolledBefore is the last value of field before t that the aggregates of
 // removed readings hold: the last of the newest hour that ends by t or,
 // without hours, of the newest day that ends by t. Its time is that of the
-// hour or day's end.
+// last value when the aggregates kept it, else that of the hour or day's
+// end.
 func (s *Store) rolledBefore(ctx context.Context, dev int64, field string, t time.Time) (store.Point, bool, error) {
 	rows, err := s.query(ctx, s.db, `SELECT day, summary, hours FROM day_rollups WHERE device_id = ? AND day <= ? ORDER BY day DESC`, dev, dayOf(t, s.loc))
 	if err != nil {
@@ -444,7 +445,7 @@ func (s *Store) rolledBefore(ctx context.Context, dev int64, field string, t tim
 			for i := len(starts) - 1; i >= 0; i-- {
 				end := time.Unix(starts[i], 0).Add(time.Hour)
 				if sum := hours[starts[i]][field]; sum != nil && !end.After(t) {
-					return store.Point{Time: end.UTC(), Value: sum.Last}, true, nil
+					return store.Point{Time: lastAt(*sum, end), Value: sum.Last}, true, nil
 				}
 			}
 			continue
@@ -455,7 +456,7 @@ func (s *Store) rolledBefore(ctx context.Context, dev int64, field string, t tim
 			return store.Point{}, false, err
 		}
 		if ok && end <= t.UnixMilli() {
-			return store.Point{Time: time.UnixMilli(end).UTC(), Value: sum.Last}, true, nil
+			return store.Point{Time: lastAt(sum, time.UnixMilli(end)), Value: sum.Last}, true, nil
 		}
 	}
 	return store.Point{}, false, rows.Err()
@@ -505,4 +506,12 @@ func (s *Store) RemoveDevice(ctx context.Context, k store.DeviceKey) (int64, err
 	delete(s.latest, dev)
 	s.latestMu.Unlock()
 	return n, nil
+}
+
+// lastAt is the time of a summary's last value, end when it kept none.
+func lastAt(sum chunk.Summary, end time.Time) time.Time {
+	if sum.Timed {
+		return time.UnixMilli(sum.LastAt).UTC()
+	}
+	return end.UTC()
 }

@@ -35,9 +35,11 @@ func testCounterJitter(t *testing.T, s store.Store) {
 	}
 	write(t, s, store.Batch{Readings: rs[40:]})
 	write(t, s, store.Batch{Readings: rs[:60]})
-	// Day 1: 23 hours. Day 2: the step back adds nothing, 01:00 the 2 kWh
-	// since 23:00, then 22. Day 3: 12, the restart's 0.5, then 11.
-	want := []float64{23, 24, 23.5, 24}
+	// A reading at midnight closes the day before. Day 1: 23 hours, and
+	// the step back at midnight adds nothing. Day 2: 01:00 the 2 kWh since
+	// 23:00, then 23 up to midnight. Day 3: 11, the restart's 0.5, then
+	// 12. Day 4: 23 up to its last reading at 23:00.
+	want := []float64{23, 25, 23.5, 23}
 	q := series.Query{DeviceKey: key(base), Field: "E", Agg: "increase", Step: series.Step{Days: 1}, From: start, To: start.AddDate(0, 0, 4)}
 	check := func(what string, got series.Series, err error) {
 		t.Helper()

@@ -63,6 +63,7 @@ func Run(t *testing.T, open Open) {
 		{"ReportOutbox", testReportOutbox},
 		{"InvalidIntervals", testInvalidIntervals},
 		{"CounterJitter", testCounterJitter},
+		{"GapSpread", testGapSpread},
 		{"EachPoints", testEachPoints},
 		{"Leases", testLeases},
 		{"Catalog", testCatalog},
@@ -429,9 +430,14 @@ func testDailyIncrease(t *testing.T, s store.Store) {
 	if got.Unit != "kWh" {
 		t.Errorf("unit %q, want kWh", got.Unit)
 	}
+	// Each interval between readings is shared by the days it covers in
+	// proportion to time: 3 May gets half of the 0.1 of the minute across
+	// its midnight, the 190.5 from 00:00:30 to 23:59:30, and 30 s of the
+	// 6 h 0 min 30 s to the restart at 06:00 on 4 May, which counts its
+	// 12.5 from zero: 0.05 + 190.5 + 12.5 x 30/21630; 4 May the rest.
 	want := []store.Point{
-		{Time: time.Date(2022, 5, 3, 0, 0, 0, 0, loc), Value: 190.6},
-		{Time: time.Date(2022, 5, 4, 0, 0, 0, 0, loc), Value: 12.5},
+		{Time: time.Date(2022, 5, 3, 0, 0, 0, 0, loc), Value: 190.567337032},
+		{Time: time.Date(2022, 5, 4, 0, 0, 0, 0, loc), Value: 12.4826629681},
 	}
 	if len(got.Points) != len(want) {
 		t.Fatalf("points %v, want %v", got.Points, want)
@@ -440,6 +446,11 @@ func testDailyIncrease(t *testing.T, s store.Store) {
 		if !got.Points[i].Time.Equal(want[i].Time) || got.Points[i].Value != want[i].Value {
 			t.Errorf("day %d: %v %v, want %v %v", i, got.Points[i].Time, got.Points[i].Value, want[i].Time, want[i].Value)
 		}
+	}
+	// The 6 hours' restart is an estimate on both days; the minute across
+	// midnight is no gap.
+	if e := got.Estimated; len(e) != 2 || e[0].Value != 0.0173370319001 || e[1].Value != want[1].Value {
+		t.Errorf("estimated %v, want 12.5 x 30/21630 on 3 May and the rest on 4 May", e)
 	}
 }
 
