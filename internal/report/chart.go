@@ -54,6 +54,8 @@ func (r *Report) Plot(name string) (*plot.Plot, error) {
 			labels[i] = d.Start.Format("Mon 2")
 			if d.KWh == nil {
 				labels[i] += "\nno data"
+			} else if d.EstimatedKWh > 0 {
+				labels[i] += "\nestimated"
 			}
 		}
 		if err := bars(p, vals, labels, blue); err != nil {

@@ -47,7 +47,7 @@ func (r *Report) CSV(w io.Writer, table string) error {
 		for _, m := range r.Energy.Meters {
 			head = append(head, m.Device+" kWh")
 		}
-		write(append(head, "total kWh"))
+		write(append(head, "total kWh", "estimated kWh"))
 		for i, d := range r.Energy.Days {
 			row := []string{d.Day}
 			for _, m := range r.Energy.Meters {
@@ -57,11 +57,16 @@ func (r *Report) CSV(w io.Writer, table string) error {
 				}
 				row = append(row, maybe(v))
 			}
-			write(append(row, maybe(d.KWh)))
+			// The part of the total spread over times without readings.
+			var estimated *float64
+			if d.KWh != nil {
+				estimated = &d.EstimatedKWh
+			}
+			write(append(row, maybe(d.KWh), maybe(estimated)))
 		}
 	case "meters":
 		write([]string{"sensor", "device", "name", "kwh", "previous_kwh", "diff_kwh", "diff_pct", "peak_kw", "peak_at",
-			"baseload_kw", "night_share", "weekend_share", "resets", "gaps", "missing_hours", "invalid_intervals"})
+			"baseload_kw", "night_share", "weekend_share", "resets", "gaps", "missing_hours", "estimated_kwh", "invalid_intervals"})
 		for _, m := range r.Energy.Meters {
 			pct, missing := "", 0.0
 			if m.DiffPct != nil {
@@ -71,7 +76,7 @@ func (r *Report) CSV(w io.Writer, table string) error {
 				missing += g.MissingHours
 			}
 			write([]string{m.Sensor, m.Device, m.Name, num(m.KWh), maybe(m.PreviousKWh), maybe(m.DiffKWh), pct, num(m.PeakKW), at(m.PeakAt),
-				num(m.BaseloadKW), num(m.NightShare), num(m.WeekendShare), strconv.Itoa(len(m.Resets)), strconv.Itoa(len(m.Gaps)), num(missing), strconv.Itoa(len(m.Invalid))})
+				num(m.BaseloadKW), num(m.NightShare), num(m.WeekendShare), strconv.Itoa(len(m.Resets)), strconv.Itoa(len(m.Gaps)), num(missing), num(m.EstimatedKWh), strconv.Itoa(len(m.Invalid))})
 		}
 	case "demand":
 		write([]string{"quarter", "kw"})

@@ -49,14 +49,16 @@ func counterOf(ss []sample) series.Counter {
 }
 
 // consumption is what a meter's readings, in time order, add up to in
-// the intervals that end from `from` on, those marked invalid left out.
-func (iv invalid) consumption(ss []sample, from time.Time) float64 {
+// [from, to]: each interval's share of its increase in it by time
+// (series.Spread), those marked invalid left out.
+func (iv invalid) consumption(ss []sample, from, to time.Time) float64 {
 	run := counterOf(ss)
+	whole := series.Buckets{Of: func(time.Time) time.Time { return from }}
 	var kwh float64
 	for i := 1; i < len(ss); i++ {
 		inc, _ := run.Add(ss[i].v)
-		if !interval(ss[i].t).Before(from) && !iv.excludes(ss[i-1].t, ss[i].t) {
-			kwh += inc
+		if !iv.excludes(ss[i-1].t, ss[i].t) {
+			series.Spread(ss[i-1].t, ss[i].t, inc, from, to, whole, func(sh series.Share) { kwh += sh.Inc })
 		}
 	}
 	return kwh

@@ -85,7 +85,7 @@ var htmlMail = htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).Parse(`<!
 <p><img src="cid:demand.png" alt="15-minute demand" width="640"></p>
 <table cellspacing="0" style="border-collapse:collapse">
 <tr><th ` + td + `>Meter</th><th ` + td + `>kWh</th><th ` + td + `>Change</th><th ` + td + `>Peak kW</th><th ` + td + `>Check</th></tr>
-{{range .Meters}}<tr><td ` + td + `>{{.Name}} ({{.Device}})</td><td ` + td + `>{{kwh .KWh}}</td><td ` + td + `>{{diffpct .DiffPct}}</td><td ` + td + `>{{kwh .PeakKW}}</td><td ` + td + `>{{range .Resets}}counter reset {{when .}}<br>{{end}}{{range .Gaps}}no reading {{when .From}} to {{when .To}}<br>{{end}}{{range .Invalid}}left out {{when .From}} to {{when .To}}: {{.Reason}} ({{.MarkedBy}})<br>{{end}}</td></tr>
+{{range .Meters}}<tr><td ` + td + `>{{.Name}} ({{.Device}})</td><td ` + td + `>{{kwh .KWh}}</td><td ` + td + `>{{diffpct .DiffPct}}</td><td ` + td + `>{{kwh .PeakKW}}</td><td ` + td + `>{{range .Resets}}counter reset {{when .}}<br>{{end}}{{range .Gaps}}no reading {{when .From}} to {{when .To}}<br>{{end}}{{if .EstimatedKWh}}{{kwh .EstimatedKWh}} kWh estimated: spread over the gaps by time<br>{{end}}{{range .Invalid}}left out {{when .From}} to {{when .To}}: {{.Reason}} ({{.MarkedBy}})<br>{{end}}</td></tr>
 {{end}}</table>
 {{end}}{{end}}
 {{if .Air}}{{with .R.Air}}
@@ -117,7 +117,7 @@ var textMail = template.Must(template.New("text").Funcs(funcs).Parse(`{{.R.Custo
 Energy: {{kwh .KWh}} kWh ({{if .PreviousKWh}}{{diffpct .DiffPct}} against {{kwh .PreviousKWh}} kWh{{else}}no readings in the period before to compare with{{end}})
 Peak 15-minute demand: {{kwh .PeakKW}} kW{{if not .PeakAt.IsZero}}, {{when .PeakAt}}{{end}}
 Baseload: {{kwh .BaseloadKW}} kW; at night {{pct .NightShare}}, on weekends {{pct .WeekendShare}}
-{{range .Meters}}  {{.Name}} ({{.Device}}): {{kwh .KWh}} kWh{{if .Flagged}} (check: {{len .Resets}} resets, {{len .Gaps}} gaps){{end}}
+{{range .Meters}}  {{.Name}} ({{.Device}}): {{kwh .KWh}} kWh{{if .Flagged}} (check: {{len .Resets}} resets, {{len .Gaps}} gaps{{if .EstimatedKWh}}, {{kwh .EstimatedKWh}} kWh estimated over them{{end}}){{end}}
 {{range .Invalid}}    left out, marked invalid by {{.MarkedBy}}: {{when .From}} to {{when .To}}, {{.Reason}}
 {{end}}{{end}}{{end}}{{end}}{{if .Air}}{{with .R.Air}}
 Compressed air: leaks cost {{money .Cost}}, {{money .CostPerYear}} a year at this rate

@@ -28,8 +28,9 @@ const Quarter = 15 * time.Minute
 
 // GapAfter is the longest time between two readings of a device that is
 // not a gap: a demand quarter. A reading lost on the radio now and then is
-// counted as lost, not as a gap.
-const GapAfter = Quarter
+// counted as lost, not as a gap. The series' rule of an estimate is the
+// same.
+const GapAfter = series.GapAfter
 
 // BaseloadPercentile is the percentile of the night's 15-minute demand
 // that is the baseload: what runs when nothing should. Not the lowest
@@ -146,8 +147,13 @@ type Meter struct {
 	// Resets are when the counter went back (the meter restarted or was
 	// replaced): the consumption counts from zero again.
 	Resets []time.Time `json:"resets"`
-	// Gaps are the times without a reading longer than GapAfter.
+	// Gaps are the times without a reading longer than GapAfter in the
+	// period, as the data quality gives them (silences).
 	Gaps []Gap `json:"gaps"`
+	// EstimatedKWh is the part of KWh spread over gaps: the counter's
+	// increase across a gap is shared by the days and quarters it covers
+	// in proportion to time (series.Spread).
+	EstimatedKWh float64 `json:"estimated_kwh"`
 	// Invalid are the intervals marked invalid in the period: the
 	// consumption between readings that overlaps them is not counted.
 	Invalid []store.InvalidInterval `json:"invalid"`
@@ -166,14 +172,21 @@ type Day struct {
 	Start time.Time `json:"start"`
 	// KWh is nil (no data) for a day no reading tells of, not 0.
 	KWh *float64 `json:"kwh"`
+	// EstimatedKWh is the part of KWh that is the day's share of a gap's
+	// consumption, spread over it by time: the meter was not read at the
+	// day's edge.
+	EstimatedKWh float64 `json:"estimated_kwh,omitempty"`
 }
 
-// add adds kWh to the day's.
-func (d *Day) add(kwh float64) {
+// add adds kWh to the day's, and to its estimated part when estimated.
+func (d *Day) add(kwh float64, estimated bool) {
 	if d.KWh == nil {
 		d.KWh = new(float64)
 	}
 	*d.KWh += kwh
+	if estimated {
+		d.EstimatedKWh += kwh
+	}
 }
 
 // Value is the day's kWh, 0 for no data, for a chart's bar.
@@ -472,10 +485,11 @@ type sample struct {
 	v float64
 }
 
-// counter reads a counter's values in [from, to], with the one before
-// from, so that the consumption of the period's first interval counts.
+// counter reads a counter's values in [from, to), with the one before
+// from and the one at or after to, so that the consumption of the
+// intervals across the period's edges counts (its part in the period).
 func (s *Source) counter(ctx context.Context, k store.DeviceKey, field string, from, to time.Time) ([]sample, error) {
-	pts, _, err := s.Store.Points(ctx, store.RawQuery{DeviceKey: k, Field: field, From: from, To: to.Add(time.Millisecond)})
+	pts, _, err := s.Store.Points(ctx, store.RawQuery{DeviceKey: k, Field: field, From: from, To: to})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
@@ -491,14 +505,27 @@ func (s *Source) counter(ctx context.Context, k store.DeviceKey, field string, f
 	for _, p := range pts {
 		out = append(out, sample{p.Time, p.Value})
 	}
+	if after, ok, err := series.PointAfter(ctx, s.Store, k, field, to); err != nil {
+		return nil, err
+	} else if ok {
+		out = append(out, sample{after.Time, after.Value})
+	}
 	return out, nil
 }
 
-// interval is where the consumption between two readings is counted: the
-// quarter and day that hold the end of the interval (a reading at 10:15
-// ends the quarter that started at 10:00, one at midnight ends the day
-// before).
-func interval(t time.Time) time.Time { return t.Add(-time.Nanosecond) }
+// days and quarters are the buckets a meter's consumption is spread over.
+func days(loc *time.Location) series.Buckets {
+	start := func(t time.Time) time.Time {
+		y, m, d := t.In(loc).Date()
+		return time.Date(y, m, d, 0, 0, 0, 0, loc)
+	}
+	return series.Buckets{Of: start, Next: func(t time.Time) time.Time { return start(t.Add(36 * time.Hour)) }}
+}
+
+var quarters = series.Buckets{
+	Of:   func(t time.Time) time.Time { return t.Truncate(Quarter) },
+	Next: func(t time.Time) time.Time { return t.Add(Quarter) },
+}
 
 // meter computes a meter's figures; its readings are kept from kept
 // (zero: all are).
@@ -518,65 +545,67 @@ func (s *Source) meter(ctx context.Context, k store.DeviceKey, name, field strin
 	for _, d := range rolled {
 		byDay[d.Day] = &d
 		m.KWh += d.Value()
+		m.EstimatedKWh += d.EstimatedKWh
 	}
 	if len(rolled) > 0 {
 		m.FromAggregates = kept
 	}
-	quarters := map[time.Time]float64{}
+	demand := map[time.Time]float64{}
 	broken := map[time.Time]bool{}
-	usual := usualInterval(cur)
 	inv, err := s.invalid(ctx, k, p.To)
 	if err != nil {
 		return nil, err
 	}
 	m.Invalid = inv.within(p, s.Location)
+	byDays := days(s.Location)
+	// The days before the kept readings are the aggregates'.
+	from := later(p.From, kept)
 	run := counterOf(cur)
 	for i := 1; i < len(cur); i++ {
 		a, b := cur[i-1], cur[i]
 		inc, reset := run.Add(b.v)
-		if reset {
+		if reset && b.t.Before(p.To) {
 			m.Resets = append(m.Resets, b.t.In(s.Location))
 		}
-		if inv.excludes(a.t, b.t) {
+		excluded := inv.excludes(a.t, b.t)
+		if excluded {
 			inc = 0
-			broken[interval(b.t).Truncate(Quarter)] = true
 		}
-		if b.t.Sub(a.t) > GapAfter {
-			m.Gaps = append(m.Gaps, gap(a.t.In(s.Location), b.t.In(s.Location), usual))
-		}
-		end := interval(b.t)
-		if end.Before(p.From) {
-			continue
-		}
-		local := end.In(s.Location)
-		day := local.Format(time.DateOnly)
-		if byDay[day] == nil {
-			y, mo, d := local.Date()
-			byDay[day] = &Day{Day: day, Start: time.Date(y, mo, d, 0, 0, 0, 0, s.Location)}
-		}
-		byDay[day].add(inc)
-		m.KWh += inc
-		if night(local) {
-			m.NightShare += inc
-		}
-		if weekend(local) {
-			m.WeekendShare += inc
-		}
-		// A quarter counts in the demand profile unless a gap ends in
-		// it: its increase is then that of hours.
-		q := end.Truncate(Quarter)
-		quarters[q] += inc
-		if b.t.Sub(a.t) > GapAfter {
-			broken[q] = true
-		}
+		series.Spread(a.t, b.t, inc, from, p.To, byDays, func(sh series.Share) {
+			day := sh.Start.In(s.Location).Format(time.DateOnly)
+			if byDay[day] == nil {
+				byDay[day] = &Day{Day: day, Start: sh.Start.In(s.Location)}
+			}
+			byDay[day].add(sh.Inc, sh.Estimated)
+			m.KWh += sh.Inc
+			if sh.Estimated {
+				m.EstimatedKWh += sh.Inc
+			}
+		})
+		series.Spread(a.t, b.t, inc, from, p.To, quarters, func(sh series.Share) {
+			local := sh.Start.In(s.Location)
+			if night(local) {
+				m.NightShare += sh.Inc
+			}
+			if weekend(local) {
+				m.WeekendShare += sh.Inc
+			}
+			// A quarter that holds a share of a gap's consumption, or
+			// of an invalid interval, is no measured demand.
+			demand[sh.Start] += sh.Inc
+			if sh.Estimated || excluded {
+				broken[sh.Start] = true
+			}
+		})
 	}
+	m.Gaps = s.silences(cur, from, s.until(p))
 	for _, d := range byDay {
 		m.Days = append(m.Days, *d)
 	}
 	sort.Slice(m.Days, func(i, j int) bool { return m.Days[i].Start.Before(m.Days[j].Start) })
 	m.Days = fillDays(m.Days, p, s.Location, s.now())
 	var nights []float64
-	for q, kwh := range quarters {
+	for q, kwh := range demand {
 		if broken[q] {
 			continue
 		}
@@ -612,7 +641,7 @@ func (s *Source) meter(ctx context.Context, k store.DeviceKey, name, field strin
 	// Known when readings of the period before tell it: two at least
 	// (one, such as the reading that closes the period, tells nothing).
 	if len(before) > 1 || len(rolledBefore) > 0 {
-		kwh := inv.consumption(before, prev.From)
+		kwh := inv.consumption(before, prev.From, prev.To)
 		for _, d := range rolledBefore {
 			kwh += d.Value()
 		}
@@ -660,11 +689,15 @@ func (s *Source) rolledKWh(ctx context.Context, k store.DeviceKey, field string,
 	if err != nil {
 		return nil, err
 	}
+	estimated := map[int64]float64{}
+	for _, e := range res.Estimated {
+		estimated[e.Time.UnixMilli()] = e.Value
+	}
 	var out []Day
 	for _, pt := range res.Points {
 		t := pt.Time.In(s.Location)
 		kwh := pt.Value
-		out = append(out, Day{Day: t.Format(time.DateOnly), Start: t, KWh: &kwh})
+		out = append(out, Day{Day: t.Format(time.DateOnly), Start: t, KWh: &kwh, EstimatedKWh: estimated[pt.Time.UnixMilli()]})
 	}
 	return out, nil
 }
@@ -727,7 +760,8 @@ func sumMeters(ms []Meter, loc *time.Location) ([]Day, []Demand, Total) {
 				order = append(order, d.Day)
 			}
 			if d.KWh != nil {
-				days[d.Day].add(*d.KWh)
+				days[d.Day].add(*d.KWh, false)
+				days[d.Day].EstimatedKWh += d.EstimatedKWh
 			}
 		}
 		for _, d := range m.Profile {
@@ -865,12 +899,7 @@ func qualityField(d store.Device) string {
 // q.Devices, the others added up in q.Rest. One device's readings are
 // held at a time.
 func (s *Source) quality(ctx context.Context, customer string, p Period, devs []store.Device, reported map[store.DeviceKey]qualityOf, q *Quality) error {
-	// The time a device could have reported in: until now in a period
-	// not over yet.
-	end := p.To
-	if now := s.now(); now.Before(end) {
-		end = now
-	}
+	end := s.until(p)
 	q.all = make([]QualityRow, 0, len(devs))
 	each := func(k store.DeviceKey, pts []store.Point) error {
 		d, ok := reported[k]
@@ -960,11 +989,7 @@ func (s *Source) deviceQuality(k store.DeviceKey, d qualityOf, pts []store.Point
 	if i, _ := slices.BinarySearchFunc(pts, start, func(p store.Point, t time.Time) int { return p.Time.Compare(t) }); i > 0 {
 		pts = pts[i:]
 	}
-	if len(pts) == 0 {
-		q.Silent = append(q.Silent, Gap{From: start.In(s.Location), To: end.In(s.Location), MissingHours: end.Sub(start).Hours()})
-		return q
-	}
-	ss := make([]sample, len(pts), len(pts)+2)
+	ss := make([]sample, len(pts))
 	for i, pt := range pts {
 		ss[i] = sample{pt.Time, pt.Value}
 		q.Received++
@@ -972,16 +997,45 @@ func (s *Source) deviceQuality(k store.DeviceKey, d qualityOf, pts []store.Point
 			q.Lost += int64(pt.Value)
 		}
 	}
-	usual := usualInterval(ss)
-	// Silent at the start and the end of the period too.
-	ss = append(append([]sample{{t: start}}, ss...), sample{t: end})
-	for i := 1; i < len(ss); i++ {
-		if ss[i].t.Sub(ss[i-1].t) > GapAfter {
-			q.Silent = append(q.Silent, gap(ss[i-1].t.In(s.Location), ss[i].t.In(s.Location), usual))
-		}
-	}
+	q.Silent = s.silences(ss, start, end)
 	q.Expected = q.Received + q.Lost
 	return q
+}
+
+// until is the end of the time a device could have reported in during a
+// period: now in a period not over yet.
+func (s *Source) until(p Period) time.Time {
+	if now := s.now(); now.Before(p.To) {
+		return now
+	}
+	return p.To
+}
+
+// silences are the times in [start, end) without a reading longer than
+// GapAfter: between two readings of ss (in time order), from start to the
+// first and from the last to end. The data quality's silent periods and a
+// meter's gaps are both this, so that a meter's Check column and its
+// silent periods agree when its energy is in every reading.
+func (s *Source) silences(ss []sample, start, end time.Time) []Gap {
+	out := []Gap{}
+	if !start.Before(end) {
+		return out
+	}
+	lo, _ := slices.BinarySearchFunc(ss, start, func(x sample, t time.Time) int { return x.t.Compare(t) })
+	hi, _ := slices.BinarySearchFunc(ss, end, func(x sample, t time.Time) int { return x.t.Compare(t) })
+	ss = ss[lo:hi]
+	if len(ss) == 0 {
+		return append(out, Gap{From: start.In(s.Location), To: end.In(s.Location), MissingHours: end.Sub(start).Hours()})
+	}
+	usual := usualInterval(ss)
+	edged := make([]sample, 0, len(ss)+2)
+	edged = append(append(append(edged, sample{t: start}), ss...), sample{t: end})
+	for i := 1; i < len(edged); i++ {
+		if edged[i].t.Sub(edged[i-1].t) > GapAfter {
+			out = append(out, gap(edged[i-1].t.In(s.Location), edged[i].t.In(s.Location), usual))
+		}
+	}
+	return out
 }
 
 // FirstDay and EndDay bound the periods a report covers, in its zone: the

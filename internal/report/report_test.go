@@ -272,7 +272,7 @@ func TestTablesAndCharts(t *testing.T) {
 		t.Fatal(err)
 	}
 	for table, want := range map[string]string{
-		"days":    "2025-10-26,50,50\n",
+		"days":    "2025-10-26,50,50,0\n",
 		"meters":  "centrale,301,centrale-atelier,1331.5,1216,115.5,",
 		"air":     "air,201,air-line-1,2,300,",
 		"quality": "centrale,301,centrale-atelier,676,669,7,1,1.75\n",
