@@ -56,7 +56,56 @@
     const q = { customer: state.customer, sensor: cfg.sensor, device: state.device, field, from: new Date(w.from).toISOString(), to: new Date(w.to).toISOString() };
     if (step) q.step = step;
     if (agg) q.agg = agg;
-    return api("/api/v1/series", q).then((s) => (s ? s.points : []));
+    // The points, with the step that answered and the estimated part of
+    // the buckets that hold one (a counter's increase across a gap).
+    return api("/api/v1/series", q).then((s) => {
+      const pts = s ? s.points : [];
+      pts.step = (s && s.step) || "";
+      pts.estimated = new Map(((s && s.estimated) || []).map((e) => [e[0], e[1]]));
+      return pts;
+    });
+  }
+
+  // stepMs is a step's length in milliseconds ("15m", "1h", "1d"); 0 for
+  // raw points.
+  function stepMs(step) {
+    const m = /^(\d+)(d|h|m|s)$/.exec(step || "");
+    return m ? Number(m[1]) * { d: 86400000, h: 3600000, m: 60000, s: 1000 }[m[2]] : 0;
+  }
+
+  // withGaps puts a null between two buckets further apart than a step
+  // and a half (a day of 25 hours is one step), so that a line stops
+  // where no reading tells of a bucket instead of joining across it.
+  function withGaps(pts, ms) {
+    if (!ms) return pts;
+    const out = [];
+    pts.forEach((pt, k) => {
+      if (k > 0 && pt[0] - pts[k - 1][0] > 1.5 * ms) out.push([pts[k - 1][0] + ms, null]);
+      out.push(pt);
+    });
+    return out;
+  }
+
+  // everyBucket adds the buckets without data between those with some, so
+  // that a day without readings is an empty place in the bars, not left
+  // out of the axis.
+  function everyBucket(times, step) {
+    const ms = stepMs(step);
+    if (!ms || times.length === 0) return times;
+    const days = step.endsWith("d") ? Number(step.slice(0, -1)) : 0;
+    const next = (t) => {
+      if (!days) return t + ms;
+      const d = new Date(t);
+      d.setDate(d.getDate() + days);
+      return d.getTime();
+    };
+    const out = [times[0]];
+    for (let k = 1; k < times.length; k++) {
+      // A few hours of slack for days of 23 or 25 hours.
+      for (let t = next(out[out.length - 1]); t < times[k] - 3 * 3600000 && out.length < 5000; t = next(t)) out.push(t);
+      out.push(times[k]);
+    }
+    return out;
   }
 
   function latest() {
@@ -95,7 +144,7 @@
       trigger: "axis",
       formatter: (ps) => {
         const t = fmtTime.format(ps[0].value[0]);
-        return t + "<br>" + ps.map((p) => p.marker + p.seriesName + ": <b>" + round(p.value[1]) + "</b> " + (unit || "")).join("<br>");
+        return t + "<br>" + ps.map((p) => p.marker + p.seriesName + ": <b>" + (p.value[1] === null ? "no data" : round(p.value[1])) + "</b> " + (unit || "")).join("<br>");
       },
     };
   }
@@ -127,7 +176,7 @@
     const ch = chartIn(i);
     if (kind === "bar") return drawBars(ch, p, data, step);
     const s = p.fields.map((f, k) => {
-      const item = { name: f, type: kind, data: data[k], showSymbol: data[k].length < 60, color: colors[k % colors.length], animation: false };
+      const item = { name: f, type: kind, data: withGaps(data[k], stepMs(data[k].step)), connectNulls: false, showSymbol: data[k].length < 60, color: colors[k % colors.length], animation: false };
       if (f === p.threshold) { item.lineStyle = { type: "dashed", width: 2 }; item.color = "#d23b3b"; item.step = "end"; }
       return item;
     });
@@ -151,13 +200,19 @@
   // stands over its own label (the day of a daily bucket), however few
   // buckets the range holds.
   function drawBars(ch, p, data, step) {
-    const times = [...new Set(data.flat().map((pt) => pt[0]))].sort((a, b) => a - b);
-    const label = (t) => (step.endsWith("d") ? fmtDay.format(t) : fmtShort.format(t).replace(",", ""));
+    const answered = (data[0] && data[0].step) || step;
+    const times = everyBucket([...new Set(data.flat().map((pt) => pt[0]))].sort((a, b) => a - b), answered);
+    const label = (t) => (answered.endsWith("d") ? fmtDay.format(t) : fmtShort.format(t).replace(",", ""));
     const labels = times.map(label);
     const s = p.fields.map((f, k) => {
       const m = new Map(data[k].map((pt) => [pt[0], pt[1]]));
-      return { name: f, type: "bar", barMaxWidth: 40, color: colors[k % colors.length], animation: false, data: times.map((t) => (m.has(t) ? m.get(t) : null)) };
+      const est = data[k].estimated;
+      // A bucket with estimated energy is drawn paler, and its tooltip
+      // says how much is estimated.
+      const bar = (t) => (!m.has(t) ? null : est.has(t) ? { value: m.get(t), estimated: est.get(t), itemStyle: { opacity: 0.45 } } : m.get(t));
+      return { name: f, type: "bar", barMaxWidth: 40, color: colors[k % colors.length], animation: false, data: times.map(bar) };
     });
+    const estimated = (x) => (x.data && x.data.estimated !== undefined ? " (" + round(x.data.estimated) + " estimated: no reading)" : "");
     ch.setOption({
       grid: { left: 50, right: 16, top: 30, bottom: 28 },
       legend: { show: p.fields.length > 1, top: 0 },
@@ -165,7 +220,7 @@
       yAxis: { type: "value", name: p.unit || "" },
       tooltip: {
         trigger: "axis",
-        formatter: (ps) => ps[0].name + "<br>" + ps.map((x) => x.marker + x.seriesName + ": <b>" + (x.value === null ? "–" : round(x.value)) + "</b> " + (p.unit || "")).join("<br>"),
+        formatter: (ps) => ps[0].name + "<br>" + ps.map((x) => x.marker + x.seriesName + ": <b>" + (x.value === null || x.value === undefined ? "no data" : round(x.value)) + "</b> " + (p.unit || "") + estimated(x)).join("<br>"),
       },
       series: s,
     }, true);
