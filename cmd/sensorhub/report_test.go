@@ -53,7 +53,7 @@ func TestReportCommand(t *testing.T) {
 	if out := report(); !strings.Contains(out, "Energy: 169.0 kWh") || !strings.Contains(out, "centrale-atelier (301): 169 of 169 received") {
 		t.Errorf("the text report:\n%s", out)
 	}
-	if out := report("--format", "csv", "--table", "days"); !strings.Contains(out, "2025-10-26,25,25\n") || !strings.Contains(out, "2025-10-20,24,24\n") {
+	if out := report("--format", "csv", "--table", "days"); !strings.Contains(out, "2025-10-26,25,25,0\n") || !strings.Contains(out, "2025-10-20,24,24,0\n") {
 		t.Errorf("the days as CSV:\n%s", out)
 	}
 	var r struct {
