@@ -22,6 +22,20 @@ import (
 // value, which gives the counter at a reading's time from the steady one.
 func steadyMeter(t *testing.T, value func(at time.Time, steady float64) float64) (*report.Source, store.Store) {
 	t.Helper()
+	var rs []reading.Reading
+	// The meter reads 49,262.5 kWh on Wednesday 5 November at 12:00.
+	at0 := local(2025, 11, 5, 12, 0)
+	for at, n := local(2025, 10, 27, 0, 0), 1; !at.After(local(2025, 11, 10, 0, 0)); at, n = at.Add(report.Quarter), n+1 {
+		steady := 49262.5 + float64(at.Sub(at0)/report.Quarter)*0.5
+		rs = append(rs, reading.Reading{Customer: "finemeca", Sensor: "centrale", Device: "301", Name: "centrale-atelier",
+			Time: at, Received: at, MsgCount: int64(n), Fields: map[string]float64{"E": value(at, steady)}, Units: map[string]string{"E": "kWh"}})
+	}
+	return meterSource(t, rs)
+}
+
+// meterSource stores a meter's readings for a report of finemeca.
+func meterSource(t *testing.T, rs []reading.Reading) (*report.Source, store.Store) {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Customers = []string{"finemeca"}
 	if err := cfg.Validate(nil); err != nil {
@@ -32,14 +46,6 @@ func steadyMeter(t *testing.T, value func(at time.Time, steady float64) float64)
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	var rs []reading.Reading
-	// The meter reads 49,262.5 kWh on Wednesday 5 November at 12:00.
-	at0 := local(2025, 11, 5, 12, 0)
-	for at, n := local(2025, 10, 27, 0, 0), 1; !at.After(local(2025, 11, 10, 0, 0)); at, n = at.Add(report.Quarter), n+1 {
-		steady := 49262.5 + float64(at.Sub(at0)/report.Quarter)*0.5
-		rs = append(rs, reading.Reading{Customer: "finemeca", Sensor: "centrale", Device: "301", Name: "centrale-atelier",
-			Time: at, Received: at, MsgCount: int64(n), Fields: map[string]float64{"E": value(at, steady)}, Units: map[string]string{"E": "kWh"}})
-	}
 	if _, err := st.Write(context.Background(), store.Batch{Readings: rs}); err != nil {
 		t.Fatal(err)
 	}

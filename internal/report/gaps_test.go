@@ -4,18 +4,14 @@ import (
 	"bytes"
 	"context"
 	"math"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/report"
 	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/store/series"
-	"github.com/sensorhub/sensorhub/internal/store/sqlite"
-	"github.com/sensorhub/sensorhub/internal/store/sqlstore"
 )
 
 // TestGapIsSpreadOverItsDays: a meter at a steady 2 kW, read every quarter
@@ -130,16 +126,6 @@ func TestDayEndsAtMidnight(t *testing.T) {
 // readings strictly between silentFrom and silentTo.
 func meterWithGap(t *testing.T, silentFrom, silentTo time.Time) (*report.Source, store.Store) {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Customers = []string{"finemeca"}
-	if err := cfg.Validate(nil); err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "s.db"), sqlstore.Options{Location: brussels})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
 	var rs []reading.Reading
 	for at, n := local(2025, 10, 27, 0, 0), 0; !at.After(local(2025, 11, 10, 0, 0)); at, n = at.Add(report.Quarter), n+1 {
 		if at.After(silentFrom) && at.Before(silentTo) {
@@ -148,8 +134,7 @@ func meterWithGap(t *testing.T, silentFrom, silentTo time.Time) (*report.Source,
 		rs = append(rs, reading.Reading{Customer: "finemeca", Sensor: "centrale", Device: "301", Name: "centrale-atelier",
 			Time: at, Received: at, MsgCount: int64(n + 1), Fields: map[string]float64{"E": 10000 + 0.5*float64(n)}, Units: map[string]string{"E": "kWh"}})
 	}
-	if _, err := st.Write(context.Background(), store.Batch{Readings: rs}); err != nil {
-		t.Fatal(err)
-	}
-	return &report.Source{Store: st, Config: cfg, Location: brussels, Now: func() time.Time { return local(2025, 11, 12, 0, 0) }}, st
+	src, st := meterSource(t, rs)
+	src.Now = func() time.Time { return local(2025, 11, 12, 0, 0) }
+	return src, st
 }
