@@ -733,9 +733,17 @@ func TestDailyConsumptionGolden(t *testing.T) {
 		return nil
 	})
 	loc := config.Default().Location()
-	if s.Points[0].Value != 190.6 || s.Points[1].Value != 12.5 || s.Unit != "kWh" ||
+	// Each interval between readings is shared by the days it covers by
+	// time: 3 May gets half the 0.1 kWh of the minute across its
+	// midnight, the 190.5 of its day and 30 s of the 6 h 0 min 30 s up to
+	// the meter's restart at 06:00 on 4 May, whose 12.5 kWh from zero are
+	// an estimate spread over that silence.
+	if s.Points[0].Value != 190.567337032 || s.Points[1].Value != 12.4826629681 || s.Unit != "kWh" ||
 		!s.Points[0].Time.Equal(time.Date(2022, 5, 3, 0, 0, 0, 0, loc)) || !s.Points[1].Time.Equal(time.Date(2022, 5, 4, 0, 0, 0, 0, loc)) {
-		t.Errorf("daily consumption %v %s, want 190.6 kWh on 3 May and 12.5 on 4 May", s.Points, s.Unit)
+		t.Errorf("daily consumption %v %s, want 0.05 + 190.5 + 12.5 x 30/21630 kWh on 3 May and the rest of 12.5 on 4 May", s.Points, s.Unit)
+	}
+	if e := s.Estimated; len(e) != 2 || !e[0].Time.Equal(s.Points[0].Time) || e[0].Value != 0.0173370319001 || e[1].Value != s.Points[1].Value {
+		t.Errorf("estimated %v, want 12.5 x 30/21630 kWh on 3 May and all of 4 May's", e)
 	}
 	// The meter's restart is told apart from loss.
 	var restart series.Series
