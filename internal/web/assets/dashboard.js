@@ -204,23 +204,31 @@
     const times = everyBucket([...new Set(data.flat().map((pt) => pt[0]))].sort((a, b) => a - b), answered);
     const label = (t) => (answered.endsWith("d") ? fmtDay.format(t) : fmtShort.format(t).replace(",", ""));
     const labels = times.map(label);
-    const s = p.fields.map((f, k) => {
-      const m = new Map(data[k].map((pt) => [pt[0], pt[1]]));
-      const est = data[k].estimated;
-      // A bucket with estimated energy is drawn paler, and its tooltip
-      // says how much is estimated.
-      const bar = (t) => (!m.has(t) ? null : est.has(t) ? { value: m.get(t), estimated: est.get(t), itemStyle: { opacity: 0.45 } } : m.get(t));
-      return { name: f, type: "bar", barMaxWidth: 40, color: colors[k % colors.length], animation: false, data: times.map(bar) };
+    // Per field, its value a bucket (null: no data) and the part of it
+    // that is estimated (energy spread over a time without readings),
+    // drawn paler on top of the measured part.
+    const values = data.map((d) => { const m = new Map(d.map((pt) => [pt[0], pt[1]])); return times.map((t) => (m.has(t) ? m.get(t) : null)); });
+    const parts = data.map((d, k) => times.map((t, j) => (values[k][j] === null ? null : d.estimated.get(t) || 0)));
+    const s = [];
+    p.fields.forEach((f, k) => {
+      const color = colors[k % colors.length];
+      const estimated = parts[k].some((v) => v);
+      s.push({ name: f, type: "bar", stack: f, barMaxWidth: 40, color, animation: false, data: values[k].map((v, j) => (v === null ? null : v - parts[k][j])) });
+      if (estimated) s.push({ name: f + " estimated", type: "bar", stack: f, barMaxWidth: 40, color, itemStyle: { opacity: 0.4 }, animation: false, data: parts[k].map((v) => v || null) });
     });
-    const estimated = (x) => (x.data && x.data.estimated !== undefined ? " (" + round(x.data.estimated) + " estimated: no reading)" : "");
+    const line = (k, j) => {
+      const v = values[k][j];
+      const est = parts[k][j] ? " (" + round(parts[k][j]) + " estimated: no reading)" : "";
+      return p.fields[k] + ": <b>" + (v === null ? "no data" : round(v)) + "</b> " + (p.unit || "") + est;
+    };
     ch.setOption({
       grid: { left: 50, right: 16, top: 30, bottom: 28 },
-      legend: { show: p.fields.length > 1, top: 0 },
+      legend: { show: s.length > 1, top: 0 },
       xAxis: { type: "category", data: labels, axisTick: { alignWithLabel: true } },
       yAxis: { type: "value", name: p.unit || "" },
       tooltip: {
         trigger: "axis",
-        formatter: (ps) => ps[0].name + "<br>" + ps.map((x) => x.marker + x.seriesName + ": <b>" + (x.value === null || x.value === undefined ? "no data" : round(x.value)) + "</b> " + (p.unit || "") + estimated(x)).join("<br>"),
+        formatter: (ps) => ps[0].name + "<br>" + ps.filter((x) => !x.seriesName.endsWith(" estimated")).map((x) => x.marker + line(p.fields.indexOf(x.seriesName), x.dataIndex)).join("<br>"),
       },
       series: s,
     }, true);
