@@ -9,6 +9,7 @@ import (
 
 	"github.com/sensorhub/sensorhub/internal/app"
 	"github.com/sensorhub/sensorhub/internal/browser"
+	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/testenv"
@@ -23,7 +24,13 @@ import (
 func TestDailyBarsShowWhatIsEstimated(t *testing.T) {
 	a := start(t, "embedded", app.Options{}, nil)
 	now := time.Now().UTC().Truncate(15 * time.Minute)
-	silentFrom, silentTo := now.Add(-60*time.Hour), now.Add(-36*time.Hour)
+	// From noon three days ago to noon the day after, in the dashboards'
+	// zone: a silence of 24 hours that two days share (one from midnight
+	// to midnight would be a whole day, measured, not estimated).
+	loc := config.Default().Location()
+	y, m, d := now.In(loc).AddDate(0, 0, -3).Date()
+	silentFrom := time.Date(y, m, d, 12, 0, 0, 0, loc)
+	silentTo := silentFrom.Add(24 * time.Hour)
 	var rs []reading.Reading
 	for q := 4 * 96; q >= 0; q-- {
 		at := now.Add(-time.Duration(q) * 15 * time.Minute)
