@@ -23,6 +23,8 @@ import (
 // The series answer (the dashboard's daily bars) gives each day the same
 // kWh and estimated part as the report; the quarters of the silence are
 // no demand, and the meter's gap is the data quality's silent period.
+// Once retention removed the readings, the daily aggregates give the same
+// days.
 func TestGapIsSpreadOverItsDays(t *testing.T) {
 	silentFrom, silentTo := local(2025, 10, 28, 20, 0), local(2025, 10, 30, 4, 0)
 	src, st := meterWithGap(t, silentFrom, silentTo)
@@ -92,6 +94,25 @@ func TestGapIsSpreadOverItsDays(t *testing.T) {
 	}
 	if !strings.Contains(text, "64.0 kWh estimated") {
 		t.Errorf("the text does not say what is estimated:\n%s", text)
+	}
+
+	// Once retention removed the week's readings, its days come from the
+	// daily aggregates, with the same kWh and estimated parts.
+	if _, err := st.ApplyRetention(context.Background(), store.Retention{Ages: func(string, string) store.Ages { return store.Ages{Raw: 9 * 24 * time.Hour} }},
+		local(2025, 11, 12, 0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	_, m = meterOf(t, src, week)
+	if !m.FromAggregates.Equal(week.To) || len(m.Days) != 7 {
+		t.Fatalf("after retention: readings kept from %s, days %+v; want the week's days from the aggregates", m.FromAggregates, m.Days)
+	}
+	for _, d := range m.Days {
+		if !near(d.KWh, 48) || math.Abs(d.EstimatedKWh-estimated[d.Day]) > 1e-6 {
+			t.Errorf("%s from the aggregates: %v kWh, %v estimated; want 48, %v estimated", d.Day, d.KWh, d.EstimatedKWh, estimated[d.Day])
+		}
+	}
+	if !near(m.KWh, 7*48) || !near(m.EstimatedKWh, 64) {
+		t.Errorf("the week from the aggregates: %v kWh, %v estimated; want 336 and 64", m.KWh, m.EstimatedKWh)
 	}
 }
 
