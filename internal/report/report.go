@@ -436,6 +436,7 @@ func (r *Report) round() {
 			if ds[i].KWh != nil {
 				rd(ds[i].KWh)
 			}
+			rd(&ds[i].EstimatedKWh)
 		}
 	}
 	demand := func(ds []Demand) {
@@ -449,6 +450,7 @@ func (r *Report) round() {
 	for i := range r.Energy.Meters {
 		m := &r.Energy.Meters[i]
 		total(&m.Total)
+		rd(&m.EstimatedKWh)
 		days(m.Days)
 		demand(m.Profile)
 	}
