@@ -17,6 +17,7 @@ import (
 
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/leak"
+	"github.com/sensorhub/sensorhub/internal/money"
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/store/series"
@@ -86,9 +87,12 @@ type Report struct {
 	Previous Period    `json:"previous"`
 	Zone     string    `json:"zone"`
 	Made     time.Time `json:"made"`
-	Energy   Energy    `json:"energy"`
-	Air      Air       `json:"air"`
-	Quality  Quality   `json:"quality"`
+	// Currency is that of the costs; empty when the customer has no
+	// prices (money), whose costs are then null.
+	Currency string  `json:"currency,omitempty"`
+	Energy   Energy  `json:"energy"`
+	Air      Air     `json:"air"`
+	Quality  Quality `json:"quality"`
 	// Baselines are the customer's energy baselines, tracked to the
 	// period's end.
 	Baselines []Baseline `json:"baselines"`
@@ -106,6 +110,7 @@ type Energy struct {
 	// that every meter covers.
 	Profile []Demand `json:"profile"`
 	Total
+	Charges
 }
 
 // Total is consumption over the period and how it compares.
@@ -130,6 +135,7 @@ type Total struct {
 	// (NightStart to NightEnd) and on Saturdays and Sundays.
 	NightShare   float64 `json:"night_share"`
 	WeekendShare float64 `json:"weekend_share"`
+	Costs
 }
 
 // Meter is one energy meter's figures.
@@ -158,6 +164,8 @@ type Meter struct {
 	// before come from the daily aggregates, every other figure covers the
 	// days from then on.
 	FromAggregates time.Time `json:"from_aggregates,omitzero"`
+	// quarters are the kWh of each quarter, by its start, for the costs.
+	quarters map[time.Time]float64
 }
 
 // Day is a local day's consumption.
@@ -166,6 +174,7 @@ type Day struct {
 	Start time.Time `json:"start"`
 	// KWh is nil (no data) for a day no reading tells of, not 0.
 	KWh *float64 `json:"kwh"`
+	Costs
 }
 
 // add adds kWh to the day's.
@@ -216,7 +225,10 @@ type Line struct {
 	Leaks        int     `json:"leaks"`
 	SecondsBelow float64 `json:"seconds_below"`
 	LostNm3      float64 `json:"lost_nm3"`
-	Cost         float64 `json:"cost"`
+	// PricePerNm3 is what a Nm3 of the line's air costs: the customer's
+	// money.air_per_nm3, else its sensor kind's leak.cost_per_nm3.
+	PricePerNm3 float64 `json:"price_per_nm3"`
+	Cost        float64 `json:"cost"`
 	// CostPerYear is what a year at this period's rate costs.
 	CostPerYear float64    `json:"cost_per_year"`
 	Worst       *leak.Leak `json:"worst,omitempty"`
@@ -371,7 +383,7 @@ func (s *Source) Make(ctx context.Context, customer string, p Period) (*Report, 
 			}
 		}
 		if sc != nil && sc.Leak != nil {
-			l, err := s.line(ctx, k, d.Name, sc.Leak, p)
+			l, err := s.line(ctx, k, d.Name, s.Config.LeakFor(customer, sc.Leak, d.Device), sc.Leak, p)
 			if err != nil {
 				return nil, fmt.Errorf("air line %s: %w", d.Device, err)
 			}
@@ -384,6 +396,7 @@ func (s *Source) Make(ctx context.Context, customer string, p Period) (*Report, 
 		return nil, err
 	}
 	r.Energy.Days, r.Energy.Profile, r.Energy.Total = sumMeters(r.Energy.Meters, s.Location)
+	price(r, money.For(s.Config, customer, s.Location))
 	if newest.After(r.Previous.From) {
 		r.Notes = append(r.Notes, fmt.Sprintf("Readings before %s are no longer kept (store.retention): the kWh of the days before it come from "+
 			"the daily aggregates; the 15-minute demand, peak, baseload, shares, resets and gaps, leaks and data quality cover the days from it.",
@@ -417,12 +430,14 @@ func (r *Report) round() {
 				rd(v)
 			}
 		}
+		roundCosts(rd, &t.Costs)
 	}
 	days := func(ds []Day) {
 		for i := range ds {
 			if ds[i].KWh != nil {
 				rd(ds[i].KWh)
 			}
+			roundCosts(rd, &ds[i].Costs)
 		}
 	}
 	demand := func(ds []Demand) {
@@ -444,6 +459,13 @@ func (r *Report) round() {
 		for _, v := range []*float64{&l.SecondsBelow, &l.LostNm3, &l.Cost, &l.CostPerYear} {
 			rd(v)
 		}
+	}
+	if r.Energy.DemandCharge != nil {
+		rd(r.Energy.DemandCharge)
+	}
+	for i := range r.Energy.Demand {
+		rd(&r.Energy.Demand[i].KW)
+		rd(&r.Energy.Demand[i].Charge)
 	}
 	rd(&r.Air.Cost)
 	rd(&r.Air.CostPerYear)
@@ -570,6 +592,7 @@ func (s *Source) meter(ctx context.Context, k store.DeviceKey, name, field strin
 			broken[q] = true
 		}
 	}
+	m.quarters = quarters
 	for _, d := range byDay {
 		m.Days = append(m.Days, *d)
 	}
@@ -801,7 +824,8 @@ func gap(from, to time.Time, usual time.Duration) Gap {
 	return Gap{From: from, To: to, MissingHours: (to.Sub(from) - usual).Hours()}
 }
 
-func (s *Source) line(ctx context.Context, k store.DeviceKey, name string, l *config.Leak, p Period) (*Line, error) {
+// line computes an air line's leaks with its figures lp.
+func (s *Source) line(ctx context.Context, k store.DeviceKey, name string, lp leak.Params, l *config.Leak, p Period) (*Line, error) {
 	pres, _, err := s.Store.Points(ctx, store.RawQuery{DeviceKey: k, Field: l.Pressure, From: p.From, To: p.To})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
@@ -816,8 +840,8 @@ func (s *Source) line(ctx context.Context, k store.DeviceKey, name string, l *co
 	if len(pres) == 0 {
 		return nil, nil
 	}
-	rep := leak.Analyze(pres, open, s.Location, l.For(k.Device))
-	out := &Line{Sensor: k.Sensor, Device: k.Device, Name: name}
+	rep := leak.Analyze(pres, open, s.Location, lp)
+	out := &Line{Sensor: k.Sensor, Device: k.Device, Name: name, PricePerNm3: lp.CostPerNm3}
 	if w := rep.Worst; w != nil {
 		local := *w
 		local.Start, local.End = w.Start.In(s.Location), w.End.In(s.Location)
