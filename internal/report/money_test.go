@@ -3,6 +3,7 @@ package report_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -91,5 +92,53 @@ func TestMonthCostsNull(t *testing.T) {
 	}
 	if strings.Contains(strings.Join(r.Notes, " "), "highest quarter in the period") {
 		t.Errorf("a month's report says its demand charge is partial: %q", r.Notes)
+	}
+}
+
+// TestCostsInTablesAndMail: the CSV, the mail and the text give the
+// costs with the currency.
+func TestCostsInTablesAndMail(t *testing.T) {
+	src, _ := fixture(t)
+	src.Config.Money = config.DemoMoney()
+	r, err := src.Make(context.Background(), "finemeca", report.Week(local(2025, 10, 22, 15, 0), brussels))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for table, want := range map[string]string{
+		"days":   "day,301 kWh,total kWh,total cost EUR,total CO2 kg\n",
+		"meters": ",412.955,213.04,EUR\n",
+		"air":    ",0.025,EUR\n",
+	} {
+		var b strings.Builder
+		if err := r.CSV(&b, table); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("CSV %s does not hold %q:\n%.600s", table, want, b.String())
+		}
+	}
+	var days strings.Builder
+	r.CSV(&days, "days")
+	if !strings.Contains(days.String(), "2025-10-26,50,50,12.5,8\n") {
+		t.Errorf("Sunday's row is not 50 kWh, 12.5 EUR, 8 kg:\n%s", days.String())
+	}
+	text, err := report.Text(r, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 412.955 to two decimals as the binary figure rounds.
+	week := fmt.Sprintf("%.2f EUR", 412.955)
+	for _, want := range []string{"Cost: " + week + " energy + 450.00 EUR demand charge (2025-10: 36.0 kW, Thu 23 Oct 10:15); 213.0 kg CO2",
+		"centrale-atelier (301): 1331.5 kWh, " + week, "Compressed air: leaks cost 0.02 EUR", "at 0.025 EUR per Nm3"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the text does not say %q:\n%s", want, text)
+		}
+	}
+	mail, err := report.Mail(r, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(mail.HTML, "<b>"+week+"</b> energy + 450.00 EUR demand charge") || !strings.Contains(mail.HTML, "213.0 kg CO2") {
+		t.Errorf("the mail's HTML does not give the costs:\n%s", mail.HTML)
 	}
 }
