@@ -39,13 +39,20 @@ var funcs = map[string]any{
 	"cost": func(v any, currency string) string {
 		switch v := v.(type) {
 		case float64:
-			return fmt.Sprintf("%.2f %s", v, currency)
+			return strings.TrimSpace(fmt.Sprintf("%.2f %s", v, currency))
 		case *float64:
 			if v != nil {
-				return fmt.Sprintf("%.2f %s", *v, currency)
+				return strings.TrimSpace(fmt.Sprintf("%.2f %s", *v, currency))
 			}
 		}
 		return "–"
+	},
+	// co2kg is kg of CO2 in a table's cell; a dash for no data.
+	"co2kg": func(v *float64) string {
+		if v == nil {
+			return "–"
+		}
+		return fmt.Sprintf("%.1f", *v)
 	},
 	// co2 is kg of CO2; a dash for no data.
 	"co2": func(v *float64) string {
