@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"sort"
 	"time"
@@ -64,17 +65,18 @@ func (s *Server) priced(ctx context.Context, out series.Series, q series.Query) 
 	ps.CostNote = note
 	costs := bucketCosts(out.Points, quarters, t)
 	for i, p := range out.Points {
-		ps.Cost = append(ps.Cost, store.Point{Time: p.Time, Value: costs[i]})
+		ps.Cost = append(ps.Cost, store.Point{Time: p.Time, Value: micro(costs[i])})
 		ps.Total.KWh += p.Value
 		ps.Total.Cost += costs[i]
 		if t.HasCO2() {
-			ps.CO2Kg = append(ps.CO2Kg, store.Point{Time: p.Time, Value: t.CO2(p.Value)})
+			ps.CO2Kg = append(ps.CO2Kg, store.Point{Time: p.Time, Value: micro(t.CO2(p.Value))})
 		}
 	}
 	if t.HasCO2() {
-		co2 := t.CO2(ps.Total.KWh)
+		co2 := micro(t.CO2(ps.Total.KWh))
 		ps.Total.CO2Kg = &co2
 	}
+	ps.Total.KWh, ps.Total.Cost = micro(ps.Total.KWh), micro(ps.Total.Cost)
 	return ps, nil
 }
 
@@ -99,6 +101,10 @@ func (s *Server) quarters(ctx context.Context, q series.Query) ([]store.Point, s
 	}
 	return nil, "the readings of the range are no longer kept: each bucket is priced at the price of its start", nil
 }
+
+// micro leaves v at a millionth: sums of prices carry binary noise
+// (29.65300000000161) that an answer should not show.
+func micro(v float64) float64 { return math.Round(v*1e6) / 1e6 }
 
 // bucketCosts are the cost of each bucket: its quarters' kWh at their
 // prices, the kWh the quarters do not tell of (a bucket finer than a
