@@ -96,6 +96,15 @@ func TestMoneyOverHTTP(t *testing.T) {
 		"Content-Type", "application/json", "X-CSRF-Token", root.CSRF); code != 201 {
 		t.Fatalf("PUT globex: HTTP %d %s", code, body)
 	}
+	for body, want := range map[string]string{
+		`{"currency": "euro"}`:                   `"field":"currency"`,
+		`{"currency": "EUR", "air_per_nm3": -1}`: `"field":"air_per_nm3"`,
+		`{"currency": "EUR", "electricity": {"bands": [{"days": ["mon"], "from": "7h", "to": "22:00"}]}}`: `"field":"electricity.bands.0.from"`,
+	} {
+		if code, got := root.Do("PUT", "/api/v1/customers/initech", body, "Content-Type", "application/json", "X-CSRF-Token", root.CSRF); code != 400 || !strings.Contains(got, want) {
+			t.Errorf("PUT initech %s: HTTP %d %s, want 400 naming %s", body, code, got, want)
+		}
+	}
 	meterDay(t, fx, "globex", day)
 	testenv.Eventually(t, 10*time.Second, 100*time.Millisecond, func() error {
 		code, body := root.Do("GET", "/api/v1/report?customer=globex&"+period, "")

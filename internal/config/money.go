@@ -148,7 +148,11 @@ func (c *Config) validateMoney(v *validator) {
 	}
 	for _, cu := range c.Customers {
 		if p, ok := c.PricesOf(cu); !ok && (p.Electricity != nil || p.AirPerNm3 != nil || p.CO2KgPerKWh != nil) {
-			v.add("money.currency", "customer %s has prices without a currency: give one, such as EUR", cu)
+			at := "money.currency"
+			if c.Money.Customers[cu] != nil {
+				at = "money.customers." + cu + ".currency"
+			}
+			v.add(at, "customer %s has prices without a currency: give one, such as EUR", cu)
 		}
 	}
 }
