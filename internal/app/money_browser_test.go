@@ -17,14 +17,10 @@ import (
 	"github.com/sensorhub/sensorhub/internal/testenv"
 )
 
-// TestDailyBarsShowCost: with a flat 0.25 EUR a kWh and 0.16 kg CO2, the
-// power meter's daily bars say in their tooltip what each cost, and the
-// panel what the range cost: its kWh x 0.25 and x 0.16.
-func TestDailyBarsShowCost(t *testing.T) {
-	co2 := 0.16
-	a := start(t, "embedded", app.Options{}, func(c *config.Config) {
-		c.Money = &config.Money{Prices: config.Prices{Currency: "EUR", Electricity: &config.Electricity{PriceKWh: 0.25}, CO2KgPerKWh: &co2}}
-	})
+// hourlyMeter stores the last 30 hours of power meter 301, a reading an
+// hour, 10 kWh each.
+func hourlyMeter(t *testing.T, a *app.App) {
+	t.Helper()
 	now := time.Now().UTC().Truncate(time.Minute)
 	var rs []reading.Reading
 	for h := 30; h >= 0; h-- {
@@ -35,6 +31,17 @@ func TestDailyBarsShowCost(t *testing.T) {
 	if _, err := a.Store.Write(context.Background(), store.Batch{Readings: rs}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestDailyBarsShowCost: with a flat 0.25 EUR a kWh and 0.16 kg CO2, the
+// power meter's daily bars say in their tooltip what each cost, and the
+// panel what the range cost: its kWh x 0.25 and x 0.16.
+func TestDailyBarsShowCost(t *testing.T) {
+	co2 := 0.16
+	a := start(t, "embedded", app.Options{}, func(c *config.Config) {
+		c.Money = &config.Money{Prices: config.Prices{Currency: "EUR", Electricity: &config.Electricity{PriceKWh: 0.25}, CO2KgPerKWh: &co2}}
+	})
+	hourlyMeter(t, a)
 	ctx := startBrowser(t)
 	if err := browser.Navigate(ctx, "http://"+a.HTTPAddr()+"/d/centrale?device=301&range=24h"); err != nil {
 		t.Fatal(err)
