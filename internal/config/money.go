@@ -64,7 +64,7 @@ func Minutes(hhmm string) (int, bool) {
 	if len(hhmm) != 5 || hhmm[2] != ':' {
 		return 0, false
 	}
-	if _, err := fmt.Sscanf(hhmm, "%02d:%02d", &h, &m); err != nil || m > 59 || h > 24 || h == 24 && m > 0 {
+	if _, err := fmt.Sscanf(hhmm, "%02d:%02d", &h, &m); err != nil || h < 0 || m < 0 || m > 59 || h > 24 || h == 24 && m > 0 {
 		return 0, false
 	}
 	return h*60 + m, true

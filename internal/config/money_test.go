@@ -32,3 +32,16 @@ func TestPricesNeedACurrency(t *testing.T) {
 		t.Errorf("finemeca has acme's CO2: %+v", p)
 	}
 }
+
+func TestMinutes(t *testing.T) {
+	for in, want := range map[string]int{"00:00": 0, "07:00": 420, "22:30": 1350, "24:00": 1440} {
+		if got, ok := config.Minutes(in); !ok || got != want {
+			t.Errorf("%s: %d %v, want %d", in, got, ok, want)
+		}
+	}
+	for _, bad := range []string{"7:00", "07h00", "-1:00", "24:01", "12:60", "ab:cd", "07:00:00", ""} {
+		if _, ok := config.Minutes(bad); ok {
+			t.Errorf("%q taken for a time of day", bad)
+		}
+	}
+}
