@@ -68,6 +68,19 @@ func TestMoneyOverHTTP(t *testing.T) {
 		t.Errorf("cost=1 of an average: HTTP %d %s, want 400 naming agg=increase", code, body)
 	}
 
+	// The air line's leak (accessFixture's) at the customer's 0.025 EUR a
+	// Nm3, not the sensor kind's 0.02.
+	code, body = root.Do("GET", "/api/v1/leaks?customer=finemeca&sensor=air&device=201&from=2026-05-01T09:00:00Z&to=2026-05-01T12:00:00Z", "")
+	var lk struct {
+		Currency string
+		Params   struct {
+			CostPerNm3 float64 `json:"cost_per_nm3"`
+		}
+	}
+	if code != 200 || json.Unmarshal([]byte(body), &lk) != nil || lk.Currency != "EUR" || lk.Params.CostPerNm3 != 0.025 {
+		t.Errorf("leaks: HTTP %d %.400s; want EUR at 0.025 a Nm3", code, body)
+	}
+
 	period := "from=2026-04-28&to=2026-04-29"
 	code, body = root.Do("GET", "/api/v1/report?customer=finemeca&"+period, "")
 	var r struct {
