@@ -66,7 +66,11 @@ var Kinds = []Kind{
 			if !slices.Contains(c.Customers, name) {
 				c.Customers = append(c.Customers, name)
 			}
-			setPrices(c, name, cu.Prices)
+			// Without prices of its own, a customer keeps those the file
+			// gives it (money.customers).
+			if cu.Prices != (config.Prices{}) {
+				setPrices(c, name, cu.Prices)
+			}
 		},
 		del: func(c *config.Config, name string) {
 			c.Customers = slices.DeleteFunc(c.Customers, func(n string) bool { return n == name })

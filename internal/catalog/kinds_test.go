@@ -104,10 +104,18 @@ func TestCustomerPrices(t *testing.T) {
 	if string(back) != string(spec) {
 		t.Errorf("encoded %s, want %s", back, spec)
 	}
+	// An item without prices leaves those the file gives; a customer
+	// deleted takes its prices along.
+	base.Money = &config.Money{Customers: map[string]*config.Prices{"acme": {Currency: "USD"}}}
+	c = cloneConfig(base)
 	if err := customers.put(c, "acme", []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := c.PricesOf("acme"); ok || !slices.Contains(c.Customers, "acme") {
-		t.Errorf("without prices: %+v, customers %v", c.Money, c.Customers)
+	if p, ok := c.PricesOf("acme"); !ok || p.Currency != "USD" || !slices.Contains(c.Customers, "acme") {
+		t.Errorf("without prices: %+v, customers %v; want the file's USD", p, c.Customers)
+	}
+	customers.remove(c, "acme")
+	if _, ok := c.PricesOf("acme"); ok || base.Money.Customers["acme"] == nil {
+		t.Errorf("acme deleted: its prices stay, or went from the configuration it was copied from")
 	}
 }
