@@ -176,6 +176,11 @@ func cmdRun(args []string, stderr io.Writer, roles []string) error {
 		if *demo && *cfgPath == "" && len(cfg.Baselines) == 0 {
 			cfg.Baselines = demoBaselines(cfg, time.Now())
 		}
+		if *demo && *cfgPath == "" {
+			// The demo shows what energy and air cost; a configuration
+			// without money shows no made-up prices.
+			cfg.Money = config.DemoMoney()
+		}
 	})
 	if err != nil {
 		return err

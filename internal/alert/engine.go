@@ -26,7 +26,11 @@ const Group = "alert"
 // turn its pressure decay into leak figures.
 type LeakSpec struct {
 	Pressure, Opening string
-	Params            func(device string) leak.Params
+	// Params are a customer's device's figures, its air at the
+	// customer's price.
+	Params func(customer, device string) leak.Params
+	// Currency is that of a customer's prices; "" for none.
+	Currency func(customer string) string
 }
 
 // Store is what the alert stage needs of a store: its own state, alerts

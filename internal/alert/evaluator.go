@@ -396,9 +396,12 @@ func (v *Evaluator) leakFigures(ctx context.Context, rule *Rule, dk store.Device
 		v.Log.Warn("leak figures for an alert", "device", dk.Device, "err", err)
 		return nil
 	}
-	p := l.Params(dk.Device)
+	p := l.Params(dk.Customer, dk.Device)
 	rep := leak.Analyze(pres, open, v.Location, p)
 	out := &notify.Leak{VolumeL: p.VolumeL, CostPerNm3: p.CostPerNm3}
+	if l.Currency != nil {
+		out.Currency = l.Currency(dk.Customer)
+	}
 	for _, d := range rep.Days {
 		out.Seconds += d.Seconds
 		out.LostNm3 += d.LostNm3

@@ -77,16 +77,7 @@ func TestOverviewReadsAsThePlantDoes(t *testing.T) {
 // bar per day, each over its own label, and no label twice.
 func TestDailyBarsStandOverTheirDays(t *testing.T) {
 	a := start(t, "embedded", app.Options{}, nil)
-	now := time.Now().UTC().Truncate(time.Minute)
-	var rs []reading.Reading
-	for h := 30; h >= 0; h-- {
-		at := now.Add(-time.Duration(h) * time.Hour)
-		rs = append(rs, reading.Reading{Customer: "finemeca", Sensor: "centrale", Device: "301", Time: at, Received: at, MsgCount: int64(31 - h),
-			Fields: map[string]float64{"E": float64(1000 + 10*(30-h)), "P": 10}, Units: map[string]string{"E": "kWh", "P": "kW"}})
-	}
-	if _, err := a.Store.Write(context.Background(), store.Batch{Readings: rs}); err != nil {
-		t.Fatal(err)
-	}
+	hourlyMeter(t, a)
 	ctx := startBrowser(t)
 	if err := browser.Navigate(ctx, "http://"+a.HTTPAddr()+"/d/centrale?device=301&range=24h"); err != nil {
 		t.Fatal(err)

@@ -156,6 +156,10 @@ func (b Base) merge(items []store.CatalogItem, skip map[key]bool, log *slog.Logg
 		}
 		for _, name := range added {
 			at[k.field(c, name)] = key{k.Name(), name}
+			if k.Name() == store.CatalogCustomers {
+				// A customer's prices are checked where the file has them.
+				at["money.customers."+name] = key{k.Name(), name}
+			}
 		}
 	}
 	return c, at

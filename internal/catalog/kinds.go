@@ -56,14 +56,25 @@ var Kinds = []Kind{
 		at: func(c *config.Config, name string) string {
 			return fmt.Sprintf("customers.%d", slices.Index(c.Customers, name))
 		},
-		get: func(c *config.Config, name string) Customer { return Customer{} },
-		set: func(c *config.Config, name string, _ Customer) {
+		get: func(c *config.Config, name string) Customer {
+			if c.Money != nil && c.Money.Customers[name] != nil {
+				return Customer{Prices: *c.Money.Customers[name]}
+			}
+			return Customer{}
+		},
+		set: func(c *config.Config, name string, cu Customer) {
 			if !slices.Contains(c.Customers, name) {
 				c.Customers = append(c.Customers, name)
+			}
+			// Without prices of its own, a customer keeps those the file
+			// gives it (money.customers).
+			if cu.Prices != (config.Prices{}) {
+				setPrices(c, name, cu.Prices)
 			}
 		},
 		del: func(c *config.Config, name string) {
 			c.Customers = slices.DeleteFunc(c.Customers, func(n string) bool { return n == name })
+			setPrices(c, name, config.Prices{})
 		},
 		ident: func(cu Customer) (string, string) { return cu.Name, "" },
 	},
@@ -175,9 +186,28 @@ func KindOf(name string) Kind {
 }
 
 // Customer is a customer of the catalog: a tenant whose messages are
-// accepted.
+// accepted, and its prices (the configuration's money.customers).
 type Customer struct {
-	Name string `yaml:"name,omitempty"`
+	Name          string `yaml:"name,omitempty"`
+	config.Prices `yaml:",inline"`
+}
+
+// setPrices makes p customer's prices in c, whose money block is its own
+// (cloneConfig); empty prices take the customer's override out.
+func setPrices(c *config.Config, customer string, p config.Prices) {
+	if p == (config.Prices{}) {
+		if c.Money != nil {
+			delete(c.Money.Customers, customer)
+		}
+		return
+	}
+	if c.Money == nil {
+		c.Money = &config.Money{}
+	}
+	if c.Money.Customers == nil {
+		c.Money.Customers = map[string]*config.Prices{}
+	}
+	c.Money.Customers[customer] = &p
 }
 
 // kind is a Kind whose items are Ts.
@@ -331,5 +361,6 @@ func cloneConfig(c *config.Config) *config.Config {
 	}
 	n.Auth.Users = slices.Clone(c.Auth.Users)
 	n.Auth.Tokens = slices.Clone(c.Auth.Tokens)
+	n.Money = config.CloneMoney(c.Money)
 	return &n
 }

@@ -2,8 +2,11 @@ package catalog
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/sensorhub/sensorhub/internal/config"
 )
 
 // TestDecode: an item's JSON has the configuration file's keys and
@@ -72,4 +75,47 @@ func FuzzDecodeItem(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCustomerPrices: a customer item's prices become its override under
+// money, on a copy of the configuration; without prices, none is left.
+func TestCustomerPrices(t *testing.T) {
+	customers := KindOf("customers")
+	spec, _, _, err := customers.decode("acme", []byte(`{"currency": "CHF", "electricity": {"price_kwh": 0.21, "demand_per_kw_month": 9}, "co2_kg_per_kwh": 0.03}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := config.Default()
+	c := cloneConfig(base)
+	if err := customers.put(c, "acme", spec); err != nil {
+		t.Fatal(err)
+	}
+	if base.Money != nil {
+		t.Fatal("the item changed the configuration it was copied from")
+	}
+	p, ok := c.PricesOf("acme")
+	if !ok || p.Currency != "CHF" || p.Electricity.PriceKWh != 0.21 || p.Electricity.DemandPerKWMonth != 9 || *p.CO2KgPerKWh != 0.03 || p.AirPerNm3 != nil {
+		t.Errorf("acme's prices %+v (%v)", p, ok)
+	}
+	if _, ok := c.PricesOf("finemeca"); ok {
+		t.Error("finemeca has acme's prices")
+	}
+	back, _ := customers.encode(c, "acme")
+	if string(back) != string(spec) {
+		t.Errorf("encoded %s, want %s", back, spec)
+	}
+	// An item without prices leaves those the file gives; a customer
+	// deleted takes its prices along.
+	base.Money = &config.Money{Customers: map[string]*config.Prices{"acme": {Currency: "USD"}}}
+	c = cloneConfig(base)
+	if err := customers.put(c, "acme", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := c.PricesOf("acme"); !ok || p.Currency != "USD" || !slices.Contains(c.Customers, "acme") {
+		t.Errorf("without prices: %+v, customers %v; want the file's USD", p, c.Customers)
+	}
+	customers.remove(c, "acme")
+	if _, ok := c.PricesOf("acme"); ok || base.Money.Customers["acme"] == nil {
+		t.Errorf("acme deleted: its prices stay, or went from the configuration it was copied from")
+	}
 }

@@ -55,6 +55,9 @@ type Config struct {
 	// "customer/sensor/device".
 	Devices map[string]*DeviceMeta `yaml:"devices,omitempty"`
 	Auth    Auth                   `yaml:"auth"`
+	// Money are the prices of energy and compressed air and the CO2 of a
+	// kWh; nil shows no costs.
+	Money *Money `yaml:"money,omitempty"`
 
 	Elasticsearch Elasticsearch `yaml:"elasticsearch"`
 }

@@ -165,8 +165,8 @@ var sectionOf = map[string]string{
 	"Sensor": "a sensor", "Match": "a sensor's match", "Input": "an input",
 	"Alerts": "alerts", "Notifier": "a notifier", "Rule": "an alert rule", "Token": "a token", "LeakParams": "a leak's figures",
 	"Auth": "auth", "User": "a user", "HTTPTLS": "http.tls", "BrokerUser": "a broker user", "BrokerTLS": "mqtt.builtin.tls",
-	"Elasticsearch": "elasticsearch",
-	"Modbus":        "modbus", "ModbusDevice": "a modbus device", "Register": "a modbus register",
+	"Elasticsearch": "elasticsearch", "Money": "money", "Prices": "a customer's prices", "Electricity": "an electricity tariff", "Band": "a tariff band",
+	"Modbus": "modbus", "ModbusDevice": "a modbus device", "Register": "a modbus register",
 }
 
 // cannotUnmarshal is the YAML library's message for a value of the wrong

@@ -194,6 +194,7 @@ func (c *Config) Validate(f *File) error {
 	c.validateAlerts(v)
 	c.validateReports(v)
 	c.validateBaselines(v)
+	c.validateMoney(v)
 	return errors.Join(v.errs...)
 }
 

@@ -206,7 +206,12 @@ func AddLeak(c *config.Config, r *alert.Rule) {
 	if s := c.Sensors[r.Sensor]; s != nil && s.Leak != nil && r.When != "" &&
 		slices.Contains(r.Fields, s.Leak.Pressure) && slices.Contains(r.Fields, s.Leak.Opening) {
 		l := s.Leak
-		r.Leak = &alert.LeakSpec{Pressure: l.Pressure, Opening: l.Opening, Params: func(device string) leak.Params { return l.For(device) }}
+		r.Leak = &alert.LeakSpec{Pressure: l.Pressure, Opening: l.Opening,
+			Params: func(customer, device string) leak.Params { return c.LeakFor(customer, l, device) },
+			Currency: func(customer string) string {
+				p, _ := c.PricesOf(customer)
+				return p.Currency
+			}}
 	}
 }
 

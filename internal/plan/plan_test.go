@@ -167,3 +167,31 @@ func TestLeakFiguresOfLeakRules(t *testing.T) {
 		t.Errorf("leak figures by rule: %v, want the leak rule's only", leak)
 	}
 }
+
+// TestLeakRuleAtCustomerPrice: a leak rule prices the air of a customer
+// with an air price at it, and of the others at the sensor kind's.
+func TestLeakRuleAtCustomerPrice(t *testing.T) {
+	cfg := config.Default()
+	cfg.Customers = []string{"finemeca", "acme"}
+	eur, chf := 0.025, 0.031
+	cfg.Money = &config.Money{Prices: config.Prices{Currency: "EUR", AirPerNm3: &eur},
+		Customers: map[string]*config.Prices{"acme": {Currency: "CHF", AirPerNm3: &chf}}}
+	p := plan.MustCompile(cfg)
+	for _, r := range p.Rules {
+		if r.Name != "air-leak" {
+			continue
+		}
+		if got := r.Leak.Params("acme", "201"); got.CostPerNm3 != 0.031 || got.VolumeL != 500 || r.Leak.Currency("acme") != "CHF" {
+			t.Errorf("acme: %+v %s, want 0.031 CHF", got, r.Leak.Currency("acme"))
+		}
+		if got := r.Leak.Params("finemeca", "201"); got.CostPerNm3 != 0.025 || r.Leak.Currency("finemeca") != "EUR" {
+			t.Errorf("finemeca: %+v, want 0.025 EUR", got)
+		}
+		cfg.Money = nil
+		if got := plan.MustCompile(cfg).Rules[0].Leak.Params("acme", "201"); got.CostPerNm3 != 0.02 {
+			t.Errorf("without money: %+v, want the sensor kind's 0.02", got)
+		}
+		return
+	}
+	t.Fatal("no air-leak rule")
+}

@@ -47,7 +47,11 @@ func (r *Report) CSV(w io.Writer, table string) error {
 		for _, m := range r.Energy.Meters {
 			head = append(head, m.Device+" kWh")
 		}
-		write(append(head, "total kWh", "estimated kWh"))
+		head = append(head, "total kWh", "estimated kWh")
+		if r.Currency != "" {
+			head = append(head, "total cost "+r.Currency, "total CO2 kg")
+		}
+		write(head)
 		for i, d := range r.Energy.Days {
 			row := []string{d.Day}
 			for _, m := range r.Energy.Meters {
@@ -62,11 +66,15 @@ func (r *Report) CSV(w io.Writer, table string) error {
 			if d.KWh != nil {
 				estimated = &d.EstimatedKWh
 			}
-			write(append(row, maybe(d.KWh), maybe(estimated)))
+			row = append(row, maybe(d.KWh), maybe(estimated))
+			if r.Currency != "" {
+				row = append(row, maybe(d.Cost), maybe(d.CO2Kg))
+			}
+			write(row)
 		}
 	case "meters":
-		write([]string{"sensor", "device", "name", "kwh", "previous_kwh", "diff_kwh", "diff_pct", "peak_kw", "peak_at",
-			"baseload_kw", "night_share", "weekend_share", "resets", "gaps", "missing_hours", "estimated_kwh", "invalid_intervals"})
+		write(r.priced([]string{"sensor", "device", "name", "kwh", "previous_kwh", "diff_kwh", "diff_pct", "peak_kw", "peak_at",
+			"baseload_kw", "night_share", "weekend_share", "resets", "gaps", "missing_hours", "estimated_kwh", "invalid_intervals"}, "cost", "co2_kg", "currency"))
 		for _, m := range r.Energy.Meters {
 			pct, missing := "", 0.0
 			if m.DiffPct != nil {
@@ -75,8 +83,8 @@ func (r *Report) CSV(w io.Writer, table string) error {
 			for _, g := range m.Gaps {
 				missing += g.MissingHours
 			}
-			write([]string{m.Sensor, m.Device, m.Name, num(m.KWh), maybe(m.PreviousKWh), maybe(m.DiffKWh), pct, num(m.PeakKW), at(m.PeakAt),
-				num(m.BaseloadKW), num(m.NightShare), num(m.WeekendShare), strconv.Itoa(len(m.Resets)), strconv.Itoa(len(m.Gaps)), num(missing), num(m.EstimatedKWh), strconv.Itoa(len(m.Invalid))})
+			write(r.priced([]string{m.Sensor, m.Device, m.Name, num(m.KWh), maybe(m.PreviousKWh), maybe(m.DiffKWh), pct, num(m.PeakKW), at(m.PeakAt),
+				num(m.BaseloadKW), num(m.NightShare), num(m.WeekendShare), strconv.Itoa(len(m.Resets)), strconv.Itoa(len(m.Gaps)), num(missing), num(m.EstimatedKWh), strconv.Itoa(len(m.Invalid))}, maybe(m.Cost), maybe(m.CO2Kg), r.Currency))
 		}
 	case "demand":
 		write([]string{"quarter", "kw"})
@@ -84,13 +92,13 @@ func (r *Report) CSV(w io.Writer, table string) error {
 			write([]string{at(d.At), num(d.KW)})
 		}
 	case "air":
-		write([]string{"sensor", "device", "name", "leaks", "seconds_below", "lost_nm3", "cost", "cost_per_year", "worst_start", "worst_seconds", "worst_lost_nm3"})
+		write(r.priced([]string{"sensor", "device", "name", "leaks", "seconds_below", "lost_nm3", "cost", "cost_per_year", "worst_start", "worst_seconds", "worst_lost_nm3"}, "price_per_nm3", "currency"))
 		for _, l := range r.Air.Lines {
 			ws, wsec, wlost := "", "", ""
 			if l.Worst != nil {
 				ws, wsec, wlost = at(l.Worst.Start), num(l.Worst.Seconds), num(l.Worst.LostNm3)
 			}
-			write([]string{l.Sensor, l.Device, l.Name, strconv.Itoa(l.Leaks), num(l.SecondsBelow), num(l.LostNm3), num(l.Cost), num(l.CostPerYear), ws, wsec, wlost})
+			write(r.priced([]string{l.Sensor, l.Device, l.Name, strconv.Itoa(l.Leaks), num(l.SecondsBelow), num(l.LostNm3), num(l.Cost), num(l.CostPerYear), ws, wsec, wlost}, num(l.PricePerNm3), r.Currency))
 		}
 	case "quality":
 		write([]string{"sensor", "device", "name", "expected", "received", "lost", "silent_periods", "silent_hours"})
@@ -103,6 +111,15 @@ func (r *Report) CSV(w io.Writer, table string) error {
 		return err
 	}
 	return cw.Flush()
+}
+
+// priced is row with the money cells after it when the customer has
+// prices: a CSV without them keeps its columns.
+func (r *Report) priced(row []string, money ...string) []string {
+	if r.Currency == "" {
+		return row
+	}
+	return append(row, money...)
 }
 
 // FileName is the name of a report's file: report-<customer>-<from>[-<table>].<ext>.

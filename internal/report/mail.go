@@ -35,9 +35,35 @@ var funcs = map[string]any{
 		return fmt.Sprintf("%+.1f %%", *v)
 	},
 	"money": func(v float64) string { return fmt.Sprintf("%.2f", v) },
-	"nm3":   func(v float64) string { return fmt.Sprintf("%.2f", v) },
-	"when":  func(t time.Time) string { return t.Format("Mon 2 Jan 15:04") },
-	"day":   func(t time.Time) string { return t.Format("Mon 2 Jan") },
+	// cost is an amount in currency; a dash for no data.
+	"cost": func(v any, currency string) string {
+		switch v := v.(type) {
+		case float64:
+			return strings.TrimSpace(fmt.Sprintf("%.2f %s", v, currency))
+		case *float64:
+			if v != nil {
+				return strings.TrimSpace(fmt.Sprintf("%.2f %s", *v, currency))
+			}
+		}
+		return "–"
+	},
+	// co2kg is kg of CO2 in a table's cell; a dash for no data.
+	"co2kg": func(v *float64) string {
+		if v == nil {
+			return "–"
+		}
+		return fmt.Sprintf("%.1f", *v)
+	},
+	// co2 is kg of CO2; a dash for no data.
+	"co2": func(v *float64) string {
+		if v == nil {
+			return "–"
+		}
+		return fmt.Sprintf("%.1f kg CO2", *v)
+	},
+	"nm3":  func(v float64) string { return fmt.Sprintf("%.2f", v) },
+	"when": func(t time.Time) string { return t.Format("Mon 2 Jan 15:04") },
+	"day":  func(t time.Time) string { return t.Format("Mon 2 Jan") },
 	// last is the last day of a period that ends at end.
 	"last":  func(end time.Time) string { return end.Add(-time.Nanosecond).Format("Mon 2 Jan") },
 	"dur":   duration,
@@ -77,6 +103,8 @@ var htmlMail = htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).Parse(`<!
 <h3>Energy</h3>
 <table cellspacing="0" style="border-collapse:collapse">
 <tr><td ` + td + `>Consumed</td><td ` + td + `><b>{{kwh .KWh}} kWh</b> ({{if .PreviousKWh}}{{diffpct .DiffPct}} against {{kwh .PreviousKWh}} kWh{{else}}no readings in the period before to compare with{{end}})</td></tr>
+{{if $.R.Currency}}<tr><td ` + td + `>Cost</td><td ` + td + `><b>{{cost .Cost $.R.Currency}}</b> energy{{if .DemandCharge}} + {{cost .DemandCharge $.R.Currency}} demand charge{{range .Demand}} ({{.Month}}: {{kwh .KW}} kW, {{when .At}}){{end}}{{end}}</td></tr>
+{{if .CO2Kg}}<tr><td ` + td + `>CO2</td><td ` + td + `>{{co2 .CO2Kg}}</td></tr>{{end}}{{end}}
 <tr><td ` + td + `>Peak 15-minute demand</td><td ` + td + `><b>{{kwh .PeakKW}} kW</b>{{if not .PeakAt.IsZero}}, {{when .PeakAt}}{{end}}</td></tr>
 <tr><td ` + td + `>Baseload (night)</td><td ` + td + `>{{kwh .BaseloadKW}} kW</td></tr>
 <tr><td ` + td + `>At night / on weekends</td><td ` + td + `>{{pct .NightShare}} / {{pct .WeekendShare}}</td></tr>
@@ -84,17 +112,17 @@ var htmlMail = htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).Parse(`<!
 <p><img src="cid:days.png" alt="Energy per day" width="640"></p>
 <p><img src="cid:demand.png" alt="15-minute demand" width="640"></p>
 <table cellspacing="0" style="border-collapse:collapse">
-<tr><th ` + td + `>Meter</th><th ` + td + `>kWh</th><th ` + td + `>Change</th><th ` + td + `>Peak kW</th><th ` + td + `>Check</th></tr>
-{{range .Meters}}<tr><td ` + td + `>{{.Name}} ({{.Device}})</td><td ` + td + `>{{kwh .KWh}}</td><td ` + td + `>{{diffpct .DiffPct}}</td><td ` + td + `>{{kwh .PeakKW}}</td><td ` + td + `>{{range .Resets}}counter reset {{when .}}<br>{{end}}{{range .Gaps}}no reading {{when .From}} to {{when .To}}<br>{{end}}{{if .EstimatedKWh}}{{kwh .EstimatedKWh}} kWh estimated: spread over the gaps by time<br>{{end}}{{range .Invalid}}left out {{when .From}} to {{when .To}}: {{.Reason}} ({{.MarkedBy}})<br>{{end}}</td></tr>
+<tr><th ` + td + `>Meter</th><th ` + td + `>kWh</th>{{if $.R.Currency}}<th ` + td + `>Cost</th>{{end}}<th ` + td + `>Change</th><th ` + td + `>Peak kW</th><th ` + td + `>Check</th></tr>
+{{range .Meters}}<tr><td ` + td + `>{{.Name}} ({{.Device}})</td><td ` + td + `>{{kwh .KWh}}</td>{{if $.R.Currency}}<td ` + td + `>{{cost .Cost $.R.Currency}}</td>{{end}}<td ` + td + `>{{diffpct .DiffPct}}</td><td ` + td + `>{{kwh .PeakKW}}</td><td ` + td + `>{{range .Resets}}counter reset {{when .}}<br>{{end}}{{range .Gaps}}no reading {{when .From}} to {{when .To}}<br>{{end}}{{if .EstimatedKWh}}{{kwh .EstimatedKWh}} kWh estimated: spread over the gaps by time<br>{{end}}{{range .Invalid}}left out {{when .From}} to {{when .To}}: {{.Reason}} ({{.MarkedBy}})<br>{{end}}</td></tr>
 {{end}}</table>
 {{end}}{{end}}
 {{if .Air}}{{with .R.Air}}
 <h3>Compressed air</h3>
-<p>Leaks cost <b>{{money .Cost}}</b>; a year at this rate: <b>{{money .CostPerYear}}</b>.{{with .Worst}} The worst leak: {{.Name}}, {{when .Start}}, {{dur .Seconds}}, {{nm3 .LostNm3}} Nm³.{{end}}</p>
+<p>Leaks cost <b>{{money .Cost}}{{with $.R.Currency}} {{.}}{{end}}</b>; a year at this rate: <b>{{money .CostPerYear}}{{with $.R.Currency}} {{.}}{{end}}</b>.{{with .Worst}} The worst leak: {{.Name}}, {{when .Start}}, {{dur .Seconds}}, {{nm3 .LostNm3}} Nm³.{{end}}</p>
 {{if .Lines}}<p><img src="cid:air.png" alt="Cost of air leaks per line" width="640"></p>
 <table cellspacing="0" style="border-collapse:collapse">
 <tr><th ` + td + `>Line</th><th ` + td + `>Leaks</th><th ` + td + `>Below opening pressure</th><th ` + td + `>Nm³</th><th ` + td + `>Cost</th><th ` + td + `>A year</th></tr>
-{{range .Lines}}<tr><td ` + td + `>{{.Name}} ({{.Device}})</td><td ` + td + `>{{.Leaks}}</td><td ` + td + `>{{dur .SecondsBelow}}</td><td ` + td + `>{{nm3 .LostNm3}}</td><td ` + td + `>{{money .Cost}}</td><td ` + td + `>{{money .CostPerYear}}</td></tr>
+{{range .Lines}}<tr><td ` + td + `>{{.Name}} ({{.Device}})</td><td ` + td + `>{{.Leaks}}</td><td ` + td + `>{{dur .SecondsBelow}}</td><td ` + td + `>{{nm3 .LostNm3}}</td><td ` + td + `>{{money .Cost}}{{with $.R.Currency}} {{.}}{{end}}</td><td ` + td + `>{{money .CostPerYear}}{{with $.R.Currency}} {{.}}{{end}}</td></tr>
 {{end}}</table>{{end}}
 {{end}}{{end}}
 {{if .Quality}}{{with .R.Quality}}
@@ -117,11 +145,12 @@ var textMail = template.Must(template.New("text").Funcs(funcs).Parse(`{{.R.Custo
 Energy: {{kwh .KWh}} kWh ({{if .PreviousKWh}}{{diffpct .DiffPct}} against {{kwh .PreviousKWh}} kWh{{else}}no readings in the period before to compare with{{end}})
 Peak 15-minute demand: {{kwh .PeakKW}} kW{{if not .PeakAt.IsZero}}, {{when .PeakAt}}{{end}}
 Baseload: {{kwh .BaseloadKW}} kW; at night {{pct .NightShare}}, on weekends {{pct .WeekendShare}}
-{{range .Meters}}  {{.Name}} ({{.Device}}): {{kwh .KWh}} kWh{{if .Flagged}} (check: {{len .Resets}} resets, {{len .Gaps}} gaps{{if .EstimatedKWh}}, {{kwh .EstimatedKWh}} kWh estimated over them{{end}}){{end}}
+{{if $.R.Currency}}Cost: {{cost .Cost $.R.Currency}} energy{{if .DemandCharge}} + {{cost .DemandCharge $.R.Currency}} demand charge{{range .Demand}} ({{.Month}}: {{kwh .KW}} kW, {{when .At}}){{end}}{{end}}{{if .CO2Kg}}; {{co2 .CO2Kg}}{{end}}
+{{end}}{{range .Meters}}  {{.Name}} ({{.Device}}): {{kwh .KWh}} kWh{{if $.R.Currency}}, {{cost .Cost $.R.Currency}}{{end}}{{if .Flagged}} (check: {{len .Resets}} resets, {{len .Gaps}} gaps{{if .EstimatedKWh}}, {{kwh .EstimatedKWh}} kWh estimated over them{{end}}){{end}}
 {{range .Invalid}}    left out, marked invalid by {{.MarkedBy}}: {{when .From}} to {{when .To}}, {{.Reason}}
 {{end}}{{end}}{{end}}{{end}}{{if .Air}}{{with .R.Air}}
-Compressed air: leaks cost {{money .Cost}}, {{money .CostPerYear}} a year at this rate
-{{range .Lines}}  {{.Name}} ({{.Device}}): {{.Leaks}} leaks, {{dur .SecondsBelow}} below, {{nm3 .LostNm3}} Nm3, {{money .Cost}}
+Compressed air: leaks cost {{money .Cost}}{{with $.R.Currency}} {{.}}{{end}}, {{money .CostPerYear}}{{with $.R.Currency}} {{.}}{{end}} a year at this rate
+{{range .Lines}}  {{.Name}} ({{.Device}}): {{.Leaks}} leaks, {{dur .SecondsBelow}} below, {{nm3 .LostNm3}} Nm3, {{money .Cost}}{{with $.R.Currency}} {{.}}{{end}} at {{.PricePerNm3}}{{with $.R.Currency}} {{.}}{{end}} per Nm3
 {{end}}{{end}}{{end}}{{if .Quality}}{{with .R.Quality}}
 Data quality: {{.Rejected}} rejected messages
 {{range .Devices}}  {{.Name}} ({{.Device}}): {{.Received}} of {{.Expected}} received, {{.Lost}} lost

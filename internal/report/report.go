@@ -17,6 +17,7 @@ import (
 
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/leak"
+	"github.com/sensorhub/sensorhub/internal/money"
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/store/series"
@@ -87,9 +88,12 @@ type Report struct {
 	Previous Period    `json:"previous"`
 	Zone     string    `json:"zone"`
 	Made     time.Time `json:"made"`
-	Energy   Energy    `json:"energy"`
-	Air      Air       `json:"air"`
-	Quality  Quality   `json:"quality"`
+	// Currency is that of the costs; empty when the customer has no
+	// prices (money), whose costs are then null.
+	Currency string  `json:"currency,omitempty"`
+	Energy   Energy  `json:"energy"`
+	Air      Air     `json:"air"`
+	Quality  Quality `json:"quality"`
 	// Baselines are the customer's energy baselines, tracked to the
 	// period's end.
 	Baselines []Baseline `json:"baselines"`
@@ -107,6 +111,7 @@ type Energy struct {
 	// that every meter covers.
 	Profile []Demand `json:"profile"`
 	Total
+	Charges
 }
 
 // Total is consumption over the period and how it compares.
@@ -131,6 +136,7 @@ type Total struct {
 	// (NightStart to NightEnd) and on Saturdays and Sundays.
 	NightShare   float64 `json:"night_share"`
 	WeekendShare float64 `json:"weekend_share"`
+	Costs
 }
 
 // Meter is one energy meter's figures.
@@ -164,6 +170,8 @@ type Meter struct {
 	// before come from the daily aggregates, every other figure covers the
 	// days from then on.
 	FromAggregates time.Time `json:"from_aggregates,omitzero"`
+	// quarters are the kWh of each quarter, by its start, for the costs.
+	quarters map[time.Time]float64
 }
 
 // Day is a local day's consumption.
@@ -176,6 +184,7 @@ type Day struct {
 	// consumption, spread over it by time: the meter was not read at the
 	// day's edge.
 	EstimatedKWh float64 `json:"estimated_kwh,omitempty"`
+	Costs
 }
 
 // add adds kWh to the day's, and to its estimated part when estimated.
@@ -229,7 +238,10 @@ type Line struct {
 	Leaks        int     `json:"leaks"`
 	SecondsBelow float64 `json:"seconds_below"`
 	LostNm3      float64 `json:"lost_nm3"`
-	Cost         float64 `json:"cost"`
+	// PricePerNm3 is what a Nm3 of the line's air costs: the customer's
+	// money.air_per_nm3, else its sensor kind's leak.cost_per_nm3.
+	PricePerNm3 float64 `json:"price_per_nm3"`
+	Cost        float64 `json:"cost"`
 	// CostPerYear is what a year at this period's rate costs.
 	CostPerYear float64    `json:"cost_per_year"`
 	Worst       *leak.Leak `json:"worst,omitempty"`
@@ -384,7 +396,7 @@ func (s *Source) Make(ctx context.Context, customer string, p Period) (*Report, 
 			}
 		}
 		if sc != nil && sc.Leak != nil {
-			l, err := s.line(ctx, k, d.Name, sc.Leak, p)
+			l, err := s.line(ctx, k, d.Name, s.Config.LeakFor(customer, sc.Leak, d.Device), sc.Leak, p)
 			if err != nil {
 				return nil, fmt.Errorf("air line %s: %w", d.Device, err)
 			}
@@ -397,6 +409,7 @@ func (s *Source) Make(ctx context.Context, customer string, p Period) (*Report, 
 		return nil, err
 	}
 	r.Energy.Days, r.Energy.Profile, r.Energy.Total = sumMeters(r.Energy.Meters, s.Location)
+	price(r, money.For(s.Config, customer, s.Location))
 	if newest.After(r.Previous.From) {
 		r.Notes = append(r.Notes, fmt.Sprintf("Readings before %s are no longer kept (store.retention): the kWh of the days before it come from "+
 			"the daily aggregates; the 15-minute demand, peak, baseload, shares, resets and gaps, leaks and data quality cover the days from it.",
@@ -430,6 +443,7 @@ func (r *Report) round() {
 				rd(v)
 			}
 		}
+		roundCosts(rd, &t.Costs)
 	}
 	days := func(ds []Day) {
 		for i := range ds {
@@ -437,6 +451,7 @@ func (r *Report) round() {
 				rd(ds[i].KWh)
 			}
 			rd(&ds[i].EstimatedKWh)
+			roundCosts(rd, &ds[i].Costs)
 		}
 	}
 	demand := func(ds []Demand) {
@@ -459,6 +474,13 @@ func (r *Report) round() {
 		for _, v := range []*float64{&l.SecondsBelow, &l.LostNm3, &l.Cost, &l.CostPerYear} {
 			rd(v)
 		}
+	}
+	if r.Energy.DemandCharge != nil {
+		rd(r.Energy.DemandCharge)
+	}
+	for i := range r.Energy.Demand {
+		rd(&r.Energy.Demand[i].KW)
+		rd(&r.Energy.Demand[i].Charge)
 	}
 	rd(&r.Air.Cost)
 	rd(&r.Air.CostPerYear)
@@ -601,6 +623,7 @@ func (s *Source) meter(ctx context.Context, k store.DeviceKey, name, field strin
 		})
 	}
 	m.Gaps = s.silences(cur, from, s.until(p))
+	m.quarters = demand
 	for _, d := range byDay {
 		m.Days = append(m.Days, *d)
 	}
@@ -837,7 +860,8 @@ func gap(from, to time.Time, usual time.Duration) Gap {
 	return Gap{From: from, To: to, MissingHours: (to.Sub(from) - usual).Hours()}
 }
 
-func (s *Source) line(ctx context.Context, k store.DeviceKey, name string, l *config.Leak, p Period) (*Line, error) {
+// line computes an air line's leaks with its figures lp.
+func (s *Source) line(ctx context.Context, k store.DeviceKey, name string, lp leak.Params, l *config.Leak, p Period) (*Line, error) {
 	pres, _, err := s.Store.Points(ctx, store.RawQuery{DeviceKey: k, Field: l.Pressure, From: p.From, To: p.To})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
@@ -852,8 +876,8 @@ func (s *Source) line(ctx context.Context, k store.DeviceKey, name string, l *co
 	if len(pres) == 0 {
 		return nil, nil
 	}
-	rep := leak.Analyze(pres, open, s.Location, l.For(k.Device))
-	out := &Line{Sensor: k.Sensor, Device: k.Device, Name: name}
+	rep := leak.Analyze(pres, open, s.Location, lp)
+	out := &Line{Sensor: k.Sensor, Device: k.Device, Name: name, PricePerNm3: lp.CostPerNm3}
 	if w := rep.Worst; w != nil {
 		local := *w
 		local.Start, local.End = w.Start.In(s.Location), w.End.In(s.Location)

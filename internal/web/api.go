@@ -508,6 +508,10 @@ func (s *Server) series(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("agg=increase needs a counter: declare %s in sensors.%s.counters", field, k.Sensor))
 		return
 	}
+	withCost, ok := s.wantsCost(w, r, k, field, agg)
+	if !ok {
+		return
+	}
 	sq := series.Query{DeviceKey: k, Field: field, From: from, To: to, Step: step, Agg: agg}
 	out, err := series.Read(r.Context(), s.Store, sq, s.Location)
 	var beyond *series.RetentionError
@@ -537,6 +541,15 @@ func (s *Server) series(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out.Step = step.String()
+	if withCost {
+		priced, err := s.priced(r.Context(), out, sq)
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		writeJSON(w, priced)
+		return
+	}
 	writeJSON(w, out)
 }
 
@@ -620,7 +633,7 @@ func (s *Server) leaks(w http.ResponseWriter, r *http.Request) {
 		}
 		series[i] = pts
 	}
-	writeJSON(w, leak.Analyze(series[0], series[1], s.Location, lc.For(k.Device)))
+	writeJSON(w, s.leakFigures(leak.Analyze(series[0], series[1], s.Location, s.config().LeakFor(k.Customer, lc, k.Device)), k.Customer))
 }
 
 // replayRaw serves POST /api/v1/replay?from=&to=&sensor=: the retained raw

@@ -47,7 +47,8 @@ func (p *Pages) settingsForms(k catalog.Kind, customers []string) []formField {
 	anyCustomer := append([]string{""}, customers...)
 	switch k.Name() {
 	case store.CatalogCustomers:
-		return nil
+		// Its prices, keyed as under money: in the configuration file.
+		return []formField{{Key: "yaml", Label: "Prices (YAML: currency, electricity, air_per_nm3, co2_kg_per_kwh; empty: those of money)", Type: "yaml"}}
 	case store.CatalogRules:
 		return []formField{
 			{Key: "customer", Label: "Customer", Type: "select", Options: anyCustomer, Help: "empty: every customer's devices"},

@@ -34,6 +34,13 @@ var funcs = map[string]any{
 	"duration": func(seconds float64) string {
 		return time.Duration(seconds * float64(time.Second)).Round(time.Second).String()
 	},
+	// cur is " EUR" after an amount of a leak whose customer has prices.
+	"cur": func(l *Leak) string {
+		if l.Currency == "" {
+			return ""
+		}
+		return " " + l.Currency
+	},
 }
 
 var textBody = template.Must(template.New("text").Funcs(funcs).Parse(`{{.Ev.Message}}
@@ -49,9 +56,9 @@ Condition: {{.}}{{end}}
 
 Leak, estimated from the pressure decay ({{printf "%.0f" .VolumeL}} l installation):
 Time below opening pressure: {{duration .Seconds}}
-Air lost:  {{printf "%.3f" .LostNm3}} Nm3 ({{printf "%.2f" .Cost}} at {{.CostPerNm3}} per Nm3)
+Air lost:  {{printf "%.3f" .LostNm3}} Nm3 ({{printf "%.2f" .Cost}}{{cur .}} at {{.CostPerNm3}}{{cur .}} per Nm3)
 Flow:      {{printf "%.1f" .FlowNlMin}} Nl/min
-If it goes on: {{printf "%.2f" .CostPerDay}} per day, {{printf "%.0f" .CostPerYear}} per year{{end}}
+If it goes on: {{printf "%.2f" .CostPerDay}}{{cur .}} per day, {{printf "%.0f" .CostPerYear}}{{cur .}} per year{{end}}
 {{with .Ev.URL}}
 Dashboard: {{.}}{{end}}
 `))
@@ -68,9 +75,9 @@ var htmlBody = htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).Parse(`<!
 {{with .Ev.Leak}}<h3>Leak, estimated from the pressure decay</h3>
 <table cellpadding="4">
 <tr><td>Time below opening pressure</td><td>{{duration .Seconds}}</td></tr>
-<tr><td>Air lost</td><td>{{printf "%.3f" .LostNm3}} Nm³ ({{printf "%.2f" .Cost}} at {{.CostPerNm3}} per Nm³)</td></tr>
+<tr><td>Air lost</td><td>{{printf "%.3f" .LostNm3}} Nm³ ({{printf "%.2f" .Cost}}{{cur .}} at {{.CostPerNm3}}{{cur .}} per Nm³)</td></tr>
 <tr><td>Flow</td><td>{{printf "%.1f" .FlowNlMin}} Nl/min</td></tr>
-<tr><td>If it goes on</td><td><b>{{printf "%.2f" .CostPerDay}} per day, {{printf "%.0f" .CostPerYear}} per year</b></td></tr>
+<tr><td>If it goes on</td><td><b>{{printf "%.2f" .CostPerDay}}{{cur .}} per day, {{printf "%.0f" .CostPerYear}}{{cur .}} per year</b></td></tr>
 </table>{{end}}
 {{with .Ev.URL}}<p><a href="{{.}}">Open the device's dashboard</a></p>{{end}}
 </body></html>`))

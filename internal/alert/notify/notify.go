@@ -54,6 +54,9 @@ type Leak struct {
 	CostPerYear float64 `json:"cost_per_year"`
 	VolumeL     float64 `json:"volume_l"`
 	CostPerNm3  float64 `json:"cost_per_nm3"`
+	// Currency is that of the costs; "" when the customer has no prices
+	// (money), whose costs are at its sensor kind's leak.cost_per_nm3.
+	Currency string `json:"currency,omitempty"`
 }
 
 // Notifier sends events somewhere.

@@ -8,6 +8,8 @@
   const fmtTime = new Intl.DateTimeFormat("en-GB", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
   const fmtDay = new Intl.DateTimeFormat("en-GB", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" });
   const fmtShort = new Intl.DateTimeFormat("en-GB", { timeZone: zone, month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false });
+  const fmtNumber = new Intl.NumberFormat("en-GB", { maximumFractionDigits: 0 });
+  const fmtCost = new Intl.NumberFormat("en-GB", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   // The quick ranges come from the server ("1h", "24h", "7d", "30d").
   const rangeMs = {};
   const rangeText = {};
@@ -53,17 +55,28 @@
   }
 
   function series(field, w, step, agg) {
+    return seriesOf(field, w, step, agg, false).then(pointsOf);
+  }
+
+  // seriesOf is the whole answer of the series API; with cost, the kWh
+  // of each bucket come with their cost and CO2 when the customer has
+  // prices (currency is then set).
+  function seriesOf(field, w, step, agg, cost) {
     const q = { customer: state.customer, sensor: cfg.sensor, device: state.device, field, from: new Date(w.from).toISOString(), to: new Date(w.to).toISOString() };
     if (step) q.step = step;
     if (agg) q.agg = agg;
-    // The points, with the step that answered and the estimated part of
-    // the buckets that hold one (a counter's increase across a gap).
-    return api("/api/v1/series", q).then((s) => {
-      const pts = s ? s.points : [];
-      pts.step = (s && s.step) || "";
-      pts.estimated = new Map(((s && s.estimated) || []).map((e) => [e[0], e[1]]));
-      return pts;
-    });
+    if (cost) q.cost = "1";
+    return api("/api/v1/series", q);
+  }
+
+  // pointsOf is the points of a series answer, with the step that
+  // answered and the estimated part of the buckets that hold one (a
+  // counter's increase across a gap).
+  function pointsOf(s) {
+    const pts = s ? s.points : [];
+    pts.step = (s && s.step) || "";
+    pts.estimated = new Map(((s && s.estimated) || []).map((e) => [e[0], e[1]]));
+    return pts;
   }
 
   // stepMs is a step's length in milliseconds ("15m", "1h", "1d"); 0 for
@@ -170,11 +183,14 @@
     // The server chooses a step that keeps a chart near 400 points.
     const step = p.step || "auto";
     const agg = p.agg || "";
-    const data = await Promise.all(p.fields.map((f) => series(f, w, step, agg)));
+    // Bars of kWh come with what they cost.
+    const priced = kind === "bar" && agg === "increase" && p.unit === "kWh";
+    const answers = await Promise.all(p.fields.map((f) => seriesOf(f, w, step, agg, priced)));
+    const data = answers.map(pointsOf);
     panelData[i] = { fields: p.fields, rows: data };
     if (data.every((d) => d.length === 0)) return message(i, "No data for device " + state.device + " in " + w.text + ".");
     const ch = chartIn(i);
-    if (kind === "bar") return drawBars(ch, p, data, step);
+    if (kind === "bar") return drawBars(ch, p, data, step, priced ? answers : null, i, w);
     const s = p.fields.map((f, k) => {
       const item = { name: f, type: kind, data: withGaps(data[k], stepMs(data[k].step)), connectNulls: false, showSymbol: data[k].length < 60, color: colors[k % colors.length], animation: false };
       if (f === p.threshold) { item.lineStyle = { type: "dashed", width: 2 }; item.color = "#d23b3b"; item.step = "end"; }
@@ -199,7 +215,7 @@
   // drawBars draws one bar per bucket over a category axis: each bar
   // stands over its own label (the day of a daily bucket), however few
   // buckets the range holds.
-  function drawBars(ch, p, data, step) {
+  function drawBars(ch, p, data, step, answers, i, w) {
     const answered = (data[0] && data[0].step) || step;
     const times = everyBucket([...new Set(data.flat().map((pt) => pt[0]))].sort((a, b) => a - b), answered);
     const label = (t) => (answered.endsWith("d") ? fmtDay.format(t) : fmtShort.format(t).replace(",", ""));
@@ -228,10 +244,42 @@
       yAxis: { type: "value", name: p.unit || "" },
       tooltip: {
         trigger: "axis",
-        formatter: (ps) => ps[0].name + "<br>" + ps.filter((x) => !x.seriesName.endsWith(" estimated")).map((x) => x.marker + line(p.fields.indexOf(x.seriesName), x.dataIndex)).join("<br>"),
+        formatter: (ps) => ps[0].name + "<br>" + ps.filter((x) => !x.seriesName.endsWith(" estimated")).map((x) => {
+          const k = p.fields.indexOf(x.seriesName);
+          return x.marker + line(k, x.dataIndex) + (values[k][x.dataIndex] === null ? "" : costOf(answers && answers[k], times[x.dataIndex]));
+        }).join("<br>"),
       },
       series: s,
     }, true);
+    summary(i, answers, w);
+  }
+
+  // costOf is the cost and CO2 of the bucket at t of a priced answer, as
+  // the tooltip gives them; "" without prices.
+  function costOf(a, t) {
+    if (!a || !a.currency) return "";
+    const c = a.cost.find((pt) => pt[0] === t);
+    const co2 = (a.co2_kg || []).find((pt) => pt[0] === t);
+    return (c ? ", " + fmtMoney(c[1], a.currency) : "") + (co2 ? ", " + fmtNumber.format(Math.round(co2[1])) + " kg CO2" : "");
+  }
+
+  function fmtMoney(v, currency) { return fmtCost.format(v) + " " + currency; }
+
+  // summary says under a panel of priced kWh what the range cost:
+  // "the last 7 days: 1 234 kWh, 308.50 EUR, 197 kg CO2".
+  function summary(i, answers, w) {
+    const old = body(i).querySelector(".summary");
+    if (old) old.remove();
+    const priced = (answers || []).filter((a) => a && a.currency);
+    if (priced.length === 0) return;
+    const kwh = priced.reduce((n, a) => n + a.total.kwh, 0);
+    const cost = priced.reduce((n, a) => n + a.total.cost, 0);
+    const co2 = priced.every((a) => a.total.co2_kg !== undefined) ? priced.reduce((n, a) => n + a.total.co2_kg, 0) : null;
+    const p = document.createElement("p");
+    p.className = "summary";
+    p.textContent = w.text.charAt(0).toUpperCase() + w.text.slice(1) + ": " + fmtNumber.format(Math.round(kwh)) + " kWh, " + fmtMoney(cost, priced[0].currency) +
+      (co2 === null ? "" : ", " + fmtNumber.format(Math.round(co2)) + " kg CO2") + (priced.some((a) => a.cost_note) ? " (" + priced.find((a) => a.cost_note).cost_note + ")" : "");
+    body(i).appendChild(p);
   }
 
   async function drawLatest(i, p, w, r) {
