@@ -105,7 +105,7 @@ func TestCostsInTablesAndMail(t *testing.T) {
 		t.Fatal(err)
 	}
 	for table, want := range map[string]string{
-		"days":   "day,301 kWh,total kWh,total cost EUR,total CO2 kg\n",
+		"days":   "day,301 kWh,total kWh,estimated kWh,total cost EUR,total CO2 kg\n",
 		"meters": ",412.955,213.04,EUR\n",
 		"air":    ",0.025,EUR\n",
 	} {
@@ -119,7 +119,7 @@ func TestCostsInTablesAndMail(t *testing.T) {
 	}
 	var days strings.Builder
 	r.CSV(&days, "days")
-	if !strings.Contains(days.String(), "2025-10-26,50,50,12.5,8\n") {
+	if !strings.Contains(days.String(), "2025-10-26,50,50,0,12.5,8\n") {
 		t.Errorf("Sunday's row is not 50 kWh, 12.5 EUR, 8 kg:\n%s", days.String())
 	}
 	text, err := report.Text(r, nil, "")
