@@ -22,6 +22,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/logx"
 	"github.com/sensorhub/sensorhub/internal/plan"
+	"github.com/sensorhub/sensorhub/internal/sim"
 )
 
 const usage = `sensorhub: industrial IoT telemetry (MQTT in, durable queue, storage, API)
@@ -200,6 +201,10 @@ func cmdRun(args []string, stderr io.Writer, roles []string) error {
 		cfg.MQTT.Listen = "127.0.0.1:0"
 		log.Warn("demo: the MQTT port is in use (another broker?); the built-in broker takes a free port instead, see 'built-in MQTT broker listening' below, or choose one with --mqtt-listen",
 			"port_in_use", ":1883")
+	}
+	if *demo && len(cfg.Compressors) == 0 {
+		// The demo's compressor shows its specific power beside the leaks.
+		cfg.Compressors = sim.Compressors(cfg.Customers[0])
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

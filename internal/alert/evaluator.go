@@ -376,8 +376,14 @@ func (v *Evaluator) dashboardURL(dk store.DeviceKey) string {
 	return v.PublicURL + "/d/" + url.PathEscape(dk.Sensor) + "?" + q.Encode()
 }
 
-// leakFigures estimates, for a rule on an air kind, the air lost and its
-// cost over [from, to] from the pressure decay.
+// FlowLookback is how far back an alert looks for the flow of the
+// non-production hours, with the flow method: a week has nights and a
+// weekend.
+const FlowLookback = 7 * 24 * time.Hour
+
+// leakFigures measures, for a rule on an air kind, the air lost and its
+// cost over [from, to]: from the pressure decay, or from the flow of the
+// last week's non-production hours.
 func (v *Evaluator) leakFigures(ctx context.Context, rule *Rule, dk store.DeviceKey, from, to time.Time) *notify.Leak {
 	l := rule.Leak
 	if l == nil || rule.Timing.NoDataFor > 0 || v.History == nil {
@@ -386,34 +392,64 @@ func (v *Evaluator) leakFigures(ctx context.Context, rule *Rule, dk store.Device
 	// The point before the leak gives the pressure it fell from.
 	from = from.Add(-15 * time.Minute)
 	to = to.Add(time.Millisecond)
-	pres, _, err := v.History.Points(ctx, store.RawQuery{DeviceKey: dk, Field: l.Pressure, From: from, To: to})
-	if err != nil {
-		v.Log.Warn("leak figures for an alert", "device", dk.Device, "err", err)
-		return nil
-	}
-	open, _, err := v.History.Points(ctx, store.RawQuery{DeviceKey: dk, Field: l.Opening, From: from, To: to})
-	if err != nil {
-		v.Log.Warn("leak figures for an alert", "device", dk.Device, "err", err)
-		return nil
-	}
 	p := l.Params(dk.Customer, dk.Device)
-	rep := leak.Analyze(pres, open, v.Location, p)
-	out := &notify.Leak{VolumeL: p.VolumeL, CostPerNm3: p.CostPerNm3}
+	s, flow, err := v.leakSeries(ctx, l, p, dk, from, to)
+	if err != nil {
+		v.Log.Warn("leak figures for an alert", "device", dk.Device, "err", err)
+		return nil
+	}
+	decay := p
+	decay.Method = leak.Decay
+	rep := leak.Analyze(s, from, to, v.Location, decay)
+	out := &notify.Leak{Method: leak.Decay, VolumeL: p.VolumeL, AtmosphericBar: p.AtmosphericBar, CostPerNm3: p.CostPerNm3}
 	if l.Currency != nil {
 		out.Currency = l.Currency(dk.Customer)
 	}
 	for _, d := range rep.Days {
 		out.Seconds += d.Seconds
-		out.LostNm3 += d.LostNm3
-		out.Cost += d.Cost
 	}
-	if out.Seconds > 0 {
-		out.FlowNlMin = out.LostNm3 * 1000 / (out.Seconds / 60)
+	idle, n, measured := leak.IdleFlow(flow, v.Location, p)
+	switch {
+	case p.Flow != "" && (p.Method == leak.Flow || p.Method != leak.Decay && measured):
+		out.Method, out.IdleReadings, out.IdleDays = leak.Flow, n, int(FlowLookback.Hours()/24)
+		if !measured {
+			out.Reason = leak.NoIdleFlow
+			break
+		}
+		lost := idle / 1000 * out.Seconds / 60
+		out.FlowNlMin, out.LostNm3 = &idle, &lost
+	default:
+		out.LostNm3, out.Reason = rep.LostNm3, rep.Reason
+		if out.LostNm3 != nil && out.Seconds > 0 {
+			flow := *out.LostNm3 * 1000 / (out.Seconds / 60)
+			out.FlowNlMin = &flow
+		}
 	}
-	// Were the leak to go on: its flow, all day, every day.
-	out.CostPerDay = out.FlowNlMin * 60 * 24 / 1000 * p.CostPerNm3
-	out.CostPerYear = out.CostPerDay * 365
+	out.Price(p.CostPerNm3)
 	return out
+}
+
+// leakSeries reads the pressure and opening pressure over [from, to] and,
+// unless the method is decay, the flow of the FlowLookback before to.
+func (v *Evaluator) leakSeries(ctx context.Context, l *LeakSpec, p leak.Params, dk store.DeviceKey, from, to time.Time) (leak.Series, []store.Point, error) {
+	var s leak.Series
+	var err error
+	for _, q := range []struct {
+		field string
+		pts   *[]store.Point
+	}{{l.Pressure, &s.Pressure}, {l.Opening, &s.Opening}} {
+		if *q.pts, _, err = v.History.Points(ctx, store.RawQuery{DeviceKey: dk, Field: q.field, From: from, To: to}); err != nil {
+			return s, nil, fmt.Errorf("%s: %w", q.field, err)
+		}
+	}
+	if p.Flow == "" || p.Method == leak.Decay {
+		return s, nil, nil
+	}
+	flow, _, err := v.History.Points(ctx, store.RawQuery{DeviceKey: dk, Field: p.Flow, From: to.Add(-FlowLookback), To: to})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return s, nil, fmt.Errorf("%s: %w", p.Flow, err)
+	}
+	return s, flow, nil
 }
 
 // lossWindow holds a device's readings of the last hour: when, and how

@@ -177,7 +177,7 @@ func TestAirLeakAlertStory(t *testing.T) {
 		}
 	}
 	mu.Lock()
-	if len(hooked) != 2 || hooked[0].State != "firing" || hooked[1].State != "resolved" || hooked[0].Leak == nil || hooked[0].Leak.LostNm3 <= 0 {
+	if len(hooked) != 2 || hooked[0].State != "firing" || hooked[1].State != "resolved" || hooked[0].Leak == nil || hooked[0].Leak.LostNm3 == nil || *hooked[0].Leak.LostNm3 <= 0 {
 		t.Errorf("webhook received %+v, want one firing with leak figures and one resolved", hooked)
 	}
 	mu.Unlock()

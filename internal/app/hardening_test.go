@@ -248,8 +248,8 @@ func TestLeaksWithOverflowingValues(t *testing.T) {
 		}
 		return nil
 	})
-	if !strings.Contains(body, `"unestimated":2`) || !strings.Contains(body, `"cost":0`) {
-		t.Errorf("leaks: %s, want both overflowing leaks counted as unestimated", body)
+	if !strings.Contains(body, `"unmeasured":2`) || !strings.Contains(body, `"lost_nm3":null`) || !strings.Contains(body, `"reason":"pressures so far out of range`) {
+		t.Errorf("leaks: %s, want both overflowing leaks not measurable, with the reason", body)
 	}
 }
 

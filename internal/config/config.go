@@ -58,6 +58,9 @@ type Config struct {
 	// Money are the prices of energy and compressed air and the CO2 of a
 	// kWh; nil shows no costs.
 	Money *Money `yaml:"money,omitempty"`
+	// Compressors pair a compressor's power meter with its air flow, for
+	// its specific power (compressors.go).
+	Compressors []Compressor `yaml:"compressors,omitempty"`
 
 	Elasticsearch Elasticsearch `yaml:"elasticsearch"`
 }
@@ -637,6 +640,8 @@ type LeakParams struct {
 	CostPerNm3 float64 `yaml:"cost_per_nm3" json:"cost_per_nm3"`
 	// AtmosphericBar is the atmospheric pressure, in bar.
 	AtmosphericBar float64 `yaml:"atmospheric_bar" json:"atmospheric_bar"`
+	// LeakMethod says how the air lost is measured (leak.go).
+	LeakMethod `yaml:",inline"`
 }
 
 // For returns the installation figures of one device.
@@ -770,11 +775,11 @@ func Default() *Config {
 		Sensors: map[string]*Sensor{
 			"air": {
 				Match:  Match{Field: "Mod", Equals: "air"},
-				Keep:   []string{"Pres", "OpenPres"},
-				Units:  map[string]string{"Pres": "bar", "OpenPres": "bar"},
+				Keep:   []string{"Pres", "OpenPres", "Flow"},
+				Units:  map[string]string{"Pres": "bar", "OpenPres": "bar", "Flow": "m3/h"},
 				Derive: map[string]string{"leak": "Pres < OpenPres"},
 				Leak: &Leak{Pressure: "Pres", Opening: "OpenPres",
-					LeakParams: LeakParams{VolumeL: 500, CostPerNm3: 0.02, AtmosphericBar: 1.01325}},
+					LeakParams: LeakParams{VolumeL: 500, CostPerNm3: 0.02, AtmosphericBar: 1.01325, LeakMethod: DefaultLeakMethod()}},
 				Dashboard: Dashboard{Title: "Compressed air", Panels: []Panel{
 					{Title: "Line pressure", Type: "gauge", Fields: []string{"Pres"}, Threshold: "OpenPres", Min: 0, Max: 10, Unit: "bar"},
 					{Title: "Pressure and opening pressure", Type: "line", Fields: []string{"Pres", "OpenPres"}, Threshold: "OpenPres", MarkBelow: "leak", Unit: "bar"},

@@ -167,6 +167,7 @@ var sectionOf = map[string]string{
 	"Auth": "auth", "User": "a user", "HTTPTLS": "http.tls", "BrokerUser": "a broker user", "BrokerTLS": "mqtt.builtin.tls",
 	"Elasticsearch": "elasticsearch", "Money": "money", "Prices": "a customer's prices", "Electricity": "an electricity tariff", "Band": "a tariff band",
 	"Modbus": "modbus", "ModbusDevice": "a modbus device", "Register": "a modbus register",
+	"Leak": "a sensor's leak", "IdleWindow": "a non-production window (leak.idle)", "Compressor": "a compressor", "MeterField": "a compressor's meter",
 }
 
 // cannotUnmarshal is the YAML library's message for a value of the wrong

@@ -195,6 +195,7 @@ func (c *Config) Validate(f *File) error {
 	c.validateReports(v)
 	c.validateBaselines(v)
 	c.validateMoney(v)
+	c.validateCompressors(v)
 	return errors.Join(v.errs...)
 }
 
@@ -350,7 +351,9 @@ func (c *Config) validateSensors(v *validator) {
 			if l.Pressure == "" || l.Opening == "" {
 				v.add(at+".leak", "pressure and opening name the fields compared")
 			}
+			validateLeakMethod(v, at+".leak", l.LeakMethod)
 			for dev, p := range l.Devices {
+				validateLeakMethod(v, at+".leak.devices."+dev, p.LeakMethod)
 				if p.VolumeL <= 0 || p.AtmosphericBar <= 0 || p.CostPerNm3 < 0 {
 					v.add(at+".leak.devices."+dev, "volume_l and atmospheric_bar must be positive, cost_per_nm3 not negative")
 				}

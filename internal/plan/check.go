@@ -23,7 +23,7 @@ import (
 // field and, with the file cfg was read from (nil for none), its line.
 func Check(cfg *config.Config, f *config.File) error {
 	errs := unjoin(cfg.Validate(f))
-	for _, check := range []func(*config.Config, *config.File) []error{checkSensors, checkInputs, checkModbus, checkAuth, checkElasticsearch} {
+	for _, check := range []func(*config.Config, *config.File) []error{checkSensors, checkInputs, checkModbus, checkAuth, checkElasticsearch, checkLeakFields} {
 		errs = append(errs, check(cfg, f)...)
 	}
 	return errors.Join(errs...)

@@ -91,7 +91,9 @@ func (r *Report) Plot(name string) (*plot.Plot, error) {
 		vals := make(plotter.Values, len(r.Air.Lines))
 		labels := make([]string, len(r.Air.Lines))
 		for i, l := range r.Air.Lines {
-			vals[i] = l.Cost
+			if l.Cost != nil {
+				vals[i] = *l.Cost
+			}
 			labels[i] = l.Name
 			if labels[i] == "" {
 				labels[i] = l.Device

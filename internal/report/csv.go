@@ -92,13 +92,16 @@ func (r *Report) CSV(w io.Writer, table string) error {
 			write([]string{at(d.At), num(d.KW)})
 		}
 	case "air":
-		write(r.priced([]string{"sensor", "device", "name", "leaks", "seconds_below", "lost_nm3", "cost", "cost_per_year", "worst_start", "worst_seconds", "worst_lost_nm3"}, "price_per_nm3", "currency"))
+		write(r.priced([]string{"sensor", "device", "name", "leaks", "seconds_below", "lost_nm3", "cost", "cost_per_year", "worst_start", "worst_seconds", "worst_lost_nm3", "method", "year_days", "not_measurable"}, "price_per_nm3", "currency"))
 		for _, l := range r.Air.Lines {
-			ws, wsec, wlost := "", "", ""
+			ws, wsec, wlost, days := "", "", "", ""
 			if l.Worst != nil {
-				ws, wsec, wlost = at(l.Worst.Start), num(l.Worst.Seconds), num(l.Worst.LostNm3)
+				ws, wsec, wlost = at(l.Worst.Start), num(l.Worst.Seconds), maybe(l.Worst.LostNm3)
 			}
-			write(r.priced([]string{l.Sensor, l.Device, l.Name, strconv.Itoa(l.Leaks), num(l.SecondsBelow), num(l.LostNm3), num(l.Cost), num(l.CostPerYear), ws, wsec, wlost}, num(l.PricePerNm3), r.Currency))
+			if l.Year != nil {
+				days = num(l.Year.Days)
+			}
+			write(r.priced([]string{l.Sensor, l.Device, l.Name, strconv.Itoa(l.Leaks), num(l.SecondsBelow), maybe(l.LostNm3), maybe(l.Cost), maybe(l.CostPerYear), ws, wsec, wlost, l.Method, days, l.Reason}, num(l.PricePerNm3), r.Currency))
 		}
 	case "quality":
 		write([]string{"sensor", "device", "name", "expected", "received", "lost", "silent_periods", "silent_hours"})

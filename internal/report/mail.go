@@ -6,6 +6,7 @@ import (
 	htmltemplate "html/template"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -68,6 +69,19 @@ var funcs = map[string]any{
 	"last":  func(end time.Time) string { return end.Add(-time.Nanosecond).Format("Mon 2 Jan") },
 	"dur":   duration,
 	"hours": func(h float64) string { return fmt.Sprintf("%.2f h", h) },
+	// fixed writes a figure with digits decimals; a dash for no data (a
+	// nil *float64).
+	"fixed": func(digits int, v any) string {
+		switch v := v.(type) {
+		case float64:
+			return strconv.FormatFloat(v, 'f', digits, 64)
+		case *float64:
+			if v != nil {
+				return strconv.FormatFloat(*v, 'f', digits, 64)
+			}
+		}
+		return "–"
+	},
 }
 
 // duration writes a number of seconds as people read it: 11 h 40 min,
@@ -95,7 +109,7 @@ const td = `style="padding:4px 8px;border-bottom:1px solid #d0d7de;text-align:le
 
 // The e-mail's HTML: inline styles and tables only (mail clients drop
 // style sheets and scripts), the charts as images of the message.
-var htmlMail = htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).Parse(`<!doctype html><html><body style="font-family:Arial,sans-serif;color:#1f2328;max-width:720px">
+var htmlMail = htmltemplate.Must(htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).Parse(AirTemplates)).Parse(`<!doctype html><html><body style="font-family:Arial,sans-serif;color:#1f2328;max-width:720px">
 <h2 style="margin-bottom:4px">{{.R.Customer}}: {{day .R.Period.From}} to {{last .R.Period.To}}</h2>
 <p style="color:#57606a;margin-top:0">Compared with {{day .R.Previous.From}} to {{last .R.Previous.To}}; times in {{.R.Zone}}.{{with .URL}} <a href="{{.}}">Open the report</a>{{end}}</p>
 {{range .R.Notes}}<p style="background:#fff4e5;padding:6px 10px">{{.}}</p>{{end}}
@@ -118,12 +132,19 @@ var htmlMail = htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).Parse(`<!
 {{end}}{{end}}
 {{if .Air}}{{with .R.Air}}
 <h3>Compressed air</h3>
-<p>Leaks cost <b>{{money .Cost}}{{with $.R.Currency}} {{.}}{{end}}</b>; a year at this rate: <b>{{money .CostPerYear}}{{with $.R.Currency}} {{.}}{{end}}</b>.{{with .Worst}} The worst leak: {{.Name}}, {{when .Start}}, {{dur .Seconds}}, {{nm3 .LostNm3}} Nm³.{{end}}</p>
+<p>Leaks cost <b>{{money .Cost}}{{with $.R.Currency}} {{.}}{{end}}</b>; a year: <b>{{money .CostPerYear}}{{with $.R.Currency}} {{.}}{{end}}</b> (each line's mean cost per day over its days measured x 365).{{with .Unmeasured}} {{.}} lines not measurable.{{end}}{{with .Worst}} The worst leak: {{.Name}}, {{when .Start}}, {{dur .Seconds}}, {{with .LostNm3}}{{nm3 .}} Nm³{{else}}air not measurable{{end}}.{{end}}</p>
 {{if .Lines}}<p><img src="cid:air.png" alt="Cost of air leaks per line" width="640"></p>
 <table cellspacing="0" style="border-collapse:collapse">
-<tr><th ` + td + `>Line</th><th ` + td + `>Leaks</th><th ` + td + `>Below opening pressure</th><th ` + td + `>Nm³</th><th ` + td + `>Cost</th><th ` + td + `>A year</th></tr>
-{{range .Lines}}<tr><td ` + td + `>{{.Name}} ({{.Device}})</td><td ` + td + `>{{.Leaks}}</td><td ` + td + `>{{dur .SecondsBelow}}</td><td ` + td + `>{{nm3 .LostNm3}}</td><td ` + td + `>{{money .Cost}}{{with $.R.Currency}} {{.}}{{end}}</td><td ` + td + `>{{money .CostPerYear}}{{with $.R.Currency}} {{.}}{{end}}</td></tr>
-{{end}}</table>{{end}}
+<tr><th ` + td + `>Line</th><th ` + td + `>Leaks</th><th ` + td + `>Below opening pressure</th><th ` + td + `>Air lost, Nm³</th><th ` + td + `>Cost</th><th ` + td + `>A year</th><th ` + td + `>Measured by</th></tr>
+{{range .Lines}}<tr><td ` + td + `>{{.Name}} ({{.Device}})</td><td ` + td + `>{{.Leaks}}</td><td ` + td + `>{{dur .SecondsBelow}}</td><td ` + td + `>{{with .LostNm3}}{{nm3 .}}{{else}}not measurable{{end}}</td><td ` + td + `>{{cost .Cost $.R.Currency}}{{if .Cost}}<br>at {{.PricePerNm3}}{{with $.R.Currency}} {{.}}{{end}} per Nm³{{end}}</td><td ` + td + `>{{cost .CostPerYear $.R.Currency}}{{with .Year}}<br>mean of {{printf "%.1f" .Days}} days, {{.First}} to {{.Last}}, x 365{{end}}</td><td ` + td + `>{{template "leakmethod" .}}</td></tr>
+{{end}}</table>
+<p style="color:#57606a">{{template "leakhow"}}</p>{{end}}
+{{with .Compressors}}<h4>Compressor specific power</h4>
+<table cellspacing="0" style="border-collapse:collapse">
+<tr><th ` + td + `>Compressor</th><th ` + td + `>Energy, kWh</th><th ` + td + `>Air, Nm³</th><th ` + td + `>kW per Nm³/min</th></tr>
+{{range .}}<tr><td ` + td + `>{{.Name}}</td><td ` + td + `>{{kwh .Period.KWh}}</td><td ` + td + `>{{nm3 .Period.Nm3}}</td><td ` + td + `>{{with .Period.SpecificPower}}{{fixed 2 .}}{{else}}not known: {{.Reason}}{{end}}</td></tr>
+{{end}}</table>
+<p style="color:#57606a">{{template "sphow"}}</p>{{end}}
 {{end}}{{end}}
 {{if .Quality}}{{with .R.Quality}}
 <h3>Data quality</h3>
@@ -138,7 +159,7 @@ var htmlMail = htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).Parse(`<!
 <p style="color:#57606a">The tables are attached as CSV.</p>
 </body></html>`))
 
-var textMail = template.Must(template.New("text").Funcs(funcs).Parse(`{{.R.Customer}}: {{day .R.Period.From}} to {{last .R.Period.To}} (times in {{.R.Zone}})
+var textMail = template.Must(template.Must(template.New("text").Funcs(funcs).Parse(AirTemplates)).Parse(`{{.R.Customer}}: {{day .R.Period.From}} to {{last .R.Period.To}} (times in {{.R.Zone}})
 {{with .URL}}{{.}}
 {{end}}{{range .R.Notes}}Note: {{.}}
 {{end}}{{if .Energy}}{{with .R.Energy}}
@@ -149,8 +170,11 @@ Baseload: {{kwh .BaseloadKW}} kW; at night {{pct .NightShare}}, on weekends {{pc
 {{end}}{{range .Meters}}  {{.Name}} ({{.Device}}): {{kwh .KWh}} kWh{{if $.R.Currency}}, {{cost .Cost $.R.Currency}}{{end}}{{if .Flagged}} (check: {{len .Resets}} resets, {{len .Gaps}} gaps{{if .EstimatedKWh}}, {{kwh .EstimatedKWh}} kWh estimated over them{{end}}){{end}}
 {{range .Invalid}}    left out, marked invalid by {{.MarkedBy}}: {{when .From}} to {{when .To}}, {{.Reason}}
 {{end}}{{end}}{{end}}{{end}}{{if .Air}}{{with .R.Air}}
-Compressed air: leaks cost {{money .Cost}}{{with $.R.Currency}} {{.}}{{end}}, {{money .CostPerYear}}{{with $.R.Currency}} {{.}}{{end}} a year at this rate
-{{range .Lines}}  {{.Name}} ({{.Device}}): {{.Leaks}} leaks, {{dur .SecondsBelow}} below, {{nm3 .LostNm3}} Nm3, {{money .Cost}}{{with $.R.Currency}} {{.}}{{end}} at {{.PricePerNm3}}{{with $.R.Currency}} {{.}}{{end}} per Nm3
+Compressed air: leaks cost {{money .Cost}}{{with $.R.Currency}} {{.}}{{end}}, {{money .CostPerYear}}{{with $.R.Currency}} {{.}}{{end}} a year (each line's mean cost per day over its days measured x 365){{with .Unmeasured}}; {{.}} lines not measurable{{end}}
+{{range .Lines}}  {{.Name}} ({{.Device}}): {{.Leaks}} leaks, {{dur .SecondsBelow}} below, {{with .LostNm3}}{{nm3 .}} Nm3{{else}}air lost not measurable{{end}}{{if .Cost}}, {{money .Cost}}{{with $.R.Currency}} {{.}}{{end}} at {{.PricePerNm3}}{{with $.R.Currency}} {{.}}{{end}} per Nm3{{end}}{{with .CostPerYear}}, {{money .}}{{with $.R.Currency}} {{.}}{{end}} a year{{end}}{{with .Year}} (mean of {{printf "%.1f" .Days}} days, {{.First}} to {{.Last}}){{end}}; {{template "leakmethod" .}}
+{{end}}{{if .Lines}}  {{template "leakhow"}}
+{{end}}{{range .Compressors}}  Compressor {{.Name}}: {{kwh .Period.KWh}} kWh for {{nm3 .Period.Nm3}} Nm3, {{with .Period.SpecificPower}}{{fixed 2 .}} kW per Nm3/min{{else}}specific power not known: {{.Reason}}{{end}}
+{{end}}{{with .Compressors}}  {{template "sphow"}}
 {{end}}{{end}}{{end}}{{if .Quality}}{{with .R.Quality}}
 Data quality: {{.Rejected}} rejected messages
 {{range .Devices}}  {{.Name}} ({{.Device}}): {{.Received}} of {{.Expected}} received, {{.Lost}} lost

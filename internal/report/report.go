@@ -223,11 +223,17 @@ type Gap struct {
 // Air is what the customer's compressed-air lines lost to leaks.
 type Air struct {
 	// Lines are ordered by cost, the most expensive first.
-	Lines       []Line  `json:"lines"`
+	Lines []Line `json:"lines"`
+	// Cost and CostPerYear add up the lines measured; Unmeasured counts
+	// the others.
 	Cost        float64 `json:"cost"`
 	CostPerYear float64 `json:"cost_per_year"`
+	Unmeasured  int     `json:"unmeasured,omitempty"`
 	// Worst is the leak that lost the most air, on any line.
 	Worst *WorstLeak `json:"worst,omitempty"`
+	// Compressors are the specific power of the customer's compressors
+	// (air.go).
+	Compressors []Compressor `json:"compressors,omitempty"`
 }
 
 // Line is one air line's leaks.
@@ -237,13 +243,23 @@ type Line struct {
 	Name         string  `json:"name"`
 	Leaks        int     `json:"leaks"`
 	SecondsBelow float64 `json:"seconds_below"`
-	LostNm3      float64 `json:"lost_nm3"`
+	// Method is how the air lost is measured (leak.Decay or leak.Flow),
+	// with the installation figures Params.
+	Method string      `json:"method"`
+	Params leak.Params `json:"params"`
+	// LostNm3, Cost and FlowNlMin (the leak flow, with the flow method)
+	// are null when not measurable; Reason says why.
+	LostNm3 *float64 `json:"lost_nm3"`
 	// PricePerNm3 is what a Nm3 of the line's air costs: the customer's
 	// money.air_per_nm3, else its sensor kind's leak.cost_per_nm3.
-	PricePerNm3 float64 `json:"price_per_nm3"`
-	Cost        float64 `json:"cost"`
-	// CostPerYear is what a year at this period's rate costs.
-	CostPerYear float64    `json:"cost_per_year"`
+	PricePerNm3 float64  `json:"price_per_nm3"`
+	Cost        *float64 `json:"cost"`
+	FlowNlMin   *float64 `json:"flow_nl_min,omitempty"`
+	// CostPerYear is the mean cost per day over the days measured (Year)
+	// x 365, as on the dashboard.
+	CostPerYear *float64   `json:"cost_per_year"`
+	Year        *leak.Year `json:"year,omitempty"`
+	Reason      string     `json:"reason,omitempty"`
 	Worst       *leak.Leak `json:"worst,omitempty"`
 }
 
@@ -415,13 +431,9 @@ func (s *Source) Make(ctx context.Context, customer string, p Period) (*Report, 
 			"the daily aggregates; the 15-minute demand, peak, baseload, shares, resets and gaps, leaks and data quality cover the days from it.",
 			newest.In(s.Location).Format("Mon 2 Jan 2006")))
 	}
-	sort.SliceStable(r.Air.Lines, func(i, j int) bool { return r.Air.Lines[i].Cost > r.Air.Lines[j].Cost })
-	for _, l := range r.Air.Lines {
-		r.Air.Cost += l.Cost
-		r.Air.CostPerYear += l.CostPerYear
-		if l.Worst != nil && (r.Air.Worst == nil || l.Worst.LostNm3 > r.Air.Worst.LostNm3) {
-			r.Air.Worst = &WorstLeak{Device: l.Device, Name: l.Name, Leak: *l.Worst}
-		}
+	r.Air.total()
+	if r.Air.Compressors, err = s.compressors(ctx, customer, p); err != nil {
+		return nil, err
 	}
 	if r.Baselines, err = s.baselines(ctx, customer, p, devs); err != nil {
 		return nil, err
@@ -471,8 +483,11 @@ func (r *Report) round() {
 	}
 	for i := range r.Air.Lines {
 		l := &r.Air.Lines[i]
-		for _, v := range []*float64{&l.SecondsBelow, &l.LostNm3, &l.Cost, &l.CostPerYear} {
-			rd(v)
+		rd(&l.SecondsBelow)
+		for _, v := range []*float64{l.LostNm3, l.Cost, l.CostPerYear} {
+			if v != nil {
+				rd(v)
+			}
 		}
 	}
 	if r.Energy.DemandCharge != nil {
@@ -862,22 +877,20 @@ func gap(from, to time.Time, usual time.Duration) Gap {
 
 // line computes an air line's leaks with its figures lp.
 func (s *Source) line(ctx context.Context, k store.DeviceKey, name string, lp leak.Params, l *config.Leak, p Period) (*Line, error) {
-	pres, _, err := s.Store.Points(ctx, store.RawQuery{DeviceKey: k, Field: l.Pressure, From: p.From, To: p.To})
-	if errors.Is(err, store.ErrNotFound) {
+	series, err := leak.Load(ctx, s.Store, k, l.Pressure, l.Opening, lp, p.From, p.To)
+	var missing *leak.FieldError
+	if errors.As(err, &missing) && missing.Field == l.Pressure {
 		return nil, nil
 	}
-	if err != nil {
+	if err != nil && !errors.As(err, &missing) {
 		return nil, err
 	}
-	open, _, err := s.Store.Points(ctx, store.RawQuery{DeviceKey: k, Field: l.Opening, From: p.From, To: p.To})
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, err
-	}
-	if len(pres) == 0 {
+	if len(series.Pressure) == 0 && len(series.Flow) == 0 {
 		return nil, nil
 	}
-	rep := leak.Analyze(pres, open, s.Location, lp)
-	out := &Line{Sensor: k.Sensor, Device: k.Device, Name: name, PricePerNm3: lp.CostPerNm3}
+	rep := leak.Analyze(series, p.From, p.To, s.Location, lp)
+	out := &Line{Sensor: k.Sensor, Device: k.Device, Name: name, Method: rep.Method, Params: rep.Params, PricePerNm3: lp.CostPerNm3,
+		LostNm3: rep.LostNm3, Cost: rep.Cost, FlowNlMin: rep.FlowNlMin, CostPerYear: rep.CostPerYear, Year: rep.Year, Reason: rep.Reason}
 	if w := rep.Worst; w != nil {
 		local := *w
 		local.Start, local.End = w.Start.In(s.Location), w.End.In(s.Location)
@@ -886,10 +899,7 @@ func (s *Source) line(ctx context.Context, k store.DeviceKey, name string, lp le
 	for _, d := range rep.Days {
 		out.Leaks += d.Leaks
 		out.SecondsBelow += d.Seconds
-		out.LostNm3 += d.LostNm3
-		out.Cost += d.Cost
 	}
-	out.CostPerYear = out.Cost / p.To.Sub(p.From).Hours() * 24 * 365
 	return out, nil
 }
 

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/sensorhub/sensorhub/internal/config"
 )
 
 // Options configures the simulator.
@@ -156,7 +158,7 @@ func (s *Simulator) Next(d *Device, now time.Time) (string, []byte) {
 	hour := float64(local.Hour()) + float64(local.Minute())/60
 	switch d.Kind {
 	case "air":
-		s.air(d, msg)
+		s.air(d, msg, local)
 	case "centrale":
 		s.centrale(d, msg, local)
 	case "devicev01":
@@ -172,7 +174,7 @@ func (s *Simulator) Next(d *Device, now time.Time) (string, []byte) {
 	return topic, b
 }
 
-func (s *Simulator) air(d *Device, msg map[string]any) {
+func (s *Simulator) air(d *Device, msg map[string]any, local time.Time) {
 	normal := d.openPres + 0.45
 	switch {
 	case d.leakLeft > 0:
@@ -191,6 +193,31 @@ func (s *Simulator) air(d *Device, msg map[string]any) {
 	msg["Pres-U"] = "bar"
 	msg["OpenPres"] = d.openPres
 	msg["OpenPres-U"] = "bar"
+	msg["Flow"] = round(s.airFlow(d, local), 1)
+	msg["Flow-U"] = "m3/h"
+}
+
+// airFlow is the line's air flow in m3/h: the machines' use in the working
+// hours of the working week, the centrale's, and the leaks' flow always,
+// so that the flow of nights and weekends measures the leaks.
+func (s *Simulator) airFlow(d *Device, local time.Time) float64 {
+	hour := float64(local.Hour()) + float64(local.Minute())/60
+	flow := 24.0
+	if weekday := local.Weekday(); weekday != time.Saturday && weekday != time.Sunday && hour >= 7 && hour < 18 {
+		flow += 70 + 20*math.Sin((hour-7)/11*math.Pi)
+	}
+	if d.leakLeft > 0 {
+		flow += 15
+	}
+	return flow + (s.rng.Float64()-0.5)*3
+}
+
+// Compressors pair the demo's compressor, metered by the workshop's
+// centrale, with the flow of the first air line, for the specific power.
+func Compressors(customer string) []config.Compressor {
+	return []config.Compressor{{Name: "compressor-1", Customer: customer,
+		Power: config.MeterField{Sensor: "centrale", Device: "301", Field: "E", Unit: "kWh"},
+		Flow:  config.MeterField{Sensor: "air", Device: "201", Field: "Flow", Unit: "m3/h"}}}
 }
 
 func (s *Simulator) centrale(d *Device, msg map[string]any, local time.Time) {

@@ -209,6 +209,8 @@ func TestEveryRouteForEveryone(t *testing.T) {
 		{"GET", "/api/v1/series?device=201" + from, "", want{"anonymous": 401, "ingest-token": 403, "*": 400}},
 		{"GET", "/api/v1/latest?device=901", "", want{"anonymous": 401, "ingest-token": 403, "viewer": 404, "viewer-token": 404, "*": 200}},
 		{"GET", "/api/v1/leaks?device=901" + from, "", want{"anonymous": 401, "ingest-token": 403, "viewer": 404, "viewer-token": 404, "*": 200}},
+		{"GET", "/api/v1/compressors?customer=acme" + from, "", want{"anonymous": 401, "ingest-token": 403, "viewer": 404, "viewer-token": 404, "*": 200}},
+		{"GET", "/api/v1/compressors?sensor=air" + from, "", want{"anonymous": 401, "ingest-token": 403, "*": 200}},
 		{"GET", "/api/v1/rejected", "", want{"anonymous": 401, "ingest-token": 403, "*": 200}},
 		{"GET", "/api/v1/rejected?customer=acme", "", want{"anonymous": 401, "ingest-token": 403, "viewer": 404, "viewer-token": 404, "*": 200}},
 		{"GET", "/api/v1/alerts", "", want{"anonymous": 401, "ingest-token": 403, "*": 200}},

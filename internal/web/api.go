@@ -123,6 +123,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/latest", s.latest)
 	mux.HandleFunc("GET /api/v1/rejected", s.rejected)
 	mux.HandleFunc("GET /api/v1/leaks", s.leaks)
+	mux.HandleFunc("GET /api/v1/compressors", s.compressors)
 	if s.Plan != nil {
 		mux.HandleFunc("GET /api/v1/report", s.report)
 		mux.HandleFunc("GET /api/v1/report/chart", s.reportChart)
@@ -597,7 +598,8 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 }
 
 // leaks serves GET /api/v1/leaks?customer=&sensor=&device=&from=&to=: per
-// day, the leaks of an air line, the air lost and its cost.
+// day, the leaks of an air line, the air lost and its cost, by the method
+// the kind's leak settings choose; null where not measurable.
 func (s *Server) leaks(w http.ResponseWriter, r *http.Request) {
 	from, to, err := timeRange(r)
 	if err != nil {
@@ -616,24 +618,18 @@ func (s *Server) leaks(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("sensor kind %s has no leak settings (sensors.%s.leak)", k.Sensor, k.Sensor))
 		return
 	}
-	var series [2][]store.Point
-	for i, f := range []string{lc.Pressure, lc.Opening} {
-		pts, _, err := s.Store.Points(r.Context(), store.RawQuery{DeviceKey: k, Field: f, From: from, To: to})
-		if errors.Is(err, store.ErrNotFound) {
-			writeError(w, http.StatusNotFound, fmt.Sprintf("device %s has no field %q", k.Device, f))
-			return
-		}
-		if err != nil {
-			s.internal(w, r, err)
-			return
-		}
-		// The opening pressure in force at the start of the range comes first.
-		if p, ok, err := s.Store.PointBefore(r.Context(), k, f, from); i == 1 && err == nil && ok {
-			pts = append([]store.Point{p}, pts...)
-		}
-		series[i] = pts
+	p := s.config().LeakFor(k.Customer, lc, k.Device)
+	series, err := leak.Load(r.Context(), s.Store, k, lc.Pressure, lc.Opening, p, from, to)
+	var missing *leak.FieldError
+	if errors.As(err, &missing) {
+		writeError(w, http.StatusNotFound, err.Error())
+		return
 	}
-	writeJSON(w, s.leakFigures(leak.Analyze(series[0], series[1], s.Location, s.config().LeakFor(k.Customer, lc, k.Device)), k.Customer))
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, s.leakFigures(leak.Analyze(series, from, to, s.Location, p), k.Customer))
 }
 
 // replayRaw serves POST /api/v1/replay?from=&to=&sensor=: the retained raw

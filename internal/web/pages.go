@@ -28,7 +28,7 @@ var templateFS embed.FS
 //go:embed assets
 var assetFS embed.FS
 
-var pages = template.Must(template.New("").Funcs(report.Funcs()).ParseFS(templateFS, "templates/*.html"))
+var pages = template.Must(template.Must(template.New("").Funcs(report.Funcs()).ParseFS(templateFS, "templates/*.html")).Parse(report.AirTemplates))
 
 // SilentAfter is how long without a message makes a device count as
 // silent on the overview.

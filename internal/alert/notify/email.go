@@ -41,9 +41,20 @@ var funcs = map[string]any{
 		}
 		return " " + l.Currency
 	},
+	// figure writes a figure that may not be measurable.
+	"figure": func(format string, v *float64) string {
+		if v == nil {
+			return "not measurable"
+		}
+		return fmt.Sprintf(format, *v)
+	},
 }
 
-var textBody = template.Must(template.New("text").Funcs(funcs).Parse(`{{.Ev.Message}}
+// leakMethod says how the leak figures are computed, with the
+// installation figures used, for people to judge them.
+const leakMethod = `{{define "method"}}{{if eq .Method "flow"}}The leak flow is the mean air flow of {{.IdleReadings}} readings in the non-production hours of the last {{.IdleDays}} days, when only leaks use air; leaks run always, so the air lost is that flow x the time below the opening pressure{{else}}While the line is below its opening pressure, the air lost is the installation's volume ({{printf "%.0f" .VolumeL}} l) x the pressure drop / the atmospheric pressure ({{.AtmosphericBar}} bar){{end}}, priced at {{.CostPerNm3}}{{cur .}} per Nm³. The opening pressure is the pressure the line's valve opens at: below it, the line is losing air.{{end}}`
+
+var textBody = template.Must(template.Must(template.New("text").Funcs(funcs).Parse(leakMethod)).Parse(`{{.Ev.Message}}
 
 Rule:      {{.Ev.Rule}} ({{.Ev.Severity}}), {{.Ev.State}}
 Device:    {{.Ev.Sensor}} {{.Ev.Device}}{{with .Ev.Name}} ({{.}}){{end}}, customer {{.Ev.Customer}}
@@ -54,16 +65,17 @@ Condition: {{.}}{{end}}
 {{$k}}: {{$v}}{{with index $.Ev.Units $k}} {{.}}{{end}}{{end}}
 {{- with .Ev.Leak}}
 
-Leak, estimated from the pressure decay ({{printf "%.0f" .VolumeL}} l installation):
+Leak, measured by {{if eq .Method "flow"}}the air flow{{else}}pressure decay{{end}}:
 Time below opening pressure: {{duration .Seconds}}
-Air lost:  {{printf "%.3f" .LostNm3}} Nm3 ({{printf "%.2f" .Cost}}{{cur .}} at {{.CostPerNm3}}{{cur .}} per Nm3)
-Flow:      {{printf "%.1f" .FlowNlMin}} Nl/min
-If it goes on: {{printf "%.2f" .CostPerDay}}{{cur .}} per day, {{printf "%.0f" .CostPerYear}}{{cur .}} per year{{end}}
+Air lost:  {{if .LostNm3}}{{figure "%.3f" .LostNm3}} Nm3, normal cubic metres ({{figure "%.2f" .Cost}}{{cur .}} at {{.CostPerNm3}}{{cur .}} per Nm3){{else}}not measurable: {{.Reason}}{{end}}
+Flow:      {{with .FlowNlMin}}{{figure "%.1f" .}} Nl/min, normal litres per minute{{else}}not measurable{{end}}
+If it goes on: {{if .CostPerYear}}{{figure "%.2f" .CostPerDay}}{{cur .}} per day, {{figure "%.0f" .CostPerYear}}{{cur .}} per year{{else}}not measurable{{end}}
+How this is computed: {{template "method" .}}{{end}}
 {{with .Ev.URL}}
 Dashboard: {{.}}{{end}}
 `))
 
-var htmlBody = htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).Parse(`<!doctype html><html><body style="font-family:sans-serif">
+var htmlBody = htmltemplate.Must(htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).Parse(leakMethod)).Parse(`<!doctype html><html><body style="font-family:sans-serif">
 <h2 style="color:{{if eq .Ev.State "firing"}}#d23b3b{{else}}#1a9b5b{{end}}">{{.Ev.Message}}</h2>
 <table cellpadding="4">
 <tr><td>Rule</td><td><b>{{.Ev.Rule}}</b> ({{.Ev.Severity}}), {{.Ev.State}}</td></tr>
@@ -72,13 +84,14 @@ var htmlBody = htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).Parse(`<!
 {{with .Ev.Condition}}<tr><td>Condition</td><td><code>{{.}}</code></td></tr>{{end}}
 {{range $k, $v := .Ev.Values}}<tr><td>{{$k}}</td><td>{{$v}}{{with index $.Ev.Units $k}} {{.}}{{end}}</td></tr>{{end}}
 </table>
-{{with .Ev.Leak}}<h3>Leak, estimated from the pressure decay</h3>
+{{with .Ev.Leak}}<h3>Leak, measured by {{if eq .Method "flow"}}the air flow{{else}}pressure decay{{end}}</h3>
 <table cellpadding="4">
 <tr><td>Time below opening pressure</td><td>{{duration .Seconds}}</td></tr>
-<tr><td>Air lost</td><td>{{printf "%.3f" .LostNm3}} Nm³ ({{printf "%.2f" .Cost}}{{cur .}} at {{.CostPerNm3}}{{cur .}} per Nm³)</td></tr>
-<tr><td>Flow</td><td>{{printf "%.1f" .FlowNlMin}} Nl/min</td></tr>
-<tr><td>If it goes on</td><td><b>{{printf "%.2f" .CostPerDay}}{{cur .}} per day, {{printf "%.0f" .CostPerYear}}{{cur .}} per year</b></td></tr>
-</table>{{end}}
+<tr><td>Air lost</td><td>{{if .LostNm3}}{{figure "%.3f" .LostNm3}} Nm³ (normal cubic metres), {{figure "%.2f" .Cost}}{{cur .}} at {{.CostPerNm3}}{{cur .}} per Nm³{{else}}<b>not measurable</b>: {{.Reason}}{{end}}</td></tr>
+<tr><td>Flow</td><td>{{with .FlowNlMin}}{{figure "%.1f" .}} Nl/min (normal litres per minute){{else}}not measurable{{end}}</td></tr>
+<tr><td>If it goes on</td><td><b>{{if .CostPerYear}}{{figure "%.2f" .CostPerDay}}{{cur .}} per day, {{figure "%.0f" .CostPerYear}}{{cur .}} per year{{else}}not measurable{{end}}</b></td></tr>
+</table>
+<p style="color:#555">How this is computed: {{template "method" .}}</p>{{end}}
 {{with .Ev.URL}}<p><a href="{{.}}">Open the device's dashboard</a></p>{{end}}
 </body></html>`))
 

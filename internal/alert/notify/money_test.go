@@ -2,6 +2,8 @@ package notify_test
 
 import (
 	"context"
+	"io"
+	"mime/quotedprintable"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +20,8 @@ func TestEmailLeakCost(t *testing.T) {
 	backoff := notify.Backoff{Attempts: 1, First: 10 * time.Millisecond, Max: 10 * time.Millisecond}
 	ev := leakEvent()
 	// 16.8 Nm3 at 0.025: 0.42; 12 Nl/min for a day: 17.28 Nm3, 0.432.
-	ev.Leak = &notify.Leak{Seconds: 1400, LostNm3: 16.8, FlowNlMin: 12, Cost: 0.42, CostPerDay: 0.432, CostPerYear: 157.68, VolumeL: 500, CostPerNm3: 0.025, Currency: "EUR"}
+	ev.Leak = &notify.Leak{Method: "decay", Seconds: 1400, LostNm3: ptr(16.8), FlowNlMin: ptr(12), Cost: ptr(0.42), CostPerDay: ptr(0.432), CostPerYear: ptr(157.68),
+		VolumeL: 500, AtmosphericBar: 1.01325, CostPerNm3: 0.025, Currency: "EUR"}
 	if _, err := notify.Send(context.Background(), e, ev, backoff, quiet); err != nil {
 		t.Fatal(err)
 	}
@@ -30,8 +33,15 @@ func TestEmailLeakCost(t *testing.T) {
 	if len(msgs) != 2 {
 		t.Fatalf("%d messages, want 2", len(msgs))
 	}
-	for _, want := range []string{"Air lost:  16.800 Nm3 (0.42 EUR at 0.025 EUR per Nm3)", "If it goes on: 0.43 EUR per day, 158 EUR per year",
-		"<td>16.800 Nm³ (0.42 EUR at 0.025 EUR per Nm³)</td>"} {
+	for i := range msgs {
+		b, err := io.ReadAll(quotedprintable.NewReader(strings.NewReader(msgs[i])))
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs[i] = string(b)
+	}
+	for _, want := range []string{"Air lost:  16.800 Nm3, normal cubic metres (0.42 EUR at 0.025 EUR per Nm3)", "If it goes on: 0.43 EUR per day, 158 EUR per year",
+		"<td>16.800 Nm³ (normal cubic metres), 0.42 EUR at 0.025 EUR per Nm³</td>", "priced at 0.025 EUR per Nm³"} {
 		if !strings.Contains(msgs[0], want) {
 			t.Errorf("the e-mail lacks %q:\n%s", want, msgs[0])
 		}

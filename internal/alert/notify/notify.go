@@ -42,21 +42,46 @@ type Event struct {
 // Leak is an air leak's figures: over the alert so far (firing) or all of
 // it (resolved).
 type Leak struct {
+	// Method is how the air lost is measured: decay or flow.
+	Method string `json:"method"`
 	// Seconds is the time below the opening pressure.
 	Seconds float64 `json:"seconds"`
-	// LostNm3 is the air lost, in normal cubic metres.
-	LostNm3 float64 `json:"lost_nm3"`
-	// FlowNlMin is the mean leak flow, in normal litres a minute.
-	FlowNlMin float64 `json:"flow_nl_min"`
-	Cost      float64 `json:"cost"`
+	// LostNm3 is the air lost, in normal cubic metres; it, the flow and
+	// the costs are null when not measurable, Reason says why.
+	LostNm3 *float64 `json:"lost_nm3"`
+	// FlowNlMin is the leak flow, in normal litres a minute.
+	FlowNlMin *float64 `json:"flow_nl_min"`
+	Cost      *float64 `json:"cost"`
 	// CostPerDay and CostPerYear are what the leak costs if it goes on.
-	CostPerDay  float64 `json:"cost_per_day"`
-	CostPerYear float64 `json:"cost_per_year"`
-	VolumeL     float64 `json:"volume_l"`
-	CostPerNm3  float64 `json:"cost_per_nm3"`
+	CostPerDay  *float64 `json:"cost_per_day"`
+	CostPerYear *float64 `json:"cost_per_year"`
+	Reason      string   `json:"reason,omitempty"`
+	// The installation figures the estimate uses.
+	VolumeL        float64 `json:"volume_l"`
+	AtmosphericBar float64 `json:"atmospheric_bar"`
+	CostPerNm3     float64 `json:"cost_per_nm3"`
 	// Currency is that of the costs; "" when the customer has no prices
 	// (money), whose costs are at its sensor kind's leak.cost_per_nm3.
 	Currency string `json:"currency,omitempty"`
+	// IdleReadings, with the flow method, is how many readings of the
+	// non-production hours of IdleDays days give the flow.
+	IdleReadings int `json:"idle_readings,omitempty"`
+	IdleDays     int `json:"idle_days,omitempty"`
+}
+
+// Price sets the costs of the figures measured at costPerNm3 a normal
+// cubic metre: the air lost's, and the leak flow's per day and per year
+// were the leak to go on, all day, every day.
+func (l *Leak) Price(costPerNm3 float64) {
+	if l.LostNm3 != nil {
+		cost := *l.LostNm3 * costPerNm3
+		l.Cost = &cost
+	}
+	if l.FlowNlMin != nil {
+		day := *l.FlowNlMin * 60 * 24 / 1000 * costPerNm3
+		year := day * 365
+		l.CostPerDay, l.CostPerYear = &day, &year
+	}
 }
 
 // Notifier sends events somewhere.

@@ -346,25 +346,88 @@
     body(i).appendChild(t);
   }
 
+  // figure writes a leak figure, which the server sends as null when it
+  // cannot be measured.
+  function figure(v, digits, unit) {
+    return v === null || v === undefined ? "not measurable" : v.toFixed(digits) + (unit ? " " + unit : "");
+  }
+
+  // leakMethod says how the figures are computed, with the installation
+  // figures used.
+  function leakMethod(rep) {
+    const pr = rep.params;
+    const price = pr.cost_per_nm3 + " per Nm³";
+    if (rep.method === "flow") {
+      const idle = (pr.idle || []).map((x) => x.days.join(", ") + (x.from ? " " + x.from + "–" + x.to : "")).join("; ");
+      return "Measured by flow: the leak flow is the mean air flow (" + pr.flow + ", " + pr.flow_unit + ") of " + (rep.idle_readings || 0) +
+        " readings in the non-production hours (" + idle + "), when only leaks use air; leaks run always, so the air lost is that flow x the whole time, priced at " + price + ".";
+    }
+    return "Measured by pressure decay: while the line is below its opening pressure, air lost = volume (" + pr.volume_l + " l) x pressure drop / atmospheric pressure (" +
+      pr.atmospheric_bar + " bar), priced at " + price + ".";
+  }
+
+  function note(i, text) {
+    const n = document.createElement("p");
+    n.className = "age";
+    n.textContent = text;
+    body(i).appendChild(n);
+  }
+
+  // drawLeaks shows the leaks per day from the server: how many, how
+  // long below the opening pressure, the air lost and what it costs.
+  async function drawLeaks(i, w) {
+    const rep = await api("/api/v1/leaks", { customer: state.customer, sensor: cfg.sensor, device: state.device, from: new Date(w.from).toISOString(), to: new Date(w.to).toISOString() });
+    if (!rep) return message(i, "No leak settings for " + (cfg.title || cfg.sensor) + ".");
+    panelData[i] = { fields: ["leaks", "seconds below opening pressure", "lost Nm3", "cost"], rows: ["leaks", "seconds", "lost_nm3", "cost"].map((k) => rep.days.map((d) => [new Date(d.start).getTime(), d[k]])) };
+    if (rep.days.length === 0) return message(i, "Not measurable for device " + state.device + " in " + w.text + ": " + rep.reason + ".");
+    const rows = rep.days.slice().reverse().map((d) => [fmtDay.format(new Date(d.start)), String(d.leaks), (d.seconds / 60).toFixed(1) + " min",
+      figure(d.lost_nm3, 3, "Nm³"), figure(d.flow_nl_min, 0, "Nl/min"), figure(d.cost, 2), d.reason || ""]);
+    table(i, ["Day", "Leaks", "Below opening pressure", "Air lost", "Leak flow", "Cost", "Note"], rows);
+    if (rep.lost_nm3 === null) {
+      note(i, "Air lost not measurable over " + w.text + ": " + rep.reason + ".");
+    } else {
+      let year = "";
+      if (rep.cost_per_year !== null && rep.year) {
+        year = "; a year: " + rep.cost_per_year.toFixed(0) + " (the mean cost per day over the " + rep.year.days.toFixed(1) + " days measured, " + rep.year.first + " to " + rep.year.last + ", x 365)";
+      }
+      note(i, "Air lost " + rep.lost_nm3.toFixed(3) + " Nm³, cost " + rep.cost.toFixed(2) + " over " + w.text + year + ".");
+    }
+    note(i, leakMethod(rep) + " Opening pressure: the pressure at which the line's valve opens; below it, the line is losing air. " +
+      "Nm³ are normal cubic metres (air at 1.01325 bar and 0 °C), Nl/min normal litres per minute.");
+  }
+
+  // drawCompressors shows the specific power of the compressors whose
+  // meters are of this kind, over the range: energy over air delivered.
+  async function drawCompressors(w) {
+    const sec = document.getElementById("compressors");
+    if (!sec || !state.customer) return;
+    const list = await api("/api/v1/compressors", { customer: state.customer, sensor: cfg.sensor, from: new Date(w.from).toISOString(), to: new Date(w.to).toISOString() }).catch(() => null);
+    if (!list || list.length === 0) { sec.hidden = true; return; }
+    sec.hidden = false;
+    const b = sec.querySelector(".body");
+    b.innerHTML = "";
+    const t = document.createElement("table");
+    const head = document.createElement("tr");
+    ["Compressor", "Energy", "Air delivered", "Specific power"].forEach((h) => { const th = document.createElement("th"); th.textContent = h; head.appendChild(th); });
+    t.appendChild(head);
+    list.forEach((c) => {
+      const tr = document.createElement("tr");
+      const sp = c.period.kw_per_nm3_min;
+      [c.name, c.period.kwh.toFixed(1) + " kWh", c.period.nm3.toFixed(1) + " Nm³", sp === null ? "not known: " + c.reason : sp.toFixed(2) + " kW per Nm³/min"].forEach((v, k) => {
+        const td = document.createElement("td"); td.textContent = v; if (k) td.className = "num"; tr.appendChild(td);
+      });
+      t.appendChild(tr);
+    });
+    b.appendChild(t);
+    const n = document.createElement("p");
+    n.className = "age";
+    n.textContent = "Over " + w.text + ": the compressor's energy (kWh) over the air it delivered (Nm³) x 60, over the hours both its power meter and its flow meter read; kW per Nm³/min as compressor makers publish it (ISO 1217); lower is better.";
+    b.appendChild(n);
+  }
+
   async function drawTable(i, p, w) {
     const step = p.step || "1d";
-    if (p.mark_below && p.threshold) {
-      // Leaks per day from the server: how many, how long, the air lost
-      // (pressure decay) and what it costs.
-      const rep = await api("/api/v1/leaks", { customer: state.customer, sensor: cfg.sensor, device: state.device, from: new Date(w.from).toISOString(), to: new Date(w.to).toISOString() });
-      if (!rep) return message(i, "No leak settings for " + (cfg.title || cfg.sensor) + ".");
-      panelData[i] = { fields: ["leaks", "seconds in leak", "lost Nm3", "cost"], rows: ["leaks", "seconds", "lost_nm3", "cost"].map((k) => rep.days.map((d) => [new Date(d.start).getTime(), d[k]])) };
-      if (rep.days.length === 0) return message(i, "No leak for device " + state.device + " in " + w.text + ".");
-      const rows = rep.days.slice().reverse().map((d) => [fmtDay.format(new Date(d.start)), String(d.leaks), (d.seconds / 60).toFixed(1) + " min",
-        d.lost_nm3.toFixed(3) + " Nm³", d.flow_nl_min.toFixed(0) + " NL/min", d.cost.toFixed(2)]);
-      table(i, ["Day", "Leaks", "Time in leak", "Air lost", "Mean flow", "Cost"], rows);
-      const note = document.createElement("p");
-      note.className = "age";
-      note.textContent = "Estimated cost " + rep.cost.toFixed(2) + " over " + w.text + ", " + rep.cost_per_year.toFixed(0) + " a year at this rate (" +
-        rep.params.volume_l + " L installation, " + rep.params.cost_per_nm3 + " per Nm³).";
-      body(i).appendChild(note);
-      return;
-    }
+    if (p.mark_below && p.threshold) return drawLeaks(i, w);
     // One column per field and aggregation, one row per bucket.
     const aggs = p.aggs && p.aggs.length ? p.aggs : [p.agg || "avg"];
     const cols = p.fields.flatMap((f) => aggs.map((a) => [f, a]));
@@ -393,6 +456,7 @@
       return;
     }
     cfg.panels.forEach((_, i) => { if (!charts[i]) message(i, "Loading…"); drawPanel(i, w); });
+    drawCompressors(w);
   }
 
   // Live updates: latest-value panels change at once, charts are redrawn
