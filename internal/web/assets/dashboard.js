@@ -356,7 +356,7 @@
   // figures used.
   function leakMethod(rep) {
     const pr = rep.params;
-    const price = pr.cost_per_nm3 + " per Nm³";
+    const price = pr.cost_per_nm3 + (rep.currency ? " " + rep.currency : "") + " per Nm³";
     if (rep.method === "flow") {
       const idle = (pr.idle || []).map((x) => x.days.join(", ") + (x.from ? " " + x.from + "–" + x.to : "")).join("; ");
       return "Measured by flow: the leak flow is the mean air flow (" + pr.flow + ", " + pr.flow_unit + ") of " + (rep.idle_readings || 0) +
@@ -383,14 +383,15 @@
     const rows = rep.days.slice().reverse().map((d) => [fmtDay.format(new Date(d.start)), String(d.leaks), (d.seconds / 60).toFixed(1) + " min",
       figure(d.lost_nm3, 3, "Nm³"), figure(d.flow_nl_min, 0, "Nl/min"), figure(d.cost, 2), d.reason || ""]);
     table(i, ["Day", "Leaks", "Below opening pressure", "Air lost", "Leak flow", "Cost", "Note"], rows);
+    const cur = rep.currency ? " " + rep.currency : "";
     if (rep.lost_nm3 === null) {
       note(i, "Air lost not measurable over " + w.text + ": " + rep.reason + ".");
     } else {
       let year = "";
       if (rep.cost_per_year !== null && rep.year) {
-        year = "; a year: " + rep.cost_per_year.toFixed(0) + " (the mean cost per day over the " + rep.year.days.toFixed(1) + " days measured, " + rep.year.first + " to " + rep.year.last + ", x 365)";
+        year = "; a year: " + rep.cost_per_year.toFixed(0) + cur + " (the mean cost per day over the " + rep.year.days.toFixed(1) + " days measured, " + rep.year.first + " to " + rep.year.last + ", x 365)";
       }
-      note(i, "Air lost " + rep.lost_nm3.toFixed(3) + " Nm³, cost " + rep.cost.toFixed(2) + " over " + w.text + year + ".");
+      note(i, "Air lost " + rep.lost_nm3.toFixed(3) + " Nm³, cost " + rep.cost.toFixed(2) + cur + " over " + w.text + year + ".");
     }
     note(i, leakMethod(rep) + " Opening pressure: the pressure at which the line's valve opens; below it, the line is losing air. " +
       "Nm³ are normal cubic metres (air at 1.01325 bar and 0 °C), Nl/min normal litres per minute.");
