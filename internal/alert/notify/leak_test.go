@@ -27,7 +27,14 @@ func sendLeak(t *testing.T, ev notify.Event) string {
 	if len(msgs) != 1 {
 		t.Fatalf("%d messages, want 1", len(msgs))
 	}
-	b, err := io.ReadAll(quotedprintable.NewReader(strings.NewReader(msgs[0])))
+	return decodeQP(t, msgs[0])
+}
+
+// decodeQP decodes a message's quoted-printable bodies (its headers are
+// plain ASCII), so that long lines read whole.
+func decodeQP(t *testing.T, msg string) string {
+	t.Helper()
+	b, err := io.ReadAll(quotedprintable.NewReader(strings.NewReader(msg)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,8 +2,6 @@ package notify_test
 
 import (
 	"context"
-	"io"
-	"mime/quotedprintable"
 	"strings"
 	"testing"
 	"time"
@@ -34,11 +32,7 @@ func TestEmailLeakCost(t *testing.T) {
 		t.Fatalf("%d messages, want 2", len(msgs))
 	}
 	for i := range msgs {
-		b, err := io.ReadAll(quotedprintable.NewReader(strings.NewReader(msgs[i])))
-		if err != nil {
-			t.Fatal(err)
-		}
-		msgs[i] = string(b)
+		msgs[i] = decodeQP(t, msgs[i])
 	}
 	for _, want := range []string{"Air lost:  16.800 Nm3, normal cubic metres (0.42 EUR at 0.025 EUR per Nm3)", "If it goes on: 0.43 EUR per day, 158 EUR per year",
 		"<td>16.800 Nm³ (normal cubic metres), 0.42 EUR at 0.025 EUR per Nm³</td>", "priced at 0.025 EUR per Nm³"} {
