@@ -119,6 +119,14 @@ func (s *Source) baseline(ctx context.Context, cb *config.Baseline, p Period, de
 	if now := s.now(); now.Before(end) {
 		end = now
 	}
+	// A period counts once every meter has a reading at or after its end:
+	// the energy of a meter that stopped halfway is not yet known.
+	if covered, ok := s.covered(cb, devs); !ok {
+		b.Note = "No energy meter of the customer matches the baseline."
+		return b, nil
+	} else if covered.Before(end) {
+		end = covered
+	}
 	var starts []time.Time
 	for t := refFrom; !t.AddDate(0, 0, step).After(end); t = t.AddDate(0, 0, step) {
 		starts = append(starts, t)
@@ -174,24 +182,42 @@ func (s *Source) baseline(ctx context.Context, cb *config.Baseline, p Period, de
 	return b, nil
 }
 
-// dailyEnergy is the kWh per local day of the baseline's meters, keyed by
-// the day's start; a day no meter read is missing.
-func (s *Source) dailyEnergy(ctx context.Context, cb *config.Baseline, devs []store.Device, from, to time.Time) (map[time.Time]float64, error) {
-	days := map[time.Time]float64{}
+// meters calls f with each of devs that the baseline covers and the
+// field of its energy counter.
+func (s *Source) meters(cb *config.Baseline, devs []store.Device, f func(d store.Device, field string)) {
 	for _, d := range devs {
 		if cb.Device != "" && (d.Sensor != cb.Sensor || d.Device != cb.Device) {
 			continue
 		}
-		field := energyField(s.Config.Sensors[d.Sensor])
-		if field == "" {
-			continue
-		}
-		k := store.DeviceKey{Customer: d.Customer, Sensor: d.Sensor, Device: d.Device}
-		if err := s.daily(ctx, k, field, "increase", from, to, func(t time.Time, v float64) { days[t] += v }); err != nil {
-			return nil, err
+		if field := energyField(s.Config.Sensors[d.Sensor]); field != "" {
+			f(d, field)
 		}
 	}
-	return days, nil
+}
+
+// covered is the time of the newest reading of the baseline's meter that
+// was read last the longest ago; false without a meter.
+func (s *Source) covered(cb *config.Baseline, devs []store.Device) (t time.Time, ok bool) {
+	s.meters(cb, devs, func(d store.Device, _ string) {
+		if !ok || d.LastTime.Before(t) {
+			t, ok = d.LastTime, true
+		}
+	})
+	return t, ok
+}
+
+// dailyEnergy is the kWh per local day of the baseline's meters, keyed by
+// the day's start; a day no meter read is missing.
+func (s *Source) dailyEnergy(ctx context.Context, cb *config.Baseline, devs []store.Device, from, to time.Time) (map[time.Time]float64, error) {
+	days := map[time.Time]float64{}
+	var err error
+	s.meters(cb, devs, func(d store.Device, field string) {
+		if err == nil {
+			k := store.DeviceKey{Customer: d.Customer, Sensor: d.Sensor, Device: d.Device}
+			err = s.daily(ctx, k, field, "increase", from, to, func(t time.Time, v float64) { days[t] += v })
+		}
+	})
+	return days, err
 }
 
 // daily reads one field per local day and calls add for each day with a

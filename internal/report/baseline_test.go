@@ -170,6 +170,16 @@ func TestBaselineWithoutVariable(t *testing.T) {
 	if !closeTo(mean.SavingsKWh, -440) || len(mean.Periods) != 1 || !closeTo(mean.Periods[0].EnPI, 2546) {
 		t.Fatalf("saved %v over %d weeks, want -440 over 1", mean.SavingsKWh, len(mean.Periods))
 	}
+	// The week after the readings stop is not compared: no reading tells
+	// its energy yet.
+	src.Now = func() time.Time { return local(2025, 3, 12, 0, 0) }
+	later, err := src.Make(context.Background(), "finemeca", report.Week(local(2025, 3, 5, 12, 0), brussels))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps := later.Baselines[0].Periods; len(ps) != 3 || ps[2].KWh == nil || !ps[2].Start.Equal(local(2025, 2, 24, 0, 0)) {
+		t.Fatalf("%d weeks compared after the readings stop on 3 March (the last %+v), want the 3 weeks to 3 March", len(ps), ps[len(ps)-1])
+	}
 	if short.Model != nil || !strings.Contains(short.Note, "2 weeks with data") || !strings.Contains(short.Note, "at least 3") {
 		t.Fatalf("two weeks of reference: model %+v, note %q", short.Model, short.Note)
 	}
