@@ -51,6 +51,8 @@ type Config struct {
 	Reports []ReportSchedule `yaml:"reports,omitempty"`
 	// Baselines are energy baselines the reports compare with.
 	Baselines []Baseline `yaml:"baselines,omitempty"`
+	// Branding is the customers' names and logos on reports' PDF.
+	Branding Branding `yaml:"branding,omitempty"`
 	// Devices are what people say of devices beside what they send, by
 	// "customer/sensor/device".
 	Devices map[string]*DeviceMeta `yaml:"devices,omitempty"`

@@ -196,6 +196,7 @@ func (c *Config) Validate(f *File) error {
 	c.validateBaselines(v)
 	c.validateMoney(v)
 	c.validateCompressors(v)
+	c.validateBranding(v)
 	return errors.Join(v.errs...)
 }
 

@@ -156,7 +156,7 @@ var htmlMail = htmltemplate.Must(htmltemplate.Must(htmltemplate.New("html").Func
 {{with .Rest}}{{if .Devices}}<p>The devices that reported worst first; {{.Devices}} more devices: {{.Received}} of {{.Expected}} messages received, {{.Lost}} lost; {{.Lossy}} of them lost messages, {{.Silent}} had silent periods. The attached CSV lists every device.</p>
 {{end}}{{end}}{{end}}{{end}}
 {{template "baselines" .}}
-<p style="color:#57606a">The tables are attached as CSV.</p>
+<p style="color:#57606a">The report is attached as a PDF, its tables as CSV.</p>
 </body></html>`))
 
 var textMail = template.Must(template.Must(template.New("text").Funcs(funcs).Parse(AirTemplates)).Parse(`{{.R.Customer}}: {{day .R.Period.From}} to {{last .R.Period.To}} (times in {{.R.Zone}})
@@ -208,8 +208,8 @@ func Text(r *Report, sections []string, publicURL string) (string, error) {
 }
 
 // Mail is the report as an e-mail: the sections asked for (all when none
-// is), the charts inline, the tables attached as CSV, a link to the page
-// when publicURL is set.
+// is), the charts inline, the tables attached as CSV and the whole as a
+// PDF, a link to the page when publicURL is set.
 func Mail(r *Report, sections []string, publicURL string) (notify.Mail, error) {
 	data := newMailData(r, sections, publicURL)
 	has := map[string]bool{"energy": data.Energy, "air": data.Air, "quality": data.Quality, "baseline": data.Baseline}
@@ -247,5 +247,11 @@ func Mail(r *Report, sections []string, publicURL string) (notify.Mail, error) {
 		}
 		m.Attach[FileName(r, t, "csv")] = b.Bytes()
 	}
+	// The PDF, for those who forward the report as it is.
+	var pdf bytes.Buffer
+	if err := r.PDF(&pdf, sections); err != nil {
+		return notify.Mail{}, err
+	}
+	m.Attach[PDFName(r)] = pdf.Bytes()
 	return m, nil
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"slices"
 	"sort"
@@ -83,7 +84,10 @@ func (p Period) Previous() Period {
 
 // Report is a customer's report over a period.
 type Report struct {
-	Customer string    `json:"customer"`
+	Customer string `json:"customer"`
+	// Name is the customer's name as people write it (branding), when
+	// the configuration gives one.
+	Name     string    `json:"name,omitempty"`
 	Period   Period    `json:"period"`
 	Previous Period    `json:"previous"`
 	Zone     string    `json:"zone"`
@@ -100,6 +104,10 @@ type Report struct {
 	// Notes say what the figures do not cover, such as days whose
 	// readings retention removed.
 	Notes []string `json:"notes"`
+	// logo is the customer's logo for the PDF (branding), logoType its
+	// format for the PDF: PNG or JPG.
+	logo     []byte
+	logoType string
 }
 
 // Energy is what the customer's meters consumed.
@@ -360,6 +368,8 @@ type Source struct {
 	Location *time.Location
 	// Now stamps the report; time.Now when nil.
 	Now func() time.Time
+	// Log is told of a logo that cannot be read; nil tells no one.
+	Log *slog.Logger
 }
 
 func (s *Source) now() time.Time {
@@ -382,6 +392,7 @@ func (s *Source) Make(ctx context.Context, customer string, p Period) (*Report, 
 	}
 	now := s.now()
 	r := &Report{Customer: customer, Period: p, Previous: p.Previous(), Zone: s.Location.String(), Made: now.In(s.Location), Notes: []string{}}
+	s.brand(r)
 	devs, err := s.Store.Devices(ctx, store.DeviceFilter{Customer: customer, Latest: true})
 	if err != nil {
 		return nil, err

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
+	"mime"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/template"
@@ -152,7 +154,13 @@ func (e *Email) Send(ctx context.Context, msg Mail) (bool, error) {
 		}
 	}
 	for _, name := range sortedNames(msg.Attach) {
-		if err := m.AttachReader(name, bytes.NewReader(msg.Attach[name])); err != nil {
+		// The type by the name's extension (a report's PDF is
+		// application/pdf), so that mail clients offer to open it.
+		var opts []mail.FileOption
+		if ct := mime.TypeByExtension(filepath.Ext(name)); ct != "" {
+			opts = append(opts, mail.WithFileContentType(mail.ContentType(ct)))
+		}
+		if err := m.AttachReader(name, bytes.NewReader(msg.Attach[name]), opts...); err != nil {
 			return false, err
 		}
 	}

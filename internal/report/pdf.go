@@ -1,0 +1,508 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"codeberg.org/go-pdf/fpdf"
+	"github.com/sensorhub/sensorhub/internal/config"
+	"golang.org/x/image/font/gofont/gobold"
+	"golang.org/x/image/font/gofont/goregular"
+)
+
+// The figures as the page and the mail write them (funcs), so that the
+// PDF reads the same.
+var (
+	fmtKWh     = funcs["kwh"].(func(any) string)
+	fmtPct     = funcs["pct"].(func(float64) string)
+	fmtDiffPct = funcs["diffpct"].(func(*float64) string)
+	fmtMoney   = funcs["money"].(func(float64) string)
+	fmtNm3     = funcs["nm3"].(func(float64) string)
+	fmtWhen    = funcs["when"].(func(time.Time) string)
+	fmtDay     = funcs["day"].(func(time.Time) string)
+	fmtLast    = funcs["last"].(func(time.Time) string)
+	fmtHours   = funcs["hours"].(func(float64) string)
+)
+
+// The PDF's page: A4 portrait, in millimetres.
+const (
+	pageMargin = 15.0
+	headerH    = 16.0 // the band the header takes at the top of a page
+	footerH    = 12.0 // and the footer at the bottom
+	lineH      = 4.6  // a line of body text
+	cellPad    = 1.2
+	// fontName is the PDF's font: Go Regular and Go Bold, embedded, which
+	// write any device name (é, ü, Ω, ³), whatever fonts the machine has.
+	fontName = "go"
+	// pages is replaced by the page count once the document is done.
+	pages = "{nb}"
+)
+
+// pdfDoc is a report's PDF as it is written.
+type pdfDoc struct {
+	*fpdf.Fpdf
+	r *Report
+	// bottom is the lowest y that content may reach on a page.
+	bottom float64
+	// width is the width between the margins.
+	width float64
+}
+
+// PDF writes the report as an A4 PDF: the sections asked for (all when
+// none is), with the same figures, tables and charts as the page; each
+// page has the customer's name and logo, the period, the time it was made
+// and its number, "page 2 of 5". A table that goes on to the next page
+// repeats its header row there, and no row is cut.
+func (r *Report) PDF(w io.Writer, sections []string) error {
+	d := newPDFDoc(r)
+	has := func(s string) bool { return len(sections) == 0 || slices.Contains(sections, s) }
+	d.AddPage()
+	d.title()
+	for _, s := range []struct {
+		name  string
+		write func() error
+	}{{"energy", d.energy}, {"air", d.air}, {"quality", d.quality}} {
+		if !has(s.name) {
+			continue
+		}
+		if err := s.write(); err != nil {
+			return err
+		}
+	}
+	if err := d.Error(); err != nil {
+		return fmt.Errorf("report PDF: %w", err)
+	}
+	return d.Output(w)
+}
+
+func newPDFDoc(r *Report) *pdfDoc {
+	f := fpdf.New("P", "mm", "A4", "")
+	f.AddUTF8FontFromBytes(fontName, "", goregular.TTF)
+	f.AddUTF8FontFromBytes(fontName, "B", gobold.TTF)
+	f.SetMargins(pageMargin, pageMargin+headerH, pageMargin)
+	f.SetAutoPageBreak(true, pageMargin+footerH)
+	f.AliasNbPages(pages)
+	f.SetTitle("Report "+customerName(r)+", "+periodText(r.Period), true)
+	f.SetCreator("sensorhub", true)
+	// The made-at time, not the time of writing: the same report gives
+	// the same document.
+	f.SetCreationDate(r.Made)
+	f.SetModificationDate(r.Made)
+	pw, ph := f.GetPageSize()
+	d := &pdfDoc{Fpdf: f, r: r, bottom: ph - pageMargin - footerH, width: pw - 2*pageMargin}
+	if r.logo != nil {
+		f.RegisterImageOptionsReader("logo", fpdf.ImageOptions{ImageType: r.logoType}, bytes.NewReader(r.logo))
+	}
+	f.SetHeaderFunc(d.header)
+	f.SetFooterFunc(d.footer)
+	return d
+}
+
+// customerName is the customer as a reader knows it: its name and, in
+// brackets, its id, or its id alone.
+func customerName(r *Report) string {
+	if r.Name != "" && r.Name != r.Customer {
+		return r.Name + " (" + r.Customer + ")"
+	}
+	return r.Customer
+}
+
+// periodText is a period for people: Mon 20 Oct to Sun 26 Oct 2025.
+func periodText(p Period) string {
+	return fmtDay(p.From) + " to " + fmtLast(p.To) + " " + strconv.Itoa(p.To.Add(-time.Nanosecond).Year())
+}
+
+// header writes the top of every page: the logo, the customer and the
+// period.
+func (d *pdfDoc) header() {
+	x, y := pageMargin, pageMargin
+	if d.r.logo != nil {
+		// The logo keeps its proportions at the header's height.
+		d.ImageOptions("logo", x, y-2, 0, headerH-4, false, fpdf.ImageOptions{}, 0, "")
+		if info := d.GetImageInfo("logo"); info != nil && info.Height() > 0 {
+			x += info.Width()*(headerH-4)/info.Height() + 4
+		}
+	}
+	d.SetXY(x, y)
+	d.font("B", 11)
+	d.CellFormat(0, 5, customerName(d.r), "", 2, "L", false, 0, "")
+	d.SetX(x)
+	d.font("", 8.5)
+	d.CellFormat(0, 4.5, "Report of "+periodText(d.r.Period), "", 2, "L", false, 0, "")
+	d.SetDrawColor(0xd0, 0xd7, 0xde)
+	d.Line(pageMargin, pageMargin+headerH-3, pageMargin+d.width, pageMargin+headerH-3)
+	d.SetXY(pageMargin, pageMargin+headerH)
+}
+
+// footer writes the bottom of every page: when the report was made and
+// the page's number.
+func (d *pdfDoc) footer() {
+	_, ph := d.GetPageSize()
+	d.SetXY(pageMargin, ph-pageMargin-footerH+5)
+	d.font("", 8)
+	d.SetTextColor(0x57, 0x60, 0x6a)
+	half := d.width / 2
+	d.CellFormat(half, 4, "Made "+d.r.Made.Format("Mon 2 Jan 2006 15:04")+" ("+d.r.Zone+") by sensorhub", "", 0, "L", false, 0, "")
+	d.CellFormat(half, 4, fmt.Sprintf("page %d of %s", d.PageNo(), pages), "", 0, "R", false, 0, "")
+	d.SetTextColor(0x1f, 0x23, 0x28)
+}
+
+func (d *pdfDoc) font(style string, size float64) { d.SetFont(fontName, style, size) }
+
+// title opens the first page: what the report covers and what it does
+// not.
+func (d *pdfDoc) title() {
+	r := d.r
+	d.font("B", 16)
+	d.MultiCell(0, 7, "Report: "+customerName(r), "", "L", false)
+	d.font("", 10)
+	d.MultiCell(0, lineH+0.4, fmt.Sprintf("%s, compared with %s; times in %s.", periodText(r.Period), periodText(r.Previous), r.Zone), "", "L", false)
+	for _, n := range r.Notes {
+		d.Ln(1.5)
+		d.SetFillColor(0xff, 0xf4, 0xe5)
+		d.MultiCell(0, lineH+0.4, n, "", "L", true)
+	}
+	d.Ln(2)
+}
+
+// heading starts a section, on the next page when the section's first
+// lines would not fit under it.
+func (d *pdfDoc) heading(text string) {
+	d.room(30)
+	d.Ln(3)
+	d.font("B", 13)
+	d.CellFormat(0, 8, text, "", 1, "L", false, 0, "")
+	d.font("", 10)
+}
+
+// room goes to the next page unless h millimetres fit on this one.
+func (d *pdfDoc) room(h float64) {
+	if d.GetY()+h > d.bottom {
+		d.AddPage()
+	}
+}
+
+// para writes a paragraph.
+func (d *pdfDoc) para(text string) {
+	d.font("", 10)
+	d.MultiCell(0, lineH+0.4, text, "", "L", false)
+	d.Ln(1)
+}
+
+// figures writes labelled figures as two columns: what, how much.
+func (d *pdfDoc) figures(rows [][2]string) {
+	t := pdfTable{widths: []float64{0.32, 0.68}}
+	body := make([][]string, len(rows))
+	for i, r := range rows {
+		body[i] = []string{r[0], r[1]}
+	}
+	d.table(t, body)
+}
+
+// chart draws one of Charts across the page, as the page and the mail
+// show it.
+func (d *pdfDoc) chart(name string) error {
+	png, err := d.r.Chart(name)
+	if err != nil {
+		return fmt.Errorf("report PDF chart %s: %w", name, err)
+	}
+	// The PNG is drawn 17 cm by 6 cm (chart.go): the same proportions.
+	h := d.width * 6 / 17
+	d.room(h + 2)
+	d.RegisterImageOptionsReader("chart-"+name, fpdf.ImageOptions{ImageType: "PNG"}, bytes.NewReader(png))
+	d.ImageOptions("chart-"+name, pageMargin, d.GetY(), d.width, h, false, fpdf.ImageOptions{}, 0, "")
+	d.SetY(d.GetY() + h + 2)
+	return nil
+}
+
+// pdfTable is how a table's columns are laid out: its header row, the
+// columns' widths as parts of the page's width, and which are numbers
+// (aligned right).
+type pdfTable struct {
+	head    []string
+	widths  []float64
+	numbers []bool
+}
+
+// table writes a table: a row that does not fit on the page goes whole to
+// the next, which repeats the header row first.
+func (d *pdfDoc) table(t pdfTable, rows [][]string) {
+	widths := make([]float64, len(t.widths))
+	for i, w := range t.widths {
+		widths[i] = w * d.width
+	}
+	if t.head != nil {
+		// The header row with the first row, never alone at a page's end.
+		d.font("B", 9)
+		hh := d.rowHeight(widths, t.head)
+		d.font("", 9)
+		first := 0.0
+		if len(rows) > 0 {
+			first = d.rowHeight(widths, rows[0])
+		}
+		d.room(hh + first)
+		d.headRow(t, widths)
+	}
+	d.font("", 9)
+	for _, row := range rows {
+		h := d.rowHeight(widths, row)
+		if d.GetY()+h > d.bottom {
+			d.AddPage()
+			if t.head != nil {
+				d.headRow(t, widths)
+			}
+			d.font("", 9)
+		}
+		d.row(t, widths, row, h, false)
+	}
+	d.Ln(2)
+}
+
+func (d *pdfDoc) headRow(t pdfTable, widths []float64) {
+	d.font("B", 9)
+	d.SetFillColor(0xf6, 0xf8, 0xfa)
+	d.row(t, widths, t.head, d.rowHeight(widths, t.head), true)
+	d.SetFillColor(0xff, 0xff, 0xff)
+}
+
+// rowHeight is the height of a row whose cells wrap in their columns, in
+// the current font.
+func (d *pdfDoc) rowHeight(widths []float64, cells []string) float64 {
+	n := 1
+	for i, c := range cells {
+		n = max(n, len(d.SplitText(c, widths[i])))
+	}
+	return float64(n)*lineH + cellPad
+}
+
+// row draws one row of h millimetres: each cell's lines inside its box,
+// shaded for a header row.
+func (d *pdfDoc) row(t pdfTable, widths []float64, cells []string, h float64, head bool) {
+	x, y := pageMargin, d.GetY()
+	fill := ""
+	if head {
+		fill = "F"
+	}
+	d.SetDrawColor(0xd0, 0xd7, 0xde)
+	for i, c := range cells {
+		d.Rect(x, y, widths[i], h, "D"+fill)
+		align := "L"
+		if i < len(t.numbers) && t.numbers[i] {
+			align = "R"
+		}
+		for k, line := range d.SplitText(c, widths[i]) {
+			d.SetXY(x, y+cellPad/2+float64(k)*lineH)
+			d.CellFormat(widths[i], lineH, line, "", 0, align, false, 0, "")
+		}
+		x += widths[i]
+	}
+	d.SetXY(pageMargin, y+h)
+}
+
+// energy writes the energy section: the figures, the charts, the meters
+// and the days.
+func (d *pdfDoc) energy() error {
+	e := d.r.Energy
+	d.heading("Energy")
+	if len(e.Meters) == 0 {
+		d.para("No energy meter of this customer has readings in the period.")
+		return nil
+	}
+	d.figures(energyFigures(e.Total))
+	for _, c := range []string{"days", "demand"} {
+		if err := d.chart(c); err != nil {
+			return err
+		}
+	}
+	d.meters(e.Meters)
+	d.days(e)
+	return nil
+}
+
+// energyFigures are the energy section's figures, as the page gives them.
+func energyFigures(t Total) [][2]string {
+	consumed := fmtKWh(t.KWh) + " kWh"
+	if t.PreviousKWh != nil {
+		consumed += ", " + fmtDiffPct(t.DiffPct) + " against " + fmtKWh(t.PreviousKWh) + " kWh"
+	} else {
+		consumed += ", no readings in the period before to compare with"
+	}
+	peak := fmtKWh(t.PeakKW) + " kW"
+	if !t.PeakAt.IsZero() {
+		peak += ", " + fmtWhen(t.PeakAt)
+	}
+	return [][2]string{
+		{"Consumed", consumed},
+		{"Peak 15-minute demand", peak},
+		{"Baseload", fmtKWh(t.BaseloadKW) + " kW (10th percentile of the night's quarters)"},
+		{"At night (22:00–06:00)", fmtPct(t.NightShare)},
+		{"On weekends", fmtPct(t.WeekendShare)},
+	}
+}
+
+// meters writes a row per meter, with what to check of it.
+func (d *pdfDoc) meters(ms []Meter) {
+	t := pdfTable{
+		head:    []string{"Meter", "kWh", "Before", "Change", "Peak kW", "Peak at", "Baseload kW", "Night", "Weekend", "Check"},
+		widths:  []float64{0.15, 0.08, 0.08, 0.08, 0.07, 0.1, 0.09, 0.07, 0.09, 0.19},
+		numbers: []bool{false, true, true, true, true, false, true, true, true, false},
+	}
+	rows := make([][]string, 0, len(ms))
+	for _, m := range ms {
+		peakAt := ""
+		if !m.PeakAt.IsZero() {
+			peakAt = fmtWhen(m.PeakAt)
+		}
+		rows = append(rows, []string{m.Name + " (" + m.Device + ")", fmtKWh(m.KWh), fmtKWh(m.PreviousKWh), fmtDiffPct(m.DiffPct), fmtKWh(m.PeakKW), peakAt,
+			fmtKWh(m.BaseloadKW), fmtPct(m.NightShare), fmtPct(m.WeekendShare), meterChecks(m)})
+	}
+	d.table(t, rows)
+}
+
+// meterChecks are a meter's resets, gaps and intervals left out, a line
+// each.
+func meterChecks(m Meter) string {
+	var out []string
+	for _, t := range m.Resets {
+		out = append(out, "counter reset "+fmtWhen(t))
+	}
+	for _, g := range m.Gaps {
+		out = append(out, "no reading "+fmtWhen(g.From)+" to "+fmtWhen(g.To)+" ("+fmtHours(g.MissingHours)+" missing)")
+	}
+	for _, iv := range m.Invalid {
+		out = append(out, "left out "+fmtWhen(iv.From)+" to "+fmtWhen(iv.To)+": "+iv.Reason+" ("+iv.MarkedBy+")")
+	}
+	return strings.Join(out, "\n")
+}
+
+// maxDayColumns is how many meters the days' table has a column for; with
+// more, it gives the total alone (the meters' table has each one's).
+const maxDayColumns = 6
+
+// days writes the kWh of each day, per meter and in all.
+func (d *pdfDoc) days(e Energy) {
+	meters := e.Meters
+	if len(meters) > maxDayColumns {
+		meters = nil
+	}
+	t := pdfTable{head: []string{"Day"}, widths: []float64{0.2}, numbers: []bool{false}}
+	each := 0.8 / float64(len(meters)+1)
+	for _, m := range meters {
+		t.head, t.widths, t.numbers = append(t.head, m.Name+" kWh"), append(t.widths, each), append(t.numbers, true)
+	}
+	t.head, t.widths, t.numbers = append(t.head, "Total kWh"), append(t.widths, each), append(t.numbers, true)
+	rows := make([][]string, 0, len(e.Days))
+	for i, day := range e.Days {
+		row := []string{fmtDay(day.Start)}
+		for _, m := range meters {
+			var v *float64
+			if i < len(m.Days) && m.Days[i].Day == day.Day {
+				v = m.Days[i].KWh
+			}
+			row = append(row, fmtKWh(v))
+		}
+		rows = append(rows, append(row, fmtKWh(day.KWh)))
+	}
+	d.table(t, rows)
+}
+
+// air writes the compressed-air section: what the leaks cost, the chart
+// and the lines.
+func (d *pdfDoc) air() error {
+	a := d.r.Air
+	d.heading("Compressed air")
+	figures := [][2]string{{"Leaks cost", fmtMoney(a.Cost)}, {"A year at this rate", fmtMoney(a.CostPerYear)}}
+	if w := a.Worst; w != nil {
+		figures = append(figures, [2]string{"Worst leak", fmtNm3(w.LostNm3) + " Nm³, " + w.Name + ", " + fmtWhen(w.Start) + ", " + duration(w.Seconds)})
+	}
+	d.figures(figures)
+	if len(a.Lines) == 0 {
+		d.para("No air line of this customer has readings in the period.")
+		return nil
+	}
+	if err := d.chart("air"); err != nil {
+		return err
+	}
+	t := pdfTable{
+		head:    []string{"Line", "Leaks", "Below opening pressure", "Air lost Nm³", "Cost", "A year", "Worst leak"},
+		widths:  []float64{0.22, 0.08, 0.14, 0.12, 0.1, 0.12, 0.22},
+		numbers: []bool{false, true, true, true, true, true, false},
+	}
+	rows := make([][]string, 0, len(a.Lines))
+	for _, l := range a.Lines {
+		worst := ""
+		if l.Worst != nil {
+			worst = fmtWhen(l.Worst.Start) + ", " + duration(l.Worst.Seconds)
+		}
+		rows = append(rows, []string{l.Name + " (" + l.Device + ")", strconv.Itoa(l.Leaks), duration(l.SecondsBelow), fmtNm3(l.LostNm3),
+			fmtMoney(l.Cost), fmtMoney(l.CostPerYear), worst})
+	}
+	d.table(t, rows)
+	return nil
+}
+
+// quality writes the data quality section: the devices that reported
+// worst and the others added up.
+func (d *pdfDoc) quality() error {
+	q := d.r.Quality
+	d.heading("Data quality")
+	d.para(fmt.Sprintf("%d rejected messages in the period.", q.Rejected))
+	t := pdfTable{
+		head:    []string{"Device", "Kind", "Expected", "Received", "Lost", "Silent periods", "Silent hours"},
+		widths:  []float64{0.28, 0.1, 0.1, 0.1, 0.08, 0.17, 0.17},
+		numbers: []bool{false, false, true, true, true, true, true},
+	}
+	rows := make([][]string, 0, len(q.Devices))
+	for _, dq := range q.Devices {
+		r := dq.row()
+		rows = append(rows, []string{r.Name + " (" + r.Device + ")", r.Sensor, strconv.FormatInt(r.Expected, 10), strconv.FormatInt(r.Received, 10),
+			strconv.FormatInt(r.Lost, 10), strconv.Itoa(r.SilentPeriods), fmtHours(r.SilentHours)})
+	}
+	d.table(t, rows)
+	if rest := q.Rest; rest.Devices > 0 {
+		d.para(fmt.Sprintf("The devices that reported worst first; %d more devices: %d of %d messages received, %d lost; %d of them lost messages, %d had silent periods. "+
+			"The quality CSV lists every device.", rest.Devices, rest.Received, rest.Expected, rest.Lost, rest.Lossy, rest.Silent))
+	}
+	return nil
+}
+
+// PDFName is the name of a report's PDF: report-<customer>-<period>.pdf,
+// the period as its week (2026-W48), its month (2026-11) or its days.
+func PDFName(r *Report) string {
+	from := r.Period.From
+	var period string
+	switch r.Period.Kind {
+	case "week":
+		y, w := from.ISOWeek()
+		period = fmt.Sprintf("%d-W%02d", y, w)
+	case "month":
+		period = from.Format("2006-01")
+	default:
+		period = from.Format(time.DateOnly) + "-to-" + r.Period.To.Add(-time.Nanosecond).Format(time.DateOnly)
+	}
+	return "report-" + r.Customer + "-" + period + ".pdf"
+}
+
+// brand gives r its customer's name and logo (branding). A logo that
+// cannot be read, though it could at start-up, is told to the log and
+// left out: the report goes without it rather than not at all.
+func (s *Source) brand(r *Report) {
+	name, path, field := s.Config.Brand(r.Customer)
+	r.Name = name
+	if path == "" {
+		return
+	}
+	data, format, err := config.ReadLogo(path)
+	if err != nil {
+		if s.Log != nil {
+			s.Log.Warn("the report's logo cannot be read: the PDF is made without it", "customer", r.Customer, "field", field, "err", err)
+		}
+		return
+	}
+	r.logo, r.logoType = data, map[string]string{"png": "PNG", "jpeg": "JPG"}[format]
+}

@@ -1,0 +1,332 @@
+package report_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/mail"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sensorhub/sensorhub/internal/alert/notify"
+	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/reading"
+	"github.com/sensorhub/sensorhub/internal/report"
+	"github.com/sensorhub/sensorhub/internal/store"
+	"github.com/sensorhub/sensorhub/internal/testenv"
+)
+
+// compressor is a device whose name a PDF with a Latin-1 font alone
+// would not write.
+const compressor = "Compresseur Ω-3 Nm³ éü"
+
+// writeLogo writes a PNG of w x h pixels and returns its path.
+func writeLogo(t *testing.T, w, h int) string {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for x := range w {
+		for y := range h {
+			img.Set(x, y, color.RGBA{R: 0x1f, G: 0x6f, B: uint8(x), A: 0xff})
+		}
+	}
+	path := filepath.Join(t.TempDir(), "logo.png")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// brandedWeek is the fixture's week of 20 October with finemeca's name and
+// logo (a PNG of 93 x 31 pixels) and a second air line, steady at 6.5
+// bar on Wednesday morning, named with characters beyond Latin-1.
+func brandedWeek(t *testing.T) *report.Report {
+	t.Helper()
+	src, st := fixture(t)
+	src.Config.Branding = config.Branding{Customers: map[string]config.CustomerBrand{"finemeca": {Name: "Finemeca SA", Logo: writeLogo(t, 93, 31)}}}
+	var rs []reading.Reading
+	for i, at := 0, local(2025, 10, 22, 8, 0); i < 60; i, at = i+1, at.Add(time.Minute) {
+		rs = append(rs, reading.Reading{Customer: "finemeca", Sensor: "air", Device: "202", Name: compressor, Time: at.UTC(), Received: at.UTC(),
+			MsgCount: int64(i + 1), Fields: map[string]float64{"Pres": 6.5, "OpenPres": 6}})
+	}
+	if _, err := st.Write(context.Background(), store.Batch{Readings: rs}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := src.Make(context.Background(), "finemeca", report.Week(local(2025, 10, 22, 15, 0), brussels))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// pdfPages is a PDF's text, page by page, as pdftotext lays it out.
+func pdfPages(t *testing.T, pdf []byte) []string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "report.pdf")
+	if err := os.WriteFile(path, pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	info, err := exec.Command("pdfinfo", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdfinfo: %v\n%s", err, info)
+	}
+	m := regexp.MustCompile(`(?m)^Pages:\s+(\d+)$`).FindSubmatch(info)
+	if m == nil || !regexp.MustCompile(`Page size:\s+595.28 x 841.89 pts \(A4\)`).Match(info) {
+		t.Fatalf("pdfinfo does not give an A4 page count:\n%s", info)
+	}
+	n, _ := strconv.Atoi(string(m[1]))
+	pages := make([]string, n)
+	for i := range pages {
+		out, err := exec.Command("pdftotext", "-layout", "-f", strconv.Itoa(i+1), "-l", strconv.Itoa(i+1), path, "-").CombinedOutput()
+		if err != nil {
+			t.Fatalf("pdftotext page %d: %v\n%s", i+1, err, out)
+		}
+		pages[i] = string(out)
+	}
+	return pages
+}
+
+// checkPageNumbers: every page says its number of the count pdfinfo
+// gives, and has the header and the made-at time.
+func checkPageNumbers(t *testing.T, pages []string, header, made string) {
+	t.Helper()
+	for i, p := range pages {
+		for _, want := range []string{fmt.Sprintf("page %d of %d", i+1, len(pages)), header, made} {
+			if !strings.Contains(p, want) {
+				t.Errorf("page %d does not say %q:\n%s", i+1, want, p)
+			}
+		}
+	}
+}
+
+// TestPDF: the PDF of the fixture's week has, on A4 pages numbered "page
+// 2 of 3", the customer's name and logo, the period, the total kWh as the
+// JSON gives it, the meter, the figures of the air lines (one named
+// Compresseur Ω-3 Nm³ éü) and of the data quality, and the charts.
+func TestPDF(t *testing.T) {
+	r := brandedWeek(t)
+	var pdf bytes.Buffer
+	if err := r.PDF(&pdf, nil); err != nil {
+		t.Fatal(err)
+	}
+	if dir := os.Getenv("SENSORHUB_TEST_PDF_DIR"); dir != "" {
+		os.WriteFile(filepath.Join(dir, "week.pdf"), pdf.Bytes(), 0o600) // to look at
+	}
+	pages := pdfPages(t, pdf.Bytes())
+	if len(pages) < 2 {
+		t.Fatalf("%d pages: the charts and tables of a week need more than one", len(pages))
+	}
+	checkPageNumbers(t, pages, "Finemeca SA (finemeca)", "Made "+r.Made.Format("Mon 2 Jan 2006 15:04")+" (Europe/Brussels)")
+	all := strings.Join(pages, "\f")
+	var js struct {
+		Energy struct {
+			KWh float64 `json:"kwh"`
+		} `json:"energy"`
+		Name string `json:"name"`
+	}
+	if b, err := json.Marshal(r); err != nil || json.Unmarshal(b, &js) != nil || js.Energy.KWh != 1331.5 || js.Name != "Finemeca SA" {
+		t.Fatalf("the JSON gives %+v (%v), want 1331.5 kWh and the name Finemeca SA", js, err)
+	}
+	// 1331.5 kWh, 9.5 % more than 1216 (TestWeekByHand); the peak of
+	// 36 kW; the air line 201's two leaks of 5 minutes in all, 0.79 Nm³
+	// (0.78954) and 0.02 (0.015791); 202 had none; the meter 301 received
+	// 669 of 676 messages, 7 lost, with 2 rejected messages.
+	for _, want := range []string{
+		"Report: Finemeca SA (finemeca)", "Mon 20 Oct to Sun 26 Oct 2025",
+		"1331.5 kWh, +9.5 % against 1216.0 kWh", "36.0 kW, Thu 23 Oct 10:15", "centrale-atelier (301)", "counter reset Wed 22",
+		"Compressed air", "air-line-1 (201)", "Worst leak", "0.49 Nm³, air-line-1, Thu 23 Oct 09:00, 3 min",
+		compressor + " (202)", "Air lost Nm³",
+		"2 rejected messages in the period",
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("the PDF does not say %q", want)
+		}
+	}
+	for _, row := range []*regexp.Regexp{
+		regexp.MustCompile(`air-line-1 \(201\)\s+2\s+5 min\s+0\.79\s+0\.02\s+`),
+		regexp.MustCompile(regexp.QuoteMeta(compressor) + `\s+0\s+0\s*s\s+0\.00\s+0\.00\s+0\.00\s+\(202\)`),
+		regexp.MustCompile(`centrale-atelier \(301\)\s+centrale\s+676\s+669\s+7\s+1\s+1\.75 h`),
+		regexp.MustCompile(`Thu 23 Oct\s+250\.0\s+250\.0`),
+	} {
+		if !row.MatchString(all) {
+			t.Errorf("the PDF has no row %q", row)
+		}
+	}
+	// The logo, at its size, on every page; the three charts once.
+	list, err := exec.Command("pdfimages", "-list", writeTemp(t, pdf.Bytes())).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdfimages: %v\n%s", err, list)
+	}
+	logos := regexp.MustCompile(`(?m)^\s*\d+\s+\d+\s+image\s+93\s+31\s`).FindAll(list, -1)
+	charts := regexp.MustCompile(`(?m)^\s*\d+\s+\d+\s+image\s+\d+\s+227\s`).FindAll(list, -1)
+	if len(logos) != len(pages) || len(charts) != 3 {
+		t.Errorf("%d logos on %d pages and %d charts, want one a page and 3:\n%s", len(logos), len(pages), len(charts), list)
+	}
+	if name := report.PDFName(r); name != "report-finemeca-2025-W43.pdf" {
+		t.Errorf("the PDF is named %q, want report-finemeca-2025-W43.pdf", name)
+	}
+}
+
+func writeTemp(t *testing.T, b []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "f.pdf")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestPDFTableAcrossPages: a data quality of 50 devices goes on over
+// pages; each page repeats the table's header row above its rows, and
+// every row is whole on one page, its device with its figures.
+func TestPDFTableAcrossPages(t *testing.T) {
+	week := report.Week(local(2025, 10, 22, 15, 0), brussels)
+	r := &report.Report{Customer: "acme", Period: week, Previous: week.Previous(), Zone: "Europe/Brussels", Made: local(2025, 10, 27, 7, 0)}
+	for i := range report.WorstDevices {
+		r.Quality.Devices = append(r.Quality.Devices, report.DeviceQuality{Sensor: "air", Device: strconv.Itoa(900 + i),
+			Name: fmt.Sprintf("line %d with a name long enough to wrap over two lines of its cell", i), Expected: 1000, Received: int64(1000 - i), Lost: int64(i)})
+	}
+	var pdf bytes.Buffer
+	if err := r.PDF(&pdf, []string{"quality"}); err != nil {
+		t.Fatal(err)
+	}
+	pages := pdfPages(t, pdf.Bytes())
+	if dir := os.Getenv("SENSORHUB_TEST_PDF_DIR"); dir != "" {
+		os.WriteFile(filepath.Join(dir, "table.txt"), []byte(strings.Join(pages, "\f")), 0o600) // to look at
+	}
+	if len(pages) < 3 {
+		t.Fatalf("%d pages for 50 rows of two lines, want at least 3", len(pages))
+	}
+	checkPageNumbers(t, pages, "acme", "Made Mon 27 Oct 2025 07:00")
+	head := regexp.MustCompile(`Device\s+Kind\s+Expected\s+Received\s+Lost\s+Silent periods\s+Silent hours`)
+	seen := map[int]int{}
+	for n, p := range pages {
+		loc := head.FindStringIndex(p)
+		if loc == nil {
+			t.Errorf("page %d has no header row:\n%s", n+1, p)
+			continue
+		}
+		for _, m := range regexp.MustCompile(`line (\d+) with a name long enough\s+(?:to\s+)?air\s+1000\s+(\d+)\s+(\d+)\s+0\s+0\.00 h`).FindAllStringSubmatchIndex(p, -1) {
+			i, _ := strconv.Atoi(p[m[2]:m[3]])
+			received, _ := strconv.Atoi(p[m[4]:m[5]])
+			lost, _ := strconv.Atoi(p[m[6]:m[7]])
+			if m[0] < loc[0] || received != 1000-i || lost != i {
+				t.Errorf("page %d: row of line %d (%d received, %d lost) above the header or with another's figures", n+1, i, received, lost)
+			}
+			// The rest of the name, on the row's next lines, follows it
+			// on the same page.
+			rest, _, _ := strings.Cut(p[m[1]:], "\nline ")
+			if !strings.Contains(strings.Join(strings.Fields(rest), " "), "wrap over two lines of its cell ("+strconv.Itoa(900+i)+")") {
+				t.Errorf("page %d: the row of line %d is cut", n+1, i)
+			}
+			seen[i] = n + 1
+		}
+	}
+	if len(seen) != report.WorstDevices {
+		t.Errorf("%d whole rows found, want %d: %v", len(seen), report.WorstDevices, seen)
+	}
+}
+
+// TestMailAttachesPDF: the report's e-mail, sent to a real SMTP server,
+// carries the PDF as application/pdf beside the CSV files, and the PDF
+// reads as the report.
+func TestMailAttachesPDF(t *testing.T) {
+	r := brandedWeek(t)
+	smtp := testenv.StartSMTP(t)
+	mailer := &notify.Email{Host: smtp.Host, Port: smtp.Port, From: "sensorhub@example.com", To: []string{"maintenance@example.com"}, TLS: "none", Location: brussels}
+	m, err := report.Mail(r, []string{"energy", "air"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mailer.Send(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	msgs := smtp.Raw()
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages, want 1", len(msgs))
+	}
+	parts := attachments(t, msgs[0])
+	pdf, ok := parts["report-finemeca-2025-W43.pdf"]
+	if !ok || pdf.contentType != "application/pdf" {
+		t.Fatalf("no report-finemeca-2025-W43.pdf as application/pdf among the attachments %v", parts)
+	}
+	if _, ok := parts["report-finemeca-2025-10-20-days.csv"]; !ok {
+		t.Errorf("the CSV files are no longer attached beside the PDF: %v", parts)
+	}
+	all := strings.Join(pdfPages(t, pdf.body), "\f")
+	for _, want := range []string{"Finemeca SA (finemeca)", "Mon 20 Oct to Sun 26 Oct 2025", "1331.5 kWh", compressor} {
+		if !strings.Contains(all, want) {
+			t.Errorf("the attached PDF does not say %q", want)
+		}
+	}
+	// The sections of the schedule only: no data quality.
+	if strings.Contains(all, "Data quality") {
+		t.Errorf("the PDF of the energy and air sections has the data quality")
+	}
+}
+
+type attachment struct {
+	contentType string
+	body        []byte
+}
+
+func (a attachment) String() string { return a.contentType }
+
+// attachments are a message's parts that have a file name, decoded.
+func attachments(t *testing.T, raw string) map[string]attachment {
+	t.Helper()
+	msg, err := mail.ReadMessage(strings.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]attachment{}
+	var walk func(h func(string) string, body io.Reader)
+	walk = func(h func(string) string, body io.Reader) {
+		mt, params, err := mime.ParseMediaType(h("Content-Type"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(mt, "multipart/") {
+			mr := multipart.NewReader(body, params["boundary"])
+			for {
+				p, err := mr.NextRawPart()
+				if err != nil {
+					return
+				}
+				walk(p.Header.Get, p)
+			}
+		}
+		_, disp, _ := mime.ParseMediaType(h("Content-Disposition"))
+		if disp["filename"] == "" {
+			return
+		}
+		if strings.EqualFold(h("Content-Transfer-Encoding"), "base64") {
+			body = base64.NewDecoder(base64.StdEncoding, body)
+		}
+		b, err := io.ReadAll(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[disp["filename"]] = attachment{contentType: mt, body: b}
+	}
+	walk(msg.Header.Get, msg.Body)
+	return out
+}
