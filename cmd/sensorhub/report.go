@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -17,11 +19,13 @@ import (
 )
 
 const reportUsage = `usage: sensorhub report --customer C [--period week|month] [--date D] [--from T --to T]
-                        [--format text|json|csv [--table T]] [--send NAME] [--config FILE] [--data DIR]
+                        [--format text|json|csv|pdf [--table T]] [--output FILE] [--send NAME] [--config FILE] [--data DIR]
 
 Prints a customer's report, by default of the last whole week (--period,
 --date: the week or month holding that date; or --from and --to), as text,
-JSON, or one table as CSV (--table days|meters|demand|air|quality).
+JSON, or one table as CSV (--table days|meters|demand|air|quality); or
+writes it to --output FILE, which a PDF needs (--format pdf: A4 pages
+with the customer's name and logo of branding:).
 --send NAME mails it now as the scheduled report NAME of the configuration
 or the catalog does (its customer, sections and notifiers), whether or not it was sent.
 `
@@ -37,7 +41,8 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	date := fs.String("date", "", "a date in the period (default: the last whole one)")
 	from := fs.String("from", "", "start of a range: a date or RFC 3339")
 	to := fs.String("to", "", "end of a range")
-	format := fs.String("format", "text", "text, json or csv")
+	format := fs.String("format", "text", "text, json, csv or pdf")
+	output := fs.String("output", "", "the file to write it to (default: print it); needed for a PDF")
 	table := fs.String("table", "", "the table, with --format csv")
 	send := fs.String("send", "", "mail it now as the scheduled report of this name")
 	if err := fs.Parse(args); err != nil {
@@ -58,6 +63,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfg := p.Config
+	log := slog.New(slog.NewTextHandler(stderr, nil))
 	var sched *config.ReportSchedule
 	if *send != "" {
 		i := slices.IndexFunc(cfg.Reports, func(r config.ReportSchedule) bool { return r.Name == *send })
@@ -75,11 +81,14 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	if *customer == "" {
 		return errors.New("report: --customer is required")
 	}
+	if *format == "pdf" && *output == "" && sched == nil {
+		return errors.New("report: --format pdf needs --output FILE (a PDF is not printed on a terminal)")
+	}
 	per, err := report.ParsePeriod(*from, *to, *period, *date, p.Location, time.Now())
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	r, err := (&report.Source{Store: st, Config: cfg, Location: p.Location}).Make(ctx, *customer, per)
+	r, err := (&report.Source{Store: st, Config: cfg, Location: p.Location, Log: log}).Make(ctx, *customer, per)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
@@ -90,7 +99,6 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 		}
 		mailers := report.Mailers(p.Notifiers)
 		for _, n := range sched.Notify {
-			log := slog.New(slog.NewTextHandler(stderr, nil))
 			if _, err := notify.Retry(ctx, notify.DefaultBackoff, log, "report "+sched.Name, func() (bool, error) { return mailers[n].Send(ctx, msg) }); err != nil {
 				return err
 			}
@@ -98,23 +106,51 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
-	switch *format {
+	if *output == "" {
+		return writeReport(stdout, r, *format, *table, p.PublicURL)
+	}
+	// Written whole to a file beside it, then renamed: a failure leaves
+	// no half a report under the name asked for.
+	tmp, err := os.CreateTemp(filepath.Dir(*output), "."+filepath.Base(*output)+".*")
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := writeReport(tmp, r, *format, *table, p.PublicURL); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), *output); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	fmt.Fprintf(stdout, "wrote the report of %s, %s to %s, to %s\n", r.Customer, per.From.Format(time.DateOnly), per.To.AddDate(0, 0, -1).Format(time.DateOnly), *output)
+	return nil
+}
+
+// writeReport writes r to w in format: text, json, csv (one table) or pdf.
+func writeReport(w io.Writer, r *report.Report, format, table, publicURL string) error {
+	switch format {
 	case "json":
-		enc := json.NewEncoder(stdout)
+		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	case "csv":
-		if !slices.Contains(report.Tables, *table) {
+		if !slices.Contains(report.Tables, table) {
 			return fmt.Errorf("report: --format csv needs --table, one of %v", report.Tables)
 		}
-		return r.CSV(stdout, *table)
+		return r.CSV(w, table)
+	case "pdf":
+		return r.PDF(w, nil)
 	case "text":
-		text, err := report.Text(r, nil, p.PublicURL)
+		text, err := report.Text(r, nil, publicURL)
 		if err != nil {
 			return err
 		}
-		_, err = io.WriteString(stdout, text)
+		_, err = io.WriteString(w, text)
 		return err
 	}
-	return fmt.Errorf("report: --format %q is not text, json or csv", *format)
+	return fmt.Errorf("report: --format %q is not text, json, csv or pdf", format)
 }

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,7 +23,8 @@ import (
 )
 
 // TestReportCommand: sensorhub report prints a customer's week as text,
-// JSON or a CSV table, and --send mails it now through a scheduled
+// JSON or a CSV table, writes it as a PDF with the configured customer's
+// name to a file, and --send mails it now through a scheduled
 // report's notifier to a real SMTP server.
 func TestReportCommand(t *testing.T) {
 	dir := t.TempDir()
@@ -63,6 +67,36 @@ func TestReportCommand(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(report("--format", "json")), &r); err != nil || r.Energy.KWh != 169 {
 		t.Errorf("the JSON report: %+v %v", r, err)
+	}
+
+	// The PDF, with the customer's name and logo of the configuration.
+	logo := filepath.Join(dir, "logo.png")
+	var logoPNG bytes.Buffer
+	if err := png.Encode(&logoPNG, image.NewGray(image.Rect(0, 0, 40, 20))); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(logo, logoPNG.Bytes(), 0o600)
+	brandPath := filepath.Join(dir, "brand.yaml")
+	os.WriteFile(brandPath, []byte("branding:\n  customers:\n    finemeca: {name: Finemeca SA, logo: "+logo+"}\n"), 0o600)
+	pdfPath := filepath.Join(dir, "week.pdf")
+	if out := report("--config", brandPath, "--format", "pdf", "--output", pdfPath); !strings.Contains(out, "wrote the report of finemeca, 2025-10-20 to 2025-10-26, to "+pdfPath) {
+		t.Errorf("report --format pdf --output:\n%s", out)
+	}
+	text, err := exec.Command("pdftotext", "-layout", pdfPath, "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftotext: %v\n%s", err, text)
+	}
+	// A reading an hour is a gap an hour: the meter's row lists 7 and
+	// counts the rest, rather than fill pages.
+	words := strings.Join(strings.Fields(string(text)), " ")
+	for _, want := range []string{"Report: Finemeca SA (finemeca)", "Mon 20 Oct to Sun 26 Oct 2025", "169.0 kWh", "centrale-atelier", "page 1 of 3", "page 3 of 3",
+		"no reading Mon 20 Oct 06:00 to Mon 20 Oct 07:00", "and 162 more (0 resets, 169 gaps, 0 left out in all)"} {
+		if !strings.Contains(words, want) {
+			t.Errorf("the PDF does not say %q:\n%s", want, text)
+		}
+	}
+	if out, err := exec.Command(binary, "report", "--data", dir, "--customer", "finemeca", "--format", "pdf").CombinedOutput(); err == nil || !strings.Contains(string(out), "--format pdf needs --output FILE") {
+		t.Errorf("a PDF to the terminal: %v\n%s", err, out)
 	}
 
 	smtp := testenv.StartSMTP(t)

@@ -30,7 +30,7 @@ func newReportStage(live *plan.Live, st store.Store, holder string, m *metrics.M
 		l = newLeader(ls, "reports", holder, p.Config.Alerts.FailoverAfter, m, log)
 	}
 	s := &reportStage{leader: l, s: &report.Scheduler{
-		Source:    &report.Source{Store: st, Config: p.Config, Location: p.Location},
+		Source:    &report.Source{Store: st, Config: p.Config, Location: p.Location, Log: log},
 		Outbox:    st,
 		Schedules: p.Config.Reports,
 		Mailers:   report.Mailers(p.Notifiers),
@@ -39,7 +39,7 @@ func newReportStage(live *plan.Live, st store.Store, holder string, m *metrics.M
 		Log:       log,
 	}}
 	live.OnChange(func(p *plan.Plan) {
-		s.s.Apply(p.Config.Reports, report.Mailers(p.Notifiers), &report.Source{Store: st, Config: p.Config, Location: p.Location})
+		s.s.Apply(p.Config.Reports, report.Mailers(p.Notifiers), &report.Source{Store: st, Config: p.Config, Location: p.Location, Log: log})
 	})
 	return s
 }

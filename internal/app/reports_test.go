@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,9 +37,23 @@ func browserLogin(t *testing.T, ctx context.Context, base, user string) {
 	})
 }
 
+// pdfText is a PDF's text as pdftotext lays it out.
+func pdfText(t *testing.T, pdf []byte) (string, error) {
+	path := filepath.Join(t.TempDir(), "download.pdf")
+	if err := os.WriteFile(path, pdf, 0o600); err != nil {
+		return "", err
+	}
+	out, err := exec.Command("pdftotext", "-layout", path, "-").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("pdftotext: %w: %s", err, out)
+	}
+	return string(out), nil
+}
+
 // TestReportPageInBrowser: the report page in headless Chromium draws
 // every section with its charts, shows the numbers the API gives, is not
-// shown to a viewer of another customer, and prints to PDF on A4 pages,
+// shown to a viewer of another customer, links to the report as a PDF
+// file with the API's figures, and prints to PDF on A4 pages,
 // a section a page, with no table row cut across two pages.
 func TestReportPageInBrowser(t *testing.T) {
 	testenv.Needs(t, "Chromium and pdftotext")
@@ -114,6 +129,30 @@ func TestReportPageInBrowser(t *testing.T) {
 	}
 	if len(api.Air.Lines) != 2 || api.Air.Lines[0].Device != "202" || api.Air.Lines[0].Leaks != 7 || api.Energy.KWh < 1000 {
 		t.Errorf("the API's report: lines %+v, %v kWh; want line 202 first with a leak a day, and a working week", api.Air.Lines, api.Energy.KWh)
+	}
+
+	// The page's PDF link: the report as a PDF file, with the API's
+	// figures.
+	href := eval[string](t, ctx, `document.querySelector("a.pdf").href`)
+	resp, err := root.HTTP.Get(href)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/pdf" ||
+		resp.Header.Get("Content-Disposition") != `attachment; filename="report-finemeca-2026-W18.pdf"` {
+		t.Fatalf("the page's PDF link %s: HTTP %d, %s, %s", href, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Content-Disposition"))
+	}
+	text, err := pdfText(t, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Report: finemeca", "Mon 27 Apr to Sun 3 May 2026", strconv.FormatFloat(api.Energy.KWh, 'f', 1, 64) + " kWh",
+		"centrale-atelier (301)", "air-line-2 (202)", "page 1 of "} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the PDF does not say %q:\n%s", want, text)
+		}
 	}
 
 	// Printed: A4 pages, a section each, no row across two of them.

@@ -230,7 +230,8 @@ type pdfTable struct {
 }
 
 // table writes a table: a row that does not fit on the page goes whole to
-// the next, which repeats the header row first.
+// the next, which repeats the header row first. Only a row taller than a
+// whole page goes on over pages, its lines split between them.
 func (d *pdfDoc) table(t pdfTable, rows [][]string) {
 	widths := make([]float64, len(t.widths))
 	for i, w := range t.widths {
@@ -238,66 +239,103 @@ func (d *pdfDoc) table(t pdfTable, rows [][]string) {
 	}
 	if t.head != nil {
 		// The header row with the first row, never alone at a page's end.
-		d.font("B", 9)
-		hh := d.rowHeight(widths, t.head)
-		d.font("", 9)
-		first := 0.0
+		need := d.cellLines(widths, t.head, "B").height()
 		if len(rows) > 0 {
-			first = d.rowHeight(widths, rows[0])
+			need += d.cellLines(widths, rows[0], "").height()
 		}
-		d.room(hh + first)
+		d.room(need)
 		d.headRow(t, widths)
 	}
-	d.font("", 9)
 	for _, row := range rows {
-		h := d.rowHeight(widths, row)
-		if d.GetY()+h > d.bottom {
-			d.AddPage()
-			if t.head != nil {
-				d.headRow(t, widths)
-			}
-			d.font("", 9)
+		lines := d.cellLines(widths, row, "")
+		if d.GetY()+lines.height() > d.bottom && d.GetY() > d.tableTop(t, widths) {
+			d.nextTablePage(t, widths)
 		}
-		d.row(t, widths, row, h, false)
+		for first := 0; ; {
+			room := int((d.bottom - d.GetY() - cellPad) / lineH)
+			last := min(lines.count(), first+max(room, 1))
+			d.row(t, widths, lines, first, last, false)
+			if first = last; first >= lines.count() {
+				break
+			}
+			d.nextTablePage(t, widths)
+		}
 	}
 	d.Ln(2)
 }
 
+// tableTop is where a table's rows start on a page it goes on to: under
+// the page's header and the table's header row.
+func (d *pdfDoc) tableTop(t pdfTable, widths []float64) float64 {
+	top := pageMargin + headerH
+	if t.head != nil {
+		top += d.cellLines(widths, t.head, "B").height()
+	}
+	return top
+}
+
+func (d *pdfDoc) nextTablePage(t pdfTable, widths []float64) {
+	d.AddPage()
+	if t.head != nil {
+		d.headRow(t, widths)
+	}
+}
+
 func (d *pdfDoc) headRow(t pdfTable, widths []float64) {
-	d.font("B", 9)
 	d.SetFillColor(0xf6, 0xf8, 0xfa)
-	d.row(t, widths, t.head, d.rowHeight(widths, t.head), true)
+	lines := d.cellLines(widths, t.head, "B")
+	d.row(t, widths, lines, 0, lines.count(), true)
 	d.SetFillColor(0xff, 0xff, 0xff)
 }
 
-// rowHeight is the height of a row whose cells wrap in their columns, in
-// the current font.
-func (d *pdfDoc) rowHeight(widths []float64, cells []string) float64 {
-	n := 1
-	for i, c := range cells {
-		n = max(n, len(d.SplitText(c, widths[i])))
-	}
-	return float64(n)*lineH + cellPad
+// rowLines are a row's cells wrapped in their columns, and the font
+// style they were wrapped in.
+type rowLines struct {
+	cells [][]string
+	style string
 }
 
-// row draws one row of h millimetres: each cell's lines inside its box,
-// shaded for a header row.
-func (d *pdfDoc) row(t pdfTable, widths []float64, cells []string, h float64, head bool) {
+func (l rowLines) count() int {
+	n := 1
+	for _, c := range l.cells {
+		n = max(n, len(c))
+	}
+	return n
+}
+
+func (l rowLines) height() float64 { return float64(l.count())*lineH + cellPad }
+
+// cellLines wraps a row's cells in their columns, in the table's font of
+// style ("B" for the header row).
+func (d *pdfDoc) cellLines(widths []float64, cells []string, style string) rowLines {
+	d.font(style, 9)
+	out := rowLines{cells: make([][]string, len(cells)), style: style}
+	for i, c := range cells {
+		out.cells[i] = d.SplitText(c, widths[i])
+	}
+	return out
+}
+
+// row draws the lines [first, last) of a row: each cell's lines inside
+// its box, shaded for a header row.
+func (d *pdfDoc) row(t pdfTable, widths []float64, lines rowLines, first, last int, head bool) {
 	x, y := pageMargin, d.GetY()
+	h := float64(last-first)*lineH + cellPad
 	fill := ""
 	if head {
 		fill = "F"
 	}
+	d.font(lines.style, 9)
 	d.SetDrawColor(0xd0, 0xd7, 0xde)
-	for i, c := range cells {
+	for i, cell := range lines.cells {
 		d.Rect(x, y, widths[i], h, "D"+fill)
 		align := "L"
 		if i < len(t.numbers) && t.numbers[i] {
 			align = "R"
 		}
-		for k, line := range d.SplitText(c, widths[i]) {
-			d.SetXY(x, y+cellPad/2+float64(k)*lineH)
-			d.CellFormat(widths[i], lineH, line, "", 0, align, false, 0, "")
+		for k := first; k < min(last, len(cell)); k++ {
+			d.SetXY(x, y+cellPad/2+float64(k-first)*lineH)
+			d.CellFormat(widths[i], lineH, cell[k], "", 0, align, false, 0, "")
 		}
 		x += widths[i]
 	}
@@ -364,6 +402,11 @@ func (d *pdfDoc) meters(ms []Meter) {
 	d.table(t, rows)
 }
 
+// maxChecks is how many of a meter's resets, gaps and intervals left out
+// its row lists; the others are counted (the page and the JSON list them
+// all): a meter silent every other hour would fill pages.
+const maxChecks = 8
+
 // meterChecks are a meter's resets, gaps and intervals left out, a line
 // each.
 func meterChecks(m Meter) string {
@@ -376,6 +419,9 @@ func meterChecks(m Meter) string {
 	}
 	for _, iv := range m.Invalid {
 		out = append(out, "left out "+fmtWhen(iv.From)+" to "+fmtWhen(iv.To)+": "+iv.Reason+" ("+iv.MarkedBy+")")
+	}
+	if len(out) > maxChecks {
+		out = append(out[:maxChecks-1], fmt.Sprintf("and %d more (%d resets, %d gaps, %d left out in all)", len(out)-maxChecks+1, len(m.Resets), len(m.Gaps), len(m.Invalid)))
 	}
 	return strings.Join(out, "\n")
 }

@@ -245,6 +245,9 @@ func TestEveryRouteForEveryone(t *testing.T) {
 		{"GET", "/api/v1/report?customer=finemeca&from=2026-05-04&to=2026-04-27", "", want{"anonymous": 401, "ingest-token": 403, "*": 400}},
 		{"GET", "/api/v1/report?customer=finemeca&format=csv&table=quality&period=week&date=2026-05-01", "", want{"anonymous": 401, "ingest-token": 403, "*": 200}},
 		{"GET", "/api/v1/report?customer=finemeca&format=csv&table=nope", "", want{"anonymous": 401, "ingest-token": 403, "*": 400}},
+		{"GET", "/api/v1/report?customer=finemeca&format=pdf&period=week&date=2026-05-01", "", want{"anonymous": 401, "ingest-token": 403, "*": 200}},
+		{"GET", "/api/v1/report?customer=acme&format=pdf&period=week&date=2026-05-01", "", want{"anonymous": 401, "ingest-token": 403, "viewer": 404, "viewer-token": 404, "*": 200}},
+		{"GET", "/api/v1/report?customer=finemeca&format=docx", "", want{"anonymous": 401, "ingest-token": 403, "*": 400}},
 		{"GET", "/api/v1/report/chart?customer=finemeca&chart=days&period=week&date=2026-05-01", "", want{"anonymous": 401, "ingest-token": 403, "*": 200}},
 		// Periods out of the range a report covers are the request's fault.
 		{"GET", "/api/v1/report?customer=finemeca&period=month&date=9999-12-01", "", want{"anonymous": 401, "ingest-token": 403, "*": 400}},

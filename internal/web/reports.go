@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,7 +47,7 @@ func (s *Server) reportOf(w http.ResponseWriter, r *http.Request) *report.Report
 	// A customer of many devices takes seconds: the server's write
 	// timeout must not cut the answer.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(ReportTimeout))
-	src := &report.Source{Store: s.Store, Config: s.config(), Location: s.Location}
+	src := &report.Source{Store: s.Store, Config: s.config(), Location: s.Location, Log: s.Log}
 	rep, err := src.Make(r.Context(), customer, p)
 	if errors.Is(err, report.ErrNoCustomer) {
 		writeError(w, http.StatusNotFound, "no customer "+customer)
@@ -71,22 +73,28 @@ func (s *Server) visibleCustomers(r *http.Request) []string {
 	return out
 }
 
-// report answers GET /api/v1/report: the report as JSON, or one of its
-// tables as CSV (format=csv&table=).
+// report answers GET /api/v1/report: the report as JSON, one of its
+// tables as CSV (format=csv&table=), or the whole as a PDF (format=pdf).
 func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 	table := r.URL.Query().Get("table")
-	if f := r.URL.Query().Get("format"); f == "csv" && !slices.Contains(report.Tables, table) {
+	format := r.URL.Query().Get("format")
+	if format == "csv" && !slices.Contains(report.Tables, table) {
 		writeError(w, http.StatusBadRequest, "table must be one of "+strings.Join(report.Tables, ", "))
 		return
-	} else if f != "" && f != "csv" && f != "json" {
-		writeError(w, http.StatusBadRequest, "format must be json or csv")
+	} else if format != "" && format != "csv" && format != "json" && format != "pdf" {
+		writeError(w, http.StatusBadRequest, "format must be json, csv or pdf")
 		return
 	}
 	rep := s.reportOf(w, r)
 	if rep == nil {
 		return
 	}
-	if r.URL.Query().Get("format") != "csv" {
+	switch format {
+	case "pdf":
+		s.reportPDF(w, r, rep)
+		return
+	case "csv":
+	default:
 		writeJSON(w, rep)
 		return
 	}
@@ -95,6 +103,21 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 	if err := rep.CSV(w, table); err != nil {
 		s.Log.Error("writing a report table", "table", table, "err", err)
 	}
+}
+
+// reportPDF answers the report as a PDF file to download. It is made
+// whole before the answer starts, so that a failure is an error status,
+// not half a file.
+func (s *Server) reportPDF(w http.ResponseWriter, r *http.Request, rep *report.Report) {
+	var pdf bytes.Buffer
+	if err := rep.PDF(&pdf, nil); err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/pdf")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s"`, report.PDFName(rep)))
+	w.Header().Set("Content-Length", strconv.Itoa(pdf.Len()))
+	w.Write(pdf.Bytes())
 }
 
 // reportChart answers GET /api/v1/report/chart: one chart as PNG.
@@ -155,7 +178,7 @@ func (p *Pages) reports(w http.ResponseWriter, r *http.Request) {
 // its notifiers, now, and says how it went.
 func (s *Server) sendReportNow(ctx context.Context, p *plan.Plan, sc *config.ReportSchedule, by string) string {
 	per := report.Due(sc, time.Now(), p.Location)
-	rep, err := (&report.Source{Store: s.Store, Config: p.Config, Location: p.Location}).Make(ctx, sc.Customer, per)
+	rep, err := (&report.Source{Store: s.Store, Config: p.Config, Location: p.Location, Log: s.Log}).Make(ctx, sc.Customer, per)
 	if err != nil {
 		return "Report " + sc.Name + " could not be made: " + err.Error()
 	}
