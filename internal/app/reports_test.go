@@ -37,19 +37,6 @@ func browserLogin(t *testing.T, ctx context.Context, base, user string) {
 	})
 }
 
-// pdfText is a PDF's text as pdftotext lays it out.
-func pdfText(t *testing.T, pdf []byte) (string, error) {
-	path := filepath.Join(t.TempDir(), "download.pdf")
-	if err := os.WriteFile(path, pdf, 0o600); err != nil {
-		return "", err
-	}
-	out, err := exec.Command("pdftotext", "-layout", path, "-").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("pdftotext: %w: %s", err, out)
-	}
-	return string(out), nil
-}
-
 // TestReportPageInBrowser: the report page in headless Chromium draws
 // every section with its charts, shows the numbers the API gives, is not
 // shown to a viewer of another customer, links to the report as a PDF
@@ -144,10 +131,7 @@ func TestReportPageInBrowser(t *testing.T) {
 		resp.Header.Get("Content-Disposition") != `attachment; filename="report-finemeca-2026-W18.pdf"` {
 		t.Fatalf("the page's PDF link %s: HTTP %d, %s, %s", href, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Content-Disposition"))
 	}
-	text, err := pdfText(t, file)
-	if err != nil {
-		t.Fatal(err)
-	}
+	text := strings.Join(testenv.PDFPages(t, file), "\f")
 	for _, want := range []string{"Report: finemeca", "Mon 27 Apr to Sun 3 May 2026", strconv.FormatFloat(api.Energy.KWh, 'f', 1, 64) + " kWh",
 		"centrale-atelier (301)", "air-line-2 (202)", "page 1 of "} {
 		if !strings.Contains(text, want) {

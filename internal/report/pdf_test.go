@@ -3,16 +3,11 @@ package report_test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
-	"io"
-	"mime"
-	"mime/multipart"
-	"net/mail"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,33 +72,6 @@ func brandedWeek(t *testing.T) *report.Report {
 	return r
 }
 
-// pdfPages is a PDF's text, page by page, as pdftotext lays it out.
-func pdfPages(t *testing.T, pdf []byte) []string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "report.pdf")
-	if err := os.WriteFile(path, pdf, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	info, err := exec.Command("pdfinfo", path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("pdfinfo: %v\n%s", err, info)
-	}
-	m := regexp.MustCompile(`(?m)^Pages:\s+(\d+)$`).FindSubmatch(info)
-	if m == nil || !regexp.MustCompile(`Page size:\s+595.28 x 841.89 pts \(A4\)`).Match(info) {
-		t.Fatalf("pdfinfo does not give an A4 page count:\n%s", info)
-	}
-	n, _ := strconv.Atoi(string(m[1]))
-	pages := make([]string, n)
-	for i := range pages {
-		out, err := exec.Command("pdftotext", "-layout", "-f", strconv.Itoa(i+1), "-l", strconv.Itoa(i+1), path, "-").CombinedOutput()
-		if err != nil {
-			t.Fatalf("pdftotext page %d: %v\n%s", i+1, err, out)
-		}
-		pages[i] = string(out)
-	}
-	return pages
-}
-
 // checkPageNumbers: every page says its number of the count pdfinfo
 // gives, and has the header and the made-at time.
 func checkPageNumbers(t *testing.T, pages []string, header, made string) {
@@ -130,7 +98,7 @@ func TestPDF(t *testing.T) {
 	if dir := os.Getenv("SENSORHUB_TEST_PDF_DIR"); dir != "" {
 		os.WriteFile(filepath.Join(dir, "week.pdf"), pdf.Bytes(), 0o600) // to look at
 	}
-	pages := pdfPages(t, pdf.Bytes())
+	pages := testenv.PDFPages(t, pdf.Bytes())
 	if len(pages) < 2 {
 		t.Fatalf("%d pages: the charts and tables of a week need more than one", len(pages))
 	}
@@ -208,7 +176,7 @@ func TestPDFTableAcrossPages(t *testing.T) {
 	if err := r.PDF(&pdf, []string{"quality"}); err != nil {
 		t.Fatal(err)
 	}
-	pages := pdfPages(t, pdf.Bytes())
+	pages := testenv.PDFPages(t, pdf.Bytes())
 	if dir := os.Getenv("SENSORHUB_TEST_PDF_DIR"); dir != "" {
 		os.WriteFile(filepath.Join(dir, "table.txt"), []byte(strings.Join(pages, "\f")), 0o600) // to look at
 	}
@@ -263,15 +231,15 @@ func TestMailAttachesPDF(t *testing.T) {
 	if len(msgs) != 1 {
 		t.Fatalf("%d messages, want 1", len(msgs))
 	}
-	parts := attachments(t, msgs[0])
+	parts := testenv.MailAttachments(t, msgs[0])
 	pdf, ok := parts["report-finemeca-2025-W43.pdf"]
-	if !ok || pdf.contentType != "application/pdf" {
+	if !ok || pdf.Type != "application/pdf" {
 		t.Fatalf("no report-finemeca-2025-W43.pdf as application/pdf among the attachments %v", parts)
 	}
 	if _, ok := parts["report-finemeca-2025-10-20-days.csv"]; !ok {
 		t.Errorf("the CSV files are no longer attached beside the PDF: %v", parts)
 	}
-	all := strings.Join(pdfPages(t, pdf.body), "\f")
+	all := strings.Join(testenv.PDFPages(t, pdf.Body), "\f")
 	for _, want := range []string{"Finemeca SA (finemeca)", "Mon 20 Oct to Sun 26 Oct 2025", "1331.5 kWh", compressor} {
 		if !strings.Contains(all, want) {
 			t.Errorf("the attached PDF does not say %q", want)
@@ -281,52 +249,4 @@ func TestMailAttachesPDF(t *testing.T) {
 	if strings.Contains(all, "Data quality") {
 		t.Errorf("the PDF of the energy and air sections has the data quality")
 	}
-}
-
-type attachment struct {
-	contentType string
-	body        []byte
-}
-
-func (a attachment) String() string { return a.contentType }
-
-// attachments are a message's parts that have a file name, decoded.
-func attachments(t *testing.T, raw string) map[string]attachment {
-	t.Helper()
-	msg, err := mail.ReadMessage(strings.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]attachment{}
-	var walk func(h func(string) string, body io.Reader)
-	walk = func(h func(string) string, body io.Reader) {
-		mt, params, err := mime.ParseMediaType(h("Content-Type"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.HasPrefix(mt, "multipart/") {
-			mr := multipart.NewReader(body, params["boundary"])
-			for {
-				p, err := mr.NextRawPart()
-				if err != nil {
-					return
-				}
-				walk(p.Header.Get, p)
-			}
-		}
-		_, disp, _ := mime.ParseMediaType(h("Content-Disposition"))
-		if disp["filename"] == "" {
-			return
-		}
-		if strings.EqualFold(h("Content-Transfer-Encoding"), "base64") {
-			body = base64.NewDecoder(base64.StdEncoding, body)
-		}
-		b, err := io.ReadAll(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[disp["filename"]] = attachment{contentType: mt, body: b}
-	}
-	walk(msg.Header.Get, msg.Body)
-	return out
 }

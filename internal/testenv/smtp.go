@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"encoding/base64"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -105,36 +106,81 @@ func (x *smtpSession) Data(r io.Reader) error {
 // of every part of a MIME message.
 func DecodeMail(t testing.TB, raw string) string {
 	t.Helper()
-	msg, err := mail.ReadMessage(strings.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out strings.Builder
-	out.WriteString("Subject: " + msg.Header.Get("Subject") + "\n")
-	var walk func(ct string, enc string, body io.Reader)
-	walk = func(ct, enc string, body io.Reader) {
-		mt, params, err := mime.ParseMediaType(ct)
-		if err != nil {
-			t.Fatal(err)
-		}
+	subject := eachPart(t, raw, func(mt string, _ func(string) string, body io.Reader) {
 		out.WriteString(mt + "\n")
 		if strings.HasPrefix(mt, "multipart/") {
-			mr := multipart.NewReader(body, params["boundary"])
-			for {
-				p, err := mr.NextRawPart()
-				if err != nil {
-					return
-				}
-				walk(p.Header.Get("Content-Type"), p.Header.Get("Content-Transfer-Encoding"), p)
-			}
-		}
-		if strings.EqualFold(enc, "quoted-printable") {
-			body = quotedprintable.NewReader(body)
+			return
 		}
 		b, _ := io.ReadAll(body)
 		out.Write(b)
 		out.WriteString("\n")
+	})
+	return "Subject: " + subject + "\n" + out.String()
+}
+
+// Attachment is a file attached to a message: its content type and its
+// decoded bytes.
+type Attachment struct {
+	Type string
+	Body []byte
+}
+
+func (a Attachment) String() string { return a.Type }
+
+// MailAttachments returns the parts of a MIME message that have a file
+// name, decoded, by file name.
+func MailAttachments(t testing.TB, raw string) map[string]Attachment {
+	t.Helper()
+	out := map[string]Attachment{}
+	eachPart(t, raw, func(mt string, header func(string) string, body io.Reader) {
+		_, disp, _ := mime.ParseMediaType(header("Content-Disposition"))
+		if disp["filename"] == "" {
+			return
+		}
+		if strings.EqualFold(header("Content-Transfer-Encoding"), "base64") {
+			body = base64.NewDecoder(base64.StdEncoding, body)
+		}
+		b, err := io.ReadAll(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[disp["filename"]] = Attachment{Type: mt, Body: b}
+	})
+	return out
+}
+
+// eachPart calls part with every part of a MIME message, a multipart
+// before its parts, a quoted-printable body decoded, and returns the
+// message's subject.
+func eachPart(t testing.TB, raw string, part func(mediaType string, header func(string) string, body io.Reader)) string {
+	t.Helper()
+	msg, err := mail.ReadMessage(strings.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
 	}
-	walk(msg.Header.Get("Content-Type"), msg.Header.Get("Content-Transfer-Encoding"), msg.Body)
-	return out.String()
+	var walk func(header func(string) string, body io.Reader)
+	walk = func(header func(string) string, body io.Reader) {
+		mt, params, err := mime.ParseMediaType(header("Content-Type"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.EqualFold(header("Content-Transfer-Encoding"), "quoted-printable") {
+			body = quotedprintable.NewReader(body)
+		}
+		part(mt, header, body)
+		if !strings.HasPrefix(mt, "multipart/") {
+			return
+		}
+		mr := multipart.NewReader(body, params["boundary"])
+		for {
+			p, err := mr.NextRawPart()
+			if err != nil {
+				return
+			}
+			walk(p.Header.Get, p)
+		}
+	}
+	walk(msg.Header.Get, msg.Body)
+	return msg.Header.Get("Subject")
 }
