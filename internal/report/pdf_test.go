@@ -250,3 +250,37 @@ func TestMailAttachesPDF(t *testing.T) {
 		t.Errorf("the PDF of the energy and air sections has the data quality")
 	}
 }
+
+// TestPDFRowTallerThanAPage: a row taller than a whole page (a device
+// named with 3,000 characters) goes on over the pages after, under the
+// table's header row on each, and none of its text is lost.
+func TestPDFRowTallerThanAPage(t *testing.T) {
+	week := report.Week(local(2025, 10, 22, 15, 0), brussels)
+	r := &report.Report{Customer: "acme", Period: week, Previous: week.Previous(), Zone: "Europe/Brussels", Made: local(2025, 10, 27, 7, 0)}
+	r.Quality.Devices = []report.DeviceQuality{
+		{Sensor: "air", Device: "1", Name: "short", Expected: 10, Received: 9, Lost: 1},
+		{Sensor: "air", Device: "2", Name: strings.Repeat("word ", 600) + "end", Expected: 20, Received: 20},
+		{Sensor: "air", Device: "3", Name: "after", Expected: 30, Received: 28, Lost: 2},
+	}
+	var pdf bytes.Buffer
+	if err := r.PDF(&pdf, []string{"quality"}); err != nil {
+		t.Fatal(err)
+	}
+	pages := testenv.PDFPages(t, pdf.Bytes())
+	if len(pages) < 2 || len(pages) > 6 {
+		t.Fatalf("%d pages for a row of about 120 lines, want it on 2 to 6", len(pages))
+	}
+	checkPageNumbers(t, pages, "acme", "Made Mon 27 Oct 2025 07:00")
+	words := 0
+	for n, p := range pages {
+		if !strings.Contains(p, "Expected") {
+			t.Errorf("page %d has no header row", n+1)
+		}
+		words += strings.Count(p, "word")
+	}
+	all := strings.Join(pages, "\f")
+	if words != 600 || !strings.Contains(all, "end (2)") || !regexp.MustCompile(`short \(1\)\s+air\s+10\s+9\s+1`).MatchString(all) ||
+		!regexp.MustCompile(`after \(3\)\s+air\s+30\s+28\s+2`).MatchString(all) {
+		t.Errorf("%d of 600 words of the long name, or a row lost:\n%s", words, all)
+	}
+}
