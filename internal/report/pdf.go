@@ -173,7 +173,7 @@ func (d *pdfDoc) title() {
 // heading starts a section, on the next page when the section's first
 // lines would not fit under it.
 func (d *pdfDoc) heading(text string) {
-	d.room(30)
+	d.room(50)
 	d.Ln(3)
 	d.font("B", 13)
 	d.CellFormat(0, 8, text, "", 1, "L", false, 0, "")
@@ -229,6 +229,10 @@ type pdfTable struct {
 	numbers []bool
 }
 
+// leadRows is how many rows a table starts a page with at least: a
+// header row over one row at the foot of a page reads as a stray.
+const leadRows = 3
+
 // table writes a table: a row that does not fit on the page goes whole to
 // the next, which repeats the header row first. Only a row taller than a
 // whole page goes on over pages, its lines split between them.
@@ -238,10 +242,17 @@ func (d *pdfDoc) table(t pdfTable, rows [][]string) {
 		widths[i] = w * d.width
 	}
 	if t.head != nil {
-		// The header row with the first row, never alone at a page's end.
-		need := d.cellLines(widths, t.head, "B").height()
-		if len(rows) > 0 {
-			need += d.cellLines(widths, rows[0], "").height()
+		// The header row with its first rows (leadRows), never alone at
+		// a page's end.
+		head := d.cellLines(widths, t.head, "B").height()
+		need := head
+		for _, row := range rows[:min(len(rows), leadRows)] {
+			need += d.cellLines(widths, row, "").height()
+		}
+		if need > d.bottom-pageMargin-headerH {
+			// Rows taller than a page go on over pages anyway: a few
+			// lines of them under the header row are enough here.
+			need = head + leadRows*lineH + cellPad
 		}
 		d.room(need)
 		d.headRow(t, widths)
