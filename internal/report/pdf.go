@@ -15,19 +15,22 @@ import (
 	"golang.org/x/image/font/gofont/goregular"
 )
 
-// The figures as the page and the mail write them (funcs), so that the
-// PDF reads the same.
-var (
-	fmtKWh     = funcs["kwh"].(func(any) string)
-	fmtPct     = funcs["pct"].(func(float64) string)
-	fmtDiffPct = funcs["diffpct"].(func(*float64) string)
-	fmtMoney   = funcs["money"].(func(float64) string)
-	fmtNm3     = funcs["nm3"].(func(float64) string)
-	fmtWhen    = funcs["when"].(func(time.Time) string)
-	fmtDay     = funcs["day"].(func(time.Time) string)
-	fmtLast    = funcs["last"].(func(time.Time) string)
-	fmtHours   = funcs["hours"].(func(float64) string)
-)
+// formats write the report's figures in the PDF as the page and the mail
+// write them (Funcs), so that the three read the same.
+type formats struct {
+	kwh                    func(any) string
+	pct, money, nm3, hours func(float64) string
+	diffPct                func(*float64) string
+	when, day, last        func(time.Time) string
+}
+
+func formatsOf(fs map[string]any) formats {
+	return formats{
+		kwh: fs["kwh"].(func(any) string), pct: fs["pct"].(func(float64) string), diffPct: fs["diffpct"].(func(*float64) string),
+		money: fs["money"].(func(float64) string), nm3: fs["nm3"].(func(float64) string), hours: fs["hours"].(func(float64) string),
+		when: fs["when"].(func(time.Time) string), day: fs["day"].(func(time.Time) string), last: fs["last"].(func(time.Time) string),
+	}
+}
 
 // The PDF's page: A4 portrait, in millimetres.
 const (
@@ -47,6 +50,7 @@ const (
 type pdfDoc struct {
 	*fpdf.Fpdf
 	r *Report
+	f formats
 	// bottom is the lowest y that content may reach on a page.
 	bottom float64
 	// width is the width between the margins.
@@ -87,14 +91,14 @@ func newPDFDoc(r *Report) *pdfDoc {
 	f.SetMargins(pageMargin, pageMargin+headerH, pageMargin)
 	f.SetAutoPageBreak(true, pageMargin+footerH)
 	f.AliasNbPages(pages)
-	f.SetTitle("Report "+customerName(r)+", "+periodText(r.Period), true)
+	pw, ph := f.GetPageSize()
+	d := &pdfDoc{Fpdf: f, r: r, f: formatsOf(Funcs()), bottom: ph - pageMargin - footerH, width: pw - 2*pageMargin}
+	f.SetTitle("Report "+customerName(r)+", "+d.periodText(r.Period), true)
 	f.SetCreator("sensorhub", true)
 	// The made-at time, not the time of writing: the same report gives
 	// the same document.
 	f.SetCreationDate(r.Made)
 	f.SetModificationDate(r.Made)
-	pw, ph := f.GetPageSize()
-	d := &pdfDoc{Fpdf: f, r: r, bottom: ph - pageMargin - footerH, width: pw - 2*pageMargin}
 	if r.logo != nil {
 		f.RegisterImageOptionsReader("logo", fpdf.ImageOptions{ImageType: r.logoType}, bytes.NewReader(r.logo))
 	}
@@ -113,8 +117,8 @@ func customerName(r *Report) string {
 }
 
 // periodText is a period for people: Mon 20 Oct to Sun 26 Oct 2025.
-func periodText(p Period) string {
-	return fmtDay(p.From) + " to " + fmtLast(p.To) + " " + strconv.Itoa(p.To.Add(-time.Nanosecond).Year())
+func (d *pdfDoc) periodText(p Period) string {
+	return d.f.day(p.From) + " to " + d.f.last(p.To) + " " + strconv.Itoa(p.To.Add(-time.Nanosecond).Year())
 }
 
 // header writes the top of every page: the logo, the customer and the
@@ -133,7 +137,7 @@ func (d *pdfDoc) header() {
 	d.CellFormat(0, 5, customerName(d.r), "", 2, "L", false, 0, "")
 	d.SetX(x)
 	d.font("", 8.5)
-	d.CellFormat(0, 4.5, "Report of "+periodText(d.r.Period), "", 2, "L", false, 0, "")
+	d.CellFormat(0, 4.5, "Report of "+d.periodText(d.r.Period), "", 2, "L", false, 0, "")
 	d.SetDrawColor(0xd0, 0xd7, 0xde)
 	d.Line(pageMargin, pageMargin+headerH-3, pageMargin+d.width, pageMargin+headerH-3)
 	d.SetXY(pageMargin, pageMargin+headerH)
@@ -161,7 +165,7 @@ func (d *pdfDoc) title() {
 	d.font("B", 16)
 	d.MultiCell(0, 7, "Report: "+customerName(r), "", "L", false)
 	d.font("", 10)
-	d.MultiCell(0, lineH+0.4, fmt.Sprintf("%s, compared with %s; times in %s.", periodText(r.Period), periodText(r.Previous), r.Zone), "", "L", false)
+	d.MultiCell(0, lineH+0.4, fmt.Sprintf("%s, compared with %s; times in %s.", d.periodText(r.Period), d.periodText(r.Previous), r.Zone), "", "L", false)
 	for _, n := range r.Notes {
 		d.Ln(1.5)
 		d.SetFillColor(0xff, 0xf4, 0xe5)
@@ -362,7 +366,7 @@ func (d *pdfDoc) energy() error {
 		d.para("No energy meter of this customer has readings in the period.")
 		return nil
 	}
-	d.figures(energyFigures(e.Total))
+	d.figures(d.energyFigures(e.Total))
 	for _, c := range []string{"days", "demand"} {
 		if err := d.chart(c); err != nil {
 			return err
@@ -374,23 +378,23 @@ func (d *pdfDoc) energy() error {
 }
 
 // energyFigures are the energy section's figures, as the page gives them.
-func energyFigures(t Total) [][2]string {
-	consumed := fmtKWh(t.KWh) + " kWh"
+func (d *pdfDoc) energyFigures(t Total) [][2]string {
+	consumed := d.f.kwh(t.KWh) + " kWh"
 	if t.PreviousKWh != nil {
-		consumed += ", " + fmtDiffPct(t.DiffPct) + " against " + fmtKWh(t.PreviousKWh) + " kWh"
+		consumed += ", " + d.f.diffPct(t.DiffPct) + " against " + d.f.kwh(t.PreviousKWh) + " kWh"
 	} else {
 		consumed += ", no readings in the period before to compare with"
 	}
-	peak := fmtKWh(t.PeakKW) + " kW"
+	peak := d.f.kwh(t.PeakKW) + " kW"
 	if !t.PeakAt.IsZero() {
-		peak += ", " + fmtWhen(t.PeakAt)
+		peak += ", " + d.f.when(t.PeakAt)
 	}
 	return [][2]string{
 		{"Consumed", consumed},
 		{"Peak 15-minute demand", peak},
-		{"Baseload", fmtKWh(t.BaseloadKW) + " kW (10th percentile of the night's quarters)"},
-		{"At night (22:00–06:00)", fmtPct(t.NightShare)},
-		{"On weekends", fmtPct(t.WeekendShare)},
+		{"Baseload", d.f.kwh(t.BaseloadKW) + " kW (10th percentile of the night's quarters)"},
+		{"At night (22:00–06:00)", d.f.pct(t.NightShare)},
+		{"On weekends", d.f.pct(t.WeekendShare)},
 	}
 }
 
@@ -405,10 +409,10 @@ func (d *pdfDoc) meters(ms []Meter) {
 	for _, m := range ms {
 		peakAt := ""
 		if !m.PeakAt.IsZero() {
-			peakAt = fmtWhen(m.PeakAt)
+			peakAt = d.f.when(m.PeakAt)
 		}
-		rows = append(rows, []string{m.Name + " (" + m.Device + ")", fmtKWh(m.KWh), fmtKWh(m.PreviousKWh), fmtDiffPct(m.DiffPct), fmtKWh(m.PeakKW), peakAt,
-			fmtKWh(m.BaseloadKW), fmtPct(m.NightShare), fmtPct(m.WeekendShare), meterChecks(m)})
+		rows = append(rows, []string{m.Name + " (" + m.Device + ")", d.f.kwh(m.KWh), d.f.kwh(m.PreviousKWh), d.f.diffPct(m.DiffPct), d.f.kwh(m.PeakKW), peakAt,
+			d.f.kwh(m.BaseloadKW), d.f.pct(m.NightShare), d.f.pct(m.WeekendShare), d.meterChecks(m)})
 	}
 	d.table(t, rows)
 }
@@ -420,16 +424,16 @@ const maxChecks = 8
 
 // meterChecks are a meter's resets, gaps and intervals left out, a line
 // each.
-func meterChecks(m Meter) string {
+func (d *pdfDoc) meterChecks(m Meter) string {
 	var out []string
 	for _, t := range m.Resets {
-		out = append(out, "counter reset "+fmtWhen(t))
+		out = append(out, "counter reset "+d.f.when(t))
 	}
 	for _, g := range m.Gaps {
-		out = append(out, "no reading "+fmtWhen(g.From)+" to "+fmtWhen(g.To)+" ("+fmtHours(g.MissingHours)+" missing)")
+		out = append(out, "no reading "+d.f.when(g.From)+" to "+d.f.when(g.To)+" ("+d.f.hours(g.MissingHours)+" missing)")
 	}
 	for _, iv := range m.Invalid {
-		out = append(out, "left out "+fmtWhen(iv.From)+" to "+fmtWhen(iv.To)+": "+iv.Reason+" ("+iv.MarkedBy+")")
+		out = append(out, "left out "+d.f.when(iv.From)+" to "+d.f.when(iv.To)+": "+iv.Reason+" ("+iv.MarkedBy+")")
 	}
 	if len(out) > maxChecks {
 		out = append(out[:maxChecks-1], fmt.Sprintf("and %d more (%d resets, %d gaps, %d left out in all)", len(out)-maxChecks+1, len(m.Resets), len(m.Gaps), len(m.Invalid)))
@@ -455,15 +459,15 @@ func (d *pdfDoc) days(e Energy) {
 	t.head, t.widths, t.numbers = append(t.head, "Total kWh"), append(t.widths, each), append(t.numbers, true)
 	rows := make([][]string, 0, len(e.Days))
 	for i, day := range e.Days {
-		row := []string{fmtDay(day.Start)}
+		row := []string{d.f.day(day.Start)}
 		for _, m := range meters {
 			var v *float64
 			if i < len(m.Days) && m.Days[i].Day == day.Day {
 				v = m.Days[i].KWh
 			}
-			row = append(row, fmtKWh(v))
+			row = append(row, d.f.kwh(v))
 		}
-		rows = append(rows, append(row, fmtKWh(day.KWh)))
+		rows = append(rows, append(row, d.f.kwh(day.KWh)))
 	}
 	d.table(t, rows)
 }
@@ -473,9 +477,9 @@ func (d *pdfDoc) days(e Energy) {
 func (d *pdfDoc) air() error {
 	a := d.r.Air
 	d.heading("Compressed air")
-	figures := [][2]string{{"Leaks cost", fmtMoney(a.Cost)}, {"A year at this rate", fmtMoney(a.CostPerYear)}}
+	figures := [][2]string{{"Leaks cost", d.f.money(a.Cost)}, {"A year at this rate", d.f.money(a.CostPerYear)}}
 	if w := a.Worst; w != nil {
-		figures = append(figures, [2]string{"Worst leak", fmtNm3(w.LostNm3) + " Nm³, " + w.Name + ", " + fmtWhen(w.Start) + ", " + duration(w.Seconds)})
+		figures = append(figures, [2]string{"Worst leak", d.f.nm3(w.LostNm3) + " Nm³, " + w.Name + ", " + d.f.when(w.Start) + ", " + duration(w.Seconds)})
 	}
 	d.figures(figures)
 	if len(a.Lines) == 0 {
@@ -494,10 +498,10 @@ func (d *pdfDoc) air() error {
 	for _, l := range a.Lines {
 		worst := ""
 		if l.Worst != nil {
-			worst = fmtWhen(l.Worst.Start) + ", " + duration(l.Worst.Seconds)
+			worst = d.f.when(l.Worst.Start) + ", " + duration(l.Worst.Seconds)
 		}
-		rows = append(rows, []string{l.Name + " (" + l.Device + ")", strconv.Itoa(l.Leaks), duration(l.SecondsBelow), fmtNm3(l.LostNm3),
-			fmtMoney(l.Cost), fmtMoney(l.CostPerYear), worst})
+		rows = append(rows, []string{l.Name + " (" + l.Device + ")", strconv.Itoa(l.Leaks), duration(l.SecondsBelow), d.f.nm3(l.LostNm3),
+			d.f.money(l.Cost), d.f.money(l.CostPerYear), worst})
 	}
 	d.table(t, rows)
 	return nil
@@ -518,7 +522,7 @@ func (d *pdfDoc) quality() error {
 	for _, dq := range q.Devices {
 		r := dq.row()
 		rows = append(rows, []string{r.Name + " (" + r.Device + ")", r.Sensor, strconv.FormatInt(r.Expected, 10), strconv.FormatInt(r.Received, 10),
-			strconv.FormatInt(r.Lost, 10), strconv.Itoa(r.SilentPeriods), fmtHours(r.SilentHours)})
+			strconv.FormatInt(r.Lost, 10), strconv.Itoa(r.SilentPeriods), d.f.hours(r.SilentHours)})
 	}
 	d.table(t, rows)
 	if rest := q.Rest; rest.Devices > 0 {
