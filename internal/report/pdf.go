@@ -70,7 +70,7 @@ func (r *Report) PDF(w io.Writer, sections []string) error {
 	for _, s := range []struct {
 		name  string
 		write func() error
-	}{{"energy", d.energy}, {"air", d.air}, {"quality", d.quality}} {
+	}{{"energy", d.energy}, {"air", d.air}, {"quality", d.quality}, {"baseline", d.baselines}} {
 		if !has(s.name) {
 			continue
 		}
@@ -167,11 +167,18 @@ func (d *pdfDoc) title() {
 	d.font("", 10)
 	d.MultiCell(0, lineH+0.4, fmt.Sprintf("%s, compared with %s; times in %s.", d.periodText(r.Period), d.periodText(r.Previous), r.Zone), "", "L", false)
 	for _, n := range r.Notes {
-		d.Ln(1.5)
-		d.SetFillColor(0xff, 0xf4, 0xe5)
-		d.MultiCell(0, lineH+0.4, n, "", "L", true)
+		d.note(n)
 	}
 	d.Ln(2)
+}
+
+// note writes what the figures do not cover, on a shaded band.
+func (d *pdfDoc) note(text string) {
+	d.Ln(1.5)
+	d.font("", 10)
+	d.SetFillColor(0xff, 0xf4, 0xe5)
+	d.MultiCell(0, lineH+0.4, text, "", "L", true)
+	d.SetFillColor(0xff, 0xff, 0xff)
 }
 
 // heading starts a section, on the next page when the section's first
@@ -530,6 +537,105 @@ func (d *pdfDoc) quality() error {
 			"The quality CSV lists every device.", rest.Devices, rest.Received, rest.Expected, rest.Lost, rest.Lossy, rest.Silent))
 	}
 	return nil
+}
+
+// baselines writes a section per energy baseline, as the page does: its
+// reference and model, what the period saved, the CUSUM chart (under the
+// first baseline with a model: it draws them all) and its periods.
+func (d *pdfDoc) baselines() error {
+	charted := false
+	for i := range d.r.Baselines {
+		b := &d.r.Baselines[i]
+		title := "Baseline " + b.Name
+		if b.Device != "" {
+			title += " (" + b.Device + ")"
+		}
+		d.heading(title)
+		d.para(d.baselineReference(b))
+		if b.Note != "" {
+			d.note(b.Note)
+		}
+		if b.Model == nil {
+			continue
+		}
+		d.para(describeModel(d.r, b.Model))
+		saved := "no whole " + b.Every + " to compare"
+		if b.SavingsKWh != nil {
+			saved = d.f.kwh(b.SavingsKWh) + " kWh saved against the baseline (negative: more used than expected)"
+		}
+		d.para("This period: " + saved + "; cumulative since the reference: " + d.f.kwh(-b.CUSUMKWh) + " kWh saved.")
+		if !charted {
+			if err := d.chart("cusum"); err != nil {
+				return err
+			}
+			charted = true
+		}
+		d.baselinePeriods(b)
+	}
+	return nil
+}
+
+// baselineReference says what a baseline compares with.
+func (d *pdfDoc) baselineReference(b *Baseline) string {
+	text := "Reference: " + d.f.day(b.Reference.From) + " to " + d.f.last(b.Reference.To) + ", per " + b.Every
+	if v := b.Variable; v != nil {
+		if v.Kind == "degree_days" {
+			text += ", regressed on heating or cooling degree days of " + v.Device + "'s " + v.Field
+		} else {
+			text += ", regressed on the production counted by " + v.Device + "'s " + v.Field
+		}
+		return text + ": an ISO 50001 energy baseline, normalised as ISO 50006 says."
+	}
+	return text + ": an ISO 50001 energy baseline."
+}
+
+// baselinePeriods writes a row per period since the reference; those of
+// the report's period say so.
+func (d *pdfDoc) baselinePeriods(b *Baseline) {
+	first := "Day"
+	if b.Every == "week" {
+		first = "Week of"
+	}
+	t := pdfTable{head: []string{first, "Actual kWh", "Expected kWh"}, widths: []float64{0.22, 0.13, 0.13}, numbers: []bool{false, true, true}}
+	if v := b.Variable; v != nil {
+		head := "Variable"
+		if v.Unit != "" {
+			head += " (" + v.Unit + ")"
+		}
+		t.head, t.widths, t.numbers = append(t.head, head), append(t.widths, 0.13), append(t.numbers, true)
+	}
+	enpi := "EnPI (kWh)"
+	if b.Variable != nil {
+		enpi = "EnPI (kWh per unit)"
+	}
+	t.head, t.numbers = append(t.head, enpi, "Saved kWh", "CUSUM kWh"), append(t.numbers, true, true, true)
+	rest := (1 - sum(t.widths)) / 3
+	t.widths = append(t.widths, rest, rest, rest)
+	rows := make([][]string, 0, len(b.Periods))
+	for _, p := range b.Periods {
+		start := d.f.day(p.Start)
+		if b.InReport(p, d.r.Period) {
+			start += ", this period"
+		}
+		row := []string{start, d.f.kwh(p.KWh), d.f.kwh(p.ExpectedKWh)}
+		if b.Variable != nil {
+			row = append(row, d.f.kwh(p.X))
+		}
+		rows = append(rows, append(row, d.f.kwh(p.EnPI), d.f.kwh(p.SavingsKWh), d.f.kwh(p.CUSUMKWh)))
+	}
+	if len(rows) == 0 {
+		d.para("No " + b.Every + " since the reference yet.")
+		return
+	}
+	d.table(t, rows)
+}
+
+func sum(vs []float64) float64 {
+	var s float64
+	for _, v := range vs {
+		s += v
+	}
+	return s
 }
 
 // PDFName is the name of a report's PDF: report-<customer>-<period>.pdf,

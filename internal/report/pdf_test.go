@@ -284,3 +284,41 @@ func TestPDFRowTallerThanAPage(t *testing.T) {
 		t.Errorf("%d of 600 words of the long name, or a row lost:\n%s", words, all)
 	}
 }
+
+// TestPDFBaseline: the PDF has the baseline's section as the page has it:
+// the model fitted by hand in TestBaselineRegressedOnDegreeDays, what the
+// week saved and the CUSUM, and a row per week since the reference, the
+// report's week marked.
+func TestPDFBaseline(t *testing.T) {
+	src := baselineFixture(t, config.Baseline{Name: "heating", Customer: "finemeca", From: "2025-01-06", To: "2025-02-09",
+		DegreeDays: &config.DegreeDays{Sensor: "devicev01", Device: "w1"}})
+	r, err := src.Make(context.Background(), "finemeca", report.Week(local(2025, 2, 26, 12, 0), brussels))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pdf bytes.Buffer
+	if err := r.PDF(&pdf, []string{"baseline"}); err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(testenv.PDFPages(t, pdf.Bytes()), "\f")
+	words := strings.Join(strings.Fields(all), " ")
+	for _, want := range []string{"Baseline heating", "Reference: Mon 6 Jan to Sun 9 Feb, per week, regressed on heating or cooling degree days of w1's Temp",
+		"Expected: 1000.0 kWh + 20.00 kWh per unit of the variable (R² 1.00 over 5 reference periods).",
+		"This period: 50.0 kWh saved against the baseline", "cumulative since the reference: 255.0 kWh saved"} {
+		if !strings.Contains(words, want) {
+			t.Errorf("the PDF does not say %q:\n%s", want, all)
+		}
+	}
+	// Expected 2680, 1420, 1000 kWh; used 2546, 1349, 950; 84, 21 and 0
+	// degree days; the EnPI 2546/84 = 30.3 and 1349/21 = 64.2 kWh per
+	// degree day, none without any.
+	for _, row := range []string{`Mon 10 Feb\s+2546\.0\s+2680\.0\s+84\.0\s+30\.3\s+134\.0\s+-134\.0`, `Mon 17 Feb\s+1349\.0\s+1420\.0\s+21\.0\s+64\.2\s+71\.0\s+-205\.0`,
+		`Mon 24 Feb, this period\s+950\.0\s+1000\.0\s+0\.0\s+–\s+50\.0\s+-255\.0`} {
+		if !regexp.MustCompile(row).MatchString(all) {
+			t.Errorf("the PDF has no row %q:\n%s", row, all)
+		}
+	}
+	if strings.Contains(all, "Compressed air") || strings.Contains(all, "Data quality") {
+		t.Errorf("the PDF of the baseline section has other sections")
+	}
+}
