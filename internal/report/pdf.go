@@ -22,6 +22,8 @@ type formats struct {
 	pct, money, nm3, hours func(float64) string
 	diffPct                func(*float64) string
 	when, day, last        func(time.Time) string
+	cost                   func(any, string) string
+	co2, co2kg             func(*float64) string
 }
 
 func formatsOf(fs map[string]any) formats {
@@ -29,6 +31,7 @@ func formatsOf(fs map[string]any) formats {
 		kwh: fs["kwh"].(func(any) string), pct: fs["pct"].(func(float64) string), diffPct: fs["diffpct"].(func(*float64) string),
 		money: fs["money"].(func(float64) string), nm3: fs["nm3"].(func(float64) string), hours: fs["hours"].(func(float64) string),
 		when: fs["when"].(func(time.Time) string), day: fs["day"].(func(time.Time) string), last: fs["last"].(func(time.Time) string),
+		cost: fs["cost"].(func(any, string) string), co2: fs["co2"].(func(*float64) string), co2kg: fs["co2kg"].(func(*float64) string),
 	}
 }
 
@@ -238,6 +241,8 @@ type pdfTable struct {
 	head    []string
 	widths  []float64
 	numbers []bool
+	// small sets the table in a smaller size, for one of many columns.
+	small bool
 }
 
 // leadRows is how many rows a table starts a page with at least: a
@@ -255,10 +260,10 @@ func (d *pdfDoc) table(t pdfTable, rows [][]string) {
 	if t.head != nil {
 		// The header row with its first rows (leadRows), never alone at
 		// a page's end.
-		head := d.cellLines(widths, t.head, "B").height()
+		head := d.cellLines(t, widths, t.head, "B").height()
 		need := head
 		for _, row := range rows[:min(len(rows), leadRows)] {
-			need += d.cellLines(widths, row, "").height()
+			need += d.cellLines(t, widths, row, "").height()
 		}
 		if need > d.bottom-pageMargin-headerH {
 			// Rows taller than a page go on over pages anyway: a few
@@ -269,7 +274,7 @@ func (d *pdfDoc) table(t pdfTable, rows [][]string) {
 		d.headRow(t, widths)
 	}
 	for _, row := range rows {
-		lines := d.cellLines(widths, row, "")
+		lines := d.cellLines(t, widths, row, "")
 		if d.GetY()+lines.height() > d.bottom && d.GetY() > d.tableTop(t, widths) {
 			d.nextTablePage(t, widths)
 		}
@@ -291,7 +296,7 @@ func (d *pdfDoc) table(t pdfTable, rows [][]string) {
 func (d *pdfDoc) tableTop(t pdfTable, widths []float64) float64 {
 	top := pageMargin + headerH
 	if t.head != nil {
-		top += d.cellLines(widths, t.head, "B").height()
+		top += d.cellLines(t, widths, t.head, "B").height()
 	}
 	return top
 }
@@ -305,16 +310,17 @@ func (d *pdfDoc) nextTablePage(t pdfTable, widths []float64) {
 
 func (d *pdfDoc) headRow(t pdfTable, widths []float64) {
 	d.SetFillColor(0xf6, 0xf8, 0xfa)
-	lines := d.cellLines(widths, t.head, "B")
+	lines := d.cellLines(t, widths, t.head, "B")
 	d.row(t, widths, lines, 0, lines.count(), true)
 	d.SetFillColor(0xff, 0xff, 0xff)
 }
 
 // rowLines are a row's cells wrapped in their columns, and the font
-// style they were wrapped in.
+// style and size they were wrapped in.
 type rowLines struct {
 	cells [][]string
 	style string
+	size  float64
 }
 
 func (l rowLines) count() int {
@@ -329,9 +335,13 @@ func (l rowLines) height() float64 { return float64(l.count())*lineH + cellPad }
 
 // cellLines wraps a row's cells in their columns, in the table's font of
 // style ("B" for the header row).
-func (d *pdfDoc) cellLines(widths []float64, cells []string, style string) rowLines {
-	d.font(style, 9)
-	out := rowLines{cells: make([][]string, len(cells)), style: style}
+func (d *pdfDoc) cellLines(t pdfTable, widths []float64, cells []string, style string) rowLines {
+	size := 9.0
+	if t.small {
+		size = 7.5
+	}
+	d.font(style, size)
+	out := rowLines{cells: make([][]string, len(cells)), style: style, size: size}
 	for i, c := range cells {
 		out.cells[i] = d.SplitText(c, widths[i])
 	}
@@ -347,7 +357,7 @@ func (d *pdfDoc) row(t pdfTable, widths []float64, lines rowLines, first, last i
 	if head {
 		fill = "F"
 	}
-	d.font(lines.style, 9)
+	d.font(lines.style, lines.size)
 	d.SetDrawColor(0xd0, 0xd7, 0xde)
 	for i, cell := range lines.cells {
 		d.Rect(x, y, widths[i], h, "D"+fill)
@@ -373,7 +383,7 @@ func (d *pdfDoc) energy() error {
 		d.para("No energy meter of this customer has readings in the period.")
 		return nil
 	}
-	d.figures(d.energyFigures(e.Total))
+	d.figures(d.energyFigures(e))
 	for _, c := range []string{"days", "demand"} {
 		if err := d.chart(c); err != nil {
 			return err
@@ -385,7 +395,8 @@ func (d *pdfDoc) energy() error {
 }
 
 // energyFigures are the energy section's figures, as the page gives them.
-func (d *pdfDoc) energyFigures(t Total) [][2]string {
+func (d *pdfDoc) energyFigures(e Energy) [][2]string {
+	t := e.Total
 	consumed := d.f.kwh(t.KWh) + " kWh"
 	if t.PreviousKWh != nil {
 		consumed += ", " + d.f.diffPct(t.DiffPct) + " against " + d.f.kwh(t.PreviousKWh) + " kWh"
@@ -396,13 +407,24 @@ func (d *pdfDoc) energyFigures(t Total) [][2]string {
 	if !t.PeakAt.IsZero() {
 		peak += ", " + d.f.when(t.PeakAt)
 	}
-	return [][2]string{
-		{"Consumed", consumed},
+	out := [][2]string{{"Consumed", consumed}}
+	if cur := d.r.Currency; cur != "" {
+		cost := d.f.cost(t.Cost, cur)
+		if t.CO2Kg != nil {
+			cost += ", " + d.f.co2(t.CO2Kg)
+		}
+		var months []string
+		for _, p := range e.Demand {
+			months = append(months, p.Month+": "+d.f.kwh(p.KW)+" kW, "+d.f.when(p.At))
+		}
+		out = append(out, [2]string{"Energy cost", cost}, [2]string{"Demand charge", strings.Join(append([]string{d.f.cost(e.DemandCharge, cur)}, months...), "; ")})
+	}
+	return append(out, [][2]string{
 		{"Peak 15-minute demand", peak},
 		{"Baseload", d.f.kwh(t.BaseloadKW) + " kW (10th percentile of the night's quarters)"},
 		{"At night (22:00–06:00)", d.f.pct(t.NightShare)},
 		{"On weekends", d.f.pct(t.WeekendShare)},
-	}
+	}...)
 }
 
 // meters writes a row per meter, with what to check of it.
@@ -412,14 +434,26 @@ func (d *pdfDoc) meters(ms []Meter) {
 		widths:  []float64{0.15, 0.08, 0.08, 0.08, 0.07, 0.1, 0.09, 0.07, 0.09, 0.19},
 		numbers: []bool{false, true, true, true, true, false, true, true, true, false},
 	}
+	cur := d.r.Currency
+	if cur != "" {
+		// The costs after the kWh, as on the page, in a smaller size.
+		t.head = slices.Insert(t.head, 2, "Cost "+cur, "kg CO2")
+		t.widths = []float64{0.12, 0.07, 0.07, 0.06, 0.07, 0.07, 0.06, 0.09, 0.08, 0.06, 0.07, 0.18}
+		t.numbers = slices.Insert(t.numbers, 2, true, true)
+		t.small = true
+	}
 	rows := make([][]string, 0, len(ms))
 	for _, m := range ms {
 		peakAt := ""
 		if !m.PeakAt.IsZero() {
 			peakAt = d.f.when(m.PeakAt)
 		}
-		rows = append(rows, []string{m.Name + " (" + m.Device + ")", d.f.kwh(m.KWh), d.f.kwh(m.PreviousKWh), d.f.diffPct(m.DiffPct), d.f.kwh(m.PeakKW), peakAt,
-			d.f.kwh(m.BaseloadKW), d.f.pct(m.NightShare), d.f.pct(m.WeekendShare), d.meterChecks(m)})
+		row := []string{m.Name + " (" + m.Device + ")", d.f.kwh(m.KWh), d.f.kwh(m.PreviousKWh), d.f.diffPct(m.DiffPct), d.f.kwh(m.PeakKW), peakAt,
+			d.f.kwh(m.BaseloadKW), d.f.pct(m.NightShare), d.f.pct(m.WeekendShare), d.meterChecks(m)}
+		if cur != "" {
+			row = slices.Insert(row, 2, d.f.cost(m.Cost, ""), d.f.co2kg(m.CO2Kg))
+		}
+		rows = append(rows, row)
 	}
 	d.table(t, rows)
 }
@@ -438,6 +472,9 @@ func (d *pdfDoc) meterChecks(m Meter) string {
 	}
 	for _, g := range m.Gaps {
 		out = append(out, "no reading "+d.f.when(g.From)+" to "+d.f.when(g.To)+" ("+d.f.hours(g.MissingHours)+" missing)")
+	}
+	if m.EstimatedKWh != 0 {
+		out = append(out, d.f.kwh(m.EstimatedKWh)+" kWh estimated: spread over the gaps by time")
 	}
 	for _, iv := range m.Invalid {
 		out = append(out, "left out "+d.f.when(iv.From)+" to "+d.f.when(iv.To)+": "+iv.Reason+" ("+iv.MarkedBy+")")
@@ -458,25 +495,51 @@ func (d *pdfDoc) days(e Energy) {
 	if len(meters) > maxDayColumns {
 		meters = nil
 	}
+	cur := d.r.Currency
 	t := pdfTable{head: []string{"Day"}, widths: []float64{0.2}, numbers: []bool{false}}
-	each := 0.8 / float64(len(meters)+1)
+	columns := len(meters) + 1
+	if cur != "" {
+		columns += 2
+	}
+	each := 0.8 / float64(columns)
 	for _, m := range meters {
 		t.head, t.widths, t.numbers = append(t.head, m.Name+" kWh"), append(t.widths, each), append(t.numbers, true)
 	}
 	t.head, t.widths, t.numbers = append(t.head, "Total kWh"), append(t.widths, each), append(t.numbers, true)
+	if cur != "" {
+		t.head, t.widths, t.numbers = append(t.head, "Cost "+cur, "kg CO2"), append(t.widths, each, each), append(t.numbers, true, true)
+	}
+	estimated := false
 	rows := make([][]string, 0, len(e.Days))
 	for i, day := range e.Days {
 		row := []string{d.f.day(day.Start)}
 		for _, m := range meters {
-			var v *float64
+			cell := d.f.kwh(nil)
 			if i < len(m.Days) && m.Days[i].Day == day.Day {
-				v = m.Days[i].KWh
+				cell = d.dayKWh(m.Days[i])
 			}
-			row = append(row, d.f.kwh(v))
+			row = append(row, cell)
 		}
-		rows = append(rows, append(row, d.f.kwh(day.KWh)))
+		row = append(row, d.dayKWh(day))
+		if cur != "" {
+			row = append(row, d.f.cost(day.Cost, ""), d.f.co2kg(day.CO2Kg))
+		}
+		rows = append(rows, row)
+		estimated = estimated || day.EstimatedKWh != 0
 	}
 	d.table(t, rows)
+	if estimated {
+		d.para("est.: the part of a day's kWh that is its share of a time without readings: what the meter counted across it, spread over it by time.")
+	}
+}
+
+// dayKWh is a day's kWh with its estimated part, as the page writes it.
+func (d *pdfDoc) dayKWh(day Day) string {
+	out := d.f.kwh(day.KWh)
+	if day.EstimatedKWh != 0 {
+		out += " (est. " + d.f.kwh(day.EstimatedKWh) + ")"
+	}
+	return out
 }
 
 // air writes the compressed-air section: what the leaks cost, the chart
@@ -484,7 +547,8 @@ func (d *pdfDoc) days(e Energy) {
 func (d *pdfDoc) air() error {
 	a := d.r.Air
 	d.heading("Compressed air")
-	figures := [][2]string{{"Leaks cost", d.f.money(a.Cost)}, {"A year at this rate", d.f.money(a.CostPerYear)}}
+	money := func(v float64) string { return strings.TrimSpace(d.f.money(v) + " " + d.r.Currency) }
+	figures := [][2]string{{"Leaks cost", money(a.Cost)}, {"A year at this rate", money(a.CostPerYear)}}
 	if w := a.Worst; w != nil {
 		figures = append(figures, [2]string{"Worst leak", d.f.nm3(w.LostNm3) + " Nm³, " + w.Name + ", " + d.f.when(w.Start) + ", " + duration(w.Seconds)})
 	}
@@ -497,7 +561,7 @@ func (d *pdfDoc) air() error {
 		return err
 	}
 	t := pdfTable{
-		head:    []string{"Line", "Leaks", "Below opening pressure", "Air lost Nm³", "Cost", "A year", "Worst leak"},
+		head:    []string{"Line", "Leaks", "Below opening pressure", "Air lost Nm³", strings.TrimSpace("Cost " + d.r.Currency), "A year", "Worst leak"},
 		widths:  []float64{0.22, 0.08, 0.14, 0.12, 0.1, 0.12, 0.22},
 		numbers: []bool{false, true, true, true, true, true, false},
 	}

@@ -322,3 +322,53 @@ func TestPDFBaseline(t *testing.T) {
 		t.Errorf("the PDF of the baseline section has other sections")
 	}
 }
+
+// TestPDFCosts: with prices, the PDF gives the costs, CO2 and demand
+// charge the text of TestCostsInTablesAndMail gives, per meter and per
+// day, and the estimated part of Tuesday, whose gap of two hours the
+// counter's increase is spread over.
+func TestPDFCosts(t *testing.T) {
+	src, _ := fixture(t)
+	src.Config.Money = config.DemoMoney()
+	r, err := src.Make(context.Background(), "finemeca", report.Week(local(2025, 10, 22, 15, 0), brussels))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pdf bytes.Buffer
+	if err := r.PDF(&pdf, []string{"energy", "air"}); err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(testenv.PDFPages(t, pdf.Bytes()), "\f")
+	words := strings.Join(strings.Fields(all), " ")
+	week := fmt.Sprintf("%.2f EUR", 412.955)
+	for _, want := range []string{"Energy cost " + week + ", 213.0 kg CO2", "Demand charge 450.00 EUR; 2025-10: 36.0 kW, Thu 23 Oct 10:15",
+		"Cost EUR kg CO2", "Leaks cost 0.02 EUR"} {
+		if !strings.Contains(words, want) {
+			t.Errorf("the PDF does not say %q:\n%s", want, all)
+		}
+	}
+	for _, row := range []string{`Sun 26 Oct\s+50\.0\s+50\.0\s+12\.50\s+8\.0`, `centrale-atelier\s+1331\.5\s+412\.9[56]\s+213\.0\s+1216\.0`} {
+		if !regexp.MustCompile(row).MatchString(all) {
+			t.Errorf("the PDF has no row %q:\n%s", row, all)
+		}
+	}
+}
+
+// TestPDFEstimatedDays: the days of a silence give the part of their kWh
+// that is estimated, as TestGapIsSpreadOverItsDays works it out: 8 kWh
+// of Tuesday's 48, all of Wednesday's, 8 of Thursday's; 64 in all.
+func TestPDFEstimatedDays(t *testing.T) {
+	src, _ := meterWithGap(t, local(2025, 10, 28, 20, 0), local(2025, 10, 30, 4, 0))
+	r, _ := meterOf(t, src, report.Week(local(2025, 10, 29, 12, 0), brussels))
+	var pdf bytes.Buffer
+	if err := r.PDF(&pdf, []string{"energy"}); err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(testenv.PDFPages(t, pdf.Bytes()), "\f")
+	for _, row := range []string{`Tue 28 Oct\s+48\.0 \(est\. 8\.0\)\s+48\.0 \(est\. 8\.0\)`, `Wed 29 Oct\s+48\.0 \(est\. 48\.0\)`,
+		`Thu 30 Oct\s+48\.0 \(est\. 8\.0\)`, `Mon 27 Oct\s+48\.0\s+48\.0\n`, `64\.0 kWh estimated:\s+spread over the gaps`, `est\.: the part of a day's kWh`} {
+		if !regexp.MustCompile(row).MatchString(all) {
+			t.Errorf("the PDF has no %q:\n%s", row, all)
+		}
+	}
+}
