@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"text/template"
 	"time"
 
 	"codeberg.org/go-pdf/fpdf"
@@ -548,34 +549,101 @@ func (d *pdfDoc) air() error {
 	a := d.r.Air
 	d.heading("Compressed air")
 	money := func(v float64) string { return strings.TrimSpace(d.f.money(v) + " " + d.r.Currency) }
-	figures := [][2]string{{"Leaks cost", money(a.Cost)}, {"A year at this rate", money(a.CostPerYear)}}
+	cost := money(a.Cost)
+	if a.Unmeasured > 0 {
+		cost += fmt.Sprintf(" (%d lines not measurable)", a.Unmeasured)
+	}
+	figures := [][2]string{{"Leaks cost", cost}, {"A year", money(a.CostPerYear) + " (mean cost per day over the days measured x 365)"}}
 	if w := a.Worst; w != nil {
-		figures = append(figures, [2]string{"Worst leak", d.f.nm3(w.LostNm3) + " Nm³, " + w.Name + ", " + d.f.when(w.Start) + ", " + duration(w.Seconds)})
+		figures = append(figures, [2]string{"Worst leak", d.orNotMeasurable(w.LostNm3, " Nm³") + ", " + w.Name + ", " + d.f.when(w.Start) + ", " + duration(w.Seconds)})
 	}
 	d.figures(figures)
 	if len(a.Lines) == 0 {
 		d.para("No air line of this customer has readings in the period.")
-		return nil
+	} else if err := d.airLines(a.Lines); err != nil {
+		return err
 	}
+	d.compressors(a.Compressors)
+	return nil
+}
+
+// orNotMeasurable writes an air figure, or says it is not measurable.
+func (d *pdfDoc) orNotMeasurable(v *float64, unit string) string {
+	if v == nil {
+		return "not measurable"
+	}
+	return d.f.nm3(*v) + unit
+}
+
+// airLines writes the leaks' chart and a row per line, with how its air
+// lost is measured.
+func (d *pdfDoc) airLines(lines []Line) error {
 	if err := d.chart("air"); err != nil {
 		return err
 	}
 	t := pdfTable{
-		head:    []string{"Line", "Leaks", "Below opening pressure", "Air lost Nm³", strings.TrimSpace("Cost " + d.r.Currency), "A year", "Worst leak"},
-		widths:  []float64{0.22, 0.08, 0.14, 0.12, 0.1, 0.12, 0.22},
-		numbers: []bool{false, true, true, true, true, true, false},
+		head:    []string{"Line", "Leaks", "Below opening pressure", "Air lost Nm³", strings.TrimSpace("Cost " + d.r.Currency), "A year", "Worst leak", "Measured by"},
+		widths:  []float64{0.15, 0.06, 0.11, 0.1, 0.12, 0.1, 0.14, 0.22},
+		numbers: []bool{false, true, true, true, true, true, false, false},
+		small:   true,
 	}
-	rows := make([][]string, 0, len(a.Lines))
-	for _, l := range a.Lines {
+	money := func(v *float64) string {
+		if v == nil {
+			return "–"
+		}
+		return d.f.money(*v)
+	}
+	rows := make([][]string, 0, len(lines))
+	for _, l := range lines {
 		worst := ""
 		if l.Worst != nil {
 			worst = d.f.when(l.Worst.Start) + ", " + duration(l.Worst.Seconds)
 		}
-		rows = append(rows, []string{l.Name + " (" + l.Device + ")", strconv.Itoa(l.Leaks), duration(l.SecondsBelow), d.f.nm3(l.LostNm3),
-			d.f.money(l.Cost), d.f.money(l.CostPerYear), worst})
+		cost := money(l.Cost)
+		if l.Cost != nil {
+			cost += "\nat " + strconv.FormatFloat(l.PricePerNm3, 'f', -1, 64) + strings.TrimRight(" "+d.r.Currency, " ") + " per Nm³"
+		}
+		rows = append(rows, []string{l.Name + " (" + l.Device + ")", strconv.Itoa(l.Leaks), duration(l.SecondsBelow), d.orNotMeasurable(l.LostNm3, ""),
+			cost, money(l.CostPerYear), worst, airText("leakmethod", l)})
 	}
 	d.table(t, rows)
+	d.para(airText("leakhow", nil))
 	return nil
+}
+
+// compressors writes the compressors' specific power, when the customer
+// has any.
+func (d *pdfDoc) compressors(cs []Compressor) {
+	if len(cs) == 0 {
+		return
+	}
+	d.room(30)
+	d.font("B", 11)
+	d.CellFormat(0, 7, "Compressor specific power", "", 1, "L", false, 0, "")
+	t := pdfTable{head: []string{"Compressor", "Energy kWh", "Air Nm³", "kW per Nm³/min"}, widths: []float64{0.4, 0.2, 0.2, 0.2}, numbers: []bool{false, true, true, true}}
+	rows := make([][]string, 0, len(cs))
+	for _, c := range cs {
+		sp := "not known: " + c.Reason
+		if v := c.Period.SpecificPower; v != nil {
+			sp = strconv.FormatFloat(*v, 'f', 2, 64)
+		}
+		rows = append(rows, []string{c.Name, d.f.kwh(c.Period.KWh), d.f.nm3(c.Period.Nm3), sp})
+	}
+	d.table(t, rows)
+	d.para(airText("sphow", nil))
+}
+
+// airHow are the page's and the mail's words on how the air figures are
+// measured (AirTemplates), for the PDF.
+var airHow = template.Must(template.New("air").Funcs(funcs).Parse(AirTemplates))
+
+// airText is one of airHow's templates over data; "" should it fail.
+func airText(name string, data any) string {
+	var b strings.Builder
+	if err := airHow.ExecuteTemplate(&b, name, data); err != nil {
+		return ""
+	}
+	return b.String()
 }
 
 // quality writes the data quality section: the devices that reported

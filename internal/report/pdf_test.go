@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/alert/notify"
+	"github.com/sensorhub/sensorhub/internal/compressor"
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/report"
@@ -25,9 +26,9 @@ import (
 	"github.com/sensorhub/sensorhub/internal/testenv"
 )
 
-// compressor is a device whose name a PDF with a Latin-1 font alone
+// oddName is a device name that a PDF with a Latin-1 font alone
 // would not write.
-const compressor = "Compresseur Ω-3 Nm³ éü"
+const oddName = "Compresseur Ω-3 Nm³ éü"
 
 // writeLogo writes a PNG of w x h pixels and returns its path.
 func writeLogo(t *testing.T, w, h int) string {
@@ -59,7 +60,7 @@ func brandedWeek(t *testing.T) *report.Report {
 	src.Config.Branding = config.Branding{Customers: map[string]config.CustomerBrand{"finemeca": {Name: "Finemeca SA", Logo: writeLogo(t, 93, 31)}}}
 	var rs []reading.Reading
 	for i, at := 0, local(2025, 10, 22, 8, 0); i < 60; i, at = i+1, at.Add(time.Minute) {
-		rs = append(rs, reading.Reading{Customer: "finemeca", Sensor: "air", Device: "202", Name: compressor, Time: at.UTC(), Received: at.UTC(),
+		rs = append(rs, reading.Reading{Customer: "finemeca", Sensor: "air", Device: "202", Name: oddName, Time: at.UTC(), Received: at.UTC(),
 			MsgCount: int64(i + 1), Fields: map[string]float64{"Pres": 6.5, "OpenPres": 6}})
 	}
 	if _, err := st.Write(context.Background(), store.Batch{Readings: rs}); err != nil {
@@ -121,7 +122,7 @@ func TestPDF(t *testing.T) {
 		"Report: Finemeca SA (finemeca)", "Mon 20 Oct to Sun 26 Oct 2025",
 		"1331.5 kWh, +9.5 % against 1216.0 kWh", "36.0 kW, Thu 23 Oct 10:15", "centrale-atelier (301)", "counter reset Wed 22",
 		"Compressed air", "air-line-1 (201)", "Worst leak", "0.49 Nm³, air-line-1, Thu 23 Oct 09:00, 3 min",
-		compressor + " (202)", "Air lost Nm³",
+		oddName + " (202)", "Air lost Nm³",
 		"2 rejected messages in the period",
 	} {
 		if !strings.Contains(all, want) {
@@ -130,7 +131,7 @@ func TestPDF(t *testing.T) {
 	}
 	for _, row := range []*regexp.Regexp{
 		regexp.MustCompile(`air-line-1 \(201\)\s+2\s+5 min\s+0\.79\s+0\.02\s+`),
-		regexp.MustCompile(regexp.QuoteMeta(compressor) + `\s+0\s+0\s*s\s+0\.00\s+0\.00\s+0\.00\s+\(202\)`),
+		regexp.MustCompile(`Compresseur Ω-3\s+0\s+0\s*s\s+0\.00\s+0\.00\s+0\.00\s+pressure decay in 500 l`),
 		regexp.MustCompile(`centrale-atelier \(301\)\s+centrale\s+676\s+669\s+7\s+1\s+1\.75 h`),
 		regexp.MustCompile(`Thu 23 Oct\s+250\.0\s+250\.0`),
 	} {
@@ -240,8 +241,10 @@ func TestMailAttachesPDF(t *testing.T) {
 		t.Errorf("the CSV files are no longer attached beside the PDF: %v", parts)
 	}
 	all := strings.Join(testenv.PDFPages(t, pdf.Body), "\f")
-	for _, want := range []string{"Finemeca SA (finemeca)", "Mon 20 Oct to Sun 26 Oct 2025", "1331.5 kWh", compressor} {
-		if !strings.Contains(all, want) {
+	words := strings.Join(strings.Fields(all), " ")
+	// The name wraps in its cell: its two lines.
+	for _, want := range []string{"Finemeca SA (finemeca)", "Mon 20 Oct to Sun 26 Oct 2025", "1331.5 kWh", "Compresseur Ω-3", "Nm³ éü (202)"} {
+		if !strings.Contains(words, want) {
 			t.Errorf("the attached PDF does not say %q", want)
 		}
 	}
@@ -369,6 +372,30 @@ func TestPDFEstimatedDays(t *testing.T) {
 		`Thu 30 Oct\s+48\.0 \(est\. 8\.0\)`, `Mon 27 Oct\s+48\.0\s+48\.0\n`, `64\.0 kWh estimated:\s+spread over the gaps`, `est\.: the part of a day's kWh`} {
 		if !regexp.MustCompile(row).MatchString(all) {
 			t.Errorf("the PDF has no %q:\n%s", row, all)
+		}
+	}
+}
+
+// TestPDFAirNotMeasurable: a line whose air lost is not measurable says
+// so with its reason instead of 0, and the compressors' specific power is
+// given, or why it is not known.
+func TestPDFAirNotMeasurable(t *testing.T) {
+	week := report.Week(local(2025, 10, 22, 15, 0), brussels)
+	sp := 6.25
+	r := &report.Report{Customer: "acme", Period: week, Previous: week.Previous(), Zone: "Europe/Brussels", Made: local(2025, 10, 27, 7, 0), Currency: "EUR"}
+	r.Air.Unmeasured = 1
+	r.Air.Lines = []report.Line{{Sensor: "air", Device: "7", Name: "line 7", Leaks: 1, SecondsBelow: 600, Method: "flow", Reason: "no flow reading in the non-production hours"}}
+	r.Air.Compressors = []report.Compressor{{Name: "GA 30", Period: compressor.Interval{KWh: 125, Nm3: 1200, SpecificPower: &sp}},
+		{Name: "GA 11", Reason: compressor.NoAir}}
+	var pdf bytes.Buffer
+	if err := r.PDF(&pdf, []string{"air"}); err != nil {
+		t.Fatal(err)
+	}
+	words := strings.Join(strings.Fields(strings.Join(testenv.PDFPages(t, pdf.Bytes()), " ")), " ")
+	for _, want := range []string{"Leaks cost 0.00 EUR (1 lines not measurable)", "line 7 (7) 1 10 min not – – the air flow in the measurable non-production hours; no flow reading in the non-production hours",
+		"Compressor specific power", "GA 30 125.0 1200.00 6.25", "GA 11 0.0 0.00 not known: " + compressor.NoAir, "Specific power: the compressor's energy"} {
+		if !strings.Contains(words, want) {
+			t.Errorf("the PDF does not say %q:\n%s", want, words)
 		}
 	}
 }
