@@ -439,7 +439,7 @@ func (d *pdfDoc) meters(ms []Meter) {
 	if cur != "" {
 		// The costs after the kWh, as on the page, in a smaller size.
 		t.head = slices.Insert(t.head, 2, "Cost "+cur, "kg CO2")
-		t.widths = []float64{0.12, 0.07, 0.07, 0.06, 0.07, 0.07, 0.06, 0.09, 0.08, 0.06, 0.07, 0.18}
+		t.widths = []float64{0.12, 0.07, 0.07, 0.06, 0.07, 0.07, 0.06, 0.09, 0.07, 0.06, 0.08, 0.18}
 		t.numbers = slices.Insert(t.numbers, 2, true, true)
 		t.small = true
 	}

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sensorhub/sensorhub/internal/compressor"
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/leak"
 	"github.com/sensorhub/sensorhub/internal/money"
@@ -513,6 +514,25 @@ func (r *Report) round() {
 	for i := range r.Baselines {
 		r.Baselines[i].round(rd)
 	}
+	for i := range r.Air.Compressors {
+		c := &r.Air.Compressors[i]
+		for _, in := range append([]*compressor.Interval{&c.Period}, pointers(c.Days)...) {
+			rd(&in.KWh)
+			rd(&in.Nm3)
+			if in.SpecificPower != nil {
+				rd(in.SpecificPower)
+			}
+		}
+	}
+}
+
+// pointers are pointers to each of vs.
+func pointers[T any](vs []T) []*T {
+	out := make([]*T, len(vs))
+	for i := range vs {
+		out[i] = &vs[i]
+	}
+	return out
 }
 
 // energyField is the counter in kWh of a sensor kind: its energy; "" for a
