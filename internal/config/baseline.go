@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"slices"
 	"time"
 )
 
@@ -93,9 +92,7 @@ func (c *Config) validateBaselines(v *validator) {
 	for i, b := range c.Baselines {
 		at := fmt.Sprintf("baselines.%d", i)
 		v.name(at+".name", "baseline", b.Name, seen)
-		if !slices.Contains(c.Customers, b.Customer) {
-			v.add(at+".customer", "%q is not one of the customers %v", b.Customer, c.Customers)
-		}
+		v.customer(c, at+".customer", b.Customer)
 		if (b.Sensor == "") != (b.Device == "") {
 			v.add(at+".device", "a baseline of one meter names its sensor and device; without both, it covers the customer's meters")
 		} else if b.Sensor != "" && c.Sensors[b.Sensor] == nil {

@@ -7,7 +7,6 @@ import (
 	_ "image/jpeg" // a logo may be a JPEG
 	_ "image/png"
 	"os"
-	"slices"
 	"sort"
 )
 
@@ -79,9 +78,7 @@ func (c *Config) validateBranding(v *validator) {
 	sort.Strings(names)
 	for _, cu := range names {
 		at := "branding.customers." + cu
-		if !slices.Contains(c.Customers, cu) {
-			v.add(at, "%q is not one of the customers %v", cu, c.Customers)
-		}
+		v.customer(c, at, cu)
 		logo(at+".logo", c.Branding.Customers[cu].Logo)
 	}
 }

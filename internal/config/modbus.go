@@ -89,9 +89,7 @@ func (c *Config) validateModbus(v *validator) {
 			v.add(at+".device", "device %q of %s/%s is polled twice", d.Device, d.Customer, d.Sensor)
 		}
 		seen[key] = true
-		if !slices.Contains(c.Customers, d.Customer) {
-			v.add(at+".customer", "%q is not one of the customers %v", d.Customer, c.Customers)
-		}
+		v.customer(c, at+".customer", d.Customer)
 		if c.Sensors[d.Sensor] == nil {
 			v.add(at+".sensor", "%q is not a sensor kind (sensors: %s)", d.Sensor, strings.Join(c.SensorNames(), ", "))
 		}

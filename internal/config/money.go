@@ -139,9 +139,7 @@ func (c *Config) validateMoney(v *validator) {
 	validatePrices(v, "money", &c.Money.Prices)
 	for _, cu := range slices.Sorted(maps.Keys(c.Money.Customers)) {
 		at := "money.customers." + cu
-		if !slices.Contains(c.Customers, cu) {
-			v.add(at, "%q is not one of the customers %v", cu, c.Customers)
-		}
+		v.customer(c, at, cu)
 		if p := c.Money.Customers[cu]; p != nil {
 			validatePrices(v, at, p)
 		}

@@ -63,9 +63,7 @@ func (c *Config) validateReports(v *validator) {
 	for i, r := range c.Reports {
 		at := fmt.Sprintf("reports.%d", i)
 		v.name(at+".name", "report", r.Name, seen)
-		if !slices.Contains(c.Customers, r.Customer) {
-			v.add(at+".customer", "%q is not one of the customers %v", r.Customer, c.Customers)
-		}
+		v.customer(c, at+".customer", r.Customer)
 		switch r.Every {
 		case "week":
 			if r.Day != "" && !slices.ContainsFunc([]time.Weekday{0, 1, 2, 3, 4, 5, 6}, func(d time.Weekday) bool { return strings.EqualFold(d.String(), r.Day) }) {

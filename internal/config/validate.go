@@ -579,9 +579,7 @@ func (c *Config) validateRetention(v *validator) {
 	}
 	for cu, a := range r.Customers {
 		at := "store.retention.customers." + cu + "."
-		if !slices.Contains(c.Customers, cu) {
-			v.add("store.retention.customers."+cu, "%q is not one of the customers %v", cu, c.Customers)
-		}
+		v.customer(c, "store.retention.customers."+cu, cu)
 		check(at, a)
 		longer(at, r.For(cu, ""))
 	}
@@ -592,5 +590,12 @@ func (c *Config) validateRetention(v *validator) {
 		}
 		check(at, a)
 		longer(at, r.For("", kind))
+	}
+}
+
+// customer checks that name is one of the configuration's customers.
+func (v *validator) customer(c *Config, field, name string) {
+	if !slices.Contains(c.Customers, name) {
+		v.add(field, "%q is not one of the customers %v", name, c.Customers)
 	}
 }
