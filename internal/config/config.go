@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dustin/go-humanize"
+	"github.com/sensorhub/sensorhub/internal/locale"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -20,6 +21,9 @@ type Config struct {
 	// Timezone is the zone of the devices' zone-less Time and of day
 	// boundaries in queries.
 	Timezone string `yaml:"timezone"`
+	// Locale is how pages, reports, e-mails and CSV files write numbers
+	// and dates, a BCP 47 tag such as fr-BE (package locale).
+	Locale string `yaml:"locale"`
 	// Customers are the tenants whose messages are accepted.
 	Customers []string `yaml:"customers"`
 	// DataDir holds the embedded queue's and store's files.
@@ -737,6 +741,7 @@ func (b ByteSize) MarshalText() ([]byte, error) {
 func Default() *Config {
 	return &Config{
 		Timezone:  "Europe/Brussels",
+		Locale:    locale.Default,
 		Customers: []string{"finemeca"},
 		DataDir:   "./data",
 		Memory:    512 << 20,

@@ -40,3 +40,23 @@ func TestCells(t *testing.T) {
 		t.Errorf("row %q", got)
 	}
 }
+
+// TestExcel: the BOM comes first and once, cells are split by the
+// separator asked for, and a number with a decimal comma stays a number
+// while a formula still gets its apostrophe.
+func TestExcel(t *testing.T) {
+	var b strings.Builder
+	w := csvsafe.NewExcel(&b, ';')
+	for _, row := range [][]string{{"Time (Europe/Brussels)", "T (°C)"}, {"2026-12-03 14:15:00", "-3,5"}, {"-2+3", "1;2"}} {
+		if err := w.Write(row); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	want := "\ufeffTime (Europe/Brussels);T (°C)\n2026-12-03 14:15:00;-3,5\n'-2+3;\"1;2\"\n"
+	if got := b.String(); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
