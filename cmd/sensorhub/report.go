@@ -19,7 +19,7 @@ import (
 )
 
 const reportUsage = `usage: sensorhub report --customer C [--period week|month] [--date D] [--from T --to T]
-                        [--format text|json|csv|pdf [--table T]] [--output FILE] [--send NAME] [--config FILE] [--data DIR]
+                        [--format text|json|csv|pdf [--table T] [--sep ;|,]] [--output FILE] [--send NAME] [--config FILE] [--data DIR]
 
 Prints a customer's report, by default of the last whole week (--period,
 --date: the week or month holding that date; or --from and --to), as text,
@@ -44,6 +44,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	format := fs.String("format", "text", "text, json, csv or pdf")
 	output := fs.String("output", "", "the file to write it to (default: print it); needed for a PDF")
 	table := fs.String("table", "", "the table, with --format csv")
+	sep := fs.String("sep", "", "the CSV's separator, ; (with a decimal comma) or , (with a decimal point); the locale's by default")
 	send := fs.String("send", "", "mail it now as the scheduled report of this name")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -107,7 +108,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	if *output == "" {
-		return writeReport(stdout, r, *format, *table, p.PublicURL)
+		return writeReport(stdout, r, *format, *table, *sep, p.PublicURL)
 	}
 	// Written whole to a file beside it, then renamed: a failure leaves
 	// no half a report under the name asked for.
@@ -116,7 +117,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("report: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	if err := writeReport(tmp, r, *format, *table, p.PublicURL); err != nil {
+	if err := writeReport(tmp, r, *format, *table, *sep, p.PublicURL); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -130,8 +131,9 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// writeReport writes r to w in format: text, json, csv (one table) or pdf.
-func writeReport(w io.Writer, r *report.Report, format, table, publicURL string) error {
+// writeReport writes r to w in format: text, json, csv (one table, with
+// the separator sep or the locale's) or pdf.
+func writeReport(w io.Writer, r *report.Report, format, table, sep, publicURL string) error {
 	switch format {
 	case "json":
 		enc := json.NewEncoder(w)
@@ -141,7 +143,11 @@ func writeReport(w io.Writer, r *report.Report, format, table, publicURL string)
 		if !slices.Contains(report.Tables, table) {
 			return fmt.Errorf("report: --format csv needs --table, one of %v", report.Tables)
 		}
-		return r.CSV(w, table)
+		f, err := r.CSVFormat(sep)
+		if err != nil {
+			return fmt.Errorf("report: --sep: %w", err)
+		}
+		return r.CSV(w, table, f)
 	case "pdf":
 		return r.PDF(w, nil)
 	case "text":

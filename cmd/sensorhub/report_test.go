@@ -57,7 +57,7 @@ func TestReportCommand(t *testing.T) {
 	if out := report(); !strings.Contains(out, "Energy: 169.0 kWh") || !strings.Contains(out, "centrale-atelier (301): 169 of 169 received") {
 		t.Errorf("the text report:\n%s", out)
 	}
-	if out := report("--format", "csv", "--table", "days"); !strings.Contains(out, "2025-10-26,25,25,0\n") || !strings.Contains(out, "2025-10-20,24,24,0\n") {
+	if out := report("--format", "csv", "--table", "days"); !strings.Contains(out, "2025-10-26,25.0,25.0,0.0\n") || !strings.Contains(out, "2025-10-20,24.0,24.0,0.0\n") {
 		t.Errorf("the days as CSV:\n%s", out)
 	}
 	var r struct {
@@ -112,7 +112,7 @@ reports:
 		t.Errorf("report --send:\n%s", out)
 	}
 	msgs := smtp.Messages(t)
-	if len(msgs) != 1 || !strings.Contains(msgs[0], "Subject: Report finemeca, 20 Oct to 26 Oct 2025") || strings.Contains(msgs[0], "Compressed air") {
+	if len(msgs) != 1 || !strings.Contains(msgs[0], "Subject: Report finemeca, 2025-10-20 to 2025-10-26") || strings.Contains(msgs[0], "Compressed air") {
 		t.Errorf("the mail sent (%d): want the weekly report with its energy section only:\n%.2000s", len(msgs), strings.Join(msgs, "\n---\n"))
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/dustin/go-humanize"
-	"github.com/sensorhub/sensorhub/internal/locale"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -741,7 +740,7 @@ func (b ByteSize) MarshalText() ([]byte, error) {
 func Default() *Config {
 	return &Config{
 		Timezone:  "Europe/Brussels",
-		Locale:    locale.Default,
+		Locale:    "en",
 		Customers: []string{"finemeca"},
 		DataDir:   "./data",
 		Memory:    512 << 20,

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sensorhub/sensorhub/internal/locale"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -70,9 +69,6 @@ func (c *Config) Validate(f *File) error {
 	v := &validator{f: f}
 	if _, err := time.LoadLocation(c.Timezone); err != nil || c.Timezone == "" {
 		v.add("timezone", "unknown time zone %q (use an IANA name such as Europe/Brussels)", c.Timezone)
-	}
-	if _, err := locale.Parse(c.Locale); err != nil {
-		v.add("locale", "%v", err)
 	}
 	if len(c.Customers) == 0 {
 		v.add("customers", "at least one customer is needed: messages of other customers are rejected")
@@ -391,12 +387,6 @@ func (c *Config) SensorNames() []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-// Lang is the configured locale; Validate has checked it.
-func (c *Config) Lang() locale.Locale {
-	l, _ := locale.Parse(c.Locale)
-	return l
 }
 
 // Location returns the configured time zone; Validate has checked it.

@@ -79,6 +79,16 @@ func Parse(tag string) (Locale, error) {
 	return l, nil
 }
 
+// Or is the locale tag names, or Default when it names none (a
+// configuration that was checked names one).
+func Or(tag string) Locale {
+	l, err := Parse(tag)
+	if err != nil {
+		return Locale{}.orDefault()
+	}
+	return l
+}
+
 // Known are the tags with a date format of their own; other regions of
 // these languages take their language's.
 func Known() []string {

@@ -13,6 +13,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/elastic"
 	"github.com/sensorhub/sensorhub/internal/input"
 	"github.com/sensorhub/sensorhub/internal/input/modbus"
+	"github.com/sensorhub/sensorhub/internal/locale"
 	"github.com/sensorhub/sensorhub/internal/store/series"
 )
 
@@ -23,10 +24,18 @@ import (
 // field and, with the file cfg was read from (nil for none), its line.
 func Check(cfg *config.Config, f *config.File) error {
 	errs := unjoin(cfg.Validate(f))
-	for _, check := range []func(*config.Config, *config.File) []error{checkSensors, checkInputs, checkModbus, checkAuth, checkElasticsearch, checkLeakFields} {
+	for _, check := range []func(*config.Config, *config.File) []error{checkSensors, checkInputs, checkModbus, checkAuth, checkElasticsearch, checkLeakFields, checkLocale} {
 		errs = append(errs, check(cfg, f)...)
 	}
 	return errors.Join(errs...)
+}
+
+// checkLocale checks that the locale is one package locale writes.
+func checkLocale(c *config.Config, f *config.File) []error {
+	if _, err := locale.Parse(c.Locale); err != nil {
+		return []error{f.Errorf("locale", "%v", err)}
+	}
+	return nil
 }
 
 // checkSensors checks what the series and formulas know of a kind: its

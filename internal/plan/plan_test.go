@@ -76,6 +76,8 @@ func TestInvalidFiles(t *testing.T) {
 			"bad_modbus.yaml:34: modbus.devices.3.max_span: 1 is too small for U1, a float32 of 2 registers"},
 		"bad_sparkplug.yaml": {`bad_sparkplug.yaml:3: inputs.0.topics.1: "plant1/#": Sparkplug B topics begin with spBv1.0/`,
 			`bad_sparkplug.yaml:5: inputs.0.devices.Edge1:Boiler: "boiler" is not a sensor kind`},
+		"bad_locale.yaml":          {"bad_locale.yaml:3: locale", `"fr-XX-klingon"`, "fr-BE"},
+		"bad_locale_language.yaml": {"bad_locale_language.yaml:2: locale", "no date format for language ja"},
 		"bad_rules.yaml": {
 			`bad_rules.yaml:11: alerts.rules.0.when: rule "air-leak"`, "unknown name Pressure",
 			`bad_rules.yaml:16: alerts.rules.1.severity: rule "hot": "urgent"`,

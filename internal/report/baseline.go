@@ -324,18 +324,18 @@ Baseline {{.Name}}{{with .Device}} ({{.}}){{end}}: {{with .Model}}{{model $.R .}
 )
 
 func init() {
-	funcs["neg"] = func(v float64) float64 { return -v }
-	funcs["model"] = describeModel
-	htmltemplate.Must(htmlMail.Funcs(funcs).Parse(htmlBaselines))
-	template.Must(textMail.Funcs(funcs).Parse(textBaselines))
+	htmltemplate.Must(htmlMail.Parse(htmlBaselines))
+	template.Must(textMail.Parse(textBaselines))
 }
 
-// describeModel says a baseline's model as people read it.
-func describeModel(_ *Report, m *baseline.Model) string {
+// describeModel says a baseline's model as people read it, as the
+// report's locale writes figures.
+func describeModel(r *Report, m *baseline.Model) string {
+	l := r.Locale
 	if m.R2 == nil {
-		return fmt.Sprintf("Expected: %.1f kWh, the mean of %d reference periods.", m.Intercept, m.Periods)
+		return fmt.Sprintf("Expected: %s kWh, the mean of %d reference periods.", l.Number(m.Intercept, 1), m.Periods)
 	}
-	return fmt.Sprintf("Expected: %.1f kWh + %.2f kWh per unit of the variable (R² %.2f over %d reference periods).", m.Intercept, m.Slope, *m.R2, m.Periods)
+	return fmt.Sprintf("Expected: %s kWh + %s kWh per unit of the variable (R² %s over %d reference periods).", l.Number(m.Intercept, 1), l.Number(m.Slope, 2), l.Number(*m.R2, 2), m.Periods)
 }
 
 // cusumPlot draws each baseline's cumulative sum of actual − expected

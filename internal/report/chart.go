@@ -64,7 +64,7 @@ func (r *Report) Plot(name string) (*plot.Plot, error) {
 	case "demand":
 		p.Title.Text = "15-minute demand (kW)"
 		if r.Energy.PeakKW > 0 {
-			p.Title.Text += fmt.Sprintf(", peak %.1f kW on %s", r.Energy.PeakKW, r.Energy.PeakAt.Format("Mon 2 Jan 15:04"))
+			p.Title.Text += fmt.Sprintf(", peak %s kW on %s", r.Locale.Number(r.Energy.PeakKW, kwhDecimals), r.Locale.DateTime(r.Energy.PeakAt))
 		}
 		pts := make(plotter.XYs, len(r.Energy.Profile))
 		for i, d := range r.Energy.Profile {

@@ -145,14 +145,14 @@ func TestInvalidLeftOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(text, "left out, marked invalid by admin: Thu 6 Nov 10:00 to Thu 6 Nov 11:00, meter on the test bench") {
+	if !strings.Contains(text, "left out, marked invalid by admin: 2025-11-06 10:00:00 to 2025-11-06 11:00:00, meter on the test bench") {
 		t.Errorf("the mail's text does not say what was left out:\n%s", text)
 	}
 	var csv bytes.Buffer
-	if err := r.CSV(&csv, "meters"); err != nil {
+	if err := r.CSV(&csv, "meters", csvFormat(t, r, "")); err != nil {
 		t.Fatal(err)
 	}
-	if lines := strings.Split(strings.TrimSpace(csv.String()), "\n"); len(lines) != 2 || !strings.HasSuffix(lines[0], ",invalid_intervals") || !strings.HasSuffix(lines[1], ",1") {
+	if lines := strings.Split(strings.TrimSpace(csv.String()), "\n"); len(lines) != 2 || !strings.HasSuffix(lines[0], ",Invalid intervals") || !strings.HasSuffix(lines[1], ",1") {
 		t.Errorf("the meters' CSV does not count the invalid interval:\n%s", csv.String())
 	}
 }
@@ -210,7 +210,7 @@ func TestNoDataIsNotZero(t *testing.T) {
 		}
 	}
 	var csv bytes.Buffer
-	if err := r.CSV(&csv, "days"); err != nil {
+	if err := r.CSV(&csv, "days", csvFormat(t, r, "")); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(csv.String(), "\n2025-10-27,,") {

@@ -6,82 +6,97 @@ import (
 	htmltemplate "html/template"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"text/template"
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/alert/notify"
+	"github.com/sensorhub/sensorhub/internal/locale"
 )
 
-// funcs write the report's figures for people, in the page and the mail.
-var funcs = map[string]any{
+// Funcs are the helpers the report's templates use to write figures and
+// dates for people, in the page and the mail, as locale l writes them.
+func Funcs(l locale.Locale) map[string]any {
 	// kwh is a figure of kWh; a dash for no data (a nil *float64).
-	"kwh": func(v any) string {
+	kwh := func(v any) string {
 		switch v := v.(type) {
 		case float64:
-			return fmt.Sprintf("%.1f", v)
+			return l.Number(v, kwhDecimals)
 		case *float64:
 			if v != nil {
-				return fmt.Sprintf("%.1f", *v)
+				return l.Number(*v, kwhDecimals)
 			}
 		}
 		return "–"
-	},
-	"pct": func(v float64) string { return fmt.Sprintf("%.1f %%", v*100) },
-	"diffpct": func(v *float64) string {
-		if v == nil {
-			return "–"
-		}
-		return fmt.Sprintf("%+.1f %%", *v)
-	},
-	"money": func(v float64) string { return fmt.Sprintf("%.2f", v) },
+	}
 	// cost is an amount in currency; a dash for no data.
-	"cost": func(v any, currency string) string {
+	cost := func(v any, currency string) string {
 		switch v := v.(type) {
 		case float64:
-			return strings.TrimSpace(fmt.Sprintf("%.2f %s", v, currency))
+			return strings.TrimSpace(l.Number(v, costDecimals) + " " + currency)
 		case *float64:
 			if v != nil {
-				return strings.TrimSpace(fmt.Sprintf("%.2f %s", *v, currency))
+				return strings.TrimSpace(l.Number(*v, costDecimals) + " " + currency)
 			}
 		}
 		return "–"
-	},
-	// co2kg is kg of CO2 in a table's cell; a dash for no data.
-	"co2kg": func(v *float64) string {
-		if v == nil {
-			return "–"
-		}
-		return fmt.Sprintf("%.1f", *v)
-	},
-	// co2 is kg of CO2; a dash for no data.
-	"co2": func(v *float64) string {
-		if v == nil {
-			return "–"
-		}
-		return fmt.Sprintf("%.1f kg CO2", *v)
-	},
-	"nm3":  func(v float64) string { return fmt.Sprintf("%.2f", v) },
-	"when": func(t time.Time) string { return t.Format("Mon 2 Jan 15:04") },
-	"day":  func(t time.Time) string { return t.Format("Mon 2 Jan") },
-	// last is the last day of a period that ends at end.
-	"last":  func(end time.Time) string { return end.Add(-time.Nanosecond).Format("Mon 2 Jan") },
-	"dur":   duration,
-	"hours": func(h float64) string { return fmt.Sprintf("%.2f h", h) },
-	// fixed writes a figure with digits decimals; a dash for no data (a
-	// nil *float64).
-	"fixed": func(digits int, v any) string {
-		switch v := v.(type) {
-		case float64:
-			return strconv.FormatFloat(v, 'f', digits, 64)
-		case *float64:
-			if v != nil {
-				return strconv.FormatFloat(*v, 'f', digits, 64)
+	}
+	return map[string]any{
+		"kwh": kwh,
+		"pct": func(v float64) string { return l.Number(v*100, pctDecimals) + " %" },
+		"diffpct": func(v *float64) string {
+			if v == nil {
+				return "–"
 			}
-		}
-		return "–"
-	},
+			if *v >= 0 {
+				return "+" + l.Number(*v, pctDecimals) + " %"
+			}
+			return l.Number(*v, pctDecimals) + " %"
+		},
+		"money": func(v float64) string { return l.Number(v, costDecimals) },
+		"cost":  cost,
+		// co2kg is kg of CO2 in a table's cell; a dash for no data.
+		"co2kg": func(v *float64) string {
+			if v == nil {
+				return "–"
+			}
+			return l.Number(*v, co2Decimals)
+		},
+		// co2 is kg of CO2; a dash for no data.
+		"co2": func(v *float64) string {
+			if v == nil {
+				return "–"
+			}
+			return l.Number(*v, co2Decimals) + " kg CO2"
+		},
+		"nm3": func(v float64) string { return l.Number(v, nm3Decimals) },
+		// num writes any figure with so many decimals; value a reading's
+		// value as the dashboard shows it.
+		"num":   l.Number,
+		"value": l.Value,
+		"when":  l.DateTime,
+		"day":   l.Date,
+		// last is the last day of a period that ends at end.
+		"last":  func(end time.Time) string { return l.Date(end.Add(-time.Nanosecond)) },
+		"dur":   duration,
+		"hours": func(h float64) string { return l.Number(h, 2) + " h" },
+		// fixed writes a figure with digits decimals; a dash for no data
+		// (a nil *float64).
+		"fixed": func(digits int, v any) string {
+			switch v := v.(type) {
+			case float64:
+				return l.Number(v, digits)
+			case *float64:
+				if v != nil {
+					return l.Number(*v, digits)
+				}
+			}
+			return "–"
+		},
+		// neg and model write the baselines.
+		"neg":   func(v float64) float64 { return -v },
+		"model": describeModel,
+	}
 }
 
 // duration writes a number of seconds as people read it: 11 h 40 min,
@@ -102,14 +117,11 @@ func duration(sec float64) string {
 	return fmt.Sprintf("%d h %d min", h, m)
 }
 
-// Funcs are the helpers the report's templates use.
-func Funcs() map[string]any { return funcs }
-
 const td = `style="padding:4px 8px;border-bottom:1px solid #d0d7de;text-align:left"`
 
 // The e-mail's HTML: inline styles and tables only (mail clients drop
 // style sheets and scripts), the charts as images of the message.
-var htmlMail = htmltemplate.Must(htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).Parse(AirTemplates)).Parse(`<!doctype html><html><body style="font-family:Arial,sans-serif;color:#1f2328;max-width:720px">
+var htmlMail = htmltemplate.Must(htmltemplate.Must(htmltemplate.New("html").Funcs(Funcs(locale.Locale{})).Parse(AirTemplates)).Parse(`<!doctype html><html><body style="font-family:Arial,sans-serif;color:#1f2328;max-width:720px">
 <h2 style="margin-bottom:4px">{{.R.Customer}}: {{day .R.Period.From}} to {{last .R.Period.To}}</h2>
 <p style="color:#57606a;margin-top:0">Compared with {{day .R.Previous.From}} to {{last .R.Previous.To}}; times in {{.R.Zone}}.{{with .URL}} <a href="{{.}}">Open the report</a>{{end}}</p>
 {{range .R.Notes}}<p style="background:#fff4e5;padding:6px 10px">{{.}}</p>{{end}}
@@ -159,7 +171,7 @@ var htmlMail = htmltemplate.Must(htmltemplate.Must(htmltemplate.New("html").Func
 <p style="color:#57606a">The report is attached as a PDF, its tables as CSV.</p>
 </body></html>`))
 
-var textMail = template.Must(template.Must(template.New("text").Funcs(funcs).Parse(AirTemplates)).Parse(`{{.R.Customer}}: {{day .R.Period.From}} to {{last .R.Period.To}} (times in {{.R.Zone}})
+var textMail = template.Must(template.Must(template.New("text").Funcs(Funcs(locale.Locale{})).Parse(AirTemplates)).Parse(`{{.R.Customer}}: {{day .R.Period.From}} to {{last .R.Period.To}} (times in {{.R.Zone}})
 {{with .URL}}{{.}}
 {{end}}{{range .R.Notes}}Note: {{.}}
 {{end}}{{if .Energy}}{{with .R.Energy}}
@@ -171,7 +183,7 @@ Baseload: {{kwh .BaseloadKW}} kW; at night {{pct .NightShare}}, on weekends {{pc
 {{range .Invalid}}    left out, marked invalid by {{.MarkedBy}}: {{when .From}} to {{when .To}}, {{.Reason}}
 {{end}}{{end}}{{end}}{{end}}{{if .Air}}{{with .R.Air}}
 Compressed air: leaks cost {{money .Cost}}{{with $.R.Currency}} {{.}}{{end}}, {{money .CostPerYear}}{{with $.R.Currency}} {{.}}{{end}} a year (each line's mean cost per day over its days measured x 365){{with .Unmeasured}}; {{.}} lines not measurable{{end}}
-{{range .Lines}}  {{.Name}} ({{.Device}}): {{.Leaks}} leaks, {{dur .SecondsBelow}} below, {{with .LostNm3}}{{nm3 .}} Nm3{{else}}air lost not measurable{{end}}{{if .Cost}}, {{money .Cost}}{{with $.R.Currency}} {{.}}{{end}} at {{.PricePerNm3}}{{with $.R.Currency}} {{.}}{{end}} per Nm3{{end}}{{with .CostPerYear}}, {{money .}}{{with $.R.Currency}} {{.}}{{end}} a year{{end}}{{with .Year}} (mean of {{printf "%.1f" .Days}} days, {{.First}} to {{.Last}}){{end}}; {{template "leakmethod" .}}
+{{range .Lines}}  {{.Name}} ({{.Device}}): {{.Leaks}} leaks, {{dur .SecondsBelow}} below, {{with .LostNm3}}{{nm3 .}} Nm3{{else}}air lost not measurable{{end}}{{if .Cost}}, {{money .Cost}}{{with $.R.Currency}} {{.}}{{end}} at {{value .PricePerNm3}}{{with $.R.Currency}} {{.}}{{end}} per Nm3{{end}}{{with .CostPerYear}}, {{money .}}{{with $.R.Currency}} {{.}}{{end}} a year{{end}}{{with .Year}} (mean of {{num .Days 1}} days, {{.First}} to {{.Last}}){{end}}; {{template "leakmethod" .}}
 {{end}}{{if .Lines}}  {{template "leakhow"}}
 {{end}}{{range .Compressors}}  Compressor {{.Name}}: {{kwh .Period.KWh}} kWh for {{nm3 .Period.Nm3}} Nm3, {{with .Period.SpecificPower}}{{fixed 2 .}} kW per Nm3/min{{else}}specific power not known: {{.Reason}}{{end}}
 {{end}}{{with .Compressors}}  {{template "sphow"}}
@@ -203,7 +215,8 @@ func newMailData(r *Report, sections []string, publicURL string) mailData {
 // is).
 func Text(r *Report, sections []string, publicURL string) (string, error) {
 	var text bytes.Buffer
-	err := textMail.Execute(&text, newMailData(r, sections, publicURL))
+	t := template.Must(textMail.Clone()).Funcs(Funcs(r.Locale))
+	err := t.Execute(&text, newMailData(r, sections, publicURL))
 	return text.String(), err
 }
 
@@ -214,7 +227,13 @@ func Mail(r *Report, sections []string, publicURL string) (notify.Mail, error) {
 	data := newMailData(r, sections, publicURL)
 	has := map[string]bool{"energy": data.Energy, "air": data.Air, "quality": data.Quality, "baseline": data.Baseline}
 	var html bytes.Buffer
-	if err := htmlMail.Execute(&html, data); err != nil {
+	// The parsed template is never run itself, so that each mail can
+	// clone it with its locale's helpers.
+	h, err := htmlMail.Clone()
+	if err != nil {
+		return notify.Mail{}, err
+	}
+	if err := h.Funcs(Funcs(r.Locale)).Execute(&html, data); err != nil {
 		return notify.Mail{}, err
 	}
 	text, err := Text(r, sections, publicURL)
@@ -222,7 +241,7 @@ func Mail(r *Report, sections []string, publicURL string) (notify.Mail, error) {
 		return notify.Mail{}, err
 	}
 	m := notify.Mail{
-		Subject: fmt.Sprintf("Report %s, %s to %s", r.Customer, r.Period.From.Format("2 Jan"), r.Period.To.AddDate(0, 0, -1).Format("2 Jan 2006")),
+		Subject: fmt.Sprintf("Report %s, %s to %s", r.Customer, r.Locale.Date(r.Period.From), r.Locale.Date(r.Period.To.AddDate(0, 0, -1))),
 		Text:    text, HTML: html.String(), Inline: map[string][]byte{}, Attach: map[string][]byte{},
 	}
 	charts := map[string]string{"days": "energy", "demand": "energy", "air": "air", "cusum": "baseline"}
@@ -236,13 +255,17 @@ func Mail(r *Report, sections []string, publicURL string) (notify.Mail, error) {
 		}
 		m.Inline[c+".png"] = png
 	}
+	csv, err := r.CSVFormat("")
+	if err != nil {
+		return notify.Mail{}, err
+	}
 	tables := map[string]string{"days": "energy", "meters": "energy", "demand": "energy", "air": "air", "quality": "quality"}
 	for _, t := range Tables {
 		if !has[tables[t]] {
 			continue
 		}
 		var b bytes.Buffer
-		if err := r.CSV(&b, t); err != nil {
+		if err := r.CSV(&b, t, csv); err != nil {
 			return notify.Mail{}, err
 		}
 		m.Attach[FileName(r, t, "csv")] = b.Bytes()

@@ -104,13 +104,15 @@ func TestCostsInTablesAndMail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// 412.955 to two decimals as the binary figure rounds.
+	week := fmt.Sprintf("%.2f", 412.955)
 	for table, want := range map[string]string{
-		"days":   "day,301 kWh,total kWh,estimated kWh,total cost EUR,total CO2 kg\n",
-		"meters": ",412.955,213.04,EUR\n",
+		"days":   "Day,Energy 301 (kWh),Energy (kWh),Estimated (kWh),Cost (EUR),CO2 (kg)\n",
+		"meters": "," + week + ",213.0,EUR\n",
 		"air":    ",0.025,EUR\n",
 	} {
 		var b strings.Builder
-		if err := r.CSV(&b, table); err != nil {
+		if err := r.CSV(&b, table, csvFormat(t, r, "")); err != nil {
 			t.Fatal(err)
 		}
 		if !strings.Contains(b.String(), want) {
@@ -118,18 +120,17 @@ func TestCostsInTablesAndMail(t *testing.T) {
 		}
 	}
 	var days strings.Builder
-	r.CSV(&days, "days")
-	if !strings.Contains(days.String(), "2025-10-26,50,50,0,12.5,8\n") {
+	r.CSV(&days, "days", csvFormat(t, r, ""))
+	if !strings.Contains(days.String(), "2025-10-26,50.0,50.0,0.0,12.50,8.0\n") {
 		t.Errorf("Sunday's row is not 50 kWh, 12.5 EUR, 8 kg:\n%s", days.String())
 	}
 	text, err := report.Text(r, nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 412.955 to two decimals as the binary figure rounds.
-	week := fmt.Sprintf("%.2f EUR", 412.955)
-	for _, want := range []string{"Cost: " + week + " energy + 450.00 EUR demand charge (2025-10: 36.0 kW, Thu 23 Oct 10:15); 213.0 kg CO2",
-		"centrale-atelier (301): 1331.5 kWh, " + week, "Compressed air: leaks cost 0.02 EUR", "at 0.025 EUR per Nm3"} {
+	week += " EUR"
+	for _, want := range []string{"Cost: " + week + " energy + 450.00 EUR demand charge (2025-10: 36.0 kW, 2025-10-23 10:15:00); 213.0 kg CO2",
+		"centrale-atelier (301): 1,331.5 kWh, " + week, "Compressed air: leaks cost 0.02 EUR", "at 0.025 EUR per Nm3"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the text does not say %q:\n%s", want, text)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"codeberg.org/go-pdf/fpdf"
 	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/locale"
 	"golang.org/x/image/font/gofont/gobold"
 	"golang.org/x/image/font/gofont/goregular"
 )
@@ -96,7 +97,7 @@ func newPDFDoc(r *Report) *pdfDoc {
 	f.SetAutoPageBreak(true, pageMargin+footerH)
 	f.AliasNbPages(pages)
 	pw, ph := f.GetPageSize()
-	d := &pdfDoc{Fpdf: f, r: r, f: formatsOf(Funcs()), bottom: ph - pageMargin - footerH, width: pw - 2*pageMargin}
+	d := &pdfDoc{Fpdf: f, r: r, f: formatsOf(Funcs(r.Locale)), bottom: ph - pageMargin - footerH, width: pw - 2*pageMargin}
 	f.SetTitle("Report "+customerName(r)+", "+d.periodText(r.Period), true)
 	f.SetCreator("sensorhub", true)
 	// The made-at time, not the time of writing: the same report gives
@@ -604,10 +605,10 @@ func (d *pdfDoc) airLines(lines []Line) error {
 			cost += "\nat " + strconv.FormatFloat(l.PricePerNm3, 'f', -1, 64) + strings.TrimRight(" "+d.r.Currency, " ") + " per Nm³"
 		}
 		rows = append(rows, []string{l.Name + " (" + l.Device + ")", strconv.Itoa(l.Leaks), duration(l.SecondsBelow), d.orNotMeasurable(l.LostNm3, ""),
-			cost, money(l.CostPerYear), worst, airText("leakmethod", l)})
+			cost, money(l.CostPerYear), worst, airText(d.r.Locale, "leakmethod", l)})
 	}
 	d.table(t, rows)
-	d.para(airText("leakhow", nil))
+	d.para(airText(d.r.Locale, "leakhow", nil))
 	return nil
 }
 
@@ -630,17 +631,23 @@ func (d *pdfDoc) compressors(cs []Compressor) {
 		rows = append(rows, []string{c.Name, d.f.kwh(c.Period.KWh), d.f.nm3(c.Period.Nm3), sp})
 	}
 	d.table(t, rows)
-	d.para(airText("sphow", nil))
+	d.para(airText(d.r.Locale, "sphow", nil))
 }
 
 // airHow are the page's and the mail's words on how the air figures are
 // measured (AirTemplates), for the PDF.
-var airHow = template.Must(template.New("air").Funcs(funcs).Parse(AirTemplates))
+var airHow = template.Must(template.New("air").Funcs(Funcs(locale.Locale{})).Parse(AirTemplates))
 
-// airText is one of airHow's templates over data; "" should it fail.
-func airText(name string, data any) string {
+// airText is one of airHow's templates over data, as l writes figures;
+// "" should it fail. airHow itself is never run, so that it can be
+// cloned with each locale's helpers.
+func airText(l locale.Locale, name string, data any) string {
 	var b strings.Builder
-	if err := airHow.ExecuteTemplate(&b, name, data); err != nil {
+	t, err := airHow.Clone()
+	if err == nil {
+		err = t.Funcs(Funcs(l)).ExecuteTemplate(&b, name, data)
+	}
+	if err != nil {
 		return ""
 	}
 	return b.String()

@@ -19,6 +19,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/compressor"
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/leak"
+	"github.com/sensorhub/sensorhub/internal/locale"
 	"github.com/sensorhub/sensorhub/internal/money"
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
@@ -109,6 +110,9 @@ type Report struct {
 	// format for the PDF: PNG or JPG.
 	logo     []byte
 	logoType string
+	// Locale writes the figures and dates of the page, the e-mail and
+	// the CSV files.
+	Locale locale.Locale `json:"-"`
 }
 
 // Energy is what the customer's meters consumed.
@@ -392,7 +396,8 @@ func (s *Source) Make(ctx context.Context, customer string, p Period) (*Report, 
 		return nil, fmt.Errorf("the period's start %s is not before its end %s", p.From, p.To)
 	}
 	now := s.now()
-	r := &Report{Customer: customer, Period: p, Previous: p.Previous(), Zone: s.Location.String(), Made: now.In(s.Location), Notes: []string{}}
+	r := &Report{Customer: customer, Period: p, Previous: p.Previous(), Zone: s.Location.String(), Made: now.In(s.Location), Notes: []string{},
+		Locale: locale.Or(s.Config.Locale)}
 	s.brand(r)
 	devs, err := s.Store.Devices(ctx, store.DeviceFilter{Customer: customer, Latest: true})
 	if err != nil {
@@ -441,7 +446,7 @@ func (s *Source) Make(ctx context.Context, customer string, p Period) (*Report, 
 	if newest.After(r.Previous.From) {
 		r.Notes = append(r.Notes, fmt.Sprintf("Readings before %s are no longer kept (store.retention): the kWh of the days before it come from "+
 			"the daily aggregates; the 15-minute demand, peak, baseload, shares, resets and gaps, leaks and data quality cover the days from it.",
-			newest.In(s.Location).Format("Mon 2 Jan 2006")))
+			locale.Or(s.Config.Locale).Date(newest.In(s.Location))))
 	}
 	r.Air.total()
 	if r.Air.Compressors, err = s.compressors(ctx, customer, p); err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/ingest"
+	"github.com/sensorhub/sensorhub/internal/locale"
 	"github.com/sensorhub/sensorhub/internal/metrics"
 	"github.com/sensorhub/sensorhub/internal/plan"
 	"github.com/sensorhub/sensorhub/internal/reading"
@@ -273,14 +274,15 @@ func TestTablesAndCharts(t *testing.T) {
 		t.Fatal(err)
 	}
 	for table, want := range map[string]string{
-		"days":    "2025-10-26,50,50,0\n",
-		"meters":  "centrale,301,centrale-atelier,1331.5,1216,115.5,",
+		"days":    "2025-10-26,50.0,50.0,0.0\n",
+		"meters":  "centrale,301,centrale-atelier,1331.5,1216.0,115.5,9.5,",
 		"air":     "air,201,air-line-1,2,300,",
 		"quality": "centrale,301,centrale-atelier,676,669,7,1,1.75\n",
-		"demand":  "2025-10-23T10:15:00+02:00,36\n",
+		"demand":  "Quarter (Europe/Brussels),Demand (kW)\n",
+		"demand ": "2025-10-23 10:15:00,36.0\n",
 	} {
 		var b strings.Builder
-		if err := r.CSV(&b, table); err != nil {
+		if err := r.CSV(&b, strings.TrimSpace(table), csvFormat(t, r, "")); err != nil {
 			t.Fatal(err)
 		}
 		if !strings.Contains(b.String(), want) {
@@ -348,7 +350,7 @@ func TestWeekPastRetention(t *testing.T) {
 	if math.Abs(m.KWh-1331.5) > 1 || m.PreviousKWh == nil || math.Abs(*m.PreviousKWh-1216) > 1 {
 		t.Errorf("week %v kWh, the week before %v: want about 1331.5 and 1216", m.KWh, m.PreviousKWh)
 	}
-	if !m.FromAggregates.Equal(kept) || len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "Thu 23 Oct 2025") {
+	if !m.FromAggregates.Equal(kept) || len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "Readings before 2025-10-23 are no longer kept") {
 		t.Errorf("from aggregates %s, notes %q: want both to say the readings are kept from Thursday", m.FromAggregates, r.Notes)
 	}
 	if !near(m.PeakKW, 36) || !m.PeakAt.Equal(local(2025, 10, 23, 10, 15)) || len(m.Gaps) != 0 || len(m.Resets) != 0 {
@@ -412,7 +414,7 @@ func TestReportReadsLikeThePage(t *testing.T) {
 				t.Errorf("chart %s: the %s are in %q, want Sans", name, what, f)
 			}
 		}
-		if name == "demand" && p.Title.Text != "15-minute demand (kW), peak 36.0 kW on Thu 23 Oct 10:15" {
+		if name == "demand" && p.Title.Text != "15-minute demand (kW), peak 36.0 kW on 2025-10-23 10:15:00" {
 			t.Errorf("demand chart's title %q does not name the peak", p.Title.Text)
 		}
 	}
@@ -424,7 +426,7 @@ func TestReportReadsLikeThePage(t *testing.T) {
 		t.Errorf("the leaks' durations are not written for people:\n%s", text)
 	}
 	for sec, want := range map[float64]string{30: "30 s", 300: "5 min", 42000: "11 h 40 min", 7200: "2 h", 605000: "168 h 3 min"} {
-		if got := report.Funcs()["dur"].(func(float64) string)(sec); got != want {
+		if got := report.Funcs(locale.Locale{})["dur"].(func(float64) string)(sec); got != want {
 			t.Errorf("%v s reads %q, want %q", sec, got, want)
 		}
 	}
@@ -468,12 +470,12 @@ func TestCSVNeutralisesFormulas(t *testing.T) {
 		t.Fatal(err)
 	}
 	for table, want := range map[string]string{
-		"days":    `'@SUM(A1) kWh`,
+		"days":    `Energy @SUM(A1) (kWh)`,
 		"meters":  `centrale,'@SUM(A1),'=cmd|' /C calc'!A0,`,
 		"quality": `centrale,'@SUM(A1),'=cmd|' /C calc'!A0,`,
 	} {
 		var b strings.Builder
-		if err := r.CSV(&b, table); err != nil {
+		if err := r.CSV(&b, table, csvFormat(t, r, "")); err != nil {
 			t.Fatal(err)
 		}
 		attached := string(mail.Attach[report.FileName(r, table, "csv")])
@@ -484,7 +486,7 @@ func TestCSVNeutralisesFormulas(t *testing.T) {
 		}
 	}
 	var b strings.Builder
-	if err := r.CSV(&b, "demand"); err != nil {
+	if err := r.CSV(&b, "demand", csvFormat(t, r, "")); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(b.String(), "'") {
@@ -514,4 +516,14 @@ func TestPeriodOutOfRange(t *testing.T) {
 	if p, err := report.ParsePeriod("", "", "month", "9999-11-15", brussels, now); err != nil || !p.To.Equal(time.Date(9999, 12, 1, 0, 0, 0, 0, brussels)) {
 		t.Errorf("November 9999: %+v %v", p, err)
 	}
+}
+
+// csvFormat is r's CSV format with the separator sep asks for.
+func csvFormat(t *testing.T, r *report.Report, sep string) locale.CSVFormat {
+	t.Helper()
+	f, err := r.CSVFormat(sep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }

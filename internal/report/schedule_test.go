@@ -45,7 +45,7 @@ func TestScheduledWeeklyReport(t *testing.T) {
 		t.Fatalf("at 07:00: %d reports, want one", len(msgs))
 	}
 	raw, text := msgs[0], testenv.DecodeMail(t, msgs[0])
-	for _, want := range []string{"Subject: Report finemeca, 20 Oct to 26 Oct 2025", "1331.5 kWh", "+9.5 %", "36.0 kW", "Thu 23 Oct 10:15",
+	for _, want := range []string{"Subject: Report finemeca, 2025-10-20 to 2025-10-26", "1,331.5 kWh", "+9.5 %", "36.0 kW", "2025-10-23 10:15:00",
 		"https://hub.example/reports?customer=finemeca&from=2025-10-20T00%3A00%3A00%2B02%3A00", "centrale-atelier (301): 669 of 676 received, 7 lost", `src="cid:days.png"`} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the report does not say %q:\n%.3000s", want, text)
@@ -71,7 +71,7 @@ func TestScheduledWeeklyReport(t *testing.T) {
 	s.Tick(ctx)
 	s.Tick(ctx)
 	msgs = smtp.Raw()
-	if len(msgs) != 2 || !strings.Contains(testenv.DecodeMail(t, msgs[1]), "Subject: Report finemeca, 27 Oct to 2 Nov 2025") {
+	if len(msgs) != 2 || !strings.Contains(testenv.DecodeMail(t, msgs[1]), "Subject: Report finemeca, 2025-10-27 to 2025-11-02") {
 		t.Fatalf("back after missing Monday's time: %d reports, want the week of 27 October once", len(msgs))
 	}
 }

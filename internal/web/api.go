@@ -120,6 +120,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/devices/intervals", s.invalidIntervals)
 	mux.HandleFunc("DELETE /api/v1/devices/intervals", s.removeInvalid)
 	mux.HandleFunc("GET /api/v1/series", s.series)
+	mux.HandleFunc("GET /api/v1/export", s.export)
 	mux.HandleFunc("GET /api/v1/latest", s.latest)
 	mux.HandleFunc("GET /api/v1/rejected", s.rejected)
 	mux.HandleFunc("GET /api/v1/leaks", s.leaks)
@@ -351,7 +352,12 @@ func (s *Server) removeDevice(w http.ResponseWriter, r *http.Request) {
 // parameters name; customer and sensor may be left out when unambiguous.
 func (s *Server) resolve(w http.ResponseWriter, r *http.Request) (store.DeviceKey, bool) {
 	q := r.URL.Query()
-	id := q.Get("device")
+	return s.resolveID(w, r, q.Get("customer"), q.Get("sensor"), q.Get("device"))
+}
+
+// resolveID finds the one device id of the customer and sensor kind;
+// they may be left out when unambiguous.
+func (s *Server) resolveID(w http.ResponseWriter, r *http.Request, customer, sensor, id string) (store.DeviceKey, bool) {
 	if id == "" {
 		writeError(w, http.StatusBadRequest, "the device parameter is required (the device's idDevice)")
 		return store.DeviceKey{}, false
@@ -359,7 +365,7 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request) (store.DeviceKe
 	// A device of a customer the principal may not see does not exist for
 	// it: 404, whatever the parameters say. The device is found by its key
 	// (by its id in the customers and kinds, when they are left out).
-	devs, err := s.visibleDevices(r, store.DeviceFilter{Customer: q.Get("customer"), Sensor: q.Get("sensor"), Device: id, Limit: 20})
+	devs, err := s.visibleDevices(r, store.DeviceFilter{Customer: customer, Sensor: sensor, Device: id, Limit: 20})
 	if err != nil {
 		s.internal(w, r, err)
 		return store.DeviceKey{}, false
@@ -372,7 +378,7 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request) (store.DeviceKe
 	}
 	switch len(found) {
 	case 0:
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no device %q%s", id, describeFilter(q.Get("customer"), q.Get("sensor"))))
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no device %q%s", id, describeFilter(customer, sensor)))
 		return store.DeviceKey{}, false
 	case 1:
 		return found[0], true
@@ -445,8 +451,7 @@ func parseTime(s string) (time.Time, error) {
 }
 
 // timeRange reads from and to; to defaults to now, from to 24 hours before.
-func timeRange(r *http.Request) (time.Time, time.Time, error) {
-	q := r.URL.Query()
+func timeRange(q url.Values) (time.Time, time.Time, error) {
 	to := time.Now().UTC()
 	if v := q.Get("to"); v != "" {
 		t, err := parseTime(v)
@@ -469,6 +474,100 @@ func timeRange(r *http.Request) (time.Time, time.Time, error) {
 	return from, to, nil
 }
 
+// seriesParams are the parameters of a series beside its device and
+// field: the range, the step and the aggregation.
+type seriesParams struct {
+	from, to time.Time
+	step     series.Step
+	agg      string
+	// auto is step=auto: about 400 points, from the aggregates where
+	// retention removed the readings.
+	auto bool
+}
+
+// readSeriesParams reads from, to, step and agg.
+func readSeriesParams(q url.Values) (seriesParams, error) {
+	p := seriesParams{agg: q.Get("agg"), auto: q.Get("step") == "auto"}
+	if p.agg != "" && !slices.Contains(series.Aggregations, p.agg) {
+		return p, fmt.Errorf("agg %q is not one of %s", p.agg, strings.Join(series.Aggregations, ", "))
+	}
+	var err error
+	if p.from, p.to, err = timeRange(q); err != nil {
+		return p, err
+	}
+	if p.auto {
+		// About 400 points whatever the range, from the kept aggregates.
+		p.step = series.AutoStep(p.from, p.to)
+		if p.step.IsZero() && p.agg != "" {
+			p.step = series.Step{Dur: time.Minute}
+		}
+	} else if p.step, err = series.ParseStep(q.Get("step")); err != nil {
+		return p, err
+	}
+	if p.step.Dur > 0 && p.to.Sub(p.from)/p.step.Dur > 100000 {
+		return p, fmt.Errorf("step %s over this range gives more than 100000 buckets: choose a larger step", q.Get("step"))
+	}
+	return p, nil
+}
+
+// readSeries reads one field of device k, and says the query that
+// answered (a coarser step past the readings' retention). A bad request (a counter's
+// aggregation of a field that is none, a range past the kept readings) is
+// a *badRequest.
+func (s *Server) readSeries(ctx context.Context, k store.DeviceKey, field string, p seriesParams) (series.Series, series.Query, error) {
+	sq := series.Query{DeviceKey: k, Field: field, From: p.from, To: p.to, Step: p.step, Agg: p.agg}
+	if p.agg == "increase" && s.Plan != nil && !s.config().IsCounter(k.Sensor, field) && !strings.HasPrefix(field, "_") {
+		return series.Series{}, sq, &badRequest{msg: fmt.Sprintf("agg=increase needs a counter: declare %s in sensors.%s.counters", field, k.Sensor)}
+	}
+	out, err := series.Read(ctx, s.Store, sq, s.Location)
+	var beyond *series.RetentionError
+	if errors.As(err, &beyond) && p.auto {
+		// A chart's range that reaches back past the readings: the
+		// finest step the aggregates kept there answer.
+		sq.Step = series.Step{Dur: time.Hour}
+		if p.from.Before(beyond.Hourly) {
+			sq.Step = series.Step{Days: 1}
+		}
+		if sq.Agg == "" {
+			sq.Agg = "avg"
+		}
+		out, err = series.Read(ctx, s.Store, sq, s.Location)
+	}
+	if errors.As(err, &beyond) {
+		return out, sq, &badRequest{msg: err.Error()}
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return out, sq, &badRequest{msg: fmt.Sprintf("device %s has no field %q", k.Device, field), code: http.StatusNotFound}
+	}
+	out.Step = sq.Step.String()
+	return out, sq, err
+}
+
+// badRequest is an error the client made: its message is for it.
+type badRequest struct {
+	msg  string
+	code int
+}
+
+func (e *badRequest) Error() string { return e.msg }
+
+// answerError answers err: a *badRequest with its message, anything else
+// as an internal error.
+func (s *Server) answerError(w http.ResponseWriter, r *http.Request, err error) {
+	var bad *badRequest
+	if errors.As(err, &bad) {
+		code := bad.code
+		if code == 0 {
+			code = http.StatusBadRequest
+		}
+		writeError(w, code, bad.msg)
+		return
+	}
+	s.internal(w, r, err)
+}
+
+// series answers GET /api/v1/series: one field of one device, as JSON or,
+// with format=csv, as CSV for a spreadsheet.
 func (s *Server) series(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	field := q.Get("field")
@@ -476,72 +575,32 @@ func (s *Server) series(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "the field parameter is required (such as Temp, Pres, E)")
 		return
 	}
-	agg := q.Get("agg")
-	if agg != "" && !slices.Contains(series.Aggregations, agg) {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("agg %q is not one of %s", agg, strings.Join(series.Aggregations, ", ")))
+	f, ok := s.csvFormat(w, q)
+	if !ok {
 		return
 	}
-	from, to, err := timeRange(r)
+	p, err := readSeriesParams(q)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	var step series.Step
-	if q.Get("step") == "auto" {
-		// About 400 points whatever the range, from the kept aggregates.
-		step = series.AutoStep(from, to)
-		if step.IsZero() && agg != "" {
-			step = series.Step{Dur: time.Minute}
-		}
-	} else if step, err = series.ParseStep(q.Get("step")); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if step.Dur > 0 && to.Sub(from)/step.Dur > 100000 {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("step %s over this range gives more than 100000 buckets: choose a larger step", q.Get("step")))
 		return
 	}
 	k, ok := s.resolve(w, r)
 	if !ok {
 		return
 	}
-	if agg == "increase" && s.Plan != nil && !s.config().IsCounter(k.Sensor, field) && !strings.HasPrefix(field, "_") {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("agg=increase needs a counter: declare %s in sensors.%s.counters", field, k.Sensor))
-		return
-	}
-	withCost, ok := s.wantsCost(w, r, k, field, agg)
+	withCost, ok := s.wantsCost(w, r, k, field, p.agg)
 	if !ok {
 		return
 	}
-	sq := series.Query{DeviceKey: k, Field: field, From: from, To: to, Step: step, Agg: agg}
-	out, err := series.Read(r.Context(), s.Store, sq, s.Location)
-	var beyond *series.RetentionError
-	if errors.As(err, &beyond) && q.Get("step") == "auto" {
-		// A chart's range that reaches back past the readings: the
-		// finest step the aggregates kept there answer.
-		sq.Step = series.Step{Dur: time.Hour}
-		if from.Before(beyond.Hourly) {
-			sq.Step = series.Step{Days: 1}
-		}
-		if sq.Agg == "" {
-			sq.Agg = "avg"
-		}
-		step = sq.Step
-		out, err = series.Read(r.Context(), s.Store, sq, s.Location)
-	}
-	if errors.As(err, &beyond) {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("device %s has no field %q", k.Device, field))
-		return
-	}
+	out, sq, err := s.readSeries(r.Context(), k, field, p)
 	if err != nil {
-		s.internal(w, r, err)
+		s.answerError(w, r, err)
 		return
 	}
-	out.Step = step.String()
+	if f != nil {
+		s.writeSeriesCSV(w, r, *f, []store.DeviceKey{k}, []series.Series{out})
+		return
+	}
 	if withCost {
 		priced, err := s.priced(r.Context(), out, sq)
 		if err != nil {
@@ -601,7 +660,7 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 // day, the leaks of an air line, the air lost and its cost, by the method
 // the kind's leak settings choose; null where not measurable.
 func (s *Server) leaks(w http.ResponseWriter, r *http.Request) {
-	from, to, err := timeRange(r)
+	from, to, err := timeRange(r.URL.Query())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -642,7 +701,7 @@ func (s *Server) replayRaw(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "from is required (RFC 3339 or Unix milliseconds)")
 		return
 	}
-	from, to, err := timeRange(r)
+	from, to, err := timeRange(r.URL.Query())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return

@@ -14,7 +14,7 @@ func (s *Server) compressors(w http.ResponseWriter, r *http.Request) {
 	if hiddenCustomer(w, r) {
 		return
 	}
-	from, to, err := timeRange(r)
+	from, to, err := timeRange(r.URL.Query())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return

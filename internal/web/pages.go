@@ -13,9 +13,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/locale"
 	"github.com/sensorhub/sensorhub/internal/plan"
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/report"
@@ -28,7 +30,26 @@ var templateFS embed.FS
 //go:embed assets
 var assetFS embed.FS
 
-var pages = template.Must(template.Must(template.New("").Funcs(report.Funcs()).ParseFS(templateFS, "templates/*.html")).Parse(report.AirTemplates))
+// pages are the parsed templates; they are never run themselves, so that
+// each locale's clone (localized) can take that locale's helpers.
+var pages = template.Must(template.Must(template.New("").Funcs(report.Funcs(locale.Locale{})).ParseFS(templateFS, "templates/*.html")).Parse(report.AirTemplates))
+
+// localized are the pages with the helpers of a locale, by its tag.
+var localized sync.Map
+
+// pagesIn are the pages whose figures and dates l writes.
+func pagesIn(l locale.Locale) (*template.Template, error) {
+	if t, ok := localized.Load(l.Tag()); ok {
+		return t.(*template.Template), nil
+	}
+	t, err := pages.Clone()
+	if err != nil {
+		return nil, err
+	}
+	t.Funcs(report.Funcs(l))
+	got, _ := localized.LoadOrStore(l.Tag(), t)
+	return got.(*template.Template), nil
+}
 
 // SilentAfter is how long without a message makes a device count as
 // silent on the overview.
@@ -51,7 +72,10 @@ func (p *Pages) config() *config.Config { return p.Plan.Load().Config }
 
 type page struct {
 	Title, Nav, Zone string
-	Kinds            []kind
+	// Lang, DatePattern and TimePattern are the locale's, for <html lang>,
+	// the date pickers and the scripts' dates (assets/locale.js).
+	Lang, DatePattern, TimePattern string
+	Kinds                          []kind
 	// User and CSRF are the logged-in user and the session's CSRF token,
 	// for the log-out form and the pages' scripts; empty without users.
 	User, CSRF string
@@ -65,7 +89,8 @@ type page struct {
 }
 
 func (p *Pages) page(r *http.Request, title, nav string) page {
-	pg := page{Title: title, Nav: nav, Zone: p.Location.String()}
+	l := locale.Or(p.config().Locale)
+	pg := page{Title: title, Nav: nav, Zone: p.Location.String(), Lang: l.Tag(), DatePattern: l.DatePattern(), TimePattern: l.TimePattern()}
 	for _, name := range p.config().SensorNames() {
 		pg.Kinds = append(pg.Kinds, kind{Name: name, Title: p.kindTitle(name)})
 	}
@@ -86,7 +111,11 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, name string, data
 
 func (p *Pages) renderStatus(w http.ResponseWriter, r *http.Request, code int, name string, data any) {
 	var buf strings.Builder
-	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
+	t, err := pagesIn(locale.Or(p.config().Locale))
+	if err == nil {
+		err = t.ExecuteTemplate(&buf, name, data)
+	}
+	if err != nil {
 		p.Server.internal(w, r, err)
 		return
 	}
@@ -272,7 +301,7 @@ func shownFields(sc *config.Sensor) (units map[string]string, states map[string]
 // latestValues are the figures of a reading people read on the overview:
 // the radio's own (_rssi, _snr, _lost) have their columns and are left
 // out, a state field reads OK or its name in capitals.
-func latestValues(rd *reading.Reading, sc *config.Sensor) (values []fieldValue, leaking bool) {
+func latestValues(rd *reading.Reading, sc *config.Sensor, l locale.Locale) (values []fieldValue, leaking bool) {
 	units, states := shownFields(sc)
 	names := make([]string, 0, len(rd.Fields))
 	for k := range rd.Fields {
@@ -295,7 +324,7 @@ func latestValues(rd *reading.Reading, sc *config.Sensor) (values []fieldValue, 
 		if !ok {
 			unit = rd.Units[k]
 		}
-		text := k + " " + strconv.FormatFloat(v, 'f', -1, 64)
+		text := k + " " + l.Value(v)
 		if unit != "" {
 			text += " " + unit
 		}
@@ -308,7 +337,7 @@ func (p *Pages) localTime(t time.Time) string {
 	if t.IsZero() {
 		return "never"
 	}
-	return t.In(p.Location).Format("2006-01-02 15:04:05")
+	return locale.Or(p.config().Locale).DateTime(t.In(p.Location))
 }
 
 // Ago says how long ago t was, in the largest sensible unit.
@@ -324,11 +353,11 @@ func Ago(d time.Duration) string {
 	return fmt.Sprintf("%d days ago", int(d.Hours()/24))
 }
 
-func num(f *float64) string {
+func num(f *float64, l locale.Locale) string {
 	if f == nil {
 		return "–"
 	}
-	return strconv.FormatFloat(*f, 'f', -1, 64)
+	return l.Value(*f)
 }
 
 // PerPage is how many devices a page of the overview lists.
@@ -487,18 +516,19 @@ func (p *Pages) overview(w http.ResponseWriter, r *http.Request) {
 	for _, n := range firingOf {
 		data.Firing += n
 	}
+	lang := locale.Or(p.config().Locale)
 	for _, d := range devs {
 		row := deviceRow{Dev: d, Meta: p.config().Meta(d.Customer, d.Sensor, d.Device), Kind: p.kindTitle(d.Sensor), Silent: now.Sub(d.LastSeen) > SilentAfter, Ago: Ago(now.Sub(d.LastSeen)),
 			Firing:       firingOf[store.DeviceKey{Customer: d.Customer, Sensor: d.Sensor, Device: d.Device}],
-			LastSeenText: p.localTime(d.LastSeen), LossText: strconv.FormatFloat(d.LossRatio*100, 'f', 1, 64) + "%",
-			RSSIText: num(d.RSSI) + " dBm", SNRText: num(d.SNR) + " dB"}
+			LastSeenText: p.localTime(d.LastSeen), LossText: lang.Number(d.LossRatio*100, 1) + " %",
+			RSSIText: num(d.RSSI, lang) + " dBm", SNRText: num(d.SNR, lang) + " dB"}
 		if d.Latest != nil {
-			row.Values, row.Leaking = latestValues(d.Latest, p.config().Sensors[d.Sensor])
+			row.Values, row.Leaking = latestValues(d.Latest, p.config().Sensors[d.Sensor], lang)
 		}
 		data.Devices = append(data.Devices, row)
 	}
 	if data.Expected > 0 {
-		data.LossText = strconv.FormatFloat(float64(data.Lost)/float64(data.Expected)*100, 'f', 1, 64) + " %"
+		data.LossText = lang.Number(float64(data.Lost)/float64(data.Expected)*100, 1) + " %"
 	}
 	p.render(w, r, "overview.html", data)
 }

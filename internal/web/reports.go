@@ -74,7 +74,8 @@ func (s *Server) visibleCustomers(r *http.Request) []string {
 }
 
 // report answers GET /api/v1/report: the report as JSON, one of its
-// tables as CSV (format=csv&table=), or the whole as a PDF (format=pdf).
+// tables as CSV (format=csv&table=, and sep=; or sep=, to choose the
+// separator over the locale's), or the whole as a PDF (format=pdf).
 func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 	table := r.URL.Query().Get("table")
 	format := r.URL.Query().Get("format")
@@ -83,6 +84,11 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 		return
 	} else if format != "" && format != "csv" && format != "json" && format != "pdf" {
 		writeError(w, http.StatusBadRequest, "format must be json, csv or pdf")
+		return
+	}
+	sep := r.URL.Query().Get("sep")
+	if sep != "" && sep != ";" && sep != "," {
+		writeError(w, http.StatusBadRequest, "sep must be ; or ,")
 		return
 	}
 	rep := s.reportOf(w, r)
@@ -98,9 +104,14 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, rep)
 		return
 	}
+	f, err := rep.CSVFormat(sep)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s"`, report.FileName(rep, table, "csv")))
-	if err := rep.CSV(w, table); err != nil {
+	if err := rep.CSV(w, table, f); err != nil {
 		s.Log.Error("writing a report table", "table", table, "err", err)
 	}
 }
