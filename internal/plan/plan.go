@@ -22,6 +22,7 @@ import (
 	"github.com/sensorhub/sensorhub/internal/input"
 	"github.com/sensorhub/sensorhub/internal/input/modbus"
 	"github.com/sensorhub/sensorhub/internal/leak"
+	"github.com/sensorhub/sensorhub/internal/locale"
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
 )
@@ -254,7 +255,7 @@ func notifiers(c *config.Config, loc *time.Location) map[string]notify.Notifier 
 		switch n.Type {
 		case "email":
 			out[name] = &notify.Email{Host: n.Host, Port: n.SMTPPort(), Username: n.Username, Password: n.Password,
-				From: n.From, To: n.To, TLS: n.SMTPTLS(), Location: loc}
+				From: n.From, To: n.To, TLS: n.SMTPTLS(), Location: loc, Locale: locale.Or(c.Locale)}
 		case "webhook":
 			timeout := n.Timeout
 			if timeout == 0 {

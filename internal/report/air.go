@@ -11,7 +11,7 @@ import (
 // AirTemplates say, beside the air figures of the page and the mail, how
 // each is computed and with which installation figures: leakmethod of a
 // Line, leakhow and sphow of the section.
-const AirTemplates = `{{define "leakmethod"}}{{if eq .Method "flow"}}the air flow in the non-production hours{{with .FlowNlMin}}, a leak flow of {{fixed 0 .}} Nl/min{{end}}{{else}}pressure decay in {{num .Params.VolumeL 0}} l, atmospheric pressure {{value .Params.AtmosphericBar}} bar{{end}}{{with .Reason}}; {{.}}{{end}}{{end}}` +
+const AirTemplates = `{{define "leakmethod"}}{{if eq .Method "flow"}}the air flow in the non-production hours{{with .FlowNlMin}}, a leak flow of {{fixed 0 .}} Nl/min{{end}}{{else}}pressure decay in {{num .Params.VolumeL 0}} l, atmospheric pressure {{.Params.AtmosphericBar}} bar{{end}}{{with .Reason}}; {{.}}{{end}}{{end}}` +
 	`{{define "leakhow"}}How the air lost is computed: by pressure decay, while a line is below its opening pressure (the pressure its valve opens at: below it, the line loses air), it is the line's volume x the pressure drop / the atmospheric pressure; by flow, the leak flow is the mean air flow measured in the non-production hours, when only leaks use air, and as leaks run always, the air lost is that flow x the whole time. Nm³ are normal cubic metres, Nl/min normal litres per minute. A year is the mean cost per day over the days measured x 365.{{end}}` +
 	`{{define "sphow"}}Specific power: the compressor's energy (kWh) over the air it delivered (Nm³) x 60, over the hours both its power meter and its flow meter read: kW per Nm³/min, as compressor makers publish it (ISO 1217); lower is better.{{end}}`
 

@@ -13,6 +13,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/sensorhub/sensorhub/internal/locale"
 	"github.com/wneessen/go-mail"
 )
 
@@ -29,34 +30,42 @@ type Email struct {
 	TLS string
 	// Location shows times in the configured zone.
 	Location *time.Location
+	// Locale writes the figures and times.
+	Locale locale.Locale
 }
 
-// funcs help the bodies write figures for people.
-var funcs = map[string]any{
-	"duration": func(seconds float64) string {
-		return time.Duration(seconds * float64(time.Second)).Round(time.Second).String()
-	},
-	// cur is " EUR" after an amount of a leak whose customer has prices.
-	"cur": func(l *Leak) string {
-		if l.Currency == "" {
-			return ""
-		}
-		return " " + l.Currency
-	},
-	// figure writes a figure that may not be measurable.
-	"figure": func(format string, v *float64) string {
-		if v == nil {
-			return "not measurable"
-		}
-		return fmt.Sprintf(format, *v)
-	},
+// funcs help the bodies write figures for people, as l writes them.
+func funcs(l locale.Locale) map[string]any {
+	return map[string]any{
+		"duration": func(seconds float64) string {
+			return time.Duration(seconds * float64(time.Second)).Round(time.Second).String()
+		},
+		"num":   l.Number,
+		"value": l.Value,
+		// cur is " EUR" after an amount of a leak whose customer has
+		// prices.
+		"cur": func(l *Leak) string {
+			if l.Currency == "" {
+				return ""
+			}
+			return " " + l.Currency
+		},
+		// figure writes a figure that may not be measurable with so many
+		// decimals.
+		"figure": func(decimals int, v *float64) string {
+			if v == nil {
+				return "not measurable"
+			}
+			return l.Number(*v, decimals)
+		},
+	}
 }
 
 // leakMethod says how the leak figures are computed, with the
 // installation figures used, for people to judge them.
-const leakMethod = `{{define "method"}}{{if eq .Method "flow"}}The leak flow is the mean air flow of {{.IdleReadings}} readings in the non-production hours of the last {{.IdleDays}} days, when only leaks use air; leaks run always, so the air lost is that flow x the time below the opening pressure{{else}}While the line is below its opening pressure, the air lost is the installation's volume ({{printf "%.0f" .VolumeL}} l) x the pressure drop / the atmospheric pressure ({{.AtmosphericBar}} bar){{end}}, priced at {{.CostPerNm3}}{{cur .}} per Nm³. The opening pressure is the pressure the line's valve opens at: below it, the line is losing air.{{end}}`
+const leakMethod = `{{define "method"}}{{if eq .Method "flow"}}The leak flow is the mean air flow of {{.IdleReadings}} readings in the non-production hours of the last {{.IdleDays}} days, when only leaks use air; leaks run always, so the air lost is that flow x the time below the opening pressure{{else}}While the line is below its opening pressure, the air lost is the installation's volume ({{num .VolumeL 0}} l) x the pressure drop / the atmospheric pressure ({{.AtmosphericBar}} bar){{end}}, priced at {{value .CostPerNm3}}{{cur .}} per Nm³. The opening pressure is the pressure the line's valve opens at: below it, the line is losing air.{{end}}`
 
-var textBody = template.Must(template.Must(template.New("text").Funcs(funcs).Parse(leakMethod)).Parse(`{{.Ev.Message}}
+var textBody = template.Must(template.Must(template.New("text").Funcs(funcs(locale.Locale{})).Parse(leakMethod)).Parse(`{{.Ev.Message}}
 
 Rule:      {{.Ev.Rule}} ({{.Ev.Severity}}), {{.Ev.State}}
 Device:    {{.Ev.Sensor}} {{.Ev.Device}}{{with .Ev.Name}} ({{.}}){{end}}, customer {{.Ev.Customer}}
@@ -64,34 +73,34 @@ Time:      {{.Time}}
 {{- with .Ev.Condition}}
 Condition: {{.}}{{end}}
 {{- range $k, $v := .Ev.Values}}
-{{$k}}: {{$v}}{{with index $.Ev.Units $k}} {{.}}{{end}}{{end}}
+{{$k}}: {{value $v}}{{with index $.Ev.Units $k}} {{.}}{{end}}{{end}}
 {{- with .Ev.Leak}}
 
 Leak, measured by {{if eq .Method "flow"}}the air flow{{else}}pressure decay{{end}}:
 Time below opening pressure: {{duration .Seconds}}
-Air lost:  {{if .LostNm3}}{{figure "%.3f" .LostNm3}} Nm3, normal cubic metres ({{figure "%.2f" .Cost}}{{cur .}} at {{.CostPerNm3}}{{cur .}} per Nm3){{else}}not measurable: {{.Reason}}{{end}}
-Flow:      {{with .FlowNlMin}}{{figure "%.1f" .}} Nl/min, normal litres per minute{{else}}not measurable{{end}}
-If it goes on: {{if .CostPerYear}}{{figure "%.2f" .CostPerDay}}{{cur .}} per day, {{figure "%.0f" .CostPerYear}}{{cur .}} per year{{else}}not measurable{{end}}
+Air lost:  {{if .LostNm3}}{{figure 3 .LostNm3}} Nm3, normal cubic metres ({{figure 2 .Cost}}{{cur .}} at {{value .CostPerNm3}}{{cur .}} per Nm3){{else}}not measurable: {{.Reason}}{{end}}
+Flow:      {{with .FlowNlMin}}{{figure 1 .}} Nl/min, normal litres per minute{{else}}not measurable{{end}}
+If it goes on: {{if .CostPerYear}}{{figure 2 .CostPerDay}}{{cur .}} per day, {{figure 0 .CostPerYear}}{{cur .}} per year{{else}}not measurable{{end}}
 How this is computed: {{template "method" .}}{{end}}
 {{with .Ev.URL}}
 Dashboard: {{.}}{{end}}
 `))
 
-var htmlBody = htmltemplate.Must(htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).Parse(leakMethod)).Parse(`<!doctype html><html><body style="font-family:sans-serif">
+var htmlBody = htmltemplate.Must(htmltemplate.Must(htmltemplate.New("html").Funcs(funcs(locale.Locale{})).Parse(leakMethod)).Parse(`<!doctype html><html><body style="font-family:sans-serif">
 <h2 style="color:{{if eq .Ev.State "firing"}}#d23b3b{{else}}#1a9b5b{{end}}">{{.Ev.Message}}</h2>
 <table cellpadding="4">
 <tr><td>Rule</td><td><b>{{.Ev.Rule}}</b> ({{.Ev.Severity}}), {{.Ev.State}}</td></tr>
 <tr><td>Device</td><td>{{.Ev.Sensor}} {{.Ev.Device}}{{with .Ev.Name}} ({{.}}){{end}}, customer {{.Ev.Customer}}</td></tr>
 <tr><td>Time</td><td>{{.Time}}</td></tr>
 {{with .Ev.Condition}}<tr><td>Condition</td><td><code>{{.}}</code></td></tr>{{end}}
-{{range $k, $v := .Ev.Values}}<tr><td>{{$k}}</td><td>{{$v}}{{with index $.Ev.Units $k}} {{.}}{{end}}</td></tr>{{end}}
+{{range $k, $v := .Ev.Values}}<tr><td>{{$k}}</td><td>{{value $v}}{{with index $.Ev.Units $k}} {{.}}{{end}}</td></tr>{{end}}
 </table>
 {{with .Ev.Leak}}<h3>Leak, measured by {{if eq .Method "flow"}}the air flow{{else}}pressure decay{{end}}</h3>
 <table cellpadding="4">
 <tr><td>Time below opening pressure</td><td>{{duration .Seconds}}</td></tr>
-<tr><td>Air lost</td><td>{{if .LostNm3}}{{figure "%.3f" .LostNm3}} Nm³ (normal cubic metres), {{figure "%.2f" .Cost}}{{cur .}} at {{.CostPerNm3}}{{cur .}} per Nm³{{else}}<b>not measurable</b>: {{.Reason}}{{end}}</td></tr>
-<tr><td>Flow</td><td>{{with .FlowNlMin}}{{figure "%.1f" .}} Nl/min (normal litres per minute){{else}}not measurable{{end}}</td></tr>
-<tr><td>If it goes on</td><td><b>{{if .CostPerYear}}{{figure "%.2f" .CostPerDay}}{{cur .}} per day, {{figure "%.0f" .CostPerYear}}{{cur .}} per year{{else}}not measurable{{end}}</b></td></tr>
+<tr><td>Air lost</td><td>{{if .LostNm3}}{{figure 3 .LostNm3}} Nm³ (normal cubic metres), {{figure 2 .Cost}}{{cur .}} at {{value .CostPerNm3}}{{cur .}} per Nm³{{else}}<b>not measurable</b>: {{.Reason}}{{end}}</td></tr>
+<tr><td>Flow</td><td>{{with .FlowNlMin}}{{figure 1 .}} Nl/min (normal litres per minute){{else}}not measurable{{end}}</td></tr>
+<tr><td>If it goes on</td><td><b>{{if .CostPerYear}}{{figure 2 .CostPerDay}}{{cur .}} per day, {{figure 0 .CostPerYear}}{{cur .}} per year{{else}}not measurable{{end}}</b></td></tr>
 </table>
 <p style="color:#555">How this is computed: {{template "method" .}}</p>{{end}}
 {{with .Ev.URL}}<p><a href="{{.}}">Open the device's dashboard</a></p>{{end}}
@@ -107,12 +116,18 @@ func (e *Email) Notify(ctx context.Context, ev Event) (bool, error) {
 	data := struct {
 		Ev   Event
 		Time string
-	}{ev, ev.Time.In(loc).Format("2006-01-02 15:04:05 MST")}
+	}{ev, e.Locale.DateTime(ev.Time.In(loc)) + " " + ev.Time.In(loc).Format("MST")}
+	// The parsed bodies are never run themselves, so that each message
+	// can clone them with its locale's helpers.
 	var text, html strings.Builder
-	if err := textBody.Execute(&text, data); err != nil {
+	if err := template.Must(textBody.Clone()).Funcs(funcs(e.Locale)).Execute(&text, data); err != nil {
 		return false, err
 	}
-	if err := htmlBody.Execute(&html, data); err != nil {
+	h, err := htmlBody.Clone()
+	if err != nil {
+		return false, err
+	}
+	if err := h.Funcs(funcs(e.Locale)).Execute(&html, data); err != nil {
 		return false, err
 	}
 	state := strings.ToUpper(ev.State)

@@ -52,7 +52,7 @@ func TestLeakEmail(t *testing.T) {
 	m := sendLeak(t, ev)
 	for _, want := range []string{
 		"Leak, measured by pressure decay", "Air lost:  0.336 Nm3, normal cubic metres (0.01 at 0.02 per Nm3)", "Flow:      335.6 Nl/min, normal litres per minute",
-		"If it goes on: 9.66 per day, 3527 per year", "the installation's volume (500 l) x the pressure drop / the atmospheric pressure (1.01325 bar), priced at 0.02 per Nm³",
+		"If it goes on: 9.66 per day, 3,527 per year", "the installation's volume (500 l) x the pressure drop / the atmospheric pressure (1.01325 bar), priced at 0.02 per Nm³",
 		"The opening pressure is the pressure the line's valve opens at",
 	} {
 		if !strings.Contains(m, want) {

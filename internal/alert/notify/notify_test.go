@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/alert/notify"
+	"github.com/sensorhub/sensorhub/internal/locale"
 	"github.com/sensorhub/sensorhub/internal/testenv"
 )
 
@@ -55,6 +56,41 @@ func TestEmail(t *testing.T) {
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("the e-mail lacks %q:\n%s", want, m)
+		}
+	}
+}
+
+// TestEmailInLocale: with locale fr-BE, the time, the values and the
+// leak's figures are written as a Belgian reads them, in both bodies.
+func TestEmailInLocale(t *testing.T) {
+	srv := testenv.StartSMTP(t)
+	loc, _ := time.LoadLocation("Europe/Brussels")
+	frBE, err := locale.Parse("fr-BE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &notify.Email{Host: srv.Host, Port: srv.Port, From: "sensorhub@example.com", To: []string{"ops@example.com"}, TLS: "none", Location: loc, Locale: frBE}
+	ev := leakEvent()
+	f := func(v float64) *float64 { return &v }
+	ev.Leak = &notify.Leak{Method: "decay", Seconds: 600, LostNm3: f(1.23456), FlowNlMin: f(123.45), Cost: f(0.0617), CostPerDay: f(8.888), CostPerYear: f(3244.1),
+		VolumeL: 1500, AtmosphericBar: 1.01325, CostPerNm3: 0.05}
+	if _, err := notify.Send(context.Background(), e, ev, notify.Backoff{Attempts: 1}, quiet); err != nil {
+		t.Fatal(err)
+	}
+	msgs := srv.Messages(t)
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages, want one", len(msgs))
+	}
+	text, html, _ := strings.Cut(msgs[0], "text/html")
+	for _, want := range []string{"2/05/2022 08:01:30 CEST", "Pres: 5,72", "OpenPres: 6", "the installation's volume (1\u00a0500 l)",
+		"Air lost:  1,235 Nm3, normal cubic metres (0,06 at 0,05 per Nm3)", "Flow:      123,5 Nl/min", "8,89 per day, 3\u00a0244 per year"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the text lacks %q:\n%s", want, text)
+		}
+	}
+	for _, want := range []string{"2/05/2022 08:01:30 CEST", "5,72", "1,235 Nm³", "123,5 Nl/min"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("the HTML lacks %q:\n%s", want, html)
 		}
 	}
 }
