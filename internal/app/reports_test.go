@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sensorhub/sensorhub/internal/browser"
+	"github.com/sensorhub/sensorhub/internal/locale"
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/report"
 	"github.com/sensorhub/sensorhub/internal/store"
@@ -102,11 +103,12 @@ func TestReportPageInBrowser(t *testing.T) {
 	if strings.Join(sections, " ") != "Energy:8 Compressed air:2 Data quality:3" {
 		t.Errorf("sections %v, want energy (a meter and 7 days), air (2 lines) and data quality (3 devices)", sections)
 	}
+	en, _ := locale.Parse("en")
 	figures := eval[string](t, ctx, `document.querySelector("#energy .figures").innerText + "\n" + document.querySelector("#air .figures").innerText`)
 	for _, want := range []string{
-		strconv.FormatFloat(api.Energy.KWh, 'f', 1, 64) + " kWh",
+		en.Number(api.Energy.KWh, 1) + " kWh", // 1,234.5 kWh
 		strconv.FormatFloat(api.Energy.PeakKW, 'f', 1, 64) + " kW",
-		api.Energy.PeakAt.In(loc).Format("Mon 2 Jan 15:04"),
+		api.Energy.PeakAt.In(loc).Format("2006-01-02 15:04:05"),
 		strconv.FormatFloat(api.Air.Cost, 'f', 2, 64),
 		fmt.Sprintf("%.2f", api.Air.CostPerYear),
 	} {

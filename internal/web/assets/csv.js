@@ -1,15 +1,28 @@
-// sensorhub CSV: the cells of a CSV file the pages make, quoted as RFC 4180
-// says and neutralised as the server's CSV is (internal/csvsafe): a text
-// cell that a spreadsheet would run as a formula gets a leading '; a plain
-// number stays a number.
+// sensorhub CSV: the CSV files the pages make, as the server makes its own
+// (internal/csvsafe, internal/locale): a UTF-8 BOM so that Excel reads °C
+// and Nm³, the locale's separator, cells quoted as RFC 4180 says and
+// neutralised: a text cell that a spreadsheet would run as a formula gets
+// a leading '; a plain number, with a decimal point or comma, stays a
+// number.
 window.sensorhubCSV = (function () {
   "use strict";
-  const plainNumber = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+  const plainNumber = /^[+-]?(\d+[.,]?\d*|[.,]\d+)([eE][+-]?\d+)?$/;
+  const L = window.sensorhubLocale;
+  const sep = L ? L.csv.sep : ",";
   function cell(v) {
     let s = v === undefined || v === null ? "" : String(v);
     if (s !== "" && "=+-@\t\r".includes(s[0]) && !plainNumber.test(s)) s = "'" + s;
-    if (/[",\n\r]/.test(s)) s = '"' + s.replace(/"/g, '""') + '"';
+    if (s.includes(sep) || /["\n\r]/.test(s)) s = '"' + s.replace(/"/g, '""') + '"';
     return s;
   }
-  return { cell, line: (cells) => cells.map(cell).join(",") };
+  // num writes a value for the CSV: at most three decimals as the
+  // dashboard shows it, no grouping, the locale's decimal mark.
+  function num(v) {
+    const s = String(Math.round(v * 1000) / 1000);
+    return L && L.csv.decimalComma ? s.replace(".", ",") : s;
+  }
+  function line(cells) { return cells.map(cell).join(sep); }
+  // file is a CSV file's text from its rows.
+  function file(rows) { return "\ufeff" + rows.map(line).join("\n") + "\n"; }
+  return { cell, num, line, file, sep };
 })();

@@ -5,11 +5,14 @@
   "use strict";
   const cfg = JSON.parse(document.getElementById("config").textContent);
   const zone = cfg.zone;
-  const fmtTime = new Intl.DateTimeFormat("en-GB", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
-  const fmtDay = new Intl.DateTimeFormat("en-GB", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" });
-  const fmtShort = new Intl.DateTimeFormat("en-GB", { timeZone: zone, month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false });
-  const fmtNumber = new Intl.NumberFormat("en-GB", { maximumFractionDigits: 0 });
-  const fmtCost = new Intl.NumberFormat("en-GB", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  // Dates and numbers as the server writes them (assets/locale.js); a
+  // chart's axis, short of room, gives the day's date or the time of day.
+  const L = window.sensorhubLocale;
+  const fmtTime = { format: L.dateTime };
+  const fmtDay = { format: L.date };
+  const fmtShort = { format: (t) => L.date(t) + " " + L.time(t).replace(/:\d\d( |$)/, "$1") }; // no seconds
+  const fmtNumber = { format: (v) => L.number(v, 0) };
+  const fmtCost = { format: (v) => L.number(v, 2) };
   // The quick ranges come from the server ("1h", "24h", "7d", "30d").
   const rangeMs = {};
   const rangeText = {};
@@ -145,7 +148,7 @@
     return charts[i];
   }
 
-  function round(v) { return Math.round(v * 1000) / 1000; }
+  const round = L.value;
 
   const timeAxis = {
     type: "time",
@@ -349,7 +352,7 @@
   // figure writes a leak figure, which the server sends as null when it
   // cannot be measured.
   function figure(v, digits, unit) {
-    return v === null || v === undefined ? "not measurable" : v.toFixed(digits) + (unit ? " " + unit : "");
+    return v === null || v === undefined ? "not measurable" : L.number(v, digits) + (unit ? " " + unit : "");
   }
 
   // leakMethod says how the figures are computed, with the installation
@@ -380,7 +383,7 @@
     if (!rep) return message(i, "No leak settings for " + (cfg.title || cfg.sensor) + ".");
     panelData[i] = { fields: ["leaks", "seconds below opening pressure", "lost Nm3", "cost"], rows: ["leaks", "seconds", "lost_nm3", "cost"].map((k) => rep.days.map((d) => [new Date(d.start).getTime(), d[k]])) };
     if (rep.days.length === 0) return message(i, "Not measurable for device " + state.device + " in " + w.text + ": " + rep.reason + ".");
-    const rows = rep.days.slice().reverse().map((d) => [fmtDay.format(new Date(d.start)), String(d.leaks), (d.seconds / 60).toFixed(1) + " min",
+    const rows = rep.days.slice().reverse().map((d) => [fmtDay.format(new Date(d.start)), String(d.leaks), L.number(d.seconds / 60, 1) + " min",
       figure(d.lost_nm3, 3, "Nm³"), figure(d.flow_nl_min, 0, "Nl/min"), figure(d.cost, 2), d.reason || ""]);
     table(i, ["Day", "Leaks", "Below opening pressure", "Air lost", "Leak flow", "Cost", "Note"], rows);
     const cur = rep.currency ? " " + rep.currency : "";
@@ -389,9 +392,9 @@
     } else {
       let year = "";
       if (rep.cost_per_year !== null && rep.year) {
-        year = "; a year: " + rep.cost_per_year.toFixed(0) + cur + " (the mean cost per day over the " + rep.year.days.toFixed(1) + " days measured, " + rep.year.first + " to " + rep.year.last + ", x 365)";
+        year = "; a year: " + L.number(rep.cost_per_year, 0) + cur + " (the mean cost per day over the " + L.number(rep.year.days, 1) + " days measured, " + rep.year.first + " to " + rep.year.last + ", x 365)";
       }
-      note(i, "Air lost " + rep.lost_nm3.toFixed(3) + " Nm³, cost " + rep.cost.toFixed(2) + cur + " over " + w.text + year + ".");
+      note(i, "Air lost " + L.number(rep.lost_nm3, 3) + " Nm³, cost " + L.number(rep.cost, 2) + cur + " over " + w.text + year + ".");
     }
     note(i, leakMethod(rep) + " Opening pressure: the pressure at which the line's valve opens; below it, the line is losing air. " +
       "Nm³ are normal cubic metres (air at 1.01325 bar and 0 °C), Nl/min normal litres per minute.");
@@ -414,7 +417,7 @@
     list.forEach((c) => {
       const tr = document.createElement("tr");
       const sp = c.period.kw_per_nm3_min;
-      [c.name, c.period.kwh.toFixed(1) + " kWh", c.period.nm3.toFixed(1) + " Nm³", sp === null ? "not known: " + c.reason : sp.toFixed(2) + " kW per Nm³/min"].forEach((v, k) => {
+      [c.name, L.number(c.period.kwh, 1) + " kWh", L.number(c.period.nm3, 1) + " Nm³", sp === null ? "not known: " + c.reason : L.number(sp, 2) + " kW per Nm³/min"].forEach((v, k) => {
         const td = document.createElement("td"); td.textContent = v; if (k) td.className = "num"; tr.appendChild(td);
       });
       t.appendChild(tr);
@@ -578,14 +581,36 @@
     if (!d) return;
     const times = [...new Set(d.rows.flat().map((p) => p[0]))].sort((a, b) => a - b);
     const maps = d.rows.map((r) => new Map(r.map((p) => [p[0], p[1]])));
-    const line = window.sensorhubCSV.line;
-    const lines = [line(["time (" + zone + ")", "time (UTC)"].concat(d.fields))];
-    for (const t of times) lines.push(line([fmtTime.format(t).replace(",", ""), new Date(t).toISOString()].concat(maps.map((m) => (m.has(t) ? m.get(t) : "")))));
+    const CSV = window.sensorhubCSV;
+    const unit = cfg.panels[i].unit;
+    const rows = [["Time (" + zone + ")"].concat(d.fields.map((f) => (unit ? f + " (" + unit + ")" : f)))];
+    for (const t of times) rows.push([L.csvTime(t)].concat(maps.map((m) => (m.has(t) && m.get(t) !== null ? CSV.num(m.get(t)) : ""))));
     const a = document.createElement("a");
-    a.href = URL.createObjectURL(new Blob([lines.join("\n") + "\n"], { type: "text/csv" }));
+    a.href = URL.createObjectURL(new Blob([CSV.file(rows)], { type: "text/csv;charset=utf-8" }));
     a.download = cfg.sensor + "-" + state.device + "-" + cfg.panels[i].title.replace(/\W+/g, "-").toLowerCase() + ".csv";
     a.click();
   }));
+  // One CSV of this device and the ones named beside it: every field of
+  // the panels, a column per device and field, on common time buckets.
+  const exportNote = document.getElementById("export-note");
+  document.getElementById("export").addEventListener("click", async () => {
+    const others = document.getElementById("export-devices").value.split(/[\s,;]+/).filter(Boolean);
+    const devices = [...new Set([state.device].concat(others))].filter(Boolean);
+    const fields = [...new Set(cfg.panels.flatMap((p) => p.fields || []))];
+    const w = window_();
+    const q = new URLSearchParams({ customer: state.customer || "", sensor: cfg.sensor, devices: devices.join(","), fields: fields.join(","),
+      from: new Date(w.from).toISOString(), to: new Date(w.to).toISOString(), step: "auto", agg: "avg", format: "csv" });
+    exportNote.textContent = "";
+    const r = await fetch("/api/v1/export?" + q.toString());
+    if (!r.ok) {
+      exportNote.textContent = "Could not export: " + ((await r.json().catch(() => ({}))).error || r.statusText);
+      return;
+    }
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(await r.blob());
+    a.download = cfg.sensor + "-" + devices.join("-") + ".csv";
+    a.click();
+  });
   setInterval(() => document.querySelectorAll(".age[data-time]").forEach((a) => {
     const s = Math.max(0, Math.round((Date.now() - new Date(a.dataset.time).getTime()) / 1000));
     a.textContent = a.textContent.replace(/· \d+ s ago$/, "· " + s + " s ago");

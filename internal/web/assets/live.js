@@ -4,7 +4,7 @@
 (function () {
   "use strict";
   const cfg = JSON.parse(document.getElementById("config").textContent);
-  const fmt = new Intl.DateTimeFormat("en-GB", { timeZone: cfg.zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+  const L = window.sensorhubLocale; // dates and numbers as the server writes them
   const badge = document.getElementById("live");
   let lastTime = 0;
 
@@ -42,11 +42,11 @@
     for (const f of names) {
       const el = cfg.sensor === "air" ? document.querySelector('[data-field="' + CSS.escape(f) + '"]') : tile(f);
       if (!el) continue;
-      el.textContent = Math.round(r.fields[f] * 1000) / 1000 + " " + ((r.units && r.units[f]) || "");
+      el.textContent = L.value(r.fields[f]) + " " + ((r.units && r.units[f]) || "");
       flash(el);
     }
     const up = document.getElementById("updated");
-    up.textContent = fmt.format(t);
+    up.textContent = L.dateTime(t);
     flash(up);
     if (cfg.sensor === "air" && r.fields.Pres !== undefined && r.fields.OpenPres !== undefined) {
       const leak = r.fields.Pres < r.fields.OpenPres;
