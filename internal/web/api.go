@@ -575,13 +575,8 @@ func (s *Server) series(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "the field parameter is required (such as Temp, Pres, E)")
 		return
 	}
-	f, ok := s.csvFormat(w, q)
+	f, p, ok := s.seriesRequest(w, q)
 	if !ok {
-		return
-	}
-	p, err := readSeriesParams(q)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	k, ok := s.resolve(w, r)

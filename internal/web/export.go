@@ -42,6 +42,21 @@ func (s *Server) csvFormat(w http.ResponseWriter, q url.Values) (*locale.CSVForm
 	return &f, true
 }
 
+// seriesRequest reads a series request's format, range, step and
+// aggregation; it answers a bad one itself and returns false.
+func (s *Server) seriesRequest(w http.ResponseWriter, q url.Values) (*locale.CSVFormat, seriesParams, bool) {
+	f, ok := s.csvFormat(w, q)
+	if !ok {
+		return nil, seriesParams{}, false
+	}
+	p, err := readSeriesParams(q)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return nil, seriesParams{}, false
+	}
+	return f, p, true
+}
+
 // export answers GET /api/v1/export: fields of several devices of one
 // sensor kind over one range, as one CSV with a row per time and a column
 // per device and field (devices=201,202&fields=Pres,OpenPres).
@@ -63,13 +78,8 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "format must be csv")
 		return
 	}
-	f, ok := s.csvFormat(w, q)
+	f, p, ok := s.seriesRequest(w, q)
 	if !ok {
-		return
-	}
-	p, err := readSeriesParams(q)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	var keys []store.DeviceKey
