@@ -54,6 +54,20 @@ func TestLocaleInBrowser(t *testing.T) {
 		t.Errorf("the report's date picker has lang %q, want fr-BE", lang)
 	}
 
+	// The dashboard's scripts write as the server does, and make the
+	// same CSV.
+	if err := browser.Navigate(ctx, base+"/d/air?device=201&customer=finemeca"); err != nil {
+		t.Fatal(err)
+	}
+	js := eval[string](t, ctx, `[sensorhubLocale.number(1234.5, 1), sensorhubLocale.value(-0.12345), sensorhubLocale.dateTime(Date.UTC(2026, 11, 3, 13, 15, 7)),
+		sensorhubLocale.csvTime(Date.UTC(2026, 11, 3, 13, 15, 7)), sensorhubCSV.file([["T (°C)", sensorhubCSV.num(-3.14159)], ["=1+2", "a;b"]])].join("|")`)
+	if want := "1\u00a0234,5|-0,123|3/12/2026 14:15:07|2026-12-03 14:15:07|\ufeffT (°C);-3,142\n'=1+2;\"a;b\"\n"; js != want {
+		t.Errorf("the dashboard's scripts write %q, want %q", js, want)
+	}
+	if b := eval[string](t, ctx, `document.getElementById("export").textContent`); b != "CSV of these devices" {
+		t.Errorf("the dashboard's export button reads %q", b)
+	}
+
 	if err := browser.Navigate(ctx, base+"/live/air/201?customer=finemeca"); err != nil {
 		t.Fatal(err)
 	}
