@@ -15,6 +15,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 
 	"github.com/sensorhub/sensorhub/internal/auth"
+	"github.com/sensorhub/sensorhub/internal/locale"
 )
 
 // Access guards the web server: logins with sessions (scs) for people,
@@ -226,8 +227,8 @@ func (a *Access) login(p *Pages) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		next := safeNext(r.FormValue("next"))
 		data := struct {
-			Title, Next, Error, Username string
-		}{Title: "Log in", Next: next}
+			Title, Next, Error, Username, Lang string
+		}{Title: "Log in", Next: next, Lang: locale.Or(p.config().Locale).Tag()}
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 			data.Username = r.PostFormValue("username")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sensorhub/sensorhub/internal/alert/notify"
 	"github.com/sensorhub/sensorhub/internal/config"
+	"github.com/sensorhub/sensorhub/internal/locale"
 	"github.com/sensorhub/sensorhub/internal/plan"
 	"github.com/sensorhub/sensorhub/internal/report"
 )
@@ -212,7 +213,8 @@ func (s *Server) sendReportNow(ctx context.Context, p *plan.Plan, sc *config.Rep
 		sent = append(sent, n)
 	}
 	s.Log.Info("report sent now", "report", sc.Name, "customer", sc.Customer, "from", per.From, "by", by, "sent", sent, "failed", failed)
-	out := fmt.Sprintf("Report %s of %s to %s", sc.Name, per.From.Format(time.DateOnly), per.To.AddDate(0, 0, -1).Format(time.DateOnly))
+	l := locale.Or(p.Config.Locale)
+	out := fmt.Sprintf("Report %s of %s to %s", sc.Name, l.Date(per.From), l.Date(per.To.AddDate(0, 0, -1)))
 	if len(sent) > 0 {
 		out += " sent with " + strings.Join(sent, ", ")
 	}
