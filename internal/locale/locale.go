@@ -13,6 +13,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/text/language"
@@ -100,13 +101,21 @@ func Known() []string {
 	return out
 }
 
+// fallback is Default's Locale, made once.
+var fallback = sync.OnceValue(func() Locale {
+	l, err := Parse(Default)
+	if err != nil {
+		panic(err) // the table has no Default: a mistake in this file
+	}
+	return l
+})
+
 // orDefault is l, or Default for the zero Locale.
 func (l Locale) orDefault() Locale {
 	if l.printer != nil {
 		return l
 	}
-	d, _ := Parse(Default)
-	return d
+	return fallback()
 }
 
 // Tag is the BCP 47 tag, for <html lang> and the pages' Intl formats.
