@@ -527,3 +527,34 @@ func csvFormat(t *testing.T, r *report.Report, sep string) locale.CSVFormat {
 	}
 	return f
 }
+
+// TestReportInLocale: with locale fr-BE the mail's subject and text write
+// figures and dates as in Belgium, and its CSV attachments are split by
+// semicolons with decimal commas, after a BOM.
+func TestReportInLocale(t *testing.T) {
+	src, _ := fixture(t)
+	src.Config.Locale = "fr-BE"
+	r, err := src.Make(context.Background(), "finemeca", report.Week(local(2025, 10, 22, 15, 0), brussels))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mail, err := report.Mail(r, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mail.Subject != "Report finemeca, 20/10/2025 to 26/10/2025" {
+		t.Errorf("subject %q", mail.Subject)
+	}
+	// 1331.5 kWh against 1216, +9.498 %; the peak of 36 kW on Thursday 23
+	// October at 10:15 (TestWeek).
+	for _, want := range []string{"finemeca: 20/10/2025 to 26/10/2025", "Energy: 1\u00a0331,5 kWh (+9,5 % against 1\u00a0216,0 kWh)",
+		"Peak 15-minute demand: 36,0 kW, 23/10/2025 10:15:00"} {
+		if !strings.Contains(mail.Text, want) {
+			t.Errorf("the text lacks %q:\n%s", want, mail.Text)
+		}
+	}
+	days := string(mail.Attach[report.FileName(r, "days", "csv")])
+	if !strings.HasPrefix(days, "\ufeffDay;Energy 301 (kWh);Energy (kWh)\n") || !strings.Contains(days, "\n2025-10-26;50,0;50,0\n") {
+		t.Errorf("the days' attachment:\n%q", days)
+	}
+}
