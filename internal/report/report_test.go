@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sensorhub/sensorhub/internal/alert/notify"
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/ingest"
 	"github.com/sensorhub/sensorhub/internal/locale"
@@ -461,14 +462,7 @@ func TestCSVNeutralisesFormulas(t *testing.T) {
 	if _, err := st.Write(context.Background(), store.Batch{Readings: rs}); err != nil {
 		t.Fatal(err)
 	}
-	r, err := src.Make(context.Background(), "finemeca", report.Week(local(2025, 10, 22, 15, 0), brussels))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mail, err := report.Mail(r, nil, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, mail := weekMail(t, src)
 	for table, want := range map[string]string{
 		"days":    `Energy @SUM(A1) (kWh)`,
 		"meters":  `centrale,'@SUM(A1),'=cmd|' /C calc'!A0,`,
@@ -534,14 +528,7 @@ func csvFormat(t *testing.T, r *report.Report, sep string) locale.CSVFormat {
 func TestReportInLocale(t *testing.T) {
 	src, _ := fixture(t)
 	src.Config.Locale = "fr-BE"
-	r, err := src.Make(context.Background(), "finemeca", report.Week(local(2025, 10, 22, 15, 0), brussels))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mail, err := report.Mail(r, nil, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, mail := weekMail(t, src)
 	if mail.Subject != "Report finemeca, 20/10/2025 to 26/10/2025" {
 		t.Errorf("subject %q", mail.Subject)
 	}
@@ -557,4 +544,18 @@ func TestReportInLocale(t *testing.T) {
 	if !strings.HasPrefix(days, "\ufeffDay;Energy 301 (kWh);Energy (kWh)\n") || !strings.Contains(days, "\n2025-10-26;50,0;50,0\n") {
 		t.Errorf("the days' attachment:\n%q", days)
 	}
+}
+
+// weekMail is the report of the week of 22 October 2025 and its mail.
+func weekMail(t *testing.T, src *report.Source) (*report.Report, notify.Mail) {
+	t.Helper()
+	r, err := src.Make(context.Background(), "finemeca", report.Week(local(2025, 10, 22, 15, 0), brussels))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mail, err := report.Mail(r, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, mail
 }
