@@ -227,14 +227,14 @@ func TestCSVForExcel(t *testing.T) {
 		t.Fatalf("the JSON report: %v, %+v", err, rep.Energy.Days)
 	}
 	days := get("/api/v1/report", rq, "&format=csv&table=days")
-	if days != "\ufeffDay;Energy 301 (kWh);Energy (kWh)\n2026-05-02;48,0;48,0\n" {
+	if days != "\ufeffDay;Energy 301 (kWh);Energy (kWh);Estimated (kWh)\n2026-05-02;48,0;48,0;0,0\n" {
 		t.Errorf("the days' CSV:\n%q", days)
 	}
-	if comma := get("/api/v1/report", rq, "&format=csv&table=days&sep=,"); comma != "\ufeffDay,Energy 301 (kWh),Energy (kWh)\n2026-05-02,48.0,48.0\n" {
+	if comma := get("/api/v1/report", rq, "&format=csv&table=days&sep=,"); comma != "\ufeffDay,Energy 301 (kWh),Energy (kWh),Estimated (kWh)\n2026-05-02,48.0,48.0,0.0\n" {
 		t.Errorf("the days' CSV with sep=,:\n%q", comma)
 	}
 	sheet = testenv.Spreadsheet(t, []byte(days), ';', "fr-BE")
-	if row := sheet[1]; len(row) != 3 || !row[0].IsNum || !row[0].Time().Equal(time.Date(2026, 5, 2, 0, 0, 0, 0, time.UTC)) ||
+	if row := sheet[1]; len(row) != 4 || !row[0].IsNum || !row[0].Time().Equal(time.Date(2026, 5, 2, 0, 0, 0, 0, time.UTC)) ||
 		!row[1].IsNum || row[1].Num != *rep.Energy.Days[0].KWh || !row[2].IsNum || row[2].Num != rep.Energy.KWh {
 		t.Errorf("the days' sheet row: %+v, want 2 May 2026 and the JSON's %v kWh as numbers", row, *rep.Energy.Days[0].KWh)
 	}

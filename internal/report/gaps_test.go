@@ -82,10 +82,10 @@ func TestGapIsSpreadOverItsDays(t *testing.T) {
 	}
 
 	var csv bytes.Buffer
-	if err := r.CSV(&csv, "days"); err != nil {
+	if err := r.CSV(&csv, "days", csvFormat(t, r, "")); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(csv.String(), "\n2025-10-28,48,48,8\n") || !strings.Contains(csv.String(), "\n2025-10-27,48,48,0\n") {
+	if !strings.Contains(csv.String(), "\n2025-10-28,48.0,48.0,8.0\n") || !strings.Contains(csv.String(), "\n2025-10-27,48.0,48.0,0.0\n") {
 		t.Errorf("the days' CSV lacks Tuesday's 8 kWh estimated, or Monday's none:\n%s", csv.String())
 	}
 	text, err := report.Text(r, nil, "")

@@ -541,7 +541,7 @@ func TestReportInLocale(t *testing.T) {
 		}
 	}
 	days := string(mail.Attach[report.FileName(r, "days", "csv")])
-	if !strings.HasPrefix(days, "\ufeffDay;Energy 301 (kWh);Energy (kWh)\n") || !strings.Contains(days, "\n2025-10-26;50,0;50,0\n") {
+	if !strings.HasPrefix(days, "\ufeffDay;Energy 301 (kWh);Energy (kWh);Estimated (kWh)\n") || !strings.Contains(days, "\n2025-10-26;50,0;50,0;0,0\n") {
 		t.Errorf("the days' attachment:\n%q", days)
 	}
 }
