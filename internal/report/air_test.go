@@ -77,8 +77,8 @@ func TestAirMethodsAndSpecificPower(t *testing.T) {
 	}
 	for _, want := range []string{
 		"line-202 (202): 1 leaks, 168 h 45 min below, air lost not measurable; pressure decay in 500 l, atmospheric pressure 1.01325 bar; " + leak.HeldBelow,
-		"line-203 (203): 0 leaks, 0 s below, 10140.00 Nm3, 202.80 at 0.02 per Nm3, 10574.57 a year (mean of 7.0 days, 2025-10-20 to 2025-10-26); the air flow in the non-production hours, a leak flow of 1000 Nl/min",
-		"Compressor c1: 1687.5 kWh for 10125.00 Nm3, 10.00 kW per Nm3/min",
+		"line-203 (203): 0 leaks, 0 s below, 10,140.00 Nm3, 202.80 at 0.02 per Nm3, 10,574.57 a year (mean of 7.0 days, 2025-10-20 to 2025-10-26); the air flow in the non-production hours, a leak flow of 1,000 Nl/min",
+		"Compressor c1: 1,687.5 kWh for 10,125.00 Nm3, 10.00 kW per Nm3/min",
 		"How the air lost is computed", "Specific power: the compressor's energy",
 	} {
 		if !strings.Contains(text, want) {
