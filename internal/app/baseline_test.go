@@ -48,8 +48,8 @@ func TestReportPageBaseline(t *testing.T) {
 	}
 	section := page[i:]
 	for _, want := range []string{"Expected: 100.0 kWh, the mean of 3 reference periods.", "<b>40.0 kWh</b> saved",
-		"<td>Sat 2 May</td><td>80.0</td><td>100.0</td><td>80.0</td><td>20.0</td><td>-30.0</td>",
-		"<td>Sun 3 May</td><td>90.0</td><td>100.0</td><td>90.0</td><td>10.0</td><td>-40.0</td>", "chart=cusum&customer=finemeca"} {
+		"<td>2026-05-02</td><td>80.0</td><td>100.0</td><td>80.0</td><td>20.0</td><td>-30.0</td>",
+		"<td>2026-05-03</td><td>90.0</td><td>100.0</td><td>90.0</td><td>10.0</td><td>-40.0</td>", "chart=cusum&customer=finemeca"} {
 		if !strings.Contains(section, want) {
 			t.Errorf("the baseline section lacks %q:\n%.3000s", want, section)
 		}
