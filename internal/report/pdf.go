@@ -123,7 +123,7 @@ func customerName(r *Report) string {
 
 // periodText is a period for people: Mon 20 Oct to Sun 26 Oct 2025.
 func (d *pdfDoc) periodText(p Period) string {
-	return d.f.day(p.From) + " to " + d.f.last(p.To) + " " + strconv.Itoa(p.To.Add(-time.Nanosecond).Year())
+	return d.f.day(p.From) + " to " + d.f.last(p.To) // the locale's dates give the year
 }
 
 // header writes the top of every page: the logo, the customer and the
@@ -156,7 +156,7 @@ func (d *pdfDoc) footer() {
 	d.font("", 8)
 	d.SetTextColor(0x57, 0x60, 0x6a)
 	half := d.width / 2
-	d.CellFormat(half, 4, "Made "+d.r.Made.Format("Mon 2 Jan 2006 15:04")+" ("+d.r.Zone+") by sensorhub", "", 0, "L", false, 0, "")
+	d.CellFormat(half, 4, "Made "+d.r.Locale.DateTime(d.r.Made)+" ("+d.r.Zone+") by sensorhub", "", 0, "L", false, 0, "")
 	d.CellFormat(half, 4, fmt.Sprintf("page %d of %s", d.PageNo(), pages), "", 0, "R", false, 0, "")
 	d.SetTextColor(0x1f, 0x23, 0x28)
 }

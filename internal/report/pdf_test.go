@@ -103,7 +103,7 @@ func TestPDF(t *testing.T) {
 	if len(pages) < 2 {
 		t.Fatalf("%d pages: the charts and tables of a week need more than one", len(pages))
 	}
-	checkPageNumbers(t, pages, "Finemeca SA (finemeca)", "Made "+r.Made.Format("Mon 2 Jan 2006 15:04")+" (Europe/Brussels)")
+	checkPageNumbers(t, pages, "Finemeca SA (finemeca)", "Made "+r.Made.Format("2006-01-02 15:04:05")+" (Europe/Brussels)")
 	all := strings.Join(pages, "\f")
 	var js struct {
 		Energy struct {
@@ -119,9 +119,9 @@ func TestPDF(t *testing.T) {
 	// (0.78954) and 0.02 (0.015791); 202 had none; the meter 301 received
 	// 669 of 676 messages, 7 lost, with 2 rejected messages.
 	for _, want := range []string{
-		"Report: Finemeca SA (finemeca)", "Mon 20 Oct to Sun 26 Oct 2025",
-		"1331.5 kWh, +9.5 % against 1216.0 kWh", "36.0 kW, Thu 23 Oct 10:15", "centrale-atelier (301)", "counter reset Wed 22",
-		"Compressed air", "air-line-1 (201)", "Worst leak", "0.49 Nm³, air-line-1, Thu 23 Oct 09:00, 3 min",
+		"Report: Finemeca SA (finemeca)", "2025-10-20 to 2025-10-26",
+		"1,331.5 kWh, +9.5 % against 1,216.0 kWh", "36.0 kW, 2025-10-23 10:15:00", "centrale-atelier (301)", "counter reset",
+		"Compressed air", "air-line-1 (201)", "Worst leak", "0.49 Nm³, air-line-1, 2025-10-23 09:00:00, 3 min",
 		oddName + " (202)", "Air lost Nm³",
 		"2 rejected messages in the period",
 	} {
@@ -133,7 +133,7 @@ func TestPDF(t *testing.T) {
 		regexp.MustCompile(`air-line-1 \(201\)\s+2\s+5 min\s+0\.79\s+0\.02\s+`),
 		regexp.MustCompile(`Compresseur Ω-3\s+0\s+0\s*s\s+0\.00\s+0\.00\s+0\.00\s+pressure decay in 500 l`),
 		regexp.MustCompile(`centrale-atelier \(301\)\s+centrale\s+676\s+669\s+7\s+1\s+1\.75 h`),
-		regexp.MustCompile(`Thu 23 Oct\s+250\.0\s+250\.0`),
+		regexp.MustCompile(`2025-10-23\s+250\.0\s+250\.0`),
 	} {
 		if !row.MatchString(all) {
 			t.Errorf("the PDF has no row %q", row)
@@ -184,7 +184,7 @@ func TestPDFTableAcrossPages(t *testing.T) {
 	if len(pages) < 3 {
 		t.Fatalf("%d pages for 50 rows of two lines, want at least 3", len(pages))
 	}
-	checkPageNumbers(t, pages, "acme", "Made Mon 27 Oct 2025 07:00")
+	checkPageNumbers(t, pages, "acme", "Made 2025-10-27 07:00:00")
 	head := regexp.MustCompile(`Device\s+Kind\s+Expected\s+Received\s+Lost\s+Silent periods\s+Silent hours`)
 	seen := map[int]int{}
 	for n, p := range pages {
@@ -243,7 +243,7 @@ func TestMailAttachesPDF(t *testing.T) {
 	all := strings.Join(testenv.PDFPages(t, pdf.Body), "\f")
 	words := strings.Join(strings.Fields(all), " ")
 	// The name wraps in its cell: its two lines.
-	for _, want := range []string{"Finemeca SA (finemeca)", "Mon 20 Oct to Sun 26 Oct 2025", "1331.5 kWh", "Compresseur Ω-3", "Nm³ éü (202)"} {
+	for _, want := range []string{"Finemeca SA (finemeca)", "2025-10-20 to 2025-10-26", "1,331.5 kWh", "Compresseur Ω-3", "Nm³ éü (202)"} {
 		if !strings.Contains(words, want) {
 			t.Errorf("the attached PDF does not say %q", want)
 		}
@@ -273,7 +273,7 @@ func TestPDFRowTallerThanAPage(t *testing.T) {
 	if len(pages) < 2 || len(pages) > 6 {
 		t.Fatalf("%d pages for a row of about 120 lines, want it on 2 to 6", len(pages))
 	}
-	checkPageNumbers(t, pages, "acme", "Made Mon 27 Oct 2025 07:00")
+	checkPageNumbers(t, pages, "acme", "Made 2025-10-27 07:00:00")
 	words := 0
 	for n, p := range pages {
 		if !strings.Contains(p, "Expected") {
@@ -305,8 +305,8 @@ func TestPDFBaseline(t *testing.T) {
 	}
 	all := strings.Join(testenv.PDFPages(t, pdf.Bytes()), "\f")
 	words := strings.Join(strings.Fields(all), " ")
-	for _, want := range []string{"Baseline heating", "Reference: Mon 6 Jan to Sun 9 Feb, per week, regressed on heating or cooling degree days of w1's Temp",
-		"Expected: 1000.0 kWh + 20.00 kWh per unit of the variable (R² 1.00 over 5 reference periods).",
+	for _, want := range []string{"Baseline heating", "Reference: 2025-01-06 to 2025-02-09, per week, regressed on heating or cooling degree days of w1's Temp",
+		"Expected: 1,000.0 kWh + 20.00 kWh per unit of the variable (R² 1.00 over 5 reference periods).",
 		"This period: 50.0 kWh saved against the baseline", "cumulative since the reference: 255.0 kWh saved"} {
 		if !strings.Contains(words, want) {
 			t.Errorf("the PDF does not say %q:\n%s", want, all)
@@ -315,8 +315,8 @@ func TestPDFBaseline(t *testing.T) {
 	// Expected 2680, 1420, 1000 kWh; used 2546, 1349, 950; 84, 21 and 0
 	// degree days; the EnPI 2546/84 = 30.3 and 1349/21 = 64.2 kWh per
 	// degree day, none without any.
-	for _, row := range []string{`Mon 10 Feb\s+2546\.0\s+2680\.0\s+84\.0\s+30\.3\s+134\.0\s+-134\.0`, `Mon 17 Feb\s+1349\.0\s+1420\.0\s+21\.0\s+64\.2\s+71\.0\s+-205\.0`,
-		`Mon 24 Feb, this period\s+950\.0\s+1000\.0\s+0\.0\s+–\s+50\.0\s+-255\.0`} {
+	for _, row := range []string{`2025-02-10\s+2,546\.0\s+2,680\.0\s+84\.0\s+30\.3\s+134\.0\s+-134\.0`, `2025-02-17\s+1,349\.0\s+1,420\.0\s+21\.0\s+64\.2\s+71\.0\s+-205\.0`,
+		`2025-02-24, this period\s+950\.0\s+1,000\.0\s+0\.0\s+–\s+50\.0\s+-255\.0`} {
 		if !regexp.MustCompile(row).MatchString(all) {
 			t.Errorf("the PDF has no row %q:\n%s", row, all)
 		}
@@ -344,13 +344,13 @@ func TestPDFCosts(t *testing.T) {
 	all := strings.Join(testenv.PDFPages(t, pdf.Bytes()), "\f")
 	words := strings.Join(strings.Fields(all), " ")
 	week := fmt.Sprintf("%.2f EUR", 412.955)
-	for _, want := range []string{"Energy cost " + week + ", 213.0 kg CO2", "Demand charge 450.00 EUR; 2025-10: 36.0 kW, Thu 23 Oct 10:15",
+	for _, want := range []string{"Energy cost " + week + ", 213.0 kg CO2", "Demand charge 450.00 EUR; 2025-10: 36.0 kW, 2025-10-23 10:15:00",
 		"Cost EUR kg CO2", "Leaks cost 0.02 EUR"} {
 		if !strings.Contains(words, want) {
 			t.Errorf("the PDF does not say %q:\n%s", want, all)
 		}
 	}
-	for _, row := range []string{`Sun 26 Oct\s+50\.0\s+50\.0\s+12\.50\s+8\.0`, `centrale-atelier\s+1331\.5\s+412\.9[56]\s+213\.0\s+1216\.0`} {
+	for _, row := range []string{`2025-10-26\s+50\.0\s+50\.0\s+12\.50\s+8\.0`, `centrale-atelier\s+1,331\.5\s+412\.9[56]\s+213\.0\s+1,216\.0`} {
 		if !regexp.MustCompile(row).MatchString(all) {
 			t.Errorf("the PDF has no row %q:\n%s", row, all)
 		}
@@ -368,8 +368,8 @@ func TestPDFEstimatedDays(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := strings.Join(testenv.PDFPages(t, pdf.Bytes()), "\f")
-	for _, row := range []string{`Tue 28 Oct\s+48\.0 \(est\. 8\.0\)\s+48\.0 \(est\. 8\.0\)`, `Wed 29 Oct\s+48\.0 \(est\. 48\.0\)`,
-		`Thu 30 Oct\s+48\.0 \(est\. 8\.0\)`, `Mon 27 Oct\s+48\.0\s+48\.0\n`, `64\.0 kWh estimated:\s+spread over the gaps`, `est\.: the part of a day's kWh`} {
+	for _, row := range []string{`2025-10-28\s+48\.0 \(est\. 8\.0\)\s+48\.0 \(est\. 8\.0\)`, `2025-10-29\s+48\.0 \(est\. 48\.0\)`,
+		`2025-10-30\s+48\.0 \(est\. 8\.0\)`, `2025-10-27\s+48\.0\s+48\.0\n`, `64\.0 kWh estimated:\s+spread over the gaps`, `est\.: the part of a day's kWh`} {
 		if !regexp.MustCompile(row).MatchString(all) {
 			t.Errorf("the PDF has no %q:\n%s", row, all)
 		}
@@ -393,7 +393,7 @@ func TestPDFAirNotMeasurable(t *testing.T) {
 	}
 	words := strings.Join(strings.Fields(strings.Join(testenv.PDFPages(t, pdf.Bytes()), " ")), " ")
 	for _, want := range []string{"Leaks cost 0.00 EUR (1 lines not measurable)", "line 7 (7) 1 10 min not – – the air flow in the measurable non-production hours; no flow reading in the non-production hours",
-		"Compressor specific power", "GA 30 125.0 1200.00 6.25", "GA 11 0.0 0.00 not known: " + compressor.NoAir, "Specific power: the compressor's energy"} {
+		"Compressor specific power", "GA 30 125.0 1,200.00 6.25", "GA 11 0.0 0.00 not known: " + compressor.NoAir, "Specific power: the compressor's energy"} {
 		if !strings.Contains(words, want) {
 			t.Errorf("the PDF does not say %q:\n%s", want, words)
 		}
