@@ -134,7 +134,7 @@ func TestReportPageInBrowser(t *testing.T) {
 		t.Fatalf("the page's PDF link %s: HTTP %d, %s, %s", href, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Content-Disposition"))
 	}
 	text := strings.Join(testenv.PDFPages(t, file), "\f")
-	for _, want := range []string{"Report: finemeca", "Mon 27 Apr to Sun 3 May 2026", strconv.FormatFloat(api.Energy.KWh, 'f', 1, 64) + " kWh",
+	for _, want := range []string{"Report: finemeca", "2026-04-27 to 2026-05-03", en.Number(api.Energy.KWh, 1) + " kWh",
 		"centrale-atelier (301)", "air-line-2 (202)", "page 1 of "} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the PDF does not say %q:\n%s", want, text)
