@@ -17,18 +17,21 @@ import (
 // Funcs are the helpers the report's templates use to write figures and
 // dates for people, in the page and the mail, as locale l writes them.
 func Funcs(l locale.Locale) map[string]any {
-	// kwh is a figure of kWh; a dash for no data (a nil *float64).
-	kwh := func(v any) string {
+	// fixed writes a figure with digits decimals; a dash for no data (a
+	// nil *float64).
+	fixed := func(digits int, v any) string {
 		switch v := v.(type) {
 		case float64:
-			return l.Number(v, kwhDecimals)
+			return l.Number(v, digits)
 		case *float64:
 			if v != nil {
-				return l.Number(*v, kwhDecimals)
+				return l.Number(*v, digits)
 			}
 		}
 		return "–"
 	}
+	// kwh is a figure of kWh.
+	kwh := func(v any) string { return fixed(kwhDecimals, v) }
 	// cost is an amount in currency; a dash for no data.
 	cost := func(v any, currency string) string {
 		switch v := v.(type) {
@@ -80,19 +83,7 @@ func Funcs(l locale.Locale) map[string]any {
 		"last":  func(end time.Time) string { return l.Date(end.Add(-time.Nanosecond)) },
 		"dur":   duration,
 		"hours": func(h float64) string { return l.Number(h, 2) + " h" },
-		// fixed writes a figure with digits decimals; a dash for no data
-		// (a nil *float64).
-		"fixed": func(digits int, v any) string {
-			switch v := v.(type) {
-			case float64:
-				return l.Number(v, digits)
-			case *float64:
-				if v != nil {
-					return l.Number(*v, digits)
-				}
-			}
-			return "–"
-		},
+		"fixed": fixed,
 		// neg and model write the baselines.
 		"neg":   func(v float64) float64 { return -v },
 		"model": describeModel,
