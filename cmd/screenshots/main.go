@@ -42,6 +42,7 @@ func run(out string, width int) error {
 	cfg.DataDir = dir
 	cfg.HTTP.Listen, cfg.MQTT.Listen = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.MQTT.Builtin.AllowAnonymous = true // the demo devices connect without a login
+	app.DemoSettings(cfg, true, time.Now())
 	ctx := context.Background()
 	a, err := app.Start(ctx, cfg, app.Options{Demo: true, DemoInterval: 2 * time.Second}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {

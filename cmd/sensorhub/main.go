@@ -22,7 +22,6 @@ import (
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/logx"
 	"github.com/sensorhub/sensorhub/internal/plan"
-	"github.com/sensorhub/sensorhub/internal/sim"
 )
 
 const usage = `sensorhub: industrial IoT telemetry (MQTT in, durable queue, storage, API)
@@ -174,13 +173,8 @@ func cmdRun(args []string, stderr io.Writer, roles []string) error {
 		if *mqttAddr != "" {
 			cfg.MQTT.Listen = *mqttAddr
 		}
-		if *demo && *cfgPath == "" && len(cfg.Baselines) == 0 {
-			cfg.Baselines = demoBaselines(cfg, time.Now())
-		}
-		if *demo && *cfgPath == "" {
-			// The demo shows what energy and air cost; a configuration
-			// without money shows no made-up prices.
-			cfg.Money = config.DemoMoney()
+		if *demo {
+			app.DemoSettings(cfg, *cfgPath == "", time.Now())
 		}
 	})
 	if err != nil {
@@ -201,10 +195,6 @@ func cmdRun(args []string, stderr io.Writer, roles []string) error {
 		cfg.MQTT.Listen = "127.0.0.1:0"
 		log.Warn("demo: the MQTT port is in use (another broker?); the built-in broker takes a free port instead, see 'built-in MQTT broker listening' below, or choose one with --mqtt-listen",
 			"port_in_use", ":1883")
-	}
-	if *demo && len(cfg.Compressors) == 0 {
-		// The demo's compressor shows its specific power beside the leaks.
-		cfg.Compressors = sim.Compressors(cfg.Customers[0])
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -325,12 +315,4 @@ func cmdHashPassword(in io.Reader, stdout io.Writer) error {
 	}
 	_, err = fmt.Fprintln(stdout, hash)
 	return err
-}
-
-// demoBaselines give the built-in demo an energy baseline of its
-// customer's meters: the mean day of four whole days of the week of
-// history it starts with, which the days after are compared with.
-func demoBaselines(cfg *config.Config, now time.Time) []config.Baseline {
-	day := func(d int) string { return now.AddDate(0, 0, d).In(cfg.Location()).Format(time.DateOnly) }
-	return []config.Baseline{{Name: "demo-first-days", Customer: cfg.Customers[0], From: day(-6), To: day(-3), Every: "day"}}
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/ingest"
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/sim"
@@ -66,4 +67,26 @@ func (s *demoStage) history(ctx context.Context) error {
 	}
 	s.log.Info("demo: stored 7 days of simulated history", "readings", n)
 	return nil
+}
+
+// DemoSettings give a demo's configuration what the demo shows: the
+// compressor of its simulated devices and, in the built-in configuration
+// (builtIn), prices (a configuration without money shows no made-up
+// ones) and an energy baseline: the mean day of four whole days of the
+// week of history it starts with, which the days after are compared with.
+func DemoSettings(cfg *config.Config, builtIn bool, now time.Time) {
+	customer := cfg.Customers[0]
+	if len(cfg.Compressors) == 0 {
+		cfg.Compressors = sim.Compressors(customer)
+	}
+	if !builtIn {
+		return
+	}
+	if cfg.Money == nil {
+		cfg.Money = config.DemoMoney()
+	}
+	if len(cfg.Baselines) == 0 {
+		day := func(d int) string { return now.AddDate(0, 0, d).In(cfg.Location()).Format(time.DateOnly) }
+		cfg.Baselines = []config.Baseline{{Name: "demo-first-days", Customer: customer, From: day(-6), To: day(-3), Every: "day"}}
+	}
 }
