@@ -13,6 +13,7 @@ import (
 
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/store"
+	"github.com/sensorhub/sensorhub/internal/store/series"
 )
 
 // MaxGap is the longest time between two readings that still counts:
@@ -65,8 +66,7 @@ func Compute(power []store.Point, powerUnit string, flow []store.Point, flowUnit
 		f.Hours++
 		f.Period.KWh += e
 		f.Period.Nm3 += a
-		y, m, d := h.In(loc).Date()
-		day := time.Date(y, m, d, 0, 0, 0, 0, loc)
+		day := series.DayStart(h, loc)
 		i, ok := dayIdx[day]
 		if !ok {
 			i = len(f.Days)

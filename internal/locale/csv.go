@@ -20,6 +20,15 @@ type CSVFormat struct {
 	Zone         *time.Location
 }
 
+// CheckSep checks a separator asked for: empty (the locale's), ";" or
+// ",".
+func CheckSep(sep string) error {
+	if sep != "" && sep != ";" && sep != "," {
+		return fmt.Errorf("sep %q is not ; or ,", sep)
+	}
+	return nil
+}
+
 // CSVFormat is the locale's CSV format, or the one sep asks for: ";"
 // (with a decimal comma, as a spreadsheet that splits on semicolons
 // expects) or "," (with a decimal point); "" is the locale's.
@@ -33,7 +42,7 @@ func (l Locale) CSVFormat(sep string, zone *time.Location) (CSVFormat, error) {
 	case ",":
 		f.Sep = ','
 	default:
-		return CSVFormat{}, fmt.Errorf("sep %q is not ; or ,", sep)
+		return CSVFormat{}, CheckSep(sep)
 	}
 	if f.Zone == nil {
 		f.Zone = time.UTC

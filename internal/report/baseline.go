@@ -233,15 +233,10 @@ func (s *Source) daily(ctx context.Context, k store.DeviceKey, field, agg string
 	}
 	for _, pt := range out.Points {
 		if !math.IsNaN(pt.Value) {
-			add(dayStart(pt.Time, s.Location), pt.Value)
+			add(series.DayStart(pt.Time, s.Location), pt.Value)
 		}
 	}
 	return nil
-}
-
-func dayStart(t time.Time, loc *time.Location) time.Time {
-	y, m, d := t.In(loc).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, loc)
 }
 
 // sumDays sums the days [start, start+n days); nil when a day is missing

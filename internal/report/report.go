@@ -58,8 +58,7 @@ type Period struct {
 
 // Week is the week (Monday to Monday, local time) holding t.
 func Week(t time.Time, loc *time.Location) Period {
-	y, m, d := t.In(loc).Date()
-	day := time.Date(y, m, d, 0, 0, 0, 0, loc)
+	day := series.DayStart(t, loc)
 	back := (int(day.Weekday()) + 6) % 7 // days since Monday
 	from := day.AddDate(0, 0, -back)
 	return Period{From: from, To: from.AddDate(0, 0, 7), Kind: "week"}
@@ -590,10 +589,7 @@ func (s *Source) counter(ctx context.Context, k store.DeviceKey, field string, f
 
 // days and quarters are the buckets a meter's consumption is spread over.
 func days(loc *time.Location) series.Buckets {
-	start := func(t time.Time) time.Time {
-		y, m, d := t.In(loc).Date()
-		return time.Date(y, m, d, 0, 0, 0, 0, loc)
-	}
+	start := func(t time.Time) time.Time { return series.DayStart(t, loc) }
 	return series.Buckets{Of: start, Next: func(t time.Time) time.Time { return start(t.Add(36 * time.Hour)) }}
 }
 

@@ -87,9 +87,10 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "format must be json, csv or pdf")
 		return
 	}
+	// A bad separator is told before the report is made.
 	sep := r.URL.Query().Get("sep")
-	if sep != "" && sep != ";" && sep != "," {
-		writeError(w, http.StatusBadRequest, "sep must be ; or ,")
+	if err := locale.CheckSep(sep); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	rep := s.reportOf(w, r)

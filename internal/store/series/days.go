@@ -35,8 +35,8 @@ type DayReader interface {
 	Location() *time.Location
 }
 
-// dayStart is the local midnight that starts t's day.
-func dayStart(t time.Time, loc *time.Location) time.Time {
+// DayStart is the local midnight that starts t's day.
+func DayStart(t time.Time, loc *time.Location) time.Time {
 	y, m, d := t.In(loc).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, loc)
 }
@@ -50,11 +50,11 @@ func seriesFromDays(ctx context.Context, s store.Reader, q Query, loc *time.Loca
 	if !ok || q.Step.Days == 0 || rr.Location().String() != loc.String() {
 		return Series{}, false, nil
 	}
-	inner := dayStart(q.From, loc)
+	inner := DayStart(q.From, loc)
 	if inner.Before(q.From) {
-		inner = dayStart(inner.Add(36*time.Hour), loc)
+		inner = DayStart(inner.Add(36*time.Hour), loc)
 	}
-	end := dayStart(q.To, loc)
+	end := DayStart(q.To, loc)
 	if !inner.Before(end) {
 		return Series{}, false, nil
 	}
@@ -139,7 +139,7 @@ func mergeBuckets(ctx context.Context, s store.Reader, all []Bucket, q Query, lo
 // readings of the days after may be gone, their aggregates kept), else
 // the reading.
 func withDayAfter(ctx context.Context, s store.Reader, rr DayReader, all []Bucket, q Query, loc *time.Location) ([]Bucket, error) {
-	if end := dayStart(q.To, loc); end.Equal(q.To) {
+	if end := DayStart(q.To, loc); end.Equal(q.To) {
 		for _, days := range []int{1, 31} {
 			next, err := rr.Days(ctx, store.RawQuery{DeviceKey: q.DeviceKey, Field: q.Field, From: end, To: end.AddDate(0, 0, days)})
 			if err != nil {

@@ -59,9 +59,9 @@ func readRolled(ctx context.Context, s store.Reader, rr Rollups, kept store.Kept
 	case q.Step.Days > 0:
 		// Whole local days: the aggregates have no part of a day, so a
 		// range is widened to the midnights around it.
-		q.From = dayStart(q.From, loc)
-		if end := dayStart(q.To, loc); end.Before(q.To) && q.To.Before(kept.Raw) {
-			q.To = dayStart(end.Add(36*time.Hour), loc)
+		q.From = DayStart(q.From, loc)
+		if end := DayStart(q.To, loc); end.Before(q.To) && q.To.Before(kept.Raw) {
+			q.To = DayStart(end.Add(36*time.Hour), loc)
 		}
 		out, ok, err := seriesFromDays(ctx, s, q, loc, invalid)
 		if err != nil {
