@@ -6,6 +6,8 @@
 # storing took.
 #
 # usage: scripts/memory.sh [DEVICES] [HOURS]     (10000 devices, 0.25 h)
+# With SENSORHUB_HEAP_PROFILE=FILE, a heap profile is written to FILE when
+# half the readings are stored (go tool pprof -sample_index=inuse_space FILE).
 # Needs curl and Go.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +33,7 @@ customers: [finemeca]
 data_dir: $work/data
 http:
   listen: 127.0.0.1:$port
+  pprof: true
 mqtt:
   listen: 127.0.0.1:0
   builtin:
@@ -50,12 +53,20 @@ rss() { awk -v k="$1:" '$1 == k {print int($2 / 1024)}' "/proc/$pid/status"; }
 
 start=$(date +%s.%N)
 # A request held back (503) is sent again.
+if [ -n "${SENSORHUB_HEAP_PROFILE:-}" ]; then
+  (
+    until [ "$(stored)" -ge $((lines / 2)) ]; do sleep 0.2; done
+    curl -sf -o "$SENSORHUB_HEAP_PROFILE" "http://127.0.0.1:$port/debug/pprof/heap"
+  ) &
+  profiler=$!
+fi
 ls "$work"/part.* | xargs -P 2 -I{} curl -sf -o /dev/null --retry 100 --retry-all-errors --retry-delay 1 \
   -X POST --data-binary @{} "http://127.0.0.1:$port/api/v1/ingest?topic=finemeca/meters"
 until [ "$(stored)" -ge "$lines" ]; do
   sleep 0.2
   kill -0 "$pid" 2>/dev/null || { echo "memory.sh: sensorhub stopped; its log:" >&2; cat "$work/log" >&2; exit 1; }
 done
+[ -n "${profiler:-}" ] && wait "$profiler"
 took=$(python3 -c "print(f'{$(date +%s.%N) - $start:.1f}')")
 echo "devices             $devices ($lines readings over $hours h, HTTP ingest, SQLite)"
 echo "stored in           $took s"

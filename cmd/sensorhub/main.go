@@ -182,7 +182,9 @@ func cmdRun(args []string, stderr io.Writer, roles []string) error {
 	}
 	cfg := p.Config
 	log := logx.New(stderr, cfg.Log.Format, cfg.Log.Level)
-	setMemoryLimit(cfg.Memory, log)
+	// The store's caches follow the budget in force: a smaller cgroup's
+	// limit lowers them too.
+	cfg.Memory, _ = setMemoryLimit(cfg.Memory, log)
 	if *demo && cfg.MQTT.Broker == "builtin" && !cfg.MQTT.Builtin.AllowAnonymous {
 		// The simulated devices, and anyone trying the demo with
 		// mosquitto_pub, connect without a login.

@@ -19,17 +19,37 @@ func TestMemoryLimit(t *testing.T) {
 
 	t.Setenv("GOMEMLIMIT", "")
 	debug.SetMemoryLimit(math.MaxInt64)
-	budget := float64(256 << 20)
-	if got, want := setMemoryLimit(256<<20, log), int64(goShare*budget); got != want || debug.SetMemoryLimit(-1) != want {
+	const budget = 256 << 20
+	code := codeBytes()
+	if code < defaultCodeBytes || code > budget/2 {
+		t.Fatalf("the program's mapped pages read as %d bytes", code)
+	}
+	// 256 MiB less the code's pages and 32 MiB for SQLite and the rest.
+	if got, want := limitOf(t, budget, log), int64(budget-code-budget/8); got != want || debug.SetMemoryLimit(-1) != want {
 		t.Errorf("a budget of 256 MiB: limit %d (in force %d), want %d", got, debug.SetMemoryLimit(-1), want)
 	}
+	// A small budget leaves the runtime half of it, not less.
+	if got := limitOf(t, 64<<20, log); got != 32<<20 {
+		t.Errorf("a budget of 64 MiB: limit %d, want %d", got, 32<<20)
+	}
 	debug.SetMemoryLimit(math.MaxInt64)
-	if got := setMemoryLimit(0, log); got != 0 || debug.SetMemoryLimit(-1) != math.MaxInt64 {
+	if got := limitOf(t, 0, log); got != 0 || debug.SetMemoryLimit(-1) != math.MaxInt64 {
 		t.Errorf("memory: 0 set a limit: %d", got)
 	}
 	t.Setenv("GOMEMLIMIT", "300MiB")
 	debug.SetMemoryLimit(300 << 20) // as the runtime read it at start
-	if got := setMemoryLimit(config.ByteSize(128<<20), log); got != 300<<20 {
+	if got := limitOf(t, config.ByteSize(128<<20), log); got != 300<<20 {
 		t.Errorf("with GOMEMLIMIT=300MiB the limit is %d", got)
 	}
+}
+
+// limitOf sets the limit from a budget and checks that the budget in
+// force is the one given (no cgroup limits the test).
+func limitOf(t *testing.T, budget config.ByteSize, log *slog.Logger) int64 {
+	t.Helper()
+	inForce, limit := setMemoryLimit(budget, log)
+	if inForce != budget {
+		t.Errorf("budget %d: %d in force", budget, inForce)
+	}
+	return limit
 }

@@ -205,6 +205,10 @@ func (e *Engine) saveAlerts(ctx context.Context, changes []store.AlertChange) er
 	return ls.SaveAlertsHolding(ctx, *e.Lease, changes)
 }
 
+// evalMessages is how many messages of the readings stream the engine
+// evaluates and saves at once.
+const evalMessages = 4
+
 // Run loads the saved state (unless Load was called), starts the
 // dispatcher, and evaluates readings from cons and the timer until ctx
 // ends.
@@ -227,8 +231,9 @@ func (e *Engine) Run(ctx context.Context, cons queue.Consumer) error {
 	defer func() { <-dispatched }()
 	lastTick := time.Time{}
 	var failures int
-	// Each message holds up to reading.StreamBytes of readings.
-	queue.Consume(ctx, cons, 16, min(time.Second, e.Every), e.Log, func(ctx context.Context, ds []queue.Delivery) {
+	// Each message holds up to reading.StreamBytes of readings: four hold
+	// about 2,500 readings, a megabyte of JSON that decodes to about five.
+	queue.Consume(ctx, cons, evalMessages, min(time.Second, e.Every), e.Log, func(ctx context.Context, ds []queue.Delivery) {
 		e.takePending(ctx)
 		e.Progress.Begin()
 		rs, ds, _ := queue.ReadingsOf(ctx, ds, e.Log)

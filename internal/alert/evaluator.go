@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/url"
 	"slices"
 	"time"
@@ -62,10 +63,24 @@ type entry struct {
 	Alert
 	alertID int64
 	name    string
-	// env and units are the newest reading's, for the values shown in a
-	// notification.
-	env   map[string]any
-	units map[string]string
+	// vals and units are the newest reading's values of the rule's
+	// fields (Rule.Fields, NaN where it had none) and their units, for a
+	// notification: only these, not the whole reading, so that thousands
+	// of devices keep a few numbers each.
+	vals  []float64
+	units []string
+}
+
+// keep notes the rule's fields of a reading's env in place.
+func (en *entry) keep(rule *Rule, env map[string]any, units map[string]string) {
+	en.vals, en.units = en.vals[:0], en.units[:0]
+	for _, f := range rule.Fields {
+		x, ok := env[f].(float64)
+		if !ok {
+			x = math.NaN()
+		}
+		en.vals, en.units = append(en.vals, x), append(en.units, units[f])
+	}
 }
 
 func (v *Evaluator) now() time.Time {
@@ -209,7 +224,7 @@ func (v *Evaluator) Process(ctx context.Context, rs []reading.Reading) []store.A
 					continue
 				}
 				if !r.Time.Before(before.LastEval) {
-					en.env, en.units = env, r.Units
+					en.keep(rule, env, r.Units)
 				}
 				act = en.Observe(r.Time, cond, clear, rule.Timing)
 			}
@@ -226,18 +241,19 @@ func (v *Evaluator) Process(ctx context.Context, rs []reading.Reading) []store.A
 	return changes
 }
 
-func ruleValues(rule *Rule, env map[string]any, units map[string]string) (map[string]float64, map[string]string) {
+func ruleValues(rule *Rule, en *entry) (map[string]float64, map[string]string) {
 	vals := map[string]float64{}
 	var us map[string]string
-	for _, f := range rule.Fields {
-		if v, ok := env[f].(float64); ok {
-			vals[f] = v
-			if u := units[f]; u != "" {
-				if us == nil {
-					us = map[string]string{}
-				}
-				us[f] = u
+	for i, f := range rule.Fields {
+		if i >= len(en.vals) || math.IsNaN(en.vals[i]) {
+			continue
+		}
+		vals[f] = en.vals[i]
+		if u := en.units[i]; u != "" {
+			if us == nil {
+				us = map[string]string{}
 			}
+			us[f] = u
 		}
 	}
 	return vals, us
@@ -323,7 +339,7 @@ func (v *Evaluator) change(ctx context.Context, rule *Rule, ak store.AlertKey, e
 		Condition: rule.Condition(), URL: v.dashboardURL(ak.DeviceKey),
 	}
 	if rule.Timing.NoDataFor <= 0 {
-		ev.Values, ev.Units = ruleValues(rule, en.env, en.units)
+		ev.Values, ev.Units = ruleValues(rule, en)
 	}
 	ev.Message = rule.Message(MessageData{
 		Rule: rule.Name, Severity: rule.Severity, State: state, Customer: ak.Customer, Sensor: ak.Sensor,
@@ -452,12 +468,23 @@ func (v *Evaluator) leakSeries(ctx context.Context, l *LeakSpec, p leak.Params, 
 	return s, flow, nil
 }
 
-// lossWindow holds a device's readings of the last hour: when, and how
-// many messages before each were lost.
+// lossWindow holds a device's readings of the last hour: when (Unix
+// nanoseconds), and how many messages before each were lost. At 10,000
+// devices every byte of an entry counts: 16 where a time.Time and a
+// float64 took 32.
 type lossWindow struct {
-	times []time.Time
-	lost  []float64
-	sum   float64
+	entries []lossEntry
+	sum     float64
+}
+
+type lossEntry struct {
+	at   int64
+	lost float32
+}
+
+func (w *lossWindow) add(t time.Time, lost float64) {
+	w.entries = append(w.entries, lossEntry{t.UnixNano(), float32(lost)})
+	w.sum += float64(float32(lost))
 }
 
 func (v *Evaluator) lossRatio(ctx context.Context, dk store.DeviceKey, r *reading.Reading) (float64, bool) {
@@ -470,9 +497,9 @@ func (v *Evaluator) lossRatio(ctx context.Context, dk store.DeviceKey, r *readin
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				v.Log.Warn("loss window", "device", dk.Device, "err", err)
 			}
+			w.entries = make([]lossEntry, 0, len(pts)+1)
 			for _, p := range pts {
-				w.times, w.lost = append(w.times, p.Time), append(w.lost, p.Value)
-				w.sum += p.Value
+				w.add(p.Time, p.Value)
 			}
 		}
 	}
@@ -480,18 +507,22 @@ func (v *Evaluator) lossRatio(ctx context.Context, dk store.DeviceKey, r *readin
 	if !ok {
 		return 0, false
 	}
-	if n := len(w.times); n == 0 || r.Time.After(w.times[n-1]) {
-		w.times, w.lost = append(w.times, r.Time), append(w.lost, lost)
-		w.sum += lost
+	if n := len(w.entries); n == 0 || r.Time.UnixNano() > w.entries[n-1].at {
+		w.add(r.Time, lost)
 	}
-	cut := 0
-	for cut < len(w.times) && !w.times[cut].After(r.Time.Add(-LossWindow)) {
-		w.sum -= w.lost[cut]
+	cut, from := 0, r.Time.Add(-LossWindow).UnixNano()
+	for cut < len(w.entries) && w.entries[cut].at <= from {
+		w.sum -= float64(w.entries[cut].lost)
 		cut++
 	}
-	w.times, w.lost = w.times[cut:], w.lost[cut:]
-	if len(w.times) == 0 {
+	if cut > 0 {
+		// Moved down rather than resliced, so that the window's array
+		// does not creep forward and grow.
+		w.entries = w.entries[:copy(w.entries, w.entries[cut:])]
+	}
+	if len(w.entries) == 0 {
+		w.sum = 0
 		return 0, false
 	}
-	return w.sum / (w.sum + float64(len(w.times))), true
+	return w.sum / (w.sum + float64(len(w.entries))), true
 }

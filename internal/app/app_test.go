@@ -375,7 +375,7 @@ func TestAPIErrors(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, m := range []string{"sensorhub_messages_stored_total", "sensorhub_queue_lag_messages", "sensorhub_store_write_seconds",
-		`sensorhub_memory_cache_bytes{cache="store_tails"}`, `sensorhub_memory_cache_bytes{cache="store_parts"}`, "sensorhub_memory_limit_bytes"} {
+		`sensorhub_memory_cache_bytes{cache="store_tails"}`, `sensorhub_memory_cache_bytes{cache="store_parts"}`, `sensorhub_memory_cache_bytes{cache="store_latest"}`, "sensorhub_memory_limit_bytes"} {
 		if !strings.Contains(string(b), m) {
 			t.Errorf("/metrics lacks %s", m)
 		}

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/gateway"
 	"github.com/sensorhub/sensorhub/internal/health"
@@ -116,6 +118,11 @@ func (s *gatewayStage) connect(ctx context.Context) error {
 		attrs = append(attrs, "tls_addr", s.broker.TLSAddr().String())
 	}
 	s.log.Info("built-in MQTT broker listening", attrs...)
+	broker := s.broker
+	_ = s.fw.Metrics.Registry.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "sensorhub_mqtt_messages_dropped_total",
+		Help: "Messages the built-in broker did not hand on to another program subscribed to it, whose queue (mqtt.builtin.max_pending_writes) was full. sensorhub itself stores them.",
+	}, func() float64 { return float64(broker.Dropped()) }))
 	s.url = "tcp://" + s.broker.Addr().String()
 	return nil
 }

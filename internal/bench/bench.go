@@ -100,11 +100,12 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	cfg := o.Config
 	payloads := makePayloads(cfg.Customers[0], o.N, o.Devices)
 
-	// Raw: the same broker, a plain subscriber, no sensorhub behind it.
+	// Raw: the same broker, a plain subscriber, no sensorhub behind it. The
+	// subscriber must get every message, however far behind it falls.
 	brokerURL := cfg.MQTT.Broker
 	if brokerURL == "builtin" {
 		b, err := gateway.StartBroker(&gateway.Forwarder{Metrics: metrics.New(), Log: o.Log},
-			gateway.BrokerOptions{Listen: "127.0.0.1:0", MaxPendingWrites: cfg.MQTT.Builtin.MaxPendingWrites,
+			gateway.BrokerOptions{Listen: "127.0.0.1:0", MaxPendingWrites: max(cfg.MQTT.Builtin.MaxPendingWrites, 1<<20),
 				MaxInflight: cfg.MQTT.Builtin.MaxInflight, MaxPacket: uint32(cfg.MQTT.Builtin.MaxPacket), AllowAnonymous: true}, o.Log)
 		if err != nil {
 			return res, err

@@ -336,7 +336,12 @@ type TLS struct {
 // Builtin tunes the built-in broker.
 type Builtin struct {
 	// MaxPendingWrites is how many messages the broker queues for one slow
-	// subscriber before it drops; set high so that nothing is dropped.
+	// subscriber before it drops. Every connection reserves room for them
+	// when it connects (8 bytes each): 8,192 is 64 KiB a connection, where
+	// 1,048,576 took 8 MiB, a gigabyte for 128 devices connected. Nothing
+	// sensorhub stores goes through this queue (the gateway takes each
+	// message as it arrives); only other programs subscribed to the
+	// built-in broker can miss what they fall that far behind on.
 	MaxPendingWrites int32 `yaml:"max_pending_writes"`
 	// MaxInflight is the number of unacknowledged QoS 1 messages per client.
 	MaxInflight uint16 `yaml:"max_inflight"`
@@ -743,7 +748,7 @@ func Default() *Config {
 		Locale:    "en",
 		Customers: []string{"finemeca"},
 		DataDir:   "./data",
-		Memory:    512 << 20,
+		Memory:    256 << 20,
 		Log:       Log{Level: "info", Format: "text"},
 		HTTP:      HTTP{Listen: "127.0.0.1:8080", MaxBody: 8 << 20, MaxStreamsPerUser: 20, MaxConnections: 512, Prometheus: DefaultPrometheusAPI},
 		Auth:      Auth{SessionLifetime: 12 * time.Hour, SessionIdle: time.Hour, LoginsPerMinute: 5},
@@ -754,7 +759,7 @@ func Default() *Config {
 			QoS:      1,
 			ClientID: "sensorhub-gateway",
 			Builtin: Builtin{
-				MaxPendingWrites: 1 << 20,
+				MaxPendingWrites: 8192,
 				MaxInflight:      65535,
 				MaxPacket:        1 << 20,
 			},

@@ -93,8 +93,17 @@ type Prev struct {
 	Fields   map[string]float64
 }
 
+// envFuncs is about how many functions and constants an env holds beside
+// the reading's fields.
+const envFuncs = 8
+
 func newEnv(r *reading.Reading, prev *Prev) map[string]any {
-	env := map[string]any{}
+	n := envFuncs
+	if r != nil {
+		n += len(r.Fields) + 1
+	}
+	// Sized at once: growing it field by field cost more than the rest.
+	env := make(map[string]any, n)
 	if r != nil {
 		for k, v := range r.Fields {
 			env[k] = v

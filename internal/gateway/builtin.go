@@ -130,6 +130,10 @@ func StartBroker(fw *Forwarder, opts BrokerOptions, log *slog.Logger) (*Broker, 
 	return b, nil
 }
 
+// Dropped counts the messages the broker did not hand on to a
+// subscriber whose queue (MaxPendingWrites) was full.
+func (b *Broker) Dropped() int64 { return atomic.LoadInt64(&b.server.Info.MessagesDropped) }
+
 // Addr is the address the broker listens on.
 func (b *Broker) Addr() net.Addr { return b.addr }
 

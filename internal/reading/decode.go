@@ -210,7 +210,7 @@ func (d *Decoder) decodeFlat(env Envelope) (Reading, error) {
 		Sensor:   p.Name,
 		Device:   device,
 		Received: env.Received.UTC(),
-		Fields:   map[string]float64{},
+		Fields:   make(map[string]float64, len(obj)),
 		MsgCount: NoMsgCount,
 	}
 	r.Name, _ = text(obj["Device"])

@@ -432,6 +432,10 @@ func splitHostPort(addr string) (string, int, error) {
 	return host, port, nil
 }
 
+// tailBytes bounds what a tail's client holds of the messages not yet
+// handed to fn.
+const tailBytes = 4 << 20
+
 // Tail delivers the stream's new messages to fn through an ordered,
 // ephemeral consumer, until ctx ends.
 func (q *Queue) Tail(ctx context.Context, s queue.Stream, fn func(data []byte)) error {
@@ -441,7 +445,9 @@ func (q *Queue) Tail(ctx context.Context, s queue.Stream, fn func(data []byte)) 
 	if err != nil {
 		return fmt.Errorf("JetStream tail of %s: %w", q.streamName(s), err)
 	}
-	cc, err := c.Consume(func(m jetstream.Msg) { fn(m.Data()) })
+	// A readings message holds up to 256 KiB: what the client holds ahead
+	// of fn is bounded in bytes, not only in messages (500 by default).
+	cc, err := c.Consume(func(m jetstream.Msg) { fn(m.Data()) }, jetstream.PullMaxBytes(tailBytes))
 	if err != nil {
 		return fmt.Errorf("JetStream tail of %s: %w", q.streamName(s), err)
 	}

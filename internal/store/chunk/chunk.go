@@ -260,7 +260,7 @@ func appendFlags(b []byte, rs []reading.Reading) []byte {
 // values of the rows that have one.
 func appendOptFloat(b []byte, rs []reading.Reading, get func(*reading.Reading) (float64, bool), mode floatMode) []byte {
 	present := make([]bool, len(rs))
-	var vals []float64
+	vals := make([]float64, 0, len(rs))
 	for i := range rs {
 		v, ok := get(&rs[i])
 		present[i] = ok
@@ -426,7 +426,7 @@ func (d *decoded) readings() []reading.Reading {
 		r.Name, r.Gateway = d.names[i], d.gateways[i]
 		r.Length = d.lengths[i]
 		r.Flags = d.flags[i]
-		r.Fields = map[string]float64{}
+		r.Fields = make(map[string]float64, len(d.order))
 		for _, f := range d.order {
 			if v := d.fields[f][i]; v != nil {
 				r.Fields[f] = *v

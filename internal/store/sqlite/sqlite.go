@@ -42,6 +42,20 @@ CREATE INDEX sessions_expiry_idx ON sessions (expiry)`,
 	Trim:    "PRAGMA incremental_vacuum",
 }
 
+// conns is how many connections the store opens: one writes, the others
+// read beside it (WAL).
+const conns = 4
+
+// pageCacheKiB is each connection's SQLite page cache, outside the Go
+// heap: together an eighth of what the store's own caches may hold
+// (cacheBytes, from the memory budget), between 2 and 16 MiB each.
+func pageCacheKiB(cacheBytes int64) int64 {
+	if cacheBytes <= 0 {
+		return 16 << 10
+	}
+	return min(max(cacheBytes/8/conns>>10, 2<<10), 16<<10)
+}
+
 // Open opens (creating if needed) the store in the SQLite file at path
 // and brings its schema up to date. It holds the file's shared lock
 // (Lock) until it closes, so that a restore does not replace the file
@@ -68,13 +82,13 @@ func Open(ctx context.Context, path string, opts sqlstore.Options) (_ *sqlstore.
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(ON)")
-	q.Add("_pragma", "cache_size(-16384)")
+	q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", pageCacheKiB(opts.CacheBytes)))
 	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(4)
+	db.SetMaxOpenConns(conns)
 	s, err := sqlstore.Open(ctx, db, Dialect, opts)
 	if err != nil {
 		db.Close()

@@ -54,6 +54,32 @@ func (c *lru[K, V]) put(k K, v V) {
 	}
 }
 
+// set keeps v under k, replacing what k held.
+func (c *lru[K, V]) set(k K, v V) {
+	c.mu.Lock()
+	if e, ok := c.items[k]; ok {
+		it := e.Value.(*lruItem[K, V])
+		c.n += c.size(v) - c.size(it.val)
+		it.val = v
+		c.order.MoveToFront(e)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	c.put(k, v)
+}
+
+// remove drops what k holds.
+func (c *lru[K, V]) remove(k K) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[k]; ok {
+		c.order.Remove(e)
+		delete(c.items, k)
+		c.n -= c.size(e.Value.(*lruItem[K, V]).val)
+	}
+}
+
 // bytes is what the cache holds, as its size function counts it.
 func (c *lru[K, V]) bytes() int {
 	c.mu.Lock()

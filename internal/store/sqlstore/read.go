@@ -379,9 +379,7 @@ func (s *Store) Neighbours(ctx context.Context, qs []store.NeighbourQuery) ([]st
 // latestOf decodes a device's newest reading, once while it stays the
 // newest. The cache is bounded: a full one starts again.
 func (s *Store) latestOf(dev, t, seq int64, data []byte) (*reading.Reading, error) {
-	s.latestMu.Lock()
-	c, ok := s.latest[dev]
-	s.latestMu.Unlock()
+	c, ok := s.latest.get(dev)
 	if ok && c.time == t && c.seq == seq {
 		return c.r, nil
 	}
@@ -389,17 +387,9 @@ func (s *Store) latestOf(dev, t, seq int64, data []byte) (*reading.Reading, erro
 	if err != nil {
 		return nil, fmt.Errorf("store: newest reading of device %d: %w", dev, err)
 	}
-	s.latestMu.Lock()
-	if len(s.latest) >= maxLatest {
-		clear(s.latest)
-	}
-	s.latest[dev] = cachedLatest{t, seq, &r}
-	s.latestMu.Unlock()
+	s.latest.set(dev, cachedLatest{t, seq, &r})
 	return &r, nil
 }
-
-// maxLatest bounds the newest readings kept decoded.
-const maxLatest = 20000
 
 type cachedLatest struct {
 	time, seq int64

@@ -502,9 +502,7 @@ func (s *Store) RemoveDevice(ctx context.Context, k store.DeviceKey) (int64, err
 	}
 	s.forgetDevices()
 	s.tails.drop(dev)
-	s.latestMu.Lock()
-	delete(s.latest, dev)
-	s.latestMu.Unlock()
+	s.latest.remove(dev)
 	return n, nil
 }
 

@@ -123,7 +123,7 @@ func (s *Store) write(ctx context.Context, b store.Batch) (store.WriteResult, er
 	}
 	s.idMu.Lock()
 	for k, u := range units {
-		s.units[k] = u
+		s.noteUnit(k, u)
 	}
 	s.idMu.Unlock()
 	s.keepTails(before, written)
@@ -462,7 +462,7 @@ func (s *Store) newUnits(ctx context.Context, ps []pending) (map[unitKey]string,
 		for name := range p.r.Fields {
 			k := unitKey{p.dev, fids[name]}
 			u := p.r.Units[name]
-			known, ok := s.units[k]
+			known, ok := s.knownUnit(k)
 			if w, pendingUnit := out[k]; pendingUnit {
 				known, ok = w, true
 			}
