@@ -4,14 +4,16 @@
 # with `mosquitto_pub -l` at QoS 1 through a Mosquitto of the run's own,
 # first to `mosquitto_sub` (the raw rate), then to a sensorhub subscribed
 # to that Mosquitto (built-in queue and SQLite store) until it has stored
-# them all. Prints both rates and their ratio.
+# them all. Prints both rates and their ratio for each run, and the
+# median ratio.
 #
-# usage: scripts/mosquitto-ratio.sh [N] [RUNS]     (20000 messages, 3 runs)
+# usage: scripts/mosquitto-ratio.sh [N] [RUNS] [DEVICES]     (60000 messages, 3 runs, 100 meters)
 # Needs mosquitto, mosquitto_pub, mosquitto_sub, curl and Go.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-n=${1:-20000}
+n=${1:-60000}
 runs=${2:-3}
+devices=${3:-100}
 for cmd in mosquitto mosquitto_pub mosquitto_sub curl; do
   command -v "$cmd" >/dev/null || { echo "mosquitto-ratio.sh: $cmd is missing (apt-get install -y mosquitto mosquitto-clients curl)" >&2; exit 1; }
 done
@@ -29,8 +31,7 @@ go build -o "$work/sensorhub" ./cmd/sensorhub
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 now() { date +%s.%N; }
 
-# The load: 100 meters, as many steps of 30 s as make n messages.
-devices=100
+# The load: the meters, as many steps of 30 s as make n messages.
 hours=$(python3 -c "print($n / $devices / 120)")
 "$work/sensorhub" bench --gen-meters "${devices}x${hours}" > "$work/load.jsonl"
 lines=$(wc -l < "$work/load.jsonl")
@@ -99,8 +100,12 @@ EOF
 }
 
 echo "messages            $lines (QoS 1, $devices meters), mosquitto_pub -l through Mosquitto $(mosquitto -h 2>/dev/null | head -1 | awk '{print $3}')"
+ratios=()
 for run in $(seq 1 "$runs"); do
   raw=$(raw_rate)
   e2e=$(e2e_rate "$run")
-  echo "run $run: raw mosquitto_pub -> mosquitto_sub $raw msg/s, stored end to end $e2e msg/s, ratio $(python3 -c "print(f'{$e2e / $raw:.2f}')")"
+  ratio=$(python3 -c "print(f'{$e2e / $raw:.2f}')")
+  ratios+=("$ratio")
+  echo "run $run: raw mosquitto_pub -> mosquitto_sub $raw msg/s, stored end to end $e2e msg/s, ratio $ratio"
 done
+echo "median ratio        $(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}')"

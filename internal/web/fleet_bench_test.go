@@ -18,20 +18,27 @@ import (
 	"github.com/sensorhub/sensorhub/internal/store/sqlstore"
 )
 
-// BenchmarkFleetPages measures the overview and /api/v1/latest with 100
-// and with 10,000 devices in a SQLite store: what one page costs should
-// not grow with the fleet. Compare the ns/op of each pair.
+// BenchmarkFleetPages measures the overview and /api/v1/latest with 100,
+// 10,000 and 50,000 devices in a SQLite store: what one page costs should
+// not grow with the fleet. Compare the ns/op of each size.
 func BenchmarkFleetPages(b *testing.B) {
-	for _, n := range []int{100, 10000} {
+	for _, n := range []int{100, 10000, 50000} {
 		h := fleetServer(b, n)
+		one := func(b *testing.B, path string) {
+			req := httptest.NewRequest("GET", "http://localhost"+path, nil)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				b.Fatalf("GET %s: HTTP %d %.200s", path, rec.Code, rec.Body.String())
+			}
+		}
+		// A page shown once before: the templates parsed, the summary's
+		// counts worked out (they are kept for LeakFresh), as every page
+		// but one in LeakFresh finds them.
 		get := func(b *testing.B, path string) {
+			one(b, path)
 			for b.Loop() {
-				req := httptest.NewRequest("GET", "http://localhost"+path, nil)
-				rec := httptest.NewRecorder()
-				h.ServeHTTP(rec, req)
-				if rec.Code != http.StatusOK {
-					b.Fatalf("GET %s: HTTP %d %.200s", path, rec.Code, rec.Body.String())
-				}
+				one(b, path)
 			}
 		}
 		b.Run(fmt.Sprintf("overview/devices=%d", n), func(b *testing.B) { get(b, "/") })

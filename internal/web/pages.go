@@ -64,7 +64,8 @@ type Pages struct {
 	Plan     *plan.Live
 	Location *time.Location
 	Server   *Server
-	leaks    leakCounts
+	leaks    fresh[int]
+	fleets   fresh[store.Fleet]
 }
 
 // config is the configuration in force.
@@ -450,8 +451,12 @@ func (p *Pages) overview(w http.ResponseWriter, r *http.Request) {
 	who := principalOf(r)
 	now := time.Now()
 	oq := readOverviewQuery(r.URL.Query())
-	// The cards count the whole fleet the principal sees, in the store.
-	fleet, err := p.Store.CountDevices(r.Context(), scoped(r, store.DeviceFilter{}), now.Add(-SilentAfter))
+	// The cards count the whole fleet the principal sees, in the store,
+	// as of at most LeakFresh ago.
+	all := scoped(r, store.DeviceFilter{})
+	fleet, err := p.fleets.get(scopeOf(all), now, func() (store.Fleet, error) {
+		return p.Store.CountDevices(r.Context(), all, now.Add(-SilentAfter))
+	})
 	if err != nil {
 		p.Server.internal(w, r, err)
 		return
