@@ -292,14 +292,16 @@ func (h *forwardHook) enqueue(q queued) bool {
 }
 
 // forward puts the waiting messages on the queue, as many at once as are
-// waiting, and tells each sender in the order they came.
+// waiting, a few lots at once (forwardFlights), and tells each sender in
+// the order they came.
 func (h *forwardHook) forward() {
-	batch := make([]queued, 0, batchMax)
-	envs := make([]reading.Envelope, 0, batchMax)
+	fl := newFlights(forwardFlights)
+	defer fl.close()
 	for {
+		var batch []queued
 		select {
 		case q := <-h.in:
-			batch = append(batch[:0], q)
+			batch = append(make([]queued, 0, min(len(h.in)+1, batchMax)), q)
 		case <-h.ctx.Done():
 			for {
 				select {
@@ -319,15 +321,18 @@ func (h *forwardHook) forward() {
 				break more
 			}
 		}
-		envs = envs[:0]
-		for _, q := range batch {
-			envs = append(envs, q.env)
+		envs := make([]reading.Envelope, len(batch))
+		for i, q := range batch {
+			envs[i] = q.env
 		}
-		ctx, cancel := context.WithTimeout(h.ctx, SenderWait)
-		err := h.fw.Forward(ctx, envs...)
-		cancel()
-		for _, q := range batch {
-			q.done(err)
-		}
+		fl.start(func() error {
+			ctx, cancel := context.WithTimeout(h.ctx, SenderWait)
+			defer cancel()
+			return h.fw.Forward(ctx, envs...)
+		}, func(err error) {
+			for _, q := range batch {
+				q.done(err)
+			}
+		})
 	}
 }

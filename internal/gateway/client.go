@@ -159,17 +159,19 @@ func (cl *Client) receive(_ paho.Client, m paho.Message) {
 }
 
 // forward puts the messages on the queue in the order they arrive, those
-// waiting together, and acknowledges each to the broker once the queue has
-// it. Brokers send only a few unacknowledged messages at a time
-// (Mosquitto: 20): they come on while one lot is put on the queue.
+// waiting together, a few lots at once (forwardFlights), and acknowledges
+// each to the broker once the queue has it, in the order they came.
+// Brokers send only a few unacknowledged messages at a time (Mosquitto:
+// 20): they come on while the lots before are put on the queue.
 func (cl *Client) forward() {
 	defer close(cl.done)
-	ms := make([]paho.Message, 0, batchMax)
-	envs := make([]reading.Envelope, 0, batchMax)
+	fl := newFlights(forwardFlights)
+	defer fl.close()
 	for {
+		var ms []paho.Message
 		select {
 		case m := <-cl.in:
-			ms = append(ms[:0], m)
+			ms = append(make([]paho.Message, 0, min(len(cl.in)+1, batchMax)), m)
 		case <-cl.ctx.Done():
 			return
 		}
@@ -182,19 +184,21 @@ func (cl *Client) forward() {
 				break more
 			}
 		}
-		envs = envs[:0]
+		envs := make([]reading.Envelope, len(ms))
 		received := time.Now().UTC()
-		for _, m := range ms {
-			envs = append(envs, reading.Envelope{Topic: m.Topic(), Payload: m.Payload(), Received: received, Source: "mqtt"})
+		for i, m := range ms {
+			envs[i] = reading.Envelope{Topic: m.Topic(), Payload: m.Payload(), Received: received, Source: "mqtt"}
 		}
-		if err := cl.fw.Forward(cl.ctx, envs...); err != nil {
-			// Shutting down, or refused: unacknowledged, the broker sends
-			// them again.
-			continue
-		}
-		for _, m := range ms {
-			m.Ack()
-		}
+		fl.start(func() error { return cl.fw.Forward(cl.ctx, envs...) }, func(err error) {
+			if err != nil {
+				// Shutting down, or refused: unacknowledged, the broker
+				// sends them again.
+				return
+			}
+			for _, m := range ms {
+				m.Ack()
+			}
+		})
 	}
 }
 

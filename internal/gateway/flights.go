@@ -1,0 +1,49 @@
+package gateway
+
+import "sync"
+
+// forwardFlights is how many lots of messages a gateway puts on the queue
+// at once. Senders hold only a few messages unacknowledged (Mosquitto
+// gives a subscriber 20; a device's client a few hundred): while one lot
+// waits for the queue's acknowledgement, the messages that came meanwhile
+// go as the next lot instead of waiting for it, so that acknowledgements
+// flow back steadily rather than a lot at a time.
+const forwardFlights = 4
+
+// flights runs lots concurrently and reports each one's outcome in the
+// order the lots were started: an MQTT receiver acknowledges QoS 1
+// messages in the order they came.
+type flights struct {
+	order chan *flight
+	wg    sync.WaitGroup
+}
+
+type flight struct {
+	err  chan error
+	done func(error)
+}
+
+func newFlights(n int) *flights {
+	f := &flights{order: make(chan *flight, n)}
+	f.wg.Go(func() {
+		for fl := range f.order {
+			fl.done(<-fl.err)
+		}
+	})
+	return f
+}
+
+// start runs forward on a goroutine of its own; done is called with its
+// error once every lot started before it is done. start waits while n
+// lots wait to be reported.
+func (f *flights) start(forward func() error, done func(error)) {
+	fl := &flight{err: make(chan error, 1), done: done}
+	f.order <- fl
+	go func() { fl.err <- forward() }()
+}
+
+// close waits until every lot started is done.
+func (f *flights) close() {
+	close(f.order)
+	f.wg.Wait()
+}
