@@ -33,7 +33,11 @@ const (
 )
 
 var (
-	encoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithEncoderConcurrency(1))
+	// A window of 1 MiB: a chunk's body is one device's day, a few hundred
+	// KiB at most before compression, and the 8 MiB window of the level's
+	// default kept 16 MiB of history in memory for nothing.
+	encoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithEncoderConcurrency(1),
+		zstd.WithWindowSize(1<<20))
 	decoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(256<<20))
 )
 
