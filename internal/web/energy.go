@@ -90,6 +90,18 @@ func energyOf(ctx context.Context, st Store, cfg *config.Config, customer string
 		k := store.DeviceKey{Customer: iv.Customer, Sensor: iv.Sensor, Device: iv.Device}
 		invalidOf[k] = append(invalidOf[k], iv)
 	}
+	// The price of each quarter of the two days, looked up once.
+	prices := make([]float64, tomorrow.Sub(yesterday)/money.Quarter)
+	for i := range prices {
+		prices[i] = math.NaN()
+	}
+	price := func(q time.Time) float64 {
+		i := int(q.Sub(yesterday) / money.Quarter)
+		if math.IsNaN(prices[i]) {
+			prices[i] = t.Price(q)
+		}
+		return prices[i]
+	}
 	field := func(k store.DeviceKey) string { return report.EnergyField(cfg.Sensors[k.Sensor]) }
 	meter := func(k store.DeviceKey, pts []store.Point) error {
 		if len(pts) == 0 {
@@ -141,7 +153,7 @@ func energyOf(ctx context.Context, st Store, cfg *config.Config, customer string
 				d.Known = true
 				d.KWh += sh.Inc
 				if t != nil {
-					d.Cost += sh.Inc * t.Price(sh.Start)
+					d.Cost += sh.Inc * price(sh.Start)
 				}
 			})
 			last = p.Time
