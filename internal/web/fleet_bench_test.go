@@ -49,11 +49,7 @@ func BenchmarkFleetPages(b *testing.B) {
 func fleetServer(b *testing.B, n int) http.Handler {
 	b.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "s.db"), sqlstore.Options{Location: time.UTC})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
+	st := benchStore(b)
 	now := time.Now().UTC()
 	var batch []reading.Reading
 	for i := range n {
@@ -106,6 +102,17 @@ func BenchmarkOverviewEnergy(b *testing.B) {
 	}
 }
 
+// benchStore is an empty SQLite store in UTC.
+func benchStore(b *testing.B) *sqlstore.Store {
+	b.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "s.db"), sqlstore.Options{Location: time.UTC})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	return st
+}
+
 // meterFleetNow is the clock of meterFleet: a Wednesday at noon.
 var meterFleetNow = time.Date(2026, 5, 6, 12, 0, 0, 0, time.UTC)
 
@@ -115,11 +122,7 @@ var meterFleetNow = time.Date(2026, 5, 6, 12, 0, 0, 0, time.UTC)
 func meterFleet(b *testing.B, n int) (*sqlstore.Store, *config.Config) {
 	b.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "s.db"), sqlstore.Options{Location: time.UTC})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
+	st := benchStore(b)
 	from := time.Date(2026, 5, 4, 23, 45, 0, 0, time.UTC)
 	var batch []reading.Reading
 	write := func(flush bool) {

@@ -92,22 +92,10 @@ func (s *Store) scanPoints(ctx context.Context, q querier, devs []scanDevice, lo
 		ok    bool
 	}
 	overrides := map[int64]map[rowKey]override{}
-	rows, err := s.query(ctx, q, `SELECT device_id, id, data FROM recent WHERE device_id IN `+inList(len(args))+
-		` AND first_time < ? AND last_time >= ? ORDER BY id`, append(args, hi, lo)...)
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
-		var dev, id int64
-		var data []byte
-		if err := rows.Scan(&dev, &id, &data); err != nil {
-			rows.Close()
-			return nil, err
-		}
+	err := s.eachPart(ctx, q, "recent", args, lo, hi, `ORDER BY id`, func(dev, id int64, data []byte) error {
 		rs, err := chunk.DecodeRows(data)
 		if err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("store: recent %d: %w", id, err)
+			return fmt.Errorf("store: recent %d: %w", id, err)
 		}
 		field := byID[dev].field
 		for i := range rs {
@@ -119,27 +107,16 @@ func (s *Store) scanPoints(ctx context.Context, q querier, devs []scanDevice, lo
 				overrides[dev][rowKey{0, t, rs[i].Seq()}] = override{v, ok}
 			}
 		}
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	out := map[int64][]fieldPoint{}
-	rows, err = s.query(ctx, q, `SELECT device_id, id, data FROM chunks WHERE device_id IN `+inList(len(args))+
-		` AND first_time < ? AND last_time >= ? ORDER BY device_id, first_time`, append(args, hi, lo)...)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	for rows.Next() {
-		var dev, id int64
-		var data []byte
-		if err := rows.Scan(&dev, &id, &data); err != nil {
-			rows.Close()
-			return nil, err
-		}
+	out := map[int64][]fieldPoint{}
+	err = s.eachPart(ctx, q, "chunks", args, lo, hi, `ORDER BY device_id, first_time`, func(dev, id int64, data []byte) error {
 		col, err := chunk.Field(data, byID[dev].field)
 		if err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("store: chunk %d: %w", id, err)
+			return fmt.Errorf("store: chunk %d: %w", id, err)
 		}
 		over := overrides[dev]
 		for _, p := range col {
@@ -151,8 +128,9 @@ func (s *Store) scanPoints(ctx context.Context, q querier, devs []scanDevice, lo
 			}
 			out[dev] = append(out[dev], fieldPoint{p.Time, p.Seq, p.Value})
 		}
-	}
-	if err := rows.Close(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	for dev, over := range overrides {
@@ -169,4 +147,29 @@ func (s *Store) scanPoints(ctx context.Context, q querier, devs []scanDevice, lo
 		out[dev] = pts
 	}
 	return out, nil
+}
+
+// eachPart calls fn with each row of table (recent or chunks) of the
+// devices ids that holds values in [lo, hi), in order.
+func (s *Store) eachPart(ctx context.Context, q querier, table string, ids []any, lo, hi int64, order string, fn func(dev, id int64, data []byte) error) error {
+	rows, err := s.query(ctx, q, `SELECT device_id, id, data FROM `+table+` WHERE device_id IN `+inList(len(ids))+
+		` AND first_time < ? AND last_time >= ? `+order, append(ids, hi, lo)...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var dev, id int64
+		var data []byte
+		if err := rows.Scan(&dev, &id, &data); err != nil {
+			return err
+		}
+		if err := fn(dev, id, data); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return rows.Close()
 }
