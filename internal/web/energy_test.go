@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,20 +22,20 @@ import (
 var energyNow = time.Date(2026, 5, 6, 10, 0, 0, 0, time.UTC)
 
 // meterReadings are a power meter's readings at 2 kW, every quarter from
-// from to to (0.5 kWh each), leaving out those inside the gaps.
+// from to to (0.5 kWh each), leaving out those inside the gaps; its
+// counter and message count are those of a meter read so since 1 May.
 func meterReadings(customer, device string, from, to time.Time, gaps ...[2]time.Time) []reading.Reading {
 	var rs []reading.Reading
-	e := 1000.0
 	for at := from; !at.After(to); at = at.Add(15 * time.Minute) {
 		inGap := false
 		for _, g := range gaps {
 			inGap = inGap || at.After(g[0]) && at.Before(g[1])
 		}
+		quarters := int64(at.Sub(time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)) / (15 * time.Minute))
 		if !inGap {
 			rs = append(rs, reading.Reading{Customer: customer, Sensor: "centrale", Device: device, Name: "meter-" + device, Gateway: "gw-1",
-				Time: at, Received: at, MsgCount: int64(len(rs) + 1), Fields: map[string]float64{"E": e}, Units: map[string]string{"E": "kWh"}})
+				Time: at, Received: at, MsgCount: quarters + 1, Fields: map[string]float64{"E": 1000 + float64(quarters)/2}, Units: map[string]string{"E": "kWh"}})
 		}
-		e += 0.5
 	}
 	return rs
 }
@@ -177,4 +178,40 @@ func dailyBars(t *testing.T, c *client, device string, from time.Time) []store.P
 		t.Fatalf("series of %s: HTTP %d %.300s", device, code, body)
 	}
 	return sr.Points
+}
+
+// TestOverviewEnergyRefreshes: the figures are those computed last for a
+// minute; after it a page shows them still while they are computed again
+// in the background, and the pages after show the new ones; after
+// midnight the first page computes the new day's at once.
+func TestOverviewEnergyRefreshes(t *testing.T) {
+	var clock atomic.Int64
+	clock.Store(energyNow.UnixNano())
+	s := newSiteWith(t, nil, func() time.Time { return time.Unix(0, clock.Load()).UTC() })
+	today := time.Date(2026, 5, 6, 0, 0, 0, 0, time.UTC)
+	s.write(t, meterReadings("finemeca", "m1", today.Add(-15*time.Minute), today.Add(time.Hour)))
+	root := s.login(t, "root")
+	if got := energyCardsOf(t, root)["today"]; got != "Energy today so far | 2.0 kWh" {
+		t.Fatalf("today: %q, want 2.0 kWh", got)
+	}
+	// An hour more of readings, 30 s later: the figures of the first page.
+	s.write(t, meterReadings("finemeca", "m1", today.Add(time.Hour), today.Add(2*time.Hour)))
+	clock.Store(energyNow.Add(30 * time.Second).UnixNano())
+	if got := energyCardsOf(t, root)["today"]; got != "Energy today so far | 2.0 kWh" {
+		t.Errorf("30 s later: %q, want the figures computed first, 2.0 kWh", got)
+	}
+	clock.Store(energyNow.Add(EnergyFresh).UnixNano())
+	energyCardsOf(t, root)
+	deadline := time.Now().Add(10 * time.Second)
+	for got := ""; got != "Energy today so far | 4.0 kWh"; got = energyCardsOf(t, root)["today"] {
+		if time.Now().After(deadline) {
+			t.Fatalf("a minute later the figures are still %q, want 4.0 kWh", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	clock.Store(today.AddDate(0, 0, 1).Add(time.Minute).UnixNano())
+	got := energyCardsOf(t, root)
+	if got["today"] != "Energy today so far | –" || got["yesterday"] != "Energy yesterday (2026-05-06) | 4.0 kWh" {
+		t.Errorf("after midnight: %q; want no data today, 4.0 kWh yesterday", got)
+	}
 }
