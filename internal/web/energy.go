@@ -81,7 +81,9 @@ func energyOf(ctx context.Context, st Store, cfg *config.Config, customer string
 	if prior.at != lo {
 		*prior = priorPoints{at: lo, pts: map[store.DeviceKey]*store.Point{}}
 	}
-	invalid, err := st.InvalidIntervals(ctx, store.InvalidQuery{Customer: customer, From: lo, To: tomorrow})
+	// Every interval up to tomorrow: one may hold the interval from a
+	// reading before lo.
+	invalid, err := st.InvalidIntervals(ctx, store.InvalidQuery{Customer: customer, To: tomorrow})
 	if err != nil {
 		return out, err
 	}
@@ -97,6 +99,9 @@ func energyOf(ctx context.Context, st Store, cfg *config.Config, customer string
 	}
 	price := func(q time.Time) float64 {
 		i := int(q.Sub(yesterday) / money.Quarter)
+		if i < 0 || i >= len(prices) {
+			return t.Price(q) // a zone whose midnight is not on a quarter
+		}
 		if math.IsNaN(prices[i]) {
 			prices[i] = t.Price(q)
 		}

@@ -215,3 +215,22 @@ func TestOverviewEnergyRefreshes(t *testing.T) {
 		t.Errorf("after midnight: %q; want no data today, 4.0 kWh yesterday", got)
 	}
 }
+
+// TestOverviewEnergyAcrossALongGap: a meter at 2 kW silent from 11:00 the
+// day before yesterday to 02:00 today, longer than the readings read
+// before yesterday, has its increase across the gap shared by time: 48
+// kWh yesterday, 4 today, as its daily bars.
+func TestOverviewEnergyAcrossALongGap(t *testing.T) {
+	s := newSiteWith(t, nil, func() time.Time { return energyNow })
+	today := time.Date(2026, 5, 6, 0, 0, 0, 0, time.UTC)
+	yesterday := today.AddDate(0, 0, -1)
+	s.write(t, meterReadings("finemeca", "m1", yesterday.Add(-14*time.Hour), today.Add(2*time.Hour), [2]time.Time{yesterday.Add(-13 * time.Hour), today.Add(2 * time.Hour)}))
+	root := s.login(t, "root")
+	got := energyCardsOf(t, root)
+	if got["today"] != "Energy today so far | 4.0 kWh" || got["yesterday"] != "Energy yesterday (2026-05-05) | 48.0 kWh" {
+		t.Errorf("across a gap of 39 h: %q, %q; want 4.0 kWh today, 48.0 yesterday", got["today"], got["yesterday"])
+	}
+	if bars := dailyBars(t, root, "m1", yesterday); len(bars) != 2 || bars[0].Value != 48 || bars[1].Value != 4 {
+		t.Errorf("the daily bars of yesterday and today are %v, want 48 and 4 kWh", bars)
+	}
+}
