@@ -248,19 +248,19 @@ func (s *Server) now() time.Time {
 }
 
 // energy gives the figures of each customer the principal sees (in the
-// order of the configuration), all of them of today: those computed less
-// than EnergyFresh ago, older ones while they are computed again in the
-// background, and those of a customer not yet computed today (the first
-// page, the first after midnight) computed now.
-func (p *Pages) energy(r *http.Request) ([]customerEnergy, error) {
+// order of the configuration), all of them of today, the local day that
+// starts at day: those computed less than EnergyFresh ago, older ones
+// while they are computed again in the background, and those of a
+// customer not yet computed today (the first page, the first after
+// midnight) computed now.
+func (p *Pages) energy(r *http.Request) (figs []customerEnergy, day time.Time, err error) {
+	now := p.Server.now()
+	day = series.DayStart(now, p.Location)
 	cfg := p.config()
 	if !meterKinds(cfg) {
-		return nil, nil
+		return nil, day, nil
 	}
 	who := principalOf(r)
-	now := p.Server.now()
-	day := series.DayStart(now, p.Location)
-	var out []customerEnergy
 	for _, c := range cfg.Customers {
 		if !who.Sees(c) {
 			continue
@@ -272,10 +272,9 @@ func (p *Pages) energy(r *http.Request) ([]customerEnergy, error) {
 			e.run.Lock()
 			fig, ok, _ = p.energyFigures(e, day, now, cfg)
 			if !ok {
-				var err error
 				if fig, err = p.computeEnergy(r.Context(), e, c, cfg, now); err != nil {
 					e.run.Unlock()
-					return nil, err
+					return nil, day, err
 				}
 			}
 			e.run.Unlock()
@@ -289,9 +288,9 @@ func (p *Pages) energy(r *http.Request) ([]customerEnergy, error) {
 				}
 			}()
 		}
-		out = append(out, fig)
+		figs = append(figs, fig)
 	}
-	return out, nil
+	return figs, day, nil
 }
 
 // energyEntry is customer's entry in the cache, made when it has none.

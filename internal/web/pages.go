@@ -22,7 +22,6 @@ import (
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/report"
 	"github.com/sensorhub/sensorhub/internal/store"
-	"github.com/sensorhub/sensorhub/internal/store/series"
 )
 
 //go:embed templates/*.html
@@ -486,7 +485,7 @@ func (p *Pages) overview(w http.ResponseWriter, r *http.Request) {
 		p.Server.internal(w, r, err)
 		return
 	}
-	energy, err := p.energy(r)
+	energy, today, err := p.energy(r)
 	if err != nil {
 		p.Server.internal(w, r, err)
 		return
@@ -516,7 +515,7 @@ func (p *Pages) overview(w http.ResponseWriter, r *http.Request) {
 	}{page: p.page(r, "Overview", "overview"), Rejected: rejected, SilentAfter: fmt.Sprintf("%d min", int(SilentAfter.Minutes())),
 		Total: fleet.Devices, Reporting: fleet.Devices - fleet.Silent, Silent: fleet.Silent, Lost: fleet.Lost, Expected: fleet.Expected,
 		Leaking: leaking, LeakKinds: leakKinds, Query: oq, Found: found, Pages: pages, Prev: oq.Page - 1, Next: oq.Page + 1, Customers: p.customers(r),
-		Energy: energyCards(energy, lang, series.DayStart(p.Server.now(), p.Location))}
+		Energy: energyCards(energy, lang, today)}
 	if len(devs) > 0 {
 		data.From, data.To = f.Offset+1, f.Offset+len(devs)
 	}
