@@ -151,14 +151,7 @@ func TestOverviewEnergyWithoutPrices(t *testing.T) {
 	if code != 200 && code != 201 {
 		t.Fatalf("marking an interval invalid: HTTP %d %s", code, body)
 	}
-	root := s.login(t, "root")
-	got := energyCardsOf(t, root)
-	if got["today"] != "Energy today so far | 4.0 kWh" || got["yesterday"] != "Energy yesterday (2026-05-05) | 46.0 kWh" {
-		t.Errorf("without prices, an hour invalid yesterday: %q, %q; want 4.0 kWh today, 46.0 yesterday, no price", got["today"], got["yesterday"])
-	}
-	if bars := dailyBars(t, root, "m1", yesterday); len(bars) != 2 || bars[0].Value != 46 || bars[1].Value != 4 {
-		t.Errorf("the daily bars of yesterday and today are %v, want 46 and 4 kWh", bars)
-	}
+	wantKWhOfM1(t, s.login(t, "root"), 46, 4, "without prices, an hour invalid yesterday")
 
 	s = newSiteWith(t, func(c *config.Config) { delete(c.Sensors, "centrale"); energyPrices(c) }, func() time.Time { return energyNow })
 	if got := energyCardsOf(t, s.login(t, "root")); len(got) != 0 {
@@ -225,12 +218,22 @@ func TestOverviewEnergyAcrossALongGap(t *testing.T) {
 	today := time.Date(2026, 5, 6, 0, 0, 0, 0, time.UTC)
 	yesterday := today.AddDate(0, 0, -1)
 	s.write(t, meterReadings("finemeca", "m1", yesterday.Add(-14*time.Hour), today.Add(2*time.Hour), [2]time.Time{yesterday.Add(-13 * time.Hour), today.Add(2 * time.Hour)}))
-	root := s.login(t, "root")
-	got := energyCardsOf(t, root)
-	if got["today"] != "Energy today so far | 4.0 kWh" || got["yesterday"] != "Energy yesterday (2026-05-05) | 48.0 kWh" {
-		t.Errorf("across a gap of 39 h: %q, %q; want 4.0 kWh today, 48.0 yesterday", got["today"], got["yesterday"])
+	wantKWhOfM1(t, s.login(t, "root"), 48, 4, "across a gap of 39 h")
+}
+
+// wantKWhOfM1 checks that the overview's cards, without a price, and
+// finemeca's meter m1's daily bars give yesterday (5 May) and today so
+// many kWh.
+func wantKWhOfM1(t *testing.T, c *client, yesterday, today float64, what string) {
+	t.Helper()
+	got := energyCardsOf(t, c)
+	if want := fmt.Sprintf("Energy yesterday (2026-05-05) | %.1f kWh", yesterday); got["yesterday"] != want {
+		t.Errorf("%s: yesterday %q, want %q", what, got["yesterday"], want)
 	}
-	if bars := dailyBars(t, root, "m1", yesterday); len(bars) != 2 || bars[0].Value != 48 || bars[1].Value != 4 {
-		t.Errorf("the daily bars of yesterday and today are %v, want 48 and 4 kWh", bars)
+	if want := fmt.Sprintf("Energy today so far | %.1f kWh", today); got["today"] != want {
+		t.Errorf("%s: today %q, want %q", what, got["today"], want)
+	}
+	if bars := dailyBars(t, c, "m1", time.Date(2026, 5, 5, 0, 0, 0, 0, time.UTC)); len(bars) != 2 || bars[0].Value != yesterday || bars[1].Value != today {
+		t.Errorf("%s: the daily bars of yesterday and today are %v, want %v and %v kWh", what, bars, yesterday, today)
 	}
 }
