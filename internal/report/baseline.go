@@ -189,7 +189,7 @@ func (s *Source) meters(cb *config.Baseline, devs []store.Device, f func(d store
 		if cb.Device != "" && (d.Sensor != cb.Sensor || d.Device != cb.Device) {
 			continue
 		}
-		if field := energyField(s.Config.Sensors[d.Sensor]); field != "" {
+		if field := EnergyField(s.Config.Sensors[d.Sensor]); field != "" {
 			f(d, field)
 		}
 	}

@@ -418,7 +418,7 @@ func (s *Source) Make(ctx context.Context, customer string, p Period) (*Report, 
 		}
 		reported[k] = qualityOf{name: d.Name, kept: kept, field: qualityField(d)}
 		sc := s.Config.Sensors[d.Sensor]
-		if field := energyField(sc); field != "" {
+		if field := EnergyField(sc); field != "" {
 			m, err := s.meter(ctx, k, d.Name, field, p, r.Previous, kept)
 			if err != nil {
 				return nil, fmt.Errorf("meter %s: %w", d.Device, err)
@@ -539,9 +539,9 @@ func pointers[T any](vs []T) []*T {
 	return out
 }
 
-// energyField is the counter in kWh of a sensor kind: its energy; "" for a
+// EnergyField is the counter in kWh of a sensor kind: its energy; "" for a
 // kind that meters no energy.
-func energyField(sc *config.Sensor) string {
+func EnergyField(sc *config.Sensor) string {
 	if sc == nil {
 		return ""
 	}

@@ -46,6 +46,13 @@ type site struct {
 
 func newSite(t *testing.T) *site {
 	t.Helper()
+	return newSiteWith(t, nil, nil)
+}
+
+// newSiteWith is newSite with edit's changes to its configuration (nil:
+// none), on clock now (nil: time.Now).
+func newSiteWith(t *testing.T, edit func(*config.Config), now func() time.Time) *site {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "s.db"), sqlstore.Options{Location: time.UTC})
@@ -55,6 +62,9 @@ func newSite(t *testing.T) *site {
 	t.Cleanup(func() { st.Close() })
 	cfg := config.Default()
 	cfg.Customers = []string{"finemeca", "acme"}
+	if edit != nil {
+		edit(cfg)
+	}
 	if err := cfg.Validate(nil); err != nil {
 		t.Fatal(err)
 	}
@@ -138,6 +148,7 @@ func newSite(t *testing.T) *site {
 		Replay:    func(ctx context.Context, f store.RejectedFilter) (int, error) { return 0, nil },
 		Profiling: true,
 		Catalog:   cat,
+		Now:       now,
 	}
 	s.srv = httptest.NewServer(server.Handler())
 	t.Cleanup(s.srv.Close)

@@ -83,6 +83,9 @@ type Server struct {
 	Catalog *catalog.Catalog
 	// Prometheus serves the Prometheus query API; nil serves none.
 	Prometheus *promapi.API
+	// Now is the clock of the overview's days (today, yesterday);
+	// time.Now when nil.
+	Now func() time.Time
 }
 
 // config is the configuration in force; nil without a plan.

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,11 +56,7 @@ func BenchmarkFleetPages(b *testing.B) {
 func fleetServer(b *testing.B, n int) http.Handler {
 	b.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "s.db"), sqlstore.Options{Location: time.UTC})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
+	st := benchStore(b)
 	now := time.Now().UTC()
 	var batch []reading.Reading
 	for i := range n {
@@ -75,4 +73,96 @@ func fleetServer(b *testing.B, n int) http.Handler {
 	cfg := config.Default()
 	s := &Server{Store: st, Location: time.UTC, Plan: plan.NewLive(plan.MustCompile(cfg)), Log: slog.New(slog.DiscardHandler)}
 	return s.Handler()
+}
+
+// BenchmarkOverviewEnergy measures the overview's energy cards with 100
+// and with 10,000 power meters of one customer, read every 15 minutes for
+// a day and a half (folded into chunks, the newest reading of each still
+// a recent row, as in a running store): computing the figures, which the
+// overview does at most once a minute per customer, and the overview
+// page, which shows the figures computed last.
+func BenchmarkOverviewEnergy(b *testing.B) {
+	for _, n := range []int{100, 10000} {
+		st, cfg := meterFleet(b, n)
+		now := func() time.Time { return meterFleetNow }
+		b.Run(fmt.Sprintf("compute/meters=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				fig, err := energyOf(context.Background(), st, cfg, "finemeca", time.UTC, meterFleetNow, &priorPoints{})
+				if err != nil || !fig.Yesterday.Known || math.Abs(fig.Yesterday.KWh-float64(n)*48) > 1e-3*float64(n) {
+					b.Fatalf("%+v, %v; want %d kWh yesterday", fig, err, n*48)
+				}
+			}
+		})
+		s := &Server{Store: st, Location: time.UTC, Plan: plan.NewLive(plan.MustCompile(cfg)), Log: slog.New(slog.DiscardHandler), Now: now}
+		h := s.Handler()
+		// The first page computes the figures; the others show them.
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "http://localhost/", nil))
+		b.Run(fmt.Sprintf("overview/meters=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest("GET", "http://localhost/", nil))
+				if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "card-energy-today") {
+					b.Fatalf("GET /: HTTP %d %.200s", rec.Code, rec.Body.String())
+				}
+			}
+		})
+	}
+}
+
+// benchStore is an empty SQLite store in UTC.
+func benchStore(b *testing.B) *sqlstore.Store {
+	b.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "s.db"), sqlstore.Options{Location: time.UTC})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	return st
+}
+
+// meterFleetNow is the clock of meterFleet: a Wednesday at noon.
+var meterFleetNow = time.Date(2026, 5, 6, 12, 0, 0, 0, time.UTC)
+
+// meterFleet is a SQLite store holding n power meters of finemeca at
+// 2 kW, read every quarter from 23:45 the day before yesterday until
+// meterFleetNow, and the configuration with the demo's prices.
+func meterFleet(b *testing.B, n int) (*sqlstore.Store, *config.Config) {
+	b.Helper()
+	ctx := context.Background()
+	st := benchStore(b)
+	from := time.Date(2026, 5, 4, 23, 45, 0, 0, time.UTC)
+	var batch []reading.Reading
+	write := func(flush bool) {
+		if len(batch) >= 20000 || flush && len(batch) > 0 {
+			if _, err := st.Write(ctx, store.Batch{Readings: batch}); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	for i := range n {
+		for j, at := 0, from; at.Before(meterFleetNow); j, at = j+1, at.Add(15*time.Minute) {
+			batch = append(batch, reading.Reading{Customer: "finemeca", Sensor: "centrale", Device: fmt.Sprintf("m%05d", i), Gateway: "gw-1",
+				Time: at, Received: at, MsgCount: int64(j + 1), Fields: map[string]float64{"E": 1000 + float64(j)/2}, Units: map[string]string{"E": "kWh"}})
+			write(false)
+		}
+	}
+	write(true)
+	if err := st.Compact(ctx); err != nil {
+		b.Fatal(err)
+	}
+	// The newest reading, not yet folded.
+	steps := int(meterFleetNow.Sub(from) / (15 * time.Minute))
+	for i := range n {
+		batch = append(batch, reading.Reading{Customer: "finemeca", Sensor: "centrale", Device: fmt.Sprintf("m%05d", i), Gateway: "gw-1",
+			Time: meterFleetNow, Received: meterFleetNow, MsgCount: int64(steps + 1), Fields: map[string]float64{"E": 1000 + float64(steps)/2}, Units: map[string]string{"E": "kWh"}})
+		write(false)
+	}
+	write(true)
+	cfg := config.Default()
+	cfg.Money = config.DemoMoney()
+	if err := cfg.Validate(nil); err != nil {
+		b.Fatal(err)
+	}
+	return st, cfg
 }

@@ -66,6 +66,7 @@ type Pages struct {
 	Server   *Server
 	leaks    fresh[int]
 	fleets   fresh[store.Fleet]
+	energies energyCache
 }
 
 // config is the configuration in force.
@@ -489,6 +490,12 @@ func (p *Pages) overview(w http.ResponseWriter, r *http.Request) {
 		p.Server.internal(w, r, err)
 		return
 	}
+	energy, today, err := p.energy(r)
+	if err != nil {
+		p.Server.internal(w, r, err)
+		return
+	}
+	lang := locale.Or(p.config().Locale)
 	data := struct {
 		page
 		Devices []deviceRow
@@ -507,9 +514,13 @@ func (p *Pages) overview(w http.ResponseWriter, r *http.Request) {
 		Query                              overviewQuery
 		Found, Pages, From, To, Prev, Next int
 		Customers                          []string
+		// Energy are the cards of today's and yesterday's energy of the
+		// power meters; none without a kind of meter.
+		Energy []energyCard
 	}{page: p.page(r, "Overview", "overview"), Rejected: rejected, SilentAfter: fmt.Sprintf("%d min", int(SilentAfter.Minutes())),
 		Total: fleet.Devices, Reporting: fleet.Devices - fleet.Silent, Silent: fleet.Silent, Lost: fleet.Lost, Expected: fleet.Expected,
-		Leaking: leaking, LeakKinds: leakKinds, Query: oq, Found: found, Pages: pages, Prev: oq.Page - 1, Next: oq.Page + 1, Customers: p.customers(r)}
+		Leaking: leaking, LeakKinds: leakKinds, Query: oq, Found: found, Pages: pages, Prev: oq.Page - 1, Next: oq.Page + 1, Customers: p.customers(r),
+		Energy: energyCards(energy, lang, today)}
 	if len(devs) > 0 {
 		data.From, data.To = f.Offset+1, f.Offset+len(devs)
 	}
@@ -521,7 +532,6 @@ func (p *Pages) overview(w http.ResponseWriter, r *http.Request) {
 	for _, n := range firingOf {
 		data.Firing += n
 	}
-	lang := locale.Or(p.config().Locale)
 	for _, d := range devs {
 		row := deviceRow{Dev: d, Meta: p.config().Meta(d.Customer, d.Sensor, d.Device), Kind: p.kindTitle(d.Sensor), Silent: now.Sub(d.LastSeen) > SilentAfter, Ago: Ago(now.Sub(d.LastSeen)),
 			Firing:       firingOf[store.DeviceKey{Customer: d.Customer, Sensor: d.Sensor, Device: d.Device}],

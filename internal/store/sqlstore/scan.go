@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"time"
@@ -14,23 +15,18 @@ import (
 // their values of one field are what it holds in memory.
 const scanDevices = 500
 
-// EachPoints reads a field of each of a customer's devices: the chunks of
-// scanDevices devices a query, and a device with recent rows in the range
-// by itself, as Points does.
+// EachPoints reads a field of each of a customer's devices: the recent
+// rows and the chunks of scanDevices devices at once, two queries in one
+// snapshot, merged as Points merges them for one device.
 func (s *Store) EachPoints(ctx context.Context, customer string, field func(store.DeviceKey) string, from, to time.Time, fn func(store.DeviceKey, []store.Point) error) error {
 	lo, hi := from.UnixMilli(), to.UnixMilli()
-	type dev struct {
-		id    int64
-		key   store.DeviceKey
-		field string
-	}
-	var devs []dev
+	var devs []scanDevice
 	rows, err := s.query(ctx, s.db, `SELECT id, sensor, device FROM devices WHERE customer = ? AND (readings > 0 OR raw_from > 0) ORDER BY customer, sensor, device`, customer)
 	if err != nil {
 		return err
 	}
 	for rows.Next() {
-		d := dev{key: store.DeviceKey{Customer: customer}}
+		d := scanDevice{key: store.DeviceKey{Customer: customer}}
 		if err := rows.Scan(&d.id, &d.key.Sensor, &d.key.Device); err != nil {
 			rows.Close()
 			return err
@@ -41,76 +37,22 @@ func (s *Store) EachPoints(ctx context.Context, customer string, field func(stor
 	if err := rows.Close(); err != nil {
 		return err
 	}
-	recent := map[int64]bool{}
-	ids, err := s.ids(ctx, s.db, `SELECT DISTINCT r.device_id FROM recent r JOIN devices d ON d.id = r.device_id
-		WHERE d.customer = ? AND r.first_time < ? AND r.last_time >= ?`, customer, hi, lo)
-	if err != nil {
-		return err
-	}
-	for _, id := range ids {
-		recent[id] = true
-	}
 	var out []store.Point
 	for len(devs) > 0 {
 		some := devs[:min(len(devs), scanDevices)]
 		devs = devs[len(some):]
-		byID := make(map[int64]*dev, len(some))
-		args := make([]any, 0, len(some)+2)
-		for i := range some {
-			byID[some[i].id] = &some[i]
-			args = append(args, some[i].id)
-		}
-		pts := map[int64][]chunk.Point{}
-		rows, err := s.query(ctx, s.db, `SELECT device_id, id, data FROM chunks WHERE device_id IN `+inList(len(some))+
-			` AND first_time < ? AND last_time >= ? ORDER BY device_id, first_time`, append(args, hi, lo)...)
-		if err != nil {
+		var pts map[int64][]fieldPoint
+		if err := s.snapshot(ctx, func(tx *sql.Tx) error {
+			var err error
+			pts, err = s.scanPoints(ctx, tx, some, lo, hi)
 			return err
-		}
-		for rows.Next() {
-			var dev, id int64
-			var data []byte
-			if err := rows.Scan(&dev, &id, &data); err != nil {
-				rows.Close()
-				return err
-			}
-			d := byID[dev]
-			if d.field == "" || recent[dev] {
-				continue
-			}
-			col, err := chunk.Field(data, d.field)
-			if err != nil {
-				rows.Close()
-				return fmt.Errorf("store: chunk %d: %w", id, err)
-			}
-			for _, p := range col {
-				if p.Time >= lo && p.Time < hi {
-					pts[dev] = append(pts[dev], p)
-				}
-			}
-		}
-		if err := rows.Close(); err != nil {
+		}); err != nil {
 			return err
 		}
 		for _, d := range some {
 			out = out[:0]
-			switch {
-			case d.field == "":
-			case recent[d.id]:
-				fps, err := s.fieldPoints(ctx, d.id, d.field, lo, hi)
-				if err != nil {
-					return err
-				}
-				for _, p := range fps {
-					out = append(out, store.Point{Time: time.UnixMilli(p.time).UTC(), Value: p.value})
-				}
-			default:
-				col := pts[d.id]
-				slices.SortStableFunc(col, func(a, b chunk.Point) int {
-					return comparePoints(fieldPoint{a.Time, a.Seq, 0}, fieldPoint{b.Time, b.Seq, 0})
-				})
-				for _, p := range col {
-					out = append(out, store.Point{Time: time.UnixMilli(p.Time).UTC(), Value: p.Value})
-				}
+			for _, p := range pts[d.id] {
+				out = append(out, store.Point{Time: time.UnixMilli(p.time).UTC(), Value: p.value})
 			}
 			if err := fn(d.key, out); err != nil {
 				return err
@@ -118,4 +60,116 @@ func (s *Store) EachPoints(ctx context.Context, customer string, field func(stor
 		}
 	}
 	return nil
+}
+
+// scanDevice is a device EachPoints reads, with the field it reads of it
+// ("" for none).
+type scanDevice struct {
+	id    int64
+	key   store.DeviceKey
+	field string
+}
+
+// scanPoints reads the field of each of devs in [lo, hi) through q (a
+// snapshot), by device id, in order: their recent rows in one query,
+// their chunks in another; a recent row replaces what a chunk or an
+// earlier row holds of the same identity, with its value or without one,
+// as fieldPointsIn does for one device.
+func (s *Store) scanPoints(ctx context.Context, q querier, devs []scanDevice, lo, hi int64) (map[int64][]fieldPoint, error) {
+	byID := make(map[int64]*scanDevice, len(devs))
+	args := make([]any, 0, len(devs)+2)
+	for i := range devs {
+		if devs[i].field != "" {
+			byID[devs[i].id] = &devs[i]
+			args = append(args, devs[i].id)
+		}
+	}
+	if len(args) == 0 {
+		return nil, nil
+	}
+	type override struct {
+		value float64
+		ok    bool
+	}
+	overrides := map[int64]map[rowKey]override{}
+	err := s.eachPart(ctx, q, "recent", args, lo, hi, `ORDER BY id`, func(dev, id int64, data []byte) error {
+		rs, err := chunk.DecodeRows(data)
+		if err != nil {
+			return fmt.Errorf("store: recent %d: %w", id, err)
+		}
+		field := byID[dev].field
+		for i := range rs {
+			if t := rs[i].Time.UnixMilli(); t >= lo && t < hi {
+				if overrides[dev] == nil {
+					overrides[dev] = map[rowKey]override{}
+				}
+				v, ok := rs[i].Fields[field]
+				overrides[dev][rowKey{0, t, rs[i].Seq()}] = override{v, ok}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := map[int64][]fieldPoint{}
+	err = s.eachPart(ctx, q, "chunks", args, lo, hi, `ORDER BY device_id, first_time`, func(dev, id int64, data []byte) error {
+		col, err := chunk.Field(data, byID[dev].field)
+		if err != nil {
+			return fmt.Errorf("store: chunk %d: %w", id, err)
+		}
+		over := overrides[dev]
+		for _, p := range col {
+			if p.Time < lo || p.Time >= hi {
+				continue
+			}
+			if _, replaced := over[rowKey{0, p.Time, p.Seq}]; replaced {
+				continue
+			}
+			out[dev] = append(out[dev], fieldPoint{p.Time, p.Seq, p.Value})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for dev, over := range overrides {
+		for k, o := range over {
+			if o.ok {
+				out[dev] = append(out[dev], fieldPoint{k.time, k.seq, o.value})
+			}
+		}
+	}
+	for dev, pts := range out {
+		if !slices.IsSortedFunc(pts, comparePoints) {
+			slices.SortStableFunc(pts, comparePoints)
+		}
+		out[dev] = pts
+	}
+	return out, nil
+}
+
+// eachPart calls fn with each row of table (recent or chunks) of the
+// devices ids that holds values in [lo, hi), in order.
+func (s *Store) eachPart(ctx context.Context, q querier, table string, ids []any, lo, hi int64, order string, fn func(dev, id int64, data []byte) error) error {
+	rows, err := s.query(ctx, q, `SELECT device_id, id, data FROM `+table+` WHERE device_id IN `+inList(len(ids))+
+		` AND first_time < ? AND last_time >= ? `+order, append(ids, hi, lo)...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var dev, id int64
+		var data []byte
+		if err := rows.Scan(&dev, &id, &data); err != nil {
+			return err
+		}
+		if err := fn(dev, id, data); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return rows.Close()
 }

@@ -12,8 +12,9 @@ import (
 
 // testEachPoints: a store that scans a customer's devices at once gives
 // each device, in the order of Devices, the same values that Points gives
-// it alone, whether they are compacted or recent; more devices than one
-// query reads, another customer's left out.
+// it alone, whether they are compacted or recent, a recent reading derived
+// again replacing a compacted one; more devices than one query reads,
+// another customer's left out.
 func testEachPoints(t *testing.T, s store.Store) {
 	sc, ok := inner(s).(store.FieldScanner)
 	if !ok {
@@ -26,7 +27,21 @@ func testEachPoints(t *testing.T, s store.Store) {
 	// A meter's readings written after the day's were compacted: recent.
 	late := reading.Reading{Customer: "big", Sensor: "centrale", Device: "000020", Time: day.Add(9*time.Hour + 7*time.Minute).UTC(),
 		Received: day.Add(9 * time.Hour).UTC(), MsgCount: 9999, Fields: map[string]float64{"E": 5000, "P": 1}}
-	write(t, s, store.Batch{Readings: []reading.Reading{late}})
+	// Meters of the first and the last query's devices with recent
+	// readings too; two compacted readings derived again, one with a new
+	// value, one without the field: the recent row replaces each.
+	more := []reading.Reading{late}
+	for _, d := range []string{"000000", "000600", "001080"} {
+		r := late
+		r.Device = d
+		more = append(more, r)
+	}
+	at := day.Add(8 * time.Hour).UTC() // the 33rd message of the day
+	rederived := []reading.Reading{
+		{Customer: "big", Sensor: "centrale", Device: "000040", Name: "centrale-000040", Time: at, Received: at, MsgCount: 33, Fields: map[string]float64{"E": 7777, "P": 10}},
+		{Customer: "big", Sensor: "centrale", Device: "000060", Name: "centrale-000060", Time: at, Received: at, MsgCount: 33, Fields: map[string]float64{"P": 10}},
+	}
+	write(t, s, store.Batch{Readings: more, Rederived: rederived})
 
 	field := func(k store.DeviceKey) string {
 		switch k.Sensor {
@@ -51,8 +66,20 @@ func testEachPoints(t *testing.T, s store.Store) {
 		if !slices.Equal(pts, want) {
 			t.Errorf("%v: %d points %v, Points gives %d", k, len(pts), head(pts), len(want))
 		}
-		if k.Device == late.Device && !slices.ContainsFunc(pts, func(p store.Point) bool { return p.Value == 5000 }) {
-			t.Errorf("%v: the recent reading is missing", k)
+		for _, r := range more {
+			if k.Sensor == "centrale" && k.Device == r.Device && !slices.ContainsFunc(pts, func(p store.Point) bool { return p.Value == 5000 }) {
+				t.Errorf("%v: the recent reading is missing", k)
+			}
+		}
+		onTime := func(p store.Point) bool { return p.Time.Equal(at) }
+		switch {
+		case k.Sensor != "centrale":
+		case k.Device == "000040" && !slices.ContainsFunc(pts, func(p store.Point) bool { return onTime(p) && p.Value == 7777 }):
+			t.Errorf("%v: the value derived again is missing", k)
+		case k.Device == "000040" && slices.ContainsFunc(pts, func(p store.Point) bool { return onTime(p) && p.Value != 7777 }):
+			t.Errorf("%v: the value derived again does not replace the compacted one", k)
+		case k.Device == "000060" && slices.ContainsFunc(pts, onTime):
+			t.Errorf("%v: a reading derived again without the field still gives the compacted value", k)
 		}
 		return nil
 	})
