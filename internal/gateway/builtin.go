@@ -325,10 +325,13 @@ func (h *forwardHook) forward() {
 		for i, q := range batch {
 			envs[i] = q.env
 		}
-		fl.start(func() error {
+		fl.start(func() func() error {
 			ctx, cancel := context.WithTimeout(h.ctx, SenderWait)
-			defer cancel()
-			return h.fw.Forward(ctx, envs...)
+			wait := h.fw.Send(ctx, envs...)
+			return func() error {
+				defer cancel()
+				return wait()
+			}
 		}, func(err error) {
 			for _, q := range batch {
 				q.done(err)

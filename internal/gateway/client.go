@@ -189,7 +189,7 @@ func (cl *Client) forward() {
 		for i, m := range ms {
 			envs[i] = reading.Envelope{Topic: m.Topic(), Payload: m.Payload(), Received: received, Source: "mqtt"}
 		}
-		fl.start(func() error { return cl.fw.Forward(cl.ctx, envs...) }, func(err error) {
+		fl.start(func() func() error { return cl.fw.Send(cl.ctx, envs...) }, func(err error) {
 			if err != nil {
 				// Shutting down, or refused: unacknowledged, the broker
 				// sends them again.

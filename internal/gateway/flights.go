@@ -10,9 +10,10 @@ import "sync"
 // flow back steadily rather than a lot at a time.
 const forwardFlights = 4
 
-// flights runs lots concurrently and reports each one's outcome in the
-// order the lots were started: an MQTT receiver acknowledges QoS 1
-// messages in the order they came.
+// flights sends lots in order, waits for their acknowledgements
+// concurrently, and reports each one's outcome in the order the lots were
+// started: the raw stream holds a device's messages in the order they
+// came, and an MQTT receiver acknowledges QoS 1 messages in that order.
 type flights struct {
 	order chan *flight
 	wg    sync.WaitGroup
@@ -33,13 +34,14 @@ func newFlights(n int) *flights {
 	return f
 }
 
-// start runs forward on a goroutine of its own; done is called with its
-// error once every lot started before it is done. start waits while n
-// lots wait to be reported.
-func (f *flights) start(forward func() error, done func(error)) {
+// start waits while n lots wait to be reported, then calls send on the
+// caller's goroutine and its wait on a goroutine of its own; done is
+// called with the wait's error once every lot started before it is done.
+func (f *flights) start(send func() (wait func() error), done func(error)) {
 	fl := &flight{err: make(chan error, 1), done: done}
 	f.order <- fl
-	go func() { fl.err <- forward() }()
+	wait := send()
+	go func() { fl.err <- wait() }()
 }
 
 // close waits until every lot started is done.

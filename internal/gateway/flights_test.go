@@ -7,24 +7,29 @@ import (
 	"testing"
 )
 
-// TestFlightsReportInOrder: lots run at once, and each is reported after
-// every lot started before it, whatever order they finish in, with its
-// own outcome.
+// TestFlightsReportInOrder: lots are sent in order and wait at once, and
+// each is reported after every lot started before it, whatever order
+// they are acknowledged in, with its own outcome.
 func TestFlightsReportInOrder(t *testing.T) {
 	fl := newFlights(4)
 	release := make([]chan struct{}, 4)
 	var mu sync.Mutex
-	var order []int
+	var sent, order []int
 	var errs []error
 	refused := errors.New("refused")
 	for i := range release {
 		release[i] = make(chan struct{})
-		fl.start(func() error {
-			<-release[i]
-			if i == 2 {
-				return refused
+		fl.start(func() func() error {
+			mu.Lock()
+			sent = append(sent, i)
+			mu.Unlock()
+			return func() error {
+				<-release[i]
+				if i == 2 {
+					return refused
+				}
+				return nil
 			}
-			return nil
 		}, func(err error) {
 			mu.Lock()
 			order, errs = append(order, i), append(errs, err)
@@ -36,6 +41,9 @@ func TestFlightsReportInOrder(t *testing.T) {
 		close(release[i])
 	}
 	fl.close()
+	if !slices.Equal(sent, []int{0, 1, 2, 3}) {
+		t.Errorf("lots sent in the order %v, want 0 1 2 3", sent)
+	}
 	if !slices.Equal(order, []int{0, 1, 2, 3}) {
 		t.Errorf("lots reported in the order %v, want 0 1 2 3", order)
 	}

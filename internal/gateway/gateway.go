@@ -52,12 +52,34 @@ func (f *Forwarder) ForwardID(ctx context.Context, id string, env reading.Envelo
 	return f.forward(ctx, []string{id}, []reading.Envelope{env})
 }
 
+// Send puts envs on the queue in the order of the calls, and returns what
+// waits until the queue has them all: Forward's wait, trying again as
+// Forward does if the first try fails. Several waits may run at once.
+func (f *Forwarder) Send(ctx context.Context, envs ...reading.Envelope) (wait func() error) {
+	msgs, err := f.messages(nil, envs)
+	if err != nil {
+		return func() error { return err }
+	}
+	s, ok := f.Publisher.(queue.Sender)
+	if !ok {
+		return func() error { return f.publish(ctx, msgs, envs, nil) }
+	}
+	first := s.Send(ctx, msgs...)
+	return func() error { return f.publish(ctx, msgs, envs, first) }
+}
+
 // forward is Forward, the messages with ids when given (one per
 // envelope).
 func (f *Forwarder) forward(ctx context.Context, ids []string, envs []reading.Envelope) error {
-	if len(envs) == 0 {
-		return nil
+	msgs, err := f.messages(ids, envs)
+	if err != nil {
+		return err
 	}
+	return f.publish(ctx, msgs, envs, nil)
+}
+
+// messages are the queue's messages of envs, with ids when given.
+func (f *Forwarder) messages(ids []string, envs []reading.Envelope) ([]queue.Message, error) {
 	msgs := make([]queue.Message, len(envs))
 	for i, env := range envs {
 		if f.MaxPayload > 0 && len(env.Payload) > f.MaxPayload {
@@ -65,17 +87,35 @@ func (f *Forwarder) forward(ctx context.Context, ids []string, envs []reading.En
 		}
 		data, err := env.Marshal()
 		if err != nil {
-			return fmt.Errorf("gateway: envelope: %w", err)
+			return nil, fmt.Errorf("gateway: envelope: %w", err)
 		}
 		msgs[i] = queue.Message{Stream: queue.Raw, Subject: env.Source, Data: data}
 		if i < len(ids) {
 			msgs[i].ID = ids[i]
 		}
 	}
+	return msgs, nil
+}
+
+// publish puts msgs (of envs) on the queue, retrying with bounded backoff
+// while it is unreachable; first, when not nil, is the first try's wait
+// (a Send already made).
+func (f *Forwarder) publish(ctx context.Context, msgs []queue.Message, envs []reading.Envelope, first func() error) error {
+	if len(envs) == 0 {
+		return nil
+	}
 	if f.Progress != nil {
 		f.Progress.Begin()
 	}
-	err := backoff.Default.Retry(ctx, func() error { return f.Publisher.Publish(ctx, msgs...) },
+	try := func() error {
+		if first != nil {
+			wait := first
+			first = nil
+			return wait()
+		}
+		return f.Publisher.Publish(ctx, msgs...)
+	}
+	err := backoff.Default.Retry(ctx, try,
 		func(err error, attempt int) {
 			f.Metrics.GatewayErrors.WithLabelValues(envs[0].Source).Inc()
 			if f.Progress != nil {

@@ -69,6 +69,16 @@ type Publisher interface {
 	Publish(ctx context.Context, msgs ...Message) error
 }
 
+// Sender is implemented by queues that can send messages without waiting
+// for them to be stored: messages are on the stream in the order of the
+// calls, and the waits of several calls may run at once, so that a sender
+// keeps messages flowing in order while earlier ones are acknowledged.
+type Sender interface {
+	// Send sends msgs, in order, and returns what waits until the queue
+	// has durably stored every one, with Publish's errors and bound.
+	Send(ctx context.Context, msgs ...Message) (wait func() error)
+}
+
 // Delivery is a message taken from the queue. It is redelivered unless
 // acknowledged.
 type Delivery interface {

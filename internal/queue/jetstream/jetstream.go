@@ -218,9 +218,15 @@ func (q *Queue) subject(s queue.Stream) string {
 // Publish publishes all messages asynchronously and waits until JetStream
 // has acknowledged each one, at most queue.AckTimeout.
 func (q *Queue) Publish(ctx context.Context, msgs ...queue.Message) error {
+	return q.Send(ctx, msgs...)()
+}
+
+// Send publishes all messages asynchronously, in order, and returns what
+// waits until JetStream has acknowledged each one, at most
+// queue.AckTimeout from the call.
+func (q *Queue) Send(ctx context.Context, msgs ...queue.Message) (wait func() error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, queue.AckTimeout,
 		fmt.Errorf("%w from JetStream within %s", queue.ErrNoAck, queue.AckTimeout))
-	defer cancel()
 	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
 	for _, m := range msgs {
 		subj := q.subject(m.Stream) + "."
@@ -235,20 +241,24 @@ func (q *Queue) Publish(ctx context.Context, msgs ...queue.Message) error {
 		}
 		f, err := q.js.PublishAsync(subj, m.Data, opts...)
 		if err != nil {
-			return fmt.Errorf("publish to %s: %w", subj, refused(err))
+			cancel()
+			return func() error { return fmt.Errorf("publish to %s: %w", subj, refused(err)) }
 		}
 		futures = append(futures, f)
 	}
-	for _, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return fmt.Errorf("publish to %s: %w", f.Msg().Subject, refused(err))
-		case <-ctx.Done():
-			return context.Cause(ctx)
+	return func() error {
+		defer cancel()
+		for _, f := range futures {
+			select {
+			case <-f.Ok():
+			case err := <-f.Err():
+				return fmt.Errorf("publish to %s: %w", f.Msg().Subject, refused(err))
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			}
 		}
+		return nil
 	}
-	return nil
 }
 
 // refused marks the errors that are about the message, not the server,

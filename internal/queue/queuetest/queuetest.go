@@ -26,6 +26,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Tail", func(t *testing.T) { testTail(t, open) })
 	t.Run("ReadRange", func(t *testing.T) { testRead(t, open) })
 	t.Run("FromNow", func(t *testing.T) { testFromNow(t, open) })
+	t.Run("SendsInOrder", func(t *testing.T) { testSendsInOrder(t, open) })
 }
 
 // testFromNow checks the optional FromNow: a new group skips what the
@@ -210,6 +211,51 @@ func sameSet(t *testing.T, got, want []string) {
 	for i := range g {
 		if g[i] != want[i] {
 			t.Fatalf("message %d: got %q, want %q", i, g[i], want[i])
+		}
+	}
+}
+
+// testSendsInOrder: a queue that sends without waiting (queue.Sender)
+// keeps the order of the calls on the stream while their waits run at
+// once, the last waited for first.
+func testSendsInOrder(t *testing.T, open Opener) {
+	q, _ := open(t)
+	s, ok := q.(queue.Sender)
+	if !ok {
+		t.Skip("this queue publishes and waits in one call (queue.Sender not implemented)")
+	}
+	var want []string
+	var waits []func() error
+	for lot := range 20 {
+		var msgs []queue.Message
+		for i := range 25 {
+			d := fmt.Sprintf("lot-%02d-msg-%02d", lot, i)
+			want = append(want, d)
+			msgs = append(msgs, queue.Message{Stream: queue.Raw, Subject: "finemeca.meters", Data: []byte(d)})
+		}
+		waits = append(waits, s.Send(ctx(t), msgs...))
+	}
+	errs := make(chan error, len(waits))
+	for i := len(waits) - 1; i >= 0; i-- {
+		go func() { errs <- waits[i]() }()
+	}
+	for range waits {
+		if err := <-errs; err != nil {
+			t.Fatalf("wait: %v", err)
+		}
+	}
+	c, err := q.Consumer(ctx(t), queue.Raw, "ingest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	got := drain(t, c, len(want), true)
+	if len(got) != len(want) {
+		t.Fatalf("got %d messages, want %d", len(got), len(want))
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("message %d: got %q, want %q (the order of the sends)", i, got[i], want[i])
 		}
 	}
 }
