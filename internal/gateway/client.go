@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"cmp"
 	"context"
 	"crypto/tls"
@@ -8,12 +9,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"golang.org/x/net/proxy"
 
 	"github.com/sensorhub/sensorhub/internal/reading"
 )
@@ -107,6 +111,9 @@ func Connect(ctx context.Context, fw *Forwarder, opts ClientOptions, log *slog.L
 	if opts.TLS != nil {
 		po.SetTLSConfig(opts.TLS)
 	}
+	if u, err := url.Parse(opts.Broker); err == nil && (u.Scheme == "tcp" || u.Scheme == "mqtt") {
+		po.SetCustomOpenConnectionFn(openBuffered)
+	}
 	cl.c = paho.NewClient(po)
 	go cl.forward()
 	tok := cl.c.Connect()
@@ -148,6 +155,26 @@ func (cl *Client) onConnect(c paho.Client) {
 	cl.subOnce.Do(func() { close(cl.subscribed) })
 	cl.log.Info("MQTT connected and subscribed", "broker", cl.opts.Broker, "topics", cl.opts.Topics, "qos", cl.opts.QoS)
 }
+
+// openBuffered opens a plain TCP connection to the broker as paho does
+// (through the proxy the environment names, if any), reading it through a
+// buffer: paho reads each packet's header a byte at a time, which without
+// one is several system calls for every message received.
+func openBuffered(uri *url.URL, o paho.ClientOptions) (net.Conn, error) {
+	conn, err := proxy.FromEnvironmentUsing(&net.Dialer{Timeout: o.ConnectTimeout}).Dial("tcp", uri.Host)
+	if err != nil {
+		return nil, err
+	}
+	return &bufferedConn{Conn: conn, r: bufio.NewReaderSize(conn, 32<<10)}, nil
+}
+
+// bufferedConn is a connection read through a buffer.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // receive is paho's handler: it only queues the message; paho waits when
 // the channel is full, which holds the broker back instead of dropping.
