@@ -232,7 +232,7 @@ func (e *Engine) Run(ctx context.Context, cons queue.Consumer) error {
 	lastTick := time.Time{}
 	var failures int
 	// Each message holds up to reading.StreamBytes of readings: four hold
-	// about 2,500 readings, a megabyte of JSON that decodes to about five.
+	// about 2,500 readings, a megabyte of JSON, about 5 MB decoded.
 	queue.Consume(ctx, cons, evalMessages, min(time.Second, e.Every), e.Log, func(ctx context.Context, ds []queue.Delivery) {
 		e.takePending(ctx)
 		e.Progress.Begin()

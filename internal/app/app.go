@@ -402,7 +402,7 @@ func checkQueueCarries(cfg *config.Config, q queue.Queue) error {
 }
 
 // StoreCacheShare is the store's caches' share of the memory budget: an
-// eighth (64 MiB of the default 512 MiB).
+// eighth (32 MiB of the default 256 MiB).
 const StoreCacheShare = 8
 
 // OpenStore opens the configured store engine; with compact, this process

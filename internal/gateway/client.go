@@ -161,7 +161,15 @@ func (cl *Client) onConnect(c paho.Client) {
 // buffer: paho reads each packet's header a byte at a time, which without
 // one is several system calls for every message received.
 func openBuffered(uri *url.URL, o paho.ClientOptions) (net.Conn, error) {
-	conn, err := proxy.FromEnvironmentUsing(&net.Dialer{Timeout: o.ConnectTimeout}).Dial("tcp", uri.Host)
+	d := &net.Dialer{Timeout: o.ConnectTimeout}
+	if o.Dialer != nil {
+		dd := *o.Dialer
+		d = &dd
+		if d.Timeout == 0 {
+			d.Timeout = o.ConnectTimeout
+		}
+	}
+	conn, err := proxy.FromEnvironmentUsing(d).Dial("tcp", uri.Host)
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,8 @@ const forwardFlights = 4
 // flights sends lots in order, waits for their acknowledgements
 // concurrently, and reports each one's outcome in the order the lots were
 // started: the raw stream holds a device's messages in the order they
-// came, and an MQTT receiver acknowledges QoS 1 messages in that order.
+// came (unless a lot is tried again, Forwarder.Send), and an MQTT receiver
+// acknowledges QoS 1 messages in that order.
 type flights struct {
 	order chan *flight
 	wg    sync.WaitGroup
@@ -24,8 +25,10 @@ type flight struct {
 	done func(error)
 }
 
+// newFlights lets n lots (at least 1) wait at once: the reporter holds
+// one, the channel the others.
 func newFlights(n int) *flights {
-	f := &flights{order: make(chan *flight, n)}
+	f := &flights{order: make(chan *flight, max(n, 1)-1)}
 	f.wg.Go(func() {
 		for fl := range f.order {
 			fl.done(<-fl.err)

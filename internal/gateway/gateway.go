@@ -54,7 +54,10 @@ func (f *Forwarder) ForwardID(ctx context.Context, id string, env reading.Envelo
 
 // Send puts envs on the queue in the order of the calls, and returns what
 // waits until the queue has them all: Forward's wait, trying again as
-// Forward does if the first try fails. Several waits may run at once.
+// Forward does if the first try fails. Several waits may run at once. A
+// lot tried again (the queue did not acknowledge it in time) comes on the
+// stream after the lots sent since, and may be there twice; ingest stores
+// each reading once whatever the order, by the device's own time.
 func (f *Forwarder) Send(ctx context.Context, envs ...reading.Envelope) (wait func() error) {
 	msgs, err := f.messages(nil, envs)
 	if err != nil {
@@ -62,7 +65,10 @@ func (f *Forwarder) Send(ctx context.Context, envs ...reading.Envelope) (wait fu
 	}
 	s, ok := f.Publisher.(queue.Sender)
 	if !ok {
-		return func() error { return f.publish(ctx, msgs, envs, nil) }
+		// A queue that cannot send without waiting publishes here, so
+		// that the calls' order is the stream's.
+		err := f.publish(ctx, msgs, envs, nil)
+		return func() error { return err }
 	}
 	first := s.Send(ctx, msgs...)
 	return func() error { return f.publish(ctx, msgs, envs, first) }

@@ -47,8 +47,9 @@ CREATE INDEX sessions_expiry_idx ON sessions (expiry)`,
 const conns = 4
 
 // pageCacheKiB is each connection's SQLite page cache, outside the Go
-// heap: together an eighth of what the store's own caches may hold
-// (cacheBytes, from the memory budget), between 2 and 16 MiB each.
+// heap: an eighth of what the store's own caches may hold (cacheBytes,
+// from the memory budget) over the connections, between 2 and 16 MiB
+// each (8 MiB for the four at the default budget).
 func pageCacheKiB(cacheBytes int64) int64 {
 	if cacheBytes <= 0 {
 		return 16 << 10

@@ -8,7 +8,9 @@ import (
 // lru keeps values by key, the least recently used dropped first once
 // their sizes add up to more than max. It keeps what is read of parts
 // (chunks and recent rows): a part is never changed, only replaced under
-// a new id, so what it keeps never goes stale.
+// a new id, so what it keeps never goes stale; and the devices' newest
+// readings, which set replaces. A value's size is counted once, when it is
+// kept.
 type lru[K comparable, V any] struct {
 	mu    sync.Mutex
 	max   int
@@ -19,8 +21,9 @@ type lru[K comparable, V any] struct {
 }
 
 type lruItem[K comparable, V any] struct {
-	key K
-	val V
+	key  K
+	val  V
+	size int
 }
 
 func newLRU[K comparable, V any](max int, size func(V) int) *lru[K, V] {
@@ -39,34 +42,34 @@ func (c *lru[K, V]) get(k K) (V, bool) {
 	return e.Value.(*lruItem[K, V]).val, true
 }
 
-func (c *lru[K, V]) put(k K, v V) {
+// put keeps v under k unless k holds a value already.
+func (c *lru[K, V]) put(k K, v V) { c.keep(k, v, false) }
+
+// set keeps v under k, replacing what k held.
+func (c *lru[K, V]) set(k K, v V) { c.keep(k, v, true) }
+
+func (c *lru[K, V]) keep(k K, v V, replace bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.items[k]; ok {
-		return
+	if e, ok := c.items[k]; ok {
+		if !replace {
+			return
+		}
+		c.drop(e)
 	}
-	c.items[k] = c.order.PushFront(&lruItem[K, V]{k, v})
-	c.n += c.size(v)
+	it := &lruItem[K, V]{k, v, c.size(v)}
+	c.items[k] = c.order.PushFront(it)
+	c.n += it.size
 	for c.n > c.max && c.order.Len() > 1 {
-		old := c.order.Remove(c.order.Back()).(*lruItem[K, V])
-		delete(c.items, old.key)
-		c.n -= c.size(old.val)
+		c.drop(c.order.Back())
 	}
 }
 
-// set keeps v under k, replacing what k held.
-func (c *lru[K, V]) set(k K, v V) {
-	c.mu.Lock()
-	if e, ok := c.items[k]; ok {
-		it := e.Value.(*lruItem[K, V])
-		c.n += c.size(v) - c.size(it.val)
-		it.val = v
-		c.order.MoveToFront(e)
-		c.mu.Unlock()
-		return
-	}
-	c.mu.Unlock()
-	c.put(k, v)
+// drop removes an element; c.mu is held.
+func (c *lru[K, V]) drop(e *list.Element) {
+	it := c.order.Remove(e).(*lruItem[K, V])
+	delete(c.items, it.key)
+	c.n -= it.size
 }
 
 // remove drops what k holds.
@@ -74,9 +77,7 @@ func (c *lru[K, V]) remove(k K) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.items[k]; ok {
-		c.order.Remove(e)
-		delete(c.items, k)
-		c.n -= c.size(e.Value.(*lruItem[K, V]).val)
+		c.drop(e)
 	}
 }
 
