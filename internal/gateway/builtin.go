@@ -298,11 +298,8 @@ func (h *forwardHook) forward() {
 	fl := newFlights(forwardFlights)
 	defer fl.close()
 	for {
-		var batch []queued
-		select {
-		case q := <-h.in:
-			batch = append(make([]queued, 0, min(len(h.in)+1, batchMax)), q)
-		case <-h.ctx.Done():
+		batch, ok := gather(h.ctx, h.in)
+		if !ok {
 			for {
 				select {
 				case q := <-h.in:
@@ -310,15 +307,6 @@ func (h *forwardHook) forward() {
 				default:
 					return
 				}
-			}
-		}
-	more:
-		for len(batch) < batchMax {
-			select {
-			case q := <-h.in:
-				batch = append(batch, q)
-			default:
-				break more
 			}
 		}
 		envs := make([]reading.Envelope, len(batch))

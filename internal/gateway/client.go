@@ -203,21 +203,9 @@ func (cl *Client) forward() {
 	fl := newFlights(forwardFlights)
 	defer fl.close()
 	for {
-		var ms []paho.Message
-		select {
-		case m := <-cl.in:
-			ms = append(make([]paho.Message, 0, min(len(cl.in)+1, batchMax)), m)
-		case <-cl.ctx.Done():
+		ms, ok := gather(cl.ctx, cl.in)
+		if !ok {
 			return
-		}
-	more:
-		for len(ms) < batchMax {
-			select {
-			case m := <-cl.in:
-				ms = append(ms, m)
-			default:
-				break more
-			}
 		}
 		envs := make([]reading.Envelope, len(ms))
 		received := time.Now().UTC()

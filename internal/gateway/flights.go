@@ -1,6 +1,9 @@
 package gateway
 
-import "sync"
+import (
+	"context"
+	"sync"
+)
 
 // forwardFlights is how many lots of messages a gateway puts on the queue
 // at once. Senders hold only a few messages unacknowledged (Mosquitto
@@ -9,6 +12,27 @@ import "sync"
 // go as the next lot instead of waiting for it, so that acknowledgements
 // flow back steadily rather than a lot at a time.
 const forwardFlights = 4
+
+// gather takes the messages waiting in in as one lot: at least one, at
+// most batchMax. It returns false when ctx ends first.
+func gather[T any](ctx context.Context, in <-chan T) ([]T, bool) {
+	var lot []T
+	select {
+	case x := <-in:
+		lot = append(make([]T, 0, min(len(in)+1, batchMax)), x)
+	case <-ctx.Done():
+		return nil, false
+	}
+	for len(lot) < batchMax {
+		select {
+		case x := <-in:
+			lot = append(lot, x)
+		default:
+			return lot, true
+		}
+	}
+	return lot, true
+}
 
 // flights sends lots in order, waits for their acknowledgements
 // concurrently, and reports each one's outcome in the order the lots were
