@@ -9,15 +9,15 @@ import (
 	"github.com/sensorhub/sensorhub/internal/store"
 )
 
-// LeakFresh is how old the overview's summary may be: the count of
+// SummaryFresh is how old the overview's summary may be: the count of
 // leaking devices reads every newest reading of the kinds with a leak
 // field, and the fleet's counts sum every device's row, so each is worked
 // out at most once in that time for a set of customers, not for every
 // page shown: the overview of 50,000 devices costs what one of 100 does.
-const LeakFresh = 10 * time.Second
+const SummaryFresh = 10 * time.Second
 
 // fresh keeps values worked out for a set of customers (a scope) for
-// LeakFresh.
+// SummaryFresh.
 type fresh[V any] struct {
 	mu sync.Mutex
 	m  map[string]freshValue[V]
@@ -29,12 +29,12 @@ type freshValue[V any] struct {
 }
 
 // get returns the scope's value, working it out again when it is older
-// than LeakFresh.
+// than SummaryFresh.
 func (c *fresh[V]) get(scope string, now time.Time, work func() (V, error)) (V, error) {
 	c.mu.Lock()
 	v, ok := c.m[scope]
 	c.mu.Unlock()
-	if ok && now.Sub(v.at) < LeakFresh && !now.Before(v.at) {
+	if ok && now.Sub(v.at) < SummaryFresh && !now.Before(v.at) {
 		return v.v, nil
 	}
 	x, err := work()

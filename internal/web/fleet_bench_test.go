@@ -35,8 +35,8 @@ func BenchmarkFleetPages(b *testing.B) {
 			}
 		}
 		// A page shown once before: the templates parsed, the summary's
-		// counts worked out (they are kept for LeakFresh), as every page
-		// but one in LeakFresh finds them.
+		// counts worked out (they are kept for SummaryFresh), as every page
+		// but one in SummaryFresh finds them.
 		get := func(b *testing.B, path string) {
 			one(b, path)
 			for b.Loop() {

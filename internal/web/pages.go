@@ -453,7 +453,7 @@ func (p *Pages) overview(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	oq := readOverviewQuery(r.URL.Query())
 	// The cards count the whole fleet the principal sees, in the store,
-	// as of at most LeakFresh ago.
+	// as of at most SummaryFresh ago.
 	all := scoped(r, store.DeviceFilter{})
 	fleet, err := p.fleets.get(scopeOf(all), now, func() (store.Fleet, error) {
 		return p.Store.CountDevices(r.Context(), all, now.Add(-SilentAfter))
