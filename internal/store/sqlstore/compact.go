@@ -13,35 +13,75 @@ import (
 
 // compactor folds recent readings into chunks in the background.
 type compactor struct {
-	s     *Store
-	wake  chan struct{}
-	quit  chan struct{}
-	done  chan struct{}
-	mu    sync.Mutex
-	added int
-	err   error
+	s    *Store
+	wake chan struct{}
+	quit chan struct{}
+	done chan struct{}
+	mu   sync.Mutex
+	// rows counts the recent readings of each device's day, as this
+	// process wrote them since the last look at the table, and due holds
+	// the days that reached CompactRows: those are folded at once, without
+	// a scan of every device's recent rows.
+	rows map[devDay]int
+	due  map[devDay]bool
+	err  error
 }
 
+// devDay is a device's local day.
+type devDay struct{ dev, day int64 }
+
 func (s *Store) startCompactor() *compactor {
-	c := &compactor{s: s, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	c := &compactor{s: s, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
+		rows: map[devDay]int{}, due: map[devDay]bool{}}
 	go c.run()
 	return c
 }
 
-// poke tells the compactor that n readings were added: it looks once a
-// device's day may have enough.
-func (c *compactor) poke(n int) {
+// poke tells the compactor of the recent rows a write added: a device's
+// day that has CompactRows readings or more is folded next.
+func (c *compactor) poke(ws []written) {
+	wake := false
 	c.mu.Lock()
-	c.added += n
-	due := c.added >= c.s.opts.CompactRows
-	if due {
-		c.added = 0
+	for _, w := range ws {
+		g := devDay{w.dev, w.day}
+		if c.due[g] {
+			continue
+		}
+		if c.rows[g] += w.n; c.rows[g] >= c.s.opts.CompactRows {
+			delete(c.rows, g)
+			c.due[g], wake = true, true
+		}
 	}
 	c.mu.Unlock()
-	if due {
+	if wake {
 		select {
 		case c.wake <- struct{}{}:
 		default:
+		}
+	}
+}
+
+// takeDue returns the days due and forgets them.
+func (c *compactor) takeDue() []devDay {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]devDay, 0, len(c.due))
+	for g := range c.due {
+		out = append(out, g)
+	}
+	clear(c.due)
+	return out
+}
+
+// counted makes the counts those of the table, as a scan of it found them
+// (the days it left unfolded), plus what was written since.
+func (c *compactor) counted(left map[devDay]int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.rows)
+	for g, n := range left {
+		if !c.due[g] {
+			c.rows[g] = int(n)
 		}
 	}
 }
@@ -62,14 +102,21 @@ func (c *compactor) run() {
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
 	for {
+		var n int
+		var err error
 		select {
 		case <-c.quit:
 			c.atStop()
 			return
 		case <-tick.C:
+			// A look at the whole table: the days due by age, and those
+			// another process wrote.
+			var left map[devDay]int64
+			n, left, err = c.s.compact(ctx, false)
+			c.counted(left)
 		case <-c.wake:
+			n, err = c.s.compactDays(ctx, c.takeDue(), false)
 		}
-		n, err := c.s.compact(ctx, false)
 		if err != nil && ctx.Err() == nil {
 			c.s.log.Error("store: folding recent readings into chunks failed; they stay as they are, and are tried again", "err", err)
 		}
@@ -87,7 +134,7 @@ func (c *compactor) atStop() {
 	ctx, cancel := context.WithTimeout(context.Background(), c.s.opts.StopFold)
 	defer cancel()
 	start := time.Now()
-	n, err := c.s.compact(ctx, true)
+	n, _, err := c.s.compact(ctx, true)
 	if ctx.Err() != nil {
 		c.s.log.Info("store: a clean stop left recent readings to fold after the next start; they are stored",
 			"folded_days", n, "took", time.Since(start).Round(time.Millisecond))
@@ -138,43 +185,51 @@ func (s *Store) tidy(ctx context.Context) {
 // Compact folds every recent reading into chunks now. The compactor does
 // it in the background; tests and tools call it to see the chunks.
 func (s *Store) Compact(ctx context.Context) error {
-	_, err := s.compact(ctx, true)
+	_, _, err := s.compact(ctx, true)
 	return err
 }
 
 // compact folds the days of recent readings that are due (all, with all):
 // those with CompactRows readings or more, or received longer than
-// CompactAge ago. It returns how many days it folded.
-func (s *Store) compact(ctx context.Context, all bool) (int, error) {
-	type group struct{ dev, day, n, oldest int64 }
+// CompactAge ago. It returns how many days it folded, and the readings of
+// each day it left as recent rows.
+func (s *Store) compact(ctx context.Context, all bool) (int, map[devDay]int64, error) {
 	rows, err := s.query(ctx, s.db, `SELECT device_id, day, SUM(n), MIN(received) FROM recent GROUP BY device_id, day`)
 	if err != nil {
-		return 0, err
-	}
-	var groups []group
-	for rows.Next() {
-		var g group
-		if err := rows.Scan(&g.dev, &g.day, &g.n, &g.oldest); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		groups = append(groups, g)
-	}
-	if err := rows.Close(); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	age := time.Now().Add(-s.opts.CompactAge).UnixMilli()
-	done := 0
-	for _, g := range groups {
-		if !all && g.n < int64(s.opts.CompactRows) && g.oldest > age {
-			continue
+	var due []devDay
+	left := map[devDay]int64{}
+	for rows.Next() {
+		var g devDay
+		var n, oldest int64
+		if err := rows.Scan(&g.dev, &g.day, &n, &oldest); err != nil {
+			rows.Close()
+			return 0, nil, err
 		}
-		if err := s.compactDay(ctx, g.dev, g.day, all); err != nil {
-			return done, fmt.Errorf("device %d, day %d: %w", g.dev, g.day, err)
+		if all || n >= int64(s.opts.CompactRows) || oldest <= age {
+			due = append(due, g)
+		} else {
+			left[g] = n
 		}
-		done++
 	}
-	return done, nil
+	if err := rows.Close(); err != nil {
+		return 0, nil, err
+	}
+	n, err := s.compactDays(ctx, due, all)
+	return n, left, err
+}
+
+// compactDays folds the recent readings of days, each in a transaction
+// of its own, and returns how many it folded.
+func (s *Store) compactDays(ctx context.Context, days []devDay, whole bool) (int, error) {
+	for i, g := range days {
+		if err := s.compactDay(ctx, g.dev, g.day, whole); err != nil {
+			return i, fmt.Errorf("device %d, day %d: %w", g.dev, g.day, err)
+		}
+	}
+	return len(days), nil
 }
 
 // newChunk is a chunk about to be written.

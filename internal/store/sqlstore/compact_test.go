@@ -124,3 +124,58 @@ func TestCompactionALittleAtATime(t *testing.T) {
 		t.Fatalf("the late reading's value reads %v; want -1", pts)
 	}
 }
+
+// The compactor counts what each write adds to a device's day and folds a
+// day once it holds CompactRows readings, over several writes, without
+// waiting for its look at the whole table; a day with fewer stays recent.
+func TestCompactorFoldsADayWhenItHasEnough(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "sensorhub.db"),
+		sqlstore.Options{Location: storetest.Location, Compact: true, CompactRows: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	base := storetest.Payloads(t, "devicev01.jsonl")[3]
+	start := time.Date(2022, 10, 27, 0, 0, 0, 0, storetest.Location)
+	at := func(device string, i int) reading.Reading {
+		r := base
+		r.Device = device
+		r.Time, r.MsgCount = start.Add(time.Duration(i)*30*time.Second), int64(i+1)
+		r.Fields = map[string]float64{"P": float64(i)}
+		return r
+	}
+	// Three writes of 10 readings of device "full", each with 9 of "short".
+	for w := range 3 {
+		var rs []reading.Reading
+		for i := w * 10; i < w*10+10; i++ {
+			rs = append(rs, at("full", i))
+			if i%10 != 9 {
+				rs = append(rs, at("short", i))
+			}
+		}
+		if _, err := s.Write(ctx, store.Batch{Readings: rs}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recent := func(device string) int {
+		var n int
+		if err := s.DB().QueryRow(`SELECT COALESCE(SUM(r.n), 0) FROM recent r JOIN devices d ON d.id = r.device_id WHERE d.device = ?`, device).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for recent("full") > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := recent("full"); n != 0 {
+		t.Fatalf("device full has %d recent readings of its day of 30; want them folded into a chunk", n)
+	}
+	if got := chunkRows(t, s); len(got) != 1 || got[0].n != 30 {
+		t.Fatalf("chunks %v; want one of device full's 30 readings", got)
+	}
+	if n := recent("short"); n != 27 {
+		t.Fatalf("device short has %d recent readings; want its 27, not yet due", n)
+	}
+}

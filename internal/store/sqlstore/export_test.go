@@ -4,6 +4,6 @@ import "context"
 
 // CompactDue folds the days that are due, as the compactor does.
 func (s *Store) CompactDue(ctx context.Context) error {
-	_, err := s.compact(ctx, false)
+	_, _, err := s.compact(ctx, false)
 	return err
 }

@@ -127,8 +127,8 @@ func (s *Store) write(ctx context.Context, b store.Batch) (store.WriteResult, er
 	}
 	s.idMu.Unlock()
 	s.keepTails(before, written)
-	if s.compactor != nil && res.Stored > 0 {
-		s.compactor.poke(res.Stored)
+	if s.compactor != nil {
+		s.compactor.poke(written)
 	}
 	return res, nil
 }
@@ -232,7 +232,6 @@ func (s *Store) insertRecent(ctx context.Context, tx *sql.Tx, ps []pending, devs
 // is not among them is new: it joins the day's aggregates when retention
 // runs next, and its identity with it.
 func (s *Store) rolledKeys(ctx context.Context, tx *sql.Tx, ps []pending, devs map[int64]*deviceRow) (map[rowKey]bool, error) {
-	type devDay struct{ dev, day int64 }
 	var days []devDay
 	seen := map[devDay]bool{}
 	for _, p := range ps {
@@ -288,20 +287,21 @@ func (s *Store) replaceRecent(ctx context.Context, tx *sql.Tx, ps []pending, dev
 // recentPerInsert is how many recent rows one INSERT takes.
 const recentPerInsert = 100
 
-// written is a recent row a write appended: a device's readings, encoded.
+// written is a recent row a write appended: a device's readings of one
+// local day, n of them, encoded.
 type written struct {
-	dev  int64
-	data []byte
+	dev, day int64
+	n        int
+	data     []byte
 }
 
 // appendRecent appends readings as recent rows: one per device and local
 // day, holding its readings in order.
 func (s *Store) appendRecent(ctx context.Context, tx *sql.Tx, ps []pending) ([]written, error) {
-	type group struct{ dev, day int64 }
-	byGroup := map[group][]reading.Reading{}
-	var order []group
+	byGroup := map[devDay][]reading.Reading{}
+	var order []devDay
 	for _, p := range ps {
-		g := group{p.dev, dayOf(p.r.Time, s.loc)}
+		g := devDay{p.dev, dayOf(p.r.Time, s.loc)}
 		if _, ok := byGroup[g]; !ok {
 			order = append(order, g)
 		}
@@ -327,7 +327,7 @@ func (s *Store) appendRecent(ctx context.Context, tx *sql.Tx, ps []pending) ([]w
 		if err != nil {
 			return nil, fmt.Errorf("store: readings of device %d: %w", g.dev, err)
 		}
-		out = append(out, written{g.dev, data})
+		out = append(out, written{g.dev, g.day, len(rs), data})
 		received := rs[0].Received.UnixMilli()
 		for i := range rs {
 			received = min(received, rs[i].Received.UnixMilli())
