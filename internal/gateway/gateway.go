@@ -100,7 +100,44 @@ func (f *Forwarder) messages(ids []string, envs []reading.Envelope) ([]queue.Mes
 			msgs[i].ID = ids[i]
 		}
 	}
-	return msgs, nil
+	if len(ids) > 0 {
+		return msgs, nil
+	}
+	return lots(msgs), nil
+}
+
+// lotBytes bounds the envelopes packed in one message of the queue.
+const lotBytes = 256 << 10
+
+// lots packs consecutive messages of one subject into lots of up to
+// lotBytes: the queue stores, delivers and is acknowledged once a lot,
+// not once a message.
+func lots(msgs []queue.Message) []queue.Message {
+	if len(msgs) < 2 {
+		return msgs
+	}
+	var out []queue.Message
+	var part [][]byte
+	size := 0
+	flush := func(subject string) {
+		switch len(part) {
+		case 0:
+		case 1:
+			out = append(out, queue.Message{Stream: queue.Raw, Subject: subject, Data: part[0]})
+		default:
+			out = append(out, queue.Message{Stream: queue.Raw, Subject: subject, Data: reading.MarshalLot(part)})
+		}
+		part, size = part[:0:0], 0
+	}
+	for i, m := range msgs {
+		if i > 0 && (m.Subject != msgs[i-1].Subject || size+len(m.Data) > lotBytes) {
+			flush(msgs[i-1].Subject)
+		}
+		part = append(part, m.Data)
+		size += len(m.Data)
+	}
+	flush(msgs[len(msgs)-1].Subject)
+	return out
 }
 
 // publish puts msgs (of envs) on the queue, retrying with bounded backoff

@@ -167,14 +167,27 @@ type batch struct {
 }
 
 // fetch takes batches from c and decodes them, one ahead of the writer,
-// until ctx ends.
+// until ctx ends. A delivery of the raw stream brings one message or a
+// gateway's lot of them: a batch takes about BatchSize messages, however
+// they came.
 func (in *Ingester) fetch(ctx context.Context, c queue.Consumer, out chan<- *batch) {
 	defer close(out)
-	queue.Consume(ctx, c, in.BatchSize, in.BatchWait, in.Log, func(ctx context.Context, ds []queue.Delivery) {
+	// perDelivery is how many messages the last deliveries brought: it
+	// starts high, so that the first fetches take few deliveries.
+	perDelivery := float64(maxPerDelivery)
+	size := func() int { return max(1, int(float64(in.BatchSize)/perDelivery)) }
+	queue.ConsumeSized(ctx, c, size, in.BatchWait, in.Log, func(ctx context.Context, ds []queue.Delivery) {
 		if len(ds) == 0 {
 			return
 		}
-		b := &batch{ds: ds, envs: envelopes(ds)}
+		envs, taken := envelopes(ds, in.BatchSize)
+		if taken < len(ds) {
+			// More than a batch came at once: the rest comes again.
+			queue.GiveBack(ctx, ds[taken:], 0)
+			ds = ds[:taken]
+		}
+		perDelivery = min(max(0.5*perDelivery+0.5*float64(len(envs))/float64(len(ds)), 1), maxPerDelivery)
+		b := &batch{ds: ds, envs: envs}
 		b.decoded = in.decodeAll(ctx, b.envs)
 		select {
 		case out <- b:
@@ -184,17 +197,25 @@ func (in *Ingester) fetch(ctx context.Context, c queue.Consumer, out chan<- *bat
 	})
 }
 
-func envelopes(ds []queue.Delivery) []reading.Envelope {
-	envs := make([]reading.Envelope, len(ds))
+// maxPerDelivery bounds the messages a delivery is expected to bring.
+const maxPerDelivery = 256
+
+// envelopes decodes the deliveries' envelopes, up to the delivery that
+// brings the total to limit or more, and says how many deliveries it took.
+func envelopes(ds []queue.Delivery, limit int) ([]reading.Envelope, int) {
+	envs := make([]reading.Envelope, 0, len(ds))
 	for i, d := range ds {
-		env, err := reading.UnmarshalEnvelope(d.Data())
+		if i > 0 && len(envs) >= limit {
+			return envs, i
+		}
+		got, err := reading.UnmarshalEnvelopes(d.Data())
 		if err != nil {
 			// Not written by a sensorhub gateway: keep the bytes as they are.
-			env = reading.Envelope{Topic: d.Subject(), Payload: d.Data(), Received: time.Now(), Source: "queue"}
+			got = []reading.Envelope{{Topic: d.Subject(), Payload: d.Data(), Received: time.Now(), Source: "queue"}}
 		}
-		envs[i] = env
+		envs = append(envs, got...)
 	}
-	return envs
+	return envs, len(ds)
 }
 
 // decodeAll decodes envelopes on every core, keeping their order.
@@ -233,7 +254,7 @@ func (in *Ingester) finish(ctx context.Context, b *batch, step func(context.Cont
 	defer stop()
 	err := step(bctx, b)
 	if err != nil && ctx.Err() != nil {
-		in.Log.Warn("ingest: shutting down before a batch was done; it goes back to the queue", "messages", len(b.ds), "err", err)
+		in.Log.Warn("ingest: shutting down before a batch was done; it goes back to the queue", "messages", len(b.envs), "err", err)
 		queue.GiveBack(ctx, b.ds, 0)
 	}
 	return err
@@ -266,7 +287,7 @@ func (in *Ingester) deliver(ctx context.Context, b *batch) error {
 			in.Log.Warn("ingest: ack failed; the message will be redelivered and stored once", "err", err)
 		}
 	}
-	in.Metrics.BatchSize.Observe(float64(len(b.ds)))
+	in.Metrics.BatchSize.Observe(float64(len(b.envs)))
 	return nil
 }
 
@@ -761,12 +782,12 @@ func (in *Ingester) Replay(ctx context.Context, rd queue.Reader, from, to time.T
 		return nil
 	}
 	err := rd.Read(ctx, queue.Raw, from, to, func(data []byte) error {
-		env, err := reading.UnmarshalEnvelope(data)
+		got, err := reading.UnmarshalEnvelopes(data)
 		if err != nil {
 			return nil // not an envelope: nothing to decode again
 		}
-		res.Messages++
-		envs = append(envs, env)
+		res.Messages += len(got)
+		envs = append(envs, got...)
 		if len(envs) >= in.BatchSize {
 			return flush()
 		}

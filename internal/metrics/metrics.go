@@ -33,7 +33,8 @@ type Metrics struct {
 	// Poison counts messages set aside because the store or the queue
 	// refused them alone while taking the others, by stage.
 	Poison *prometheus.CounterVec
-	// QueueLag is how many raw messages wait for ingest.
+	// QueueLag is how many messages of the raw stream wait for ingest: a
+	// message alone or a gateway's lot of them counts one.
 	QueueLag prometheus.Gauge
 	// StoreWrite times one batch write.
 	StoreWrite prometheus.Histogram
@@ -87,7 +88,7 @@ func New() *Metrics {
 		}, []string{"stage"}),
 		QueueLag: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "sensorhub_queue_lag_messages",
-			Help: "Raw messages on the queue not yet ingested.",
+			Help: "Messages of the raw stream not yet ingested (a gateway's lot of messages that came together counts one).",
 		}),
 		StoreWrite: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "sensorhub_store_write_seconds",

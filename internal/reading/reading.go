@@ -185,6 +185,68 @@ func UnmarshalEnvelope(b []byte) (Envelope, error) {
 	return e, nil
 }
 
+// lotMagic starts a lot: several envelopes in one message of the queue,
+// each as Marshal encodes it, so that the queue stores, delivers and is
+// acknowledged once for all of them.
+const lotMagic = 0xE6
+
+// MarshalLot puts envelopes, each encoded by Marshal, in one lot: a count,
+// then each envelope length-prefixed.
+func MarshalLot(envs [][]byte) []byte {
+	n := 8
+	for _, e := range envs {
+		n += len(e) + binary.MaxVarintLen32
+	}
+	b := make([]byte, 0, n)
+	b = append(b, lotMagic, 1)
+	b = binary.AppendUvarint(b, uint64(len(envs)))
+	for _, e := range envs {
+		b = binary.AppendUvarint(b, uint64(len(e)))
+		b = append(b, e...)
+	}
+	return b
+}
+
+// UnmarshalEnvelopes decodes a message of the raw stream: a lot, or one
+// envelope.
+func UnmarshalEnvelopes(b []byte) ([]Envelope, error) {
+	if len(b) == 0 || b[0] != lotMagic {
+		e, err := UnmarshalEnvelope(b)
+		if err != nil {
+			return nil, err
+		}
+		return []Envelope{e}, nil
+	}
+	if len(b) < 2 || b[1] != 1 {
+		return nil, errLot
+	}
+	b = b[2:]
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return nil, errLot
+	}
+	b = b[k:]
+	out := make([]Envelope, 0, n)
+	for range n {
+		size, k := binary.Uvarint(b)
+		if k <= 0 || size > uint64(len(b)-k) {
+			return nil, errLot
+		}
+		e, err := UnmarshalEnvelope(b[k : k+int(size)])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+		b = b[k+int(size):]
+	}
+	if len(b) > 0 {
+		return nil, errLot
+	}
+	return out, nil
+}
+
+var errLot = errors.New("decode lot of envelopes: cut short or not a lot")
+
 // Reading is one decoded device message.
 type Reading struct {
 	Customer string    `json:"customer"`

@@ -76,3 +76,40 @@ func TestReadingsStreamRoundTrip(t *testing.T) {
 		t.Error("a message with a text value in fields decoded")
 	}
 }
+
+// TestLotRoundTrip: a gateway's lot of envelopes comes back from the queue
+// as the envelopes that went in, in order; a single envelope reads as a
+// lot of one; a lot cut short, or with bytes after it, does not decode.
+func TestLotRoundTrip(t *testing.T) {
+	received := time.Date(2026, 1, 2, 3, 4, 5, 6789, time.UTC)
+	var envs []Envelope
+	var parts [][]byte
+	for i := range 3 {
+		e := Envelope{Topic: "finemeca/air/20" + string(rune('0'+i)), Payload: []byte(`{"i":` + string(rune('0'+i)) + `}`),
+			Received: received.Add(time.Duration(i)), Source: "mqtt", Customer: "acme"}
+		if i == 2 {
+			e.Reason, e.Size = "the body does not decode as gzip", 70000
+		}
+		b, err := e.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		envs, parts = append(envs, e), append(parts, b)
+	}
+	lot := MarshalLot(parts)
+	got, err := UnmarshalEnvelopes(lot)
+	if err != nil || !reflect.DeepEqual(got, envs) {
+		t.Fatalf("lot: %+v (%v), want %+v", got, err, envs)
+	}
+	if got, err := UnmarshalEnvelopes(parts[0]); err != nil || !reflect.DeepEqual(got, envs[:1]) {
+		t.Fatalf("one envelope: %+v (%v), want %+v", got, err, envs[:1])
+	}
+	for cut := range len(lot) {
+		if _, err := UnmarshalEnvelopes(lot[:cut]); err == nil {
+			t.Fatalf("a lot cut at %d of %d decoded", cut, len(lot))
+		}
+	}
+	if _, err := UnmarshalEnvelopes(append(lot, 0)); err == nil {
+		t.Fatal("a lot with a byte after it decoded")
+	}
+}
