@@ -94,14 +94,14 @@ go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 go test -count=1 -timeout 15m "$@" ./...
 if [ $# -eq 0 ]; then
   # A bounded fuzzing run of each fuzz target on every full run: payload
-  # decoding, the whole ingest path (queue, decoding, store), configuration
+  # decoding and its JSON parser, the whole ingest path (queue, decoding, store), configuration
   # loading, formula compilation, rules given over the API, Modbus registers. A new input is minimised in a
   # few runs only: the ingest path takes milliseconds a run. Each target runs a number of inputs (a
   # quarter of a minute or less on two cores, so that the whole run stays within 20 minutes on a slow
   # host), not a duration: when a duration ends, Go 1.26's fuzzing coordinator can
   # report its own deadline as a failure (go.dev/issue/75804, fixed in Go 1.27). SENSORHUB_FUZZTIME
   # overrides every count (a duration such as 5m, or a count such as 1000x).
-  for target in FuzzDecode:./internal/reading/:100000x FuzzIngest:./internal/ingest/:800x FuzzLoad:./internal/config/:100000x \
+  for target in FuzzDecode:./internal/reading/:100000x FuzzParse:./internal/reading/:100000x FuzzIngest:./internal/ingest/:800x FuzzLoad:./internal/config/:100000x \
     FuzzCompile:./internal/derive/:100000x FuzzDecodeItem:./internal/catalog/:15000x FuzzDecode:./internal/input/modbus/:250000x; do
     IFS=: read -r name pkg count <<<"$target"
     go test -run '^$' -fuzz "^${name}\$" -fuzztime "${SENSORHUB_FUZZTIME:-$count}" -fuzzminimizetime 20x "$pkg"

@@ -11,9 +11,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Profile says how the payloads of one sensor kind become readings.
@@ -115,6 +118,9 @@ func (d *Decoder) Decode(env Envelope) (Reading, error) {
 // bound gives a rejection of a bound sender's message its customer,
 // whatever the message names.
 func (d *Decoder) bound(env Envelope, err error) error {
+	if err == nil {
+		return nil
+	}
 	var rj *RejectError
 	if errors.As(err, &rj) && env.Customer != "" {
 		rj.Customer = env.Customer
@@ -158,20 +164,29 @@ func (d *Decoder) checkEnvelope(env Envelope) error {
 
 // decodeFlat decodes the default format's flat JSON.
 func (d *Decoder) decodeFlat(env Envelope) (Reading, error) {
-	obj, err := parseObject(env.Payload)
+	ps := parsers.Get().(*parser)
+	defer ps.release()
+	if ps.obj == nil {
+		ps.obj = make(map[string]any, 32)
+	}
+	obj, err := ps.parse(env.Payload, ps.obj)
 	if err != nil {
 		return Reading{}, err
 	}
 	if d.MaxFields > 0 && len(obj) > d.MaxFields {
 		return Reading{}, reject("too many fields: %d, the limit is %d (ingest.max_fields)", len(obj), d.MaxFields)
 	}
-	if d.MaxDepth > 0 {
+	// The parser's depth and NUL count values a repeated name replaced:
+	// the object itself decides.
+	if d.MaxDepth > 0 && ps.depth > d.MaxDepth {
 		if n := depth(obj); n > d.MaxDepth {
 			return Reading{}, reject("JSON nested too deep: %d levels, the limit is %d (ingest.max_depth)", n, d.MaxDepth)
 		}
 	}
-	if err := checkText(obj); err != nil {
-		return Reading{}, err
+	if ps.nul {
+		if err := checkText(obj); err != nil {
+			return Reading{}, err
+		}
 	}
 
 	customer, ok := text(obj["Customer"])
@@ -243,8 +258,9 @@ func (d *Decoder) decodeFlat(env Envelope) (Reading, error) {
 	r.Length = optNumber(obj["Length"])
 	r.radioFields()
 
+	var unitKey [MaxNameLength + 2]byte
 	for _, name := range p.fieldsOf(obj) {
-		if e := r.putField(p, name, obj[name], number, unitOf(obj, name)); e != nil {
+		if e := r.putField(p, name, obj[name], number, unitOf(obj, name, unitKey[:0])); e != nil {
 			e.Customer = customer
 			return Reading{}, e
 		}
@@ -401,26 +417,199 @@ func (r *Reading) setUnit(field, unit string) {
 	r.Units[field] = unit
 }
 
+// parseOptions make jsontext read what encoding/json read: a name given
+// twice in an object (the last one wins) and invalid UTF-8 in a string
+// (each bad byte read as U+FFFD).
+var parseOptions = []jsontext.Options{jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)}
+
+// parser reads a payload with jsontext's tokenizer into the values
+// encoding/json's UseNumber gives (map[string]any, []any, string,
+// json.Number, bool, nil), noting on the way how deep it nests and whether
+// a text holds a NUL character. Parsers are reused, through parsers.
+type parser struct {
+	dec jsontext.Decoder
+	buf bytes.Buffer
+	// depth is the deepest nesting seen, a flat object being 1; nul that
+	// some name or text holds a NUL character. Both count values that a
+	// later duplicate name replaced: the callers check them again on the
+	// object when they say the payload is to be rejected.
+	depth int
+	nul   bool
+	// obj is the map decodeFlat reads the payload into, cleared after.
+	obj map[string]any
+	// shared holds short texts seen before; scratch is room to unquote.
+	shared  map[string]any
+	scratch []byte
+}
+
+var parsers = sync.Pool{New: func() any { return new(parser) }}
+
+// maxReusedFields bounds the map a parser keeps for the next payload.
+const maxReusedFields = 64
+
 // parseObject decodes a payload that must be one JSON object, keeping numbers
 // as text so that values out of float64's range are seen, not failed on.
 func parseObject(payload []byte) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.UseNumber()
+	p := parsers.Get().(*parser)
+	defer p.release()
+	return p.parse(payload, map[string]any{})
+}
+
+// parse reads payload, which must be one JSON object, into obj.
+func (p *parser) parse(payload []byte, obj map[string]any) (map[string]any, error) {
+	p.buf = *bytes.NewBuffer(payload)
+	p.dec.Reset(&p.buf, parseOptions...)
+	p.depth, p.nul = 0, false
 	var v any
-	if err := dec.Decode(&v); err != nil {
-		if errors.Is(err, io.EOF) {
+	var err error
+	switch p.dec.PeekKind() {
+	case 0:
+		if _, err = p.dec.ReadToken(); errors.Is(err, io.EOF) {
 			return nil, reject("invalid JSON: the payload is empty")
 		}
-		return nil, reject("invalid JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
+	case '{':
+		if _, err = p.dec.ReadToken(); err == nil {
+			v, err = p.object(obj)
+		}
+	default:
+		v, _, err = p.next(0)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+	if err != nil {
+		return nil, reject("invalid JSON: %s", strings.TrimPrefix(err.Error(), "jsontext: "))
+	}
+	if _, err := p.dec.ReadToken(); !errors.Is(err, io.EOF) {
 		return nil, reject("invalid JSON: unexpected data after the JSON value")
 	}
-	obj, ok := v.(map[string]any)
+	m, ok := v.(map[string]any)
 	if !ok {
 		return nil, reject("not a JSON object: the payload is %s", jsonKind(v))
 	}
-	return obj, nil
+	return m, nil
+}
+
+// release drops the payload and returns the parser to parsers.
+func (p *parser) release() {
+	p.buf = bytes.Buffer{}
+	p.dec.Reset(&p.buf)
+	if len(p.obj) > maxReusedFields {
+		p.obj = nil
+	}
+	clear(p.obj)
+	parsers.Put(p)
+}
+
+// value reads the value that starts with tok.
+func (p *parser) value(tok jsontext.Token) (any, error) {
+	switch tok.Kind() {
+	case '{':
+		return p.object(map[string]any{})
+	case '[':
+		p.depth = max(p.depth, p.dec.StackDepth())
+		a := []any{}
+		for {
+			v, end, err := p.next(']')
+			if err != nil || end {
+				return a, err
+			}
+			a = append(a, v)
+		}
+	case '0':
+		return json.Number(tok.String()), nil
+	case 't', 'f':
+		return tok.Bool(), nil
+	}
+	return nil, nil
+}
+
+// object reads the members of an object, its '{' read, into obj.
+func (p *parser) object(obj map[string]any) (map[string]any, error) {
+	p.depth = max(p.depth, p.dec.StackDepth())
+	for {
+		if p.dec.PeekKind() == '}' {
+			_, err := p.dec.ReadToken()
+			return obj, err
+		}
+		q, err := p.dec.ReadValue() // a name: jsontext takes nothing else
+		if err != nil {
+			return nil, err
+		}
+		name := p.text(q).(string)
+		v, _, err := p.next(0)
+		if err != nil {
+			return nil, err
+		}
+		obj[name] = v
+	}
+}
+
+// next reads the next value, or the delimiter end (end true).
+func (p *parser) next(end jsontext.Kind) (v any, isEnd bool, err error) {
+	switch p.dec.PeekKind() {
+	case '"':
+		q, err := p.dec.ReadValue()
+		if err != nil {
+			return nil, false, err
+		}
+		return p.text(q), false, nil
+	case end:
+		_, err := p.dec.ReadToken()
+		return nil, true, err
+	}
+	tok, err := p.dec.ReadToken()
+	if err != nil {
+		return nil, false, err
+	}
+	v, err = p.value(tok)
+	return v, false, err
+}
+
+// maxShared bounds the texts a parser shares, and the length of one.
+const (
+	maxShared    = 1024
+	maxSharedLen = 24
+)
+
+// text is the text of a quoted JSON string, as a string in an any,
+// noting a NUL character. A short text without escapes is shared with its
+// earlier occurrences: field names, units, customers and kinds repeat from
+// one message to the next.
+func (p *parser) text(q jsontext.Value) any {
+	raw := q[1 : len(q)-1]
+	if !plainText(raw) {
+		// Escapes, or invalid UTF-8 (each bad byte becomes U+FFFD).
+		p.scratch, _ = jsontext.AppendUnquote(p.scratch[:0], q)
+		if bytes.IndexByte(p.scratch, 0) >= 0 {
+			p.nul = true
+		}
+		return string(p.scratch)
+	}
+	if len(raw) > maxSharedLen {
+		return string(raw)
+	}
+	if v, ok := p.shared[string(raw)]; ok {
+		return v
+	}
+	if p.shared == nil || len(p.shared) >= maxShared {
+		p.shared = make(map[string]any, 64)
+	}
+	s := string(raw)
+	v := any(s)
+	p.shared[s] = v
+	return v
+}
+
+// plainText reports whether a JSON string's raw text is its text: no
+// escapes, valid UTF-8.
+func plainText(raw []byte) bool {
+	for _, c := range raw {
+		if c == '\\' {
+			return false
+		}
+		if c >= utf8.RuneSelf {
+			return bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw)
+		}
+	}
+	return true
 }
 
 // depth is how deeply objects and arrays nest in v; a flat object is 1.
@@ -491,14 +680,19 @@ func (p *Profile) fieldsOf(obj map[string]any) []string {
 }
 
 // unitOf finds a field's unit: "<Field>-U", or for a phase field such as U1
-// the unit shared by its family, "U-U".
-func unitOf(obj map[string]any, field string) string {
-	if u, ok := text(obj[field+"-U"]); ok && u != "" && u != "NULL" {
+// the unit shared by its family, "U-U". buf is room to spell the keys in.
+func unitOf(obj map[string]any, field string, buf []byte) string {
+	buf = append(append(buf[:0], field...), "-U"...)
+	if u, ok := text(obj[string(buf)]); ok && u != "" && u != "NULL" {
 		return u
 	}
-	base := strings.TrimRight(field, "0123456789")
-	if base != field && base != "" {
-		if u, ok := text(obj[base+"-U"]); ok && u != "" && u != "NULL" {
+	base := len(field)
+	for base > 0 && field[base-1] >= '0' && field[base-1] <= '9' {
+		base--
+	}
+	if base != len(field) && base != 0 {
+		buf = append(append(buf[:0], field[:base]...), "-U"...)
+		if u, ok := text(obj[string(buf)]); ok && u != "" && u != "NULL" {
 			return u
 		}
 	}
@@ -546,12 +740,17 @@ func (d *Decoder) parseTime(v any) (t, later time.Time, ok bool) {
 // when the zone repeats that time (clocks going back), the later one too.
 func instants(t time.Time) (time.Time, time.Time) {
 	loc := t.Location()
+	// The offsets in force shortly before and after: a repeated hour lies
+	// between two of them, and most times have the same one on each side.
+	probes := [2]time.Time{t.Add(-3 * time.Hour), t.Add(3 * time.Hour)}
+	_, before := probes[0].Zone()
+	if _, after := probes[1].Zone(); before == after {
+		return t, time.Time{}
+	}
 	wall := time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
 	var found []time.Time
-	// The offsets in force shortly before and after: a repeated hour lies
-	// between two of them.
-	for _, probe := range []time.Time{t.Add(-3 * time.Hour), t.Add(3 * time.Hour)} {
-		_, off := probe.In(loc).Zone()
+	for _, probe := range probes {
+		_, off := probe.Zone()
 		u := wall.Add(-time.Duration(off) * time.Second)
 		if l := u.In(loc); l.Hour() == t.Hour() && l.Minute() == t.Minute() && l.Day() == t.Day() && !slices.ContainsFunc(found, u.Equal) {
 			found = append(found, u)

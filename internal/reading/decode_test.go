@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sensorhub/sensorhub/internal/config"
 	"github.com/sensorhub/sensorhub/internal/plan"
@@ -227,6 +228,11 @@ func FuzzDecode(f *testing.F) {
 			var rj *reading.RejectError
 			if !errors.As(err, &rj) || rj.Reason == "" {
 				t.Fatalf("error without a reason: %v", err)
+			}
+			// The reason is kept as text by every store: the parser's
+			// messages quote what they show of the payload.
+			if !utf8.ValidString(rj.Reason) || strings.ContainsRune(rj.Reason, 0) {
+				t.Fatalf("reason %q is not text a store keeps", rj.Reason)
 			}
 			return
 		}
