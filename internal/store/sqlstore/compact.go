@@ -1,9 +1,11 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -358,24 +360,44 @@ func (s *Store) foldOverDays(ctx context.Context, tx *sql.Tx, dev, day int64) er
 // their readings, with rs (the recent rows' readings, in the order
 // written) replacing the chunks' readings of the same identity.
 func (s *Store) rewrite(ctx context.Context, tx *sql.Tx, dev int64, olds, recent []int64, rs []reading.Reading) error {
-	byKey := map[rowKey]reading.Reading{}
+	// Each identity once, the last written; then in order of identity
+	// (time, Seq), which sorts small keys rather than whole readings.
+	var all []reading.Reading
+	var keys []rowKey
+	at := map[rowKey]int{}
+	add := func(r *reading.Reading) {
+		k := keyOf(dev, r)
+		if i, ok := at[k]; ok {
+			all[i] = *r
+			return
+		}
+		at[k] = len(all)
+		all, keys = append(all, *r), append(keys, k)
+	}
 	for _, id := range olds {
 		part, err := s.part(ctx, tx, partID{false, id})
 		if err != nil {
 			return err
 		}
 		for i := range part {
-			byKey[keyOf(dev, &part[i])] = part[i]
+			add(&part[i])
 		}
 	}
 	for i := range rs {
-		byKey[keyOf(dev, &rs[i])] = rs[i]
+		add(&rs[i])
 	}
-	all := make([]reading.Reading, 0, len(byKey))
-	for _, r := range byKey {
-		all = append(all, r)
+	order := make([]int, len(keys))
+	for i := range order {
+		order[i] = i
 	}
-	chunks, err := s.buildChunks(all)
+	slices.SortFunc(order, func(a, b int) int {
+		return cmp.Or(cmp.Compare(keys[a].time, keys[b].time), cmp.Compare(keys[a].seq, keys[b].seq))
+	})
+	sorted := make([]reading.Reading, len(all))
+	for i, j := range order {
+		sorted[i] = all[j]
+	}
+	chunks, err := s.buildChunks(sorted)
 	if err != nil {
 		return err
 	}

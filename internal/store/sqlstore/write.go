@@ -377,9 +377,10 @@ func (s *Store) keepTails(before map[int64]deviceRow, ws []written) {
 
 // sortReadings orders a device's readings by time, then Seq.
 func sortReadings(rs []reading.Reading) {
-	slices.SortStableFunc(rs, func(a, b reading.Reading) int {
-		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.Seq(), b.Seq()))
-	})
+	order := func(a, b reading.Reading) int { return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.Seq(), b.Seq())) }
+	if !slices.IsSortedFunc(rs, order) {
+		slices.SortStableFunc(rs, order)
+	}
 }
 
 // updateDevices folds each device's new readings into its row: counts,
