@@ -30,6 +30,24 @@ type Formula struct {
 	Name string
 	Expr string
 	prog *vm.Program
+	// uses are the names the formula reads, so that a reading's other
+	// fields are not copied for it; all is set when it reads $env, which
+	// may name any field.
+	uses []string
+	all  bool
+}
+
+// idents lists the identifiers of a formula.
+type idents struct {
+	seen map[string]bool
+	list []string
+}
+
+func (n *idents) Visit(node *ast.Node) {
+	if id, ok := (*node).(*ast.IdentifierNode); ok && !n.seen[id.Value] {
+		n.seen[id.Value] = true
+		n.list = append(n.list, id.Value)
+	}
 }
 
 // Set is the formulas of one sensor kind, evaluated in name order; a
@@ -44,7 +62,7 @@ func Compile(formulas map[string]string, known []string) (Set, error) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	env := newEnv(nil, nil)
+	env := newEnv(nil, nil, nil)
 	for _, f := range known {
 		env[f] = 0.0
 	}
@@ -60,7 +78,9 @@ func Compile(formulas map[string]string, known []string) (Set, error) {
 			errs = append(errs, fmt.Errorf("derive %s: %v", n, err))
 			continue
 		}
-		set = append(set, Formula{Name: n, Expr: formulas[n], prog: prog})
+		used := &idents{seen: map[string]bool{}}
+		ast.Walk(new(prog.Node()), used)
+		set = append(set, Formula{Name: n, Expr: formulas[n], prog: prog, uses: used.list, all: used.seen["$env"]})
 		env[n] = 0.0
 	}
 	return set, errors.Join(errs...)
@@ -97,16 +117,36 @@ type Prev struct {
 // the reading's fields.
 const envFuncs = 8
 
-func newEnv(r *reading.Reading, prev *Prev) map[string]any {
+// newEnv is the formulas' environment for r: the fields that set reads
+// (every field when a formula reads $env, or set is nil), the helpers
+// reading r and prev.
+func newEnv(r *reading.Reading, prev *Prev, set Set) map[string]any {
+	all, uses := set == nil, 0
+	for _, f := range set {
+		all, uses = all || f.all, uses+len(f.uses)
+	}
 	n := envFuncs
 	if r != nil {
-		n += len(r.Fields) + 1
+		n += min(len(r.Fields), uses) + 1
+		if all {
+			n += len(r.Fields)
+		}
 	}
 	// Sized at once: growing it field by field cost more than the rest.
 	env := make(map[string]any, n)
 	if r != nil {
-		for k, v := range r.Fields {
-			env[k] = v
+		if all {
+			for k, v := range r.Fields {
+				env[k] = v
+			}
+		} else {
+			for _, f := range set {
+				for _, k := range f.uses {
+					if v, ok := r.Fields[k]; ok {
+						env[k] = v
+					}
+				}
+			}
 		}
 		if r.MsgCount != reading.NoMsgCount {
 			env[reading.FieldMsgCount] = float64(r.MsgCount)
@@ -205,7 +245,7 @@ func (s Set) Apply(r *reading.Reading, prev *Prev) {
 	if len(s) == 0 {
 		return
 	}
-	env := newEnv(r, prev)
+	env := newEnv(r, prev, s)
 	for _, f := range s {
 		out, err := expr.Run(f.prog, env)
 		if err == nil && out == nil {

@@ -1,6 +1,7 @@
 package derive_test
 
 import (
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -127,4 +128,39 @@ func FuzzCompile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestEnvReadsAnyField: a formula reads the fields it names, and one that
+// reads $env may name any field of the reading, even one whose name is not
+// an identifier.
+func TestEnvReadsAnyField(t *testing.T) {
+	set, err := derive.Compile(map[string]string{"a": "P * 2", "b": `$env["P-1"] + a`}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := reading.Reading{Time: time.Now(), Fields: map[string]float64{"P": 3, "P-1": 10}}
+	set.Apply(&r, nil)
+	if r.Fields["a"] != 6 || r.Fields["b"] != 16 || len(r.Flags) != 0 {
+		t.Fatalf("fields %v, flags %v; want a 6 and b 16", r.Fields, r.Flags)
+	}
+}
+
+// BenchmarkApplyMeter is a power meter's reading (eleven fields) with the
+// formulas every kind has (loss, restart, repeat from the counter).
+func BenchmarkApplyMeter(b *testing.B) {
+	set, err := derive.Compile(map[string]string{
+		"_lost":    `!has_prev() ? 0 : !counted() ? nil : _msg_count > prev(_msg_count) ? _msg_count - prev(_msg_count) - 1 : 0`,
+		"_restart": `counted() && _msg_count < prev(_msg_count) ? 1 : nil`,
+		"_repeat":  `counted() && _msg_count == prev(_msg_count) ? 1 : nil`,
+	}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fields := map[string]float64{"U1": 230, "U2": 231, "U3": 229, "I1": 16, "I2": 17, "I3": 16, "P": 11, "PF": 0.93, "E": 1000, "_rssi": -80, "_snr": 9}
+	prev := &derive.Prev{Time: time.Now(), MsgCount: 1, Fields: fields}
+	b.ReportAllocs()
+	for b.Loop() {
+		r := reading.Reading{Time: prev.Time.Add(time.Minute), MsgCount: 2, Fields: maps.Clone(fields)}
+		set.Apply(&r, prev)
+	}
 }
