@@ -2,6 +2,9 @@ package reading
 
 import (
 	"encoding/json"
+
+	gojson "github.com/goccy/go-json"
+
 	"math"
 	"reflect"
 	"testing"
@@ -26,37 +29,39 @@ func streamReadings() []Reading {
 	}
 }
 
-// The readings stream's messages decode to the readings encoded, and are
-// the JSON that encoding/json writes and reads: messages written by
-// earlier releases, and read by any JSON client of the stream.
+// The readings stream's messages decode to the readings encoded, times
+// as the same instants; the JSON of earlier releases (an array, or one
+// reading) still decodes; a message cut short, or with bytes after it,
+// does not.
 func TestReadingsStreamRoundTrip(t *testing.T) {
 	rs := streamReadings()
+	rs = append(rs, Reading{Customer: "c", Sensor: "air", Device: "zero-times", Fields: map[string]float64{"P": 1}, MsgCount: 3})
 	data, err := MarshalReadings(rs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	std, err := json.Marshal(rs)
+	old, err := json.Marshal(rs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var fromStd, fromOurs []Reading
-	if err := json.Unmarshal(data, &fromStd); err != nil {
-		t.Fatalf("encoding/json does not read a stream message: %v", err)
-	}
-	if fromOurs, err = UnmarshalReadings(std); err != nil {
-		t.Fatalf("a message encoding/json wrote does not decode: %v", err)
+	if len(data) >= len(old)/2 {
+		t.Errorf("a message of %d bytes; the JSON of earlier releases took %d", len(data), len(old))
 	}
 	got, err := UnmarshalReadings(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, dec := range map[string][]Reading{"round trip": got, "encoding/json reading ours": fromStd, "ours reading encoding/json": fromOurs} {
+	fromOld, err := UnmarshalReadings(old)
+	if err != nil {
+		t.Fatalf("a message of an earlier release does not decode: %v", err)
+	}
+	for name, dec := range map[string][]Reading{"round trip": got, "earlier release": fromOld} {
 		if len(dec) != len(rs) {
 			t.Fatalf("%s: %d readings, want %d", name, len(dec), len(rs))
 		}
 		for i := range rs {
 			want, g := rs[i], dec[i]
-			if !want.Time.Equal(g.Time) || !want.Received.Equal(g.Received) {
+			if !want.Time.Equal(g.Time) || !want.Received.Equal(g.Received) || want.Time.IsZero() != g.Time.IsZero() {
 				t.Errorf("%s: reading %d times %v, %v; want %v, %v", name, i, g.Time, g.Received, want.Time, want.Received)
 			}
 			want.Time, want.Received, g.Time, g.Received = time.Time{}, time.Time{}, time.Time{}, time.Time{}
@@ -64,6 +69,9 @@ func TestReadingsStreamRoundTrip(t *testing.T) {
 				t.Errorf("%s: reading %d\n got %+v\nwant %+v", name, i, g, want)
 			}
 		}
+	}
+	if math.Signbit(got[0].Fields["neg"]) != true {
+		t.Error("-0 lost its sign")
 	}
 	one, err := json.Marshal(rs[0])
 	if err != nil {
@@ -74,6 +82,14 @@ func TestReadingsStreamRoundTrip(t *testing.T) {
 	}
 	if _, err := UnmarshalReadings([]byte(`[{"fields": {"P": "x"}}]`)); err == nil {
 		t.Error("a message with a text value in fields decoded")
+	}
+	for cut := range len(data) {
+		if _, err := UnmarshalReadings(data[:cut]); err == nil {
+			t.Fatalf("a message cut at %d of %d decoded", cut, len(data))
+		}
+	}
+	if _, err := UnmarshalReadings(append(data, 0)); err == nil {
+		t.Fatal("a message with a byte after it decoded")
 	}
 }
 
@@ -111,5 +127,36 @@ func TestLotRoundTrip(t *testing.T) {
 	}
 	if _, err := UnmarshalEnvelopes(append(lot, 0)); err == nil {
 		t.Fatal("a lot with a byte after it decoded")
+	}
+}
+
+// BenchmarkReadingsStream writes and reads a message of 500 power meters'
+// readings, in the stream's form and in the JSON of earlier releases.
+func BenchmarkReadingsStream(b *testing.B) {
+	rs := make([]Reading, 500)
+	for i := range rs {
+		rssi := -80.0
+		rs[i] = Reading{Customer: "finemeca", Sensor: "centrale", Device: "m" + string(rune('a'+i%26)), Gateway: "171",
+			Time: time.Unix(1700000000+int64(i), 0).UTC(), Received: time.Unix(1700000001+int64(i), 0).UTC(),
+			Fields: map[string]float64{"U1": 230.1, "U2": 231.2, "U3": 229.9, "I1": 16.5, "I2": 16.6, "I3": 16.4, "P": 11.21, "PF": 0.93, "E": 1000 + float64(i), "_rssi": -80, "_snr": 9.3},
+			Units:  map[string]string{"E": "kWh", "U1": "V", "_rssi": "dBm"}, Strings: map[string]string{"Mod": "centrale"},
+			RSSI: &rssi, MsgCount: int64(i)}
+	}
+	for _, c := range []struct {
+		name string
+		enc  func([]Reading) ([]byte, error)
+	}{{"binary", MarshalReadings}, {"json", func(rs []Reading) ([]byte, error) { return gojson.Marshal(rs) }}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				data, err := c.enc(rs)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := UnmarshalReadings(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

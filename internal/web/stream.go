@@ -2,6 +2,7 @@ package web
 
 import (
 	"github.com/sensorhub/sensorhub/internal/auth"
+	"github.com/sensorhub/sensorhub/internal/reading"
 
 	"encoding/json"
 	"fmt"
@@ -64,31 +65,32 @@ func (h *Hub) Publish(data []byte) {
 	if h.Clients() == 0 {
 		return // nobody to decode it for
 	}
-	var raw []json.RawMessage
-	if len(data) > 0 && data[0] == '[' {
-		if err := json.Unmarshal(data, &raw); err != nil {
-			h.log.Warn("live updates: undecodable readings", "err", err)
-			return
-		}
-	} else {
-		raw = []json.RawMessage{data}
+	rs, err := reading.UnmarshalReadings(data)
+	if err != nil {
+		h.log.Warn("live updates: undecodable readings", "err", err)
+		return
 	}
-	for _, one := range raw {
-		h.publish(one)
+	for i := range rs {
+		h.publish(&rs[i])
 	}
 }
 
-func (h *Hub) publish(data []byte) {
-	var r struct{ Customer, Sensor, Device string }
-	if err := json.Unmarshal(data, &r); err != nil {
-		h.log.Warn("live updates: undecodable reading", "err", err)
-		return
-	}
+// publish sends r to the clients that follow it, as JSON made once for
+// all of them.
+func (h *Hub) publish(r *reading.Reading) {
+	var data []byte
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for c := range h.clients {
 		if !c.who.Sees(r.Customer) || (c.customer != "" && c.customer != r.Customer) || (c.sensor != "" && c.sensor != r.Sensor) || (c.device != "" && c.device != r.Device) {
 			continue
+		}
+		if data == nil {
+			var err error
+			if data, err = json.Marshal(r); err != nil {
+				h.log.Warn("live updates: a reading cannot be encoded", "err", err)
+				return
+			}
 		}
 		select {
 		case c.events <- data:

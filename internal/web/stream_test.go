@@ -1,11 +1,14 @@
 package web
 
 import (
+	"encoding/json"
 	"io"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/sensorhub/sensorhub/internal/auth"
+	"github.com/sensorhub/sensorhub/internal/reading"
 )
 
 func TestHubDropsClientThatFallsBehind(t *testing.T) {
@@ -33,5 +36,24 @@ func TestHubDropsClientThatFallsBehind(t *testing.T) {
 	h.Publish([]byte(`{"customer":"finemeca","sensor":"air","device":"201"}`))
 	if len(other.events) != 1 {
 		t.Fatalf("the client filtered on device 201 got %d of its events, want 1", len(other.events))
+	}
+	<-other.events
+	// A message of the readings stream as ingest publishes it: each of its
+	// readings goes to the clients that follow it, as JSON.
+	msg, err := reading.MarshalReadings([]reading.Reading{
+		{Customer: "finemeca", Sensor: "air", Device: "201", Time: time.Unix(1700000000, 0).UTC(), Fields: map[string]float64{"Pres": 6.5}, MsgCount: 7},
+		{Customer: "finemeca", Sensor: "air", Device: "202", Time: time.Unix(1700000000, 0).UTC(), Fields: map[string]float64{"Pres": 1}, MsgCount: 1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Publish(msg)
+	if len(other.events) != 1 {
+		t.Fatalf("the client filtered on device 201 got %d events of a message of two devices, want 1", len(other.events))
+	}
+	var got reading.Reading
+	if err := json.Unmarshal(<-other.events, &got); err != nil || got.Device != "201" || got.Fields["Pres"] != 6.5 || got.MsgCount != 7 ||
+		!got.Time.Equal(time.Unix(1700000000, 0)) {
+		t.Fatalf("event %+v (%v); want device 201's reading", got, err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 
 	"github.com/sensorhub/sensorhub/internal/reading"
+	"github.com/sensorhub/sensorhub/internal/wire"
 )
 
 // MaxRows is the most readings a chunk holds.
@@ -468,86 +469,27 @@ func (d *decoded) field(name string) []Point {
 func timeOf(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 
 // reader reads a chunk's body.
-type reader struct {
-	b   []byte
-	err error
-}
+type reader struct{ wire.Reader }
 
-func (r *reader) fail() {
-	if r.err == nil {
-		r.err = ErrCorrupt
-	}
-	r.b = nil
-}
+func newReader(b []byte) *reader { return &reader{wire.Reader{B: b, Corrupt: ErrCorrupt}} }
 
-func (r *reader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail()
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) varint() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.fail()
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) byte() byte {
-	if len(r.b) == 0 {
-		r.fail()
-		return 0
-	}
-	c := r.b[0]
-	r.b = r.b[1:]
-	return c
-}
-
-func (r *reader) bytes(n uint64) []byte {
-	if uint64(len(r.b)) < n {
-		r.fail()
-		return nil
-	}
-	out := r.b[:n]
-	r.b = r.b[n:]
-	return out
-}
-
-func (r *reader) string() string { return string(r.bytes(r.uvarint())) }
-
-// count reads a count of things, each at least one byte: no more than the
-// bytes left.
-func (r *reader) count() int {
-	n := r.uvarint()
-	if n > uint64(len(r.b))+1 {
-		r.fail()
-		return 0
-	}
-	return int(n)
-}
+func (r *reader) string() string { return string(r.Bytes(r.Uvarint())) }
 
 func (r *reader) presence(n int) []bool {
 	out := make([]bool, n)
-	switch r.byte() {
+	switch r.Byte() {
 	case 0:
 		for i := range out {
 			out[i] = true
 		}
 	case 1:
 	case 2:
-		bm := r.bytes(uint64((n + 7) / 8))
+		bm := r.Bytes(uint64((n + 7) / 8))
 		for i := range out {
 			out[i] = len(bm) > i/8 && bm[i/8]&(1<<(i%8)) != 0
 		}
 	default:
-		r.fail()
+		r.Fail()
 	}
 	return out
 }
@@ -558,12 +500,12 @@ func (r *reader) dod(n int) []int64 {
 	for i := range out {
 		switch i {
 		case 0:
-			out[i] = r.varint()
+			out[i] = r.Varint()
 		case 1:
-			delta = r.varint()
+			delta = r.Varint()
 			out[i] = prev + delta
 		default:
-			delta += r.varint()
+			delta += r.Varint()
 			out[i] = prev + delta
 		}
 		prev = out[i]
@@ -575,7 +517,7 @@ func (r *reader) delta(n int) []int64 {
 	out := make([]int64, n)
 	var prev int64
 	for i := range out {
-		prev += r.varint()
+		prev += r.Varint()
 		out[i] = prev
 	}
 	return out
@@ -583,21 +525,21 @@ func (r *reader) delta(n int) []int64 {
 
 func (r *reader) strings(n int) []*string {
 	present := r.presence(n)
-	dict := make([]string, r.count())
+	dict := make([]string, r.Count())
 	for i := range dict {
 		dict[i] = r.string()
 	}
 	out := make([]*string, n)
 	for i, p := range present {
-		if !p || r.err != nil {
+		if !p || r.Err != nil {
 			continue
 		}
 		j := uint64(0)
 		if len(dict) > 1 {
-			j = r.uvarint()
+			j = r.Uvarint()
 		}
 		if j >= uint64(len(dict)) {
-			r.fail()
+			r.Fail()
 			continue
 		}
 		out[i] = &dict[j]
@@ -608,16 +550,16 @@ func (r *reader) strings(n int) []*string {
 // skipStrings reads past an optional string column.
 func (r *reader) skipStrings(n int) {
 	present := r.presence(n)
-	dict := r.count()
+	dict := r.Count()
 	for range dict {
-		r.bytes(r.uvarint())
+		r.Bytes(r.Uvarint())
 	}
 	if dict <= 1 {
 		return
 	}
 	for _, p := range present {
-		if p && r.err == nil {
-			r.uvarint()
+		if p && r.Err == nil {
+			r.Uvarint()
 		}
 	}
 }
@@ -633,9 +575,9 @@ func (r *reader) floats(n int, skip bool) []*float64 {
 	}
 	var col *reader
 	if k > 0 {
-		col = &reader{b: r.bytes(r.uvarint())}
+		col = newReader(r.Bytes(r.Uvarint()))
 	}
-	if skip || r.err != nil {
+	if skip || r.Err != nil {
 		return nil
 	}
 	out := make([]*float64, n)
@@ -643,8 +585,8 @@ func (r *reader) floats(n int, skip bool) []*float64 {
 		return out
 	}
 	vals := col.values(k)
-	if col.err != nil {
-		r.fail()
+	if col.Err != nil {
+		r.Fail()
 		return out
 	}
 	j := 0
@@ -659,22 +601,22 @@ func (r *reader) floats(n int, skip bool) []*float64 {
 
 func (r *reader) values(k int) []float64 {
 	vals := make([]float64, k)
-	switch enc := r.byte(); enc {
+	switch enc := r.Byte(); enc {
 	case 0:
 		for i := range vals {
-			if b := r.bytes(8); b != nil {
+			if b := r.Bytes(8); b != nil {
 				vals[i] = math.Float64frombits(binary.LittleEndian.Uint64(b))
 			}
 		}
 	case floatDelta, floatOffset:
-		scale := int(r.byte())
+		scale := int(r.Byte())
 		if scale > maxScale {
-			r.fail()
+			r.Fail()
 			return vals
 		}
 		var x, base int64
 		for i := range vals {
-			v := r.varint()
+			v := r.Varint()
 			switch {
 			case enc == floatDelta:
 				x += v
@@ -686,29 +628,29 @@ func (r *reader) values(k int) []float64 {
 			vals[i] = float64(x) / pow10[scale]
 		}
 	case floatXOR:
-		data := r.bytes(r.uvarint())
+		data := r.Bytes(r.Uvarint())
 		if len(data) < 2 || int(binary.BigEndian.Uint16(data)) != k {
-			r.fail()
+			r.Fail()
 			return vals
 		}
 		c, err := chunkenc.FromData(chunkenc.EncXOR, data)
 		if err != nil {
-			r.fail()
+			r.Fail()
 			return vals
 		}
 		it := c.Iterator(nil)
 		for i := range vals {
 			if it.Next() == chunkenc.ValNone {
-				r.fail()
+				r.Fail()
 				return vals
 			}
 			_, vals[i] = it.At()
 		}
 		if it.Err() != nil {
-			r.fail()
+			r.Fail()
 		}
 	default:
-		r.fail()
+		r.Fail()
 	}
 	return vals
 }
@@ -731,11 +673,11 @@ func decodeBody(body []byte, fn func(*decoded) error, field string) (err error) 
 			err = fmt.Errorf("%w: %v", ErrCorrupt, p)
 		}
 	}()
-	r := &reader{b: body}
-	if r.byte() != version {
+	r := newReader(body)
+	if r.Byte() != version {
 		return ErrCorrupt
 	}
-	n := r.count()
+	n := r.Count()
 	if n > MaxRows {
 		return ErrCorrupt
 	}
@@ -746,13 +688,13 @@ func decodeBody(body []byte, fn func(*decoded) error, field string) (err error) 
 		d.recv = r.delta(n)
 	} else {
 		for range n {
-			r.varint() // a field's values do not need the receive times
+			r.Varint() // a field's values do not need the receive times
 		}
 	}
 	d.digests = make([]int64, n)
 	for i, p := range r.presence(n) {
 		if p {
-			d.digests[i] = r.varint()
+			d.digests[i] = r.Varint()
 		}
 	}
 	if field == "" {
@@ -764,28 +706,28 @@ func decodeBody(body []byte, fn func(*decoded) error, field string) (err error) 
 	d.lengths = r.floats(n, field != "")
 	d.flags = make([][]string, n)
 	row := 0
-	for range r.count() {
-		row += int(r.uvarint())
-		k := r.count()
+	for range r.Count() {
+		row += int(r.Uvarint())
+		k := r.Count()
 		if row >= n {
-			r.fail()
+			r.Fail()
 			break
 		}
 		for range k {
 			d.flags[row] = append(d.flags[row], r.string())
 		}
 	}
-	for range r.count() {
+	for range r.Count() {
 		k := r.string()
 		d.strings[k] = r.strings(n)
 	}
-	for range r.count() {
+	for range r.Count() {
 		f := r.string()
 		d.order = append(d.order, f)
 		d.fields[f] = r.floats(n, field != "" && f != field)
 	}
-	if r.err != nil {
-		return r.err
+	if r.Err != nil {
+		return r.Err
 	}
 	return fn(d)
 }

@@ -43,11 +43,11 @@ func DecodeKeys(data []byte) ([]Key, error) {
 	if err != nil {
 		return nil, ErrCorrupt
 	}
-	r := &reader{b: body}
-	n := r.count()
+	r := newReader(body)
+	n := r.Count()
 	times := r.dod(n)
 	seqs := r.delta(n)
-	if r.err != nil || len(r.b) != 0 {
+	if r.Err != nil || len(r.B) != 0 {
 		return nil, ErrCorrupt
 	}
 	out := make([]Key, n)

@@ -106,23 +106,23 @@ func EncodeHours(h Hours) []byte {
 
 // DecodeHours decodes what EncodeHours encoded.
 func DecodeHours(data []byte) (Hours, error) {
-	r := &reader{b: data}
-	if r.byte() != version {
+	r := newReader(data)
+	if r.Byte() != version {
 		return nil, ErrCorrupt
 	}
 	out := Hours{}
-	for range r.count() {
-		start := r.varint()
-		sums, err := DecodeSummaries(r.bytes(r.uvarint()))
-		if r.err != nil {
-			return nil, r.err
+	for range r.Count() {
+		start := r.Varint()
+		sums, err := DecodeSummaries(r.Bytes(r.Uvarint()))
+		if r.Err != nil {
+			return nil, r.Err
 		}
 		if err != nil {
 			return nil, err
 		}
 		out[start] = sums
 	}
-	return out, r.err
+	return out, r.Err
 }
 
 // DecodeSummaries decodes every field's summary of EncodeSummaries.

@@ -122,42 +122,42 @@ func DecodeSummary(data []byte, field string) (Summary, bool, error) {
 // eachSummary calls fn with each field's summary of encoded summaries,
 // until fn returns true.
 func eachSummary(data []byte, fn func(field string, s Summary) (stop bool)) error {
-	r := &reader{b: data}
-	v := r.byte()
+	r := newReader(data)
+	v := r.Byte()
 	if v != version && v != counterVersion && v != summaryVersion {
 		return ErrCorrupt
 	}
-	for range r.count() {
+	for range r.Count() {
 		f := r.string()
 		var s Summary
-		s.N = int64(r.uvarint())
+		s.N = int64(r.Uvarint())
 		fields := []*float64{&s.Sum, &s.Min, &s.Max, &s.First, &s.Last, &s.Increase}
 		if v >= counterVersion {
 			fields = append(fields, &s.Peak, &s.Top)
 		}
-		vals := r.bytes(uint64(len(fields)) * 8)
-		if r.err != nil {
-			return r.err
+		vals := r.Bytes(uint64(len(fields)) * 8)
+		if r.Err != nil {
+			return r.Err
 		}
 		for i, p := range fields {
 			*p = math.Float64frombits(binary.LittleEndian.Uint64(vals[8*i:]))
 		}
 		if v >= counterVersion {
-			s.Resets = int64(r.uvarint())
+			s.Resets = int64(r.Uvarint())
 		} else {
 			s.Peak, s.Top = s.First, s.Last
 		}
 		if v == summaryVersion {
-			s.FirstAt, s.LastAt, s.Timed = r.varint(), r.varint(), true
+			s.FirstAt, s.LastAt, s.Timed = r.Varint(), r.Varint(), true
 		}
-		if r.err != nil {
-			return r.err
+		if r.Err != nil {
+			return r.Err
 		}
 		if fn(f, s) {
 			return nil
 		}
 	}
-	return r.err
+	return r.Err
 }
 
 // EncodeRow encodes one reading as a recent row: the chunk's columns for
