@@ -30,11 +30,11 @@ func TestMemoryLimit(t *testing.T) {
 	if code < defaultCodeBytes || code > budget/2 {
 		t.Fatalf("the program's mapped pages read as %d bytes", code)
 	}
-	// 256 MiB less the code's pages and 32 MiB for SQLite and the rest
+	// 256 MiB less the code's pages and 64 MiB for SQLite and the rest
 	// (the pages read before and after: they may grow in between).
 	got := limitOf(t, budget, log)
 	after := codeBytes()
-	if hi, lo := int64(budget-code-budget/8), int64(budget-after-budget/8); got < lo || got > hi || debug.SetMemoryLimit(-1) != got {
+	if hi, lo := int64(budget-code-budget/4), int64(budget-after-budget/4); got < lo || got > hi || debug.SetMemoryLimit(-1) != got {
 		t.Errorf("a budget of 256 MiB: limit %d (in force %d), want %d to %d", got, debug.SetMemoryLimit(-1), lo, hi)
 	}
 	// A small budget leaves the runtime half of it, not less.
