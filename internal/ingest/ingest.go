@@ -172,9 +172,9 @@ type batch struct {
 // they came.
 func (in *Ingester) fetch(ctx context.Context, c queue.Consumer, out chan<- *batch) {
 	defer close(out)
-	// perDelivery is how many messages the last deliveries brought: it
-	// starts high, so that the first fetches take few deliveries.
-	perDelivery := float64(maxPerDelivery)
+	// perDelivery is how many messages a delivery brought in the last
+	// fetch, which the next one expects; more than a batch is handed back.
+	perDelivery := float64(firstPerDelivery)
 	size := func() int { return max(1, int(float64(in.BatchSize)/perDelivery)) }
 	queue.ConsumeSized(ctx, c, size, in.BatchWait, in.Log, func(ctx context.Context, ds []queue.Delivery) {
 		if len(ds) == 0 {
@@ -186,7 +186,7 @@ func (in *Ingester) fetch(ctx context.Context, c queue.Consumer, out chan<- *bat
 			queue.GiveBack(ctx, ds[taken:], 0)
 			ds = ds[:taken]
 		}
-		perDelivery = min(max(0.5*perDelivery+0.5*float64(len(envs))/float64(len(ds)), 1), maxPerDelivery)
+		perDelivery = max(float64(len(envs))/float64(len(ds)), 1)
 		b := &batch{ds: ds, envs: envs}
 		b.decoded = in.decodeAll(ctx, b.envs)
 		select {
@@ -197,8 +197,10 @@ func (in *Ingester) fetch(ctx context.Context, c queue.Consumer, out chan<- *bat
 	})
 }
 
-// maxPerDelivery bounds the messages a delivery is expected to bring.
-const maxPerDelivery = 256
+// firstPerDelivery is how many messages the first fetch expects a
+// delivery to bring: a gateway's lots are small while messages come
+// slowly, and large under a burst.
+const firstPerDelivery = 16
 
 // envelopes decodes the deliveries' envelopes, up to the delivery that
 // brings the total to limit or more, and says how many deliveries it took.
