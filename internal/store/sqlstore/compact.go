@@ -252,9 +252,10 @@ type storedChunk struct{ id, first, last, n int64 }
 // the chunks they overlap, and written again as new chunks, the rows
 // deleted. Chunks of a device never overlap in time.
 //
-// A chunk just before the new one in time that is not much larger joins
-// it, so that a day compacted a little at a time ends in a few chunks of
-// growing size and each reading is written again only a few times. With
+// A chunk just before the new one in time that is not larger than what is
+// written joins it (as a binary counter carries), so that a day compacted
+// a little at a time ends in a few chunks of halving size and each reading
+// is written again only a few times. With
 // whole, every chunk of the day joins. A device's earlier days left in
 // several chunks are each folded into one: they are over.
 func (s *Store) compactDay(ctx context.Context, dev, day int64, whole bool) error {
@@ -287,7 +288,7 @@ func (s *Store) compactDay(ctx context.Context, dev, day int64, whole bool) erro
 			return err
 		}
 		// The chunks to write again: those the new readings overlap and,
-		// growing backwards, those not much larger than what is written.
+		// growing backwards, those not larger than what is written.
 		join := map[int64]bool{}
 		n := int64(len(rs))
 		first := len(chunks) // the first chunk joined, or where the new one goes
@@ -299,7 +300,7 @@ func (s *Store) compactDay(ctx context.Context, dev, day int64, whole bool) erro
 				first = i + 1
 			}
 		}
-		for first--; first >= 0 && chunks[first].n <= 2*n; first-- {
+		for first--; first >= 0 && chunks[first].n <= n; first-- {
 			join[chunks[first].id], n = true, n+chunks[first].n
 		}
 		var olds []int64
