@@ -169,30 +169,29 @@ type batch struct {
 // fetch takes batches from c and decodes them, one ahead of the writer,
 // until ctx ends. A delivery of the raw stream brings one message or a
 // gateway's lot of them: a batch takes about BatchSize messages, however
-// they came.
+// they came, and what a fetch brought beyond that waits for the next
+// batch, in order.
 func (in *Ingester) fetch(ctx context.Context, c queue.Consumer, out chan<- *batch) {
 	defer close(out)
+	var l lots
+	defer func() { queue.GiveBack(ctx, l.deliveries(), 0) }()
 	// perDelivery is how many messages a delivery brought in the last
-	// fetch, which the next one expects; more than a batch is handed back.
+	// fetch, which the next one expects.
 	perDelivery := float64(firstPerDelivery)
-	size := func() int { return max(1, int(float64(in.BatchSize)/perDelivery)) }
+	size := func() int { return max(1, int(float64(in.BatchSize-l.messages)/perDelivery)) }
 	queue.ConsumeSized(ctx, c, size, in.BatchWait, in.Log, func(ctx context.Context, ds []queue.Delivery) {
-		if len(ds) == 0 {
+		if n := l.add(ds); len(ds) > 0 {
+			perDelivery = max(float64(n)/float64(len(ds)), 1)
+		}
+		b := l.take(in.BatchSize)
+		if b == nil {
 			return
 		}
-		envs, taken := envelopes(ds, in.BatchSize)
-		if taken < len(ds) {
-			// More than a batch came at once: the rest comes again.
-			queue.GiveBack(ctx, ds[taken:], 0)
-			ds = ds[:taken]
-		}
-		perDelivery = max(float64(len(envs))/float64(len(ds)), 1)
-		b := &batch{ds: ds, envs: envs}
 		b.decoded = in.decodeAll(ctx, b.envs)
 		select {
 		case out <- b:
 		case <-ctx.Done():
-			queue.GiveBack(ctx, ds, 0)
+			queue.GiveBack(ctx, b.ds, 0)
 		}
 	})
 }
@@ -202,22 +201,60 @@ func (in *Ingester) fetch(ctx context.Context, c queue.Consumer, out chan<- *bat
 // slowly, and large under a burst.
 const firstPerDelivery = 16
 
-// envelopes decodes the deliveries' envelopes, up to the delivery that
-// brings the total to limit or more, and says how many deliveries it took.
-func envelopes(ds []queue.Delivery, limit int) ([]reading.Envelope, int) {
-	envs := make([]reading.Envelope, 0, len(ds))
-	for i, d := range ds {
-		if i > 0 && len(envs) >= limit {
-			return envs, i
-		}
-		got, err := reading.UnmarshalEnvelopes(d.Data())
+// lots holds deliveries taken from the raw stream, with their envelopes,
+// until a batch takes them.
+type lots struct {
+	waiting []lot
+	// messages is how many envelopes wait.
+	messages int
+}
+
+type lot struct {
+	d    queue.Delivery
+	envs []reading.Envelope
+}
+
+// add decodes the deliveries' envelopes and keeps them, and returns how
+// many envelopes they brought.
+func (l *lots) add(ds []queue.Delivery) int {
+	n := 0
+	for _, d := range ds {
+		envs, err := reading.UnmarshalEnvelopes(d.Data())
 		if err != nil {
 			// Not written by a sensorhub gateway: keep the bytes as they are.
-			got = []reading.Envelope{{Topic: d.Subject(), Payload: d.Data(), Received: time.Now(), Source: "queue"}}
+			envs = []reading.Envelope{{Topic: d.Subject(), Payload: d.Data(), Received: time.Now(), Source: "queue"}}
 		}
-		envs = append(envs, got...)
+		l.waiting = append(l.waiting, lot{d, envs})
+		n += len(envs)
 	}
-	return envs, len(ds)
+	l.messages += n
+	return n
+}
+
+// take returns the first deliveries that wait, up to the one that brings
+// the batch to limit messages or more; nil when none wait.
+func (l *lots) take(limit int) *batch {
+	if len(l.waiting) == 0 {
+		return nil
+	}
+	b := &batch{}
+	k := 0
+	for ; k < len(l.waiting) && (k == 0 || len(b.envs) < limit); k++ {
+		b.ds = append(b.ds, l.waiting[k].d)
+		b.envs = append(b.envs, l.waiting[k].envs...)
+	}
+	l.waiting = slices.Delete(l.waiting, 0, k)
+	l.messages -= len(b.envs)
+	return b
+}
+
+// deliveries are those that wait.
+func (l *lots) deliveries() []queue.Delivery {
+	out := make([]queue.Delivery, len(l.waiting))
+	for i, w := range l.waiting {
+		out[i] = w.d
+	}
+	return out
 }
 
 // decodeAll decodes envelopes on every core, keeping their order.

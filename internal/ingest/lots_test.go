@@ -13,7 +13,7 @@ import (
 
 // TestEnvelopesOfLots: deliveries of the raw stream bring one envelope or
 // a gateway's lot of them, in order; a batch takes deliveries until it has
-// its size, and says how many it took, for the rest to go back.
+// its size, and the rest wait for the next, in order.
 func TestEnvelopesOfLots(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -51,16 +51,24 @@ func TestEnvelopesOfLots(t *testing.T) {
 	if err != nil || len(ds) != 4 {
 		t.Fatalf("fetched %d deliveries (%v); want the 4 published", len(ds), err)
 	}
-	envs, taken := envelopes(ds, 20)
-	if taken != 2 || len(envs) != 31 {
-		t.Fatalf("a batch of 20 took %d deliveries, %d envelopes; want 2 deliveries, the single one and a lot of 30", taken, len(envs))
+	var l lots
+	if n := l.add(ds); n != 91 || l.messages != 91 {
+		t.Fatalf("4 deliveries brought %d envelopes (%d waiting); want 91", n, l.messages)
 	}
-	for i, e := range envs {
+	var got []reading.Envelope
+	for _, want := range []struct{ ds, envs int }{{2, 31}, {1, 30}, {1, 30}} {
+		b := l.take(20)
+		if b == nil || len(b.ds) != want.ds || len(b.envs) != want.envs {
+			t.Fatalf("a batch of 20 took %+v; want %d deliveries, %d envelopes", b, want.ds, want.envs)
+		}
+		got = append(got, b.envs...)
+	}
+	if b := l.take(20); b != nil || l.messages != 0 {
+		t.Fatalf("after every delivery was taken, a batch %+v, %d waiting; want none", b, l.messages)
+	}
+	for i, e := range got {
 		if want := fmt.Sprintf("t/%d", i+1); e.Topic != want {
 			t.Fatalf("envelope %d is %s; want %s, in order", i, e.Topic, want)
 		}
-	}
-	if envs, taken := envelopes(ds, 1000); taken != 4 || len(envs) != 91 {
-		t.Fatalf("a batch of 1000 took %d deliveries, %d envelopes; want all 4, 91", taken, len(envs))
 	}
 }
