@@ -103,16 +103,28 @@ func (f *Forwarder) messages(ids []string, envs []reading.Envelope) ([]queue.Mes
 	if len(ids) > 0 {
 		return msgs, nil
 	}
-	return lots(msgs), nil
+	return lots(msgs, f.lotBytes()), nil
 }
 
-// lotBytes bounds the envelopes packed in one message of the queue.
-const lotBytes = 256 << 10
+// maxLotBytes bounds the envelopes packed in one message of the queue.
+const maxLotBytes = 256 << 10
+
+// lotBytes is what a lot holds at most: maxLotBytes, or half the largest
+// message the queue takes (a NATS server's max_payload) when that is less.
+func (f *Forwarder) lotBytes() int {
+	n := maxLotBytes
+	if mq, ok := f.Publisher.(interface{ MaxMessage() int64 }); ok {
+		if m := mq.MaxMessage(); m > 0 {
+			n = min(n, int(m/2))
+		}
+	}
+	return n
+}
 
 // lots packs consecutive messages of one subject into lots of up to
-// lotBytes: the queue stores, delivers and is acknowledged once a lot,
-// not once a message.
-func lots(msgs []queue.Message) []queue.Message {
+// lotBytes (a message larger goes alone): the queue stores, delivers and
+// is acknowledged once a lot, not once a message.
+func lots(msgs []queue.Message, lotBytes int) []queue.Message {
 	if len(msgs) < 2 {
 		return msgs
 	}

@@ -28,8 +28,8 @@ func TestLots(t *testing.T) {
 	}
 	var got []reading.Envelope
 	for _, m := range msgs {
-		if len(m.Data) > lotBytes+1024 {
-			t.Errorf("a message of %d bytes; want lots of at most %d", len(m.Data), lotBytes)
+		if len(m.Data) > maxLotBytes+1024 {
+			t.Errorf("a message of %d bytes; want lots of at most %d", len(m.Data), maxLotBytes)
 		}
 		part, err := reading.UnmarshalEnvelopes(m.Data)
 		if err != nil {
@@ -60,5 +60,41 @@ func TestLots(t *testing.T) {
 	}
 	if want, _ := envs[0].Marshal(); len(one) != 1 || !bytes.Equal(one[0].Data, want) || one[0].Stream != queue.Raw {
 		t.Errorf("a lot of one went as %+v; want the envelope alone", one)
+	}
+}
+
+// maxMessage is a queue that takes messages of at most n bytes.
+type maxMessage struct {
+	queue.Publisher
+	n int64
+}
+
+func (m maxMessage) MaxMessage() int64 { return m.n }
+
+// TestLotsFitTheQueue: a queue that takes smaller messages than a lot
+// (a NATS server's max_payload) gets lots of half its largest message.
+func TestLotsFitTheQueue(t *testing.T) {
+	var envs []reading.Envelope
+	for i := range 10 {
+		envs = append(envs, reading.Envelope{Topic: fmt.Sprintf("finemeca/air/%d", i), Payload: bytes.Repeat([]byte{'x'}, 10<<10), Source: "mqtt"})
+	}
+	f := &Forwarder{Publisher: maxMessage{n: 64 << 10}}
+	msgs, err := f.messages(nil, envs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, m := range msgs {
+		if len(m.Data) > 32<<10 {
+			t.Errorf("a message of %d bytes for a queue that takes 64 KiB; want lots of 32 KiB at most", len(m.Data))
+		}
+		part, err := reading.UnmarshalEnvelopes(m.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(part)
+	}
+	if n != len(envs) || len(msgs) < 4 {
+		t.Errorf("%d envelopes in %d messages; want all %d, in lots of 3 at most", n, len(msgs), len(envs))
 	}
 }
