@@ -178,8 +178,14 @@ func (in *Ingester) fetch(ctx context.Context, c queue.Consumer, out chan<- *bat
 	// perDelivery is how many messages a delivery brought in the last
 	// fetch, which the next one expects.
 	perDelivery := float64(firstPerDelivery)
-	size := func() int { return max(1, int(float64(in.BatchSize-l.messages)/perDelivery)) }
-	queue.ConsumeSized(ctx, c, size, in.BatchWait, in.Log, func(ctx context.Context, ds []queue.Delivery) {
+	size := func() (int, time.Duration) {
+		n := max(1, int(float64(in.BatchSize-l.messages)/perDelivery))
+		if l.messages > 0 {
+			return n, 0 // messages wait already: take what else is there
+		}
+		return n, in.BatchWait
+	}
+	queue.ConsumeSized(ctx, c, size, in.Log, func(ctx context.Context, ds []queue.Delivery) {
 		if n := l.add(ds); len(ds) > 0 {
 			perDelivery = max(float64(n)/float64(len(ds)), 1)
 		}

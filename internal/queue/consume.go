@@ -16,15 +16,16 @@ import (
 // the stages that act on time as well as on messages. handle acknowledges
 // (or gives back) the deliveries it is given.
 func Consume(ctx context.Context, c Consumer, max int, wait time.Duration, log *slog.Logger, handle func(ctx context.Context, ds []Delivery)) {
-	ConsumeSized(ctx, c, func() int { return max }, wait, log, handle)
+	ConsumeSized(ctx, c, func() (int, time.Duration) { return max, wait }, log, handle)
 }
 
-// ConsumeSized is Consume with a batch size that size tells before each
-// fetch.
-func ConsumeSized(ctx context.Context, c Consumer, size func() int, wait time.Duration, log *slog.Logger, handle func(ctx context.Context, ds []Delivery)) {
+// ConsumeSized is Consume with a batch size and a wait that size tells
+// before each fetch.
+func ConsumeSized(ctx context.Context, c Consumer, size func() (int, time.Duration), log *slog.Logger, handle func(ctx context.Context, ds []Delivery)) {
 	var failures int
 	for ctx.Err() == nil {
-		ds, err := c.Fetch(ctx, size(), wait)
+		n, wait := size()
+		ds, err := c.Fetch(ctx, n, wait)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
