@@ -598,7 +598,9 @@ type Ingest struct {
 	// may be: a device clock further in the future is not believed, and
 	// the reading takes its receive time, flagged time_in_future.
 	MaxClockSkew time.Duration `yaml:"max_clock_skew"`
-	// BatchSize is the most messages written in one transaction.
+	// BatchSize is about how many messages are written in one transaction:
+	// a gateway's lot of messages is not split, so a transaction may hold
+	// up to a lot more.
 	BatchSize int `yaml:"batch_size"`
 	// BatchWait is how long ingest waits to fill a batch.
 	BatchWait time.Duration `yaml:"batch_wait"`

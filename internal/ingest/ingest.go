@@ -179,11 +179,14 @@ func (in *Ingester) fetch(ctx context.Context, c queue.Consumer, out chan<- *bat
 	// fetch, which the next one expects.
 	perDelivery := float64(firstPerDelivery)
 	size := func() (int, time.Duration) {
-		n := max(1, int(float64(in.BatchSize-l.messages)/perDelivery))
-		if l.messages > 0 {
-			return n, 0 // messages wait already: take what else is there
+		switch {
+		case l.messages >= in.BatchSize:
+			return 0, 0 // a batch waits already: no more
+		case l.messages > 0:
+			// Messages wait already: take what else is there, at once.
+			return min(max(1, int(float64(in.BatchSize-l.messages)/perDelivery)), maxFetch), 0
 		}
-		return n, in.BatchWait
+		return min(max(1, int(float64(in.BatchSize)/perDelivery)), maxFetch), in.BatchWait
 	}
 	queue.ConsumeSized(ctx, c, size, in.Log, func(ctx context.Context, ds []queue.Delivery) {
 		if n := l.add(ds); len(ds) > 0 {
@@ -201,6 +204,12 @@ func (in *Ingester) fetch(ctx context.Context, c queue.Consumer, out chan<- *bat
 		}
 	})
 }
+
+// maxFetch bounds the deliveries of one fetch: lots of up to 256 KiB each
+// where single messages were expected (a backlog of lots after a quiet
+// spell) hold 32 MiB at most, and are stored well within the queue's
+// acknowledgement deadline.
+const maxFetch = 128
 
 // firstPerDelivery is how many messages the first fetch expects a
 // delivery to bring: a gateway's lots are small while messages come

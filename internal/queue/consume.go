@@ -20,11 +20,16 @@ func Consume(ctx context.Context, c Consumer, max int, wait time.Duration, log *
 }
 
 // ConsumeSized is Consume with a batch size and a wait that size tells
-// before each fetch.
+// before each fetch; a size under 1 hands handle an empty batch without
+// fetching (the stage holds enough already).
 func ConsumeSized(ctx context.Context, c Consumer, size func() (int, time.Duration), log *slog.Logger, handle func(ctx context.Context, ds []Delivery)) {
 	var failures int
 	for ctx.Err() == nil {
 		n, wait := size()
+		if n < 1 {
+			handle(ctx, nil) // nothing to fetch now: the stage has work
+			continue
+		}
 		ds, err := c.Fetch(ctx, n, wait)
 		if err != nil {
 			if ctx.Err() != nil {

@@ -230,6 +230,11 @@ func UnmarshalEnvelopes(b []byte) ([]Envelope, error) {
 		return nil, errLot
 	}
 	b = b[k:]
+	// An envelope takes at least 10 bytes with its length: a corrupt count
+	// cannot make more room than the lot could fill.
+	if n > uint64(len(b)/10) {
+		return nil, errLot
+	}
 	out := make([]Envelope, 0, n)
 	for range n {
 		size, k := binary.Uvarint(b)
@@ -411,7 +416,7 @@ func MarshalReadings(rs []Reading) ([]byte, error) {
 var (
 	streamZstdW, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
 		zstd.WithWindowSize(2*StreamBytes))
-	streamZstdR, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(64<<20))
+	streamZstdR, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(16<<20))
 	zstdMagic      = []byte{0x28, 0xb5, 0x2f, 0xfd}
 )
 
@@ -467,6 +472,11 @@ func appendInstant(b []byte, t time.Time) []byte {
 	return binary.AppendVarint(append(b, 1), t.UnixNano())
 }
 
+// minReadingBytes is the least a reading takes in the binary form: five
+// texts' lengths, two instants, three counts, the presence byte, two
+// varints and the flags' count.
+const minReadingBytes = 14
+
 var errReadings = errors.New("decode readings: cut short or not a message of the readings stream")
 
 // UnmarshalReadings decodes a message of the readings stream: the binary
@@ -511,7 +521,7 @@ func readingsOf(b []byte) ([]Reading, error) {
 		return nil, errReadings
 	}
 	d := &streamDecoder{Reader: wire.Reader{B: b[2:], Corrupt: errReadings}, texts: map[string]string{}}
-	rs := make([]Reading, d.Count())
+	rs := make([]Reading, d.CountOf(minReadingBytes))
 	for i := range rs {
 		if d.Err != nil {
 			break
@@ -532,14 +542,14 @@ func (d *streamDecoder) reading(r *Reading) {
 		*s = d.text()
 	}
 	r.Time, r.Received = d.instant(), d.instant()
-	n := d.Count()
+	n := d.CountOf(9) // a name's length and 8 bytes
 	r.Fields = make(map[string]float64, n)
 	for range n {
 		k := d.text()
 		r.Fields[k] = d.float()
 	}
 	for _, m := range []*map[string]string{&r.Units, &r.Strings} {
-		if n := d.Count(); n > 0 {
+		if n := d.CountOf(2); n > 0 {
 			*m = make(map[string]string, n)
 			for range n {
 				k := d.text()

@@ -1,12 +1,14 @@
 package reading
 
 import (
+	"encoding/binary"
 	"encoding/json"
 
 	gojson "github.com/goccy/go-json"
 
 	"math"
 	"reflect"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -158,5 +160,33 @@ func BenchmarkReadingsStream(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestCorruptCountsAllocateLittle: a message of the readings stream or a
+// lot whose counts claim more items than its bytes could hold is refused
+// without making room for them.
+func TestCorruptCountsAllocateLittle(t *testing.T) {
+	zeros := make([]byte, 2<<20)
+	readings := binary.AppendUvarint([]byte{readingsMagic, 1}, 2_000_000)
+	readings = streamZstdW.EncodeAll(append(readings, zeros...), nil)
+	fields := append([]byte{readingsMagic, 1, 1, 0, 0, 0, 0, 0, 0, 0}, binary.AppendUvarint(nil, 200_000)...)
+	fields = streamZstdW.EncodeAll(append(fields, zeros...), nil)
+	lot := append(binary.AppendUvarint([]byte{lotMagic, 1}, 2_000_000), zeros...)
+	for name, decode := range map[string]func() error{
+		"readings": func() error { _, err := UnmarshalReadings(readings); return err },
+		"fields":   func() error { _, err := UnmarshalReadings(fields); return err },
+		"lot":      func() error { _, err := UnmarshalEnvelopes(lot); return err },
+	} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		err := decode()
+		runtime.ReadMemStats(&after)
+		if err == nil {
+			t.Errorf("%s: a corrupt count decoded", name)
+		}
+		if n := after.TotalAlloc - before.TotalAlloc; n > 16<<20 {
+			t.Errorf("%s: refusing a corrupt count allocated %d MiB", name, n>>20)
+		}
 	}
 }

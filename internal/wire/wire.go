@@ -85,3 +85,15 @@ func (r *Reader) Count() int {
 	}
 	return int(n)
 }
+
+// CountOf reads a count of things of at least size bytes each: no more
+// than the bytes left hold, so that a corrupt count cannot make a decoder
+// allocate more than the data could fill.
+func (r *Reader) CountOf(size int) int {
+	n := r.Uvarint()
+	if n > uint64(len(r.B)/max(size, 1)) {
+		r.Fail()
+		return 0
+	}
+	return int(n)
+}

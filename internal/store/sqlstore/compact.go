@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -75,15 +76,23 @@ func (c *compactor) takeDue() []devDay {
 	return out
 }
 
-// counted makes the counts those of the table, as a scan of it found them
-// (the days it left unfolded), plus what was written since.
-func (c *compactor) counted(left map[devDay]int64) {
+// recount starts the counts again before a scan of the table: what is
+// written from now on is counted anew, and counted adds what the scan
+// found.
+func (c *compactor) recount() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	clear(c.rows)
+}
+
+// counted adds to the counts what a scan of the table found of the days
+// it left unfolded.
+func (c *compactor) counted(left map[devDay]int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for g, n := range left {
 		if !c.due[g] {
-			c.rows[g] = int(n)
+			c.rows[g] += int(n)
 		}
 	}
 }
@@ -114,6 +123,7 @@ func (c *compactor) run() {
 			// A look at the whole table: the days due by age, and those
 			// another process wrote.
 			var left map[devDay]int64
+			c.recount()
 			n, left, err = c.s.compact(ctx, false)
 			c.counted(left)
 		case <-c.wake:
@@ -225,13 +235,24 @@ func (s *Store) compact(ctx context.Context, all bool) (int, map[devDay]int64, e
 
 // compactDays folds the recent readings of days, each in a transaction
 // of its own, and returns how many it folded.
+// A day that fails does not hold back the others; a device removed
+// meanwhile has nothing left to fold.
 func (s *Store) compactDays(ctx context.Context, days []devDay, whole bool) (int, error) {
-	for i, g := range days {
-		if err := s.compactDay(ctx, g.dev, g.day, whole); err != nil {
-			return i, fmt.Errorf("device %d, day %d: %w", g.dev, g.day, err)
+	done := 0
+	var errs []error
+	for _, g := range days {
+		err := s.compactDay(ctx, g.dev, g.day, whole)
+		switch {
+		case err == nil:
+			done++
+		case errors.Is(err, sql.ErrNoRows):
+		case ctx.Err() != nil:
+			return done, err
+		default:
+			errs = append(errs, fmt.Errorf("device %d, day %d: %w", g.dev, g.day, err))
 		}
 	}
-	return len(days), nil
+	return done, errors.Join(errs...)
 }
 
 // newChunk is a chunk about to be written.
