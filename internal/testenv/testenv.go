@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -95,16 +96,33 @@ func Unique(t testing.TB) string {
 	return fmt.Sprintf("t%d_%d_%s", os.Getpid(), seq.Add(1), name)
 }
 
-// FreeAddr returns a loopback address with a port that was free a moment ago.
+// FreeAddr returns a loopback address with a port that was free a moment
+// ago, and that it gave no one else in this test binary.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	handedMu.Lock()
+	defer handedMu.Unlock()
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		// The system may give a port just closed again: two processes of
+		// one test would then be given the same address.
+		if !handed[addr] {
+			handed[addr] = true
+			return addr
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
 }
+
+// handed are the addresses FreeAddr gave in this test binary.
+var (
+	handedMu sync.Mutex
+	handed   = map[string]bool{}
+)
 
 // Eventually polls cond every interval until it returns nil or total has
 // passed, then fails the test with cond's last error.
