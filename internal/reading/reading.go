@@ -224,31 +224,23 @@ func UnmarshalEnvelopes(b []byte) ([]Envelope, error) {
 	if len(b) < 2 || b[1] != 1 {
 		return nil, errLot
 	}
-	b = b[2:]
-	n, k := binary.Uvarint(b)
-	if k <= 0 || n > uint64(len(b)) {
-		return nil, errLot
-	}
-	b = b[k:]
+	r := wire.Reader{B: b[2:], Corrupt: errLot}
 	// An envelope takes at least 10 bytes with its length: a corrupt count
 	// cannot make more room than the lot could fill.
-	if n > uint64(len(b)/10) {
-		return nil, errLot
-	}
+	n := r.CountOf(10)
 	out := make([]Envelope, 0, n)
 	for range n {
-		size, k := binary.Uvarint(b)
-		if k <= 0 || size > uint64(len(b)-k) {
-			return nil, errLot
+		part := r.Bytes(r.Uvarint())
+		if r.Err != nil {
+			return nil, r.Err
 		}
-		e, err := UnmarshalEnvelope(b[k : k+int(size)])
+		e, err := UnmarshalEnvelope(part)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, e)
-		b = b[k+int(size):]
 	}
-	if len(b) > 0 {
+	if r.Err != nil || len(r.B) > 0 {
 		return nil, errLot
 	}
 	return out, nil
