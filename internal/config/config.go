@@ -602,7 +602,8 @@ type Ingest struct {
 	// a gateway's lot of messages is not split, so a transaction may hold
 	// up to a lot more.
 	BatchSize int `yaml:"batch_size"`
-	// BatchWait is how long ingest waits to fill a batch.
+	// BatchWait is how long the first message of a batch waits for the
+	// others, BatchSize in all.
 	BatchWait time.Duration `yaml:"batch_wait"`
 }
 

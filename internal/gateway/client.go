@@ -173,16 +173,73 @@ func openBuffered(uri *url.URL, o paho.ClientOptions) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &bufferedConn{Conn: conn, r: bufio.NewReaderSize(conn, 32<<10)}, nil
+	return &bufferedConn{Conn: conn, r: bufio.NewReaderSize(conn, 32<<10), linger: writeLinger}, nil
 }
 
-// bufferedConn is a connection read through a buffer.
+// writeLinger is how long a packet written to the broker may wait for the
+// next ones to go out with it: the acknowledgements of a lot of messages
+// leave as one write, not one each.
+const writeLinger = 200 * time.Microsecond
+
+// bufferedConn is a connection read through a buffer, whose writes leave
+// together: at most linger after the first of them, or at once when many
+// wait. A write that fails closes the connection, so that paho reconnects,
+// and the broker sends again what it was not acknowledged.
 type bufferedConn struct {
 	net.Conn
-	r *bufio.Reader
+	r      *bufio.Reader
+	linger time.Duration
+
+	mu      sync.Mutex
+	w       []byte
+	pending bool
+	err     error
 }
 
 func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+func (c *bufferedConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return 0, c.err
+	}
+	c.w = append(c.w, p...)
+	if len(c.w) >= 32<<10 {
+		c.flushLocked()
+		return len(p), c.err
+	}
+	if !c.pending {
+		c.pending = true
+		time.AfterFunc(c.linger, c.flush)
+	}
+	return len(p), nil
+}
+
+func (c *bufferedConn) flush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.flushLocked()
+}
+
+func (c *bufferedConn) flushLocked() {
+	c.pending = false
+	if len(c.w) == 0 || c.err != nil {
+		return
+	}
+	_, err := c.Conn.Write(c.w)
+	c.w = c.w[:0]
+	if err != nil {
+		c.err = err
+		c.Conn.Close()
+	}
+}
+
+// Close sends what waits, then closes.
+func (c *bufferedConn) Close() error {
+	c.flush()
+	return c.Conn.Close()
+}
 
 // receive is paho's handler: it only queues the message; paho waits when
 // the channel is full, which holds the broker back instead of dropping.

@@ -96,9 +96,12 @@ func (in *Ingester) logLimited(ctx context.Context, key, msg string, args ...any
 	in.limiter.Log(ctx, slog.LevelWarn, key, msg, args...)
 }
 
-// Run consumes c until ctx is done. While one batch is written, the next
-// is taken from the queue and decoded, on every core, and the one before
-// is published to the readings stream and acknowledged. A batch in
+// Run consumes c until ctx is done. While one batch is written, the
+// messages that come meanwhile are taken from the queue and decoded, on
+// every core, and the batch before is published to the readings stream
+// and acknowledged. The writer takes, as soon as it is free, all that
+// waits (about BatchSize messages at most): the faster messages come,
+// the larger its batches, and the less each message costs. A batch in
 // progress when ctx ends is not acknowledged, so the queue delivers it
 // again to the next ingestor.
 func (in *Ingester) Run(ctx context.Context, c queue.Consumer) error {
@@ -108,8 +111,12 @@ func (in *Ingester) Run(ctx context.Context, c queue.Consumer) error {
 	go in.watchLag(ctx, c)
 	fctx, stopFetch := context.WithCancel(ctx)
 	defer stopFetch()
-	ahead := make(chan *batch)
-	go in.fetch(fctx, c, ahead)
+	l := newLots()
+	fetched := make(chan struct{})
+	go func() {
+		defer close(fetched)
+		in.fetch(fctx, c, l)
+	}()
 	written := make(chan *batch, 1)
 	delivered := make(chan struct{})
 	go func() {
@@ -117,7 +124,11 @@ func (in *Ingester) Run(ctx context.Context, c queue.Consumer) error {
 		in.deliverAll(ctx, written)
 	}()
 	var err error
-	for b := range ahead {
+	for {
+		b := l.next(ctx, in.BatchSize, in.BatchWait)
+		if b == nil {
+			break
+		}
 		in.Progress.Begin()
 		err = in.finish(ctx, b, in.handle)
 		in.Progress.End(err == nil)
@@ -129,9 +140,8 @@ func (in *Ingester) Run(ctx context.Context, c queue.Consumer) error {
 	close(written)
 	<-delivered
 	stopFetch()
-	for b := range ahead {
-		queue.GiveBack(ctx, b.ds, 0)
-	}
+	<-fetched
+	queue.GiveBack(ctx, l.deliveries(), 0)
 	if ctx.Err() != nil {
 		return nil
 	}
@@ -166,43 +176,43 @@ type batch struct {
 	seen bool
 }
 
-// fetch takes batches from c and decodes them, one ahead of the writer,
-// until ctx ends. A delivery of the raw stream brings one message or a
-// gateway's lot of them: a batch takes about BatchSize messages, however
-// they came, and what a fetch brought beyond that waits for the next
-// batch, in order.
-func (in *Ingester) fetch(ctx context.Context, c queue.Consumer, out chan<- *batch) {
-	defer close(out)
-	var l lots
-	defer func() { queue.GiveBack(ctx, l.deliveries(), 0) }()
+// fetch takes deliveries from c, decodes them and adds them to l, until
+// ctx ends. A delivery of the raw stream brings one message or a
+// gateway's lot of them. Once about a batch waits, it fetches no more
+// until the writer takes it.
+func (in *Ingester) fetch(ctx context.Context, c queue.Consumer, l *lots) {
 	// perDelivery is how many messages a delivery brought in the last
 	// fetch, which the next one expects.
 	perDelivery := float64(firstPerDelivery)
+	full := false
+	var started time.Time
 	size := func() (int, time.Duration) {
+		waiting := l.waitingMessages()
+		full = waiting >= in.BatchSize
+		started = time.Now()
 		switch {
-		case l.messages >= in.BatchSize:
+		case full:
 			return 0, 0 // a batch waits already: no more
-		case l.messages > 0:
+		case waiting > 0:
 			// Messages wait already: take what else is there, at once.
-			return min(max(1, int(float64(in.BatchSize-l.messages)/perDelivery)), maxFetch), 0
+			return min(max(1, int(float64(in.BatchSize-waiting)/perDelivery)), maxFetch), 0
 		}
 		return min(max(1, int(float64(in.BatchSize)/perDelivery)), maxFetch), in.BatchWait
 	}
 	queue.ConsumeSized(ctx, c, size, in.Log, func(ctx context.Context, ds []queue.Delivery) {
-		if n := l.add(ds); len(ds) > 0 {
-			perDelivery = max(float64(n)/float64(len(ds)), 1)
-		}
-		b := l.take(in.BatchSize)
-		if b == nil {
+		if full {
+			l.waitTaken(ctx)
 			return
 		}
-		b.decoded = in.decodeAll(ctx, b.envs)
-		select {
-		case out <- b:
-		case <-ctx.Done():
-			queue.GiveBack(ctx, b.ds, 0)
+		if len(ds) == 0 {
+			return
 		}
+		ls := unpack(ds)
+		n := in.decodeLots(ctx, ls)
+		perDelivery = max(float64(n)/float64(len(ds)), 1)
+		l.put(ls, n, started)
 	})
+	l.close()
 }
 
 // maxFetch bounds the deliveries of one fetch: lots of up to 256 KiB each
@@ -216,82 +226,173 @@ const maxFetch = 128
 // slowly, and large under a burst.
 const firstPerDelivery = 16
 
-// lots holds deliveries taken from the raw stream, with their envelopes,
-// until a batch takes them.
+// lots holds deliveries taken from the raw stream and decoded, in order,
+// until the writer takes them: the fetcher puts, the writer takes.
 type lots struct {
+	mu      sync.Mutex
 	waiting []lot
 	// messages is how many envelopes wait.
 	messages int
+	closed   bool
+	// since is when the first lot that waits was fetched.
+	since time.Time
+	// put and taken wake the writer and the fetcher (one slot each).
+	putc, takenc chan struct{}
 }
 
 type lot struct {
-	d    queue.Delivery
-	envs []reading.Envelope
+	d       queue.Delivery
+	envs    []reading.Envelope
+	decoded store.Batch
 }
 
-// add decodes the deliveries' envelopes and keeps them, and returns how
-// many envelopes they brought.
-func (l *lots) add(ds []queue.Delivery) int {
-	n := 0
-	for _, d := range ds {
+func newLots() *lots {
+	return &lots{putc: make(chan struct{}, 1), takenc: make(chan struct{}, 1)}
+}
+
+// unpack reads the deliveries' envelopes.
+func unpack(ds []queue.Delivery) []lot {
+	ls := make([]lot, len(ds))
+	for i, d := range ds {
 		envs, err := reading.UnmarshalEnvelopes(d.Data())
 		if err != nil {
 			// Not written by a sensorhub gateway: keep the bytes as they are.
 			envs = []reading.Envelope{{Topic: d.Subject(), Payload: d.Data(), Received: time.Now(), Source: "queue"}}
 		}
-		l.waiting = append(l.waiting, lot{d, envs})
-		n += len(envs)
+		ls[i] = lot{d: d, envs: envs}
 	}
-	l.messages += n
+	return ls
+}
+
+// decodeLots decodes the lots' envelopes, on every core when they are
+// many, and returns how many envelopes they hold.
+func (in *Ingester) decodeLots(ctx context.Context, ls []lot) int {
+	n := 0
+	for i := range ls {
+		n += len(ls[i].envs)
+	}
+	parts := min(runtime.GOMAXPROCS(0), n/64, len(ls))
+	if parts < 2 || in.decoder().Sequential() {
+		for i := range ls {
+			ls[i].decoded = in.Decode(ctx, ls[i].envs)
+		}
+		return n
+	}
+	var wg sync.WaitGroup
+	for p := range parts {
+		lo, hi := p*len(ls)/parts, (p+1)*len(ls)/parts
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				ls[i].decoded = in.Decode(ctx, ls[i].envs)
+			}
+		})
+	}
+	wg.Wait()
 	return n
 }
 
-// take returns the first deliveries that wait, up to the one that brings
-// the batch to limit messages or more; nil when none wait.
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// put adds decoded lots of n envelopes in all, fetched from the queue
+// since fetched.
+func (l *lots) put(ls []lot, n int, fetched time.Time) {
+	l.mu.Lock()
+	if len(l.waiting) == 0 {
+		l.since = fetched
+	}
+	l.waiting = append(l.waiting, ls...)
+	l.messages += n
+	l.mu.Unlock()
+	signal(l.putc)
+}
+
+// close tells the writer that nothing more comes.
+func (l *lots) close() {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	signal(l.putc)
+}
+
+func (l *lots) waitingMessages() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.messages
+}
+
+// waitTaken waits until the writer takes lots, or ctx ends.
+func (l *lots) waitTaken(ctx context.Context) {
+	select {
+	case <-l.takenc:
+	case <-ctx.Done():
+	}
+}
+
+// next waits for lots and takes the first, up to the one that brings the
+// batch to limit messages or more, once there are so many or the first
+// was fetched linger ago; nil once ctx ended or nothing more comes. While
+// messages come steadily, a batch gathers them for linger rather than
+// taking the few there are: fewer, larger transactions.
+func (l *lots) next(ctx context.Context, limit int, linger time.Duration) *batch {
+	var timer <-chan time.Time
+	for ctx.Err() == nil {
+		l.mu.Lock()
+		messages, since, closed := l.messages, l.since, l.closed
+		l.mu.Unlock()
+		if messages > 0 && timer == nil {
+			timer = time.After(linger - time.Since(since))
+		}
+		if messages >= limit || closed {
+			return l.take(limit)
+		}
+		select {
+		case <-l.putc:
+		case <-timer:
+			return l.take(limit)
+		case <-ctx.Done():
+		}
+	}
+	return nil
+}
+
+// take takes the first lots that wait, up to the one that brings the
+// batch to limit messages or more; nil when none wait.
 func (l *lots) take(limit int) *batch {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if len(l.waiting) == 0 {
 		return nil
 	}
 	b := &batch{}
 	k := 0
 	for ; k < len(l.waiting) && (k == 0 || len(b.envs) < limit); k++ {
-		b.ds = append(b.ds, l.waiting[k].d)
-		b.envs = append(b.envs, l.waiting[k].envs...)
+		w := &l.waiting[k]
+		b.ds = append(b.ds, w.d)
+		b.envs = append(b.envs, w.envs...)
+		b.decoded.Readings = append(b.decoded.Readings, w.decoded.Readings...)
+		b.decoded.Rejected = append(b.decoded.Rejected, w.decoded.Rejected...)
+		b.decoded.Resolved = append(b.decoded.Resolved, w.decoded.Resolved...)
 	}
 	l.waiting = slices.Delete(l.waiting, 0, k)
 	l.messages -= len(b.envs)
+	signal(l.takenc)
 	return b
 }
 
 // deliveries are those that wait.
 func (l *lots) deliveries() []queue.Delivery {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	out := make([]queue.Delivery, len(l.waiting))
 	for i, w := range l.waiting {
 		out[i] = w.d
 	}
 	return out
-}
-
-// decodeAll decodes envelopes on every core, keeping their order.
-func (in *Ingester) decodeAll(ctx context.Context, envs []reading.Envelope) store.Batch {
-	parts := min(runtime.GOMAXPROCS(0), len(envs)/64)
-	if parts < 2 || in.decoder().Sequential() {
-		return in.Decode(ctx, envs)
-	}
-	out := make([]store.Batch, parts)
-	var wg sync.WaitGroup
-	for i := range parts {
-		lo, hi := i*len(envs)/parts, (i+1)*len(envs)/parts
-		wg.Go(func() { out[i] = in.Decode(ctx, envs[lo:hi]) })
-	}
-	wg.Wait()
-	var b store.Batch
-	for _, p := range out {
-		b.Readings = append(b.Readings, p.Readings...)
-		b.Rejected = append(b.Rejected, p.Rejected...)
-		b.Resolved = append(b.Resolved, p.Resolved...)
-	}
-	return b
 }
 
 // drainTime is how long a batch taken before a shutdown may go on storing.
