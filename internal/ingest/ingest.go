@@ -660,6 +660,9 @@ func (in *Ingester) commit(ctx context.Context, b store.Batch) (store.WriteResul
 		return res, err
 	}
 	in.Metrics.Stored.Add(float64(res.Stored))
+	if res.Stored > 0 {
+		in.Metrics.LastStored.SetToCurrentTime()
+	}
 	in.Metrics.Duplicates.Add(float64(res.Duplicates))
 	for _, rj := range b.Rejected {
 		in.Metrics.Rejected.WithLabelValues(reasonClass(rj.Reason)).Inc()

@@ -26,6 +26,8 @@ type Metrics struct {
 	GatewayErrors *prometheus.CounterVec
 	// Stored counts readings written to the store.
 	Stored prometheus.Counter
+	// LastStored is when readings were last written to the store.
+	LastStored prometheus.Gauge
 	// Duplicates counts readings that were already stored.
 	Duplicates prometheus.Counter
 	// Rejected counts rejected messages, by a short reason class.
@@ -73,6 +75,10 @@ func New() *Metrics {
 		Stored: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sensorhub_messages_stored_total",
 			Help: "Readings written to the store.",
+		}),
+		LastStored: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sensorhub_messages_last_stored_timestamp_seconds",
+			Help: "When readings were last written to the store, in Unix seconds (0 before the first): alert on time() minus it.",
 		}),
 		Duplicates: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sensorhub_messages_duplicate_total",
@@ -125,7 +131,7 @@ func New() *Metrics {
 			Help: "1 when this process holds the lease (alert: evaluates the rules; reports: sends the scheduled reports), 0 while another does and this one stands by.",
 		}, []string{"lease"}),
 	}
-	r.MustRegister(m.AlertEvalErrors, m.Notifications, m.RetentionRemoved, m.DiskFree, m.DiskFloor, m.LeaseHeld, m.Received, m.GatewayErrors, m.Stored, m.Duplicates, m.Rejected, m.Poison, m.QueueLag, m.StoreWrite, m.BatchSize,
+	r.MustRegister(m.AlertEvalErrors, m.Notifications, m.RetentionRemoved, m.DiskFree, m.DiskFloor, m.LeaseHeld, m.Received, m.GatewayErrors, m.Stored, m.LastStored, m.Duplicates, m.Rejected, m.Poison, m.QueueLag, m.StoreWrite, m.BatchSize,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.memory = &memory{}
 	r.MustRegister(m.memory)
