@@ -205,6 +205,7 @@ func (in *Ingester) fetch(ctx context.Context, c queue.Consumer, l *lots) {
 			return
 		}
 		if len(ds) == 0 {
+			l.quiet()
 			return
 		}
 		ls := unpack(ds)
@@ -236,6 +237,8 @@ type lots struct {
 	closed   bool
 	// since is when the first lot that waits was fetched.
 	since time.Time
+	// drained is set when a fetch found nothing more, since the last put.
+	drained bool
 	// put and taken wake the writer and the fetcher (one slot each).
 	putc, takenc chan struct{}
 }
@@ -307,6 +310,15 @@ func (l *lots) put(ls []lot, n int, fetched time.Time) {
 	}
 	l.waiting = append(l.waiting, ls...)
 	l.messages += n
+	l.drained = false
+	l.mu.Unlock()
+	signal(l.putc)
+}
+
+// quiet tells the writer that a fetch found nothing more to come.
+func (l *lots) quiet() {
+	l.mu.Lock()
+	l.drained = true
 	l.mu.Unlock()
 	signal(l.putc)
 }
@@ -334,20 +346,21 @@ func (l *lots) waitTaken(ctx context.Context) {
 }
 
 // next waits for lots and takes the first, up to the one that brings the
-// batch to limit messages or more, once there are so many or the first
-// was fetched linger ago; nil once ctx ended or nothing more comes. While
-// messages come steadily, a batch gathers them for linger rather than
-// taking the few there are: fewer, larger transactions.
+// batch to limit messages or more, once there are so many, the queue has
+// no more for now, or the first was fetched linger ago; nil once ctx
+// ended or nothing more comes. While messages come steadily, a batch
+// gathers them for up to linger rather than taking the few there are:
+// fewer, larger transactions.
 func (l *lots) next(ctx context.Context, limit int, linger time.Duration) *batch {
 	var timer <-chan time.Time
 	for ctx.Err() == nil {
 		l.mu.Lock()
-		messages, since, closed := l.messages, l.since, l.closed
+		messages, since, closed, drained := l.messages, l.since, l.closed, l.drained
 		l.mu.Unlock()
 		if messages > 0 && timer == nil {
 			timer = time.After(linger - time.Since(since))
 		}
-		if messages >= limit || closed {
+		if messages >= limit || closed || messages > 0 && drained {
 			return l.take(limit)
 		}
 		select {

@@ -85,9 +85,10 @@ func TestEnvelopesOfLots(t *testing.T) {
 	}
 }
 
-// TestBatchGathers: while fewer than a batch's messages wait, the writer
-// waits for more, until the linger of the first has passed; a batch's
-// worth is taken at once.
+// TestBatchGathers: while fewer than a batch's messages wait and more
+// come, the writer waits for them, until the linger of the first has
+// passed; a batch's worth is taken at once, and what waits once the
+// queue has no more.
 func TestBatchGathers(t *testing.T) {
 	ctx := context.Background()
 	some := func(n int) []lot { return []lot{{envs: make([]reading.Envelope, n)}} }
@@ -99,6 +100,11 @@ func TestBatchGathers(t *testing.T) {
 	l.put(some(10), 10, time.Now())
 	if b := <-got; len(b.envs) != 25 {
 		t.Fatalf("with an hour's linger, a batch of 20 took %d messages; want the 25 once 20 waited", len(b.envs))
+	}
+	l.put(some(3), 3, time.Now())
+	l.quiet()
+	if b := l.next(ctx, 20, time.Hour); b == nil || len(b.envs) != 3 {
+		t.Fatalf("once a fetch found the queue empty, a batch took %+v; want the 3 that wait", b)
 	}
 	l.put(some(5), 5, time.Now().Add(-time.Second))
 	if b := l.next(ctx, 20, time.Second); b == nil || len(b.envs) != 5 {
