@@ -97,13 +97,13 @@ func (in *Ingester) logLimited(ctx context.Context, key, msg string, args ...any
 }
 
 // Run consumes c until ctx is done. While one batch is written, the
-// messages that come meanwhile are taken from the queue and decoded, on
-// every core, and the batch before is published to the readings stream
-// and acknowledged. The writer takes, as soon as it is free, all that
-// waits (about BatchSize messages at most): the faster messages come,
-// the larger its batches, and the less each message costs. A batch in
-// progress when ctx ends is not acknowledged, so the queue delivers it
-// again to the next ingestor.
+// messages that come meanwhile are taken from the queue and decoded, and
+// the batch before is published to the readings stream and acknowledged.
+// Once free, the writer takes what waits (about BatchSize messages at
+// most; lots.next says when): the faster messages come, the larger its
+// batches, and the less each message costs. A batch in progress when ctx
+// ends is not acknowledged, so the queue delivers it again to the next
+// ingestor.
 func (in *Ingester) Run(ctx context.Context, c queue.Consumer) error {
 	if in.Progress == nil {
 		in.Progress = &health.Progress{}
@@ -267,8 +267,9 @@ func unpack(ds []queue.Delivery) []lot {
 	return ls
 }
 
-// decodeLots decodes the lots' envelopes, on every core when they are
-// many, and returns how many envelopes they hold.
+// decodeLots decodes the lots' envelopes, the lots shared among the cores
+// when they are many (a lot is decoded by one), and returns how many
+// envelopes they hold. It runs while the writer stores the batch before.
 func (in *Ingester) decodeLots(ctx context.Context, ls []lot) int {
 	n := 0
 	for i := range ls {
