@@ -30,6 +30,16 @@ func TestTwoStoresOnOneDatabase(t *testing.T) {
 	})
 }
 
+// BenchmarkWriteBatch: see storetest.BenchWriteBatch.
+func BenchmarkWriteBatch(b *testing.B) {
+	s, err := postgres.Open(context.Background(), testenv.PostgresSchema(b), sqlstore.Options{Location: storetest.Location, Compact: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchWriteBatch(b, s)
+}
+
 // BenchmarkQueries times the pages' queries: see storetest.BenchQueries.
 func BenchmarkQueries(b *testing.B) {
 	storetest.BenchQueries(b, func(b *testing.B) (storetest.Compacted, func() store.Store) {

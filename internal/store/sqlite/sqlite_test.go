@@ -3,11 +3,9 @@ package sqlite_test
 import (
 	"context"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
-	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/store/sqlite"
 	"github.com/sensorhub/sensorhub/internal/store/sqlstore"
@@ -64,31 +62,14 @@ func TestReopenKeepsData(t *testing.T) {
 	}
 }
 
-// BenchmarkWriteBatch writes batches of 500 devicev01 readings (3 fields
-// each); ns/op is per reading.
+// BenchmarkWriteBatch: see storetest.BenchWriteBatch.
 func BenchmarkWriteBatch(b *testing.B) {
 	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "sensorhub.db"), sqlstore.Options{Location: storetest.Location, Compact: true})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	tmpl := storetest.Payloads(b, "devicev01.jsonl")[3]
-	const batch = 500
-	rs := make([]reading.Reading, batch)
-	b.ResetTimer()
-	for i := 0; i < b.N; i += batch {
-		for j := range rs {
-			r := tmpl
-			n := i + j
-			r.Device = strconv.Itoa(n % 100)
-			r.Time = tmpl.Time.Add(time.Duration(n) * time.Second)
-			r.MsgCount = int64(n)
-			rs[j] = r
-		}
-		if _, err := s.Write(context.Background(), store.Batch{Readings: rs}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	storetest.BenchWriteBatch(b, s)
 }
 
 // BenchmarkQueries times the pages' queries: see storetest.BenchQueries.

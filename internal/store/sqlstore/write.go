@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
@@ -395,13 +396,7 @@ func (s *Store) updateDevices(ctx context.Context, tx *sql.Tx, devs map[int64]*d
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	// One statement for every device's row, parsed once.
-	update, err := tx.PrepareContext(ctx, s.q(`UPDATE devices SET readings = readings + ?, last_seen = ?, last_time = ?, last_seq = ?, msg_count = ?,
-			msg_time = ?, msg_from = ?, lost = ?, name = ?, gateway = ?, rssi = ?, snr = ?, latest = ?, writes = writes + 1 WHERE id = ?`))
-	if err != nil {
-		return fmt.Errorf("store: devices: %w", err)
-	}
-	defer update.Close()
+	var args []any
 	for _, id := range ids {
 		d, ps := devs[id], byDev[id]
 		changed := false
@@ -435,12 +430,81 @@ func (s *Store) updateDevices(ctx context.Context, tx *sql.Tx, devs map[int64]*d
 		// The newest time Fold keeps is the newest reading's, which the
 		// loop above found by position.
 		d.Fold(rs)
-		_, err := update.ExecContext(ctx, len(ps), d.LastSeen, d.LastTime, d.lastSeq, d.MsgCount, d.MsgTime, d.MsgFrom, d.Lost, d.Name, d.Gateway, d.RSSI, d.SNR, d.latest, id)
+		args = append(args, id, len(ps), d.LastSeen, d.LastTime, d.lastSeq, d.MsgCount, d.MsgTime, d.MsgFrom, d.Lost, d.Name, d.Gateway, d.RSSI, d.SNR, d.latest)
+	}
+	if s.d.Name != "postgres" {
+		// In process, one statement parsed once and run for each row is
+		// quicker than one that takes them all.
+		update, err := tx.PrepareContext(ctx, s.q(`UPDATE devices SET readings = readings + ?, last_seen = ?, last_time = ?, last_seq = ?,
+			msg_count = ?, msg_time = ?, msg_from = ?, lost = ?, name = ?, gateway = ?, rssi = ?, snr = ?, latest = ?, writes = writes + 1
+			WHERE id = ?`))
 		if err != nil {
-			return fmt.Errorf("store: device %d: %w", id, err)
+			return fmt.Errorf("store: devices: %w", err)
+		}
+		defer update.Close()
+		for ; len(args) > 0; args = args[len(deviceColumns):] {
+			row := args[:len(deviceColumns)]
+			if _, err := update.ExecContext(ctx, append(slices.Clone(row[1:]), row[0])...); err != nil {
+				return fmt.Errorf("store: device %d: %w", row[0], err)
+			}
+		}
+		return nil
+	}
+	// On a server, a few statements for every device's row, in id order:
+	// not a round trip each.
+	for len(args) > 0 {
+		part := args[:min(len(args), devicesPerUpdate*len(deviceColumns))]
+		args = args[len(part):]
+		if _, err := s.exec(ctx, tx, updateDevicesSQL(s.d, len(part)/len(deviceColumns)), part...); err != nil {
+			return fmt.Errorf("store: devices: %w", err)
 		}
 	}
 	return nil
+}
+
+// devicesPerUpdate is how many devices' rows one UPDATE takes on
+// PostgreSQL, within its bound on a statement's parameters.
+const devicesPerUpdate = 500
+
+// deviceColumns are the values updateDevices gives for each device's
+// row, in order, with their types: v.column1, v.column2... of
+// PostgreSQL's VALUES.
+var deviceColumns = []struct{ name, kind string }{
+	{"id", "int"}, {"readings", "int"}, {"last_seen", "int"}, {"last_time", "int"}, {"last_seq", "int"}, {"msg_count", "int"},
+	{"msg_time", "int"}, {"msg_from", "int"}, {"lost", "int"}, {"name", "text"}, {"gateway", "text"}, {"rssi", "real"},
+	{"snr", "real"}, {"latest", "blob"},
+}
+
+// updateDevicesSQL updates n devices' rows from a list of values, typed
+// (PostgreSQL types a parameter of VALUES as text otherwise).
+func updateDevicesSQL(d *Dialect, n int) string {
+	var b strings.Builder
+	b.WriteString("UPDATE devices SET ")
+	for i, c := range deviceColumns[1:] {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		v := fmt.Sprintf("v.column%d", i+2)
+		if c.name == "readings" {
+			v = "devices.readings + " + v
+		}
+		b.WriteString(c.name + " = " + v)
+	}
+	b.WriteString(", writes = devices.writes + 1 FROM (VALUES ")
+	row := make([]string, len(deviceColumns))
+	for i, c := range deviceColumns {
+		kind := map[string]string{"int": d.Int, "text": "TEXT", "real": d.Real, "blob": d.Blob}[c.kind]
+		row[i] = "CAST(? AS " + kind + ")"
+	}
+	one := "(" + strings.Join(row, ", ") + ")"
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(one)
+	}
+	b.WriteString(") AS v WHERE devices.id = v.column1")
+	return b.String()
 }
 
 // newUnits are the device fields whose unit is new or changed, with the

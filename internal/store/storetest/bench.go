@@ -2,9 +2,11 @@ package storetest
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/sensorhub/sensorhub/internal/reading"
 	"github.com/sensorhub/sensorhub/internal/store"
 	"github.com/sensorhub/sensorhub/internal/store/series"
 )
@@ -78,4 +80,26 @@ func loadCounter(tb testing.TB, s store.Store, days int, interval time.Duration)
 	return loadEvery(tb, s, base, days, interval, func(n int, _ time.Time) map[string]float64 {
 		return map[string]float64{"E": 1000 + float64(n)*0.5, "P": 11 + float64(n%7)/10}
 	})
+}
+
+// BenchWriteBatch writes batches of 500 devicev01 readings (3 fields
+// each) of 100 devices to s; ns/op is per reading.
+func BenchWriteBatch(b *testing.B, s store.Writer) {
+	tmpl := Payloads(b, "devicev01.jsonl")[3]
+	const batch = 500
+	rs := make([]reading.Reading, batch)
+	b.ResetTimer()
+	for i := 0; i < b.N; i += batch {
+		for j := range rs {
+			r := tmpl
+			n := i + j
+			r.Device = strconv.Itoa(n % 100)
+			r.Time = tmpl.Time.Add(time.Duration(n) * time.Second)
+			r.MsgCount = int64(n)
+			rs[j] = r
+		}
+		if _, err := s.Write(context.Background(), store.Batch{Readings: rs}); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
