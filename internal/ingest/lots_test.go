@@ -55,11 +55,10 @@ func TestEnvelopesOfLots(t *testing.T) {
 	l := newLots()
 	ls := unpack(ds)
 	in := &Ingester{Decoder: &reading.Decoder{}, Log: slog.New(slog.DiscardHandler)}
-	if n := in.decodeLots(ctx, ls); n != 91 {
-		t.Fatalf("4 deliveries brought %d envelopes; want 91", n)
-	} else {
-		l.put(ls, n, time.Now())
+	if got := in.decodeLots(ctx, ls); got != 91 {
+		t.Fatalf("4 deliveries brought %d envelopes; want 91", got)
 	}
+	l.put(ls, 91, time.Now())
 	var got []reading.Envelope
 	for _, want := range []struct{ ds, envs int }{{2, 31}, {1, 30}, {1, 30}} {
 		b := l.next(ctx, 20, time.Hour)

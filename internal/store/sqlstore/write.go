@@ -430,22 +430,20 @@ func (s *Store) updateDevices(ctx context.Context, tx *sql.Tx, devs map[int64]*d
 		// The newest time Fold keeps is the newest reading's, which the
 		// loop above found by position.
 		d.Fold(rs)
-		args = append(args, id, len(ps), d.LastSeen, d.LastTime, d.lastSeq, d.MsgCount, d.MsgTime, d.MsgFrom, d.Lost, d.Name, d.Gateway, d.RSSI, d.SNR, d.latest)
+		args = append(args, len(ps), d.LastSeen, d.LastTime, d.lastSeq, d.MsgCount, d.MsgTime, d.MsgFrom, d.Lost, d.Name, d.Gateway, d.RSSI, d.SNR, d.latest, id)
 	}
 	if s.d.Name != "postgres" {
 		// In process, one statement parsed once and run for each row is
 		// quicker than one that takes them all.
-		update, err := tx.PrepareContext(ctx, s.q(`UPDATE devices SET readings = readings + ?, last_seen = ?, last_time = ?, last_seq = ?,
-			msg_count = ?, msg_time = ?, msg_from = ?, lost = ?, name = ?, gateway = ?, rssi = ?, snr = ?, latest = ?, writes = writes + 1
-			WHERE id = ?`))
+		update, err := tx.PrepareContext(ctx, s.q(updateDevicesSQL(s.d, 0)))
 		if err != nil {
 			return fmt.Errorf("store: devices: %w", err)
 		}
 		defer update.Close()
 		for ; len(args) > 0; args = args[len(deviceColumns):] {
 			row := args[:len(deviceColumns)]
-			if _, err := update.ExecContext(ctx, append(slices.Clone(row[1:]), row[0])...); err != nil {
-				return fmt.Errorf("store: device %d: %w", row[0], err)
+			if _, err := update.ExecContext(ctx, row...); err != nil {
+				return fmt.Errorf("store: device %d: %w", row[len(row)-1], err)
 			}
 		}
 		return nil
@@ -467,44 +465,41 @@ func (s *Store) updateDevices(ctx context.Context, tx *sql.Tx, devs map[int64]*d
 const devicesPerUpdate = 500
 
 // deviceColumns are the values updateDevices gives for each device's
-// row, in order, with their types: v.column1, v.column2... of
-// PostgreSQL's VALUES.
+// row, in order, with their types, the row's id last.
 var deviceColumns = []struct{ name, kind string }{
-	{"id", "int"}, {"readings", "int"}, {"last_seen", "int"}, {"last_time", "int"}, {"last_seq", "int"}, {"msg_count", "int"},
+	{"readings", "int"}, {"last_seen", "int"}, {"last_time", "int"}, {"last_seq", "int"}, {"msg_count", "int"},
 	{"msg_time", "int"}, {"msg_from", "int"}, {"lost", "int"}, {"name", "text"}, {"gateway", "text"}, {"rssi", "real"},
-	{"snr", "real"}, {"latest", "blob"},
+	{"snr", "real"}, {"latest", "blob"}, {"id", "int"},
 }
 
-// updateDevicesSQL updates n devices' rows from a list of values, typed
+// updateDevicesSQL updates devices' rows with deviceColumns' values: one
+// row's, as parameters (rows 0), or rows' from a list of VALUES, typed
 // (PostgreSQL types a parameter of VALUES as text otherwise).
-func updateDevicesSQL(d *Dialect, n int) string {
-	var b strings.Builder
-	b.WriteString("UPDATE devices SET ")
-	for i, c := range deviceColumns[1:] {
-		if i > 0 {
-			b.WriteString(", ")
+func updateDevicesSQL(d *Dialect, rows int) string {
+	id := len(deviceColumns) // v.column1, v.column2... of the VALUES; the id last
+	var set []string
+	for i, c := range deviceColumns[:id-1] {
+		v := "?"
+		if rows > 0 {
+			v = fmt.Sprintf("v.column%d", i+1)
 		}
-		v := fmt.Sprintf("v.column%d", i+2)
 		if c.name == "readings" {
 			v = "devices.readings + " + v
 		}
-		b.WriteString(c.name + " = " + v)
+		set = append(set, c.name+" = "+v)
 	}
-	b.WriteString(", writes = devices.writes + 1 FROM (VALUES ")
-	row := make([]string, len(deviceColumns))
+	set = append(set, "writes = devices.writes + 1")
+	if rows == 0 {
+		return "UPDATE devices SET " + strings.Join(set, ", ") + " WHERE id = ?"
+	}
+	typed := make([]string, len(deviceColumns))
 	for i, c := range deviceColumns {
 		kind := map[string]string{"int": d.Int, "text": "TEXT", "real": d.Real, "blob": d.Blob}[c.kind]
-		row[i] = "CAST(? AS " + kind + ")"
+		typed[i] = "CAST(? AS " + kind + ")"
 	}
-	one := "(" + strings.Join(row, ", ") + ")"
-	for i := range n {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(one)
-	}
-	b.WriteString(") AS v WHERE devices.id = v.column1")
-	return b.String()
+	row := "(" + strings.Join(typed, ", ") + ")"
+	return fmt.Sprintf("UPDATE devices SET %s FROM (VALUES %s) AS v WHERE devices.id = v.column%d",
+		strings.Join(set, ", "), strings.Repeat(row+", ", rows-1)+row, id)
 }
 
 // newUnits are the device fields whose unit is new or changed, with the
