@@ -11,6 +11,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/expr-lang/expr/vm"
+
 	"github.com/sensorhub/sensorhub/internal/alert/notify"
 	"github.com/sensorhub/sensorhub/internal/leak"
 	"github.com/sensorhub/sensorhub/internal/metrics"
@@ -56,6 +58,13 @@ type Evaluator struct {
 	lastSeen map[store.DeviceKey]time.Time
 	windows  map[store.DeviceKey]*lossWindow
 	needLoss bool
+	// reads are the names the rules read, and readsAll tells that one
+	// reads $env, so any field; vals and vm serve one reading after
+	// another.
+	reads    []string
+	readsAll bool
+	vals     map[string]any
+	vm       vm.VM
 }
 
 // entry is the state of one rule for one device.
@@ -101,10 +110,16 @@ func (v *Evaluator) Restore(states []store.AlertState, devices []store.Device) (
 		v.Location = time.UTC
 	}
 	v.rules = map[string]*Rule{}
-	v.needLoss = false
+	v.needLoss, v.reads, v.readsAll, v.vals = false, nil, false, map[string]any{}
 	for _, r := range v.Rules {
 		v.rules[r.Name] = r
 		v.needLoss = v.needLoss || slices.Contains(r.Fields, FieldLossRatio)
+		v.readsAll = v.readsAll || slices.Contains(r.Fields, "$env")
+		for _, f := range r.Fields {
+			if !slices.Contains(v.reads, f) {
+				v.reads = append(v.reads, f)
+			}
+		}
 	}
 	v.states = map[store.AlertKey]*entry{}
 	v.lastSeen = map[store.DeviceKey]time.Time{}
@@ -215,7 +230,7 @@ func (v *Evaluator) Process(ctx context.Context, rs []reading.Reading) []store.A
 				if env == nil {
 					env = v.env(ctx, dk, r)
 				}
-				cond, clear, err := rule.Eval(env)
+				cond, clear, err := rule.Eval(&v.vm, env)
 				if err != nil {
 					if v.Metrics != nil {
 						v.Metrics.AlertEvalErrors.WithLabelValues(rule.Name).Inc()
@@ -259,12 +274,22 @@ func ruleValues(rule *Rule, en *entry) (map[string]float64, map[string]string) {
 	return vals, us
 }
 
-// env is what a rule's expression sees: the reading's fields, its
-// msgCount, and the device's loss ratio over the last hour.
+// env is what a rule's expression sees: the reading's fields that the
+// rules read, its msgCount, and the device's loss ratio over the last
+// hour. It is the same map each time, valid until the next reading.
 func (v *Evaluator) env(ctx context.Context, dk store.DeviceKey, r *reading.Reading) map[string]any {
-	env := make(map[string]any, len(r.Fields)+2)
-	for k, f := range r.Fields {
-		env[k] = f
+	env := v.vals
+	clear(env)
+	if v.readsAll {
+		for k, f := range r.Fields {
+			env[k] = f
+		}
+	} else {
+		for _, k := range v.reads {
+			if f, ok := r.Fields[k]; ok {
+				env[k] = f
+			}
+		}
 	}
 	if r.MsgCount != reading.NoMsgCount {
 		env[reading.FieldMsgCount] = float64(r.MsgCount)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -86,6 +87,34 @@ func TestEvaluatorAlone(t *testing.T) {
 	c = v.Process(ctx, []reading.Reading{air(t0.Add(time.Minute), 6.5)})
 	if len(c) != 1 || c[0].Resolve == nil || c[0].State.AlertID != 42 || c[0].Notify[0].Kind != "resolved" {
 		t.Fatalf("pressure back: %+v, want alert 42 resolved", c)
+	}
+}
+
+// TestRulesSeeTheirReadingOnly: a rule sees the fields it names, and one
+// that reads $env any field, of the reading evaluated and of no other
+// evaluated before it.
+func TestRulesSeeTheirReadingOnly(t *testing.T) {
+	v := &alert.Evaluator{
+		Rules: rules(t,
+			alert.RuleSpec{Name: "high-flow", Sensor: "air", When: `($env["Flow"] ?? 0) > 10`, Severity: "warning"},
+			alert.RuleSpec{Name: "air-leak", Sensor: "air", When: "Pres < OpenPres", Severity: "critical"}),
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	if _, err := v.Restore(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	flowing := air(t0, 5.5)
+	flowing.Fields["Flow"] = 20
+	quiet := air(t0, 6.5)
+	quiet.Device = "202"
+	opened := map[string]bool{}
+	for _, c := range v.Process(context.Background(), []reading.Reading{flowing, quiet}) {
+		if c.Open != nil {
+			opened[c.State.Rule+" "+c.State.Device] = true
+		}
+	}
+	if want := map[string]bool{"high-flow 201": true, "air-leak 201": true}; !maps.Equal(opened, want) {
+		t.Fatalf("alerts opened %v, want %v", opened, want)
 	}
 }
 

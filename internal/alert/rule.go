@@ -161,8 +161,8 @@ func (ids identifiers) Visit(node *ast.Node) {
 }
 
 // Eval evaluates the condition and the clearing condition on env.
-func (r *Rule) Eval(env map[string]any) (cond, clear bool, err error) {
-	out, err := expr.Run(r.when, env)
+func (r *Rule) Eval(m *vm.VM, env map[string]any) (cond, clear bool, err error) {
+	out, err := m.Run(r.when, env)
 	if err != nil {
 		return false, false, err
 	}
@@ -170,7 +170,7 @@ func (r *Rule) Eval(env map[string]any) (cond, clear bool, err error) {
 	if r.clear == nil {
 		return cond, !cond, nil
 	}
-	out, err = expr.Run(r.clear, env)
+	out, err = m.Run(r.clear, env)
 	if err != nil {
 		return cond, false, err
 	}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/expr-lang/expr"
@@ -62,7 +63,7 @@ func Compile(formulas map[string]string, known []string) (Set, error) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	env := newEnv(nil, nil, nil)
+	env := newEnv().vals
 	for _, f := range known {
 		env[f] = 0.0
 	}
@@ -113,120 +114,145 @@ type Prev struct {
 	Fields   map[string]float64
 }
 
-// envFuncs is about how many functions and constants an env holds beside
-// the reading's fields.
-const envFuncs = 8
+// funcs are the names of the helpers an environment holds beside the
+// reading's values; a field of the same name is hidden by the helper.
+var funcs = map[string]bool{"prev": true, "has_prev": true, "counted": true, "since_prev": true, "delta": true, "increase": true, "rate": true}
 
-// newEnv is the formulas' environment for r: the fields that set reads
-// (every field when a formula reads $env, or set is nil), the helpers
-// reading r and prev.
-func newEnv(r *reading.Reading, prev *Prev, set Set) map[string]any {
-	all, uses := set == nil, 0
-	for _, f := range set {
-		all, uses = all || f.all, uses+len(f.uses)
-	}
-	n := envFuncs
-	if r != nil {
-		n += min(len(r.Fields), uses) + 1
-		if all {
-			n += len(r.Fields)
-		}
-	}
-	// Sized at once: growing it field by field cost more than the rest.
-	env := make(map[string]any, n)
-	if r != nil {
-		if all {
-			for k, v := range r.Fields {
-				env[k] = v
-			}
-		} else {
-			for _, f := range set {
-				for _, k := range f.uses {
-					if v, ok := r.Fields[k]; ok {
-						env[k] = v
-					}
-				}
-			}
-		}
-		if r.MsgCount != reading.NoMsgCount {
-			env[reading.FieldMsgCount] = float64(r.MsgCount)
-		}
-	}
-	value := func(name string) (float64, error) {
+// env is the formulas' environment, made once and used again from one
+// reading to the next: its helpers read the reading and the previous one
+// it points at, and only the values change. Without a reading (r nil) it
+// is the environment formulas are checked against, each helper giving a
+// value of its type.
+type env struct {
+	r    *reading.Reading
+	prev *Prev
+	vals map[string]any
+	// named are the values given for the reading, taken out after it.
+	named []string
+	vm    vm.VM
+}
+
+// envs keeps environments for Apply: making one a reading cost more than
+// evaluating the formulas.
+var envs = sync.Pool{New: func() any { return newEnv() }}
+
+// The helpers have signatures that expr calls directly, without
+// reflection, which took more than half of a formula's time: a helper
+// that cannot give a value panics with the reason, and expr returns it as
+// the formula's error.
+func newEnv() *env {
+	e := &env{vals: make(map[string]any, len(funcs)+16)}
+	value := func(name string) float64 {
+		r := e.r
 		if r == nil {
-			return 0, nil
+			return 0
 		}
 		if name == reading.FieldMsgCount && r.MsgCount != reading.NoMsgCount {
-			return float64(r.MsgCount), nil
+			return float64(r.MsgCount)
 		}
 		v, ok := r.Fields[name]
 		if !ok {
-			return 0, fmt.Errorf("no %s in this reading", name)
+			panic(fmt.Errorf("no %s in this reading", name))
 		}
-		return v, nil
+		return v
 	}
-	before := func(name string) (float64, error) {
-		if r == nil {
-			return 0, nil
+	before := func(name string) float64 {
+		if e.r == nil {
+			return 0
 		}
+		prev := e.prev
 		if prev == nil {
-			return 0, errors.New("no previous reading of this device")
+			panic(errNoPrev)
 		}
 		if name == reading.FieldMsgCount && prev.MsgCount != reading.NoMsgCount {
-			return float64(prev.MsgCount), nil
+			return float64(prev.MsgCount)
 		}
 		v, ok := prev.Fields[name]
 		if !ok {
-			return 0, fmt.Errorf("no %s in the previous reading", name)
+			panic(fmt.Errorf("no %s in the previous reading", name))
 		}
-		return v, nil
+		return v
 	}
-	seconds := func() (float64, error) {
-		if r == nil {
-			return 1, nil
+	seconds := func() float64 {
+		if e.r == nil {
+			return 1
 		}
-		if prev == nil {
-			return 0, errors.New("no previous reading of this device")
+		if e.prev == nil {
+			panic(errNoPrev)
 		}
-		s := r.Time.Sub(prev.Time).Seconds()
+		s := e.r.Time.Sub(e.prev.Time).Seconds()
 		if s <= 0 {
-			return 0, errors.New("the previous reading is not older")
+			panic(errors.New("the previous reading is not older"))
 		}
-		return s, nil
+		return s
 	}
-	env["prev"] = before
-	env["has_prev"] = func() bool { return r == nil || prev != nil }
+	e.vals["prev"] = before
+	e.vals["has_prev"] = func() bool { return e.r == nil || e.prev != nil }
 	// counted tells whether this reading and the previous one both carry
 	// a message counter: a LoRaWAN device's status or join event has none,
 	// and tells nothing of the messages lost around it.
-	env["counted"] = func() bool {
-		return r == nil || r.MsgCount != reading.NoMsgCount && prev != nil && prev.MsgCount != reading.NoMsgCount
+	e.vals["counted"] = func() bool {
+		return e.r == nil || e.r.MsgCount != reading.NoMsgCount && e.prev != nil && e.prev.MsgCount != reading.NoMsgCount
 	}
-	env["since_prev"] = seconds
-	// both reads a field in this reading and the previous one.
-	both := func(name string) (v, p float64, err error) {
-		if v, err = value(name); err == nil {
-			p, err = before(name)
+	e.vals["since_prev"] = seconds
+	e.vals["delta"] = func(name string) float64 { return value(name) - before(name) }
+	e.vals["increase"] = func(name string) float64 {
+		v := value(name)
+		return series.CounterIncrease(before(name), v)
+	}
+	e.vals["rate"] = func(name string) float64 {
+		v := value(name)
+		return (v - before(name)) / seconds()
+	}
+	return e
+}
+
+var errNoPrev = errors.New("no previous reading of this device")
+
+// put gives a name its value for the reading.
+func (e *env) put(name string, v any) {
+	if funcs[name] {
+		return
+	}
+	if _, ok := e.vals[name]; !ok {
+		e.named = append(e.named, name)
+	}
+	e.vals[name] = v
+}
+
+// use points e at r and prev, with the fields of r that set reads (every
+// field when a formula reads $env).
+func (e *env) use(r *reading.Reading, prev *Prev, set Set) {
+	e.r, e.prev = r, prev
+	all := false
+	for _, f := range set {
+		all = all || f.all
+	}
+	if all {
+		for k, v := range r.Fields {
+			e.put(k, v)
 		}
-		return v, p, err
-	}
-	env["delta"] = func(name string) (float64, error) {
-		v, p, err := both(name)
-		return v - p, err
-	}
-	env["increase"] = func(name string) (float64, error) {
-		v, p, err := both(name)
-		return series.CounterIncrease(p, v), err
-	}
-	env["rate"] = func(name string) (float64, error) {
-		v, p, err := both(name)
-		if err != nil {
-			return 0, err
+	} else {
+		for _, f := range set {
+			for _, k := range f.uses {
+				if v, ok := r.Fields[k]; ok {
+					e.put(k, v)
+				}
+			}
 		}
-		s, err := seconds()
-		return (v - p) / s, err
 	}
-	return env
+	if r.MsgCount != reading.NoMsgCount {
+		e.put(reading.FieldMsgCount, float64(r.MsgCount))
+	}
+}
+
+// reset takes the reading's values out of e.
+func (e *env) reset() {
+	for _, k := range e.named {
+		delete(e.vals, k)
+	}
+	e.named = e.named[:0]
+	e.r, e.prev = nil, nil
 }
 
 // Clear removes from r what Apply added: the derived fields and their
@@ -245,9 +271,12 @@ func (s Set) Apply(r *reading.Reading, prev *Prev) {
 	if len(s) == 0 {
 		return
 	}
-	env := newEnv(r, prev, s)
+	e := envs.Get().(*env)
+	defer envs.Put(e)
+	defer e.reset()
+	e.use(r, prev, s)
 	for _, f := range s {
-		out, err := expr.Run(f.prog, env)
+		out, err := e.vm.Run(f.prog, e.vals)
 		if err == nil && out == nil {
 			continue // nil: no value on this reading
 		}
@@ -257,7 +286,7 @@ func (s Set) Apply(r *reading.Reading, prev *Prev) {
 			continue
 		}
 		r.Fields[f.Name] = v
-		env[f.Name] = v
+		e.put(f.Name, v)
 	}
 }
 
