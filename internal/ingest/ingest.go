@@ -382,9 +382,14 @@ func (l *lots) take(limit int) *batch {
 	if len(l.waiting) == 0 {
 		return nil
 	}
-	b := &batch{}
-	k := 0
-	for ; k < len(l.waiting) && (k == 0 || len(b.envs) < limit); k++ {
+	// The lots taken, and the batch made at its size.
+	n, envs, readings := 0, 0, 0
+	for ; n < len(l.waiting) && (n == 0 || envs < limit); n++ {
+		envs, readings = envs+len(l.waiting[n].envs), readings+len(l.waiting[n].decoded.Readings)
+	}
+	b := &batch{ds: make([]queue.Delivery, 0, n), envs: make([]reading.Envelope, 0, envs)}
+	b.decoded.Readings = make([]reading.Reading, 0, readings)
+	for k := range n {
 		w := &l.waiting[k]
 		b.ds = append(b.ds, w.d)
 		b.envs = append(b.envs, w.envs...)
@@ -392,7 +397,7 @@ func (l *lots) take(limit int) *batch {
 		b.decoded.Rejected = append(b.decoded.Rejected, w.decoded.Rejected...)
 		b.decoded.Resolved = append(b.decoded.Resolved, w.decoded.Resolved...)
 	}
-	l.waiting = slices.Delete(l.waiting, 0, k)
+	l.waiting = slices.Delete(l.waiting, 0, n)
 	l.messages -= len(b.envs)
 	signal(l.takenc)
 	return b
@@ -474,7 +479,7 @@ func (in *Ingester) Ingest(ctx context.Context, envs []reading.Envelope) (int, e
 
 // Decode turns envelopes into a batch of readings and rejected messages.
 func (in *Ingester) Decode(ctx context.Context, envs []reading.Envelope) store.Batch {
-	var b store.Batch
+	b := store.Batch{Readings: make([]reading.Reading, 0, len(envs))} // a message is a reading, mostly
 	for _, env := range envs {
 		rs, err := in.decoder().DecodeAll(env)
 		if err != nil {
@@ -828,35 +833,37 @@ func (in *Ingester) publish(ctx context.Context, rs []reading.Reading) error {
 		return nil
 	}
 	var msgs []queue.Message
-	var part []reading.Reading
-	size := 0
-	flush := func() {
+	var key []byte
+	start, size := 0, 0
+	// flush puts rs[start:end] in one message.
+	flush := func(end int) {
+		part := rs[start:end]
+		start, size = end, 0
 		if len(part) == 0 {
 			return
 		}
 		data, err := reading.MarshalReadings(part)
 		if err != nil {
 			in.Log.Error("ingest: stored readings cannot be encoded for the readings stream", "err", err)
-		} else {
-			// The readings' identities as message ID let the queue drop
-			// the copy that a redelivered batch would publish again.
-			h := fnv.New64a()
-			for i := range part {
-				h.Write([]byte(part[i].Key()))
-			}
-			msgs = append(msgs, queue.Message{Stream: queue.Readings, Subject: part[0].Subject(), ID: strconv.FormatUint(h.Sum64(), 16), Data: data})
+			return
 		}
-		part, size = nil, 0
+		// The readings' identities as message ID let the queue drop
+		// the copy that a redelivered batch would publish again.
+		h := fnv.New64a()
+		for i := range part {
+			key = part[i].AppendKey(key[:0])
+			h.Write(key)
+		}
+		msgs = append(msgs, queue.Message{Stream: queue.Readings, Subject: part[0].Subject(), ID: strconv.FormatUint(h.Sum64(), 16), Data: data})
 	}
 	for i := range rs {
-		r := &rs[i]
-		n := 200 + 40*len(r.Fields)
+		n := 200 + 40*len(rs[i].Fields)
 		if size+n > reading.StreamBytes {
-			flush()
+			flush(i)
 		}
-		part, size = append(part, *r), size+n
+		size += n
 	}
-	flush()
+	flush(len(rs))
 	return in.retry(ctx, "publish readings", func() error {
 		err := in.Publisher.Publish(ctx, msgs...)
 		if !errors.Is(err, queue.ErrRefused) {

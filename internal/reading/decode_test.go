@@ -398,6 +398,19 @@ func TestMsgCountOutOfRange(t *testing.T) {
 	}
 }
 
+// TestKey: a reading's key is its identity spelt out; the readings
+// stream's message IDs are made of it, so a process of another release
+// must spell it the same.
+func TestKey(t *testing.T) {
+	r := reading.Reading{Customer: "finemeca", Sensor: "centrale", Device: "12", Time: time.UnixMilli(1651572000123), MsgCount: 42}
+	if got, want := r.Key(), "finemeca/centrale/12/1651572000123/42"; got != want {
+		t.Errorf("key %q, want %q", got, want)
+	}
+	if got := string(r.AppendKey([]byte("x"))); got != "x"+r.Key() {
+		t.Errorf("AppendKey %q", got)
+	}
+}
+
 // TestIdentityWithoutMsgCount: readings with neither Time nor msgCount
 // received in one millisecond keep apart when their content differs, and
 // a repeated delivery keeps the identity of the first.

@@ -293,9 +293,12 @@ func (r *Reading) Seq() int64 {
 // one. It is (customer, sensor, device, time, Seq): a repeated delivery of
 // a message has the key of the first, and readings whose content differs
 // never share one.
-func (r *Reading) Key() string {
-	return r.Customer + "/" + r.Sensor + "/" + r.Device + "/" +
-		strconv.FormatInt(r.Time.UnixMilli(), 10) + "/" + strconv.FormatInt(r.Seq(), 10)
+func (r *Reading) Key() string { return string(r.AppendKey(nil)) }
+
+// AppendKey appends the reading's Key to b.
+func (r *Reading) AppendKey(b []byte) []byte {
+	b = append(append(append(append(append(append(b, r.Customer...), '/'), r.Sensor...), '/'), r.Device...), '/')
+	return strconv.AppendInt(append(strconv.AppendInt(b, r.Time.UnixMilli(), 10), '/'), r.Seq(), 10)
 }
 
 // PayloadDigest is the Digest of a reading decoded from payload: negative
