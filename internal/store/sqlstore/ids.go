@@ -39,14 +39,19 @@ func (s *Store) deviceIDs(ctx context.Context, keys []store.DeviceKey) (map[stor
 	slices.SortFunc(missing, compareKeys)
 	made := make(map[store.DeviceKey]int64, len(missing))
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		// DO NOTHING, not an update that would lock the row another
+		// writer may hold while it waits for this transaction's new rows;
+		// the id of a device made meanwhile is read after. Parsed once for
+		// the batch's devices.
+		insert, err := tx.PrepareContext(ctx, s.q(`INSERT INTO devices (customer, sensor, device) VALUES (?, ?, ?)
+			ON CONFLICT (customer, sensor, device) DO NOTHING RETURNING id`))
+		if err != nil {
+			return fmt.Errorf("store: devices: %w", err)
+		}
+		defer insert.Close()
 		for _, k := range missing {
-			// DO NOTHING, not an update that would lock the row another
-			// writer may hold while it waits for this transaction's new
-			// rows; the id of a device made meanwhile is read after.
 			var id int64
-			err := s.queryRow(ctx, tx, `INSERT INTO devices (customer, sensor, device) VALUES (?, ?, ?)
-				ON CONFLICT (customer, sensor, device) DO NOTHING RETURNING id`,
-				k.Customer, k.Sensor, k.Device).Scan(&id)
+			err := insert.QueryRowContext(ctx, k.Customer, k.Sensor, k.Device).Scan(&id)
 			if errors.Is(err, sql.ErrNoRows) {
 				err = s.queryRow(ctx, tx, `SELECT id FROM devices WHERE customer = ? AND sensor = ? AND device = ?`,
 					k.Customer, k.Sensor, k.Device).Scan(&id)

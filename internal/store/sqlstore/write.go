@@ -541,15 +541,25 @@ func (s *Store) writeUnits(ctx context.Context, tx *sql.Tx, units map[unitKey]st
 	keys := slices.SortedFunc(maps.Keys(units), func(a, b unitKey) int {
 		return cmp.Or(cmp.Compare(a.device, b.device), cmp.Compare(a.field, b.field))
 	})
-	for _, k := range keys {
-		u := units[k]
-		if _, err := s.exec(ctx, tx, `INSERT INTO device_fields (device_id, field_id, unit) VALUES (?, ?, ?)
-			ON CONFLICT (device_id, field_id) DO UPDATE SET unit = excluded.unit WHERE excluded.unit != ''`, k.device, k.field, u); err != nil {
-			return fmt.Errorf("store: unit: %w", err)
+	// A few statements, not one a field: new devices bring all their
+	// fields at once.
+	args := make([]any, 0, 3*min(len(keys), unitsPerInsert))
+	for len(keys) > 0 {
+		part := keys[:min(len(keys), unitsPerInsert)]
+		keys, args = keys[len(part):], args[:0]
+		for _, k := range part {
+			args = append(args, k.device, k.field, units[k])
+		}
+		if _, err := s.exec(ctx, tx, `INSERT INTO device_fields (device_id, field_id, unit) VALUES `+placeholders(len(part), 3)+`
+			ON CONFLICT (device_id, field_id) DO UPDATE SET unit = excluded.unit WHERE excluded.unit != ''`, args...); err != nil {
+			return fmt.Errorf("store: units: %w", err)
 		}
 	}
 	return nil
 }
+
+// unitsPerInsert is how many device fields' units one INSERT takes.
+const unitsPerInsert = 200
 
 // writeRejected keeps rejected messages, a message rejected again (a
 // replay) keeping its row with the new reason, and removes the rejected

@@ -75,4 +75,35 @@ func testFieldIndex(t *testing.T, s store.Store) {
 	if devs, err := fi.DeviceFields(c, store.DeviceFilter{}, []string{}); err != nil || len(devs) != 0 {
 		t.Errorf("devices with none of no fields: %v %v", devs, err)
 	}
+
+	// A device that comes with many fields at once, and one whose unit
+	// changes in the same batch: every field keeps its unit.
+	wide := reading.Reading{Customer: "finemeca", Sensor: "wide", Device: "1", Time: at, Received: at, MsgCount: 1,
+		Fields: map[string]float64{}, Units: map[string]string{}}
+	for i := range 450 {
+		f := fmt.Sprintf("F%03d", i)
+		wide.Fields[f], wide.Units[f] = float64(i), fmt.Sprintf("u%d", i%7)
+	}
+	changed := rs[0]
+	changed.Time, changed.MsgCount, changed.Units = at.Add(time.Minute), 10, map[string]string{"Pres": "psi"}
+	write(t, s, store.Batch{Readings: []reading.Reading{wide, changed}})
+	devs, err = fi.DeviceFields(c, store.DeviceFilter{Sensor: "wide"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(devs) != 1 || len(devs[0].Fields) != 450 {
+		t.Fatalf("the wide device's fields: %v", devs)
+	}
+	for _, f := range devs[0].Fields {
+		if f.Unit != wide.Units[f.Name] {
+			t.Fatalf("field %s has unit %q, want %q", f.Name, f.Unit, wide.Units[f.Name])
+		}
+	}
+	devs, err = fi.DeviceFields(c, store.DeviceFilter{Customer: "finemeca", Sensor: "air", Device: "201"}, []string{"Pres"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(devs[0].Fields) != "[{Pres psi}]" {
+		t.Errorf("air 201's Pres after its unit changed: %v", devs[0].Fields)
+	}
 }
