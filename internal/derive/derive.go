@@ -136,10 +136,10 @@ type env struct {
 // evaluating the formulas.
 var envs = sync.Pool{New: func() any { return newEnv() }}
 
-// The helpers have signatures that expr calls directly, without
-// reflection, which took more than half of a formula's time: a helper
-// that cannot give a value panics with the reason, and expr returns it as
-// the formula's error.
+// newEnv makes an environment with its helpers. They have signatures that
+// expr calls directly, without reflection, which took more than half of a
+// formula's time: a helper that cannot give a value panics with the
+// reason, and expr returns it as the formula's error.
 func newEnv() *env {
 	e := &env{vals: make(map[string]any, len(funcs)+16)}
 	value := func(name string) float64 {
