@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,7 +48,7 @@ func TestFormulas(t *testing.T) {
 }
 
 func TestFailingFormulaFlagsOnlyItsField(t *testing.T) {
-	set, err := derive.Compile(map[string]string{"kwh": "increase(E)", "double": "E * 2"}, []string{"E"})
+	set, err := derive.Compile(map[string]string{"kwh": "increase(E)", "double": "E * 2"}, []string{"E", "_msg_count"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,6 +144,34 @@ func TestEnvReadsAnyField(t *testing.T) {
 	if r.Fields["a"] != 6 || r.Fields["b"] != 16 || len(r.Flags) != 0 {
 		t.Fatalf("fields %v, flags %v; want a 6 and b 16", r.Fields, r.Flags)
 	}
+}
+
+// TestApplyAgainAndAgain: readings derived one after another, on several
+// goroutines at once, each see their own values and their own previous
+// reading, however many came before.
+func TestApplyAgainAndAgain(t *testing.T) {
+	set, err := derive.Compile(map[string]string{"kwh": "increase(E)", "lost": "_msg_count - prev(_msg_count) - 1", "double": "E * 2"}, []string{"E", "_msg_count"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			prev := &derive.Prev{Time: t0, MsgCount: 0, Fields: map[string]float64{"E": float64(g)}}
+			for i := 1; i <= 5000; i++ {
+				e := float64(g) + float64(i)*0.5
+				r := reading.Reading{Time: t0.Add(time.Duration(i) * time.Minute), MsgCount: int64(i * (i + 1) / 2), Fields: map[string]float64{"E": e}}
+				set.Apply(&r, prev)
+				if r.Fields["kwh"] != 0.5 || r.Fields["double"] != 2*e || r.Fields["lost"] != float64(i-1) || len(r.Flags) != 0 {
+					t.Errorf("goroutine %d, reading %d: fields %v flags %v", g, i, r.Fields, r.Flags)
+					return
+				}
+				prev = &derive.Prev{Time: r.Time, MsgCount: r.MsgCount, Fields: r.Fields}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // BenchmarkApplyMeter is a power meter's reading (eleven fields) with the
