@@ -5,6 +5,7 @@ package derive
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -114,10 +115,6 @@ type Prev struct {
 	Fields   map[string]float64
 }
 
-// funcs are the names of the helpers an environment holds beside the
-// reading's values; a field of the same name is hidden by the helper.
-var funcs = map[string]bool{"prev": true, "has_prev": true, "counted": true, "since_prev": true, "delta": true, "increase": true, "rate": true}
-
 // env is the formulas' environment, made once and used again from one
 // reading to the next: its helpers read the reading and the previous one
 // it points at, and only the values change. Without a reading (r nil) it
@@ -127,7 +124,10 @@ type env struct {
 	r    *reading.Reading
 	prev *Prev
 	vals map[string]any
-	// named are the values given for the reading, taken out after it.
+	// funcs are the helpers, by name; named are the values given for
+	// the reading, taken out after it (a helper's name given back its
+	// helper).
+	funcs map[string]any
 	named []string
 	vm    vm.VM
 }
@@ -141,7 +141,7 @@ var envs = sync.Pool{New: func() any { return newEnv() }}
 // formula's time: a helper that cannot give a value panics with the
 // reason, and expr returns it as the formula's error.
 func newEnv() *env {
-	e := &env{vals: make(map[string]any, len(funcs)+16)}
+	e := &env{vals: make(map[string]any, 24)}
 	value := func(name string) float64 {
 		r := e.r
 		if r == nil {
@@ -204,17 +204,24 @@ func newEnv() *env {
 		v := value(name)
 		return (v - before(name)) / seconds()
 	}
+	e.funcs = maps.Clone(e.vals)
 	return e
 }
 
 var errNoPrev = errors.New("no previous reading of this device")
 
-// put gives a name its value for the reading.
+// put gives a reading's field its value; a field named like a helper is
+// hidden by the helper.
 func (e *env) put(name string, v any) {
-	if funcs[name] {
-		return
+	if _, ok := e.funcs[name]; !ok {
+		e.set(name, v)
 	}
-	if _, ok := e.vals[name]; !ok {
+}
+
+// set gives a name its value for the reading: a derived field's, which
+// later formulas read, even under a helper's name.
+func (e *env) set(name string, v any) {
+	if _, ok := e.vals[name]; !ok || e.funcs[name] != nil {
 		e.named = append(e.named, name)
 	}
 	e.vals[name] = v
@@ -249,7 +256,11 @@ func (e *env) use(r *reading.Reading, prev *Prev, set Set) {
 // reset takes the reading's values out of e.
 func (e *env) reset() {
 	for _, k := range e.named {
-		delete(e.vals, k)
+		if f, ok := e.funcs[k]; ok {
+			e.vals[k] = f
+		} else {
+			delete(e.vals, k)
+		}
 	}
 	e.named = e.named[:0]
 	e.r, e.prev = nil, nil
@@ -286,7 +297,7 @@ func (s Set) Apply(r *reading.Reading, prev *Prev) {
 			continue
 		}
 		r.Fields[f.Name] = v
-		e.put(f.Name, v)
+		e.set(f.Name, v)
 	}
 }
 

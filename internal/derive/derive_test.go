@@ -48,7 +48,7 @@ func TestFormulas(t *testing.T) {
 }
 
 func TestFailingFormulaFlagsOnlyItsField(t *testing.T) {
-	set, err := derive.Compile(map[string]string{"kwh": "increase(E)", "double": "E * 2"}, []string{"E", "_msg_count"})
+	set, err := derive.Compile(map[string]string{"kwh": "increase(E)", "double": "E * 2"}, []string{"E"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,6 +172,24 @@ func TestApplyAgainAndAgain(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestDerivedFieldNamedLikeAHelper: a derived field named like a helper
+// is what later formulas read under that name, and the next reading has
+// the helper again; a reading's field of that name is hidden by it.
+func TestDerivedFieldNamedLikeAHelper(t *testing.T) {
+	set, err := derive.Compile(map[string]string{"rate": "delta(E) / since_prev()", "rate_h": "rate * 3600"}, []string{"E", "prev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
+	for i := 1; i <= 3; i++ {
+		r := reading.Reading{Time: t0.Add(time.Duration(i) * time.Minute), Fields: map[string]float64{"E": float64(6 * i), "prev": 1}}
+		set.Apply(&r, &derive.Prev{Time: t0.Add(time.Duration(i-1) * time.Minute), Fields: map[string]float64{"E": float64(6 * (i - 1))}})
+		if r.Fields["rate"] != 0.1 || r.Fields["rate_h"] != 360 || len(r.Flags) != 0 {
+			t.Fatalf("reading %d: fields %v flags %v", i, r.Fields, r.Flags)
+		}
+	}
 }
 
 // BenchmarkApplyMeter is a power meter's reading (eleven fields) with the

@@ -13,9 +13,10 @@ import (
 	"github.com/sensorhub/sensorhub/internal/store"
 )
 
-// deviceIDs finds or makes the ids of devices, each new one in a short
-// transaction of its own, so that writers of several processes do not
-// wait on each other for them; an id without readings is harmless.
+// deviceIDs finds or makes the ids of devices, the new ones in a short
+// transaction of their own, before the batch's, so that writers of several
+// processes do not wait on each other long for them; an id without
+// readings is harmless.
 func (s *Store) deviceIDs(ctx context.Context, keys []store.DeviceKey) (map[store.DeviceKey]int64, error) {
 	out := make(map[store.DeviceKey]int64, len(keys))
 	var missing []store.DeviceKey
@@ -39,19 +40,14 @@ func (s *Store) deviceIDs(ctx context.Context, keys []store.DeviceKey) (map[stor
 	slices.SortFunc(missing, compareKeys)
 	made := make(map[store.DeviceKey]int64, len(missing))
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		// DO NOTHING, not an update that would lock the row another
-		// writer may hold while it waits for this transaction's new rows;
-		// the id of a device made meanwhile is read after. Parsed once for
-		// the batch's devices.
-		insert, err := tx.PrepareContext(ctx, s.q(`INSERT INTO devices (customer, sensor, device) VALUES (?, ?, ?)
-			ON CONFLICT (customer, sensor, device) DO NOTHING RETURNING id`))
-		if err != nil {
-			return fmt.Errorf("store: devices: %w", err)
-		}
-		defer insert.Close()
 		for _, k := range missing {
+			// DO NOTHING, not an update that would lock the row another
+			// writer may hold while it waits for this transaction's new
+			// rows; the id of a device made meanwhile is read after.
 			var id int64
-			err := insert.QueryRowContext(ctx, k.Customer, k.Sensor, k.Device).Scan(&id)
+			err := s.queryRow(ctx, tx, `INSERT INTO devices (customer, sensor, device) VALUES (?, ?, ?)
+				ON CONFLICT (customer, sensor, device) DO NOTHING RETURNING id`,
+				k.Customer, k.Sensor, k.Device).Scan(&id)
 			if errors.Is(err, sql.ErrNoRows) {
 				err = s.queryRow(ctx, tx, `SELECT id FROM devices WHERE customer = ? AND sensor = ? AND device = ?`,
 					k.Customer, k.Sensor, k.Device).Scan(&id)

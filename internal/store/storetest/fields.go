@@ -103,7 +103,7 @@ func testFieldIndex(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(devs[0].Fields) != "[{Pres psi}]" {
-		t.Errorf("air 201's Pres after its unit changed: %v", devs[0].Fields)
+	if len(devs) != 1 || fmt.Sprint(devs[0].Fields) != "[{Pres psi}]" {
+		t.Errorf("air 201's Pres after its unit changed: %v", devs)
 	}
 }
