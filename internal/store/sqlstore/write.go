@@ -544,9 +544,8 @@ func (s *Store) writeUnits(ctx context.Context, tx *sql.Tx, units map[unitKey]st
 	// A few statements, not one a field: new devices bring all their
 	// fields at once.
 	args := make([]any, 0, 3*min(len(keys), unitsPerInsert))
-	for len(keys) > 0 {
-		part := keys[:min(len(keys), unitsPerInsert)]
-		keys, args = keys[len(part):], args[:0]
+	for part := range slices.Chunk(keys, unitsPerInsert) {
+		args = args[:0]
 		for _, k := range part {
 			args = append(args, k.device, k.field, units[k])
 		}
